@@ -1,0 +1,56 @@
+// The vocabulary of the export domain: entities, windows, passes, jobs and their results.
+
+/** A user (their chats, through /users/{id}/chats/getAllMessages) or a team (its channels). */
+export type EntityKind = 'user' | 'team';
+
+export interface Entity {
+  kind: EntityKind;
+  /** Graph object id (GUID for users and teams in a real tenant). */
+  id: string;
+  /** For humans only (progress, status); never used in blob names. */
+  displayName?: string;
+}
+
+/** Half-open window [fromMs, toMs) over lastModifiedDateTime, in epoch ms. */
+export interface Window {
+  fromMs: number;
+  toMs: number;
+}
+
+/** fresh/settle are the daily passes (DESIGN.md §3); backfill is an operator-chosen range. */
+export type PassName = 'fresh' | 'settle' | 'backfill';
+
+/** Graph failure details recorded on job rows and in status output. */
+export interface JobError {
+  status?: number;
+  code?: string;
+  requestId?: string;
+  message: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'skipped' | 'failed';
+
+export interface JobCounts {
+  /** Versions received from Graph (including ones already archived). */
+  received: number;
+  /** New versions written to batches. */
+  messages: number;
+  /** Versions already archived (re-reads, settle pass, overlaps). */
+  duplicates: number;
+  /** Versions that failed validation and went to quarantine/. */
+  quarantined: number;
+  blobs: number;
+  bytes: number;
+  pages: number;
+}
+
+export interface JobResult {
+  entity: Entity;
+  status: 'done' | 'skipped' | 'failed';
+  counts: JobCounts;
+  error?: JobError;
+  /** Each committed blob with its SHA-256, for the manifest. */
+  blobs: Array<{ name: string; sha256: string; bytes: number; lines: number }>;
+}
+
+export const emptyCounts = (): JobCounts => ({ received: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0, pages: 0 });

@@ -1,0 +1,275 @@
+// The only reader of process.env: one zod schema validates every setting at start-up, applies the
+// defaults, and names each bad setting, so a misconfigured deployment fails before doing any work.
+import { z } from 'zod';
+import { parseInstant, parseIsoDuration } from './time';
+
+export type Env = Record<string, string | undefined>;
+
+const duration = (name: string, def: string, min = 0) =>
+  z
+    .string()
+    .default(def)
+    .transform((text, ctx) => {
+      const ms = parseIsoDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 duration such as PT5M, PT24H or P30D (got "${text}")` });
+        return z.NEVER;
+      }
+      if (ms < min) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be at least ${min} ms (got "${text}")` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const instant = (name: string) =>
+  z.string().transform((text, ctx) => {
+    const ms = parseInstant(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 UTC instant such as 2024-01-01T00:00:00Z (got "${text}")` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const int = (name: string, def: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(def))
+    .transform((text, ctx) => {
+      const n = Number(text);
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a number from ${min} to ${max} (got "${text}")` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const httpsUrl = (name: string, def?: string) => {
+  const base = def === undefined ? z.string() : z.string().default(def);
+  return base.transform((text, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${name} must be an absolute URL (got "${text}")` });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `${name} must use https (got "${text}")` });
+      return z.NEVER;
+    }
+    return text.replace(/\/+$/, '');
+  });
+};
+
+const idList = z
+  .string()
+  .default('')
+  .transform((text) =>
+    text
+      .split(/[\s,;]+/)
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s.length > 0),
+  );
+
+const nonEmpty = (name: string) => z.string().trim().min(1, `${name} must not be empty`);
+
+/** Every setting the app reads, as named in app settings, local.settings.json Values and the environment. */
+export const settingsSchema = z.object({
+  AZURE_TENANT_ID: nonEmpty('AZURE_TENANT_ID').optional(),
+  AZURE_CLIENT_ID: nonEmpty('AZURE_CLIENT_ID').optional(),
+  AZURE_CLIENT_SECRET: nonEmpty('AZURE_CLIENT_SECRET').optional(),
+  AZURE_AUTHORITY_HOST: httpsUrl('AZURE_AUTHORITY_HOST').optional(),
+  GRAPH_BASE_URL: httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com/v1.0'),
+  GRAPH_MAX_RPS: int('GRAPH_MAX_RPS', 150, 0.1, 10_000),
+  GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
+  GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
+  GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
+  EXPORT_STORAGE: nonEmpty('EXPORT_STORAGE').optional(),
+  EXPORT_STORAGE__blobServiceUri: z.url().optional(),
+  EXPORT_STORAGE__tableServiceUri: z.url().optional(),
+  EXPORT_STORAGE__queueServiceUri: z.url().optional(),
+  EXPORT_STORAGE__clientId: nonEmpty('EXPORT_STORAGE__clientId').optional(),
+  AzureWebJobsStorage: nonEmpty('AzureWebJobsStorage').optional(),
+  EXPORT_CONTAINER: z
+    .string()
+    .default('teams-export')
+    .refine((s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(s), 'EXPORT_CONTAINER must be a valid blob container name (3-63 lowercase letters, digits, single hyphens)'),
+  EXPORT_TABLE_PREFIX: z
+    .string()
+    .default('teamsexport')
+    .refine((s) => /^[A-Za-z][A-Za-z0-9]{0,40}$/.test(s), 'EXPORT_TABLE_PREFIX must be 1-41 letters and digits, starting with a letter'),
+  EXPORT_SCHEDULE: z.string().default('0 30 2 * * *'),
+  EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
+  EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
+  EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
+  EXPORT_START: instant('EXPORT_START').default('2016-01-01T00:00:00Z'),
+  EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
+  EXPORT_INCLUDE_USERS: idList,
+  EXPORT_EXCLUDE_USERS: idList,
+  EXPORT_INCLUDE_TEAMS: idList,
+  EXPORT_EXCLUDE_TEAMS: idList,
+  EXPORT_USERS: z.enum(['all', 'none']).default('all'),
+  EXPORT_TEAMS: z.enum(['all', 'none']).default('all'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+type Raw = z.output<typeof settingsSchema>;
+
+/** How the app reaches its storage: a connection string, or service URIs with a managed identity. */
+export type StorageConnection =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'identity'; blobServiceUri: string; tableServiceUri: string; queueServiceUri?: string; clientId?: string };
+
+/** How the app gets Graph tokens. */
+export type GraphCredentialSettings =
+  | { kind: 'clientSecret'; tenantId: string; clientId: string; clientSecret: string; authorityHost?: string }
+  | { kind: 'managedIdentity'; clientId?: string };
+
+export interface Settings {
+  graph: {
+    baseUrl: string;
+    /** Token scope: the Graph origin's `/.default` (works for sovereign clouds and the emulator alike). */
+    scope: string;
+    credential: GraphCredentialSettings;
+    maxRps: number;
+    pageSize: number;
+    requestTimeoutMs: number;
+    maxRetries: number;
+  };
+  storage: StorageConnection;
+  container: string;
+  tablePrefix: string;
+  schedule: string;
+  lagMs: number;
+  settleMs: number;
+  chunkMs: number;
+  startMs: number;
+  concurrency: number;
+  entities: {
+    users: 'all' | 'none';
+    teams: 'all' | 'none';
+    includeUsers: string[];
+    excludeUsers: string[];
+    includeTeams: string[];
+    excludeTeams: string[];
+  };
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Thrown when settings are invalid; `problems` has one line per bad setting, each starting with its name. */
+export class SettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid settings: ${problems.join('; ')}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** The names of every setting the schema knows (used by docs and infra checks). */
+export const SETTING_NAMES = Object.keys(settingsSchema.shape);
+
+/** Reads and validates settings from an environment; throws SettingsError naming every bad setting. */
+export function loadSettings(env: Env): Settings {
+  // Empty strings are how app settings say "unset"; treat them as absent so defaults apply.
+  const input: Record<string, string> = {};
+  for (const name of SETTING_NAMES) {
+    const v = env[name];
+    if (v !== undefined && v.trim() !== '') input[name] = v;
+  }
+  const parsed = settingsSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new SettingsError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? 'settings');
+        return i.message.startsWith(name) ? i.message : `${name}: ${i.message}`;
+      }),
+    );
+  }
+  return toSettings(parsed.data);
+}
+
+function toSettings(raw: Raw): Settings {
+  const problems: string[] = [];
+  const credential = graphCredential(raw, problems);
+  const storage = storageConnection(raw, problems);
+  if (raw.EXPORT_LAG >= raw.EXPORT_SETTLE) problems.push('EXPORT_LAG must be shorter than EXPORT_SETTLE');
+  if (problems.length > 0 || !credential || !storage) throw new SettingsError(problems);
+  return {
+    graph: {
+      baseUrl: raw.GRAPH_BASE_URL,
+      scope: `${new URL(raw.GRAPH_BASE_URL).origin}/.default`,
+      credential,
+      maxRps: raw.GRAPH_MAX_RPS,
+      pageSize: Math.round(raw.GRAPH_PAGE_SIZE),
+      requestTimeoutMs: raw.GRAPH_REQUEST_TIMEOUT,
+      maxRetries: Math.round(raw.GRAPH_MAX_RETRIES),
+    },
+    storage,
+    container: raw.EXPORT_CONTAINER,
+    tablePrefix: raw.EXPORT_TABLE_PREFIX,
+    schedule: raw.EXPORT_SCHEDULE,
+    lagMs: raw.EXPORT_LAG,
+    settleMs: raw.EXPORT_SETTLE,
+    chunkMs: raw.EXPORT_CHUNK,
+    startMs: raw.EXPORT_START,
+    concurrency: Math.round(raw.EXPORT_CONCURRENCY),
+    entities: {
+      users: raw.EXPORT_USERS,
+      teams: raw.EXPORT_TEAMS,
+      includeUsers: raw.EXPORT_INCLUDE_USERS,
+      excludeUsers: raw.EXPORT_EXCLUDE_USERS,
+      includeTeams: raw.EXPORT_INCLUDE_TEAMS,
+      excludeTeams: raw.EXPORT_EXCLUDE_TEAMS,
+    },
+    logLevel: raw.LOG_LEVEL,
+  };
+}
+
+function graphCredential(raw: Raw, problems: string[]): GraphCredentialSettings | undefined {
+  if (raw.AZURE_CLIENT_SECRET !== undefined) {
+    if (!raw.AZURE_TENANT_ID) problems.push('AZURE_TENANT_ID is required when AZURE_CLIENT_SECRET is set');
+    if (!raw.AZURE_CLIENT_ID) problems.push('AZURE_CLIENT_ID is required when AZURE_CLIENT_SECRET is set');
+    if (!raw.AZURE_TENANT_ID || !raw.AZURE_CLIENT_ID) return undefined;
+    return {
+      kind: 'clientSecret',
+      tenantId: raw.AZURE_TENANT_ID,
+      clientId: raw.AZURE_CLIENT_ID,
+      clientSecret: raw.AZURE_CLIENT_SECRET,
+      ...(raw.AZURE_AUTHORITY_HOST ? { authorityHost: raw.AZURE_AUTHORITY_HOST } : {}),
+    };
+  }
+  // Without a secret the app runs as its managed identity (AZURE_CLIENT_ID selects a user-assigned one).
+  return { kind: 'managedIdentity', ...(raw.AZURE_CLIENT_ID ? { clientId: raw.AZURE_CLIENT_ID } : {}) };
+}
+
+function storageConnection(raw: Raw, problems: string[]): StorageConnection | undefined {
+  const connectionString = raw.EXPORT_STORAGE ?? (raw.EXPORT_STORAGE__blobServiceUri ? undefined : raw.AzureWebJobsStorage);
+  if (connectionString !== undefined) {
+    const cs = connectionString === 'UseDevelopmentStorage=true' ? DEVELOPMENT_STORAGE : connectionString;
+    if (!/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(cs)) {
+      problems.push(`${raw.EXPORT_STORAGE ? 'EXPORT_STORAGE' : 'AzureWebJobsStorage'} is not a storage connection string`);
+      return undefined;
+    }
+    return { kind: 'connectionString', connectionString: cs };
+  }
+  if (raw.EXPORT_STORAGE__blobServiceUri) {
+    if (!raw.EXPORT_STORAGE__tableServiceUri) {
+      problems.push('EXPORT_STORAGE__tableServiceUri is required with EXPORT_STORAGE__blobServiceUri');
+      return undefined;
+    }
+    return {
+      kind: 'identity',
+      blobServiceUri: raw.EXPORT_STORAGE__blobServiceUri,
+      tableServiceUri: raw.EXPORT_STORAGE__tableServiceUri,
+      ...(raw.EXPORT_STORAGE__queueServiceUri ? { queueServiceUri: raw.EXPORT_STORAGE__queueServiceUri } : {}),
+      ...(raw.EXPORT_STORAGE__clientId ? { clientId: raw.EXPORT_STORAGE__clientId } : {}),
+    };
+  }
+  problems.push('EXPORT_STORAGE is required (a storage connection string, or EXPORT_STORAGE__blobServiceUri and EXPORT_STORAGE__tableServiceUri for identity-based access; AzureWebJobsStorage is used when neither is set)');
+  return undefined;
+}
+
+/** Azurite's well-known development account, spelled out (the SDKs do not all expand the shorthand). */
+export const DEVELOPMENT_STORAGE =
+  'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;';
