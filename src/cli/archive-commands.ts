@@ -1,0 +1,37 @@
+// The CLI commands that inspect the archive: `ls [PREFIX]` lists batches, `cat BLOB` prints one
+// batch's JSON lines (streamed, so a large batch is never held in memory).
+import { isArchivePath } from '../archive/blob-layout';
+import { listBatches, readBatchLines } from '../archive/batch-reader';
+import { EXIT_OK, UsageError } from './cli-errors';
+import { depsFrom, write, type CliContext } from './cli-context';
+
+export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
+  const prefix = o.prefix ?? 'messages/';
+  if (prefix !== '' && !isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix)) {
+    throw new UsageError(`ls: "${prefix}" is not inside the archive (messages/, quarantine/ or manifests/)`);
+  }
+  const deps = await depsFrom(ctx, o.envFile);
+  let count = 0;
+  for await (const b of listBatches(deps.container, prefix, ctx.signal)) {
+    count++;
+    if (o.json) write(ctx.stdout, JSON.stringify({ name: b.name, bytes: b.bytes, lines: b.lines ?? null, sha256: b.sha256 ?? null, lastModified: b.lastModified.toISOString() }));
+    else write(ctx.stdout, `${String(b.bytes).padStart(9)}  ${String(b.lines ?? '').padStart(6)}  ${b.name}`);
+  }
+  if (!o.json && count === 0) write(ctx.stdout, `(nothing under ${prefix})`);
+  return EXIT_OK;
+}
+
+export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: string }): Promise<number> {
+  if (!o.blob) throw new UsageError('cat needs a blob name (see `teams-export ls`)');
+  if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
+  const deps = await depsFrom(ctx, o.envFile);
+  const exists = await deps.container.getBlobClient(o.blob).exists();
+  if (!exists) throw new UsageError(`cat: no blob named ${o.blob}`);
+  if (o.blob.endsWith('.json')) {
+    const buf = await deps.container.getBlobClient(o.blob).downloadToBuffer();
+    write(ctx.stdout, buf.toString('utf8'));
+    return EXIT_OK;
+  }
+  for await (const line of readBatchLines(deps.container, o.blob, ctx.signal)) write(ctx.stdout, line);
+  return EXIT_OK;
+}

@@ -1,0 +1,132 @@
+// The CLI commands that run exports (`run`, `backfill`) and report on them (`status`).
+import type { AppDeps } from '../deps';
+import { runExport, type RunOutcome, type RunSpec } from '../export/run-export';
+import { iso, parseInstant } from '../time';
+import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
+import { depsFrom, write, type CliContext } from './cli-context';
+import { createProgressDisplay } from './progress';
+
+export interface RunCommandOptions {
+  now?: string;
+  envFile?: string;
+  json?: boolean;
+}
+
+export function parseInstantArg(flag: string, value: string): number {
+  const ms = parseInstant(value);
+  if (ms === undefined) throw new UsageError(`${flag} must be an ISO-8601 UTC instant such as 2024-05-01T00:00:00Z (got "${value}")`);
+  return ms;
+}
+
+export async function runCommand(ctx: CliContext, o: RunCommandOptions): Promise<number> {
+  const nowMs = o.now === undefined ? Date.now() : parseInstantArg('--now', o.now);
+  const deps = await depsFrom(ctx, o.envFile);
+  const outcome = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
+  printOutcome(ctx, outcome, o.json === true);
+  return outcome.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
+}
+
+export interface BackfillCommandOptions {
+  from?: string;
+  to?: string;
+  user?: string[];
+  team?: string[];
+  envFile?: string;
+  json?: boolean;
+}
+
+export async function backfillCommand(ctx: CliContext, o: BackfillCommandOptions): Promise<number> {
+  if (o.from === undefined || o.to === undefined) throw new UsageError('backfill needs --from and --to (ISO-8601 instants)');
+  const fromMs = parseInstantArg('--from', o.from);
+  const toMs = parseInstantArg('--to', o.to);
+  if (fromMs >= toMs) throw new UsageError(`--from (${o.from}) must be before --to (${o.to})`);
+  const deps = await depsFrom(ctx, o.envFile);
+  const outcome = await executeWithProgress(ctx, deps, {
+    kind: 'backfill',
+    window: { fromMs, toMs },
+    users: o.user ?? [],
+    teams: o.team ?? [],
+  });
+  printOutcome(ctx, outcome, o.json === true);
+  return outcome.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
+}
+
+export async function executeWithProgress(ctx: CliContext, deps: AppDeps, spec: RunSpec): Promise<RunOutcome> {
+  const display = createProgressDisplay(ctx.stderr);
+  try {
+    return await runExport(spec, deps, {
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      onProgress: (p) => display.update(p, deps.http.stats().requests),
+    });
+  } finally {
+    display.done();
+  }
+}
+
+export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): void {
+  if (json) {
+    write(ctx.stdout, JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, problems: problems(o) }));
+    return;
+  }
+  const p = o.progress;
+  write(ctx.stdout, `run ${o.runId}: ${o.status}${o.error ? ` (${o.error})` : ''}`);
+  write(ctx.stdout, `  entities: ${p.planned} planned, ${p.done} done, ${p.skipped} skipped, ${p.failed} failed`);
+  write(ctx.stdout, `  versions: ${p.messages} new, ${p.duplicates} already archived, ${p.quarantined} quarantined; ${p.pages} pages`);
+  write(ctx.stdout, `  blobs:    ${p.blobs} written (${(p.bytes / 1024).toFixed(1)} KiB gzipped)`);
+  for (const r of problems(o)) write(ctx.stdout, `  ${r.status} ${r.entity}: ${r.code ?? ''} ${r.message}${r.requestId ? ` (request-id ${r.requestId})` : ''}`);
+}
+
+function problems(o: RunOutcome) {
+  return o.results
+    .filter((r) => r.status !== 'done')
+    .map((r) => ({ status: r.status, entity: `${r.entity.kind}:${r.entity.id}`, code: r.error?.code, message: r.error?.message ?? '', requestId: r.error?.requestId }));
+}
+
+export interface StatusCommandOptions {
+  envFile?: string;
+  json?: boolean;
+}
+
+/** Checkpoints and last result per entity, and the latest runs. */
+export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): Promise<number> {
+  const deps = await depsFrom(ctx, o.envFile);
+  const checkpoints = [];
+  for await (const c of deps.checkpoints.list(ctx.signal)) checkpoints.push(c);
+  const runs = await deps.runs.listRuns({ limit: 5 });
+  const latest = runs[0] ? await deps.runs.summarize(runs[0].runId) : undefined;
+  if (o.json) {
+    write(
+      ctx.stdout,
+      JSON.stringify({
+        runs,
+        latest,
+        entities: checkpoints.map((c) => ({
+          kind: c.entity.kind,
+          id: c.entity.id,
+          freshWatermark: c.freshWatermarkMs === undefined ? null : iso(c.freshWatermarkMs),
+          settledWatermark: c.settledWatermarkMs === undefined ? null : iso(c.settledWatermarkMs),
+          lastRunId: c.lastRunId ?? null,
+          lastStatus: c.lastStatus ?? null,
+          lastErrorCode: c.lastErrorCode ?? null,
+          totalMessages: c.totalMessages,
+        })),
+      }),
+    );
+    return EXIT_OK;
+  }
+  if (runs.length === 0) write(ctx.stdout, 'no runs yet');
+  for (const r of runs) {
+    write(ctx.stdout, `run ${r.runId}  ${r.kind}  ${r.status}  started ${iso(r.startedAtMs)}  planned ${r.planned}${r.error ? `  ${r.error}` : ''}`);
+  }
+  if (latest) {
+    const c = latest.counts;
+    write(ctx.stdout, `latest: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.messages} versions, ${c.blobs} blobs`);
+  }
+  write(ctx.stdout, `${checkpoints.length} entities with checkpoints:`);
+  for (const c of checkpoints) {
+    const fresh = c.freshWatermarkMs === undefined ? '-' : iso(c.freshWatermarkMs);
+    const settled = c.settledWatermarkMs === undefined ? '-' : iso(c.settledWatermarkMs);
+    write(ctx.stdout, `  ${c.entity.kind} ${c.entity.id}  fresh ${fresh}  settled ${settled}  last ${c.lastStatus ?? '-'}${c.lastErrorCode ? ` (${c.lastErrorCode})` : ''}  versions ${c.totalMessages}`);
+  }
+  return EXIT_OK;
+}

@@ -1,0 +1,145 @@
+// Entry point of the `teams-export` command: parses arguments, dispatches to a command, and maps
+// failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
+import { parseArgs } from 'node:util';
+import { catCommand, lsCommand } from './archive-commands';
+import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
+import type { CliContext } from './cli-context';
+import { demoCommand } from './demo';
+import { backfillCommand, runCommand, statusCommand } from './export-commands';
+
+export const USAGE = `usage: teams-export <command> [options]
+
+commands:
+  run [--now ISO]                           one scheduled export run (both passes, every entity)
+  backfill --from ISO --to ISO [--user ID]... [--team ID]...
+                                            export a date range (all entities when none named);
+                                            never moves the daily watermarks
+  status [--json]                           checkpoints per entity and the latest runs
+  ls [PREFIX]                               list archived blobs (default prefix messages/)
+  cat BLOB                                  print one batch's JSON lines
+  demo [--keep]                             run everything locally against Azurite and the
+                                            bundled Graph emulator
+
+options:
+  --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
+  --json            machine-readable output (run, backfill, status, ls)
+  -h, --help        this text
+
+Settings come from environment variables; see README.md for the list.`;
+
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'demo'] as const;
+type Command = (typeof COMMANDS)[number];
+
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  try {
+    return await dispatch(argv, ctx);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      ctx.stderr.write(`teams-export: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (isParseArgsError(err)) {
+      ctx.stderr.write(`teams-export: ${(err as Error).message}\n`);
+      return EXIT_USAGE;
+    }
+    ctx.stderr.write(`teams-export: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_RUN_FAILED;
+  }
+}
+
+async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    ctx.stdout.write(`${USAGE}\n`);
+    return command === undefined ? EXIT_USAGE : 0;
+  }
+  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command "${command}"\n${USAGE}`);
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      now: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      user: { type: 'string', multiple: true },
+      team: { type: 'string', multiple: true },
+      'env-file': { type: 'string' },
+      json: { type: 'boolean' },
+      keep: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    ctx.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const allowed: Record<Command, string[]> = {
+    run: ['now', 'env-file', 'json'],
+    backfill: ['from', 'to', 'user', 'team', 'env-file', 'json'],
+    status: ['env-file', 'json'],
+    ls: ['env-file', 'json'],
+    cat: ['env-file'],
+    demo: ['keep'],
+  };
+  const cmd = command as Command;
+  for (const name of Object.keys(values)) {
+    if (!allowed[cmd].includes(name)) throw new UsageError(`${cmd} does not take --${name}`);
+  }
+  const maxPositionals = cmd === 'ls' || cmd === 'cat' ? 1 : 0;
+  if (positionals.length > maxPositionals) throw new UsageError(`${cmd}: unexpected argument "${positionals[maxPositionals]}"`);
+  const envFile = values['env-file'];
+  const json = values.json === true;
+  const common = { ...(envFile !== undefined ? { envFile } : {}), json };
+  switch (cmd) {
+    case 'run':
+      return runCommand(ctx, { ...common, ...(values.now !== undefined ? { now: values.now } : {}) });
+    case 'backfill':
+      return backfillCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        user: values.user ?? [],
+        team: values.team ?? [],
+      });
+    case 'status':
+      return statusCommand(ctx, common);
+    case 'ls':
+      return lsCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
+    case 'cat':
+      return catCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { blob: positionals[0] } : {}) });
+    case 'demo':
+      return demoCommand(ctx, { keep: values.keep === true });
+  }
+}
+
+function isParseArgsError(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
+
+/** Runs the CLI as a process: real env and streams, Ctrl-C/SIGTERM abort the work cleanly. */
+export function runFromProcess(): void {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    // First Ctrl-C: stop cleanly (no checkpoint moves for unfinished chunks); second: exit now.
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\nteams-export: stopping (press Ctrl-C again to exit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), { env: process.env, stdout: process.stdout, stderr: process.stderr, signal: controller.signal }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`teams-export: ${String(err)}\n`);
+      process.exitCode = EXIT_RUN_FAILED;
+    },
+  );
+}
+
+if (require.main === module) runFromProcess();

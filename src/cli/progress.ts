@@ -1,0 +1,31 @@
+// Progress of a long run: a single redrawn line on a terminal, plain periodic lines otherwise.
+import type { RunProgress } from '../export/run-export';
+
+export interface ProgressDisplay {
+  update(p: Readonly<RunProgress>, requests: number): void;
+  done(): void;
+}
+
+export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { intervalMs?: number } = {}): ProgressDisplay {
+  const tty = stream.isTTY === true;
+  const interval = opts.intervalMs ?? (tty ? 200 : 5000);
+  const started = Date.now();
+  let last = 0;
+  let lastLine = '';
+  const format = (p: Readonly<RunProgress>, requests: number) => {
+    const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    return `entities ${p.finished}/${p.planned} (done ${p.done}, skipped ${p.skipped}, failed ${p.failed}) | versions ${p.messages} new, ${p.duplicates} already archived | ${p.blobs} blobs | ${(requests / secs).toFixed(1)} req/s`;
+  };
+  return {
+    update(p, requests) {
+      const now = Date.now();
+      if (now - last < interval && p.finished < p.planned) return;
+      last = now;
+      lastLine = format(p, requests);
+      stream.write(tty ? `\r\x1b[2K${lastLine}` : `${lastLine}\n`);
+    },
+    done() {
+      if (tty && lastLine) stream.write('\n');
+    },
+  };
+}

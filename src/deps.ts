@@ -1,0 +1,88 @@
+// Builds the app's clients once from validated settings (credential, Graph, Blob, Table) and hands
+// them to whoever runs jobs: the CLI, the Functions handlers, the demo and the benchmark.
+import { ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
+import type { TokenCredential } from '@azure/core-auth';
+import type { ContainerClient } from '@azure/storage-blob';
+import { ensureContainer } from './archive/entity-lease';
+import { GraphHttp } from './graph/graph-http';
+import { RateLimiter } from './graph/rate-limiter';
+import type { Logger } from './log';
+import type { Settings } from './settings';
+import { CheckpointStore } from './state/checkpoint-store';
+import { RunStore, tableNames } from './state/run-store';
+import { createStorageClients, type StorageClients } from './storage-clients';
+import type { RunDeps } from './export/run-export';
+
+/** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
+const KNOWN_AUTHORITY_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
+
+export function createGraphCredential(settings: Settings): TokenCredential {
+  const c = settings.graph.credential;
+  if (c.kind === 'managedIdentity') {
+    return c.clientId ? new ManagedIdentityCredential({ clientId: c.clientId }) : new ManagedIdentityCredential();
+  }
+  const custom = c.authorityHost !== undefined && !KNOWN_AUTHORITY_HOSTS.has(new URL(c.authorityHost).hostname);
+  return new ClientSecretCredential(c.tenantId, c.clientId, c.clientSecret, {
+    ...(c.authorityHost ? { authorityHost: c.authorityHost } : {}),
+    ...(custom ? { disableInstanceDiscovery: true } : {}),
+  });
+}
+
+export interface AppDeps extends RunDeps {
+  settings: Settings;
+  storage: StorageClients;
+  credential: TokenCredential;
+}
+
+export interface BuildDepsOptions {
+  log: Logger;
+  /** Overrides for tests and the benchmark; production passes none. */
+  credential?: TokenCredential;
+  limiter?: RateLimiter;
+}
+
+/** Builds every client and makes sure the container and tables exist (created on first use). */
+export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Promise<AppDeps> {
+  const credential = opts.credential ?? createGraphCredential(settings);
+  const storageCredential =
+    settings.storage.kind === 'identity'
+      ? settings.storage.clientId
+        ? new ManagedIdentityCredential({ clientId: settings.storage.clientId })
+        : new ManagedIdentityCredential()
+      : undefined;
+  const storage = createStorageClients(settings.storage, storageCredential);
+  const container: ContainerClient = storage.blobService.getContainerClient(settings.container);
+  const names = tableNames(settings.tablePrefix);
+  const checkpoints = new CheckpointStore(storage.table(names.checkpoints));
+  const runs = new RunStore(storage.table(names.runs), storage.table(names.jobs));
+  await Promise.all([ensureContainer(container), checkpoints.ensure(), runs.ensure()]);
+  const limiter = opts.limiter ?? new RateLimiter({ ratePerSec: settings.graph.maxRps });
+  const http = new GraphHttp({
+    baseUrl: settings.graph.baseUrl,
+    scope: settings.graph.scope,
+    credential,
+    limiter,
+    requestTimeoutMs: settings.graph.requestTimeoutMs,
+    maxRetries: settings.graph.maxRetries,
+    log: opts.log,
+  });
+  return {
+    settings,
+    storage,
+    credential,
+    http,
+    container,
+    checkpoints,
+    runs,
+    log: opts.log,
+    pageSize: settings.graph.pageSize,
+    windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
+    concurrency: settings.concurrency,
+    selection: settings.entities,
+  };
+}

@@ -1,0 +1,161 @@
+// Exports one entity (a user's chats or a team's channels): reads each planned chunk page by page,
+// writes its day batches, and only then advances the entity's checkpoint (DESIGN.md §3).
+import { randomBytes } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import { EntityLease } from '../archive/entity-lease';
+import { jobManifestName, quarantineBlobName } from '../archive/blob-layout';
+import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
+import { GraphError } from '../graph/graph-errors';
+import type { GraphHttp } from '../graph/graph-http';
+import { messagePages } from '../graph/message-export';
+import { parseMessage } from '../graph/message-schema';
+import type { Logger } from '../log';
+import type { CheckpointStore } from '../state/checkpoint-store';
+import { iso } from '../time';
+import { DayBatcher, type FlushResult } from './day-batcher';
+import { emptyCounts, type Entity, type JobCounts, type JobError, type JobResult, type Window } from './types';
+import { planBackfillChunks, planDailyChunks, type PlannedChunk, type WindowSettings } from './windows';
+
+export type JobMode = { kind: 'daily'; nowMs: number } | { kind: 'backfill'; window: Window };
+
+export interface ExportJobDeps {
+  http: GraphHttp;
+  container: ContainerClient;
+  checkpoints: CheckpointStore;
+  log: Logger;
+  pageSize: number;
+  windows: WindowSettings;
+  /** Versions buffered per job before the largest day is flushed early (bounds memory). */
+  maxBufferedVersions?: number;
+  /** Hold the per-entity lease while exporting (off only where the caller already serialises). */
+  useLease?: boolean;
+}
+
+export interface ExportJobRequest {
+  runId: string;
+  entity: Entity;
+  mode: JobMode;
+  /** Called with count increments as pages are processed, for progress displays. */
+  onProgress?: (delta: Partial<JobCounts>) => void;
+}
+
+/** Raised when another worker holds the entity's lease: the job should be retried later. */
+export const ENTITY_BUSY = 'EntityBusy';
+
+export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, signal?: AbortSignal): Promise<JobResult> {
+  const { entity, runId } = req;
+  const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
+  const counts = emptyCounts();
+  const blobs: WrittenBlob[] = [];
+  const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
+  let seq = 0;
+  const lease = deps.useLease === false ? undefined : await EntityLease.acquire(deps.container, entity, { signal });
+  if (deps.useLease !== false && !lease) {
+    return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity' } };
+  }
+  try {
+    const chunks = await planChunks(req, deps);
+    log.debug('job planned', { chunks: chunks.length });
+    for (const chunk of chunks) {
+      signal?.throwIfAborted();
+      const added = await exportChunk(chunk);
+      if (lease?.lost) throw new Error('lost the entity lease; stopping before the checkpoint moves');
+      if (chunk.advance.freshWatermarkMs !== undefined || chunk.advance.settledWatermarkMs !== undefined) {
+        // Every blob of the chunk is committed: only now may the watermark move (forward only).
+        await deps.checkpoints.advance(entity, chunk.advance, added);
+      }
+    }
+    await writeManifest('done');
+    return { entity, status: 'done', counts, blobs };
+  } catch (err) {
+    const error = toJobError(err);
+    const skipped = err instanceof GraphError && err.kind === 'skip-entity';
+    if (skipped) log.info('entity skipped', { status: error.status, code: error.code, requestId: error.requestId });
+    else log.error('entity failed', { ...error });
+    await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e) => log.warn('manifest not written', { error: String(e) }));
+    return { entity, status: skipped ? 'skipped' : 'failed', counts, blobs, error };
+  } finally {
+    await lease?.release().catch(() => undefined);
+  }
+
+  /** Reads one chunk to the end and commits its batches; returns the number of new versions. */
+  async function exportChunk(chunk: PlannedChunk): Promise<number> {
+    const before = counts.messages;
+    const batcher = new DayBatcher({
+      container: deps.container,
+      entity,
+      pass: chunk.pass,
+      window: chunk.window,
+      writerId,
+      maxBufferedVersions: deps.maxBufferedVersions ?? 5000,
+      nextSeq: () => seq++,
+      ...(signal ? { signal } : {}),
+    });
+    const quarantined: string[] = [];
+    for await (const page of messagePages(deps.http, entity, chunk.window, { top: deps.pageSize, ...(signal ? { signal } : {}) })) {
+      counts.pages++;
+      counts.received += page.items.length;
+      req.onProgress?.({ pages: 1, received: page.items.length });
+      for (const raw of page.items) {
+        const parsed = parseMessage(raw);
+        if (!parsed.ok) {
+          // Never dropped silently: kept with the reason in quarantine/ and counted.
+          quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+          continue;
+        }
+        const flushed = await batcher.add(parsed.version);
+        if (flushed) record(flushed);
+      }
+    }
+    record(await batcher.flushAll());
+    if (quarantined.length > 0) {
+      const name = quarantineBlobName(entity, writerId, seq++);
+      const blob = await writeBatch(deps.container, name, quarantined, { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) }, signal);
+      counts.quarantined += quarantined.length;
+      req.onProgress?.({ quarantined: quarantined.length });
+      blobs.push(blob);
+      log.warn('versions quarantined', { count: quarantined.length, pass: chunk.pass, from: iso(chunk.window.fromMs), to: iso(chunk.window.toMs) });
+    }
+    return counts.messages - before;
+  }
+
+  function record(r: FlushResult): void {
+    counts.messages += r.newVersions;
+    counts.duplicates += r.duplicates;
+    counts.blobs += r.written.length;
+    let bytes = 0;
+    for (const b of r.written) bytes += b.bytes;
+    counts.bytes += bytes;
+    blobs.push(...r.written);
+    req.onProgress?.({ messages: r.newVersions, duplicates: r.duplicates, blobs: r.written.length, bytes });
+  }
+
+  async function writeManifest(status: string, error?: JobError): Promise<void> {
+    if (blobs.length === 0 && !error) return;
+    await writeJson(
+      deps.container,
+      jobManifestName(runId, entity),
+      { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs },
+      { overwrite: true },
+    );
+  }
+}
+
+async function planChunks(req: ExportJobRequest, deps: ExportJobDeps): Promise<PlannedChunk[]> {
+  if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
+  const checkpoint = await deps.checkpoints.get(req.entity);
+  return planDailyChunks(checkpoint ?? {}, req.mode.nowMs, deps.windows);
+}
+
+export function toJobError(err: unknown): JobError {
+  if (err instanceof GraphError) {
+    return {
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      ...(err.code !== undefined ? { code: err.code } : {}),
+      ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
+      message: err.message,
+    };
+  }
+  if (err instanceof Error) return { code: err.name === 'AbortError' ? 'Aborted' : err.name, message: err.message };
+  return { message: String(err) };
+}
