@@ -61,7 +61,7 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
   const checkpoints = new CheckpointStore(storage.table(names.checkpoints));
   const runs = new RunStore(storage.table(names.runs), storage.table(names.jobs));
   await Promise.all([ensureContainer(container), checkpoints.ensure(), runs.ensure()]);
-  const limiter = opts.limiter ?? new RateLimiter({ ratePerSec: settings.graph.maxRps });
+  const limiter = opts.limiter ?? new RateLimiter({ ratePerSec: settings.graph.processRps });
   const http = new GraphHttp({
     baseUrl: settings.graph.baseUrl,
     scope: settings.graph.scope,

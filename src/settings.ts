@@ -22,8 +22,8 @@ const duration = (name: string, def: string, min = 0) =>
       return ms;
     });
 
-const instant = (name: string) =>
-  z.string().transform((text, ctx) => {
+const instant = (name: string, def: string) =>
+  z.string().default(def).transform((text, ctx) => {
     const ms = parseInstant(text);
     if (ms === undefined) {
       ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 UTC instant such as 2024-01-01T00:00:00Z (got "${text}")` });
@@ -83,6 +83,7 @@ export const settingsSchema = z.object({
   AZURE_AUTHORITY_HOST: httpsUrl('AZURE_AUTHORITY_HOST').optional(),
   GRAPH_BASE_URL: httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com/v1.0'),
   GRAPH_MAX_RPS: int('GRAPH_MAX_RPS', 150, 0.1, 10_000),
+  GRAPH_INSTANCES: int('GRAPH_INSTANCES', 1, 1, 1000),
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
@@ -104,12 +105,16 @@ export const settingsSchema = z.object({
   EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
   EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
   EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
-  EXPORT_START: instant('EXPORT_START').default('2016-01-01T00:00:00Z'),
+  EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
   EXPORT_INCLUDE_USERS: idList,
   EXPORT_EXCLUDE_USERS: idList,
   EXPORT_INCLUDE_TEAMS: idList,
   EXPORT_EXCLUDE_TEAMS: idList,
+  EXPORT_QUEUE: z
+    .string()
+    .default('teams-export-jobs')
+    .refine((s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s), 'EXPORT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)'),
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
   EXPORT_TEAMS: z.enum(['all', 'none']).default('all'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -133,13 +138,17 @@ export interface Settings {
     /** Token scope: the Graph origin's `/.default` (works for sovereign clouds and the emulator alike). */
     scope: string;
     credential: GraphCredentialSettings;
+    /** The tenant-wide request budget (GRAPH_MAX_RPS). */
     maxRps: number;
+    /** This process's share: GRAPH_MAX_RPS / GRAPH_INSTANCES (Functions scale out to at most that many instances). */
+    processRps: number;
     pageSize: number;
     requestTimeoutMs: number;
     maxRetries: number;
   };
   storage: StorageConnection;
   container: string;
+  queue: string;
   tablePrefix: string;
   schedule: string;
   lagMs: number;
@@ -201,12 +210,14 @@ function toSettings(raw: Raw): Settings {
       scope: `${new URL(raw.GRAPH_BASE_URL).origin}/.default`,
       credential,
       maxRps: raw.GRAPH_MAX_RPS,
+      processRps: raw.GRAPH_MAX_RPS / Math.round(raw.GRAPH_INSTANCES),
       pageSize: Math.round(raw.GRAPH_PAGE_SIZE),
       requestTimeoutMs: raw.GRAPH_REQUEST_TIMEOUT,
       maxRetries: Math.round(raw.GRAPH_MAX_RETRIES),
     },
     storage,
     container: raw.EXPORT_CONTAINER,
+    queue: raw.EXPORT_QUEUE,
     tablePrefix: raw.EXPORT_TABLE_PREFIX,
     schedule: raw.EXPORT_SCHEDULE,
     lagMs: raw.EXPORT_LAG,

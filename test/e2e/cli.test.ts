@@ -1,0 +1,157 @@
+// The `teams-export` command as a user runs it: a separate process, real env vars, exit codes.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Emulator } from '../../src/emulator';
+import { DAY, HOUR, iso } from '../../src/time';
+import { startTestEmulator } from '../support/emulator';
+import { testStorage } from '../support/storage';
+
+const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string>, opts: { killAfterMs?: number } = {}): Promise<Result> {
+  return new Promise((resolvePromise, reject) => {
+    // Only what the CLI needs: no inherited settings from the developer's shell.
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += String(d)));
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    if (opts.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+describe('teams-export CLI', () => {
+  let emulator: Emulator;
+  let env: Record<string, string>;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({ tenant: { seed: 5, users: 5, teams: 2, historyDays: 30, endMs: now - 2 * HOUR } });
+    const caFile = join(mkdtempSync(join(tmpdir(), 'te-cli-')), 'ca.pem');
+    await emulator.writeCaCert(caFile);
+    const storage = testStorage('cli');
+    env = {
+      NODE_EXTRA_CA_CERTS: caFile,
+      AZURE_TENANT_ID: emulator.tenantId,
+      AZURE_CLIENT_ID: emulator.clientId,
+      AZURE_CLIENT_SECRET: emulator.clientSecret,
+      AZURE_AUTHORITY_HOST: emulator.authorityHost,
+      GRAPH_BASE_URL: emulator.graphBaseUrl,
+      GRAPH_MAX_RPS: '300',
+      EXPORT_STORAGE: storage.connectionString,
+      EXPORT_CONTAINER: storage.container,
+      EXPORT_TABLE_PREFIX: storage.tablePrefix,
+      EXPORT_START: iso(now - 40 * DAY),
+    };
+  });
+  afterAll(() => emulator?.close());
+
+  it('prints usage and exits 2 without a command, and names an unknown one', async () => {
+    const none = await cli([], env);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toMatch(/usage: teams-export/);
+    const unknown = await cli(['export-everything'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown command "export-everything"/);
+  });
+
+  it('rejects bad arguments with a one-line error and exit code 2', async () => {
+    const badNow = await cli(['run', '--now', 'tomorrow'], env);
+    expect(badNow.code).toBe(2);
+    expect(badNow.stderr).toMatch(/--now must be an ISO-8601 UTC instant/);
+    const reversed = await cli(['backfill', '--from', '2024-02-01T00:00:00Z', '--to', '2024-01-01T00:00:00Z'], env);
+    expect(reversed.code).toBe(2);
+    expect(reversed.stderr).toMatch(/--from .* must be before --to/);
+    const unknownFlag = await cli(['status', '--verbose'], env);
+    expect(unknownFlag.code).toBe(2);
+    const wrongFlag = await cli(['status', '--now', iso(now)], env);
+    expect(wrongFlag.code).toBe(2);
+    expect(wrongFlag.stderr).toMatch(/status does not take --now/);
+    const traversal = await cli(['cat', 'messages/../locks/x'], env);
+    expect(traversal.code).toBe(2);
+  });
+
+  it('fails at start-up naming an invalid setting, before any work', async () => {
+    const r = await cli(['run'], { ...env, EXPORT_SETTLE: 'one day' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/EXPORT_SETTLE/);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(emulator.counters.byRoute.token ?? 0).toBe(0);
+  });
+
+  it('run exports the tenant, then status, ls and cat show it', async () => {
+    const run = await cli(['run', '--now', iso(now)], env);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/succeeded/);
+    expect(run.stderr).not.toContain(emulator.clientSecret);
+
+    const status = await cli(['status', '--json'], env);
+    expect(status.code).toBe(0);
+    const parsed = JSON.parse(status.stdout) as { entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }> };
+    const done = parsed.entities.filter((e) => e.lastStatus === 'done');
+    expect(done.length).toBeGreaterThan(0);
+    for (const e of done) expect(e.freshWatermark).toBe(iso(now - 5 * 60_000));
+
+    const ls = await cli(['ls', 'messages/', '--json'], env);
+    expect(ls.code).toBe(0);
+    const blobs = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; lines: number });
+    expect(blobs.length).toBeGreaterThan(0);
+    const first = blobs[0]!;
+    expect(first.name).toMatch(/^messages\/(users|teams)\/.+\/\d{4}\/\d{2}\/\d{2}\/.+\.jsonl\.gz$/);
+
+    const cat = await cli(['cat', first.name], env);
+    expect(cat.code).toBe(0);
+    const lines = cat.stdout.trim().split('\n');
+    expect(lines).toHaveLength(first.lines);
+    for (const l of lines) expect(JSON.parse(l)).toHaveProperty('id');
+  });
+
+  it('a process killed mid-run loses nothing: the next run completes without duplicates', async () => {
+    const storage = testStorage('cli-kill');
+    const e = { ...env, EXPORT_STORAGE: storage.connectionString, EXPORT_CONTAINER: storage.container, EXPORT_TABLE_PREFIX: storage.tablePrefix, GRAPH_PAGE_SIZE: '3' };
+    emulator.setFaults({ latencyMs: 15 });
+    try {
+      const killed = await cli(['run', '--now', iso(now)], e, { killAfterMs: 1500 });
+      expect(killed.code).toBe(null);
+      const rerun = await cli(['run', '--now', iso(now)], e);
+      expect(rerun.code, rerun.stderr).toBe(0);
+    } finally {
+      emulator.setFaults({ latencyMs: 0 });
+    }
+    const ls = await cli(['ls', 'messages/', '--json'], e);
+    const names = ls.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { name: string }).name);
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    const container = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);
+    const perEntity = new Map<string, string[]>();
+    for (const name of names) {
+      const entity = name.split('/').slice(1, 3).join('/');
+      const text = gunzipSync(await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
+      for (const line of text.split('\n').filter(Boolean)) {
+        const m = JSON.parse(line) as { id: string; chatId?: string; channelIdentity?: { channelId: string }; lastModifiedDateTime: string; etag?: string };
+        const key = `${m.chatId ?? m.channelIdentity?.channelId}|${m.id}|${m.lastModifiedDateTime}|${m.etag}`;
+        perEntity.set(entity, [...(perEntity.get(entity) ?? []), key]);
+      }
+    }
+    let total = 0;
+    for (const [entity, keys] of perEntity) {
+      expect(new Set(keys).size, entity).toBe(keys.length);
+      total += keys.length;
+    }
+    let expected = 0;
+    for (const u of emulator.tenant.users.filter((x) => x.hasTeamsData)) expected += emulator.tenant.currentVersions({ kind: 'user', id: u.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
+    for (const t of emulator.tenant.teams) expected += emulator.tenant.currentVersions({ kind: 'team', id: t.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
+    expect(total).toBe(expected);
+  });
+});
