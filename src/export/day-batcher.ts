@@ -80,6 +80,12 @@ export class DayBatcher {
     return total;
   }
 
+  private async loadArchived(day: string): Promise<Set<string>> {
+    const keys = await loadArchivedVersionKeys(this.opts.container, this.opts.entity, day, versionKeyFromLine, this.opts.signal);
+    this.archived.set(day, keys);
+    return keys;
+  }
+
   private takeDuplicates(): number {
     const d = this.duplicates;
     this.duplicates = 0;
@@ -91,11 +97,7 @@ export class DayBatcher {
     this.buffers.delete(day);
     if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
     this.buffered -= buffer.size;
-    let archived = this.archived.get(day);
-    if (!archived) {
-      archived = await loadArchivedVersionKeys(this.opts.container, this.opts.entity, day, versionKeyFromLine, this.opts.signal);
-      this.archived.set(day, archived);
-    }
+    const archived = this.archived.get(day) ?? (await this.loadArchived(day));
     const lines: string[] = [];
     let duplicates = 0;
     for (const [key, line] of buffer) {

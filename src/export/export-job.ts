@@ -51,7 +51,7 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
   let seq = 0;
   const lease = deps.useLease === false ? undefined : await EntityLease.acquire(deps.container, entity, { signal });
   if (deps.useLease !== false && !lease) {
-    return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity' } };
+    return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
   }
   try {
     const chunks = await planChunks(req, deps);
@@ -154,8 +154,11 @@ export function toJobError(err: unknown): JobError {
       ...(err.code !== undefined ? { code: err.code } : {}),
       ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
       message: err.message,
+      retryable: err.kind === 'retryable',
     };
   }
-  if (err instanceof Error) return { code: err.name === 'AbortError' ? 'Aborted' : err.name, message: err.message };
+  // Anything else (storage unavailable, an abort, a lost lease) leaves the checkpoint where it was,
+  // so trying again later is safe.
+  if (err instanceof Error) return { code: err.name === 'AbortError' ? 'Aborted' : err.name, message: err.message, retryable: true };
   return { message: String(err) };
 }

@@ -26,6 +26,8 @@ export interface JobError {
   code?: string;
   requestId?: string;
   message: string;
+  /** True when trying again later may succeed (throttling, 5xx, network, storage, a busy entity). */
+  retryable?: boolean;
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'skipped' | 'failed';
