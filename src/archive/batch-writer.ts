@@ -1,0 +1,113 @@
+// Writes archive blobs exactly once: gzipped JSON Lines batches and JSON manifests, each with its
+// SHA-256, created with If-None-Match: * so an existing blob is never overwritten (DESIGN.md §3).
+import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import type { ContainerClient } from '@azure/storage-blob';
+import { isArchivePath } from './blob-layout';
+
+const gzipAsync = promisify(gzip);
+
+export interface WrittenBlob {
+  name: string;
+  /** SHA-256 (hex) of the blob's bytes exactly as stored (the gzipped bytes for a batch). */
+  sha256: string;
+  bytes: number;
+  lines: number;
+}
+
+/** Thrown when a write-once blob already exists; the existing blob is left as it was. */
+export class BlobAlreadyExistsError extends Error {
+  constructor(readonly blobName: string) {
+    super(`blob ${blobName} already exists; archive blobs are write-once and are never overwritten`);
+    this.name = 'BlobAlreadyExistsError';
+  }
+}
+
+// Blob metadata travels as x-ms-meta-* headers: names must be C# identifiers, values header-safe ASCII.
+const META_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const META_VALUE = /^[\x20-\x7e]*$/;
+
+function checkMetadata(metadata: Record<string, string>): void {
+  for (const [k, v] of Object.entries(metadata)) {
+    if (!META_NAME.test(k)) throw new RangeError(`invalid blob metadata name ${JSON.stringify(k)}`);
+    if (!META_VALUE.test(v) || v.length > 4096) throw new RangeError(`blob metadata ${k} must be printable ASCII up to 4096 characters`);
+  }
+}
+
+function checkName(name: string): void {
+  if (!isArchivePath(name)) throw new RangeError(`refusing to write outside the archive folders: ${JSON.stringify(name)}`);
+}
+
+function statusOf(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
+}
+
+async function upload(
+  container: ContainerClient,
+  name: string,
+  body: Buffer,
+  contentType: string,
+  metadata: Record<string, string>,
+  overwrite: boolean,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  try {
+    await container.getBlockBlobClient(name).uploadData(body, {
+      // Write-once: the service refuses the write if any blob of that name exists.
+      ...(overwrite ? {} : { conditions: { ifNoneMatch: '*' } }),
+      blobHTTPHeaders: {
+        blobContentType: contentType,
+        // Stored as Content-MD5 so standard tools (azcopy --check-md5) can verify downloads too.
+        blobContentMD5: createHash('md5').update(body).digest(),
+      },
+      metadata,
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+  } catch (err) {
+    const status = statusOf(err);
+    if (!overwrite && (status === 409 || status === 412)) throw new BlobAlreadyExistsError(name);
+    throw err;
+  }
+}
+
+/**
+ * Writes one batch: the lines joined with '\n' plus a trailing '\n', gzipped, as a new blob.
+ * No Content-Encoding is set: the blob is a .jsonl.gz file that users download and `zcat` as such.
+ * Metadata gets `sha256` (of the gzipped bytes) and `lines` added. Throws BlobAlreadyExistsError
+ * rather than overwrite.
+ */
+export async function writeBatch(
+  container: ContainerClient,
+  name: string,
+  lines: string[],
+  metadata: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
+  checkName(name);
+  for (const line of lines) {
+    // One line per version: a raw newline would split a version in two when read back.
+    if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
+  }
+  const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
+  const body = await gzipAsync(Buffer.from(text, 'utf8'));
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const meta = { ...metadata, sha256, lines: String(lines.length) };
+  checkMetadata(meta);
+  await upload(container, name, body, 'application/x-ndjson', meta, false, signal);
+  return { name, sha256, bytes: body.length, lines: lines.length };
+}
+
+/** Writes a JSON document (manifests); write-once unless `overwrite` is set. */
+export async function writeJson(
+  container: ContainerClient,
+  name: string,
+  value: unknown,
+  opts: { overwrite?: boolean; signal?: AbortSignal } = {},
+): Promise<WrittenBlob> {
+  checkName(name);
+  const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  await upload(container, name, body, 'application/json', { sha256 }, opts.overwrite === true, opts.signal);
+  return { name, sha256, bytes: body.length, lines: 1 };
+}

@@ -1,0 +1,197 @@
+// The one place that knows blob names (DESIGN.md §4): message batches, quarantine, manifests and
+// entity locks, plus the encoding that keeps any Graph id inside its own folder.
+import type { Entity, EntityKind, PassName, Window } from '../export/types';
+import { iso } from '../time';
+
+/** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
+export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/'];
+
+const KIND_FOLDER: Record<EntityKind, string> = { user: 'users', team: 'teams' };
+const FOLDER_KIND: Record<string, EntityKind> = { users: 'user', teams: 'team' };
+const PASSES: readonly PassName[] = ['fresh', 'settle', 'backfill'];
+
+/** Longest id accepted: Graph ids are far shorter, and blob names are limited to 1024 characters. */
+const MAX_ID_LENGTH = 256;
+
+// Escape character for id segments. Not '%': the storage SDK and URL-based tools treat '%xx' in a blob
+// name as already URL-encoded, so a segment containing '%2F' could turn into a '/' on the way to the
+// service. '~' is an unreserved URL character that no layer decodes.
+const ESCAPE = '~';
+const PLAIN = /^[a-z0-9-]$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Encodes a Graph id as one path segment. Lowercase letters, digits and '-' stay as they are (so
+ * GUIDs stay readable); every other UTF-8 byte becomes `~XX` (uppercase hex), including uppercase
+ * letters, so ids that differ only in case never collide. The result never is '', '.', '..', never
+ * contains '/', '\\', '%' or control characters, and is also a valid Table Storage key.
+ */
+export function encodeIdSegment(id: string): string {
+  if (id.length === 0) throw new RangeError('an entity id must not be empty');
+  if (id.length > MAX_ID_LENGTH) throw new RangeError(`an entity id must be at most ${MAX_ID_LENGTH} characters`);
+  // Lone surrogates would all encode to U+FFFD and collide; such an id is not a real Graph id.
+  if (LONE_SURROGATE.test(id)) throw new RangeError('an entity id must be well-formed Unicode');
+  let out = '';
+  for (const ch of id) {
+    if (PLAIN.test(ch)) {
+      out += ch;
+    } else {
+      for (const byte of Buffer.from(ch, 'utf8')) out += ESCAPE + byte.toString(16).toUpperCase().padStart(2, '0');
+    }
+  }
+  return out;
+}
+
+/** Inverse of encodeIdSegment; throws on anything encodeIdSegment could not have produced. */
+export function decodeIdSegment(seg: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < seg.length; ) {
+    const ch = seg[i] as string;
+    if (ch === ESCAPE) {
+      const hex = seg.slice(i + 1, i + 3);
+      if (!/^[0-9A-F]{2}$/.test(hex)) throw new RangeError(`not an encoded id segment: ${JSON.stringify(seg)}`);
+      bytes.push(parseInt(hex, 16));
+      i += 3;
+    } else if (PLAIN.test(ch)) {
+      bytes.push(ch.charCodeAt(0));
+      i += 1;
+    } else {
+      throw new RangeError(`not an encoded id segment: ${JSON.stringify(seg)}`);
+    }
+  }
+  let id: string;
+  try {
+    id = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(Uint8Array.from(bytes));
+  } catch {
+    throw new RangeError(`not an encoded id segment: ${JSON.stringify(seg)}`);
+  }
+  // Only the canonical spelling decodes, so one id has exactly one segment (no '~61' for 'a').
+  if (id.length === 0 || encodeIdSegment(id) !== seg) throw new RangeError(`not an encoded id segment: ${JSON.stringify(seg)}`);
+  return id;
+}
+
+function entityPath(entity: Entity): string {
+  return `${KIND_FOLDER[entity.kind]}/${encodeIdSegment(entity.id)}`;
+}
+
+/** Run ids appear in blob names and table keys: letters, digits, '-' and '_' only. */
+export function isValidRunId(runId: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/.test(runId);
+}
+
+function checkRunId(runId: string): string {
+  if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}: use 1-80 letters, digits, '-' or '_'`);
+  return runId;
+}
+
+function checkSeq(seq: number): string {
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`invalid batch sequence number ${seq}`);
+  return String(seq).padStart(4, '0');
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function checkDay(day: string): RegExpExecArray {
+  const m = DAY.exec(day);
+  if (!m || iso(Date.parse(`${day}T00:00:00Z`) || 0).slice(0, 10) !== day) throw new RangeError(`invalid day ${JSON.stringify(day)}: expected yyyy-mm-dd`);
+  return m;
+}
+
+/** `messages/users/{seg}/` or `messages/teams/{seg}/`: everything archived for one entity. */
+export function entityPrefix(entity: Entity): string {
+  return `messages/${entityPath(entity)}/`;
+}
+
+/** `messages/users/{seg}/yyyy/mm/dd/`: the folder of one UTC day of an entity. */
+export function dayPrefix(entity: Entity, day: string): string {
+  const [, y, m, d] = checkDay(day);
+  return `${entityPrefix(entity)}${y}/${m}/${d}/`;
+}
+
+/** yyyymmddThhmmssSSSZ: an instant in a file name (sortable, no ':' which some file systems refuse). */
+function compact(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0 || ms >= Date.UTC(10000, 0, 1)) throw new RangeError(`instant out of range: ${ms}`);
+  return iso(ms).replace(/[-:.]/g, '');
+}
+
+function parseCompact(text: string): number {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})Z$/.exec(text);
+  if (!m) return NaN;
+  const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+  return Number.isFinite(ms) && compact(ms) === text ? ms : NaN;
+}
+
+/**
+ * The name of one day batch: `{dayPrefix}{pass}_{from}_{to}_{runId}_{seq}.jsonl.gz`. Pass, window,
+ * run and sequence number make it unique per write, so no write ever targets an existing blob.
+ */
+export function batchBlobName(entity: Entity, day: string, w: { pass: PassName; window: Window; runId: string; seq: number }): string {
+  if (!PASSES.includes(w.pass)) throw new RangeError(`invalid pass ${JSON.stringify(w.pass)}`);
+  return `${dayPrefix(entity, day)}${w.pass}_${compact(w.window.fromMs)}_${compact(w.window.toMs)}_${checkRunId(w.runId)}_${checkSeq(w.seq)}.jsonl.gz`;
+}
+
+const BATCH_FILE = /^(fresh|settle|backfill)_(\d{8}T\d{9}Z)_(\d{8}T\d{9}Z)_([A-Za-z0-9][A-Za-z0-9_-]*)_(\d{4,})\.jsonl\.gz$/;
+
+/** Reads a batch blob name back into its parts; undefined for any other name. */
+export function parseBatchBlobName(
+  name: string,
+): { entity: Entity; day: string; pass: PassName; fromMs: number; toMs: number; runId: string; seq: number } | undefined {
+  const parts = name.split('/');
+  if (parts.length !== 7) return undefined;
+  const [root, folder, seg, y, m, d, file] = parts as [string, string, string, string, string, string, string];
+  const kind = FOLDER_KIND[folder];
+  if (root !== 'messages' || !kind) return undefined;
+  let id: string;
+  try {
+    id = decodeIdSegment(seg);
+  } catch {
+    return undefined;
+  }
+  const day = `${y}-${m}-${d}`;
+  try {
+    checkDay(day);
+  } catch {
+    return undefined;
+  }
+  const f = BATCH_FILE.exec(file);
+  if (!f) return undefined;
+  const fromMs = parseCompact(f[2] as string);
+  const toMs = parseCompact(f[3] as string);
+  const runId = f[4] as string;
+  const seq = Number(f[5]);
+  if (Number.isNaN(fromMs) || Number.isNaN(toMs) || !isValidRunId(runId) || !Number.isSafeInteger(seq) || String(seq).padStart(4, '0') !== f[5]) return undefined;
+  return { entity: { kind, id }, day, pass: f[1] as PassName, fromMs, toMs, runId, seq };
+}
+
+/** `quarantine/users/{seg}/{runId}_{seq}.jsonl.gz`: versions that failed validation, kept verbatim. */
+export function quarantineBlobName(entity: Entity, runId: string, seq: number): string {
+  return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;
+}
+
+/** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
+export function jobManifestName(runId: string, entity: Entity): string {
+  return `manifests/${checkRunId(runId)}/${entityPath(entity)}.json`;
+}
+
+/** `manifests/{runId}/run.json`: the summary of one run. */
+export function runManifestName(runId: string): string {
+  return `manifests/${checkRunId(runId)}/run.json`;
+}
+
+/** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */
+export function lockBlobName(entity: Entity): string {
+  return `locks/${entityPath(entity)}`;
+}
+
+/**
+ * True for a name inside the archive folders that cannot climb out of them or mean two things:
+ * no '.'/'..' or empty segments, no backslashes, no control characters, within the blob name limit.
+ */
+export function isArchivePath(name: string): boolean {
+  if (name.length === 0 || name.length > 1024) return false;
+  if (!ARCHIVE_PREFIXES.some((p) => name.startsWith(p))) return false;
+  // eslint-disable-next-line no-control-regex
+  if (/[\\\u0000-\u001f\u007f]/.test(name)) return false;
+  const segments = name.split('/');
+  return segments.length >= 2 && segments.every((s) => s !== '' && s !== '.' && s !== '..');
+}

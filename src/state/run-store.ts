@@ -1,0 +1,250 @@
+// Runs and their jobs in Table Storage (one row per run, one per job), for the status endpoint and
+// `teams-export status`: what was planned, what each entity job did, and the totals.
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import { encodeIdSegment, isValidRunId } from '../archive/blob-layout';
+import type { Entity, EntityKind, JobCounts, JobError, JobStatus } from '../export/types';
+import { emptyCounts } from '../export/types';
+import { bounded, defined, instantIn, instantOut, numberIn, statusOf, stringIn } from './table-values';
+
+export type RunKind = 'daily' | 'backfill';
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RunRecord {
+  runId: string;
+  kind: RunKind;
+  status: RunStatus;
+  startedAtMs: number;
+  finishedAtMs?: number;
+  nowMs?: number;
+  fromMs?: number;
+  toMs?: number;
+  planned: number;
+  /** Optional description of the entity selection. */
+  entities?: string;
+  error?: string;
+}
+
+export interface JobRecord {
+  runId: string;
+  entity: Entity;
+  status: JobStatus;
+  counts: JobCounts;
+  error?: JobError;
+  startedAtMs?: number;
+  finishedAtMs?: number;
+  attempts?: number;
+}
+
+export interface RunSummary {
+  run: RunRecord;
+  counts: {
+    planned: number;
+    queued: number;
+    running: number;
+    done: number;
+    skipped: number;
+    failed: number;
+    messages: number;
+    duplicates: number;
+    quarantined: number;
+    blobs: number;
+    bytes: number;
+  };
+  skipped: JobRecord[];
+  failed: JobRecord[];
+}
+
+/** The three tables of one deployment (EXPORT_TABLE_PREFIX keeps deployments sharing an account apart). */
+export function tableNames(prefix: string): { checkpoints: string; runs: string; jobs: string } {
+  return { checkpoints: `${prefix}Checkpoints`, runs: `${prefix}Runs`, jobs: `${prefix}Jobs` };
+}
+
+/** All runs live in one partition: a few thousand rows over years, listed and sorted client-side. */
+const RUN_PARTITION = 'run';
+const COUNT_FIELDS = ['received', 'messages', 'duplicates', 'quarantined', 'blobs', 'bytes', 'pages'] as const;
+
+function checkRunId(runId: string): string {
+  if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}`);
+  return runId;
+}
+
+function jobRowKey(entity: Entity): string {
+  return `${entity.kind}_${encodeIdSegment(entity.id)}`;
+}
+
+function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
+  return defined({
+    kind: run.kind,
+    status: run.status,
+    startedAt: instantOut(run.startedAtMs),
+    finishedAt: instantOut(run.finishedAtMs),
+    now: instantOut(run.nowMs),
+    from: instantOut(run.fromMs),
+    to: instantOut(run.toMs),
+    planned: run.planned,
+    entities: run.entities === undefined ? undefined : bounded(run.entities),
+    error: run.error === undefined ? undefined : bounded(run.error),
+  });
+}
+
+function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord {
+  return defined({
+    runId: row.rowKey,
+    kind: (stringIn(row.kind) ?? 'daily') as RunKind,
+    status: (stringIn(row.status) ?? 'running') as RunStatus,
+    startedAtMs: instantIn(row.startedAt) ?? 0,
+    finishedAtMs: instantIn(row.finishedAt),
+    nowMs: instantIn(row.now),
+    fromMs: instantIn(row.from),
+    toMs: instantIn(row.to),
+    planned: numberIn(row.planned) ?? 0,
+    entities: stringIn(row.entities),
+    error: stringIn(row.error),
+  }) as RunRecord;
+}
+
+function jobToRow(job: JobRecord): Record<string, unknown> {
+  const counts: Record<string, number> = {};
+  for (const f of COUNT_FIELDS) counts[f] = job.counts[f];
+  return defined({
+    partitionKey: checkRunId(job.runId),
+    rowKey: jobRowKey(job.entity),
+    kind: job.entity.kind,
+    id: job.entity.id,
+    displayName: job.entity.displayName === undefined ? undefined : bounded(job.entity.displayName, 500),
+    status: job.status,
+    ...counts,
+    errorStatus: job.error?.status,
+    errorCode: job.error?.code === undefined ? undefined : bounded(job.error.code, 200),
+    errorRequestId: job.error?.requestId === undefined ? undefined : bounded(job.error.requestId, 200),
+    errorMessage: job.error === undefined ? undefined : bounded(job.error.message),
+    startedAt: instantOut(job.startedAtMs),
+    finishedAt: instantOut(job.finishedAtMs),
+    attempts: job.attempts,
+  });
+}
+
+function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord {
+  const counts = emptyCounts();
+  for (const f of COUNT_FIELDS) counts[f] = numberIn(row[f]) ?? 0;
+  const displayName = stringIn(row.displayName);
+  const errorMessage = typeof row.errorMessage === 'string' ? row.errorMessage : undefined;
+  const error: JobError | undefined =
+    errorMessage === undefined
+      ? undefined
+      : (defined({ status: numberIn(row.errorStatus), code: stringIn(row.errorCode), requestId: stringIn(row.errorRequestId), message: errorMessage }) as JobError);
+  return defined({
+    runId: row.partitionKey,
+    entity: { kind: (stringIn(row.kind) ?? 'user') as EntityKind, id: stringIn(row.id) ?? '', ...(displayName ? { displayName } : {}) },
+    status: (stringIn(row.status) ?? 'queued') as JobStatus,
+    counts,
+    error,
+    startedAtMs: instantIn(row.startedAt),
+    finishedAtMs: instantIn(row.finishedAt),
+    attempts: numberIn(row.attempts),
+  }) as JobRecord;
+}
+
+export class RunStore {
+  constructor(
+    private readonly runs: TableClient,
+    private readonly jobs: TableClient,
+  ) {}
+
+  /** Creates both tables if they do not exist. */
+  async ensure(): Promise<void> {
+    for (const table of [this.runs, this.jobs]) {
+      try {
+        await table.createTable();
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+      }
+    }
+  }
+
+  /** Creates the run row; a second call with the same runId returns the stored run with created=false. */
+  async createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
+    try {
+      await this.runs.createEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(run.runId), ...runToRow(run) });
+      return { created: true, run };
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+    const existing = await this.getRun(run.runId);
+    if (!existing) throw new Error(`run ${run.runId} exists but could not be read`);
+    return { created: false, run: existing };
+  }
+
+  /** Merges the given fields into an existing run (throws if the run does not exist). */
+  async updateRun(runId: string, patch: Partial<RunRecord>): Promise<void> {
+    const { runId: _ignored, ...fields } = patch;
+    await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(runId), ...runToRow(fields) }, 'Merge');
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    if (!isValidRunId(runId)) return undefined;
+    try {
+      return runFromRow(await this.runs.getEntity<Record<string, unknown>>(RUN_PARTITION, runId));
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs, newest first (by start time). */
+  async listRuns(opts: { limit?: number } = {}): Promise<RunRecord[]> {
+    const all: RunRecord[] = [];
+    const rows = this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${RUN_PARTITION}'` } });
+    for await (const row of rows) all.push(runFromRow(row));
+    all.sort((a, b) => b.startedAtMs - a.startedAtMs || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
+    return opts.limit === undefined ? all : all.slice(0, Math.max(0, opts.limit));
+  }
+
+  /** Writes the whole job row (replacing any earlier state of that job). */
+  async putJob(job: JobRecord): Promise<void> {
+    await this.jobs.upsertEntity(jobToRow(job) as { partitionKey: string; rowKey: string }, 'Replace');
+  }
+
+  async getJob(runId: string, entity: Entity): Promise<JobRecord | undefined> {
+    if (!isValidRunId(runId)) return undefined;
+    try {
+      return jobFromRow(await this.jobs.getEntity<Record<string, unknown>>(runId, jobRowKey(entity)));
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async *listJobs(runId: string): AsyncGenerator<JobRecord> {
+    if (!isValidRunId(runId)) return;
+    // runId is validated to [A-Za-z0-9_-], so it cannot break out of the OData string literal.
+    const rows = this.jobs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${runId}'` } });
+    for await (const row of rows) yield jobFromRow(row);
+  }
+
+  /**
+   * The run with totals over its job rows. Planned jobs that have no row yet count as queued, so
+   * queued + running + done + skipped + failed = planned while the run is being set up.
+   */
+  async summarize(runId: string): Promise<RunSummary | undefined> {
+    const run = await this.getRun(runId);
+    if (!run) return undefined;
+    const counts = { planned: run.planned, queued: 0, running: 0, done: 0, skipped: 0, failed: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0 };
+    const skipped: JobRecord[] = [];
+    const failed: JobRecord[] = [];
+    let rows = 0;
+    for await (const job of this.listJobs(runId)) {
+      rows++;
+      counts[job.status]++;
+      counts.messages += job.counts.messages;
+      counts.duplicates += job.counts.duplicates;
+      counts.quarantined += job.counts.quarantined;
+      counts.blobs += job.counts.blobs;
+      counts.bytes += job.counts.bytes;
+      if (job.status === 'skipped') skipped.push(job);
+      if (job.status === 'failed') failed.push(job);
+    }
+    counts.queued += Math.max(0, run.planned - rows);
+    return { run, counts, skipped, failed };
+  }
+}
