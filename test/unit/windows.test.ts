@@ -27,13 +27,23 @@ describe('planDailyChunks', () => {
     expect(fresh.advance).toEqual({ freshWatermarkMs: fresh.window.toMs });
   });
 
-  it('in steady state every range is read twice: fresh soon, settle a day later', () => {
-    const prev = now - DAY;
+  it('in steady state every range is read soon (fresh) and again once settled (settle)', () => {
+    const prev = now - HOUR * 6;
     const wm = { freshWatermarkMs: prev - s.lagMs, settledWatermarkMs: prev - s.settleMs };
     const chunks = planDailyChunks(wm, now, s);
     expect(chunks.map((c) => [c.pass, c.window])).toEqual([
       ['settle', { fromMs: prev - s.settleMs, toMs: now - s.settleMs }],
       ['fresh', { fromMs: prev - s.lagMs, toMs: now - s.lagMs }],
+    ]);
+  });
+
+  it('a range the fresh pass never reached is read once, after it settled, and not again by the fresh pass', () => {
+    const prev = now - 2 * DAY; // a missed day: the settle pass now covers part of the unread range
+    const wm = { freshWatermarkMs: prev - s.lagMs, settledWatermarkMs: prev - s.settleMs };
+    const chunks = planDailyChunks(wm, now, s);
+    expect(chunks.map((c) => [c.pass, c.window])).toEqual([
+      ['settle', { fromMs: prev - s.settleMs, toMs: now - s.settleMs }],
+      ['fresh', { fromMs: now - s.settleMs, toMs: now - s.lagMs }],
     ]);
   });
 
