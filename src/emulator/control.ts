@@ -1,0 +1,78 @@
+// Control endpoints under /_emulator/ so a parent process can steer an out-of-process emulator:
+// faults, counters, stats, the data clock and tenant mutations.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, sendJson } from './http-util';
+import { countersToJson, type EmulatorCounters } from './counters';
+import type { FaultKnobs } from './faults';
+import type { PostTarget, Tenant } from './tenant';
+
+export interface ControlTarget {
+  readonly tenant: Tenant;
+  readonly counters: EmulatorCounters;
+  faults(): FaultKnobs;
+  setFaults(patch: Partial<FaultKnobs>): void;
+  resetCounters(): void;
+  setClock(fn: () => number): void;
+}
+
+/** One tenant mutation, as JSON. */
+export type Mutation =
+  | { op: 'post'; target: PostTarget; fromUserId?: string; text: string; atMs?: number }
+  | { op: 'edit'; conversationId: string; messageId: string; text: string; atMs?: number }
+  | { op: 'delete'; conversationId: string; messageId: string; atMs?: number }
+  | { op: 'react'; conversationId: string; messageId: string; userId: string; reactionType: string; atMs?: number };
+
+export function applyMutation(tenant: Tenant, m: Mutation): string | null {
+  switch (m.op) {
+    case 'post': return tenant.postMessage(m.target, { ...(m.fromUserId !== undefined ? { fromUserId: m.fromUserId } : {}), text: m.text, ...(m.atMs !== undefined ? { atMs: m.atMs } : {}) });
+    case 'edit': tenant.editMessage(m.conversationId, m.messageId, m.text, m.atMs); return null;
+    case 'delete': tenant.deleteMessage(m.conversationId, m.messageId, m.atMs); return null;
+    case 'react': tenant.addReaction(m.conversationId, m.messageId, m.userId, m.reactionType, m.atMs); return null;
+    default: throw new Error(`unknown mutation op ${(m as { op?: unknown }).op}`);
+  }
+}
+
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req);
+  return text.trim() ? JSON.parse(text) : {};
+}
+
+export async function handleControl(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams, t: ControlTarget): Promise<void> {
+  const route = `${req.method ?? 'GET'} ${path}`;
+  try {
+    switch (route) {
+      case 'GET /_emulator/faults':
+        return sendJson(res, 200, t.faults());
+      case 'POST /_emulator/faults':
+        t.setFaults((await jsonBody(req)) as Partial<FaultKnobs>);
+        return sendJson(res, 200, t.faults());
+      case 'GET /_emulator/counters':
+        return sendJson(res, 200, countersToJson(t.counters, params.get('ledger') === '1'));
+      case 'POST /_emulator/reset-counters':
+        t.resetCounters();
+        return sendJson(res, 200, { ok: true });
+      case 'GET /_emulator/stats':
+        return sendJson(res, 200, t.tenant.stats());
+      case 'GET /_emulator/entities':
+        return sendJson(res, 200, t.tenant.exportableEntities());
+      case 'POST /_emulator/clock': {
+        // { nowMs: number } freezes the data clock; { offsetMs: number } shifts real time; {} restores it
+        const b = (await jsonBody(req)) as { nowMs?: number; offsetMs?: number };
+        if (typeof b.nowMs === 'number') { const at = b.nowMs; t.setClock(() => at); }
+        else if (typeof b.offsetMs === 'number') { const off = b.offsetMs; t.setClock(() => Date.now() + off); }
+        else t.setClock(() => Date.now());
+        return sendJson(res, 200, { ok: true });
+      }
+      case 'POST /_emulator/mutations': {
+        const b = await jsonBody(req);
+        const list = (Array.isArray(b) ? b : [b]) as Mutation[];
+        return sendJson(res, 200, { results: list.map((m) => applyMutation(t.tenant, m)) });
+      }
+      default:
+        return sendJson(res, 404, { error: { code: 'NotFound', message: `no control route ${route}` } });
+    }
+  } catch (err) {
+    sendJson(res, 400, { error: { code: 'BadRequest', message: err instanceof Error ? err.message : String(err) } });
+  }
+}

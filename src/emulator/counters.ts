@@ -1,0 +1,61 @@
+// Live request counters and the ledger of served version keys, so tests and benchmarks can check
+// what the emulator saw and served (e.g. "every served version archived, exactly once").
+
+export type RouteKind = 'users' | 'teams' | 'chatExport' | 'channelExport' | 'token' | 'other';
+export type FaultKind =
+  | 'error' | 'reset' | 'hang' | 'malformed' | 'emptyPage' | 'outOfWindow' | 'lateHidden' | 'tokenEndpointDown' | 'forbidden';
+
+export interface EmulatorCounters {
+  /** every Graph and identity request (control requests under /_emulator/ are not counted) */
+  requests: number;
+  /** requests under /v1.0 only */
+  graphRequests: number;
+  byRoute: Record<RouteKind, number>;
+  /** responses by HTTP status ('200', '429', ...) */
+  byStatus: Record<string, number>;
+  /** 429 answers from the rate limit */
+  throttled: number;
+  /** injected faults by kind (lateHidden counts versions held back by late visibility) */
+  faults: Record<FaultKind, number>;
+  tokensIssued: number;
+  /** Graph requests that carried a valid, unexpired bearer token */
+  authorizedRequests: number;
+  /** requests (Graph or other) that carried any Authorization header */
+  authorizationHeadersSeen: number;
+  /** message pages served (chat and channel export) */
+  messagePages: number;
+  /** message items served, duplicates included */
+  versionsServed: number;
+  /** version keys (`conv|id|lastModifiedMs|etag`) served at least once */
+  ledger: Set<string>;
+}
+
+export function createCounters(): EmulatorCounters {
+  return {
+    requests: 0,
+    graphRequests: 0,
+    byRoute: { users: 0, teams: 0, chatExport: 0, channelExport: 0, token: 0, other: 0 },
+    byStatus: {},
+    throttled: 0,
+    faults: { error: 0, reset: 0, hang: 0, malformed: 0, emptyPage: 0, outOfWindow: 0, lateHidden: 0, tokenEndpointDown: 0, forbidden: 0 },
+    tokensIssued: 0,
+    authorizedRequests: 0,
+    authorizationHeadersSeen: 0,
+    messagePages: 0,
+    versionsServed: 0,
+    ledger: new Set(),
+  };
+}
+
+/** Resets in place, so references handed out earlier stay live. */
+export function resetCounters(c: EmulatorCounters): void {
+  const fresh = createCounters();
+  c.ledger.clear();
+  Object.assign(c, { ...fresh, ledger: c.ledger });
+}
+
+/** A JSON-friendly copy (the ledger as an array only when asked: it can be large). */
+export function countersToJson(c: EmulatorCounters, includeLedger: boolean): Record<string, unknown> {
+  const { ledger, ...rest } = c;
+  return { ...rest, ledgerSize: ledger.size, ...(includeLedger ? { ledger: [...ledger] } : {}) };
+}

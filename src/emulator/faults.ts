@@ -1,0 +1,100 @@
+// Fault knobs (latency, throttling, errors, resets, odd pages) and the token bucket that enforces the rate limit.
+
+export interface FaultKnobs {
+  /** added to every Graph response */
+  latencyMs: number;
+  jitterMs: number;
+  /** token bucket over all Graph requests of the tenant; beyond it 429 + Retry-After */
+  rateLimitRps: number | null;
+  /** value sent in Retry-After (fractional allowed, e.g. 0.25) */
+  retryAfterSec: number;
+  /** fraction of Graph requests answered 500/502/503/504 (Graph-shaped body) */
+  errorRate: number;
+  /** fraction of requests whose socket is destroyed without a response */
+  resetRate: number;
+  /** fraction that never respond (for client timeouts) */
+  hangRate: number;
+  /** fraction answered 200 with a truncated/invalid JSON body */
+  malformedRate: number;
+  /** fraction of message pages returned empty (with a nextLink still present) */
+  emptyPageRate: number;
+  /** fraction of message pages that also carry one version whose lastModifiedDateTime is outside the window */
+  outOfWindowRate: number;
+  /** a fraction of versions become visible only up to maxDelayMs after their lastModifiedDateTime (data clock) */
+  lateVisibility: { fraction: number; maxDelayMs: number } | null;
+  /** token endpoint answers 503 */
+  tokenEndpointDown: boolean;
+  /** when set, nextLinks point at this origin instead (clients must refuse foreign links) */
+  nextLinkOrigin: string | null;
+  /** ids answered 403 (Graph-shaped, code 'Forbidden') */
+  forbiddenEntities: string[];
+}
+
+export const DEFAULT_FAULTS: FaultKnobs = {
+  latencyMs: 0,
+  jitterMs: 0,
+  rateLimitRps: null,
+  retryAfterSec: 1,
+  errorRate: 0,
+  resetRate: 0,
+  hangRate: 0,
+  malformedRate: 0,
+  emptyPageRate: 0,
+  outOfWindowRate: 0,
+  lateVisibility: null,
+  tokenEndpointDown: false,
+  nextLinkOrigin: null,
+  forbiddenEntities: [],
+};
+
+const RATE_KEYS = ['errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate'] as const;
+
+/** Validates a patch (it may come as JSON from another process) and returns the merged knobs. */
+export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): FaultKnobs {
+  const next: FaultKnobs = { ...current, ...patch };
+  for (const k of RATE_KEYS) {
+    if (typeof next[k] !== 'number' || !(next[k] >= 0 && next[k] <= 1)) throw new Error(`fault ${k} must be a number in [0, 1]`);
+  }
+  for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec'] as const) {
+    if (typeof next[k] !== 'number' || !(next[k] >= 0)) throw new Error(`fault ${k} must be a number >= 0`);
+  }
+  if (next.rateLimitRps !== null && !(typeof next.rateLimitRps === 'number' && next.rateLimitRps > 0)) {
+    throw new Error('fault rateLimitRps must be null or a number > 0');
+  }
+  const lv = next.lateVisibility;
+  if (lv !== null && !(typeof lv === 'object' && lv.fraction >= 0 && lv.fraction <= 1 && lv.maxDelayMs >= 0)) {
+    throw new Error('fault lateVisibility must be null or { fraction in [0,1], maxDelayMs >= 0 }');
+  }
+  if (!Array.isArray(next.forbiddenEntities)) throw new Error('fault forbiddenEntities must be an array of ids');
+  if (next.nextLinkOrigin !== null && typeof next.nextLinkOrigin !== 'string') throw new Error('fault nextLinkOrigin must be null or an origin');
+  next.tokenEndpointDown = next.tokenEndpointDown === true;
+  return next;
+}
+
+/** A token bucket refilled continuously at `rps`, holding at most one second's worth. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  constructor(private rps: number, private readonly now: () => number = () => performance.now()) {
+    this.tokens = rps;
+    this.last = now();
+  }
+
+  setRate(rps: number): void {
+    if (rps !== this.rps) {
+      this.rps = rps;
+      this.tokens = Math.min(this.tokens, rps);
+    }
+  }
+
+  tryTake(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.rps, this.tokens + ((t - this.last) / 1000) * this.rps);
+    this.last = t;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,259 @@
+// The Graph endpoints under /v1.0: /users, /teams and the two getAllMessages export routes, with
+// Graph's paging, error shapes and the page-level faults (empty pages, out-of-window items).
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendGraphError, sendJson, graphIdHeaders, type RequestIds } from './http-util';
+import { decodeSkipToken, encodeSkipToken, parseExportFilter, type ExportFilter, type Snapshot, type SnapshotStore } from './export-query';
+import type { EmulatorCounters, RouteKind } from './counters';
+import type { FaultKnobs } from './faults';
+import type { EntityRef, EmulatedUser, Msg, Tenant, Version } from './tenant';
+
+export interface GraphContext {
+  origin: string;
+  tenant: Tenant;
+  faults: () => FaultKnobs;
+  counters: EmulatorCounters;
+  snapshots: SnapshotStore;
+  rng: () => number;
+  /** data clock, for late visibility */
+  clock: () => number;
+}
+
+const CHAT_EXPORT = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/getallmessages$/i;
+const CHANNEL_EXPORT = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallmessages$/i;
+
+export function classifyGraphPath(path: string): RouteKind {
+  if (path === '/v1.0/users') return 'users';
+  if (path === '/v1.0/teams') return 'teams';
+  if (CHAT_EXPORT.test(path)) return 'chatExport';
+  if (CHANNEL_EXPORT.test(path)) return 'channelExport';
+  return 'other';
+}
+
+const USER_PROPS = ['id', 'displayName', 'givenName', 'surname', 'userPrincipalName', 'mail', 'accountEnabled', 'userType', 'jobTitle', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'businessPhones'] as const;
+type UserProp = (typeof USER_PROPS)[number];
+/** Graph's default /users projection: accountEnabled and userType need $select. */
+const USER_DEFAULT: UserProp[] = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+const TEAM_PROPS = ['id', 'displayName', 'description'] as const;
+
+function userProp(u: EmulatedUser, p: UserProp): unknown {
+  switch (p) {
+    case 'businessPhones': return [];
+    case 'jobTitle': case 'mobilePhone': case 'officeLocation': return null;
+    case 'preferredLanguage': return 'en-US';
+    default: return u[p];
+  }
+}
+
+function parseTop(raw: string | null, dflt: number, max: number): number | string {
+  if (raw === null) return dflt;
+  if (!/^\d+$/.test(raw)) return `Invalid value '${raw}' for $top: expected a positive integer.`;
+  const n = Number(raw);
+  if (n < 1 || n > max) return `Invalid page size specified: '${raw}'. Must be between 1 and ${max} inclusive.`;
+  return n;
+}
+
+function unknownOption(params: URLSearchParams, allowed: readonly string[], onlyDollar: boolean): string | undefined {
+  for (const k of params.keys()) {
+    if (onlyDollar && !k.startsWith('$')) continue;
+    if (!allowed.includes(k)) return k;
+  }
+  return undefined;
+}
+
+const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64url');
+const unb64 = (s: string) => Buffer.from(s, 'base64url').toString('utf8');
+
+/** Builds a link with Graph's encoding (spaces as '+'), keeping `$` and `'` readable. */
+function query(params: Array<[string, string]>): string {
+  return params.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%20/g, '+')}`).join('&');
+}
+
+function linkOrigin(ctx: GraphContext): string {
+  return ctx.faults().nextLinkOrigin ?? ctx.origin;
+}
+
+export function handleGraph(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  if (req.method !== 'GET') return sendGraphError(res, ids, 405, 'Request_BadRequest', `Specified HTTP method is not allowed for the request target.`);
+  if (path === '/v1.0/users') return listUsers(res, params, ids, ctx);
+  if (path === '/v1.0/teams') return listTeams(res, params, ids, ctx);
+  const chat = CHAT_EXPORT.exec(path);
+  if (chat) return exportMessages(req, res, { kind: 'user', id: (chat[1] ?? chat[2]) as string }, params, ids, ctx);
+  const channel = CHANNEL_EXPORT.exec(path);
+  if (channel) return exportMessages(req, res, { kind: 'team', id: (channel[1] ?? channel[2]) as string }, params, ids, ctx);
+  const segment = path.split('/').filter(Boolean)[1] ?? '';
+  sendGraphError(res, ids, 400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
+}
+
+function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  const bad = unknownOption(params, ['$select', '$top', '$skiptoken', '$filter'], true);
+  if (bad) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Query option '${bad}' is not supported.`);
+  const top = parseTop(params.get('$top'), 100, 999);
+  if (typeof top === 'string') return sendGraphError(res, ids, 400, 'Request_BadRequest', top);
+  const selectRaw = params.get('$select');
+  let select: UserProp[] = USER_DEFAULT;
+  if (selectRaw !== null) {
+    const names = selectRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const unknown = names.find((n) => !(USER_PROPS as readonly string[]).includes(n));
+    if (unknown) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+    select = names as UserProp[];
+  }
+  // the simple directory filters Graph supports without advanced-query headers
+  const filterRaw = params.get('$filter');
+  const conds: Array<(u: EmulatedUser) => boolean> = [];
+  if (filterRaw !== null) {
+    for (const clause of filterRaw.trim().split(/\s+and\s+/)) {
+      const m = /^(accountEnabled) eq (true|false)$|^(userType) eq '(Member|Guest)'$/.exec(clause.trim());
+      if (!m) return sendGraphError(res, ids, 400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${clause.trim().split(' ')[0] ?? ''}' of resource 'User'.`);
+      if (m[1]) { const want = m[2] === 'true'; conds.push((u) => u.accountEnabled === want); }
+      else { const want = m[4]; conds.push((u) => u.userType === want); }
+    }
+  }
+  const skip = params.get('$skiptoken');
+  const offset = skip === null ? 0 : Number(/^users:(\d+)$/.exec(unb64(skip))?.[1] ?? NaN);
+  if (!Number.isInteger(offset)) return sendGraphError(res, ids, 400, 'Request_BadRequest', 'Invalid $skiptoken.');
+  const matching = conds.length ? ctx.tenant.users.filter((u) => conds.every((c) => c(u))) : ctx.tenant.users;
+  const page = matching.slice(offset, offset + top);
+  const body: Record<string, unknown> = {
+    '@odata.context': `${ctx.origin}/v1.0/$metadata#users${selectRaw !== null ? `(${select.join(',')})` : ''}`,
+  };
+  if (offset + top < matching.length) {
+    const q: Array<[string, string]> = [];
+    if (selectRaw !== null) q.push(['$select', selectRaw]);
+    if (filterRaw !== null) q.push(['$filter', filterRaw]);
+    q.push(['$top', String(top)], ['$skiptoken', b64(`users:${offset + top}`)]);
+    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/users?${query(q)}`;
+  }
+  body.value = page.map((u) => Object.fromEntries(select.map((p) => [p, userProp(u, p)])));
+  sendJson(res, 200, body, graphIdHeaders(ids));
+}
+
+function listTeams(res: ServerResponse, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  const bad = unknownOption(params, ['$select', '$top', '$skiptoken'], true);
+  if (bad) return sendGraphError(res, ids, 400, 'BadRequest', `Query option '${bad}' is not supported.`);
+  const top = parseTop(params.get('$top'), 100, 999);
+  if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);
+  const selectRaw = params.get('$select');
+  const select = selectRaw === null ? [...TEAM_PROPS] : selectRaw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = select.find((n) => !(TEAM_PROPS as readonly string[]).includes(n));
+  if (unknown) return sendGraphError(res, ids, 400, 'BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.team'.`);
+  const skip = params.get('$skiptoken');
+  const offset = skip === null ? 0 : Number(/^teams:(\d+)$/.exec(unb64(skip))?.[1] ?? NaN);
+  if (!Number.isInteger(offset)) return sendGraphError(res, ids, 400, 'BadRequest', 'Invalid $skiptoken.');
+  const teams = ctx.tenant.teams;
+  const body: Record<string, unknown> = { '@odata.context': `${ctx.origin}/v1.0/$metadata#teams` };
+  if (offset + top < teams.length) {
+    const q: Array<[string, string]> = [];
+    if (selectRaw !== null) q.push(['$select', selectRaw]);
+    q.push(['$top', String(top)], ['$skiptoken', b64(`teams:${offset + top}`)]);
+    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/teams?${query(q)}`;
+  }
+  body.value = teams.slice(offset, offset + top).map((t) => Object.fromEntries(select.map((p) => [p, t[p as (typeof TEAM_PROPS)[number]]])));
+  sendJson(res, 200, body, graphIdHeaders(ids));
+}
+
+const isoFilter = (f: ExportFilter): string => {
+  const fmt = (ms: number) => (Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString().slice(0, 19)}.${String(Math.round(ms * 10_000) % 10_000_000).padStart(7, '0')}Z`);
+  return `lastModifiedDateTime gt ${fmt(f.fromExcl)} and lastModifiedDateTime lt ${fmt(f.toExcl)}`;
+};
+
+function exportMessages(req: IncomingMessage, res: ServerResponse, entity: EntityRef, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  const { tenant, counters } = ctx;
+  const faults = ctx.faults();
+  const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
+  if (bad) return sendGraphError(res, ids, 400, 'BadRequest', `Query option '${bad}' is not allowed. Only $top, $filter (lastModifiedDateTime range) and $skiptoken are supported.`);
+  if (entity.kind === 'user') {
+    const u = tenant.user(entity.id);
+    if (!u) return sendGraphError(res, ids, 404, 'Request_ResourceNotFound', `Resource '${entity.id}' does not exist or one of its queried reference-property objects are not present.`);
+    if (!u.hasTeamsData) return sendGraphError(res, ids, 404, 'ResourceNotFound', `The user '${entity.id}' has no Teams messages data (no mailbox).`);
+  } else if (!tenant.team(entity.id)) {
+    return sendGraphError(res, ids, 404, 'NotFound', `No team found with Group Id ${entity.id}`);
+  }
+  if (faults.forbiddenEntities.includes(entity.id)) {
+    counters.faults.forbidden++;
+    return sendGraphError(res, ids, 403, 'Forbidden', 'Invoked API requires Protected API access in application-only context when not using Resource Specific Consent.');
+  }
+  const top = parseTop(params.get('$top'), 50, 999);
+  if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);
+  const rawFilter = params.get('$filter');
+  const filter = rawFilter === null ? null : parseExportFilter(rawFilter);
+  if (typeof filter === 'string') return sendGraphError(res, ids, 400, 'BadRequest', filter);
+
+  let snap: Snapshot;
+  let offset: number;
+  const late = faults.lateVisibility;
+  const onHidden = () => { counters.faults.lateHidden++; };
+  const skip = params.get('$skiptoken');
+  if (skip !== null) {
+    const state = decodeSkipToken(skip);
+    if (!state || state.entity.kind !== entity.kind || state.entity.id !== entity.id) {
+      return sendGraphError(res, ids, 400, 'BadRequest', 'Invalid $skiptoken for this request.');
+    }
+    if (filter && (filter.fromExcl !== state.filter.fromExcl || filter.toExcl !== state.filter.toExcl)) {
+      return sendGraphError(res, ids, 400, 'BadRequest', 'The $filter does not match the $skiptoken.');
+    }
+    // an evicted snapshot is re-run under its old id; it may then differ if the data changed meanwhile
+    snap = ctx.snapshots.get(state.snapshotId) ?? ctx.snapshots.create(tenant, entity, state.filter, state.top, ctx.clock(), late, onHidden, state.snapshotId);
+    offset = state.offset;
+  } else {
+    if (filter === null) return sendGraphError(res, ids, 400, 'BadRequest', "Invalid $filter query: a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is required.");
+    snap = ctx.snapshots.create(tenant, entity, filter, top, ctx.clock(), late, onHidden);
+    offset = 0;
+  }
+
+  const include = /include-unknown-enum-members/i.test(String(req.headers.prefer ?? ''));
+  const value: Array<Record<string, unknown>> = [];
+  let next = offset;
+  const emptied = faults.emptyPageRate > 0 && ctx.rng() < faults.emptyPageRate;
+  if (emptied) {
+    counters.faults.emptyPage++;
+  } else {
+    let room = snap.top;
+    // the extra item takes one slot so a page never exceeds $top
+    if (snap.top > 1 && faults.outOfWindowRate > 0 && ctx.rng() < faults.outOfWindowRate) {
+      const extra = findOutOfWindow(ctx, entity, snap.filter);
+      if (extra) {
+        counters.faults.outOfWindow++;
+        pushServed(ctx, value, extra[0], extra[1], include);
+        room -= 1;
+      }
+    }
+    const end = Math.min(snap.msgs.length, offset + room);
+    for (let i = offset; i < end; i++) pushServed(ctx, value, snap.msgs[i] as Msg, snap.vers[i] as Version, include);
+    next = end;
+  }
+  counters.messagePages++;
+
+  const body: Record<string, unknown> = {
+    '@odata.context': `${ctx.origin}/v1.0/$metadata#Collection(chatMessage)`,
+    '@odata.count': value.length,
+  };
+  if (next < snap.msgs.length || emptied) {
+    const folder = entity.kind === 'user' ? 'MailFolders/TeamsMessagesData' : 'MailFolders/TeamChat';
+    const token = encodeSkipToken({ offset: next, snapshotId: snap.id, entity, filter: snap.filter, top: snap.top }, folder);
+    body['@odata.nextLink'] = entity.kind === 'user'
+      // Graph's own odd form for chats: key in parentheses, lower-case 'getallMessages', no $filter
+      ? `${linkOrigin(ctx)}/v1.0/users('${entity.id}')/chats/getallMessages?${query([['$top', String(snap.top)], ['$skiptoken', token]])}`
+      : `${linkOrigin(ctx)}/v1.0/teams('${entity.id}')/channels/getallMessages?${query([['$skiptoken', token], ['$filter', rawFilter ?? isoFilter(snap.filter)]])}`;
+  }
+  body.value = value;
+  sendJson(res, 200, body, { ...graphIdHeaders(ids), ...(include ? { 'preference-applied': 'include-unknown-enum-members' } : {}) });
+}
+
+function pushServed(ctx: GraphContext, out: Array<Record<string, unknown>>, m: Msg, v: Version, include: boolean): void {
+  out.push(ctx.tenant.render(m, v, { includeUnknownEnumMembers: include }));
+  ctx.counters.versionsServed++;
+  ctx.counters.ledger.add(ctx.tenant.keyOf(m, v));
+}
+
+/** A message of the entity whose current version lies outside the window (a few random probes). */
+function findOutOfWindow(ctx: GraphContext, entity: EntityRef, f: ExportFilter): [Msg, Version] | undefined {
+  const convs = ctx.tenant.conversationsOf(entity);
+  for (let attempt = 0; attempt < 16 && convs.length > 0; attempt++) {
+    const conv = convs[Math.floor(ctx.rng() * convs.length)];
+    if (!conv || conv.messages.length === 0) continue;
+    const m = conv.messages[Math.floor(ctx.rng() * conv.messages.length)] as Msg;
+    if (m.v.ms <= f.fromExcl || m.v.ms >= f.toExcl) return [m, m.v];
+  }
+  return undefined;
+}

@@ -1,0 +1,198 @@
+// Builds a deterministic synthetic tenant from a seed: users (some disabled, guests, without Teams data),
+// chats, teams and channels, and messages with edits, deletions, reactions, mentions and system events.
+
+import { createRng, guid, hex, pick, randInt } from './prng';
+import { F_ATTACHMENT, F_HIGH_IMPORTANCE, F_MENTION, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
+import type { Conversation, ChatKind, Tenant } from './tenant';
+
+export interface TenantSeedOptions {
+  seed?: number;
+  users?: number;
+  teams?: number;
+  channelsPerTeam?: number;
+  oneOnOneChats?: number;
+  groupChats?: number;
+  meetingChats?: number;
+  messagesPerChat?: number;
+  postsPerChannel?: number;
+  repliesPerPost?: number;
+  /** messages spread over [endMs - historyDays, endMs) */
+  historyDays?: number;
+  /** default: clock() - 1 hour */
+  endMs?: number;
+  editFraction?: number;
+  deleteFraction?: number;
+  reactionFraction?: number;
+}
+
+export const DEFAULT_SEED_OPTIONS: Required<Omit<TenantSeedOptions, 'endMs'>> = {
+  seed: 1,
+  users: 12,
+  teams: 2,
+  channelsPerTeam: 3,
+  oneOnOneChats: 8,
+  groupChats: 4,
+  meetingChats: 2,
+  messagesPerChat: 12,
+  postsPerChannel: 6,
+  repliesPerPost: 2,
+  historyDays: 14,
+  editFraction: 0.1,
+  deleteFraction: 0.04,
+  reactionFraction: 0.15,
+};
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+
+const GIVEN = ['Ada', 'Zoë', 'Omar', 'Noa', 'Li', 'Sven', 'Priya', 'José', 'Fatima', 'Yosef', 'Chloé', 'Kenji', 'Amara', 'Björn'];
+const SURNAMES = ['Lovelace', 'Müller', 'Haddad', 'Cohen', 'Wei', 'Ørsted', 'Sharma', 'García', 'Al-Sayed', 'Levi', 'Dubois', 'Tanaka', 'Okafor', 'Ström'];
+const TEXTS = [
+  'Good morning team! ☀️',
+  'Can we move the sync to 3pm? 🙏',
+  'مرحبا بالجميع، الاجتماع غدًا في العاشرة',
+  'שלום לכולם, נתראה מחר בבוקר',
+  'Mixed direction: hello مرحبا שלום 123',
+  '会议纪要已上传 📄',
+  'Emoji storm 🎉🔥💯👩‍👩‍👧‍👦🏳️‍🌈',
+  'Combining marks: e\u0301 c\u0327 n\u0303',
+  'Line separator\u2028inside, and a tab\tchar',
+  'Quotes "double" and \'single\' and back\\slash',
+  '<p>HTML <b>bold</b> &amp; <i>italic</i></p>',
+  'Surrogate pair 𝄞 and a musical note ♪',
+  'Shipping the release tonight, fingers crossed 🤞',
+  'LGTM 👍',
+];
+const REACTIONS = ['like', 'heart', 'laugh', 'surprised', 'sad', 'angry', '💯'];
+
+/** ASCII-only local part for a UPN. */
+function asciiName(s: string): string {
+  return s.normalize('NFD').replace(/[^A-Za-z]/g, '').toLowerCase() || 'user';
+}
+
+export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: number): void {
+  const o = { ...DEFAULT_SEED_OPTIONS, ...options };
+  const rng = createRng(o.seed);
+  const endMs = options.endMs ?? nowMs - HOUR;
+  const startMs = endMs - o.historyDays * DAY;
+  const span = Math.max(1, endMs - startMs);
+
+  // ---- users: fixed index patterns so every kind exists once there are ~10 users
+  for (let i = 0; i < o.users; i++) {
+    const given = GIVEN[i % GIVEN.length] as string;
+    const sur = SURNAMES[(i * 5 + 3) % SURNAMES.length] as string;
+    const guest = i % 7 === 3;
+    const local = `${asciiName(given)}.${asciiName(sur)}${i}`;
+    tenant.addUser({
+      id: guid(rng),
+      displayName: `${given} ${sur}`,
+      givenName: given,
+      surname: sur,
+      userPrincipalName: guest ? `${local}_fabrikam.com#EXT#@contoso.onmicrosoft.com` : `${local}@contoso.onmicrosoft.com`,
+      mail: guest ? `${local}@fabrikam.com` : `${local}@contoso.onmicrosoft.com`,
+      accountEnabled: i % 9 !== 4,
+      userType: guest ? 'Guest' : 'Member',
+      hasTeamsData: i % 8 !== 5,
+    });
+  }
+  const teamsUsers: number[] = [];
+  tenant.users.forEach((u, i) => { if (u.hasTeamsData) teamsUsers.push(i); });
+
+  // Recent creation instants, reused now and then so different messages share a millisecond.
+  const usedInstants: number[] = [];
+  const randomInstant = (): number => {
+    if (usedInstants.length > 0 && rng() < 0.04) return pick(rng, usedInstants);
+    const t = startMs + Math.floor(rng() * span);
+    if (usedInstants.length < 256) usedInstants.push(t);
+    else usedInstants[randInt(rng, 0, 256)] = t;
+    return t;
+  };
+
+  const regularFlags = (root: boolean): number => {
+    let f = 0;
+    if (rng() < 0.1) f |= F_MENTION;
+    if (rng() < 0.07) f |= F_ATTACHMENT;
+    if (rng() < 0.05) f |= F_UNKNOWN_PROP;
+    if (root && rng() < 0.5) f |= F_SUBJECT;
+    if (rng() < 0.03) f |= F_HIGH_IMPORTANCE;
+    if (rng() < 0.3) f |= F_TEXT_BODY;
+    return f;
+  };
+
+  /** Adds a message and its later history (edits, reactions, deletion) before endMs. */
+  // ids taken per conversation while seeding (Conversation.get would build a lasting index for every one)
+  const taken = new WeakMap<Conversation, Set<number>>();
+  const addMessage = (conv: Conversation, createdMs: number, fromIdx: number, replyToId: string | null, flags: number, authors: readonly number[]): string => {
+    let ids = taken.get(conv);
+    if (!ids) taken.set(conv, (ids = new Set()));
+    let at = createdMs;
+    while (ids.has(at)) at++;
+    ids.add(at);
+    const text = flags & F_SYSTEM ? null : pick(rng, TEXTS);
+    const m = tenant.addMessage(conv, String(at), at, fromIdx, replyToId, flags, randInt(rng, 0, 1 << 20), text);
+    if (flags & F_SYSTEM) return m.id;
+    const later = (): number => at + 1 + Math.floor(rng() * Math.max(1, endMs - at - 1));
+    const changes: Array<{ at: number; kind: 'edit' | 'reaction' | 'delete' }> = [];
+    if (rng() < o.editFraction) changes.push({ at: later(), kind: 'edit' });
+    if (rng() < o.reactionFraction) {
+      const n = randInt(rng, 1, 3);
+      for (let i = 0; i < n; i++) changes.push({ at: later(), kind: 'reaction' });
+    }
+    changes.sort((a, b) => a.at - b.at);
+    if (rng() < o.deleteFraction) changes.push({ at: Math.max(later(), (changes[changes.length - 1]?.at ?? at) + 1), kind: 'delete' });
+    for (const c of changes) {
+      if (c.kind === 'edit') tenant.applyChange(m, c.at, { text: `${m.v.text ?? ''} (edited ✏️)`, edited: true });
+      else if (c.kind === 'reaction') tenant.applyChange(m, c.at, { reaction: { reactionType: pick(rng, REACTIONS), userIdx: pick(rng, authors), ms: 0 } });
+      else tenant.applyChange(m, c.at, { deleted: true });
+    }
+    return m.id;
+  };
+
+  // ---- chats (members only among users with Teams data)
+  if (teamsUsers.length >= 2) {
+    const makeChat = (kind: ChatKind, size: number): void => {
+      const members: number[] = [];
+      const pool = [...teamsUsers];
+      for (let i = 0; i < size && pool.length > 0; i++) members.push(pool.splice(randInt(rng, 0, pool.length), 1)[0] as number);
+      const memberIds = members.map((i) => tenant.users[i]?.id as string);
+      let id: string;
+      if (kind === 'oneOnOne') {
+        const [a, b] = [...memberIds].sort();
+        id = `19:${a}_${b}@unq.gbl.spaces`;
+        if (tenant.chat(id)) return; // this pair already has its 1:1 chat
+      } else if (kind === 'group') id = `19:${hex(rng, 32)}@thread.v2`;
+      else id = `19:meeting_${Buffer.from(hex(rng, 24)).toString('base64url').slice(0, 32)}@thread.v2`;
+      const chat = tenant.addChat({ id, kind, topic: kind === 'oneOnOne' ? null : `${kind === 'meeting' ? 'Meeting' : 'Group'} ${tenant.chats.length}`, memberIds });
+      if (kind !== 'oneOnOne') {
+        // the chat starts with a membersAdded system event, before its first message
+        addMessage(chat.conversation, startMs + Math.floor(rng() * Math.min(span, HOUR)), members[0] as number, null, F_SYSTEM, members);
+      }
+      for (let i = 0; i < o.messagesPerChat; i++) addMessage(chat.conversation, randomInstant(), pick(rng, members), null, regularFlags(false), members);
+    };
+    for (let i = 0; i < o.oneOnOneChats; i++) makeChat('oneOnOne', 2);
+    for (let i = 0; i < o.groupChats; i++) makeChat('group', randInt(rng, 3, 7));
+    for (let i = 0; i < o.meetingChats; i++) makeChat('meeting', randInt(rng, 2, 9));
+  }
+
+  // ---- teams and channels
+  for (let t = 0; t < o.teams; t++) {
+    const teamId = guid(rng);
+    const channels = Array.from({ length: Math.max(1, o.channelsPerTeam) }, (_, c) => ({
+      id: `19:${c === 0 ? hex(rng, 32) : hex(rng, 32)}@thread.tacv2`,
+      displayName: c === 0 ? 'General' : `Channel ${c} – قناة`,
+      membershipType: (c % 3 === 2 ? 'private' : 'standard') as 'private' | 'standard',
+    }));
+    const team = tenant.addTeam({ id: teamId, displayName: `Team ${t + 1} 🚀`, description: `Synthetic team ${t + 1}` }, channels);
+    if (teamsUsers.length === 0) continue;
+    for (const ch of team.channels) {
+      for (let p = 0; p < o.postsPerChannel; p++) {
+        const created = randomInstant();
+        const rootId = addMessage(ch.conversation, created, pick(rng, teamsUsers), null, regularFlags(true), teamsUsers);
+        for (let r = 0; r < o.repliesPerPost; r++) {
+          const replyAt = Number(rootId) + 1 + Math.floor(rng() * Math.max(1, endMs - Number(rootId) - 1));
+          addMessage(ch.conversation, replyAt, pick(rng, teamsUsers), rootId, regularFlags(false), teamsUsers);
+        }
+      }
+    }
+  }
+}
