@@ -15,17 +15,24 @@ export interface GraphPage {
  * Yields every page, starting at `first` (a /path under the base URL). The same headers go with every
  * page because Graph does not carry them in the nextLink. Pages may be empty while a nextLink follows.
  */
+/** How often an empty page may repeat its own link before paging gives up. */
+export const MAX_SAME_LINK_REPEATS = 10;
+
 export async function* pages(
   http: GraphHttp,
   first: string,
   opts: { signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): AsyncGenerator<GraphPage> {
   let link: string | undefined = first;
+  let repeats = 0;
   for (let index = 0; link !== undefined; index++) {
     const res = await http.getJson(link, opts);
     const { items, nextLink } = readEnvelope(res, index);
-    // The same link twice in a row would loop forever while looking like progress.
-    if (nextLink === link) {
+    // An empty page may point at the same link again (the service had nothing ready yet): try it a
+    // few times. A page with items that links to itself, or endless repeats, would loop forever while
+    // looking like progress.
+    repeats = nextLink === link ? repeats + 1 : 0;
+    if (repeats > 0 && (items.length > 0 || repeats > MAX_SAME_LINK_REPEATS)) {
       throw new MalformedResponseError(`page ${index} of ${res.path} links to itself`, details(res));
     }
     yield { items, index, ...(res.requestId === undefined ? {} : { requestId: res.requestId }) };

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { listTeams, listUsers } from '../../src/graph/directory';
 import { ForeignOriginError, MalformedResponseError } from '../../src/graph/graph-errors';
 import { messageExportPath, messagePages } from '../../src/graph/message-export';
-import { pages, type GraphPage } from '../../src/graph/paging';
+import { MAX_SAME_LINK_REPEATS, pages, type GraphPage } from '../../src/graph/paging';
 import { graphTestClient } from '../support/graph-test-client';
 import { startHttpsTestServer, type HttpsTestServer, type RecordedRequest } from '../support/https-test-server';
 
@@ -85,12 +85,29 @@ describe('pages', () => {
     expect(err).toMatchObject({ kind: 'fatal', requestId: 'env' });
   });
 
-  it('a nextLink that points at itself is a loop, not progress', async () => {
+  it('an empty page that keeps pointing at itself is a loop, not progress (after a few tries)', async () => {
     const self = `${server.origin}/v1.0/x?$skiptoken=same`;
     server.handle(() => ({ status: 200, body: { value: [], '@odata.nextLink': self } }));
     const { http } = graphTestClient(server.origin);
     await expect(collect(pages(http, '/x'))).rejects.toBeInstanceOf(MalformedResponseError);
+    expect(server.requests).toHaveLength(MAX_SAME_LINK_REPEATS + 2);
+  });
+
+  it('a page with items that points at itself fails at once', async () => {
+    const self = `${server.origin}/v1.0/x?$skiptoken=same`;
+    server.handle(() => ({ status: 200, body: { value: [{ id: '1' }], '@odata.nextLink': self } }));
+    const { http } = graphTestClient(server.origin);
+    await expect(collect(pages(http, '/x'))).rejects.toBeInstanceOf(MalformedResponseError);
     expect(server.requests).toHaveLength(2);
+  });
+
+  it('an empty page may repeat its link once and paging goes on', async () => {
+    const self = `${server.origin}/v1.0/x?$skiptoken=same`;
+    let n = 0;
+    server.handle(() => (++n < 3 ? { status: 200, body: { value: [], '@odata.nextLink': self } } : { status: 200, body: { value: [{ id: 'a' }] } }));
+    const { http } = graphTestClient(server.origin);
+    const got = await collect(pages(http, '/x'));
+    expect(got.flatMap((p) => p.items)).toEqual([{ id: 'a' }]);
   });
 });
 

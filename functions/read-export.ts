@@ -1,0 +1,28 @@
+// readExport: GET /api/exports/{*path} → one batch streamed as JSON Lines (or a manifest as JSON).
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { getAppContext, type GetAppContext } from '../src/app/app-context';
+import { readExport as openExport } from '../src/app/export-browser';
+import { handleHttp } from '../src/app/http-responses';
+
+export function createReadExportHandler(getCtx: GetAppContext) {
+  return async function readExport(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+    return handleHttp(context, getCtx, async (ctx) => {
+      const content = await openExport(ctx, request.params.path ?? '');
+      return { status: 200, headers: { 'content-type': content.contentType }, body: content.body };
+    });
+  };
+}
+
+export const readExport = createReadExportHandler(getAppContext);
+
+export const readExportOptions = {
+  methods: ['GET'],
+  route: 'exports/{*path}',
+  authLevel: 'function',
+  handler: readExport,
+} satisfies HttpFunctionOptions;
+
+// A batch can be large: stream the response instead of buffering it (needs Functions host 4.28+).
+// setup() applies app-wide; the other HTTP handlers read bodies with request.text(), which works either way.
+app.setup({ enableHttpStream: true });
+app.http('readExport', readExportOptions);

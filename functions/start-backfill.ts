@@ -1,0 +1,36 @@
+// startBackfill: POST /api/backfills { from, to, users?, teams? } → 202 with the run id and status URL.
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { getAppContext, type GetAppContext } from '../src/app/app-context';
+import { ValidationError } from '../src/app/app-errors';
+import { parseBackfillRequest } from '../src/app/backfill-request';
+import { handleHttp, json } from '../src/app/http-responses';
+import { startBackfillRun } from '../src/app/start-run';
+
+export function createStartBackfillHandler(getCtx: GetAppContext) {
+  return async function startBackfill(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+    return handleHttp(context, getCtx, async (ctx, log) => {
+      const text = await request.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text) as unknown;
+      } catch {
+        throw new ValidationError([{ field: 'body', message: 'must be a JSON object { from, to, users?, teams? }' }]);
+      }
+      const req = parseBackfillRequest(body, ctx.clock);
+      const started = await startBackfillRun(ctx, req, log);
+      const location = new URL(`runs/${encodeURIComponent(started.runId)}`, request.url).toString();
+      return json(202, { runId: started.runId, status: started.status, planned: started.planned, statusUrl: location }, { location });
+    });
+  };
+}
+
+export const startBackfill = createStartBackfillHandler(getAppContext);
+
+export const startBackfillOptions = {
+  methods: ['POST'],
+  route: 'backfills',
+  authLevel: 'function',
+  handler: startBackfill,
+} satisfies HttpFunctionOptions;
+
+app.http('startBackfill', startBackfillOptions);

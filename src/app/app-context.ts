@@ -1,0 +1,89 @@
+// The Functions app's composition root: builds settings, clients and the jobs queue once per process,
+// lazily on the first invocation, and hands them to every handler (tests pass their own instead).
+import { buildDeps, type AppDeps, type BuildDepsOptions } from '../deps';
+import { createLogger, type Logger, type LogLevel, type LogSink } from '../log';
+import { loadSettings, type Env } from '../settings';
+import { systemClock, type Clock } from '../time';
+import { StorageJobQueue, type JobQueue } from './job-queue';
+
+/** How queued jobs are retried and fanned out (see docs/functions.md for the reasoning). */
+export interface JobPolicy {
+  /** Attempts of one job (throttling, 5xx, storage errors) before it is recorded as failed. */
+  maxAttempts: number;
+  /** Backoff of attempt n is baseDelaySec * 2^(n-1), capped at maxDelaySec. */
+  baseDelaySec: number;
+  maxDelaySec: number;
+  /** Delay before a job whose entity is being exported by another worker is tried again. */
+  busyDelaySec: number;
+  /** Job rows written and messages sent in parallel while a run is enqueued. */
+  enqueueConcurrency: number;
+}
+
+export const DEFAULT_JOB_POLICY: JobPolicy = { maxAttempts: 8, baseDelaySec: 60, maxDelaySec: 3600, busyDelaySec: 120, enqueueConcurrency: 16 };
+
+export interface AppContext {
+  deps: AppDeps;
+  queue: JobQueue;
+  clock: Clock;
+  policy: JobPolicy;
+}
+
+/** A provider of the app context; handler factories take one so tests can inject theirs. */
+export type GetAppContext = () => Promise<AppContext>;
+
+export interface AppContextOptions extends Partial<Omit<BuildDepsOptions, 'log'>> {
+  log?: Logger;
+  clock?: Clock;
+  policy?: Partial<JobPolicy>;
+}
+
+/** Builds the context from an environment (app settings), creating the container, tables and queues. */
+export async function buildAppContext(env: Env, opts: AppContextOptions = {}): Promise<AppContext> {
+  const settings = loadSettings(env);
+  const log = opts.log ?? createLogger(consoleSink, settings.logLevel);
+  const { clock, policy, log: _log, ...depsOptions } = opts;
+  const deps = await buildDeps(settings, { ...depsOptions, log });
+  if (!deps.storage.queueService) {
+    throw new Error('the Functions app needs a queue service: set EXPORT_STORAGE to a connection string, or EXPORT_STORAGE__queueServiceUri');
+  }
+  const queue = new StorageJobQueue(deps.storage.queueService, settings.queue);
+  await queue.ensure();
+  return { deps, queue, clock: clock ?? systemClock, policy: { ...DEFAULT_JOB_POLICY, ...policy } };
+}
+
+/** Memoizes a context builder; a failed build is not cached, so the next invocation tries again. */
+export function lazyAppContext(build: () => Promise<AppContext>): GetAppContext {
+  let pending: Promise<AppContext> | undefined;
+  return () => {
+    pending ??= build().catch((err: unknown) => {
+      pending = undefined;
+      throw err;
+    });
+    return pending;
+  };
+}
+
+/** Process-wide lines (Graph client, start-up) go through console, which the Functions worker forwards. */
+const consoleSink: LogSink = (level, message, fields) => {
+  const line = JSON.stringify({ message, ...fields });
+  if (level === 'error') console.error(line);
+  else if (level === 'warn') console.warn(line);
+  else if (level === 'debug') console.debug(line);
+  else console.info(line);
+};
+
+/** The production context: app settings from the process environment, built on first use. */
+export const getAppContext: GetAppContext = lazyAppContext(() => buildAppContext(process.env));
+
+/** The subset of InvocationContext a logger needs (kept structural: src/ does not import @azure/functions). */
+export interface InvocationLog {
+  debug(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+}
+
+/** A logger writing through one invocation's context, so lines are correlated with that invocation. */
+export function invocationLogger(ctx: InvocationLog, minLevel: LogLevel = 'info', base: Record<string, unknown> = {}): Logger {
+  return createLogger((level, message, fields) => ctx[level](message, fields), minLevel, base);
+}

@@ -1,0 +1,82 @@
+// Browsing the archive over HTTP: list the batches under a prefix (size, version count, day) and
+// stream one batch as JSON Lines. Only names inside the archive folders are accepted.
+import { isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { listBatches, readBatchLines } from '../archive/batch-reader';
+import type { AppContext } from './app-context';
+import { NotFoundError, ValidationError } from './app-errors';
+
+export interface ExportItem {
+  name: string;
+  bytes: number;
+  /** Versions in the batch, as recorded when it was written. */
+  lines: number | null;
+  sha256: string | null;
+  /** The UTC day of the versions (the day folder), for message batches. */
+  day: string | null;
+  lastModified: string;
+}
+
+export const EXPORT_LIST_LIMITS = { default: 1000, max: 5000 } as const;
+
+/** True for a prefix that stays inside the archive folders (a folder prefix or a name prefix). */
+export function isArchivePrefix(prefix: string): boolean {
+  return isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix);
+}
+
+export async function listExports(
+  ctx: AppContext,
+  query: { prefix: string | null; limit: string | null },
+  signal?: AbortSignal,
+): Promise<{ prefix: string; items: ExportItem[]; truncated: boolean }> {
+  const prefix = query.prefix ?? 'messages/';
+  const problems = [];
+  if (!isArchivePrefix(prefix)) problems.push({ field: 'prefix', message: 'must lie inside the archive (messages/, quarantine/ or manifests/) without empty, "." or ".." segments' });
+  const limit = query.limit === null ? EXPORT_LIST_LIMITS.default : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_LIST_LIMITS.max) problems.push({ field: 'limit', message: `must be a whole number from 1 to ${EXPORT_LIST_LIMITS.max}` });
+  if (problems.length > 0) throw new ValidationError(problems);
+  const items: ExportItem[] = [];
+  let truncated = false;
+  for await (const b of listBatches(ctx.deps.container, prefix, signal)) {
+    if (items.length === limit) {
+      truncated = true;
+      break;
+    }
+    items.push({
+      name: b.name,
+      bytes: b.bytes,
+      lines: b.lines ?? null,
+      sha256: b.sha256 ?? null,
+      day: parseBatchBlobName(b.name)?.day ?? null,
+      lastModified: b.lastModified.toISOString(),
+    });
+  }
+  return { prefix, items, truncated };
+}
+
+export interface ExportContent {
+  contentType: string;
+  /** The body: a batch's lines (each followed by '\n'), or a manifest's JSON, streamed. */
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** Opens one archive blob for reading: 400 outside the archive, 404 when it does not exist. */
+export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal): Promise<ExportContent> {
+  if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: 'must name a blob inside the archive (messages/, quarantine/ or manifests/)' }]);
+  const isBatch = path.endsWith('.jsonl.gz');
+  if (!isBatch && !path.endsWith('.json')) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
+  const blob = ctx.deps.container.getBlobClient(path);
+  if (!(await blob.exists(signal ? { abortSignal: signal } : {}))) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
+  if (!isBatch) {
+    return { contentType: 'application/json; charset=utf-8', body: oneChunk(blob.downloadToBuffer(0, undefined, signal ? { abortSignal: signal } : {})) };
+  }
+  const lines = readBatchLines(ctx.deps.container, path, signal);
+  return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines) };
+}
+
+async function* encodeLines(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+  for await (const line of lines) yield Buffer.from(`${line}\n`, 'utf8');
+}
+
+async function* oneChunk(buffer: Promise<Buffer>): AsyncGenerator<Uint8Array> {
+  yield await buffer;
+}

@@ -1,0 +1,98 @@
+// The jobs-queue message: one entity job of one run, versioned and zod-validated, base64-encoded JSON
+// on the wire (the encoding the Functions queue trigger expects by default).
+import { z } from 'zod';
+import { isValidRunId } from '../archive/blob-layout';
+import type { JobMode } from '../export/export-job';
+import type { Entity } from '../export/types';
+import { iso, parseInstant } from '../time';
+
+export const JOB_MESSAGE_VERSION = 1;
+
+const instant = z.string().refine((s) => parseInstant(s) !== undefined && s.includes('T'), 'must be an ISO-8601 instant with a zone');
+
+export const jobMessageSchema = z
+  .object({
+    v: z.literal(JOB_MESSAGE_VERSION),
+    runId: z.string().refine(isValidRunId, 'must be a run id (letters, digits, - and _)'),
+    entity: z.object({
+      kind: z.enum(['user', 'team']),
+      id: z.string().min(1).max(256),
+      displayName: z.string().max(500).optional(),
+    }),
+    mode: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('daily'), now: instant }),
+      z.object({ kind: z.literal('backfill'), from: instant, to: instant }),
+    ]),
+    /** 1 for the first delivery; each backoff re-enqueue sends attempt + 1. */
+    attempt: z.number().int().min(1).max(1000),
+  })
+  .strict();
+
+export type JobMessageBody = z.infer<typeof jobMessageSchema>;
+
+/** A job message in domain terms. */
+export interface JobMessage {
+  runId: string;
+  entity: Entity;
+  mode: JobMode;
+  attempt: number;
+}
+
+export function toWire(msg: JobMessage): JobMessageBody {
+  const { kind, id, displayName } = msg.entity;
+  return {
+    v: JOB_MESSAGE_VERSION,
+    runId: msg.runId,
+    entity: { kind, id, ...(displayName !== undefined ? { displayName: displayName.slice(0, 500) } : {}) },
+    mode: msg.mode.kind === 'daily' ? { kind: 'daily', now: iso(msg.mode.nowMs) } : { kind: 'backfill', from: iso(msg.mode.window.fromMs), to: iso(msg.mode.window.toMs) },
+    attempt: msg.attempt,
+  };
+}
+
+/** The queue message text: base64 of the JSON body. */
+export function encodeJobMessage(msg: JobMessage): string {
+  return Buffer.from(JSON.stringify(toWire(msg)), 'utf8').toString('base64');
+}
+
+/** Thrown for a message that can never be processed; it ends on the poison queue. */
+export class InvalidJobMessageError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid job message: ${problems.join('; ')}`);
+    this.name = 'InvalidJobMessageError';
+  }
+}
+
+/**
+ * Reads a job message as the trigger hands it over: the host has already base64-decoded it and
+ * usually parsed the JSON, but a string (JSON or still base64) or bytes are accepted too.
+ */
+export function decodeJobMessage(item: unknown): JobMessage {
+  const body = jobMessageSchema.safeParse(toObject(item));
+  if (!body.success) {
+    throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
+  }
+  const b = body.data;
+  const entity: Entity = { kind: b.entity.kind, id: b.entity.id, ...(b.entity.displayName !== undefined ? { displayName: b.entity.displayName } : {}) };
+  const mode: JobMode =
+    b.mode.kind === 'daily'
+      ? { kind: 'daily', nowMs: parseInstant(b.mode.now) as number }
+      : { kind: 'backfill', window: { fromMs: parseInstant(b.mode.from) as number, toMs: parseInstant(b.mode.to) as number } };
+  if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs)) throw new InvalidJobMessageError(['mode: from must be before to']);
+  return { runId: b.runId, entity, mode, attempt: b.attempt };
+}
+
+function toObject(item: unknown): unknown {
+  if (item instanceof Uint8Array) return toObject(Buffer.from(item).toString('utf8'));
+  if (typeof item !== 'string') return item;
+  const text = item.trim();
+  if (text.startsWith('{')) return parseJson(text);
+  return parseJson(Buffer.from(text, 'base64').toString('utf8'));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,153 @@
+// Runs one job message from the jobs queue (the worker) and settles messages that ended on the poison
+// queue. Transient failures come back later through a re-enqueue with a growing delay, not through the
+// host's fast redelivery; duplicates and stale deliveries are recognised from the job row.
+import { EntityLease } from '../archive/entity-lease';
+import { exportEntity } from '../export/export-job';
+import { emptyCounts, type Entity, type JobCounts, type JobError, type JobStatus } from '../export/types';
+import type { Logger } from '../log';
+import type { JobRecord } from '../state/run-store';
+import type { AppContext, JobPolicy } from './app-context';
+import { decodeJobMessage, InvalidJobMessageError, type JobMessage } from './job-message';
+import { finishRunIfComplete } from './run-completion';
+
+export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate';
+
+export interface JobRunResult {
+  outcome: JobOutcome;
+  runId: string;
+  entity: Entity;
+  attempt: number;
+  /** For retry/busy: how long the re-enqueued message stays hidden. */
+  delaySec?: number;
+  error?: JobError;
+}
+
+const FINAL: ReadonlySet<JobStatus> = new Set(['done', 'skipped', 'failed']);
+
+/** Backoff before attempt n+1 after attempt n failed: base · 2^(n−1), capped (1, 2, 4 … minutes). */
+export function backoffDelaySec(attempt: number, policy: Pick<JobPolicy, 'baseDelaySec' | 'maxDelaySec'>): number {
+  return Math.min(policy.maxDelaySec, policy.baseDelaySec * 2 ** Math.max(0, attempt - 1));
+}
+
+function addCounts(a: JobCounts, b: JobCounts): JobCounts {
+  const out = emptyCounts();
+  for (const k of Object.keys(out) as Array<keyof JobCounts>) out[k] = a[k] + b[k];
+  return out;
+}
+
+/**
+ * Runs one delivered job message. Throws InvalidJobMessageError for a message that can never run
+ * (the host then moves it to the poison queue) and rethrows storage failures (the host redelivers).
+ */
+export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger, signal?: AbortSignal): Promise<JobRunResult> {
+  const msg = decodeJobMessage(item);
+  const { runId, entity, attempt } = msg;
+  const jlog = log.child({ runId, entity: `${entity.kind}:${entity.id}`, attempt });
+  const { deps, queue, policy } = ctx;
+  const base = { runId, entity, attempt };
+
+  // The worker holds the entity lease itself (exportEntity runs with useLease: false), so reading and
+  // writing the job row below cannot race another worker running the same job.
+  const lease = await EntityLease.acquire(deps.container, entity, signal ? { signal } : {});
+  if (!lease) {
+    // Another worker exports this entity (a duplicate delivery, or another run's job): try again later.
+    // Not counted as an attempt, and the job row is left to the worker that holds the lease.
+    await queue.send(msg, { delaySec: policy.busyDelaySec });
+    jlog.info('entity busy; job re-enqueued', { delaySec: policy.busyDelaySec });
+    return { ...base, outcome: 'busy', delaySec: policy.busyDelaySec };
+  }
+  let result: JobRunResult;
+  try {
+    const row = await deps.runs.getJob(runId, entity);
+    if (row && (FINAL.has(row.status) || (row.attempts ?? 0) > attempt)) {
+      jlog.info('duplicate delivery ignored', { status: row.status, rowAttempts: row.attempts });
+      return { ...base, outcome: 'duplicate' };
+    }
+    result = await runUnderLease(ctx, msg, row, lease, jlog, signal);
+  } finally {
+    await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: String(err) }));
+  }
+  if (result.outcome !== 'retry') await finishRunIfComplete(ctx, runId, jlog);
+  return result;
+}
+
+async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | undefined, lease: EntityLease, log: Logger, signal?: AbortSignal): Promise<JobRunResult> {
+  const { runId, entity, attempt } = msg;
+  const { deps, queue, policy, clock } = ctx;
+  // Counts of earlier attempts (chunks they committed) are kept, so the row totals the whole job.
+  const carried = row?.counts ?? emptyCounts();
+  const startedAtMs = clock.now();
+  const job = { runId, entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity, startedAtMs, attempts: attempt };
+  await deps.runs.putJob({ ...job, status: 'running', counts: carried });
+
+  const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
+  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, useLease: false }, stop);
+  const counts = addCounts(carried, result.counts);
+
+  if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
+    const delaySec = backoffDelaySec(attempt, policy);
+    // The next message first: if the row write then fails, the next attempt still runs.
+    await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
+    await deps.runs.putJob({ ...job, status: 'queued', counts, error: result.error, finishedAtMs: clock.now() });
+    log.warn('job failed; retrying later', { delaySec, code: result.error.code, status: result.error.status, requestId: result.error.requestId });
+    return { runId, entity, attempt, outcome: 'retry', delaySec, error: result.error };
+  }
+  await deps.runs.putJob({ ...job, status: result.status, counts, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() });
+  if (msg.mode.kind === 'daily') await recordDailyResult(ctx, runId, entity, result.status, result.error);
+  log.info('job finished', { status: result.status, messages: counts.messages, blobs: counts.blobs });
+  return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
+}
+
+async function recordDailyResult(ctx: AppContext, runId: string, entity: Entity, status: string, error?: JobError): Promise<void> {
+  await ctx.deps.checkpoints.recordResult(entity, {
+    runId,
+    status,
+    ...(error?.code ? { errorCode: error.code } : {}),
+    ...(error ? { error: error.message } : {}),
+  });
+}
+
+export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';
+
+/**
+ * Settles a message the host gave up on (maxDequeueCount deliveries that threw): its job is recorded
+ * as failed with the reason, so no job silently disappears. A finished job is left as it is.
+ */
+export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logger, info: { dequeueCount?: number } = {}): Promise<{ outcome: PoisonOutcome; runId?: string; entity?: Entity }> {
+  let msg: JobMessage;
+  try {
+    msg = decodeJobMessage(item);
+  } catch (err) {
+    if (!(err instanceof InvalidJobMessageError)) throw err;
+    // Nothing to mark: say loudly what was dropped (job messages hold ids only, never message content).
+    log.error('unreadable message on the poison queue dropped', { problems: err.problems, item: preview(item) });
+    return { outcome: 'invalid' };
+  }
+  const { runId, entity } = msg;
+  const row = await ctx.deps.runs.getJob(runId, entity);
+  if (row && FINAL.has(row.status)) return { outcome: 'already-finished', runId, entity };
+  const error: JobError = {
+    code: 'PoisonMessage',
+    message: `the job's queue message failed ${info.dequeueCount === undefined ? 'every delivery the host allows (maxDequeueCount)' : `${info.dequeueCount} deliveries`} and was moved to the poison queue; see the exportWorker logs of this run`,
+    retryable: false,
+  };
+  await ctx.deps.runs.putJob({
+    runId,
+    entity: row?.entity ?? entity,
+    status: 'failed',
+    counts: row?.counts ?? emptyCounts(),
+    error,
+    attempts: Math.max(row?.attempts ?? 0, msg.attempt),
+    ...(row?.startedAtMs !== undefined ? { startedAtMs: row.startedAtMs } : {}),
+    finishedAtMs: ctx.clock.now(),
+  });
+  if (msg.mode.kind === 'daily') await recordDailyResult(ctx, runId, entity, 'failed', error);
+  log.error('job failed: poison message', { runId, entity: `${entity.kind}:${entity.id}` });
+  await finishRunIfComplete(ctx, runId, log);
+  return { outcome: 'failed', runId, entity };
+}
+
+function preview(item: unknown): string {
+  const text = typeof item === 'string' ? item : item instanceof Uint8Array ? Buffer.from(item).toString('utf8') : JSON.stringify(item) ?? String(item);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}

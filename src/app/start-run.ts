@@ -1,0 +1,142 @@
+// Starts queued runs: the daily run of one scheduled time (idempotent: a repeated or past-due trigger
+// finishes an interrupted enqueue instead of starting over) and operator backfills. Each entity gets a
+// 'queued' job row and one message on the jobs queue; the workers do the exporting.
+import { encodeIdSegment } from '../archive/blob-layout';
+import type { JobMode } from '../export/export-job';
+import { explicitEntities, planEntities } from '../export/plan-entities';
+import { newRunId } from '../export/run-export';
+import { emptyCounts, type Entity } from '../export/types';
+import { toJobError } from '../export/export-job';
+import type { Logger } from '../log';
+import type { JobRecord, RunRecord, RunStatus } from '../state/run-store';
+import { iso, MINUTE } from '../time';
+import type { AppContext } from './app-context';
+import type { BackfillRequest } from './backfill-request';
+import { finishRunIfComplete } from './run-completion';
+
+export interface StartedRun {
+  runId: string;
+  /** False when the run already existed (a repeated trigger). */
+  created: boolean;
+  planned: number;
+  /** Messages sent by this call (0 for a repeat of a fully enqueued run). */
+  enqueued: number;
+  status: RunStatus;
+  error?: string;
+}
+
+/** `daily-20261127T023000Z`: one run id per scheduled time, so a repeat of that time finds its run. */
+export function dailyRunId(scheduledMs: number): string {
+  return `daily-${iso(scheduledMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+}
+
+/** What the timer trigger tells about the occurrence being run (the @azure/functions Timer, loosely). */
+export interface TimerInfo {
+  isPastDue?: boolean;
+  scheduleStatus?: { last?: string; next?: string } | null;
+}
+
+/**
+ * The scheduled time of this invocation. The host passes the schedule status as it was before the
+ * invocation, so `next` is the occurrence now being run (also for a past-due one after a restart).
+ * Without a status (monitoring off, first run ever) the invocation time, to the minute, stands in.
+ */
+export function scheduledTimeOf(timer: TimerInfo | undefined, nowMs: number): number {
+  const next = timer?.scheduleStatus?.next ? Date.parse(timer.scheduleStatus.next) : NaN;
+  // A trigger may fire a little before its time (clock skew); one far in the future is not this one.
+  if (Number.isFinite(next) && next <= nowMs + 5 * MINUTE) return next - (next % 1000);
+  return nowMs - (nowMs % MINUTE);
+}
+
+export async function startDailyRun(ctx: AppContext, scheduledMs: number, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+  const runId = dailyRunId(scheduledMs);
+  const { created, run } = await ctx.deps.runs.createRun({
+    runId,
+    kind: 'daily',
+    status: 'running',
+    startedAtMs: ctx.clock.now(),
+    planned: 0,
+    nowMs: scheduledMs,
+  });
+  // planned is set only once every job is enqueued: a repeat of a fully enqueued (or finished) run is a no-op.
+  if (!created && (run.status !== 'running' || run.planned > 0)) {
+    log.info('daily run already started', { runId, status: run.status, planned: run.planned });
+    return { runId, created, planned: run.planned, enqueued: 0, status: run.status };
+  }
+  if (!created) log.warn('daily run was interrupted while enqueuing; finishing the enqueue', { runId });
+  const entities = await plan(ctx, runId, log, () => planEntities(ctx.deps.http, ctx.deps.selection, signal));
+  if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
+  return enqueueRun(ctx, run, created, entities, { kind: 'daily', nowMs: run.nowMs ?? scheduledMs }, log, signal);
+}
+
+export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+  const startedAtMs = ctx.clock.now();
+  const runId = newRunId('backfill', startedAtMs);
+  const named = req.users.length > 0 || req.teams.length > 0;
+  const { run } = await ctx.deps.runs.createRun({
+    runId,
+    kind: 'backfill',
+    status: 'running',
+    startedAtMs,
+    planned: 0,
+    fromMs: req.window.fromMs,
+    toMs: req.window.toMs,
+    entities: named ? `${req.users.length} users, ${req.teams.length} teams` : 'all',
+  });
+  const entities = await plan(ctx, runId, log, async () => (named ? explicitEntities(req.users, req.teams) : planEntities(ctx.deps.http, ctx.deps.selection, signal)));
+  if (!entities) return { runId, created: true, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
+  return enqueueRun(ctx, run, true, entities, { kind: 'backfill', window: req.window }, log, signal);
+}
+
+/** Enumerates the run's entities; on failure the run is marked failed and undefined returned. */
+async function plan(ctx: AppContext, runId: string, log: Logger, list: () => Promise<Entity[]>): Promise<Entity[] | undefined> {
+  try {
+    return await list();
+  } catch (err) {
+    const error = toJobError(err);
+    const message = `could not enumerate users and teams: ${error.message}${error.code ? ` (${error.code})` : ''}`;
+    log.error('run failed', { runId, error: message, requestId: error.requestId });
+    await ctx.deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: ctx.clock.now(), error: message });
+    return undefined;
+  }
+}
+
+const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
+
+async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, entities: Entity[], mode: JobMode, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+  const { runs } = ctx.deps;
+  const runId = run.runId;
+  // On a repeat, jobs that a worker has already picked up (attempts > 0 or no longer queued) are not sent again.
+  const existing = new Map<string, JobRecord>();
+  if (!created) for await (const job of runs.listJobs(runId)) existing.set(entityKey(job.entity), job);
+  let enqueued = 0;
+  await forEachLimit(entities, ctx.policy.enqueueConcurrency, async (entity) => {
+    signal?.throwIfAborted();
+    const row = existing.get(entityKey(entity));
+    if (row && (row.status !== 'queued' || (row.attempts ?? 0) > 0)) return;
+    // The row first: a crash after it leaves a 'queued' row that a repeat re-sends; the reverse order
+    // could leave a message whose job is invisible in the status until a worker takes it.
+    if (!row) await runs.putJob({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 });
+    await ctx.queue.send({ runId, entity, mode, attempt: 1 }, signal ? { signal } : {});
+    enqueued++;
+  });
+  await runs.updateRun(runId, { planned: entities.length });
+  log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });
+  let status: RunStatus = 'running';
+  if (entities.length === 0) {
+    status = 'succeeded';
+    await runs.updateRun(runId, { status, finishedAtMs: ctx.clock.now() });
+  } else {
+    // Fast workers may have finished every job before planned was set; then nobody else closes the run.
+    status = (await finishRunIfComplete(ctx, runId, log)) ?? 'running';
+  }
+  return { runId, created, planned: entities.length, enqueued, status };
+}
+
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

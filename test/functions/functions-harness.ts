@@ -1,0 +1,143 @@
+// Test support for the Functions handlers: the product harness (emulator + Azurite) plus an app
+// context built from the same settings, real InvocationContexts, and a small stand-in for the host's
+// queue loop (receive, call the handler, delete; after maxDequeueCount failures move to -poison).
+import { randomBytes } from 'node:crypto';
+import { InvocationContext } from '@azure/functions';
+import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
+import { buildAppContext, type AppContext, type JobPolicy } from '../../src/app/app-context';
+import { poisonQueueName } from '../../src/app/job-queue';
+import type { Clock } from '../../src/time';
+import { silentLogger } from '../../src/log';
+import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
+
+export interface LogLine {
+  level: string;
+  args: unknown[];
+}
+
+export interface FunctionsHarness {
+  h: Harness;
+  ctx: AppContext;
+  queue: QueueClient;
+  poison: QueueClient;
+  logs: LogLine[];
+  invocation(functionName: string, triggerMetadata?: Record<string, unknown>): InvocationContext;
+  /** Messages currently in the jobs queue (visible or not), decoded. */
+  queuedMessages(): Promise<unknown[]>;
+  close(): Promise<void>;
+}
+
+export async function startFunctionsHarness(
+  opts: HarnessOptions & { policy?: Partial<JobPolicy>; clock?: Clock },
+): Promise<FunctionsHarness> {
+  const { policy, clock, ...harnessOptions } = opts;
+  const queueName = `q-${opts.label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20).replace(/-+$/, '')}-${randomBytes(5).toString('hex')}`;
+  const h = await startHarness({ ...harnessOptions, env: { EXPORT_QUEUE: queueName, ...harnessOptions.env } });
+  const ctx = await buildAppContext(h.env, {
+    log: silentLogger,
+    // Test delays are zero so retried jobs come straight back; production waits minutes.
+    policy: { baseDelaySec: 0, maxDelaySec: 0, busyDelaySec: 0, ...policy },
+    ...(clock ? { clock } : {}),
+  });
+  const service = QueueServiceClient.fromConnectionString(h.env.EXPORT_STORAGE as string);
+  const logs: LogLine[] = [];
+  let n = 0;
+  return {
+    h,
+    ctx,
+    queue: service.getQueueClient(queueName),
+    poison: service.getQueueClient(poisonQueueName(queueName)),
+    logs,
+    invocation(functionName, triggerMetadata) {
+      return new InvocationContext({
+        invocationId: `${functionName}-${++n}`,
+        functionName,
+        ...(triggerMetadata ? { triggerMetadata } : {}),
+        logHandler: (level, ...args) => logs.push({ level, args }),
+      });
+    },
+    async queuedMessages() {
+      // Receive with a short lease and give every message back right away, so the queue is unchanged.
+      const out: unknown[] = [];
+      const seen: Array<{ id: string; pop: string }> = [];
+      for (;;) {
+        const { receivedMessageItems } = await service.getQueueClient(queueName).receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 });
+        if (receivedMessageItems.length === 0) break;
+        for (const m of receivedMessageItems) {
+          out.push(decode(m.messageText));
+          seen.push({ id: m.messageId, pop: m.popReceipt });
+        }
+      }
+      for (const s of seen) await service.getQueueClient(queueName).updateMessage(s.id, s.pop, undefined, 0);
+      return out;
+    },
+    close: () => h.close(),
+  };
+}
+
+/** What the host hands the handler: the base64 text decoded and, being JSON, parsed. */
+export function decode(messageText: string): unknown {
+  return JSON.parse(Buffer.from(messageText, 'base64').toString('utf8')) as unknown;
+}
+
+export type QueueHandler = (item: unknown, context: InvocationContext) => Promise<void>;
+
+export interface DrainStats {
+  handled: number;
+  failedDeliveries: number;
+  poisoned: number;
+  poisonHandled: number;
+}
+
+/**
+ * Plays the host's queue loop until both queues are empty: up to `batchSize` messages in parallel,
+ * a message that throws comes back (dequeueCount + 1) and after `maxDequeueCount` goes to -poison,
+ * whose handler then gets it.
+ */
+export async function drainQueues(
+  fh: FunctionsHarness,
+  handlers: { worker: QueueHandler; poison: QueueHandler },
+  opts: { batchSize?: number; maxDequeueCount?: number; maxRounds?: number } = {},
+): Promise<DrainStats> {
+  const batchSize = opts.batchSize ?? 8;
+  const maxDequeueCount = opts.maxDequeueCount ?? 5;
+  const stats: DrainStats = { handled: 0, failedDeliveries: 0, poisoned: 0, poisonHandled: 0 };
+  for (let round = 0; round < (opts.maxRounds ?? 500); round++) {
+    const { receivedMessageItems: items } = await fh.queue.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 });
+    if (items.length > 0) {
+      await Promise.all(
+        items.map(async (m) => {
+          try {
+            await handlers.worker(decode(m.messageText), fh.invocation('exportWorker', { dequeueCount: m.dequeueCount, id: m.messageId }));
+            stats.handled++;
+            await fh.queue.deleteMessage(m.messageId, m.popReceipt);
+          } catch {
+            stats.failedDeliveries++;
+            if (m.dequeueCount >= maxDequeueCount) {
+              stats.poisoned++;
+              await fh.poison.sendMessage(m.messageText);
+              await fh.queue.deleteMessage(m.messageId, m.popReceipt);
+            } else {
+              await fh.queue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
+            }
+          }
+        }),
+      );
+      continue;
+    }
+    const { receivedMessageItems: poisoned } = await fh.poison.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 });
+    if (poisoned.length > 0) {
+      for (const m of poisoned) {
+        await handlers.poison(decode(m.messageText), fh.invocation('exportPoison', { dequeueCount: m.dequeueCount, id: m.messageId }));
+        stats.poisonHandled++;
+        await fh.poison.deleteMessage(m.messageId, m.popReceipt);
+      }
+      continue;
+    }
+    // Delayed messages (visibility timeout) count here too: wait for them rather than stop early.
+    const props = await fh.queue.getProperties();
+    if ((props.approximateMessagesCount ?? 0) === 0) return stats;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('queues did not drain');
+}

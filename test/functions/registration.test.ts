@@ -1,0 +1,123 @@
+// Checks what every function file registers with the Functions host: trigger type, route, methods,
+// auth level, queue name, connection and schedule setting, as the binding metadata the host receives.
+// The worker hands `@azure/functions` its core API as the module '@azure/functions-core'; this test
+// provides that module the same way and records each registerFunction call.
+import Module from 'node:module';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+interface Binding {
+  type: string;
+  direction: string;
+  [key: string]: unknown;
+}
+interface Registered {
+  name: string;
+  bindings: Record<string, Binding>;
+}
+
+const registered: Registered[] = [];
+const hostApi = {
+  setProgrammingModel: () => undefined,
+  registerFunction: (metadata: Registered) => {
+    registered.push(metadata);
+    return { dispose: () => undefined };
+  },
+  registerHook: () => ({ dispose: () => undefined }),
+  log: () => undefined,
+};
+
+const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
+  'daily-export': () => import('../../functions/daily-export'),
+  'export-worker': () => import('../../functions/export-worker'),
+  'export-poison': () => import('../../functions/export-poison'),
+  'start-backfill': () => import('../../functions/start-backfill'),
+  'get-run': () => import('../../functions/get-run'),
+  'list-runs': () => import('../../functions/list-runs'),
+  'list-exports': () => import('../../functions/list-exports'),
+  'read-export': () => import('../../functions/read-export'),
+};
+
+function triggerOf(name: string): Binding {
+  const fn = registered.find((r) => r.name === name);
+  expect(fn, `function ${name} registered`).toBeDefined();
+  const triggers = Object.values(fn!.bindings).filter((b) => b.type.endsWith('Trigger'));
+  expect(triggers).toHaveLength(1);
+  return triggers[0]!;
+}
+
+const modules: Record<string, Record<string, unknown>> = {};
+
+beforeAll(async () => {
+  const loader = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const original = loader._load;
+  loader._load = function (request: string, ...rest: unknown[]) {
+    if (request === '@azure/functions-core') return hostApi;
+    return original.call(this, request, ...rest);
+  };
+  try {
+    for (const [f, load] of Object.entries(FILES)) modules[f] = await load();
+  } finally {
+    loader._load = original;
+  }
+});
+
+describe('function registration', () => {
+  it('registers exactly the eight functions of the app', () => {
+    expect(registered.map((r) => r.name).sort()).toEqual(
+      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill'].sort(),
+    );
+  });
+
+  it('dailyExport is a timer on the EXPORT_SCHEDULE setting that does not run on start-up', () => {
+    const t = triggerOf('dailyExport');
+    expect(t.type).toBe('timerTrigger');
+    expect(t.schedule).toBe('%EXPORT_SCHEDULE%');
+    expect(t.runOnStartup).toBe(false);
+    expect(t.useMonitor).toBe(true);
+  });
+
+  it('exportWorker and exportPoison listen on the jobs queue and its poison queue through EXPORT_STORAGE', () => {
+    const worker = triggerOf('exportWorker');
+    expect(worker).toMatchObject({ type: 'queueTrigger', direction: 'in', queueName: '%EXPORT_QUEUE%', connection: 'EXPORT_STORAGE' });
+    const poison = triggerOf('exportPoison');
+    expect(poison).toMatchObject({ type: 'queueTrigger', direction: 'in', queueName: '%EXPORT_QUEUE%-poison', connection: 'EXPORT_STORAGE' });
+  });
+
+  it.each([
+    ['startBackfill', 'backfills', ['POST']],
+    ['getRun', 'runs/{runId}', ['GET']],
+    ['listRuns', 'runs', ['GET']],
+    ['listExports', 'exports', ['GET']],
+    ['readExport', 'exports/{*path}', ['GET']],
+  ])('%s is an HTTP function on route %s for %j that needs a function key', (name, route, methods) => {
+    const t = triggerOf(name);
+    expect(t.type).toBe('httpTrigger');
+    expect(t.route).toBe(route);
+    expect(t.methods).toEqual(methods);
+    expect(t.authLevel).toBe('function');
+  });
+
+  it('no HTTP function is anonymous', () => {
+    const http = registered.map((r) => triggerOf(r.name)).filter((t) => t.type === 'httpTrigger');
+    expect(http).toHaveLength(5);
+    for (const t of http) expect(['function', 'admin']).toContain(t.authLevel);
+  });
+
+  it('each file exports its handler and the options it registers', () => {
+    const expected: Record<string, string> = {
+      'daily-export': 'dailyExport',
+      'export-worker': 'exportWorker',
+      'export-poison': 'exportPoison',
+      'start-backfill': 'startBackfill',
+      'get-run': 'getRun',
+      'list-runs': 'listRuns',
+      'list-exports': 'listExports',
+      'read-export': 'readExport',
+    };
+    for (const [file, name] of Object.entries(expected)) {
+      const mod = modules[file]!;
+      expect(typeof mod[name], `${file} exports ${name}`).toBe('function');
+      expect((mod[`${name}Options`] as { handler: unknown }).handler).toBe(mod[name]);
+    }
+  });
+});
