@@ -12,6 +12,7 @@ import { CheckpointStore } from './state/checkpoint-store';
 import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
 import type { RunDeps } from './export/run-export';
+import { LEASE_SECONDS } from './export/export-job';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
 const KNOWN_AUTHORITY_HOSTS = new Set([
@@ -83,6 +84,8 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     pageSize: settings.graph.pageSize,
     windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
     concurrency: settings.concurrency,
+    // A process killed mid-run holds its entities' leases until they expire: wait that out.
+    leaseWaitMs: (LEASE_SECONDS + 5) * 1000,
     selection: settings.entities,
   };
 }

@@ -19,9 +19,13 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { interv
   return {
     update(p, requests) {
       const now = Date.now();
-      if (now - last < interval && p.finished < p.planned) return;
+      const finished = p.planned > 0 && p.finished === p.planned;
+      if (now - last < interval && !finished) return;
+      const line = format(p, requests);
+      // The final state is printed once, not again for every bookkeeping update after it.
+      if (finished && line.replace(/\|[^|]*req\/s$/, '') === lastLine.replace(/\|[^|]*req\/s$/, '')) return;
       last = now;
-      lastLine = format(p, requests);
+      lastLine = line;
       stream.write(tty ? `\r\x1b[2K${lastLine}` : `${lastLine}\n`);
     },
     done() {

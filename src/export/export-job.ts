@@ -29,6 +29,11 @@ export interface ExportJobDeps {
   maxBufferedVersions?: number;
   /** Hold the per-entity lease while exporting (off only where the caller already serialises). */
   useLease?: boolean;
+  /**
+   * How long to wait for a busy entity's lease. A crashed process leaves its leases for up to
+   * LEASE_SECONDS, so the CLI waits a little longer than that; a queue worker rather re-queues.
+   */
+  leaseWaitMs?: number;
 }
 
 export interface ExportJobRequest {
@@ -49,7 +54,7 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
   const blobs: WrittenBlob[] = [];
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
-  const lease = deps.useLease === false ? undefined : await EntityLease.acquire(deps.container, entity, { signal });
+  const lease = deps.useLease === false ? undefined : await acquireLease(entity, deps, signal);
   if (deps.useLease !== false && !lease) {
     return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
   }
@@ -138,6 +143,19 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs },
       { overwrite: true },
     );
+  }
+}
+
+/** Lease length: short, so a killed exporter blocks its entities for at most this long. */
+export const LEASE_SECONDS = 15;
+
+async function acquireLease(entity: Entity, deps: ExportJobDeps, signal?: AbortSignal): Promise<EntityLease | undefined> {
+  const deadline = Date.now() + (deps.leaseWaitMs ?? 0);
+  for (;;) {
+    const lease = await EntityLease.acquire(deps.container, entity, { durationSec: LEASE_SECONDS, ...(signal ? { signal } : {}) });
+    if (lease || Date.now() >= deadline) return lease;
+    await new Promise((r) => setTimeout(r, 1000));
+    signal?.throwIfAborted();
   }
 }
 

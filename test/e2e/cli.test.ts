@@ -18,7 +18,7 @@ interface Result {
   stderr: string;
 }
 
-function cli(args: string[], env: Record<string, string>, opts: { killAfterMs?: number } = {}): Promise<Result> {
+function cli(args: string[], env: Record<string, string>, opts: { killWhen?: () => boolean } = {}): Promise<Result> {
   return new Promise((resolvePromise, reject) => {
     // Only what the CLI needs: no inherited settings from the developer's shell.
     const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -26,7 +26,15 @@ function cli(args: string[], env: Record<string, string>, opts: { killAfterMs?: 
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += String(d)));
     child.stderr.on('data', (d) => (stderr += String(d)));
-    if (opts.killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    if (opts.killWhen) {
+      const poll = setInterval(() => {
+        if (opts.killWhen!()) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 10);
+      child.on('close', () => clearInterval(poll));
+    }
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
   });
@@ -121,9 +129,11 @@ describe('teams-export CLI', () => {
   it('a process killed mid-run loses nothing: the next run completes without duplicates', async () => {
     const storage = testStorage('cli-kill');
     const e = { ...env, EXPORT_STORAGE: storage.connectionString, EXPORT_CONTAINER: storage.container, EXPORT_TABLE_PREFIX: storage.tablePrefix, GRAPH_PAGE_SIZE: '3' };
-    emulator.setFaults({ latencyMs: 15 });
+    emulator.setFaults({ latencyMs: 20 });
     try {
-      const killed = await cli(['run', '--now', iso(now)], e, { killAfterMs: 1500 });
+      // Killed without warning in the middle of exporting (after some pages, long before the end).
+      const pagesBefore = emulator.counters.messagePages;
+      const killed = await cli(['run', '--now', iso(now)], e, { killWhen: () => emulator.counters.messagePages - pagesBefore >= 12 });
       expect(killed.code).toBe(null);
       const rerun = await cli(['run', '--now', iso(now)], e);
       expect(rerun.code, rerun.stderr).toBe(0);
