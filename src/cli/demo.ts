@@ -57,6 +57,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
     out('   Second daily run, ten minutes later: only the new versions are added, nothing is rewritten.');
     const second = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs: laterMs });
     printOutcome(ctx, second, false);
+    out('   (a chat message is archived under every member of the chat, so each change appears once per member)');
 
     out('');
     out('3) What is in the archive (container "teams-export"):');
@@ -66,7 +67,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
     for await (const b of listBatches(deps.container, 'messages/', ctx.signal)) {
       total++;
       if (shown < 8) {
-        out(`   ${String(b.bytes).padStart(7)} B  ${String(b.lines ?? '').padStart(4)} versions  ${b.name}`);
+        out(`   ${String(b.bytes).padStart(7)} B  ${String(b.lines ?? '').padStart(4)} lines  ${b.name}`);
         shown++;
       }
       if (!sample && (b.lines ?? 0) > 0) sample = b.name;

@@ -73,13 +73,24 @@ export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): voi
   write(ctx.stdout, `  entities: ${p.planned} planned, ${p.done} done, ${p.skipped} skipped, ${p.failed} failed`);
   write(ctx.stdout, `  versions: ${p.messages} new, ${p.duplicates} already archived, ${p.quarantined} quarantined; ${p.pages} pages`);
   write(ctx.stdout, `  blobs:    ${p.blobs} written (${(p.bytes / 1024).toFixed(1)} KiB gzipped)`);
-  for (const r of problems(o)) write(ctx.stdout, `  ${r.status} ${r.entity}: ${r.code ?? ''} ${r.message}${r.requestId ? ` (request-id ${r.requestId})` : ''}`);
+  for (const r of problems(o)) {
+    // Skips are expected (no Teams data, one forbidden entity): status, code and request-id say enough.
+    const detail = r.status === 'skipped' ? `${r.httpStatus ?? ''} ${r.code ?? ''}`.trim() : r.message;
+    write(ctx.stdout, `  ${r.status} ${r.entity}: ${detail}${r.requestId && !detail.includes(r.requestId) ? ` (request-id ${r.requestId})` : ''}`);
+  }
 }
 
 function problems(o: RunOutcome) {
   return o.results
     .filter((r) => r.status !== 'done')
-    .map((r) => ({ status: r.status, entity: `${r.entity.kind}:${r.entity.id}`, code: r.error?.code, message: r.error?.message ?? '', requestId: r.error?.requestId }));
+    .map((r) => ({
+      status: r.status,
+      entity: `${r.entity.kind}:${r.entity.id}`,
+      httpStatus: r.error?.status,
+      code: r.error?.code,
+      message: r.error?.message ?? '',
+      requestId: r.error?.requestId,
+    }));
 }
 
 export interface StatusCommandOptions {

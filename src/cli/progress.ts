@@ -12,8 +12,11 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { interv
   const started = Date.now();
   let last = 0;
   let lastLine = '';
+  let firstRequests: number | undefined;
   const format = (p: Readonly<RunProgress>, requests: number) => {
+    firstRequests ??= requests;
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
+    requests -= firstRequests;
     return `entities ${p.finished}/${p.planned} (done ${p.done}, skipped ${p.skipped}, failed ${p.failed}) | versions ${p.messages} new, ${p.duplicates} already archived | ${p.blobs} blobs | ${(requests / secs).toFixed(1)} req/s`;
   };
   return {
