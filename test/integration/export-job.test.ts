@@ -1,0 +1,119 @@
+// One export job against scripted Graph pages (a real HTTPS server) and Azurite: the cases the
+// emulator's tenant does not produce by itself — invalid items, malformed envelopes, stray items.
+import { BlobServiceClient } from '@azure/storage-blob';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
+import { ensureContainer } from '../../src/archive/entity-lease';
+import { exportEntity, type ExportJobDeps } from '../../src/export/export-job';
+import type { Entity } from '../../src/export/types';
+import { silentLogger } from '../../src/log';
+import { CheckpointStore } from '../../src/state/checkpoint-store';
+import { DAY, MINUTE } from '../../src/time';
+import { graphTestClient } from '../support/graph-test-client';
+import { startHttpsTestServer, type HttpsTestServer } from '../support/https-test-server';
+import { testStorage } from '../support/storage';
+
+const team: Entity = { kind: 'team', id: '0b0e7f0c-2d5e-4a43-9d5c-3a1b7f1e0001' };
+const now = Date.parse('2024-06-10T12:00:00Z');
+const windows = { lagMs: 5 * MINUTE, settleMs: DAY, chunkMs: 30 * DAY, startMs: Date.parse('2024-06-01T00:00:00Z') };
+
+function channelMessage(id: string, lastModified: string, extra: Record<string, unknown> = {}) {
+  return {
+    '@odata.type': '#microsoft.graph.chatMessage',
+    id,
+    etag: id,
+    messageType: 'message',
+    createdDateTime: lastModified,
+    lastModifiedDateTime: lastModified,
+    chatId: null,
+    channelIdentity: { teamId: team.id, channelId: '19:general@thread.tacv2' },
+    body: { contentType: 'html', content: `<p>message ${id}</p>` },
+    ...extra,
+  };
+}
+
+describe('export job', () => {
+  let server: HttpsTestServer;
+  beforeAll(async () => {
+    server = await startHttpsTestServer();
+  });
+  afterAll(() => server?.close());
+
+  async function setup(label: string) {
+    const storage = testStorage(label);
+    const container = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);
+    await ensureContainer(container);
+    const checkpoints = new CheckpointStore(TableClient.fromConnectionString(storage.connectionString, `${storage.tablePrefix}Checkpoints`, { allowInsecureConnection: true }));
+    await checkpoints.ensure();
+    const { http } = graphTestClient(server.origin, { maxRetries: 1 });
+    const deps: ExportJobDeps = { http, container, checkpoints, log: silentLogger, pageSize: 50, windows };
+    return { container, checkpoints, deps };
+  }
+
+  async function lines(container: ReturnType<BlobServiceClient['getContainerClient']>, prefix: string) {
+    const out: string[] = [];
+    for await (const b of listBatches(container, prefix)) for await (const l of readBatchLines(container, b.name)) out.push(l);
+    return out;
+  }
+
+  it('quarantines items that fail validation with the reason, archives the rest, and still advances', async () => {
+    const { container, checkpoints, deps } = await setup('job-quarantine');
+    const good = channelMessage('1717500000000', '2024-06-04T11:20:00.000Z', { futureProperty: { nested: [1, 'two', null] } });
+    const noId = { ...channelMessage('x', '2024-06-04T11:21:00.000Z'), id: undefined };
+    const noConversation = { ...channelMessage('1717500000002', '2024-06-04T11:22:00.000Z'), channelIdentity: null };
+    // The settle chunk gets the items; the fresh chunk after it gets an empty page.
+    let calls = 0;
+    server.handle(() => ({ status: 200, body: { value: calls++ === 0 ? [good, noId, noConversation] : [] } }));
+    const result = await exportEntity({ runId: 'run-q', entity: team, mode: { kind: 'daily', nowMs: now } }, deps);
+    expect(result.status).toBe('done');
+    expect(result.counts.quarantined).toBe(2);
+    expect(result.counts.messages).toBe(1);
+    const archived = await lines(container, 'messages/');
+    expect(archived.map((l) => JSON.parse(l))).toEqual([good]);
+    const quarantined = (await lines(container, 'quarantine/')).map((l) => JSON.parse(l) as { reason: string; item: unknown });
+    expect(quarantined).toHaveLength(2);
+    for (const q of quarantined) expect(q.reason).toMatch(/id|chatId|channel/i);
+    expect((await checkpoints.get(team))?.freshWatermarkMs).toBe(now - windows.lagMs);
+  });
+
+  it.each([
+    ['value is not an array', { value: { id: 'x' } }],
+    ['body is not JSON', '{"value": [ {"id": "1"'],
+    ['body is an array', [1, 2]],
+  ])('a page whose %s fails the entity and moves no checkpoint', async (_name, body) => {
+    const { checkpoints, deps } = await setup('job-malformed');
+    server.handle(() => ({ status: 200, body }));
+    const result = await exportEntity({ runId: 'run-m', entity: team, mode: { kind: 'daily', nowMs: now } }, deps);
+    expect(result.status).toBe('failed');
+    expect(result.error?.message).toBeTruthy();
+    expect(await checkpoints.get(team)).toBeUndefined();
+  });
+
+  it('files every item under its own day, including items outside the requested window', async () => {
+    const { container, deps } = await setup('job-days');
+    const inside = channelMessage('1717400000000', '2024-06-03T23:59:59.999Z');
+    const nextDay = channelMessage('1717400000001', '2024-06-04T00:00:00.000Z');
+    const outside = channelMessage('1717400000002', '2024-05-20T08:00:00.000Z'); // before EXPORT_START
+    server.handle(() => ({ status: 200, body: { value: [nextDay, outside, inside] } }));
+    const result = await exportEntity({ runId: 'run-d', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    expect(result.status).toBe('done');
+    const names: string[] = [];
+    for await (const b of listBatches(container, 'messages/')) names.push(b.name);
+    const days = names.map((n) => n.split('/').slice(3, 6).join('-')).sort();
+    expect(days).toEqual(['2024-05-20', '2024-06-03', '2024-06-04']);
+  });
+
+  it('sends the strict filter with both bounds, from − 1 ms, for every chunk', async () => {
+    const { deps } = await setup('job-filter');
+    const seen: string[] = [];
+    server.handle((req) => {
+      seen.push(decodeURIComponent(req.url));
+      return { status: 200, body: { value: [] } };
+    });
+    await exportEntity({ runId: 'run-f', entity: team, mode: { kind: 'backfill', window: { fromMs: Date.parse('2024-01-01T00:00:00Z'), toMs: Date.parse('2024-03-01T00:00:00Z') } } }, deps);
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toContain('lastModifiedDateTime gt 2023-12-31T23:59:59.999Z and lastModifiedDateTime lt 2024-01-31T00:00:00.000Z');
+    expect(seen[1]).toContain('lastModifiedDateTime gt 2024-01-30T23:59:59.999Z and lastModifiedDateTime lt 2024-03-01T00:00:00.000Z');
+  });
+});
