@@ -3,6 +3,7 @@
 // host's fast redelivery; duplicates and stale deliveries are recognised from the job row.
 import { EntityLease } from '../archive/entity-lease';
 import { exportEntity } from '../export/export-job';
+import { recordDailyResult } from '../export/run-outcome';
 import { emptyCounts, type Entity, type JobCounts, type JobError, type JobStatus } from '../export/types';
 import type { Logger } from '../log';
 import type { JobRecord } from '../state/run-store';
@@ -93,18 +94,9 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
     return { runId, entity, attempt, outcome: 'retry', delaySec, error: result.error };
   }
   await deps.runs.putJob({ ...job, status: result.status, counts, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() });
-  if (msg.mode.kind === 'daily') await recordDailyResult(ctx, runId, entity, result.status, result.error);
+  if (msg.mode.kind === 'daily') await recordDailyResult(ctx.deps.checkpoints, runId, entity, result.status, result.error);
   log.info('job finished', { status: result.status, messages: counts.messages, blobs: counts.blobs });
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
-}
-
-async function recordDailyResult(ctx: AppContext, runId: string, entity: Entity, status: string, error?: JobError): Promise<void> {
-  await ctx.deps.checkpoints.recordResult(entity, {
-    runId,
-    status,
-    ...(error?.code ? { errorCode: error.code } : {}),
-    ...(error ? { error: error.message } : {}),
-  });
 }
 
 export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';
@@ -141,7 +133,7 @@ export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logge
     ...(row?.startedAtMs !== undefined ? { startedAtMs: row.startedAtMs } : {}),
     finishedAtMs: ctx.clock.now(),
   });
-  if (msg.mode.kind === 'daily') await recordDailyResult(ctx, runId, entity, 'failed', error);
+  if (msg.mode.kind === 'daily') await recordDailyResult(ctx.deps.checkpoints, runId, entity, 'failed', error);
   log.error('job failed: poison message', { runId, entity: `${entity.kind}:${entity.id}` });
   await finishRunIfComplete(ctx, runId, log);
   return { outcome: 'failed', runId, entity };

@@ -7,6 +7,7 @@ import type { RunKind, RunStore } from '../state/run-store';
 import { iso } from '../time';
 import { exportEntity, toJobError, type ExportJobDeps, type JobMode } from './export-job';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
+import { recordDailyResult, runFailure } from './run-outcome';
 import { emptyCounts, type Entity, type JobCounts, type JobResult, type Window } from './types';
 
 export type RunSpec =
@@ -113,27 +114,14 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
         finishedAtMs: now(),
         attempts: 1,
       });
-      if (spec.kind === 'daily') {
-        await deps.checkpoints.recordResult(entity, {
-          runId,
-          status: result.status,
-          ...(result.error?.code ? { errorCode: result.error.code } : {}),
-          ...(result.error ? { error: result.error.message } : {}),
-        });
-      }
+      if (spec.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, result.status, result.error);
       report();
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
 
   const forbidden = results.filter((r) => r.error?.status === 403).length;
-  let error: string | undefined;
-  if (opts.signal?.aborted) error = 'run aborted';
-  else if (progress.failed > 0) error = `${progress.failed} of ${entities.length} entities failed`;
-  else if (entities.length > 0 && forbidden === entities.length) {
-    // One 403 is one entity's business; a 403 on every entity is missing permissions or consent.
-    error = 'Graph answered 403 for every entity: check the app permissions (Chat.Read.All, ChannelMessage.Read.All) and admin consent';
-  }
+  const error = opts.signal?.aborted ? 'run aborted' : runFailure(progress, forbidden);
   const status = error ? 'failed' : 'succeeded';
   await writeJson(
     deps.container,

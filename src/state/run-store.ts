@@ -223,6 +223,19 @@ export class RunStore {
   }
 
   /**
+   * True while any job row of the run is queued or running. A server-side filter that stops at the
+   * first match: cheap enough to ask after every job, unlike summarize, which reads every row.
+   */
+  async hasUnfinishedJobs(runId: string): Promise<boolean> {
+    if (!isValidRunId(runId)) return false;
+    const rows = this.jobs.listEntities({
+      queryOptions: { filter: `PartitionKey eq '${runId}' and (status eq 'queued' or status eq 'running')`, select: ['status'] },
+    });
+    for await (const page of rows.byPage({ maxPageSize: 1 })) if (page.length > 0) return true;
+    return false;
+  }
+
+  /**
    * The run with totals over its job rows. Planned jobs that have no row yet count as queued, so
    * queued + running + done + skipped + failed = planned while the run is being set up.
    */
