@@ -8,6 +8,7 @@ import { listBatches, readBatchLines } from '../archive/batch-reader';
 import { startAzurite } from '../azurite-process';
 import { buildDeps } from '../deps';
 import { startEmulator, trustCertificateInProcess } from '../emulator';
+import { emulatorEnv } from '../emulator/emulator-env';
 import { createLogger, jsonStderrSink } from '../log';
 import { loadSettings, type Env } from '../settings';
 import { DAY, HOUR, iso } from '../time';
@@ -28,11 +29,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
   try {
     trustCertificateInProcess(emulator.caCertPem);
     const env: Env = {
-      AZURE_TENANT_ID: emulator.tenantId,
-      AZURE_CLIENT_ID: emulator.clientId,
-      AZURE_CLIENT_SECRET: emulator.clientSecret,
-      AZURE_AUTHORITY_HOST: emulator.authorityHost,
-      GRAPH_BASE_URL: emulator.graphBaseUrl,
+      ...emulatorEnv(emulator),
       GRAPH_MAX_RPS: '200',
       EXPORT_STORAGE: azurite.connectionString,
       EXPORT_START: iso(nowMs - (HISTORY_DAYS + 1) * DAY),

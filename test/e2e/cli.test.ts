@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator';
+import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
 import { startTestEmulator } from '../support/emulator';
 import { testStorage } from '../support/storage';
@@ -52,11 +53,7 @@ describe('teams-export CLI', () => {
     const storage = testStorage('cli');
     env = {
       NODE_EXTRA_CA_CERTS: caFile,
-      AZURE_TENANT_ID: emulator.tenantId,
-      AZURE_CLIENT_ID: emulator.clientId,
-      AZURE_CLIENT_SECRET: emulator.clientSecret,
-      AZURE_AUTHORITY_HOST: emulator.authorityHost,
-      GRAPH_BASE_URL: emulator.graphBaseUrl,
+      ...(emulatorEnv(emulator) as Record<string, string>),
       GRAPH_MAX_RPS: '300',
       EXPORT_STORAGE: storage.connectionString,
       EXPORT_CONTAINER: storage.container,

@@ -4,6 +4,7 @@ import { buildDeps, type AppDeps } from '../../src/deps';
 import { entityPrefix } from '../../src/archive/blob-layout';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import type { Emulator, EmulatorOptions } from '../../src/emulator';
+import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { runExport, type RunOptions, type RunOutcome } from '../../src/export/run-export';
 import type { Entity, Window } from '../../src/export/types';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
@@ -38,11 +39,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const emulator = await startTestEmulator(emulatorOptions);
   const storage = testStorage(label);
   const env: Env = {
-    AZURE_TENANT_ID: emulator.tenantId,
-    AZURE_CLIENT_ID: emulator.clientId,
-    AZURE_CLIENT_SECRET: emulator.clientSecret,
-    AZURE_AUTHORITY_HOST: emulator.authorityHost,
-    GRAPH_BASE_URL: emulator.graphBaseUrl,
+    ...emulatorEnv(emulator),
     GRAPH_MAX_RPS: '500',
     GRAPH_REQUEST_TIMEOUT: 'PT5S',
     EXPORT_STORAGE: storage.connectionString,
