@@ -2,7 +2,9 @@
 // batch's JSON lines (streamed, so a large batch is never held in memory).
 import { isArchivePath } from '../archive/blob-layout';
 import { listBatches, readBatchLines } from '../archive/batch-reader';
-import { EXIT_OK, UsageError } from './cli-errors';
+import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
+import { renderLineText } from '../archive/render-text';
+import { verifyArchive } from '../archive/verify-archive';
 import { depsFrom, write, type CliContext } from './cli-context';
 
 export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
@@ -21,7 +23,7 @@ export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?:
   return EXIT_OK;
 }
 
-export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: string }): Promise<number> {
+export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: string; text?: boolean }): Promise<number> {
   if (!o.blob) throw new UsageError('cat needs a blob name (see `teams-export ls`)');
   if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
   const deps = await depsFrom(ctx, o.envFile);
@@ -32,6 +34,32 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
     write(ctx.stdout, buf.toString('utf8'));
     return EXIT_OK;
   }
-  for await (const line of readBatchLines(deps.container, o.blob, ctx.signal)) write(ctx.stdout, line);
+  for await (const line of readBatchLines(deps.container, o.blob, ctx.signal)) write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
   return EXIT_OK;
+}
+
+export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
+  const prefix = o.prefix ?? '';
+  if (prefix !== '' && !isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix)) {
+    throw new UsageError(`verify: "${prefix}" is not inside the archive (messages/, quarantine/ or manifests/)`);
+  }
+  const deps = await depsFrom(ctx, o.envFile);
+  let last = 0;
+  const report = await verifyArchive(deps.container, {
+    prefix,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+    onProgress: (r) => {
+      if (Date.now() - last < 5000) return;
+      last = Date.now();
+      ctx.stderr.write(`verified ${r.blobsChecked} blobs (${(r.bytesChecked / 1048576).toFixed(1)} MiB), ${r.problems.length} problems\n`);
+    },
+  });
+  if (o.json) {
+    write(ctx.stdout, JSON.stringify(report));
+  } else {
+    write(ctx.stdout, `${report.blobsChecked} blobs re-hashed (${report.bytesChecked} bytes), ${report.listed} listed in ${report.manifests} manifests`);
+    for (const p of report.problems) write(ctx.stdout, `  ${p.kind}: ${p.name}: ${p.detail}`);
+    write(ctx.stdout, report.problems.length === 0 ? 'archive verified: no problems' : `${report.problems.length} problems`);
+  }
+  return report.problems.some((p) => p.kind !== 'no-checksum') ? EXIT_RUN_FAILED : EXIT_OK;
 }

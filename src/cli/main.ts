@@ -1,7 +1,7 @@
 // Entry point of the `teams-export` command: parses arguments, dispatches to a command, and maps
 // failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
 import { parseArgs } from 'node:util';
-import { catCommand, lsCommand } from './archive-commands';
+import { catCommand, lsCommand, verifyCommand } from './archive-commands';
 import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { demoCommand } from './demo';
@@ -16,7 +16,9 @@ commands:
                                             never moves the daily watermarks
   status [--json]                           checkpoints per entity and the latest runs
   ls [PREFIX]                               list archived blobs (default prefix messages/)
-  cat BLOB                                  print one batch's JSON lines
+  cat BLOB [--text]                         print one batch's JSON lines (--text: readable)
+  verify [PREFIX]                           re-hash archived blobs against their recorded SHA-256s
+                                            and the manifests; exit 1 on any mismatch or gap
   demo [--keep]                             run everything locally against Azurite and the
                                             bundled Graph emulator
 
@@ -27,7 +29,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'demo'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'demo'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -67,6 +69,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       'env-file': { type: 'string' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
+      text: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -79,14 +82,15 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     backfill: ['from', 'to', 'user', 'team', 'env-file', 'json'],
     status: ['env-file', 'json'],
     ls: ['env-file', 'json'],
-    cat: ['env-file'],
+    cat: ['env-file', 'text'],
+    verify: ['env-file', 'json'],
     demo: ['keep'],
   };
   const cmd = command as Command;
   for (const name of Object.keys(values)) {
     if (!allowed[cmd].includes(name)) throw new UsageError(`${cmd} does not take --${name}`);
   }
-  const maxPositionals = cmd === 'ls' || cmd === 'cat' ? 1 : 0;
+  const maxPositionals = cmd === 'ls' || cmd === 'cat' || cmd === 'verify' ? 1 : 0;
   if (positionals.length > maxPositionals) throw new UsageError(`${cmd}: unexpected argument "${positionals[maxPositionals]}"`);
   const envFile = values['env-file'];
   const json = values.json === true;
@@ -107,7 +111,9 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     case 'ls':
       return lsCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'cat':
-      return catCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { blob: positionals[0] } : {}) });
+      return catCommand(ctx, { ...common, text: values.text === true, ...(positionals[0] !== undefined ? { blob: positionals[0] } : {}) });
+    case 'verify':
+      return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'demo':
       return demoCommand(ctx, { keep: values.keep === true });
   }

@@ -1,0 +1,118 @@
+// Verifies an archive against its own records: every blob a manifest lists must exist with the
+// SHA-256 the manifest recorded, and every archived batch must still hash to the SHA-256 stored in
+// its metadata when it was written. Reports what is missing, altered, or written without a record.
+import { createHash } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+
+export interface VerifyProblem {
+  kind: 'missing' | 'mismatch' | 'no-checksum' | 'bad-manifest';
+  name: string;
+  detail: string;
+}
+
+export interface VerifyReport {
+  manifests: number;
+  blobsChecked: number;
+  bytesChecked: number;
+  /** Blobs listed by some manifest. */
+  listed: number;
+  problems: VerifyProblem[];
+}
+
+export interface VerifyOptions {
+  /** Only blobs under this prefix (default: the whole archive). */
+  prefix?: string;
+  signal?: AbortSignal;
+  onProgress?: (r: Readonly<VerifyReport>) => void;
+}
+
+const BATCH_PREFIXES = ['messages/', 'quarantine/'];
+
+async function sha256Of(container: ContainerClient, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+  const res = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of res.readableStreamBody as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
+}
+
+export async function verifyArchive(container: ContainerClient, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const report: VerifyReport = { manifests: 0, blobsChecked: 0, bytesChecked: 0, listed: 0, problems: [] };
+  const prefix = opts.prefix ?? '';
+  const signal = opts.signal;
+  const abort = signal ? { abortSignal: signal } : {};
+
+  // 1. What the manifests say was written (a blob may be listed by several: a job and its run).
+  const expected = new Map<string, string>();
+  for await (const item of container.listBlobsFlat({ prefix: 'manifests/', ...abort })) {
+    if (!item.name.endsWith('.json')) continue;
+    report.manifests++;
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse((await container.getBlobClient(item.name).downloadToBuffer(undefined, undefined, abort)).toString('utf8'));
+    } catch (err) {
+      report.problems.push({ kind: 'bad-manifest', name: item.name, detail: `not readable JSON: ${(err as Error).message}` });
+      continue;
+    }
+    for (const b of blobsOf(manifest)) {
+      if (!b.name.startsWith(prefix)) continue;
+      const seen = expected.get(b.name);
+      if (seen !== undefined && seen !== b.sha256) {
+        report.problems.push({ kind: 'bad-manifest', name: b.name, detail: `manifests disagree on its SHA-256 (${seen} vs ${b.sha256}, in ${item.name})` });
+      }
+      expected.set(b.name, b.sha256);
+    }
+  }
+  report.listed = expected.size;
+
+  // 2. Every batch: hash it and compare with its metadata and with the manifests.
+  const present = new Set<string>();
+  for (const top of BATCH_PREFIXES) {
+    if (!(top.startsWith(prefix) || prefix.startsWith(top))) continue;
+    const listPrefix = prefix.startsWith(top) ? prefix : top;
+    for await (const item of container.listBlobsFlat({ prefix: listPrefix, includeMetadata: true, ...abort })) {
+      present.add(item.name);
+      const { sha256, bytes } = await sha256Of(container, item.name, signal);
+      report.blobsChecked++;
+      report.bytesChecked += bytes;
+      const recorded = item.metadata?.sha256;
+      const listed = expected.get(item.name);
+      if (recorded === undefined && listed === undefined) {
+        report.problems.push({ kind: 'no-checksum', name: item.name, detail: 'no SHA-256 in its metadata or in any manifest' });
+      }
+      if (recorded !== undefined && recorded !== sha256) {
+        report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, its metadata says ${recorded}` });
+      } else if (listed !== undefined && listed !== sha256) {
+        report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, the manifest says ${listed}` });
+      }
+      opts.onProgress?.(report);
+    }
+  }
+
+  // 3. Listed but gone.
+  for (const name of expected.keys()) {
+    if (!present.has(name) && BATCH_PREFIXES.some((p) => name.startsWith(p))) {
+      report.problems.push({ kind: 'missing', name, detail: 'listed in a manifest but not in the archive' });
+    }
+  }
+  return report;
+}
+
+/** The `{ name, sha256 }` entries of a job manifest (`blobs`) or a run manifest (`jobs[].blobs`). */
+function blobsOf(manifest: unknown): Array<{ name: string; sha256: string }> {
+  const out: Array<{ name: string; sha256: string }> = [];
+  const take = (list: unknown) => {
+    if (!Array.isArray(list)) return;
+    for (const b of list) {
+      const rec = b as { name?: unknown; sha256?: unknown };
+      if (typeof rec?.name === 'string' && typeof rec.sha256 === 'string') out.push({ name: rec.name, sha256: rec.sha256 });
+    }
+  };
+  const m = manifest as { blobs?: unknown; jobs?: unknown };
+  take(m?.blobs);
+  if (Array.isArray(m?.jobs)) for (const j of m.jobs) take((j as { blobs?: unknown })?.blobs);
+  return out;
+}
