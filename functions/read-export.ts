@@ -1,13 +1,15 @@
-// readExport: GET /api/exports/{*path} → one batch streamed as JSON Lines (or a manifest as JSON).
+// readExport: GET /api/exports/{*path}[?format=text] → one batch streamed as JSON Lines, or as
+// readable text (or a manifest as JSON).
 import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { getAppContext, type GetAppContext } from '../src/app/app-context';
-import { readExport as openExport } from '../src/app/export-browser';
+import { parseExportFormat, readExport as openExport } from '../src/app/export-browser';
 import { handleHttp } from '../src/app/http-responses';
 
 export function createReadExportHandler(getCtx: GetAppContext) {
   return async function readExport(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     return handleHttp(context, getCtx, async (ctx) => {
-      const content = await openExport(ctx, request.params.path ?? '');
+      const format = parseExportFormat(request.query.get('format'));
+      const content = await openExport(ctx, request.params.path ?? '', undefined, format);
       return { status: 200, headers: { 'content-type': content.contentType }, body: content.body };
     });
   };

@@ -2,6 +2,7 @@
 // stream one batch as JSON Lines. Only names inside the archive folders are accepted.
 import { isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
 import { listBatches, readBatchLines } from '../archive/batch-reader';
+import { renderLineText } from '../archive/render-text';
 import type { AppContext } from './app-context';
 import { NotFoundError, ValidationError } from './app-errors';
 
@@ -59,8 +60,17 @@ export interface ExportContent {
   body: AsyncIterable<Uint8Array>;
 }
 
+export type ExportFormat = 'jsonl' | 'text';
+
+/** The `format` query parameter: absent or `jsonl` for the raw lines, `text` for a readable view. */
+export function parseExportFormat(value: string | null): ExportFormat {
+  if (value === null || value === 'jsonl') return 'jsonl';
+  if (value === 'text') return 'text';
+  throw new ValidationError([{ field: 'format', message: 'must be "jsonl" (default) or "text"' }]);
+}
+
 /** Opens one archive blob for reading: 400 outside the archive, 404 when it does not exist. */
-export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal): Promise<ExportContent> {
+export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal, format: ExportFormat = 'jsonl'): Promise<ExportContent> {
   if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: 'must name a blob inside the archive (messages/, quarantine/ or manifests/)' }]);
   const isBatch = path.endsWith('.jsonl.gz');
   if (!isBatch && !path.endsWith('.json')) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
@@ -70,11 +80,12 @@ export async function readExport(ctx: AppContext, path: string, signal?: AbortSi
     return { contentType: 'application/json; charset=utf-8', body: oneChunk(blob.downloadToBuffer(0, undefined, signal ? { abortSignal: signal } : {})) };
   }
   const lines = readBatchLines(ctx.deps.container, path, signal);
-  return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines) };
+  if (format === 'text') return { contentType: 'text/plain; charset=utf-8', body: encodeLines(lines, (l) => `${renderLineText(l)}\n\n`) };
+  return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines, (l) => `${l}\n`) };
 }
 
-async function* encodeLines(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
-  for await (const line of lines) yield Buffer.from(`${line}\n`, 'utf8');
+async function* encodeLines(lines: AsyncIterable<string>, render: (line: string) => string): AsyncGenerator<Uint8Array> {
+  for await (const line of lines) yield Buffer.from(render(line), 'utf8');
 }
 
 async function* oneChunk(buffer: Promise<Buffer>): AsyncGenerator<Uint8Array> {

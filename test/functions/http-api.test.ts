@@ -176,6 +176,16 @@ describe('HTTP API', () => {
     expect(lines).toHaveLength(first.lines);
     for (const l of lines) expect(new Date(JSON.parse(l).lastModifiedDateTime).toISOString().slice(0, 10)).toBe(first.day);
 
+    const text = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'text' } }), fh.invocation('readExport'));
+    expect(text.status).toBe(200);
+    expect((text.headers as Record<string, string>)['content-type']).toMatch(/text\/plain/);
+    const blocks = (await bodyText(text)).split('\n\n').filter((b) => b.trim().length > 0);
+    expect(blocks).toHaveLength(first.lines);
+    for (const b of blocks) expect(b).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\] chat /);
+    const badFormat = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'html' } }), fh.invocation('readExport'));
+    expect(badFormat.status).toBe(400);
+    expect((badFormat.jsonBody as Json).error.fields[0].field).toBe('format');
+
     const limited = await listExports(get('exports', { query: { prefix: 'messages/', limit: '1' } }), fh.invocation('listExports'));
     expect((limited.jsonBody as Json).items).toHaveLength(1);
     expect((limited.jsonBody as Json).truncated).toBe(true);
