@@ -219,8 +219,12 @@ describe('faults', () => {
     try {
       const outcome = await h.daily(now);
       expect(outcome.status, JSON.stringify(outcome.results.filter((r) => r.error).map((r) => r.error))).toBe('succeeded');
-      expect(h.emulator.counters.throttled).toBeGreaterThan(0);
-      expect(h.deps.http.stats().retries).toBeGreaterThan(0);
+      // The faults really happened (how many 429s depends on the machine's speed, so not asserted here;
+      // the client's 429 handling has its own tests).
+      const f = h.emulator.counters.faults;
+      expect(f.error + f.reset).toBeGreaterThan(0);
+      expect(f.emptyPage).toBeGreaterThan(0);
+      expect(h.deps.http.stats().retries).toBeGreaterThanOrEqual(f.error + f.reset);
       // Out-of-window items are archived too (bucketed by their own day), so compare with a superset check.
       for (const entity of h.entities()) {
         const user = h.emulator.tenant.users.find((u) => u.id === entity.id);
