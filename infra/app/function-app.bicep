@@ -1,0 +1,153 @@
+// The Function App on the Flex Consumption plan (Linux, Node 22) running as the user-assigned identity,
+// and its app settings: identity-based host and archive storage, Entra-authenticated telemetry, the
+// Graph credential and the export settings. test/infra checks these settings against src/settings.ts.
+param location string
+param tags object
+param planName string
+param name string
+param identityId string
+param identityClientId string
+param hostStorageName string
+param archiveStorageName string
+param deploymentContainerName string
+param applicationInsightsName string
+param maximumInstanceCount int
+param instanceMemoryMB int
+param graphMaxRps int
+param graphBaseUrl string
+param archiveContainerName string
+param exportSchedule string
+param exportStart string
+param exportUsers string
+param exportTeams string
+param exportIncludeUsers string
+param exportExcludeUsers string
+param exportIncludeTeams string
+param exportExcludeTeams string
+param logLevel string
+param useClientSecret bool
+param graphClientId string
+param keyVaultName string
+
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: hostStorageName
+}
+
+resource archiveStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: archiveStorageName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true // Linux
+  }
+}
+
+// app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
+var hostSettings = {
+  // The Functions host's storage, through the managed identity (no AzureWebJobsStorage connection string).
+  AzureWebJobsStorage__blobServiceUri: hostStorage.properties.primaryEndpoints.blob
+  AzureWebJobsStorage__tableServiceUri: hostStorage.properties.primaryEndpoints.table
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  // Telemetry is accepted only with an Entra token (local auth is off on the component).
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+var exportSettings = {
+  // The archive: read by the app (src/settings.ts) and, as connection EXPORT_STORAGE, by the queue triggers.
+  EXPORT_STORAGE__blobServiceUri: archiveStorage.properties.primaryEndpoints.blob
+  EXPORT_STORAGE__tableServiceUri: archiveStorage.properties.primaryEndpoints.table
+  EXPORT_STORAGE__queueServiceUri: archiveStorage.properties.primaryEndpoints.queue
+  EXPORT_STORAGE__credential: 'managedidentity'
+  EXPORT_STORAGE__clientId: identityClientId
+  EXPORT_CONTAINER: archiveContainerName
+  // The host resolves %EXPORT_QUEUE% and %EXPORT_SCHEDULE% itself: the app's defaults do not reach it.
+  EXPORT_QUEUE: 'teams-export-jobs'
+  EXPORT_SCHEDULE: exportSchedule
+  EXPORT_START: exportStart
+  EXPORT_USERS: exportUsers
+  EXPORT_TEAMS: exportTeams
+  EXPORT_INCLUDE_USERS: exportIncludeUsers
+  EXPORT_EXCLUDE_USERS: exportExcludeUsers
+  EXPORT_INCLUDE_TEAMS: exportIncludeTeams
+  EXPORT_EXCLUDE_TEAMS: exportExcludeTeams
+  GRAPH_BASE_URL: graphBaseUrl
+  GRAPH_MAX_RPS: string(graphMaxRps)
+  // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; the plan never runs more instances than this.
+  GRAPH_INSTANCES: string(maximumInstanceCount)
+  LOG_LEVEL: logLevel
+  AZURE_TENANT_ID: tenant().tenantId
+  // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).
+  // Client-secret mode: the app registration's client id, with the secret below.
+  AZURE_CLIENT_ID: useClientSecret ? graphClientId : identityClientId
+}
+
+var graphSecretSettings = useClientSecret ? {
+  AZURE_CLIENT_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=graph-client-secret)'
+} : {}
+// app-settings:end
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    // Key Vault references (client-secret mode) resolve with the user-assigned identity.
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${hostStorage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(hostSettings, exportSettings, graphSecretSettings)
+}
+
+output name string = site.name
+output uri string = 'https://${site.properties.defaultHostName}'

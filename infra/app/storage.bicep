@@ -1,0 +1,132 @@
+// Two storage accounts, both without shared keys or public blob access and TLS 1.2 only: the Functions
+// host's own storage (keys, timer and singleton locks, the deployment package) and the archive
+// (EXPORT_STORAGE: the export container, the checkpoint/run/job tables and the jobs queue), so WORM,
+// versioning and lifecycle rules apply to the archive alone and each identity gets only its roles.
+param location string
+param tags object
+param hostStorageName string
+param archiveStorageName string
+param archiveStorageSku string
+param archiveContainerName string
+param deploymentContainerName string
+param enableImmutability bool
+param immutabilityDays int
+param lifecycleCoolAfterDays int
+param lifecycleArchiveAfterDays int
+
+var secureDefaults = {
+  minimumTlsVersion: 'TLS1_2'
+  supportsHttpsTrafficOnly: true
+  allowBlobPublicAccess: false
+  allowSharedKeyAccess: false // Entra ID (managed identity) only
+  defaultToOAuthAuthentication: true
+  allowCrossTenantReplication: false
+  publicNetworkAccess: 'Enabled'
+  networkAcls: {
+    defaultAction: 'Allow'
+    bypass: 'AzureServices'
+  }
+}
+
+resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: hostStorageName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: union(secureDefaults, { accessTier: 'Hot' })
+}
+
+resource hostBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: hostStorage
+  name: 'default'
+}
+
+// Flex Consumption runs the package it finds in this container (written by `azd deploy` / `func publish`).
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: hostBlobService
+  name: deploymentContainerName
+  properties: { publicAccess: 'None' }
+}
+
+resource archiveStorage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: archiveStorageName
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: { name: archiveStorageSku }
+  properties: union(secureDefaults, { accessTier: 'Hot' })
+}
+
+resource archiveBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: archiveStorage
+  name: 'default'
+  properties: {
+    // Version-level WORM needs versioning. The app overwrites only its manifests (run and job totals),
+    // so versioning costs next to nothing and keeps every earlier manifest as an immutable version.
+    isVersioningEnabled: enableImmutability
+    deleteRetentionPolicy: { enabled: true, days: 14 }
+    containerDeleteRetentionPolicy: { enabled: true, days: 14 }
+  }
+}
+
+resource archiveContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: archiveBlobService
+  name: archiveContainerName
+  properties: {
+    publicAccess: 'None'
+    // Version-level (not container-level) WORM: a container-level policy would refuse the manifest
+    // overwrites; at version level each overwrite creates a new version and every version stays immutable.
+    immutableStorageWithVersioning: enableImmutability ? { enabled: true } : null
+  }
+}
+
+// The container's default policy: every blob version written gets this retention. Created unlocked
+// (Bicep cannot lock it); lock it once verified, after which it can only be extended (README.md, "Deploy to Azure").
+resource archiveImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (enableImmutability) {
+  parent: archiveContainer
+  name: 'default'
+  properties: {
+    immutabilityPeriodSinceCreationInDays: immutabilityDays
+    allowProtectedAppendWrites: false
+  }
+}
+
+var tierActions = union(
+  lifecycleCoolAfterDays > 0 ? { tierToCool: { daysAfterCreationGreaterThan: lifecycleCoolAfterDays } } : {},
+  lifecycleArchiveAfterDays > 0 ? { tierToArchive: { daysAfterCreationGreaterThan: lifecycleArchiveAfterDays } } : {}
+)
+
+// Batches are never modified after they are written, so age since creation is the right clock.
+// Only messages/ moves: manifests, quarantine and the lock blobs stay hot (small, and read by the app).
+resource archiveLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (lifecycleCoolAfterDays > 0 || lifecycleArchiveAfterDays > 0) {
+  parent: archiveStorage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          enabled: true
+          name: 'tier-old-message-batches'
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: ['blockBlob']
+              prefixMatch: ['${archiveContainerName}/messages/']
+            }
+            actions: {
+              baseBlob: tierActions
+            }
+          }
+        }
+      ]
+    }
+  }
+  dependsOn: [archiveContainer]
+}
+
+output hostStorageName string = hostStorage.name
+output archiveStorageName string = archiveStorage.name
+output deploymentContainerName string = deploymentContainer.name
+output archiveBlobEndpoint string = archiveStorage.properties.primaryEndpoints.blob
+output archiveTableEndpoint string = archiveStorage.properties.primaryEndpoints.table

@@ -1,0 +1,114 @@
+// Entry point for `azd up` / `az deployment sub create`: creates the resource group and deploys
+// resources.bicep into it. Every product parameter is forwarded unchanged (see resources.bicep for
+// what each one means); `az deployment group create -f infra/resources.bicep` deploys into an
+// existing resource group instead.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('azd environment name; names the resource group and seeds the unique resource names.')
+param environmentName string
+
+@minLength(1)
+@description('Region of every resource (must offer the Flex Consumption plan).')
+@metadata({ azd: { type: 'location' } })
+param location string
+
+@description('Resource group name; default rg-{environmentName}.')
+param resourceGroupName string = ''
+
+param maximumInstanceCount int = 10
+param instanceMemoryMB int = 2048
+param graphMaxRps int = 150
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+param exportSchedule string = '0 30 2 * * *'
+param exportStart string = '2016-01-01T00:00:00Z'
+@allowed(['all', 'none'])
+param exportUsers string = 'all'
+@allowed(['all', 'none'])
+param exportTeams string = 'all'
+param exportIncludeUsers string = ''
+param exportExcludeUsers string = ''
+param exportIncludeTeams string = ''
+param exportExcludeTeams string = ''
+@allowed(['debug', 'info', 'warn', 'error'])
+param logLevel string = 'info'
+param archiveContainerName string = 'teams-export'
+param archiveStorageSku string = 'Standard_LRS'
+param enableImmutability bool = false
+param immutabilityDays int = 2555
+param lifecycleCoolAfterDays int = 0
+param lifecycleArchiveAfterDays int = 0
+@allowed(['managedIdentity', 'clientSecret'])
+param graphAuthMode string = 'managedIdentity'
+param graphClientId string = ''
+param assignGraphAppRoles bool = false
+param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'User.Read.All', 'Team.ReadBasic.All']
+param alertEmail string = ''
+param missedRunHours int = 26
+param logRetentionDays int = 30
+param operatorPrincipalId string = ''
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: !empty(resourceGroupName) ? resourceGroupName : 'rg-${environmentName}'
+  location: location
+  tags: tags
+}
+
+module resources 'resources.bicep' = {
+  name: 'teams-export-resources'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    resourceToken: resourceToken
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    graphMaxRps: graphMaxRps
+    graphBaseUrl: graphBaseUrl
+    exportSchedule: exportSchedule
+    exportStart: exportStart
+    exportUsers: exportUsers
+    exportTeams: exportTeams
+    exportIncludeUsers: exportIncludeUsers
+    exportExcludeUsers: exportExcludeUsers
+    exportIncludeTeams: exportIncludeTeams
+    exportExcludeTeams: exportExcludeTeams
+    logLevel: logLevel
+    archiveContainerName: archiveContainerName
+    archiveStorageSku: archiveStorageSku
+    enableImmutability: enableImmutability
+    immutabilityDays: immutabilityDays
+    lifecycleCoolAfterDays: lifecycleCoolAfterDays
+    lifecycleArchiveAfterDays: lifecycleArchiveAfterDays
+    graphAuthMode: graphAuthMode
+    graphClientId: graphClientId
+    assignGraphAppRoles: assignGraphAppRoles
+    graphAppRoles: graphAppRoles
+    alertEmail: alertEmail
+    missedRunHours: missedRunHours
+    logRetentionDays: logRetentionDays
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+output AZURE_LOCATION string = location
+output AZURE_TENANT_ID string = tenant().tenantId
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_FUNCTION_APP_NAME string = resources.outputs.functionAppName
+output SERVICE_API_NAME string = resources.outputs.functionAppName
+output SERVICE_API_URI string = resources.outputs.functionAppUri
+output MANAGED_IDENTITY_CLIENT_ID string = resources.outputs.identityClientId
+output MANAGED_IDENTITY_PRINCIPAL_ID string = resources.outputs.identityPrincipalId
+output ARCHIVE_STORAGE_ACCOUNT string = resources.outputs.archiveStorageName
+output ARCHIVE_BLOB_ENDPOINT string = resources.outputs.archiveBlobEndpoint
+output ARCHIVE_TABLE_ENDPOINT string = resources.outputs.archiveTableEndpoint
+output ARCHIVE_CONTAINER string = archiveContainerName
+output APPLICATIONINSIGHTS_NAME string = resources.outputs.applicationInsightsName
+output KEY_VAULT_NAME string = resources.outputs.keyVaultName

@@ -1,0 +1,206 @@
+// Everything teams-export needs in one resource group: a user-assigned identity, host and archive
+// storage (no shared keys), the Function App on Flex Consumption, monitoring with alerts, the role
+// assignments, and the opt-in Key Vault (client-secret mode) and Graph app-role assignment.
+targetScope = 'resourceGroup'
+
+param location string = resourceGroup().location
+param tags object = {}
+@description('Seeds unique resource names; main.bicep passes one derived from the azd environment.')
+param resourceToken string = toLower(uniqueString(resourceGroup().id))
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption maximum instance count. Also the GRAPH_INSTANCES app setting: each instance takes GRAPH_MAX_RPS / this share of the Graph budget, so the tenant-wide rate can never exceed GRAPH_MAX_RPS.')
+param maximumInstanceCount int = 10
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+@minValue(1)
+@maxValue(10000)
+@description('GRAPH_MAX_RPS: client-side request budget for the whole tenant (Graph allows about 200/s per app per tenant for export).')
+param graphMaxRps int = 150
+@description('GRAPH_BASE_URL: Graph root (change for sovereign clouds).')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('EXPORT_SCHEDULE: NCRONTAB (UTC) of the daily run.')
+param exportSchedule string = '0 30 2 * * *'
+@description('EXPORT_START: where the first run starts (ISO-8601 UTC instant).')
+param exportStart string = '2016-01-01T00:00:00Z'
+@allowed(['all', 'none'])
+param exportUsers string = 'all'
+@allowed(['all', 'none'])
+param exportTeams string = 'all'
+@description('Comma-separated user ids or UPNs; empty = everyone.')
+param exportIncludeUsers string = ''
+param exportExcludeUsers string = ''
+@description('Comma-separated team ids or display names; empty = every team.')
+param exportIncludeTeams string = ''
+param exportExcludeTeams string = ''
+@allowed(['debug', 'info', 'warn', 'error'])
+param logLevel string = 'info'
+
+@description('EXPORT_CONTAINER: the archive container (WORM and lifecycle rules apply to it).')
+param archiveContainerName string = 'teams-export'
+@allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
+param archiveStorageSku string = 'Standard_LRS'
+
+@description('Version-level WORM on the archive container (turns on blob versioning). Decide before the first deployment: an existing container must be migrated to turn it on later.')
+param enableImmutability bool = false
+@minValue(1)
+@maxValue(146000)
+@description('Days each blob version stays immutable after it is written (unlocked policy; lock it after verifying).')
+param immutabilityDays int = 2555
+@minValue(0)
+@description('Move batches to the Cool tier this many days after they were written (0 = never).')
+param lifecycleCoolAfterDays int = 0
+@minValue(0)
+@description('Move batches to the Archive tier this many days after they were written (0 = never). Archived batches must be rehydrated before they can be read, de-duplicated against or backfilled over.')
+param lifecycleArchiveAfterDays int = 0
+
+@allowed(['managedIdentity', 'clientSecret'])
+@description('managedIdentity: Graph tokens for the user-assigned identity (no secret anywhere). clientSecret: an app registration whose secret is read from Key Vault.')
+param graphAuthMode string = 'managedIdentity'
+@description('clientSecret mode only: the app registration (client) id.')
+param graphClientId string = ''
+
+@description('Assign the Graph application roles to the managed identity during deployment (Microsoft Graph Bicep extension; the deploying user needs rights to grant app roles).')
+param assignGraphAppRoles bool = false
+param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'User.Read.All', 'Team.ReadBasic.All']
+
+@description('E-mail address for the run alerts (empty: alerts fire without a notification).')
+param alertEmail string = ''
+@minValue(1)
+@maxValue(47)
+@description('Alert when no daily run has finished for this many hours.')
+param missedRunHours int = 26
+param logRetentionDays int = 30
+
+@description('Object id of an operator (user or group) who may read the archive and state with the CLI and set the Key Vault secret. Empty: none.')
+param operatorPrincipalId string = ''
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
+var useClientSecret = graphAuthMode == 'clientSecret'
+
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: 'id-teams-export-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module storage 'app/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    tags: tags
+    hostStorageName: 'sthost${resourceToken}'
+    archiveStorageName: 'starch${resourceToken}'
+    archiveStorageSku: archiveStorageSku
+    archiveContainerName: archiveContainerName
+    deploymentContainerName: 'app-package'
+    enableImmutability: enableImmutability
+    immutabilityDays: immutabilityDays
+    lifecycleCoolAfterDays: lifecycleCoolAfterDays
+    lifecycleArchiveAfterDays: lifecycleArchiveAfterDays
+  }
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-teams-export-${resourceToken}'
+    applicationInsightsName: 'appi-teams-export-${resourceToken}'
+    logRetentionDays: logRetentionDays
+  }
+}
+
+module keyVault 'app/key-vault.bicep' = if (useClientSecret) {
+  name: 'keyVault'
+  params: {
+    location: location
+    tags: tags
+    name: 'kv-tx-${resourceToken}'
+    identityPrincipalId: identity.properties.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module rbac 'app/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    hostStorageName: storage.outputs.hostStorageName
+    archiveStorageName: storage.outputs.archiveStorageName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    identityPrincipalId: identity.properties.principalId
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
+  }
+}
+
+module functionApp 'app/function-app.bicep' = {
+  name: 'functionApp'
+  params: {
+    location: location
+    tags: tags
+    planName: 'plan-teams-export-${resourceToken}'
+    name: 'func-teams-export-${resourceToken}'
+    identityId: identity.id
+    identityClientId: identity.properties.clientId
+    hostStorageName: storage.outputs.hostStorageName
+    archiveStorageName: storage.outputs.archiveStorageName
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+    graphMaxRps: graphMaxRps
+    graphBaseUrl: graphBaseUrl
+    archiveContainerName: archiveContainerName
+    exportSchedule: exportSchedule
+    exportStart: exportStart
+    exportUsers: exportUsers
+    exportTeams: exportTeams
+    exportIncludeUsers: exportIncludeUsers
+    exportExcludeUsers: exportExcludeUsers
+    exportIncludeTeams: exportIncludeTeams
+    exportExcludeTeams: exportExcludeTeams
+    logLevel: logLevel
+    useClientSecret: useClientSecret
+    graphClientId: graphClientId
+    keyVaultName: useClientSecret ? keyVault!.outputs.name : ''
+  }
+  // The host starts as soon as the site exists: its storage and telemetry roles must be in place first.
+  dependsOn: [rbac]
+}
+
+module alerts 'app/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    namePrefix: 'teams-export-${resourceToken}'
+    alertEmail: alertEmail
+    missedRunHours: missedRunHours
+  }
+}
+
+module graphAppRoleAssignments 'app/graph-app-roles.bicep' = if (assignGraphAppRoles && !useClientSecret) {
+  name: 'graphAppRoles'
+  params: {
+    principalId: identity.properties.principalId
+    appRoles: graphAppRoles
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output functionAppUri string = functionApp.outputs.uri
+output identityClientId string = identity.properties.clientId
+output identityPrincipalId string = identity.properties.principalId
+output archiveStorageName string = storage.outputs.archiveStorageName
+output archiveBlobEndpoint string = storage.outputs.archiveBlobEndpoint
+output archiveTableEndpoint string = storage.outputs.archiveTableEndpoint
+output applicationInsightsName string = monitoring.outputs.applicationInsightsName
+output keyVaultName string = useClientSecret ? keyVault!.outputs.name : ''
