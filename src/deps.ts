@@ -1,6 +1,6 @@
 // Builds the app's clients once from validated settings (credential, Graph, Blob, Table) and hands
 // them to whoever runs jobs: the CLI, the Functions handlers, the demo and the benchmark.
-import { ClientSecretCredential, ManagedIdentityCredential } from '@azure/identity';
+import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/core-auth';
 import type { ContainerClient } from '@azure/storage-blob';
 import { ensureContainer } from './archive/entity-lease';
@@ -44,18 +44,24 @@ export interface BuildDepsOptions {
   log: Logger;
   /** Overrides for tests and the benchmark; production passes none. */
   credential?: TokenCredential;
+  storageCredential?: TokenCredential;
   limiter?: RateLimiter;
+  /**
+   * Run by a person (the CLI) rather than inside Azure: identity-based storage then also accepts a
+   * developer sign-in (Azure CLI, environment, ...), so an operator can inspect the archive from a laptop.
+   */
+  interactive?: boolean;
+}
+
+function storageIdentity(clientId: string | undefined, interactive: boolean): TokenCredential {
+  if (interactive) return new DefaultAzureCredential(clientId ? { managedIdentityClientId: clientId } : {});
+  return clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
 }
 
 /** Builds every client and makes sure the container and tables exist (created on first use). */
 export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Promise<AppDeps> {
   const credential = opts.credential ?? createGraphCredential(settings);
-  const storageCredential =
-    settings.storage.kind === 'identity'
-      ? settings.storage.clientId
-        ? new ManagedIdentityCredential({ clientId: settings.storage.clientId })
-        : new ManagedIdentityCredential()
-      : undefined;
+  const storageCredential = settings.storage.kind === 'identity' ? (opts.storageCredential ?? storageIdentity(settings.storage.clientId, opts.interactive === true)) : undefined;
   const storage = createStorageClients(settings.storage, storageCredential);
   const container: ContainerClient = storage.blobService.getContainerClient(settings.container);
   const names = tableNames(settings.tablePrefix);

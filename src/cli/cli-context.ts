@@ -29,7 +29,7 @@ export function cliLogger(settings: Settings): Logger {
 
 export async function depsFrom(ctx: CliContext, envFile: string | undefined): Promise<AppDeps> {
   const settings = settingsFrom(ctx, envFile);
-  return buildDeps(settings, { log: cliLogger(settings) });
+  return buildDeps(settings, { log: cliLogger(settings), interactive: true });
 }
 
 export function write(stream: NodeJS.WritableStream, line: string): void {
