@@ -96,6 +96,14 @@ describe('teams-export CLI', () => {
     expect(emulator.counters.byRoute.token ?? 0).toBe(0);
   });
 
+  it('a wrong client secret fails the run with a clear message that does not contain the secret', async () => {
+    const secret = 'wrong-secret-7f3a9c';
+    const r = await cli(['run', '--now', iso(now)], { ...env, AZURE_CLIENT_SECRET: secret });
+    expect(r.code).toBe(1);
+    expect(r.stdout + r.stderr).toMatch(/could not enumerate users and teams: could not get an access token/);
+    expect(r.stdout + r.stderr).not.toContain(secret);
+  });
+
   it('run exports the tenant, then status, ls and cat show it', async () => {
     const run = await cli(['run', '--now', iso(now)], env);
     expect(run.code, run.stderr).toBe(0);
