@@ -3,7 +3,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Entity } from '../export/types';
 import { readBatchLines, listBatches } from './batch-reader';
-import { dayPrefix } from './blob-layout';
+import { dayPrefix, entityPrefix } from './blob-layout';
 
 /** How many batches of one day are downloaded at once. */
 const PARALLEL_READS = 4;
@@ -19,9 +19,47 @@ export async function loadArchivedVersionKeys(
   keyOfLine: (line: string) => string | undefined,
   signal?: AbortSignal,
 ): Promise<Set<string>> {
-  const keys = new Set<string>();
   const names: string[] = [];
   for await (const batch of listBatches(container, dayPrefix(entity, day), signal)) names.push(batch.name);
+  return loadVersionKeysOf(container, names, keyOfLine, signal);
+}
+
+/**
+ * The batches archived for an entity in the given months (`yyyy-mm`), by day (`yyyy-mm-dd`): one
+ * listing per month instead of one per day, so a job that writes thirty days of an entity asks
+ * Storage once or twice, not thirty times, which of those days already hold batches.
+ */
+export async function listArchivedBatchesByDay(
+  container: ContainerClient,
+  entity: Entity,
+  months: Iterable<string>,
+  signal?: AbortSignal,
+): Promise<Map<string, string[]>> {
+  const byDay = new Map<string, string[]>();
+  const root = entityPrefix(entity);
+  for (const month of months) {
+    if (!/^\d{4}-\d{2}$/.test(month)) throw new RangeError(`invalid month ${JSON.stringify(month)}: expected yyyy-mm`);
+    for await (const batch of listBatches(container, `${root}${month.replace('-', '/')}/`, signal)) {
+      // Below the entity prefix a batch name starts with yyyy/mm/dd/ (blob-layout's dayPrefix).
+      const m = /^(\d{4})\/(\d{2})\/(\d{2})\//.exec(batch.name.slice(root.length));
+      if (!m) continue;
+      const day = `${m[1]}-${m[2]}-${m[3]}`;
+      const list = byDay.get(day);
+      if (list) list.push(batch.name);
+      else byDay.set(day, [batch.name]);
+    }
+  }
+  return byDay;
+}
+
+/** The keys of every line of the named batches (downloaded a few at a time). */
+export async function loadVersionKeysOf(
+  container: ContainerClient,
+  names: readonly string[],
+  keyOfLine: (line: string) => string | undefined,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const keys = new Set<string>();
   let next = 0;
   const worker = async () => {
     while (next < names.length) {

@@ -2,11 +2,25 @@
 // SHA-256, created with If-None-Match: * so an existing blob is never overwritten (DESIGN.md §3).
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { gzip, gzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 import { isArchivePath } from './blob-layout';
 
 const gzipAsync = promisify(gzip);
+
+/**
+ * Below this size a batch is compressed on the calling thread: the asynchronous path costs ~0.15 ms of
+ * CPU in stream set-up per call whatever the size (4× the work of compressing a few kilobytes), and
+ * most day batches are that small. Larger batches go to the thread pool so the event loop keeps
+ * serving requests while they compress.
+ */
+const SYNC_GZIP_MAX_BYTES = 64 * 1024;
+const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
+
+function compress(data: Buffer): Promise<Buffer> {
+  return data.length <= SYNC_GZIP_MAX_BYTES ? Promise.resolve(gzipSync(data)) : gzipAsync(data);
+}
 
 export interface WrittenBlob {
   name: string;
@@ -72,7 +86,9 @@ async function upload(
 }
 
 /**
- * Writes one batch: the lines joined with '\n' plus a trailing '\n', gzipped, as a new blob.
+ * Writes one batch: the lines joined with '\n' plus a trailing '\n', gzipped, as a new blob. A line is
+ * a string or its UTF-8 bytes (the day batcher keeps buffered lines as bytes: half the memory of a
+ * JavaScript string holding any non-Latin-1 character, and outside the garbage-collected heap).
  * No Content-Encoding is set: the blob is a .jsonl.gz file that users download and `zcat` as such.
  * Metadata gets `sha256` (of the gzipped bytes) and `lines` added. Throws BlobAlreadyExistsError
  * rather than overwrite.
@@ -80,17 +96,18 @@ async function upload(
 export async function writeBatch(
   container: ContainerClient,
   name: string,
-  lines: string[],
+  lines: ReadonlyArray<string | Buffer>,
   metadata: Record<string, string>,
   signal?: AbortSignal,
 ): Promise<WrittenBlob> {
   checkName(name);
+  const parts: Buffer[] = [];
   for (const line of lines) {
     // One line per version: a raw newline would split a version in two when read back.
-    if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
+    if (typeof line === 'string' ? line.includes('\n') : line.includes(NEWLINE)) throw new RangeError('a batch line must not contain a newline');
+    parts.push(typeof line === 'string' ? Buffer.from(line, 'utf8') : line, NEWLINE_BYTES);
   }
-  const text = lines.length === 0 ? '' : `${lines.join('\n')}\n`;
-  const body = await gzipAsync(Buffer.from(text, 'utf8'));
+  const body = await compress(Buffer.concat(parts));
   const sha256 = createHash('sha256').update(body).digest('hex');
   const meta = { ...metadata, sha256, lines: String(lines.length) };
   checkMetadata(meta);

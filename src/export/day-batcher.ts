@@ -5,7 +5,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { batchBlobName } from '../archive/blob-layout';
 import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
-import { loadArchivedVersionKeys } from '../archive/archived-versions';
+import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
 import type { Entity, PassName, Window } from './types';
@@ -19,6 +19,12 @@ export interface DayBatcherOptions {
   writerId: string;
   /** Flush the largest day once this many versions are buffered in total. */
   maxBufferedVersions: number;
+  /**
+   * Or once this many bytes of lines are buffered (default 2 MiB). Graph returns a backlog unsorted,
+   * so a job buffers every day of its window at once; a byte bound keeps dozens of concurrent jobs
+   * with large messages within a few hundred megabytes, at the price of smaller batches.
+   */
+  maxBufferedBytes?: number;
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
   signal?: AbortSignal;
@@ -30,15 +36,25 @@ export interface FlushResult {
   duplicates: number;
 }
 
+const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+
 export class DayBatcher {
-  /** day → (version key → line), in arrival order. */
-  private readonly buffers = new Map<string, Map<string, string>>();
+  /** day → (version key → line as UTF-8), in arrival order. */
+  private readonly buffers = new Map<string, Map<string, Buffer>>();
   /** day → keys archived before or during this window (loaded on first flush of the day). */
   private readonly archived = new Map<string, Set<string>>();
   private buffered = 0;
+  private bufferedBytes = 0;
+  private readonly maxBufferedBytes: number;
   private duplicates = 0;
+  /** The months the window covers (`yyyy-mm`): their batches are listed once, on the first flush. */
+  private readonly windowMonths: Set<string>;
+  private monthIndex: Promise<Map<string, string[]>> | undefined;
 
-  constructor(private readonly opts: DayBatcherOptions) {}
+  constructor(private readonly opts: DayBatcherOptions) {
+    this.windowMonths = monthsOf(opts.window);
+    this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+  }
 
   /** Adds a version; returns the result of an early flush when the buffer limit was reached. */
   async add(version: MessageVersion): Promise<FlushResult | undefined> {
@@ -53,9 +69,14 @@ export class DayBatcher {
       this.duplicates++;
       return undefined;
     }
-    buffer.set(version.key, version.line);
+    // Unpooled: a pooled Buffer is a slice of a shared 8 KiB slab, and one buffered line would keep
+    // the slab, and the flushed lines that shared it, alive.
+    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
+    bytes.write(version.line, 'utf8');
+    buffer.set(version.key, bytes);
     this.buffered++;
-    if (this.buffered < this.opts.maxBufferedVersions) return undefined;
+    this.bufferedBytes += bytes.length;
+    if (this.buffered < this.opts.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
     let largest: string | undefined;
     let size = -1;
     for (const [d, b] of this.buffers) {
@@ -81,7 +102,20 @@ export class DayBatcher {
   }
 
   private async loadArchived(day: string): Promise<Set<string>> {
-    const keys = await loadArchivedVersionKeys(this.opts.container, this.opts.entity, day, versionKeyFromLine, this.opts.signal);
+    const { container, entity, signal } = this.opts;
+    let keys: Set<string>;
+    if (this.windowMonths.has(day.slice(0, 7))) {
+      // One listing of the window's months serves every day of it. It is taken before this batcher
+      // writes anything, and a day's set is loaded before its first write and then kept up to date
+      // in memory, so nothing this job writes can be missing from it; the entity lease keeps other
+      // writers out meanwhile, as it does for the per-day listing.
+      this.monthIndex ??= listArchivedBatchesByDay(container, entity, this.windowMonths, signal);
+      const names = (await this.monthIndex).get(day) ?? [];
+      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionKeyFromLine, signal);
+    } else {
+      // A version Graph returned outside the window (it happens): its day is looked up on its own.
+      keys = await loadArchivedVersionKeys(container, entity, day, versionKeyFromLine, signal);
+    }
     this.archived.set(day, keys);
     return keys;
   }
@@ -97,8 +131,9 @@ export class DayBatcher {
     this.buffers.delete(day);
     if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
     this.buffered -= buffer.size;
+    for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = this.archived.get(day) ?? (await this.loadArchived(day));
-    const lines: string[] = [];
+    const lines: Buffer[] = [];
     let duplicates = 0;
     for (const [key, line] of buffer) {
       if (archived.has(key)) duplicates++;
@@ -124,5 +159,25 @@ export class DayBatcher {
     // Only now, with the blob committed, do these versions count as archived.
     for (const key of buffer.keys()) archived.add(key);
     return { written: [blob], newVersions: lines.length, duplicates };
+  }
+}
+
+/** The UTC months (`yyyy-mm`) that [fromMs, toMs) touches. */
+function monthsOf(window: Window): Set<string> {
+  const months = new Set<string>();
+  if (!(window.toMs > window.fromMs)) return months;
+  const last = utcDay(window.toMs - 1).slice(0, 7);
+  const d = new Date(window.fromMs);
+  let y = d.getUTCFullYear();
+  let m = d.getUTCMonth();
+  for (;;) {
+    const month = `${String(y).padStart(4, '0')}-${String(m + 1).padStart(2, '0')}`;
+    months.add(month);
+    if (month >= last) return months;
+    m++;
+    if (m === 12) {
+      m = 0;
+      y++;
+    }
   }
 }

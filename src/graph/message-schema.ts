@@ -1,7 +1,6 @@
 // What the exporter relies on in a chatMessage (ids, conversation, timestamps, etag) and the
 // exactly-once version key derived from it; every other property passes through untouched.
 
-import { z } from 'zod';
 import { parseInstant } from '../time';
 
 export interface MessageVersion {
@@ -17,22 +16,6 @@ export interface MessageVersion {
   /** JSON.stringify(raw): the object exactly as received, every property kept. */
   line: string;
 }
-
-/** Any ISO-8601 instant with a zone; fraction digits vary in Graph payloads (.24Z, .864Z, 7 digits). */
-const instant = z.string().refine((s) => parseInstant(s) !== undefined, { message: 'is not an ISO-8601 instant' });
-const nonEmpty = z.string().min(1, { message: 'is empty' });
-
-// Loose objects: chatMessage and its parts are open types, unknown properties are normal. Only the
-// fields below are checked; everything else (createdDateTime included when lastModified is set) is
-// carried in `line` without judgement.
-const messageSchema = z.looseObject({
-  id: nonEmpty,
-  lastModifiedDateTime: instant.nullish(),
-  createdDateTime: z.unknown(),
-  etag: z.string().nullish(),
-  chatId: nonEmpty.nullish(),
-  channelIdentity: z.looseObject({ channelId: nonEmpty.nullish() }).nullish(),
-});
 
 type Parsed = { ok: true; version: Omit<MessageVersion, 'line'> } | { ok: false; reason: string };
 
@@ -54,31 +37,52 @@ export function versionKeyFromLine(line: string): string | undefined {
   return parsed.ok ? parsed.version.key : undefined;
 }
 
+// chatMessage and its parts are open types, unknown properties are normal. Only the fields below are
+// checked, by hand rather than with a schema library: this runs for every version exported (thousands
+// a second) and a schema parse copies each object. Everything else (createdDateTime included when
+// lastModified is set) is carried in `line` without judgement.
 function readVersion(raw: unknown): Parsed {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: 'item is not a JSON object' };
-  const result = messageSchema.safeParse(raw);
-  if (!result.success) {
-    // Name the field and the rule, never the value: the value may be message content.
-    const issue = result.error.issues[0];
-    const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'item';
-    const rule = issue?.code === 'invalid_type' ? (valueAt(raw, issue.path) === undefined ? 'is missing' : `is not a ${issue.expected}`) : (issue?.message ?? 'is invalid');
-    return { ok: false, reason: `${field} ${rule}` };
+  const m = raw as Record<string, unknown>;
+  // Name the field and the rule, never the value: the value may be message content.
+  const id = m.id;
+  if (typeof id !== 'string') return { ok: false, reason: `id ${id === undefined ? 'is missing' : 'is not a string'}` };
+  if (id === '') return { ok: false, reason: 'id is empty' };
+  const lastModified = m.lastModifiedDateTime;
+  let lastModifiedMs: number | null = null;
+  if (lastModified != null) {
+    if (typeof lastModified !== 'string') return { ok: false, reason: 'lastModifiedDateTime is not a string' };
+    const ms = parseInstant(lastModified);
+    // Any ISO-8601 instant with a zone; fraction digits vary in Graph payloads (.24Z, .864Z, 7 digits).
+    if (ms === undefined) return { ok: false, reason: 'lastModifiedDateTime is not an ISO-8601 instant' };
+    lastModifiedMs = ms;
   }
-  const m = result.data;
-  const conversationId = m.chatId ?? m.channelIdentity?.channelId;
+  const etag = m.etag;
+  if (etag != null && typeof etag !== 'string') return { ok: false, reason: 'etag is not a string' };
+  const chatId = nullableNonEmpty(m.chatId, 'chatId');
+  if (typeof chatId === 'object' && chatId !== null) return chatId;
+  const identity = m.channelIdentity;
+  let channelId: string | null | { ok: false; reason: string } = null;
+  if (identity != null) {
+    if (typeof identity !== 'object' || Array.isArray(identity)) return { ok: false, reason: 'channelIdentity is not a object' };
+    channelId = nullableNonEmpty((identity as Record<string, unknown>).channelId, 'channelIdentity.channelId');
+    if (typeof channelId === 'object' && channelId !== null) return channelId;
+  }
+  const conversationId = chatId ?? channelId;
   if (conversationId == null) return { ok: false, reason: 'neither chatId nor channelIdentity.channelId is set' };
-  const lastModifiedMs = m.lastModifiedDateTime == null ? null : (parseInstant(m.lastModifiedDateTime) as number);
   let bucketMs = lastModifiedMs;
   if (bucketMs === null) {
     bucketMs = typeof m.createdDateTime === 'string' ? (parseInstant(m.createdDateTime) ?? null) : null;
     if (bucketMs === null) return { ok: false, reason: 'lastModifiedDateTime is null and createdDateTime is missing or not an ISO-8601 instant' };
   }
-  const key = `${conversationId}|${m.id}|${lastModifiedMs}|${m.etag ?? ''}`;
-  return { ok: true, version: { conversationId, messageId: m.id, lastModifiedMs, bucketMs, key } };
+  const key = `${conversationId}|${id}|${lastModifiedMs}|${etag ?? ''}`;
+  return { ok: true, version: { conversationId, messageId: id, lastModifiedMs, bucketMs, key } };
 }
 
-function valueAt(raw: unknown, path: ReadonlyArray<PropertyKey>): unknown {
-  let v: unknown = raw;
-  for (const k of path) v = typeof v === 'object' && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+/** A string that is absent, null or non-empty; a failure naming the field otherwise. */
+function nullableNonEmpty(v: unknown, field: string): string | null | { ok: false; reason: string } {
+  if (v == null) return null;
+  if (typeof v !== 'string') return { ok: false, reason: `${field} is not a string` };
+  if (v === '') return { ok: false, reason: `${field} is empty` };
   return v;
 }

@@ -1,0 +1,113 @@
+// One measured export, run as a child process of the benchmark so its peak RSS and CPU are the
+// product's alone: the production path (loadSettings → buildDeps → runExport) with the settings it is
+// given in its environment; prints one `BENCH_RESULT {json}` line on stdout.
+import { writeHeapSnapshot } from 'node:v8';
+import { buildDeps } from '../src/deps';
+import { runExport } from '../src/export/run-export';
+import type { GraphStats } from '../src/graph/graph-http';
+import { createLogger, jsonStderrSink } from '../src/log';
+import { loadSettings } from '../src/settings';
+
+export interface ScenarioInput {
+  /** The daily run's "now" (the emulator's data ends an hour before it). */
+  nowMs: number;
+}
+
+export interface ScenarioResult {
+  status: string;
+  error?: string;
+  wallMs: number;
+  planned: number;
+  done: number;
+  skipped: number;
+  failed: number;
+  received: number;
+  messages: number;
+  duplicates: number;
+  quarantined: number;
+  pages: number;
+  blobs: number;
+  bytes: number;
+  graph: GraphStats;
+  /** Graph requests per second, one figure per whole second of the run. */
+  perSecond: number[];
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** getrusage's maximum resident set size over the process's life, in bytes. */
+  peakRssBytes: number;
+  /** Peaks of process.memoryUsage() sampled every second (where RSS goes: JS heap or native buffers). */
+  peakHeapUsedBytes: number;
+  peakHeapTotalBytes: number;
+  peakExternalBytes: number;
+  heapUsedAtEndBytes: number;
+}
+
+export const RESULT_PREFIX = 'BENCH_RESULT ';
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.env.BENCH_SCENARIO ?? '{}') as ScenarioInput;
+  const settings = loadSettings(process.env);
+  const log = createLogger(jsonStderrSink, 'warn');
+  const deps = await buildDeps(settings, { log });
+
+  const perSecond: number[] = [];
+  let lastRequests = 0;
+  const peaks = { heapUsed: 0, heapTotal: 0, external: 0 };
+  const sampler = setInterval(() => {
+    const r = deps.http.stats().requests;
+    perSecond.push(r - lastRequests);
+    lastRequests = r;
+    const m = process.memoryUsage();
+    peaks.heapUsed = Math.max(peaks.heapUsed, m.heapUsed);
+    peaks.heapTotal = Math.max(peaks.heapTotal, m.heapTotal);
+    peaks.external = Math.max(peaks.external, m.external);
+  }, 1000);
+
+  // BENCH_HEAP_SNAPSHOT_AFTER_S=n writes a heap snapshot n seconds into the run (to see what holds memory).
+  const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_S ?? NaN);
+  if (snapshotAfter > 0) setTimeout(() => process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`), snapshotAfter * 1000).unref();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const outcome = await runExport({ kind: 'daily', nowMs: input.nowMs }, deps);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+
+  const p = outcome.progress;
+  const result: ScenarioResult = {
+    status: outcome.status,
+    ...(outcome.error ? { error: outcome.error } : {}),
+    wallMs,
+    planned: p.planned,
+    done: p.done,
+    skipped: p.skipped,
+    failed: p.failed,
+    received: p.received,
+    messages: p.messages,
+    duplicates: p.duplicates,
+    quarantined: p.quarantined,
+    pages: p.pages,
+    blobs: p.blobs,
+    bytes: p.bytes,
+    graph: deps.http.stats(),
+    perSecond,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakHeapUsedBytes: peaks.heapUsed,
+    peakHeapTotalBytes: peaks.heapTotal,
+    peakExternalBytes: peaks.external,
+    heapUsedAtEndBytes: process.memoryUsage().heapUsed,
+  };
+  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+}
+
+if (require.main === module) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`scenario failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
