@@ -1,7 +1,7 @@
 // Runs a whole export in one process (the CLI, the demo, the benchmark): plans the entities, exports
 // them concurrently under the shared Graph rate limit, and records the run and its jobs in Table Storage.
 import { randomBytes } from 'node:crypto';
-import { runManifestName } from '../archive/blob-layout';
+import { jobManifestName, runManifestName } from '../archive/blob-layout';
 import { writeJson } from '../archive/batch-writer';
 import type { RunKind, RunStore } from '../state/run-store';
 import { iso } from '../time';
@@ -101,7 +101,9 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
         deps,
         opts.signal,
       );
-      results.push(result);
+      // Each job's blob list is in its own manifest already; keeping it here would make memory grow
+      // with the tenant, so the run keeps counts only.
+      results.push({ ...result, blobs: [] });
       progress.finished++;
       progress[result.status]++;
       await deps.runs.putJob({
@@ -134,7 +136,13 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
       finishedAt: iso(now()),
       ...(spec.kind === 'daily' ? { now: iso(spec.nowMs) } : { from: iso(spec.window.fromMs), to: iso(spec.window.toMs) }),
       totals: progress,
-      jobs: results.map((r) => ({ entity: { kind: r.entity.kind, id: r.entity.id }, status: r.status, counts: r.counts, error: r.error, blobs: r.blobs })),
+      jobs: results.map((r) => ({
+        entity: { kind: r.entity.kind, id: r.entity.id },
+        status: r.status,
+        counts: r.counts,
+        error: r.error,
+        ...(r.counts.blobs > 0 || r.counts.quarantined > 0 || r.error ? { manifest: jobManifestName(runId, r.entity) } : {}),
+      })),
     },
     { overwrite: true },
   );
