@@ -27,6 +27,12 @@ param exportStart string = '2016-01-01T00:00:00Z'
 param exportUsers string = 'all'
 @allowed(['all', 'none'])
 param exportTeams string = 'all'
+@allowed(['custodian', 'sender'])
+param exportChatMode string = 'custodian'
+param exportHostedContents bool = true
+param exportAttachments bool = false
+param exportRetained bool = false
+param exportDeletedTeams bool = true
 param exportIncludeUsers string = ''
 param exportExcludeUsers string = ''
 param exportIncludeTeams string = ''
@@ -75,6 +81,11 @@ module resources 'resources.bicep' = {
     exportStart: exportStart
     exportUsers: exportUsers
     exportTeams: exportTeams
+    exportChatMode: exportChatMode
+    exportHostedContents: exportHostedContents
+    exportAttachments: exportAttachments
+    exportRetained: exportRetained
+    exportDeletedTeams: exportDeletedTeams
     exportIncludeUsers: exportIncludeUsers
     exportExcludeUsers: exportExcludeUsers
     exportIncludeTeams: exportIncludeTeams

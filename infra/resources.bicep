@@ -30,6 +30,17 @@ param exportStart string = '2016-01-01T00:00:00Z'
 param exportUsers string = 'all'
 @allowed(['all', 'none'])
 param exportTeams string = 'all'
+@description('EXPORT_CHAT_MODE: custodian (each user\'s full view of their chats) or sender (each message once: by its sender, or once per chat for outside senders and system events).')
+@allowed(['custodian', 'sender'])
+param exportChatMode string = 'custodian'
+@description('EXPORT_HOSTED_CONTENTS: store pasted images, code snippets and custom emoji (content/).')
+param exportHostedContents bool = true
+@description('EXPORT_ATTACHMENTS: store SharePoint/OneDrive file attachments (content/); grant Files.Read.All too.')
+param exportAttachments bool = false
+@description('EXPORT_RETAINED: also export getAllRetainedMessages (needs a Teams retention policy) into retained/.')
+param exportRetained bool = false
+@description('EXPORT_DELETED_TEAMS: also export deleted teams while Graph still serves them.')
+param exportDeletedTeams bool = true
 @description('Comma-separated user ids or UPNs; empty = everyone.')
 param exportIncludeUsers string = ''
 param exportExcludeUsers string = ''
@@ -162,6 +173,11 @@ module functionApp 'app/function-app.bicep' = {
     exportStart: exportStart
     exportUsers: exportUsers
     exportTeams: exportTeams
+    exportChatMode: exportChatMode
+    exportHostedContents: exportHostedContents
+    exportAttachments: exportAttachments
+    exportRetained: exportRetained
+    exportDeletedTeams: exportDeletedTeams
     exportIncludeUsers: exportIncludeUsers
     exportExcludeUsers: exportExcludeUsers
     exportIncludeTeams: exportIncludeTeams
@@ -191,7 +207,7 @@ module graphAppRoleAssignments 'app/graph-app-roles.bicep' = if (assignGraphAppR
   name: 'graphAppRoles'
   params: {
     principalId: identity.properties.principalId
-    appRoles: graphAppRoles
+    appRoles: exportAttachments ? union(graphAppRoles, ['Files.Read.All']) : graphAppRoles
   }
 }
 

@@ -63,6 +63,16 @@ const httpsUrl = (name: string, def?: string) => {
   });
 };
 
+// One NCRONTAB field: '*', '?', a number or a three-letter month/day name, optionally a range and a step,
+// comma-separated. Checked here so a typo stops the app at start-up instead of the timer never firing.
+const CRON_ITEM = '(?:\\*|\\?|\\d{1,2}|[A-Za-z]{3})(?:-(?:\\d{1,2}|[A-Za-z]{3}))?(?:/\\d{1,2})?';
+const CRON_FIELD = new RegExp(`^${CRON_ITEM}(?:,${CRON_ITEM})*$`);
+
+function isNcrontab(text: string): boolean {
+  const fields = text.trim().split(/\s+/);
+  return fields.length === 6 && fields.every((f) => CRON_FIELD.test(f));
+}
+
 const idList = z
   .string()
   .default('')
@@ -72,6 +82,18 @@ const idList = z
       .map((s) => s.trim().toLowerCase())
       .filter((s) => s.length > 0),
   );
+
+const bool = (name: string, def: boolean) =>
+  z
+    .string()
+    .default(String(def))
+    .transform((text, ctx) => {
+      const t = text.trim().toLowerCase();
+      if (t === 'true' || t === '1' || t === 'yes') return true;
+      if (t === 'false' || t === '0' || t === 'no') return false;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false (got "${text}")` });
+      return z.NEVER;
+    });
 
 const nonEmpty = (name: string) => z.string().trim().min(1, `${name} must not be empty`);
 
@@ -101,7 +123,10 @@ export const settingsSchema = z.object({
     .string()
     .default('teamsexport')
     .refine((s) => /^[A-Za-z][A-Za-z0-9]{0,40}$/.test(s), 'EXPORT_TABLE_PREFIX must be 1-41 letters and digits, starting with a letter'),
-  EXPORT_SCHEDULE: z.string().default('0 30 2 * * *'),
+  EXPORT_SCHEDULE: z
+    .string()
+    .default('0 30 2 * * *')
+    .refine((s) => isNcrontab(s), 'EXPORT_SCHEDULE must be an NCRONTAB expression of six fields {second} {minute} {hour} {day} {month} {day-of-week}, such as "0 30 2 * * *"'),
   EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
   EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
   EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
@@ -115,6 +140,11 @@ export const settingsSchema = z.object({
     .string()
     .default('teams-export-jobs')
     .refine((s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s), 'EXPORT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)'),
+  EXPORT_CHAT_MODE: z.enum(['custodian', 'sender']).default('custodian'),
+  EXPORT_HOSTED_CONTENTS: bool('EXPORT_HOSTED_CONTENTS', true),
+  EXPORT_ATTACHMENTS: bool('EXPORT_ATTACHMENTS', false),
+  EXPORT_RETAINED: bool('EXPORT_RETAINED', false),
+  EXPORT_DELETED_TEAMS: bool('EXPORT_DELETED_TEAMS', true),
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
   EXPORT_TEAMS: z.enum(['all', 'none']).default('all'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -156,9 +186,24 @@ export interface Settings {
   chunkMs: number;
   startMs: number;
   concurrency: number;
+  /**
+   * custodian: each user's full view of their chats (a chat message is archived once per member);
+   * sender: each user's own messages, plus messages from outside senders and system events once per chat.
+   */
+  chatMode: 'custodian' | 'sender';
+  content: {
+    /** Download pasted images, code snippets and custom emoji (hostedContents) into content/. */
+    hostedContents: boolean;
+    /** Download reference (SharePoint/OneDrive) file attachments into content/ (needs Files.Read.All). */
+    files: boolean;
+  };
   entities: {
     users: 'all' | 'none';
     teams: 'all' | 'none';
+    /** Also export getAllRetainedMessages (needs a Teams retention policy) into retained/. */
+    retained: boolean;
+    /** Also export deleted teams Graph still serves (/teamwork/deletedTeams). */
+    deletedTeams: boolean;
     includeUsers: string[];
     excludeUsers: string[];
     includeTeams: string[];
@@ -225,9 +270,13 @@ function toSettings(raw: Raw): Settings {
     chunkMs: raw.EXPORT_CHUNK,
     startMs: raw.EXPORT_START,
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
+    chatMode: raw.EXPORT_CHAT_MODE,
+    content: { hostedContents: raw.EXPORT_HOSTED_CONTENTS, files: raw.EXPORT_ATTACHMENTS },
     entities: {
       users: raw.EXPORT_USERS,
       teams: raw.EXPORT_TEAMS,
+      retained: raw.EXPORT_RETAINED,
+      deletedTeams: raw.EXPORT_DELETED_TEAMS,
       includeUsers: raw.EXPORT_INCLUDE_USERS,
       excludeUsers: raw.EXPORT_EXCLUDE_USERS,
       includeTeams: raw.EXPORT_INCLUDE_TEAMS,

@@ -20,6 +20,11 @@ param exportSchedule string
 param exportStart string
 param exportUsers string
 param exportTeams string
+param exportChatMode string
+param exportHostedContents bool
+param exportAttachments bool
+param exportRetained bool
+param exportDeletedTeams bool
 param exportIncludeUsers string
 param exportExcludeUsers string
 param exportIncludeTeams string
@@ -81,6 +86,11 @@ var exportSettings = {
   EXPORT_START: exportStart
   EXPORT_USERS: exportUsers
   EXPORT_TEAMS: exportTeams
+  EXPORT_CHAT_MODE: exportChatMode
+  EXPORT_HOSTED_CONTENTS: string(exportHostedContents)
+  EXPORT_ATTACHMENTS: string(exportAttachments)
+  EXPORT_RETAINED: string(exportRetained)
+  EXPORT_DELETED_TEAMS: string(exportDeletedTeams)
   EXPORT_INCLUDE_USERS: exportIncludeUsers
   EXPORT_EXCLUDE_USERS: exportExcludeUsers
   EXPORT_INCLUDE_TEAMS: exportIncludeTeams

@@ -1,6 +1,6 @@
 // Browsing the archive over HTTP: list the batches under a prefix (size, version count, day) and
 // stream one batch as JSON Lines. Only names inside the archive folders are accepted.
-import { isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { ARCHIVE_PREFIXES, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
 import { listBatches, readBatchLines } from '../archive/batch-reader';
 import { renderLineText } from '../archive/render-text';
 import type { AppContext } from './app-context';
@@ -31,7 +31,7 @@ export async function listExports(
 ): Promise<{ prefix: string; items: ExportItem[]; truncated: boolean }> {
   const prefix = query.prefix ?? 'messages/';
   const problems = [];
-  if (!isArchivePrefix(prefix)) problems.push({ field: 'prefix', message: 'must lie inside the archive (messages/, quarantine/ or manifests/) without empty, "." or ".." segments' });
+  if (!isArchivePrefix(prefix)) problems.push({ field: 'prefix', message: `must lie inside the archive (${ARCHIVE_PREFIXES.join(', ')}) without empty, "." or ".." segments` });
   const limit = query.limit === null ? EXPORT_LIST_LIMITS.default : Number(query.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_LIST_LIMITS.max) problems.push({ field: 'limit', message: `must be a whole number from 1 to ${EXPORT_LIST_LIMITS.max}` });
   if (problems.length > 0) throw new ValidationError(problems);
@@ -71,7 +71,7 @@ export function parseExportFormat(value: string | null): ExportFormat {
 
 /** Opens one archive blob for reading: 400 outside the archive, 404 when it does not exist. */
 export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal, format: ExportFormat = 'jsonl'): Promise<ExportContent> {
-  if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: 'must name a blob inside the archive (messages/, quarantine/ or manifests/)' }]);
+  if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
   if (!isBatch && !path.endsWith('.json')) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
   const blob = ctx.deps.container.getBlobClient(path);

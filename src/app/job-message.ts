@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { isValidRunId } from '../archive/blob-layout';
 import type { JobMode } from '../export/export-job';
-import type { Entity } from '../export/types';
+import { ENTITY_KINDS, type Entity } from '../export/types';
 import { iso, parseInstant } from '../time';
 
 export const JOB_MESSAGE_VERSION = 1;
@@ -15,7 +15,7 @@ export const jobMessageSchema = z
     v: z.literal(JOB_MESSAGE_VERSION),
     runId: z.string().refine(isValidRunId, 'must be a run id (letters, digits, - and _)'),
     entity: z.object({
-      kind: z.enum(['user', 'team']),
+      kind: z.enum(ENTITY_KINDS),
       id: z.string().min(1).max(256),
       displayName: z.string().max(500).optional(),
     }),

@@ -64,7 +64,7 @@ export async function startDailyRun(ctx: AppContext, scheduledMs: number, log: L
     return { runId, created, planned: run.planned, enqueued: 0, status: run.status };
   }
   if (!created) log.warn('daily run was interrupted while enqueuing; finishing the enqueue', { runId });
-  const entities = await plan(ctx, runId, log, () => planEntities(ctx.deps.http, ctx.deps.selection, signal));
+  const entities = await plan(ctx, runId, log, () => planEntities(ctx.deps.http, ctx.deps.selection, signal, log));
   if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
   return enqueueRun(ctx, run, created, entities, { kind: 'daily', nowMs: run.nowMs ?? scheduledMs }, log, signal);
 }
@@ -83,7 +83,7 @@ export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, lo
     toMs: req.window.toMs,
     entities: named ? `${req.users.length} users, ${req.teams.length} teams` : 'all',
   });
-  const entities = await plan(ctx, runId, log, async () => (named ? explicitEntities(req.users, req.teams) : planEntities(ctx.deps.http, ctx.deps.selection, signal)));
+  const entities = await plan(ctx, runId, log, async () => (named ? explicitEntities(req.users, req.teams, ctx.deps.selection.retained) : planEntities(ctx.deps.http, ctx.deps.selection, signal, log)));
   if (!entities) return { runId, created: true, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
   return enqueueRun(ctx, run, true, entities, { kind: 'backfill', window: req.window }, log, signal);
 }

@@ -1,13 +1,37 @@
-// The one place that knows blob names (DESIGN.md §4): message batches, quarantine, manifests and
-// entity locks, plus the encoding that keeps any Graph id inside its own folder.
+// The one place that knows blob names (DESIGN.md §4): message batches, quarantine, manifests, stored
+// content and its reference index, entity locks, plus the encoding that keeps any Graph id inside its
+// own folder.
 import type { Entity, EntityKind, PassName, Window } from '../export/types';
 import { iso } from '../time';
 
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
-export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/'];
+export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/', 'retained/', 'content/'];
 
-const KIND_FOLDER: Record<EntityKind, string> = { user: 'users', team: 'teams' };
-const FOLDER_KIND: Record<string, EntityKind> = { users: 'user', teams: 'team' };
+/**
+ * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
+ * team, its history continues); retained versions (previous edits, old deletions) get their own root.
+ */
+const KIND_PREFIX: Record<EntityKind, string> = {
+  user: 'messages/users',
+  team: 'messages/teams',
+  deletedTeam: 'messages/teams',
+  userRetained: 'retained/users',
+  teamRetained: 'retained/teams',
+};
+/** The folder naming an entity in quarantine/, manifests/ and locks/: a deleted team shares its team's lock. */
+const KIND_FOLDER: Record<EntityKind, string> = {
+  user: 'users',
+  team: 'teams',
+  deletedTeam: 'teams',
+  userRetained: 'retained-users',
+  teamRetained: 'retained-teams',
+};
+const PREFIX_KIND: Record<string, EntityKind> = {
+  'messages/users': 'user',
+  'messages/teams': 'team',
+  'retained/users': 'userRetained',
+  'retained/teams': 'teamRetained',
+};
 const PASSES: readonly PassName[] = ['fresh', 'settle', 'backfill'];
 
 /** Longest id accepted: Graph ids are far shorter, and blob names are limited to 1024 characters. */
@@ -97,9 +121,9 @@ function checkDay(day: string): RegExpExecArray {
   return m;
 }
 
-/** `messages/users/{seg}/` or `messages/teams/{seg}/`: everything archived for one entity. */
+/** `messages/users/{seg}/`, `messages/teams/{seg}/`, `retained/users/{seg}/`…: everything archived for one entity. */
 export function entityPrefix(entity: Entity): string {
-  return `messages/${entityPath(entity)}/`;
+  return `${KIND_PREFIX[entity.kind]}/${encodeIdSegment(entity.id)}/`;
 }
 
 /** `messages/users/{seg}/yyyy/mm/dd/`: the folder of one UTC day of an entity. */
@@ -139,8 +163,8 @@ export function parseBatchBlobName(
   const parts = name.split('/');
   if (parts.length !== 7) return undefined;
   const [root, folder, seg, y, m, d, file] = parts as [string, string, string, string, string, string, string];
-  const kind = FOLDER_KIND[folder];
-  if (root !== 'messages' || !kind) return undefined;
+  const kind = PREFIX_KIND[`${root}/${folder}`];
+  if (!kind) return undefined;
   let id: string;
   try {
     id = decodeIdSegment(seg);
@@ -176,6 +200,26 @@ export function jobManifestName(runId: string, entity: Entity): string {
 /** `manifests/{runId}/run.json`: the summary of one run. */
 export function runManifestName(runId: string): string {
   return `manifests/${checkRunId(runId)}/run.json`;
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function checkHash(hash: string, what: string): string {
+  if (!SHA256_HEX.test(hash)) throw new RangeError(`invalid ${what} ${JSON.stringify(hash)}: expected 64 lowercase hex digits`);
+  return hash;
+}
+
+/**
+ * `content/sha256/{ab}/{sha256}`: the bytes of an inline image, code snippet or file, stored once
+ * whatever message refers to them. The two-character folder keeps listings of one folder small.
+ */
+export function contentBlobName(sha256: string): string {
+  return `content/sha256/${checkHash(sha256, 'SHA-256').slice(0, 2)}/${sha256}`;
+}
+
+/** `content/refs/{ab}/{refHash}`: what one reference (message + hosted content, or attachment) resolved to. */
+export function contentRefBlobName(refHash: string): string {
+  return `content/refs/${checkHash(refHash, 'reference hash').slice(0, 2)}/${refHash}`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

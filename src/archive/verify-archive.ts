@@ -26,7 +26,7 @@ export interface VerifyOptions {
   onProgress?: (r: Readonly<VerifyReport>) => void;
 }
 
-const BATCH_PREFIXES = ['messages/', 'quarantine/'];
+const BATCH_PREFIXES = ['messages/', 'retained/', 'quarantine/'];
 
 async function sha256Of(container: ContainerClient, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const res = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});

@@ -1,6 +1,6 @@
 // The CLI commands that inspect the archive: `ls [PREFIX]` lists batches, `cat BLOB` prints one
 // batch's JSON lines (streamed, so a large batch is never held in memory).
-import { isArchivePath } from '../archive/blob-layout';
+import { ARCHIVE_PREFIXES, isArchivePath } from '../archive/blob-layout';
 import { listBatches, readBatchLines } from '../archive/batch-reader';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { renderLineText } from '../archive/render-text';
@@ -10,7 +10,7 @@ import { depsFrom, write, type CliContext } from './cli-context';
 export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
   const prefix = o.prefix ?? 'messages/';
   if (prefix !== '' && !isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix)) {
-    throw new UsageError(`ls: "${prefix}" is not inside the archive (messages/, quarantine/ or manifests/)`);
+    throw new UsageError(`ls: "${prefix}" is not inside the archive (${ARCHIVE_PREFIXES.join(', ')})`);
   }
   const deps = await depsFrom(ctx, o.envFile);
   let count = 0;
@@ -41,7 +41,7 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
 export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
   const prefix = o.prefix ?? '';
   if (prefix !== '' && !isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix)) {
-    throw new UsageError(`verify: "${prefix}" is not inside the archive (messages/, quarantine/ or manifests/)`);
+    throw new UsageError(`verify: "${prefix}" is not inside the archive (${ARCHIVE_PREFIXES.join(', ')})`);
   }
   const deps = await depsFrom(ctx, o.envFile);
   let last = 0;

@@ -161,7 +161,9 @@ async function acquireLease(entity: Entity, deps: ExportJobDeps, signal?: AbortS
 
 async function planChunks(req: ExportJobRequest, deps: ExportJobDeps): Promise<PlannedChunk[]> {
   if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
-  const checkpoint = await deps.checkpoints.get(req.entity);
+  let checkpoint = await deps.checkpoints.get(req.entity);
+  // A team deleted since the last run continues from where its live export stopped.
+  if (!checkpoint && req.entity.kind === 'deletedTeam') checkpoint = await deps.checkpoints.get({ ...req.entity, kind: 'team' });
   return planDailyChunks(checkpoint ?? {}, req.mode.nowMs, deps.windows);
 }
 

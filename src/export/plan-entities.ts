@@ -1,13 +1,15 @@
 // Plans a run: enumerates the tenant's users and teams (every page) and applies the include/exclude
 // settings, giving one entity (and so one job) per user and per team.
-import { listTeams, listUsers } from '../graph/directory';
+import { listDeletedTeams, listTeams, listUsers, type DirectoryTeam } from '../graph/directory';
 import type { GraphHttp } from '../graph/graph-http';
+import { GraphError } from '../graph/graph-errors';
+import type { Logger } from '../log';
 import type { Settings } from '../settings';
 import type { Entity } from './types';
 
 export type EntitySelection = Settings['entities'];
 
-export async function planEntities(http: GraphHttp, sel: EntitySelection, signal?: AbortSignal): Promise<Entity[]> {
+export async function planEntities(http: GraphHttp, sel: EntitySelection, signal?: AbortSignal, log?: Logger): Promise<Entity[]> {
   const entities: Entity[] = [];
   if (sel.users === 'all') {
     for await (const u of listUsers(http, signal)) {
@@ -18,11 +20,29 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
     }
   }
   if (sel.teams === 'all') {
-    for await (const t of listTeams(http, signal)) {
-      const names = [t.id, t.displayName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
-      if (selected(names, sel.includeTeams, sel.excludeTeams)) {
-        entities.push({ kind: 'team', id: t.id, ...(t.displayName ? { displayName: t.displayName } : {}) });
+    const addTeams = async (kind: 'team' | 'deletedTeam', list: AsyncIterable<DirectoryTeam>) => {
+      for await (const t of list) {
+        const names = [t.id, t.displayName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
+        if (selected(names, sel.includeTeams, sel.excludeTeams)) entities.push({ kind, id: t.id, ...(t.displayName ? { displayName: t.displayName } : {}) });
       }
+    };
+    await addTeams('team', listTeams(http, signal));
+    if (sel.deletedTeams) {
+      try {
+        await addTeams('deletedTeam', listDeletedTeams(http, signal));
+      } catch (err) {
+        // Deleted teams are a bonus (Graph serves them for about 30 days, and some clouds or tenants
+        // refuse or lack the listing): its failure must not stop the export of everything else.
+        if (!(err instanceof GraphError)) throw err;
+        log?.warn('deleted teams not listed; exporting live teams only', { status: err.status, code: err.code, requestId: err.requestId, error: err.message });
+      }
+    }
+  }
+  if (sel.retained) {
+    // Retained versions come from their own API, checkpointed and archived apart (retained/).
+    for (const e of [...entities]) {
+      if (e.kind === 'user') entities.push({ ...e, kind: 'userRetained' });
+      if (e.kind === 'team') entities.push({ ...e, kind: 'teamRetained' });
     }
   }
   return entities;
@@ -35,6 +55,10 @@ function selected(names: string[], include: string[], exclude: string[]): boolea
 }
 
 /** Entities named explicitly (backfills): ids are taken as given, no directory call needed. */
-export function explicitEntities(users: string[], teams: string[]): Entity[] {
-  return [...users.map((id) => ({ kind: 'user' as const, id })), ...teams.map((id) => ({ kind: 'team' as const, id }))];
+export function explicitEntities(users: string[], teams: string[], retained = false): Entity[] {
+  const out: Entity[] = [...users.map((id) => ({ kind: 'user' as const, id })), ...teams.map((id) => ({ kind: 'team' as const, id }))];
+  if (retained) {
+    out.push(...users.map((id) => ({ kind: 'userRetained' as const, id })), ...teams.map((id) => ({ kind: 'teamRetained' as const, id })));
+  }
+  return out;
 }

@@ -67,8 +67,8 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   try {
     entities =
       spec.kind === 'backfill' && ((spec.users?.length ?? 0) > 0 || (spec.teams?.length ?? 0) > 0)
-        ? explicitEntities(spec.users ?? [], spec.teams ?? [])
-        : await planEntities(deps.http, deps.selection, opts.signal);
+        ? explicitEntities(spec.users ?? [], spec.teams ?? [], deps.selection.retained)
+        : await planEntities(deps.http, deps.selection, opts.signal, log);
   } catch (err) {
     const error = toJobError(err);
     const message = `could not enumerate users and teams: ${error.message}${error.code ? ` (${error.code})` : ''}`;

@@ -1,7 +1,13 @@
 // The vocabulary of the export domain: entities, windows, passes, jobs and their results.
 
-/** A user (their chats, through /users/{id}/chats/getAllMessages) or a team (its channels). */
-export type EntityKind = 'user' | 'team';
+/**
+ * What one job exports: a user's chats (`/users/{id}/chats/getAllMessages`), a team's channels
+ * (`/teams/{id}/channels/getAllMessages`), a deleted team's channels while Graph still serves them
+ * (`/teamwork/deletedTeams/{id}/…`), or the retained versions (edits, old deletions) of a user's chats or
+ * a team's channels (`getAllRetainedMessages`, with a Teams retention policy).
+ */
+export const ENTITY_KINDS = ['user', 'team', 'deletedTeam', 'userRetained', 'teamRetained'] as const;
+export type EntityKind = (typeof ENTITY_KINDS)[number];
 
 export interface Entity {
   kind: EntityKind;

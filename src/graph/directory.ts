@@ -47,6 +47,13 @@ export function listTeams(http: GraphHttp, signal?: AbortSignal): AsyncGenerator
   return listValidated(http, TEAMS_PATH, teamSchema, 'team', signal);
 }
 
+/** Deleted teams Graph still serves (graph-export-api.md §6: about 30 days): their channels stay exportable. */
+export const DELETED_TEAMS_PATH = '/teamwork/deletedTeams';
+
+export function listDeletedTeams(http: GraphHttp, signal?: AbortSignal): AsyncGenerator<DirectoryTeam> {
+  return listValidated(http, DELETED_TEAMS_PATH, teamSchema, 'deleted team', signal);
+}
+
 /**
  * An item without an id is a broken response, not an entity to skip: silently dropping it would
  * silently drop that entity's export, so it fails the listing instead.

@@ -1,7 +1,7 @@
 // The Teams Export requests for one entity and window: the exact URL (filter bounds, encoding) and
 // the page iterator the export job consumes.
 
-import type { Entity, Window } from '../export/types';
+import type { Entity, EntityKind, Window } from '../export/types';
 import { iso } from '../time';
 import type { GraphHttp } from './graph-http';
 import { pages, type GraphPage } from './paging';
@@ -10,29 +10,38 @@ import { pages, type GraphPage } from './paging';
 export const EXPORT_HEADERS: Record<string, string> = Object.freeze({ Prefer: 'include-unknown-enum-members' });
 
 /**
- * `/users/{id}/chats/getAllMessages?...` for a user, `/teams/{id}/channels/getAllMessages?...` for a
- * team. The window is half-open [from, to) but Graph only has strict gt/lt, hence `gt from − 1 ms`;
+ * The export request of an entity (see EntityKind for the paths), optionally narrowed to some senders
+ * (`EXPORT_CHAT_MODE=sender`, graph-export-api.md §2.3). The window is half-open [from, to) but Graph only has strict gt/lt, hence `gt from − 1 ms`;
  * both bounds are always sent because a lone `gt` is rejected.
  */
-export function messageExportPath(entity: Entity, window: Window, top: number): string {
+export function messageExportPath(entity: Entity, window: Window, top: number, senderFilter?: string): string {
   if (!Number.isInteger(top) || top < 1) throw new RangeError(`$top must be a positive integer, got ${top}`);
   if (!Number.isFinite(window.fromMs) || !Number.isFinite(window.toMs) || window.fromMs >= window.toMs) {
     throw new RangeError(`window must satisfy from < to, got [${window.fromMs}, ${window.toMs})`);
   }
   if (entity.id === '') throw new RangeError('entity id must not be empty');
   const id = encodeURIComponent(entity.id);
-  const base = entity.kind === 'user' ? `/users/${id}/chats/getAllMessages` : `/teams/${id}/channels/getAllMessages`;
-  const filter = `lastModifiedDateTime gt ${iso(window.fromMs - 1)} and lastModifiedDateTime lt ${iso(window.toMs)}`;
-  return `${base}?$top=${top}&$filter=${encodeURIComponent(filter)}`;
+  const range = `lastModifiedDateTime gt ${iso(window.fromMs - 1)} and lastModifiedDateTime lt ${iso(window.toMs)}`;
+  // Sender clauses (chats only) are ORed among themselves, so they go in parentheses before the range.
+  const filter = senderFilter ? `(${senderFilter}) and (${range})` : range;
+  return `${EXPORT_PATHS[entity.kind](id)}?$top=${top}&$filter=${encodeURIComponent(filter)}`;
 }
+
+const EXPORT_PATHS: Record<EntityKind, (id: string) => string> = {
+  user: (id) => `/users/${id}/chats/getAllMessages`,
+  team: (id) => `/teams/${id}/channels/getAllMessages`,
+  deletedTeam: (id) => `/teamwork/deletedTeams/${id}/channels/getAllMessages`,
+  userRetained: (id) => `/users/${id}/chats/getAllRetainedMessages`,
+  teamRetained: (id) => `/teams/${id}/channels/getAllRetainedMessages`,
+};
 
 /** Every page of message versions Graph returns for the entity and window (unsorted, may stray outside it). */
 export function messagePages(
   http: GraphHttp,
   entity: Entity,
   window: Window,
-  opts: { top: number; signal?: AbortSignal },
+  opts: { top: number; signal?: AbortSignal; senderFilter?: string },
 ): AsyncGenerator<GraphPage> {
-  const path = messageExportPath(entity, window, opts.top);
+  const path = messageExportPath(entity, window, opts.top, opts.senderFilter);
   return pages(http, path, { headers: { ...EXPORT_HEADERS }, ...(opts.signal ? { signal: opts.signal } : {}) });
 }
