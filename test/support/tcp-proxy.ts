@@ -1,0 +1,129 @@
+// A TCP proxy on 127.0.0.1 between the product and a server (Azurite's blob/table/queue ports), so a
+// test can make storage unavailable mid-run without losing Azurite's in-memory data: cut() drops every
+// open connection and refuses new ones (the listener is closed), restore() listens again on the same port.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Connections accepted so far (while not cut). */
+  readonly accepted: number;
+  readonly isCut: boolean;
+  /** Destroys every open connection and stops listening: new connections are refused. */
+  cut(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  let cut = false;
+  let server: Server | undefined;
+  let port = 0;
+
+  const onConnection = (client: Socket) => {
+    accepted++;
+    const upstream = connect(target.port, target.host);
+    sockets.add(client);
+    sockets.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const s = createServer(onConnection);
+      s.once('error', reject);
+      s.listen(port, '127.0.0.1', () => {
+        server = s;
+        port = (s.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      sockets.clear();
+      if (!server) return resolve();
+      const s = server;
+      server = undefined;
+      s.close(() => resolve());
+    });
+
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    get accepted() {
+      return accepted;
+    },
+    get isCut() {
+      return cut;
+    },
+    async cut() {
+      cut = true;
+      await stop();
+    },
+    async restore() {
+      if (!cut) return;
+      // The port was ours a moment ago; retry briefly in case the kernel has not released it yet.
+      for (let i = 0; ; i++) {
+        try {
+          await listen();
+          break;
+        } catch (err) {
+          if (i >= 20) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      cut = false;
+    },
+    close: stop,
+  };
+}
+
+/** Proxies for the blob, queue and table endpoints of a connection string, and the rewritten string. */
+export async function proxyStorage(connectionString: string): Promise<{ connectionString: string; proxies: TcpProxy[]; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const proxies: TcpProxy[] = [];
+  const parts: string[] = [];
+  for (const part of connectionString.split(';')) {
+    const m = /^(BlobEndpoint|QueueEndpoint|TableEndpoint)=(.*)$/i.exec(part.trim());
+    if (!m) {
+      parts.push(part);
+      continue;
+    }
+    const url = new URL(m[2] as string);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    proxies.push(proxy);
+    url.port = String(proxy.port);
+    parts.push(`${m[1]}=${url.toString().replace(/\/$/, '')}`);
+  }
+  if (proxies.length === 0) throw new Error('the connection string names no endpoints to proxy');
+  return {
+    connectionString: parts.join(';'),
+    proxies,
+    cut: async () => {
+      await Promise.all(proxies.map((p) => p.cut()));
+    },
+    restore: async () => {
+      await Promise.all(proxies.map((p) => p.restore()));
+    },
+    close: async () => {
+      await Promise.all(proxies.map((p) => p.close()));
+    },
+  };
+}
