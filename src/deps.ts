@@ -13,6 +13,7 @@ import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
 import type { RunDeps } from './export/run-export';
 import { LEASE_SECONDS } from './export/export-job';
+import { ContentFetcher } from './export/content-fetcher';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
 const KNOWN_AUTHORITY_HOSTS = new Set([
@@ -78,9 +79,23 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     maxRetries: settings.graph.maxRetries,
     log: opts.log,
   });
+  const content =
+    settings.content.hostedContents || settings.content.files
+      ? new ContentFetcher({
+          http,
+          container,
+          graphOrigin: new URL(settings.graph.baseUrl).origin,
+          hostedContents: settings.content.hostedContents,
+          files: settings.content.files,
+          perConversationRps: settings.graph.hostedContentRps,
+          log: opts.log,
+        })
+      : undefined;
   return {
     settings,
     storage,
+    ...(content ? { content } : {}),
+    chatMode: settings.chatMode,
     credential,
     http,
     container,

@@ -106,6 +106,7 @@ export const settingsSchema = z.object({
   GRAPH_BASE_URL: httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com/v1.0'),
   GRAPH_MAX_RPS: int('GRAPH_MAX_RPS', 150, 0.1, 10_000),
   GRAPH_INSTANCES: int('GRAPH_INSTANCES', 1, 1, 1000),
+  GRAPH_HOSTED_CONTENT_RPS: int('GRAPH_HOSTED_CONTENT_RPS', 1, 0.01, 1000),
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
@@ -172,6 +173,8 @@ export interface Settings {
     maxRps: number;
     /** This process's share: GRAPH_MAX_RPS / GRAPH_INSTANCES (Functions scale out to at most that many instances). */
     processRps: number;
+    /** Hosted-content downloads per conversation and second (Graph allows about 1 per chat). */
+    hostedContentRps: number;
     pageSize: number;
     requestTimeoutMs: number;
     maxRetries: number;
@@ -256,6 +259,7 @@ function toSettings(raw: Raw): Settings {
       credential,
       maxRps: raw.GRAPH_MAX_RPS,
       processRps: raw.GRAPH_MAX_RPS / Math.round(raw.GRAPH_INSTANCES),
+      hostedContentRps: raw.GRAPH_HOSTED_CONTENT_RPS,
       pageSize: Math.round(raw.GRAPH_PAGE_SIZE),
       requestTimeoutMs: raw.GRAPH_REQUEST_TIMEOUT,
       maxRetries: Math.round(raw.GRAPH_MAX_RETRIES),

@@ -2,6 +2,7 @@
 // queue. Transient failures come back later through a re-enqueue with a growing delay, not through the
 // host's fast redelivery; duplicates and stale deliveries are recognised from the job row.
 import { EntityLease } from '../archive/entity-lease';
+import { otherSendersName } from '../archive/blob-layout';
 import { exportEntity } from '../export/export-job';
 import { recordDailyResult } from '../export/run-outcome';
 import { emptyCounts, type Entity, type JobCounts, type JobError, type JobStatus } from '../export/types';
@@ -82,7 +83,8 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   await deps.runs.putJob({ ...job, status: 'running', counts: carried });
 
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
-  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, useLease: false }, stop);
+  const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(ctx, runId, stop) : undefined;
+  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, useLease: false, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
 
   if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
@@ -97,6 +99,18 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   if (msg.mode.kind === 'daily') await recordDailyResult(ctx.deps.checkpoints, runId, entity, result.status, result.error);
   log.info('job finished', { status: result.status, messages: counts.messages, blobs: counts.blobs });
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
+}
+
+/** Sender mode: the guest ids the run's start recorded for its user jobs (none for older runs). */
+async function readOtherSenders(ctx: AppContext, runId: string, signal: AbortSignal): Promise<string[]> {
+  const blob = ctx.deps.container.getBlobClient(otherSendersName(runId));
+  try {
+    const ids: unknown = JSON.parse((await blob.downloadToBuffer(0, undefined, { abortSignal: signal })).toString('utf8'));
+    return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [];
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return [];
+    throw err;
+  }
 }
 
 export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';

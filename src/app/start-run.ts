@@ -1,9 +1,10 @@
 // Starts queued runs: the daily run of one scheduled time (idempotent: a repeated or past-due trigger
 // finishes an interrupted enqueue instead of starting over) and operator backfills. Each entity gets a
 // 'queued' job row and one message on the jobs queue; the workers do the exporting.
-import { encodeIdSegment } from '../archive/blob-layout';
+import { encodeIdSegment, otherSendersName } from '../archive/blob-layout';
+import { writeJson } from '../archive/batch-writer';
 import type { JobMode } from '../export/export-job';
-import { explicitEntities, planEntities } from '../export/plan-entities';
+import { explicitEntities, otherSenderIds, planEntities } from '../export/plan-entities';
 import { newRunId } from '../export/run-export';
 import { emptyCounts, type Entity } from '../export/types';
 import { toJobError } from '../export/export-job';
@@ -106,6 +107,11 @@ const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
 async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, entities: Entity[], mode: JobMode, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
   const { runs } = ctx.deps;
   const runId = run.runId;
+  if (ctx.deps.chatMode === 'sender') {
+    // Sender mode: each user job also asks for the guests' messages by id; they read the list from here
+    // (written before any job is sent, so every job finds it).
+    await writeJson(ctx.deps.container, otherSendersName(runId), otherSenderIds(entities), { overwrite: true, ...(signal ? { signal } : {}) });
+  }
   // On a repeat, jobs that a worker has already picked up (attempts > 0 or no longer queued) are not sent again.
   const existing = new Map<string, JobRecord>();
   if (!created) for await (const job of runs.listJobs(runId)) existing.set(entityKey(job.entity), job);

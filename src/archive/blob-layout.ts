@@ -187,6 +187,18 @@ export function parseBatchBlobName(
   return { entity: { kind, id }, day, pass: f[1] as PassName, fromMs, toMs, runId, seq };
 }
 
+/**
+ * `messages/chats/{seg}/yyyy/mm/dd/v_{hash}.jsonl.gz`: one version of a chat message that no exported
+ * tenant user sent (sender mode). The name derives from the version's key alone, so whichever user's job
+ * sees the version first creates it and every later attempt finds it there: exactly once per chat
+ * without coordination between jobs.
+ */
+export function chatVersionBlobName(chatId: string, day: string, versionKeyHash: string): string {
+  if (!SHA256_HEX.test(versionKeyHash)) throw new RangeError(`not a SHA-256 hex digest: ${JSON.stringify(versionKeyHash)}`);
+  const [, y, m, d] = checkDay(day);
+  return `messages/chats/${encodeIdSegment(chatId)}/${y}/${m}/${d}/v_${versionKeyHash.slice(0, 40)}.jsonl.gz`;
+}
+
 /** `quarantine/users/{seg}/{runId}_{seq}.jsonl.gz`: versions that failed validation, kept verbatim. */
 export function quarantineBlobName(entity: Entity, runId: string, seq: number): string {
   return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;
@@ -195,6 +207,11 @@ export function quarantineBlobName(entity: Entity, runId: string, seq: number): 
 /** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
 export function jobManifestName(runId: string, entity: Entity): string {
   return `manifests/${checkRunId(runId)}/${entityPath(entity)}.json`;
+}
+
+/** `manifests/{runId}/other-senders.json`: sender mode's guest ids for the run's queued jobs. */
+export function otherSendersName(runId: string): string {
+  return `manifests/${checkRunId(runId)}/other-senders.json`;
 }
 
 /** `manifests/{runId}/run.json`: the summary of one run. */

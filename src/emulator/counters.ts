@@ -1,7 +1,9 @@
 // Live request counters and the ledger of served version keys, so tests and benchmarks can check
 // what the emulator saw and served (e.g. "every served version archived, exactly once").
 
-export type RouteKind = 'users' | 'teams' | 'chatExport' | 'channelExport' | 'token' | 'other';
+export type RouteKind =
+  | 'users' | 'teams' | 'chatExport' | 'channelExport' | 'token' | 'other'
+  | 'retainedExport' | 'deletedTeams' | 'deletedTeamExport' | 'hostedContent' | 'shares';
 export type FaultKind =
   | 'error' | 'reset' | 'hang' | 'malformed' | 'emptyPage' | 'outOfWindow' | 'lateHidden' | 'tokenEndpointDown' | 'forbidden';
 
@@ -28,13 +30,29 @@ export interface EmulatorCounters {
   versionsServed: number;
   /** version keys (`conv|id|lastModifiedMs|etag`) served at least once */
   ledger: Set<string>;
+  /** requests to the hosted-content routes (list, metadata, $value), throttled ones included */
+  hostedContentRequests: number;
+  /** bytes of hosted content served */
+  hostedContentBytesServed: number;
+  /** 429 answers from the per-chat hosted-content limit (not counted in `throttled`) */
+  hostedContentThrottled: number;
+  /** the same, per chat or channel id */
+  hostedContentThrottledByConversation: Record<string, number>;
+  /** Graph shares API requests (driveItem metadata and content redirects) */
+  shareRequests: number;
+  /** requests to the files (SharePoint stand-in) server */
+  filesRequests: number;
+  /** files-server requests that carried an Authorization header: a correct client keeps this at 0 */
+  filesAuthorizationHeadersSeen: number;
+  /** files downloaded successfully from the files server */
+  filesDownloaded: number;
 }
 
 export function createCounters(): EmulatorCounters {
   return {
     requests: 0,
     graphRequests: 0,
-    byRoute: { users: 0, teams: 0, chatExport: 0, channelExport: 0, token: 0, other: 0 },
+    byRoute: { users: 0, teams: 0, chatExport: 0, channelExport: 0, token: 0, other: 0, retainedExport: 0, deletedTeams: 0, deletedTeamExport: 0, hostedContent: 0, shares: 0 },
     byStatus: {},
     throttled: 0,
     faults: { error: 0, reset: 0, hang: 0, malformed: 0, emptyPage: 0, outOfWindow: 0, lateHidden: 0, tokenEndpointDown: 0, forbidden: 0 },
@@ -44,6 +62,14 @@ export function createCounters(): EmulatorCounters {
     messagePages: 0,
     versionsServed: 0,
     ledger: new Set(),
+    hostedContentRequests: 0,
+    hostedContentBytesServed: 0,
+    hostedContentThrottled: 0,
+    hostedContentThrottledByConversation: {},
+    shareRequests: 0,
+    filesRequests: 0,
+    filesAuthorizationHeadersSeen: 0,
+    filesDownloaded: 0,
   };
 }
 

@@ -2,7 +2,8 @@
 // changes), late visibility, deterministic shuffling, and opaque skiptokens.
 
 import { createRng, hash32, shuffleInPlace, unitHash } from './prng';
-import type { EntityRef, Msg, Tenant, Version } from './tenant';
+import { deletionExpired, retainedVersionsOf, type EntityRef, type Msg, type Tenant, type Version } from './tenant';
+import { matchesSenders, parseSenderClauses, splitTopLevel, unwrap, type SenderClause } from './sender-filter';
 
 const INSTANT = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,7})?Z$/;
 const CLAUSE = /^lastModifiedDateTime (gt|lt) (\S+)$/;
@@ -20,6 +21,29 @@ function parseFilterInstant(text: string): number | undefined {
 export interface ExportFilter {
   fromExcl: number;
   toExcl: number;
+  /** sender clauses (OR-ed), chat export only */
+  senders?: SenderClause[];
+}
+
+/** Which versions a query serves: getAllMessages (current) or getAllRetainedMessages (retained). */
+export type ExportMode = 'current' | 'retained';
+
+/**
+ * Parses the date range, optionally AND-ed with parenthesised sender clauses:
+ * `(<senders>) and (lastModifiedDateTime gt A and lastModifiedDateTime lt B)` (either order).
+ */
+export function parseExportFilterWithSenders(raw: string, allowSenders: boolean): ExportFilter | string {
+  const text = unwrap(raw.trim().replace(/\s+/g, ' '));
+  const parts = splitTopLevel(text, 'and');
+  if (!(parts.length === 2 && parts.every((p) => p.startsWith('(')))) return parseExportFilter(text);
+  const [a, b] = parts.map(unwrap) as [string, string];
+  const dateFirst = a.startsWith('lastModifiedDateTime');
+  const range = parseExportFilter(dateFirst ? a : b);
+  if (typeof range === 'string') return range;
+  if (!allowSenders) return "Invalid $filter query: only a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is supported on this endpoint";
+  const senders = parseSenderClauses(dateFirst ? b : a);
+  if (typeof senders === 'string') return senders;
+  return { ...range, senders };
 }
 
 /** Accepts exactly `lastModifiedDateTime gt A and lastModifiedDateTime lt B` (either order); else an error text. */
@@ -61,6 +85,7 @@ export function visibilityDelay(key: string, late: LateVisibility | null): numbe
 
 export interface Snapshot {
   id: number;
+  mode: ExportMode;
   entity: EntityRef;
   filter: ExportFilter;
   top: number;
@@ -70,6 +95,7 @@ export interface Snapshot {
 
 /** Skiptoken contents: Graph-like `Key=Value#...` text, base64-encoded (opaque to clients). */
 export interface SkipState {
+  mode: ExportMode;
   offset: number;
   snapshotId: number;
   entity: EntityRef;
@@ -78,7 +104,9 @@ export interface SkipState {
 }
 
 export function encodeSkipToken(s: SkipState, folder: string): string {
-  const text = `SkipValue=${s.offset}#Snapshot=${s.snapshotId}#Entity=${s.entity.kind}:${s.entity.id}#From=${s.filter.fromExcl}#To=${s.filter.toExcl}#Top=${s.top}#MailboxFolder=${folder}`;
+  const senders = s.filter.senders ? `#Senders=${Buffer.from(JSON.stringify(s.filter.senders), 'utf8').toString('base64url')}` : '';
+  const mode = s.mode === 'retained' ? '#Retained=1' : '';
+  const text = `SkipValue=${s.offset}#Snapshot=${s.snapshotId}#Entity=${s.entity.kind}:${s.entity.id}#From=${s.filter.fromExcl}#To=${s.filter.toExcl}#Top=${s.top}${senders}${mode}#MailboxFolder=${folder}`;
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
@@ -96,8 +124,18 @@ export function decodeSkipToken(token: string): SkipState | undefined {
   const fromExcl = Number(fields.get('From'));
   const toExcl = Number(fields.get('To'));
   const top = Number(fields.get('Top'));
-  if (![offset, snapshotId, fromExcl, toExcl, top].every(Number.isFinite) || (kind !== 'user' && kind !== 'team')) return undefined;
-  return { offset, snapshotId, entity: { kind, id: entity.slice(sep + 1) }, filter: { fromExcl, toExcl }, top };
+  if (![offset, snapshotId, fromExcl, toExcl, top].every(Number.isFinite) || (kind !== 'user' && kind !== 'team' && kind !== 'deletedTeam')) return undefined;
+  const filter: ExportFilter = { fromExcl, toExcl };
+  const senders = fields.get('Senders');
+  if (senders !== undefined) {
+    try {
+      filter.senders = JSON.parse(Buffer.from(senders, 'base64url').toString('utf8')) as SenderClause[];
+    } catch {
+      return undefined;
+    }
+  }
+  const mode: ExportMode = fields.get('Retained') === '1' ? 'retained' : 'current';
+  return { mode, offset, snapshotId, entity: { kind, id: entity.slice(sep + 1) }, filter, top };
 }
 
 /** Snapshots of query results, evicted least-recently-used beyond a total entry budget. */
@@ -110,13 +148,24 @@ export class SnapshotStore {
 
   /**
    * Runs the query: for every message of the entity, the newest version visible at `nowMs` (late
-   * visibility may hold the newest back), kept if strictly inside the window; then shuffled.
+   * visibility may hold the newest back), kept if strictly inside the window and not a deletion older
+   * than 21 days; then shuffled. In retained mode: every retained version inside the window.
    */
-  create(tenant: Tenant, entity: EntityRef, filter: ExportFilter, top: number, nowMs: number, late: LateVisibility | null, onHidden: () => void, reuseId?: number): Snapshot {
+  create(tenant: Tenant, entity: EntityRef, filter: ExportFilter, top: number, nowMs: number, late: LateVisibility | null, onHidden: () => void, reuseId?: number, mode: ExportMode = 'current'): Snapshot {
     const msgs: Msg[] = [];
     const vers: Version[] = [];
     for (const conv of tenant.conversationsOf(entity)) {
       for (const m of conv.messages) {
+        if (filter.senders && !matchesSenders(tenant, m, filter.senders)) continue;
+        if (mode === 'retained') {
+          for (const rv of retainedVersionsOf(m)) {
+            if (rv.ms > filter.fromExcl && rv.ms < filter.toExcl) {
+              msgs.push(m);
+              vers.push(rv);
+            }
+          }
+          continue;
+        }
         let v: Version | null = m.v;
         if (late) {
           while (v && v.ms + visibilityDelay(tenant.keyOf(m, v), late) > nowMs) {
@@ -125,6 +174,7 @@ export class SnapshotStore {
           }
           if (!v) continue;
         }
+        if (deletionExpired(v, nowMs)) continue;
         if (v.ms > filter.fromExcl && v.ms < filter.toExcl) {
           msgs.push(m);
           vers.push(v);
@@ -135,6 +185,7 @@ export class SnapshotStore {
     const order = shuffleInPlace(msgs.map((_, i) => i), createRng(hash32(`${entity.kind}:${entity.id}|${filter.fromExcl}|${filter.toExcl}`)));
     const snap: Snapshot = {
       id: reuseId ?? this.nextId++,
+      mode,
       entity,
       filter,
       top,

@@ -28,6 +28,10 @@ export interface FaultKnobs {
   nextLinkOrigin: string | null;
   /** ids answered 403 (Graph-shaped, code 'Forbidden') */
   forbiddenEntities: string[];
+  /** hosted contents: token bucket per chat/channel (Graph: about 1 request/s per chat); null = unlimited */
+  hostedContentRps: number | null;
+  /** how many hosted-content requests a chat may burst before the per-chat rate applies */
+  hostedContentBurst: number;
 }
 
 export const DEFAULT_FAULTS: FaultKnobs = {
@@ -45,6 +49,8 @@ export const DEFAULT_FAULTS: FaultKnobs = {
   tokenEndpointDown: false,
   nextLinkOrigin: null,
   forbiddenEntities: [],
+  hostedContentRps: 1,
+  hostedContentBurst: 3,
 };
 
 const RATE_KEYS = ['errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate'] as const;
@@ -55,11 +61,14 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
   for (const k of RATE_KEYS) {
     if (typeof next[k] !== 'number' || !(next[k] >= 0 && next[k] <= 1)) throw new Error(`fault ${k} must be a number in [0, 1]`);
   }
-  for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec'] as const) {
+  for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec', 'hostedContentBurst'] as const) {
     if (typeof next[k] !== 'number' || !(next[k] >= 0)) throw new Error(`fault ${k} must be a number >= 0`);
   }
   if (next.rateLimitRps !== null && !(typeof next.rateLimitRps === 'number' && next.rateLimitRps > 0)) {
     throw new Error('fault rateLimitRps must be null or a number > 0');
+  }
+  if (next.hostedContentRps !== null && !(typeof next.hostedContentRps === 'number' && next.hostedContentRps > 0)) {
+    throw new Error('fault hostedContentRps must be null or a number > 0');
   }
   const lv = next.lateVisibility;
   if (lv !== null && !(typeof lv === 'object' && lv.fraction >= 0 && lv.fraction <= 1 && lv.maxDelayMs >= 0)) {
@@ -71,30 +80,45 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
   return next;
 }
 
-/** A token bucket refilled continuously at `rps`, holding at most one second's worth. */
+/** A token bucket refilled continuously at `rps`, holding at most `capacity` tokens (default: one second's worth). */
 export class TokenBucket {
   private tokens: number;
   private last: number;
-  constructor(private rps: number, private readonly now: () => number = () => performance.now()) {
-    this.tokens = rps;
+  private capacity: number;
+  constructor(private rps: number, private readonly now: () => number = () => performance.now(), capacity?: number) {
+    this.capacity = capacity ?? rps;
+    this.tokens = this.capacity;
     this.last = now();
   }
 
-  setRate(rps: number): void {
-    if (rps !== this.rps) {
+  setRate(rps: number, capacity?: number): void {
+    const cap = capacity ?? rps;
+    if (rps !== this.rps || cap !== this.capacity) {
+      this.refill();
       this.rps = rps;
-      this.tokens = Math.min(this.tokens, rps);
+      this.capacity = cap;
+      this.tokens = Math.min(this.tokens, cap);
     }
   }
 
   tryTake(): boolean {
-    const t = this.now();
-    this.tokens = Math.min(this.rps, this.tokens + ((t - this.last) / 1000) * this.rps);
-    this.last = t;
+    this.refill();
     if (this.tokens >= 1) {
       this.tokens -= 1;
       return true;
     }
     return false;
+  }
+
+  /** Seconds until one token is available (0 if one is). */
+  secondsUntilToken(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : (1 - this.tokens) / this.rps;
+  }
+
+  private refill(): void {
+    const t = this.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((t - this.last) / 1000) * this.rps);
+    this.last = t;
   }
 }

@@ -3,10 +3,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendGraphError, sendJson, graphIdHeaders, type RequestIds } from './http-util';
-import { decodeSkipToken, encodeSkipToken, parseExportFilter, type ExportFilter, type Snapshot, type SnapshotStore } from './export-query';
+import { decodeSkipToken, encodeSkipToken, parseExportFilterWithSenders, type ExportFilter, type ExportMode, type Snapshot, type SnapshotStore } from './export-query';
 import type { EmulatorCounters, RouteKind } from './counters';
-import type { FaultKnobs } from './faults';
-import type { EntityRef, EmulatedUser, Msg, Tenant, Version } from './tenant';
+import type { FaultKnobs, TokenBucket } from './faults';
+import { deletionExpired, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
+import { handleHostedContent, isHostedContentPath } from './hosted-contents';
+import { handleShares, isSharesPath, type DownloadSigner } from './files';
 
 export interface GraphContext {
   origin: string;
@@ -15,18 +17,32 @@ export interface GraphContext {
   counters: EmulatorCounters;
   snapshots: SnapshotStore;
   rng: () => number;
-  /** data clock, for late visibility */
+  /** data clock, for late visibility and the 21-day rule for deleted messages */
   clock: () => number;
+  /** per chat/channel token buckets for hosted contents */
+  hostedBuckets: Map<string, TokenBucket>;
+  /** origin of the files (SharePoint stand-in) server */
+  filesOrigin: string;
+  signer: DownloadSigner;
 }
 
 const CHAT_EXPORT = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/getallmessages$/i;
 const CHANNEL_EXPORT = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallmessages$/i;
+const CHAT_RETAINED = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/getallretainedmessages$/i;
+const CHANNEL_RETAINED = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallretainedmessages$/i;
+const DELETED_TEAMS = /^\/v1\.0\/teamwork\/deletedteams$/i;
+const DELETED_TEAM_EXPORT = /^\/v1\.0\/teamwork\/deletedteams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallmessages$/i;
 
 export function classifyGraphPath(path: string): RouteKind {
   if (path === '/v1.0/users') return 'users';
   if (path === '/v1.0/teams') return 'teams';
   if (CHAT_EXPORT.test(path)) return 'chatExport';
   if (CHANNEL_EXPORT.test(path)) return 'channelExport';
+  if (CHAT_RETAINED.test(path) || CHANNEL_RETAINED.test(path)) return 'retainedExport';
+  if (DELETED_TEAMS.test(path)) return 'deletedTeams';
+  if (DELETED_TEAM_EXPORT.test(path)) return 'deletedTeamExport';
+  if (isHostedContentPath(path)) return 'hostedContent';
+  if (isSharesPath(path)) return 'shares';
   return 'other';
 }
 
@@ -81,6 +97,15 @@ export function handleGraph(req: IncomingMessage, res: ServerResponse, path: str
   if (chat) return exportMessages(req, res, { kind: 'user', id: (chat[1] ?? chat[2]) as string }, params, ids, ctx);
   const channel = CHANNEL_EXPORT.exec(path);
   if (channel) return exportMessages(req, res, { kind: 'team', id: (channel[1] ?? channel[2]) as string }, params, ids, ctx);
+  const chatRetained = CHAT_RETAINED.exec(path);
+  if (chatRetained) return exportMessages(req, res, { kind: 'user', id: (chatRetained[1] ?? chatRetained[2]) as string }, params, ids, ctx, 'retained');
+  const channelRetained = CHANNEL_RETAINED.exec(path);
+  if (channelRetained) return exportMessages(req, res, { kind: 'team', id: (channelRetained[1] ?? channelRetained[2]) as string }, params, ids, ctx, 'retained');
+  if (DELETED_TEAMS.test(path)) return listDeletedTeams(res, params, ids, ctx);
+  const deletedTeam = DELETED_TEAM_EXPORT.exec(path);
+  if (deletedTeam) return exportMessages(req, res, { kind: 'deletedTeam', id: (deletedTeam[1] ?? deletedTeam[2]) as string }, params, ids, ctx);
+  if (isHostedContentPath(path)) return handleHostedContent(req, res, path, ids, ctx);
+  if (isSharesPath(path)) return handleShares(res, path, ids, ctx);
   const segment = path.split('/').filter(Boolean)[1] ?? '';
   sendGraphError(res, ids, 400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
 }
@@ -152,12 +177,30 @@ function listTeams(res: ServerResponse, params: URLSearchParams, ids: RequestIds
   sendJson(res, 200, body, graphIdHeaders(ids));
 }
 
+/** `GET /teamwork/deletedTeams`: items `{id}` (Graph's deletedTeam has only an id and its channels). */
+function listDeletedTeams(res: ServerResponse, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  const bad = unknownOption(params, ['$top', '$skiptoken'], true);
+  if (bad) return sendGraphError(res, ids, 400, 'BadRequest', `Query option '${bad}' is not supported.`);
+  const top = parseTop(params.get('$top'), 100, 999);
+  if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);
+  const skip = params.get('$skiptoken');
+  const offset = skip === null ? 0 : Number(/^deletedTeams:(\d+)$/.exec(unb64(skip))?.[1] ?? NaN);
+  if (!Number.isInteger(offset)) return sendGraphError(res, ids, 400, 'BadRequest', 'Invalid $skiptoken.');
+  const teams = ctx.tenant.deletedTeams;
+  const body: Record<string, unknown> = { '@odata.context': `${ctx.origin}/v1.0/$metadata#teamwork/deletedTeams` };
+  if (offset + top < teams.length) {
+    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/teamwork/deletedTeams?${query([['$top', String(top)], ['$skiptoken', b64(`deletedTeams:${offset + top}`)]])}`;
+  }
+  body.value = teams.slice(offset, offset + top).map((t) => ({ '@odata.type': '#microsoft.graph.deletedTeam', id: t.id }));
+  sendJson(res, 200, body, graphIdHeaders(ids));
+}
+
 const isoFilter = (f: ExportFilter): string => {
   const fmt = (ms: number) => (Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString().slice(0, 19)}.${String(Math.round(ms * 10_000) % 10_000_000).padStart(7, '0')}Z`);
   return `lastModifiedDateTime gt ${fmt(f.fromExcl)} and lastModifiedDateTime lt ${fmt(f.toExcl)}`;
 };
 
-function exportMessages(req: IncomingMessage, res: ServerResponse, entity: EntityRef, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+function exportMessages(req: IncomingMessage, res: ServerResponse, entity: EntityRef, params: URLSearchParams, ids: RequestIds, ctx: GraphContext, mode: ExportMode = 'current'): void {
   const { tenant, counters } = ctx;
   const faults = ctx.faults();
   const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
@@ -166,8 +209,15 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
     const u = tenant.user(entity.id);
     if (!u) return sendGraphError(res, ids, 404, 'Request_ResourceNotFound', `Resource '${entity.id}' does not exist or one of its queried reference-property objects are not present.`);
     if (!u.hasTeamsData) return sendGraphError(res, ids, 404, 'ResourceNotFound', `The user '${entity.id}' has no Teams messages data (no mailbox).`);
-  } else if (!tenant.team(entity.id)) {
+  } else if (entity.kind === 'team' && !tenant.team(entity.id)) {
     return sendGraphError(res, ids, 404, 'NotFound', `No team found with Group Id ${entity.id}`);
+  } else if (entity.kind === 'deletedTeam' && !tenant.deletedTeam(entity.id)) {
+    return sendGraphError(res, ids, 404, 'NotFound', `No deleted team found with Id ${entity.id}`);
+  }
+  // Retained messages exist only under a Teams retention policy (or hold). Without one we answer 403,
+  // so an exporter configured for retained export fails loudly instead of silently archiving nothing.
+  if (mode === 'retained' && !tenant.retentionPolicy) {
+    return sendGraphError(res, ids, 403, 'Forbidden', 'getAllRetainedMessages requires a Microsoft Teams retention policy or hold that applies to this resource.');
   }
   if (faults.forbiddenEntities.includes(entity.id)) {
     counters.faults.forbidden++;
@@ -176,7 +226,8 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   const top = parseTop(params.get('$top'), 50, 999);
   if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);
   const rawFilter = params.get('$filter');
-  const filter = rawFilter === null ? null : parseExportFilter(rawFilter);
+  // sender (de-duplication) clauses are documented for the chats export only
+  const filter = rawFilter === null ? null : parseExportFilterWithSenders(rawFilter, entity.kind === 'user' && mode === 'current');
   if (typeof filter === 'string') return sendGraphError(res, ids, 400, 'BadRequest', filter);
 
   let snap: Snapshot;
@@ -186,18 +237,18 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   const skip = params.get('$skiptoken');
   if (skip !== null) {
     const state = decodeSkipToken(skip);
-    if (!state || state.entity.kind !== entity.kind || state.entity.id !== entity.id) {
+    if (!state || state.mode !== mode || state.entity.kind !== entity.kind || state.entity.id !== entity.id) {
       return sendGraphError(res, ids, 400, 'BadRequest', 'Invalid $skiptoken for this request.');
     }
     if (filter && (filter.fromExcl !== state.filter.fromExcl || filter.toExcl !== state.filter.toExcl)) {
       return sendGraphError(res, ids, 400, 'BadRequest', 'The $filter does not match the $skiptoken.');
     }
     // an evicted snapshot is re-run under its old id; it may then differ if the data changed meanwhile
-    snap = ctx.snapshots.get(state.snapshotId) ?? ctx.snapshots.create(tenant, entity, state.filter, state.top, ctx.clock(), late, onHidden, state.snapshotId);
+    snap = ctx.snapshots.get(state.snapshotId) ?? ctx.snapshots.create(tenant, entity, state.filter, state.top, ctx.clock(), mode === 'current' ? late : null, onHidden, state.snapshotId, mode);
     offset = state.offset;
   } else {
     if (filter === null) return sendGraphError(res, ids, 400, 'BadRequest', "Invalid $filter query: a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is required.");
-    snap = ctx.snapshots.create(tenant, entity, filter, top, ctx.clock(), late, onHidden);
+    snap = ctx.snapshots.create(tenant, entity, filter, top, ctx.clock(), mode === 'current' ? late : null, onHidden, undefined, mode);
     offset = 0;
   }
 
@@ -210,7 +261,7 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   } else {
     let room = snap.top;
     // the extra item takes one slot so a page never exceeds $top
-    if (snap.top > 1 && faults.outOfWindowRate > 0 && ctx.rng() < faults.outOfWindowRate) {
+    if (mode === 'current' && snap.top > 1 && faults.outOfWindowRate > 0 && ctx.rng() < faults.outOfWindowRate) {
       const extra = findOutOfWindow(ctx, entity, snap.filter);
       if (extra) {
         counters.faults.outOfWindow++;
@@ -230,11 +281,13 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   };
   if (next < snap.msgs.length || emptied) {
     const folder = entity.kind === 'user' ? 'MailFolders/TeamsMessagesData' : 'MailFolders/TeamChat';
-    const token = encodeSkipToken({ offset: next, snapshotId: snap.id, entity, filter: snap.filter, top: snap.top }, folder);
+    const token = encodeSkipToken({ mode, offset: next, snapshotId: snap.id, entity, filter: snap.filter, top: snap.top }, folder);
+    const fn = mode === 'retained' ? 'getAllRetainedMessages' : 'getallMessages';
+    const container = entity.kind === 'user' ? `users('${entity.id}')/chats` : entity.kind === 'team' ? `teams('${entity.id}')/channels` : `teamwork/deletedTeams('${entity.id}')/channels`;
     body['@odata.nextLink'] = entity.kind === 'user'
       // Graph's own odd form for chats: key in parentheses, lower-case 'getallMessages', no $filter
-      ? `${linkOrigin(ctx)}/v1.0/users('${entity.id}')/chats/getallMessages?${query([['$top', String(snap.top)], ['$skiptoken', token]])}`
-      : `${linkOrigin(ctx)}/v1.0/teams('${entity.id}')/channels/getallMessages?${query([['$skiptoken', token], ['$filter', rawFilter ?? isoFilter(snap.filter)]])}`;
+      ? `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([['$top', String(snap.top)], ['$skiptoken', token]])}`
+      : `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([['$skiptoken', token], ['$filter', rawFilter ?? isoFilter(snap.filter)]])}`;
   }
   body.value = value;
   sendJson(res, 200, body, { ...graphIdHeaders(ids), ...(include ? { 'preference-applied': 'include-unknown-enum-members' } : {}) });
@@ -253,7 +306,7 @@ function findOutOfWindow(ctx: GraphContext, entity: EntityRef, f: ExportFilter):
     const conv = convs[Math.floor(ctx.rng() * convs.length)];
     if (!conv || conv.messages.length === 0) continue;
     const m = conv.messages[Math.floor(ctx.rng() * conv.messages.length)] as Msg;
-    if (m.v.ms <= f.fromExcl || m.v.ms >= f.toExcl) return [m, m.v];
+    if ((m.v.ms <= f.fromExcl || m.v.ms >= f.toExcl) && !deletionExpired(m.v, ctx.clock())) return [m, m.v];
   }
   return undefined;
 }

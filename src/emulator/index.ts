@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import * as tls from 'node:tls';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { generate } from 'selfsigned';
 import { createCounters, resetCounters as resetCountersInPlace, type EmulatorCounters } from './counters';
 import { DEFAULT_FAULTS, mergeFaults, TokenBucket, type FaultKnobs } from './faults';
@@ -19,12 +19,20 @@ import { requestIdsOf, sendGraphError, sendJson, sleep } from './http-util';
 import { createRng } from './prng';
 import { seedTenant, type TenantSeedOptions } from './seed';
 import { Tenant, versionKey } from './tenant';
+import { DownloadSigner, fileIndex, handleFilesRequest, shareIdOf, type EmulatedFile } from './files';
+import { expectedHostedContents, type ExpectedHostedContent } from './hosted-contents';
 
 export type { FaultKnobs } from './faults';
 export type { EmulatorCounters, RouteKind, FaultKind } from './counters';
 export type { TenantSeedOptions } from './seed';
 export { Tenant } from './tenant';
-export type { EmulatedUser, EmulatedTeam, EmulatedChannel, EmulatedChat, EntityRef, ExpectedVersion, TenantStats, PostTarget } from './tenant';
+export type { EmulatedUser, EmulatedTeam, EmulatedChannel, EmulatedChat, EntityRef, ExpectedVersion, TenantStats, PostTarget, ContentOptions } from './tenant';
+export { DELETED_SERVED_MS } from './tenant';
+export type { EmulatedFile, FileState } from './files';
+export { shareIdOf } from './files';
+export type { ExpectedHostedContent, HostedContentKind } from './hosted-contents';
+export type { Sender } from './senders';
+export type { SenderClause } from './sender-filter';
 export type { Mutation } from './control';
 export { DEFAULT_FAULTS } from './faults';
 export { DEFAULT_SEED_OPTIONS } from './seed';
@@ -56,6 +64,12 @@ export interface Emulator {
   readonly clientSecret: string;
   /** the self-signed certificate to trust */
   readonly caCertPem: string;
+  /** https://127.0.0.1:PORT2: the SharePoint stand-in serving pre-authenticated file downloads (same certificate) */
+  readonly filesOrigin: string;
+  /** every reference attachment's file with its state and expected bytes/sha256 (present files only) */
+  files(): EmulatedFile[];
+  /** every hosted content (its `$value` URL as written in messages) with expected bytes and sha256 */
+  hostedContents(): ExpectedHostedContent[];
   /** for child processes (NODE_EXTRA_CA_CERTS) */
   writeCaCert(path: string): Promise<void>;
   readonly tenant: Tenant;
@@ -129,8 +143,29 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   });
   const port = (server.address() as AddressInfo).port;
   const origin = `https://127.0.0.1:${port}`;
+  tenant.graphBaseUrl = `${origin}/v1.0`;
 
-  const graphCtx: GraphContext = { origin, tenant, faults: () => faults, counters, snapshots, rng: faultRng, clock: () => clock() };
+  // the SharePoint stand-in: its own port, so a client that sends the Graph token there is caught
+  const signer = new DownloadSigner(randomBytes(32));
+  const filesServer: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
+    try {
+      handleFilesRequest(req, res, { tenant, counters, signer });
+    } catch (err: unknown) {
+      if (!res.headersSent) sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });
+      else res.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    filesServer.once('error', reject);
+    filesServer.listen(0, '127.0.0.1', () => resolve());
+  });
+  const filesOrigin = `https://127.0.0.1:${(filesServer.address() as AddressInfo).port}`;
+  tenant.filesOrigin = filesOrigin;
+
+  const graphCtx: GraphContext = {
+    origin, tenant, faults: () => faults, counters, snapshots, rng: faultRng, clock: () => clock(),
+    hostedBuckets: new Map(), filesOrigin, signer,
+  };
   const identityCfg = {
     origin, tenantId, clientId, clientSecret, tokenLifetimeSec, counters, tokens,
     tokenEndpointDown: () => faults.tokenEndpointDown,
@@ -144,6 +179,9 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     clientId,
     clientSecret,
     caCertPem: cert,
+    filesOrigin,
+    files: () => [...fileIndex(tenant).byUrl.values()],
+    hostedContents: () => expectedHostedContents(tenant),
     writeCaCert: (path) => writeFile(path, cert, 'utf8'),
     tenant,
     get faults() { return faults; },
@@ -151,11 +189,11 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     counters,
     resetCounters: () => resetCountersInPlace(counters),
     setClock(fn) { clock = fn; },
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
+    close: () => Promise.all([server, filesServer].map((s) => new Promise<void>((resolve) => {
+      s.close(() => resolve());
       // keep-alive and deliberately hanging requests would otherwise hold close() open
-      server.closeAllConnections();
-    }),
+      s.closeAllConnections();
+    }))).then(() => undefined),
   };
   const control = { tenant, counters, faults: () => faults, setFaults: emulator.setFaults, resetCounters: emulator.resetCounters, setClock: emulator.setClock };
 

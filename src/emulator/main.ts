@@ -7,11 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type EmulatorOptions, type FaultKnobs, type TenantSeedOptions } from './index';
 
-const SEED_KEYS: Array<keyof TenantSeedOptions> = [
+const SEED_KEYS: Array<Exclude<keyof TenantSeedOptions, 'retentionPolicy'>> = [
   'seed', 'users', 'teams', 'channelsPerTeam', 'oneOnOneChats', 'groupChats', 'meetingChats', 'messagesPerChat',
   'postsPerChannel', 'repliesPerPost', 'historyDays', 'endMs', 'editFraction', 'deleteFraction', 'reactionFraction',
+  'hostedContentFraction', 'fileFraction', 'customReactionFraction', 'externalSenderFraction', 'deletedTeams',
 ];
-const FAULT_NUMBER_KEYS = ['latencyMs', 'jitterMs', 'rateLimitRps', 'retryAfterSec', 'errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate'] as const;
+const FAULT_NUMBER_KEYS = ['latencyMs', 'jitterMs', 'rateLimitRps', 'retryAfterSec', 'errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate', 'hostedContentRps', 'hostedContentBurst'] as const;
 
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -27,6 +28,7 @@ export function parseMainArgs(argv: readonly string[]): EmulatorOptions {
     if (!flag.startsWith('--')) throw new Error(`unexpected argument '${flag}'`);
     const name = flag.slice(2);
     if (name === 'token-endpoint-down') { faults.tokenEndpointDown = true; continue; }
+    if (name === 'retention-policy') { tenant.retentionPolicy = true; continue; }
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     const num = () => {
@@ -62,8 +64,8 @@ export async function runEmulatorProcess(argv: readonly string[]): Promise<{ emu
   const emulator = await startEmulator(parseMainArgs(argv));
   const caCertFile = join(await mkdtemp(join(tmpdir(), 'teams-export-emulator-')), 'ca.pem');
   await emulator.writeCaCert(caCertFile);
-  const { origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret } = emulator;
-  return { emulator, line: JSON.stringify({ origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, caCertFile }) };
+  const { origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, filesOrigin } = emulator;
+  return { emulator, line: JSON.stringify({ origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, caCertFile, filesOrigin }) };
 }
 
 if (require.main === module) {

@@ -1,16 +1,17 @@
 // Renders a compact message record + version into the chatMessage JSON Graph serves (graph-export-api.md §4).
 // Done per request, so memory holds only compact records, never one JSON object per version.
 
-import { F_ATTACHMENT, F_HIGH_IMPORTANCE, F_MENTION, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
+import { F_HIGH_IMPORTANCE, F_MENTION, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
 import type { Msg, Tenant, Version, Reaction, EmulatedUser } from './tenant';
 import { hash32 } from './prng';
+import { senderOf, type Sender } from './senders';
+import { fileOf } from './files';
+import { bodyHostedContents, hostedContentUrl, isCustomReaction, reactionHostedContentId } from './hosted-contents';
 
 const REACTION_NAMES: Record<string, string> = {
   like: 'Like', heart: 'Heart', laugh: 'Laugh', surprised: 'Surprised', sad: 'Sad', angry: 'Angry',
   '💯': 'Hundred points', '👍': 'Thumbs up', '🎉': 'Party popper',
 };
-
-const FILES = ['Quarterly report.docx', 'Budget 2026.xlsx', 'Roadmap.pptx', 'Notes – مراجعة.docx', 'סיכום.pdf'];
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -28,9 +29,25 @@ function identitySet(user: Record<string, unknown>): Record<string, unknown> {
   return { application: null, device: null, user };
 }
 
-/** A stable GUID-shaped id derived from a message, for its reference attachment. */
-function attachmentId(m: Msg): string {
-  const h = (n: number) => hash32(`${m.conv.id}|${m.id}|${n}`).toString(16).padStart(8, '0');
+/** The `from` of a message sent by `s` (null for system events). */
+function fromOf(tenant: Tenant, s: Sender): Record<string, unknown> | null {
+  switch (s.kind) {
+    case 'user': {
+      const u = tenant.userByIndex(s.userIdx);
+      return u ? identitySet(userIdentity(tenant.tenantId, u, true)) : null;
+    }
+    case 'external':
+      return identitySet({ '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: s.id, displayName: s.displayName, userIdentityType: s.userIdentityType, tenantId: s.tenantId });
+    case 'app':
+      return { application: { '@odata.type': '#microsoft.graph.teamworkApplicationIdentity', id: s.id, displayName: s.displayName, applicationIdentityType: s.applicationIdentityType }, device: null, user: null };
+    default:
+      return null;
+  }
+}
+
+/** A GUID-shaped id for a code snippet card attachment. */
+function snippetAttachmentId(m: Msg): string {
+  const h = (n: number) => hash32(`${m.conv.id}|${m.id}|snippet|${n}`).toString(16).padStart(8, '0');
   const a = h(1) + h(2) + h(3) + h(4);
   return `${a.slice(0, 8)}-${a.slice(8, 12)}-${a.slice(12, 16)}-${a.slice(16, 20)}-${a.slice(20, 32)}`;
 }
@@ -39,12 +56,13 @@ function escapeHtml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function renderReaction(tenant: Tenant, r: Reaction): Record<string, unknown> {
+function renderReaction(tenant: Tenant, m: Msg, r: Reaction): Record<string, unknown> {
   const u = tenant.userByIndex(r.userIdx);
+  const custom = isCustomReaction(tenant, m, r);
   return {
-    reactionType: r.reactionType,
-    displayName: REACTION_NAMES[r.reactionType] ?? null,
-    reactionContentUrl: null,
+    reactionType: custom ? 'custom' : r.reactionType,
+    displayName: custom ? 'partyparrot' : REACTION_NAMES[r.reactionType] ?? null,
+    reactionContentUrl: custom ? hostedContentUrl(tenant, m, reactionHostedContentId(m, r)) : null,
     createdDateTime: iso(r.ms),
     user: identitySet(u ? userIdentity(tenant.tenantId, u, false) : { id: null, displayName: null }),
   };
@@ -55,12 +73,14 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
   const isChannel = conv.kind === 'channel';
   const system = (m.flags & F_SYSTEM) !== 0;
   const deleted = v.deletedMs !== 0;
-  const from = deleted || system ? null : tenant.userByIndex(m.fromIdx);
+  const from = deleted || system ? null : fromOf(tenant, senderOf(tenant, m));
   const users = tenant.users;
   const mentioned = (m.flags & F_MENTION) !== 0 && !deleted && users.length > 0 ? users[m.aux % users.length] : undefined;
-  const attach = (m.flags & F_ATTACHMENT) !== 0 && !deleted;
-  const attId = attach ? attachmentId(m) : '';
-  const fileName = FILES[m.aux % FILES.length] ?? 'file.docx';
+  const file = deleted ? undefined : fileOf(tenant, m);
+  const attach = file !== undefined;
+  const hosted = deleted ? [] : bodyHostedContents(tenant, m);
+  const snippet = hosted.find((h) => h.kind === 'snippet');
+  const snippetId = snippet ? snippetAttachmentId(m) : '';
 
   let body: { contentType: string; content: string | null };
   if (system) body = { contentType: 'html', content: '<systemEventMessage/>' };
@@ -68,8 +88,14 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
   else {
     let content = v.text ?? '';
     if (mentioned) content = `<div><at id="0">${escapeHtml(mentioned.displayName)}</at> ${content}</div>`;
-    if (attach) content = `${content}<attachment id="${attId}"></attachment>`;
-    body = { contentType: (m.flags & F_TEXT_BODY) !== 0 && !mentioned && !attach ? 'text' : 'html', content };
+    if (attach) content = `${content}<attachment id="${file.attachmentId}"></attachment>`;
+    for (const h of hosted) {
+      const url = hostedContentUrl(tenant, m, h.id);
+      if (h.kind === 'image') content = `${content}<p><img src="${url}" width="250" height="141" alt="image" itemid="${h.id}" style="vertical-align:bottom"></p>`;
+      else if (h.kind === 'emoji') content = `${content} <customemoji id="${h.id}" alt="partyparrot" source="${url}" title="partyparrot" width="20" height="20"></customemoji>`;
+      else content = `${content}<attachment id="${snippetId}"></attachment>`;
+    }
+    body = { contentType: (m.flags & F_TEXT_BODY) !== 0 && !mentioned && !attach && hosted.length === 0 ? 'text' : 'html', content };
   }
 
   let eventDetail: Record<string, unknown> | null = null;
@@ -106,19 +132,32 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
     channelIdentity: isChannel ? { teamId: conv.teamId, channelId: conv.id } : null,
     policyViolation: null,
     eventDetail,
-    from: from ? identitySet(userIdentity(tenant.tenantId, from, true)) : null,
+    from,
     body,
-    attachments: attach
-      ? [{
-          id: attId,
-          contentType: 'reference',
-          contentUrl: `https://contoso.sharepoint.com/sites/emulated/Shared%20Documents/${encodeURIComponent(fileName)}`,
-          content: null,
-          name: fileName,
-          thumbnailUrl: null,
-          teamsAppId: null,
-        }]
-      : [],
+    attachments: [
+      ...(file
+        ? [{
+            id: file.attachmentId,
+            contentType: 'reference',
+            contentUrl: file.contentUrl,
+            content: null,
+            name: file.name,
+            thumbnailUrl: null,
+            teamsAppId: null,
+          }]
+        : []),
+      ...(snippet
+        ? [{
+            id: snippetId,
+            contentType: 'application/vnd.microsoft.card.codesnippet',
+            contentUrl: null,
+            content: JSON.stringify({ language: 'TypeScript', wrap: true, codeSnippetUrl: hostedContentUrl(tenant, m, snippet.id) }),
+            name: null,
+            thumbnailUrl: null,
+            teamsAppId: null,
+          }]
+        : []),
+    ],
     mentions: mentioned
       ? [{
           id: 0,
@@ -126,9 +165,9 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
           mentioned: { application: null, device: null, conversation: null, user: userIdentity(tenant.tenantId, mentioned, true) },
         }]
       : [],
-    reactions: v.reactions ? v.reactions.map((r) => renderReaction(tenant, r)) : [],
+    reactions: v.reactions ? v.reactions.map((r) => renderReaction(tenant, m, r)) : [],
     messageHistory: v.reactions
-      ? v.reactions.map((r) => ({ modifiedDateTime: iso(r.ms), actions: 'reactionAdded', reaction: renderReaction(tenant, r) }))
+      ? v.reactions.map((r) => ({ modifiedDateTime: iso(r.ms), actions: 'reactionAdded', reaction: renderReaction(tenant, m, r) }))
       : [],
   };
   if ((m.flags & F_UNKNOWN_PROP) !== 0) {

@@ -1,8 +1,10 @@
 // Builds a deterministic synthetic tenant from a seed: users (some disabled, guests, without Teams data),
-// chats, teams and channels, and messages with edits, deletions, reactions, mentions and system events.
+// chats, teams and channels, deleted teams, and messages with edits, deletions, reactions, mentions and
+// system events. Issue-4 content (hosted contents, files, external senders) is decided per message by
+// hash at render time, so it never shifts the seeded random stream.
 
 import { createRng, guid, hex, pick, randInt } from './prng';
-import { F_ATTACHMENT, F_HIGH_IMPORTANCE, F_MENTION, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
+import { F_ATTACHMENT, F_HIGH_IMPORTANCE, F_MENTION, F_RICH, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
 import type { Conversation, ChatKind, Tenant } from './tenant';
 
 export interface TenantSeedOptions {
@@ -23,6 +25,18 @@ export interface TenantSeedOptions {
   editFraction?: number;
   deleteFraction?: number;
   reactionFraction?: number;
+  /** seeded messages whose body references hosted contents (images, custom emoji, code snippets) */
+  hostedContentFraction?: number;
+  /** seeded messages with a reference attachment on the files server (some gone, some forbidden) */
+  fileFraction?: number;
+  /** reactions on seeded messages rendered as org custom emoji with a hosted content */
+  customReactionFraction?: number;
+  /** seeded group/meeting chat messages sent by federated users, anonymous guests or bots */
+  externalSenderFraction?: number;
+  /** the tenant has a Teams retention policy: getAllRetainedMessages serves retained versions */
+  retentionPolicy?: boolean;
+  /** teams that have been deleted (listed by /teamwork/deletedTeams, not by /teams) */
+  deletedTeams?: number;
 }
 
 export const DEFAULT_SEED_OPTIONS: Required<Omit<TenantSeedOptions, 'endMs'>> = {
@@ -40,6 +54,12 @@ export const DEFAULT_SEED_OPTIONS: Required<Omit<TenantSeedOptions, 'endMs'>> = 
   editFraction: 0.1,
   deleteFraction: 0.04,
   reactionFraction: 0.15,
+  hostedContentFraction: 0.12,
+  fileFraction: 0.08,
+  customReactionFraction: 0.3,
+  externalSenderFraction: 0.15,
+  retentionPolicy: false,
+  deletedTeams: 0,
 };
 
 const DAY = 86_400_000;
@@ -76,6 +96,13 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
   const endMs = options.endMs ?? nowMs - HOUR;
   const startMs = endMs - o.historyDays * DAY;
   const span = Math.max(1, endMs - startMs);
+  tenant.content = {
+    hostedContentFraction: o.hostedContentFraction,
+    fileFraction: o.fileFraction,
+    customReactionFraction: o.customReactionFraction,
+    externalSenderFraction: o.externalSenderFraction,
+  };
+  tenant.retentionPolicy = o.retentionPolicy;
 
   // ---- users: fixed index patterns so every kind exists once there are ~10 users
   for (let i = 0; i < o.users; i++) {
@@ -92,11 +119,13 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
       mail: guest ? `${local}@fabrikam.com` : `${local}@contoso.onmicrosoft.com`,
       accountEnabled: i % 9 !== 4,
       userType: guest ? 'Guest' : 'Member',
-      hasTeamsData: i % 8 !== 5,
+      // guests' Teams data lives in their home tenant: here they chat and post, but have no export of their own
+      hasTeamsData: !guest && i % 8 !== 5,
     });
   }
+  // who takes part in chats and channels: everyone but the users without a mailbox (guests included)
   const teamsUsers: number[] = [];
-  tenant.users.forEach((u, i) => { if (u.hasTeamsData) teamsUsers.push(i); });
+  tenant.users.forEach((_, i) => { if (i % 8 !== 5) teamsUsers.push(i); });
 
   // Recent creation instants, reused now and then so different messages share a millisecond.
   const usedInstants: number[] = [];
@@ -129,7 +158,7 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
     while (ids.has(at)) at++;
     ids.add(at);
     const text = flags & F_SYSTEM ? null : pick(rng, TEXTS);
-    const m = tenant.addMessage(conv, String(at), at, fromIdx, replyToId, flags, randInt(rng, 0, 1 << 20), text);
+    const m = tenant.addMessage(conv, String(at), at, fromIdx, replyToId, flags & F_SYSTEM ? flags : flags | F_RICH, randInt(rng, 0, 1 << 20), text);
     if (flags & F_SYSTEM) return m.id;
     const later = (): number => at + 1 + Math.floor(rng() * Math.max(1, endMs - at - 1));
     const changes: Array<{ at: number; kind: 'edit' | 'reaction' | 'delete' }> = [];
@@ -148,7 +177,7 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
     return m.id;
   };
 
-  // ---- chats (members only among users with Teams data)
+  // ---- chats (members among users with a mailbox, guests included)
   if (teamsUsers.length >= 2) {
     const makeChat = (kind: ChatKind, size: number): void => {
       const members: number[] = [];
@@ -174,16 +203,19 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
     for (let i = 0; i < o.meetingChats; i++) makeChat('meeting', randInt(rng, 2, 9));
   }
 
-  // ---- teams and channels
-  for (let t = 0; t < o.teams; t++) {
+  // ---- teams and channels; deleted teams last, so they never shift what the live tenant looks like
+  const makeTeam = (t: number, deleted: boolean): void => {
     const teamId = guid(rng);
     const channels = Array.from({ length: Math.max(1, o.channelsPerTeam) }, (_, c) => ({
       id: `19:${c === 0 ? hex(rng, 32) : hex(rng, 32)}@thread.tacv2`,
       displayName: c === 0 ? 'General' : `Channel ${c} – قناة`,
       membershipType: (c % 3 === 2 ? 'private' : 'standard') as 'private' | 'standard',
     }));
-    const team = tenant.addTeam({ id: teamId, displayName: `Team ${t + 1} 🚀`, description: `Synthetic team ${t + 1}` }, channels);
-    if (teamsUsers.length === 0) continue;
+    const info = deleted
+      ? { id: teamId, displayName: `Old project ${t + 1} 🗑️`, description: `Deleted synthetic team ${t + 1}` }
+      : { id: teamId, displayName: `Team ${t + 1} 🚀`, description: `Synthetic team ${t + 1}` };
+    const team = deleted ? tenant.addDeletedTeam(info, channels) : tenant.addTeam(info, channels);
+    if (teamsUsers.length === 0) return;
     for (const ch of team.channels) {
       for (let p = 0; p < o.postsPerChannel; p++) {
         const created = randomInstant();
@@ -194,5 +226,7 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
         }
       }
     }
-  }
+  };
+  for (let t = 0; t < o.teams; t++) makeTeam(t, false);
+  for (let t = 0; t < o.deletedTeams; t++) makeTeam(t, true);
 }

@@ -3,6 +3,7 @@
 
 import { F_TEXT_BODY } from './message-flags';
 import { renderMessage } from './render';
+import { externalSenders, senderOf, type Sender } from './senders';
 
 export interface EmulatedUser {
   id: string;
@@ -103,8 +104,44 @@ export class Conversation {
 }
 
 export interface EntityRef {
-  kind: 'user' | 'team';
+  /** 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route */
+  kind: 'user' | 'team' | 'deletedTeam';
   id: string;
+}
+
+/** How much issue-4 content seeded messages carry; each decision is a hash of the message, not the seed stream. */
+export interface ContentOptions {
+  /** seeded messages whose body references hosted contents (images, custom emoji, code snippets) */
+  hostedContentFraction: number;
+  /** seeded messages with a reference attachment on the files origin (some gone, some forbidden) */
+  fileFraction: number;
+  /** reactions on seeded messages that are org custom emoji (`reactionType: 'custom'`) */
+  customReactionFraction: number;
+  /** seeded group/meeting chat messages sent by a federated user, an anonymous guest or a bot */
+  externalSenderFraction: number;
+}
+
+/** Graph serves user-deleted messages for 21 days after deletion, then only getAllRetainedMessages does. */
+export const DELETED_SERVED_MS = 21 * 86_400_000;
+
+/** True when getAllMessages no longer serves this version at `nowMs` (deleted more than 21 days ago). */
+export function deletionExpired(v: Version, nowMs: number): boolean {
+  return v.deletedMs !== 0 && nowMs - v.deletedMs > DELETED_SERVED_MS;
+}
+
+/**
+ * The versions getAllRetainedMessages serves for a message: every version that a content change (edit
+ * or deletion) replaced, as it was, plus the deletion itself for a deleted message. Reaction-only
+ * versions that were not followed by a content change are not retained.
+ */
+export function retainedVersionsOf(m: Msg): Version[] {
+  const out: Version[] = [];
+  if (m.v.deletedMs !== 0) out.push(m.v);
+  for (let v: Version | null = m.v; v && v.prev; v = v.prev) {
+    const contentChange = v.deletedMs !== v.prev.deletedMs || v.editedMs !== v.prev.editedMs;
+    if (contentChange) out.push(v.prev);
+  }
+  return out;
 }
 
 export interface RenderOptions {
@@ -123,9 +160,10 @@ export interface TenantStats {
   teams: number;
   chats: number;
   channels: number;
-  /** distinct messages (each counted once, however many users see it) */
+  /** distinct messages (each counted once, however many users see it), deleted teams' included */
   messages: number;
-  /** current versions served per entity, summed over entities (chat messages count once per member) */
+  deletedTeams: number;
+  /** current versions served per entity (users and live teams), summed over entities (chat messages count once per member) */
   entityVersions: number;
   versionsByEntity: { users: Record<string, number>; teams: Record<string, number> };
 }
@@ -141,6 +179,18 @@ export class Tenant {
   readonly users: EmulatedUser[] = [];
   readonly teams: EmulatedTeam[] = [];
   readonly chats: EmulatedChat[] = [];
+  /** deleted teams: not in GET /teams, listed by GET /teamwork/deletedTeams */
+  readonly deletedTeams: EmulatedTeam[] = [];
+  /** issue-4 content on seeded messages; all 0 unless the seeder sets them */
+  content: ContentOptions = { hostedContentFraction: 0, fileFraction: 0, customReactionFraction: 0, externalSenderFraction: 0 };
+  /** with a Teams retention policy, getAllRetainedMessages serves retained versions; without, it answers 403 */
+  retentionPolicy = false;
+  /** base of hosted-content URLs in message bodies (the emulator sets its own) */
+  graphBaseUrl = 'https://graph.microsoft.com/v1.0';
+  /** origin of new reference attachments' contentUrl (the emulator sets its files server) */
+  filesOrigin = 'https://contoso.sharepoint.com';
+  private readonly deletedTeamIndex = new Map<string, EmulatedTeam>();
+  private externals: Sender[] | null = null;
   private readonly userIndex = new Map<string, number>();
   private readonly teamIndex = new Map<string, EmulatedTeam>();
   private readonly chatIndex = new Map<string, EmulatedChat>();
@@ -168,6 +218,17 @@ export class Tenant {
     };
     this.teams.push(team);
     this.teamIndex.set(team.id, team);
+    return team;
+  }
+
+  /** A team that has been deleted: its channels are exportable only through /teamwork/deletedTeams/{id}. */
+  addDeletedTeam(t: Omit<EmulatedTeam, 'channels'>, channels: Array<Omit<EmulatedChannel, 'conversation'>>): EmulatedTeam {
+    const team: EmulatedTeam = {
+      ...t,
+      channels: channels.map((c) => ({ ...c, conversation: this.newConversation(c.id, 'channel', t.id) })),
+    };
+    this.deletedTeams.push(team);
+    this.deletedTeamIndex.set(team.id, team);
     return team;
   }
 
@@ -227,6 +288,25 @@ export class Tenant {
     return this.teamIndex.get(id);
   }
 
+  deletedTeam(id: string): EmulatedTeam | undefined {
+    return this.deletedTeamIndex.get(id);
+  }
+
+  /** Federated users, anonymous guests and bots that send some seeded chat messages. */
+  get externalSenders(): Sender[] {
+    return (this.externals ??= externalSenders(this.tenantId));
+  }
+
+  /** Messages added so far (seeded, posted, deleted teams' included). */
+  get messageTotal(): number {
+    return this.messageCount;
+  }
+
+  /** Every conversation: chats, live teams' and deleted teams' channels. */
+  allConversations(): Iterable<Conversation> {
+    return this.conversations.values();
+  }
+
   chat(id: string): EmulatedChat | undefined {
     return this.chatIndex.get(id);
   }
@@ -238,7 +318,8 @@ export class Tenant {
   /** The conversations an entity's export walks: a user's chats, or a team's channels. */
   conversationsOf(entity: EntityRef): Conversation[] {
     if (entity.kind === 'user') return this.chatsOfUser.get(entity.id) ?? [];
-    return this.team(entity.id)?.channels.map((c) => c.conversation) ?? [];
+    const team = entity.kind === 'team' ? this.team(entity.id) : this.deletedTeam(entity.id);
+    return team?.channels.map((c) => c.conversation) ?? [];
   }
 
   // ---- mutations (tests, demo) ----
@@ -291,6 +372,11 @@ export class Tenant {
     this.applyChange(m, atMs ?? this.clock(), { reaction: { reactionType, userIdx, ms: 0 } });
   }
 
+  /** The original sender of a message (what sender filters match on; kept after deletion). */
+  senderOf(conversationId: string, messageId: string): Sender {
+    return senderOf(this, this.mustFind(conversationId, messageId));
+  }
+
   /** Renders one version as Graph's chatMessage JSON. */
   render(m: Msg, v: Version, opts: RenderOptions = {}): Record<string, unknown> {
     return renderMessage(this, m, v, opts.includeUnknownEnumMembers === true);
@@ -303,14 +389,34 @@ export class Tenant {
   /**
    * What Graph would serve now for an entity (current version of every message, ignoring faults and
    * late visibility), optionally limited to the half-open window [fromMs, toMs) like the product's Window.
+   * Messages deleted more than 21 days before the data clock are no longer served, so not expected.
    */
   currentVersions(entity: EntityRef, window?: { fromMs: number; toMs: number }, opts: RenderOptions = {}): ExpectedVersion[] {
     const out: ExpectedVersion[] = [];
+    const now = this.clock();
     for (const conv of this.conversationsOf(entity)) {
       for (const m of conv.messages) {
         const v = m.v;
         if (window && (v.ms < window.fromMs || v.ms >= window.toMs)) continue;
+        if (deletionExpired(v, now)) continue;
         out.push({ key: this.keyOf(m, v), lastModifiedMs: v.ms, message: this.render(m, v, opts) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * What getAllRetainedMessages serves for an entity with a retention policy (see retainedVersionsOf),
+   * optionally limited to the half-open window [fromMs, toMs); keys like currentVersions.
+   */
+  retainedVersions(entity: EntityRef, window?: { fromMs: number; toMs: number }, opts: RenderOptions = {}): ExpectedVersion[] {
+    const out: ExpectedVersion[] = [];
+    for (const conv of this.conversationsOf(entity)) {
+      for (const m of conv.messages) {
+        for (const v of retainedVersionsOf(m)) {
+          if (window && (v.ms < window.fromMs || v.ms >= window.toMs)) continue;
+          out.push({ key: this.keyOf(m, v), lastModifiedMs: v.ms, message: this.render(m, v, opts) });
+        }
       }
     }
     return out;
@@ -328,14 +434,16 @@ export class Tenant {
     const users: Record<string, number> = {};
     const teams: Record<string, number> = {};
     let entityVersions = 0;
+    const now = this.clock();
+    const served = (c: Conversation) => c.messages.reduce((n, m) => n + (deletionExpired(m.v, now) ? 0 : 1), 0);
     for (const u of this.users) {
       if (!u.hasTeamsData) continue;
-      const n = this.conversationsOf({ kind: 'user', id: u.id }).reduce((s, c) => s + c.messages.length, 0);
+      const n = this.conversationsOf({ kind: 'user', id: u.id }).reduce((s, c) => s + served(c), 0);
       users[u.id] = n;
       entityVersions += n;
     }
     for (const t of this.teams) {
-      const n = t.channels.reduce((s, c) => s + c.conversation.messages.length, 0);
+      const n = t.channels.reduce((s, c) => s + served(c.conversation), 0);
       teams[t.id] = n;
       entityVersions += n;
     }
@@ -345,6 +453,7 @@ export class Tenant {
       chats: this.chats.length,
       channels: this.teams.reduce((s, t) => s + t.channels.length, 0),
       messages: this.messageCount,
+      deletedTeams: this.deletedTeams.length,
       entityVersions,
       versionsByEntity: { users, teams },
     };

@@ -4,7 +4,7 @@
 // own batch, so a user with a million messages never needs them all in memory.
 import type { ContainerClient } from '@azure/storage-blob';
 import { batchBlobName } from '../archive/blob-layout';
-import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
+import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
@@ -41,6 +41,8 @@ const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 export class DayBatcher {
   /** day → (version key → line as UTF-8), in arrival order. */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
+  /** version key → what the version's content references resolved to (written beside its batch). */
+  private readonly sidecar = new Map<string, unknown[]>();
   /** day → keys archived before or during this window (loaded on first flush of the day). */
   private readonly archived = new Map<string, Set<string>>();
   private buffered = 0;
@@ -56,8 +58,11 @@ export class DayBatcher {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
-  /** Adds a version; returns the result of an early flush when the buffer limit was reached. */
-  async add(version: MessageVersion): Promise<FlushResult | undefined> {
+  /**
+   * Adds a version (with the content entries to record beside it, if any); returns the result of an
+   * early flush when the buffer limit was reached.
+   */
+  async add(version: MessageVersion, contentEntries?: readonly unknown[]): Promise<FlushResult | undefined> {
     const day = utcDay(version.bucketMs);
     let buffer = this.buffers.get(day);
     if (!buffer) {
@@ -74,6 +79,7 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(version.key, bytes);
+    if (contentEntries && contentEntries.length > 0) this.sidecar.set(version.key, [...contentEntries]);
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.opts.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -134,14 +140,26 @@ export class DayBatcher {
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = this.archived.get(day) ?? (await this.loadArchived(day));
     const lines: Buffer[] = [];
+    const content: unknown[] = [];
     let duplicates = 0;
     for (const [key, line] of buffer) {
+      const entries = this.sidecar.get(key);
+      this.sidecar.delete(key);
       if (archived.has(key)) duplicates++;
-      else lines.push(line);
+      else {
+        lines.push(line);
+        if (entries) content.push(...entries);
+      }
     }
     if (lines.length === 0) return { written: [], newVersions: 0, duplicates };
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
+    const written: WrittenBlob[] = [];
+    if (content.length > 0) {
+      // The content map goes first: a crash in between leaves a map without its batch (harmless, the
+      // rerun writes both again), never a batch whose images and files are not recorded.
+      written.push(await writeJson(this.opts.container, contentMapName(name), { batch: name, entries: content }, this.opts.signal ? { signal: this.opts.signal } : {}));
+    }
     const blob = await writeBatch(
       this.opts.container,
       name,
@@ -158,8 +176,14 @@ export class DayBatcher {
     );
     // Only now, with the blob committed, do these versions count as archived.
     for (const key of buffer.keys()) archived.add(key);
-    return { written: [blob], newVersions: lines.length, duplicates };
+    written.push(blob);
+    return { written, newVersions: lines.length, duplicates };
   }
+}
+
+/** `…/X.jsonl.gz` → `…/X.content.json`: what the versions of batch X refer to in content/. */
+export function contentMapName(batchName: string): string {
+  return batchName.replace(/\.jsonl\.gz$/, '.content.json');
 }
 
 /** The UTC months (`yyyy-mm`) that [fromMs, toMs) touches. */

@@ -1,5 +1,6 @@
-// Exports one entity (a user's chats or a team's channels): reads each planned chunk page by page,
-// writes its day batches, and only then advances the entity's checkpoint (DESIGN.md §3).
+// Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
+// stores what the versions refer to, writes the day batches, and only then advances the entity's
+// checkpoint (DESIGN.md §3).
 import { randomBytes } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { EntityLease } from '../archive/entity-lease';
@@ -8,7 +9,10 @@ import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
-import { parseMessage } from '../graph/message-schema';
+import { parseMessage, type MessageVersion } from '../graph/message-schema';
+import { archiveChatVersion } from '../archive/chat-versions';
+import type { ContentEntry, ContentFetcher } from './content-fetcher';
+import { othersFilters, ownMessagesFilter } from './sender-filter';
 import type { Logger } from '../log';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { iso } from '../time';
@@ -34,6 +38,12 @@ export interface ExportJobDeps {
    * LEASE_SECONDS, so the CLI waits a little longer than that; a queue worker rather re-queues.
    */
   leaseWaitMs?: number;
+  /** Downloads hosted contents and files a version refers to (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS). */
+  content?: ContentFetcher;
+  /** EXPORT_CHAT_MODE: custodian (default) or sender. */
+  chatMode?: 'custodian' | 'sender';
+  /** Sender mode: tenant users without an export of their own (guests), whose messages the others query fetches. */
+  otherSenderIds?: readonly string[];
 }
 
 export interface ExportJobRequest {
@@ -97,19 +107,19 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       ...(signal ? { signal } : {}),
     });
     const quarantined: string[] = [];
-    for await (const page of messagePages(deps.http, entity, chunk.window, { top: deps.pageSize, ...(signal ? { signal } : {}) })) {
-      counts.pages++;
-      counts.received += page.items.length;
-      req.onProgress?.({ pages: 1, received: page.items.length });
-      for (const raw of page.items) {
-        const parsed = parseMessage(raw);
-        if (!parsed.ok) {
-          // Never dropped silently: kept with the reason in quarantine/ and counted.
-          quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
-          continue;
-        }
-        const flushed = await batcher.add(parsed.version);
-        if (flushed) record(flushed);
+    const sender = entity.kind === 'user' && deps.chatMode === 'sender';
+    // Sender mode: the user's own messages go to the user's batches; messages no exported tenant user
+    // sent are read with their own filters and stored once per chat.
+    await readPages(chunk, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
+      const flushed = await batcher.add(version, await contentFor(version, raw));
+      if (flushed) record(flushed);
+    });
+    if (sender) {
+      for (const filter of othersFilters(deps.otherSenderIds)) {
+        await readPages(chunk, filter, quarantined, async (version, raw) => {
+          const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, await contentFor(version, raw), signal);
+          record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+        });
       }
     }
     record(await batcher.flushAll());
@@ -122,6 +132,32 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       log.warn('versions quarantined', { count: quarantined.length, pass: chunk.pass, from: iso(chunk.window.fromMs), to: iso(chunk.window.toMs) });
     }
     return counts.messages - before;
+  }
+
+  /** Every page of the chunk (optionally narrowed to some senders), each valid version handed to `sink`. */
+  async function readPages(chunk: PlannedChunk, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>): Promise<void> {
+    const pages = messagePages(deps.http, entity, chunk.window, { top: deps.pageSize, ...(signal ? { signal } : {}), ...(senderFilter ? { senderFilter } : {}) });
+    for await (const page of pages) {
+      counts.pages++;
+      counts.received += page.items.length;
+      req.onProgress?.({ pages: 1, received: page.items.length });
+      for (const raw of page.items) {
+        const parsed = parseMessage(raw);
+        if (!parsed.ok) {
+          // Never dropped silently: kept with the reason in quarantine/ and counted.
+          quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+          continue;
+        }
+        await sink(parsed.version, raw);
+      }
+    }
+  }
+
+  /** Downloads (or finds already stored) what the version refers to; [] when content export is off. */
+  async function contentFor(version: MessageVersion, raw: unknown): Promise<ContentEntry[] | undefined> {
+    if (!deps.content) return undefined;
+    const entries = await deps.content.fetchFor(version, raw, signal);
+    return entries.length > 0 ? entries : undefined;
   }
 
   function record(r: FlushResult): void {

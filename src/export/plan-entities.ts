@@ -15,7 +15,12 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
     for await (const u of listUsers(http, signal)) {
       const names = [u.id, u.userPrincipalName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
       if (selected(names, sel.includeUsers, sel.excludeUsers)) {
-        entities.push({ kind: 'user', id: u.id, ...(u.userPrincipalName ?? u.displayName ? { displayName: u.userPrincipalName ?? u.displayName } : {}) });
+        entities.push({
+          kind: 'user',
+          id: u.id,
+          ...(u.userPrincipalName ?? u.displayName ? { displayName: u.userPrincipalName ?? u.displayName } : {}),
+          ...(u.userType === 'Guest' ? { guest: true } : {}),
+        });
       }
     }
   }
@@ -41,7 +46,7 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
   if (sel.retained) {
     // Retained versions come from their own API, checkpointed and archived apart (retained/).
     for (const e of [...entities]) {
-      if (e.kind === 'user') entities.push({ ...e, kind: 'userRetained' });
+      if (e.kind === 'user' && !e.guest) entities.push({ ...e, kind: 'userRetained' });
       if (e.kind === 'team') entities.push({ ...e, kind: 'teamRetained' });
     }
   }
@@ -52,6 +57,14 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
 function selected(names: string[], include: string[], exclude: string[]): boolean {
   if (names.some((n) => exclude.includes(n))) return false;
   return include.length === 0 || names.some((n) => include.includes(n));
+}
+
+/**
+ * Sender mode: tenant users whose own-messages query cannot reach their messages (guests have no
+ * mailbox here), so the per-chat "others" query asks for them by id.
+ */
+export function otherSenderIds(entities: readonly Entity[]): string[] {
+  return entities.filter((e) => e.kind === 'user' && e.guest).map((e) => e.id);
 }
 
 /** Entities named explicitly (backfills): ids are taken as given, no directory call needed. */

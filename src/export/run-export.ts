@@ -6,7 +6,7 @@ import { writeJson } from '../archive/batch-writer';
 import type { RunKind, RunStore } from '../state/run-store';
 import { iso } from '../time';
 import { exportEntity, toJobError, type ExportJobDeps, type JobMode } from './export-job';
-import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
+import { explicitEntities, otherSenderIds, planEntities, type EntitySelection } from './plan-entities';
 import { recordDailyResult, runFailure } from './run-outcome';
 import { emptyCounts, type Entity, type JobCounts, type JobResult, type Window } from './types';
 
@@ -82,7 +82,9 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   report();
 
   const mode: JobMode = spec.kind === 'daily' ? { kind: 'daily', nowMs: spec.nowMs } : { kind: 'backfill', window: spec.window };
+  const jobDeps = deps.chatMode === 'sender' ? { ...deps, otherSenderIds: otherSenderIds(entities) } : deps;
   const results: JobResult[] = [];
+  let bookkeepingErrors = 0;
   let next = 0;
   const worker = async () => {
     while (next < entities.length && !opts.signal?.aborted) {
@@ -98,7 +100,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
             report();
           },
         },
-        deps,
+        jobDeps,
         opts.signal,
       );
       // Each job's blob list is in its own manifest already; keeping it here would make memory grow
@@ -106,47 +108,66 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
       results.push({ ...result, blobs: [] });
       progress.finished++;
       progress[result.status]++;
-      await deps.runs.putJob({
-        runId,
-        entity,
-        status: result.status,
-        counts: result.counts,
-        ...(result.error ? { error: result.error } : {}),
-        startedAtMs: startedJob,
-        finishedAtMs: now(),
-        attempts: 1,
-      });
-      if (spec.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, result.status, result.error);
+      try {
+        await deps.runs.putJob({
+          runId,
+          entity,
+          status: result.status,
+          counts: result.counts,
+          ...(result.error ? { error: result.error } : {}),
+          startedAtMs: startedJob,
+          finishedAtMs: now(),
+          attempts: 1,
+        });
+        if (spec.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, result.status, result.error);
+      } catch (err) {
+        // Storage went away after the job: its data and checkpoint are as safe as the job left them,
+        // only the bookkeeping is missing. The run goes on (the other jobs meet the same outage and fail
+        // cleanly) and ends failed instead of hanging as "running".
+        bookkeepingErrors++;
+        log.error('job result not recorded', { entity: `${entity.kind}:${entity.id}`, error: err instanceof Error ? err.message : String(err) });
+      }
       report();
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
 
   const forbidden = results.filter((r) => r.error?.status === 403).length;
-  const error = opts.signal?.aborted ? 'run aborted' : runFailure(progress, forbidden);
+  const error = opts.signal?.aborted
+    ? 'run aborted'
+    : (runFailure(progress, forbidden) ?? (bookkeepingErrors > 0 ? `${bookkeepingErrors} job results could not be recorded (storage unavailable?)` : undefined));
   const status = error ? 'failed' : 'succeeded';
-  await writeJson(
-    deps.container,
-    runManifestName(runId),
-    {
-      runId,
-      kind: spec.kind,
-      status,
-      startedAt: iso(startedAtMs),
-      finishedAt: iso(now()),
-      ...(spec.kind === 'daily' ? { now: iso(spec.nowMs) } : { from: iso(spec.window.fromMs), to: iso(spec.window.toMs) }),
-      totals: progress,
-      jobs: results.map((r) => ({
-        entity: { kind: r.entity.kind, id: r.entity.id },
-        status: r.status,
-        counts: r.counts,
-        error: r.error,
-        ...(r.counts.blobs > 0 || r.counts.quarantined > 0 || r.error ? { manifest: jobManifestName(runId, r.entity) } : {}),
-      })),
-    },
-    { overwrite: true },
-  );
-  await deps.runs.updateRun(runId, { status, finishedAtMs: now(), ...(error ? { error } : {}) });
+  try {
+    await finishRun();
+  } catch (err) {
+    log.error('run result not recorded', { error: err instanceof Error ? err.message : String(err) });
+    return { runId, status: 'failed', progress, results, error: `${error ?? 'run finished'}; the run record could not be written: ${err instanceof Error ? err.message : String(err)}` };
+  }
   log.info('run finished', { status, ...progress });
   return { runId, status, progress, results, ...(error ? { error } : {}) };
+
+  async function finishRun(): Promise<void> {
+    await writeJson(
+      deps.container,
+      runManifestName(runId),
+      {
+        runId,
+        kind: spec.kind,
+        status,
+        startedAt: iso(startedAtMs),
+        finishedAt: iso(now()),
+        ...(spec.kind === 'daily' ? { now: iso(spec.nowMs) } : { from: iso(spec.window.fromMs), to: iso(spec.window.toMs) }),
+        totals: progress,
+        jobs: results.map((r) => ({
+          entity: { kind: r.entity.kind, id: r.entity.id },
+          status: r.status,
+          counts: r.counts,
+          error: r.error,
+          ...(r.counts.blobs > 0 || r.counts.quarantined > 0 || r.error ? { manifest: jobManifestName(runId, r.entity) } : {}),
+        })),
+      },
+      { overwrite: true },
+    );
+    await deps.runs.updateRun(runId, { status, finishedAtMs: now(), ...(error ? { error } : {}) });
+  }
 }

@@ -15,6 +15,8 @@ export interface Entity {
   id: string;
   /** For humans only (progress, status); never used in blob names. */
   displayName?: string;
+  /** A guest user (userType Guest): usually without a Teams mailbox of their own in this tenant. */
+  guest?: boolean;
 }
 
 /** Half-open window [fromMs, toMs) over lastModifiedDateTime, in epoch ms. */

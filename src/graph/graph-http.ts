@@ -1,11 +1,11 @@
-// GET JSON from Microsoft Graph with a bearer token, the shared rate limit, retries for transient
-// failures (429 honouring Retry-After, 5xx, resets, timeouts, truncated bodies) and typed errors.
+// GET JSON or bytes from Microsoft Graph with a bearer token, the shared rate limit, retries for
+// transient failures (429 honouring Retry-After, 5xx, resets, timeouts, truncated bodies) and typed errors.
 
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { Logger } from '../log';
-import { ForeignOriginError, GraphError, MalformedResponseError } from './graph-errors';
+import { type FailureKind, ForeignOriginError, GraphError, MalformedResponseError } from './graph-errors';
 import type { RateLimiter } from './rate-limiter';
 
 export interface GraphHttpOptions {
@@ -32,6 +32,12 @@ export interface GraphResponse {
   path: string;
 }
 
+export interface ByteResponse {
+  bytes: Buffer;
+  contentType?: string;
+  requestId?: string;
+}
+
 export interface GraphStats {
   requests: number;
   retries: number;
@@ -51,11 +57,43 @@ const THROTTLE_BUDGET_FACTOR = 3;
 const MAX_RETRY_AFTER_MS = 10 * 60_000;
 const SERVER_ERRORS = new Set([500, 502, 503, 504]);
 
+const TRANSIENT = new Set([429, ...SERVER_ERRORS]);
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Graph redirects once (shares content → download URL); more than this is a loop. */
+const MAX_REDIRECTS = 3;
+/** Error bodies are a few hundred bytes of JSON; anything larger is not worth holding. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+interface ResponseAttempt {
+  type: 'response';
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  requestId?: string;
+}
+
 /** What one attempt produced, before deciding whether to retry. */
-type Attempt =
-  | { type: 'response'; status: number; headers: Headers; text: string }
-  | { type: 'network'; error: unknown }
-  | { type: 'timeout' };
+type Attempt = ResponseAttempt | { type: 'network'; error: unknown } | { type: 'timeout' } | { type: 'too-large'; status: number };
+
+/** What a caller makes of a response: a result, a retry (garbled 2xx), or an error body to classify. */
+type Step<T> = { done: T } | { malformed: true } | { error: unknown };
+
+interface ExecOptions {
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+  accept: string;
+  maxBytes?: number;
+  limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+  followRedirects?: boolean;
+  /** Errors describe one content item, not the entity: 4xx never become 'skip-entity'. */
+  contentErrors?: boolean;
+}
+
+/** Where the next attempt goes: the Graph origin (token, limits) or a foreign download URL (neither). */
+interface Leg {
+  url: string;
+  graph: boolean;
+}
 
 export class GraphHttp {
   readonly origin: string;
@@ -90,33 +128,83 @@ export class GraphHttp {
   /**
    * GETs a path under baseUrl (`/users?...`) or an absolute URL on the same origin (a nextLink, used
    * verbatim). Resolves with the parsed JSON of a 2xx response; rejects with a GraphError, or with the
-   * signal's reason when aborted.
+   * signal's reason when aborted. Redirects are never followed (a 3xx is a fatal GraphError).
    */
   async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
-    const url = this.resolve(pathOrUrl);
-    const path = new URL(url).pathname;
-    const { signal } = opts;
+    return this.execute<GraphResponse>(this.resolve(pathOrUrl), { ...opts, accept: 'application/json' }, (res, path) => {
+      const body = parseJson(new TextDecoder().decode(res.body));
+      if (res.status < 200 || res.status >= 300) return { error: body };
+      // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
+      if (body === undefined) return { malformed: true };
+      return { done: { status: res.status, body, path, ...opt('requestId', res.requestId) } };
+    });
+  }
+
+  /**
+   * GETs raw bytes (hosted contents `$value`, `/shares/…/driveItem/content`) with the same origin check,
+   * token, limits and retries as getJson; `limiter` (e.g. per conversation) is awaited before each Graph
+   * attempt too. A redirect on the Graph origin is followed with the token; a redirect to another origin
+   * (a pre-authenticated download URL) is followed once without any Authorization header. A body over
+   * `maxBytes` is not read further and fails with code 'TooLarge'. Failures are GraphErrors with status
+   * and code; a 403/404 here concerns one content item, so its kind is never 'skip-entity'.
+   */
+  async getBytes(
+    pathOrUrl: string,
+    opts: { signal?: AbortSignal; maxBytes?: number; limiter?: { acquire(signal?: AbortSignal): Promise<void> } } = {},
+  ): Promise<ByteResponse> {
+    const exec: ExecOptions = { accept: '*/*', followRedirects: true, contentErrors: true };
+    if (opts.signal) exec.signal = opts.signal;
+    if (opts.maxBytes !== undefined) exec.maxBytes = opts.maxBytes;
+    if (opts.limiter) exec.limiter = opts.limiter;
+    return this.execute<ByteResponse>(this.resolve(pathOrUrl), exec, (res) => {
+      if (res.status >= 200 && res.status < 300) {
+        const contentType = res.headers.get('content-type') ?? undefined;
+        return { done: { bytes: res.body, ...opt('contentType', contentType), ...opt('requestId', res.requestId) } };
+      }
+      return { error: parseJson(new TextDecoder().decode(res.body)) };
+    });
+  }
+
+  /**
+   * The one attempt loop behind getJson and getBytes: limiters, token, timeout, 401 refresh, 429 pause,
+   * 5xx/reset/timeout backoff, redirects (when asked for), and the errors after the retry budget.
+   * `accept` turns a response into a result, a retry (malformed) or an error body to classify.
+   */
+  private async execute<T>(firstUrl: string, req: ExecOptions, accept: (res: ResponseAttempt, path: string) => Step<T>): Promise<T> {
+    const { signal } = req;
     // One id for all attempts of this request, so Graph support can correlate the retries.
     const clientRequestId = randomUUID();
+    let leg: Leg = { url: firstUrl, graph: true };
+    let path = new URL(firstUrl).pathname;
     let retries = 0;
     let refreshed = false;
     let needFresh = false;
+    let redirects = 0;
     for (let attempt = 1; ; attempt++) {
       signal?.throwIfAborted();
-      await this.opts.limiter.acquire(signal);
-      const token = await this.token(signal, needFresh);
-      needFresh = false;
+      let token: string | undefined;
+      if (leg.graph) {
+        // The narrower limiter first, so a request waiting for its conversation holds no shared token.
+        if (req.limiter) await req.limiter.acquire(signal);
+        await this.opts.limiter.acquire(signal);
+        token = await this.token(signal, needFresh);
+        needFresh = false;
+      }
       const started = performance.now();
-      const result = await this.send(url, token, clientRequestId, opts.headers, signal);
+      const result = await this.send(leg.url, token, clientRequestId, req, signal);
       const durationMs = Math.round(performance.now() - started);
+      const where = leg.graph ? path : `${new URL(leg.url).origin}${path}`;
 
+      if (result.type === 'too-large') {
+        throw new GraphError(`GET ${where} returned more than ${req.maxBytes} bytes; not read further`, { path, code: 'TooLarge', kind: 'fatal', ...opt('status', result.status) });
+      }
       if (result.type !== 'response') {
         if (result.type === 'timeout') this.counters.timeouts++;
         else this.counters.networkErrors++;
         const what = result.type === 'timeout' ? `timed out after ${this.opts.requestTimeoutMs} ms` : `network error (${describeNetworkError(result.error)})`;
-        this.opts.log.debug('graph request failed', { method: 'GET', path, attempt, error: what, durationMs, clientRequestId });
+        this.opts.log.debug('graph request failed', { method: 'GET', path: where, attempt, error: what, durationMs, clientRequestId });
         if (retries >= this.opts.maxRetries) {
-          throw new GraphError(`GET ${path} ${what}; gave up after ${attempt} attempts`, { path, kind: 'retryable', cause: result.type === 'network' ? result.error : undefined });
+          throw new GraphError(`GET ${where} ${what}; gave up after ${attempt} attempts`, { path, kind: 'retryable', cause: result.type === 'network' ? result.error : undefined });
         }
         await sleep(this.backoffMs(retries), signal);
         retries++;
@@ -124,17 +212,33 @@ export class GraphHttp {
         continue;
       }
 
-      const { status, headers, text } = result;
-      const body = parseJson(text);
-      const requestId = headers.get('request-id') ?? errorRequestId(body);
-      this.opts.log.debug('graph request', { method: 'GET', path, status, attempt, requestId, clientRequestId, durationMs });
+      const { status, headers } = result;
+      this.opts.log.debug(leg.graph ? 'graph request' : 'download request', { method: 'GET', path: where, status, attempt, requestId: result.requestId, clientRequestId, durationMs });
 
-      if (status >= 200 && status < 300) {
-        if (body !== undefined) return { status, body, path, ...(requestId === undefined ? {} : { requestId }) };
-        // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
+      const location = headers.get('location');
+      if (req.followRedirects && REDIRECTS.has(status) && location) {
+        const next = redirectTarget(location, leg.url);
+        if (!leg.graph || next === undefined || redirects >= MAX_REDIRECTS) {
+          throw new GraphError(`GET ${where} redirected ${leg.graph ? 'too often or to an unusable location' : 'again from the download host'}; not followed`, { status, path, kind: 'fatal', ...opt('requestId', result.requestId) });
+        }
+        redirects++;
+        if (next.origin === this.origin) {
+          leg = { url: next.href, graph: true };
+        } else {
+          // A pre-authenticated download URL (SharePoint/OneDrive): it needs no token and must never get one.
+          leg = { url: next.href, graph: false };
+          retries = 0;
+        }
+        path = next.pathname;
+        continue;
+      }
+
+      const step = accept(result, path);
+      if ('done' in step) return step.done;
+      if ('malformed' in step) {
         this.counters.malformed++;
         if (retries >= this.opts.maxRetries) {
-          throw new MalformedResponseError(`GET ${path} returned ${status} with a body that is not JSON; gave up after ${attempt} attempts`, { status, path, ...opt('requestId', requestId) });
+          throw new MalformedResponseError(`GET ${where} returned ${status} with a body that is not JSON; gave up after ${attempt} attempts`, { status, path, ...opt('requestId', result.requestId) });
         }
         await sleep(this.backoffMs(retries), signal);
         retries++;
@@ -142,8 +246,10 @@ export class GraphHttp {
         continue;
       }
 
+      const body = step.error;
+      const requestId = result.requestId ?? errorRequestId(body);
       const code = errorCode(body);
-      if (status === 401 && !refreshed) {
+      if (status === 401 && leg.graph && !refreshed) {
         // Tokens can be revoked or rotated before they expire: one fresh token, one more try.
         refreshed = true;
         needFresh = true;
@@ -151,17 +257,19 @@ export class GraphHttp {
         this.counters.tokenRefreshes++;
         continue;
       }
+      const kind = req.contentErrors && !TRANSIENT.has(status) ? ({ kind: 'fatal' } as const) : {};
       if (status === 429) {
         this.counters.throttled++;
-        if (retries >= this.opts.maxRetries * THROTTLE_BUDGET_FACTOR) throw this.httpError(path, status, code, requestId, body, attempt);
+        if (retries >= this.opts.maxRetries * THROTTLE_BUDGET_FACTOR) throw this.httpError(where, path, status, code, requestId, body, attempt);
         const retryAfter = retryAfterMs(headers.get('retry-after'));
-        if (retryAfter !== undefined) {
+        if (retryAfter !== undefined && leg.graph) {
           // Pausing the shared limiter stops every request of the process: continuing to send while
           // throttled only makes Graph's recovery period longer.
           this.opts.log.info('graph throttled; pausing all requests', { path, retryAfterMs: retryAfter, requestId });
           this.opts.limiter.pauseFor(retryAfter);
         } else {
-          await sleep(this.backoffMs(retries), signal);
+          // A download host's throttling says nothing about Graph's budget: only this request waits.
+          await sleep(retryAfter ?? this.backoffMs(retries), signal);
         }
         retries++;
         this.counters.retries++;
@@ -169,13 +277,13 @@ export class GraphHttp {
       }
       if (SERVER_ERRORS.has(status)) {
         this.counters.serverErrors++;
-        if (retries >= this.opts.maxRetries) throw this.httpError(path, status, code, requestId, body, attempt);
+        if (retries >= this.opts.maxRetries) throw this.httpError(where, path, status, code, requestId, body, attempt);
         await sleep(retryAfterMs(headers.get('retry-after')) ?? this.backoffMs(retries), signal);
         retries++;
         this.counters.retries++;
         continue;
       }
-      throw this.httpError(path, status, code, requestId, body, attempt);
+      throw this.httpError(where, path, status, code, requestId, body, attempt, kind.kind);
     }
   }
 
@@ -214,21 +322,37 @@ export class GraphHttp {
     return token.token;
   }
 
-  /** One attempt: the timeout covers the whole response body too, since a stalled body is also a hang. */
-  private async send(url: string, token: string, clientRequestId: string, extra: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<Attempt> {
+  /**
+   * One attempt: the timeout covers the whole response body too, since a stalled body is also a hang.
+   * Without a token (a foreign download URL) no Authorization and no Graph headers are sent at all.
+   */
+  private async send(url: string, token: string | undefined, clientRequestId: string, req: ExecOptions, signal: AbortSignal | undefined): Promise<Attempt> {
     const timeout = AbortSignal.timeout(this.opts.requestTimeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     this.counters.requests++;
+    const headers: Record<string, string> =
+      token === undefined ? { Accept: req.accept } : { ...req.headers, Accept: req.accept, 'client-request-id': clientRequestId, Authorization: `Bearer ${token}` };
     try {
       const res = await fetch(url, {
         method: 'GET',
-        headers: { ...extra, Accept: 'application/json', 'client-request-id': clientRequestId, Authorization: `Bearer ${token}` },
+        headers,
         signal: combined,
-        // A redirect could carry the token to another host; Graph does not redirect these APIs.
+        // Redirects are handled by execute(): fetch would carry the Authorization header along.
         redirect: 'manual',
       });
-      const text = await res.text();
-      return { type: 'response', status: res.status, headers: res.headers, text };
+      const ok = res.status >= 200 && res.status < 300;
+      if (!ok && REDIRECTS.has(res.status)) {
+        await res.body?.cancel();
+        return { type: 'response', status: res.status, headers: res.headers, body: Buffer.alloc(0), ...opt('requestId', res.headers.get('request-id') ?? undefined) };
+      }
+      // Error bodies are small JSON; a huge one is cut short rather than buffered.
+      const limit = ok ? req.maxBytes : ERROR_BODY_LIMIT;
+      const body = await readBody(res, limit);
+      if (body === undefined) {
+        if (ok) return { type: 'too-large', status: res.status };
+        return { type: 'response', status: res.status, headers: res.headers, body: Buffer.alloc(0), ...opt('requestId', res.headers.get('request-id') ?? undefined) };
+      }
+      return { type: 'response', status: res.status, headers: res.headers, body, ...opt('requestId', res.headers.get('request-id') ?? undefined) };
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (timeout.aborted) return { type: 'timeout' };
@@ -242,10 +366,10 @@ export class GraphHttp {
     return Math.floor(this.random() * cap);
   }
 
-  private httpError(path: string, status: number, code: string | undefined, requestId: string | undefined, body: unknown, attempts: number): GraphError {
+  private httpError(where: string, path: string, status: number, code: string | undefined, requestId: string | undefined, body: unknown, attempts: number, kind?: FailureKind): GraphError {
     const detail = errorMessage(body);
-    const text = `GET ${path} failed with ${status}${code ? ` ${code}` : ''}${detail ? `: ${detail}` : ''}${requestId ? ` (request-id ${requestId})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
-    return new GraphError(text, { status, path, ...opt('code', code), ...opt('requestId', requestId) });
+    const text = `GET ${where} failed with ${status}${code ? ` ${code}` : ''}${detail ? `: ${detail}` : ''}${requestId ? ` (request-id ${requestId})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
+    return new GraphError(text, { status, path, ...opt('code', code), ...opt('requestId', requestId), ...opt('kind', kind) });
   }
 }
 
@@ -277,6 +401,40 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A relative or absolute Location, resolved; another origin only over https (a download URL is a credential). */
+function redirectTarget(location: string, base: string): URL | undefined {
+  try {
+    const url = new URL(location, base);
+    return url.protocol === 'https:' || url.origin === new URL(base).origin ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body, or undefined as soon as it passes `limit` bytes (the rest is never read). */
+async function readBody(res: Response, limit: number | undefined): Promise<Buffer | undefined> {
+  if (!res.body) return Buffer.alloc(0);
+  const declared = Number(res.headers.get('content-length'));
+  if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
+    await res.body.cancel();
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (limit !== undefined && total > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 function parseJson(text: string): unknown {

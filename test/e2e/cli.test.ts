@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator';
 import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
-import { startTestEmulator } from '../support/emulator';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
 const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
@@ -55,6 +55,7 @@ describe('teams-export CLI', () => {
       NODE_EXTRA_CA_CERTS: caFile,
       ...(emulatorEnv(emulator) as Record<string, string>),
       GRAPH_MAX_RPS: '300',
+      ...TEST_HOSTED_CONTENT_ENV,
       EXPORT_STORAGE: storage.connectionString,
       EXPORT_CONTAINER: storage.container,
       EXPORT_TABLE_PREFIX: storage.tablePrefix,

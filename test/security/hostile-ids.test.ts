@@ -94,7 +94,8 @@ describe('hostile ids through a run', () => {
           const id = decodeIdSegment(seg);
           expect(known.has(`${folder === 'users' ? 'user' : 'team'}:${id}`), b.name).toBe(true);
         }
-        if (b.name.startsWith('messages/')) expect(parseBatchBlobName(b.name), b.name).toBeDefined();
+        // Every message batch (and the content map beside it) parses back into its entity and day.
+        if (b.name.startsWith('messages/')) expect(parseBatchBlobName(b.name.replace(/\.content\.json$/, '.jsonl.gz')), b.name).toBeDefined();
       }
       expect(blobs).toBeGreaterThan(hostile.length);
       // Sanity of the encoding itself for the ids used here.

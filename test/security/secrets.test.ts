@@ -22,7 +22,7 @@ import { createListExportsHandler } from '../../functions/list-exports';
 import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
-import { startTestEmulator } from '../support/emulator';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { startHttpsTestServer } from '../support/https-test-server';
 import { testStorage } from '../support/storage';
 import type { Emulator } from '../../src/emulator';
@@ -83,6 +83,7 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
       GRAPH_REQUEST_TIMEOUT: 'PT1S',
       GRAPH_MAX_RETRIES: '2',
       GRAPH_PAGE_SIZE: '4',
+      ...TEST_HOSTED_CONTENT_ENV,
       EXPORT_STORAGE: storage.connectionString,
       EXPORT_CONTAINER: storage.container,
       EXPORT_TABLE_PREFIX: storage.tablePrefix,

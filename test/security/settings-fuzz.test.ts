@@ -41,6 +41,8 @@ const isUrl = (s: string) => {
   }
 };
 
+const notBoolean = junk.filter((s) => !['true', 'false', '1', '0', 'yes', 'no'].includes(s.trim().toLowerCase()));
+
 /**
  * A generator of invalid values for every setting that has a rule. Settings that accept any non-empty
  * text (ids, a secret, id lists) have none; both lists together must name every setting.
@@ -70,6 +72,12 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_USERS: junk.filter((s) => s !== 'all' && s !== 'none'),
   EXPORT_TEAMS: junk.filter((s) => s !== 'all' && s !== 'none'),
   LOG_LEVEL: junk.filter((s) => !['debug', 'info', 'warn', 'error'].includes(s)),
+  GRAPH_HOSTED_CONTENT_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
+  EXPORT_CHAT_MODE: junk.filter((s) => s !== 'custodian' && s !== 'sender'),
+  EXPORT_HOSTED_CONTENTS: notBoolean,
+  EXPORT_ATTACHMENTS: notBoolean,
+  EXPORT_RETAINED: notBoolean,
+  EXPORT_DELETED_TEAMS: notBoolean,
 };
 const FREE_TEXT = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'EXPORT_STORAGE__clientId', 'EXPORT_INCLUDE_USERS', 'EXPORT_EXCLUDE_USERS', 'EXPORT_INCLUDE_TEAMS', 'EXPORT_EXCLUDE_TEAMS'];
 

@@ -54,12 +54,14 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
     const name = item.name;
     if (name.startsWith('locks/')) continue;
     blobs++;
+    // Downloaded bytes (images, files) and their reference index are not message batches.
+    if (name.startsWith('content/')) continue;
     const buffer = await container.getBlobClient(name).downloadToBuffer();
-    if (name.startsWith('manifests/')) {
+    if (name.startsWith('manifests/') || name.endsWith('.content.json')) {
       try {
         JSON.parse(buffer.toString('utf8'));
       } catch {
-        invalidBlobs.push(`${name}: manifest is not JSON`);
+        invalidBlobs.push(`${name}: ${name.endsWith('.content.json') ? 'content map' : 'manifest'} is not JSON`);
       }
       continue;
     }

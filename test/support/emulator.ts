@@ -2,8 +2,16 @@
 
 import { startEmulator, trustCertificateInProcess, type Emulator, type EmulatorOptions } from '../../src/emulator';
 
+/**
+ * Graph allows about one hosted-content download per chat and second; the emulator enforces that by
+ * default. Tests that are not about that limit lift it (and the product's own pacing, through
+ * GRAPH_HOSTED_CONTENT_RPS in TEST_HOSTED_CONTENT_ENV) so a tenant with images exports in seconds.
+ */
 export async function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
-  const emulator = await startEmulator(opts);
+  const emulator = await startEmulator({ ...opts, faults: { hostedContentRps: null, ...opts.faults } });
   trustCertificateInProcess(emulator.caCertPem);
   return emulator;
 }
+
+/** The product side of the lifted limit (see startTestEmulator). */
+export const TEST_HOSTED_CONTENT_ENV = { GRAPH_HOSTED_CONTENT_RPS: '1000' } as const;

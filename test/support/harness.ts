@@ -11,7 +11,7 @@ import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { silentLogger } from '../../src/log';
 import { loadSettings, type Env } from '../../src/settings';
 import { iso } from '../../src/time';
-import { startTestEmulator } from './emulator';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from './emulator';
 import { testStorage } from './storage';
 
 export interface Harness {
@@ -42,6 +42,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     ...emulatorEnv(emulator),
     GRAPH_MAX_RPS: '500',
     GRAPH_REQUEST_TIMEOUT: 'PT5S',
+    ...TEST_HOSTED_CONTENT_ENV,
     EXPORT_STORAGE: storage.connectionString,
     EXPORT_CONTAINER: storage.container,
     EXPORT_TABLE_PREFIX: storage.tablePrefix,

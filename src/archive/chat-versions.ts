@@ -1,0 +1,38 @@
+// Sender mode's per-chat store: a version that no exported tenant user sent (outside users, apps,
+// system events) comes back once for every tenant member of its chat; it is written once, under the
+// chat, as a one-line batch whose name derives from the version itself (write-once does the rest).
+import { createHash } from 'node:crypto';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { MessageVersion } from '../graph/message-schema';
+import type { PassName, Window } from '../export/types';
+import { iso, utcDay } from '../time';
+import { chatVersionBlobName } from './blob-layout';
+import { BlobAlreadyExistsError, writeBatch, writeJson, type WrittenBlob } from './batch-writer';
+
+export async function archiveChatVersion(
+  container: ContainerClient,
+  version: MessageVersion,
+  how: { pass: PassName; window: Window },
+  contentEntries: readonly unknown[] | undefined,
+  signal?: AbortSignal,
+): Promise<{ written: WrittenBlob[] }> {
+  const name = chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
+  const written: WrittenBlob[] = [];
+  if (contentEntries && contentEntries.length > 0) {
+    // Map first (see DayBatcher): a batch never exists without its content map. A map that exists
+    // already was written by an earlier attempt or another member's job, for the same version.
+    try {
+      written.push(await writeJson(container, name.replace(/\.jsonl\.gz$/, '.content.json'), { batch: name, entries: contentEntries }, signal ? { signal } : {}));
+    } catch (err) {
+      if (!(err instanceof BlobAlreadyExistsError)) throw err;
+    }
+  }
+  try {
+    written.push(await writeBatch(container, name, [version.line], { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs) }, signal));
+  } catch (err) {
+    // Another member's job archived this version first: nothing to add.
+    if (err instanceof BlobAlreadyExistsError) return { written: [] };
+    throw err;
+  }
+  return { written };
+}

@@ -1,0 +1,213 @@
+// Downloads what one archived message version refers to (hosted contents: inline images, code
+// snippets, custom emoji; and, when enabled, `reference` file attachments through the shares API),
+// stores each byte string once by SHA-256 and describes every reference, so the batch can record it.
+
+import type { ContainerClient } from '@azure/storage-blob';
+import { getContentRef, putContentRef, refHash, safeContentType, storeContent, type ContentStatus } from '../archive/content-store';
+import { ConversationLimiter } from '../graph/conversation-limiter';
+import { GraphError } from '../graph/graph-errors';
+import type { GraphHttp } from '../graph/graph-http';
+import { scanHostedContents } from '../graph/hosted-content-refs';
+import { sharesContentPath } from '../graph/shares';
+import type { Logger } from '../log';
+
+export interface ContentEntry {
+  /** The version key (MessageVersion.key) this entry belongs to. */
+  key: string;
+  conversationId: string;
+  messageId: string;
+  kind: 'hostedContent' | 'file';
+  /** hostedContent id, or the file's contentUrl. */
+  ref: string;
+  /** Attachment name, for files. */
+  name?: string;
+  status: ContentStatus;
+  sha256?: string;
+  contentType?: string;
+  bytes?: number;
+  /** Short human reason, Graph code and request-id for failures (never a token). */
+  reason?: string;
+}
+
+export interface ContentFetcherOptions {
+  http: GraphHttp;
+  container: ContainerClient;
+  /** Origin of GRAPH_BASE_URL: only hosted-content URLs on it are fetched with the token. */
+  graphOrigin: string;
+  hostedContents: boolean;
+  files: boolean;
+  /** Hosted contents per conversation and second (Graph allows about 1). */
+  perConversationRps?: number;
+  /** Larger downloads are stopped and recorded as 'too-large'. */
+  maxBytes?: number;
+  log: Logger;
+}
+
+export interface ContentFetcherStats {
+  /** Downloads that succeeded (whether or not the bytes were new to the archive). */
+  downloaded: number;
+  /** References answered from the index without a download. */
+  reused: number;
+  /** Entries that ended in any status but 'stored'. */
+  failed: number;
+  /** Bytes downloaded. */
+  bytes: number;
+}
+
+const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+
+interface Target {
+  kind: ContentEntry['kind'];
+  ref: string;
+  name?: string;
+  /** What to GET through GraphHttp. */
+  url: string;
+  /** Identity of the reference in the index (see refPartsFor*). */
+  refHash: string;
+  /** Hosted contents are paced per conversation; files go through the drive API, which is not. */
+  perConversation: boolean;
+}
+
+type Outcome = Pick<ContentEntry, 'status' | 'sha256' | 'contentType' | 'bytes' | 'reason'>;
+
+export class ContentFetcher {
+  private readonly opts: ContentFetcherOptions;
+  private readonly limiter: ConversationLimiter;
+  private readonly maxBytes: number;
+  private readonly counters: ContentFetcherStats = { downloaded: 0, reused: 0, failed: 0, bytes: 0 };
+
+  constructor(opts: ContentFetcherOptions) {
+    this.opts = opts;
+    this.limiter = new ConversationLimiter({ ratePerSec: opts.perConversationRps ?? 1 });
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  }
+
+  stats(): ContentFetcherStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Everything one archived version refers to: downloaded (or found already stored) and described.
+   * Never throws for a content problem: failures become entries with a status and reason, so the
+   * message is still archived. Throws only when aborted.
+   */
+  async fetchFor(version: { key: string; conversationId: string; messageId: string }, message: unknown, signal?: AbortSignal): Promise<ContentEntry[]> {
+    const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
+    const entries: ContentEntry[] = [];
+    const targets: Target[] = [];
+
+    if (this.opts.hostedContents) {
+      const scan = scanHostedContents(message, this.opts.graphOrigin);
+      for (const f of scan.foreign) {
+        entries.push({ ...base, kind: 'hostedContent', ref: f.hostedContentId, status: 'foreign-origin', reason: `hosted content URL on ${originOf(f.url)}, not the Graph origin; not fetched` });
+      }
+      for (const r of scan.refs) {
+        targets.push({
+          kind: 'hostedContent',
+          ref: r.hostedContentId,
+          url: r.url,
+          refHash: refHash(['hostedContent', version.conversationId, version.messageId, r.hostedContentId]),
+          perConversation: true,
+        });
+      }
+    }
+    if (this.opts.files) {
+      for (const a of referenceAttachments(message)) {
+        const entry = { ...base, kind: 'file' as const, ref: a.contentUrl, ...(a.name === undefined ? {} : { name: a.name }) };
+        if (!isHttpUrl(a.contentUrl)) {
+          entries.push({ ...entry, status: 'failed', reason: 'contentUrl is not an http(s) URL' });
+          continue;
+        }
+        // The same URL can later hold other bytes, so the key is this message's attachment at this URL.
+        targets.push({ ...entry, url: sharesContentPath(a.contentUrl), refHash: refHash(['file', version.conversationId, version.messageId, a.id ?? '', a.contentUrl]), perConversation: false });
+      }
+    }
+
+    const seen = new Set<string>();
+    for (const t of targets) {
+      if (seen.has(t.refHash)) continue;
+      seen.add(t.refHash);
+      const outcome = await this.resolve(t, version.conversationId, signal);
+      entries.push({ ...base, kind: t.kind, ref: t.ref, ...(t.name === undefined ? {} : { name: t.name }), ...outcome });
+    }
+    for (const e of entries) if (e.status !== 'stored') this.counters.failed++;
+    return entries;
+  }
+
+  /** One reference: from the index if it was resolved before, else downloaded, stored and indexed. */
+  private async resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
+    try {
+      const known = await getContentRef(this.opts.container, t.refHash, signal);
+      if (known?.status === 'stored') {
+        this.counters.reused++;
+        return { status: 'stored', sha256: known.sha256, contentType: known.contentType, bytes: known.bytes };
+      }
+      const res = await this.opts.http.getBytes(t.url, {
+        maxBytes: this.maxBytes,
+        ...(signal ? { signal } : {}),
+        ...(t.perConversation ? { limiter: this.limiter.forKey(conversationId) } : {}),
+      });
+      this.counters.downloaded++;
+      this.counters.bytes += res.bytes.length;
+      const stored = await storeContent(this.opts.container, res.bytes, res.contentType, signal);
+      const contentType = safeContentType(res.contentType);
+      // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
+      await putContentRef(this.opts.container, t.refHash, { sha256: stored.sha256, contentType, bytes: stored.bytes, status: 'stored' }, signal);
+      return { status: 'stored', sha256: stored.sha256, contentType, bytes: stored.bytes };
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const outcome = describeFailure(err);
+      this.opts.log.warn('content not stored', { kind: t.kind, conversationId, status: outcome.status, reason: outcome.reason });
+      return outcome;
+    }
+  }
+}
+
+function describeFailure(err: unknown): Outcome {
+  if (err instanceof GraphError) {
+    const status: ContentStatus = err.code === 'TooLarge' ? 'too-large' : err.status === 404 ? 'missing' : err.status === 403 ? 'forbidden' : 'failed';
+    const parts = [err.status === undefined ? undefined : String(err.status), err.code, err.requestId ? `request-id ${err.requestId}` : undefined].filter((p) => p !== undefined);
+    const reason = err.status === undefined && err.code !== 'TooLarge' ? err.message : parts.join(' ');
+    return { status, reason: reason.slice(0, 300) };
+  }
+  // Storage failures and the like: not Graph's answer about the content, but still not worth losing the message.
+  const name = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { status: 'failed', reason: name.slice(0, 300) };
+}
+
+interface ReferenceAttachment {
+  id?: string;
+  contentUrl: string;
+  name?: string;
+}
+
+/** `reference` attachments (SharePoint/OneDrive files) with a contentUrl. */
+function referenceAttachments(message: unknown): ReferenceAttachment[] {
+  const m = (typeof message === 'object' && message !== null ? message : {}) as Record<string, unknown>;
+  if (!Array.isArray(m.attachments)) return [];
+  const out: ReferenceAttachment[] = [];
+  for (const a of m.attachments as unknown[]) {
+    if (typeof a !== 'object' || a === null) continue;
+    const { contentType, contentUrl, id, name } = a as Record<string, unknown>;
+    if (contentType !== 'reference' || typeof contentUrl !== 'string' || contentUrl === '') continue;
+    out.push({ contentUrl, ...(typeof id === 'string' ? { id } : {}), ...(typeof name === 'string' ? { name } : {}) });
+  }
+  return out;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'an unparsable URL';
+  }
+}
