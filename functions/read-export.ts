@@ -10,7 +10,15 @@ export function createReadExportHandler(getCtx: GetAppContext) {
     return handleHttp(context, getCtx, async (ctx) => {
       const format = parseExportFormat(request.query.get('format'));
       const content = await openExport(ctx, request.params.path ?? '', undefined, format);
-      return { status: 200, headers: { 'content-type': content.contentType }, body: content.body };
+      return {
+        status: 200,
+        headers: {
+          'content-type': content.contentType,
+          'x-content-type-options': 'nosniff',
+          ...(content.download ? { 'content-disposition': 'attachment' } : {}),
+        },
+        body: content.body,
+      };
     });
   };
 }

@@ -56,6 +56,8 @@ export async function listExports(
 
 export interface ExportContent {
   contentType: string;
+  /** Serve as an attachment (downloaded content), not inline. */
+  download?: boolean;
   /** The body: a batch's lines (each followed by '\n'), or a manifest's JSON, streamed. */
   body: AsyncIterable<Uint8Array>;
 }
@@ -73,6 +75,7 @@ export function parseExportFormat(value: string | null): ExportFormat {
 export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal, format: ExportFormat = 'jsonl'): Promise<ExportContent> {
   if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
+  if (/^content\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(path)) return readContent(ctx, path, signal);
   if (!isBatch && !path.endsWith('.json')) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
   const blob = ctx.deps.container.getBlobClient(path);
   if (!(await blob.exists(signal ? { abortSignal: signal } : {}))) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
@@ -82,6 +85,17 @@ export async function readExport(ctx: AppContext, path: string, signal?: AbortSi
   const lines = readBatchLines(ctx.deps.container, path, signal);
   if (format === 'text') return { contentType: 'text/plain; charset=utf-8', body: encodeLines(lines, (l) => `${renderLineText(l)}\n\n`) };
   return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines, (l) => `${l}\n`) };
+}
+
+/** Stored bytes (an image, a file), streamed with the content type recorded when they were stored. */
+async function readContent(ctx: AppContext, path: string, signal?: AbortSignal): Promise<ExportContent> {
+  const blob = ctx.deps.container.getBlobClient(path);
+  if (!(await blob.exists(signal ? { abortSignal: signal } : {}))) throw new NotFoundError(`no content named ${JSON.stringify(path)}`);
+  const res = await blob.download(0, undefined, signal ? { abortSignal: signal } : {});
+  const body = res.readableStreamBody as AsyncIterable<Uint8Array> | undefined;
+  // The type came from Graph or SharePoint: offer the bytes as a download, never render them in the
+  // browser under the app's origin (a stored HTML file must not run as a page of the app).
+  return { contentType: res.contentType ?? 'application/octet-stream', download: true, body: body ?? oneChunk(Promise.resolve(Buffer.alloc(0))) };
 }
 
 async function* encodeLines(lines: AsyncIterable<string>, render: (line: string) => string): AsyncGenerator<Uint8Array> {

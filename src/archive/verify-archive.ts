@@ -26,7 +26,7 @@ export interface VerifyOptions {
   onProgress?: (r: Readonly<VerifyReport>) => void;
 }
 
-const BATCH_PREFIXES = ['messages/', 'retained/', 'quarantine/'];
+const BATCH_PREFIXES = ['messages/', 'retained/', 'quarantine/', 'content/'];
 
 async function sha256Of(container: ContainerClient, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const res = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});
@@ -83,7 +83,11 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
       if (recorded === undefined && listed === undefined) {
         report.problems.push({ kind: 'no-checksum', name: item.name, detail: 'no SHA-256 in its metadata or in any manifest' });
       }
-      if (recorded !== undefined && recorded !== sha256) {
+      // Content is stored under its own SHA-256: the name itself is the checksum.
+      const named = /^content\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(item.name)?.[1];
+      if (named !== undefined && named !== sha256) {
+        report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, its name says ${named}` });
+      } else if (recorded !== undefined && recorded !== sha256) {
         report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, its metadata says ${recorded}` });
       } else if (listed !== undefined && listed !== sha256) {
         report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, the manifest says ${listed}` });

@@ -29,6 +29,22 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
   const deps = await depsFrom(ctx, o.envFile);
   const exists = await deps.container.getBlobClient(o.blob).exists();
   if (!exists) throw new UsageError(`cat: no blob named ${o.blob}`);
+  if (o.blob.startsWith('content/')) {
+    // Stored bytes (an image, a file): written out as they are, e.g. `teams-export cat content/… > file.png`.
+    await new Promise<void>((resolve, reject) => {
+      deps.container
+        .getBlobClient(o.blob as string)
+        .download(0, undefined, ctx.signal ? { abortSignal: ctx.signal } : {})
+        .then((r) => {
+          const body = r.readableStreamBody;
+          if (!body) return resolve();
+          body.on('error', reject);
+          body.on('end', () => resolve());
+          body.pipe(ctx.stdout, { end: false });
+        }, reject);
+    });
+    return EXIT_OK;
+  }
   if (o.blob.endsWith('.json')) {
     const buf = await deps.container.getBlobClient(o.blob).downloadToBuffer();
     write(ctx.stdout, buf.toString('utf8'));
