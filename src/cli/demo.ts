@@ -69,7 +69,15 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
       }
       if (!sample && (b.lines ?? 0) > 0) sample = b.name;
     }
-    out(`   ... ${total} batches in all under messages/, plus manifests/ (SHA-256 of every blob) per run.`);
+    let content = 0;
+    let contentBytes = 0;
+    for await (const b of deps.container.listBlobsFlat({ prefix: 'content/sha256/' })) {
+      content++;
+      contentBytes += b.properties.contentLength ?? 0;
+    }
+    out(`   ... ${total} batches in all under messages/, plus manifests/ (SHA-256 of every blob) per run,`);
+    out(`   and ${content} pasted images, code snippets and custom emoji in content/ (${contentBytes} bytes, each stored once),`);
+    out('   mapped from their messages by the .content.json file beside each batch.');
     if (sample) {
       out('');
       out(`4) One line of ${sample} (a chatMessage exactly as Graph returned it):`);
