@@ -115,7 +115,7 @@ export function formatReport(input: { machine: MachineInfo; options: BenchOption
   lines.push(`Measured ${input.at} by \`npm run bench\`${o.quick ? ' --quick' : ''}${o.scale !== 1 ? ` --scale ${o.scale}` : ''} (${f0(input.totalSeconds)} s in all).`, '');
   lines.push(`- Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}`);
   lines.push(`- Graph emulator (own process): ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request; throttling at ${o.limitRps} requests/s per tenant (429 + Retry-After beyond)`);
-  lines.push(`- Product (own process per scenario, production path \`buildDeps\` + \`runExport\`, daily run over a ${reports[0]?.shape.historyDays ?? 30}-day backlog): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D; Azurite in memory`);
+  lines.push(`- Product (own process per scenario, production path \`buildDeps\` + \`runExport\`, daily run over a ${reports[0]?.shape.historyDays ?? 30}-day backlog): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D, hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat); Azurite in memory`);
   lines.push('');
   lines.push('| scenario | entities | versions | wall s | versions/s | requests/s (limit) | 429s client / emulator | pages | avg fill | blobs | peak RSS MB | CPU s | µs CPU/version | machine busy (emulator / Azurite CPU s) | complete |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
