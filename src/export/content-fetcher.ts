@@ -75,6 +75,7 @@ export class ContentFetcher {
   private readonly limiter: ConversationLimiter;
   private readonly maxBytes: number;
   private readonly counters: ContentFetcherStats = { downloaded: 0, reused: 0, failed: 0, bytes: 0 };
+  private readonly inflight = new Map<string, Promise<Outcome>>();
 
   constructor(opts: ContentFetcherOptions) {
     this.opts = opts;
@@ -134,8 +135,20 @@ export class ContentFetcher {
     return entries;
   }
 
+  /**
+   * One reference, resolved once per process at a time: the members of a chat export the same message
+   * concurrently, and the second should wait for the first download rather than repeat it.
+   */
+  private resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
+    const pending = this.inflight.get(t.refHash);
+    if (pending) return pending;
+    const p = this.resolveOnce(t, conversationId, signal).finally(() => this.inflight.delete(t.refHash));
+    this.inflight.set(t.refHash, p);
+    return p;
+  }
+
   /** One reference: from the index if it was resolved before, else downloaded, stored and indexed. */
-  private async resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
+  private async resolveOnce(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
     try {
       const known = await getContentRef(this.opts.container, t.refHash, signal);
       if (known?.status === 'stored') {
