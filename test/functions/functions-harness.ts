@@ -2,7 +2,7 @@
 // context built from the same settings, real InvocationContexts, and a small stand-in for the host's
 // queue loop (receive, call the handler, delete; after maxDequeueCount failures move to -poison).
 import { randomBytes } from 'node:crypto';
-import { InvocationContext } from '@azure/functions';
+import { InvocationContext, type HttpResponseInit } from '@azure/functions';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { buildAppContext, type AppContext, type JobPolicy } from '../../src/app/app-context';
 import { poisonQueueName } from '../../src/app/job-queue';
@@ -140,4 +140,14 @@ export async function drainQueues(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('queues did not drain');
+}
+
+/** An HTTP handler's response body as text, whether JSON, a string or a stream. */
+export async function responseText(res: HttpResponseInit): Promise<string> {
+  if (res.jsonBody !== undefined) return JSON.stringify(res.jsonBody);
+  if (typeof res.body === 'string') return res.body;
+  if (!res.body) return '';
+  const chunks: Buffer[] = [];
+  for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -12,7 +12,7 @@ import { createListExportsHandler } from '../../functions/list-exports';
 import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
-import { drainQueues, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { drainQueues, responseText, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
 
 const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
@@ -27,12 +27,6 @@ function get(route: string, init: { params?: Record<string, string>; query?: Rec
   return new HttpRequest({ method: 'GET', url: url.toString(), ...(init.params ? { params: init.params } : {}) });
 }
 
-async function bodyText(res: HttpResponseInit): Promise<string> {
-  if (typeof res.body === 'string') return res.body;
-  const chunks: Buffer[] = [];
-  for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
@@ -172,14 +166,14 @@ describe('HTTP API', () => {
     const read = await readExport(get(`exports/${first.name}`, { params: { path: first.name } }), fh.invocation('readExport'));
     expect(read.status).toBe(200);
     expect((read.headers as Record<string, string>)['content-type']).toMatch(/ndjson/);
-    const lines = (await bodyText(read)).split('\n').filter((l) => l.length > 0);
+    const lines = (await responseText(read)).split('\n').filter((l) => l.length > 0);
     expect(lines).toHaveLength(first.lines);
     for (const l of lines) expect(new Date(JSON.parse(l).lastModifiedDateTime).toISOString().slice(0, 10)).toBe(first.day);
 
     const text = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'text' } }), fh.invocation('readExport'));
     expect(text.status).toBe(200);
     expect((text.headers as Record<string, string>)['content-type']).toMatch(/text\/plain/);
-    const blocks = (await bodyText(text)).split('\n\n').filter((b) => b.trim().length > 0);
+    const blocks = (await responseText(text)).split('\n\n').filter((b) => b.trim().length > 0);
     expect(blocks).toHaveLength(first.lines);
     for (const b of blocks) expect(b).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\] chat /);
     const badFormat = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'html' } }), fh.invocation('readExport'));
@@ -195,7 +189,7 @@ describe('HTTP API', () => {
     const name = `manifests/${backfillRunId}/run.json`;
     const read = await readExport(get(`exports/${name}`, { params: { path: name } }), fh.invocation('readExport'));
     expect(read.status).toBe(200);
-    expect(JSON.parse(await bodyText(read))).toMatchObject({ runId: backfillRunId, status: 'succeeded' });
+    expect(JSON.parse(await responseText(read))).toMatchObject({ runId: backfillRunId, status: 'succeeded' });
   });
 
   it.each([

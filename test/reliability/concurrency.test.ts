@@ -1,30 +1,20 @@
 // At-least-once delivery and overlapping work: every queue message delivered twice, two workers on the
 // same entity at once, and a backfill racing the daily run (through the Functions queue and in one
 // process). The archive must hold every version exactly once and the daily watermarks stay the daily run's.
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackfillRun, startDailyRun } from '../../src/app/start-run';
 import { silentLogger } from '../../src/log';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 import { createExportPoisonHandler } from '../../functions/export-poison';
 import { createExportWorkerHandler } from '../../functions/export-worker';
-import { auditArchive, reportScenario, rowOf, type ArchiveAudit } from '../support/archive-audit';
+import { auditArchive, reportScenario, rowOf } from '../support/archive-audit';
 import { startHarness } from '../support/harness';
+import { directContainer, expectClean } from './reliability-helpers';
 import { drainQueues, startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
 
 const LAG = 5 * MINUTE;
 
-function directContainer(name: string): ContainerClient {
-  return BlobServiceClient.fromConnectionString(inject('storageConnectionString')).getContainerClient(name);
-}
 
-function expectClean(audit: ArchiveAudit): void {
-  expect(audit.invalidBlobs).toEqual([]);
-  expect(audit.duplicated).toEqual([]);
-  expect(audit.missingPerEntity).toEqual([]);
-  expect(audit.lost).toEqual([]);
-  expect(audit.extra).toEqual([]);
-}
 
 describe('through the Functions queue', () => {
   let fh: FunctionsHarness;

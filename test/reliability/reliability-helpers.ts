@@ -1,10 +1,27 @@
 // Checks shared by the reliability scenarios: checkpoints never ahead of the archive, and small waits.
-import type { ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { expect, inject } from 'vitest';
+import type { ArchiveAudit } from '../support/archive-audit';
 import { entityPrefix } from '../../src/archive/blob-layout';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import type { Entity } from '../../src/export/types';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
 import type { Harness } from '../support/harness';
+
+/** A container of the shared Azurite, addressed directly (around any proxy a scenario puts in between). */
+export function directContainer(name: string): ContainerClient {
+  return BlobServiceClient.fromConnectionString(inject('storageConnectionString')).getContainerClient(name);
+}
+
+/** The verdict every scenario ends with: every blob valid, nothing duplicated, lost or foreign. */
+export function expectClean(audit: ArchiveAudit, opts: { quarantined?: number } = {}): void {
+  expect(audit.invalidBlobs).toEqual([]);
+  expect(audit.duplicated).toEqual([]);
+  expect(audit.missingPerEntity).toEqual([]);
+  expect(audit.lost).toEqual([]);
+  expect(audit.extra).toEqual([]);
+  if (opts.quarantined !== undefined) expect(audit.quarantined).toBe(opts.quarantined);
+}
 
 export async function archivedKeySet(container: ContainerClient, entity: Entity): Promise<Set<string>> {
   const keys = new Set<string>();

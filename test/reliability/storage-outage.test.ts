@@ -1,7 +1,6 @@
 // Azure Storage unavailable in the middle of a run: a TCP proxy between the product and Azurite drops
 // every connection and refuses new ones, so blob writes, checkpoint updates and job records fail.
 // Jobs must fail cleanly, no checkpoint may move past committed data, and the next run completes.
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type { RunOutcome } from '../../src/export/run-export';
@@ -9,14 +8,11 @@ import { HOUR, MINUTE } from '../../src/time';
 import { auditArchive, reportScenario, rowOf } from '../support/archive-audit';
 import { startHarness, type Harness } from '../support/harness';
 import { proxyStorage } from '../support/tcp-proxy';
-import { checkpointViolations, sleep } from './reliability-helpers';
+import { checkpointViolations, directContainer, sleep } from './reliability-helpers';
 
 const LAG = 5 * MINUTE;
 const OUTAGE_MS = 18_000;
 
-function directContainer(name: string): ContainerClient {
-  return BlobServiceClient.fromConnectionString(inject('storageConnectionString')).getContainerClient(name);
-}
 
 describe('storage unavailable mid-run', () => {
   const cleanups: Array<() => Promise<unknown>> = [];

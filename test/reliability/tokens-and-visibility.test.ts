@@ -1,29 +1,19 @@
 // The identity endpoint failing or issuing very short-lived tokens, and Graph's index showing versions
 // late (up to the settle period) or outside the requested window: the archive still ends complete.
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { describe, expect, inject, it } from 'vitest';
+import { type ContainerClient } from '@azure/storage-blob';
+import { describe, expect, it } from 'vitest';
 import { buildDeps } from '../../src/deps';
 import { runExport } from '../../src/export/run-export';
 import { silentLogger } from '../../src/log';
 import { loadSettings } from '../../src/settings';
 import { DAY, HOUR, MINUTE } from '../../src/time';
-import { auditArchive, reportScenario, rowOf, type ArchiveAudit } from '../support/archive-audit';
+import { auditArchive, reportScenario, rowOf } from '../support/archive-audit';
 import { startHarness } from '../support/harness';
-import { checkpointViolations, sleep } from './reliability-helpers';
+import { checkpointViolations, directContainer, expectClean, sleep } from './reliability-helpers';
 
 const LAG = 5 * MINUTE;
 
-function directContainer(name: string): ContainerClient {
-  return BlobServiceClient.fromConnectionString(inject('storageConnectionString')).getContainerClient(name);
-}
 
-function expectClean(audit: ArchiveAudit): void {
-  expect(audit.invalidBlobs).toEqual([]);
-  expect(audit.duplicated).toEqual([]);
-  expect(audit.missingPerEntity).toEqual([]);
-  expect(audit.lost).toEqual([]);
-  expect(audit.extra).toEqual([]);
-}
 
 async function messageBlobCount(container: ContainerClient): Promise<number> {
   let n = 0;

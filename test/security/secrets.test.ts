@@ -22,6 +22,7 @@ import { createListExportsHandler } from '../../functions/list-exports';
 import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
+import { responseText } from '../functions/functions-harness';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { startHttpsTestServer } from '../support/https-test-server';
 import { testStorage } from '../support/storage';
@@ -52,14 +53,6 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
   });
 }
 
-async function text(res: HttpResponseInit): Promise<string> {
-  if (res.jsonBody !== undefined) return JSON.stringify(res.jsonBody);
-  if (typeof res.body === 'string') return res.body;
-  if (!res.body) return '';
-  const chunks: Buffer[] = [];
-  for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 describe('secrets and tokens stay out of logs, archive, tables and responses', () => {
   let emulator: Emulator;
@@ -167,24 +160,24 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
       new InvocationContext({ invocationId: `${name}-1`, functionName: name, logHandler: (_l, ...args) => invocationLogs.push(JSON.stringify(args)) });
     const base = 'http://localhost:7071/api/';
     const runs = await createListRunsHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs` }), inv('listRuns'));
-    const bodies = [await text(runs)];
+    const bodies = [await responseText(runs)];
     for (const r of (runs.jsonBody as { runs: Array<{ runId: string }> }).runs) {
-      bodies.push(await text(await createGetRunHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs/${r.runId}`, params: { runId: r.runId } }), inv('getRun'))));
+      bodies.push(await responseText(await createGetRunHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs/${r.runId}`, params: { runId: r.runId } }), inv('getRun'))));
     }
     const list = await createListExportsHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}exports?prefix=manifests/` }), inv('listExports'));
-    bodies.push(await text(list));
+    bodies.push(await responseText(list));
     for (const item of ((list.jsonBody as { items: Array<{ name: string }> }).items ?? []).slice(0, 20)) {
-      bodies.push(await text(await createReadExportHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}exports/${item.name}`, params: { path: item.name } }), inv('readExport'))));
+      bodies.push(await responseText(await createReadExportHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}exports/${item.name}`, params: { path: item.name } }), inv('readExport'))));
     }
     // A rejected request: (an echo of what the caller sent would not be a leak, so it is not searched for).
     const rejected = await createStartBackfillHandler(getCtx)(new HttpRequest({ method: 'POST', url: `${base}backfills`, body: { string: '{"from":"x"}' } }), inv('startBackfill'));
     expect(rejected.status).toBe(400);
-    bodies.push(await text(rejected));
+    bodies.push(await responseText(rejected));
     // An internal failure: the context cannot be built (storage refused), the answer is a bare 500.
     const broken = () => Promise.reject(new Error(`storage said no to ${SECRET}`));
     const failed = await createGetRunHandler(broken)(new HttpRequest({ method: 'GET', url: `${base}runs/x`, params: { runId: 'x' } }), inv('getRun'));
     expect(failed.status).toBe(500);
-    bodies.push(await text(failed));
+    bodies.push(await responseText(failed));
     expect(bodies.length).toBeGreaterThan(4);
     expectNoSecret(bodies.join('\n'), 'HTTP responses');
     expectNoSecret(invocationLogs.filter((l) => !l.includes('storage said no')).join('\n'), 'invocation logs');
