@@ -105,7 +105,7 @@ export class Conversation {
 
 export interface EntityRef {
   /** 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route */
-  kind: 'user' | 'team' | 'deletedTeam';
+  kind: 'user' | 'team' | 'deletedTeam' | 'userRetained' | 'teamRetained';
   id: string;
 }
 
@@ -317,7 +317,8 @@ export class Tenant {
 
   /** The conversations an entity's export walks: a user's chats, or a team's channels. */
   conversationsOf(entity: EntityRef): Conversation[] {
-    if (entity.kind === 'user') return this.chatsOfUser.get(entity.id) ?? [];
+    if (entity.kind === 'user' || entity.kind === 'userRetained') return this.chatsOfUser.get(entity.id) ?? [];
+    if (entity.kind === 'teamRetained') return this.team(entity.id)?.channels.map((c) => c.conversation) ?? [];
     const team = entity.kind === 'team' ? this.team(entity.id) : this.deletedTeam(entity.id);
     return team?.channels.map((c) => c.conversation) ?? [];
   }
@@ -392,6 +393,9 @@ export class Tenant {
    * Messages deleted more than 21 days before the data clock are no longer served, so not expected.
    */
   currentVersions(entity: EntityRef, window?: { fromMs: number; toMs: number }, opts: RenderOptions = {}): ExpectedVersion[] {
+    // The retention API's "current" view is its retained versions: one expectation call for every kind.
+    if (entity.kind === 'userRetained') return this.retainedVersions({ kind: 'user', id: entity.id }, window, opts);
+    if (entity.kind === 'teamRetained') return this.retainedVersions({ kind: 'team', id: entity.id }, window, opts);
     const out: ExpectedVersion[] = [];
     const now = this.clock();
     for (const conv of this.conversationsOf(entity)) {
