@@ -186,3 +186,45 @@ describe('daily run over the jobs queue', () => {
     expect((await fh.poison.getProperties()).approximateMessagesCount).toBe(0);
   });
 });
+
+describe('sender chat mode over the jobs queue', () => {
+  it('archives what the single-process sender run archives, guests\' messages included', async () => {
+    const fh = await startFunctionsHarness({
+      label: 'fn-sender',
+      tenant: { seed: 23, users: 8, teams: 0, historyDays: 10, endMs: now - 2 * HOUR, externalSenderFraction: 0.3 },
+      env: { EXPORT_CHAT_MODE: 'sender', EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false' },
+    });
+    try {
+      const getCtx = () => Promise.resolve(fh.ctx);
+      await createDailyExportHandler(getCtx)(timer(scheduledMs), fh.invocation('dailyExport'));
+      const stats = await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+      expect(stats.failedDeliveries).toBe(0);
+      const other = testStorage('fn-sender-cli');
+      const cliDeps = await buildDeps(loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }), { log: silentLogger });
+      expect((await runExport({ kind: 'daily', nowMs: scheduledMs }, cliDeps)).status).toBe('succeeded');
+      const all = async (deps: AppDeps) => {
+        const keys: string[] = [];
+        for await (const b of listBatches(deps.container, 'messages/')) {
+          for await (const line of readBatchLines(deps.container, b.name)) keys.push(versionKeyFromLine(line) ?? 'unparseable');
+        }
+        return keys.sort();
+      };
+      const viaQueue = await all(fh.ctx.deps);
+      expect(new Set(viaQueue).size).toBe(viaQueue.length);
+      expect(viaQueue).toEqual(await all(cliDeps));
+      // Guests have no mailbox of their own: their messages arrive through the per-chat query.
+      const guests = new Set(fh.h.emulator.tenant.users.filter((u) => u.userType === 'Guest').map((u) => u.id));
+      expect(guests.size).toBeGreaterThan(0);
+      let fromGuests = 0;
+      for await (const b of listBatches(fh.ctx.deps.container, 'messages/chats/')) {
+        for await (const line of readBatchLines(fh.ctx.deps.container, b.name)) {
+          const m = JSON.parse(line) as { from?: { user?: { id?: string } } | null };
+          if (m.from?.user?.id && guests.has(m.from.user.id)) fromGuests++;
+        }
+      }
+      expect(fromGuests).toBeGreaterThan(0);
+    } finally {
+      await fh.close();
+    }
+  });
+});
