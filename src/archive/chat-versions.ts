@@ -13,11 +13,14 @@ export async function archiveChatVersion(
   container: ContainerClient,
   version: MessageVersion,
   how: { pass: PassName; window: Window },
-  contentEntries: readonly unknown[] | undefined,
+  contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
 ): Promise<{ written: WrittenBlob[] }> {
   const name = chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
+  // Every tenant member of the chat meets this version; only the first stores it (and its content).
+  if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
   const written: WrittenBlob[] = [];
+  const contentEntries = contentFor ? await contentFor() : undefined;
   if (contentEntries && contentEntries.length > 0) {
     // Map first (see DayBatcher): a batch never exists without its content map. A map that exists
     // already was written by an earlier attempt or another member's job, for the same version.

@@ -27,6 +27,11 @@ export interface DayBatcherOptions {
   maxBufferedBytes?: number;
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
+  /**
+   * What a version refers to (images, files), fetched only for versions that are new to the archive,
+   * just before their batch is written; re-read versions (the settle pass, overlaps) cost nothing.
+   */
+  contentFor?: (line: string) => Promise<readonly unknown[] | undefined>;
   signal?: AbortSignal;
 }
 
@@ -41,8 +46,6 @@ const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 export class DayBatcher {
   /** day → (version key → line as UTF-8), in arrival order. */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
-  /** version key → what the version's content references resolved to (written beside its batch). */
-  private readonly sidecar = new Map<string, unknown[]>();
   /** day → keys archived before or during this window (loaded on first flush of the day). */
   private readonly archived = new Map<string, Set<string>>();
   private buffered = 0;
@@ -58,11 +61,8 @@ export class DayBatcher {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
-  /**
-   * Adds a version (with the content entries to record beside it, if any); returns the result of an
-   * early flush when the buffer limit was reached.
-   */
-  async add(version: MessageVersion, contentEntries?: readonly unknown[]): Promise<FlushResult | undefined> {
+  /** Adds a version; returns the result of an early flush when the buffer limit was reached. */
+  async add(version: MessageVersion): Promise<FlushResult | undefined> {
     const day = utcDay(version.bucketMs);
     let buffer = this.buffers.get(day);
     if (!buffer) {
@@ -79,7 +79,6 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(version.key, bytes);
-    if (contentEntries && contentEntries.length > 0) this.sidecar.set(version.key, [...contentEntries]);
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.opts.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -140,18 +139,17 @@ export class DayBatcher {
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = this.archived.get(day) ?? (await this.loadArchived(day));
     const lines: Buffer[] = [];
-    const content: unknown[] = [];
     let duplicates = 0;
     for (const [key, line] of buffer) {
-      const entries = this.sidecar.get(key);
-      this.sidecar.delete(key);
       if (archived.has(key)) duplicates++;
-      else {
-        lines.push(line);
-        if (entries) content.push(...entries);
-      }
+      else lines.push(line);
     }
     if (lines.length === 0) return { written: [], newVersions: 0, duplicates };
+    const content: unknown[] = [];
+    if (this.opts.contentFor) {
+      const contentFor = this.opts.contentFor;
+      for (const entries of await Promise.all(lines.map((l) => contentFor(l.toString('utf8'))))) if (entries) content.push(...entries);
+    }
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
     const written: WrittenBlob[] = [];

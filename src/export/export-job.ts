@@ -105,19 +105,20 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       maxBufferedVersions: deps.maxBufferedVersions ?? 5000,
       nextSeq: () => seq++,
       ...(signal ? { signal } : {}),
+      ...(deps.content ? { contentFor: contentForLine } : {}),
     });
     const quarantined: string[] = [];
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     // Sender mode: the user's own messages go to the user's batches; messages no exported tenant user
     // sent are read with their own filters and stored once per chat.
     await readPages(chunk, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
-      const flushed = await batcher.add(version, await contentFor(version, raw));
+      const flushed = await batcher.add(version);
       if (flushed) record(flushed);
     });
     if (sender) {
       for (const filter of othersFilters(deps.otherSenderIds)) {
         await readPages(chunk, filter, quarantined, async (version, raw) => {
-          const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, await contentFor(version, raw), signal);
+          const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, () => contentFor(version, raw), signal);
           record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
         });
       }
@@ -151,6 +152,13 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
         await sink(parsed.version, raw);
       }
     }
+  }
+
+  /** contentFor for a line the batcher is about to write (it holds lines, not parsed objects). */
+  async function contentForLine(line: string): Promise<ContentEntry[] | undefined> {
+    const raw: unknown = JSON.parse(line);
+    const parsed = parseMessage(raw);
+    return parsed.ok ? contentFor(parsed.version, raw) : undefined;
   }
 
   /** Downloads (or finds already stored) what the version refers to; [] when content export is off. */
