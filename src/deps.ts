@@ -105,6 +105,7 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     pageSize: settings.graph.pageSize,
     windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
     concurrency: settings.concurrency,
+    readsPerEntity: settings.readsPerEntity,
     // A process killed mid-run holds its entities' leases until they expire: wait that out.
     leaseWaitMs: (LEASE_SECONDS + 5) * 1000,
     selection: settings.entities,

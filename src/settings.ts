@@ -133,6 +133,7 @@ export const settingsSchema = z.object({
   EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
   EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
+  EXPORT_READS_PER_ENTITY: int('EXPORT_READS_PER_ENTITY', 4, 1, 32),
   EXPORT_INCLUDE_USERS: idList,
   EXPORT_EXCLUDE_USERS: idList,
   EXPORT_INCLUDE_TEAMS: idList,
@@ -189,6 +190,8 @@ export interface Settings {
   chunkMs: number;
   startMs: number;
   concurrency: number;
+  /** Sub-windows of one entity's chunk read at once (long backlogs of few entities keep Graph busy). */
+  readsPerEntity: number;
   /**
    * custodian: each user's full view of their chats (a chat message is archived once per member);
    * sender: each user's own messages, plus messages from outside senders and system events once per chat.
@@ -274,6 +277,7 @@ function toSettings(raw: Raw): Settings {
     chunkMs: raw.EXPORT_CHUNK,
     startMs: raw.EXPORT_START,
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
+    readsPerEntity: Math.round(raw.EXPORT_READS_PER_ENTITY),
     chatMode: raw.EXPORT_CHAT_MODE,
     content: { hostedContents: raw.EXPORT_HOSTED_CONTENTS, files: raw.EXPORT_ATTACHMENTS },
     entities: {

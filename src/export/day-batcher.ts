@@ -61,8 +61,26 @@ export class DayBatcher {
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
+  /** Operations run one at a time: several sub-window reads of one job feed the same batcher. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(op, op);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /** Adds a version; returns the result of an early flush when the buffer limit was reached. */
-  async add(version: MessageVersion): Promise<FlushResult | undefined> {
+  add(version: MessageVersion): Promise<FlushResult | undefined> {
+    return this.serially(() => this.addNow(version));
+  }
+
+  /** Writes every buffered day; after it resolves, every version added so far is durable. */
+  flushAll(): Promise<FlushResult> {
+    return this.serially(() => this.flushAllNow());
+  }
+
+  private async addNow(version: MessageVersion): Promise<FlushResult | undefined> {
     const day = utcDay(version.bucketMs);
     let buffer = this.buffers.get(day);
     if (!buffer) {
@@ -93,8 +111,7 @@ export class DayBatcher {
     return largest === undefined ? undefined : this.flushDay(largest);
   }
 
-  /** Writes every buffered day; after it resolves, every version added so far is durable. */
-  async flushAll(): Promise<FlushResult> {
+  private async flushAllNow(): Promise<FlushResult> {
     const total: FlushResult = { written: [], newVersions: 0, duplicates: 0 };
     for (const day of [...this.buffers.keys()].sort()) {
       const r = await this.flushDay(day);

@@ -18,7 +18,7 @@ import type { CheckpointStore } from '../state/checkpoint-store';
 import { iso } from '../time';
 import { DayBatcher, type FlushResult } from './day-batcher';
 import { emptyCounts, type Entity, type JobCounts, type JobError, type JobResult, type Window } from './types';
-import { planBackfillChunks, planDailyChunks, type PlannedChunk, type WindowSettings } from './windows';
+import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
 
 export type JobMode = { kind: 'daily'; nowMs: number } | { kind: 'backfill'; window: Window };
 
@@ -44,6 +44,8 @@ export interface ExportJobDeps {
   chatMode?: 'custodian' | 'sender';
   /** Sender mode: tenant users without an export of their own (guests), whose messages the others query fetches. */
   otherSenderIds?: readonly string[];
+  /** Sub-windows of a chunk read at once (EXPORT_READS_PER_ENTITY); 1 reads each chunk as one window. */
+  readsPerEntity?: number;
 }
 
 export interface ExportJobRequest {
@@ -64,7 +66,13 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
   const blobs: WrittenBlob[] = [];
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
-  const lease = deps.useLease === false ? undefined : await acquireLease(entity, deps, signal);
+  let lease: EntityLease | undefined;
+  try {
+    lease = deps.useLease === false ? undefined : await acquireLease(entity, deps, signal);
+  } catch (err) {
+    // Storage unreachable or the run aborted before the job started: nothing was read or written.
+    return { entity, status: 'failed', counts, blobs, error: toJobError(err) };
+  }
   if (deps.useLease !== false && !lease) {
     return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
   }
@@ -111,13 +119,13 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     // Sender mode: the user's own messages go to the user's batches; messages no exported tenant user
     // sent are read with their own filters and stored once per chat.
-    await readPages(chunk, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
+    await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version) => {
       const flushed = await batcher.add(version);
       if (flushed) record(flushed);
     });
     if (sender) {
       for (const filter of othersFilters(deps.otherSenderIds)) {
-        await readPages(chunk, filter, quarantined, async (version, raw) => {
+        await readInParallel(chunk.window, filter, quarantined, async (version, raw) => {
           const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, () => contentFor(version, raw), signal);
           record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
         });
@@ -135,9 +143,32 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     return counts.messages - before;
   }
 
-  /** Every page of the chunk (optionally narrowed to some senders), each valid version handed to `sink`. */
-  async function readPages(chunk: PlannedChunk, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>): Promise<void> {
-    const pages = messagePages(deps.http, entity, chunk.window, { top: deps.pageSize, ...(signal ? { signal } : {}), ...(senderFilter ? { senderFilter } : {}) });
+  /**
+   * Reads a chunk as several sub-windows at once (EXPORT_READS_PER_ENTITY): Graph pages one window
+   * sequentially, so an entity with a long backlog would otherwise keep a single request in flight.
+   * The first failure stops the sibling reads before the error propagates, so nothing of this job is
+   * still writing once it has returned.
+   */
+  async function readInParallel(window: Window, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>): Promise<void> {
+    const parts = splitWindow(window, deps.readsPerEntity ?? 1);
+    if (parts.length === 1) return readPages(window, senderFilter, quarantined, sink, signal);
+    const stop = new AbortController();
+    const partSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const settled = await Promise.allSettled(
+      parts.map((w) =>
+        readPages(w, senderFilter, quarantined, sink, partSignal).catch((err: unknown) => {
+          stop.abort(err);
+          throw err;
+        }),
+      ),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw signal?.aborted ? signal.reason : failed.reason;
+  }
+
+  /** Every page of a window (optionally narrowed to some senders), each valid version handed to `sink`. */
+  async function readPages(window: Window, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>, readSignal: AbortSignal | undefined): Promise<void> {
+    const pages = messagePages(deps.http, entity, window, { top: deps.pageSize, ...(readSignal ? { signal: readSignal } : {}), ...(senderFilter ? { senderFilter } : {}) });
     for await (const page of pages) {
       counts.pages++;
       counts.received += page.items.length;

@@ -64,6 +64,21 @@ export function cutIntoChunks(window: Window, chunkMs: number): Window[] {
   return out;
 }
 
+/** Windows shorter than this are not split: the extra requests would cost more than they save. */
+export const MIN_SPLIT_MS = 60 * 60_000;
+
+/**
+ * Splits a window into at most `parts` consecutive half-open sub-windows of equal length (whole
+ * milliseconds) that cover it exactly; short windows stay whole.
+ */
+export function splitWindow(window: Window, parts: number): Window[] {
+  const span = window.toMs - window.fromMs;
+  const n = Math.max(1, Math.min(Math.floor(parts), Math.floor(span / MIN_SPLIT_MS)));
+  if (n <= 1) return [window];
+  const step = Math.ceil(span / n);
+  return cutIntoChunks(window, step);
+}
+
 /** Whether a version's own timestamp lies in the half-open window (Graph may return items outside it). */
 export function inWindow(ms: number, window: Window): boolean {
   return ms >= window.fromMs && ms < window.toMs;

@@ -28,6 +28,8 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'EXPORT_CHUNK',
   // Used by the single-process CLI run only; in Functions the queue (host.json batchSize) sets concurrency.
   'EXPORT_CONCURRENCY',
+  // Per-entity read parallelism: the default suits Graph's limits; the instance budget caps it anyway.
+  'EXPORT_READS_PER_ENTITY',
 ];
 
 /**

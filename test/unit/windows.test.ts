@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutIntoChunks, inWindow, planBackfillChunks, planDailyChunks } from '../../src/export/windows';
+import { cutIntoChunks, inWindow, planBackfillChunks, planDailyChunks, splitWindow } from '../../src/export/windows';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 
 const s = { lagMs: 5 * MINUTE, settleMs: 24 * HOUR, chunkMs: 30 * DAY, startMs: Date.parse('2024-01-01T00:00:00Z') };
@@ -81,5 +81,22 @@ describe('chunks', () => {
     expect(inWindow(1999, w)).toBe(true);
     expect(inWindow(2000, w)).toBe(false);
     expect(inWindow(999, w)).toBe(false);
+  });
+});
+
+describe('splitWindow', () => {
+  it('splits a long window into equal consecutive parts that cover it exactly', () => {
+    const w = { fromMs: 1_000, toMs: 1_000 + 30 * DAY + 7 };
+    const parts = splitWindow(w, 4);
+    expect(parts).toHaveLength(4);
+    expect(parts[0]!.fromMs).toBe(w.fromMs);
+    expect(parts.at(-1)!.toMs).toBe(w.toMs);
+    for (let i = 1; i < parts.length; i++) expect(parts[i]!.fromMs).toBe(parts[i - 1]!.toMs);
+  });
+
+  it('keeps short windows whole and never makes parts shorter than an hour', () => {
+    expect(splitWindow({ fromMs: 0, toMs: 30 * MINUTE }, 4)).toEqual([{ fromMs: 0, toMs: 30 * MINUTE }]);
+    expect(splitWindow({ fromMs: 0, toMs: 2 * HOUR }, 8)).toHaveLength(2);
+    expect(splitWindow({ fromMs: 0, toMs: DAY }, 1)).toEqual([{ fromMs: 0, toMs: DAY }]);
   });
 });
