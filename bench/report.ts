@@ -11,6 +11,7 @@ export interface ScenarioReport {
   shape: TenantShape;
   concurrency: number;
   maxRps: number;
+  readsPerEntity?: number;
   limitRps: number;
   /** What the emulator serves for the exported entities (the archive must end up with exactly these). */
   expectedVersions: number;
@@ -123,7 +124,7 @@ export function formatReport(input: { machine: MachineInfo; options: BenchOption
     const f = figuresOf(r);
     const x = r.result;
     lines.push(
-      `| ${r.name} (c=${r.concurrency}, max ${r.maxRps}/s) | ${f0(x.planned)} | ${f0(x.messages)} | ${f1(f.wallS)} | ${f0(f.versionsPerS)} | ${f1(f.requestsPerS)} (${r.limitRps}) | ${f.throttledClient} / ${f.throttledEmulator} | ${f0(x.pages)} | ${f1(f.avgFill)} of 50 | ${f0(x.blobs)} | ${f0(f.peakRssMb)} | ${f1(f.cpuS)} | ${f1(f.cpuUsPerVersion)} | ${r.machineBusy === undefined ? 'n/a' : `${f0(r.machineBusy * 100)}% of ${machine.cores} cores`} (${r.emulatorCpuMs === undefined ? '?' : f1(r.emulatorCpuMs / 1000)} / ${r.azuriteCpuMs === undefined ? '?' : f1(r.azuriteCpuMs / 1000)}) | ${f.complete ? 'yes' : 'NO'} |`,
+      `| ${r.name} (c=${r.concurrency}${r.readsPerEntity ? `, ${r.readsPerEntity} reads/entity` : ''}, max ${r.maxRps}/s) | ${f0(x.planned)} | ${f0(x.messages)} | ${f1(f.wallS)} | ${f0(f.versionsPerS)} | ${f1(f.requestsPerS)} (${r.limitRps}) | ${f.throttledClient} / ${f.throttledEmulator} | ${f0(x.pages)} | ${f1(f.avgFill)} of 50 | ${f0(x.blobs)} | ${f0(f.peakRssMb)} | ${f1(f.cpuS)} | ${f1(f.cpuUsPerVersion)} | ${r.machineBusy === undefined ? 'n/a' : `${f0(r.machineBusy * 100)}% of ${machine.cores} cores`} (${r.emulatorCpuMs === undefined ? '?' : f1(r.emulatorCpuMs / 1000)} / ${r.azuriteCpuMs === undefined ? '?' : f1(r.azuriteCpuMs / 1000)}) | ${f.complete ? 'yes' : 'NO'} |`,
     );
   }
   lines.push('');
