@@ -88,6 +88,18 @@ export class ContentFetcher {
   }
 
   /**
+   * Whether the message refers to anything this fetcher would fetch or record: a cheap look at the
+   * object Graph returned, so that the common message (plain text) costs nothing further.
+   */
+  refersToContent(message: unknown): boolean {
+    if (this.opts.hostedContents) {
+      const scan = scanHostedContents(message, this.opts.graphOrigin);
+      if (scan.refs.length > 0 || scan.foreign.length > 0) return true;
+    }
+    return this.opts.files && referenceAttachments(message).length > 0;
+  }
+
+  /**
    * Everything one archived version refers to: downloaded (or found already stored) and described.
    * Never throws for a content problem: failures become entries with a status and reason, so the
    * message is still archived. Throws only when aborted.

@@ -31,8 +31,15 @@ export interface DayBatcherOptions {
    * What a version refers to (images, files), fetched only for versions that are new to the archive,
    * just before their batch is written; re-read versions (the settle pass, overlaps) cost nothing.
    */
-  contentFor?: (line: string) => Promise<readonly unknown[] | undefined>;
+  contentFor?: (version: ContentTarget, line: string) => Promise<readonly unknown[] | undefined>;
   signal?: AbortSignal;
+}
+
+/** Which version a content lookup is for (the batcher keeps lines, not parsed objects). */
+export interface ContentTarget {
+  key: string;
+  conversationId: string;
+  messageId: string;
 }
 
 export interface FlushResult {
@@ -46,6 +53,8 @@ const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 export class DayBatcher {
   /** day → (version key → line as UTF-8), in arrival order. */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
+  /** Buffered versions whose content is to be fetched when they are written (see add). */
+  private readonly contentTargets = new Map<string, ContentTarget>();
   /** day → keys archived before or during this window (loaded on first flush of the day). */
   private readonly archived = new Map<string, Set<string>>();
   private buffered = 0;
@@ -70,9 +79,13 @@ export class DayBatcher {
     return run;
   }
 
-  /** Adds a version; returns the result of an early flush when the buffer limit was reached. */
-  add(version: MessageVersion): Promise<FlushResult | undefined> {
-    return this.serially(() => this.addNow(version));
+  /**
+   * Adds a version; returns the result of an early flush when the buffer limit was reached.
+   * `refersToContent` marks a version whose images or files are fetched (contentFor) if, and only if,
+   * it turns out to be new when its batch is written.
+   */
+  add(version: MessageVersion, refersToContent = false): Promise<FlushResult | undefined> {
+    return this.serially(() => this.addNow(version, refersToContent));
   }
 
   /** Writes every buffered day; after it resolves, every version added so far is durable. */
@@ -80,7 +93,7 @@ export class DayBatcher {
     return this.serially(() => this.flushAllNow());
   }
 
-  private async addNow(version: MessageVersion): Promise<FlushResult | undefined> {
+  private async addNow(version: MessageVersion, refersToContent: boolean): Promise<FlushResult | undefined> {
     const day = utcDay(version.bucketMs);
     let buffer = this.buffers.get(day);
     if (!buffer) {
@@ -97,6 +110,7 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(version.key, bytes);
+    if (refersToContent) this.contentTargets.set(version.key, { key: version.key, conversationId: version.conversationId, messageId: version.messageId });
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.opts.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -156,16 +170,23 @@ export class DayBatcher {
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = this.archived.get(day) ?? (await this.loadArchived(day));
     const lines: Buffer[] = [];
+    const withContent: Array<{ target: ContentTarget; line: Buffer }> = [];
     let duplicates = 0;
     for (const [key, line] of buffer) {
-      if (archived.has(key)) duplicates++;
-      else lines.push(line);
+      const target = this.contentTargets.get(key);
+      this.contentTargets.delete(key);
+      if (archived.has(key)) {
+        duplicates++;
+        continue;
+      }
+      lines.push(line);
+      if (target) withContent.push({ target, line });
     }
     if (lines.length === 0) return { written: [], newVersions: 0, duplicates };
     const content: unknown[] = [];
-    if (this.opts.contentFor) {
-      const contentFor = this.opts.contentFor;
-      for (const entries of await Promise.all(lines.map((l) => contentFor(l.toString('utf8'))))) if (entries) content.push(...entries);
+    const contentFor = this.opts.contentFor;
+    if (contentFor && withContent.length > 0) {
+      for (const entries of await Promise.all(withContent.map((w) => contentFor(w.target, w.line.toString('utf8'))))) if (entries) content.push(...entries);
     }
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });

@@ -16,7 +16,7 @@ import { othersFilters, ownMessagesFilter } from './sender-filter';
 import type { Logger } from '../log';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { iso } from '../time';
-import { DayBatcher, type FlushResult } from './day-batcher';
+import { DayBatcher, type ContentTarget, type FlushResult } from './day-batcher';
 import { emptyCounts, type Entity, type JobCounts, type JobError, type JobResult, type Window } from './types';
 import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
 
@@ -119,8 +119,8 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     // Sender mode: the user's own messages go to the user's batches; messages no exported tenant user
     // sent are read with their own filters and stored once per chat.
-    await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version) => {
-      const flushed = await batcher.add(version);
+    await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
+      const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
       if (flushed) record(flushed);
     });
     if (sender) {
@@ -185,15 +185,13 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     }
   }
 
-  /** contentFor for a line the batcher is about to write (it holds lines, not parsed objects). */
-  async function contentForLine(line: string): Promise<ContentEntry[] | undefined> {
-    const raw: unknown = JSON.parse(line);
-    const parsed = parseMessage(raw);
-    return parsed.ok ? contentFor(parsed.version, raw) : undefined;
+  /** contentFor for a new version the batcher is about to write (it holds lines, not parsed objects). */
+  function contentForLine(target: ContentTarget, line: string): Promise<ContentEntry[] | undefined> {
+    return contentFor(target, JSON.parse(line));
   }
 
-  /** Downloads (or finds already stored) what the version refers to; [] when content export is off. */
-  async function contentFor(version: MessageVersion, raw: unknown): Promise<ContentEntry[] | undefined> {
+  /** Downloads (or finds already stored) what the version refers to; undefined when there is nothing. */
+  async function contentFor(version: ContentTarget, raw: unknown): Promise<ContentEntry[] | undefined> {
     if (!deps.content) return undefined;
     const entries = await deps.content.fetchFor(version, raw, signal);
     return entries.length > 0 ? entries : undefined;
