@@ -23,6 +23,7 @@ const { buildDeps } = require(`${dist}/deps.js`);
 const { runExport } = require(`${dist}/export/run-export.js`);
 const { loadSettings } = require(`${dist}/settings.js`);
 const { silentLogger } = require(`${dist}/log.js`);
+const { emulatorEnv } = require(`${dist}/emulator/emulator-env.js`);
 const CLI = `${dist}/cli/main.js`;
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, kills: { type: 'string', default: '20' }, 'storm-sec': { type: 'string', default: '60' } } });
@@ -42,11 +43,7 @@ function names(label) {
 function envFor(emulator, connectionString, label, extra = {}) {
   const n = names(label);
   return {
-    AZURE_TENANT_ID: emulator.tenantId,
-    AZURE_CLIENT_ID: emulator.clientId,
-    AZURE_CLIENT_SECRET: emulator.clientSecret,
-    AZURE_AUTHORITY_HOST: emulator.authorityHost,
-    GRAPH_BASE_URL: emulator.graphBaseUrl,
+    ...emulatorEnv(emulator),
     GRAPH_MAX_RPS: '300',
     EXPORT_STORAGE: connectionString,
     EXPORT_CONTAINER: n.container,

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GraphError } from '../../src/graph/graph-errors';
 import { ConversationLimiter } from '../../src/graph/conversation-limiter';
-import { graphTestClient } from '../support/graph-test-client';
+import { graphTestClient, rejection } from '../support/graph-test-client';
 import { startHttpsTestServer, type HttpsTestServer } from '../support/https-test-server';
 
 let graph: HttpsTestServer;
@@ -15,14 +15,6 @@ afterEach(async () => {
   await files.close();
 });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 const png = (body: string) => ({ status: 200, headers: { 'content-type': 'image/png', 'request-id': 'r-png' }, body });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForeignOriginError, GraphError, MalformedResponseError } from '../../src/graph/graph-errors';
 import { RateLimiter } from '../../src/graph/rate-limiter';
-import { countingCredential, graphTestClient } from '../support/graph-test-client';
+import { countingCredential, graphTestClient, rejection } from '../support/graph-test-client';
 import { startHttpsTestServer, type HttpsTestServer } from '../support/https-test-server';
 
 let server: HttpsTestServer;
@@ -14,14 +14,6 @@ afterEach(async () => {
 
 const ok = (body: unknown = { value: [] }) => ({ status: 200, body });
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('GraphHttp.getJson', () => {
   it('sends the bearer token, Accept, a client-request-id and the caller headers, and returns the JSON body', async () => {

@@ -53,3 +53,13 @@ export function graphTestClient(origin: string, overrides: Partial<GraphHttpOpti
   });
   return { http, credential: (overrides.credential as CountingCredential | undefined) ?? credential, limiter: overrides.limiter ?? limiter, logs };
 }
+
+/** The error a promise rejects with (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the promise to reject');
+}
