@@ -17,8 +17,8 @@ export interface DayBatcherOptions {
   window: Window;
   /** Unique per job execution, so two executions of one job never write the same blob name. */
   writerId: string;
-  /** Flush the largest day once this many versions are buffered in total. */
-  maxBufferedVersions: number;
+  /** Flush the largest day once this many versions are buffered in total (default 5000). */
+  maxBufferedVersions?: number;
   /**
    * Or once this many bytes of lines are buffered (default 2 MiB). Graph returns a backlog unsorted,
    * so a job buffers every day of its window at once; a byte bound keeps dozens of concurrent jobs
@@ -48,6 +48,7 @@ export interface FlushResult {
   duplicates: number;
 }
 
+const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 
 export class DayBatcher {
@@ -59,6 +60,7 @@ export class DayBatcher {
   private readonly archived = new Map<string, Set<string>>();
   private buffered = 0;
   private bufferedBytes = 0;
+  private readonly maxBufferedVersions: number;
   private readonly maxBufferedBytes: number;
   private duplicates = 0;
   /** The months the window covers (`yyyy-mm`): their batches are listed once, on the first flush. */
@@ -67,6 +69,7 @@ export class DayBatcher {
 
   constructor(private readonly opts: DayBatcherOptions) {
     this.windowMonths = monthsOf(opts.window);
+    this.maxBufferedVersions = opts.maxBufferedVersions ?? DEFAULT_MAX_BUFFERED_VERSIONS;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
   }
 
@@ -113,7 +116,7 @@ export class DayBatcher {
     if (refersToContent) this.contentTargets.set(version.key, { key: version.key, conversationId: version.conversationId, messageId: version.messageId });
     this.buffered++;
     this.bufferedBytes += bytes.length;
-    if (this.buffered < this.opts.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
+    if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
     let largest: string | undefined;
     let size = -1;
     for (const [d, b] of this.buffers) {

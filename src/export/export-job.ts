@@ -110,7 +110,7 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       pass: chunk.pass,
       window: chunk.window,
       writerId,
-      maxBufferedVersions: deps.maxBufferedVersions ?? 5000,
+      ...(deps.maxBufferedVersions !== undefined ? { maxBufferedVersions: deps.maxBufferedVersions } : {}),
       nextSeq: () => seq++,
       ...(signal ? { signal } : {}),
       ...(deps.content ? { contentFor: contentForLine } : {}),

@@ -79,7 +79,3 @@ export function splitWindow(window: Window, parts: number): Window[] {
   return cutIntoChunks(window, step);
 }
 
-/** Whether a version's own timestamp lies in the half-open window (Graph may return items outside it). */
-export function inWindow(ms: number, window: Window): boolean {
-  return ms >= window.fromMs && ms < window.toMs;
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cutIntoChunks, inWindow, planBackfillChunks, planDailyChunks, splitWindow } from '../../src/export/windows';
+import { cutIntoChunks, planBackfillChunks, planDailyChunks, splitWindow } from '../../src/export/windows';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 
 const s = { lagMs: 5 * MINUTE, settleMs: 24 * HOUR, chunkMs: 30 * DAY, startMs: Date.parse('2024-01-01T00:00:00Z') };
@@ -75,13 +75,6 @@ describe('chunks', () => {
     }
   });
 
-  it('inWindow is half-open: from is in, to is out', () => {
-    const w = { fromMs: 1000, toMs: 2000 };
-    expect(inWindow(1000, w)).toBe(true);
-    expect(inWindow(1999, w)).toBe(true);
-    expect(inWindow(2000, w)).toBe(false);
-    expect(inWindow(999, w)).toBe(false);
-  });
 });
 
 describe('splitWindow', () => {
