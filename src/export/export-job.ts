@@ -29,8 +29,6 @@ export interface ExportJobDeps {
   log: Logger;
   pageSize: number;
   windows: WindowSettings;
-  /** Versions buffered per job before the largest day is flushed early (bounds memory). */
-  maxBufferedVersions?: number;
   /** Hold the per-entity lease while exporting (off only where the caller already serialises). */
   useLease?: boolean;
   /**
@@ -110,7 +108,6 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       pass: chunk.pass,
       window: chunk.window,
       writerId,
-      ...(deps.maxBufferedVersions !== undefined ? { maxBufferedVersions: deps.maxBufferedVersions } : {}),
       nextSeq: () => seq++,
       ...(signal ? { signal } : {}),
       ...(deps.content ? { contentFor: contentForLine } : {}),
