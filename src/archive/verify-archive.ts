@@ -105,18 +105,11 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
   return report;
 }
 
-/** The `{ name, sha256 }` entries of a job manifest (`blobs`) or a run manifest (`jobs[].blobs`). */
+/** The `{ name, sha256 }` entries of a job manifest (`blobs`); other manifests list none. */
 function blobsOf(manifest: unknown): Array<{ name: string; sha256: string }> {
-  const out: Array<{ name: string; sha256: string }> = [];
-  const take = (list: unknown) => {
-    if (!Array.isArray(list)) return;
-    for (const b of list) {
-      const rec = b as { name?: unknown; sha256?: unknown };
-      if (typeof rec?.name === 'string' && typeof rec.sha256 === 'string') out.push({ name: rec.name, sha256: rec.sha256 });
-    }
-  };
-  const m = manifest as { blobs?: unknown; jobs?: unknown };
-  take(m?.blobs);
-  if (Array.isArray(m?.jobs)) for (const j of m.jobs) take((j as { blobs?: unknown })?.blobs);
-  return out;
+  const list = (manifest as { blobs?: unknown } | null)?.blobs;
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((b: { name?: unknown; sha256?: unknown } | null) =>
+    typeof b?.name === 'string' && typeof b.sha256 === 'string' ? [{ name: b.name, sha256: b.sha256 }] : [],
+  );
 }

@@ -69,10 +69,10 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     lease = deps.useLease === false ? undefined : await acquireLease(entity, deps, signal);
   } catch (err) {
     // Storage unreachable or the run aborted before the job started: nothing was read or written.
-    return { entity, status: 'failed', counts, blobs, error: toJobError(err) };
+    return { entity, status: 'failed', counts, error: toJobError(err) };
   }
   if (deps.useLease !== false && !lease) {
-    return { entity, status: 'failed', counts, blobs, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
+    return { entity, status: 'failed', counts, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
   }
   try {
     const chunks = await planChunks(req, deps);
@@ -87,14 +87,14 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
       }
     }
     await writeManifest('done');
-    return { entity, status: 'done', counts, blobs };
+    return { entity, status: 'done', counts };
   } catch (err) {
     const error = toJobError(err);
     const skipped = err instanceof GraphError && err.kind === 'skip-entity';
     if (skipped) log.info('entity skipped', { status: error.status, code: error.code, requestId: error.requestId });
     else log.error('entity failed', { ...error });
     await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e) => log.warn('manifest not written', { error: String(e) }));
-    return { entity, status: skipped ? 'skipped' : 'failed', counts, blobs, error };
+    return { entity, status: skipped ? 'skipped' : 'failed', counts, error };
   } finally {
     await lease?.release().catch(() => undefined);
   }

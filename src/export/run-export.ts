@@ -103,9 +103,9 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
         jobDeps,
         opts.signal,
       );
-      // Each job's blob list is in its own manifest already; keeping it here would make memory grow
-      // with the tenant, so the run keeps counts only.
-      results.push({ ...result, blobs: [] });
+      // A job's blob list stays in its own manifest: the run keeps counts only, so memory does not grow
+      // with the tenant.
+      results.push(result);
       progress.finished++;
       progress[result.status]++;
       try {

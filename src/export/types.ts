@@ -59,8 +59,6 @@ export interface JobResult {
   status: 'done' | 'skipped' | 'failed';
   counts: JobCounts;
   error?: JobError;
-  /** Each committed blob with its SHA-256, for the manifest. */
-  blobs: Array<{ name: string; sha256: string; bytes: number; lines: number }>;
 }
 
 export const emptyCounts = (): JobCounts => ({ received: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0, pages: 0 });
