@@ -1,4 +1,4 @@
-// Instants and ISO-8601 durations. The export contract is written in these terms (DESIGN.md §3, §6),
+// Instants and ISO-8601 durations. The export contract is written in these terms (docs/design.md §3, docs/settings.md §1),
 // so they are parsed in one place and everything else works in epoch milliseconds.
 
 const DURATION = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;

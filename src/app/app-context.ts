@@ -6,7 +6,7 @@ import { loadSettings, type Env } from '../settings';
 import { systemClock, type Clock } from '../time';
 import { StorageJobQueue, type JobQueue } from './job-queue';
 
-/** How queued jobs are retried and fanned out (README.md, "The Azure Functions app", explains the choices). */
+/** How queued jobs are retried and fanned out (docs/functions.md §3 explains the choices). */
 export interface JobPolicy {
   /** Attempts of one job (throttling, 5xx, storage errors) before it is recorded as failed. */
   maxAttempts: number;

@@ -1,5 +1,5 @@
 // Reads which message versions are already archived for one entity and day, so the writer adds only
-// new ones and re-running any window adds no duplicates (DESIGN.md §3, exactly-once versions).
+// new ones and re-running any window adds no duplicates (docs/design.md §5, exactly once).
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Entity } from '../export/types';
 import { readBatchLines, listBatches } from './batch-reader';

@@ -1,5 +1,5 @@
 // Writes archive blobs exactly once: gzipped JSON Lines batches and JSON manifests, each with its
-// SHA-256, created with If-None-Match: * so an existing blob is never overwritten (DESIGN.md §3).
+// SHA-256, created with If-None-Match: * so an existing blob is never overwritten (docs/design.md §6).
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';

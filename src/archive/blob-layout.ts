@@ -1,4 +1,4 @@
-// The one place that knows blob names (DESIGN.md §4): message batches, quarantine, manifests, stored
+// The one place that knows blob names (docs/archive-format.md §1): message batches, quarantine, manifests, stored
 // content and its reference index, entity locks, plus the encoding that keeps any Graph id inside its
 // own folder.
 import type { Entity, EntityKind, PassName, Window } from '../export/types';

@@ -1,4 +1,4 @@
-// One export job per entity at a time (DESIGN.md §3): a blob lease on the entity's lock blob, renewed
+// One export job per entity at a time (docs/design.md §8): a blob lease on the entity's lock blob, renewed
 // in the background while the job runs, because queue delivery is at-least-once.
 import { randomUUID } from 'node:crypto';
 import type { BlobLeaseClient, ContainerClient } from '@azure/storage-blob';

@@ -29,7 +29,7 @@ export function graphIdHeaders(ids: RequestIds): Record<string, string> {
   return { 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId };
 }
 
-/** `{error:{code,message,innerError:{date,request-id,client-request-id}}}` (graph-export-api.md §9.1). */
+/** `{error:{code,message,innerError:{date,request-id,client-request-id}}}` (docs/graph.md §8). */
 export function graphErrorBody(ids: RequestIds, code: string, message: string, extraInner: Record<string, string> = {}): unknown {
   return {
     error: {

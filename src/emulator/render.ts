@@ -1,4 +1,4 @@
-// Renders a compact message record + version into the chatMessage JSON Graph serves (graph-export-api.md §4).
+// Renders a compact message record + version into the chatMessage JSON Graph serves (docs/graph.md §5).
 // Done per request, so memory holds only compact records, never one JSON object per version.
 
 import { F_HIGH_IMPORTANCE, F_MENTION, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';

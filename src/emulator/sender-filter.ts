@@ -1,4 +1,4 @@
-// The sender ("de-duplication") filters of /users/{id}/chats/getAllMessages (graph-export-api.md §2.3):
+// The sender ("de-duplication") filters of /users/{id}/chats/getAllMessages (docs/graph.md §3):
 // `(<clauses joined by or>) and (lastModifiedDateTime gt X and lastModifiedDateTime lt Y)`.
 //
 // Semantics implemented (real Graph documents the grammar, not every edge):

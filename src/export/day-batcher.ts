@@ -1,5 +1,5 @@
 // Partitions a window's message versions into UTC-day batches and writes each batch once, with only
-// the versions not already archived for that entity and day (exactly-once versions, DESIGN.md §3).
+// the versions not already archived for that entity and day (exactly-once versions, docs/design.md §5).
 // Memory stays bounded: when too many versions are buffered, the biggest day is flushed early as its
 // own batch, so a user with a million messages never needs them all in memory.
 import type { ContainerClient } from '@azure/storage-blob';

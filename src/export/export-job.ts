@@ -1,6 +1,6 @@
 // Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
 // stores what the versions refer to, writes the day batches, and only then advances the entity's
-// checkpoint (DESIGN.md §3).
+// checkpoint (docs/design.md §4, §7).
 import { randomBytes } from 'node:crypto';
 import type { ContainerClient } from '@azure/storage-blob';
 import { EntityLease } from '../archive/entity-lease';

@@ -1,4 +1,4 @@
-// The sender filters of EXPORT_CHAT_MODE=sender (graph-export-api.md §2.3). /users/{id}/chats/getAllMessages
+// The sender filters of EXPORT_CHAT_MODE=sender (docs/graph.md §3). /users/{id}/chats/getAllMessages
 // returns every message of the user's chats, once per member; sender mode instead asks each user for
 // the messages they sent, and separately for messages no exported tenant user sent (outside users,
 // apps and bots, system events, tenant users without a mailbox of their own), which are then stored

@@ -1,4 +1,4 @@
-// Window arithmetic of the export contract (DESIGN.md §3): which half-open ranges of
+// Window arithmetic of the export contract (docs/design.md §3, §4): which half-open ranges of
 // lastModifiedDateTime a job reads, in which passes, cut into chunks, and what each chunk advances.
 import type { PassName, Window } from './types';
 

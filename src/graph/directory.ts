@@ -19,7 +19,7 @@ export interface DirectoryTeam {
 }
 
 // All users, not only enabled or licensed ones: a disabled or unlicensed user may still hold chat
-// history (graph-export-api.md §7.1); "no data" comes back as a 404 and the entity is skipped.
+// history (docs/graph.md §6); "no data" comes back as a 404 and the entity is skipped.
 export const USERS_PATH = '/users?$select=id,displayName,userPrincipalName,accountEnabled,userType&$top=999';
 export const TEAMS_PATH = '/teams?$select=id,displayName&$top=100';
 
@@ -47,7 +47,7 @@ export function listTeams(http: GraphHttp, signal?: AbortSignal): AsyncGenerator
   return listValidated(http, TEAMS_PATH, teamSchema, 'team', signal);
 }
 
-/** Deleted teams Graph still serves (graph-export-api.md §6: about 30 days): their channels stay exportable. */
+/** Deleted teams Graph still serves (docs/graph.md §6: about 30 days): their channels stay exportable. */
 export const DELETED_TEAMS_PATH = '/teamwork/deletedTeams';
 
 export function listDeletedTeams(http: GraphHttp, signal?: AbortSignal): AsyncGenerator<DirectoryTeam> {

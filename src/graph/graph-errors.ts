@@ -47,13 +47,13 @@ export class MalformedResponseError extends GraphError {
 }
 
 /**
- * Codes Graph uses for "this user has no Teams/Exchange data" (graph-export-api.md §9.2). They can
+ * Codes Graph uses for "this user has no Teams/Exchange data" (docs/graph.md §8). They can
  * come with statuses other than 404, and still only mean "skip this entity".
  */
 const NO_DATA_CODES = new Set(['resourcenotfound', 'request_resourcenotfound', 'errorinvaliduser', 'mailboxnotenabledforrestapi']);
 
 /**
- * What a failure means for the run (graph-export-api.md §9.2). `status` undefined = no HTTP
+ * What a failure means for the run (docs/graph.md §8). `status` undefined = no HTTP
  * response (network error or timeout). 403 is skip-entity here; the run layer decides when
  * "403 on every entity" means a configuration failure.
  */

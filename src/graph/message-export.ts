@@ -6,12 +6,12 @@ import { iso } from '../time';
 import type { GraphHttp } from './graph-http';
 import { pages, type GraphPage } from './paging';
 
-/** Without this header system events arrive as messageType "unknownFutureValue" (graph-export-api.md §0.15). */
+/** Without this header system events arrive as messageType "unknownFutureValue" (docs/graph.md §2). */
 export const EXPORT_HEADERS: Record<string, string> = Object.freeze({ Prefer: 'include-unknown-enum-members' });
 
 /**
  * The export request of an entity (see EntityKind for the paths), optionally narrowed to some senders
- * (`EXPORT_CHAT_MODE=sender`, graph-export-api.md §2.3). The window is half-open [from, to) but Graph only has strict gt/lt, hence `gt from − 1 ms`;
+ * (`EXPORT_CHAT_MODE=sender`, docs/graph.md §3). The window is half-open [from, to) but Graph only has strict gt/lt, hence `gt from − 1 ms`;
  * both bounds are always sent because a lone `gt` is rejected.
  */
 export function messageExportPath(entity: Entity, window: Window, top: number, senderFilter?: string): string {

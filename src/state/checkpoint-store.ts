@@ -1,5 +1,5 @@
 // Per-entity checkpoints in Table Storage: the fresh and settled watermarks, which only ever move
-// forward (ETag-checked), and the last job result for status output (DESIGN.md §3, §4).
+// forward (ETag-checked), and the last job result for status output (docs/design.md §7).
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity, EntityKind } from '../export/types';

@@ -11,7 +11,7 @@ import { bicepAppSettingNames, compareSettings, readRepoFile } from './infra-tex
 const LEFT_TO_DEFAULTS: readonly string[] = [
   // The public cloud's authority is the default; sovereign clouds set it by hand with GRAPH_BASE_URL.
   'AZURE_AUTHORITY_HOST',
-  // Tuning knobs whose defaults are right for Graph's export APIs (README, Settings).
+  // Tuning knobs whose defaults are right for Graph's export APIs (docs/settings.md §2).
   'GRAPH_PAGE_SIZE',
   'GRAPH_REQUEST_TIMEOUT',
   'GRAPH_MAX_RETRIES',
@@ -22,7 +22,7 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'AzureWebJobsStorage',
   // The default table names are fine in a dedicated storage account.
   'EXPORT_TABLE_PREFIX',
-  // Export windows: the defaults implement the product's guarantees (DESIGN.md §3).
+  // Export windows: the defaults implement the product's guarantees (docs/design.md §4).
   'EXPORT_LAG',
   'EXPORT_SETTLE',
   'EXPORT_CHUNK',

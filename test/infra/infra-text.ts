@@ -1,5 +1,5 @@
-// Plain-text readers for the infra checks: app setting names from the Bicep, role assignments, the
-// README settings table and local.settings.example.json. No Bicep compiler: the Bicep files keep the
+// Plain-text readers for the infra checks: app setting names from the Bicep, role assignments and
+// local.settings.example.json (docs-text.ts reads the docs). No Bicep compiler: the Bicep files keep the
 // shapes these readers expect (marked blocks, one `KEY: value` per line), and the tests say so when not.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -85,22 +85,6 @@ export function roleAssignments(bicep: string): RoleAssignment[] {
     });
   }
   return out;
-}
-
-/** Setting names in the first column of the table under `## Settings` (every backticked name). */
-export function readmeSettingNames(readme: string): string[] {
-  const start = readme.search(/^## Settings\s*$/m);
-  if (start < 0) throw new Error('README.md has no "## Settings" section');
-  const rest = readme.slice(start + 1);
-  const next = rest.search(/^## /m);
-  const section = next < 0 ? rest : rest.slice(0, next);
-  const names: string[] = [];
-  for (const line of section.split('\n')) {
-    if (!line.startsWith('|') || /^\|\s*-/.test(line)) continue;
-    const first = line.split('|')[1] ?? '';
-    for (const m of first.matchAll(/`([A-Za-z_][A-Za-z0-9_]*)`/g)) names.push(m[1]!);
-  }
-  return names;
 }
 
 /** The `Values` names of a local.settings.json-shaped document. */
