@@ -55,7 +55,7 @@ param alertEmail string = ''
 param missedRunHours int = 26
 param logRetentionDays int = 30
 param keyVaultPurgeProtection bool = false
-param keyVaultName string = ''
+param keyVaultNameOverride string = ''
 param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
@@ -109,7 +109,7 @@ module resources 'resources.bicep' = {
     missedRunHours: missedRunHours
     logRetentionDays: logRetentionDays
     keyVaultPurgeProtection: keyVaultPurgeProtection
-    keyVaultName: keyVaultName
+    keyVaultNameOverride: keyVaultNameOverride
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
   }

@@ -90,11 +90,11 @@ param alertEmail string = ''
 param missedRunHours int = 26
 param logRetentionDays int = 30
 
-@description('Client-secret mode: purge protection on the Key Vault. Off by default so `azd down --purge` frees the vault name; with it on, a deleted vault keeps its name for the retention period (set keyVaultName to redeploy sooner).')
+@description('Client-secret mode: purge protection on the Key Vault. Off by default so `azd down --purge` frees the vault name; with it on, a deleted vault keeps its name for the retention period (set keyVaultNameOverride to redeploy sooner).')
 param keyVaultPurgeProtection bool = false
 @description('Client-secret mode: the Key Vault name; empty = kv-tx-{token}.')
 @maxLength(24)
-param keyVaultName string = ''
+param keyVaultNameOverride string = ''
 
 @description('Object id of an operator (user or group) who may read the archive and state with the CLI and set the Key Vault secret. Empty: none.')
 param operatorPrincipalId string = ''
@@ -143,7 +143,7 @@ module keyVault 'app/key-vault.bicep' = if (useClientSecret) {
   params: {
     location: location
     tags: tags
-    name: !empty(keyVaultName) ? keyVaultName : 'kv-tx-${resourceToken}'
+    name: !empty(keyVaultNameOverride) ? keyVaultNameOverride : 'kv-tx-${resourceToken}'
     identityPrincipalId: identity.properties.principalId
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType

@@ -109,7 +109,7 @@ describe('Key Vault (client-secret mode)', () => {
     expect(keyVaultBicep).toMatch(/^\s+enablePurgeProtection: enablePurgeProtection \? true : null$/m);
     expect(keyVaultBicep).not.toMatch(/enablePurgeProtection: true$/m);
     expect(bicepParams(resourcesBicep).find((p) => p.name === 'keyVaultPurgeProtection')?.defaultText).toBe('false');
-    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(/^\s+name: !empty\(keyVaultName\) \? keyVaultName : 'kv-tx-\$\{resourceToken\}'$/m);
+    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(/^\s+name: !empty\(keyVaultNameOverride\) \? keyVaultNameOverride : 'kv-tx-\$\{resourceToken\}'$/m);
   });
 });
 
