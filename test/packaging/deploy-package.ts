@@ -57,15 +57,16 @@ interface LockPackage {
 
 /**
  * The package-lock.json paths `npm ci --omit=dev` installs (`node_modules/a`, `node_modules/a/node_modules/b`):
- * every locked package not marked dev. Lock paths are the install layout, so copying them reproduces it.
+ * every locked package not marked dev (optional ones may be absent). Lock paths are the install layout,
+ * so copying them reproduces it.
  */
-export function productionLockPaths(lockJson: string): string[] {
+function productionLockPaths(lockJson: string): Array<{ path: string; optional: boolean }> {
   const lock = JSON.parse(lockJson) as { lockfileVersion: number; packages: Record<string, LockPackage> };
   if (lock.lockfileVersion < 2) throw new Error('package-lock.json v2 or later is needed (it lists installed paths)');
   return Object.entries(lock.packages)
     .filter(([path, p]) => path.startsWith('node_modules/') && !p.dev && !p.devOptional)
-    .map(([path]) => path)
-    .sort();
+    .map(([path, p]) => ({ path, optional: p.optional === true }))
+    .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /**
@@ -95,9 +96,13 @@ export function installProductionDependencies(installedRoot: string, lockJson: s
       }
     }
   };
-  for (const p of paths) {
+  for (const { path: p, optional } of paths) {
     const from = join(installedRoot, p);
-    if (!statSync(from, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${p} is locked but not installed in ${installedRoot}`);
+    if (!statSync(from, { throwIfNoEntry: false })?.isDirectory()) {
+      // An optional dependency for another platform is locked but never installed here.
+      if (optional) continue;
+      throw new Error(`${p} is locked but not installed in ${installedRoot}`);
+    }
     // A package's own node_modules holds nested dependencies, each a lock path of its own (or dev only).
     copyTree(from, join(dir, p), true);
   }
