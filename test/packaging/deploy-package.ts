@@ -1,15 +1,18 @@
 // The deployment package as `azd package` builds it for this service (docs/deploy.md, "How the package
 // is built"): every file under the project folder, minus what `.funcignore` excludes with gitignore
-// semantics, minus the `.azure` folder azd always leaves out. Plus the two steps of the remote build
-// it is shipped to, and the production dependencies that build installs, so the tests can run the app
-// from a copy made only of what Azure would have.
+// semantics, minus what azd always leaves out. Plus the two steps of the remote build it is shipped
+// to, and the production dependencies that build installs, so the tests can run the app from a copy
+// made only of what Azure would have.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import ignore from 'ignore';
 
-/** Folders azd leaves out of every package whatever the ignore file says (azd: globalExcludeAzdFolder). */
-const ALWAYS_EXCLUDED_DIRS = new Set(['.azure']);
+/**
+ * What azd leaves out of a Functions package whatever the ignore file says, by name at any depth
+ * (azd's createDeployableZip): `.azure` folders, the ignore file itself, `local.settings.json` files.
+ */
+const ALWAYS_EXCLUDED = { dirs: new Set(['.azure']), files: new Set(['.funcignore', 'local.settings.json']) };
 
 /** A gitignore-semantics matcher over `.funcignore` text: `ignored('dist/src/')` for folders, `ignored('a/b.js')` for files. */
 export function funcignoreMatcher(funcignore: string): (relPath: string) => boolean {
@@ -30,9 +33,8 @@ export function packageFiles(root: string, funcignore: string): string[] {
       const path = rel ? `${rel}/${name}` : name;
       const isDir = statSync(join(root, path)).isDirectory();
       if (isDir) {
-        if (ALWAYS_EXCLUDED_DIRS.has(name) && rel === '') continue;
-        if (!ignored(`${path}/`)) walk(path);
-      } else if (!ignored(path)) {
+        if (!ALWAYS_EXCLUDED.dirs.has(name) && !ignored(`${path}/`)) walk(path);
+      } else if (!ALWAYS_EXCLUDED.files.has(name) && !ignored(path)) {
         out.push(path);
       }
     }
