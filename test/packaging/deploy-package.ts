@@ -74,7 +74,8 @@ function productionLockPaths(lockJson: string): Array<{ path: string; optional: 
 /**
  * Installs the production dependencies into dir/node_modules by hard-linking (or copying, across file
  * systems) each locked production package from installedRoot/node_modules: what `npm ci --omit=dev` would lay
- * down, without a registry. Returns the number of files and bytes installed.
+ * down, without a registry (`npm ci --omit=dev --offline` cannot run here: the local npm cache lacks
+ * some locked packages). Returns the number of files and bytes installed.
  */
 export function installProductionDependencies(installedRoot: string, lockJson: string, dir: string): { files: number; bytes: number } {
   const totals = { files: 0, bytes: 0 };
