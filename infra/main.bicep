@@ -17,7 +17,7 @@ param location string
 @description('Resource group name; default rg-{environmentName}.')
 param resourceGroupName string = ''
 
-param maximumInstanceCount int = 10
+param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 param graphMaxRps int = 150
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
@@ -43,6 +43,7 @@ param archiveContainerName string = 'teams-export'
 param archiveStorageSku string = 'Standard_LRS'
 param enableImmutability bool = false
 param immutabilityDays int = 2555
+param immutabilityPolicyLocked bool = false
 param lifecycleCoolAfterDays int = 0
 param lifecycleArchiveAfterDays int = 0
 @allowed(['managedIdentity', 'clientSecret'])
@@ -53,6 +54,8 @@ param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'User.R
 param alertEmail string = ''
 param missedRunHours int = 26
 param logRetentionDays int = 30
+param keyVaultPurgeProtection bool = false
+param keyVaultNameOverride string = ''
 param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
@@ -95,6 +98,7 @@ module resources 'resources.bicep' = {
     archiveStorageSku: archiveStorageSku
     enableImmutability: enableImmutability
     immutabilityDays: immutabilityDays
+    immutabilityPolicyLocked: immutabilityPolicyLocked
     lifecycleCoolAfterDays: lifecycleCoolAfterDays
     lifecycleArchiveAfterDays: lifecycleArchiveAfterDays
     graphAuthMode: graphAuthMode
@@ -104,6 +108,8 @@ module resources 'resources.bicep' = {
     alertEmail: alertEmail
     missedRunHours: missedRunHours
     logRetentionDays: logRetentionDays
+    keyVaultPurgeProtection: keyVaultPurgeProtection
+    keyVaultNameOverride: keyVaultNameOverride
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
   }

@@ -8,10 +8,12 @@ param tags object = {}
 @description('Seeds unique resource names; main.bicep passes one derived from the azd environment.')
 param resourceToken string = toLower(uniqueString(resourceGroup().id))
 
+// 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 250: with
+// the app's four scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
 @minValue(1)
-@maxValue(1000)
-@description('Flex Consumption maximum instance count. Also the GRAPH_INSTANCES app setting: each instance takes GRAPH_MAX_RPS / this share of the Graph budget, so the tenant-wide rate can never exceed GRAPH_MAX_RPS.')
-param maximumInstanceCount int = 10
+@maxValue(250)
+@description('Flex Consumption maximum instance count, per function scale group. GRAPH_INSTANCES is this times the number of scale groups, so the whole app never exceeds GRAPH_MAX_RPS however far each group scales.')
+param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
 param instanceMemoryMB int = 2048
 
@@ -61,6 +63,8 @@ param enableImmutability bool = false
 @maxValue(146000)
 @description('Days each blob version stays immutable after it is written (unlocked policy; lock it after verifying).')
 param immutabilityDays int = 2555
+@description('Set once the container\'s immutability policy is locked (docs/deploy.md, "Lock WORM"): the deployment then leaves the policy alone, because a locked policy can only be extended.')
+param immutabilityPolicyLocked bool = false
 @minValue(0)
 @description('Move batches to the Cool tier this many days after they were written (0 = never).')
 param lifecycleCoolAfterDays int = 0
@@ -85,6 +89,12 @@ param alertEmail string = ''
 @description('Alert when no daily run has finished for this many hours.')
 param missedRunHours int = 26
 param logRetentionDays int = 30
+
+@description('Client-secret mode: purge protection on the Key Vault. Off by default so `azd down --purge` frees the vault name; with it on, a deleted vault keeps its name for the retention period (set keyVaultNameOverride to redeploy sooner).')
+param keyVaultPurgeProtection bool = false
+@description('Client-secret mode: the Key Vault name; empty = kv-tx-{token}.')
+@maxLength(24)
+param keyVaultNameOverride string = ''
 
 @description('Object id of an operator (user or group) who may read the archive and state with the CLI and set the Key Vault secret. Empty: none.')
 param operatorPrincipalId string = ''
@@ -111,6 +121,7 @@ module storage 'app/storage.bicep' = {
     deploymentContainerName: 'app-package'
     enableImmutability: enableImmutability
     immutabilityDays: immutabilityDays
+    immutabilityPolicyLocked: immutabilityPolicyLocked
     lifecycleCoolAfterDays: lifecycleCoolAfterDays
     lifecycleArchiveAfterDays: lifecycleArchiveAfterDays
   }
@@ -132,10 +143,11 @@ module keyVault 'app/key-vault.bicep' = if (useClientSecret) {
   params: {
     location: location
     tags: tags
-    name: 'kv-tx-${resourceToken}'
+    name: !empty(keyVaultNameOverride) ? keyVaultNameOverride : 'kv-tx-${resourceToken}'
     identityPrincipalId: identity.properties.principalId
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+    enablePurgeProtection: keyVaultPurgeProtection
   }
 }
 
@@ -203,12 +215,17 @@ module alerts 'app/alerts.bicep' = {
   }
 }
 
+// Entra replicates a new identity's service principal with a delay, and an app-role assignment made
+// before it arrives fails ("Not a valid reference update", msgraph-bicep-types issue 193). Running
+// last gives it the minutes the other resources take; if it still fails on the first `azd up`, run
+// `azd provision` again: everything else is already in place (docs/deploy.md, "Graph roles").
 module graphAppRoleAssignments 'app/graph-app-roles.bicep' = if (assignGraphAppRoles && !useClientSecret) {
   name: 'graphAppRoles'
   params: {
     principalId: identity.properties.principalId
     appRoles: exportAttachments ? union(graphAppRoles, ['Files.Read.All']) : graphAppRoles
   }
+  dependsOn: [functionApp, alerts]
 }
 
 output functionAppName string = functionApp.outputs.name

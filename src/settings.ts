@@ -172,7 +172,7 @@ export interface Settings {
     credential: GraphCredentialSettings;
     /** The tenant-wide request budget (GRAPH_MAX_RPS). */
     maxRps: number;
-    /** This process's share: GRAPH_MAX_RPS / GRAPH_INSTANCES (Functions scale out to at most that many instances). */
+    /** This process's share: GRAPH_MAX_RPS / GRAPH_INSTANCES, the most processes the app can run (docs/deploy.md, "Graph budget"). */
     processRps: number;
     /** Hosted-content downloads per conversation and second (Graph allows about 1 per chat). */
     hostedContentRps: number;

@@ -60,6 +60,14 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   }
 }
 
+// Flex Consumption scales each function group on its own instances, and maximumInstanceCount caps
+// each group, not the app: HTTP functions share one group, every other trigger is a group of its own.
+// The Graph budget is split over every instance of every group, whether or not the group calls Graph
+// today (docs/deploy.md, "Graph budget"). test/infra/graph-budget.test.ts checks this list against the
+// functions the app registers. No always-ready instances: they would not count against the maximum.
+var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison']
+var graphInstances = maximumInstanceCount * length(functionScaleGroups)
+
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
 var hostSettings = {
   // The Functions host's storage, through the managed identity (no AzureWebJobsStorage connection string).
@@ -97,8 +105,8 @@ var exportSettings = {
   EXPORT_EXCLUDE_TEAMS: exportExcludeTeams
   GRAPH_BASE_URL: graphBaseUrl
   GRAPH_MAX_RPS: string(graphMaxRps)
-  // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; the plan never runs more instances than this.
-  GRAPH_INSTANCES: string(maximumInstanceCount)
+  // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; all groups together never run more instances than this.
+  GRAPH_INSTANCES: string(graphInstances)
   LOG_LEVEL: logLevel
   AZURE_TENANT_ID: tenant().tenantId
   // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).

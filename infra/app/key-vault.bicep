@@ -1,12 +1,15 @@
-// Client-secret mode only: a Key Vault (RBAC, purge protection) holding the app registration's secret,
+// Client-secret mode only: a Key Vault (RBAC, soft delete) holding the app registration's secret,
 // which the Function App reads through a Key Vault reference with its user-assigned identity. The
 // secret itself is set by an administrator after deployment; it never passes through a template.
+// Purge protection is opt-in: with it a deleted vault keeps its name for the whole retention period,
+// so `azd down` then `azd up` with the same name fails (docs/deploy.md, "Tear down").
 param location string
 param tags object
 param name string
 param identityPrincipalId string
 param operatorPrincipalId string
 param operatorPrincipalType string
+param enablePurgeProtection bool
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -20,7 +23,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     sku: { family: 'A', name: 'standard' }
     enableRbacAuthorization: true
     enableSoftDelete: true
-    enablePurgeProtection: true
+    // Azure refuses `false` once it was on (irreversible); null leaves it off on a new vault.
+    enablePurgeProtection: enablePurgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
   }
 }

@@ -11,6 +11,7 @@ param archiveContainerName string
 param deploymentContainerName string
 param enableImmutability bool
 param immutabilityDays int
+param immutabilityPolicyLocked bool
 param lifecycleCoolAfterDays int
 param lifecycleArchiveAfterDays int
 
@@ -82,8 +83,10 @@ resource archiveContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
 }
 
 // The container's default policy: every blob version written gets this retention. Created unlocked
-// (Bicep cannot lock it); lock it once verified, after which it can only be extended (README.md, "Deploy to Azure").
-resource archiveImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (enableImmutability) {
+// (Bicep cannot lock it). Once an operator locks it, Azure allows only extending it, so a PUT with
+// these properties fails: with immutabilityPolicyLocked the template leaves the policy alone
+// (docs/deploy.md, "Lock WORM").
+resource archiveImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (enableImmutability && !immutabilityPolicyLocked) {
   parent: archiveContainer
   name: 'default'
   properties: {
@@ -92,21 +95,28 @@ resource archiveImmutability 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// Azure offers the Archive tier on LRS, GRS and RA-GRS accounts only (docs/deploy.md, "Parameters").
+var zoneRedundantSku = contains(['Standard_ZRS', 'Standard_GZRS', 'Standard_RAGZRS'], archiveStorageSku)
+var archiveTierError = 'lifecycleArchiveAfterDays (TEAMS_EXPORT_ARCHIVE_AFTER_DAYS): the Archive tier is not available with ${archiveStorageSku}; use 0 or an LRS, GRS or RA-GRS SKU'
+var archiveAfterDays = lifecycleArchiveAfterDays > 0 && zoneRedundantSku ? fail(archiveTierError) : lifecycleArchiveAfterDays
+var tieringEnabled = lifecycleCoolAfterDays > 0 || archiveAfterDays > 0
 var tierActions = union(
   lifecycleCoolAfterDays > 0 ? { tierToCool: { daysAfterCreationGreaterThan: lifecycleCoolAfterDays } } : {},
-  lifecycleArchiveAfterDays > 0 ? { tierToArchive: { daysAfterCreationGreaterThan: lifecycleArchiveAfterDays } } : {}
+  archiveAfterDays > 0 ? { tierToArchive: { daysAfterCreationGreaterThan: archiveAfterDays } } : {}
 )
 
 // Batches are never modified after they are written, so age since creation is the right clock.
 // Only messages/ moves: manifests, quarantine and the lock blobs stay hot (small, and read by the app).
-resource archiveLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (lifecycleCoolAfterDays > 0 || lifecycleArchiveAfterDays > 0) {
+// Always deployed: a deployment does not delete what it no longer declares, so setting both days back
+// to 0 must replace the rule with a disabled one (a rule needs an action: a 100-year Cool placeholder).
+resource archiveLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = {
   parent: archiveStorage
   name: 'default'
   properties: {
     policy: {
       rules: [
         {
-          enabled: true
+          enabled: tieringEnabled
           name: 'tier-old-message-batches'
           type: 'Lifecycle'
           definition: {
@@ -115,7 +125,7 @@ resource archiveLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@
               prefixMatch: ['${archiveContainerName}/messages/']
             }
             actions: {
-              baseBlob: tierActions
+              baseBlob: tieringEnabled ? tierActions : { tierToCool: { daysAfterCreationGreaterThan: 36500 } }
             }
           }
         }

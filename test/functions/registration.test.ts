@@ -1,30 +1,11 @@
 // Checks what every function file registers with the Functions host: trigger type, route, methods,
 // auth level, queue name, connection and schedule setting, as the binding metadata the host receives.
-// The worker hands `@azure/functions` its core API as the module '@azure/functions-core'; this test
-// provides that module the same way and records each registerFunction call.
-import Module from 'node:module';
+// test/support/function-registrations.ts records each registerFunction call the way the worker's
+// '@azure/functions-core' module receives it.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { captureRegistrations, triggerBinding, type Binding, type RegisteredFunction } from '../support/function-registrations';
 
-interface Binding {
-  type: string;
-  direction: string;
-  [key: string]: unknown;
-}
-interface Registered {
-  name: string;
-  bindings: Record<string, Binding>;
-}
-
-const registered: Registered[] = [];
-const hostApi = {
-  setProgrammingModel: () => undefined,
-  registerFunction: (metadata: Registered) => {
-    registered.push(metadata);
-    return { dispose: () => undefined };
-  },
-  registerHook: () => ({ dispose: () => undefined }),
-  log: () => undefined,
-};
+const registered: RegisteredFunction[] = [];
 
 const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'daily-export': () => import('../../functions/daily-export'),
@@ -40,25 +21,16 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
 function triggerOf(name: string): Binding {
   const fn = registered.find((r) => r.name === name);
   expect(fn, `function ${name} registered`).toBeDefined();
-  const triggers = Object.values(fn!.bindings).filter((b) => b.type.endsWith('Trigger'));
-  expect(triggers).toHaveLength(1);
-  return triggers[0]!;
+  return triggerBinding(fn!);
 }
 
 const modules: Record<string, Record<string, unknown>> = {};
 
 beforeAll(async () => {
-  const loader = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
-  const original = loader._load;
-  loader._load = function (request: string, ...rest: unknown[]) {
-    if (request === '@azure/functions-core') return hostApi;
-    return original.call(this, request, ...rest);
-  };
-  try {
+  const captured = await captureRegistrations(async () => {
     for (const [f, load] of Object.entries(FILES)) modules[f] = await load();
-  } finally {
-    loader._load = original;
-  }
+  });
+  registered.push(...captured.registered);
 });
 
 describe('function registration', () => {

@@ -75,8 +75,8 @@ describe('Function App settings in the Bicep', () => {
     expect(result.notSetByBicep).toEqual(['EXPORT_SHINY_NEW']);
   });
 
-  it('passes the maximum instance count to the app as GRAPH_INSTANCES', () => {
-    expect(functionAppBicep).toMatch(/^\s*GRAPH_INSTANCES:\s*string\(maximumInstanceCount\)\s*$/m);
+  it('derives GRAPH_INSTANCES from the maximum instance count (test/infra/graph-budget.test.ts checks the arithmetic)', () => {
+    expect(functionAppBicep).toMatch(/^\s*GRAPH_INSTANCES:\s*string\(graphInstances\)\s*$/m);
     expect(functionAppBicep).toMatch(/^\s*maximumInstanceCount:\s*maximumInstanceCount\s*$/m);
   });
 

@@ -97,3 +97,46 @@ export function difference(a: readonly string[], b: readonly string[]): string[]
   const set = new Set(b);
   return a.filter((x) => !set.has(x));
 }
+
+export interface BicepParam {
+  name: string;
+  type: string;
+  /** The default value as written, e.g. `40`, `'User'`, `false`; undefined when the param has none. */
+  defaultText?: string;
+  /** The decorator lines just above the param (`@minValue(1)`, `@description('…')`, …). */
+  decorators: string[];
+}
+
+/** Every single-line `param name type [= default]` of a Bicep file, with the decorators just above it. */
+export function bicepParams(bicep: string): BicepParam[] {
+  const lines = bicep.split('\n');
+  const out: BicepParam[] = [];
+  lines.forEach((line, i) => {
+    const m = /^param (\w+) (\w+)(?: = (.+))?$/.exec(line.trim());
+    if (!m) return;
+    const decorators: string[] = [];
+    for (let j = i - 1; j >= 0 && lines[j]!.trim().startsWith('@'); j--) decorators.unshift(lines[j]!.trim());
+    out.push({ name: m[1]!, type: m[2]!, ...(m[3] !== undefined ? { defaultText: m[3] } : {}), decorators });
+  });
+  return out;
+}
+
+/** A param's numeric decorator, e.g. `@maxValue(250)` → 250. */
+export function paramLimit(param: BicepParam, decorator: 'minValue' | 'maxValue'): number | undefined {
+  const d = param.decorators.find((x) => x.startsWith(`@${decorator}(`));
+  return d === undefined ? undefined : Number(/\((-?\d+)\)/.exec(d)?.[1]);
+}
+
+/** The right-hand side of a single-line `var name = …`. */
+export function bicepVar(bicep: string, name: string): string {
+  const m = new RegExp(`^var ${name} = (.+)$`, 'm').exec(bicep);
+  if (!m) throw new Error(`var ${name} is missing from the Bicep`);
+  return m[1]!.trim();
+}
+
+/** The header and body of `resource|module <symbol> '…' = …{ … }`, up to the closing brace at the start of a line. */
+export function bicepResource(bicep: string, symbol: string): { header: string; body: string } {
+  const m = new RegExp(`^((?:resource|module) ${symbol} '[^']+' = [^\\n]*\\{)\\n([\\s\\S]*?)\\n\\}`, 'm').exec(bicep);
+  if (!m) throw new Error(`resource or module ${symbol} is missing from the Bicep`);
+  return { header: m[1]!, body: m[2]! };
+}
