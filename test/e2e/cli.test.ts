@@ -1,14 +1,10 @@
 // The `teams-export` command as a user runs it: a separate process, real env vars, exit codes.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
-import { runCli } from '../support/cli-process';
-import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { cliEnv, runCli } from '../support/cli-process';
+import { startTestEmulator } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
 describe('teams-export CLI', () => {
@@ -18,19 +14,7 @@ describe('teams-export CLI', () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ tenant: { seed: 5, users: 5, teams: 2, historyDays: 30, endMs: now - 2 * HOUR } });
-    const caFile = join(mkdtempSync(join(tmpdir(), 'te-cli-')), 'ca.pem');
-    await emulator.writeCaCert(caFile);
-    const storage = testStorage('cli');
-    env = {
-      NODE_EXTRA_CA_CERTS: caFile,
-      ...(emulatorEnv(emulator) as Record<string, string>),
-      GRAPH_MAX_RPS: '300',
-      ...TEST_HOSTED_CONTENT_ENV,
-      EXPORT_STORAGE: storage.connectionString,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_START: iso(now - 40 * DAY),
-    };
+    env = await cliEnv(emulator, testStorage('cli'), iso(now - 40 * DAY));
   });
   afterAll(() => emulator?.close());
 

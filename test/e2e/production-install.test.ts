@@ -9,10 +9,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
-import { runCli, type CliResult } from '../support/cli-process';
-import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { cliEnv, runCli, type CliResult } from '../support/cli-process';
+import { startTestEmulator } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
 const REPO = resolve(__dirname, '../..');
@@ -44,7 +43,7 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
   let emulator: Emulator;
   let env: Record<string, string>;
   const now = Date.now();
-  const cli = (args: string[], extra: Record<string, string> = {}): Promise<CliResult> => runCli(args, { ...env, ...extra }, { script: bin, cwd: dir });
+  const cli = (args: string[]): Promise<CliResult> => runCli(args, env, { script: bin, cwd: dir });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'te-prod-install-'));
@@ -52,19 +51,7 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
     // The emulator runs here, in the test process (it is a development tool); the installed CLI reaches
     // it over HTTPS like a real tenant.
     emulator = await startTestEmulator({ tenant: { seed: 11, users: 3, teams: 1, historyDays: 3, endMs: now - 2 * HOUR } });
-    const caFile = join(dir, 'emulator-ca.pem');
-    await emulator.writeCaCert(caFile);
-    const storage = testStorage('prod-install');
-    env = {
-      NODE_EXTRA_CA_CERTS: caFile,
-      ...(emulatorEnv(emulator) as Record<string, string>),
-      GRAPH_MAX_RPS: '300',
-      ...TEST_HOSTED_CONTENT_ENV,
-      EXPORT_STORAGE: storage.connectionString,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_START: iso(now - 4 * DAY),
-    };
+    env = await cliEnv(emulator, testStorage('prod-install'), iso(now - 4 * DAY));
     await installProductionCopy(dir);
   }, INSTALL_TIMEOUT_MS);
 
