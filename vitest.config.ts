@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // container and table names. Graph emulators are started per test file, in-process, on random ports.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: ['test/**/*.test.ts', 'emulator/test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startAzurite } from '../src/azurite-process';
+import { startAzurite } from '../emulator/azurite-process';
 import { DAY, iso } from '../src/time';
 import { startEmulatorProcess, type EmulatorCountersJson, type EmulatorStatsJson } from './emulator-process';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';

@@ -3,8 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { trustCertificateInProcess } from '../src/emulator';
-import type { FaultKnobs } from '../src/emulator';
+import { trustCertificateInProcess } from '../emulator';
+import type { FaultKnobs } from '../emulator';
 
 export interface EmulatorInfo {
   origin: string;
@@ -47,9 +47,9 @@ export interface EmulatorProcess {
   stop(): Promise<void>;
 }
 
-/** Starts dist/src/emulator/main.js with the given flags and waits for its one-line description. */
+/** Starts dist-dev/emulator/main.js (built by emulator/tsconfig.json) with the given flags and waits for its one-line description. */
 export async function startEmulatorProcess(flags: string[], opts: { timeoutMs?: number } = {}): Promise<EmulatorProcess> {
-  const script = join(__dirname, '..', 'src', 'emulator', 'main.js');
+  const script = join(__dirname, '..', 'emulator', 'main.js');
   // A 4× tenant holds millions of compact records and a ledger of every served key: give it room.
   const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=8192', script, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

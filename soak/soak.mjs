@@ -3,7 +3,7 @@
 // tenth of the limit; 30-second tokens over a run of several minutes. Each ends by comparing the archive
 // with the emulator's ledger of served versions and prints a table.
 //
-//   npm run build && node soak/soak.mjs [--only sigkill|storm|tokens] [--kills N] [--storm-sec N]
+//   npm run build && npm run build:dev && node soak/soak.mjs [--only sigkill|storm|tokens] [--kills N] [--storm-sec N]
 //
 // Exit code 0 when every scenario lost and duplicated nothing and every blob was valid, 1 otherwise.
 import { spawn } from 'node:child_process';
@@ -16,14 +16,15 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const dist = resolve(import.meta.dirname, '../dist/src');
-const { startAzurite } = require(`${dist}/azurite-process.js`);
-const { startEmulator, trustCertificateInProcess, versionKeyOf } = require(`${dist}/emulator/index.js`);
+const devTools = resolve(import.meta.dirname, '../dist-dev/emulator');
+const { startAzurite } = require(`${devTools}/azurite-process.js`);
+const { startEmulator, trustCertificateInProcess, versionKeyOf } = require(`${devTools}/index.js`);
 const { parseBatchBlobName } = require(`${dist}/archive/blob-layout.js`);
 const { buildDeps } = require(`${dist}/deps.js`);
 const { runExport } = require(`${dist}/export/run-export.js`);
 const { loadSettings } = require(`${dist}/settings.js`);
 const { silentLogger } = require(`${dist}/log.js`);
-const { emulatorEnv } = require(`${dist}/emulator/emulator-env.js`);
+const { emulatorEnv } = require(`${devTools}/emulator-env.js`);
 const CLI = `${dist}/cli/main.js`;
 
 const { values: args } = parseArgs({ options: { only: { type: 'string' }, kills: { type: 'string', default: '20' }, 'storm-sec': { type: 'string', default: '60' } } });

@@ -4,8 +4,8 @@ import { parseArgs } from 'node:util';
 import { catCommand, lsCommand, verifyCommand } from './archive-commands';
 import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
-import { demoCommand } from './demo';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
+import { loadDemo } from './load-demo';
 
 export const USAGE = `usage: teams-export <command> [options]
 
@@ -20,7 +20,7 @@ commands:
   verify [PREFIX]                           re-hash archived blobs against their recorded SHA-256s
                                             and the manifests; exit 1 on any mismatch or gap
   demo [--keep]                             run everything locally against Azurite and the
-                                            bundled Graph emulator
+                                            Graph emulator (needs the development dependencies)
 
 options:
   --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
@@ -115,7 +115,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     case 'verify':
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'demo':
-      return demoCommand(ctx, { keep: values.keep === true });
+      return loadDemo()(ctx, { keep: values.keep === true });
   }
 }
 

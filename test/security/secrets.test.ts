@@ -26,7 +26,7 @@ import { responseText } from '../functions/functions-harness';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { startHttpsTestServer } from '../support/https-test-server';
 import { testStorage } from '../support/storage';
-import type { Emulator } from '../../src/emulator';
+import type { Emulator } from '../../emulator';
 
 const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
 const SECRET = `Canary-S3cret~${Math.random().toString(36).slice(2)}.zz`;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
-import type { Emulator } from '../../src/emulator';
+import type { Emulator } from '../../emulator';
 import { loadSettings, SettingsError, SETTING_NAMES, type Env } from '../../src/settings';
 import { startTestEmulator } from '../support/emulator';
 import { testStorage } from '../support/storage';

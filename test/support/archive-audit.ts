@@ -5,7 +5,7 @@ import { appendFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 import { parseBatchBlobName } from '../../src/archive/blob-layout';
-import { versionKeyOf, type Emulator } from '../../src/emulator';
+import { versionKeyOf, type Emulator } from '../../emulator';
 import type { Entity } from '../../src/export/types';
 import { utcDay } from '../../src/time';
 

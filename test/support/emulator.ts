@@ -1,6 +1,6 @@
 // Starts an in-process Graph + identity emulator for a test file and trusts its certificate.
 
-import { startEmulator, trustCertificateInProcess, type Emulator, type EmulatorOptions } from '../../src/emulator';
+import { startEmulator, trustCertificateInProcess, type Emulator, type EmulatorOptions } from '../../emulator';
 
 /**
  * Graph allows about one hosted-content download per chat and second; the emulator enforces that by

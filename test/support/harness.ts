@@ -3,8 +3,8 @@
 import { buildDeps, type AppDeps } from '../../src/deps';
 import { entityPrefix } from '../../src/archive/blob-layout';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
-import type { Emulator, EmulatorOptions } from '../../src/emulator';
-import { emulatorEnv } from '../../src/emulator/emulator-env';
+import type { Emulator, EmulatorOptions } from '../../emulator';
+import { emulatorEnv } from '../../emulator/emulator-env';
 import { runExport, type RunOptions, type RunOutcome } from '../../src/export/run-export';
 import type { Entity, Window } from '../../src/export/types';
 import { versionKeyFromLine } from '../../src/graph/message-schema';

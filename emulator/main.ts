@@ -1,6 +1,6 @@
 // Standalone emulator process for benchmarks: starts the emulator, writes its certificate to a temp file,
 // prints one JSON line describing how to reach it, and serves until SIGTERM/SIGINT.
-// Usage: node dist/src/emulator/main.js [--port N] [--users N --teams N ...] [--latency-ms N --rate-limit-rps N ...]
+// Usage: node dist-dev/emulator/main.js [--port N] [--users N --teams N ...] [--latency-ms N --rate-limit-rps N ...]
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
-import { startTestEmulator } from '../support/emulator';
-import { shareIdOf, versionKeyOf, type Emulator } from '../../src/emulator';
+import { startTestEmulator } from '../../test/support/emulator';
+import { shareIdOf, versionKeyOf, type Emulator } from '../index';
 
 interface Res {
   status: number;

@@ -1,6 +1,6 @@
 // The settings that point the app at an emulator (identity and Graph), as environment variables:
 // the same names a real deployment uses, so the product runs its real credential and Graph paths.
-import type { Env } from '../settings';
+import type { Env } from '../src/settings';
 
 export interface EmulatorEndpoints {
   tenantId: string;

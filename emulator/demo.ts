@@ -1,24 +1,26 @@
-// `teams-export demo`: the whole product on one machine. Starts Azurite and the bundled Graph
+// `teams-export demo`: the whole product on one machine. Starts Azurite and the Graph
 // emulator (a seeded synthetic tenant), runs a daily export through the real code paths, changes a
 // few messages, runs again to show that only the new versions are added, and prints what it wrote.
+// Loaded by the CLI only when `demo` is run (src/cli/load-demo.ts): it is a development tool, never shipped.
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listBatches, readBatchLines } from '../archive/batch-reader';
-import { startAzurite } from '../azurite-process';
-import { buildDeps } from '../deps';
-import { startEmulator, trustCertificateInProcess } from '../emulator';
-import { emulatorEnv } from '../emulator/emulator-env';
-import { createLogger, jsonStderrSink } from '../log';
-import { loadSettings, type Env } from '../settings';
-import { DAY, HOUR, iso } from '../time';
-import { EXIT_OK, EXIT_RUN_FAILED } from './cli-errors';
-import { write, type CliContext } from './cli-context';
-import { executeWithProgress, printOutcome } from './export-commands';
+import { listBatches, readBatchLines } from '../src/archive/batch-reader';
+import { EXIT_OK, EXIT_RUN_FAILED } from '../src/cli/cli-errors';
+import { write } from '../src/cli/cli-context';
+import { executeWithProgress, printOutcome } from '../src/cli/export-commands';
+import type { DemoCommand } from '../src/cli/load-demo';
+import { buildDeps } from '../src/deps';
+import { createLogger, jsonStderrSink } from '../src/log';
+import { loadSettings, type Env } from '../src/settings';
+import { DAY, HOUR, iso } from '../src/time';
+import { startAzurite } from './azurite-process';
+import { emulatorEnv } from './emulator-env';
+import { startEmulator, trustCertificateInProcess } from './index';
 
 const HISTORY_DAYS = 90;
 
-export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promise<number> {
+export const demoCommand: DemoCommand = async (ctx, o) => {
   const out = (line: string) => write(ctx.stdout, line);
   out('teams-export demo: starting Azurite (in memory) and the Graph emulator ...');
   const azurite = await startAzurite();
@@ -112,7 +114,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
     await emulator.close();
     await azurite.stop();
   }
-}
+};
 
 /** Edits, deletes, reacts to and posts chat messages, as people would between two runs. */
 function changeSomeMessages(emulator: Awaited<ReturnType<typeof startEmulator>>, nowMs: number): number {

@@ -3,9 +3,9 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
-import { startTestEmulator } from '../support/emulator';
-import { trustCertificateInProcess, versionKeyOf, type Emulator } from '../../src/emulator';
-import { parseMainArgs, runEmulatorProcess } from '../../src/emulator/main';
+import { startTestEmulator } from '../../test/support/emulator';
+import { trustCertificateInProcess, versionKeyOf, type Emulator } from '../index';
+import { parseMainArgs, runEmulatorProcess } from '../main';
 
 interface Res {
   status: number;
