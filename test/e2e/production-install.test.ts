@@ -1,40 +1,32 @@
 // The product installed the way a server or a deployment package has it: the built output, bin/ and the
 // production dependencies only (`npm ci --omit=dev`: no Azurite, no selfsigned, no development-tool build
 // in dist-dev/). Every command but `demo` must work there, and `demo` must say in one line why it cannot.
-// The install runs offline from the npm cache, which CI's `npm ci` has filled: no network but loopback.
-import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+// The production packages are laid down from the lock file and the installed tree (no registry, no network):
+// exactly the packages `npm ci --omit=dev` installs (test/support/production-dependencies.ts).
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
 import { DAY, HOUR, iso } from '../../src/time';
 import { cliEnv, runCli, type CliResult } from '../support/cli-process';
 import { startTestEmulator } from '../support/emulator';
+import { installProductionDependencies } from '../support/production-dependencies';
 import { testStorage } from '../support/storage';
 
 const REPO = resolve(__dirname, '../..');
 // What a production install consists of: the manifest and lock file, the command, the built product, the host file.
 const PRODUCT_FILES = ['package.json', 'package-lock.json', 'bin', 'dist/src', 'dist/functions', 'host.json'];
-// The install alone can take a minute on a loaded machine.
+// Linking ~13k files and starting the emulator: generous for a loaded machine.
 const INSTALL_TIMEOUT_MS = 600_000;
 const COMMAND_TIMEOUT_MS = 180_000;
 
-async function installProductionCopy(dir: string): Promise<void> {
+function installProductionCopy(dir: string): void {
   for (const f of PRODUCT_FILES) {
     if (!existsSync(join(REPO, f))) throw new Error(`${f} is missing: run \`npm run build\` before the tests`);
     cpSync(join(REPO, f), join(dir, f), { recursive: true });
   }
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
-  if (process.env.npm_config_cache) env.npm_config_cache = process.env.npm_config_cache;
-  try {
-    await promisify(execFile)('npm', ['ci', '--omit=dev', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '');
-    const hint = /ENOTCACHED/.test(stderr) ? ' (the npm cache lacks a production package: run `npm ci` once with network access, as CI does first)' : '';
-    throw new Error(`npm ci --omit=dev --offline failed${hint}:\n${stderr.slice(-4000)}`);
-  }
+  installProductionDependencies(REPO, readFileSync(join(REPO, 'package-lock.json'), 'utf8'), dir);
 }
 
 describe('a production install (npm ci --omit=dev) of the built product', () => {
@@ -52,7 +44,7 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
     // it over HTTPS like a real tenant.
     emulator = await startTestEmulator({ tenant: { seed: 11, users: 3, teams: 1, historyDays: 3, endMs: now - 2 * HOUR } });
     env = await cliEnv(emulator, testStorage('prod-install'), iso(now - 4 * DAY));
-    await installProductionCopy(dir);
+    installProductionCopy(dir);
   }, INSTALL_TIMEOUT_MS);
 
   afterAll(async () => {

@@ -15,7 +15,8 @@ import { decode } from '../functions/functions-harness';
 import { ROOT } from '../infra/infra-text';
 import { captureRegistrations, type RegisteredFunction } from '../support/function-registrations';
 import { startHarness, type Harness } from '../support/harness';
-import { funcignoreMatcher, installProductionDependencies, mainFiles, materialise, packageFiles, runRemoteBuild } from './deploy-package';
+import { installProductionDependencies } from '../support/production-dependencies';
+import { funcignoreMatcher, mainFiles, materialise, packageFiles, runRemoteBuild } from './deploy-package';
 
 /** The budget for what runs in Azure: the uploaded files plus the production dependencies. */
 const BUDGET = { uploadMB: 2, uploadFiles: 300, runtimeMB: 120 };
