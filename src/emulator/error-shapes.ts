@@ -14,6 +14,7 @@ export const ERROR_SHAPES = {
   missingChatRole: { status: 403, code: 'Forbidden', message: "Missing role permissions on the request. API requires one of 'Chat.Read.All, Chat.ReadWrite.All'. Roles on the request 'User.Read.All, ChannelMessage.Read.All'.", classification: 'app-refusal' },
   missingChannelRole: { status: 403, code: 'Forbidden', message: "Missing role permissions on the request. API requires one of 'ChannelMessage.Read.All'. Roles on the request 'User.Read.All, Chat.Read.All'.", classification: 'app-refusal' },
   protectedApi: { status: 403, code: 'Forbidden', message: 'Invoked API requires Protected API access in application-only context when not using Resource Specific Consent.', classification: 'app-refusal' },
+  directoryDenied: { status: 403, code: 'Authorization_RequestDenied', message: 'Insufficient privileges to complete the operation.', classification: 'app-refusal' },
   apiNotSupported: { status: 404, code: 'NotFound', message: 'Requested API is not supported. Please check the path.', classification: 'app-refusal' },
   retainedWithoutPolicy: { status: 403, code: 'Forbidden', message: 'getAllRetainedMessages requires a Microsoft Teams retention policy or hold that applies to this resource.', classification: 'app-refusal' },
   noLicence: { status: 403, code: 'Forbidden', message: 'Failed to get license information for the user. Ensure user has a valid Office365 license assigned to them.', classification: 'skip-entity no-teams-licence' },

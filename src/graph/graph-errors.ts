@@ -124,6 +124,10 @@ function appRefusal(status: number, message: string): string | undefined {
       const wanted = names.length > 0 ? names.join(' or ') : 'the role Graph names';
       return `the app lacks the Graph application permission ${wanted}: grant it to the app (or managed identity) with admin consent`;
     }
+    // The directory's own wording (listing /users or /teams without User.Read.All / Team.ReadBasic.All).
+    if (/Insufficient privileges to complete the operation/i.test(message)) {
+      return 'the app lacks a directory permission for listing users or teams: grant User.Read.All and Team.ReadBasic.All with admin consent';
+    }
     if (/Protected API access/i.test(message)) {
       return 'the app has no access to Microsoft Teams protected APIs in application-only context: request it (https://aka.ms/teamsgraph/requestaccess) or check admin consent';
     }
