@@ -1,4 +1,5 @@
 // Fault knobs (latency, throttling, errors, resets, odd pages) and the token bucket that enforces the rate limit.
+import { isErrorShapeName, type ErrorShapeName } from './error-shapes';
 
 export interface FaultKnobs {
   /** added to every Graph response */
@@ -28,6 +29,13 @@ export interface FaultKnobs {
   nextLinkOrigin: string | null;
   /** ids answered 403 (Graph-shaped, code 'Forbidden') */
   forbiddenEntities: string[];
+  /**
+   * Export requests answered with a real Graph error shape (error-shapes.ts), by entity id or for a whole
+   * kind ('user:*', 'team:*', 'deletedTeam:*'), e.g. { 'team:*': 'missingChannelRole' }.
+   */
+  entityErrors: Record<string, ErrorShapeName>;
+  /** this many message-export nextLink requests are answered 400 "Invalid continuation token" (counts down) */
+  invalidContinuationTokens: number;
   /** hosted contents: token bucket per chat/channel (Graph: about 1 request/s per chat); null = unlimited */
   hostedContentRps: number | null;
   /** how many hosted-content requests a chat may burst before the per-chat rate applies */
@@ -49,6 +57,8 @@ export const DEFAULT_FAULTS: FaultKnobs = {
   tokenEndpointDown: false,
   nextLinkOrigin: null,
   forbiddenEntities: [],
+  entityErrors: {},
+  invalidContinuationTokens: 0,
   hostedContentRps: 1,
   hostedContentBurst: 3,
 };
@@ -61,7 +71,7 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
   for (const k of RATE_KEYS) {
     if (typeof next[k] !== 'number' || !(next[k] >= 0 && next[k] <= 1)) throw new Error(`fault ${k} must be a number in [0, 1]`);
   }
-  for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec', 'hostedContentBurst'] as const) {
+  for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec', 'hostedContentBurst', 'invalidContinuationTokens'] as const) {
     if (typeof next[k] !== 'number' || !(next[k] >= 0)) throw new Error(`fault ${k} must be a number >= 0`);
   }
   if (next.rateLimitRps !== null && !(typeof next.rateLimitRps === 'number' && next.rateLimitRps > 0)) {
@@ -75,6 +85,9 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
     throw new Error('fault lateVisibility must be null or { fraction in [0,1], maxDelayMs >= 0 }');
   }
   if (!Array.isArray(next.forbiddenEntities)) throw new Error('fault forbiddenEntities must be an array of ids');
+  if (typeof next.entityErrors !== 'object' || next.entityErrors === null || !Object.values(next.entityErrors).every(isErrorShapeName)) {
+    throw new Error('fault entityErrors must map entity ids (or user:*, team:*) to error shape names');
+  }
   if (next.nextLinkOrigin !== null && typeof next.nextLinkOrigin !== 'string') throw new Error('fault nextLinkOrigin must be null or an origin');
   next.tokenEndpointDown = next.tokenEndpointDown === true;
   return next;

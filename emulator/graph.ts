@@ -9,6 +9,7 @@ import type { FaultKnobs, TokenBucket } from './faults';
 import { deletionExpired, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
 import { handleHostedContent, isHostedContentPath } from './hosted-contents';
 import { handleShares, isSharesPath, type DownloadSigner } from './files';
+import { errorShape, type ErrorShapeName } from './error-shapes';
 
 export interface GraphContext {
   origin: string;
@@ -205,23 +206,31 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   const faults = ctx.faults();
   const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
   if (bad) return sendGraphError(res, ids, 400, 'BadRequest', `Query option '${bad}' is not allowed. Only $top, $filter (lastModifiedDateTime range) and $skiptoken are supported.`);
+  const refuse = (name: ErrorShapeName): void => {
+    const e = errorShape(name, entity.id);
+    sendGraphError(res, ids, e.status, e.code, e.message);
+  };
   if (entity.kind === 'user') {
     const u = tenant.user(entity.id);
-    if (!u) return sendGraphError(res, ids, 404, 'Request_ResourceNotFound', `Resource '${entity.id}' does not exist or one of its queried reference-property objects are not present.`);
-    if (!u.hasTeamsData) return sendGraphError(res, ids, 404, 'ResourceNotFound', `The user '${entity.id}' has no Teams messages data (no mailbox).`);
+    if (!u) return refuse('userGone');
+    if (!u.hasTeamsData) return refuse('userWithoutData');
   } else if (entity.kind === 'team' && !tenant.team(entity.id)) {
-    return sendGraphError(res, ids, 404, 'NotFound', `No team found with Group Id ${entity.id}`);
+    return refuse('teamGone');
   } else if (entity.kind === 'deletedTeam' && !tenant.deletedTeam(entity.id)) {
-    return sendGraphError(res, ids, 404, 'NotFound', `No deleted team found with Id ${entity.id}`);
+    return refuse('teamGone');
   }
   // Retained messages exist only under a Teams retention policy (or hold). Without one we answer 403,
   // so an exporter configured for retained export fails loudly instead of silently archiving nothing.
-  if (mode === 'retained' && !tenant.retentionPolicy) {
-    return sendGraphError(res, ids, 403, 'Forbidden', 'getAllRetainedMessages requires a Microsoft Teams retention policy or hold that applies to this resource.');
-  }
+  if (mode === 'retained' && !tenant.retentionPolicy) return refuse('retainedWithoutPolicy');
+  const shape = faults.entityErrors[entity.id] ?? faults.entityErrors[`${entity.kind}:*`];
+  if (shape !== undefined) return refuse(shape);
   if (faults.forbiddenEntities.includes(entity.id)) {
     counters.faults.forbidden++;
-    return sendGraphError(res, ids, 403, 'Forbidden', 'Invoked API requires Protected API access in application-only context when not using Resource Specific Consent.');
+    return refuse('protectedApi');
+  }
+  if (params.get('$skiptoken') !== null && faults.invalidContinuationTokens > 0) {
+    faults.invalidContinuationTokens--;
+    return refuse('invalidContinuationToken');
   }
   const top = parseTop(params.get('$top'), 50, 999);
   if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);

@@ -74,6 +74,8 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     baseUrl: settings.graph.baseUrl,
     scope: settings.graph.scope,
     credential,
+    // A refresh forced by a 401 needs a new credential: managed identity ignores claims (docs/graph-errors.md).
+    ...(opts.credential ? {} : { newCredential: () => createGraphCredential(settings) }),
     limiter,
     requestTimeoutMs: settings.graph.requestTimeoutMs,
     maxRetries: settings.graph.maxRetries,

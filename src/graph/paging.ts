@@ -1,14 +1,16 @@
 // Walks a Graph collection by following @odata.nextLink verbatim, validating each page's envelope so a
 // broken page stops the walk (and with it any checkpoint) instead of silently ending it early.
 
-import { MalformedResponseError } from './graph-errors';
+import { GraphError, MalformedResponseError } from './graph-errors';
 import type { GraphHttp, GraphResponse } from './graph-http';
 
 export interface GraphPage {
   items: unknown[];
   requestId?: string;
-  /** 0 for the first page. */
+  /** 0 for the first page (again 0 after a restart). */
   index: number;
+  /** How often the read restarted from the first page so far: pages after a restart repeat items. */
+  restarts: number;
 }
 
 /**
@@ -17,6 +19,12 @@ export interface GraphPage {
  */
 /** How often an empty page may repeat its own link before paging gives up. */
 export const MAX_SAME_LINK_REPEATS = 10;
+/**
+ * How often Graph may refuse its own nextLink (`400 Invalid continuation token`, docs/graph-errors.md)
+ * before the read fails: each time the read starts over from the first page. Items already yielded come
+ * again; the archive's write-once de-duplication makes that harmless.
+ */
+export const MAX_READ_RESTARTS = 2;
 
 export async function* pages(
   http: GraphHttp,
@@ -25,8 +33,19 @@ export async function* pages(
 ): AsyncGenerator<GraphPage> {
   let link: string | undefined = first;
   let repeats = 0;
+  let restarts = 0;
   for (let index = 0; link !== undefined; index++) {
-    const res = await http.getJson(link, opts);
+    let res: GraphResponse;
+    try {
+      res = await http.getJson(link, opts);
+    } catch (err) {
+      if (!(err instanceof GraphError && err.restartRead && index > 0 && restarts < MAX_READ_RESTARTS)) throw err;
+      restarts++;
+      link = first;
+      index = -1;
+      repeats = 0;
+      continue;
+    }
     const { items, nextLink } = readEnvelope(res, index);
     // An empty page may point at the same link again (the service had nothing ready yet): try it a
     // few times. A page with items that links to itself, or endless repeats, would loop forever while
@@ -35,7 +54,7 @@ export async function* pages(
     if (repeats > 0 && (items.length > 0 || repeats > MAX_SAME_LINK_REPEATS)) {
       throw new MalformedResponseError(`page ${index} of ${res.path} links to itself`, details(res));
     }
-    yield { items, index, ...(res.requestId === undefined ? {} : { requestId: res.requestId }) };
+    yield { items, index, restarts, ...(res.requestId === undefined ? {} : { requestId: res.requestId }) };
     link = nextLink;
   }
 }

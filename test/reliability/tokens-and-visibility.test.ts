@@ -28,6 +28,9 @@ describe('token endpoint faults', () => {
       label: 'rel-token-down',
       tenant: { seed: 91, users: 4, teams: 1, historyDays: 20, endMs: now - 2 * HOUR },
       faults: { tokenEndpointDown: true },
+      // A token-endpoint outage is retried with backoff like a 5xx (docs/graph-errors.md); a small
+      // budget keeps a run-long outage short here.
+      env: { GRAPH_MAX_RETRIES: '1' },
     });
     const container = directContainer(h.env.EXPORT_CONTAINER as string);
     try {

@@ -1,0 +1,87 @@
+// One HTTP GET attempt with a timeout covering the whole body, and bounded body reading: what the request
+// loop (graph-http.ts) needs to decide, never more bytes than asked for.
+
+export const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+/** Error bodies are a few hundred bytes of JSON; anything larger is not worth holding. */
+export const ERROR_BODY_LIMIT = 64 * 1024;
+
+export interface ResponseAttempt {
+  type: 'response';
+  status: number;
+  headers: Headers;
+  body: Buffer;
+  requestId?: string;
+}
+
+/** What one attempt produced, before deciding whether to retry. */
+export type Attempt = ResponseAttempt | { type: 'network'; error: unknown } | { type: 'timeout' } | { type: 'too-large'; status: number };
+
+export interface AttemptOptions {
+  headers: Record<string, string>;
+  timeoutMs: number;
+  /** A 2xx body over this many bytes is not read further ('too-large'). */
+  maxBytes?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * One attempt: the timeout covers the whole response body too, since a stalled body is also a hang.
+ * Redirects are returned, never followed: fetch would carry the Authorization header along.
+ * Rejects only with the caller's signal reason.
+ */
+export async function attemptGet(url: string, opts: AttemptOptions): Promise<Attempt> {
+  const { signal } = opts;
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
+  const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  try {
+    const res = await fetch(url, { method: 'GET', headers: opts.headers, signal: combined, redirect: 'manual' });
+    const ok = res.status >= 200 && res.status < 300;
+    const requestId = res.headers.get('request-id') ?? undefined;
+    const response = (body: Buffer): ResponseAttempt => ({ type: 'response', status: res.status, headers: res.headers, body, ...(requestId === undefined ? {} : { requestId }) });
+    if (!ok && REDIRECTS.has(res.status)) {
+      await res.body?.cancel();
+      return response(Buffer.alloc(0));
+    }
+    // Error bodies are small JSON; a huge one is cut short rather than buffered.
+    const body = await readBody(res, ok ? opts.maxBytes : ERROR_BODY_LIMIT);
+    if (body === undefined) return ok ? { type: 'too-large', status: res.status } : response(Buffer.alloc(0));
+    return response(body);
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    if (timeout.aborted) return { type: 'timeout' };
+    return { type: 'network', error };
+  }
+}
+
+/** The body, or undefined as soon as it passes `limit` bytes (the rest is never read). */
+export async function readBody(res: Response, limit: number | undefined): Promise<Buffer | undefined> {
+  if (!res.body) return Buffer.alloc(0);
+  const declared = Number(res.headers.get('content-length'));
+  if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
+    await res.body.cancel();
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (limit !== undefined && total > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** fetch wraps the socket error as `cause`; its code (ECONNRESET, ECONNREFUSED...) is what helps. */
+export function describeNetworkError(error: unknown): string {
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+  if (typeof code === 'string') return code;
+  const e = cause ?? error;
+  return (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).slice(0, 300);
+}
