@@ -59,8 +59,6 @@ export function sanitizeBody(html: string, resolveImage: ImageResolver): string 
         return img ? { tagName: 'img', attribs: img } : { tagName: 'span', attribs: {}, text: `:${attribs.alt ?? 'emoji'}:` };
       },
     },
-    // An <img> whose src did not survive the allow-list is dropped rather than kept without one.
-    exclusiveFilter: (frame) => frame.tag === 'img' && !frame.attribs.src,
   });
 }
 
