@@ -51,6 +51,8 @@ details.versions ol { margin: 4px 0; padding-left: 20px; }
 .problem { background: #fdf3f4; border: 1px solid #eeacb2; padding: 8px 12px; border-radius: 4px; }
 .hit { color: var(--fg); white-space: pre-wrap; margin: 2px 0 8px; }
 :target { outline: 2px solid var(--accent); }
+.pager { margin: 8px 0; }
+.pager a, .pager b { margin: 0 3px; }
 `;
 
 export const VIEWER_JS = `'use strict';

@@ -13,7 +13,8 @@ export interface Links {
   home(): string;
   entity(kind: BrowsableKind, id: string, range?: DayRange): string | undefined;
   search(kind: BrowsableKind, id: string): string | undefined;
-  day(kind: BrowsableKind, id: string, conversationId: string, day: string): string;
+  /** A conversation-day; `page` (from 1) of a long day, or the page holding `message`. */
+  day(kind: BrowsableKind, id: string, conversationId: string, day: string, at?: { page?: number; message?: string }): string;
   /** The raw JSON line (undefined where there is no server to ask). */
   raw(blob: string, lineNo: number): string | undefined;
   blob(blob: string): string | undefined;
@@ -41,12 +42,18 @@ export function serverLinks(base: string, keep: Record<string, string> = {}): Li
     home: () => `${base}${query(keep)}`,
     entity: (kind, id, range) => `${entityPath(kind, id)}${query({ ...keep, from: range?.from, to: range?.to })}`,
     search: (kind, id) => `${entityPath(kind, id)}/search${query(keep)}`,
-    day: (kind, id, conversationId, day) => `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query(keep)}`,
+    day: (kind, id, conversationId, day, at) =>
+      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ ...keep, page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
     raw: (blob, lineNo) => `${base}raw/${blob}${query({ ...keep, line: String(lineNo) })}`,
     blob: (blob) => `${base}blob/${blob}${query(keep)}`,
     content: (sha256, _type, name) => `${base}content/${sha256}${query({ ...keep, name })}`,
     asset: (name) => `${base}assets/${name}${query(keep)}`,
   };
+}
+
+/** File name of one page of a conversation-day in the offline folder. */
+export function offlineDayFile(day: string, page = 1): string {
+  return page > 1 ? `${day}-p${page}.html` : `${day}.html`;
 }
 
 /** Folder of an entity's pages in the offline transcript folder. */
@@ -81,7 +88,7 @@ export function offlineLinks(depth: number, used: (sha256: string, file: string)
       return entities && !entities.has(folder) ? undefined : `${up}${folder}/index.html`;
     },
     search: () => undefined,
-    day: (kind, id, conversationId, day) => `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${day}.html`,
+    day: (kind, id, conversationId, day, at) => `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
     raw: () => undefined,
     blob: () => undefined,
     content: (sha256, contentType, name) => {

@@ -11,8 +11,8 @@ import { encodeIdSegment } from '../archive/blob-layout';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { conversationIdOf, obj, str } from './conversation-model';
-import { offlineEntityFolder, offlineLinks, type DayRange } from './links';
-import { conversationDayPage, entityPage, homePage } from './pages';
+import { offlineDayFile, offlineEntityFolder, offlineLinks, type DayRange } from './links';
+import { conversationDayPage, dayPages, entityPage, homePage } from './pages';
 import { loadConversationDay, type ConversationSummary } from './viewer-data';
 
 export interface TranscriptOptions {
@@ -73,8 +73,11 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
       for (const [conv, teamId] of convs) {
         const page = await loadConversationDay(o.container, kind, id, conv, day, o.signal, data);
         if (!page) continue;
-        await write(`${folder}/${encodeIdSegment(conv)}/${day}.html`, conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page));
-        pages++;
+        const count = dayPages(kind, page).length;
+        for (let p = 1; p <= count; p++) {
+          await write(`${folder}/${encodeIdSegment(conv)}/${offlineDayFile(day, p)}`, conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p));
+          pages++;
+        }
         const summary = conversations.get(conv) ?? { id: conv, teamId, days: [] };
         summary.days.push({ day, messages: page.messages.length });
         conversations.set(conv, summary);

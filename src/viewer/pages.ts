@@ -2,7 +2,7 @@
 // a conversation-day laid out like Teams, search results, and the plain "not found" page.
 import type { BrowsableKind } from '../archive/archive-browser';
 import type { DirectoryNames } from '../archive/viewer-names';
-import { threadsOf } from './conversation-model';
+import { threadsOf, type MessageView, type ThreadView } from './conversation-model';
 import { link, page, timeHtml, type Crumb } from './layout';
 import type { DayRange, Links } from './links';
 import { messageHtml, type RenderContext } from './message-html';
@@ -90,36 +90,69 @@ export function monthEnd(month: string): string {
   return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
 }
 
-export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: string, conversationId: string, day: string, data: ConversationDay): string {
+/** Most messages on one page of a conversation-day: a busy day is split so each page stays quick to load. */
+export const MESSAGES_PER_PAGE = 500;
+
+/** A conversation-day cut into pages of whole threads (a channel) or messages (a chat). */
+export function dayPages(kind: BrowsableKind, data: ConversationDay): Array<Array<ThreadView | MessageView>> {
+  const units: Array<ThreadView | MessageView> = kind === 'team' ? threadsOf(data.messages) : data.messages;
+  const pages: Array<Array<ThreadView | MessageView>> = [];
+  let current: Array<ThreadView | MessageView> = [];
+  let count = 0;
+  for (const u of units) {
+    const n = 'rootId' in u ? (u.root ? 1 : 0) + u.replies.length : 1;
+    if (count > 0 && count + n > MESSAGES_PER_PAGE) {
+      pages.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(u);
+    count += n;
+  }
+  if (current.length > 0 || pages.length === 0) pages.push(current);
+  return pages;
+}
+
+/** The page (from 1) that holds a message, or undefined. */
+export function pageOfMessage(pages: ReadonlyArray<ReadonlyArray<ThreadView | MessageView>>, messageId: string): number | undefined {
+  const i = pages.findIndex((p) => p.some((u) => ('rootId' in u ? u.rootId === messageId || u.replies.some((r) => r.id === messageId) : u.id === messageId)));
+  return i === -1 ? undefined : i + 1;
+}
+
+export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: string, conversationId: string, day: string, data: ConversationDay, pageNo = 1): string {
   const teamId = kind === 'team' ? id : undefined;
   const cname = conversationName(env.names, kind, id, conversationId, teamId);
   const ctx: RenderContext = { names: env.names, links: env.links, content: data.content, snippets: data.snippets };
-  let list: string;
-  if (kind === 'team') {
-    list = threadsOf(data.messages)
-      .map((t) => {
-        const root = t.root ? messageHtml(ctx, t.root, 'message post') : `<div class="post missing-root meta">Replies to a post from another day (id ${escapeHtml(t.rootId)})</div>`;
-        const replies = t.replies.length > 0 ? `<div class="replies">${t.replies.map((r) => messageHtml(ctx, r, 'message reply')).join('')}</div>` : '';
-        return `<section class="thread" id="t-${escapeHtml(t.rootId)}">${root}${replies}</section>`;
-      })
-      .join('');
-  } else {
-    list = data.messages.map((m) => messageHtml(ctx, m)).join('');
-  }
+  const pages = dayPages(kind, data);
+  const units = pages[pageNo - 1] ?? [];
+  const list = units
+    .map((u) => {
+      if (!('rootId' in u)) return messageHtml(ctx, u);
+      const root = u.root ? messageHtml(ctx, u.root, 'message post') : `<div class="post missing-root meta">Replies to a post from another day (id ${escapeHtml(u.rootId)})</div>`;
+      const replies = u.replies.length > 0 ? `<div class="replies">${u.replies.map((r) => messageHtml(ctx, r, 'message reply')).join('')}</div>` : '';
+      return `<section class="thread" id="t-${escapeHtml(u.rootId)}">${root}${replies}</section>`;
+    })
+    .join('');
+  const pager =
+    pages.length > 1
+      ? `<nav class="pager">Page ${pageNo} of ${pages.length}: ${pages.map((_, i) => (i + 1 === pageNo ? `<b>${i + 1}</b>` : link(env.links.day(kind, id, conversationId, day, { page: i + 1 }), String(i + 1)))).join(' ')}</nav>`
+      : '';
   const range = { from: `${day.slice(0, 7)}-01`, to: monthEnd(day.slice(0, 7)) };
   const body = [
     `<h1>${escapeHtml(cname)}</h1>`,
     `<p class="meta">${escapeHtml(day)} (UTC) · ${data.messages.length} message${data.messages.length === 1 ? '' : 's'} with versions archived this day${cname !== conversationId ? ` · <span class="id">${escapeHtml(conversationId)}</span>` : ''}</p>`,
+    pager,
     `<div class="conversation-day ${kind === 'team' ? 'channel' : 'chat'}">${list}</div>`,
+    pager,
   ].join('');
-  const trail = [...crumbs(env, kind, id, range), { label: cname }, { label: day }];
+  const trail = [...crumbs(env, kind, id, range), { label: cname }, { label: pages.length > 1 ? `${day} (${pageNo}/${pages.length})` : day }];
   return page({ title: `${cname} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
 }
 
 export function searchPage(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, query: string, result: { hits: SearchHit[]; truncated: boolean }): string {
   const rows = result.hits.map((h) => {
     const cname = conversationName(env.names, kind, id, h.conversationId);
-    const href = `${env.links.day(kind, id, h.conversationId, h.day)}#m-${encodeURIComponent(h.messageId)}`;
+    const href = env.links.day(kind, id, h.conversationId, h.day, { message: h.messageId });
     const text = h.text.length > 300 ? `${h.text.slice(0, 300)}…` : h.text;
     return `<li>${timeHtml(h.createdDateTime)} ${link(href, cname)}<div class="hit">${escapeHtml(text)}</div></li>`;
   });

@@ -10,7 +10,7 @@ import type { Logger } from '../log';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { CONTENT_SECURITY_POLICY } from './layout';
 import { safeFileName, type DayRange, type Links } from './links';
-import { conversationDayPage, entityPage, homePage, messagePage, monthEnd, searchPage, type PageEnv } from './pages';
+import { conversationDayPage, dayPages, entityPage, homePage, messagePage, monthEnd, pageOfMessage, searchPage, type PageEnv } from './pages';
 import { daysInRange, isDay, loadConversationDay, MAX_RANGE_DAYS, searchEntity, summarizeEntity } from './viewer-data';
 
 export interface ViewerResponse {
@@ -99,6 +99,8 @@ export async function viewerRequest(deps: ViewerDeps, path: string, query: URLSe
 
 async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env: (n: DirectoryNames) => PageEnv): Promise<ViewerResponse> {
   const { container, signal } = deps;
+  // Browsers ask for it on their own; an empty answer keeps their consoles free of 404s.
+  if (path === 'favicon.ico') return { status: 204, headers: BASE_HEADERS, body: '' };
   if (path === 'assets/viewer.css') return plain(200, 'text/css; charset=utf-8', VIEWER_CSS, { 'cache-control': 'max-age=300' });
   if (path === 'assets/viewer.js') return plain(200, 'text/javascript; charset=utf-8', VIEWER_JS, { 'cache-control': 'max-age=300' });
   if (path.startsWith('content/')) return content(deps, path.slice('content/'.length), query.get('name'));
@@ -130,7 +132,12 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
     if (!isDay(day)) throw new PageProblem(404, 'Not found', 'The last part of the address must be a day written yyyy-mm-dd.');
     const data = await loadConversationDay(container, kind, id, conversationId, day, signal);
     if (!data) throw new PageProblem(404, 'No messages that day', `The archive holds no messages of this conversation on ${day}.`);
-    return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data));
+    const pages = dayPages(kind, data);
+    const message = query.get('m');
+    const pageNo = message !== null ? pageOfMessage(pages, message) : Number(query.get('page') ?? '1');
+    if (pageNo === undefined) throw new PageProblem(404, 'Not found', `No message ${message ?? ''} in this conversation on ${day}.`);
+    if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length) throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
+    return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo));
   }
   throw new PageProblem(404, 'Not found', 'There is no page at this address.');
 }
