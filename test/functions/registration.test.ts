@@ -35,6 +35,7 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'list-runs': () => import('../../functions/list-runs'),
   'list-exports': () => import('../../functions/list-exports'),
   'read-export': () => import('../../functions/read-export'),
+  viewer: () => import('../../functions/viewer'),
 };
 
 function triggerOf(name: string): Binding {
@@ -62,9 +63,9 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the eight functions of the app', () => {
+  it('registers exactly the nine functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual(
-      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill'].sort(),
+      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill', 'viewer'].sort(),
     );
   });
 
@@ -89,6 +90,7 @@ describe('function registration', () => {
     ['listRuns', 'runs', ['GET']],
     ['listExports', 'exports', ['GET']],
     ['readExport', 'exports/{*path}', ['GET']],
+    ['viewer', 'viewer/{*path}', ['GET']],
   ])('%s is an HTTP function on route %s for %j that needs a function key', (name, route, methods) => {
     const t = triggerOf(name);
     expect(t.type).toBe('httpTrigger');
@@ -99,7 +101,7 @@ describe('function registration', () => {
 
   it('no HTTP function is anonymous', () => {
     const http = registered.map((r) => triggerOf(r.name)).filter((t) => t.type === 'httpTrigger');
-    expect(http).toHaveLength(5);
+    expect(http).toHaveLength(6);
     for (const t of http) expect(['function', 'admin']).toContain(t.authLevel);
   });
 
@@ -113,6 +115,7 @@ describe('function registration', () => {
       'list-runs': 'listRuns',
       'list-exports': 'listExports',
       'read-export': 'readExport',
+      viewer: 'viewer',
     };
     for (const [file, name] of Object.entries(expected)) {
       const mod = modules[file]!;
