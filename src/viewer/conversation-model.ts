@@ -41,6 +41,29 @@ function ms(v: unknown): number | undefined {
   return Number.isFinite(t) ? t : undefined;
 }
 
+/** One archived line as a JSON object, or undefined for a line that is not one. */
+export function parseMessage(text: string): Json | undefined {
+  try {
+    return obj(JSON.parse(text));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The conversations the lines belong to: id → the channel's team (undefined for a chat) and the message ids. */
+export function conversationsOf(lines: readonly ArchivedLine[]): Map<string, { teamId: string | undefined; messageIds: Set<string> }> {
+  const out = new Map<string, { teamId: string | undefined; messageIds: Set<string> }>();
+  for (const line of lines) {
+    const m = parseMessage(line.text);
+    const conv = m ? conversationIdOf(m) : undefined;
+    if (!m || !conv) continue;
+    let c = out.get(conv);
+    if (!c) out.set(conv, (c = { teamId: str(obj(m.channelIdentity)?.teamId), messageIds: new Set() }));
+    c.messageIds.add(String(m.id));
+  }
+  return out;
+}
+
 /** A chat message's chat id, or a channel message's channel id. */
 export function conversationIdOf(m: Json): string | undefined {
   return str(m.chatId) ?? str(obj(m.channelIdentity)?.channelId);
@@ -50,12 +73,7 @@ export function conversationIdOf(m: Json): string | undefined {
 export function groupMessages(lines: readonly ArchivedLine[], keep: (m: Json) => boolean = () => true): MessageView[] {
   const byKey = new Map<string, MessageView>();
   for (const line of lines) {
-    let m: Json | undefined;
-    try {
-      m = obj(JSON.parse(line.text));
-    } catch {
-      continue;
-    }
+    const m = parseMessage(line.text);
     const id = m ? str(m.id) : undefined;
     const conversationId = m ? conversationIdOf(m) : undefined;
     if (!m || !id || !conversationId || !keep(m)) continue;

@@ -10,7 +10,7 @@ import { listEntityDays, readBatches, readStoredContent, type BrowsableKind } fr
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
-import { conversationIdOf, obj, str } from './conversation-model';
+import { conversationsOf } from './conversation-model';
 import { offlineDayFile, offlineEntityFolder, offlineLinks, type DayRange } from './links';
 import { conversationDayPage, dayPages, entityPage, homePage } from './pages';
 import { loadConversationDay, type ConversationSummary } from './viewer-data';
@@ -59,18 +59,8 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
     const conversations = new Map<string, ConversationSummary>();
     for (const [day, batches] of await listEntityDays(o.container, { kind, id }, o.range.from, o.range.to, o.signal)) {
       const data = await readBatches(o.container, batches, o.signal);
-      const convs = new Map<string, string | undefined>();
-      for (const line of data.lines) {
-        let m: Record<string, unknown> | undefined;
-        try {
-          m = obj(JSON.parse(line.text));
-        } catch {
-          continue;
-        }
-        const conv = m ? conversationIdOf(m) : undefined;
-        if (m && conv && (o.conversations.size === 0 || o.conversations.has(conv))) convs.set(conv, str(obj(m.channelIdentity)?.teamId));
-      }
-      for (const [conv, teamId] of convs) {
+      const convs = [...conversationsOf(data.lines)].filter(([conv]) => o.conversations.size === 0 || o.conversations.has(conv));
+      for (const [conv, { teamId }] of convs) {
         const page = await loadConversationDay(o.container, kind, id, conv, day, o.signal, data);
         if (!page) continue;
         const count = dayPages(kind, page).length;
@@ -82,7 +72,7 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
         summary.days.push({ day, messages: page.messages.length });
         conversations.set(conv, summary);
       }
-      o.onProgress?.(`${kind} ${id} ${day}: ${convs.size} conversation(s)`);
+      o.onProgress?.(`${kind} ${id} ${day}: ${convs.length} conversation(s)`);
     }
     const summary = { days: [], conversations: [...conversations.values()] };
     await write(`${folder}/index.html`, entityPage({ links: offlineLinks(1, used, exported), names: o.names, offline: true }, kind, id, o.range, summary, []));

@@ -5,7 +5,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { listEntityDays, readBatches, readStoredContent, type BrowsableKind, type ContentMapEntry, type DayData } from '../archive/archive-browser';
 import { htmlToText } from '../archive/render-text';
 import { utcDay } from '../time';
-import { conversationIdOf, groupMessages, obj, str, type MessageView } from './conversation-model';
+import { conversationIdOf, conversationsOf, groupMessages, obj, str, type MessageView } from './conversation-model';
 import type { DayRange } from './links';
 
 /** Longest range one entity page, search or transcript reads. */
@@ -57,30 +57,15 @@ export function addDays(day: string, n: number): string {
   return utcDay(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);
 }
 
-function teamIdOf(m: Record<string, unknown>): string | undefined {
-  return str(obj(m.channelIdentity)?.teamId);
-}
-
 /** The conversations of an entity that have versions in the range, with their days and message counts. */
 export async function summarizeEntity(container: ContainerClient, kind: BrowsableKind, id: string, range: DayRange, signal?: AbortSignal): Promise<EntitySummary> {
   const byDay = await listEntityDays(container, { kind, id }, range.from, range.to, signal);
   const convs = new Map<string, { teamId: string | undefined; days: Map<string, Set<string>> }>();
   for (const [day, names] of byDay) {
-    const data = await readBatches(container, names, signal);
-    for (const line of data.lines) {
-      let m: Record<string, unknown> | undefined;
-      try {
-        m = obj(JSON.parse(line.text));
-      } catch {
-        continue;
-      }
-      const conv = m ? conversationIdOf(m) : undefined;
-      if (!m || !conv) continue;
+    for (const [conv, found] of conversationsOf((await readBatches(container, names, signal)).lines)) {
       let c = convs.get(conv);
-      if (!c) convs.set(conv, (c = { teamId: teamIdOf(m), days: new Map() }));
-      let ids = c.days.get(day);
-      if (!ids) c.days.set(day, (ids = new Set()));
-      ids.add(String(m.id));
+      if (!c) convs.set(conv, (c = { teamId: found.teamId, days: new Map() }));
+      c.days.set(day, found.messageIds);
     }
   }
   const conversations = [...convs.entries()].map(([cid, c]) => ({
