@@ -23,7 +23,7 @@ commands:
   demo [--keep]                             run everything locally against Azurite and the
                                             bundled Graph emulator
   serve [--port N]                          browse the archive in a web browser (127.0.0.1 only,
-                                            default port 8723; read-only)
+                                            default port 8723, 0 for any free port; read-only)
   html --from ISO --to ISO [--user ID]... [--team ID]... [--conversation ID]... --out DIR
                                             write offline HTML transcripts (opens from disk)
 

@@ -16,7 +16,8 @@ export const DEFAULT_VIEWER_PORT = 8723;
 function parsePort(text: string | undefined): number {
   if (text === undefined) return DEFAULT_VIEWER_PORT;
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`--port must be a whole number from 1 to 65535, not "${text}"`);
+  // 0: any free port (printed), for scripts and tests.
+  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not "${text}"`);
   return port;
 }
 

@@ -123,7 +123,7 @@ function reactionsHtml(ctx: RenderContext, m: Json, messageId: string): string {
     const name = str(reaction.displayName);
     const label = custom?.sha256
       ? `<img class="emoji" src="${escapeHtml(ctx.links.content(custom.sha256, custom.contentType ?? 'image/png'))}" alt="${escapeHtml(name ?? type)}" width="16" height="16">`
-      : `${escapeHtml(type)}${name && name !== type ? ` <span class="meta">${escapeHtml(name)}</span>` : ''}`;
+      : `${escapeHtml(type)}${name && name.toLowerCase() !== type.toLowerCase() ? ` <span class="meta">${escapeHtml(name)}</span>` : ''}`;
     const key = `${type}\n${name ?? ''}`;
     const g = groups.get(key) ?? { label, who: [] };
     g.who.push(identityName(ctx, reaction.user) ?? 'someone');
@@ -159,7 +159,8 @@ export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message
   const edited = !deleted && str(m.lastEditedDateTime) !== undefined;
   const system = isSystem(m);
   const classes = [cls, deleted ? 'deleted' : '', edited ? 'edited' : '', system ? 'system' : ''].filter(Boolean).join(' ');
-  const sender = system ? 'System' : (identityName(ctx, m.from) ?? (deleted ? 'unknown sender' : 'unknown sender'));
+  // A deleted version has no sender: the earlier versions still say who wrote it.
+  const sender = system ? 'System' : ([...msg.versions].reverse().map((v) => identityName(ctx, v.message.from)).find((n) => n !== undefined) ?? 'unknown sender');
   const head: string[] = [`<span class="sender">${escapeHtml(sender)}</span>`, timeHtml(str(m.createdDateTime))];
   if (m.importance === 'high' || m.importance === 'urgent') head.push(`<span class="badge">${escapeHtml(String(m.importance))}</span>`);
   if (edited) head.push(`<span class="badge">edited ${timeHtml(m.lastEditedDateTime as string)}</span>`);
@@ -173,7 +174,7 @@ export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message
     // The deleted version has no body: show the last text the archive saw before the deletion.
     const last = [...earlier].reverse().find((v) => bodyOf(ctx, v.message, msg.id) !== undefined);
     const lastBody = last ? bodyOf(ctx, last.message, msg.id) : undefined;
-    parts.push(lastBody ? `<div class="body last-known"><div class="meta">last known text:</div>${lastBody}</div>` : '<div class="body meta">(this message was deleted; the archive has no earlier text)</div>');
+    parts.push(lastBody ? `<div class="meta">last known text:</div><div class="body last-known">${lastBody}</div>` : '<div class="meta">(this message was deleted; the archive has no earlier text)</div>');
   } else {
     const body = bodyOf(ctx, m, msg.id);
     if (body) parts.push(`<div class="body">${body}</div>`);

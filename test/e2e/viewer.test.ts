@@ -149,6 +149,16 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', () => {
 
   const url = (path: string) => new URL(path, viewer.url).toString();
 
+  /** The CLI in-process, with the harness's settings: exit code and everything it printed. */
+  function runCli(args: string[]): Promise<{ code: number; text: string }> {
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let text = '';
+    stdout.on('data', (d) => (text += String(d)));
+    stderr.on('data', (d) => (text += String(d)));
+    return main(args, { env: h.env, stdout, stderr: stderr as unknown as NodeJS.WriteStream }).then((code) => ({ code, text }));
+  }
+
   it('navigates from the home page to a user, a chat and a day by clicking', async () => {
     const page = await context.newPage();
     const w = watch(page);
@@ -316,6 +326,27 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', () => {
     expect(post.status).toBe(405);
   });
 
+  it('teams-export serve listens on 127.0.0.1 only, prints its URL and stops on Ctrl-C', async () => {
+    const { code: bad, text: badText } = await runCli(['serve', '--port', '70000']);
+    expect(bad).toBe(2);
+    expect(badText).toMatch(/--port must be a whole number/);
+    const abort = new AbortController();
+    let printed = '';
+    const stdout = new PassThrough();
+    const urlSeen = new Promise<string>((resolveUrl) => stdout.on('data', (d) => {
+      printed += String(d);
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed);
+      if (m) resolveUrl(m[1]!);
+    }));
+    const done = main(['serve', '--port', '0'], { env: h.env, stdout, stderr: new PassThrough() as unknown as NodeJS.WriteStream, signal: abort.signal });
+    const served = await urlSeen;
+    const home = await fetch(served);
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain(user.displayName);
+    abort.abort();
+    await expect(done).resolves.toBe(0);
+  });
+
   it('serves the same pages through the HTTP function, carrying the function key on its links', async () => {
     const ctx = await buildAppContext(h.env, { log: silentLogger });
     const handler = createViewerHandler(async () => ctx);
@@ -331,14 +362,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', () => {
   it('writes offline transcripts that open from disk with the same messages and images', async () => {
     const root = mkdtempSync(join(tmpdir(), 'te-html-'));
     const out = join(root, 'transcripts');
-    const run = (args: string[]) => {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      let text = '';
-      stdout.on('data', (d) => (text += String(d)));
-      stderr.on('data', (d) => (text += String(d)));
-      return main(args, { env: h.env, stdout, stderr: stderr as unknown as NodeJS.WriteStream }).then((code) => ({ code, text }));
-    };
+    const run = runCli;
     const range = ['--from', iso(t0 - 5 * DAY), '--to', iso(t0 + HOUR)];
     // Bad input: exit 2 and nothing written.
     for (const bad of [

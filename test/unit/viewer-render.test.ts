@@ -66,7 +66,7 @@ describe('conversation page', () => {
   });
 
   it('marks a deletion and shows the last known text', () => {
-    expect(html).toMatch(/<article class="message deleted" id="m-2">[\s\S]*deleted-badge[\s\S]*last known text:[\s\S]*soon gone/);
+    expect(html).toMatch(/<article class="message deleted" id="m-2"><div class="head"><span class="sender">Ada Lovelace<\/span>[\s\S]*deleted-badge[\s\S]*last known text:[\s\S]*soon gone/);
   });
 
   it('names senders and reactors from the directory, escaped', () => {
