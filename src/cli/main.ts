@@ -6,7 +6,6 @@ import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { demoCommand } from './demo';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
-import { htmlCommand, serveCommand } from './viewer-commands';
 
 export const USAGE = `usage: teams-export <command> [options]
 
@@ -126,10 +125,11 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'demo':
       return demoCommand(ctx, { keep: values.keep === true });
+    // The viewer (and its HTML sanitizer) loads only for its own commands: the others start as before.
     case 'serve':
-      return serveCommand(ctx, { ...common, ...(values.port !== undefined ? { port: values.port } : {}) });
+      return (await import('./viewer-commands.js')).serveCommand(ctx, { ...common, ...(values.port !== undefined ? { port: values.port } : {}) });
     case 'html':
-      return htmlCommand(ctx, {
+      return (await import('./viewer-commands.js')).htmlCommand(ctx, {
         ...common,
         ...(values.from !== undefined ? { from: values.from } : {}),
         ...(values.to !== undefined ? { to: values.to } : {}),
