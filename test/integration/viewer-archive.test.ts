@@ -2,11 +2,12 @@
 // range, the newest directory snapshot for names, and how stored content is served (raster images
 // inline, anything else as an inert download).
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { listEntityDays, listEntityIds, listEntityMonths, monthsBetween } from '../../src/archive/archive-browser';
 import { writeBatch } from '../../src/archive/batch-writer';
-import { batchBlobName } from '../../src/archive/blob-layout';
+import { batchBlobName, encodeIdSegment } from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
 import { ensureContainer } from '../../src/archive/entity-lease';
 import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
@@ -85,5 +86,26 @@ describe('viewer archive reads', () => {
     expect(vector.headers['content-security-policy']).toContain('sandbox');
     const named = await viewerRequest(deps, `content/${png.sha256}`, new URLSearchParams({ name: '../../evil "name".png' }));
     expect(named.headers['content-disposition']).toBe(`attachment; filename="_.._evil _name_.png"; filename*=UTF-8''_.._evil%20_name_.png`);
+  });
+
+  it('answers any address with a page or a 400/404, never a failure or a stack trace', async () => {
+    const deps = { container, links: serverLinks('/'), names: cachedDirectoryNames(container) };
+    const batch = batchBlobName({ kind: 'user', id: userId }, '2026-01-01', { pass: 'fresh', window, runId: 'r1', seq: 1 });
+    const segment = fc.oneof(
+      fc.constantFrom('u', 't', 'c', 'raw', 'blob', 'content', 'search', 'assets', '..', '.', '', '%2e%2e', '~2F', encodeIdSegment(userId), 't1', '2026-01-01', '2026-13-01', 'messages', 'locks', batch),
+      fc.string({ maxLength: 12 }),
+    );
+    const query = fc.dictionary(fc.constantFrom('from', 'to', 'q', 'page', 'm', 'line', 'name'), fc.oneof(fc.constantFrom('2026-01-01', '2025-12-31', '0', '-1', '99999', ''), fc.string({ maxLength: 8 })), { maxKeys: 3 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(segment, { maxLength: 6 }), query, async (parts, q) => {
+        const res = await viewerRequest(deps, parts.join('/'), new URLSearchParams(q));
+        expect([200, 204, 400, 404]).toContain(res.status);
+        if (typeof res.body === 'string' && res.headers['content-type']?.startsWith('text/html')) {
+          expect(res.body).not.toMatch(/\bat [\w.<>]+ \(|RangeError|TypeError/);
+          expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });
