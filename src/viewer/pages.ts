@@ -91,7 +91,7 @@ export function monthEnd(month: string): string {
 }
 
 /** Most messages on one page of a conversation-day: a busy day is split so each page stays quick to load. */
-export const MESSAGES_PER_PAGE = 500;
+export const MESSAGES_PER_PAGE = 250;
 
 /** A conversation-day cut into pages of whole threads (a channel) or messages (a chat). */
 export function dayPages(kind: BrowsableKind, data: ConversationDay): Array<Array<ThreadView | MessageView>> {
