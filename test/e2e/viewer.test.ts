@@ -54,7 +54,8 @@ function watch(page: Page): Watch {
   return w;
 }
 
-describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', () => {
+// Generous per-test time: a loaded CI machine runs a browser, Azurite and the emulator at once.
+describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }, () => {
   let h: Harness;
   let viewer: ViewerServer;
   let browser: Browser;
