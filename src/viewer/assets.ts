@@ -21,6 +21,7 @@ input, button { font: inherit; padding: 3px 6px; }
 .conversation-day { display: flex; flex-direction: column; gap: 10px; }
 .thread { background: var(--card); border: 1px solid var(--line); border-radius: 6px; }
 .thread > .message { border: 0; }
+.missing-root { padding: 6px 12px; }
 .replies { border-top: 1px solid var(--line); padding-left: 36px; background: #fafafa; }
 .replies .message { border: 0; border-bottom: 1px solid #eee; border-radius: 0; background: transparent; }
 .message { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; }
