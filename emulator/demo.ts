@@ -101,6 +101,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
       out(`   npx teams-export ls messages/teams/ --env-file ${envFile}`);
       out(`   npx teams-export cat <blob name from ls> --env-file ${envFile}`);
       out(`   npx teams-export run --env-file ${envFile}`);
+      printViewerHint(out, envFile);
       await new Promise<void>((resolve) => {
         if (ctx.signal?.aborted) return resolve();
         ctx.signal?.addEventListener('abort', () => resolve(), { once: true });
@@ -108,6 +109,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     } else {
       out('Next: `npm run demo -- --keep` keeps Azurite and the emulator up to explore with');
       out('`teams-export status | ls | cat`; README.md shows how to point the same commands at a real tenant.');
+      printViewerHint(out);
     }
     return first.status === 'succeeded' && second.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
   } finally {
@@ -139,4 +141,16 @@ function changeSomeMessages(emulator: Awaited<ReturnType<typeof startEmulator>>,
   }
   emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: 'New message after the first run', atMs: at + 3 });
   return changes + 1;
+}
+
+/** How to browse the demo archive in the viewer (docs/viewer.md): the demo's last words. */
+function printViewerHint(out: (line: string) => void, envFile?: string): void {
+  out('');
+  if (envFile) {
+    out('Browse the archive like Teams (read-only, 127.0.0.1 only), then open the URL it prints:');
+    out(`   npx teams-export serve --env-file ${envFile}`);
+  } else {
+    out('To browse the archive like Teams: `npm run demo -- --keep`, then run the `teams-export serve`');
+    out('command it prints and open the URL (see docs/viewer.md).');
+  }
 }

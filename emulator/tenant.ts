@@ -325,7 +325,8 @@ export class Tenant {
 
   // ---- mutations (tests, demo) ----
 
-  postMessage(target: PostTarget, m: { fromUserId?: string; text: string; atMs?: number }): string {
+  /** `html: true` serves `text` verbatim as an HTML body (hostile-bodies.ts); otherwise it is a plain-text body. */
+  postMessage(target: PostTarget, m: { fromUserId?: string; text: string; atMs?: number; html?: boolean }): string {
     let conv: Conversation;
     let fromIdx: number;
     let replyToId: string | null = null;
@@ -350,7 +351,7 @@ export class Tenant {
     // Teams message ids are the creation instant in ms; bump on collision to keep ids unique per conversation
     let at = Math.floor(m.atMs ?? this.clock());
     while (conv.get(String(at))) at++;
-    this.addMessage(conv, String(at), at, fromIdx, replyToId, F_TEXT_BODY, 0, m.text);
+    this.addMessage(conv, String(at), at, fromIdx, replyToId, m.html ? 0 : F_TEXT_BODY, 0, m.text);
     return String(at);
   }
 

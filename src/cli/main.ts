@@ -21,6 +21,10 @@ commands:
                                             and the manifests; exit 1 on any mismatch or gap
   demo [--keep]                             run everything locally against Azurite and the
                                             Graph emulator (needs the development dependencies)
+  serve [--port N]                          browse the archive in a web browser (127.0.0.1 only,
+                                            default port 8723, 0 for any free port; read-only)
+  html --from ISO --to ISO [--user ID]... [--team ID]... [--conversation ID]... --out DIR
+                                            write offline HTML transcripts (opens from disk)
 
 options:
   --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
@@ -29,7 +33,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'demo'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'demo', 'serve', 'html'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -70,6 +74,9 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
       text: { type: 'boolean' },
+      port: { type: 'string' },
+      conversation: { type: 'string', multiple: true },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -85,6 +92,8 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     cat: ['env-file', 'text'],
     verify: ['env-file', 'json'],
     demo: ['keep'],
+    serve: ['env-file', 'port'],
+    html: ['from', 'to', 'user', 'team', 'conversation', 'out', 'env-file'],
   };
   const cmd = command as Command;
   for (const name of Object.keys(values)) {
@@ -116,6 +125,19 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'demo':
       return loadDemo()(ctx, { keep: values.keep === true });
+    // The viewer (and its HTML sanitizer) loads only for its own commands: the others start as before.
+    case 'serve':
+      return (await import('./viewer-commands.js')).serveCommand(ctx, { ...common, ...(values.port !== undefined ? { port: values.port } : {}) });
+    case 'html':
+      return (await import('./viewer-commands.js')).htmlCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        user: values.user ?? [],
+        team: values.team ?? [],
+        conversation: values.conversation ?? [],
+      });
   }
 }
 

@@ -16,6 +16,7 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'list-runs': () => import('../../functions/list-runs'),
   'list-exports': () => import('../../functions/list-exports'),
   'read-export': () => import('../../functions/read-export'),
+  viewer: () => import('../../functions/viewer'),
 };
 
 function triggerOf(name: string): Binding {
@@ -34,9 +35,9 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the eight functions of the app', () => {
+  it('registers exactly the nine functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual(
-      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill'].sort(),
+      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill', 'viewer'].sort(),
     );
   });
 
@@ -61,6 +62,7 @@ describe('function registration', () => {
     ['listRuns', 'runs', ['GET']],
     ['listExports', 'exports', ['GET']],
     ['readExport', 'exports/{*path}', ['GET']],
+    ['viewer', 'viewer/{*path}', ['GET']],
   ])('%s is an HTTP function on route %s for %j that needs a function key', (name, route, methods) => {
     const t = triggerOf(name);
     expect(t.type).toBe('httpTrigger');
@@ -71,7 +73,7 @@ describe('function registration', () => {
 
   it('no HTTP function is anonymous', () => {
     const http = registered.map((r) => triggerOf(r.name)).filter((t) => t.type === 'httpTrigger');
-    expect(http).toHaveLength(5);
+    expect(http).toHaveLength(6);
     for (const t of http) expect(['function', 'admin']).toContain(t.authLevel);
   });
 
@@ -85,6 +87,7 @@ describe('function registration', () => {
       'list-runs': 'listRuns',
       'list-exports': 'listExports',
       'read-export': 'readExport',
+      viewer: 'viewer',
     };
     for (const [file, name] of Object.entries(expected)) {
       const mod = modules[file]!;

@@ -1,0 +1,101 @@
+// Where the viewer's pages point: one interface, two spellings. The server (CLI `serve` and the HTTP
+// function) uses absolute paths under its base; the offline transcript folder uses relative file
+// names so it opens from disk. Ids travel as blob-layout's id segments, so a URL names exactly one id.
+import { encodeIdSegment } from '../archive/blob-layout';
+import type { BrowsableKind } from '../archive/archive-browser';
+
+export interface DayRange {
+  from: string;
+  to: string;
+}
+
+export interface Links {
+  home(): string;
+  entity(kind: BrowsableKind, id: string, range?: DayRange): string | undefined;
+  search(kind: BrowsableKind, id: string): string | undefined;
+  /** A conversation-day; `page` (from 1) of a long day, or the page holding `message`. */
+  day(kind: BrowsableKind, id: string, conversationId: string, day: string, at?: { page?: number; message?: string }): string;
+  /** The raw JSON line (undefined where there is no server to ask). */
+  raw(blob: string, lineNo: number): string | undefined;
+  blob(blob: string): string | undefined;
+  /** Stored bytes; `name` for a download (a file attachment). */
+  content(sha256: string, contentType: string, name?: string): string;
+  asset(name: 'viewer.css' | 'viewer.js'): string;
+}
+
+export const KIND_LETTER: Record<BrowsableKind, string> = { user: 'u', team: 't' };
+
+function query(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+/**
+ * Links for a server mounted at `base` ('/' for `teams-export serve`, '/api/viewer/' for the
+ * function). `keep` holds query parameters every link carries (the function key, when given).
+ */
+export function serverLinks(base: string, keep: Record<string, string> = {}): Links {
+  const entityPath = (kind: BrowsableKind, id: string) => `${base}${KIND_LETTER[kind]}/${encodeIdSegment(id)}`;
+  return {
+    home: () => `${base}${query(keep)}`,
+    entity: (kind, id, range) => `${entityPath(kind, id)}${query({ ...keep, from: range?.from, to: range?.to })}`,
+    search: (kind, id) => `${entityPath(kind, id)}/search${query(keep)}`,
+    day: (kind, id, conversationId, day, at) =>
+      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ ...keep, page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
+    raw: (blob, lineNo) => `${base}raw/${blob}${query({ ...keep, line: String(lineNo) })}`,
+    blob: (blob) => `${base}blob/${blob}${query(keep)}`,
+    content: (sha256, _type, name) => `${base}content/${sha256}${query({ ...keep, name })}`,
+    asset: (name) => `${base}assets/${name}${query(keep)}`,
+  };
+}
+
+/** File name of one page of a conversation-day in the offline folder. */
+export function offlineDayFile(day: string, page = 1): string {
+  return page > 1 ? `${day}-p${page}.html` : `${day}.html`;
+}
+
+/** Folder of an entity's pages in the offline transcript folder. */
+export function offlineEntityFolder(kind: BrowsableKind, id: string): string {
+  return `${KIND_LETTER[kind]}-${encodeIdSegment(id)}`;
+}
+
+const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+/** File name of stored bytes in the offline folder: raster images keep their type, anything else is inert `.bin`. */
+export function offlineContentFile(sha256: string, contentType: string, name?: string): string {
+  if (name !== undefined) return `files/${sha256}/${safeFileName(name)}`;
+  return `content/${sha256}.${EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'bin'}`;
+}
+
+/** A file name that is safe on every file system and cannot climb out of its folder. */
+export function safeFileName(name: string): string {
+  const cleaned = name.replace(/[^\p{L}\p{N} ._()-]/gu, '_').replace(/^[.\s]+/, '').slice(0, 120);
+  return cleaned.length > 0 ? cleaned : 'file';
+}
+
+/**
+ * Links for one page of the offline folder, `depth` folders below its root. Every content link is
+ * reported to `used`, so the writer copies exactly the bytes the pages show.
+ */
+export function offlineLinks(depth: number, used: (sha256: string, file: string) => void, entities?: ReadonlySet<string>): Links {
+  const up = '../'.repeat(depth);
+  return {
+    home: () => `${up}index.html`,
+    entity: (kind, id) => {
+      const folder = offlineEntityFolder(kind, id);
+      return entities && !entities.has(folder) ? undefined : `${up}${folder}/index.html`;
+    },
+    search: () => undefined,
+    day: (kind, id, conversationId, day, at) => `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
+    raw: () => undefined,
+    blob: () => undefined,
+    content: (sha256, contentType, name) => {
+      const file = offlineContentFile(sha256, contentType, name);
+      used(sha256, file);
+      return `${up}${file}`;
+    },
+    asset: (name) => `${up}assets/${name}`,
+  };
+}

@@ -1,0 +1,170 @@
+// The viewer's pages as HTML strings: home (users and teams), an entity's conversations and days,
+// a conversation-day laid out like Teams, search results, and the plain "not found" page.
+import type { BrowsableKind } from '../archive/archive-browser';
+import type { DirectoryNames } from '../archive/viewer-names';
+import { threadsOf, type MessageView, type ThreadView } from './conversation-model';
+import { link, page, timeHtml, type Crumb } from './layout';
+import type { DayRange, Links } from './links';
+import { messageHtml, type RenderContext } from './message-html';
+import { escapeHtml } from './sanitize';
+import type { ConversationDay, EntitySummary, SearchHit } from './viewer-data';
+
+export interface PageEnv {
+  links: Links;
+  names: DirectoryNames;
+  offline?: boolean;
+}
+
+const KIND_LABEL: Record<BrowsableKind, string> = { user: 'user', team: 'team' };
+
+export function entityName(names: DirectoryNames, kind: BrowsableKind, id: string): string {
+  return (kind === 'user' ? names.user(id) : names.team(id)) ?? id;
+}
+
+/** A chat's topic or members, a channel's name; the id when the directory does not know it. */
+export function conversationName(names: DirectoryNames, kind: BrowsableKind, entityId: string, conversationId: string, teamId?: string): string {
+  return (kind === 'user' ? names.chat(conversationId) : names.channel(teamId ?? entityId, conversationId)) ?? conversationId;
+}
+
+function crumbs(env: PageEnv, kind?: BrowsableKind, id?: string, range?: DayRange): Crumb[] {
+  const out: Crumb[] = [{ label: 'Archive', href: env.links.home() }];
+  if (kind && id) out.push({ label: entityName(env.names, kind, id), href: env.links.entity(kind, id, range) });
+  return out;
+}
+
+function entityList(env: PageEnv, kind: BrowsableKind, ids: readonly string[]): string {
+  if (ids.length === 0) return '<p class="meta">none archived</p>';
+  const rows = ids
+    .map((id) => ({ id, name: entityName(env.names, kind, id) }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .map((e) => `<li>${link(env.links.entity(kind, e.id), e.name)}${e.name !== e.id ? ` <span class="id">${escapeHtml(e.id)}</span>` : ''}</li>`);
+  return `<ul class="entities">${rows.join('')}</ul>`;
+}
+
+export function homePage(env: PageEnv, users: readonly string[], teams: readonly string[]): string {
+  const body = [
+    '<h1>Archive</h1>',
+    `<section><h2>Users <span class="meta">(chats)</span></h2>${entityList(env, 'user', users)}</section>`,
+    `<section><h2>Teams <span class="meta">(channels)</span></h2>${entityList(env, 'team', teams)}</section>`,
+  ].join('');
+  return page({ title: 'Archive', crumbs: crumbs(env), body, links: env.links, ...(env.offline ? { offline: true } : {}) });
+}
+
+function rangeForm(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, query?: string): string {
+  const entity = env.links.entity(kind, id);
+  const search = env.links.search(kind, id);
+  if (!entity || !search) return `<p class="meta">${escapeHtml(range.from)} to ${escapeHtml(range.to)}</p>`;
+  // Hidden fields keep the query parameters every link carries (the function key) on form submits.
+  const hidden = (href: string) =>
+    [...new URL(href, 'http://x').searchParams].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
+  const dates = `<label>from <input type="date" name="from" value="${escapeHtml(range.from)}"></label> <label>to <input type="date" name="to" value="${escapeHtml(range.to)}"></label>`;
+  return [
+    `<form class="range" method="get" action="${escapeHtml(entity.split('?')[0] as string)}">${hidden(entity)}${dates} <button type="submit">Show</button></form>`,
+    `<form class="search" method="get" action="${escapeHtml(search.split('?')[0] as string)}">${hidden(search)}<input type="hidden" name="from" value="${escapeHtml(range.from)}"><input type="hidden" name="to" value="${escapeHtml(range.to)}"><input type="search" name="q" value="${escapeHtml(query ?? '')}" placeholder="Search text in this range" required> <button type="submit">Search</button></form>`,
+  ].join('');
+}
+
+export function entityPage(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, summary: EntitySummary, months: readonly string[]): string {
+  const name = entityName(env.names, kind, id);
+  const convs = summary.conversations.map((c) => {
+    const cname = conversationName(env.names, kind, id, c.id, c.teamId);
+    const days = c.days.map((d) => `<li>${link(env.links.day(kind, id, c.id, d.day), d.day)} <span class="meta">${d.messages}</span></li>`).join('');
+    return `<section class="conversation"><h3>${escapeHtml(cname)}${cname !== c.id ? ` <span class="id">${escapeHtml(c.id)}</span>` : ''}</h3><ul class="days">${days}</ul></section>`;
+  });
+  const monthLinks = months.length > 0
+    ? `<p class="months">Months with data: ${months.map((m) => link(env.links.entity(kind, id, { from: `${m}-01`, to: monthEnd(m) }), m)).join(' ')}</p>`
+    : '';
+  const body = [
+    `<h1>${escapeHtml(name)} <span class="meta">${KIND_LABEL[kind]}</span></h1>`,
+    name !== id ? `<p class="id">${escapeHtml(id)}</p>` : '',
+    rangeForm(env, kind, id, range),
+    monthLinks,
+    `<h2>${kind === 'user' ? 'Chats' : 'Channels'} from ${escapeHtml(range.from)} to ${escapeHtml(range.to)}</h2>`,
+    convs.length > 0 ? convs.join('') : '<p class="empty">No messages archived in this range.</p>',
+  ].join('');
+  return page({ title: name, crumbs: crumbs(env, kind, id), body, links: env.links, ...(env.offline ? { offline: true } : {}) });
+}
+
+export function monthEnd(month: string): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+}
+
+/** Most messages on one page of a conversation-day: a busy day is split so each page stays quick to load. */
+export const MESSAGES_PER_PAGE = 250;
+
+/** A conversation-day cut into pages of whole threads (a channel) or messages (a chat). */
+export function dayPages(kind: BrowsableKind, data: ConversationDay): Array<Array<ThreadView | MessageView>> {
+  const units: Array<ThreadView | MessageView> = kind === 'team' ? threadsOf(data.messages) : data.messages;
+  const pages: Array<Array<ThreadView | MessageView>> = [];
+  let current: Array<ThreadView | MessageView> = [];
+  let count = 0;
+  for (const u of units) {
+    const n = 'rootId' in u ? (u.root ? 1 : 0) + u.replies.length : 1;
+    if (count > 0 && count + n > MESSAGES_PER_PAGE) {
+      pages.push(current);
+      current = [];
+      count = 0;
+    }
+    current.push(u);
+    count += n;
+  }
+  if (current.length > 0 || pages.length === 0) pages.push(current);
+  return pages;
+}
+
+/** The page (from 1) that holds a message, or undefined. */
+export function pageOfMessage(pages: ReadonlyArray<ReadonlyArray<ThreadView | MessageView>>, messageId: string): number | undefined {
+  const i = pages.findIndex((p) => p.some((u) => ('rootId' in u ? u.rootId === messageId || u.replies.some((r) => r.id === messageId) : u.id === messageId)));
+  return i === -1 ? undefined : i + 1;
+}
+
+export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: string, conversationId: string, day: string, data: ConversationDay, pageNo = 1): string {
+  const teamId = kind === 'team' ? id : undefined;
+  const cname = conversationName(env.names, kind, id, conversationId, teamId);
+  const ctx: RenderContext = { names: env.names, links: env.links, content: data.content, snippets: data.snippets };
+  const pages = dayPages(kind, data);
+  const units = pages[pageNo - 1] ?? [];
+  const list = units
+    .map((u) => {
+      if (!('rootId' in u)) return messageHtml(ctx, u);
+      const root = u.root ? messageHtml(ctx, u.root, 'message post') : `<div class="post missing-root meta">Replies to a post from another day (id ${escapeHtml(u.rootId)})</div>`;
+      const replies = u.replies.length > 0 ? `<div class="replies">${u.replies.map((r) => messageHtml(ctx, r, 'message reply')).join('')}</div>` : '';
+      return `<section class="thread" id="t-${escapeHtml(u.rootId)}">${root}${replies}</section>`;
+    })
+    .join('');
+  const pager =
+    pages.length > 1
+      ? `<nav class="pager">Page ${pageNo} of ${pages.length}: ${pages.map((_, i) => (i + 1 === pageNo ? `<b>${i + 1}</b>` : link(env.links.day(kind, id, conversationId, day, { page: i + 1 }), String(i + 1)))).join(' ')}</nav>`
+      : '';
+  const range = { from: `${day.slice(0, 7)}-01`, to: monthEnd(day.slice(0, 7)) };
+  const body = [
+    `<h1>${escapeHtml(cname)}</h1>`,
+    `<p class="meta">${escapeHtml(day)} (UTC) · ${data.messages.length} message${data.messages.length === 1 ? '' : 's'} with versions archived this day${cname !== conversationId ? ` · <span class="id">${escapeHtml(conversationId)}</span>` : ''}</p>`,
+    pager,
+    `<div class="conversation-day ${kind === 'team' ? 'channel' : 'chat'}">${list}</div>`,
+    pager,
+  ].join('');
+  const trail = [...crumbs(env, kind, id, range), { label: cname }, { label: pages.length > 1 ? `${day} (${pageNo}/${pages.length})` : day }];
+  return page({ title: `${cname} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
+}
+
+export function searchPage(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, query: string, result: { hits: SearchHit[]; truncated: boolean }): string {
+  const rows = result.hits.map((h) => {
+    const cname = conversationName(env.names, kind, id, h.conversationId);
+    const href = env.links.day(kind, id, h.conversationId, h.day, { message: h.messageId });
+    const text = h.text.length > 300 ? `${h.text.slice(0, 300)}…` : h.text;
+    return `<li>${timeHtml(h.createdDateTime)} ${link(href, cname)}<div class="hit">${escapeHtml(text)}</div></li>`;
+  });
+  const body = [
+    `<h1>Search ${escapeHtml(entityName(env.names, kind, id))}</h1>`,
+    rangeForm(env, kind, id, range, query),
+    `<p class="meta">${result.hits.length}${result.truncated ? '+ (first results only; narrow the range)' : ''} message${result.hits.length === 1 ? '' : 's'} containing “${escapeHtml(query)}” from ${escapeHtml(range.from)} to ${escapeHtml(range.to)}</p>`,
+    `<ol class="hits">${rows.join('')}</ol>`,
+  ].join('');
+  return page({ title: `Search: ${query}`, crumbs: [...crumbs(env, kind, id, range), { label: 'search' }], body, links: env.links });
+}
+
+export function messagePage(env: PageEnv, title: string, message: string): string {
+  return page({ title, crumbs: crumbs(env), body: `<h1>${escapeHtml(title)}</h1><p class="problem">${escapeHtml(message)}</p>`, links: env.links });
+}

@@ -1,0 +1,181 @@
+// The viewer as one function from (path, query) to a response, shared by `teams-export serve` and
+// the HTTP function. Read-only; every path segment is validated before any blob is named from it,
+// and any failure becomes a short page (404/400/500) without internals.
+import type { ContainerClient } from '@azure/storage-blob';
+import { blobExists, listEntityIds, listEntityMonths, readBatchLine, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
+import { readBatchLines } from '../archive/batch-reader';
+import { decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { NO_NAMES, readLatestDirectoryNames, type DirectoryNames } from '../archive/viewer-names';
+import type { Logger } from '../log';
+import { VIEWER_CSS, VIEWER_JS } from './assets';
+import { CONTENT_SECURITY_POLICY } from './layout';
+import { safeFileName, type DayRange, type Links } from './links';
+import { conversationDayPage, dayPages, entityPage, homePage, messagePage, monthEnd, pageOfMessage, searchPage, type PageEnv } from './pages';
+import { daysInRange, isDay, loadConversationDay, MAX_RANGE_DAYS, searchEntity, summarizeEntity } from './viewer-data';
+
+export interface ViewerResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer | AsyncIterable<Uint8Array>;
+}
+
+export interface ViewerDeps {
+  container: ContainerClient;
+  links: Links;
+  names: () => Promise<DirectoryNames>;
+  log?: Logger;
+  signal?: AbortSignal;
+}
+
+/** Headers of every response: no framing, no sniffing, no referrer, nothing cached. */
+const BASE_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cache-control': 'no-store',
+};
+
+const RASTER_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+class PageProblem extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    readonly title: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The directory names, re-read at most once per `ttlMs` (a snapshot is written once per run). */
+export function cachedDirectoryNames(container: ContainerClient, ttlMs = 60_000, now: () => number = Date.now): () => Promise<DirectoryNames> {
+  let cached: { at: number; names: Promise<DirectoryNames> } | undefined;
+  return () => {
+    if (!cached || now() - cached.at > ttlMs) {
+      const names = readLatestDirectoryNames(container).catch(() => NO_NAMES);
+      cached = { at: now(), names };
+    }
+    return cached.names;
+  };
+}
+
+function html(status: number, body: string): ViewerResponse {
+  return { status, headers: { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONTENT_SECURITY_POLICY }, body };
+}
+
+function plain(status: number, contentType: string, body: ViewerResponse['body'], extra: Record<string, string> = {}): ViewerResponse {
+  return { status, headers: { ...BASE_HEADERS, 'content-type': contentType, 'content-security-policy': "default-src 'none'; sandbox", ...extra }, body };
+}
+
+function entityId(seg: string | undefined): string {
+  try {
+    return decodeIdSegment(seg ?? '');
+  } catch {
+    throw new PageProblem(404, 'Not found', 'That address does not name a user, team or conversation of this archive.');
+  }
+}
+
+function rangeFrom(query: URLSearchParams, fallback: DayRange): DayRange {
+  const from = query.get('from') || fallback.from;
+  const to = query.get('to') || fallback.to;
+  if (!isDay(from) || !isDay(to)) throw new PageProblem(400, 'Bad date range', 'Dates must be real days written yyyy-mm-dd.');
+  if (from > to) throw new PageProblem(400, 'Bad date range', `The range starts (${from}) after it ends (${to}).`);
+  if (daysInRange({ from, to }) > MAX_RANGE_DAYS) throw new PageProblem(400, 'Bad date range', `Choose at most ${MAX_RANGE_DAYS} days at a time.`);
+  return { from, to };
+}
+
+/** Answers one GET; `path` is below the viewer's base, without a leading '/'. */
+export async function viewerRequest(deps: ViewerDeps, path: string, query: URLSearchParams): Promise<ViewerResponse> {
+  const env = (names: DirectoryNames): PageEnv => ({ links: deps.links, names });
+  try {
+    return await route(deps, path, query, env);
+  } catch (err) {
+    const names = await deps.names().catch(() => NO_NAMES);
+    if (err instanceof PageProblem) return html(err.status, messagePage(env(names), err.title, err.message));
+    deps.log?.error('viewer request failed', { path, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    return html(500, messagePage(env(names), 'Something went wrong', 'The archive could not be read just now. Try again; the log has the details.'));
+  }
+}
+
+async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env: (n: DirectoryNames) => PageEnv): Promise<ViewerResponse> {
+  const { container, signal } = deps;
+  // Browsers ask for it on their own; an empty answer keeps their consoles free of 404s.
+  if (path === 'favicon.ico') return { status: 204, headers: BASE_HEADERS, body: '' };
+  if (path === 'assets/viewer.css') return plain(200, 'text/css; charset=utf-8', VIEWER_CSS, { 'cache-control': 'max-age=300' });
+  if (path === 'assets/viewer.js') return plain(200, 'text/javascript; charset=utf-8', VIEWER_JS, { 'cache-control': 'max-age=300' });
+  if (path.startsWith('content/')) return content(deps, path.slice('content/'.length), query.get('name'));
+  if (path.startsWith('raw/') || path.startsWith('blob/')) return batchSource(deps, path, query);
+  const names = await deps.names();
+  if (path === '' || path === 'index.html') {
+    const [users, teams] = await Promise.all([listEntityIds(container, 'user', signal), listEntityIds(container, 'team', signal)]);
+    return html(200, homePage(env(names), users, teams));
+  }
+  const parts = path.split('/');
+  const kind: BrowsableKind | undefined = parts[0] === 'u' ? 'user' : parts[0] === 't' ? 'team' : undefined;
+  if (!kind || parts.length < 2) throw new PageProblem(404, 'Not found', 'There is no page at this address.');
+  const id = entityId(parts[1]);
+  if (parts.length === 2 || (parts.length === 3 && parts[2] === 'search')) {
+    const months = await listEntityMonths(container, { kind, id }, signal);
+    const latest = months[0];
+    if (!latest) throw new PageProblem(404, 'Nothing archived', `The archive holds no messages for ${kind} ${id}.`);
+    const range = rangeFrom(query, { from: `${latest}-01`, to: monthEnd(latest) });
+    if (parts.length === 3) {
+      const q = (query.get('q') ?? '').trim();
+      if (q.length === 0 || q.length > 200) throw new PageProblem(400, 'Bad search', 'Type 1 to 200 characters to search for.');
+      return html(200, searchPage(env(names), kind, id, range, q, await searchEntity(container, kind, id, range, q, signal)));
+    }
+    return html(200, entityPage(env(names), kind, id, range, await summarizeEntity(container, kind, id, range, signal), months));
+  }
+  if (parts.length === 5 && parts[2] === 'c') {
+    const conversationId = entityId(parts[3]);
+    const day = parts[4] as string;
+    if (!isDay(day)) throw new PageProblem(404, 'Not found', 'The last part of the address must be a day written yyyy-mm-dd.');
+    const data = await loadConversationDay(container, kind, id, conversationId, day, signal);
+    if (!data) throw new PageProblem(404, 'No messages that day', `The archive holds no messages of this conversation on ${day}.`);
+    const pages = dayPages(kind, data);
+    const message = query.get('m');
+    const pageNo = message !== null ? pageOfMessage(pages, message) : Number(query.get('page') ?? '1');
+    if (pageNo === undefined) throw new PageProblem(404, 'Not found', `No message ${message ?? ''} in this conversation on ${day}.`);
+    if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length) throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
+    return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo));
+  }
+  throw new PageProblem(404, 'Not found', 'There is no page at this address.');
+}
+
+/** `raw/{batch}?line=N` (one archived JSON line) and `blob/{batch}` (the whole batch, decompressed). */
+async function batchSource(deps: ViewerDeps, path: string, query: URLSearchParams): Promise<ViewerResponse> {
+  const raw = path.startsWith('raw/');
+  const blob = path.slice(raw ? 4 : 5);
+  // Only message batches named by the archive's own layout: nothing else can be reached from here.
+  if (!isArchivePath(blob) || parseBatchBlobName(blob) === undefined) throw new PageProblem(404, 'Not found', 'That is not a message batch of this archive.');
+  if (!(await blobExists(deps.container, blob, deps.signal))) throw new PageProblem(404, 'Not found', 'No such batch in the archive.');
+  if (!raw) {
+    const lines = readBatchLines(deps.container, blob, deps.signal);
+    return plain(200, 'text/plain; charset=utf-8', encodeLines(lines));
+  }
+  const lineNo = Number(query.get('line'));
+  if (!Number.isSafeInteger(lineNo) || lineNo < 1) throw new PageProblem(400, 'Bad line number', 'line must be a whole number from 1.');
+  const line = await readBatchLine(deps.container, blob, lineNo, deps.signal);
+  if (line === undefined) throw new PageProblem(404, 'Not found', `The batch has fewer than ${lineNo} lines.`);
+  return plain(200, 'text/plain; charset=utf-8', `${line}\n`);
+}
+
+async function* encodeLines(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+  for await (const line of lines) yield Buffer.from(`${line}\n`, 'utf8');
+}
+
+/**
+ * `content/{sha256}`: stored bytes. Raster images are shown inline (the pages' <img>); anything else,
+ * and any download of a file attachment, goes out as an inert attachment, never rendered as a page.
+ */
+async function content(deps: ViewerDeps, sha256: string, name: string | null): Promise<ViewerResponse> {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PageProblem(404, 'Not found', 'That is not stored content of this archive.');
+  const stored = await readStoredContent(deps.container, sha256, deps.signal);
+  if (!stored) throw new PageProblem(404, 'Not found', 'No such content in the archive.');
+  const type = stored.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
+  if (name === null && RASTER_IMAGES.has(type)) return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
+  const file = safeFileName(name ?? sha256);
+  return plain(200, 'application/octet-stream', stored.bytes, {
+    'content-disposition': `attachment; filename="${file.replace(/[^\x20-\x7e]/g, '_').replace(/"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`,
+  });
+}
