@@ -2,7 +2,7 @@
 // SHA-256 the manifest recorded, and every archived batch must still hash to the SHA-256 stored in
 // its metadata when it was written. Reports what is missing, altered, or written without a record.
 import { createHash } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from './archive-container';
 
 export interface VerifyProblem {
   kind: 'missing' | 'mismatch' | 'no-checksum' | 'bad-manifest';
@@ -28,7 +28,7 @@ export interface VerifyOptions {
 
 const BATCH_PREFIXES = ['messages/', 'retained/', 'quarantine/', 'content/'];
 
-async function sha256Of(container: ContainerClient, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+async function sha256Of(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const res = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});
   const hash = createHash('sha256');
   let bytes = 0;
@@ -39,7 +39,7 @@ async function sha256Of(container: ContainerClient, name: string, signal?: Abort
   return { sha256: hash.digest('hex'), bytes };
 }
 
-export async function verifyArchive(container: ContainerClient, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyArchive(container: ArchiveContainer, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { manifests: 0, blobsChecked: 0, bytesChecked: 0, listed: 0, problems: [] };
   const prefix = opts.prefix ?? '';
   const signal = opts.signal;

@@ -2,7 +2,7 @@
 // snippets, custom emoji; and, when enabled, `reference` file attachments through the shares API),
 // stores each byte string once by SHA-256 and describes every reference, so the batch can record it.
 
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import { getContentRef, putContentRef, refHash, safeContentType, storeContent, type ContentStatus } from '../archive/content-store';
 import { ConversationLimiter } from '../graph/conversation-limiter';
 import { GraphError } from '../graph/graph-errors';
@@ -31,7 +31,7 @@ export interface ContentEntry {
 
 export interface ContentFetcherOptions {
   http: GraphHttp;
-  container: ContainerClient;
+  container: ArchiveContainer;
   /** Origin of GRAPH_BASE_URL: only hosted-content URLs on it are fetched with the token. */
   graphOrigin: string;
   hostedContents: boolean;
