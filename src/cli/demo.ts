@@ -4,7 +4,8 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listBatches, readBatchLines } from '../archive/batch-reader';
+import { listBatches, listBlobs, readBatchLines } from '../archive/batch-reader';
+import { CONTENT_BYTES_PREFIX, MESSAGES_PREFIX } from '../archive/blob-layout';
 import { startAzurite } from '../azurite-process';
 import { buildDeps } from '../deps';
 import { startEmulator, trustCertificateInProcess } from '../emulator';
@@ -61,7 +62,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
     let shown = 0;
     let total = 0;
     let sample: string | undefined;
-    for await (const b of listBatches(deps.container, 'messages/', ctx.signal)) {
+    for await (const b of listBatches(deps.container, MESSAGES_PREFIX, ctx.signal)) {
       total++;
       if (shown < 8) {
         out(`   ${String(b.bytes).padStart(7)} B  ${String(b.lines ?? '').padStart(4)} lines  ${b.name}`);
@@ -71,9 +72,9 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
     }
     let content = 0;
     let contentBytes = 0;
-    for await (const b of deps.container.listBlobsFlat({ prefix: 'content/sha256/' })) {
+    for await (const b of listBlobs(deps.container, CONTENT_BYTES_PREFIX, ctx.signal)) {
       content++;
-      contentBytes += b.properties.contentLength ?? 0;
+      contentBytes += b.bytes;
     }
     out(`   ... ${total} batches in all under messages/, plus manifests/ (SHA-256 of every blob) per run,`);
     out(`   and ${content} pasted images, code snippets and custom emoji in content/ (${contentBytes} bytes, each stored once),`);

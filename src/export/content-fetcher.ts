@@ -10,6 +10,7 @@ import type { GraphHttp } from '../graph/graph-http';
 import { scanHostedContents } from '../graph/hosted-content-refs';
 import { sharesContentPath } from '../graph/shares';
 import type { Logger } from '../log';
+import { errorText } from '../model/errors';
 
 export interface ContentEntry {
   /** The version key (MessageVersion.key) this entry belongs to. */
@@ -196,8 +197,7 @@ function describeFailure(err: unknown): Outcome {
     return { status, reason: reason.slice(0, 300) };
   }
   // Storage failures and the like: not Graph's answer about the content, but still not worth losing the message.
-  const name = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { status: 'failed', reason: name.slice(0, 300) };
+  return { status: 'failed', reason: errorText(err).slice(0, 300) };
 }
 
 interface ReferenceAttachment {

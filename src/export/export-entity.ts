@@ -221,5 +221,5 @@ export function toJobError(err: unknown): JobError {
   // Anything else (storage unavailable, an abort, a lost lease) leaves the checkpoint where it was,
   // so trying again later is safe.
   if (err instanceof Error) return { code: err.name === 'AbortError' ? 'Aborted' : err.name, message: err.message, retryable: true };
-  return { message: String(err) };
+  return { message: errorText(err) };
 }

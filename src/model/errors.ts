@@ -6,7 +6,11 @@ export function statusOf(err: unknown): number | undefined {
   return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
 }
 
-/** The text of any thrown value: an Error's message, anything else as a string. */
+/**
+ * The text of any thrown value, for logs, job records and stderr: an Error's message, prefixed with its
+ * class when that says something (`RestError: …`, `AbortError: …`, not `Error: …`); anything else as a string.
+ */
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
 }
