@@ -24,7 +24,7 @@ import type { Entity } from '../model/entity';
 import type { Window } from '../model/window';
 import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
 
-export interface ExportJobDeps {
+export interface ExportEntityDeps {
   http: GraphHttp;
   container: ArchiveContainer;
   checkpoints: CheckpointStore;
@@ -41,7 +41,7 @@ export interface ExportJobDeps {
   readsPerEntity?: number;
 }
 
-export interface ExportJobRequest {
+export interface ExportEntityRequest {
   runId: string;
   entity: Entity;
   mode: JobMode;
@@ -54,7 +54,7 @@ export interface ExportJobRequest {
  * the run is aborted or the lease is lost, and is checked before every write (each blob, the
  * checkpoint), so a job that lost its entity writes nothing more.
  */
-export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, signal?: AbortSignal): Promise<JobResult> {
+export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityDeps, signal?: AbortSignal): Promise<JobResult> {
   const { entity, runId } = req;
   const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
   const counts = emptyCounts();
@@ -77,7 +77,8 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     await writeManifest('done');
     return { entity, status: 'done', counts };
   } catch (err) {
-    const error = toJobError(err);
+    // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
+    const error = toJobError(signal?.aborted ? signal.reason : err);
     const skipped = err instanceof GraphError && err.kind === 'skip-entity';
     if (skipped) log.info('entity skipped', { status: error.status, code: error.code, requestId: error.requestId });
     else log.error('entity failed', { ...error });
@@ -200,7 +201,7 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
   }
 }
 
-async function planChunks(req: ExportJobRequest, deps: ExportJobDeps): Promise<PlannedChunk[]> {
+async function planChunks(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<PlannedChunk[]> {
   if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
   let checkpoint = await deps.checkpoints.get(req.entity);
   // A team deleted since the last run continues from where its live export stopped.

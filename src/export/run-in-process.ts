@@ -6,13 +6,13 @@ import { entityLabel } from '../model/entity';
 import { errorText } from '../model/errors';
 import { addCounts, emptyCounts, type JobCounts, type JobResult } from '../model/job';
 import type { RunStore } from '../state/run-store';
-import { exportEntity, toJobError, type ExportJobDeps } from './export-entity';
+import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
 import { otherSenderIds, type EntitySelection } from './plan-entities';
 import { finishRun, jobModeOf, openRun, planRun, recordJobResult, type RunSpec } from './run-lifecycle';
 
 export type { RunSpec } from './run-lifecycle';
 
-export interface RunDeps extends ExportJobDeps {
+export interface RunDeps extends ExportEntityDeps {
   runs: RunStore;
   concurrency: number;
   selection: EntitySelection;
@@ -113,7 +113,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
 }
 
 /** One job under its entity's lease: the export stops the moment the lease is lost (or the run is aborted). */
-async function exportUnderLease(req: Parameters<typeof exportEntity>[0], deps: RunDeps, signal?: AbortSignal): Promise<JobResult> {
+async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?: AbortSignal): Promise<JobResult> {
   const { entity } = req;
   let lease;
   try {
