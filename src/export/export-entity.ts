@@ -1,6 +1,7 @@
 // Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
 // stores what the versions refer to, writes the day batches, and only then advances the entity's
-// checkpoint (DESIGN.md §3). The caller holds the entity's lease and passes its stop signal.
+// checkpoint (docs/design.md §4, §7).
+// The caller holds the entity's lease and passes its stop signal.
 import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { LeaseLostError } from '../archive/entity-lease';

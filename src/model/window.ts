@@ -6,5 +6,5 @@ export interface Window {
   toMs: number;
 }
 
-/** fresh/settle are the daily passes (DESIGN.md §3); backfill is an operator-chosen range. */
+/** fresh/settle are the daily passes (docs/design.md §4); backfill is an operator-chosen range. */
 export type PassName = 'fresh' | 'settle' | 'backfill';
