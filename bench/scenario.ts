@@ -3,7 +3,7 @@
 // given in its environment; prints one `BENCH_RESULT {json}` line on stdout.
 import { writeHeapSnapshot } from 'node:v8';
 import { buildDeps } from '../src/deps';
-import { runExport } from '../src/export/run-export';
+import { runExport } from '../src/export/run-in-process';
 import type { GraphStats } from '../src/graph/graph-http';
 import { createLogger, jsonStderrSink } from '../src/log';
 import { loadSettings } from '../src/settings';

@@ -5,7 +5,8 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listBatches, readBatchLines } from '../src/archive/batch-reader';
+import { listBatches, listBlobs, readBatchLines } from '../src/archive/batch-reader';
+import { CONTENT_BYTES_PREFIX, MESSAGES_PREFIX } from '../src/archive/blob-layout';
 import { EXIT_OK, EXIT_RUN_FAILED } from '../src/cli/cli-errors';
 import { write } from '../src/cli/cli-context';
 import { executeWithProgress, printOutcome } from '../src/cli/export-commands';
@@ -63,7 +64,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     let shown = 0;
     let total = 0;
     let sample: string | undefined;
-    for await (const b of listBatches(deps.container, 'messages/', ctx.signal)) {
+    for await (const b of listBatches(deps.container, MESSAGES_PREFIX, ctx.signal)) {
       total++;
       if (shown < 8) {
         out(`   ${String(b.bytes).padStart(7)} B  ${String(b.lines ?? '').padStart(4)} lines  ${b.name}`);
@@ -73,9 +74,9 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     }
     let content = 0;
     let contentBytes = 0;
-    for await (const b of deps.container.listBlobsFlat({ prefix: 'content/sha256/' })) {
+    for await (const b of listBlobs(deps.container, CONTENT_BYTES_PREFIX, ctx.signal)) {
       content++;
-      contentBytes += b.properties.contentLength ?? 0;
+      contentBytes += b.bytes;
     }
     out(`   ... ${total} batches in all under messages/, plus manifests/ (SHA-256 of every blob) per run,`);
     out(`   and ${content} pasted images, code snippets and custom emoji in content/ (${contentBytes} bytes, each stored once),`);

@@ -1,7 +1,7 @@
 // exportPoison: records the job of a message the host gave up on as failed, so no job disappears.
 import { app, type InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
-import { failPoisonedJob } from '../src/app/run-job';
+import { failPoisonedJob } from '../src/app/queue-job-handler';
 
 export function createExportPoisonHandler(getCtx: GetAppContext) {
   return async function exportPoison(item: unknown, context: InvocationContext): Promise<void> {

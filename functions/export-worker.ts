@@ -1,7 +1,7 @@
 // exportWorker: runs one entity job from the jobs queue through the export engine.
 import { app, type InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
-import { runJobMessage } from '../src/app/run-job';
+import { runJobMessage } from '../src/app/queue-job-handler';
 
 export function createExportWorkerHandler(getCtx: GetAppContext) {
   return async function exportWorker(item: unknown, context: InvocationContext): Promise<void> {

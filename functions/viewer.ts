@@ -1,7 +1,7 @@
 // viewer: GET /api/viewer/{*path} → the read-only archive viewer (docs/viewer.md) behind the function
 // key. The key given as ?code= is carried on the viewer's own links, so browsing keeps working.
 import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../src/archive/archive-container';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
 import type { DirectoryNames } from '../src/archive/viewer-names';
 import { serverLinks } from '../src/viewer/links';
@@ -11,10 +11,10 @@ import { cachedDirectoryNames, viewerRequest } from '../src/viewer/router';
 export const VIEWER_BASE = '/api/viewer/';
 
 export function createViewerHandler(getCtx: GetAppContext) {
-  let names: { container: ContainerClient; get: () => Promise<DirectoryNames> } | undefined;
+  let names: { container: ArchiveContainer; get: () => Promise<DirectoryNames> } | undefined;
   return async function viewer(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const log = invocationLogger(context);
-    let container: ContainerClient;
+    let container: ArchiveContainer;
     try {
       container = (await getCtx()).deps.container;
     } catch (err) {

@@ -3,7 +3,7 @@
 import { ClientSecretCredential, DefaultAzureCredential, ManagedIdentityCredential } from '@azure/identity';
 import type { TokenCredential } from '@azure/core-auth';
 import type { ContainerClient } from '@azure/storage-blob';
-import { ensureContainer } from './archive/entity-lease';
+import { ensureContainer } from './archive/archive-container';
 import { GraphHttp } from './graph/graph-http';
 import { RateLimiter } from './graph/rate-limiter';
 import type { Logger } from './log';
@@ -11,8 +11,7 @@ import type { Settings } from './settings';
 import { CheckpointStore } from './state/checkpoint-store';
 import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
-import type { RunDeps } from './export/run-export';
-import { LEASE_SECONDS } from './export/export-job';
+import { LEASE_SECONDS, type RunDeps } from './export/run-in-process';
 import { ContentFetcher } from './export/content-fetcher';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */

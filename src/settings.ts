@@ -32,18 +32,24 @@ const instant = (name: string, def: string) =>
     return ms;
   });
 
-const int = (name: string, def: number, min: number, max: number) =>
+const numberSetting = (name: string, def: number, min: number, max: number, form: RegExp, what: string) =>
   z
     .string()
     .default(String(def))
     .transform((text, ctx) => {
       const n = Number(text);
-      if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || !Number.isFinite(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a number from ${min} to ${max} (got "${text}")` });
+      if (!form.test(text) || !Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${what} from ${min} to ${max} (got "${text}")` });
         return z.NEVER;
       }
       return n;
     });
+
+/** A decimal setting (a rate): digits with an optional fraction, within [min, max]. */
+const num = (name: string, def: number, min: number, max: number) => numberSetting(name, def, min, max, /^\s*\d+(\.\d+)?\s*$/, 'a number');
+
+/** A count: a whole number within [min, max] (`0.1` pages or workers mean nothing). */
+const int = (name: string, def: number, min: number, max: number) => numberSetting(name, def, min, max, /^\s*\d+\s*$/, 'a whole number');
 
 const httpsUrl = (name: string, def?: string) => {
   const base = def === undefined ? z.string() : z.string().default(def);
@@ -104,9 +110,9 @@ export const settingsSchema = z.object({
   AZURE_CLIENT_SECRET: nonEmpty('AZURE_CLIENT_SECRET').optional(),
   AZURE_AUTHORITY_HOST: httpsUrl('AZURE_AUTHORITY_HOST').optional(),
   GRAPH_BASE_URL: httpsUrl('GRAPH_BASE_URL', 'https://graph.microsoft.com/v1.0'),
-  GRAPH_MAX_RPS: int('GRAPH_MAX_RPS', 150, 0.1, 10_000),
+  GRAPH_MAX_RPS: num('GRAPH_MAX_RPS', 150, 0.1, 10_000),
   GRAPH_INSTANCES: int('GRAPH_INSTANCES', 1, 1, 1000),
-  GRAPH_HOSTED_CONTENT_RPS: int('GRAPH_HOSTED_CONTENT_RPS', 1, 0.01, 1000),
+  GRAPH_HOSTED_CONTENT_RPS: num('GRAPH_HOSTED_CONTENT_RPS', 1, 0.01, 1000),
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),

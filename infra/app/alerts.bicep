@@ -4,7 +4,7 @@
 // They read the app's own log lines, which the Functions Node worker writes to the `traces` table as
 // the message followed by the logged fields (util.format), e.g.
 //   run finished { dequeueCount: 1, runId: 'daily-20261127T023000Z', entity: 'users:…', attempt: 1, status: 'failed', planned: 120, … }
-// Lines used (src/app/run-completion.ts, src/app/start-run.ts, functions/daily-export.ts):
+// Lines used (src/export/run-lifecycle.ts, src/app/start-run.ts, functions/daily-export.ts):
 //   'run finished'                     (runId, status: succeeded|failed), written when a run's last job ends
 //   'run failed'                       (runId), when a run cannot enumerate users and teams
 //   'daily run could not be started'   when the timer invocation throws

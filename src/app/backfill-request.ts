@@ -1,7 +1,7 @@
 // Validates the body of `POST /api/backfills`: ISO instants with a zone, from < to, to not in the
 // future, a bounded span and bounded id lists of GUIDs; every problem is reported with its field.
 import { z } from 'zod';
-import type { Window } from '../export/types';
+import type { Window } from '../model/window';
 import { DAY, parseInstant, type Clock } from '../time';
 import { fieldProblems, ValidationError } from './app-errors';
 

@@ -1,7 +1,7 @@
 // Browsing the archive over HTTP: list the batches under a prefix (size, version count, day) and
 // stream one batch as JSON Lines. Only names inside the archive folders are accepted.
-import { ARCHIVE_PREFIXES, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
-import { listBatches, readBatchLines } from '../archive/batch-reader';
+import { ARCHIVE_PREFIXES, contentSha256Of, isArchivePath, MESSAGES_PREFIX, parseBatchBlobName } from '../archive/blob-layout';
+import { blobExists, listBatches, openBlobStream, readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { renderLineText } from '../archive/render-text';
 import type { AppContext } from './app-context';
 import { NotFoundError, ValidationError } from './app-errors';
@@ -29,7 +29,7 @@ export async function listExports(
   query: { prefix: string | null; limit: string | null },
   signal?: AbortSignal,
 ): Promise<{ prefix: string; items: ExportItem[]; truncated: boolean }> {
-  const prefix = query.prefix ?? 'messages/';
+  const prefix = query.prefix ?? MESSAGES_PREFIX;
   const problems = [];
   if (!isArchivePrefix(prefix)) problems.push({ field: 'prefix', message: `must lie inside the archive (${ARCHIVE_PREFIXES.join(', ')}) without empty, "." or ".." segments` });
   const limit = query.limit === null ? EXPORT_LIST_LIMITS.default : Number(query.limit);
@@ -75,13 +75,15 @@ export function parseExportFormat(value: string | null): ExportFormat {
 export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal, format: ExportFormat = 'jsonl'): Promise<ExportContent> {
   if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
-  if (/^content\/sha256\/[0-9a-f]{2}\/[0-9a-f]{64}$/.test(path)) return readContent(ctx, path, signal);
-  if (!isBatch && !path.endsWith('.json')) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
-  const blob = ctx.deps.container.getBlobClient(path);
-  if (!(await blob.exists(signal ? { abortSignal: signal } : {}))) throw new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
+  if (contentSha256Of(path) !== undefined) return readContent(ctx, path, signal);
+  const missing = () => new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
+  if (!isBatch && !path.endsWith('.json')) throw missing();
   if (!isBatch) {
-    return { contentType: 'application/json; charset=utf-8', body: oneChunk(blob.downloadToBuffer(0, undefined, signal ? { abortSignal: signal } : {})) };
+    const bytes = await readBlobBytes(ctx.deps.container, path, signal);
+    if (!bytes) throw missing();
+    return { contentType: 'application/json; charset=utf-8', body: oneChunk(bytes) };
   }
+  if (!(await blobExists(ctx.deps.container, path, signal))) throw missing();
   const lines = readBatchLines(ctx.deps.container, path, signal);
   if (format === 'text') return { contentType: 'text/plain; charset=utf-8', body: encodeLines(lines, (l) => `${renderLineText(l)}\n\n`) };
   return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines, (l) => `${l}\n`) };
@@ -89,19 +91,17 @@ export async function readExport(ctx: AppContext, path: string, signal?: AbortSi
 
 /** Stored bytes (an image, a file), streamed with the content type recorded when they were stored. */
 async function readContent(ctx: AppContext, path: string, signal?: AbortSignal): Promise<ExportContent> {
-  const blob = ctx.deps.container.getBlobClient(path);
-  if (!(await blob.exists(signal ? { abortSignal: signal } : {}))) throw new NotFoundError(`no content named ${JSON.stringify(path)}`);
-  const res = await blob.download(0, undefined, signal ? { abortSignal: signal } : {});
-  const body = res.readableStreamBody as AsyncIterable<Uint8Array> | undefined;
+  const blob = await openBlobStream(ctx.deps.container, path, signal);
+  if (!blob) throw new NotFoundError(`no content named ${JSON.stringify(path)}`);
   // The type came from Graph or SharePoint: offer the bytes as a download, never render them in the
   // browser under the app's origin (a stored HTML file must not run as a page of the app).
-  return { contentType: res.contentType ?? 'application/octet-stream', download: true, body: body ?? oneChunk(Promise.resolve(Buffer.alloc(0))) };
+  return { contentType: blob.contentType ?? 'application/octet-stream', download: true, body: blob.body };
 }
 
 async function* encodeLines(lines: AsyncIterable<string>, render: (line: string) => string): AsyncGenerator<Uint8Array> {
   for await (const line of lines) yield Buffer.from(render(line), 'utf8');
 }
 
-async function* oneChunk(buffer: Promise<Buffer>): AsyncGenerator<Uint8Array> {
-  yield await buffer;
+async function* oneChunk(buffer: Buffer): AsyncGenerator<Uint8Array> {
+  yield buffer;
 }

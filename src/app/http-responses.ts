@@ -1,6 +1,7 @@
 // Maps use-case results and errors to HTTP responses (structurally the @azure/functions
 // HttpResponseInit), in one function, so every endpoint answers errors the same way.
 import type { Logger } from '../log';
+import { errorText } from '../model/errors';
 import { invocationLogger, type AppContext, type GetAppContext, type InvocationLog } from './app-context';
 import { AppError, ValidationError } from './app-errors';
 
@@ -26,7 +27,7 @@ export function errorResponse(err: unknown, log: Logger, invocationId?: string):
   if (err instanceof AppError && err.status >= 400 && err.status < 500) {
     return json(err.status, { error: { code: err.code, message: err.message } });
   }
-  log.error('request failed', { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+  log.error('request failed', { error: errorText(err) });
   return json(500, { error: { code: 'InternalError', message: 'internal error', ...(invocationId ? { invocationId } : {}) } });
 }
 

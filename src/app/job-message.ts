@@ -2,8 +2,8 @@
 // on the wire (the encoding the Functions queue trigger expects by default).
 import { z } from 'zod';
 import { isValidRunId } from '../archive/blob-layout';
-import type { JobMode } from '../export/export-job';
-import { ENTITY_KINDS, type Entity } from '../export/types';
+import type { JobMode } from '../model/job';
+import { ENTITY_KINDS, type Entity } from '../model/entity';
 import { iso, parseInstant } from '../time';
 
 export const JOB_MESSAGE_VERSION = 1;

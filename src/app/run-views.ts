@@ -1,7 +1,7 @@
 // Run status for the HTTP API: one run with its counts and per-entity errors (Graph code and
 // request-id), and the list of runs, as plain JSON-ready objects.
 import { isValidRunId } from '../archive/blob-layout';
-import type { JobError } from '../export/types';
+import type { JobError } from '../model/job';
 import type { JobRecord, RunRecord, RunSummary } from '../state/run-store';
 import { iso } from '../time';
 import type { AppContext } from './app-context';

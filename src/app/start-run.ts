@@ -1,19 +1,18 @@
 // Starts queued runs: the daily run of one scheduled time (idempotent: a repeated or past-due trigger
-// finishes an interrupted enqueue instead of starting over) and operator backfills. Each entity gets a
-// 'queued' job row and one message on the jobs queue; the workers do the exporting.
-import { encodeIdSegment, otherSendersName } from '../archive/blob-layout';
-import { writeJson } from '../archive/batch-writer';
-import type { JobMode } from '../export/export-job';
-import { explicitEntities, otherSenderIds, planEntities } from '../export/plan-entities';
-import { newRunId } from '../export/run-export';
-import { emptyCounts, type Entity } from '../export/types';
-import { toJobError } from '../export/export-job';
+// finishes an interrupted enqueue instead of starting over) and operator backfills. The run's life is
+// export/run-lifecycle.ts's; this adapter sends each entity's job as a 'queued' row and one message on
+// the jobs queue, and the workers (queue-job-handler.ts) do the exporting.
+import { encodeIdSegment } from '../archive/blob-layout';
+import { writeOtherSenders } from '../archive/run-files';
+import { otherSenderIds } from '../export/plan-entities';
+import { finishRun, jobModeOf, newRunId, openRun, planRun, type RunSpec } from '../export/run-lifecycle';
+import { emptyCounts, type JobMode } from '../model/job';
+import type { Entity } from '../model/entity';
 import type { Logger } from '../log';
 import type { JobRecord, RunRecord, RunStatus } from '../state/run-store';
-import { iso, MINUTE } from '../time';
+import { MINUTE } from '../time';
 import type { AppContext } from './app-context';
 import type { BackfillRequest } from './backfill-request';
-import { finishRunIfComplete } from './run-completion';
 
 export interface StartedRun {
   runId: string;
@@ -28,7 +27,7 @@ export interface StartedRun {
 
 /** `daily-20261127T023000Z`: one run id per scheduled time, so a repeat of that time finds its run. */
 export function dailyRunId(scheduledMs: number): string {
-  return `daily-${iso(scheduledMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return newRunId('daily', scheduledMs, { unique: false });
 }
 
 /** What the timer trigger tells about the occurrence being run (the @azure/functions Timer, loosely). */
@@ -51,55 +50,27 @@ export function scheduledTimeOf(timer: TimerInfo | undefined, nowMs: number): nu
 
 export async function startDailyRun(ctx: AppContext, scheduledMs: number, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
   const runId = dailyRunId(scheduledMs);
-  const { created, run } = await ctx.deps.runs.createRun({
-    runId,
-    kind: 'daily',
-    status: 'running',
-    startedAtMs: ctx.clock.now(),
-    planned: 0,
-    nowMs: scheduledMs,
-  });
+  const { created, run } = await openRun(ctx.deps, { kind: 'daily', nowMs: scheduledMs, runId }, ctx.clock.now());
   // planned is set only once every job is enqueued: a repeat of a fully enqueued (or finished) run is a no-op.
   if (!created && (run.status !== 'running' || run.planned > 0)) {
     log.info('daily run already started', { runId, status: run.status, planned: run.planned });
     return { runId, created, planned: run.planned, enqueued: 0, status: run.status };
   }
   if (!created) log.warn('daily run was interrupted while enqueuing; finishing the enqueue', { runId });
-  const entities = await plan(ctx, runId, log, () => planEntities(ctx.deps.http, ctx.deps.selection, signal, log));
-  if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
-  return enqueueRun(ctx, run, created, entities, { kind: 'daily', nowMs: run.nowMs ?? scheduledMs }, log, signal);
+  return planAndEnqueue(ctx, run, created, { kind: 'daily', nowMs: run.nowMs ?? scheduledMs }, log, signal);
 }
 
 export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
-  const startedAtMs = ctx.clock.now();
-  const runId = newRunId('backfill', startedAtMs);
-  const named = req.users.length > 0 || req.teams.length > 0;
-  const { run } = await ctx.deps.runs.createRun({
-    runId,
-    kind: 'backfill',
-    status: 'running',
-    startedAtMs,
-    planned: 0,
-    fromMs: req.window.fromMs,
-    toMs: req.window.toMs,
-    entities: named ? `${req.users.length} users, ${req.teams.length} teams` : 'all',
-  });
-  const entities = await plan(ctx, runId, log, async () => (named ? explicitEntities(req.users, req.teams, ctx.deps.selection.retained) : planEntities(ctx.deps.http, ctx.deps.selection, signal, log)));
-  if (!entities) return { runId, created: true, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
-  return enqueueRun(ctx, run, true, entities, { kind: 'backfill', window: req.window }, log, signal);
+  const spec: RunSpec = { kind: 'backfill', window: req.window, users: req.users, teams: req.teams };
+  const { run } = await openRun(ctx.deps, spec, ctx.clock.now());
+  return planAndEnqueue(ctx, run, true, spec, log, signal);
 }
 
-/** Enumerates the run's entities; on failure the run is marked failed and undefined returned. */
-async function plan(ctx: AppContext, runId: string, log: Logger, list: () => Promise<Entity[]>): Promise<Entity[] | undefined> {
-  try {
-    return await list();
-  } catch (err) {
-    const error = toJobError(err);
-    const message = `could not enumerate users and teams: ${error.message}${error.code ? ` (${error.code})` : ''}`;
-    log.error('run failed', { runId, error: message, requestId: error.requestId });
-    await ctx.deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: ctx.clock.now(), error: message });
-    return undefined;
-  }
+async function planAndEnqueue(ctx: AppContext, run: RunRecord, created: boolean, spec: RunSpec, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+  const { runId } = run;
+  const entities = await planRun(ctx.deps, run, spec, () => ctx.clock.now(), log, signal);
+  if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
+  return enqueueRun(ctx, run, created, entities, jobModeOf(spec), log, signal);
 }
 
 const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
@@ -110,7 +81,7 @@ async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, ent
   if (ctx.deps.chatMode === 'sender') {
     // Sender mode: each user job also asks for the guests' messages by id; they read the list from here
     // (written before any job is sent, so every job finds it).
-    await writeJson(ctx.deps.container, otherSendersName(runId), otherSenderIds(entities), { overwrite: true, ...(signal ? { signal } : {}) });
+    await writeOtherSenders(ctx.deps.container, runId, otherSenderIds(entities), signal);
   }
   // On a repeat, jobs that a worker has already picked up (attempts > 0 or no longer queued) are not sent again.
   const existing = new Map<string, JobRecord>();
@@ -128,14 +99,9 @@ async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, ent
   });
   await runs.updateRun(runId, { planned: entities.length });
   log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });
-  let status: RunStatus = 'running';
-  if (entities.length === 0) {
-    status = 'succeeded';
-    await runs.updateRun(runId, { status, finishedAtMs: ctx.clock.now() });
-  } else {
-    // Fast workers may have finished every job before planned was set; then nobody else closes the run.
-    status = (await finishRunIfComplete(ctx, runId, log)) ?? 'running';
-  }
+  // Nothing to run, or fast workers finished every job before planned was set: then nobody else closes the run.
+  const finished = entities.length === 0 ? await finishRun(ctx.deps, runId, () => ctx.clock.now(), log) : await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
+  const status: RunStatus = finished?.status ?? 'running';
   return { runId, created, planned: entities.length, enqueued, status };
 }
 

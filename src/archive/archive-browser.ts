@@ -3,11 +3,10 @@
 // with their content maps, one stored content blob. Every name comes from blob-layout, and every
 // listing is bounded by an entity or month prefix: nothing here lists the whole container.
 import type { ContainerClient } from '@azure/storage-blob';
-import type { Entity } from '../export/types';
+import type { Entity } from '../model/entity';
 import { listArchivedBatchesByDay } from './archived-versions';
 import { readBatchLines } from './batch-reader';
-import { contentBlobName, decodeIdSegment, entityPrefix } from './blob-layout';
-import { contentMapName } from '../export/day-batcher';
+import { contentBlobName, contentMapName, decodeIdSegment, entityPrefix } from './blob-layout';
 
 /** The two entity kinds people browse: a user's chats and a team's channels. */
 export type BrowsableKind = 'user' | 'team';

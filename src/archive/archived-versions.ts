@@ -1,7 +1,7 @@
 // Reads which message versions are already archived for one entity and day, so the writer adds only
 // new ones and re-running any window adds no duplicates (docs/design.md §5, exactly once).
-import type { ContainerClient } from '@azure/storage-blob';
-import type { Entity } from '../export/types';
+import type { ArchiveContainer } from './archive-container';
+import type { Entity } from '../model/entity';
 import { readBatchLines, listBatches } from './batch-reader';
 import { dayPrefix, entityPrefix } from './blob-layout';
 
@@ -13,7 +13,7 @@ const PARALLEL_READS = 4;
  * under dayPrefix(entity, day). Quarantined versions are not under that prefix and so not counted.
  */
 export async function loadArchivedVersionKeys(
-  container: ContainerClient,
+  container: ArchiveContainer,
   entity: Entity,
   day: string,
   keyOfLine: (line: string) => string | undefined,
@@ -30,7 +30,7 @@ export async function loadArchivedVersionKeys(
  * Storage once or twice, not thirty times, which of those days already hold batches.
  */
 export async function listArchivedBatchesByDay(
-  container: ContainerClient,
+  container: ArchiveContainer,
   entity: Entity,
   months: Iterable<string>,
   signal?: AbortSignal,
@@ -54,7 +54,7 @@ export async function listArchivedBatchesByDay(
 
 /** The keys of every line of the named batches (downloaded a few at a time). */
 export async function loadVersionKeysOf(
-  container: ContainerClient,
+  container: ArchiveContainer,
   names: readonly string[],
   keyOfLine: (line: string) => string | undefined,
   signal?: AbortSignal,

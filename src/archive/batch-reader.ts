@@ -1,14 +1,15 @@
-// Reads archive batches back: a streaming gunzip-and-split over one blob, and a flat listing of the
-// batches under a prefix with their recorded SHA-256 and line counts.
+// Reads the archive back: a streaming gunzip-and-split over one batch, a flat listing of the batches
+// under a prefix with their recorded SHA-256 and line counts, and plain reads of any archive blob.
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import type { ContainerClient } from '@azure/storage-blob';
+import { statusOf } from '../model/errors';
+import type { ArchiveContainer } from './archive-container';
 
 /**
  * Yields the lines of one gzipped JSON Lines blob as it downloads, so memory stays bounded by the
  * longest line rather than the blob size. Empty lines (the trailing newline) are skipped.
  */
-export async function* readBatchLines(container: ContainerClient, name: string, signal?: AbortSignal): AsyncGenerator<string> {
+export async function* readBatchLines(container: ArchiveContainer, name: string, signal?: AbortSignal): AsyncGenerator<string> {
   const response = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});
   const body = response.readableStreamBody;
   if (!body) throw new Error(`blob ${name} has no body`);
@@ -56,7 +57,7 @@ export interface BatchInfo {
 }
 
 /** Lists the batch blobs (`*.jsonl.gz`) under a prefix, flat, with their metadata. */
-export async function* listBatches(container: ContainerClient, prefix: string, signal?: AbortSignal): AsyncGenerator<BatchInfo> {
+export async function* listBatches(container: ArchiveContainer, prefix: string, signal?: AbortSignal): AsyncGenerator<BatchInfo> {
   const pages = container.listBlobsFlat({ prefix, includeMetadata: true, ...(signal ? { abortSignal: signal } : {}) }).byPage({ maxPageSize: 1000 });
   for await (const page of pages) {
     for (const item of page.segment.blobItems) {
@@ -73,4 +74,44 @@ export async function* listBatches(container: ContainerClient, prefix: string, s
       };
     }
   }
+}
+
+const abortOpt = (signal: AbortSignal | undefined) => (signal ? { abortSignal: signal } : {});
+
+export async function blobExists(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<boolean> {
+  return container.getBlobClient(name).exists(abortOpt(signal));
+}
+
+/** A whole (small) blob, e.g. a manifest; undefined when there is none. */
+export async function readBlobBytes(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  try {
+    return await container.getBlobClient(name).downloadToBuffer(0, undefined, abortOpt(signal));
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+/** A blob's bytes as they download, with the content type recorded when it was written; undefined when there is none. */
+export async function openBlobStream(
+  container: ArchiveContainer,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ contentType: string | undefined; body: AsyncIterable<Uint8Array> } | undefined> {
+  let res;
+  try {
+    res = await container.getBlobClient(name).download(0, undefined, abortOpt(signal));
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+  const body = (res.readableStreamBody as AsyncIterable<Uint8Array> | undefined) ?? emptyBody();
+  return { contentType: res.contentType, body };
+}
+
+async function* emptyBody(): AsyncGenerator<Uint8Array> {}
+
+/** Every blob under a prefix (any kind, no metadata): name and size. */
+export async function* listBlobs(container: ArchiveContainer, prefix: string, signal?: AbortSignal): AsyncGenerator<{ name: string; bytes: number }> {
+  for await (const b of container.listBlobsFlat({ prefix, ...abortOpt(signal) })) yield { name: b.name, bytes: b.properties.contentLength ?? 0 };
 }

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from './archive-container';
+import { statusOf } from '../model/errors';
 import { isArchivePath } from './blob-layout';
 
 const gzipAsync = promisify(gzip);
@@ -53,12 +54,8 @@ function checkName(name: string): void {
   if (!isArchivePath(name)) throw new RangeError(`refusing to write outside the archive folders: ${JSON.stringify(name)}`);
 }
 
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
-
 async function upload(
-  container: ContainerClient,
+  container: ArchiveContainer,
   name: string,
   body: Buffer,
   contentType: string,
@@ -66,6 +63,9 @@ async function upload(
   overwrite: boolean,
   signal: AbortSignal | undefined,
 ): Promise<void> {
+  // The signal is the job's stop: it fires when the run is aborted or the entity's lease is lost, and
+  // then not one more blob may be written.
+  signal?.throwIfAborted();
   try {
     await container.getBlockBlobClient(name).uploadData(body, {
       // Write-once: the service refuses the write if any blob of that name exists.
@@ -94,7 +94,7 @@ async function upload(
  * rather than overwrite.
  */
 export async function writeBatch(
-  container: ContainerClient,
+  container: ArchiveContainer,
   name: string,
   lines: ReadonlyArray<string | Buffer>,
   metadata: Record<string, string>,
@@ -117,7 +117,7 @@ export async function writeBatch(
 
 /** Writes a JSON document (manifests); write-once unless `overwrite` is set. */
 export async function writeJson(
-  container: ContainerClient,
+  container: ArchiveContainer,
   name: string,
   value: unknown,
   opts: { overwrite?: boolean; signal?: AbortSignal } = {},

@@ -1,11 +1,23 @@
 // The one place that knows blob names (docs/archive-format.md §1): message batches, quarantine, manifests, stored
 // content and its reference index, entity locks, plus the encoding that keeps any Graph id inside its
 // own folder.
-import type { Entity, EntityKind, PassName, Window } from '../export/types';
+import type { Entity, EntityKind } from '../model/entity';
+import type { PassName, Window } from '../model/window';
 import { iso } from '../time';
 
+/** Message batches of users and teams (and sender mode's per-chat versions): what `ls` lists by default. */
+export const MESSAGES_PREFIX = 'messages/';
+/** Job and run manifests (what was written, with SHA-256s) and the run's other files. */
+export const MANIFESTS_PREFIX = 'manifests/';
+/** Stored content (`content/sha256/…`) and its reference index (`content/refs/…`). */
+export const CONTENT_PREFIX = 'content/';
+/** The stored bytes themselves, named by their SHA-256. */
+export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
+
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
-export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/', 'retained/', 'content/'];
+export const ARCHIVE_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', MANIFESTS_PREFIX, 'retained/', CONTENT_PREFIX];
+/** The folders of data blobs (everything but the manifests that describe them): what `verify` re-hashes. */
+export const DATA_PREFIXES: readonly string[] = ARCHIVE_PREFIXES.filter((p) => p !== MANIFESTS_PREFIX);
 
 /**
  * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
@@ -196,7 +208,13 @@ export function parseBatchBlobName(
 export function chatVersionBlobName(chatId: string, day: string, versionKeyHash: string): string {
   if (!SHA256_HEX.test(versionKeyHash)) throw new RangeError(`not a SHA-256 hex digest: ${JSON.stringify(versionKeyHash)}`);
   const [, y, m, d] = checkDay(day);
-  return `messages/chats/${encodeIdSegment(chatId)}/${y}/${m}/${d}/v_${versionKeyHash.slice(0, 40)}.jsonl.gz`;
+  return `${MESSAGES_PREFIX}chats/${encodeIdSegment(chatId)}/${y}/${m}/${d}/v_${versionKeyHash.slice(0, 40)}.jsonl.gz`;
+}
+
+/** `…/X.jsonl.gz` → `…/X.content.json`: what the versions of batch X refer to in content/. */
+export function contentMapName(batchName: string): string {
+  if (!batchName.endsWith('.jsonl.gz')) throw new RangeError(`not a batch name: ${JSON.stringify(batchName)}`);
+  return batchName.replace(/\.jsonl\.gz$/, '.content.json');
 }
 
 /** `quarantine/users/{seg}/{runId}_{seq}.jsonl.gz`: versions that failed validation, kept verbatim. */
@@ -206,17 +224,17 @@ export function quarantineBlobName(entity: Entity, runId: string, seq: number): 
 
 /** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
 export function jobManifestName(runId: string, entity: Entity): string {
-  return `manifests/${checkRunId(runId)}/${entityPath(entity)}.json`;
+  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}.json`;
 }
 
 /** `manifests/{runId}/other-senders.json`: sender mode's guest ids for the run's queued jobs. */
 export function otherSendersName(runId: string): string {
-  return `manifests/${checkRunId(runId)}/other-senders.json`;
+  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/other-senders.json`;
 }
 
 /** `manifests/{runId}/run.json`: the summary of one run. */
 export function runManifestName(runId: string): string {
-  return `manifests/${checkRunId(runId)}/run.json`;
+  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/run.json`;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -231,12 +249,19 @@ function checkHash(hash: string, what: string): string {
  * whatever message refers to them. The two-character folder keeps listings of one folder small.
  */
 export function contentBlobName(sha256: string): string {
-  return `content/sha256/${checkHash(sha256, 'SHA-256').slice(0, 2)}/${sha256}`;
+  return `${CONTENT_BYTES_PREFIX}${checkHash(sha256, 'SHA-256').slice(0, 2)}/${sha256}`;
+}
+
+const CONTENT_BLOB = /^content\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
+
+/** The SHA-256 a stored-content name carries (the name is the checksum), or undefined for any other name. */
+export function contentSha256Of(name: string): string | undefined {
+  return CONTENT_BLOB.exec(name)?.[1];
 }
 
 /** `content/refs/{ab}/{refHash}`: what one reference (message + hosted content, or attachment) resolved to. */
 export function contentRefBlobName(refHash: string): string {
-  return `content/refs/${checkHash(refHash, 'reference hash').slice(0, 2)}/${refHash}`;
+  return `${CONTENT_PREFIX}refs/${checkHash(refHash, 'reference hash').slice(0, 2)}/${refHash}`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

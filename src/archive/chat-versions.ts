@@ -2,15 +2,15 @@
 // system events) comes back once for every tenant member of its chat; it is written once, under the
 // chat, as a one-line batch whose name derives from the version itself (write-once does the rest).
 import { createHash } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from './archive-container';
 import type { MessageVersion } from '../graph/message-schema';
-import type { PassName, Window } from '../export/types';
+import type { PassName, Window } from '../model/window';
 import { iso, utcDay } from '../time';
-import { chatVersionBlobName } from './blob-layout';
+import { chatVersionBlobName, contentMapName } from './blob-layout';
 import { BlobAlreadyExistsError, writeBatch, writeJson, type WrittenBlob } from './batch-writer';
 
 export async function archiveChatVersion(
-  container: ContainerClient,
+  container: ArchiveContainer,
   version: MessageVersion,
   how: { pass: PassName; window: Window },
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
@@ -25,7 +25,7 @@ export async function archiveChatVersion(
     // Map first (see DayBatcher): a batch never exists without its content map. A map that exists
     // already was written by an earlier attempt or another member's job, for the same version.
     try {
-      written.push(await writeJson(container, name.replace(/\.jsonl\.gz$/, '.content.json'), { batch: name, entries: contentEntries }, signal ? { signal } : {}));
+      written.push(await writeJson(container, contentMapName(name), { batch: name, entries: contentEntries }, signal ? { signal } : {}));
     } catch (err) {
       if (!(err instanceof BlobAlreadyExistsError)) throw err;
     }

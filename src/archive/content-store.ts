@@ -3,9 +3,10 @@
 // reuse it instead of downloading again.
 
 import { createHash } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from './archive-container';
 import { z } from 'zod';
 import { BlobAlreadyExistsError, writeJson } from './batch-writer';
+import { statusOf } from '../model/errors';
 import { contentBlobName, contentRefBlobName } from './blob-layout';
 
 export interface StoredContent {
@@ -45,18 +46,15 @@ export function safeContentType(contentType: string | undefined): string {
   return t && HEADER_SAFE.test(t) ? t : FALLBACK_TYPE;
 }
 
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
-
 /**
  * Writes `content/sha256/{ab}/{sha256}` once (If-None-Match: *). If the blob already exists it holds
  * these very bytes (its name is their hash), so a 409/412 is success with `existed: true`.
  */
-export async function storeContent(container: ContainerClient, bytes: Buffer, contentType: string | undefined, signal?: AbortSignal): Promise<StoredContent> {
+export async function storeContent(container: ArchiveContainer, bytes: Buffer, contentType: string | undefined, signal?: AbortSignal): Promise<StoredContent> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const name = contentBlobName(sha256);
   const type = safeContentType(contentType);
+  signal?.throwIfAborted();
   try {
     await container.getBlockBlobClient(name).uploadData(bytes, {
       conditions: { ifNoneMatch: '*' },
@@ -81,7 +79,7 @@ export function refHash(parts: string[]): string {
 }
 
 /** The index entry for a reference, or undefined when there is none (or it is unreadable). */
-export async function getContentRef(container: ContainerClient, hash: string, signal?: AbortSignal): Promise<ContentRefRecord | undefined> {
+export async function getContentRef(container: ArchiveContainer, hash: string, signal?: AbortSignal): Promise<ContentRefRecord | undefined> {
   let buf: Buffer;
   try {
     buf = await container.getBlobClient(contentRefBlobName(hash)).downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
@@ -106,7 +104,7 @@ export async function getContentRef(container: ContainerClient, hash: string, si
  * Writes the index entry once. A concurrent writer for the same reference resolved it to the same
  * thing (or close enough to reuse), so an existing entry is kept and this is not an error.
  */
-export async function putContentRef(container: ContainerClient, hash: string, record: ContentRefRecord, signal?: AbortSignal): Promise<void> {
+export async function putContentRef(container: ArchiveContainer, hash: string, record: ContentRefRecord, signal?: AbortSignal): Promise<void> {
   try {
     await writeJson(container, contentRefBlobName(hash), record, signal ? { signal } : {});
   } catch (err) {

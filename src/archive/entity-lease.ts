@@ -1,17 +1,18 @@
 // One export job per entity at a time (docs/design.md §8): a blob lease on the entity's lock blob, renewed
 // in the background while the job runs, because queue delivery is at-least-once.
 import { randomUUID } from 'node:crypto';
-import type { BlobLeaseClient, ContainerClient } from '@azure/storage-blob';
-import type { Entity } from '../export/types';
+import type { BlobLeaseClient } from '@azure/storage-blob';
+import type { Entity } from '../model/entity';
+import { statusOf } from '../model/errors';
+import type { ArchiveContainer } from './archive-container';
 import { lockBlobName } from './blob-layout';
 
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
-
-/** Creates the container if it does not exist yet. */
-export async function ensureContainer(container: ContainerClient): Promise<void> {
-  await container.createIfNotExists();
+/** The reason the lease's stop signal carries: the entity may now be exported by another worker. */
+export class LeaseLostError extends Error {
+  constructor(reason: string) {
+    super(`entity lease lost: ${reason}`);
+    this.name = 'LeaseLostError';
+  }
 }
 
 export class EntityLease {
@@ -35,7 +36,7 @@ export class EntityLease {
    * created on first use. The lease is renewed every durationSec/3 until release().
    */
   static async acquire(
-    container: ContainerClient,
+    container: ArchiveContainer,
     entity: Entity,
     opts: { durationSec?: number; signal?: AbortSignal; /** Tests only: renew more often than durationSec/3. */ renewEveryMs?: number } = {},
   ): Promise<EntityLease | undefined> {
@@ -72,14 +73,14 @@ export class EntityLease {
     return this.lostController.signal.aborted;
   }
 
-  /** Aborts when the lease is lost, so a job can stop writing as soon as it happens. */
+  /** Aborts (with a LeaseLostError) when the lease is lost, so a job stops writing the moment it happens. */
   get lostSignal(): AbortSignal {
     return this.lostController.signal;
   }
 
   private markLost(reason: string): void {
     this.stopRenewing();
-    if (!this.lostController.signal.aborted) this.lostController.abort(new Error(`entity lease lost: ${reason}`));
+    if (!this.lostController.signal.aborted) this.lostController.abort(new LeaseLostError(reason));
   }
 
   private stopRenewing(): void {
@@ -113,5 +114,24 @@ export class EntityLease {
       const status = statusOf(err);
       if (status !== 409 && status !== 412 && status !== 404) throw err;
     }
+  }
+}
+
+/**
+ * Takes the entity's lease, waiting up to `waitMs` for a busy entity (a crashed process leaves its
+ * leases for up to their duration, so a single-process run waits that out; a queue worker passes 0
+ * and re-queues instead). Undefined when the entity stayed busy.
+ */
+export async function acquireEntityLease(
+  container: ArchiveContainer,
+  entity: Entity,
+  opts: { durationSec: number; waitMs?: number; signal?: AbortSignal },
+): Promise<EntityLease | undefined> {
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  for (;;) {
+    const lease = await EntityLease.acquire(container, entity, { durationSec: opts.durationSec, ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (lease || Date.now() >= deadline) return lease;
+    await new Promise((r) => setTimeout(r, 1000));
+    opts.signal?.throwIfAborted();
   }
 }

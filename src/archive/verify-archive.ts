@@ -2,7 +2,10 @@
 // SHA-256 the manifest recorded, and every archived batch must still hash to the SHA-256 stored in
 // its metadata when it was written. Reports what is missing, altered, or written without a record.
 import { createHash } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
+import { errorText } from '../model/errors';
+import type { ArchiveContainer } from './archive-container';
+import { readBlobBytes } from './batch-reader';
+import { contentSha256Of, DATA_PREFIXES, MANIFESTS_PREFIX } from './blob-layout';
 
 export interface VerifyProblem {
   kind: 'missing' | 'mismatch' | 'no-checksum' | 'bad-manifest';
@@ -26,9 +29,7 @@ export interface VerifyOptions {
   onProgress?: (r: Readonly<VerifyReport>) => void;
 }
 
-const BATCH_PREFIXES = ['messages/', 'retained/', 'quarantine/', 'content/'];
-
-async function sha256Of(container: ContainerClient, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+async function sha256Of(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const res = await container.getBlobClient(name).download(0, undefined, signal ? { abortSignal: signal } : {});
   const hash = createHash('sha256');
   let bytes = 0;
@@ -39,7 +40,7 @@ async function sha256Of(container: ContainerClient, name: string, signal?: Abort
   return { sha256: hash.digest('hex'), bytes };
 }
 
-export async function verifyArchive(container: ContainerClient, opts: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyArchive(container: ArchiveContainer, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { manifests: 0, blobsChecked: 0, bytesChecked: 0, listed: 0, problems: [] };
   const prefix = opts.prefix ?? '';
   const signal = opts.signal;
@@ -47,14 +48,14 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
 
   // 1. What the manifests say was written (a blob may be listed by several: a job and its run).
   const expected = new Map<string, string>();
-  for await (const item of container.listBlobsFlat({ prefix: 'manifests/', ...abort })) {
+  for await (const item of container.listBlobsFlat({ prefix: MANIFESTS_PREFIX, ...abort })) {
     if (!item.name.endsWith('.json')) continue;
     report.manifests++;
     let manifest: unknown;
     try {
-      manifest = JSON.parse((await container.getBlobClient(item.name).downloadToBuffer(undefined, undefined, abort)).toString('utf8'));
+      manifest = JSON.parse((await readBlobBytes(container, item.name, signal))?.toString('utf8') ?? '');
     } catch (err) {
-      report.problems.push({ kind: 'bad-manifest', name: item.name, detail: `not readable JSON: ${(err as Error).message}` });
+      report.problems.push({ kind: 'bad-manifest', name: item.name, detail: `not readable JSON: ${errorText(err)}` });
       continue;
     }
     for (const b of blobsOf(manifest)) {
@@ -70,7 +71,7 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
 
   // 2. Every batch: hash it and compare with its metadata and with the manifests.
   const present = new Set<string>();
-  for (const top of BATCH_PREFIXES) {
+  for (const top of DATA_PREFIXES) {
     if (!(top.startsWith(prefix) || prefix.startsWith(top))) continue;
     const listPrefix = prefix.startsWith(top) ? prefix : top;
     for await (const item of container.listBlobsFlat({ prefix: listPrefix, includeMetadata: true, ...abort })) {
@@ -84,7 +85,7 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
         report.problems.push({ kind: 'no-checksum', name: item.name, detail: 'no SHA-256 in its metadata or in any manifest' });
       }
       // Content is stored under its own SHA-256: the name itself is the checksum.
-      const named = /^content\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(item.name)?.[1];
+      const named = contentSha256Of(item.name);
       if (named !== undefined && named !== sha256) {
         report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, its name says ${named}` });
       } else if (recorded !== undefined && recorded !== sha256) {
@@ -98,7 +99,7 @@ export async function verifyArchive(container: ContainerClient, opts: VerifyOpti
 
   // 3. Listed but gone.
   for (const name of expected.keys()) {
-    if (!present.has(name) && BATCH_PREFIXES.some((p) => name.startsWith(p))) {
+    if (!present.has(name) && DATA_PREFIXES.some((p) => name.startsWith(p))) {
       report.problems.push({ kind: 'missing', name, detail: 'listed in a manifest but not in the archive' });
     }
   }

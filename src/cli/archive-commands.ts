@@ -1,14 +1,15 @@
 // The CLI commands that inspect the archive: `ls [PREFIX]` lists batches, `cat BLOB` prints one
 // batch's JSON lines (streamed, so a large batch is never held in memory).
-import { ARCHIVE_PREFIXES, isArchivePath } from '../archive/blob-layout';
-import { listBatches, readBatchLines } from '../archive/batch-reader';
+import { once } from 'node:events';
+import { ARCHIVE_PREFIXES, CONTENT_PREFIX, isArchivePath, MESSAGES_PREFIX } from '../archive/blob-layout';
+import { blobExists, listBatches, openBlobStream, readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { renderLineText } from '../archive/render-text';
 import { verifyArchive } from '../archive/verify-archive';
 import { depsFrom, write, type CliContext } from './cli-context';
 
 export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
-  const prefix = o.prefix ?? 'messages/';
+  const prefix = o.prefix ?? MESSAGES_PREFIX;
   if (prefix !== '' && !isArchivePath(prefix.endsWith('/') ? `${prefix}x` : prefix)) {
     throw new UsageError(`ls: "${prefix}" is not inside the archive (${ARCHIVE_PREFIXES.join(', ')})`);
   }
@@ -27,31 +28,28 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
   if (!o.blob) throw new UsageError('cat needs a blob name (see `teams-export ls`)');
   if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
   const deps = await depsFrom(ctx, o.envFile);
-  const exists = await deps.container.getBlobClient(o.blob).exists();
-  if (!exists) throw new UsageError(`cat: no blob named ${o.blob}`);
-  if (o.blob.startsWith('content/')) {
+  const noBlob = () => new UsageError(`cat: no blob named ${o.blob}`);
+  if (o.blob.startsWith(CONTENT_PREFIX)) {
     // Stored bytes (an image, a file): written out as they are, e.g. `teams-export cat content/… > file.png`.
-    await new Promise<void>((resolve, reject) => {
-      deps.container
-        .getBlobClient(o.blob as string)
-        .download(0, undefined, ctx.signal ? { abortSignal: ctx.signal } : {})
-        .then((r) => {
-          const body = r.readableStreamBody;
-          if (!body) return resolve();
-          body.on('error', reject);
-          body.on('end', () => resolve());
-          body.pipe(ctx.stdout, { end: false });
-        }, reject);
-    });
+    const blob = await openBlobStream(deps.container, o.blob, ctx.signal);
+    if (!blob) throw noBlob();
+    for await (const chunk of blob.body) await writeChunk(ctx.stdout, chunk);
     return EXIT_OK;
   }
   if (o.blob.endsWith('.json')) {
-    const buf = await deps.container.getBlobClient(o.blob).downloadToBuffer();
+    const buf = await readBlobBytes(deps.container, o.blob, ctx.signal);
+    if (!buf) throw noBlob();
     write(ctx.stdout, buf.toString('utf8'));
     return EXIT_OK;
   }
+  if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
   for await (const line of readBatchLines(deps.container, o.blob, ctx.signal)) write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
   return EXIT_OK;
+}
+
+/** Writes raw bytes to stdout, waiting while its buffer is full (a large file through a slow pipe). */
+async function writeChunk(out: NodeJS.WritableStream, chunk: Uint8Array): Promise<void> {
+  if (!out.write(chunk)) await once(out, 'drain');
 }
 
 export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {

@@ -1,6 +1,7 @@
 // Reads settings files for the CLI: a `.env`-style file or Azure Functions' local.settings.json
 // (its `Values`), so the CLI and `func start` can share one file. Real env vars win over the file.
 import { readFileSync } from 'node:fs';
+import { errorText } from '../model/errors';
 import type { Env } from '../settings';
 import { UsageError } from './cli-errors';
 
@@ -9,7 +10,7 @@ export function readEnvFile(path: string): Env {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read settings file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(`cannot read settings file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorText(err)}`);
   }
   if (path.endsWith('.json')) return fromLocalSettings(path, text);
   const env: Env = {};

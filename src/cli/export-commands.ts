@@ -1,6 +1,6 @@
 // The CLI commands that run exports (`run`, `backfill`) and report on them (`status`).
 import type { AppDeps } from '../deps';
-import { runExport, type RunOutcome, type RunSpec } from '../export/run-export';
+import { runExport, type RunOutcome, type RunSpec } from '../export/run-in-process';
 import { iso, parseInstant } from '../time';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { depsFrom, write, type CliContext } from './cli-context';

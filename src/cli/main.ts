@@ -2,6 +2,7 @@
 // failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
 import { parseArgs } from 'node:util';
 import { catCommand, lsCommand, verifyCommand } from './archive-commands';
+import { errorText } from '../model/errors';
 import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
@@ -48,7 +49,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       ctx.stderr.write(`teams-export: ${(err as Error).message}\n`);
       return EXIT_USAGE;
     }
-    ctx.stderr.write(`teams-export: ${err instanceof Error ? err.message : String(err)}\n`);
+    ctx.stderr.write(`teams-export: ${errorText(err)}\n`);
     return EXIT_RUN_FAILED;
   }
 }
@@ -169,7 +170,7 @@ export function runFromProcess(): void {
       process.exitCode = code;
     },
     (err) => {
-      process.stderr.write(`teams-export: ${String(err)}\n`);
+      process.stderr.write(`teams-export: ${errorText(err)}\n`);
       process.exitCode = EXIT_RUN_FAILED;
     },
   );

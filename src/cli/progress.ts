@@ -1,5 +1,5 @@
 // Progress of a long run: a single redrawn line on a terminal, plain periodic lines otherwise.
-import type { RunProgress } from '../export/run-export';
+import type { RunProgress } from '../export/run-in-process';
 
 export interface ProgressDisplay {
   update(p: Readonly<RunProgress>, requests: number): void;

@@ -2,7 +2,7 @@
 // snippets, custom emoji; and, when enabled, `reference` file attachments through the shares API),
 // stores each byte string once by SHA-256 and describes every reference, so the batch can record it.
 
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import { getContentRef, putContentRef, refHash, safeContentType, storeContent, type ContentStatus } from '../archive/content-store';
 import { ConversationLimiter } from '../graph/conversation-limiter';
 import { GraphError } from '../graph/graph-errors';
@@ -10,6 +10,7 @@ import type { GraphHttp } from '../graph/graph-http';
 import { scanHostedContents } from '../graph/hosted-content-refs';
 import { sharesContentPath } from '../graph/shares';
 import type { Logger } from '../log';
+import { errorText } from '../model/errors';
 
 export interface ContentEntry {
   /** The version key (MessageVersion.key) this entry belongs to. */
@@ -31,7 +32,7 @@ export interface ContentEntry {
 
 export interface ContentFetcherOptions {
   http: GraphHttp;
-  container: ContainerClient;
+  container: ArchiveContainer;
   /** Origin of GRAPH_BASE_URL: only hosted-content URLs on it are fetched with the token. */
   graphOrigin: string;
   hostedContents: boolean;
@@ -196,8 +197,7 @@ function describeFailure(err: unknown): Outcome {
     return { status, reason: reason.slice(0, 300) };
   }
   // Storage failures and the like: not Graph's answer about the content, but still not worth losing the message.
-  const name = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { status: 'failed', reason: name.slice(0, 300) };
+  return { status: 'failed', reason: errorText(err).slice(0, 300) };
 }
 
 interface ReferenceAttachment {

@@ -2,16 +2,17 @@
 // the versions not already archived for that entity and day (exactly-once versions, docs/design.md §5).
 // Memory stays bounded: when too many versions are buffered, the biggest day is flushed early as its
 // own batch, so a user with a million messages never needs them all in memory.
-import type { ContainerClient } from '@azure/storage-blob';
-import { batchBlobName } from '../archive/blob-layout';
+import type { ArchiveContainer } from '../archive/archive-container';
+import { batchBlobName, contentMapName } from '../archive/blob-layout';
 import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
-import type { Entity, PassName, Window } from './types';
+import type { Entity } from '../model/entity';
+import type { PassName, Window } from '../model/window';
 
 export interface DayBatcherOptions {
-  container: ContainerClient;
+  container: ArchiveContainer;
   entity: Entity;
   pass: PassName;
   window: Window;
@@ -218,11 +219,6 @@ export class DayBatcher {
     written.push(blob);
     return { written, newVersions: lines.length, duplicates };
   }
-}
-
-/** `…/X.jsonl.gz` → `…/X.content.json`: what the versions of batch X refer to in content/. */
-export function contentMapName(batchName: string): string {
-  return batchName.replace(/\.jsonl\.gz$/, '.content.json');
 }
 
 /** The UTC months (`yyyy-mm`) that [fromMs, toMs) touches. */

@@ -5,7 +5,7 @@ import type { GraphHttp } from '../graph/graph-http';
 import { GraphError } from '../graph/graph-errors';
 import type { Logger } from '../log';
 import type { Settings } from '../settings';
-import type { Entity } from './types';
+import type { Entity } from '../model/entity';
 
 export type EntitySelection = Settings['entities'];
 

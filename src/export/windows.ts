@@ -1,6 +1,6 @@
 // Window arithmetic of the export contract (docs/design.md §3, §4): which half-open ranges of
 // lastModifiedDateTime a job reads, in which passes, cut into chunks, and what each chunk advances.
-import type { PassName, Window } from './types';
+import type { PassName, Window } from '../model/window';
 
 export interface WindowSettings {
   lagMs: number;

@@ -1,7 +1,8 @@
 // The Teams Export requests for one entity and window: the exact URL (filter bounds, encoding) and
 // the page iterator the export job consumes.
 
-import type { Entity, EntityKind, Window } from '../export/types';
+import type { Entity, EntityKind } from '../model/entity';
+import type { Window } from '../model/window';
 import { iso } from '../time';
 import type { GraphHttp } from './graph-http';
 import { pages, type GraphPage } from './paging';

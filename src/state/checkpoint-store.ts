@@ -2,9 +2,10 @@
 // forward (ETag-checked), and the last job result for status output (docs/design.md §7).
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
-import type { Entity, EntityKind } from '../export/types';
+import type { Entity, EntityKind } from '../model/entity';
 import { systemClock, type Clock } from '../time';
-import { backoff, bounded, defined, instantIn, instantOut, numberIn, statusOf, stringIn } from './table-values';
+import { backoff, bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
+import { statusOf } from '../model/errors';
 
 export interface Checkpoint {
   entity: Entity;

@@ -2,9 +2,11 @@
 // `teams-export status`: what was planned, what each entity job did, and the totals.
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment, isValidRunId } from '../archive/blob-layout';
-import type { Entity, EntityKind, JobCounts, JobError, JobStatus } from '../export/types';
-import { emptyCounts } from '../export/types';
-import { bounded, defined, instantIn, instantOut, numberIn, statusOf, stringIn } from './table-values';
+import type { Entity, EntityKind } from '../model/entity';
+import type { JobCounts, JobError, JobStatus } from '../model/job';
+import { emptyCounts } from '../model/job';
+import { bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
+import { statusOf } from '../model/errors';
 
 export type RunKind = 'daily' | 'backfill';
 export type RunStatus = 'running' | 'succeeded' | 'failed';

@@ -1,9 +1,5 @@
-// Small helpers shared by the Table Storage stores: error status, bounded strings, ISO instants.
+// Small helpers shared by the Table Storage stores: bounded strings, ISO instants.
 import { iso } from '../time';
-
-export function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
 
 /** Table strings are limited to 64 KiB (32K UTF-16 units); messages are cut well below that. */
 export function bounded(text: string, max = 4000): string {

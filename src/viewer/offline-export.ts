@@ -5,7 +5,7 @@
 // export leaves nothing behind.
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import { listEntityDays, readBatches, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { DirectoryNames } from '../archive/viewer-names';
@@ -16,7 +16,7 @@ import { conversationDayPage, dayPages, entityPage, homePage } from './pages';
 import { loadConversationDay, type ConversationSummary } from './viewer-data';
 
 export interface TranscriptOptions {
-  container: ContainerClient;
+  container: ArchiveContainer;
   names: DirectoryNames;
   entities: Array<{ kind: BrowsableKind; id: string }>;
   /** Only these conversations (chat or channel ids); all when empty. */

@@ -1,7 +1,7 @@
 // The viewer as one function from (path, query) to a response, shared by `teams-export serve` and
 // the HTTP function. Read-only; every path segment is validated before any blob is named from it,
 // and any failure becomes a short page (404/400/500) without internals.
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import { blobExists, listEntityIds, listEntityMonths, readBatchLine, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
 import { readBatchLines } from '../archive/batch-reader';
 import { decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
@@ -20,7 +20,7 @@ export interface ViewerResponse {
 }
 
 export interface ViewerDeps {
-  container: ContainerClient;
+  container: ArchiveContainer;
   links: Links;
   names: () => Promise<DirectoryNames>;
   log?: Logger;
@@ -48,7 +48,7 @@ class PageProblem extends Error {
 }
 
 /** The directory names, re-read at most once per `ttlMs` (a snapshot is written once per run). */
-export function cachedDirectoryNames(container: ContainerClient, ttlMs = 60_000, now: () => number = Date.now): () => Promise<DirectoryNames> {
+export function cachedDirectoryNames(container: ArchiveContainer, ttlMs = 60_000, now: () => number = Date.now): () => Promise<DirectoryNames> {
   let cached: { at: number; names: Promise<DirectoryNames> } | undefined;
   return () => {
     if (!cached || now() - cached.at > ttlMs) {

@@ -1,7 +1,7 @@
 // `teams-export serve`: the viewer on a local HTTP server (loopback by default), GET and HEAD only.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import type { Logger } from '../log';
 import { serverLinks } from './links';
 import { cachedDirectoryNames, viewerRequest, type ViewerResponse } from './router';
@@ -12,7 +12,7 @@ export interface ViewerServer {
   close(): Promise<void>;
 }
 
-export async function startViewerServer(o: { container: ContainerClient; host?: string; port?: number; log?: Logger }): Promise<ViewerServer> {
+export async function startViewerServer(o: { container: ArchiveContainer; host?: string; port?: number; log?: Logger }): Promise<ViewerServer> {
   const names = cachedDirectoryNames(o.container);
   const links = serverLinks('/');
   const server = createServer((req, res) => {

@@ -1,7 +1,7 @@
 // What each viewer page needs from the archive, gathered through src/archive (never the container
 // directly): an entity's conversations and days in a range, one conversation-day with the earlier
 // versions of its messages, a text search. Each read is bounded by entity, month and day prefixes.
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from '../archive/archive-container';
 import { listEntityDays, readBatches, readStoredContent, type BrowsableKind, type ContentMapEntry, type DayData } from '../archive/archive-browser';
 import { htmlToText } from '../archive/render-text';
 import { utcDay } from '../time';
@@ -58,7 +58,7 @@ export function addDays(day: string, n: number): string {
 }
 
 /** The conversations of an entity that have versions in the range, with their days and message counts. */
-export async function summarizeEntity(container: ContainerClient, kind: BrowsableKind, id: string, range: DayRange, signal?: AbortSignal): Promise<EntitySummary> {
+export async function summarizeEntity(container: ArchiveContainer, kind: BrowsableKind, id: string, range: DayRange, signal?: AbortSignal): Promise<EntitySummary> {
   const byDay = await listEntityDays(container, { kind, id }, range.from, range.to, signal);
   const convs = new Map<string, { teamId: string | undefined; days: Map<string, Set<string>> }>();
   for (const [day, names] of byDay) {
@@ -85,7 +85,7 @@ export async function summarizeEntity(container: ContainerClient, kind: Browsabl
  * the day's batches when the caller has read them already (the transcript writer reads each day once).
  */
 export async function loadConversationDay(
-  container: ContainerClient,
+  container: ArchiveContainer,
   kind: BrowsableKind,
   id: string,
   conversationId: string,
@@ -127,7 +127,7 @@ export async function loadConversationDay(
 }
 
 /** The text of the code snippets the page shows (small text blobs; larger ones are cut). */
-async function loadSnippets(container: ContainerClient, messages: MessageView[], content: Map<string, ContentMapEntry[]>, signal?: AbortSignal): Promise<Map<string, string>> {
+async function loadSnippets(container: ArchiveContainer, messages: MessageView[], content: Map<string, ContentMapEntry[]>, signal?: AbortSignal): Promise<Map<string, string>> {
   const shas = new Set<string>();
   for (const m of messages) {
     const attachments = m.versions.at(-1)?.message.attachments;
@@ -145,7 +145,7 @@ async function loadSnippets(container: ContainerClient, messages: MessageView[],
 }
 
 /** Messages of an entity in the range whose newest text contains `query` (case-insensitive), oldest first. */
-export async function searchEntity(container: ContainerClient, kind: BrowsableKind, id: string, range: DayRange, query: string, signal?: AbortSignal): Promise<{ hits: SearchHit[]; truncated: boolean }> {
+export async function searchEntity(container: ArchiveContainer, kind: BrowsableKind, id: string, range: DayRange, query: string, signal?: AbortSignal): Promise<{ hits: SearchHit[]; truncated: boolean }> {
   const needle = query.toLocaleLowerCase();
   const hits: SearchHit[] = [];
   const byDay = await listEntityDays(container, { kind, id }, range.from, range.to, signal);

@@ -15,7 +15,7 @@ import { writeBatch } from '../../src/archive/batch-writer';
 import { batchBlobName, encodeIdSegment } from '../../src/archive/blob-layout';
 import { htmlToText } from '../../src/archive/render-text';
 import { main } from '../../src/cli/main';
-import { HOSTILE_BODIES, postHostileMessages } from '../../src/emulator/hostile-bodies';
+import { HOSTILE_BODIES, postHostileMessages } from '../../emulator/hostile-bodies';
 import { silentLogger } from '../../src/log';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { serverLinks } from '../../src/viewer/links';

@@ -7,7 +7,7 @@ const alerts = readRepoFile('infra/app/alerts.bicep');
 
 describe('daily run alerts', () => {
   it('finds the end of a run by the "run finished" line with its runId and status fields', () => {
-    const completion = readRepoFile('src/app/run-completion.ts');
+    const completion = readRepoFile('src/export/run-lifecycle.ts');
     expect(completion).toMatch(/log\.info\('run finished', \{ runId, status,/);
     expect(alerts).toContain('message startswith "run finished"');
     expect(alerts).toContain(`extract(@"runId: '([^']+)'", 1, message)`);
@@ -20,7 +20,7 @@ describe('daily run alerts', () => {
   });
 
   it('alerts on the failure lines the timer and the planner write', () => {
-    expect(readRepoFile('src/app/start-run.ts')).toMatch(/log\.error\('run failed', \{ runId,/);
+    expect(readRepoFile('src/export/run-lifecycle.ts')).toMatch(/log\.error\('run failed', \{ runId,/);
     expect(readRepoFile('functions/daily-export.ts')).toContain("log.error('daily run could not be started'");
     expect(alerts).toContain('message startswith "run failed"');
     expect(alerts).toContain('message startswith "daily run could not be started"');

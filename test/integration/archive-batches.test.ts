@@ -6,8 +6,8 @@ import { loadArchivedVersionKeys } from '../../src/archive/archived-versions';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import { BlobAlreadyExistsError, writeBatch, writeJson } from '../../src/archive/batch-writer';
 import { batchBlobName, dayPrefix, parseBatchBlobName, quarantineBlobName } from '../../src/archive/blob-layout';
-import { ensureContainer } from '../../src/archive/entity-lease';
-import type { Entity } from '../../src/export/types';
+import { ensureContainer } from '../../src/archive/archive-container';
+import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 

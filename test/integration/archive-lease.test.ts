@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { lockBlobName } from '../../src/archive/blob-layout';
-import { EntityLease, ensureContainer } from '../../src/archive/entity-lease';
-import type { Entity } from '../../src/export/types';
+import { EntityLease } from '../../src/archive/entity-lease';
+import { ensureContainer } from '../../src/archive/archive-container';
+import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 

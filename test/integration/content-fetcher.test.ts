@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { getContentRef, putContentRef, refHash, storeContent } from '../../src/archive/content-store';
-import { ensureContainer } from '../../src/archive/entity-lease';
+import { ensureContainer } from '../../src/archive/archive-container';
 import { ContentFetcher, type ContentFetcherOptions } from '../../src/export/content-fetcher';
 import { sharesContentPath } from '../../src/graph/shares';
 import { silentLogger } from '../../src/log';

@@ -1,6 +1,6 @@
 // The export engine end to end: real HTTPS Graph emulator, real @azure/identity, real Azurite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 import { duplicatesIn, expectedKeys, startHarness, type Harness } from '../support/harness';
 

@@ -5,7 +5,7 @@
 import { ClientSecretCredential, type AccessToken, type TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { GraphError } from '../../src/graph/graph-errors';
 import type { GraphHttpOptions } from '../../src/graph/graph-http';
 import { messagePages } from '../../src/graph/message-export';

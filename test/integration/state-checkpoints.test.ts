@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointStore } from '../../src/state/checkpoint-store';
 import { tableNames } from '../../src/state/run-store';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 

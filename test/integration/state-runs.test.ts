@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RunStore, tableNames, type JobRecord, type RunRecord } from '../../src/state/run-store';
-import { emptyCounts, type Entity } from '../../src/export/types';
+import { emptyCounts } from '../../src/model/job';
+import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 

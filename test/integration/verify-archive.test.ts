@@ -1,7 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import { writeBatch, writeJson } from '../../src/archive/batch-writer';
-import { ensureContainer } from '../../src/archive/entity-lease';
+import { ensureContainer } from '../../src/archive/archive-container';
 import { verifyArchive } from '../../src/archive/verify-archive';
 import { testStorage } from '../support/storage';
 

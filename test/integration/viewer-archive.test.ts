@@ -9,7 +9,7 @@ import { listEntityDays, listEntityIds, listEntityMonths, monthsBetween } from '
 import { writeBatch } from '../../src/archive/batch-writer';
 import { batchBlobName, encodeIdSegment } from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
-import { ensureContainer } from '../../src/archive/entity-lease';
+import { ensureContainer } from '../../src/archive/archive-container';
 import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
 import { createStorageClients } from '../../src/storage-clients';
 import { serverLinks } from '../../src/viewer/links';

@@ -4,7 +4,7 @@ import { expect, inject } from 'vitest';
 import type { ArchiveAudit } from '../support/archive-audit';
 import { entityPrefix } from '../../src/archive/blob-layout';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
 import type { Harness } from '../support/harness';
 

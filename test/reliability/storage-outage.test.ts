@@ -3,7 +3,7 @@
 // Jobs must fail cleanly, no checkpoint may move past committed data, and the next run completes.
 import { afterEach, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import type { RunOutcome } from '../../src/export/run-export';
+import type { RunOutcome } from '../../src/export/run-in-process';
 import { HOUR, MINUTE } from '../../src/time';
 import { auditArchive, reportScenario, rowOf } from '../support/archive-audit';
 import { startHarness, type Harness } from '../support/harness';

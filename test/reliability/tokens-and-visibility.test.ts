@@ -3,7 +3,7 @@
 import { type ContainerClient } from '@azure/storage-blob';
 import { describe, expect, it } from 'vitest';
 import { buildDeps } from '../../src/deps';
-import { runExport } from '../../src/export/run-export';
+import { runExport } from '../../src/export/run-in-process';
 import { silentLogger } from '../../src/log';
 import { loadSettings } from '../../src/settings';
 import { DAY, HOUR, MINUTE } from '../../src/time';

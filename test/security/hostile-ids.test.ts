@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ARCHIVE_PREFIXES, batchBlobName, decodeIdSegment, encodeIdSegment, entityPrefix, jobManifestName, lockBlobName, parseBatchBlobName, quarantineBlobName } from '../../src/archive/blob-layout';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 import { startHarness } from '../support/harness';
 

@@ -13,7 +13,7 @@ import { TableServiceClient, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppContext, type AppContext } from '../../src/app/app-context';
 import { createGraphCredential } from '../../src/deps';
-import { runExport } from '../../src/export/run-export';
+import { runExport } from '../../src/export/run-in-process';
 import { createLogger, type LogFields, type LogLevel } from '../../src/log';
 import { loadSettings, type Env } from '../../src/settings';
 import { DAY, HOUR, iso } from '../../src/time';

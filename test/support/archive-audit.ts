@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 import { parseBatchBlobName } from '../../src/archive/blob-layout';
 import { versionKeyOf, type Emulator } from '../../emulator';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 import { utcDay } from '../../src/time';
 
 export interface ArchiveAudit {

@@ -13,7 +13,7 @@ import {
   quarantineBlobName,
   runManifestName,
 } from '../../src/archive/blob-layout';
-import type { Entity } from '../../src/export/types';
+import type { Entity } from '../../src/model/entity';
 
 const HOSTILE_IDS = [
   '../x',

@@ -52,6 +52,24 @@ describe('loadSettings', () => {
     expect(problems.some((p) => p.startsWith(name))).toBe(true);
   });
 
+  it.each([
+    ['GRAPH_PAGE_SIZE', '0.1'],
+    ['GRAPH_PAGE_SIZE', '50.5'],
+    ['GRAPH_INSTANCES', '1.5'],
+    ['GRAPH_MAX_RETRIES', '2.25'],
+    ['EXPORT_CONCURRENCY', '0.1'],
+    ['EXPORT_READS_PER_ENTITY', '1.0001'],
+  ])('refuses a fraction for the whole-number setting %s (%s), naming it', (name, value) => {
+    const problems = problemsOf({ ...minimal, [name]: value });
+    expect(problems.find((p) => p.startsWith(name))).toMatch(/whole number/);
+  });
+
+  it('accepts a fraction where a rate is meant', () => {
+    const s = loadSettings({ ...minimal, GRAPH_MAX_RPS: '0.5', GRAPH_HOSTED_CONTENT_RPS: '0.25' });
+    expect(s.graph.processRps).toBe(0.5);
+    expect(s.graph.hostedContentRps).toBe(0.25);
+  });
+
   it('names every bad setting at once', () => {
     const problems = problemsOf({ ...minimal, EXPORT_LAG: 'x', GRAPH_PAGE_SIZE: '0' });
     expect(problems.join('\n')).toMatch(/EXPORT_LAG/);

@@ -1,7 +1,7 @@
 // The allow-list between a sender's HTML and the viewer's pages: what runs is removed, what people
 // wrote stays readable, images come only from the archive.
 import { describe, expect, it } from 'vitest';
-import { HOSTILE_BODIES } from '../../src/emulator/hostile-bodies';
+import { HOSTILE_BODIES } from '../../emulator/hostile-bodies';
 import { escapeHtml, sanitizeBody, textToHtml } from '../../src/viewer/sanitize';
 
 const HOSTED = 'https://graph.microsoft.com/v1.0/chats/19:a@thread.v2/messages/1/hostedContents/aWQ=/$value';

@@ -3,10 +3,11 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
-import { ensureContainer } from '../../src/archive/entity-lease';
-import { exportEntity, type ExportJobDeps } from '../../src/export/export-job';
-import type { Entity } from '../../src/export/types';
+import { listBatches, listBlobs, readBatchLines } from '../../src/archive/batch-reader';
+import { LeaseLostError } from '../../src/archive/entity-lease';
+import { ensureContainer } from '../../src/archive/archive-container';
+import { exportEntity, type ExportEntityDeps } from '../../src/export/export-entity';
+import type { Entity } from '../../src/model/entity';
 import { silentLogger } from '../../src/log';
 import { CheckpointStore } from '../../src/state/checkpoint-store';
 import { DAY, MINUTE } from '../../src/time';
@@ -47,7 +48,7 @@ describe('export job', () => {
     const checkpoints = new CheckpointStore(TableClient.fromConnectionString(storage.connectionString, `${storage.tablePrefix}Checkpoints`, { allowInsecureConnection: true }));
     await checkpoints.ensure();
     const { http } = graphTestClient(server.origin, { maxRetries: 1 });
-    const deps: ExportJobDeps = { http, container, checkpoints, log: silentLogger, pageSize: 50, windows };
+    const deps: ExportEntityDeps = { http, container, checkpoints, log: silentLogger, pageSize: 50, windows };
     return { container, checkpoints, deps };
   }
 
@@ -115,5 +116,30 @@ describe('export job', () => {
     expect(seen).toHaveLength(2);
     expect(seen[0]).toContain('lastModifiedDateTime gt 2023-12-31T23:59:59.999Z and lastModifiedDateTime lt 2024-01-31T00:00:00.000Z');
     expect(seen[1]).toContain('lastModifiedDateTime gt 2024-01-30T23:59:59.999Z and lastModifiedDateTime lt 2024-03-01T00:00:00.000Z');
+  });
+
+  it('stops at a lost lease before its next write: no batch, no checkpoint, no manifest', async () => {
+    const { container, checkpoints, deps } = await setup('job-lease-lost');
+    server.handle(() => ({ status: 200, body: { value: [channelMessage('1717600000000', '2024-06-05T10:00:00.000Z')] } }));
+    const stop = new AbortController();
+    const result = await exportEntity(
+      {
+        runId: 'run-l',
+        entity: team,
+        mode: { kind: 'daily', nowMs: now },
+        // The page has been read, its versions not yet written: the moment the lease goes.
+        onProgress: (delta) => {
+          if (delta.pages) stop.abort(new LeaseLostError('renewal refused (409)'));
+        },
+      },
+      deps,
+      stop.signal,
+    );
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'LeaseLostError', retryable: true } });
+    expect(result.counts).toMatchObject({ received: 1, messages: 0, blobs: 0 });
+    const written: string[] = [];
+    for await (const b of listBlobs(container, '')) written.push(b.name);
+    expect(written).toEqual([]);
+    expect(await checkpoints.get(team)).toBeUndefined();
   });
 });

@@ -1,16 +1,18 @@
 // Runs one job message from the jobs queue (the worker) and settles messages that ended on the poison
 // queue. Transient failures come back later through a re-enqueue with a growing delay, not through the
-// host's fast redelivery; duplicates and stale deliveries are recognised from the job row.
+// host's fast redelivery; duplicates and stale deliveries are recognised from the job row. Recording
+// a result and finishing the run are export/run-lifecycle.ts's, as for the single-process run.
 import { EntityLease } from '../archive/entity-lease';
-import { otherSendersName } from '../archive/blob-layout';
-import { exportEntity } from '../export/export-job';
-import { recordDailyResult } from '../export/run-outcome';
-import { emptyCounts, type Entity, type JobCounts, type JobError, type JobStatus } from '../export/types';
+import { readOtherSenders } from '../archive/run-files';
+import { exportEntity } from '../export/export-entity';
+import { finishRun, recordJobResult } from '../export/run-lifecycle';
+import { addCounts, emptyCounts, type JobError, type JobStatus } from '../model/job';
+import { entityLabel, type Entity } from '../model/entity';
+import { errorText } from '../model/errors';
 import type { Logger } from '../log';
 import type { JobRecord } from '../state/run-store';
 import type { AppContext, JobPolicy } from './app-context';
 import { decodeJobMessage, InvalidJobMessageError, type JobMessage } from './job-message';
-import { finishRunIfComplete } from './run-completion';
 
 export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate';
 
@@ -31,12 +33,6 @@ export function backoffDelaySec(attempt: number, policy: Pick<JobPolicy, 'baseDe
   return Math.min(policy.maxDelaySec, policy.baseDelaySec * 2 ** Math.max(0, attempt - 1));
 }
 
-function addCounts(a: JobCounts, b: JobCounts): JobCounts {
-  const out = emptyCounts();
-  for (const k of Object.keys(out) as Array<keyof JobCounts>) out[k] = a[k] + b[k];
-  return out;
-}
-
 /**
  * Runs one delivered job message. Throws InvalidJobMessageError for a message that can never run
  * (the host then moves it to the poison queue) and rethrows storage failures (the host redelivers).
@@ -44,12 +40,12 @@ function addCounts(a: JobCounts, b: JobCounts): JobCounts {
 export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger, signal?: AbortSignal): Promise<JobRunResult> {
   const msg = decodeJobMessage(item);
   const { runId, entity, attempt } = msg;
-  const jlog = log.child({ runId, entity: `${entity.kind}:${entity.id}`, attempt });
+  const jlog = log.child({ runId, entity: entityLabel(entity), attempt });
   const { deps, queue, policy } = ctx;
   const base = { runId, entity, attempt };
 
-  // The worker holds the entity lease itself (exportEntity runs with useLease: false), so reading and
-  // writing the job row below cannot race another worker running the same job.
+  // The worker holds the entity lease (exportEntity never takes one), so reading and writing the job row
+  // below cannot race another worker running the same job.
   const lease = await EntityLease.acquire(deps.container, entity, signal ? { signal } : {});
   if (!lease) {
     // Another worker exports this entity (a duplicate delivery, or another run's job): try again later.
@@ -67,9 +63,9 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
     }
     result = await runUnderLease(ctx, msg, row, lease, jlog, signal);
   } finally {
-    await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: String(err) }));
+    await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: errorText(err) }));
   }
-  if (result.outcome !== 'retry') await finishRunIfComplete(ctx, runId, jlog);
+  if (result.outcome !== 'retry') await finishIfComplete(ctx, runId, jlog);
   return result;
 }
 
@@ -82,9 +78,10 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   const job = { runId, entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity, startedAtMs, attempts: attempt };
   await deps.runs.putJob({ ...job, status: 'running', counts: carried });
 
+  // The job's stop: fires the moment the lease is lost (or the host cancels), before the next write.
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
-  const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(ctx, runId, stop) : undefined;
-  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, useLease: false, ...(others ? { otherSenderIds: others } : {}) }, stop);
+  const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
+  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
 
   if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
@@ -95,22 +92,13 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
     log.warn('job failed; retrying later', { delaySec, code: result.error.code, status: result.error.status, requestId: result.error.requestId });
     return { runId, entity, attempt, outcome: 'retry', delaySec, error: result.error };
   }
-  await deps.runs.putJob({ ...job, status: result.status, counts, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() });
-  if (msg.mode.kind === 'daily') await recordDailyResult(ctx.deps.checkpoints, runId, entity, result.status, result.error);
-  log.info('job finished', { status: result.status, messages: counts.messages, blobs: counts.blobs });
+  await recordJobResult(deps, msg.mode, { ...job, status: result.status, counts, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() }, log);
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
 }
 
-/** Sender mode: the guest ids the run's start recorded for its user jobs (none for older runs). */
-async function readOtherSenders(ctx: AppContext, runId: string, signal: AbortSignal): Promise<string[]> {
-  const blob = ctx.deps.container.getBlobClient(otherSendersName(runId));
-  try {
-    const ids: unknown = JSON.parse((await blob.downloadToBuffer(0, undefined, { abortSignal: signal })).toString('utf8'));
-    return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [];
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return [];
-    throw err;
-  }
+/** Finishes the run when this was its last unfinished job (whichever worker gets there first). */
+async function finishIfComplete(ctx: AppContext, runId: string, log: Logger): Promise<void> {
+  await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
 }
 
 export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';
@@ -137,19 +125,23 @@ export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logge
     message: `the job's queue message failed ${info.dequeueCount === undefined ? 'every delivery the host allows (maxDequeueCount)' : `${info.dequeueCount} deliveries`} and was moved to the poison queue; see the exportWorker logs of this run`,
     retryable: false,
   };
-  await ctx.deps.runs.putJob({
-    runId,
-    entity: row?.entity ?? entity,
-    status: 'failed',
-    counts: row?.counts ?? emptyCounts(),
-    error,
-    attempts: Math.max(row?.attempts ?? 0, msg.attempt),
-    ...(row?.startedAtMs !== undefined ? { startedAtMs: row.startedAtMs } : {}),
-    finishedAtMs: ctx.clock.now(),
-  });
-  if (msg.mode.kind === 'daily') await recordDailyResult(ctx.deps.checkpoints, runId, entity, 'failed', error);
-  log.error('job failed: poison message', { runId, entity: `${entity.kind}:${entity.id}` });
-  await finishRunIfComplete(ctx, runId, log);
+  log.error('job failed: poison message', { runId, entity: entityLabel(entity) });
+  await recordJobResult(
+    ctx.deps,
+    msg.mode,
+    {
+      runId,
+      entity: row?.entity ?? entity,
+      status: 'failed',
+      counts: row?.counts ?? emptyCounts(),
+      error,
+      attempts: Math.max(row?.attempts ?? 0, msg.attempt),
+      ...(row?.startedAtMs !== undefined ? { startedAtMs: row.startedAtMs } : {}),
+      finishedAtMs: ctx.clock.now(),
+    },
+    log,
+  );
+  await finishIfComplete(ctx, runId, log);
   return { outcome: 'failed', runId, entity };
 }
 

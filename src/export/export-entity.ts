@@ -1,11 +1,13 @@
 // Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
 // stores what the versions refer to, writes the day batches, and only then advances the entity's
 // checkpoint (docs/design.md §4, §7).
+// The caller holds the entity's lease and passes its stop signal.
 import { randomBytes } from 'node:crypto';
-import type { ContainerClient } from '@azure/storage-blob';
-import { EntityLease } from '../archive/entity-lease';
-import { jobManifestName, quarantineBlobName } from '../archive/blob-layout';
-import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
+import type { ArchiveContainer } from '../archive/archive-container';
+import { LeaseLostError } from '../archive/entity-lease';
+import { quarantineBlobName } from '../archive/blob-layout';
+import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
+import { writeJobManifest } from '../archive/run-files';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
@@ -14,28 +16,22 @@ import { archiveChatVersion } from '../archive/chat-versions';
 import type { ContentEntry, ContentFetcher } from './content-fetcher';
 import { othersFilters, ownMessagesFilter } from './sender-filter';
 import type { Logger } from '../log';
+import { errorText } from '../model/errors';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { iso } from '../time';
 import { DayBatcher, type ContentTarget, type FlushResult } from './day-batcher';
-import { emptyCounts, type Entity, type JobCounts, type JobError, type JobResult, type Window } from './types';
+import { emptyCounts, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
+import type { Entity } from '../model/entity';
+import type { Window } from '../model/window';
 import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
 
-export type JobMode = { kind: 'daily'; nowMs: number } | { kind: 'backfill'; window: Window };
-
-export interface ExportJobDeps {
+export interface ExportEntityDeps {
   http: GraphHttp;
-  container: ContainerClient;
+  container: ArchiveContainer;
   checkpoints: CheckpointStore;
   log: Logger;
   pageSize: number;
   windows: WindowSettings;
-  /** Hold the per-entity lease while exporting (off only where the caller already serialises). */
-  useLease?: boolean;
-  /**
-   * How long to wait for a busy entity's lease. A crashed process leaves its leases for up to
-   * LEASE_SECONDS, so the CLI waits a little longer than that; a queue worker rather re-queues.
-   */
-  leaseWaitMs?: number;
   /** Downloads hosted contents and files a version refers to (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS). */
   content?: ContentFetcher;
   /** EXPORT_CHAT_MODE: custodian (default) or sender. */
@@ -46,7 +42,7 @@ export interface ExportJobDeps {
   readsPerEntity?: number;
 }
 
-export interface ExportJobRequest {
+export interface ExportEntityRequest {
   runId: string;
   entity: Entity;
   mode: JobMode;
@@ -54,33 +50,26 @@ export interface ExportJobRequest {
   onProgress?: (delta: Partial<JobCounts>) => void;
 }
 
-/** Raised when another worker holds the entity's lease: the job should be retried later. */
-export const ENTITY_BUSY = 'EntityBusy';
-
-export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, signal?: AbortSignal): Promise<JobResult> {
+/**
+ * Exports one entity. The caller holds the entity's lease; `signal` is the job's stop: it fires when
+ * the run is aborted or the lease is lost, and is checked before every write (each blob, the
+ * checkpoint), so a job that lost its entity writes nothing more.
+ */
+export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityDeps, signal?: AbortSignal): Promise<JobResult> {
   const { entity, runId } = req;
   const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
   const counts = emptyCounts();
   const blobs: WrittenBlob[] = [];
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
-  let lease: EntityLease | undefined;
-  try {
-    lease = deps.useLease === false ? undefined : await acquireLease(entity, deps, signal);
-  } catch (err) {
-    // Storage unreachable or the run aborted before the job started: nothing was read or written.
-    return { entity, status: 'failed', counts, error: toJobError(err) };
-  }
-  if (deps.useLease !== false && !lease) {
-    return { entity, status: 'failed', counts, error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
-  }
   try {
     const chunks = await planChunks(req, deps);
     log.debug('job planned', { chunks: chunks.length });
     for (const chunk of chunks) {
       signal?.throwIfAborted();
       const added = await exportChunk(chunk);
-      if (lease?.lost) throw new Error('lost the entity lease; stopping before the checkpoint moves');
+      // A lost lease stops the job here at the latest: the checkpoint must not move under another worker.
+      signal?.throwIfAborted();
       if (chunk.advance.freshWatermarkMs !== undefined || chunk.advance.settledWatermarkMs !== undefined) {
         // Every blob of the chunk is committed: only now may the watermark move (forward only).
         await deps.checkpoints.advance(entity, chunk.advance, added);
@@ -89,14 +78,16 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
     await writeManifest('done');
     return { entity, status: 'done', counts };
   } catch (err) {
-    const error = toJobError(err);
+    // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
+    const error = toJobError(signal?.aborted ? signal.reason : err);
     const skipped = err instanceof GraphError && err.kind === 'skip-entity';
     if (skipped) log.info('entity skipped', { status: error.status, code: error.code, requestId: error.requestId });
     else log.error('entity failed', { ...error });
-    await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e) => log.warn('manifest not written', { error: String(e) }));
+    // Not after a lost lease: the worker that holds the entity now may be writing this very manifest.
+    if (!(signal?.reason instanceof LeaseLostError)) {
+      await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
+    }
     return { entity, status: skipped ? 'skipped' : 'failed', counts, error };
-  } finally {
-    await lease?.release().catch(() => undefined);
   }
 
   /** Reads one chunk to the end and commits its batches; returns the number of new versions. */
@@ -207,29 +198,11 @@ export async function exportEntity(req: ExportJobRequest, deps: ExportJobDeps, s
 
   async function writeManifest(status: string, error?: JobError): Promise<void> {
     if (blobs.length === 0 && !error) return;
-    await writeJson(
-      deps.container,
-      jobManifestName(runId, entity),
-      { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs },
-      { overwrite: true },
-    );
+    await writeJobManifest(deps.container, runId, entity, { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs });
   }
 }
 
-/** Lease length: short, so a killed exporter blocks its entities for at most this long. */
-export const LEASE_SECONDS = 15;
-
-async function acquireLease(entity: Entity, deps: ExportJobDeps, signal?: AbortSignal): Promise<EntityLease | undefined> {
-  const deadline = Date.now() + (deps.leaseWaitMs ?? 0);
-  for (;;) {
-    const lease = await EntityLease.acquire(deps.container, entity, { durationSec: LEASE_SECONDS, ...(signal ? { signal } : {}) });
-    if (lease || Date.now() >= deadline) return lease;
-    await new Promise((r) => setTimeout(r, 1000));
-    signal?.throwIfAborted();
-  }
-}
-
-async function planChunks(req: ExportJobRequest, deps: ExportJobDeps): Promise<PlannedChunk[]> {
+async function planChunks(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<PlannedChunk[]> {
   if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
   let checkpoint = await deps.checkpoints.get(req.entity);
   // A team deleted since the last run continues from where its live export stopped.
@@ -250,5 +223,5 @@ export function toJobError(err: unknown): JobError {
   // Anything else (storage unavailable, an abort, a lost lease) leaves the checkpoint where it was,
   // so trying again later is safe.
   if (err instanceof Error) return { code: err.name === 'AbortError' ? 'Aborted' : err.name, message: err.message, retryable: true };
-  return { message: String(err) };
+  return { message: errorText(err) };
 }

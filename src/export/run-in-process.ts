@@ -1,0 +1,133 @@
+// Runs a whole export in one process (the CLI, the demo, the benchmark): the run's life (id, plan,
+// job rows, run.json) is run-lifecycle.ts's, as for the queued run; this file only runs the jobs here,
+// concurrently under the shared Graph rate limit, each under its entity's lease.
+import { acquireEntityLease } from '../archive/entity-lease';
+import { entityLabel } from '../model/entity';
+import { errorText } from '../model/errors';
+import { addCounts, emptyCounts, type JobCounts, type JobResult } from '../model/job';
+import type { RunStore } from '../state/run-store';
+import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
+import { otherSenderIds, type EntitySelection } from './plan-entities';
+import { finishRun, jobModeOf, openRun, planRun, recordJobResult, type RunSpec } from './run-lifecycle';
+
+export type { RunSpec } from './run-lifecycle';
+
+export interface RunDeps extends ExportEntityDeps {
+  runs: RunStore;
+  concurrency: number;
+  selection: EntitySelection;
+  /**
+   * How long to wait for a busy entity's lease. A crashed process leaves its leases for up to
+   * LEASE_SECONDS, so the CLI waits a little longer than that.
+   */
+  leaseWaitMs?: number;
+  now?: () => number;
+}
+
+export interface RunProgress extends JobCounts {
+  planned: number;
+  finished: number;
+  done: number;
+  skipped: number;
+  failed: number;
+}
+
+export interface RunOutcome {
+  runId: string;
+  status: 'succeeded' | 'failed';
+  progress: RunProgress;
+  results: JobResult[];
+  error?: string;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: Readonly<RunProgress>) => void;
+}
+
+/** Lease length: short, so a killed exporter blocks its entities for at most this long. */
+export const LEASE_SECONDS = 15;
+
+/** The error code of a job whose entity another worker kept exporting: trying again later is safe. */
+export const ENTITY_BUSY = 'EntityBusy';
+
+export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions = {}): Promise<RunOutcome> {
+  const now = deps.now ?? Date.now;
+  const { run } = await openRun(deps, spec, now());
+  const runId = run.runId;
+  const log = deps.log.child({ runId });
+  const progress: RunProgress = { ...emptyCounts(), planned: 0, finished: 0, done: 0, skipped: 0, failed: 0 };
+  const report = () => opts.onProgress?.(progress);
+
+  const entities = await planRun(deps, run, spec, now, log, opts.signal);
+  if (!entities) {
+    const error = (await deps.runs.getRun(runId))?.error ?? 'planning failed';
+    return { runId, status: 'failed', progress, results: [], error };
+  }
+  progress.planned = entities.length;
+  await deps.runs.updateRun(runId, { planned: entities.length });
+  report();
+
+  const mode = jobModeOf(spec);
+  const jobDeps = deps.chatMode === 'sender' ? { ...deps, otherSenderIds: otherSenderIds(entities) } : deps;
+  const results: JobResult[] = [];
+  let unrecordedJobs = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < entities.length && !opts.signal?.aborted) {
+      const entity = entities[next++]!;
+      const startedAtMs = now();
+      const onProgress = (delta: Partial<JobCounts>) => {
+        Object.assign(progress, addCounts(progress, delta));
+        report();
+      };
+      const result = await exportUnderLease({ runId, entity, mode, onProgress }, jobDeps, opts.signal);
+      // A job's blob list stays in its own manifest: the run keeps counts only, so memory does not grow
+      // with the tenant.
+      results.push(result);
+      progress.finished++;
+      progress[result.status]++;
+      try {
+        const { status, counts, error } = result;
+        await recordJobResult(deps, mode, { runId, entity, status, counts, ...(error ? { error } : {}), startedAtMs, finishedAtMs: now(), attempts: 1 }, log);
+      } catch (err) {
+        // Storage went away after the job: its data and checkpoint are as safe as the job left them,
+        // only the bookkeeping is missing. The run goes on (the other jobs meet the same outage and fail
+        // cleanly) and ends failed instead of hanging as "running".
+        unrecordedJobs++;
+        log.error('job result not recorded', { entity: entityLabel(entity), error: errorText(err) });
+      }
+      report();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
+
+  try {
+    const finished = await finishRun(deps, runId, now, log, { aborted: opts.signal?.aborted === true, unrecordedJobs });
+    const status = finished?.status === 'succeeded' ? 'succeeded' : 'failed';
+    return { runId, status, progress, results, ...(finished?.error ? { error: finished.error } : {}) };
+  } catch (err) {
+    log.error('run result not recorded', { error: errorText(err) });
+    return { runId, status: 'failed', progress, results, error: `the run record could not be written: ${errorText(err)}` };
+  }
+}
+
+/** One job under its entity's lease: the export stops the moment the lease is lost (or the run is aborted). */
+async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?: AbortSignal): Promise<JobResult> {
+  const { entity } = req;
+  let lease;
+  try {
+    lease = await acquireEntityLease(deps.container, entity, { durationSec: LEASE_SECONDS, waitMs: deps.leaseWaitMs ?? 0, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    // Storage unreachable or the run aborted before the job started: nothing was read or written.
+    return { entity, status: 'failed', counts: emptyCounts(), error: toJobError(err) };
+  }
+  if (!lease) {
+    return { entity, status: 'failed', counts: emptyCounts(), error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
+  }
+  try {
+    return await exportEntity(req, deps, signal ? AbortSignal.any([lease.lostSignal, signal]) : lease.lostSignal);
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+}

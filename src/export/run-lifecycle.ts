@@ -1,0 +1,183 @@
+// The life of a run, shared by both ways of running one: the single-process run (run-in-process.ts:
+// the CLI, the demo, the benchmark) and the queued run of the Functions app (app/start-run.ts and
+// app/queue-job-handler.ts). Both name, open, plan, record and finish a run with these functions, so
+// they write the same rows, the same run.json and the same log lines for the same run.
+import { randomBytes } from 'node:crypto';
+import type { ArchiveContainer } from '../archive/archive-container';
+import { writeRunManifest } from '../archive/run-files';
+import type { GraphHttp } from '../graph/graph-http';
+import type { Logger } from '../log';
+import { entityLabel, type Entity } from '../model/entity';
+import type { JobMode, JobResult } from '../model/job';
+import type { Window } from '../model/window';
+import type { CheckpointStore } from '../state/checkpoint-store';
+import type { JobRecord, RunKind, RunRecord, RunStatus, RunStore, RunSummary } from '../state/run-store';
+import { iso } from '../time';
+import { toJobError } from './export-entity';
+import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
+
+/** What to run: the daily passes up to `nowMs`, or a backfill of a window (of named entities, or all). */
+export type RunSpec =
+  | { kind: 'daily'; nowMs: number; runId?: string }
+  | { kind: 'backfill'; window: Window; users?: readonly string[]; teams?: readonly string[]; runId?: string };
+
+export interface RunLifecycleDeps {
+  http: GraphHttp;
+  container: ArchiveContainer;
+  runs: RunStore;
+  checkpoints: CheckpointStore;
+  selection: EntitySelection;
+}
+
+/**
+ * The one run id format: `{kind}-{yyyymmddThhmmssZ}` of the run's time, then `-{4 hex}` so two runs
+ * started in the same second differ. A scheduled daily run (`unique: false`) is named by its scheduled
+ * time alone, so a repeated trigger of that time finds its run instead of starting another.
+ */
+export function newRunId(kind: RunKind, atMs: number, opts: { unique?: boolean } = {}): string {
+  const base = `${kind}-${iso(atMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  return opts.unique === false ? base : `${base}-${randomBytes(2).toString('hex')}`;
+}
+
+export function jobModeOf(spec: RunSpec): JobMode {
+  return spec.kind === 'daily' ? { kind: 'daily', nowMs: spec.nowMs } : { kind: 'backfill', window: spec.window };
+}
+
+const namesEntities = (spec: RunSpec): spec is Extract<RunSpec, { kind: 'backfill' }> =>
+  spec.kind === 'backfill' && ((spec.users?.length ?? 0) > 0 || (spec.teams?.length ?? 0) > 0);
+
+/** Creates the run's row ('running', nothing planned yet); `created` is false when it existed already. */
+export async function openRun(deps: Pick<RunLifecycleDeps, 'runs'>, spec: RunSpec, startedAtMs: number): Promise<{ created: boolean; run: RunRecord }> {
+  const named = namesEntities(spec);
+  return deps.runs.createRun({
+    runId: spec.runId ?? newRunId(spec.kind, startedAtMs),
+    kind: spec.kind,
+    status: 'running',
+    startedAtMs,
+    planned: 0,
+    ...(spec.kind === 'daily'
+      ? { nowMs: spec.nowMs }
+      : {
+          fromMs: spec.window.fromMs,
+          toMs: spec.window.toMs,
+          entities: named ? `${spec.users?.length ?? 0} users, ${spec.teams?.length ?? 0} teams` : 'all',
+        }),
+  });
+}
+
+/**
+ * The run's entities: the ones a backfill names, else the tenant's users and teams as the selection
+ * settings choose them. When they cannot be listed the run is marked failed (with why) and undefined
+ * is returned. `planned` is left to the caller: the queued run sets it only once every job is sent.
+ */
+export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunSpec, now: () => number, log: Logger, signal?: AbortSignal): Promise<Entity[] | undefined> {
+  const { runId } = run;
+  let entities: Entity[];
+  try {
+    entities = namesEntities(spec)
+      ? explicitEntities([...(spec.users ?? [])], [...(spec.teams ?? [])], deps.selection.retained)
+      : await planEntities(deps.http, deps.selection, signal, log);
+  } catch (err) {
+    const error = toJobError(err);
+    const message = `could not enumerate users and teams: ${error.message}${error.code ? ` (${error.code})` : ''}`;
+    log.error('run failed', { runId, error: message, requestId: error.requestId });
+    await deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: now(), error: message });
+    return undefined;
+  }
+  log.info('run planned', { runId, kind: run.kind, entities: entities.length });
+  return entities;
+}
+
+/** Records a job's final result: its row, and for a daily run the outcome on the entity's checkpoint. */
+export async function recordJobResult(deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>, mode: JobMode, job: JobRecord & { status: JobResult['status'] }, log: Logger): Promise<void> {
+  await deps.runs.putJob(job);
+  if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
+  log.info('job finished', { runId: job.runId, entity: entityLabel(job.entity), status: job.status, messages: job.counts.messages, blobs: job.counts.blobs });
+}
+
+/** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */
+export async function recordDailyResult(checkpoints: CheckpointStore, runId: string, entity: Entity, status: string, error?: JobRecord['error']): Promise<void> {
+  await checkpoints.recordResult(entity, {
+    runId,
+    status,
+    ...(error?.code ? { errorCode: error.code } : {}),
+    ...(error ? { error: error.message } : {}),
+  });
+}
+
+/** Why a run failed, or undefined when it succeeded. */
+export function runFailure(counts: { planned: number; failed: number }, forbidden: number): string | undefined {
+  if (counts.failed > 0) return `${counts.failed} of ${counts.planned} entities failed`;
+  // One 403 is one entity's business; a 403 on every entity is missing permissions or consent.
+  if (counts.planned > 0 && forbidden === counts.planned) {
+    return 'Graph answered 403 for every entity: check the app permissions (Chat.Read.All, ChannelMessage.Read.All) and admin consent';
+  }
+  return undefined;
+}
+
+/** The run's final error from its job rows, or undefined when it succeeded. */
+export function runErrorOf(summary: RunSummary): string | undefined {
+  const forbidden = [...summary.failed, ...summary.skipped].filter((j) => j.error?.status === 403).length;
+  return runFailure(summary.counts, forbidden);
+}
+
+export interface FinishOptions {
+  /** The run was stopped before every job ran. */
+  aborted?: boolean;
+  /** Jobs whose result could not be recorded (storage went away after the job). */
+  unrecordedJobs?: number;
+  /** Finish only when every planned job has a final row (the queued run: whichever job ends last). */
+  onlyIfComplete?: boolean;
+}
+
+/**
+ * Finishes the run from its job rows: sets its final status and writes run.json. Returns the status
+ * set, or undefined when `onlyIfComplete` found jobs still to run (or the run already finished).
+ *
+ * run.json holds the run (kind, window, times, status, error), the totals over its job rows, and the
+ * jobs that need a look only: the failed and skipped ones. A done job's details (blobs, SHA-256s,
+ * counts) are in its own manifest beside run.json, so run.json stays small however large the tenant,
+ * and both ways of running write it from the same rows.
+ */
+export async function finishRun(
+  deps: Pick<RunLifecycleDeps, 'runs' | 'container'>,
+  runId: string,
+  now: () => number,
+  log: Logger,
+  opts: FinishOptions = {},
+): Promise<{ status: RunStatus; error?: string } | undefined> {
+  const { runs } = deps;
+  if (opts.onlyIfComplete) {
+    const run = await runs.getRun(runId);
+    // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
+    if (!run || run.status !== 'running' || run.planned === 0) return undefined;
+    if (await runs.hasUnfinishedJobs(runId)) return undefined;
+  }
+  const summary = await runs.summarize(runId);
+  if (!summary) throw new Error(`run ${runId} not found`);
+  if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
+  const unrecorded = opts.unrecordedJobs ?? 0;
+  const error = opts.aborted
+    ? 'run aborted'
+    : (runErrorOf(summary) ?? (unrecorded > 0 ? `${unrecorded} job results could not be recorded (storage unavailable?)` : undefined));
+  const status: RunStatus = error ? 'failed' : 'succeeded';
+  const finishedAtMs = now();
+  const { run } = summary;
+  const needsLook = [...summary.failed, ...summary.skipped].sort((a, b) => entityLabel(a.entity).localeCompare(entityLabel(b.entity)));
+  await writeRunManifest(deps.container, runId, {
+    runId,
+    kind: run.kind,
+    status,
+    ...(error ? { error } : {}),
+    startedAt: iso(run.startedAtMs),
+    finishedAt: iso(finishedAtMs),
+    ...(run.nowMs !== undefined ? { now: iso(run.nowMs) } : {}),
+    ...(run.fromMs !== undefined && run.toMs !== undefined ? { from: iso(run.fromMs), to: iso(run.toMs) } : {}),
+    totals: summary.counts,
+    jobs: needsLook.map((j) => ({ entity: { kind: j.entity.kind, id: j.entity.id }, status: j.status, counts: j.counts, error: j.error })),
+  });
+  // Two workers finishing the last jobs at once both get here; they write the same outcome.
+  await runs.updateRun(runId, { status, finishedAtMs, ...(error ? { error } : {}) });
+  log.info('run finished', { runId, status, ...(error ? { error } : {}), ...summary.counts });
+  return { status, ...(error ? { error } : {}) };
+}

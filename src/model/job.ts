@@ -1,0 +1,48 @@
+// One job exports one entity in one run: what it was asked to do, and what it reports back.
+import type { Entity } from './entity';
+import type { Window } from './window';
+
+/** What a job reads: the daily passes up to `nowMs`, or an operator-chosen backfill window. */
+export type JobMode = { kind: 'daily'; nowMs: number } | { kind: 'backfill'; window: Window };
+
+/** Graph failure details recorded on job rows and in status output. */
+export interface JobError {
+  status?: number;
+  code?: string;
+  requestId?: string;
+  message: string;
+  /** True when trying again later may succeed (throttling, 5xx, network, storage, a busy entity). */
+  retryable?: boolean;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'skipped' | 'failed';
+
+export interface JobCounts {
+  /** Versions received from Graph (including ones already archived). */
+  received: number;
+  /** New versions written to batches. */
+  messages: number;
+  /** Versions already archived (re-reads, settle pass, overlaps). */
+  duplicates: number;
+  /** Versions that failed validation and went to quarantine/. */
+  quarantined: number;
+  blobs: number;
+  bytes: number;
+  pages: number;
+}
+
+export interface JobResult {
+  entity: Entity;
+  status: 'done' | 'skipped' | 'failed';
+  counts: JobCounts;
+  error?: JobError;
+}
+
+export const emptyCounts = (): JobCounts => ({ received: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0, pages: 0 });
+
+/** Field-by-field sum (a job's attempts, a run's jobs). */
+export function addCounts(a: JobCounts, b: Partial<JobCounts>): JobCounts {
+  const out = emptyCounts();
+  for (const k of Object.keys(out) as Array<keyof JobCounts>) out[k] = a[k] + (b[k] ?? 0);
+  return out;
+}
