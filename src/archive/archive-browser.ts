@@ -4,6 +4,7 @@
 // listing is bounded by an entity or month prefix: nothing here lists the whole container.
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Entity } from '../model/entity';
+import { statusOf } from '../model/errors';
 import { listArchivedBatchesByDay } from './archived-versions';
 import { readBatchLines } from './batch-reader';
 import { contentBlobName, contentMapName, decodeIdSegment, entityPrefix } from './blob-layout';
@@ -44,10 +45,6 @@ export interface StoredBlob {
 
 /** How many batches are downloaded at once while drawing one page. */
 const PARALLEL_READS = 8;
-
-function statusOf(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : undefined;
-}
 
 /** The ids of the users (or teams) that have a folder under messages/: one delimiter listing. */
 export async function listEntityIds(container: ContainerClient, kind: BrowsableKind, signal?: AbortSignal): Promise<string[]> {

@@ -1,7 +1,7 @@
 // Where the viewer's pages point: one interface, two spellings. The server (CLI `serve` and the HTTP
 // function) uses absolute paths under its base; the offline transcript folder uses relative file
 // names so it opens from disk. Ids travel as blob-layout's id segments, so a URL names exactly one id.
-import { encodeIdSegment } from '../archive/blob-layout';
+import { CONTENT_PREFIX, encodeIdSegment } from '../archive/blob-layout';
 import type { BrowsableKind } from '../archive/archive-browser';
 
 export interface DayRange {
@@ -66,7 +66,7 @@ const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': '
 /** File name of stored bytes in the offline folder: raster images keep their type, anything else is inert `.bin`. */
 export function offlineContentFile(sha256: string, contentType: string, name?: string): string {
   if (name !== undefined) return `files/${sha256}/${safeFileName(name)}`;
-  return `content/${sha256}.${EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'bin'}`;
+  return `${CONTENT_PREFIX}${sha256}.${EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'bin'}`;
 }
 
 /** A file name that is safe on every file system and cannot climb out of its folder. */

@@ -4,7 +4,7 @@
 import type { ArchiveContainer } from '../archive/archive-container';
 import { blobExists, listEntityIds, listEntityMonths, readBatchLine, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
 import { readBatchLines } from '../archive/batch-reader';
-import { decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { CONTENT_PREFIX, decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
 import { NO_NAMES, readLatestDirectoryNames, type DirectoryNames } from '../archive/viewer-names';
 import type { Logger } from '../log';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
@@ -103,7 +103,8 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
   if (path === 'favicon.ico') return { status: 204, headers: BASE_HEADERS, body: '' };
   if (path === 'assets/viewer.css') return plain(200, 'text/css; charset=utf-8', VIEWER_CSS, { 'cache-control': 'max-age=300' });
   if (path === 'assets/viewer.js') return plain(200, 'text/javascript; charset=utf-8', VIEWER_JS, { 'cache-control': 'max-age=300' });
-  if (path.startsWith('content/')) return content(deps, path.slice('content/'.length), query.get('name'));
+  // The viewer's content URLs mirror the archive's content/ folder.
+  if (path.startsWith(CONTENT_PREFIX)) return content(deps, path.slice(CONTENT_PREFIX.length), query.get('name'));
   if (path.startsWith('raw/') || path.startsWith('blob/')) return batchSource(deps, path, query);
   const names = await deps.names();
   if (path === '' || path === 'index.html') {
