@@ -1,45 +1,12 @@
 // The `teams-export` command as a user runs it: a separate process, real env vars, exit codes.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator';
 import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
+import { emulatorCaFile, runCli as cli } from '../support/cli-process';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
-
-const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string>, opts: { killWhen?: () => boolean } = {}): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    // Only what the CLI needs: no inherited settings from the developer's shell.
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += String(d)));
-    child.stderr.on('data', (d) => (stderr += String(d)));
-    if (opts.killWhen) {
-      const poll = setInterval(() => {
-        if (opts.killWhen!()) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-        }
-      }, 10);
-      child.on('close', () => clearInterval(poll));
-    }
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 describe('teams-export CLI', () => {
   let emulator: Emulator;
@@ -48,8 +15,7 @@ describe('teams-export CLI', () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ tenant: { seed: 5, users: 5, teams: 2, historyDays: 30, endMs: now - 2 * HOUR } });
-    const caFile = join(mkdtempSync(join(tmpdir(), 'te-cli-')), 'ca.pem');
-    await emulator.writeCaCert(caFile);
+    const caFile = await emulatorCaFile(emulator);
     const storage = testStorage('cli');
     env = {
       NODE_EXTRA_CA_CERTS: caFile,
@@ -90,11 +56,12 @@ describe('teams-export CLI', () => {
   });
 
   it('fails at start-up naming an invalid setting, before any work', async () => {
+    const tokensBefore = emulator.counters.byRoute.token ?? 0;
     const r = await cli(['run'], { ...env, EXPORT_SETTLE: 'one day' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/EXPORT_SETTLE/);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-    expect(emulator.counters.byRoute.token ?? 0).toBe(0);
+    expect(emulator.counters.byRoute.token ?? 0).toBe(tokensBefore);
   });
 
   it('a wrong client secret fails the run with a clear message that does not contain the secret', async () => {
