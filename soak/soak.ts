@@ -12,14 +12,13 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { startAzurite, type AzuriteProcess } from '../src/azurite-process';
 import { buildDeps } from '../src/deps';
 import { startEmulator, trustCertificateInProcess, type Emulator, type EmulatorOptions } from '../src/emulator';
-import { emulatorEnv } from '../src/emulator/emulator-env';
 import { runExport } from '../src/export/run-export';
 import type { Entity } from '../src/export/types';
 import { silentLogger } from '../src/log';
 import { loadSettings, type Env } from '../src/settings';
 import { DAY, HOUR, MINUTE } from '../src/time';
 import { auditArchive, type ArchiveAudit } from '../test/support/archive-audit';
-import { emulatorCaFile, runCli } from '../test/support/cli-process';
+import { cliEnv, emulatorCaFile, runCli } from '../test/support/cli-process';
 
 const LAG = 5 * MINUTE;
 
@@ -39,16 +38,8 @@ let counter = 0;
 /** Settings for one scenario: the emulator, the shared Azurite, fresh container and table names. */
 function envFor(emulator: Emulator, connectionString: string, label: string, extra: Record<string, string> = {}): Record<string, string> {
   const unique = `${Date.now().toString(36)}${(counter++).toString(36)}`;
-  return {
-    ...(emulatorEnv(emulator) as Record<string, string>),
-    GRAPH_MAX_RPS: '300',
-    EXPORT_STORAGE: connectionString,
-    EXPORT_CONTAINER: `soak-${label}-${unique}`,
-    EXPORT_TABLE_PREFIX: `soak${label.replace(/[^a-z0-9]/gi, '')}${unique}`,
-    EXPORT_START: new Date(Date.now() - 120 * DAY).toISOString(),
-    EXPORT_CHUNK: 'P10D',
-    ...extra,
-  };
+  const storage = { connectionString, container: `soak-${label}-${unique}`, tablePrefix: `soak${label.replace(/[^a-z0-9]/gi, '')}${unique}` };
+  return cliEnv(emulator, storage, { EXPORT_START: new Date(Date.now() - 120 * DAY).toISOString(), EXPORT_CHUNK: 'P10D', ...extra });
 }
 
 async function trustedEmulator(opts: EmulatorOptions): Promise<Emulator> {

@@ -5,9 +5,8 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { TableServiceClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator, EmulatedUser } from '../../src/emulator';
-import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { DAY, HOUR, iso, MINUTE } from '../../src/time';
-import { emulatorCaFile, runCli } from '../support/cli-process';
+import { cliEnv, emulatorCaFile, runCli } from '../support/cli-process';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
@@ -31,17 +30,7 @@ describe('the CLI refuses or canonicalises operator input that would lose or dup
 
   /** Settings for a CLI process on fresh, not yet created storage. */
   function freshEnv(label: string): Record<string, string> {
-    const storage = testStorage(label);
-    return {
-      NODE_EXTRA_CA_CERTS: caFile,
-      ...(emulatorEnv(emulator) as Record<string, string>),
-      GRAPH_MAX_RPS: '300',
-      ...TEST_HOSTED_CONTENT_ENV,
-      EXPORT_STORAGE: storage.connectionString,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_START: iso(startMs),
-    };
+    return cliEnv(emulator, testStorage(label), { NODE_EXTRA_CA_CERTS: caFile, ...TEST_HOSTED_CONTENT_ENV, EXPORT_START: iso(startMs) });
   }
 
   async function blobNames(env: Record<string, string>): Promise<string[]> {

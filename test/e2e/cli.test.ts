@@ -2,9 +2,8 @@
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../src/emulator';
-import { emulatorEnv } from '../../src/emulator/emulator-env';
 import { DAY, HOUR, iso } from '../../src/time';
-import { emulatorCaFile, runCli as cli } from '../support/cli-process';
+import { cliEnv, emulatorCaFile, runCli as cli } from '../support/cli-process';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
@@ -17,16 +16,7 @@ describe('teams-export CLI', () => {
     emulator = await startTestEmulator({ tenant: { seed: 5, users: 5, teams: 2, historyDays: 30, endMs: now - 2 * HOUR } });
     const caFile = await emulatorCaFile(emulator);
     const storage = testStorage('cli');
-    env = {
-      NODE_EXTRA_CA_CERTS: caFile,
-      ...(emulatorEnv(emulator) as Record<string, string>),
-      GRAPH_MAX_RPS: '300',
-      ...TEST_HOSTED_CONTENT_ENV,
-      EXPORT_STORAGE: storage.connectionString,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_START: iso(now - 40 * DAY),
-    };
+    env = cliEnv(emulator, storage, { NODE_EXTRA_CA_CERTS: caFile, ...TEST_HOSTED_CONTENT_ENV, EXPORT_START: iso(now - 40 * DAY) });
   });
   afterAll(() => emulator?.close());
 

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Emulator } from '../../src/emulator';
+import { emulatorEnv, type EmulatorEndpoints } from '../../src/emulator/emulator-env';
 
 export interface CliResult {
   /** Exit code; null when the process ended by a signal. */
@@ -77,4 +78,26 @@ export async function emulatorCaFile(emulator: Pick<Emulator, 'writeCaCert'>): P
   const file = join(mkdtempSync(join(tmpdir(), 'te-ca-')), 'ca.pem');
   await emulator.writeCaCert(file);
   return file;
+}
+
+/** Where a CLI process keeps its archive and state (a test's or the soak's own names on Azurite). */
+export interface CliStorage {
+  connectionString: string;
+  container: string;
+  tablePrefix: string;
+}
+
+/**
+ * The settings of a CLI process against the emulator and `storage`, plus `extra`. A child process
+ * trusts the emulator's certificate only through NODE_EXTRA_CA_CERTS (see emulatorCaFile).
+ */
+export function cliEnv(emulator: EmulatorEndpoints, storage: CliStorage, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...(emulatorEnv(emulator) as Record<string, string>),
+    GRAPH_MAX_RPS: '300',
+    EXPORT_STORAGE: storage.connectionString,
+    EXPORT_CONTAINER: storage.container,
+    EXPORT_TABLE_PREFIX: storage.tablePrefix,
+    ...extra,
+  };
 }
