@@ -12,14 +12,17 @@ import { UsageError } from './cli-errors';
 /** How far `--now` may run ahead of this machine's clock (clock skew between machines, not intent). */
 export const NOW_TOLERANCE_MS = 5 * MINUTE;
 
-/** Refuses an instant later than the real clock plus NOW_TOLERANCE_MS. */
-export function checkNotFuture(flag: string, ms: number, nowMs: number): void {
+/** Refuses an instant later than the real clock plus NOW_TOLERANCE_MS; `why` says what it would do. */
+export function checkNotFuture(flag: string, ms: number, nowMs: number, why: string): void {
   if (ms <= nowMs + NOW_TOLERANCE_MS) return;
-  throw new UsageError(
-    `${flag} ${iso(ms)} is later than the current time ${iso(nowMs)}: a run in the future would move every ` +
-      `watermark past messages that do not exist yet and they would never be exported; give an instant no later than now`,
-  );
+  throw new UsageError(`${flag} ${iso(ms)} is later than the current time ${iso(nowMs)}: ${why}; give an instant no later than now`);
 }
+
+/** Why `run --now` must not be in the future. */
+export const FUTURE_RUN =
+  'a run in the future would move every watermark past messages that do not exist yet, and they would never be exported';
+/** Why `backfill --to` must not be in the future (the HTTP backfill refuses it too). */
+export const FUTURE_BACKFILL = 'a backfill can only export what Graph holds already';
 
 /** A user named on the command line: an object id, or a user principal name to resolve. */
 function isUpn(value: string): boolean {

@@ -122,6 +122,10 @@ describe('the CLI refuses or canonicalises operator input that would lose or dup
     const badUser = await runCli(['backfill', ...range, '--user', '{' + user.id + '}'], env);
     expect(badUser.code).toBe(2);
     expect(badUser.stderr).toMatch(/--user .* is neither a user object id/);
+    // As strict as POST /api/backfills: the range must not reach into the future either.
+    const future = await runCli(['backfill', '--from', iso(startMs), '--to', iso(Date.now() + DAY), '--user', user.id], env);
+    expect(future.code).toBe(2);
+    expect(future.stderr).toMatch(/--to .* is later than the current time/);
   });
 
   it('run --now within the tolerance for clock skew is accepted', async () => {
