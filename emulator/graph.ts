@@ -32,6 +32,7 @@ const CHANNEL_EXPORT = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/
 const CHAT_RETAINED = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/getallretainedmessages$/i;
 const CHANNEL_RETAINED = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallretainedmessages$/i;
 const DELETED_TEAMS = /^\/v1\.0\/teamwork\/deletedteams$/i;
+const USER_ITEM = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))$/i;
 const DELETED_TEAM_EXPORT = /^\/v1\.0\/teamwork\/deletedteams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallmessages$/i;
 
 export function classifyGraphPath(path: string): RouteKind {
@@ -94,6 +95,8 @@ export function handleGraph(req: IncomingMessage, res: ServerResponse, path: str
   if (req.method !== 'GET') return sendGraphError(res, ids, 405, 'Request_BadRequest', `Specified HTTP method is not allowed for the request target.`);
   if (path === '/v1.0/users') return listUsers(res, params, ids, ctx);
   if (path === '/v1.0/teams') return listTeams(res, params, ids, ctx);
+  const userItem = USER_ITEM.exec(path);
+  if (userItem) return getUser(res, (userItem[1] ?? userItem[2]) as string, params, ids, ctx);
   const chat = CHAT_EXPORT.exec(path);
   if (chat) return exportMessages(req, res, { kind: 'user', id: (chat[1] ?? chat[2]) as string }, params, ids, ctx);
   const channel = CHANNEL_EXPORT.exec(path);
@@ -151,6 +154,24 @@ function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds
     body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/users?${query(q)}`;
   }
   body.value = page.map((u) => Object.fromEntries(select.map((p) => [p, userProp(u, p)])));
+  sendJson(res, 200, body, graphIdHeaders(ids));
+}
+
+/** GET /users/{id | userPrincipalName}: Graph matches either, without regard to case. */
+function getUser(res: ServerResponse, key: string, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+  const bad = unknownOption(params, ['$select'], true);
+  if (bad) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Query option '${bad}' is not supported.`);
+  const selectRaw = params.get('$select');
+  const select = selectRaw === null ? USER_DEFAULT : (selectRaw.split(',').map((s) => s.trim()).filter(Boolean) as UserProp[]);
+  const unknown = select.find((n) => !(USER_PROPS as readonly string[]).includes(n));
+  if (unknown) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+  const wanted = key.toLowerCase();
+  const user = ctx.tenant.users.find((u) => u.id.toLowerCase() === wanted || u.userPrincipalName.toLowerCase() === wanted);
+  if (!user) return sendGraphError(res, ids, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+  const body = {
+    '@odata.context': `${ctx.origin}/v1.0/$metadata#users${selectRaw !== null ? `(${select.join(',')})` : ''}/$entity`,
+    ...Object.fromEntries(select.map((p) => [p, userProp(user, p)])),
+  };
   sendJson(res, 200, body, graphIdHeaders(ids));
 }
 

@@ -2,12 +2,12 @@
 // future, a bounded span and bounded id lists of GUIDs; every problem is reported with its field.
 import { z } from 'zod';
 import type { Window } from '../model/window';
+import { canonicalObjectId, isObjectId } from '../object-id';
 import { DAY, parseInstant, type Clock } from '../time';
 import { fieldProblems, ValidationError } from './app-errors';
 
 export const BACKFILL_LIMITS = { maxSpanMs: 3660 * DAY, maxIds: 1000 } as const;
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A full instant with a zone: a date alone or a local time would be ambiguous for an audit range. */
 const ZONED_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 
@@ -18,10 +18,9 @@ const instant = z
 
 const ids = (what: string) =>
   z
-    .array(z.string({ error: `each ${what} id must be a string` }).regex(GUID, `must be a ${what} object id (a GUID)`), { error: `must be an array of ${what} ids` })
+    .array(z.string({ error: `each ${what} id must be a string` }).refine(isObjectId, `must be a ${what} object id (a GUID)`), { error: `must be an array of ${what} ids` })
     .max(BACKFILL_LIMITS.maxIds, `at most ${BACKFILL_LIMITS.maxIds} ${what} ids per backfill`)
-    // Graph ids are lowercase GUIDs; the archive folder of an id depends on its case.
-    .transform((list) => [...new Set(list.map((s) => s.toLowerCase()))]);
+    .transform((list) => [...new Set(list.map(canonicalObjectId))]);
 
 const bodySchema = z
   .object({

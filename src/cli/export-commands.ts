@@ -4,6 +4,7 @@ import { runExport, type RunOutcome, type RunSpec } from '../export/run-in-proce
 import { iso, parseInstant } from '../time';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { depsFrom, write, type CliContext } from './cli-context';
+import { canonicalEntityIds, checkEntityArgs, checkNotFuture, FUTURE_BACKFILL, FUTURE_RUN } from './operator-input';
 import { createProgressDisplay } from './progress';
 
 export interface RunCommandOptions {
@@ -20,6 +21,7 @@ export function parseInstantArg(flag: string, value: string): number {
 
 export async function runCommand(ctx: CliContext, o: RunCommandOptions): Promise<number> {
   const nowMs = o.now === undefined ? Date.now() : parseInstantArg('--now', o.now);
+  checkNotFuture('--now', nowMs, Date.now(), FUTURE_RUN);
   const deps = await depsFrom(ctx, o.envFile);
   const outcome = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
   printOutcome(ctx, outcome, o.json === true);
@@ -40,13 +42,11 @@ export async function backfillCommand(ctx: CliContext, o: BackfillCommandOptions
   const fromMs = parseInstantArg('--from', o.from);
   const toMs = parseInstantArg('--to', o.to);
   if (fromMs >= toMs) throw new UsageError(`--from (${o.from}) must be before --to (${o.to})`);
+  checkNotFuture('--to', toMs, Date.now(), FUTURE_BACKFILL);
+  checkEntityArgs(o.user ?? [], o.team ?? []);
   const deps = await depsFrom(ctx, o.envFile);
-  const outcome = await executeWithProgress(ctx, deps, {
-    kind: 'backfill',
-    window: { fromMs, toMs },
-    users: o.user ?? [],
-    teams: o.team ?? [],
-  });
+  const ids = await canonicalEntityIds(deps.http, o.user ?? [], o.team ?? [], ctx.signal);
+  const outcome = await executeWithProgress(ctx, deps, { kind: 'backfill', window: { fromMs, toMs }, ...ids });
   printOutcome(ctx, outcome, o.json === true);
   return outcome.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
 }

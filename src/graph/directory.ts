@@ -47,6 +47,24 @@ export function listTeams(http: GraphHttp, signal?: AbortSignal): AsyncGenerator
   return listValidated(http, TEAMS_PATH, teamSchema, 'team', signal);
 }
 
+/**
+ * One user by object id or user principal name (`GET /users/{id | userPrincipalName}`), e.g. to turn an
+ * operator's UPN into the object id the archive is keyed by. A user Graph does not know rejects with
+ * the GraphError of its 404.
+ */
+export async function getUser(http: GraphHttp, idOrUpn: string, signal?: AbortSignal): Promise<DirectoryUser> {
+  const path = `/users/${encodeURIComponent(idOrUpn)}?$select=id,displayName,userPrincipalName`;
+  const res = await http.getJson(path, signal ? { signal } : {});
+  const parsed = userSchema.safeParse(res.body);
+  if (!parsed.success) {
+    throw new MalformedResponseError(`the user ${idOrUpn} returned by Graph is invalid: ${parsed.error.issues[0]?.message ?? ''}`.trim(), {
+      path: '/users/{id}',
+      ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
+    });
+  }
+  return parsed.data;
+}
+
 /** Deleted teams Graph still serves (docs/graph.md §6: about 30 days): their channels stay exportable. */
 export const DELETED_TEAMS_PATH = '/teamwork/deletedTeams';
 

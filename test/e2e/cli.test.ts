@@ -3,8 +3,8 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
 import { DAY, HOUR, iso } from '../../src/time';
-import { cliEnv, runCli } from '../support/cli-process';
-import { startTestEmulator } from '../support/emulator';
+import { cliEnv, emulatorCaFile, runCli as cli } from '../support/cli-process';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
 describe('teams-export CLI', () => {
@@ -14,72 +14,75 @@ describe('teams-export CLI', () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({ tenant: { seed: 5, users: 5, teams: 2, historyDays: 30, endMs: now - 2 * HOUR } });
-    env = await cliEnv(emulator, testStorage('cli'), iso(now - 40 * DAY));
+    const caFile = await emulatorCaFile(emulator);
+    const storage = testStorage('cli');
+    env = cliEnv(emulator, storage, { NODE_EXTRA_CA_CERTS: caFile, ...TEST_HOSTED_CONTENT_ENV, EXPORT_START: iso(now - 40 * DAY) });
   });
   afterAll(() => emulator?.close());
 
   it('prints usage and exits 2 without a command, and names an unknown one', async () => {
-    const none = await runCli([], env);
+    const none = await cli([], env);
     expect(none.code).toBe(2);
     expect(none.stdout).toMatch(/usage: teams-export/);
-    const unknown = await runCli(['export-everything'], env);
+    const unknown = await cli(['export-everything'], env);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command "export-everything"/);
   });
 
   it('rejects bad arguments with a one-line error and exit code 2', async () => {
-    const badNow = await runCli(['run', '--now', 'tomorrow'], env);
+    const badNow = await cli(['run', '--now', 'tomorrow'], env);
     expect(badNow.code).toBe(2);
     expect(badNow.stderr).toMatch(/--now must be an ISO-8601 UTC instant/);
-    const reversed = await runCli(['backfill', '--from', '2024-02-01T00:00:00Z', '--to', '2024-01-01T00:00:00Z'], env);
+    const reversed = await cli(['backfill', '--from', '2024-02-01T00:00:00Z', '--to', '2024-01-01T00:00:00Z'], env);
     expect(reversed.code).toBe(2);
     expect(reversed.stderr).toMatch(/--from .* must be before --to/);
-    const unknownFlag = await runCli(['status', '--verbose'], env);
+    const unknownFlag = await cli(['status', '--verbose'], env);
     expect(unknownFlag.code).toBe(2);
-    const wrongFlag = await runCli(['status', '--now', iso(now)], env);
+    const wrongFlag = await cli(['status', '--now', iso(now)], env);
     expect(wrongFlag.code).toBe(2);
     expect(wrongFlag.stderr).toMatch(/status does not take --now/);
-    const traversal = await runCli(['cat', 'messages/../locks/x'], env);
+    const traversal = await cli(['cat', 'messages/../locks/x'], env);
     expect(traversal.code).toBe(2);
   });
 
   it('fails at start-up naming an invalid setting, before any work', async () => {
-    const r = await runCli(['run'], { ...env, EXPORT_SETTLE: 'one day' });
+    const tokensBefore = emulator.counters.byRoute.token ?? 0;
+    const r = await cli(['run'], { ...env, EXPORT_SETTLE: 'one day' });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/EXPORT_SETTLE/);
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-    expect(emulator.counters.byRoute.token ?? 0).toBe(0);
+    expect(emulator.counters.byRoute.token ?? 0).toBe(tokensBefore);
   });
 
   it('a wrong client secret fails the run with a clear message that does not contain the secret', async () => {
     const secret = 'wrong-secret-7f3a9c';
-    const r = await runCli(['run', '--now', iso(now)], { ...env, AZURE_CLIENT_SECRET: secret });
+    const r = await cli(['run', '--now', iso(now)], { ...env, AZURE_CLIENT_SECRET: secret });
     expect(r.code).toBe(1);
     expect(r.stdout + r.stderr).toMatch(/could not enumerate users and teams: could not get an access token/);
     expect(r.stdout + r.stderr).not.toContain(secret);
   });
 
   it('run exports the tenant, then status, ls and cat show it', async () => {
-    const run = await runCli(['run', '--now', iso(now)], env);
+    const run = await cli(['run', '--now', iso(now)], env);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/succeeded/);
     expect(run.stderr).not.toContain(emulator.clientSecret);
 
-    const status = await runCli(['status', '--json'], env);
+    const status = await cli(['status', '--json'], env);
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as { entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }> };
     const done = parsed.entities.filter((e) => e.lastStatus === 'done');
     expect(done.length).toBeGreaterThan(0);
     for (const e of done) expect(e.freshWatermark).toBe(iso(now - 5 * 60_000));
 
-    const ls = await runCli(['ls', 'messages/', '--json'], env);
+    const ls = await cli(['ls', 'messages/', '--json'], env);
     expect(ls.code).toBe(0);
     const blobs = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; lines: number });
     expect(blobs.length).toBeGreaterThan(0);
     const first = blobs[0]!;
     expect(first.name).toMatch(/^messages\/(users|teams)\/.+\/\d{4}\/\d{2}\/\d{2}\/.+\.jsonl\.gz$/);
 
-    const cat = await runCli(['cat', first.name], env);
+    const cat = await cli(['cat', first.name], env);
     expect(cat.code).toBe(0);
     const lines = cat.stdout.trim().split('\n');
     expect(lines).toHaveLength(first.lines);
@@ -93,14 +96,14 @@ describe('teams-export CLI', () => {
     try {
       // Killed without warning in the middle of exporting (after some pages, long before the end).
       const pagesBefore = emulator.counters.messagePages;
-      const killed = await runCli(['run', '--now', iso(now)], e, { killWhen: () => emulator.counters.messagePages - pagesBefore >= 12 });
+      const killed = await cli(['run', '--now', iso(now)], e, { killWhen: () => emulator.counters.messagePages - pagesBefore >= 12 });
       expect(killed.code).toBe(null);
-      const rerun = await runCli(['run', '--now', iso(now)], e);
+      const rerun = await cli(['run', '--now', iso(now)], e);
       expect(rerun.code, rerun.stderr).toBe(0);
     } finally {
       emulator.setFaults({ latencyMs: 0 });
     }
-    const ls = await runCli(['ls', 'messages/', '--json'], e);
+    const ls = await cli(['ls', 'messages/', '--json'], e);
     const names = ls.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { name: string }).name);
     const { BlobServiceClient } = await import('@azure/storage-blob');
     const container = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);

@@ -9,8 +9,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Emulator } from '../../emulator';
 import { DAY, HOUR, iso } from '../../src/time';
-import { cliEnv, runCli, type CliResult } from '../support/cli-process';
-import { startTestEmulator } from '../support/emulator';
+import { cliEnv, emulatorCaFile, runCli, type CliResult } from '../support/cli-process';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { installProductionDependencies } from '../support/production-dependencies';
 import { testStorage } from '../support/storage';
 
@@ -43,7 +43,7 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
     // The emulator runs here, in the test process (it is a development tool); the installed CLI reaches
     // it over HTTPS like a real tenant.
     emulator = await startTestEmulator({ tenant: { seed: 11, users: 3, teams: 1, historyDays: 3, endMs: now - 2 * HOUR } });
-    env = await cliEnv(emulator, testStorage('prod-install'), iso(now - 4 * DAY));
+    env = cliEnv(emulator, testStorage('prod-install'), { NODE_EXTRA_CA_CERTS: await emulatorCaFile(emulator), ...TEST_HOSTED_CONTENT_ENV, EXPORT_START: iso(now - 4 * DAY) });
     installProductionCopy(dir);
   }, INSTALL_TIMEOUT_MS);
 

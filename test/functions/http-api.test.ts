@@ -39,7 +39,6 @@ describe('HTTP API', () => {
   let listRuns: ReturnType<typeof createListRunsHandler>;
   let listExports: ReturnType<typeof createListExportsHandler>;
   let readExport: ReturnType<typeof createReadExportHandler>;
-  let backfillRunId: string;
 
   beforeAll(async () => {
     fh = await startFunctionsHarness({ label: 'fn-http', tenant: { seed: 33, users: 5, teams: 2, historyDays: 10, endMs: now - 2 * HOUR } });
@@ -51,6 +50,22 @@ describe('HTTP API', () => {
     readExport = createReadExportHandler(getCtx);
   });
   afterAll(() => fh?.close());
+
+  /**
+   * One backfill over HTTP, drained through the queue, made by whichever test needs it first (so the
+   * tests pass in any order): the 202 answer, the run as seen while still queued, and its id.
+   */
+  let backfill: Promise<{ users: string[]; teams: string[]; res: HttpResponseInit; queued: HttpResponseInit; runId: string }> | undefined;
+  const finishedBackfill = () =>
+    (backfill ??= (async () => {
+      const users = fh.h.emulator.tenant.users.map((u) => u.id.toUpperCase());
+      const teams = fh.h.emulator.tenant.teams.map((t) => t.id);
+      const res = await startBackfill(post('backfills', JSON.stringify({ from, to, users, teams })), fh.invocation('startBackfill'));
+      const runId = String((res.jsonBody as Json)?.runId);
+      const queued = await getRun(get(`runs/${runId}`, { params: { runId } }), fh.invocation('getRun'));
+      await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+      return { users, teams, res, queued, runId };
+    })());
 
   const from = iso(now - 20 * DAY);
   const to = iso(now - HOUR);
@@ -91,27 +106,25 @@ describe('HTTP API', () => {
     });
 
     it('a rejected request starts no run', async () => {
-      expect((await fh.ctx.deps.runs.listRuns()).length).toBe(0);
+      const before = await fh.ctx.deps.runs.listRuns();
+      const res = await startBackfill(post('backfills', JSON.stringify({ from: to, to: from })), fh.invocation('startBackfill'));
+      expect(res.status).toBe(400);
+      expect(await fh.ctx.deps.runs.listRuns()).toEqual(before);
+      expect((await fh.queuedMessages()).length).toBe(0);
     });
   });
 
   it('a backfill started over HTTP answers 202 with a Location, runs through the queue and reports its counts', async () => {
-    const users = fh.h.emulator.tenant.users.map((u) => u.id.toUpperCase());
-    const teams = fh.h.emulator.tenant.teams.map((t) => t.id);
-    const res = await startBackfill(post('backfills', JSON.stringify({ from, to, users, teams })), fh.invocation('startBackfill'));
+    const { users, teams, res, queued, runId: backfillRunId } = await finishedBackfill();
     expect(res.status).toBe(202);
     const body = res.jsonBody as Json;
-    backfillRunId = body.runId;
     expect(backfillRunId).toMatch(/^backfill-/);
     const location = (res.headers as Record<string, string>).location!;
     expect(location).toBe(`${BASE}runs/${backfillRunId}`);
     expect(body.planned).toBe(users.length + teams.length);
 
-    const queued = await getRun(get(`runs/${backfillRunId}`, { params: { runId: backfillRunId } }), fh.invocation('getRun'));
     expect(queued.status).toBe(200);
     expect((queued.jsonBody as Json).counts).toMatchObject({ planned: users.length + teams.length, queued: users.length + teams.length, done: 0 });
-
-    await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
 
     const runId = new URL(location).pathname.split('/').pop()!;
     const status = await getRun(get(`runs/${runId}`, { params: { runId } }), fh.invocation('getRun'));
@@ -139,6 +152,7 @@ describe('HTTP API', () => {
   });
 
   it('the run list holds the backfill, newest first, and validates its limit', async () => {
+    const { runId: backfillRunId } = await finishedBackfill();
     const res = await listRuns(get('runs'), fh.invocation('listRuns'));
     expect(res.status).toBe(200);
     expect((res.jsonBody as Json).runs.map((r: Json) => r.runId)).toEqual([backfillRunId]);
@@ -148,6 +162,7 @@ describe('HTTP API', () => {
   });
 
   it('the export listing shows each batch with size, version count and day, and a batch reads back as JSON Lines', async () => {
+    await finishedBackfill();
     const user = fh.h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
     const prefix = entityPrefix({ kind: 'user', id: user.id });
     const res = await listExports(get('exports', { query: { prefix } }), fh.invocation('listExports'));
@@ -186,6 +201,7 @@ describe('HTTP API', () => {
   });
 
   it('a run manifest reads back as JSON', async () => {
+    const { runId: backfillRunId } = await finishedBackfill();
     const name = `manifests/${backfillRunId}/run.json`;
     const read = await readExport(get(`exports/${name}`, { params: { path: name } }), fh.invocation('readExport'));
     expect(read.status).toBe(200);

@@ -2,7 +2,7 @@
 // fan-out, idempotent triggers, a drained queue archiving the same versions as the CLI's run,
 // harmless duplicates, and jobs that keep failing ending as failed job records.
 import type { Timer } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { entityPrefix } from '../../src/archive/blob-layout';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import { startDailyRun, startBackfillRun, dailyRunId } from '../../src/app/start-run';
@@ -41,11 +41,13 @@ async function archivedKeys(deps: AppDeps, entity: Entity): Promise<string[]> {
 }
 
 describe('daily run over the jobs queue', () => {
+  // Every test gets its own emulator, storage and queues and builds the state it needs, so the tests
+  // pass in any order and one at a time (vitest --sequence.shuffle, -t).
   let fh: FunctionsHarness;
   let handlers: { worker: ReturnType<typeof createExportWorkerHandler>; poison: ReturnType<typeof createExportPoisonHandler> };
   let dailyExport: ReturnType<typeof createDailyExportHandler>;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     fh = await startFunctionsHarness({
       label: 'fn-daily',
       tenant: { seed: 21, users: 6, teams: 2, historyDays: 12, endMs: now - 2 * HOUR },
@@ -56,7 +58,15 @@ describe('daily run over the jobs queue', () => {
     dailyExport = createDailyExportHandler(getCtx);
     handlers = { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) };
   });
-  afterAll(() => fh?.close());
+  afterEach(() => fh?.close());
+
+  /** The daily run of `scheduledMs`, fanned out by the timer and drained by the worker. */
+  async function finishedDailyRun(): Promise<string> {
+    await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
+    const stats = await drainQueues(fh, handlers);
+    expect(stats.failedDeliveries).toBe(0);
+    return dailyRunId(scheduledMs);
+  }
 
   it('the timer creates one run for its scheduled time and queues one job per entity', async () => {
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
@@ -72,6 +82,7 @@ describe('daily run over the jobs queue', () => {
   });
 
   it('a repeated or past-due trigger for the same scheduled time adds no run and no message', async () => {
+    await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
     await dailyExport(timer(scheduledMs, true), fh.invocation('dailyExport'));
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
     expect(await fh.queuedMessages()).toHaveLength(fh.h.entities().length);
@@ -90,22 +101,12 @@ describe('daily run over the jobs queue', () => {
     expect(started).toMatchObject({ runId, created: false, planned: fh.h.entities().length, enqueued: fh.h.entities().length });
     const again = await startDailyRun(fh.ctx, crashedAt, silentLogger);
     expect(again.enqueued).toBe(0);
-    // Take that run's messages out again: the next test drains the first run only.
-    const { receivedMessageItems } = await fh.queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 });
-    let removed = 0;
-    for (const m of receivedMessageItems) {
-      if ((decode(m.messageText) as { runId: string }).runId === runId) {
-        await fh.queue.deleteMessage(m.messageId, m.popReceipt);
-        removed++;
-      } else await fh.queue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
-    }
-    expect(removed).toBe(fh.h.entities().length);
+    const queued = (await fh.queuedMessages()) as Array<{ runId: string; entity: { kind: string; id: string } }>;
+    expect(queued.map((m) => `${m.runId} ${m.entity.kind}:${m.entity.id}`).sort()).toEqual(fh.h.entities().map((e) => `${runId} ${e.kind}:${e.id}`).sort());
   });
 
   it('draining the queue through the worker archives the same versions as a single-process run', async () => {
-    const stats = await drainQueues(fh, handlers);
-    expect(stats.failedDeliveries).toBe(0);
-    const runId = dailyRunId(scheduledMs);
+    const runId = await finishedDailyRun();
     const summary = await fh.ctx.deps.runs.summarize(runId);
     const noData = fh.h.emulator.tenant.users.filter((u) => !u.hasTeamsData).length;
     expect(summary?.run.status).toBe('succeeded');
@@ -128,7 +129,7 @@ describe('daily run over the jobs queue', () => {
   });
 
   it('a duplicate delivery of a finished job changes neither the archive nor the job record', async () => {
-    const runId = dailyRunId(scheduledMs);
+    const runId = await finishedDailyRun();
     const entity = fh.h.entities().find((e) => e.kind === 'team')!;
     const before = await fh.ctx.deps.runs.getJob(runId, entity);
     const keysBefore = await archivedKeys(fh.ctx.deps, entity);

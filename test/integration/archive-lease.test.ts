@@ -7,7 +7,8 @@ import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** Polls until `condition` holds; the bound is for a hang, not a measure of speed. */
+async function waitFor(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > until) throw new Error('condition not met in time');

@@ -1,8 +1,21 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GraphError } from '../../src/graph/graph-errors';
-import { ConversationLimiter } from '../../src/graph/conversation-limiter';
+import { ConversationLimiter, type KeyLimiter } from '../../src/graph/conversation-limiter';
 import { graphTestClient, rejection } from '../support/graph-test-client';
 import { startHttpsTestServer, type HttpsTestServer } from '../support/https-test-server';
+import { TIMER_SLACK_MS } from '../support/timing';
+
+/** A conversation's limiter that notes when it let each request go (performance.now()). */
+function recorded(inner: KeyLimiter): KeyLimiter & { grants: number[] } {
+  const grants: number[] = [];
+  return {
+    grants,
+    async acquire(signal?: AbortSignal) {
+      await inner.acquire(signal);
+      grants.push(performance.now());
+    },
+  };
+}
 
 let graph: HttpsTestServer;
 let files: HttpsTestServer;
@@ -134,24 +147,33 @@ describe('GraphHttp.getBytes', () => {
   it('waits for the per-conversation limiter before each attempt: ~1 s apart within a conversation, none across', async () => {
     const { http } = graphTestClient(graph.origin);
     const perChat = new ConversationLimiter({ ratePerSec: 1 });
+    const [a1, b1, a2] = [recorded(perChat.forKey('a')), recorded(perChat.forKey('b')), recorded(perChat.forKey('a'))];
     graph.handle(() => png('ok'));
     await Promise.all([
-      http.getBytes('/chats/a/1', { limiter: perChat.forKey('a') }),
-      http.getBytes('/chats/b/1', { limiter: perChat.forKey('b') }),
-      http.getBytes('/chats/a/2', { limiter: perChat.forKey('a') }),
+      http.getBytes('/chats/a/1', { limiter: a1 }),
+      http.getBytes('/chats/b/1', { limiter: b1 }),
+      http.getBytes('/chats/a/2', { limiter: a2 }),
     ]);
     const at = (path: string) => graph.requests.find((r) => r.path === `/v1.0${path}`)?.at as number;
-    // Generous: only has to tell "not held back by a's limiter" (≥ 1 s) from "went at once" on a busy machine.
-    expect(Math.abs(at('/chats/b/1') - at('/chats/a/1'))).toBeLessThan(600);
-    expect(at('/chats/a/2') - at('/chats/a/1')).toBeGreaterThanOrEqual(950);
+    // Each request waited for its conversation's limiter, and only for that one: b went before a's
+    // second request, which a's limiter held back a second (measured where it let go, not on the wire).
+    expect(at('/chats/a/1')).toBeGreaterThanOrEqual(a1.grants[0]!);
+    expect(at('/chats/a/2')).toBeGreaterThanOrEqual(a2.grants[0]!);
+    expect(at('/chats/b/1')).toBeLessThan(at('/chats/a/2'));
+    expect(a2.grants[0]! - a1.grants[0]!).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
   });
 
   it('retries of one request also wait for the per-conversation limiter', async () => {
     const { http } = graphTestClient(graph.origin);
     const perChat = new ConversationLimiter({ ratePerSec: 5 });
+    const limiter = recorded(perChat.forKey('a'));
     graph.enqueue({ status: 500 }, png('ok'));
-    await http.getBytes('/chats/a/1', { limiter: perChat.forKey('a') });
+    await http.getBytes('/chats/a/1', { limiter });
     const [first, second] = graph.requests;
-    expect((second?.at as number) - (first?.at as number)).toBeGreaterThanOrEqual(180);
+    // One grant per attempt, each before its request; the grants 1/5 s apart (the limiter's own pace).
+    expect(limiter.grants).toHaveLength(2);
+    expect(first!.at).toBeGreaterThanOrEqual(limiter.grants[0]!);
+    expect(second!.at).toBeGreaterThanOrEqual(limiter.grants[1]!);
+    expect(limiter.grants[1]! - limiter.grants[0]!).toBeGreaterThanOrEqual(200 - TIMER_SLACK_MS);
   });
 });

@@ -1,5 +1,6 @@
 // The export engine end to end: real HTTPS Graph emulator, real @azure/identity, real Azurite.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunOutcome } from '../../src/export/run-in-process';
 import type { Entity } from '../../src/model/entity';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 import { duplicatesIn, expectedKeys, startHarness, type Harness } from '../support/harness';
@@ -46,15 +47,19 @@ async function expectEveryServedVersionOnce(h: Harness, now: number) {
 }
 
 describe('daily export', () => {
+  // The tests below share one first run (made by whichever test runs first, so any order works); a
+  // test that changes the tenant or moves the watermarks further uses a harness of its own.
   let h: Harness;
+  let first: Promise<RunOutcome> | undefined;
   const now = Date.now();
+  const firstRun = () => (first ??= h.daily(now));
   beforeAll(async () => {
     h = await startHarness({ label: 'engine-daily', tenant: { ...tenant, endMs: now - 2 * HOUR } });
   });
   afterAll(() => h?.close());
 
   it('a first run archives every version of every entity exactly once and records skipped entities', async () => {
-    const outcome = await h.daily(now);
+    const outcome = await firstRun();
     expect(outcome.status).toBe('succeeded');
     await expectArchiveComplete(h, snapshot(h, now));
     const noData = h.emulator.tenant.users.filter((u) => !u.hasTeamsData);
@@ -74,6 +79,7 @@ describe('daily export', () => {
   });
 
   it('advances both watermarks after a first run and leaves skipped entities without watermarks', async () => {
+    await firstRun();
     for (const entity of h.entities()) {
       const cp = await h.deps.checkpoints.get(entity);
       const user = h.emulator.tenant.users.find((u) => u.id === entity.id);
@@ -88,6 +94,7 @@ describe('daily export', () => {
   });
 
   it('re-running at the same instant adds nothing', async () => {
+    await firstRun();
     const before = await blobCount(h);
     const again = await h.daily(now);
     expect(again.status).toBe('succeeded');
@@ -96,32 +103,39 @@ describe('daily export', () => {
   });
 
   it('edits, deletions and reactions between runs become new versions, with no duplicates', async () => {
-    const expected = snapshot(h, now);
-    const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
-    const entity: Entity = { kind: 'user', id: user.id };
-    const versions = h.emulator.tenant.currentVersions(entity, { fromMs: 0, toMs: now });
-    const live = versions.map((v) => v.message as { id: string; chatId: string; deletedDateTime?: string | null }).filter((m) => !m.deletedDateTime);
-    const [a, b, c] = live;
-    const t = now + MINUTE;
-    h.emulator.tenant.editMessage(a!.chatId, a!.id, 'edited ✏️ نص عربي', t);
-    h.emulator.tenant.deleteMessage(b!.chatId, b!.id, t + 1);
-    h.emulator.tenant.addReaction(c!.chatId, c!.id, user.id, '💯', t + 2);
-    const later = now + HOUR;
-    const outcome = await h.daily(later);
-    expect(outcome.status).toBe('succeeded');
-    // Each change reaches the user's archive as one new version (and every other member's too).
-    expect(outcome.progress.messages).toBeGreaterThanOrEqual(3);
-    snapshot(h, later, expected);
-    await expectArchiveComplete(h, expected);
-    const mine = await h.archivedMessages(entity);
-    const deleted = mine.filter((m) => m.id === b!.id && m.deletedDateTime);
-    expect(deleted).toHaveLength(1);
-    expect((deleted[0]!.body as { content: unknown }).content).toBeNull();
-    const original = mine.filter((m) => m.id === a!.id);
-    expect(original.length).toBe(2); // the original version and the edit, both kept
+    const h = await startHarness({ label: 'engine-edits', tenant: { ...tenant, endMs: now - 2 * HOUR } });
+    try {
+      expect((await h.daily(now)).status).toBe('succeeded');
+      const expected = snapshot(h, now);
+      const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
+      const entity: Entity = { kind: 'user', id: user.id };
+      const versions = h.emulator.tenant.currentVersions(entity, { fromMs: 0, toMs: now });
+      const live = versions.map((v) => v.message as { id: string; chatId: string; deletedDateTime?: string | null }).filter((m) => !m.deletedDateTime);
+      const [a, b, c] = live;
+      const t = now + MINUTE;
+      h.emulator.tenant.editMessage(a!.chatId, a!.id, 'edited ✏️ نص عربي', t);
+      h.emulator.tenant.deleteMessage(b!.chatId, b!.id, t + 1);
+      h.emulator.tenant.addReaction(c!.chatId, c!.id, user.id, '💯', t + 2);
+      const later = now + HOUR;
+      const outcome = await h.daily(later);
+      expect(outcome.status).toBe('succeeded');
+      // Each change reaches the user's archive as one new version (and every other member's too).
+      expect(outcome.progress.messages).toBeGreaterThanOrEqual(3);
+      snapshot(h, later, expected);
+      await expectArchiveComplete(h, expected);
+      const mine = await h.archivedMessages(entity);
+      const deleted = mine.filter((m) => m.id === b!.id && m.deletedDateTime);
+      expect(deleted).toHaveLength(1);
+      expect((deleted[0]!.body as { content: unknown }).content).toBeNull();
+      const original = mine.filter((m) => m.id === a!.id);
+      expect(original.length).toBe(2); // the original version and the edit, both kept
+    } finally {
+      await h.close();
+    }
   });
 
   it('keeps every property exactly as Graph returned it, unknown ones included', async () => {
+    await firstRun();
     const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
     const entity: Entity = { kind: 'user', id: user.id };
     const archived = await h.archivedMessages(entity);
@@ -166,12 +180,13 @@ describe('parallel sub-window reads (EXPORT_READS_PER_ENTITY)', () => {
 });
 
 describe('window boundaries', () => {
+  // A harness per test: the first test adds messages to the tenant.
   let h: Harness;
   const now = Date.now();
-  beforeAll(async () => {
+  beforeEach(async () => {
     h = await startHarness({ label: 'engine-bounds', tenant: { ...tenant, users: 4, teams: 1, historyDays: 10, endMs: now - 2 * HOUR } });
   });
-  afterAll(() => h?.close());
+  afterEach(() => h?.close());
 
   it('a version stamped exactly at the watermark, and several in one millisecond, are exported exactly once', async () => {
     const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
@@ -198,6 +213,7 @@ describe('window boundaries', () => {
   });
 
   it('a backfill over archived days adds nothing and never moves the daily watermarks', async () => {
+    expect((await h.daily(now)).status).toBe('succeeded');
     const before = new Map<string, number | undefined>();
     for (const e of h.entities()) before.set(e.id, (await h.deps.checkpoints.get(e))?.freshWatermarkMs);
     const outcome = await h.backfill({ fromMs: now - 20 * DAY, toMs: now - LAG });

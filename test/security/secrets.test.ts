@@ -2,10 +2,6 @@
 // access tokens the emulator actually issued to the product (recorded by wrapping the real credential),
 // failures of every kind, then a search of every log line (the logger sink and the CLI's stdout and
 // stderr), every blob, every table row and every HTTP response body.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
@@ -23,12 +19,12 @@ import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
 import { responseText } from '../functions/functions-harness';
+import { emulatorCaFile, runCli } from '../support/cli-process';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { startHttpsTestServer } from '../support/https-test-server';
 import { testStorage } from '../support/storage';
 import type { Emulator } from '../../emulator';
 
-const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
 const SECRET = `Canary-S3cret~${Math.random().toString(36).slice(2)}.zz`;
 
 /** The product's own credential, unchanged, noting every token it hands out (for the search). */
@@ -42,17 +38,11 @@ class RecordingCredential implements TokenCredential {
   }
 }
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += String(d)));
-    child.stderr.on('data', (d) => (out += String(d)));
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, out }));
-  });
+/** The CLI's output, both streams together: a leak on either counts. */
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
+  const r = await runCli(args, env);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
-
 
 describe('secrets and tokens stay out of logs, archive, tables and responses', () => {
   let emulator: Emulator;
@@ -184,15 +174,15 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
   });
 
   it('the CLI prints neither the secret nor a bearer token on stdout or stderr, at debug level, with failures', async () => {
-    const caFile = join(mkdtempSync(join(tmpdir(), 'te-sec-')), 'ca.pem');
-    await emulator.writeCaCert(caFile);
+    const caFile = await emulatorCaFile(emulator);
     const e = { ...(env as Record<string, string>), NODE_EXTRA_CA_CERTS: caFile };
     emulator.setFaults({ errorRate: 0.1, forbiddenEntities: [emulator.tenant.teams[1]!.id] });
     try {
-      const run = await cli(['run', '--now', iso(now + 2 * HOUR)], e);
+      // The real clock: the CLI refuses a --now in the future.
+      const run = await cli(['run', '--now', iso(Date.now())], e);
       expect(run.out.length).toBeGreaterThan(0);
       expectNoSecret(run.out, 'CLI run output');
-      const wrong = await cli(['run', '--now', iso(now + 2 * HOUR)], { ...e, AZURE_CLIENT_SECRET: `${SECRET}-wrong` });
+      const wrong = await cli(['run', '--now', iso(Date.now())], { ...e, AZURE_CLIENT_SECRET: `${SECRET}-wrong` });
       expect(wrong.code).toBe(1);
       expect(wrong.out).not.toContain(SECRET);
       const status = await cli(['status', '--json'], e);

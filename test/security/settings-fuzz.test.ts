@@ -3,18 +3,15 @@
 // (in-process for speed, and once as a real process), checking that no request reached Graph and
 // no storage was created.
 import { PassThrough } from 'node:stream';
-import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main';
 import type { Emulator } from '../../emulator';
 import { loadSettings, SettingsError, SETTING_NAMES, type Env } from '../../src/settings';
+import { runCli } from '../support/cli-process';
 import { startTestEmulator } from '../support/emulator';
 import { testStorage } from '../support/storage';
-
-const CLI = resolve(__dirname, '../../dist/src/cli/main.js');
 
 /** Strings that are not numbers in range, not durations, URLs, instants, names... depending on the setting. */
 const junk = fc.oneof(
@@ -150,15 +147,9 @@ describe('invalid settings', () => {
   });
 
   it('as a real process too: exit 2 naming the setting, and Graph sees nothing', async () => {
-    const env = { PATH: process.env.PATH ?? '', ...(base as Record<string, string>), EXPORT_SCHEDULE: 'every night' };
-    const r = await new Promise<{ code: number | null; err: string }>((res) => {
-      const child = spawn(process.execPath, [CLI, 'run'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-      let err = '';
-      child.stderr.on('data', (d) => (err += String(d)));
-      child.on('close', (code) => res({ code, err }));
-    });
+    const r = await runCli(['run'], { ...(base as Record<string, string>), EXPORT_SCHEDULE: 'every night' });
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(/EXPORT_SCHEDULE/);
+    expect(r.stderr).toMatch(/EXPORT_SCHEDULE/);
     expect(emulator.counters.requests).toBe(0);
   });
 });

@@ -1,34 +1,53 @@
-// Runs the `teams-export` command as a user does: a separate Node.js process, only the env vars given
-// (nothing inherited from the developer's shell but PATH), its exit code and both output streams.
+// Runs the compiled `teams-export` command (dist/src/cli/main.js) as a separate process, the way an
+// operator does: real env vars, real exit codes. Shared by the end-to-end and security tests and the
+// soak (soak/soak.ts), so it imports nothing from vitest.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
-import { TEST_HOSTED_CONTENT_ENV } from './emulator';
-import type { TestStorage } from './storage';
-
-/** The CLI as `npm run build` leaves it in this checkout. */
-export const BUILT_CLI = resolve(__dirname, '../../dist/src/cli/main.js');
+import { emulatorEnv, type EmulatorEndpoints } from '../../emulator/emulator-env';
 
 export interface CliResult {
+  /** Exit code; null when the process ended by a signal. */
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
-export interface CliOptions {
-  /** The script to run (default BUILT_CLI), e.g. bin/teams-export.js of an installed copy. */
+export interface CliRunOptions {
+  /** The script to run (default CLI_PATH), e.g. bin/teams-export.js of an installed copy. */
   script?: string;
   cwd?: string;
-  /** Polled every 10 ms; SIGKILLs the process the first time it returns true. */
+  /** Polled every few milliseconds; the process is SIGKILLed the first time it returns true. */
   killWhen?: () => boolean;
 }
 
-export function runCli(args: string[], env: Record<string, string>, opts: CliOptions = {}): Promise<CliResult> {
+/**
+ * The repository root: the nearest folder above this file holding package.json. Found by walking up
+ * because this file also runs from the soak's own build folder.
+ */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+/** The CLI entry point of the product build (`npm run build`). */
+export const CLI_PATH = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+
+/**
+ * Runs `teams-export ...args` with exactly `env` (plus PATH): no settings leak in from the developer's
+ * shell. Resolves when the process has exited, with everything it printed.
+ */
+export function runCli(args: string[], env: Record<string, string>, opts: CliRunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [opts.script ?? BUILT_CLI, ...args], {
+    const child = spawn(process.execPath, [opts.script ?? CLI_PATH, ...args], {
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
@@ -37,36 +56,55 @@ export function runCli(args: string[], env: Record<string, string>, opts: CliOpt
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += String(d)));
     child.stderr.on('data', (d) => (stderr += String(d)));
+    let poll: NodeJS.Timeout | undefined;
     if (opts.killWhen) {
-      const poll = setInterval(() => {
-        if (opts.killWhen!()) {
+      const killWhen = opts.killWhen;
+      poll = setInterval(() => {
+        if (killWhen()) {
           clearInterval(poll);
           child.kill('SIGKILL');
         }
-      }, 10);
-      child.on('close', () => clearInterval(poll));
+      }, 5);
     }
-    child.on('error', reject);
-    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.on('error', (err) => {
+      clearInterval(poll);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearInterval(poll);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
   });
 }
 
 /**
- * The env vars of a CLI process that exports from `emulator` into `storage`: the emulator's settings and
- * its certificate (written to a fresh temp file, trusted through NODE_EXTRA_CA_CERTS), the test storage
- * names, and `EXPORT_START`.
+ * Writes the emulator's CA certificate to a fresh temporary file, for NODE_EXTRA_CA_CERTS: a CLI
+ * process trusts the emulator's HTTPS only through that variable.
  */
-export async function cliEnv(emulator: Emulator, storage: TestStorage, exportStart: string): Promise<Record<string, string>> {
-  const caFile = join(mkdtempSync(join(tmpdir(), 'te-cli-')), 'ca.pem');
-  await emulator.writeCaCert(caFile);
+export async function emulatorCaFile(emulator: Pick<Emulator, 'writeCaCert'>): Promise<string> {
+  const file = join(mkdtempSync(join(tmpdir(), 'te-ca-')), 'ca.pem');
+  await emulator.writeCaCert(file);
+  return file;
+}
+
+/** Where a CLI process keeps its archive and state (a test's or the soak's own names on Azurite). */
+export interface CliStorage {
+  connectionString: string;
+  container: string;
+  tablePrefix: string;
+}
+
+/**
+ * The settings of a CLI process against the emulator and `storage`, plus `extra`. A child process
+ * trusts the emulator's certificate only through NODE_EXTRA_CA_CERTS (see emulatorCaFile).
+ */
+export function cliEnv(emulator: EmulatorEndpoints, storage: CliStorage, extra: Record<string, string> = {}): Record<string, string> {
   return {
-    NODE_EXTRA_CA_CERTS: caFile,
     ...(emulatorEnv(emulator) as Record<string, string>),
     GRAPH_MAX_RPS: '300',
-    ...TEST_HOSTED_CONTENT_ENV,
     EXPORT_STORAGE: storage.connectionString,
     EXPORT_CONTAINER: storage.container,
     EXPORT_TABLE_PREFIX: storage.tablePrefix,
-    EXPORT_START: exportStart,
+    ...extra,
   };
 }

@@ -10,7 +10,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const azurite = await startAzurite();
+  // Azurite alone starts in a few seconds; on a loaded machine it can take minutes: only a hang should fail here.
+  const azurite = await startAzurite({ timeoutMs: 300_000 });
   project.provide('storageConnectionString', azurite.connectionString);
   return async () => {
     await azurite.stop();
