@@ -398,18 +398,22 @@ describe('reactions added through the tenant', () => {
       .conversation(chatId)!
       .messages.find((m) => (m.flags & F_RICH) !== 0 && (m.flags & F_SYSTEM) === 0 && m.v.deletedMs === 0 && m.v.ms < NOW - 120_000)!;
     expect(target).toBeDefined();
+    // The reactions the exporting member's export serves on the target, by instant.
+    const served = async (): Promise<Map<number, { reactionType: string; displayName: string | null; reactionContentUrl: string | null }>> => {
+      const items = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))) as Array<{ id: string; reactions: Array<{ createdDateTime: string; reactionType: string; displayName: string | null; reactionContentUrl: string | null }> }>;
+      const m = items.find((x) => x.id === target.id);
+      return new Map((m?.reactions ?? []).map((r) => [Date.parse(r.createdDateTime), r]));
+    };
     // Thirty instants: were the seeded custom-emoji pick (about 30 %) applied, some 👍 would come back as 'custom'.
     const added = Array.from({ length: 30 }, (_, i) => NOW - 60_000 + i * 997);
     for (const at of added) emu.tenant.addReaction(chatId, target.id, reactor, '👍', at);
-    const mine = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))).find((m) => m.id === target.id);
-    const ours = (mine?.reactions ?? []).filter((r: any) => added.includes(Date.parse(r.createdDateTime)));
-    expect(ours.map((r: any) => [r.reactionType, r.displayName, r.reactionContentUrl])).toEqual(added.map(() => ['👍', 'Thumbs up', null]));
+    const ours = await served();
+    expect(added.map((at) => ours.get(at)).map((r) => [r?.reactionType, r?.displayName, r?.reactionContentUrl])).toEqual(added.map(() => ['👍', 'Thumbs up', null]));
 
     emu.tenant.addReaction(chatId, target.id, reactor, 'custom', NOW - 1000);
-    const after = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))).find((m) => m.id === target.id);
-    const custom = after.reactions.find((r: any) => Date.parse(r.createdDateTime) === NOW - 1000);
-    expect(custom.reactionType).toBe('custom');
-    const bytes = await get(custom.reactionContentUrl);
+    const custom = (await served()).get(NOW - 1000);
+    expect(custom?.reactionType).toBe('custom');
+    const bytes = await get(custom?.reactionContentUrl ?? '');
     expect(bytes.status).toBe(200);
     expect(bytes.headers.get('content-type')).toBe('image/png');
   });
