@@ -36,9 +36,15 @@ function hcId(m: Msg, n: string): string {
   return Buffer.from(`id=x_${obj},type=1,url=https://eu-api.asm.skype.com/v1/objects/${obj}/views/imgo`, 'utf8').toString('base64url');
 }
 
-/** True for reactions rendered as org custom emoji (`reactionType: 'custom'`). */
+/**
+ * True for reactions rendered as org custom emoji (`reactionType: 'custom'`): one added as 'custom', or
+ * a seeded one picked by customReactionFraction. Never a reaction added with another type: the pick
+ * hashes the reaction's instant, so a test's 👍 added at wall-clock time would otherwise become a
+ * custom emoji in about a third of the runs.
+ */
 export function isCustomReaction(tenant: Tenant, m: Msg, r: Reaction): boolean {
-  return (m.flags & F_RICH) !== 0 && unitHash(`${m.conv.id}|${m.id}|reaction|${r.ms}`) < tenant.content.customReactionFraction;
+  if (r.reactionType === 'custom') return true;
+  return r.seeded === true && (m.flags & F_RICH) !== 0 && unitHash(`${m.conv.id}|${m.id}|reaction|${r.ms}`) < tenant.content.customReactionFraction;
 }
 
 export function reactionHostedContentId(m: Msg, r: Reaction): string {

@@ -171,7 +171,7 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
     if (rng() < o.deleteFraction) changes.push({ at: Math.max(later(), (changes[changes.length - 1]?.at ?? at) + 1), kind: 'delete' });
     for (const c of changes) {
       if (c.kind === 'edit') tenant.applyChange(m, c.at, { text: `${m.v.text ?? ''} (edited ✏️)`, edited: true });
-      else if (c.kind === 'reaction') tenant.applyChange(m, c.at, { reaction: { reactionType: pick(rng, REACTIONS), userIdx: pick(rng, authors), ms: 0 } });
+      else if (c.kind === 'reaction') tenant.applyChange(m, c.at, { reaction: { reactionType: pick(rng, REACTIONS), userIdx: pick(rng, authors), ms: 0, seeded: true } });
       else tenant.applyChange(m, c.at, { deleted: true });
     }
     return m.id;

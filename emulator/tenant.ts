@@ -46,6 +46,11 @@ export interface Reaction {
   reactionType: string;
   userIdx: number;
   ms: number;
+  /**
+   * Set by the seeder: only seeded reactions may turn into org custom emoji (customReactionFraction).
+   * A reaction added through addReaction keeps the type its caller gave.
+   */
+  seeded?: true;
 }
 
 /** One immutable version of a message; a mutation creates a new one that points at the previous. */
@@ -367,6 +372,7 @@ export class Tenant {
     this.applyChange(m, atMs ?? this.clock(), { deleted: true });
   }
 
+  /** Adds a reaction of exactly `reactionType` ('custom' for an org custom emoji with its hosted content). */
   addReaction(conversationId: string, messageId: string, userId: string, reactionType: string, atMs?: number): void {
     const m = this.mustFind(conversationId, messageId);
     const userIdx = this.userIndexOf(userId);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientSecretCredential } from '@azure/identity';
 import { startTestEmulator } from '../../test/support/emulator';
 import { shareIdOf, versionKeyOf, type Emulator } from '../index';
+import { F_RICH, F_SYSTEM } from '../message-flags';
 
 interface Res {
   status: number;
@@ -383,5 +384,37 @@ describe('sender filters', () => {
     }
     // date range first is accepted as well
     expect((await get(chatUrl(user, `(${range()}) and (messageType eq 'systemEventMessage')`))).status).toBe(200);
+  });
+});
+
+describe('reactions added through the tenant', () => {
+  it('keep the type they were given at any instant; only "custom" adds an org custom emoji with its hosted content', async () => {
+    // A seeded, rich chat message (the kind whose seeded reactions may be custom emoji), last changed
+    // before the instants below, in a chat of a user whose export serves it.
+    const chat = emu.tenant.chats.find((c) => c.memberIds.some((id) => emu.tenant.user(id)?.hasTeamsData))!;
+    const reactor = chat.memberIds.find((id) => emu.tenant.user(id)?.hasTeamsData)!;
+    const chatId = chat.id;
+    const target = emu.tenant
+      .conversation(chatId)!
+      .messages.find((m) => (m.flags & F_RICH) !== 0 && (m.flags & F_SYSTEM) === 0 && m.v.deletedMs === 0 && m.v.ms < NOW - 120_000)!;
+    expect(target).toBeDefined();
+    // The reactions the exporting member's export serves on the target, by instant.
+    const served = async (): Promise<Map<number, { reactionType: string; displayName: string | null; reactionContentUrl: string | null }>> => {
+      const items = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))) as Array<{ id: string; reactions: Array<{ createdDateTime: string; reactionType: string; displayName: string | null; reactionContentUrl: string | null }> }>;
+      const m = items.find((x) => x.id === target.id);
+      return new Map((m?.reactions ?? []).map((r) => [Date.parse(r.createdDateTime), r]));
+    };
+    // Thirty instants: were the seeded custom-emoji pick (about 30 %) applied, some 👍 would come back as 'custom'.
+    const added = Array.from({ length: 30 }, (_, i) => NOW - 60_000 + i * 997);
+    for (const at of added) emu.tenant.addReaction(chatId, target.id, reactor, '👍', at);
+    const ours = await served();
+    expect(added.map((at) => ours.get(at)).map((r) => [r?.reactionType, r?.displayName, r?.reactionContentUrl])).toEqual(added.map(() => ['👍', 'Thumbs up', null]));
+
+    emu.tenant.addReaction(chatId, target.id, reactor, 'custom', NOW - 1000);
+    const custom = (await served()).get(NOW - 1000);
+    expect(custom?.reactionType).toBe('custom');
+    const bytes = await get(custom?.reactionContentUrl ?? '');
+    expect(bytes.status).toBe(200);
+    expect(bytes.headers.get('content-type')).toBe('image/png');
   });
 });

@@ -109,13 +109,14 @@ describe('content: hosted contents and file attachments', () => {
     const before = h.emulator.counters.hostedContentRequests;
     const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
     const entity: Entity = { kind: 'user', id: user.id };
-    // React to every message that has an image: each gets a new version referring to the same image.
+    // React to every message that has an image: each gets a new version referring to the same image;
+    // the first reaction is an org custom emoji, a hosted content of its own.
     const withImages = new Set(h.emulator.hostedContents().map((c) => `${c.conversationId}|${c.messageId}`));
     let reacted = 0;
     for (const v of h.emulator.tenant.currentVersions(entity)) {
       const m = v.message as { id: string; chatId: string; deletedDateTime?: string | null };
       if (withImages.has(`${m.chatId}|${m.id}`) && !m.deletedDateTime) {
-        h.emulator.tenant.addReaction(m.chatId, m.id, user.id, '👀', now + MINUTE + reacted);
+        h.emulator.tenant.addReaction(m.chatId, m.id, user.id, reacted === 0 ? 'custom' : '👀', now + MINUTE + reacted);
         reacted++;
       }
     }
@@ -123,8 +124,9 @@ describe('content: hosted contents and file attachments', () => {
     const outcome = await h.daily(now + HOUR);
     expect(outcome.status).toBe('succeeded');
     expect(outcome.progress.messages).toBeGreaterThanOrEqual(reacted);
-    // Some new reactions render as org custom emoji: those are new hosted contents. Nothing else is fetched.
+    // Only the custom emoji is new content: it alone is fetched.
     const added = [...(await referencedHostedContents()).keys()].filter((id) => !knownBefore.has(id));
+    expect(added).toHaveLength(1);
     expect(h.emulator.counters.hostedContentRequests - before).toBe(added.length);
     const report = await verifyArchive(h.deps.container);
     expect(report.problems.filter((p) => p.kind !== 'no-checksum')).toEqual([]);
