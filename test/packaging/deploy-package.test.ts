@@ -20,7 +20,7 @@ import { funcignoreMatcher, mainFiles, materialise, packageFiles, runRemoteBuild
 
 /** The budget for what runs in Azure: the uploaded files plus the production dependencies. */
 const BUDGET = { uploadMB: 2, uploadFiles: 300, runtimeMB: 120 };
-const EXPECTED_FUNCTIONS = ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill'];
+const EXPECTED_FUNCTIONS = ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill', 'viewer'];
 const LONG = 600_000; // building and linking on a shared, loaded machine: generous, never a pass/fail criterion
 
 const MB = 1024 * 1024;
