@@ -5,7 +5,7 @@ import type { Entity, EntityKind, PassName, Window } from '../export/types';
 import { iso } from '../time';
 
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
-export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/', 'retained/', 'content/'];
+export const ARCHIVE_PREFIXES: readonly string[] = ['messages/', 'quarantine/', 'manifests/', 'retained/', 'content/', 'directory/', 'productions/'];
 
 /**
  * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
@@ -237,6 +237,28 @@ export function contentBlobName(sha256: string): string {
 /** `content/refs/{ab}/{refHash}`: what one reference (message + hosted content, or attachment) resolved to. */
 export function contentRefBlobName(refHash: string): string {
   return `content/refs/${checkHash(refHash, 'reference hash').slice(0, 2)}/${refHash}`;
+}
+
+/** Root of the directory snapshots (names of users, teams, channels, chats); see directorySnapshotBlobName. */
+export const DIRECTORY_PREFIX = 'directory/';
+
+/**
+ * `directory/{yyyy}/{mm}/{dd}/{runId}.json.gz`: the directory snapshot taken during one run, filed under
+ * the UTC day it was taken (docs/rsmf.md). The format is fixed: other readers (the viewer) depend on it.
+ */
+export function directorySnapshotBlobName(takenAtMs: number, runId: string): string {
+  const [, y, m, d] = checkDay(iso(takenAtMs).slice(0, 10));
+  return `${DIRECTORY_PREFIX}${y}/${m}/${d}/${checkRunId(runId)}.json.gz`;
+}
+
+/** `directory/{yyyy}/{mm}/`: one month of snapshots (listed one month at a time, never the whole root). */
+export function directoryMonthPrefix(year: number, month: number): string {
+  return `${DIRECTORY_PREFIX}${String(year).padStart(4, '0')}/${String(month).padStart(2, '0')}/`;
+}
+
+/** `productions/{productionId}/`: the RSMF files and production manifest of one production. */
+export function productionPrefix(productionId: string): string {
+  return `productions/${checkRunId(productionId)}/`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

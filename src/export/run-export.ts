@@ -8,6 +8,7 @@ import { iso } from '../time';
 import { exportEntity, toJobError, type ExportJobDeps, type JobMode } from './export-job';
 import { explicitEntities, otherSenderIds, planEntities, type EntitySelection } from './plan-entities';
 import { recordDailyResult, runFailure } from './run-outcome';
+import { snapshotDirectory } from './snapshot-directory';
 import { emptyCounts, type Entity, type JobCounts, type JobResult, type Window } from './types';
 
 export type RunSpec =
@@ -79,6 +80,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   progress.planned = entities.length;
   await deps.runs.updateRun(runId, { planned: entities.length });
   log.info('run planned', { kind: spec.kind, entities: entities.length });
+  if (spec.kind === 'daily') await snapshotDirectory(deps, runId, spec.nowMs, entities, log, opts.signal);
   report();
 
   const mode: JobMode = spec.kind === 'daily' ? { kind: 'daily', nowMs: spec.nowMs } : { kind: 'backfill', window: spec.window };
