@@ -199,6 +199,11 @@ export function chatVersionBlobName(chatId: string, day: string, versionKeyHash:
   return `messages/chats/${encodeIdSegment(chatId)}/${y}/${m}/${d}/v_${versionKeyHash.slice(0, 40)}.jsonl.gz`;
 }
 
+/** `messages/chats/{seg}/`: sender mode's per-chat versions of one chat (see chatVersionBlobName). */
+export function chatVersionsPrefix(chatId: string): string {
+  return `messages/chats/${encodeIdSegment(chatId)}/`;
+}
+
 /** `quarantine/users/{seg}/{runId}_{seq}.jsonl.gz`: versions that failed validation, kept verbatim. */
 export function quarantineBlobName(entity: Entity, runId: string, seq: number): string {
   return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;

@@ -6,6 +6,7 @@ import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { demoCommand } from './demo';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
+import { rsmfCommand } from './rsmf-command';
 
 export const USAGE = `usage: teams-export <command> [options]
 
@@ -19,6 +20,9 @@ commands:
   cat BLOB [--text]                         print one batch's JSON lines (--text: readable)
   verify [PREFIX]                           re-hash archived blobs against their recorded SHA-256s
                                             and the manifests; exit 1 on any mismatch or gap
+  rsmf --from ISO --to ISO --out DIR [--user ID]... [--team ID]... [--conversation ID]...
+       [--allow-unsettled]                  RSMF 2.0 files for review platforms (Relativity ...),
+                                            one per conversation and UTC day, from the archive
   demo [--keep]                             run everything locally against Azurite and the
                                             bundled Graph emulator
 
@@ -29,7 +33,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'demo'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -66,6 +70,9 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       to: { type: 'string' },
       user: { type: 'string', multiple: true },
       team: { type: 'string', multiple: true },
+      conversation: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      'allow-unsettled': { type: 'boolean' },
       'env-file': { type: 'string' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
@@ -84,6 +91,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     ls: ['env-file', 'json'],
     cat: ['env-file', 'text'],
     verify: ['env-file', 'json'],
+    rsmf: ['from', 'to', 'user', 'team', 'conversation', 'out', 'allow-unsettled', 'env-file', 'json'],
     demo: ['keep'],
   };
   const cmd = command as Command;
@@ -114,6 +122,17 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       return catCommand(ctx, { ...common, text: values.text === true, ...(positionals[0] !== undefined ? { blob: positionals[0] } : {}) });
     case 'verify':
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
+    case 'rsmf':
+      return rsmfCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        user: values.user ?? [],
+        team: values.team ?? [],
+        conversation: values.conversation ?? [],
+        allowUnsettled: values['allow-unsettled'] === true,
+      });
     case 'demo':
       return demoCommand(ctx, { keep: values.keep === true });
   }

@@ -1,0 +1,94 @@
+// Wraps one RSMF manifest into an RSMF file (docs/rsmf.md): an RFC 5322 message (nodemailer's mail
+// composer) with the X-RSMF-* headers, a plain-text rendering as its body and exactly one attachment,
+// rsmf.zip (yazl), holding rsmf_manifest.json and every file the manifest names. Everything streams:
+// the manifest and text come from spool files, attachments from content/ blobs one at a time.
+import { createReadStream } from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import type { ContainerClient } from '@azure/storage-blob';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { ZipFile } from 'yazl';
+import { contentBlobName } from '../archive/blob-layout';
+import type { ZipFile as NamedFile } from './message-events';
+
+export const RSMF_VERSION = '2.0.0';
+export const RSMF_GENERATOR = 'teams-export';
+
+export interface RsmfFileInput {
+  /** Path of the finished rsmf_manifest.json. */
+  manifestPath: string;
+  /** Path of the plain-text rendering (the message body). */
+  textPath: string;
+  /** Stored content to copy into the zip under its manifest name. */
+  files: readonly NamedFile[];
+  subject: string;
+  eventCount: number;
+  beginDate: string;
+  endDate: string;
+  /** Further X-RSMF-* headers (custodians, conversation id...), mapped to review fields by platforms. */
+  extraHeaders: Record<string, string>;
+  container: ContainerClient;
+  signal?: AbortSignal;
+}
+
+/**
+ * nodemailer writes header names in its own capitalisation (`X-Rsmf-Version`); header names are
+ * case-insensitive (RFC 5322), but Relativity's documentation spells them `X-RSMF-*`, and so do we:
+ * only the top-level header block is touched.
+ */
+function rsmfHeaderCase(): Transform {
+  let inHeaders = true;
+  let carry = '';
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (!inHeaders) return done(null, chunk);
+      const text = carry + chunk.toString('latin1');
+      const end = text.indexOf('\r\n\r\n');
+      if (end === -1) {
+        // Keep a possibly split "\r\nX-Rsmf-" for the next chunk.
+        carry = text.slice(-16);
+        return done(null, Buffer.from(text.slice(0, -16).replace(/(^|\r\n)X-Rsmf-/g, '$1X-RSMF-'), 'latin1'));
+      }
+      inHeaders = false;
+      carry = '';
+      done(null, Buffer.from(text.slice(0, end).replace(/(^|\r\n)X-Rsmf-/g, '$1X-RSMF-') + text.slice(end), 'latin1'));
+    },
+    flush(done) {
+      done(null, carry ? Buffer.from(carry, 'latin1') : undefined);
+    },
+  });
+}
+
+/** The RSMF file as a stream of bytes (the caller writes it to a file or a blob, hashing as it goes). */
+export function rsmfFileStream(input: RsmfFileInput): Readable {
+  const zip = new ZipFile();
+  zip.addReadStreamLazy('rsmf_manifest.json', (cb) => cb(null, createReadStream(input.manifestPath)));
+  const added = new Set<string>();
+  for (const f of input.files) {
+    if (added.has(f.fileName)) continue;
+    added.add(f.fileName);
+    // Downloaded only when the zip reaches this entry: one open download at a time.
+    zip.addReadStreamLazy(f.fileName, (cb) => {
+      input.container
+        .getBlobClient(contentBlobName(f.sha256))
+        .download(0, undefined, input.signal ? { abortSignal: input.signal } : {})
+        .then((r) => cb(null, r.readableStreamBody as NodeJS.ReadableStream), (err: unknown) => cb(err, undefined as unknown as NodeJS.ReadableStream));
+    });
+  }
+  zip.end();
+  const mail = new MailComposer({
+    from: `${RSMF_GENERATOR} <noreply@teams-export.invalid>`,
+    subject: input.subject,
+    date: new Date(input.endDate),
+    text: createReadStream(input.textPath),
+    headers: {
+      'X-RSMF-Version': RSMF_VERSION,
+      'X-RSMF-Generator': RSMF_GENERATOR,
+      'X-RSMF-EventCount': String(input.eventCount),
+      'X-RSMF-BeginDate': input.beginDate,
+      'X-RSMF-EndDate': input.endDate,
+      ...input.extraHeaders,
+    },
+    attachments: [{ filename: 'rsmf.zip', content: zip.outputStream as Readable, contentType: 'application/zip' }],
+  });
+  return mail.compile().createReadStream().pipe(rsmfHeaderCase());
+}
