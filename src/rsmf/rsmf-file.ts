@@ -24,18 +24,20 @@ export interface RsmfFileInput {
   eventCount: number;
   beginDate: string;
   endDate: string;
-  /** Further X-RSMF-* headers (custodians, conversation id...), mapped to review fields by platforms. */
+  /** Further X-RSMF-* headers (custodians, conversation id...), mapped to review fields by platforms; ASCII. */
   extraHeaders: Record<string, string>;
   container: ContainerClient;
   signal?: AbortSignal;
 }
 
 /**
- * nodemailer writes header names in its own capitalisation (`X-Rsmf-Version`); header names are
- * case-insensitive (RFC 5322), but Relativity's documentation spells them `X-RSMF-*`, and so do we:
- * only the top-level header block is touched.
+ * nodemailer writes header names in its own capitalisation (`X-Rsmf-Eventcount`); header names are
+ * case-insensitive (RFC 5322), but Relativity's documentation spells them `X-RSMF-EventCount`, and so
+ * do we: only the names we gave, only in the top-level header block.
  */
-function rsmfHeaderCase(): Transform {
+function rsmfHeaderCase(names: readonly string[]): Transform {
+  const canonical = new Map(names.map((n) => [n.toLowerCase(), n]));
+  const fix = (block: string) => block.replace(/(^|\r\n)(X-Rsmf-[A-Za-z0-9-]+):/g, (whole, lead: string, name: string) => `${lead}${canonical.get(name.toLowerCase()) ?? name}:`);
   let inHeaders = true;
   let carry = '';
   return new Transform({
@@ -44,18 +46,24 @@ function rsmfHeaderCase(): Transform {
       const text = carry + chunk.toString('latin1');
       const end = text.indexOf('\r\n\r\n');
       if (end === -1) {
-        // Keep a possibly split "\r\nX-Rsmf-" for the next chunk.
-        carry = text.slice(-16);
-        return done(null, Buffer.from(text.slice(0, -16).replace(/(^|\r\n)X-Rsmf-/g, '$1X-RSMF-'), 'latin1'));
+        // Hold back the last line: it may be a header name split across chunks.
+        const cut = text.lastIndexOf('\r\n');
+        carry = cut === -1 ? text : text.slice(cut);
+        return done(null, cut === -1 ? undefined : Buffer.from(fix(text.slice(0, cut)), 'latin1'));
       }
       inHeaders = false;
       carry = '';
-      done(null, Buffer.from(text.slice(0, end).replace(/(^|\r\n)X-Rsmf-/g, '$1X-RSMF-') + text.slice(end), 'latin1'));
+      done(null, Buffer.from(fix(text.slice(0, end)) + text.slice(end), 'latin1'));
     },
     flush(done) {
       done(null, carry ? Buffer.from(carry, 'latin1') : undefined);
     },
   });
+}
+
+/** Printable ASCII only: RFC 2047-encoded header values are flagged by Relativity's validator. */
+export function asciiHeaderValue(text: string): string | undefined {
+  return /^[\x20-\x7e]+$/.test(text) ? text : undefined;
 }
 
 /** The RSMF file as a stream of bytes (the caller writes it to a file or a blob, hashing as it goes). */
@@ -75,20 +83,21 @@ export function rsmfFileStream(input: RsmfFileInput): Readable {
     });
   }
   zip.end();
+  const headers: Record<string, string> = {
+    'X-RSMF-Version': RSMF_VERSION,
+    'X-RSMF-Generator': RSMF_GENERATOR,
+    'X-RSMF-EventCount': String(input.eventCount),
+    'X-RSMF-BeginDate': input.beginDate,
+    'X-RSMF-EndDate': input.endDate,
+    ...input.extraHeaders,
+  };
   const mail = new MailComposer({
     from: `${RSMF_GENERATOR} <noreply@teams-export.invalid>`,
     subject: input.subject,
     date: new Date(input.endDate),
     text: createReadStream(input.textPath),
-    headers: {
-      'X-RSMF-Version': RSMF_VERSION,
-      'X-RSMF-Generator': RSMF_GENERATOR,
-      'X-RSMF-EventCount': String(input.eventCount),
-      'X-RSMF-BeginDate': input.beginDate,
-      'X-RSMF-EndDate': input.endDate,
-      ...input.extraHeaders,
-    },
+    headers,
     attachments: [{ filename: 'rsmf.zip', content: zip.outputStream as Readable, contentType: 'application/zip' }],
   });
-  return mail.compile().createReadStream().pipe(rsmfHeaderCase());
+  return mail.compile().createReadStream().pipe(rsmfHeaderCase(Object.keys(headers)));
 }

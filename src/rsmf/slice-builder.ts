@@ -12,7 +12,7 @@ import { versionKeyFromLine } from '../graph/message-schema';
 import type { SliceSpool } from './archive-scan';
 import { buildEvent, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
 import type { NameBook } from './name-book';
-import { RSMF_VERSION, rsmfFileStream } from './rsmf-file';
+import { asciiHeaderValue, RSMF_VERSION, rsmfFileStream } from './rsmf-file';
 
 /** Review platforms process at most 10,000 events per RSMF file. */
 export const MAX_EVENTS_PER_FILE = 10_000;
@@ -216,14 +216,14 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           manifestPath,
           textPath,
           files: [...files.values()],
-          subject: `${conversation.display}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
+          // Names with non-ASCII characters are in the manifest and the body; headers stay plain ASCII.
+          subject: `${asciiHeaderValue(conversation.display) ?? `Microsoft Teams ${slice.conversationKind}`}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
           eventCount: chunk.length,
           beginDate: begin,
           endDate: end,
           extraHeaders: {
-            'X-RSMF-Conversation': conversation.display,
-            'X-RSMF-ConversationId': slice.conversationId,
-            ...(custodians.length > 0 ? { 'X-RSMF-Custodians': custodians.map((id) => ctx.names.user(id)?.displayName ?? id).join('; ') } : {}),
+            ...(asciiHeaderValue(slice.conversationId) ? { 'X-RSMF-ConversationId': slice.conversationId } : {}),
+            ...(custodians.length > 0 ? { 'X-RSMF-Custodians': custodians.map((id) => asciiHeaderValue(ctx.names.user(id)?.userPrincipalName ?? '') ?? id).join('; ') } : {}),
             'X-RSMF-Part': `${part}/${parts}`,
           },
           container: ctx.container,
