@@ -15,6 +15,7 @@ import { DAY, HOUR, iso } from '../time';
 import { EXIT_OK, EXIT_RUN_FAILED } from './cli-errors';
 import { write, type CliContext } from './cli-context';
 import { executeWithProgress, printOutcome } from './export-commands';
+import { demoRsmf } from './demo-rsmf';
 
 const HISTORY_DAYS = 90;
 
@@ -86,6 +87,7 @@ export async function demoCommand(ctx: CliContext, o: { keep: boolean }): Promis
         break;
       }
     }
+    await demoRsmf(ctx, deps, emulator.tenant, nowMs);
     out('');
     if (o.keep) {
       const dir = mkdtempSync(join(tmpdir(), 'teams-export-demo-'));
