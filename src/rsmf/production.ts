@@ -170,7 +170,7 @@ export async function runProduction(
   plan: ProductionPlan,
   deps: ProductionDeps,
   sink: ProductionSink,
-  opts: { signal?: AbortSignal; onProgress?: (p: ProductionProgress) => void; nowMs?: number } = {},
+  opts: { signal?: AbortSignal; onProgress?: (p: ProductionProgress) => void; nowMs?: number; maxEventsPerFile?: number } = {},
 ): Promise<ProductionManifest> {
   const { request: req } = plan;
   const dir = mkdtempSync(join(tmpdir(), 'teams-export-rsmf-'));
@@ -197,7 +197,7 @@ export async function runProduction(
     const files: ProductionFile[] = [];
     for (const slice of slices) {
       const names = await nameBookForDay(deps.container, slice.day, books, opts.signal);
-      const built = await buildSlice(slice, { container: deps.container, names, tmpDir: dir, store: (n, d) => sink.store(n, d), ...(opts.signal ? { signal: opts.signal } : {}) });
+      const built = await buildSlice(slice, { container: deps.container, names, tmpDir: dir, store: (n, d) => sink.store(n, d), ...(opts.maxEventsPerFile ? { maxEventsPerFile: opts.maxEventsPerFile } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
       const conversation = names.conversation(slice).display;
       for (const b of built) {
         files.push({ ...b, conversationId: slice.conversationId, conversationType: slice.conversationKind, conversation, day: slice.day, custodians: [...slice.custodians].sort(), directorySnapshot: names.source ?? null });

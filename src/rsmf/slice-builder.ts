@@ -57,6 +57,8 @@ export interface SliceContext {
   tmpDir: string;
   /** Writes one RSMF file: consumes the stream, returns once stored (and its SHA-256 and size). */
   store: (fileName: string, data: Readable) => Promise<{ sha256: string; bytes: number }>;
+  /** Events per file (default and maximum MAX_EVENTS_PER_FILE); smaller in tests of the split. */
+  maxEventsPerFile?: number;
   signal?: AbortSignal;
 }
 
@@ -129,7 +131,8 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
   seenKeys.clear();
   const ordered = [...messages.values()].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const ordinal = new Map(ordered.map((m, i) => [m.id, i]));
-  const parts = Math.max(1, Math.ceil(ordered.length / MAX_EVENTS_PER_FILE));
+  const perFile = Math.min(MAX_EVENTS_PER_FILE, Math.max(1, ctx.maxEventsPerFile ?? MAX_EVENTS_PER_FILE));
+  const parts = Math.max(1, Math.ceil(ordered.length / perFile));
   const eventCollectionId = `teams-export:${slice.conversationKind}:${slice.conversationId}:${slice.day}`;
   const conversation = ctx.names.conversation(slice);
   const custodians = [...slice.custodians].sort();
@@ -137,7 +140,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
   const spoolFd = openSync(slice.file, 'r');
   try {
     for (let part = 1; part <= parts; part++) {
-      const chunk = ordered.slice((part - 1) * MAX_EVENTS_PER_FILE, part * MAX_EVENTS_PER_FILE);
+      const chunk = ordered.slice((part - 1) * perFile, part * perFile);
       const fileName = sliceFileName(slice, part, parts);
       const manifestPath = join(ctx.tmpDir, `${fileName}.manifest.json`);
       const textPath = join(ctx.tmpDir, `${fileName}.txt`);
@@ -166,7 +169,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           const root = typeof latest.replyToId === 'string' ? latest.replyToId : undefined;
           // A parent must resolve inside the file: the root of the thread must be in this part.
           const rootOrdinal = root === undefined ? undefined : ordinal.get(root);
-          const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / MAX_EVENTS_PER_FILE) === part - 1 ? root : undefined;
+          const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / perFile) === part - 1 ? root : undefined;
           const built = buildEvent(versions, {
             conversation: slice.conversationId,
             ...(parent !== undefined ? { parent } : {}),

@@ -11,6 +11,8 @@ import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import { contentBlobName } from '../../src/archive/blob-layout';
 import { readNearestDirectorySnapshot } from '../../src/archive/directory-snapshot';
 import { main } from '../../src/cli/main';
+import { folderSink } from '../../src/cli/rsmf-command';
+import { planProduction, runProduction } from '../../src/rsmf/production';
 import type { Msg } from '../../src/emulator/tenant';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { DAY, HOUR, iso } from '../../src/time';
@@ -245,6 +247,32 @@ describe('teams-export rsmf', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('splits a busy day into parts that share one eventcollectionid, each file self-contained', async () => {
+    const channel = h.emulator.tenant.teams[0]!.channels[0]!;
+    const deps = { container: h.deps.container, checkpoints: h.deps.checkpoints, exportStartMs: h.deps.settings.startMs };
+    const plan = await planProduction({ fromMs, toMs, users: [], teams: [], conversations: [channel.id] }, deps);
+    const dir = join(mkdtempSync(join(tmpdir(), 'te-rsmf-parts-')), 'out');
+    const manifest = await runProduction('rsmf-parts-test', plan, deps, folderSink(dir), { maxEventsPerFile: 2 });
+    const whole = (production.files as Json[]).filter((f) => f.conversationId === channel.id);
+    const byDay = new Map<string, typeof manifest.files>();
+    for (const f of manifest.files) byDay.set(f.day, [...(byDay.get(f.day) ?? []), f]);
+    expect([...byDay.keys()].sort()).toEqual(whole.map((f) => f.day as string).sort());
+    const validator = rsmfSchemaValidator();
+    for (const [day, parts] of byDay) {
+      const events = whole.find((f) => f.day === day)!.events as number;
+      expect(parts.length).toBe(Math.ceil(events / 2));
+      expect(new Set(parts.map((p) => p.eventCollectionId)).size).toBe(1);
+      expect(parts.reduce((n, p) => n + p.events, 0)).toBe(events);
+      for (const p of parts) {
+        expect(p.events).toBeLessThanOrEqual(2);
+        const parsed = await parseRsmf(join(dir, p.fileName));
+        expect(parsed.manifest.eventcollectionid).toBe(p.eventCollectionId);
+        expect(referenceProblems(parsed.manifest, new Set(parsed.zip.keys())), p.fileName).toEqual([]);
+        if (!('skipped' in validator)) expect(validator.validate(parsed.manifest)).toEqual([]);
+      }
     }
   });
 });
