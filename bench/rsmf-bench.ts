@@ -2,6 +2,7 @@
 // demo-size archive (events/s); `node dist/bench/rsmf-bench.js day100k [events]` writes one chat-day of
 // 100,000 messages (a tenth edited once) straight into Azurite and reports the peak RSS of producing it.
 // Azurite runs as its own process, so the RSS is the production's.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,16 +98,24 @@ async function oneBusyDay(events: number): Promise<void> {
       }
       await checkpoints.advance(entity, { freshWatermarkMs: day + 2 * DAY, settledWatermarkMs: day + 2 * DAY });
     }
-    const before = Math.round(process.resourceUsage().maxRSS / 1024);
-    const r = await produce({ container, checkpoints, exportStartMs: day - DAY }, day, day + DAY);
-    console.log(JSON.stringify({ bench: 'rsmf-one-day', messages: events, ...r, eventsPerSecond: Math.round(r.events / r.seconds), peakRssMiBBeforeProduction: before, peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+    // The production runs in a process of its own, so its peak RSS is not the data generation's.
+    const child = spawnSync(process.execPath, [...(process.env.RSMF_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.RSMF_BENCH_HEAP_MB}`] : []), __filename, 'produce', azurite.connectionString, String(day), String(events)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (child.status !== 0) throw new Error(`production process exited with ${child.status}`);
   } finally {
     await azurite.stop();
   }
 }
 
-const [mode, count] = process.argv.slice(2);
-(mode === 'demo' ? demoSize() : oneBusyDay(Number(count ?? 100_000))).catch((err: unknown) => {
+/** The production half of day100k: reads what the parent wrote into its Azurite. */
+async function produceDay(connectionString: string, day: number, events: number): Promise<void> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench');
+  const checkpoints = new CheckpointStore(TableClient.fromConnectionString(connectionString, 'benchcheckpoints', { allowInsecureConnection: true }));
+  const r = await produce({ container, checkpoints, exportStartMs: day - DAY }, day, day + DAY);
+  console.log(JSON.stringify({ bench: 'rsmf-one-day', messages: events, ...r, eventsPerSecond: Math.round(r.events / r.seconds), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+}
+
+const [mode, a, b, c] = process.argv.slice(2);
+(mode === 'demo' ? demoSize() : mode === 'produce' ? produceDay(a as string, Number(b), Number(c)) : oneBusyDay(Number(a ?? 100_000))).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

@@ -49,7 +49,8 @@ export interface ScanOptions {
 }
 
 const PARALLEL_READS = 4;
-const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** Spool records held before they are appended to their files (as UTF-8: half a JS string's size). */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
 type Json = Record<string, unknown>;
 
@@ -62,20 +63,21 @@ export function daysOf(fromMs: number, toMs: number): { days: Set<string>; month
 }
 
 class Spooler {
-  private readonly buffers = new Map<string, string[]>();
+  private readonly buffers = new Map<string, Buffer[]>();
   private bytes = 0;
   constructor(private readonly slices: Map<string, SliceSpool>) {}
 
   add(sliceKey: string, record: string): void {
     let list = this.buffers.get(sliceKey);
     if (!list) this.buffers.set(sliceKey, (list = []));
-    list.push(record);
-    this.bytes += record.length;
+    const bytes = Buffer.from(`${record}\n`, 'utf8');
+    list.push(bytes);
+    this.bytes += bytes.length;
     if (this.bytes >= MAX_BUFFERED_BYTES) this.flush();
   }
 
   flush(): void {
-    for (const [key, records] of this.buffers) appendFileSync((this.slices.get(key) as SliceSpool).file, `${records.join('\n')}\n`);
+    for (const [key, records] of this.buffers) appendFileSync((this.slices.get(key) as SliceSpool).file, Buffer.concat(records));
     this.buffers.clear();
     this.bytes = 0;
   }
