@@ -133,12 +133,12 @@ function custom(name: string, value: unknown): RsmfCustom[] {
 
 /**
  * One event from the versions of one message, oldest first (distinct versions only). `contentOf`
- * gives the content entries of a version key; `nameOf` resolves a user id to a display name for system
+ * gives the content entries recorded for a version; `nameOf` resolves a user id to a display name for system
  * event bodies; `parent` is set by the caller only when the thread root is in the same file.
  */
 export function buildEvent(
   versions: readonly Json[],
-  o: { conversation: string; parent?: string; contentOf: (versionKey: string) => readonly ContentEntry[]; keyOf: (m: Json) => string; nameOf: (id: string) => string | undefined },
+  o: { conversation: string; parent?: string; contentOf: (version: Json) => readonly ContentEntry[]; nameOf: (id: string) => string | undefined },
 ): BuiltEvent {
   const latest = versions[versions.length - 1];
   if (!latest) throw new RangeError('an event needs at least one version');
@@ -192,7 +192,7 @@ export function buildEvent(
   const notArchived: string[] = [];
   if (bodyVersion) {
     let n = 0;
-    for (const entry of o.contentOf(o.keyOf(bodyVersion))) {
+    for (const entry of o.contentOf(bodyVersion)) {
       if (entry.status !== 'stored' || !entry.sha256) {
         notArchived.push(`${entry.name ?? entry.kind} (${entry.status})`);
         continue;

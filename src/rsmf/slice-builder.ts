@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { contentBlobName } from '../archive/blob-layout';
-import { versionKeyFromLine } from '../graph/message-schema';
+import { parseInstant } from '../time';
 import type { SliceSpool } from './archive-scan';
 import { buildEvent, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
 import type { NameBook } from './name-book';
@@ -20,16 +20,22 @@ export const PLATFORM = 'Microsoft Teams';
 
 type Json = Record<string, unknown>;
 
+/**
+ * One distinct version in the spool. Within a message, (lastModified, etag) is the version key (the rest
+ * of it, conversation and message id, is the same for all), so no key strings are kept per version.
+ */
 interface VersionRef {
   pos: number;
   len: number;
-  modifiedMs: number;
-  key: string;
+  modifiedMs: number | null;
+  etag: string;
+  content?: ContentEntry[];
 }
 
 interface MessageIndex {
   id: string;
   createdMs: number;
+  ordinal: number;
   versions: VersionRef[];
 }
 
@@ -105,32 +111,27 @@ function renderEventText(e: RsmfEvent, display: (id: string | undefined) => stri
 export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<BuiltFile[]> {
   // Index pass: one entry per distinct version (the same version archived under five members is one).
   const messages = new Map<string, MessageIndex>();
-  const content = new Map<string, ContentEntry[]>();
-  const seenKeys = new Set<string>();
+  let last: VersionRef | undefined;
   for await (const { pos, buf } of spoolRecords(slice.file)) {
-    const tag = buf[0];
     const text = buf.subarray(2).toString('utf8');
-    if (tag === 0x43 /* C */) {
+    if (buf[0] === 0x43 /* C */) {
+      // A version's content entries follow it in the spool (archive-scan writes them together).
       const entry = JSON.parse(text) as ContentEntry;
-      const list = content.get(entry.key) ?? [];
-      if (!list.some((e) => e.kind === entry.kind && e.ref === entry.ref)) list.push(entry);
-      content.set(entry.key, list);
+      if (last && !last.content?.some((e) => e.kind === entry.kind && e.ref === entry.ref)) (last.content ??= []).push(entry);
       continue;
     }
-    const key = versionKeyFromLine(text);
-    if (key === undefined || seenKeys.has(key)) continue;
-    seenKeys.add(key);
     const m = JSON.parse(text) as Json;
     const id = String(m.id);
-    const createdMs = Date.parse(String(m.createdDateTime));
-    const modifiedMs = typeof m.lastModifiedDateTime === 'string' ? Date.parse(m.lastModifiedDateTime) : createdMs;
+    const modifiedMs = typeof m.lastModifiedDateTime === 'string' ? (parseInstant(m.lastModifiedDateTime) ?? null) : null;
+    const etag = typeof m.etag === 'string' ? m.etag : '';
     let entry = messages.get(id);
-    if (!entry) messages.set(id, (entry = { id, createdMs, versions: [] }));
-    entry.versions.push({ pos: pos + 2, len: buf.length - 2, modifiedMs, key });
+    if (!entry) messages.set(id, (entry = { id, createdMs: Date.parse(String(m.createdDateTime)), ordinal: 0, versions: [] }));
+    // The same version archived under several custodians is kept once.
+    last = entry.versions.find((v) => v.modifiedMs === modifiedMs && v.etag === etag);
+    if (!last) entry.versions.push((last = { pos: pos + 2, len: buf.length - 2, modifiedMs, etag }));
   }
-  seenKeys.clear();
   const ordered = [...messages.values()].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const ordinal = new Map(ordered.map((m, i) => [m.id, i]));
+  ordered.forEach((m, i) => (m.ordinal = i));
   const perFile = Math.min(MAX_EVENTS_PER_FILE, Math.max(1, ctx.maxEventsPerFile ?? MAX_EVENTS_PER_FILE));
   const parts = Math.max(1, Math.ceil(ordered.length / perFile));
   const eventCollectionId = `teams-export:${slice.conversationKind}:${slice.conversationId}:${slice.day}`;
@@ -155,26 +156,25 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
         writeText(textFd, `${conversation.display} (${PLATFORM}, ${slice.conversationKind === 'chat' ? 'chat' : 'channel'}), ${slice.day} UTC${parts > 1 ? `, part ${part} of ${parts}` : ''}\n\n`);
         writeText(manifestFd, `{"version":${JSON.stringify(RSMF_VERSION)},"eventcollectionid":${JSON.stringify(eventCollectionId)},"events":[`);
         for (const [i, m] of chunk.entries()) {
-          const keyed = new Map<Json, string>();
+          const content = new Map<Json, readonly ContentEntry[]>();
           const versions = m.versions
-            .sort((a, b) => a.modifiedMs - b.modifiedMs)
+            .sort((a, b) => (a.modifiedMs ?? m.createdMs) - (b.modifiedMs ?? m.createdMs))
             .map((v) => {
               const buf = Buffer.allocUnsafe(v.len);
               readSync(spoolFd, buf, 0, v.len, v.pos);
               const parsed = JSON.parse(buf.toString('utf8')) as Json;
-              keyed.set(parsed, v.key);
+              if (v.content) content.set(parsed, v.content);
               return parsed;
             });
           const latest = versions[versions.length - 1] as Json;
           const root = typeof latest.replyToId === 'string' ? latest.replyToId : undefined;
           // A parent must resolve inside the file: the root of the thread must be in this part.
-          const rootOrdinal = root === undefined ? undefined : ordinal.get(root);
+          const rootOrdinal = root === undefined ? undefined : messages.get(root)?.ordinal;
           const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / perFile) === part - 1 ? root : undefined;
           const built = buildEvent(versions, {
             conversation: slice.conversationId,
             ...(parent !== undefined ? { parent } : {}),
-            contentOf: (key) => content.get(key) ?? [],
-            keyOf: (v) => keyed.get(v) ?? '',
+            contentOf: (v) => content.get(v) ?? [],
             nameOf: (id) => ctx.names.user(id)?.displayName,
           });
           for (const p of built.people) if (!people.get(p.id)) people.set(p.id, p.displayName);

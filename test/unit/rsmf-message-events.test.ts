@@ -18,8 +18,7 @@ const v = (ms: number, extra: Json): Json => ({
 });
 const opts = (content: Record<string, ContentEntry[]> = {}) => ({
   conversation: 'c1',
-  contentOf: (key: string) => content[key] ?? [],
-  keyOf: (m: Json) => `k${String(m.lastModifiedDateTime)}`,
+  contentOf: (m: Json) => content[`k${String(m.lastModifiedDateTime)}`] ?? [],
   nameOf: (id: string) => (id === 'u-bo' ? 'Bo' : undefined),
 });
 
