@@ -1,5 +1,5 @@
-// First pass of a production (docs/rsmf.md): reads every archived batch of the selected entities for
-// the days of the range once, and sorts each version into a spool file on local disk per slice
+// First pass of a production (docs/rsmf.md): reads every archived batch of the selected entities from
+// the first day of the range to the end of the archive once, and sorts each version into a spool file on local disk per slice
 // (conversation and UTC day of the message's creation), with the content entries of that version.
 // Memory holds only a bounded write buffer and one small record per slice, never the versions.
 import { appendFileSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ export interface SliceSpool {
 
 export interface ScanResult {
   slices: Map<string, SliceSpool>;
-  /** Versions in the range's folders of messages created before the range (not produced, counted). */
+  /** Versions in the folders read of messages created before the range (not produced, counted). */
   earlierMessageVersions: number;
   /** Chats met while scanning: their sender-mode folders hold the rest of their versions. */
   chatsSeen: Set<string>;
@@ -38,8 +38,14 @@ export interface ScanResult {
 }
 
 export interface ScanOptions {
+  /** Messages created in [fromMs, toMs) are produced. */
   fromMs: number;
   toMs: number;
+  /**
+   * Day folders are read from fromMs up to this instant: a message's later versions (edits, reactions,
+   * its deletion) are filed under the days they happened, so its whole archived history lies beyond toMs.
+   */
+  scanUntilMs: number;
   /** Only these conversations (all when undefined). */
   conversations?: ReadonlySet<string>;
   /** Spool directory (created by the caller, removed by it). */
@@ -86,7 +92,7 @@ class Spooler {
 export async function scanArchive(container: ContainerClient, sources: readonly ScanSource[], o: ScanOptions): Promise<ScanResult> {
   const result: ScanResult = { slices: new Map(), earlierMessageVersions: 0, chatsSeen: new Set(), batchesRead: 0 };
   const spooler = new Spooler(result.slices);
-  const { days, months } = daysOf(o.fromMs, o.toMs);
+  const { days, months } = daysOf(o.fromMs, Math.max(o.toMs, o.scanUntilMs));
   const work: Array<{ batch: string; contentMap?: string; custodian?: string }> = [];
   for (const source of sources) {
     const root = 'entity' in source ? entityPrefix(source.entity) : chatVersionsPrefix(source.chatId);
@@ -133,8 +139,7 @@ async function scanBatch(container: ContainerClient, w: { batch: string; content
     if (typeof m.chatId === 'string') result.chatsSeen.add(conversationId);
     if (o.conversations && !o.conversations.has(conversationId)) continue;
     const createdMs = Date.parse(String(m.createdDateTime));
-    const modifiedMs = typeof m.lastModifiedDateTime === 'string' ? Date.parse(m.lastModifiedDateTime) : createdMs;
-    if (!Number.isFinite(createdMs) || modifiedMs >= o.toMs) continue; // a later state: a later production's
+    if (!Number.isFinite(createdMs) || createdMs >= o.toMs) continue; // a later day's production
     if (createdMs < o.fromMs) {
       result.earlierMessageVersions++;
       continue;

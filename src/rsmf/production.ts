@@ -144,7 +144,7 @@ export interface ProductionManifest {
   range: { from: string; to: string };
   selection: { users: string[]; teams: string[]; conversations: string[] };
   coverage: { gaps: Array<{ kind: string; id: string; state: string; fromDay: string; toDay: string }> };
-  /** Versions in the range of messages created before it: they belong to the productions of their days. */
+  /** Versions read of messages created before the range: they belong to the productions of their days. */
   earlierMessageVersions: number;
   totals: { files: number; events: number; edits: number; reactions: number; attachments: number; versions: number; bytes: number };
   files: ProductionFile[];
@@ -177,7 +177,8 @@ export async function runProduction(
   const progress: ProductionProgress = { batchesRead: 0, slices: 0, slicesDone: 0, events: 0 };
   try {
     const conversations = req.conversations.length > 0 ? new Set(req.conversations) : undefined;
-    const scanOpts = { fromMs: req.fromMs, toMs: req.toMs, dir, ...(conversations ? { conversations } : {}), ...(opts.signal ? { signal: opts.signal } : {}), onBatch: () => opts.onProgress?.({ ...progress, batchesRead: ++progress.batchesRead }) };
+    // Every archived version of the range's messages: their later edits and deletions too.
+    const scanOpts = { fromMs: req.fromMs, toMs: req.toMs, scanUntilMs: (opts.nowMs ?? Date.now()) + DAY_MS, dir, ...(conversations ? { conversations } : {}), ...(opts.signal ? { signal: opts.signal } : {}), onBatch: () => opts.onProgress?.({ ...progress, batchesRead: ++progress.batchesRead }) };
     const scan = await scanArchive(deps.container, plan.sources, scanOpts);
     // Sender mode keeps versions no exported member sent under the chat itself: read those chats too.
     const chatSources = [...scan.chatsSeen].map((chatId) => ({ chatId }));

@@ -41,6 +41,7 @@ describe('teams-export rsmf', () => {
   const toMs = dayStart(now) - 1 * DAY;
   let edited: Msg;
   let deleted: Msg;
+  let reactedLater: Msg;
   let originalDeletedText: string;
   let outDir: string;
   let files: Array<{ name: string; parsed: ParsedRsmf }>;
@@ -66,6 +67,10 @@ describe('teams-export rsmf', () => {
     tenant.deleteMessage(chat.id, deleted.id, deleted.createdMs + 60_000);
     const members = chat.memberIds.filter((id) => tenant.user(id)?.hasTeamsData);
     await h.backfill({ fromMs, toMs }, { users: members });
+    // A reaction after the range, to a message created in it: part of that message's history.
+    reactedLater = fresh[2]!;
+    tenant.addReaction(chat.id, reactedLater.id, chat.memberIds[1]!, 'like', toMs + HOUR);
+    await h.backfill({ fromMs: toMs, toMs: toMs + 2 * HOUR }, { users: members });
 
     outDir = join(mkdtempSync(join(tmpdir(), 'te-rsmf-')), 'out');
     const r = await cli(h, ['rsmf', '--from', iso(fromMs), '--to', iso(toMs), '--out', outDir]);
@@ -128,7 +133,8 @@ describe('teams-export rsmf', () => {
           const m = JSON.parse(line) as Json;
           const created = Date.parse(m.createdDateTime as string);
           const modified = Date.parse(m.lastModifiedDateTime as string);
-          if (created < fromMs || created >= toMs || modified >= toMs) continue;
+          // Messages created in the range, with every archived version, later ones included.
+          if (created < fromMs || created >= toMs) continue;
           const conv = (m.chatId as string | null) ?? ((m.channelIdentity as Json).channelId as string);
           const id = `${conv}|${m.id as string}`;
           expected.set(id, (expected.get(id) ?? new Set()).add(new Date(modified).toISOString()));
@@ -165,6 +171,13 @@ describe('teams-export rsmf', () => {
     const d = events.find((x) => x.id === deleted.id && x.conversation === deleted.conv.id)!;
     expect(d.deleted).toBe(true);
     expect(d.body).toContain(originalDeletedText.replace(/<[^>]+>/g, '').slice(0, 8));
+  });
+
+  it('shows a message created in the range with its versions archived after the range', () => {
+    const events = files.flatMap((f) => f.parsed.manifest.events as Json[]);
+    const e = events.find((x) => x.id === reactedLater.id && x.conversation === reactedLater.conv.id)!;
+    expect((e.custom as Json[]).find((c) => c.name === 'Version times')?.value).toContain(new Date(toMs + HOUR).toISOString());
+    expect((e.reactions as Json[]).reduce((n, r) => n + (r.count as number), 0)).toBe(reactedLater.v.reactions?.length);
   });
 
   it('produces a chat archived under several custodians once, listing every custodian', () => {
