@@ -22,7 +22,7 @@ export interface RsmfEvent {
   type: 'message' | 'join' | 'leave' | 'history' | 'unknown';
   parent?: string;
   body: string;
-  participant?: string;
+  participant: string;
   conversation: string;
   timestamp: string;
   deleted?: boolean;
@@ -58,6 +58,12 @@ export interface BuiltEvent {
   people: Array<{ id: string; displayName?: string }>;
   files: ZipFile[];
 }
+
+/**
+ * Who an event is by when the archive never saw a sender (a message deleted before any version naming
+ * it was archived, a system event without an initiator): review platforms flag events without one.
+ */
+export const UNKNOWN_PARTICIPANT = { id: 'teams-export:unknown', displayName: 'Unknown (not named in the archive)' } as const;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length > 0 ? v : undefined);
 const obj = (v: unknown): Json | undefined => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
@@ -211,13 +217,14 @@ export function buildEvent(
   const deleted = str(latest.deletedDateTime) !== undefined;
   const importance = latest.importance === 'high' || latest.importance === 'urgent' ? 'high' : 'normal';
   const channel = obj(latest.channelIdentity);
-  const actor = type === 'message' ? sender : (initiator ?? sender);
+  const actor = (type === 'message' ? sender : (initiator ?? sender)) ?? UNKNOWN_PARTICIPANT;
+  see(actor);
   const event: RsmfEvent = {
     id: String(latest.id),
     type,
     ...(o.parent !== undefined ? { parent: o.parent } : {}),
     body: body ?? '',
-    ...(actor ? { participant: actor.id } : {}),
+    participant: actor.id,
     conversation: o.conversation,
     timestamp: isoOf(latest.createdDateTime) ?? isoOf(latest.lastModifiedDateTime) ?? new Date(0).toISOString(),
     ...(deleted ? { deleted: true } : {}),

@@ -40,6 +40,12 @@ describe('buildEvent', () => {
     expect(event.edits).toBeUndefined();
   });
 
+  it('names an unknown participant when no archived version names the sender', () => {
+    const { event, people } = buildEvent([v(60_000, { from: null, body: { contentType: 'text', content: null }, deletedDateTime: '2026-11-27T10:01:00Z' })], opts());
+    expect(event).toMatchObject({ deleted: true, body: '', participant: 'teams-export:unknown' });
+    expect(people).toContainEqual({ id: 'teams-export:unknown', displayName: 'Unknown (not named in the archive)' });
+  });
+
   it('counts reactions of the latest version by value, custom emoji by name, reactors as participants', () => {
     const r = (type: string, user: string, name?: string) => ({ reactionType: type, displayName: name ?? null, user: { user: { id: user } } });
     const { event, people } = buildEvent([v(0, { reactions: [r('like', 'u-x')] }), v(1, { reactions: [r('like', 'u-bo'), r('like', 'u-ada'), r('custom', 'u-bo', 'partyparrot')] })], opts());
