@@ -89,11 +89,11 @@ async function candidatesIn(container: ContainerClient, monthIndex: number, sign
 }
 
 /**
- * The snapshot taken nearest to `at` (before or after), or undefined when there is none. Lists only
- * `directory/`: its years and months first, then the blobs of the nearest months, stopping as soon as
- * no month left can hold a nearer snapshot.
+ * The name of the snapshot taken nearest to `at` (before or after), or undefined when there is none.
+ * Lists only `directory/`: its years and months first, then the blobs of the nearest months, skipping
+ * every month that cannot hold a nearer snapshot.
  */
-export async function readNearestDirectorySnapshot(container: ContainerClient, at: Date, signal?: AbortSignal): Promise<(DirectorySnapshot & { blobName: string }) | undefined> {
+export async function findNearestDirectorySnapshot(container: ContainerClient, at: Date, signal?: AbortSignal): Promise<string | undefined> {
   const atMs = at.getTime();
   const target = at.getUTCFullYear() * 12 + at.getUTCMonth();
   const months = (await snapshotMonths(container, signal)).sort((a, b) => Math.abs(a - target) - Math.abs(b - target) || a - b);
@@ -110,6 +110,11 @@ export async function readNearestDirectorySnapshot(container: ContainerClient, a
       if (!best || Math.abs(c.takenAtMs - atMs) < Math.abs(best.takenAtMs - atMs)) best = c;
     }
   }
-  if (!best) return undefined;
-  return { ...(await readDirectorySnapshot(container, best.name, signal)), blobName: best.name };
+  return best?.name;
+}
+
+/** The snapshot taken nearest to `at` (see findNearestDirectorySnapshot), read, or undefined when there is none. */
+export async function readNearestDirectorySnapshot(container: ContainerClient, at: Date, signal?: AbortSignal): Promise<(DirectorySnapshot & { blobName: string }) | undefined> {
+  const name = await findNearestDirectorySnapshot(container, at, signal);
+  return name === undefined ? undefined : { ...(await readDirectorySnapshot(container, name, signal)), blobName: name };
 }

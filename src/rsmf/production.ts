@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ContainerClient } from '@azure/storage-blob';
-import { readNearestDirectorySnapshot, type DirectorySnapshot } from '../archive/directory-snapshot';
+import { findNearestDirectorySnapshot, readDirectorySnapshot } from '../archive/directory-snapshot';
 import type { Entity } from '../export/types';
 import type { Checkpoint, CheckpointStore } from '../state/checkpoint-store';
 import { iso, utcDay } from '../time';
@@ -62,6 +62,8 @@ export interface ProductionPlan {
 }
 
 const DAY_MS = 86_400_000;
+/** Slices built at once (each holds one small index and one message's versions at a time). */
+const PARALLEL_SLICES = 4;
 const MAX_RANGE_DAYS = 366;
 
 function describeGap(g: CoverageGap): string {
@@ -194,20 +196,27 @@ export async function runProduction(
     }
     const slices = [...scan.slices.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.conversationId < b.conversationId ? -1 : 1));
     progress.slices = slices.length;
-    const books = new Map<string, NameBook>();
+    const books = new NameBooks(deps.container, opts.signal);
     const files: ProductionFile[] = [];
-    for (const slice of slices) {
-      const names = await nameBookForDay(deps.container, slice.day, books, opts.signal);
-      const built = await buildSlice(slice, { container: deps.container, names, tmpDir: dir, store: (n, d) => sink.store(n, d), ...(opts.maxEventsPerFile ? { maxEventsPerFile: opts.maxEventsPerFile } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
-      const conversation = names.conversation(slice).display;
-      for (const b of built) {
-        files.push({ ...b, conversationId: slice.conversationId, conversationType: slice.conversationKind, conversation, day: slice.day, custodians: [...slice.custodians].sort(), directorySnapshot: names.source ?? null });
-        progress.events += b.events;
+    // A few slices at once: most conversation-days are small, and each costs a few round trips.
+    let next = 0;
+    const worker = async () => {
+      while (next < slices.length) {
+        const slice = slices[next++] as SliceSpool;
+        const names = await books.forDay(slice.day);
+        const built = await buildSlice(slice, { container: deps.container, names, tmpDir: dir, store: (n, d) => sink.store(n, d), ...(opts.maxEventsPerFile ? { maxEventsPerFile: opts.maxEventsPerFile } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+        const conversation = names.conversation(slice).display;
+        for (const b of built) {
+          files.push({ ...b, conversationId: slice.conversationId, conversationType: slice.conversationKind, conversation, day: slice.day, custodians: [...slice.custodians].sort(), directorySnapshot: names.source ?? null });
+          progress.events += b.events;
+        }
+        rmSync(slice.file, { force: true });
+        progress.slicesDone++;
+        opts.onProgress?.({ ...progress });
       }
-      rmSync(slice.file, { force: true });
-      progress.slicesDone++;
-      opts.onProgress?.({ ...progress });
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(PARALLEL_SLICES, slices.length) }, worker));
+    files.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
     const sum = (k: 'events' | 'edits' | 'reactions' | 'attachments' | 'versions' | 'bytes') => files.reduce((n, f) => n + f[k], 0);
     const manifest: ProductionManifest = {
       productionId,
@@ -241,12 +250,29 @@ async function mergeScan(into: Map<string, SliceSpool>, more: Map<string, SliceS
   }
 }
 
-/** The snapshot nearest noon of the slice's day (one lookup per day, shared by its slices). */
-async function nameBookForDay(container: ContainerClient, day: string, cache: Map<string, NameBook>, signal?: AbortSignal): Promise<NameBook> {
-  const cached = cache.get(day);
-  if (cached) return cached;
-  const snapshot: (DirectorySnapshot & { blobName: string }) | undefined = await readNearestDirectorySnapshot(container, new Date(`${day}T12:00:00Z`), signal);
-  const book = nameBookFrom(snapshot);
-  cache.set(day, book);
-  return book;
+/** Name books by day, each from the snapshot nearest noon of that day; each snapshot is read once. */
+class NameBooks {
+  private readonly byDay = new Map<string, Promise<NameBook>>();
+  private readonly bySnapshot = new Map<string, Promise<NameBook>>();
+  constructor(
+    private readonly container: ContainerClient,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  forDay(day: string): Promise<NameBook> {
+    let book = this.byDay.get(day);
+    if (!book) {
+      book = findNearestDirectorySnapshot(this.container, new Date(`${day}T12:00:00Z`), this.signal).then((name) => {
+        if (name === undefined) return nameBookFrom(undefined);
+        let fromSnapshot = this.bySnapshot.get(name);
+        if (!fromSnapshot) {
+          fromSnapshot = readDirectorySnapshot(this.container, name, this.signal).then((snapshot) => nameBookFrom({ ...snapshot, blobName: name }));
+          this.bySnapshot.set(name, fromSnapshot);
+        }
+        return fromSnapshot;
+      });
+      this.byDay.set(day, book);
+    }
+    return book;
+  }
 }
