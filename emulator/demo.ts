@@ -18,6 +18,7 @@ import { DAY, HOUR, iso } from '../src/time';
 import { startAzurite } from './azurite-process';
 import { emulatorEnv } from './emulator-env';
 import { startEmulator, trustCertificateInProcess } from './index';
+import { demoRsmf } from '../src/cli/demo-rsmf';
 
 const HISTORY_DAYS = 90;
 
@@ -89,6 +90,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
         break;
       }
     }
+    await demoRsmf(ctx, deps, emulator.tenant, nowMs);
     out('');
     if (o.keep) {
       const dir = mkdtempSync(join(tmpdir(), 'teams-export-demo-'));

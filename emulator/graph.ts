@@ -10,6 +10,7 @@ import { deletionExpired, type EntityRef, type EmulatedUser, type Msg, type Tena
 import { handleHostedContent, isHostedContentPath } from './hosted-contents';
 import { handleShares, isSharesPath, type DownloadSigner } from './files';
 import { errorShape, type ErrorShapeName } from './error-shapes';
+import { handleDirectoryRoute } from './directory-routes';
 
 export interface GraphContext {
   origin: string;
@@ -110,6 +111,7 @@ export function handleGraph(req: IncomingMessage, res: ServerResponse, path: str
   if (deletedTeam) return exportMessages(req, res, { kind: 'deletedTeam', id: (deletedTeam[1] ?? deletedTeam[2]) as string }, params, ids, ctx);
   if (isHostedContentPath(path)) return handleHostedContent(req, res, path, ids, ctx);
   if (isSharesPath(path)) return handleShares(res, path, ids, ctx);
+  if (handleDirectoryRoute(res, path, ids, ctx.tenant, ctx.origin)) return;
   const segment = path.split('/').filter(Boolean)[1] ?? '';
   sendGraphError(res, ids, 400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
 }

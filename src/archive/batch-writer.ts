@@ -128,3 +128,18 @@ export async function writeJson(
   await upload(container, name, body, 'application/json', { sha256 }, opts.overwrite === true, opts.signal);
   return { name, sha256, bytes: body.length, lines: 1 };
 }
+
+/**
+ * Writes a JSON document gzipped (`*.json.gz`: directory snapshots), write-once, with its SHA-256 (of the
+ * stored bytes) in the metadata like every other archive blob. Throws BlobAlreadyExistsError rather than
+ * overwrite.
+ */
+export async function writeGzipJson(container: ArchiveContainer, name: string, value: unknown, metadata: Record<string, string> = {}, signal?: AbortSignal): Promise<WrittenBlob> {
+  checkName(name);
+  const body = await compress(Buffer.from(JSON.stringify(value), 'utf8'));
+  const sha256 = createHash('sha256').update(body).digest('hex');
+  const meta = { ...metadata, sha256 };
+  checkMetadata(meta);
+  await upload(container, name, body, 'application/gzip', meta, false, signal);
+  return { name, sha256, bytes: body.length, lines: 1 };
+}

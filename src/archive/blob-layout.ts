@@ -15,9 +15,12 @@ export const CONTENT_PREFIX = 'content/';
 export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
-export const ARCHIVE_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', MANIFESTS_PREFIX, 'retained/', CONTENT_PREFIX];
-/** The folders of data blobs (everything but the manifests that describe them): what `verify` re-hashes. */
-export const DATA_PREFIXES: readonly string[] = ARCHIVE_PREFIXES.filter((p) => p !== MANIFESTS_PREFIX);
+export const ARCHIVE_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', MANIFESTS_PREFIX, 'retained/', CONTENT_PREFIX, 'directory/', 'productions/'];
+/**
+ * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
+ * and productions derived from runs and the archive): what `verify` re-hashes.
+ */
+export const DATA_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', 'retained/', CONTENT_PREFIX];
 
 /**
  * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
@@ -217,6 +220,11 @@ export function contentMapName(batchName: string): string {
   return batchName.replace(/\.jsonl\.gz$/, '.content.json');
 }
 
+/** `messages/chats/{seg}/`: sender mode's per-chat versions of one chat (see chatVersionBlobName). */
+export function chatVersionsPrefix(chatId: string): string {
+  return `messages/chats/${encodeIdSegment(chatId)}/`;
+}
+
 /** `quarantine/users/{seg}/{runId}_{seq}.jsonl.gz`: versions that failed validation, kept verbatim. */
 export function quarantineBlobName(entity: Entity, runId: string, seq: number): string {
   return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;
@@ -262,6 +270,28 @@ export function contentSha256Of(name: string): string | undefined {
 /** `content/refs/{ab}/{refHash}`: what one reference (message + hosted content, or attachment) resolved to. */
 export function contentRefBlobName(refHash: string): string {
   return `${CONTENT_PREFIX}refs/${checkHash(refHash, 'reference hash').slice(0, 2)}/${refHash}`;
+}
+
+/** Root of the directory snapshots (names of users, teams, channels, chats); see directorySnapshotBlobName. */
+export const DIRECTORY_PREFIX = 'directory/';
+
+/**
+ * `directory/{yyyy}/{mm}/{dd}/{runId}.json.gz`: the directory snapshot taken during one run, filed under
+ * the UTC day it was taken (docs/rsmf.md). The format is fixed: other readers (the viewer) depend on it.
+ */
+export function directorySnapshotBlobName(takenAtMs: number, runId: string): string {
+  const [, y, m, d] = checkDay(iso(takenAtMs).slice(0, 10));
+  return `${DIRECTORY_PREFIX}${y}/${m}/${d}/${checkRunId(runId)}.json.gz`;
+}
+
+/** `directory/{yyyy}/{mm}/`: one month of snapshots (listed one month at a time, never the whole root). */
+export function directoryMonthPrefix(year: number, month: number): string {
+  return `${DIRECTORY_PREFIX}${String(year).padStart(4, '0')}/${String(month).padStart(2, '0')}/`;
+}
+
+/** `productions/{productionId}/`: the RSMF files and production manifest of one production. */
+export function productionPrefix(productionId: string): string {
+  return `productions/${checkRunId(productionId)}/`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

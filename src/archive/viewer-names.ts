@@ -1,8 +1,8 @@
 // Display names for the viewer: users, teams, channels and chats looked up by id in the newest
 // directory snapshot (`directory/{yyyy}/{mm}/{dd}/{runId}.json.gz`, gzipped JSON). An archive without
 // a snapshot still browses: every lookup then answers undefined and the viewer shows the id.
-import { gunzipSync } from 'node:zlib';
-import type { ContainerClient } from '@azure/storage-blob';
+import type { ArchiveContainer } from './archive-container';
+import { readNearestDirectorySnapshot } from './directory-snapshot';
 
 /** Id → display name lookups; undefined when the snapshot does not know the id. */
 export interface DirectoryNames {
@@ -63,21 +63,15 @@ export function namesFromSnapshot(snapshot: unknown): DirectoryNames {
   };
 }
 
-const SNAPSHOT_NAME = /^directory\/\d{4}\/\d{2}\/\d{2}\/[A-Za-z0-9][A-Za-z0-9_-]*\.json\.gz$/;
-
 /**
  * The names of the newest snapshot under `directory/`, or NO_NAMES when there is none or it does not
  * parse. One listing of the snapshot folder (one small blob per run), never of the archive.
  */
-export async function readLatestDirectoryNames(container: ContainerClient, signal?: AbortSignal): Promise<DirectoryNames> {
-  let newest: string | undefined;
-  for await (const item of container.listBlobsFlat({ prefix: 'directory/', ...(signal ? { abortSignal: signal } : {}) })) {
-    if (SNAPSHOT_NAME.test(item.name) && (newest === undefined || item.name > newest)) newest = item.name;
-  }
-  if (!newest) return NO_NAMES;
+export async function readLatestDirectoryNames(container: ArchiveContainer, signal?: AbortSignal): Promise<DirectoryNames> {
   try {
-    const buf = await container.getBlobClient(newest).downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
-    return namesFromSnapshot(JSON.parse(gunzipSync(buf).toString('utf8')));
+    // The snapshot nearest to now is the newest one (lists only directory/ by month, never the container).
+    const snapshot = await readNearestDirectorySnapshot(container, new Date(), signal);
+    return snapshot ? namesFromSnapshot(snapshot) : NO_NAMES;
   } catch {
     return NO_NAMES;
   }

@@ -7,6 +7,7 @@ import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
 import { loadDemo } from './load-demo';
+import { rsmfCommand } from './rsmf-command';
 
 export const USAGE = `usage: teams-export <command> [options]
 
@@ -20,6 +21,9 @@ commands:
   cat BLOB [--text]                         print one batch's JSON lines (--text: readable)
   verify [PREFIX]                           re-hash archived blobs against their recorded SHA-256s
                                             and the manifests; exit 1 on any mismatch or gap
+  rsmf --from ISO --to ISO --out DIR [--user ID]... [--team ID]... [--conversation ID]...
+       [--allow-unsettled]                  RSMF 2.0 files for review platforms (Relativity ...),
+                                            one per conversation and UTC day, from the archive
   demo [--keep]                             run everything locally against Azurite and the
                                             Graph emulator (needs the development dependencies)
   serve [--port N]                          browse the archive in a web browser (127.0.0.1 only,
@@ -34,7 +38,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'demo', 'serve', 'html'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo', 'serve', 'html'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -71,13 +75,14 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       to: { type: 'string' },
       user: { type: 'string', multiple: true },
       team: { type: 'string', multiple: true },
+      conversation: { type: 'string', multiple: true },
+      out: { type: 'string' },
+      'allow-unsettled': { type: 'boolean' },
       'env-file': { type: 'string' },
       json: { type: 'boolean' },
       keep: { type: 'boolean' },
       text: { type: 'boolean' },
       port: { type: 'string' },
-      conversation: { type: 'string', multiple: true },
-      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -92,6 +97,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     ls: ['env-file', 'json'],
     cat: ['env-file', 'text'],
     verify: ['env-file', 'json'],
+    rsmf: ['from', 'to', 'user', 'team', 'conversation', 'out', 'allow-unsettled', 'env-file', 'json'],
     demo: ['keep'],
     serve: ['env-file', 'port'],
     html: ['from', 'to', 'user', 'team', 'conversation', 'out', 'env-file'],
@@ -124,6 +130,17 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       return catCommand(ctx, { ...common, text: values.text === true, ...(positionals[0] !== undefined ? { blob: positionals[0] } : {}) });
     case 'verify':
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
+    case 'rsmf':
+      return rsmfCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        ...(values.out !== undefined ? { out: values.out } : {}),
+        user: values.user ?? [],
+        team: values.team ?? [],
+        conversation: values.conversation ?? [],
+        allowUnsettled: values['allow-unsettled'] === true,
+      });
     case 'demo':
       return loadDemo()(ctx, { keep: values.keep === true });
     // The viewer (and its HTML sanitizer) loads only for its own commands: the others start as before.

@@ -15,6 +15,7 @@ import type { JobRecord, RunKind, RunRecord, RunStatus, RunStore, RunSummary } f
 import { iso } from '../time';
 import { toJobError } from './export-entity';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
+import { snapshotDirectory } from './snapshot-directory';
 
 /** What to run: the daily passes up to `nowMs`, or a backfill of a window (of named entities, or all). */
 export type RunSpec =
@@ -85,6 +86,8 @@ export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunS
     return undefined;
   }
   log.info('run planned', { runId, kind: run.kind, entities: entities.length });
+  // Names for productions and the viewer (best effort: a failure only logs, ids stand in for names).
+  if (spec.kind === 'daily') await snapshotDirectory(deps, runId, spec.nowMs, entities, log, signal);
   return entities;
 }
 

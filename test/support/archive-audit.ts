@@ -57,6 +57,15 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
     // Downloaded bytes (images, files) and their reference index are not message batches.
     if (name.startsWith('content/')) continue;
     const buffer = await container.getBlobClient(name).downloadToBuffer();
+    if (name.startsWith('directory/')) {
+      // Directory snapshots (names, not messages): one gzipped JSON document each.
+      try {
+        JSON.parse(gunzipSync(buffer).toString('utf8'));
+      } catch {
+        invalidBlobs.push(`${name}: directory snapshot is not gzipped JSON`);
+      }
+      continue;
+    }
     if (name.startsWith('manifests/') || name.endsWith('.content.json')) {
       try {
         JSON.parse(buffer.toString('utf8'));
