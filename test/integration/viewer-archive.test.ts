@@ -55,10 +55,13 @@ describe('viewer archive reads', () => {
   it('takes names from the newest well-named snapshot, and none without one', async () => {
     const empty = await freshContainer('viewer-names');
     expect((await readLatestDirectoryNames(empty)).user('u1')).toBeUndefined();
-    const put = (name: string, snapshot: unknown) => empty.getBlockBlobClient(name).uploadData(gzipSync(JSON.stringify(snapshot)));
-    await put('directory/2026/01/01/run-a.json.gz', { users: [{ id: 'u1', displayName: 'Old Name' }] });
-    await put('directory/2026/01/02/run-b.json.gz', { users: [{ id: 'u1', displayName: 'New Name' }], chats: [{ id: 'c1', members: [{ userId: 'u1' }, { displayName: 'Guest' }] }] });
-    await put('directory/2026/01/03/../evil.json.gz', { users: [{ id: 'u1', displayName: 'Evil' }] });
+    // Snapshots in the archive's format (src/archive/directory-snapshot.ts): what each test names, the rest empty.
+    const put = (name: string, snapshot: Record<string, unknown>) =>
+      empty.getBlockBlobClient(name).uploadData(gzipSync(JSON.stringify({ takenAt: '2026-01-01T00:00:00.000Z', runId: 'run', users: [], teams: [], chats: [], ...snapshot })));
+    const user = (id: string, displayName: string) => ({ id, displayName, userPrincipalName: `${id}@contoso.test` });
+    await put('directory/2026/01/01/run-a.json.gz', { users: [user('u1', 'Old Name')] });
+    await put('directory/2026/01/02/run-b.json.gz', { users: [user('u1', 'New Name')], chats: [{ id: 'c1', chatType: 'group', members: [{ userId: 'u1' }, { displayName: 'Guest' }] }] });
+    await put('directory/2026/01/03/../evil.json.gz', { users: [user('u1', 'Evil')] });
     const names = await readLatestDirectoryNames(empty);
     expect(names.user('u1')).toBe('New Name');
     expect(names.chat('c1')).toBe('New Name, Guest');
@@ -66,7 +69,7 @@ describe('viewer archive reads', () => {
     let now = 0;
     const cached = cachedDirectoryNames(empty, 1000, () => now);
     expect((await cached()).user('u1')).toBe('New Name');
-    await put('directory/2026/01/04/run-c.json.gz', { users: [{ id: 'u1', displayName: 'Newest' }] });
+    await put('directory/2026/01/04/run-c.json.gz', { users: [user('u1', 'Newest')] });
     expect((await cached()).user('u1')).toBe('New Name');
     now = 2000;
     expect((await cached()).user('u1')).toBe('Newest');
