@@ -38,7 +38,7 @@ export interface CollectionReport {
   content:
     | { fetched: true; unfetched: Record<string, number> }
     | { fetched: false; note: string };
-  /** What the export APIs do not return with these settings (docs/graph.md §11). */
+  /** What the export APIs do not return with these settings (docs/design.md §13). */
   blindSpots: string[];
 }
 
@@ -75,7 +75,7 @@ export function collectionReport(jobs: Iterable<JobRecord>, refused: Partial<Rec
 
 /**
  * What Graph's export APIs leave out with these settings, in words for the operator: the archive of
- * record must not imply more coverage than it has (docs/graph.md §11 lists the sources).
+ * record must not imply more coverage than it has (docs/design.md §13).
  */
 export function blindSpots(c: Coverage): string[] {
   const notes = ['the export APIs do not return meeting-related control messages, or Copilot interactions'];
