@@ -105,3 +105,32 @@ describe('refusals in a daily run', () => {
     }
   });
 });
+
+describe('the collection report', () => {
+  it('counts the content that could not be fetched by status, as the content maps record it', async () => {
+    const now = Date.now();
+    const h = await startHarness({
+      label: 'report-content',
+      tenant: { seed: 44, users: 4, teams: 1, historyDays: 12, endMs: now - 2 * HOUR, hostedContentFraction: 0.2, fileFraction: 0.5 },
+      env: { EXPORT_ATTACHMENTS: 'true', EXPORT_RETAINED: 'true' },
+    });
+    try {
+      const run = await h.daily(now);
+      // What the content maps beside the batches say could not be stored.
+      const expected: Record<string, number> = {};
+      for await (const b of h.deps.container.listBlobsFlat()) {
+        if (!b.name.endsWith('.content.json')) continue;
+        const map = JSON.parse((await readBlobBytes(h.deps.container, b.name))!.toString('utf8')) as { entries: Array<{ status: string }> };
+        for (const e of map.entries) if (e.status !== 'stored') expected[e.status] = (expected[e.status] ?? 0) + 1;
+      }
+      expect(Object.keys(expected).length, 'the tenant has files that cannot be fetched').toBeGreaterThan(0);
+      const manifest = await runJson(h.deps.container, run.runId);
+      expect(manifest.report.content).toEqual({ fetched: true, unfetched: expected });
+      // Retained messages are on: the report says what getAllRetainedMessages does not cover.
+      expect(manifest.report.blindSpots.join('\n')).toMatch(/getAllRetainedMessages does not cover private channels/);
+      expect(Object.keys(manifest.report.kinds)).toEqual(expect.arrayContaining(['user', 'team', 'userRetained', 'teamRetained']));
+    } finally {
+      await h.close();
+    }
+  });
+});
