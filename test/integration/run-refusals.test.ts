@@ -6,13 +6,20 @@ import { describe, expect, it } from 'vitest';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
 import { readBlobBytes } from '../../src/archive/batch-reader';
 import { runManifestName } from '../../src/archive/blob-layout';
+import type { CollectionReport } from '../../src/export/run-report';
 import { HOUR } from '../../src/time';
 import { startHarness } from '../support/harness';
 
-async function runJson(container: ArchiveContainer, runId: string): Promise<Record<string, any>> {
+interface RunJson {
+  status: string;
+  error?: string;
+  report: CollectionReport;
+}
+
+async function runJson(container: ArchiveContainer, runId: string): Promise<RunJson> {
   const bytes = await readBlobBytes(container, runManifestName(runId));
   expect(bytes, `run.json of ${runId}`).toBeDefined();
-  return JSON.parse(bytes!.toString('utf8')) as Record<string, any>;
+  return JSON.parse(bytes!.toString('utf8')) as RunJson;
 }
 
 describe('refusals in a daily run', () => {
@@ -95,7 +102,7 @@ describe('refusals in a daily run', () => {
       // The report counts the skip by its reason, in run.json and in the outcome the CLI prints.
       const manifest = await runJson(h.deps.container, run.runId);
       const users = run.results.filter((x) => x.entity.kind === 'user');
-      expect(manifest.report.kinds.user.skipped['no-teams-licence']).toBe(1);
+      expect(manifest.report.kinds.user?.skipped['no-teams-licence']).toBe(1);
       expect(manifest.report.kinds.user).toMatchObject({ planned: 3, exported: users.filter((u) => u.status === 'done').length, failed: 0 });
       expect(manifest.report.refusals).toEqual([]);
       expect(run.report).toEqual(manifest.report);

@@ -11,16 +11,23 @@ function job(runId: string, entity: Entity, status: JobRecord['status'], counts:
   return { runId, entity, status, counts: { ...emptyCounts(), ...counts }, ...extra };
 }
 
+/** A run store on fresh tables (created). */
+async function openStore(label: string): Promise<RunStore> {
+  const s = testStorage(label);
+  const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
+  const names = tableNames(s.tablePrefix);
+  expect(names).toEqual({ checkpoints: `${s.tablePrefix}Checkpoints`, runs: `${s.tablePrefix}Runs`, jobs: `${s.tablePrefix}Jobs` });
+  const store = new RunStore(clients.table(names.runs), clients.table(names.jobs));
+  await store.ensure();
+  return store;
+}
+
 describe('RunStore', () => {
   let store: RunStore;
 
   beforeAll(async () => {
-    const s = testStorage('runs');
-    const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
-    const names = tableNames(s.tablePrefix);
-    expect(names).toEqual({ checkpoints: `${s.tablePrefix}Checkpoints`, runs: `${s.tablePrefix}Runs`, jobs: `${s.tablePrefix}Jobs` });
-    store = new RunStore(clients.table(names.runs), clients.table(names.jobs));
-    await store.ensure();
+    store = await openStore('runs');
+    // Creating the tables again is harmless.
     await store.ensure();
   });
 
@@ -102,11 +109,7 @@ describe('RunStore: what the collection report needs', () => {
   let store: RunStore;
 
   beforeAll(async () => {
-    const s = testStorage('runs-report');
-    const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
-    const names = tableNames(s.tablePrefix);
-    store = new RunStore(clients.table(names.runs), clients.table(names.jobs));
-    await store.ensure();
+    store = await openStore('runs-report');
   });
 
   it('keeps each refused entity kind in its own column: two refusals never overwrite each other', async () => {
