@@ -6,7 +6,8 @@
 //   run finished { dequeueCount: 1, runId: 'daily-20261127T023000Z', entity: 'users:…', attempt: 1, status: 'failed', planned: 120, … }
 // Lines used (src/export/run-lifecycle.ts, src/app/start-run.ts, functions/daily-export.ts):
 //   'run finished'                     (runId, status: succeeded|failed), written when a run's last job ends
-//   'run failed'                       (runId), when a run cannot enumerate users and teams
+//   'run failed'                       (runId, error), when a run cannot enumerate users and teams, or at once
+//                                      when Graph refuses the app itself (a missing permission: error names the fix)
 //   'daily run could not be started'   when the timer invocation throws
 // and the `requests` row of the dailyExport timer invocation. If those messages or field names change,
 // change the queries here (test/infra/alert-queries.test.ts checks that the code still logs them).
@@ -24,7 +25,7 @@ union
   (dailyRunLines | where message startswith "run finished" and runId startswith "daily-" and status == "failed"
      | project timestamp, runId, reason = "daily run finished with status failed"),
   (dailyRunLines | where message startswith "run failed" and runId startswith "daily-"
-     | project timestamp, runId, reason = "daily run could not enumerate users and teams"),
+     | project timestamp, runId, reason = "daily run failed early: users and teams not listed, or Graph refused the app (a permission or setting to fix)"),
   (traces | where message startswith "daily run could not be started"
      | project timestamp, runId = "", reason = "daily run could not be started"),
   (requests | where name == "dailyExport" and success == false
@@ -68,7 +69,7 @@ resource dailyRunFailed 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'teams-export: daily run failed'
-    description: 'A daily export run failed (an entity failed, Graph refused every entity, planning failed, or the timer invocation threw). Look the run up with GET /api/runs/{runId} or teams-export status.'
+    description: 'A daily export run failed (Graph refused the app a permission or API, an entity failed, Graph refused every entity, planning failed, or the timer invocation threw). Look the run up with GET /api/runs/{runId} or teams-export status: its error names what to fix.'
     severity: 1
     enabled: true
     scopes: [applicationInsightsId]

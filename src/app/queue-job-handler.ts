@@ -5,8 +5,8 @@
 import { EntityLease } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
-import { finishRun, recordJobResult } from '../export/run-lifecycle';
-import { addCounts, emptyCounts, type JobError, type JobStatus } from '../model/job';
+import { finishRun, recordJobResult, refusedJobError } from '../export/run-lifecycle';
+import { addCounts, addReasonCounts, emptyCounts, type JobError, type JobStatus } from '../model/job';
 import { entityLabel, type Entity } from '../model/entity';
 import { errorText } from '../model/errors';
 import type { Logger } from '../log';
@@ -76,6 +76,12 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   const carried = row?.counts ?? emptyCounts();
   const startedAtMs = clock.now();
   const job = { runId, entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity, startedAtMs, attempts: attempt };
+  // The run already failed on an app-level refusal of this entity kind: end at once, reading nothing.
+  const notRun = await refusedJobError(deps, runId, entity);
+  if (notRun) {
+    await recordJobResult(deps, msg.mode, { ...job, status: 'skipped', counts: carried, error: notRun, finishedAtMs: clock.now() }, log);
+    return { runId, entity, attempt, outcome: 'skipped', error: notRun };
+  }
   await deps.runs.putJob({ ...job, status: 'running', counts: carried });
 
   // The job's stop: fires the moment the lease is lost (or the host cancels), before the next write.
@@ -83,16 +89,17 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
   const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
+  const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
 
   if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
     const delaySec = backoffDelaySec(attempt, policy);
     // The next message first: if the row write then fails, the next attempt still runs.
     await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
-    await deps.runs.putJob({ ...job, status: 'queued', counts, error: result.error, finishedAtMs: clock.now() });
+    await deps.runs.putJob({ ...job, status: 'queued', counts, ...unfetched, error: result.error, finishedAtMs: clock.now() });
     log.warn('job failed; retrying later', { delaySec, code: result.error.code, status: result.error.status, requestId: result.error.requestId });
     return { runId, entity, attempt, outcome: 'retry', delaySec, error: result.error };
   }
-  await recordJobResult(deps, msg.mode, { ...job, status: result.status, counts, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() }, log);
+  await recordJobResult(deps, msg.mode, { ...job, status: result.status, counts, ...unfetched, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() }, log);
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
 }
 

@@ -1,6 +1,8 @@
 // Run status for the HTTP API: one run with its counts and per-entity errors (Graph code and
 // request-id), and the list of runs, as plain JSON-ready objects.
 import { isValidRunId } from '../archive/blob-layout';
+import { readRunReport } from '../export/run-lifecycle';
+import type { CollectionReport } from '../export/run-report';
 import type { JobError } from '../model/job';
 import type { JobRecord, RunRecord, RunSummary } from '../state/run-store';
 import { iso } from '../time';
@@ -32,6 +34,8 @@ export interface EntityProblemView {
 
 export interface RunStatusView extends RunView {
   counts: RunSummary['counts'];
+  /** The collection report (docs/design.md §13): per entity kind, reasons, content, blind spots. */
+  report: CollectionReport;
   errors: EntityProblemView[];
 }
 
@@ -66,7 +70,8 @@ function problemView(job: JobRecord): EntityProblemView {
 export async function getRunStatus(ctx: AppContext, runId: string): Promise<RunStatusView> {
   const summary = isValidRunId(runId) ? await ctx.deps.runs.summarize(runId) : undefined;
   if (!summary) throw new NotFoundError(`no run named ${JSON.stringify(runId.slice(0, 100))}`);
-  return { ...runView(summary.run), counts: summary.counts, errors: [...summary.failed, ...summary.skipped].map(problemView) };
+  const report = await readRunReport(ctx.deps, summary.run);
+  return { ...runView(summary.run), counts: summary.counts, report, errors: [...summary.failed, ...summary.skipped].map(problemView) };
 }
 
 export const RUN_LIST_LIMITS = { default: 50, max: 500 } as const;

@@ -52,7 +52,8 @@ export async function startDailyRun(ctx: AppContext, scheduledMs: number, log: L
   const runId = dailyRunId(scheduledMs);
   const { created, run } = await openRun(ctx.deps, { kind: 'daily', nowMs: scheduledMs, runId }, ctx.clock.now());
   // planned is set only once every job is enqueued: a repeat of a fully enqueued (or finished) run is a no-op.
-  if (!created && (run.status !== 'running' || run.planned > 0)) {
+  // finishedAt, not the status, marks a finished run: an app-level refusal fails a run before it ends.
+  if (!created && (run.finishedAtMs !== undefined || run.planned > 0)) {
     log.info('daily run already started', { runId, status: run.status, planned: run.planned });
     return { runId, created, planned: run.planned, enqueued: 0, status: run.status };
   }

@@ -1,6 +1,8 @@
 // The CLI commands that run exports (`run`, `backfill`) and report on them (`status`).
 import type { AppDeps } from '../deps';
 import { runExport, type RunOutcome, type RunSpec } from '../export/run-in-process';
+import { readRunReport } from '../export/run-lifecycle';
+import { reportLines } from '../export/run-report';
 import { iso, parseInstant } from '../time';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { depsFrom, write, type CliContext } from './cli-context';
@@ -65,7 +67,7 @@ export async function executeWithProgress(ctx: CliContext, deps: AppDeps, spec: 
 
 export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): void {
   if (json) {
-    write(ctx.stdout, JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, problems: problems(o) }));
+    write(ctx.stdout, JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, report: o.report, problems: problems(o) }));
     return;
   }
   const p = o.progress;
@@ -73,6 +75,7 @@ export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): voi
   write(ctx.stdout, `  entities: ${p.planned} planned, ${p.done} done, ${p.skipped} skipped, ${p.failed} failed`);
   write(ctx.stdout, `  versions: ${p.messages} new, ${p.duplicates} already archived, ${p.quarantined} quarantined; ${p.pages} pages`);
   write(ctx.stdout, `  blobs:    ${p.blobs} written (${(p.bytes / 1024).toFixed(1)} KiB gzipped)`);
+  if (o.report) for (const line of reportLines(o.report)) write(ctx.stdout, line);
   for (const r of problems(o)) {
     // Skips are expected (no Teams data, one forbidden entity): status, code and request-id say enough.
     const detail = r.status === 'skipped' ? `${r.httpStatus ?? ''} ${r.code ?? ''}`.trim() : r.message;
@@ -104,7 +107,8 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
   const checkpoints = [];
   for await (const c of deps.checkpoints.list(ctx.signal)) checkpoints.push(c);
   const runs = await deps.runs.listRuns({ limit: 5 });
-  const latest = runs[0] ? await deps.runs.summarize(runs[0].runId) : undefined;
+  const summary = runs[0] ? await deps.runs.summarize(runs[0].runId) : undefined;
+  const latest = summary ? { ...summary, report: await readRunReport(deps, summary.run) } : undefined;
   if (o.json) {
     write(
       ctx.stdout,
@@ -132,6 +136,7 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
   if (latest) {
     const c = latest.counts;
     write(ctx.stdout, `latest: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.messages} versions, ${c.blobs} blobs`);
+    for (const line of reportLines(latest.report)) write(ctx.stdout, line);
   }
   write(ctx.stdout, `${checkpoints.length} entities with checkpoints:`);
   for (const c of checkpoints) {

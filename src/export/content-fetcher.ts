@@ -88,6 +88,11 @@ export class ContentFetcher {
     return { ...this.counters };
   }
 
+  /** What this fetcher downloads (for the run's report of what is not covered). */
+  kinds(): { hostedContents: boolean; files: boolean } {
+    return { hostedContents: this.opts.hostedContents, files: this.opts.files };
+  }
+
   /**
    * Whether the message refers to anything this fetcher would fetch or record: a cheap look at the
    * object Graph returned, so that the common message (plain text) costs nothing further.

@@ -20,7 +20,7 @@ import { errorText } from '../model/errors';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { iso } from '../time';
 import { DayBatcher, type ContentTarget, type FlushResult } from './day-batcher';
-import { emptyCounts, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
+import { APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Entity } from '../model/entity';
 import type { Window } from '../model/window';
 import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
@@ -60,6 +60,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
   const counts = emptyCounts();
   const blobs: WrittenBlob[] = [];
+  // Content that could not be stored, by status: the run's collection report counts it (docs/design.md §13).
+  const unfetched: Record<string, number> = {};
+  const withUnfetched = () => (Object.keys(unfetched).length > 0 ? { unfetched } : {});
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
   try {
@@ -76,7 +79,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       }
     }
     await writeManifest('done');
-    return { entity, status: 'done', counts };
+    return { entity, status: 'done', counts, ...withUnfetched() };
   } catch (err) {
     // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
     const error = toJobError(signal?.aborted ? signal.reason : err);
@@ -87,7 +90,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     if (!(signal?.reason instanceof LeaseLostError)) {
       await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
     }
-    return { entity, status: skipped ? 'skipped' : 'failed', counts, error };
+    return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...withUnfetched() };
   }
 
   /** Reads one chunk to the end and commits its batches; returns the number of new versions. */
@@ -182,6 +185,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   async function contentFor(version: ContentTarget, raw: unknown): Promise<ContentEntry[] | undefined> {
     if (!deps.content) return undefined;
     const entries = await deps.content.fetchFor(version, raw, signal);
+    for (const e of entries) if (e.status !== 'stored') unfetched[e.status] = (unfetched[e.status] ?? 0) + 1;
     return entries.length > 0 ? entries : undefined;
   }
 
@@ -218,6 +222,8 @@ export function toJobError(err: unknown): JobError {
       ...(err.requestId !== undefined ? { requestId: err.requestId } : {}),
       message: err.message,
       retryable: err.kind === 'retryable',
+      ...(err.kind === 'skip-entity' && err.reason !== undefined ? { reason: err.reason } : {}),
+      ...(err.kind === 'app-refusal' ? { reason: APP_REFUSAL_REASON, ...(err.fix !== undefined ? { fix: err.fix } : {}) } : {}),
     };
   }
   // Anything else (storage unavailable, an abort, a lost lease) leaves the checkpoint where it was,

@@ -2,13 +2,14 @@
 // job rows, run.json) is run-lifecycle.ts's, as for the queued run; this file only runs the jobs here,
 // concurrently under the shared Graph rate limit, each under its entity's lease.
 import { acquireEntityLease } from '../archive/entity-lease';
-import { entityLabel } from '../model/entity';
+import { entityLabel, type EntityKind } from '../model/entity';
 import { errorText } from '../model/errors';
-import { addCounts, emptyCounts, type JobCounts, type JobResult } from '../model/job';
+import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobResult } from '../model/job';
 import type { RunStore } from '../state/run-store';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
 import { otherSenderIds, type EntitySelection } from './plan-entities';
-import { finishRun, jobModeOf, openRun, planRun, recordJobResult, type RunSpec } from './run-lifecycle';
+import type { CollectionReport } from './run-report';
+import { finishRun, jobModeOf, notRunError, openRun, planRun, recordJobResult, refusalMessage, type RunSpec } from './run-lifecycle';
 
 export type { RunSpec } from './run-lifecycle';
 
@@ -38,6 +39,8 @@ export interface RunOutcome {
   progress: RunProgress;
   results: JobResult[];
   error?: string;
+  /** The run's collection report, as in run.json (absent when the run could not be finished). */
+  report?: CollectionReport;
 }
 
 export interface RunOptions {
@@ -71,6 +74,8 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   const mode = jobModeOf(spec);
   const jobDeps = deps.chatMode === 'sender' ? { ...deps, otherSenderIds: otherSenderIds(entities) } : deps;
   const results: JobResult[] = [];
+  // Entity kinds Graph refused the app for: their remaining jobs are not scheduled (docs/design.md §9).
+  const refused = new Map<EntityKind, string>();
   let unrecordedJobs = 0;
   let next = 0;
   const worker = async () => {
@@ -81,15 +86,21 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
         Object.assign(progress, addCounts(progress, delta));
         report();
       };
-      const result = await exportUnderLease({ runId, entity, mode, onProgress }, jobDeps, opts.signal);
+      const refusal = refused.get(entity.kind);
+      const result: JobResult = refusal
+        ? { entity, status: 'skipped', counts: emptyCounts(), error: notRunError(refusal) }
+        : await exportUnderLease({ runId, entity, mode, onProgress }, jobDeps, opts.signal);
+      if (result.status === 'failed' && result.error?.reason === APP_REFUSAL_REASON && !refused.has(entity.kind)) {
+        refused.set(entity.kind, refusalMessage(entity.kind, result.error));
+      }
       // A job's blob list stays in its own manifest: the run keeps counts only, so memory does not grow
       // with the tenant.
       results.push(result);
       progress.finished++;
       progress[result.status]++;
       try {
-        const { status, counts, error } = result;
-        await recordJobResult(deps, mode, { runId, entity, status, counts, ...(error ? { error } : {}), startedAtMs, finishedAtMs: now(), attempts: 1 }, log);
+        const { status, counts, error, unfetched } = result;
+        await recordJobResult(deps, mode, { runId, entity, status, counts, ...(error ? { error } : {}), ...(unfetched ? { unfetched } : {}), startedAtMs, finishedAtMs: now(), attempts: refusal ? 0 : 1 }, log);
       } catch (err) {
         // Storage went away after the job: its data and checkpoint are as safe as the job left them,
         // only the bookkeeping is missing. The run goes on (the other jobs meet the same outage and fail
@@ -105,7 +116,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   try {
     const finished = await finishRun(deps, runId, now, log, { aborted: opts.signal?.aborted === true, unrecordedJobs });
     const status = finished?.status === 'succeeded' ? 'succeeded' : 'failed';
-    return { runId, status, progress, results, ...(finished?.error ? { error: finished.error } : {}) };
+    return { runId, status, progress, results, ...(finished?.error ? { error: finished.error } : {}), ...(finished?.report ? { report: finished.report } : {}) };
   } catch (err) {
     log.error('run result not recorded', { error: errorText(err) });
     return { runId, status: 'failed', progress, results, error: `the run record could not be written: ${errorText(err)}` };

@@ -7,13 +7,15 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { writeRunManifest } from '../archive/run-files';
 import type { GraphHttp } from '../graph/graph-http';
 import type { Logger } from '../log';
-import { entityLabel, type Entity } from '../model/entity';
-import type { JobMode, JobResult } from '../model/job';
+import { entityLabel, type Entity, type EntityKind } from '../model/entity';
+import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import type { JobRecord, RunKind, RunRecord, RunStatus, RunStore, RunSummary } from '../state/run-store';
 import { iso } from '../time';
+import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
+import { collectionReport, type CollectionReport, type Coverage } from './run-report';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
 import { snapshotDirectory } from './snapshot-directory';
 
@@ -28,6 +30,15 @@ export interface RunLifecycleDeps {
   runs: RunStore;
   checkpoints: CheckpointStore;
   selection: EntitySelection;
+  /** EXPORT_CHAT_MODE, and the content downloads: what the run's report says is not covered. */
+  chatMode?: 'custodian' | 'sender';
+  content?: Pick<ContentFetcher, 'kinds'>;
+}
+
+/** What the deployment asks Graph for, as the collection report needs it. */
+export function coverageOf(deps: Pick<RunLifecycleDeps, 'selection' | 'chatMode' | 'content'>): Coverage {
+  const content = deps.content?.kinds() ?? { hostedContents: false, files: false };
+  return { chatMode: deps.chatMode ?? 'custodian', retained: deps.selection.retained, deletedTeams: deps.selection.deletedTeams, ...content };
 }
 
 /**
@@ -91,11 +102,59 @@ export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunS
   return entities;
 }
 
-/** Records a job's final result: its row, and for a daily run the outcome on the entity's checkpoint. */
+/**
+ * Records a job's final result: its row, and for a daily run the outcome on the entity's checkpoint.
+ * A job Graph refused for the app itself fails the run at once (refuseRun).
+ */
 export async function recordJobResult(deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>, mode: JobMode, job: JobRecord & { status: JobResult['status'] }, log: Logger): Promise<void> {
   await deps.runs.putJob(job);
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
   log.info('job finished', { runId: job.runId, entity: entityLabel(job.entity), status: job.status, messages: job.counts.messages, blobs: job.counts.blobs });
+  if (job.status === 'failed' && job.error?.reason === APP_REFUSAL_REASON) await refuseRun(deps, job.runId, job.entity.kind, job.error, log);
+}
+
+const KIND_PLURAL: Record<EntityKind, string> = { user: 'users', team: 'teams', deletedTeam: 'deleted teams', userRetained: "users' retained messages", teamRetained: "teams' retained messages" };
+
+/**
+ * An app-level refusal (docs/design.md §9): every entity of that kind would be refused the same way,
+ * so the run is marked failed now, with the fix, and the kind is recorded on the run row so the jobs
+ * of that kind still to come are not run (refusedJobError). The 'run failed' line is what the failed-run
+ * alert looks for (infra/app/alerts.bicep), so the operator hears of it at once, not when the last job
+ * of a long run ends. The run's final status and run.json come when its last job ends (finishRun).
+ */
+export async function refuseRun(deps: Pick<RunLifecycleDeps, 'runs'>, runId: string, kind: EntityKind, error: JobError, log: Logger): Promise<void> {
+  const run = await deps.runs.getRun(runId);
+  if (!run || run.refused?.[kind] !== undefined) return;
+  const message = refusalMessage(kind, error);
+  await deps.runs.updateRun(runId, { status: 'failed', error: message, refused: { [kind]: message } });
+  log.error('run failed', { runId, error: message, kind, requestId: error.requestId });
+}
+
+/**
+ * The error a job is recorded with instead of running, when its run has failed on an app-level refusal
+ * of its entity kind; undefined when the job should run. Such a job is 'skipped' with reason
+ * 'run-failed': nothing was read or written, its watermarks stay where they were.
+ */
+export async function refusedJobError(deps: Pick<RunLifecycleDeps, 'runs'>, runId: string, entity: Entity): Promise<JobError | undefined> {
+  const refusal = (await deps.runs.getRun(runId))?.refused?.[entity.kind];
+  return refusal === undefined ? undefined : notRunError(refusal);
+}
+
+/** The run's message for an app-level refusal of one entity kind: what Graph refused and the fix. */
+export function refusalMessage(kind: EntityKind, error: JobError): string {
+  return `Graph refused ${KIND_PLURAL[kind]}: ${error.fix ?? error.message}; the remaining ${kind} jobs of this run are not run`;
+}
+
+/** The error of a job not run because of the run's refusal message `refusal`. */
+export function notRunError(refusal: string): JobError {
+  return { code: 'RunFailed', reason: RUN_FAILED_REASON, message: `not run: ${refusal}`, retryable: false };
+}
+
+/** The collection report of a run (docs/design.md §13), from its job rows; also for a run in progress. */
+export async function readRunReport(deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>, run: RunRecord): Promise<CollectionReport> {
+  const jobs: JobRecord[] = [];
+  for await (const job of deps.runs.listJobs(run.runId)) jobs.push(job);
+  return collectionReport(jobs, run.refused, coverageOf(deps));
 }
 
 /** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */
@@ -120,6 +179,9 @@ export function runFailure(counts: { planned: number; failed: number }, forbidde
 
 /** The run's final error from its job rows, or undefined when it succeeded. */
 export function runErrorOf(summary: RunSummary): string | undefined {
+  // An app-level refusal says what to fix: it leads, whatever else failed.
+  const refusals = Object.values(summary.run.refused ?? {});
+  if (refusals.length > 0) return refusals.join('; ');
   const forbidden = [...summary.failed, ...summary.skipped].filter((j) => j.error?.status === 403).length;
   return runFailure(summary.counts, forbidden);
 }
@@ -143,17 +205,18 @@ export interface FinishOptions {
  * and both ways of running write it from the same rows.
  */
 export async function finishRun(
-  deps: Pick<RunLifecycleDeps, 'runs' | 'container'>,
+  deps: Pick<RunLifecycleDeps, 'runs' | 'container' | 'selection' | 'chatMode' | 'content'>,
   runId: string,
   now: () => number,
   log: Logger,
   opts: FinishOptions = {},
-): Promise<{ status: RunStatus; error?: string } | undefined> {
+): Promise<{ status: RunStatus; error?: string; report: CollectionReport } | undefined> {
   const { runs } = deps;
   if (opts.onlyIfComplete) {
     const run = await runs.getRun(runId);
     // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
-    if (!run || run.status !== 'running' || run.planned === 0) return undefined;
+    // A run failed early by an app-level refusal (refuseRun) is still open: finishedAt marks the end.
+    if (!run || run.finishedAtMs !== undefined || run.planned === 0) return undefined;
     if (await runs.hasUnfinishedJobs(runId)) return undefined;
   }
   const summary = await runs.summarize(runId);
@@ -166,6 +229,7 @@ export async function finishRun(
   const status: RunStatus = error ? 'failed' : 'succeeded';
   const finishedAtMs = now();
   const { run } = summary;
+  const report = await readRunReport(deps, run);
   const needsLook = [...summary.failed, ...summary.skipped].sort((a, b) => entityLabel(a.entity).localeCompare(entityLabel(b.entity)));
   await writeRunManifest(deps.container, runId, {
     runId,
@@ -177,10 +241,11 @@ export async function finishRun(
     ...(run.nowMs !== undefined ? { now: iso(run.nowMs) } : {}),
     ...(run.fromMs !== undefined && run.toMs !== undefined ? { from: iso(run.fromMs), to: iso(run.toMs) } : {}),
     totals: summary.counts,
+    report,
     jobs: needsLook.map((j) => ({ entity: { kind: j.entity.kind, id: j.entity.id }, status: j.status, counts: j.counts, error: j.error })),
   });
   // Two workers finishing the last jobs at once both get here; they write the same outcome.
   await runs.updateRun(runId, { status, finishedAtMs, ...(error ? { error } : {}) });
   log.info('run finished', { runId, status, ...(error ? { error } : {}), ...summary.counts });
-  return { status, ...(error ? { error } : {}) };
+  return { status, ...(error ? { error } : {}), report };
 }

@@ -13,7 +13,21 @@ export interface JobError {
   message: string;
   /** True when trying again later may succeed (throttling, 5xx, network, storage, a busy entity). */
   retryable?: boolean;
+  /**
+   * Why, in one word a report can count: for a skipped job the skip reason (`no-mailbox`,
+   * `no-teams-licence`, `invalid-user`, `entity-gone`, `forbidden`; docs/graph-errors.md) or `run-failed`
+   * (not run: the run had already failed on an app-level refusal of this entity kind); for a failed job
+   * `app-refusal` when Graph refused the app itself (docs/design.md §9).
+   */
+  reason?: string;
+  /** For an app-level refusal: the permission or setting to fix, in words an operator can act on. */
+  fix?: string;
 }
+
+/** The reason of a job not run because its run had failed on an app-level refusal of its entity kind. */
+export const RUN_FAILED_REASON = 'run-failed';
+/** The reason of a job Graph refused for the app itself (a missing permission, consent, an API this cloud lacks). */
+export const APP_REFUSAL_REASON = 'app-refusal';
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'skipped' | 'failed';
 
@@ -36,6 +50,18 @@ export interface JobResult {
   status: 'done' | 'skipped' | 'failed';
   counts: JobCounts;
   error?: JobError;
+  /**
+   * Content (hosted contents, files) the job's new versions refer to that could not be stored, counted
+   * by status (`missing`, `forbidden`, `foreign-origin`, `failed`, `too-large`); absent when none.
+   */
+  unfetched?: Record<string, number>;
+}
+
+/** Per-reason counts added up (a job's attempts, a run's jobs). */
+export function addReasonCounts(a: Readonly<Record<string, number>> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> {
+  const out: Record<string, number> = { ...a };
+  for (const [k, n] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + n;
+  return out;
 }
 
 export const emptyCounts = (): JobCounts => ({ received: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0, pages: 0 });

@@ -2,7 +2,7 @@
 // `teams-export status`: what was planned, what each entity job did, and the totals.
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment, isValidRunId } from '../archive/blob-layout';
-import type { Entity, EntityKind } from '../model/entity';
+import { ENTITY_KINDS, type Entity, type EntityKind } from '../model/entity';
 import type { JobCounts, JobError, JobStatus } from '../model/job';
 import { emptyCounts } from '../model/job';
 import { bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
@@ -24,6 +24,12 @@ export interface RunRecord {
   /** Optional description of the entity selection. */
   entities?: string;
   error?: string;
+  /**
+   * Entity kinds Graph refused the app for in this run (an app-level refusal, docs/design.md §9), each
+   * with the run-level message naming the fix. Stored one column per kind, so two kinds refused at once
+   * never overwrite each other; jobs of a refused kind are not run.
+   */
+  refused?: Partial<Record<EntityKind, string>>;
 }
 
 export interface JobRecord {
@@ -32,6 +38,8 @@ export interface JobRecord {
   status: JobStatus;
   counts: JobCounts;
   error?: JobError;
+  /** Content that could not be stored, by status (JobResult.unfetched). */
+  unfetched?: Record<string, number>;
   startedAtMs?: number;
   finishedAtMs?: number;
   attempts?: number;
@@ -74,8 +82,14 @@ function jobRowKey(entity: Entity): string {
   return `${entity.kind}_${encodeIdSegment(entity.id)}`;
 }
 
+/** The run row's column for a refused entity kind: `refused_team`, … */
+const refusedColumn = (kind: EntityKind) => `refused_${kind}`;
+
 function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
+  const refused: Record<string, string> = {};
+  for (const [kind, message] of Object.entries(run.refused ?? {})) refused[refusedColumn(kind as EntityKind)] = bounded(message);
   return defined({
+    ...refused,
     kind: run.kind,
     status: run.status,
     startedAt: instantOut(run.startedAtMs),
@@ -102,7 +116,17 @@ function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord 
     planned: numberIn(row.planned) ?? 0,
     entities: stringIn(row.entities),
     error: stringIn(row.error),
+    refused: refusedFromRow(row),
   }) as RunRecord;
+}
+
+function refusedFromRow(row: Record<string, unknown>): RunRecord['refused'] {
+  const refused: Partial<Record<EntityKind, string>> = {};
+  for (const kind of ENTITY_KINDS) {
+    const message = stringIn(row[refusedColumn(kind)]);
+    if (message !== undefined) refused[kind] = message;
+  }
+  return Object.keys(refused).length > 0 ? refused : undefined;
 }
 
 function jobToRow(job: JobRecord): Record<string, unknown> {
@@ -120,6 +144,8 @@ function jobToRow(job: JobRecord): Record<string, unknown> {
     errorCode: job.error?.code === undefined ? undefined : bounded(job.error.code, 200),
     errorRequestId: job.error?.requestId === undefined ? undefined : bounded(job.error.requestId, 200),
     errorMessage: job.error === undefined ? undefined : bounded(job.error.message),
+    errorReason: job.error?.reason === undefined ? undefined : bounded(job.error.reason, 100),
+    unfetched: job.unfetched === undefined || Object.keys(job.unfetched).length === 0 ? undefined : JSON.stringify(job.unfetched),
     startedAt: instantOut(job.startedAtMs),
     finishedAt: instantOut(job.finishedAtMs),
     attempts: job.attempts,
@@ -134,17 +160,32 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
   const error: JobError | undefined =
     errorMessage === undefined
       ? undefined
-      : (defined({ status: numberIn(row.errorStatus), code: stringIn(row.errorCode), requestId: stringIn(row.errorRequestId), message: errorMessage }) as JobError);
+      : (defined({ status: numberIn(row.errorStatus), code: stringIn(row.errorCode), requestId: stringIn(row.errorRequestId), message: errorMessage, reason: stringIn(row.errorReason) }) as JobError);
   return defined({
     runId: row.partitionKey,
     entity: { kind: (stringIn(row.kind) ?? 'user') as EntityKind, id: stringIn(row.id) ?? '', ...(displayName ? { displayName } : {}) },
     status: (stringIn(row.status) ?? 'queued') as JobStatus,
     counts,
     error,
+    unfetched: countsIn(row.unfetched),
     startedAtMs: instantIn(row.startedAt),
     finishedAtMs: instantIn(row.finishedAt),
     attempts: numberIn(row.attempts),
   }) as JobRecord;
+}
+
+/** A JSON object of counts as written by jobToRow; undefined for anything else. */
+function countsIn(value: unknown): Record<string, number> | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    const out: Record<string, number> = {};
+    for (const [k, n] of Object.entries(parsed)) if (typeof n === 'number' && Number.isFinite(n)) out[k] = n;
+    return out;
+  } catch {
+    return undefined;
+  }
 }
 
 export class RunStore {

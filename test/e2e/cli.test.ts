@@ -67,10 +67,14 @@ describe('teams-export CLI', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/succeeded/);
     expect(run.stderr).not.toContain(emulator.clientSecret);
+    // The collection report (docs/design.md §13): per kind, and what the APIs do not cover.
+    expect(run.stdout).toMatch(/^ {2}user: \d+ planned, \d+ exported, \d+ skipped/m);
+    expect(run.stdout).toMatch(/^ {2}not covered: EXPORT_RETAINED is off/m);
 
     const status = await cli(['status', '--json'], env);
     expect(status.code).toBe(0);
-    const parsed = JSON.parse(status.stdout) as { entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }> };
+    const parsed = JSON.parse(status.stdout) as { latest: { report: { kinds: Record<string, { planned: number }> } }; entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }> };
+    expect(parsed.latest.report.kinds.user?.planned).toBeGreaterThan(0);
     const done = parsed.entities.filter((e) => e.lastStatus === 'done');
     expect(done.length).toBeGreaterThan(0);
     for (const e of done) expect(e.freshWatermark).toBe(iso(now - 5 * 60_000));

@@ -125,6 +125,8 @@ describe('HTTP API', () => {
 
     expect(queued.status).toBe(200);
     expect((queued.jsonBody as Json).counts).toMatchObject({ planned: users.length + teams.length, queued: users.length + teams.length, done: 0 });
+    // The collection report is there while the run is in progress too: every job still pending.
+    expect((queued.jsonBody as Json).report.kinds.user).toMatchObject({ planned: users.length, exported: 0, pending: users.length });
 
     const runId = new URL(location).pathname.split('/').pop()!;
     const status = await getRun(get(`runs/${runId}`, { params: { runId } }), fh.invocation('getRun'));
@@ -138,6 +140,9 @@ describe('HTTP API', () => {
     // Skipped entities are listed with Graph's status, code and request-id.
     expect(view.errors.map((e: Json) => e.id).sort()).toEqual(noData.map((u) => u.id).sort());
     for (const e of view.errors) expect(e.error).toMatchObject({ status: 404, code: expect.any(String), requestId: expect.any(String) });
+    // The collection report counts the skips by reason (docs/design.md §13).
+    expect(view.report.kinds.user).toEqual({ planned: users.length, exported: users.length - noData.length, skipped: { 'entity-gone': noData.length }, failed: 0, refused: 0, pending: 0 });
+    expect(view.report.kinds.team).toMatchObject({ planned: teams.length, exported: teams.length });
     // Upper-case ids were stored under Graph's lower-case ids, so the archive folders match daily runs.
     const archived = await fh.h.archivedKeys({ kind: 'user', id: fh.h.emulator.tenant.users.find((u) => u.hasTeamsData)!.id });
     expect(archived.length).toBeGreaterThan(0);

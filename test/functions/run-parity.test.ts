@@ -39,6 +39,7 @@ function comparable(manifest: Record<string, unknown>): Record<string, unknown> 
 describe('run.json from the single-process run and from the queue', () => {
   let fh: FunctionsHarness;
   let cliDeps: AppDeps;
+  let cliEnv: Record<string, string | undefined>;
   let handlers: { worker: ReturnType<typeof createExportWorkerHandler>; poison: ReturnType<typeof createExportPoisonHandler> };
 
   beforeAll(async () => {
@@ -50,7 +51,8 @@ describe('run.json from the single-process run and from the queue', () => {
     });
     // The single-process run reads the same tenant into its own container and tables.
     const other = testStorage('fn-parity-cli');
-    cliDeps = await buildDeps(loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }), { log: silentLogger });
+    cliEnv = { ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix };
+    cliDeps = await buildDeps(loadSettings(cliEnv), { log: silentLogger });
     const getCtx = () => Promise.resolve(fh.ctx);
     handlers = { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) };
   });
@@ -88,5 +90,38 @@ describe('run.json from the single-process run and from the queue', () => {
     const viaQueue = await runManifest(fh.ctx.deps.container, started.runId);
     expect(comparable(viaQueue)).toEqual(comparable(await runManifest(cliDeps.container, single.runId)));
     expect(viaQueue).toMatchObject({ kind: 'backfill', status: 'succeeded', from: iso(window.fromMs), to: iso(window.toMs), totals: { planned: 2, done: 2 }, jobs: [] });
+  });
+
+  it('a run Graph refuses the teams for fails the same way either way, with the same report', async () => {
+    // A missing ChannelMessage.Read.All (docs/graph-errors.md). One job at a time on both sides, so one
+    // team is refused and the other is not run; which one depends on the queue's order, so the jobs are
+    // compared by status and reason.
+    fh.h.emulator.setFaults({ entityErrors: { 'team:*': 'missingChannelRole' } });
+    try {
+      const at = scheduledMs + MINUTE;
+      const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: iso(scheduledMs), next: iso(at), lastUpdated: iso(scheduledMs) } };
+      await createDailyExportHandler(() => Promise.resolve(fh.ctx))(timer, fh.invocation('dailyExport'));
+      expect((await drainQueues(fh, handlers, { batchSize: 1 })).failedDeliveries).toBe(0);
+      const queued = (await fh.ctx.deps.runs.listRuns()).find((r) => r.nowMs === at)!;
+      const oneAtATime = await buildDeps(loadSettings({ ...cliEnv, EXPORT_CONCURRENCY: '1' }), { log: silentLogger });
+      const single = await runExport({ kind: 'daily', nowMs: at }, oneAtATime);
+      expect(single.status).toBe('failed');
+
+      const viaQueue = await runManifest(fh.ctx.deps.container, queued.runId);
+      const viaProcess = await runManifest(cliDeps.container, single.runId);
+      const outcome = (m: Record<string, unknown>) => ({
+        ...comparable(m),
+        jobs: (m.jobs as Array<{ status: string; error?: { reason?: string } }>).map((j) => `${j.status} ${j.error?.reason}`).sort(),
+      });
+      expect(outcome(viaQueue)).toEqual(outcome(viaProcess));
+      expect(viaQueue).toMatchObject({ status: 'failed', error: expect.stringMatching(/^Graph refused teams: the app lacks the Graph application permission ChannelMessage\.Read\.All/) });
+      expect((viaQueue.report as { kinds: Record<string, unknown> }).kinds.team).toEqual({ planned: 2, exported: 0, skipped: { 'run-failed': 1 }, failed: 1, refused: 1, pending: 0 });
+      // The queued run failed at once, with the line the failed-run alert looks for (infra/app/alerts.bicep).
+      const failedLines = fh.logs.filter((l) => String(l.args[0]).startsWith('run failed') && JSON.stringify(l.args).includes(queued.runId));
+      expect(failedLines).toHaveLength(1);
+      expect((await fh.ctx.deps.runs.getRun(queued.runId))?.status).toBe('failed');
+    } finally {
+      fh.h.emulator.setFaults({ entityErrors: {} });
+    }
   });
 });

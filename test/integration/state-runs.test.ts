@@ -11,16 +11,23 @@ function job(runId: string, entity: Entity, status: JobRecord['status'], counts:
   return { runId, entity, status, counts: { ...emptyCounts(), ...counts }, ...extra };
 }
 
+/** A run store on fresh tables (created). */
+async function openStore(label: string): Promise<RunStore> {
+  const s = testStorage(label);
+  const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
+  const names = tableNames(s.tablePrefix);
+  expect(names).toEqual({ checkpoints: `${s.tablePrefix}Checkpoints`, runs: `${s.tablePrefix}Runs`, jobs: `${s.tablePrefix}Jobs` });
+  const store = new RunStore(clients.table(names.runs), clients.table(names.jobs));
+  await store.ensure();
+  return store;
+}
+
 describe('RunStore', () => {
   let store: RunStore;
 
   beforeAll(async () => {
-    const s = testStorage('runs');
-    const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
-    const names = tableNames(s.tablePrefix);
-    expect(names).toEqual({ checkpoints: `${s.tablePrefix}Checkpoints`, runs: `${s.tablePrefix}Runs`, jobs: `${s.tablePrefix}Jobs` });
-    store = new RunStore(clients.table(names.runs), clients.table(names.jobs));
-    await store.ensure();
+    store = await openStore('runs');
+    // Creating the tables again is harmless.
     await store.ensure();
   });
 
@@ -95,5 +102,29 @@ describe('RunStore', () => {
   it('refuses run ids that are not safe as table keys', async () => {
     await expect(store.createRun({ runId: 'a/b', kind: 'daily', status: 'running', startedAtMs: T0, planned: 0 })).rejects.toThrow(RangeError);
     expect(await store.getRun("x' or PartitionKey ne '")).toBeUndefined();
+  });
+});
+
+describe('RunStore: what the collection report needs', () => {
+  let store: RunStore;
+
+  beforeAll(async () => {
+    store = await openStore('runs-report');
+  });
+
+  it('keeps each refused entity kind in its own column: two refusals never overwrite each other', async () => {
+    await store.createRun({ runId: 'refused-1', kind: 'daily', status: 'running', startedAtMs: T0, nowMs: T0, planned: 4 });
+    await store.updateRun('refused-1', { status: 'failed', refused: { team: 'Graph refused teams: fix A' } });
+    await store.updateRun('refused-1', { refused: { user: 'Graph refused users: fix B' } });
+    expect((await store.getRun('refused-1'))?.refused).toEqual({ user: 'Graph refused users: fix B', team: 'Graph refused teams: fix A' });
+    expect((await store.listRuns()).find((r) => r.runId === 'refused-1')?.refused?.team).toBe('Graph refused teams: fix A');
+  });
+
+  it("stores a job error's reason and the counts of content not fetched", async () => {
+    const user: Entity = { kind: 'user', id: 'u-report' };
+    await store.putJob(job('refused-1', user, 'skipped', {}, { error: { status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' }, unfetched: { missing: 2, forbidden: 1 } }));
+    const row = await store.getJob('refused-1', user);
+    expect(row?.error).toEqual({ status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' });
+    expect(row?.unfetched).toEqual({ missing: 2, forbidden: 1 });
   });
 });

@@ -1,0 +1,112 @@
+// A run's collection report: per kind of entity what was exported, skipped (by reason) and failed, the
+// content that could not be fetched, the kinds Graph refused the app for, and what the export APIs do
+// not cover with this deployment's settings. Built from the run's job rows, so the single-process run
+// and the queued run report the same, and written into run.json, `teams-export status` and
+// GET /api/runs/{id} (docs/design.md §13).
+import { ENTITY_KINDS, type EntityKind } from '../model/entity';
+import { addReasonCounts, APP_REFUSAL_REASON, type JobStatus } from '../model/job';
+import type { JobRecord } from '../state/run-store';
+
+/** What one kind of entity came to in a run. */
+export interface KindReport {
+  /** Jobs of this kind (entities planned). */
+  planned: number;
+  /** Jobs that ended done: everything Graph served for the entity was archived. */
+  exported: number;
+  /** Jobs skipped, by reason (docs/graph-errors.md; `run-failed` = not run after an app-level refusal). */
+  skipped: Record<string, number>;
+  /** Jobs that failed; of these, `refused` were app-level refusals. */
+  failed: number;
+  refused: number;
+  /** Jobs still queued or running (a report of a run in progress). */
+  pending: number;
+}
+
+/** Which parts of the data the deployment asks for: the inputs of the blind-spot notes. */
+export interface Coverage {
+  chatMode: 'custodian' | 'sender';
+  retained: boolean;
+  deletedTeams: boolean;
+  hostedContents: boolean;
+  files: boolean;
+}
+
+export interface CollectionReport {
+  kinds: Partial<Record<EntityKind, KindReport>>;
+  /** Entity kinds Graph refused the app for, with the fix (the run failed). */
+  refusals: Array<{ kind: EntityKind; error: string }>;
+  content:
+    | { fetched: true; unfetched: Record<string, number> }
+    | { fetched: false; note: string };
+  /** What the export APIs do not return with these settings (docs/design.md §13). */
+  blindSpots: string[];
+}
+
+const emptyKind = (): KindReport => ({ planned: 0, exported: 0, skipped: {}, failed: 0, refused: 0, pending: 0 });
+
+const PENDING: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
+
+/** The report of a run from its job rows, its refused kinds and the deployment's coverage. */
+export function collectionReport(jobs: Iterable<JobRecord>, refused: Partial<Record<EntityKind, string>> | undefined, coverage: Coverage): CollectionReport {
+  const kinds: Partial<Record<EntityKind, KindReport>> = {};
+  let unfetched: Record<string, number> = {};
+  for (const job of jobs) {
+    const k = (kinds[job.entity.kind] ??= emptyKind());
+    k.planned++;
+    if (job.status === 'done') k.exported++;
+    else if (job.status === 'skipped') {
+      // A skip recorded before reasons were (or by a path that has none) still counts, under its Graph status.
+      const reason = job.error?.reason ?? (job.error?.status !== undefined ? `http-${job.error.status}` : 'unknown');
+      k.skipped[reason] = (k.skipped[reason] ?? 0) + 1;
+    } else if (job.status === 'failed') {
+      k.failed++;
+      if (job.error?.reason === APP_REFUSAL_REASON) k.refused++;
+    } else if (PENDING.has(job.status)) k.pending++;
+    unfetched = addReasonCounts(unfetched, job.unfetched);
+  }
+  const fetched = coverage.hostedContents || coverage.files;
+  return {
+    kinds: Object.fromEntries(ENTITY_KINDS.filter((kind) => kinds[kind]).map((kind) => [kind, kinds[kind]])),
+    refusals: ENTITY_KINDS.filter((kind) => refused?.[kind] !== undefined).map((kind) => ({ kind, error: refused![kind]! })),
+    content: fetched ? { fetched: true, unfetched } : { fetched: false, note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only' },
+    blindSpots: blindSpots(coverage),
+  };
+}
+
+/**
+ * What Graph's export APIs leave out with these settings, in words for the operator: the archive of
+ * record must not imply more coverage than it has (docs/design.md §13).
+ */
+export function blindSpots(c: Coverage): string[] {
+  const notes = ['the export APIs do not return meeting-related control messages, or Copilot interactions'];
+  if (c.retained) {
+    notes.push("getAllRetainedMessages does not cover private channels: earlier edit versions and deletions older than Graph's 21 days of private-channel messages are not archived");
+  } else {
+    notes.push("EXPORT_RETAINED is off: earlier edit versions, and deletions older than Graph's 21 days, are not archived");
+  }
+  if (!c.deletedTeams) notes.push('EXPORT_DELETED_TEAMS is off: messages of a team deleted before its last versions were read are not archived');
+  if (c.chatMode === 'sender') {
+    notes.push("EXPORT_CHAT_MODE is sender: a chat message is archived by its sender's own job or by the others query, so a member whose own job did not succeed may be missing until a later run reads them");
+  }
+  if (!c.hostedContents) notes.push('EXPORT_HOSTED_CONTENTS is off: pasted images, code snippets and custom emoji are referenced, not stored');
+  if (!c.files) notes.push('EXPORT_ATTACHMENTS is off: SharePoint and OneDrive files attached to messages are referenced, not stored');
+  return notes;
+}
+
+/** The report as a few lines for the CLI. */
+export function reportLines(r: CollectionReport): string[] {
+  const lines: string[] = [];
+  for (const [kind, k] of Object.entries(r.kinds)) {
+    const skipped = Object.entries(k.skipped).map(([reason, n]) => `${n} ${reason}`);
+    lines.push(
+      `  ${kind}: ${k.planned} planned, ${k.exported} exported, ${Object.values(k.skipped).reduce((a, b) => a + b, 0)} skipped${skipped.length > 0 ? ` (${skipped.join(', ')})` : ''}, ${k.failed} failed${k.refused > 0 ? ` (${k.refused} refused)` : ''}${k.pending > 0 ? `, ${k.pending} pending` : ''}`,
+    );
+  }
+  for (const refusal of r.refusals) lines.push(`  refused: ${refusal.error}`);
+  if (r.content.fetched) {
+    const unfetched = Object.entries(r.content.unfetched).map(([status, n]) => `${n} ${status}`);
+    lines.push(`  content not fetched: ${unfetched.length > 0 ? unfetched.join(', ') : 'none'}`);
+  } else lines.push(`  content: ${r.content.note}`);
+  for (const note of r.blindSpots) lines.push(`  not covered: ${note}`);
+  return lines;
+}
