@@ -36,6 +36,8 @@ export interface JobResult {
   status: 'done' | 'skipped' | 'failed';
   counts: JobCounts;
   error?: JobError;
+  /** A finished job: from the start of its first window to the end of its last (sender mode's follow-up rereads it). */
+  readSpan?: Window;
 }
 
 export const emptyCounts = (): JobCounts => ({ received: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0, pages: 0 });
