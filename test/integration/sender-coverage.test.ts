@@ -3,6 +3,7 @@
 // cleanly; and sender mode archives exactly the messages custodian mode does when members are
 // excluded, skipped (no licence) or deleted.
 import { describe, expect, it } from 'vitest';
+import { verifyArchive } from '../../src/archive/verify-archive';
 import { buildDeps } from '../../src/deps';
 import { runExport } from '../../src/export/run-in-process';
 import { GraphError } from '../../src/graph/graph-errors';
@@ -77,6 +78,8 @@ describe('sender mode covers every member', () => {
         expect(outcome.results.find((r) => r.entity.id === unlicensed.id)?.status).toBe('skipped');
         expect(outcome.results.find((r) => r.entity.id === deleted.id)?.status).toBe('done');
         expect(outcome.results.some((r) => r.entity.id === excluded.id)).toBe(false);
+        // every blob, the follow-up's included, is recorded in a manifest
+        expect((await verifyArchive(deps.container)).problems).toEqual([]);
         return allArchivedKeys(deps);
       };
       const custodianKeys = new Set(await run(custodian, 'custodian'));
