@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contentBlobName } from '../../src/archive/blob-layout';
 import { verifyArchive } from '../../src/archive/verify-archive';
 import type { Entity } from '../../src/model/entity';
-import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { scanHostedContents } from '../../src/graph/hosted-content-refs';
 import { DAY, HOUR, MINUTE } from '../../src/time';
 import { allArchivedKeys, duplicatesIn, startHarness, type Harness } from '../support/harness';
