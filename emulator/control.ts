@@ -21,7 +21,8 @@ export type Mutation =
   | { op: 'post'; target: PostTarget; fromUserId?: string; text: string; atMs?: number }
   | { op: 'edit'; conversationId: string; messageId: string; text: string; atMs?: number }
   | { op: 'delete'; conversationId: string; messageId: string; atMs?: number }
-  | { op: 'react'; conversationId: string; messageId: string; userId: string; reactionType: string; atMs?: number };
+  | { op: 'react'; conversationId: string; messageId: string; userId: string; reactionType: string; atMs?: number }
+  | { op: 'deleteUser'; userId: string; atMs?: number };
 
 export function applyMutation(tenant: Tenant, m: Mutation): string | null {
   switch (m.op) {
@@ -29,6 +30,7 @@ export function applyMutation(tenant: Tenant, m: Mutation): string | null {
     case 'edit': tenant.editMessage(m.conversationId, m.messageId, m.text, m.atMs); return null;
     case 'delete': tenant.deleteMessage(m.conversationId, m.messageId, m.atMs); return null;
     case 'react': tenant.addReaction(m.conversationId, m.messageId, m.userId, m.reactionType, m.atMs); return null;
+    case 'deleteUser': tenant.deleteUser(m.userId, m.atMs); return null;
     default: throw new Error(`unknown mutation op ${(m as { op?: unknown }).op}`);
   }
 }

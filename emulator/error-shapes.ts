@@ -24,6 +24,7 @@ export const ERROR_SHAPES = {
   userGone: { status: 404, code: 'Request_ResourceNotFound', message: "Resource '{id}' does not exist or one of its queried reference-property objects are not present.", classification: 'skip-entity entity-gone' },
   teamGone: { status: 404, code: 'NotFound', message: 'No team found with Group Id {id}', classification: 'skip-entity entity-gone' },
   invalidContinuationToken: { status: 400, code: 'BadRequest', message: 'Invalid continuation token', classification: 'restart-read' },
+  filterTooComplex: { status: 400, code: 'BadRequest', message: "The query specified in the URI is not valid. The node count limit of '100' has been exceeded. To increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings.", classification: 'fatal' },
   badFilter: { status: 400, code: 'BadRequest', message: 'Invalid $filter query', classification: 'fatal' },
   expiredToken: { status: 401, code: 'InvalidAuthenticationToken', message: 'Lifetime validation failed, the token is expired or invalid.', classification: 'fatal' },
   throttled: { status: 429, code: 'TooManyRequests', message: 'Please retry again later.', classification: 'retryable' },

@@ -34,6 +34,12 @@ export interface FaultKnobs {
    * kind ('user:*', 'team:*', 'deletedTeam:*'), e.g. { 'team:*': 'missingChannelRole' }.
    */
   entityErrors: Record<string, ErrorShapeName>;
+  /**
+   * Most `or`-ed sender clauses one chats-export `$filter` may carry; beyond it the request is refused
+   * like ASP.NET OData's node-count limit (error shape filterTooComplex). 20 is about what its default
+   * MaxNodeCount of 100 allows; null lifts the limit.
+   */
+  maxFilterClauses: number | null;
   /** this many message-export nextLink requests are answered 400 "Invalid continuation token" (counts down) */
   invalidContinuationTokens: number;
   /** hosted contents: token bucket per chat/channel (Graph: about 1 request/s per chat); null = unlimited */
@@ -59,6 +65,7 @@ export const DEFAULT_FAULTS: FaultKnobs = {
   forbiddenEntities: [],
   entityErrors: {},
   invalidContinuationTokens: 0,
+  maxFilterClauses: 20,
   hostedContentRps: 1,
   hostedContentBurst: 3,
 };
@@ -73,6 +80,9 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
   }
   for (const k of ['latencyMs', 'jitterMs', 'retryAfterSec', 'hostedContentBurst', 'invalidContinuationTokens'] as const) {
     if (typeof next[k] !== 'number' || !(next[k] >= 0)) throw new Error(`fault ${k} must be a number >= 0`);
+  }
+  if (next.maxFilterClauses !== null && !(Number.isInteger(next.maxFilterClauses) && next.maxFilterClauses > 0)) {
+    throw new Error('fault maxFilterClauses must be null or an integer > 0');
   }
   if (next.rateLimitRps !== null && !(typeof next.rateLimitRps === 'number' && next.rateLimitRps > 0)) {
     throw new Error('fault rateLimitRps must be null or a number > 0');

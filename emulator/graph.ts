@@ -6,7 +6,7 @@ import { sendGraphError, sendJson, graphIdHeaders, type RequestIds } from './htt
 import { decodeSkipToken, encodeSkipToken, parseExportFilterWithSenders, type ExportFilter, type ExportMode, type Snapshot, type SnapshotStore } from './export-query';
 import type { EmulatorCounters, RouteKind } from './counters';
 import type { FaultKnobs, TokenBucket } from './faults';
-import { deletionExpired, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
+import { deletionExpired, userServed, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
 import { handleHostedContent, isHostedContentPath } from './hosted-contents';
 import { handleShares, isSharesPath, type DownloadSigner } from './files';
 import { errorShape, type ErrorShapeName } from './error-shapes';
@@ -34,6 +34,7 @@ const CHAT_RETAINED = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/geta
 const CHANNEL_RETAINED = /^\/v1\.0\/teams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallretainedmessages$/i;
 const DELETED_TEAMS = /^\/v1\.0\/teamwork\/deletedteams$/i;
 const USER_ITEM = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))$/i;
+const DELETED_USERS = /^\/v1\.0\/directory\/deleteditems\/microsoft\.graph\.user$/i;
 const DELETED_TEAM_EXPORT = /^\/v1\.0\/teamwork\/deletedteams(?:\/([^/()]+)|\('([^']+)'\))\/channels\/getallmessages$/i;
 
 export function classifyGraphPath(path: string): RouteKind {
@@ -43,6 +44,7 @@ export function classifyGraphPath(path: string): RouteKind {
   if (CHANNEL_EXPORT.test(path)) return 'channelExport';
   if (CHAT_RETAINED.test(path) || CHANNEL_RETAINED.test(path)) return 'retainedExport';
   if (DELETED_TEAMS.test(path)) return 'deletedTeams';
+  if (DELETED_USERS.test(path)) return 'deletedUsers';
   if (DELETED_TEAM_EXPORT.test(path)) return 'deletedTeamExport';
   if (isHostedContentPath(path)) return 'hostedContent';
   if (isSharesPath(path)) return 'shares';
@@ -95,6 +97,7 @@ function linkOrigin(ctx: GraphContext): string {
 export function handleGraph(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
   if (req.method !== 'GET') return sendGraphError(res, ids, 405, 'Request_BadRequest', `Specified HTTP method is not allowed for the request target.`);
   if (path === '/v1.0/users') return listUsers(res, params, ids, ctx);
+  if (DELETED_USERS.test(path)) return listUsers(res, params, ids, ctx, true);
   if (path === '/v1.0/teams') return listTeams(res, params, ids, ctx);
   const userItem = USER_ITEM.exec(path);
   if (userItem) return getUser(res, (userItem[1] ?? userItem[2]) as string, params, ids, ctx);
@@ -116,7 +119,11 @@ export function handleGraph(req: IncomingMessage, res: ServerResponse, path: str
   sendGraphError(res, ids, 400, 'BadRequest', `Resource not found for the segment '${segment}'.`);
 }
 
-function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
+/**
+ * `GET /users`, or with `deleted` `GET /directory/deletedItems/microsoft.graph.user`: the users Graph
+ * still keeps after deletion (30 days of the data clock), with their `deletedDateTime`.
+ */
+function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds, ctx: GraphContext, deleted = false): void {
   const bad = unknownOption(params, ['$select', '$top', '$skiptoken', '$filter'], true);
   if (bad) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Query option '${bad}' is not supported.`);
   const top = parseTop(params.get('$top'), 100, 999);
@@ -143,19 +150,25 @@ function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds
   const skip = params.get('$skiptoken');
   const offset = skip === null ? 0 : Number(/^users:(\d+)$/.exec(unb64(skip))?.[1] ?? NaN);
   if (!Number.isInteger(offset)) return sendGraphError(res, ids, 400, 'Request_BadRequest', 'Invalid $skiptoken.');
-  const matching = conds.length ? ctx.tenant.users.filter((u) => conds.every((c) => c(u))) : ctx.tenant.users;
+  const now = ctx.clock();
+  const listed = ctx.tenant.users.filter((u) => (deleted ? u.deletedMs !== undefined && userServed(u, now) : u.deletedMs === undefined));
+  const matching = conds.length ? listed.filter((u) => conds.every((c) => c(u))) : listed;
+  const route = deleted ? 'directory/deletedItems/microsoft.graph.user' : 'users';
   const page = matching.slice(offset, offset + top);
   const body: Record<string, unknown> = {
-    '@odata.context': `${ctx.origin}/v1.0/$metadata#users${selectRaw !== null ? `(${select.join(',')})` : ''}`,
+    '@odata.context': `${ctx.origin}/v1.0/$metadata#${deleted ? 'directoryObjects/microsoft.graph.user' : 'users'}${selectRaw !== null ? `(${select.join(',')})` : ''}`,
   };
   if (offset + top < matching.length) {
     const q: Array<[string, string]> = [];
     if (selectRaw !== null) q.push(['$select', selectRaw]);
     if (filterRaw !== null) q.push(['$filter', filterRaw]);
     q.push(['$top', String(top)], ['$skiptoken', b64(`users:${offset + top}`)]);
-    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/users?${query(q)}`;
+    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/${route}?${query(q)}`;
   }
-  body.value = page.map((u) => Object.fromEntries(select.map((p) => [p, userProp(u, p)])));
+  body.value = page.map((u) => ({
+    ...Object.fromEntries(select.map((p) => [p, userProp(u, p)])),
+    ...(deleted ? { deletedDateTime: new Date(u.deletedMs ?? 0).toISOString() } : {}),
+  }));
   sendJson(res, 200, body, graphIdHeaders(ids));
 }
 
@@ -235,7 +248,8 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   };
   if (entity.kind === 'user') {
     const u = tenant.user(entity.id);
-    if (!u) return refuse('userGone');
+    // a deleted user's chats stay exportable for 30 days, then the user is gone for good
+    if (!u || !userServed(u, ctx.clock())) return refuse('userGone');
     if (!u.hasTeamsData) return refuse('userWithoutData');
   } else if (entity.kind === 'team' && !tenant.team(entity.id)) {
     return refuse('teamGone');
@@ -261,6 +275,7 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   // sender (de-duplication) clauses are documented for the chats export only
   const filter = rawFilter === null ? null : parseExportFilterWithSenders(rawFilter, entity.kind === 'user' && mode === 'current');
   if (typeof filter === 'string') return sendGraphError(res, ids, 400, 'BadRequest', filter);
+  if (filter?.senders && faults.maxFilterClauses !== null && filter.senders.length > faults.maxFilterClauses) return refuse('filterTooComplex');
 
   let snap: Snapshot;
   let offset: number;

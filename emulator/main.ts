@@ -12,7 +12,7 @@ const SEED_KEYS: Array<Exclude<keyof TenantSeedOptions, 'retentionPolicy'>> = [
   'postsPerChannel', 'repliesPerPost', 'historyDays', 'endMs', 'editFraction', 'deleteFraction', 'reactionFraction',
   'hostedContentFraction', 'fileFraction', 'customReactionFraction', 'externalSenderFraction', 'deletedTeams',
 ];
-const FAULT_NUMBER_KEYS = ['latencyMs', 'jitterMs', 'rateLimitRps', 'retryAfterSec', 'errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate', 'hostedContentRps', 'hostedContentBurst'] as const;
+const FAULT_NUMBER_KEYS = ['latencyMs', 'jitterMs', 'rateLimitRps', 'retryAfterSec', 'errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate', 'hostedContentRps', 'hostedContentBurst', 'maxFilterClauses'] as const;
 
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 

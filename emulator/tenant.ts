@@ -16,6 +16,11 @@ export interface EmulatedUser {
   userType: 'Member' | 'Guest';
   /** false: the user has no mailbox/Teams data, so getAllMessages answers 404. */
   hasTeamsData: boolean;
+  /**
+   * Set when the user was deleted (data clock): gone from /users, listed by
+   * /directory/deletedItems/microsoft.graph.user, and their chats still served for DELETED_USER_SERVED_MS.
+   */
+  deletedMs?: number;
 }
 
 export interface EmulatedChannel {
@@ -147,6 +152,14 @@ export function retainedVersionsOf(m: Msg): Version[] {
     if (contentChange) out.push(v.prev);
   }
   return out;
+}
+
+/** Graph keeps a deleted user (and serves their chats) for 30 days, then removes it for good. */
+export const DELETED_USER_SERVED_MS = 30 * 86_400_000;
+
+/** True while Graph still knows the user: live, or deleted no more than 30 days before `nowMs`. */
+export function userServed(u: EmulatedUser, nowMs: number): boolean {
+  return u.deletedMs === undefined || nowMs - u.deletedMs <= DELETED_USER_SERVED_MS;
 }
 
 export interface RenderOptions {
@@ -370,6 +383,17 @@ export class Tenant {
     const m = this.mustFind(conversationId, messageId);
     if (m.v.deletedMs) throw new Error(`message ${messageId} is already deleted`);
     this.applyChange(m, atMs ?? this.clock(), { deleted: true });
+  }
+
+  /**
+   * Deletes a user (at the data clock by default): they leave /users, appear in the deleted-items
+   * listing, and their chats stay exportable for 30 days. Their messages and chat memberships stay.
+   */
+  deleteUser(id: string, atMs?: number): void {
+    const u = this.user(id);
+    if (!u) throw new Error(`unknown user ${id}`);
+    if (u.deletedMs !== undefined) throw new Error(`user ${id} is already deleted`);
+    u.deletedMs = Math.floor(atMs ?? this.clock());
   }
 
   /** Adds a reaction of exactly `reactionType` ('custom' for an org custom emoji with its hosted content). */

@@ -104,6 +104,7 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     runs,
     log: opts.log,
     pageSize: settings.graph.pageSize,
+    filterMaxClauses: settings.graph.filterMaxClauses,
     windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
     concurrency: settings.concurrency,
     readsPerEntity: settings.readsPerEntity,

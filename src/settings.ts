@@ -116,6 +116,7 @@ export const settingsSchema = z.object({
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
+  GRAPH_FILTER_MAX_CLAUSES: int('GRAPH_FILTER_MAX_CLAUSES', 15, 1, 200),
   EXPORT_STORAGE: nonEmpty('EXPORT_STORAGE').optional(),
   EXPORT_STORAGE__blobServiceUri: z.url().optional(),
   EXPORT_STORAGE__tableServiceUri: z.url().optional(),
@@ -185,6 +186,8 @@ export interface Settings {
     pageSize: number;
     requestTimeoutMs: number;
     maxRetries: number;
+    /** Most `or`-ed sender clauses per export request (sender mode); more are split into several requests. */
+    filterMaxClauses: number;
   };
   storage: StorageConnection;
   container: string;
@@ -272,6 +275,7 @@ function toSettings(raw: Raw): Settings {
       pageSize: Math.round(raw.GRAPH_PAGE_SIZE),
       requestTimeoutMs: raw.GRAPH_REQUEST_TIMEOUT,
       maxRetries: Math.round(raw.GRAPH_MAX_RETRIES),
+      filterMaxClauses: Math.round(raw.GRAPH_FILTER_MAX_CLAUSES),
     },
     storage,
     container: raw.EXPORT_CONTAINER,

@@ -135,6 +135,34 @@ describe('directory', () => {
     const { items } = await getAll(`${emu.graphBaseUrl}/teams?$top=1`);
     expect(items.map((t) => t.id).sort()).toEqual(emu.tenant.teams.map((t) => t.id).sort());
   });
+
+  it('lists a deleted user in deletedItems (not /users) and serves their chats for 30 days, then 404s', async () => {
+    const u = emu.tenant.users.find((x) => x.hasTeamsData && x.userType === 'Member' && x.id !== firstUserWithChats())!;
+    try {
+      emu.tenant.deleteUser(u.id, now - 86_400_000);
+      expect((await getAll(`${emu.graphBaseUrl}/users?$top=999`)).items.map((x) => x.id)).not.toContain(u.id);
+      const { items } = await getAll(`${emu.graphBaseUrl}/directory/deletedItems/microsoft.graph.user?$select=id,userPrincipalName&$top=1`);
+      expect(items).toEqual([{ id: u.id, userPrincipalName: u.userPrincipalName, deletedDateTime: iso(now - 86_400_000) }]);
+      expect((await get(chatExportUrl(u.id, WIDE.gt, WIDE.lt))).status).toBe(200);
+      now += 30 * 86_400_000;
+      expect((await getAll(`${emu.graphBaseUrl}/directory/deletedItems/microsoft.graph.user`)).items).toEqual([]);
+      const gone = await get(chatExportUrl(u.id, WIDE.gt, WIDE.lt));
+      expect(gone.status).toBe(404);
+      expect(gone.body.error.code).toBe('Request_ResourceNotFound');
+    } finally {
+      now = NOW;
+      u.deletedMs = undefined;
+    }
+  });
+
+  it('refuses a chats export filter with more or-ed sender clauses than the limit, with the real shape', async () => {
+    const senders = (n: number) => Array.from({ length: n }, (_, i) => `from/user/id eq 'u${i}'`).join(' or ');
+    const url = (n: number) => `${emu.graphBaseUrl}/users/${firstUserWithChats()}/chats/getAllMessages?$filter=${encodeURIComponent(`(${senders(n)}) and (${filterOf(WIDE.gt, WIDE.lt)})`)}`;
+    expect((await get(url(20))).status).toBe(200);
+    const refused = await get(url(21));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/node count limit of '100' has been exceeded/);
+  });
 });
 
 describe('getAllMessages', () => {

@@ -4,7 +4,7 @@
 // the jobs queue, and the workers (queue-job-handler.ts) do the exporting.
 import { encodeIdSegment } from '../archive/blob-layout';
 import { writeOtherSenders } from '../archive/run-files';
-import { otherSenderIds } from '../export/plan-entities';
+import { uncoveredMemberIds } from '../export/plan-entities';
 import { finishRun, jobModeOf, newRunId, openRun, planRun, type RunSpec } from '../export/run-lifecycle';
 import { emptyCounts, type JobMode } from '../model/job';
 import type { Entity } from '../model/entity';
@@ -80,9 +80,9 @@ async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, ent
   const { runs } = ctx.deps;
   const runId = run.runId;
   if (ctx.deps.chatMode === 'sender') {
-    // Sender mode: each user job also asks for the guests' messages by id; they read the list from here
-    // (written before any job is sent, so every job finds it).
-    await writeOtherSenders(ctx.deps.container, runId, otherSenderIds(entities), signal);
+    // Sender mode: each user job also asks for the messages of members without a job of their own by
+    // id (docs/design.md §15); they read the list from here (written before any job is sent).
+    await writeOtherSenders(ctx.deps.container, runId, await uncoveredMemberIds(ctx.deps.http, entities, signal, log), signal);
   }
   // On a repeat, jobs that a worker has already picked up (attempts > 0 or no longer queued) are not sent again.
   const existing = new Map<string, JobRecord>();

@@ -235,7 +235,12 @@ export function jobManifestName(runId: string, entity: Entity): string {
   return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}.json`;
 }
 
-/** `manifests/{runId}/other-senders.json`: sender mode's guest ids for the run's queued jobs. */
+/** `manifests/{runId}/sender-cover/{kind}/{id}.json`: sender mode's follow-up read of one user's chats. */
+export function senderCoverManifestName(runId: string, entity: Entity): string {
+  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/sender-cover/${entityPath(entity)}.json`;
+}
+
+/** `manifests/{runId}/other-senders.json`: sender mode's member ids for the run's queued jobs. */
 export function otherSendersName(runId: string): string {
   return `${MANIFESTS_PREFIX}${checkRunId(runId)}/other-senders.json`;
 }

@@ -1,14 +1,20 @@
 // The files a run keeps beside its data under manifests/{runId}/: one manifest per job (what it wrote,
-// with SHA-256s), the run's summary (run.json) and, in sender mode, the guest ids its user jobs read.
+// with SHA-256s), the run's summary (run.json) and, in sender mode, the member ids its user jobs ask for
+// and the manifests of the follow-up for members whose own job did not succeed.
 import type { Entity } from '../model/entity';
 import type { ArchiveContainer } from './archive-container';
 import { readBlobBytes } from './batch-reader';
 import { writeJson, type WrittenBlob } from './batch-writer';
-import { jobManifestName, otherSendersName, runManifestName } from './blob-layout';
+import { jobManifestName, otherSendersName, runManifestName, senderCoverManifestName } from './blob-layout';
 
 /** A job's manifest; a later attempt of the same job in the same run replaces it. */
 export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: unknown, signal?: AbortSignal): Promise<WrittenBlob> {
   return writeJson(container, jobManifestName(runId, entity), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
+}
+
+/** Sender mode's follow-up for one user (docs/design.md §15): beside the user's job manifest, never replacing it. */
+export function writeSenderCoverManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: unknown, signal?: AbortSignal): Promise<WrittenBlob> {
+  return writeJson(container, senderCoverManifestName(runId, entity), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 
 /** The run's summary; whoever finishes the run writes it (two workers finishing at once write the same). */
@@ -16,12 +22,12 @@ export function writeRunManifest(container: ArchiveContainer, runId: string, sum
   return writeJson(container, runManifestName(runId), summary, { overwrite: true });
 }
 
-/** Sender mode: the guest ids the run's user jobs also ask Graph for (written before any job is sent). */
+/** Sender mode: the member ids the run's user jobs also ask Graph for (written before any job is sent). */
 export async function writeOtherSenders(container: ArchiveContainer, runId: string, ids: readonly string[], signal?: AbortSignal): Promise<void> {
   await writeJson(container, otherSendersName(runId), ids, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 
-/** The guest ids recorded by writeOtherSenders; none for a run that recorded none. */
+/** The member ids recorded by writeOtherSenders; none for a run that recorded none. */
 export async function readOtherSenders(container: ArchiveContainer, runId: string, signal?: AbortSignal): Promise<string[]> {
   const bytes = await readBlobBytes(container, otherSendersName(runId), signal);
   if (!bytes) return [];

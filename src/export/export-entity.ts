@@ -7,14 +7,14 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { LeaseLostError } from '../archive/entity-lease';
 import { quarantineBlobName } from '../archive/blob-layout';
 import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
-import { writeJobManifest } from '../archive/run-files';
+import { writeJobManifest, writeSenderCoverManifest } from '../archive/run-files';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
 import { parseMessage, type MessageVersion } from '../graph/message-schema';
 import { archiveChatVersion } from '../archive/chat-versions';
 import type { ContentEntry, ContentFetcher } from './content-fetcher';
-import { othersFilters, ownMessagesFilter } from './sender-filter';
+import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import type { CheckpointStore } from '../state/checkpoint-store';
@@ -36,8 +36,10 @@ export interface ExportEntityDeps {
   content?: ContentFetcher;
   /** EXPORT_CHAT_MODE: custodian (default) or sender. */
   chatMode?: 'custodian' | 'sender';
-  /** Sender mode: tenant users without an export of their own (guests), whose messages the others query fetches. */
+  /** Sender mode: tenant members without an export of their own in this run, whose messages the others query fetches. */
   otherSenderIds?: readonly string[];
+  /** GRAPH_FILTER_MAX_CLAUSES: most `or`-ed sender clauses per request; longer filters are split. */
+  filterMaxClauses?: number;
   /** Sub-windows of a chunk read at once (EXPORT_READS_PER_ENTITY); 1 reads each chunk as one window. */
   readsPerEntity?: number;
 }
@@ -48,6 +50,12 @@ export interface ExportEntityRequest {
   mode: JobMode;
   /** Called with count increments as pages are processed, for progress displays. */
   onProgress?: (delta: Partial<JobCounts>) => void;
+  /**
+   * Sender mode's follow-up (docs/design.md §15): read only the messages of these senders from this
+   * user's chats (backfill mode, the windows the user's job read), stored once per chat. No own
+   * messages, no checkpoint; the manifest goes beside the job's instead of replacing it.
+   */
+  coverSenderIds?: readonly string[];
 }
 
 /**
@@ -79,7 +87,8 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       }
     }
     await writeManifest('done');
-    return { entity, status: 'done', counts, ...withUnfetched() };
+    const readSpan = chunks.length > 0 ? { fromMs: Math.min(...chunks.map((c) => c.window.fromMs)), toMs: Math.max(...chunks.map((c) => c.window.toMs)) } : undefined;
+    return { entity, status: 'done', counts, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   } catch (err) {
     // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
     const error = toJobError(signal?.aborted ? signal.reason : err);
@@ -108,14 +117,18 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     });
     const quarantined: string[] = [];
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
-    // Sender mode: the user's own messages go to the user's batches; messages no exported tenant user
-    // sent are read with their own filters and stored once per chat.
-    await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
-      const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
-      if (flushed) record(flushed);
-    });
-    if (sender) {
-      for (const filter of othersFilters(deps.otherSenderIds)) {
+    const cover = req.coverSenderIds;
+    // Sender mode: the user's own messages go to the user's batches; messages no own-messages query of
+    // this run reaches are read with their own filters and stored once per chat.
+    if (!cover) {
+      await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
+        const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
+        if (flushed) record(flushed);
+      });
+    }
+    if (sender || cover) {
+      const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
+      for (const filter of filters) {
         await readInParallel(chunk.window, filter, quarantined, async (version, raw) => {
           const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, () => contentFor(version, raw), signal);
           record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
@@ -202,7 +215,8 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
 
   async function writeManifest(status: string, error?: JobError): Promise<void> {
     if (blobs.length === 0 && !error) return;
-    await writeJobManifest(deps.container, runId, entity, { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs });
+    const manifest = { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs };
+    await (req.coverSenderIds ? writeSenderCoverManifest : writeJobManifest)(deps.container, runId, entity, manifest);
   }
 }
 

@@ -1,6 +1,6 @@
-// Plans a run: enumerates the tenant's users and teams (every page) and applies the include/exclude
-// settings, giving one entity (and so one job) per user and per team.
-import { listDeletedTeams, listTeams, listUsers, type DirectoryTeam } from '../graph/directory';
+// Plans a run: enumerates the tenant's users (live and deleted within Graph's 30 days) and teams (every
+// page) and applies the include/exclude settings, giving one entity (and so one job) per user and per team.
+import { listDeletedTeams, listDeletedUsers, listTeams, listUsers, type DirectoryTeam, type DirectoryUser } from '../graph/directory';
 import type { GraphHttp } from '../graph/graph-http';
 import { GraphError } from '../graph/graph-errors';
 import type { Logger } from '../log';
@@ -12,9 +12,9 @@ export type EntitySelection = Settings['entities'];
 export async function planEntities(http: GraphHttp, sel: EntitySelection, signal?: AbortSignal, log?: Logger): Promise<Entity[]> {
   const entities: Entity[] = [];
   if (sel.users === 'all') {
-    for await (const u of listUsers(http, signal)) {
-      const names = [u.id, u.userPrincipalName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
-      if (selected(names, sel.includeUsers, sel.excludeUsers)) {
+    for await (const u of tenantMembers(http, signal, log)) {
+      if (selected(userNames(u), sel.includeUsers, sel.excludeUsers)) {
+        // A deleted user stays kind 'user': same folder, same checkpoint, same lease as before deletion.
         entities.push({
           kind: 'user',
           id: u.id,
@@ -53,6 +53,31 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
   return entities;
 }
 
+/**
+ * Every user Graph still serves: live users, then users deleted in the last 30 days (each id once).
+ * The deleted-users listing is a bonus like the deleted teams': if it is refused, live users are
+ * still exported and a warning says what is missing.
+ */
+async function* tenantMembers(http: GraphHttp, signal?: AbortSignal, log?: Logger): AsyncGenerator<DirectoryUser> {
+  const seen = new Set<string>();
+  for await (const u of listUsers(http, signal)) {
+    seen.add(u.id);
+    yield u;
+  }
+  try {
+    for await (const u of listDeletedUsers(http, signal)) {
+      if (seen.has(u.id)) continue;
+      seen.add(u.id);
+      yield u;
+    }
+  } catch (err) {
+    if (!(err instanceof GraphError)) throw err;
+    log?.warn('deleted users not listed; exporting live users only', { status: err.status, code: err.code, requestId: err.requestId, error: err.message });
+  }
+}
+
+const userNames = (u: DirectoryUser) => [u.id, u.userPrincipalName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
+
 /** Include lists (ids or UPNs/names, lowercase) narrow the set when non-empty; exclude lists always win. */
 function selected(names: string[], include: string[], exclude: string[]): boolean {
   if (names.some((n) => exclude.includes(n))) return false;
@@ -60,11 +85,17 @@ function selected(names: string[], include: string[], exclude: string[]): boolea
 }
 
 /**
- * Sender mode: tenant users whose own-messages query cannot reach their messages (guests have no
- * mailbox here), so the per-chat "others" query asks for them by id.
+ * Sender mode, known before any job runs: the tenant members no own-messages query of this run reaches,
+ * whose messages every user job's "others" query therefore asks for by id (docs/design.md §15): guests
+ * (no mailbox of their own here), and every member (live, or deleted within 30 days) that the run has
+ * no user job for (excluded, outside EXPORT_INCLUDE_USERS, or not named by a backfill). Members whose
+ * own job is skipped or fails are only known afterwards; the run's follow-up covers them.
  */
-export function otherSenderIds(entities: readonly Entity[]): string[] {
-  return entities.filter((e) => e.kind === 'user' && e.guest).map((e) => e.id);
+export async function uncoveredMemberIds(http: GraphHttp, entities: readonly Entity[], signal?: AbortSignal, log?: Logger): Promise<string[]> {
+  const own = new Set(entities.filter((e) => e.kind === 'user' && !e.guest).map((e) => e.id.toLowerCase()));
+  const out = new Set(entities.filter((e) => e.kind === 'user' && e.guest).map((e) => e.id));
+  for await (const u of tenantMembers(http, signal, log)) if (!own.has(u.id.toLowerCase())) out.add(u.id);
+  return [...out];
 }
 
 /** Entities named explicitly (backfills): ids are taken as given, no directory call needed. */

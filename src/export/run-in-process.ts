@@ -4,10 +4,11 @@
 import { acquireEntityLease } from '../archive/entity-lease';
 import { entityLabel, type EntityKind } from '../model/entity';
 import { errorText } from '../model/errors';
-import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobResult } from '../model/job';
+import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMode, type JobResult } from '../model/job';
+import type { Logger } from '../log';
 import type { RunStore } from '../state/run-store';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
-import { otherSenderIds, type EntitySelection } from './plan-entities';
+import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
 import type { CollectionReport } from './run-report';
 import { finishRun, jobModeOf, notRunError, openRun, planRun, recordJobResult, refusalMessage, type RunSpec } from './run-lifecycle';
 
@@ -72,7 +73,18 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   report();
 
   const mode = jobModeOf(spec);
-  const jobDeps = deps.chatMode === 'sender' ? { ...deps, otherSenderIds: otherSenderIds(entities) } : deps;
+  let jobDeps: RunDeps = deps;
+  if (deps.chatMode === 'sender') {
+    try {
+      jobDeps = { ...deps, otherSenderIds: await uncoveredMemberIds(deps.http, entities, opts.signal, log) };
+    } catch (err) {
+      // Without the list, sender mode would silently miss members' messages: the run fails instead.
+      const error = `could not list the tenant members sender mode must cover: ${errorText(err)}`;
+      log.error('run failed', { error });
+      await deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: now(), error });
+      return { runId, status: 'failed', progress, results: [], error };
+    }
+  }
   const results: JobResult[] = [];
   // Entity kinds Graph refused the app for: their remaining jobs are not scheduled (docs/design.md §9).
   const refused = new Map<EntityKind, string>();
@@ -112,6 +124,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
+  if (deps.chatMode === 'sender' && !opts.signal?.aborted) unrecordedJobs += await coverUnsuccessfulUsers(runId, mode, results, jobDeps, now, log, opts.signal);
 
   try {
     const finished = await finishRun(deps, runId, now, log, { aborted: opts.signal?.aborted === true, unrecordedJobs });
@@ -121,6 +134,41 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
     log.error('run result not recorded', { error: errorText(err) });
     return { runId, status: 'failed', progress, results, error: `the run record could not be written: ${errorText(err)}` };
   }
+}
+
+/**
+ * Sender mode's follow-up (docs/design.md §15): the messages of users whose own job was skipped or
+ * failed are in their chat partners' mailboxes, so every user whose job succeeded reads them there, by
+ * sender id, over the windows its job just read, stored once per chat. A failed follow-up fails that
+ * user's job row (and so the run): its checkpoint has moved, so the gap must not pass unnoticed.
+ * Returns how many results could not be recorded.
+ */
+async function coverUnsuccessfulUsers(runId: string, mode: JobMode, results: JobResult[], deps: RunDeps, now: () => number, log: Logger, signal?: AbortSignal): Promise<number> {
+  // Guests are asked for by every user job already (their own job has no mailbox to read).
+  const asked = new Set(deps.otherSenderIds ?? []);
+  const missing = results.filter((r) => r.entity.kind === 'user' && r.status !== 'done' && !asked.has(r.entity.id)).map((r) => r.entity.id);
+  if (missing.length === 0) return 0;
+  const readers = results.filter((r): r is JobResult & { readSpan: NonNullable<JobResult['readSpan']> } => r.entity.kind === 'user' && r.status === 'done' && r.readSpan !== undefined);
+  log.info('sender mode: covering members without a successful job', { members: missing.length, readers: readers.length });
+  let unrecorded = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < readers.length && !signal?.aborted) {
+      const job = readers[next++]!;
+      const startedAtMs = now();
+      const cover = await exportUnderLease({ runId, entity: job.entity, mode: { kind: 'backfill', window: job.readSpan }, coverSenderIds: missing }, deps, signal);
+      if (cover.status === 'done') continue;
+      const error = { ...(cover.error ?? { message: 'unknown error' }), message: `sender-mode follow-up for members without their own export failed: ${cover.error?.message ?? 'unknown error'}` };
+      try {
+        await recordJobResult(deps, mode, { runId, entity: job.entity, status: 'failed', counts: addCounts(job.counts, cover.counts), error, startedAtMs, finishedAtMs: now(), attempts: 1 }, log);
+      } catch (err) {
+        unrecorded++;
+        log.error('job result not recorded', { entity: entityLabel(job.entity), error: errorText(err) });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, readers.length)) }, worker));
+  return unrecorded;
 }
 
 /** One job under its entity's lease: the export stops the moment the lease is lost (or the run is aborted). */

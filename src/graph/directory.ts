@@ -65,6 +65,16 @@ export async function getUser(http: GraphHttp, idOrUpn: string, signal?: AbortSi
   return parsed.data;
 }
 
+/**
+ * Users deleted in the last 30 days (docs/graph.md §6): Graph keeps serving their chats for that
+ * long, so they are exported like live users, into their own folder and from their own checkpoint.
+ */
+export const DELETED_USERS_PATH = '/directory/deletedItems/microsoft.graph.user?$select=id,displayName,userPrincipalName,userType&$top=999';
+
+export function listDeletedUsers(http: GraphHttp, signal?: AbortSignal): AsyncGenerator<DirectoryUser> {
+  return listValidated(http, DELETED_USERS_PATH, userSchema, 'deleted user', signal);
+}
+
 /** Deleted teams Graph still serves (docs/graph.md §6: about 30 days): their channels stay exportable. */
 export const DELETED_TEAMS_PATH = '/teamwork/deletedTeams';
 

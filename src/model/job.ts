@@ -50,6 +50,8 @@ export interface JobResult {
   status: 'done' | 'skipped' | 'failed';
   counts: JobCounts;
   error?: JobError;
+  /** A finished job: from the start of its first window to the end of its last (sender mode's follow-up rereads it). */
+  readSpan?: Window;
   /**
    * Content (hosted contents, files) the job's new versions refer to that could not be stored, counted
    * by status (`missing`, `forbidden`, `foreign-origin`, `failed`, `too-large`); absent when none.

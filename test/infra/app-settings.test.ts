@@ -15,6 +15,7 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'GRAPH_PAGE_SIZE',
   'GRAPH_REQUEST_TIMEOUT',
   'GRAPH_MAX_RETRIES',
+  'GRAPH_FILTER_MAX_CLAUSES',
   'GRAPH_HOSTED_CONTENT_RPS',
   // Connection strings: the deployment uses identity-based connections (EXPORT_STORAGE__*,
   // AzureWebJobsStorage__*) and the storage accounts refuse shared keys.

@@ -7,10 +7,9 @@ import { contentBlobName } from '../../src/archive/blob-layout';
 import { verifyArchive } from '../../src/archive/verify-archive';
 import type { RunOutcome } from '../../src/export/run-in-process';
 import type { Entity } from '../../src/model/entity';
-import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { scanHostedContents } from '../../src/graph/hosted-content-refs';
 import { DAY, HOUR, MINUTE } from '../../src/time';
-import { duplicatesIn, startHarness, type Harness } from '../support/harness';
+import { allArchivedKeys, duplicatesIn, startHarness, type Harness } from '../support/harness';
 
 const LAG = 5 * MINUTE;
 
@@ -198,17 +197,8 @@ describe('sender chat mode', () => {
       const b = await sender.daily(now);
       expect(a.status).toBe('succeeded');
       expect(b.status).toBe('succeeded');
-      const union = async (h: Harness) => {
-        const all: string[] = [];
-        for await (const blob of h.deps.container.listBlobsFlat({ prefix: 'messages/' })) {
-          if (!blob.name.endsWith('.jsonl.gz')) continue;
-          const { readBatchLines } = await import('../../src/archive/batch-reader');
-          for await (const line of readBatchLines(h.deps.container, blob.name)) all.push(versionKeyFromLine(line)!);
-        }
-        return all;
-      };
-      const custodianKeys = await union(custodian);
-      const senderKeys = await union(sender);
+      const custodianKeys = await allArchivedKeys(custodian.deps);
+      const senderKeys = await allArchivedKeys(sender.deps);
       // Sender mode: each version exactly once in the whole archive.
       expect(duplicatesIn(senderKeys)).toEqual([]);
       expect(new Set(senderKeys)).toEqual(new Set(custodianKeys));

@@ -52,6 +52,7 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   GRAPH_PAGE_SIZE: fc.oneof(notIn(isNumberIn(1, 999)), fc.constantFrom('0', '1000')),
   GRAPH_REQUEST_TIMEOUT: fc.oneof(notIn(isDuration), fc.constantFrom('PT0S', 'PT0.5S')),
   GRAPH_MAX_RETRIES: fc.oneof(notIn(isNumberIn(0, 50)), fc.constantFrom('51')),
+  GRAPH_FILTER_MAX_CLAUSES: fc.oneof(notIn(isNumberIn(1, 200)), fc.constantFrom('0', '201')),
   EXPORT_STORAGE: junk.filter((s) => !/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(s) && s !== 'UseDevelopmentStorage=true'),
   AzureWebJobsStorage: junk.filter((s) => !/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(s) && s !== 'UseDevelopmentStorage=true'),
   EXPORT_STORAGE__blobServiceUri: notIn(isUrl),

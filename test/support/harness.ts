@@ -86,6 +86,16 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   };
 }
 
+/** Every archived version key under messages/ (users', teams' and the per-chat store), duplicates kept. */
+export async function allArchivedKeys(deps: Pick<AppDeps, 'container'>): Promise<string[]> {
+  const all: string[] = [];
+  for await (const blob of deps.container.listBlobsFlat({ prefix: 'messages/' })) {
+    if (!blob.name.endsWith('.jsonl.gz')) continue;
+    for await (const line of readBatchLines(deps.container, blob.name)) all.push(versionKeyFromLine(line) ?? `unparseable:${line.slice(0, 40)}`);
+  }
+  return all;
+}
+
 /** The keys Graph serves for an entity now, over a window (what an up-to-date archive must hold). */
 export function expectedKeys(emulator: Emulator, entity: Entity, window: Window): string[] {
   return emulator.tenant.currentVersions(entity, window).map((v) => v.key);

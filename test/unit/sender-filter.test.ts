@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_SENDER_IDS_PER_FILTER, othersFilters, ownMessagesFilter } from '../../src/export/sender-filter';
+import { DEFAULT_FILTER_MAX_CLAUSES, othersFilters, ownMessagesFilter, senderIdFilters } from '../../src/export/sender-filter';
 
 describe('sender filters', () => {
   it('asks for the messages one user sent, quoting the id as an OData literal', () => {
@@ -16,12 +16,18 @@ describe('sender filters', () => {
     expect(base).not.toMatch(/ and /);
   });
 
-  it('adds tenant users without their own export in bounded groups, each id once', () => {
-    const ids = Array.from({ length: MAX_SENDER_IDS_PER_FILTER + 3 }, (_, i) => `g${i}`);
-    const filters = othersFilters([...ids, 'g0']);
-    expect(filters).toHaveLength(3);
-    expect(filters[1]!.split(' or ')).toHaveLength(MAX_SENDER_IDS_PER_FILTER);
-    expect(filters[2]!.split(' or ')).toHaveLength(3);
+  it('adds tenant members without their own export, never more than the clause bound per request, each id once', () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `g${i}`);
+    const filters = othersFilters([...ids, 'g0'], DEFAULT_FILTER_MAX_CLAUSES);
+    // 11 type clauses + 30 ids = 41 clauses in groups of 15
+    expect(filters.map((f) => f.split(' or ').length)).toEqual([15, 15, 11]);
     expect(filters.join(' or ').match(/'g0'/g)).toHaveLength(1);
+    expect(othersFilters([], 4).map((f) => f.split(' or ').length)).toEqual([4, 4, 3]);
+  });
+
+  it('asks for given senders only, split by the bound', () => {
+    expect(senderIdFilters(['a', 'b', 'c'], 2)).toEqual(["from/user/id eq 'a' or from/user/id eq 'b'", "from/user/id eq 'c'"]);
+    expect(senderIdFilters([], 2)).toEqual([]);
+    expect(() => senderIdFilters(['a'], 0)).toThrow(RangeError);
   });
 });
