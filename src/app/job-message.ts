@@ -2,6 +2,7 @@
 // on the wire (the encoding the Functions queue trigger expects by default).
 import { z } from 'zod';
 import { isValidRunId } from '../archive/blob-layout';
+import type { ResumePoint } from '../export/job-budget';
 import type { JobMode } from '../model/job';
 import { ENTITY_KINDS, type Entity } from '../model/entity';
 import { iso, parseInstant } from '../time';
@@ -25,6 +26,14 @@ export const jobMessageSchema = z
     ]),
     /** 1 for the first delivery; each backoff re-enqueue sends attempt + 1. */
     attempt: z.number().int().min(1).max(1000),
+    /** A continuation (docs/functions.md §3): where the job resumes and the chunk length it had reached. */
+    resume: z
+      .object({
+        from: instant.optional(),
+        chunkMs: z.number().int().min(1000).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -36,6 +45,8 @@ export interface JobMessage {
   entity: Entity;
   mode: JobMode;
   attempt: number;
+  /** Set on a continuation: the job used its time budget and goes on from here. */
+  resume?: ResumePoint;
 }
 
 export function toWire(msg: JobMessage): JobMessageBody {
@@ -46,6 +57,7 @@ export function toWire(msg: JobMessage): JobMessageBody {
     entity: { kind, id, ...(displayName !== undefined ? { displayName: displayName.slice(0, 500) } : {}) },
     mode: msg.mode.kind === 'daily' ? { kind: 'daily', now: iso(msg.mode.nowMs) } : { kind: 'backfill', from: iso(msg.mode.window.fromMs), to: iso(msg.mode.window.toMs) },
     attempt: msg.attempt,
+    ...(msg.resume ? { resume: { ...(msg.resume.fromMs !== undefined ? { from: iso(msg.resume.fromMs) } : {}), ...(msg.resume.chunkMs !== undefined ? { chunkMs: Math.round(msg.resume.chunkMs) } : {}) } } : {}),
   };
 }
 
@@ -78,7 +90,10 @@ export function decodeJobMessage(item: unknown): JobMessage {
       ? { kind: 'daily', nowMs: parseInstant(b.mode.now) as number }
       : { kind: 'backfill', window: { fromMs: parseInstant(b.mode.from) as number, toMs: parseInstant(b.mode.to) as number } };
   if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs)) throw new InvalidJobMessageError(['mode: from must be before to']);
-  return { runId: b.runId, entity, mode, attempt: b.attempt };
+  const resume: ResumePoint | undefined = b.resume
+    ? { ...(b.resume.from !== undefined ? { fromMs: parseInstant(b.resume.from) as number } : {}), ...(b.resume.chunkMs !== undefined ? { chunkMs: b.resume.chunkMs } : {}) }
+    : undefined;
+  return { runId: b.runId, entity, mode, attempt: b.attempt, ...(resume ? { resume } : {}) };
 }
 
 function toObject(item: unknown): unknown {
