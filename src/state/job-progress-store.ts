@@ -5,7 +5,6 @@
 // their row only keeps the chunk length.
 import type { TableClient } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
-import type { ResumePoint } from '../export/job-budget';
 import type { Entity } from '../model/entity';
 import { statusOf } from '../model/errors';
 import { defined, instantIn, instantOut, numberIn } from './table-values';
@@ -13,6 +12,12 @@ import { defined, instantIn, instantOut, numberIn } from './table-values';
 /** The progress table of a deployment (beside the tables of state/run-store.ts). */
 export function progressTableName(prefix: string): string {
   return `${prefix}JobProgress`;
+}
+
+/** Where a job resumes (structurally export/job-budget.ts's ResumePoint; state/ sits below export/). */
+export interface ResumePoint {
+  fromMs?: number;
+  chunkMs?: number;
 }
 
 const rowKey = (entity: Entity) => `${entity.kind}_${encodeIdSegment(entity.id)}`;
