@@ -19,7 +19,11 @@ export async function resumeOptions(ctx: AppContext, msg: JobMessage): Promise<P
   return {
     ...(resume ? { resume } : {}),
     budget: { budgetMs: ctx.deps.settings.jobBudgetMs, now: () => ctx.clock.now() },
-    onChunkCommitted: (progress) => ctx.progress.put(runId, entity, progress),
+    // A daily job resumes from its checkpoint: its row matters only once its chunks have shrunk.
+    onChunkCommitted: async (progress) => {
+      if (progress.fromMs === undefined && (progress.chunkMs ?? Infinity) >= ctx.deps.windows.chunkMs) return;
+      await ctx.progress.put(runId, entity, progress);
+    },
   };
 }
 
