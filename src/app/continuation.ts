@@ -11,7 +11,10 @@ import type { AppContext } from './app-context';
 import type { JobMessage } from './job-message';
 
 /** The resume point, budget and progress recording of one delivered job message. */
-export async function resumeOptions(ctx: AppContext, msg: JobMessage): Promise<Pick<ExportEntityRequest, 'resume' | 'budget' | 'onChunkCommitted'>> {
+export async function resumeOptions(
+  ctx: AppContext,
+  msg: JobMessage,
+): Promise<Pick<ExportEntityRequest, 'resume' | 'budget' | 'onChunkCommitted'>> {
   const { runId, entity } = msg;
   // The recorded progress wins over the message's point when it is further on (a killed invocation's
   // redelivered message, or a retry after the continuation had already moved on).
@@ -31,8 +34,18 @@ export async function resumeOptions(ctx: AppContext, msg: JobMessage): Promise<P
  * Sends the job's continuation and leaves its row 'queued' with the counts so far. The message goes
  * first: if the row write then fails, the continuation still runs (and finds the progress recorded).
  */
-export async function continueJob(ctx: AppContext, msg: JobMessage, job: Omit<JobRecord, 'status' | 'counts'>, counts: JobCounts, continueAt: ResumePoint, log: Logger): Promise<void> {
+export async function continueJob(
+  ctx: AppContext,
+  msg: JobMessage,
+  job: Omit<JobRecord, 'status' | 'counts'>,
+  counts: JobCounts,
+  continueAt: ResumePoint,
+  log: Logger,
+): Promise<void> {
   await ctx.queue.send({ ...msg, resume: continueAt });
   await ctx.deps.runs.putJob({ ...job, status: 'queued', counts });
-  log.info('job continues in a new invocation', { ...(continueAt.fromMs !== undefined ? { resumeFromMs: continueAt.fromMs } : {}), chunkMs: continueAt.chunkMs });
+  log.info('job continues in a new invocation', {
+    ...(continueAt.fromMs !== undefined ? { resumeFromMs: continueAt.fromMs } : {}),
+    chunkMs: continueAt.chunkMs,
+  });
 }

@@ -30,13 +30,21 @@ const IDEMPOTENCY_KEY = /^[A-Za-z0-9._:-]{1,100}$/;
 export function parseIdempotencyKey(value: string | null | undefined): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(value)) {
-    throw new ValidationError([{ field: 'Idempotency-Key', message: 'must be 1-100 characters of letters, digits, "-", "_", "." and ":"' }]);
+    throw new ValidationError([
+      { field: 'Idempotency-Key', message: 'must be 1-100 characters of letters, digits, "-", "_", "." and ":"' },
+    ]);
   }
   return value;
 }
 
 const modeOf = (run: RunRecord): JobMode | undefined =>
-  run.kind === 'daily' ? (run.nowMs !== undefined ? { kind: 'daily', nowMs: run.nowMs } : undefined) : run.fromMs !== undefined && run.toMs !== undefined ? { kind: 'backfill', window: { fromMs: run.fromMs, toMs: run.toMs } } : undefined;
+  run.kind === 'daily'
+    ? run.nowMs !== undefined
+      ? { kind: 'daily', nowMs: run.nowMs }
+      : undefined
+    : run.fromMs !== undefined && run.toMs !== undefined
+      ? { kind: 'backfill', window: { fromMs: run.fromMs, toMs: run.toMs } }
+      : undefined;
 
 /** Sends the run's planning message (again, for a run still 'planning' after an interrupted start). */
 async function sendPlan(ctx: AppContext, run: RunRecord): Promise<number> {
@@ -52,7 +60,12 @@ async function sendPlan(ctx: AppContext, run: RunRecord): Promise<number> {
  * is still 'planning' (the first trigger may have died before sending it; a second planner is harmless).
  */
 export async function requestDailyRun(ctx: AppContext, scheduledMs: number, log: Logger): Promise<RequestedRun> {
-  const { created, run } = await openRun(ctx.deps, { kind: 'daily', nowMs: scheduledMs, runId: dailyRunId(scheduledMs) }, ctx.clock.now(), 'planning');
+  const { created, run } = await openRun(
+    ctx.deps,
+    { kind: 'daily', nowMs: scheduledMs, runId: dailyRunId(scheduledMs) },
+    ctx.clock.now(),
+    'planning',
+  );
   const enqueued = created || run.status === 'planning' ? await sendPlan(ctx, run) : 0;
   log.info(created ? 'daily run requested' : 'daily run already requested', { runId: run.runId, status: run.status, enqueued });
   return { runId: run.runId, created, status: run.status, planned: run.planned, enqueued };
@@ -62,7 +75,12 @@ export async function requestDailyRun(ctx: AppContext, scheduledMs: number, log:
  * POST /api/backfills: records the backfill and sends its planning message. With an Idempotency-Key,
  * a retried request gets the run the first one started (created: false) instead of a second run.
  */
-export async function requestBackfillRun(ctx: AppContext, req: BackfillRequest, log: Logger, idempotencyKey?: string): Promise<RequestedRun> {
+export async function requestBackfillRun(
+  ctx: AppContext,
+  req: BackfillRequest,
+  log: Logger,
+  idempotencyKey?: string,
+): Promise<RequestedRun> {
   let runId = newRunId('backfill', ctx.clock.now());
   let claimed = true;
   if (idempotencyKey !== undefined) {
@@ -81,7 +99,8 @@ export async function requestBackfillRun(ctx: AppContext, req: BackfillRequest, 
   }
   const named = req.users.length > 0 || req.teams.length > 0;
   // The named ids first: the planning message reads them, and they may not fit in a queue message.
-  if (named && (claimed || !(await ctx.requests.getRequest(runId)))) await ctx.requests.putRequest(runId, { users: req.users, teams: req.teams });
+  if (named && (claimed || !(await ctx.requests.getRequest(runId))))
+    await ctx.requests.putRequest(runId, { users: req.users, teams: req.teams });
   const spec: RunSpec = { kind: 'backfill', window: req.window, users: req.users, teams: req.teams, runId };
   const { created, run } = await openRun(ctx.deps, spec, ctx.clock.now(), 'planning');
   const enqueued = run.status === 'planning' ? await sendPlan(ctx, run) : 0;
@@ -123,14 +142,24 @@ export async function runPlanMessage(ctx: AppContext, msg: PlanMessage, log: Log
 }
 
 /** The queue worker's entry: a run's planning message, or an entity job (queue-job-handler.ts). */
-export async function handleQueueMessage(ctx: AppContext, item: unknown, log: Logger, signal?: AbortSignal): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true }> {
+export async function handleQueueMessage(
+  ctx: AppContext,
+  item: unknown,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true }> {
   const msg = decodeQueueMessage(item);
   if (isPlanMessage(msg)) return { outcome: await runPlanMessage(ctx, msg, log, signal), runId: msg.runId, plan: true };
   return runJobMessage(ctx, item, log, signal);
 }
 
 /** The poison handler's entry: a planning message the host gave up on fails its run; a job, its job. */
-export async function handlePoisonMessage(ctx: AppContext, item: unknown, log: Logger, info: { dequeueCount?: number } = {}): Promise<{ outcome: PoisonOutcome; runId?: string }> {
+export async function handlePoisonMessage(
+  ctx: AppContext,
+  item: unknown,
+  log: Logger,
+  info: { dequeueCount?: number } = {},
+): Promise<{ outcome: PoisonOutcome; runId?: string }> {
   let msg;
   try {
     msg = decodeQueueMessage(item);
@@ -146,4 +175,3 @@ export async function handlePoisonMessage(ctx: AppContext, item: unknown, log: L
   await ctx.deps.runs.updateRun(msg.runId, { status: 'failed', finishedAtMs: ctx.clock.now(), error });
   return { outcome: 'failed', runId: msg.runId };
 }
-

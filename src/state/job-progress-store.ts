@@ -51,7 +51,10 @@ export class JobProgressStore {
    */
   async put(runId: string, entity: Entity, progress: ResumePoint): Promise<void> {
     await this.table.upsertEntity(
-      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), chunkMs: progress.chunkMs }) as { partitionKey: string; rowKey: string },
+      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), chunkMs: progress.chunkMs }) as {
+        partitionKey: string;
+        rowKey: string;
+      },
       'Replace',
     );
   }
@@ -80,7 +83,8 @@ export class RunRequestStore {
     for (const kind of ['users', 'teams'] as const) {
       const ids = req[kind];
       row[`${kind}Parts`] = Math.ceil(ids.length / IDS_PER_PROPERTY);
-      for (let i = 0; i * IDS_PER_PROPERTY < ids.length; i++) row[`${kind}${i}`] = ids.slice(i * IDS_PER_PROPERTY, (i + 1) * IDS_PER_PROPERTY).join(',');
+      for (let i = 0; i * IDS_PER_PROPERTY < ids.length; i++)
+        row[`${kind}${i}`] = ids.slice(i * IDS_PER_PROPERTY, (i + 1) * IDS_PER_PROPERTY).join(',');
     }
     await this.table.upsertEntity(row as { partitionKey: string; rowKey: string }, 'Replace');
   }

@@ -75,5 +75,3 @@ describe('a job longer than its budget', () => {
     expect(audit.archived).toBe(counters.ledger.size);
   });
 });
-
-

@@ -17,7 +17,12 @@ const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
 
 function post(body: unknown, headers: Record<string, string> = {}): HttpRequest {
-  return new HttpRequest({ method: 'POST', url: `${BASE}backfills`, body: { string: JSON.stringify(body) }, headers: { 'content-type': 'application/json', ...headers } });
+  return new HttpRequest({
+    method: 'POST',
+    url: `${BASE}backfills`,
+    body: { string: JSON.stringify(body) },
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,12 +58,16 @@ describe('planning on the queue', () => {
     expect(body).toMatchObject({ status: 'planning', planned: 0 });
     // The answer did not depend on the tenant: nothing was listed, one message was sent.
     expect(fh.h.emulator.counters.graphRequests).toBe(0);
-    expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'plan', runId: body.runId, mode: { kind: 'backfill', from: window.from, to: window.to }, attempt: 1 }]);
+    expect(await fh.queuedMessages()).toEqual([
+      { v: 1, type: 'plan', runId: body.runId, mode: { kind: 'backfill', from: window.from, to: window.to }, attempt: 1 },
+    ]);
     expect((await fh.ctx.deps.runs.listJobs(body.runId)[Symbol.asyncIterator]().next()).done).toBe(true);
 
     // The worker plans it: one job per entity of the tenant, and the run is running.
     const worker = createExportWorkerHandler(getCtx);
-    const { receivedMessageItems: [plan] } = await fh.queue.receiveMessages({ numberOfMessages: 1 });
+    const {
+      receivedMessageItems: [plan],
+    } = await fh.queue.receiveMessages({ numberOfMessages: 1 });
     await worker(JSON.parse(Buffer.from(plan!.messageText, 'base64').toString('utf8')), fh.invocation('exportWorker'));
     await fh.queue.deleteMessage(plan!.messageId, plan!.popReceipt);
     const run = await fh.ctx.deps.runs.getRun(body.runId);
@@ -104,7 +113,11 @@ describe('planning on the queue', () => {
   it('a planning failure on the queue is retried and ends in a failed run, not one running forever', async () => {
     await clearQueue();
     const scheduledMs = now - (now % MINUTE) - 7 * MINUTE;
-    const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) } };
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+    };
     fh.h.emulator.setFaults({ errorRate: 1 });
     try {
       await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));

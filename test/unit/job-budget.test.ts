@@ -46,7 +46,7 @@ describe('ChunkPacer', () => {
     expect(stops).toEqual([false, false, false, false, true]);
   });
 
-  it('starts from a continuation\'s shorter chunk, never longer than EXPORT_CHUNK', () => {
+  it("starts from a continuation's shorter chunk, never longer than EXPORT_CHUNK", () => {
     expect(new ChunkPacer(DAY, undefined, 3 * HOUR).chunkMs).toBe(3 * HOUR);
     expect(new ChunkPacer(DAY, undefined, 3 * DAY).chunkMs).toBe(DAY);
     expect(new ChunkPacer(DAY, undefined, 60_000).chunkMs).toBe(MIN_CHUNK_MS);
@@ -76,9 +76,25 @@ describe('queue messages', () => {
   });
 
   it('a planning message is told apart from a job, and a bad one is refused', () => {
-    const plan: QueueMessage = { type: 'plan', runId: 'daily-20261101T023000Z', mode: { kind: 'daily', nowMs: Date.UTC(2026, 10, 1, 2, 30) }, attempt: 1 };
+    const plan: QueueMessage = {
+      type: 'plan',
+      runId: 'daily-20261101T023000Z',
+      mode: { kind: 'daily', nowMs: Date.UTC(2026, 10, 1, 2, 30) },
+      attempt: 1,
+    };
     expect(roundTrip(plan)).toEqual(plan);
-    expect(() => decodeQueueMessage({ v: 1, type: 'plan', runId: 'daily-x', mode: { kind: 'daily', now: 'soon' }, attempt: 1 })).toThrow(InvalidJobMessageError);
-    expect(() => decodeQueueMessage({ v: 1, type: 'plan', runId: 'daily-x', mode: { kind: 'daily', now: '2026-01-01T00:00:00Z' }, attempt: 1, entity: { kind: 'user', id: 'u' } })).toThrow(InvalidJobMessageError);
+    expect(() => decodeQueueMessage({ v: 1, type: 'plan', runId: 'daily-x', mode: { kind: 'daily', now: 'soon' }, attempt: 1 })).toThrow(
+      InvalidJobMessageError,
+    );
+    expect(() =>
+      decodeQueueMessage({
+        v: 1,
+        type: 'plan',
+        runId: 'daily-x',
+        mode: { kind: 'daily', now: '2026-01-01T00:00:00Z' },
+        attempt: 1,
+        entity: { kind: 'user', id: 'u' },
+      }),
+    ).toThrow(InvalidJobMessageError);
   });
 });
