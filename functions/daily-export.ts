@@ -1,7 +1,9 @@
-// dailyExport: the timer that starts the day's run and fans it out as one queue message per entity.
+// dailyExport: the timer that records the day's run and sends its planning message; the queue worker
+// then lists the tenant and fans it out as one job message per entity.
 import { app, type InvocationContext, type Timer, type TimerFunctionOptions } from '@azure/functions';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
-import { scheduledTimeOf, startDailyRun } from '../src/app/start-run';
+import { requestDailyRun } from '../src/app/plan-on-queue';
+import { scheduledTimeOf } from '../src/app/start-run';
 
 export function createDailyExportHandler(getCtx: GetAppContext) {
   return async function dailyExport(timer: Timer, context: InvocationContext): Promise<void> {
@@ -9,10 +11,10 @@ export function createDailyExportHandler(getCtx: GetAppContext) {
     try {
       const ctx = await getCtx();
       const scheduledMs = scheduledTimeOf(timer, ctx.clock.now());
-      const started = await startDailyRun(ctx, scheduledMs, log);
+      const started = await requestDailyRun(ctx, scheduledMs, log);
       log.info('daily run started', { ...started, isPastDue: timer.isPastDue });
     } catch (err) {
-      // Rethrown so this invocation is reported failed; the next trigger of this time finishes the enqueue.
+      // Rethrown so this invocation is reported failed; a repeat of this time sends the planning message again.
       log.error('daily run could not be started', { error: err instanceof Error ? err.message : String(err) });
       throw err;
     }

@@ -1,15 +1,16 @@
-// exportWorker: runs one entity job from the jobs queue through the export engine.
+// exportWorker: runs one message of the jobs queue: a run's planning message, or an entity job through the export engine.
 import { app, type InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
-import { runJobMessage } from '../src/app/queue-job-handler';
+import { handleQueueMessage } from '../src/app/plan-on-queue';
 
 export function createExportWorkerHandler(getCtx: GetAppContext) {
   return async function exportWorker(item: unknown, context: InvocationContext): Promise<void> {
     const log = invocationLogger(context, 'info', { dequeueCount: context.triggerMetadata?.dequeueCount });
     try {
       const ctx = await getCtx();
-      const result = await runJobMessage(ctx, item, log);
-      log.info('job message handled', { outcome: result.outcome, runId: result.runId, entity: `${result.entity.kind}:${result.entity.id}`, attempt: result.attempt, delaySec: result.delaySec });
+      const result = await handleQueueMessage(ctx, item, log);
+      if ('plan' in result) log.info('planning message handled', { outcome: result.outcome, runId: result.runId });
+      else log.info('job message handled', { outcome: result.outcome, runId: result.runId, entity: `${result.entity.kind}:${result.entity.id}`, attempt: result.attempt, delaySec: result.delaySec });
     } catch (err) {
       // Only failures outside the job (an invalid message, storage down) get here: the host redelivers
       // the message and, after maxDequeueCount deliveries, moves it to the poison queue.

@@ -1,10 +1,11 @@
-// startBackfill: POST /api/backfills { from, to, users?, teams? } → 202 with the run id and status URL.
+// startBackfill: POST /api/backfills { from, to, users?, teams? } [Idempotency-Key] → 202 with the run id and
+// status URL (200 with the same run for a retried key).
 import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { getAppContext, type GetAppContext } from '../src/app/app-context';
 import { ValidationError } from '../src/app/app-errors';
 import { parseBackfillRequest } from '../src/app/backfill-request';
 import { handleHttp, json } from '../src/app/http-responses';
-import { startBackfillRun } from '../src/app/start-run';
+import { parseIdempotencyKey, requestBackfillRun } from '../src/app/plan-on-queue';
 
 export function createStartBackfillHandler(getCtx: GetAppContext) {
   return async function startBackfill(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
@@ -17,9 +18,12 @@ export function createStartBackfillHandler(getCtx: GetAppContext) {
         throw new ValidationError([{ field: 'body', message: 'must be a JSON object { from, to, users?, teams? }' }]);
       }
       const req = parseBackfillRequest(body, ctx.clock);
-      const started = await startBackfillRun(ctx, req, log);
+      const key = parseIdempotencyKey(request.headers.get('idempotency-key'));
+      // Records the run and one planning message only: the answer never waits for the tenant's listing.
+      const started = await requestBackfillRun(ctx, req, log, key);
       const location = new URL(`runs/${encodeURIComponent(started.runId)}`, request.url).toString();
-      return json(202, { runId: started.runId, status: started.status, planned: started.planned, statusUrl: location }, { location });
+      // 200 for a retried request (same Idempotency-Key): the run the first one started.
+      return json(started.created ? 202 : 200, { runId: started.runId, status: started.status, planned: started.planned, statusUrl: location }, { location });
     });
   };
 }

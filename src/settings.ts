@@ -138,6 +138,7 @@ export const settingsSchema = z.object({
   EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
   EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
   EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
+  EXPORT_JOB_BUDGET: duration('EXPORT_JOB_BUDGET', 'PT10M', 1000),
   EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
   EXPORT_READS_PER_ENTITY: int('EXPORT_READS_PER_ENTITY', 1, 1, 32),
@@ -197,6 +198,8 @@ export interface Settings {
   lagMs: number;
   settleMs: number;
   chunkMs: number;
+  /** EXPORT_JOB_BUDGET: how long one queue invocation of a job works before it continues in a new message. */
+  jobBudgetMs: number;
   startMs: number;
   concurrency: number;
   /** Sub-windows of one entity's chunk read at once (long backlogs of few entities keep Graph busy). */
@@ -285,6 +288,7 @@ function toSettings(raw: Raw): Settings {
     lagMs: raw.EXPORT_LAG,
     settleMs: raw.EXPORT_SETTLE,
     chunkMs: raw.EXPORT_CHUNK,
+    jobBudgetMs: raw.EXPORT_JOB_BUDGET,
     startMs: raw.EXPORT_START,
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
     readsPerEntity: Math.round(raw.EXPORT_READS_PER_ENTITY),

@@ -4,6 +4,7 @@ import { buildDeps, type AppDeps, type BuildDepsOptions } from '../deps';
 import { createLogger, type Logger, type LogLevel, type LogSink } from '../log';
 import { loadSettings, type Env } from '../settings';
 import { systemClock, type Clock } from '../time';
+import { JobProgressStore, progressTableName, RunRequestStore } from '../state/job-progress-store';
 import { StorageJobQueue, type JobQueue } from './job-queue';
 
 /** How queued jobs are retried and fanned out (docs/functions.md §3 explains the choices). */
@@ -26,6 +27,10 @@ export interface AppContext {
   queue: JobQueue;
   clock: Clock;
   policy: JobPolicy;
+  /** Where each queued job of a run has got (resume points that survive a killed invocation). */
+  progress: JobProgressStore;
+  /** Backfill requests waiting for their planning message, and Idempotency-Keys (same table). */
+  requests: RunRequestStore;
 }
 
 /** A provider of the app context; handler factories take one so tests can inject theirs. */
@@ -47,8 +52,10 @@ export async function buildAppContext(env: Env, opts: AppContextOptions = {}): P
     throw new Error('the Functions app needs a queue service: set EXPORT_STORAGE to a connection string, or EXPORT_STORAGE__queueServiceUri');
   }
   const queue = new StorageJobQueue(deps.storage.queueService, settings.queue);
-  await queue.ensure();
-  return { deps, queue, clock: clock ?? systemClock, policy: { ...DEFAULT_JOB_POLICY, ...policy } };
+  const progressTable = deps.storage.table(progressTableName(settings.tablePrefix));
+  const progress = new JobProgressStore(progressTable);
+  await Promise.all([queue.ensure(), progress.ensure()]);
+  return { deps, queue, clock: clock ?? systemClock, policy: { ...DEFAULT_JOB_POLICY, ...policy }, progress, requests: new RunRequestStore(progressTable) };
 }
 
 /** Memoizes a context builder; a failed build is not cached, so the next invocation tries again. */

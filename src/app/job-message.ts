@@ -2,6 +2,7 @@
 // on the wire (the encoding the Functions queue trigger expects by default).
 import { z } from 'zod';
 import { isValidRunId } from '../archive/blob-layout';
+import type { ResumePoint } from '../export/job-budget';
 import type { JobMode } from '../model/job';
 import { ENTITY_KINDS, type Entity } from '../model/entity';
 import { iso, parseInstant } from '../time';
@@ -9,6 +10,11 @@ import { iso, parseInstant } from '../time';
 export const JOB_MESSAGE_VERSION = 1;
 
 const instant = z.string().refine((s) => parseInstant(s) !== undefined && s.includes('T'), 'must be an ISO-8601 instant with a zone');
+
+const modeSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('daily'), now: instant }),
+  z.object({ kind: z.literal('backfill'), from: instant, to: instant }),
+]);
 
 export const jobMessageSchema = z
   .object({
@@ -19,16 +25,57 @@ export const jobMessageSchema = z
       id: z.string().min(1).max(256),
       displayName: z.string().max(500).optional(),
     }),
-    mode: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('daily'), now: instant }),
-      z.object({ kind: z.literal('backfill'), from: instant, to: instant }),
-    ]),
+    mode: modeSchema,
     /** 1 for the first delivery; each backoff re-enqueue sends attempt + 1. */
     attempt: z.number().int().min(1).max(1000),
+    /** A continuation (docs/functions.md §3): where the job resumes and the chunk length it had reached. */
+    resume: z
+      .object({
+        from: instant.optional(),
+        chunkMs: z.number().int().min(1000).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
 export type JobMessageBody = z.infer<typeof jobMessageSchema>;
+
+/**
+ * The planning message of a run (docs/functions.md §3): list the entities and enqueue their jobs.
+ * A backfill's named users and teams are kept in the run's request row, not in the message.
+ */
+export const planMessageSchema = z
+  .object({
+    v: z.literal(JOB_MESSAGE_VERSION),
+    type: z.literal('plan'),
+    runId: z.string().refine(isValidRunId, 'must be a run id (letters, digits, - and _)'),
+    mode: modeSchema,
+    attempt: z.number().int().min(1).max(1000),
+  })
+  .strict();
+
+export interface PlanMessage {
+  type: 'plan';
+  runId: string;
+  mode: JobMode;
+  attempt: number;
+}
+
+export type QueueMessage = JobMessage | PlanMessage;
+
+export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
+  return 'type' in msg && msg.type === 'plan';
+}
+
+const modeToWire = (mode: JobMode) =>
+  mode.kind === 'daily' ? { kind: 'daily' as const, now: iso(mode.nowMs) } : { kind: 'backfill' as const, from: iso(mode.window.fromMs), to: iso(mode.window.toMs) };
+
+function modeFromWire(m: z.infer<typeof modeSchema>): JobMode {
+  const mode: JobMode = m.kind === 'daily' ? { kind: 'daily', nowMs: parseInstant(m.now) as number } : { kind: 'backfill', window: { fromMs: parseInstant(m.from) as number, toMs: parseInstant(m.to) as number } };
+  if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs)) throw new InvalidJobMessageError(['mode: from must be before to']);
+  return mode;
+}
 
 /** A job message in domain terms. */
 export interface JobMessage {
@@ -36,6 +83,8 @@ export interface JobMessage {
   entity: Entity;
   mode: JobMode;
   attempt: number;
+  /** Set on a continuation: the job used its time budget and goes on from here. */
+  resume?: ResumePoint;
 }
 
 export function toWire(msg: JobMessage): JobMessageBody {
@@ -44,14 +93,27 @@ export function toWire(msg: JobMessage): JobMessageBody {
     v: JOB_MESSAGE_VERSION,
     runId: msg.runId,
     entity: { kind, id, ...(displayName !== undefined ? { displayName: displayName.slice(0, 500) } : {}) },
-    mode: msg.mode.kind === 'daily' ? { kind: 'daily', now: iso(msg.mode.nowMs) } : { kind: 'backfill', from: iso(msg.mode.window.fromMs), to: iso(msg.mode.window.toMs) },
+    mode: modeToWire(msg.mode),
     attempt: msg.attempt,
+    ...(msg.resume ? { resume: { ...(msg.resume.fromMs !== undefined ? { from: iso(msg.resume.fromMs) } : {}), ...(msg.resume.chunkMs !== undefined ? { chunkMs: Math.round(msg.resume.chunkMs) } : {}) } } : {}),
   };
 }
 
 /** The queue message text: base64 of the JSON body. */
-export function encodeJobMessage(msg: JobMessage): string {
-  return Buffer.from(JSON.stringify(toWire(msg)), 'utf8').toString('base64');
+export function encodeJobMessage(msg: QueueMessage): string {
+  const body = isPlanMessage(msg) ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt } : toWire(msg);
+  return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
+}
+
+/** Reads any message of the jobs queue: a run's planning message or an entity job. */
+export function decodeQueueMessage(item: unknown): QueueMessage {
+  const obj = toObject(item);
+  if (obj !== null && typeof obj === 'object' && (obj as { type?: unknown }).type === 'plan') {
+    const body = planMessageSchema.safeParse(obj);
+    if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
+    return { type: 'plan', runId: body.data.runId, mode: modeFromWire(body.data.mode), attempt: body.data.attempt };
+  }
+  return decodeJobMessage(obj);
 }
 
 /** Thrown for a message that can never be processed; it ends on the poison queue. */
@@ -73,12 +135,11 @@ export function decodeJobMessage(item: unknown): JobMessage {
   }
   const b = body.data;
   const entity: Entity = { kind: b.entity.kind, id: b.entity.id, ...(b.entity.displayName !== undefined ? { displayName: b.entity.displayName } : {}) };
-  const mode: JobMode =
-    b.mode.kind === 'daily'
-      ? { kind: 'daily', nowMs: parseInstant(b.mode.now) as number }
-      : { kind: 'backfill', window: { fromMs: parseInstant(b.mode.from) as number, toMs: parseInstant(b.mode.to) as number } };
-  if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs)) throw new InvalidJobMessageError(['mode: from must be before to']);
-  return { runId: b.runId, entity, mode, attempt: b.attempt };
+  const mode = modeFromWire(b.mode);
+  const resume: ResumePoint | undefined = b.resume
+    ? { ...(b.resume.from !== undefined ? { fromMs: parseInstant(b.resume.from) as number } : {}), ...(b.resume.chunkMs !== undefined ? { chunkMs: b.resume.chunkMs } : {}) }
+    : undefined;
+  return { runId: b.runId, entity, mode, attempt: b.attempt, ...(resume ? { resume } : {}) };
 }
 
 function toObject(item: unknown): unknown {

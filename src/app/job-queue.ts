@@ -2,12 +2,12 @@
 // backoff of a retried job). Backed by Azure Queue Storage; the queue and its poison queue are created
 // on first use.
 import type { QueueClient, QueueServiceClient } from '@azure/storage-queue';
-import { encodeJobMessage, type JobMessage } from './job-message';
+import { encodeJobMessage, type QueueMessage } from './job-message';
 
 export interface JobQueue {
   readonly name: string;
-  /** Sends one job; `delaySec` keeps it invisible that long (0 = deliver now). */
-  send(msg: JobMessage, opts?: { delaySec?: number; signal?: AbortSignal }): Promise<void>;
+  /** Sends one message (an entity job or a run's planning message); `delaySec` keeps it invisible that long (0 = deliver now). */
+  send(msg: QueueMessage, opts?: { delaySec?: number; signal?: AbortSignal }): Promise<void>;
 }
 
 /** The Functions host moves a message here after maxDequeueCount failed deliveries. */
@@ -40,7 +40,7 @@ export class StorageJobQueue implements JobQueue {
     return this.ready;
   }
 
-  async send(msg: JobMessage, opts: { delaySec?: number; signal?: AbortSignal } = {}): Promise<void> {
+  async send(msg: QueueMessage, opts: { delaySec?: number; signal?: AbortSignal } = {}): Promise<void> {
     await this.ensure();
     const delay = Math.max(0, Math.min(MAX_DELAY_SEC, Math.round(opts.delaySec ?? 0)));
     await this.client.sendMessage(encodeJobMessage(msg), {

@@ -12,9 +12,10 @@ import { errorText } from '../model/errors';
 import type { Logger } from '../log';
 import type { JobRecord } from '../state/run-store';
 import type { AppContext, JobPolicy } from './app-context';
+import { continueJob, resumeOptions } from './continuation';
 import { decodeJobMessage, InvalidJobMessageError, type JobMessage } from './job-message';
 
-export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate';
+export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate' | 'continued';
 
 export interface JobRunResult {
   outcome: JobOutcome;
@@ -65,7 +66,7 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
   } finally {
     await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: errorText(err) }));
   }
-  if (result.outcome !== 'retry') await finishIfComplete(ctx, runId, jlog);
+  if (result.outcome !== 'retry' && result.outcome !== 'continued') await finishIfComplete(ctx, runId, jlog);
   return result;
 }
 
@@ -87,9 +88,14 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   // The job's stop: fires the moment the lease is lost (or the host cancels), before the next write.
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
   const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
-  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
+  const resume = await resumeOptions(ctx, msg);
+  const result = await exportEntity({ runId, entity, mode: msg.mode, ...resume }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
   const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
+  if (result.continueAt) {
+    await continueJob(ctx, msg, job, counts, result.continueAt, log);
+    return { runId, entity, attempt, outcome: 'continued' };
+  }
 
   if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
     const delaySec = backoffDelaySec(attempt, policy);

@@ -67,7 +67,8 @@ export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, lo
   return planAndEnqueue(ctx, run, true, spec, log, signal);
 }
 
-async function planAndEnqueue(ctx: AppContext, run: RunRecord, created: boolean, spec: RunSpec, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+/** Lists the run's entities and sends their jobs; also the work of a run's planning message (plan-on-queue.ts). */
+export async function planAndEnqueue(ctx: AppContext, run: RunRecord, created: boolean, spec: RunSpec, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
   const { runId } = run;
   const entities = await planRun(ctx.deps, run, spec, () => ctx.clock.now(), log, signal);
   if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
@@ -98,7 +99,8 @@ async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, ent
     await ctx.queue.send({ runId, entity, mode, attempt: 1 }, signal ? { signal } : {});
     enqueued++;
   });
-  await runs.updateRun(runId, { planned: entities.length });
+  // A run planned from the queue leaves 'planning' here, once every job is sent.
+  await runs.updateRun(runId, { planned: entities.length, status: 'running' });
   log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });
   // Nothing to run, or fast workers finished every job before planned was set: then nobody else closes the run.
   const finished = entities.length === 0 ? await finishRun(ctx.deps, runId, () => ctx.clock.now(), log) : await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });

@@ -23,7 +23,8 @@ import { DayBatcher, type ContentTarget, type FlushResult } from './day-batcher'
 import { APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Entity } from '../model/entity';
 import type { Window } from '../model/window';
-import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type WindowSettings } from './windows';
+import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type Watermarks, type WindowSettings } from './windows';
+import { ChunkPacer, type JobBudget, type ResumePoint } from './job-budget';
 
 export interface ExportEntityDeps {
   http: GraphHttp;
@@ -56,14 +57,23 @@ export interface ExportEntityRequest {
    * messages, no checkpoint; the manifest goes beside the job's instead of replacing it.
    */
   coverSenderIds?: readonly string[];
+  /** Where an earlier invocation of this job stopped (a continuation, or its recorded progress). */
+  resume?: ResumePoint;
+  /** The invocation's time budget (queue jobs); without one every chunk runs in this call. */
+  budget?: JobBudget;
+  /** Called after each chunk has committed, with where the job would resume from now (its progress). */
+  onChunkCommitted?: (progress: ResumePoint) => Promise<void>;
 }
+
+/** A job's result; `continueAt` is set when the budget ran out first and the rest is still to read. */
+export type ExportEntityResult = JobResult & { continueAt?: ResumePoint };
 
 /**
  * Exports one entity. The caller holds the entity's lease; `signal` is the job's stop: it fires when
  * the run is aborted or the lease is lost, and is checked before every write (each blob, the
  * checkpoint), so a job that lost its entity writes nothing more.
  */
-export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityDeps, signal?: AbortSignal): Promise<JobResult> {
+export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityDeps, signal?: AbortSignal): Promise<ExportEntityResult> {
   const { entity, runId } = req;
   const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
   const counts = emptyCounts();
@@ -74,10 +84,14 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
   try {
-    const chunks = await planChunks(req, deps);
-    log.debug('job planned', { chunks: chunks.length });
-    for (const chunk of chunks) {
+    const chunks = await chunkSource(req, deps);
+    // What this call read, for sender mode's follow-up (docs/design.md §15).
+    let readSpan: Window | undefined;
+    const pacer = new ChunkPacer(deps.windows.chunkMs, req.budget, req.resume?.chunkMs);
+    // Chunks are cut one at a time, so a chunk length that shrank (job-budget.ts) applies to the next one.
+    for (let chunk = chunks.next(pacer.chunkMs); chunk; chunk = chunks.next(pacer.chunkMs)) {
       signal?.throwIfAborted();
+      const chunkStartedAtMs = pacer.now();
       const added = await exportChunk(chunk);
       // A lost lease stops the job here at the latest: the checkpoint must not move under another worker.
       signal?.throwIfAborted();
@@ -85,9 +99,18 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         // Every blob of the chunk is committed: only now may the watermark move (forward only).
         await deps.checkpoints.advance(entity, chunk.advance, added);
       }
+      chunks.committed(chunk);
+      readSpan = readSpan ? { fromMs: Math.min(readSpan.fromMs, chunk.window.fromMs), toMs: Math.max(readSpan.toMs, chunk.window.toMs) } : { fromMs: chunk.window.fromMs, toMs: chunk.window.toMs };
+      const { stop } = pacer.afterChunk(chunkStartedAtMs);
+      const progress: ResumePoint = { ...chunks.resumeFrom(), chunkMs: pacer.chunkMs };
+      await req.onChunkCommitted?.(progress);
+      if (stop && chunks.next(pacer.chunkMs)) {
+        log.info('job budget used; continuing in a new invocation', { ...(progress.fromMs !== undefined ? { resumeFrom: iso(progress.fromMs) } : {}), chunkMs: pacer.chunkMs });
+        await writeManifest('continued');
+        return { entity, status: 'done', counts, continueAt: progress };
+      }
     }
     await writeManifest('done');
-    const readSpan = chunks.length > 0 ? { fromMs: Math.min(...chunks.map((c) => c.window.fromMs)), toMs: Math.max(...chunks.map((c) => c.window.toMs)) } : undefined;
     return { entity, status: 'done', counts, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   } catch (err) {
     // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
@@ -220,12 +243,46 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   }
 }
 
-async function planChunks(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<PlannedChunk[]> {
-  if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
+/** Hands out a job's chunks one at a time, each cut at the pace's current length. */
+interface ChunkSource {
+  next(chunkMs: number): PlannedChunk | undefined;
+  committed(chunk: PlannedChunk): void;
+  /** Backfills: the start of what is left (daily jobs resume from their checkpoint). */
+  resumeFrom(): { fromMs?: number };
+}
+
+async function chunkSource(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<ChunkSource> {
+  const mode = req.mode;
+  if (mode.kind === 'backfill') {
+    // Half-open: [from, to) with everything before the recorded resume point already committed.
+    let fromMs = Math.max(mode.window.fromMs, req.resume?.fromMs ?? mode.window.fromMs);
+    return {
+      next: (chunkMs) => (fromMs < mode.window.toMs ? planBackfillChunks({ fromMs, toMs: mode.window.toMs }, chunkMs)[0] : undefined),
+      committed: (chunk) => {
+        fromMs = Math.max(fromMs, chunk.window.toMs);
+      },
+      resumeFrom: () => ({ fromMs }),
+    };
+  }
   let checkpoint = await deps.checkpoints.get(req.entity);
   // A team deleted since the last run continues from where its live export stopped.
   if (!checkpoint && req.entity.kind === 'deletedTeam') checkpoint = await deps.checkpoints.get({ ...req.entity, kind: 'team' });
-  return planDailyChunks(checkpoint ?? {}, req.mode.nowMs, deps.windows);
+  // The watermarks as committed so far: each next chunk is planned from them (forward only).
+  let wm: Watermarks = { ...(checkpoint?.freshWatermarkMs !== undefined ? { freshWatermarkMs: checkpoint.freshWatermarkMs } : {}), ...(checkpoint?.settledWatermarkMs !== undefined ? { settledWatermarkMs: checkpoint.settledWatermarkMs } : {}) };
+  return {
+    next: (chunkMs) => planDailyChunks(wm, mode.nowMs, { ...deps.windows, chunkMs })[0],
+    committed: (chunk) => {
+      wm = { freshWatermarkMs: maxDefined(wm.freshWatermarkMs, chunk.advance.freshWatermarkMs), settledWatermarkMs: maxDefined(wm.settledWatermarkMs, chunk.advance.settledWatermarkMs) };
+      for (const k of ['freshWatermarkMs', 'settledWatermarkMs'] as const) if (wm[k] === undefined) delete wm[k];
+    },
+    resumeFrom: () => ({}),
+  };
+}
+
+function maxDefined(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
 }
 
 export function toJobError(err: unknown): JobError {

@@ -59,12 +59,13 @@ const namesEntities = (spec: RunSpec): spec is Extract<RunSpec, { kind: 'backfil
   spec.kind === 'backfill' && ((spec.users?.length ?? 0) > 0 || (spec.teams?.length ?? 0) > 0);
 
 /** Creates the run's row ('running', nothing planned yet); `created` is false when it existed already. */
-export async function openRun(deps: Pick<RunLifecycleDeps, 'runs'>, spec: RunSpec, startedAtMs: number): Promise<{ created: boolean; run: RunRecord }> {
+export async function openRun(deps: Pick<RunLifecycleDeps, 'runs'>, spec: RunSpec, startedAtMs: number, status: 'running' | 'planning' = 'running'): Promise<{ created: boolean; run: RunRecord }> {
   const named = namesEntities(spec);
   return deps.runs.createRun({
     runId: spec.runId ?? newRunId(spec.kind, startedAtMs),
     kind: spec.kind,
-    status: 'running',
+    // 'planning' when the planning runs later, from the queue (app/plan-on-queue.ts).
+    status,
     startedAtMs,
     planned: 0,
     ...(spec.kind === 'daily'

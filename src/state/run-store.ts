@@ -9,7 +9,8 @@ import { bounded, defined, instantIn, instantOut, numberIn, stringIn } from './t
 import { statusOf } from '../model/errors';
 
 export type RunKind = 'daily' | 'backfill';
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+/** 'planning': recorded, its planning message not yet through (docs/functions.md §3). */
+export type RunStatus = 'planning' | 'running' | 'succeeded' | 'failed';
 
 export interface RunRecord {
   runId: string;

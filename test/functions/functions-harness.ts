@@ -151,3 +151,28 @@ export async function responseText(res: HttpResponseInit): Promise<string> {
   for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * Runs the planning messages now on the jobs queue through `worker` (as the host would) and deletes
+ * them, leaving every entity job on the queue; returns how many it ran.
+ */
+export async function runPlanningMessages(fh: FunctionsHarness, worker: QueueHandler): Promise<number> {
+  let ran = 0;
+  const giveBack: Array<{ id: string; pop: string }> = [];
+  for (;;) {
+    const { receivedMessageItems } = await fh.queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 });
+    if (receivedMessageItems.length === 0) break;
+    for (const m of receivedMessageItems) {
+      const item = decode(m.messageText);
+      if ((item as { type?: string }).type !== 'plan') {
+        giveBack.push({ id: m.messageId, pop: m.popReceipt });
+        continue;
+      }
+      await worker(item, fh.invocation('exportWorker', { dequeueCount: m.dequeueCount, id: m.messageId }));
+      await fh.queue.deleteMessage(m.messageId, m.popReceipt);
+      ran++;
+    }
+  }
+  for (const g of giveBack) await fh.queue.updateMessage(g.id, g.pop, undefined, 0);
+  return ran;
+}

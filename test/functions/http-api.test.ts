@@ -12,7 +12,7 @@ import { createListExportsHandler } from '../../functions/list-exports';
 import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
-import { drainQueues, responseText, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { drainQueues, responseText, runPlanningMessages, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
 
 const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
@@ -121,7 +121,10 @@ describe('HTTP API', () => {
     expect(backfillRunId).toMatch(/^backfill-/);
     const location = (res.headers as Record<string, string>).location!;
     expect(location).toBe(`${BASE}runs/${backfillRunId}`);
-    expect(body.planned).toBe(users.length + teams.length);
+    // Answered before planning: the run is recorded and its one planning message is on the queue.
+    expect(body).toMatchObject({ status: 'planning', planned: 0 });
+    expect(await fh.queuedMessages()).toEqual([expect.objectContaining({ type: 'plan', runId: backfillRunId })]);
+    expect(await runPlanningMessages(fh, createExportWorkerHandler(getCtx))).toBe(1);
 
     expect(queued.status).toBe(200);
     expect((queued.jsonBody as Json).counts).toMatchObject({ planned: users.length + teams.length, queued: users.length + teams.length, done: 0 });

@@ -19,7 +19,7 @@ import { createDailyExportHandler } from '../../functions/daily-export';
 import { createExportWorkerHandler } from '../../functions/export-worker';
 import { createExportPoisonHandler } from '../../functions/export-poison';
 import { testStorage } from '../support/storage';
-import { decode, drainQueues, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { decode, drainQueues, runPlanningMessages, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
 
 const now = Date.now();
 const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
@@ -68,8 +68,12 @@ describe('daily run over the jobs queue', () => {
     return dailyRunId(scheduledMs);
   }
 
-  it('the timer creates one run for its scheduled time and queues one job per entity', async () => {
+  it('the timer creates one run for its scheduled time and queues one planning message, which queues one job per entity', async () => {
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
+    // The timer only records the run and sends one planning message: no entity job yet.
+    expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'plan', runId: dailyRunId(scheduledMs), mode: { kind: 'daily', now: iso(scheduledMs) }, attempt: 1 }]);
+    expect((await fh.ctx.deps.runs.getRun(dailyRunId(scheduledMs)))?.status).toBe('planning');
+    expect(await runPlanningMessages(fh, handlers.worker)).toBe(1);
     const messages = (await fh.queuedMessages()) as Array<{ runId: string; entity: { kind: string; id: string }; attempt: number; mode: { kind: string; now: string } }>;
     const entities = fh.h.entities();
     expect(messages.map((m) => `${m.entity.kind}:${m.entity.id}`).sort()).toEqual(entities.map((e) => `${e.kind}:${e.id}`).sort());

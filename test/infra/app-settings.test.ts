@@ -31,6 +31,8 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'EXPORT_CONCURRENCY',
   // Per-entity read parallelism: the default suits Graph's limits; the instance budget caps it anyway.
   'EXPORT_READS_PER_ENTITY',
+  // The job budget: the default (10 min) already stays well under Flex Consumption's kill windows.
+  'EXPORT_JOB_BUDGET',
 ];
 
 /**

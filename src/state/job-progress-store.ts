@@ -1,0 +1,126 @@
+// How far each queued job of a run has got, one row per run and entity: the start of what a backfill
+// still has to read and the chunk length it has shrunk to (docs/functions.md §3). Written after every
+// committed chunk, so an invocation the host killed (and whose message comes back) resumes from the
+// last committed chunk instead of the backfill's `from`. Daily jobs resume from their checkpoints;
+// their row only keeps the chunk length.
+import type { TableClient } from '@azure/data-tables';
+import { encodeIdSegment } from '../archive/blob-layout';
+import type { Entity } from '../model/entity';
+import { statusOf } from '../model/errors';
+import { defined, instantIn, instantOut, numberIn } from './table-values';
+
+/** The progress table of a deployment (beside the tables of state/run-store.ts). */
+export function progressTableName(prefix: string): string {
+  return `${prefix}JobProgress`;
+}
+
+/** Where a job resumes (structurally export/job-budget.ts's ResumePoint; state/ sits below export/). */
+export interface ResumePoint {
+  fromMs?: number;
+  chunkMs?: number;
+}
+
+const rowKey = (entity: Entity) => `${entity.kind}_${encodeIdSegment(entity.id)}`;
+
+export class JobProgressStore {
+  constructor(private readonly table: TableClient) {}
+
+  async ensure(): Promise<void> {
+    try {
+      await this.table.createTable();
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+  }
+
+  async get(runId: string, entity: Entity): Promise<ResumePoint | undefined> {
+    try {
+      const row = await this.table.getEntity<Record<string, unknown>>(runId, rowKey(entity));
+      const fromMs = instantIn(row.resumeFrom);
+      const chunkMs = numberIn(row.chunkMs);
+      return { ...(fromMs !== undefined ? { fromMs } : {}), ...(chunkMs !== undefined ? { chunkMs } : {}) };
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Records progress. Only the worker holding the entity's lease calls this, and it passes a resume
+   * point at or after the one it read, so a plain upsert keeps the point forward-only.
+   */
+  async put(runId: string, entity: Entity, progress: ResumePoint): Promise<void> {
+    await this.table.upsertEntity(
+      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), chunkMs: progress.chunkMs }) as {
+        partitionKey: string;
+        rowKey: string;
+      },
+      'Replace',
+    );
+  }
+}
+
+/** Row keys of the request rows, beside the entity rows (`{kind}_{id}`) of the same run partition. */
+const REQUEST_ROW = '~request';
+const IDEMPOTENCY_PARTITION = '~idempotency';
+/** Ids per table property: a string property holds at most 32K UTF-16 characters. */
+const IDS_PER_PROPERTY = 500;
+
+export interface StoredBackfillRequest {
+  users: string[];
+  teams: string[];
+}
+
+/**
+ * What a queued planning message needs beyond the run row (the named users and teams of a backfill,
+ * too many for a queue message), and the Idempotency-Key of `POST /api/backfills` → its run id.
+ */
+export class RunRequestStore {
+  constructor(private readonly table: TableClient) {}
+
+  async putRequest(runId: string, req: StoredBackfillRequest): Promise<void> {
+    const row: Record<string, unknown> = { partitionKey: runId, rowKey: REQUEST_ROW };
+    for (const kind of ['users', 'teams'] as const) {
+      const ids = req[kind];
+      row[`${kind}Parts`] = Math.ceil(ids.length / IDS_PER_PROPERTY);
+      for (let i = 0; i * IDS_PER_PROPERTY < ids.length; i++)
+        row[`${kind}${i}`] = ids.slice(i * IDS_PER_PROPERTY, (i + 1) * IDS_PER_PROPERTY).join(',');
+    }
+    await this.table.upsertEntity(row as { partitionKey: string; rowKey: string }, 'Replace');
+  }
+
+  async getRequest(runId: string): Promise<StoredBackfillRequest | undefined> {
+    let row: Record<string, unknown>;
+    try {
+      row = await this.table.getEntity<Record<string, unknown>>(runId, REQUEST_ROW);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    const read = (kind: 'users' | 'teams'): string[] => {
+      const out: string[] = [];
+      for (let i = 0; i < (numberIn(row[`${kind}Parts`]) ?? 0); i++) {
+        const part = row[`${kind}${i}`];
+        if (typeof part === 'string' && part.length > 0) out.push(...part.split(','));
+      }
+      return out;
+    };
+    return { users: read('users'), teams: read('teams') };
+  }
+
+  /**
+   * Claims an idempotency key for a run id: returns undefined when this call claimed it, else the run
+   * id an earlier request with the same key claimed (insert-only, so two racing requests agree).
+   */
+  async claimKey(key: string, runId: string): Promise<string | undefined> {
+    try {
+      await this.table.createEntity({ partitionKey: IDEMPOTENCY_PARTITION, rowKey: key, runId });
+      return undefined;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+    const row = await this.table.getEntity<Record<string, unknown>>(IDEMPOTENCY_PARTITION, key);
+    if (typeof row.runId !== 'string') throw new Error(`idempotency key row without a run id`);
+    return row.runId;
+  }
+}
