@@ -150,7 +150,7 @@ export function handleHostedContent(req: IncomingMessage, res: ServerResponse, p
   let rootId: string | null = null;
   let teamId: string | null = null;
   let hc: string | undefined;
-  let value = false;
+  let value: boolean;
   const chat = CHAT_HC.exec(path);
   if (chat) {
     convId = chat[1] as string;

@@ -19,7 +19,7 @@ import { requestIdsOf, sendGraphError, sendJson, sleep } from './http-util';
 import { createRng } from './prng';
 import { seedTenant, type TenantSeedOptions } from './seed';
 import { Tenant, versionKey } from './tenant';
-import { DownloadSigner, fileIndex, handleFilesRequest, shareIdOf, type EmulatedFile } from './files';
+import { DownloadSigner, fileIndex, handleFilesRequest, type EmulatedFile } from './files';
 import { expectedHostedContents, type ExpectedHostedContent } from './hosted-contents';
 
 export type { FaultKnobs } from './faults';

@@ -20,6 +20,7 @@ export function loadDemo(modulePath: string = DEMO_MODULE): DemoCommand {
   let loaded: { demoCommand?: DemoCommand };
   try {
     // A computed path, so the product build neither compiles nor bundles the development tools.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a path only known at run time
     loaded = require(modulePath) as { demoCommand?: DemoCommand };
   } catch (err) {
     // The dev build is missing, or it is there but its dependencies were pruned (`npm prune --omit=dev`).

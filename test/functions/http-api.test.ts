@@ -28,7 +28,6 @@ function get(route: string, init: { params?: Record<string, string>; query?: Rec
 }
 
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 describe('HTTP API', () => {

@@ -25,7 +25,6 @@ function post(body: unknown, headers: Record<string, string> = {}): HttpRequest 
   });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 describe('planning on the queue', () => {

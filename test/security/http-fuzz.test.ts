@@ -1,7 +1,7 @@
 // The HTTP functions fuzzed with property-based tests (fast-check), called with real HttpRequest and
 // InvocationContext objects: backfill bodies, run ids, export paths and prefixes. Never a 500, always a
 // JSON error body, and never a byte from outside the archive folders (a planted blob under locks/).
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GetAppContext } from '../../src/app/app-context';

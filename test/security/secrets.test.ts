@@ -4,7 +4,7 @@
 // stderr), every blob, every table row and every HTTP response body.
 import { gunzipSync } from 'node:zlib';
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
-import { HttpRequest, InvocationContext, type HttpResponseInit } from '@azure/functions';
+import { HttpRequest, InvocationContext } from '@azure/functions';
 import { TableServiceClient, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppContext, type AppContext } from '../../src/app/app-context';
