@@ -81,7 +81,8 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   // The job's stop: fires the moment the lease is lost (or the host cancels), before the next write.
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
   const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
-  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
+  // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
+  const result = await exportEntity({ runId, entity, mode: msg.mode }, { ...deps, container: lease.fence(deps.container), log, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
 
   if (result.status === 'failed' && result.error?.retryable && attempt < policy.maxAttempts) {
