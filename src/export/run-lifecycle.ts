@@ -11,7 +11,7 @@ import { entityLabel, type Entity } from '../model/entity';
 import type { JobMode, JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import type { JobRecord, RunKind, RunRecord, RunStatus, RunStore, RunSummary } from '../state/run-store';
+import { finishedTotal, type JobRecord, type RunKind, type RunRecord, type RunStatus, type RunStore, type RunSummary } from '../state/run-store';
 import { iso } from '../time';
 import { toJobError } from './export-entity';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
@@ -88,9 +88,12 @@ export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunS
   return entities;
 }
 
-/** Records a job's final result: its row, and for a daily run the outcome on the entity's checkpoint. */
+/**
+ * Records a job's final result: its row and its count on the run (once per job, however often it is
+ * delivered), and for a daily run the outcome on the entity's checkpoint.
+ */
 export async function recordJobResult(deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>, mode: JobMode, job: JobRecord & { status: JobResult['status'] }, log: Logger): Promise<void> {
-  await deps.runs.putJob(job);
+  await deps.runs.recordFinalJob(job);
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
   log.info('job finished', { runId: job.runId, entity: entityLabel(job.entity), status: job.status, messages: job.counts.messages, blobs: job.counts.blobs });
 }
@@ -151,7 +154,10 @@ export async function finishRun(
     const run = await runs.getRun(runId);
     // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
     if (!run || run.status !== 'running' || run.planned === 0) return undefined;
-    if (await runs.hasUnfinishedJobs(runId)) return undefined;
+    // The run row's counters say whether every job has a final result: one point read per job. Only
+    // the last job reads the job rows (summarize), which also confirms the counters. A run row from
+    // before the counters (finished undefined) is checked from its rows alone.
+    if (run.finished && finishedTotal(run) < run.planned) return undefined;
   }
   const summary = await runs.summarize(runId);
   if (!summary) throw new Error(`run ${runId} not found`);
