@@ -204,9 +204,8 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
 
 async function planChunks(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<PlannedChunk[]> {
   if (req.mode.kind === 'backfill') return planBackfillChunks(req.mode.window, deps.windows.chunkMs);
-  let checkpoint = await deps.checkpoints.get(req.entity);
   // A team deleted since the last run continues from where its live export stopped.
-  if (!checkpoint && req.entity.kind === 'deletedTeam') checkpoint = await deps.checkpoints.get({ ...req.entity, kind: 'team' });
+  const checkpoint = await deps.checkpoints.getForPlanning(req.entity);
   return planDailyChunks(checkpoint ?? {}, req.mode.nowMs, deps.windows);
 }
 
