@@ -222,6 +222,16 @@ export function quarantineBlobName(entity: Entity, runId: string, seq: number): 
   return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;
 }
 
+/**
+ * `quarantine/users/{seg}/q_{sha256}.jsonl.gz`: one item that failed validation, named by the SHA-256 of
+ * the item as Graph served it, so a re-read of the same version (fresh, then settle; a retry) finds it
+ * quarantined already instead of writing another copy.
+ */
+export function quarantineItemName(entity: Entity, itemSha256: string): string {
+  checkHash(itemSha256, 'item hash');
+  return `quarantine/${entityPath(entity)}/q_${itemSha256}.jsonl.gz`;
+}
+
 /** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
 export function jobManifestName(runId: string, entity: Entity): string {
   return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}.json`;

@@ -78,6 +78,22 @@ describe('export job', () => {
     expect((await checkpoints.get(team))?.freshWatermarkMs).toBe(now - windows.lagMs);
   });
 
+  it('quarantines an item once however often it is read again (issue 13, defect 8)', async () => {
+    const { container, deps } = await setup('job-quarantine-once');
+    const noId = { ...channelMessage('x', '2024-06-04T11:21:00.000Z'), id: undefined };
+    const noConversation = { ...channelMessage('1717500000002', '2024-06-04T11:22:00.000Z'), channelIdentity: null };
+    // Every read of every chunk (settle and fresh, and a second job over the same window) serves both.
+    server.handle(() => ({ status: 200, body: { value: [noId, noConversation] } }));
+    const first = await exportEntity({ runId: 'run-q1', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    const again = await exportEntity({ runId: 'run-q2', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    expect(first.status).toBe('done');
+    expect(again.status).toBe('done');
+    const quarantined = (await lines(container, 'quarantine/')).map((l) => JSON.parse(l) as { item: unknown });
+    expect(quarantined).toHaveLength(2);
+    expect(first.counts.quarantined).toBe(2);
+    expect(again.counts.quarantined).toBe(0);
+  });
+
   it.each([
     ['value is not an array', { value: { id: 'x' } }],
     ['body is not JSON', '{"value": [ {"id": "1"'],
