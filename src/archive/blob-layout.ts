@@ -232,9 +232,15 @@ export function quarantineItemName(entity: Entity, itemSha256: string): string {
   return `quarantine/${entityPath(entity)}/q_${itemSha256}.jsonl.gz`;
 }
 
-/** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
-export function jobManifestName(runId: string, entity: Entity): string {
-  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}.json`;
+/**
+ * `manifests/{runId}/users/{seg}/{writer}.json`: what one execution of a job wrote (blobs, SHA-256s,
+ * counts). One per execution (`writer` is its id), so a retried job's manifests accumulate and `verify`
+ * still checks what earlier attempts wrote. Without `writer`: `manifests/{runId}/users/{seg}.json`, the
+ * single manifest of archives written before.
+ */
+export function jobManifestName(runId: string, entity: Entity, writer?: string): string {
+  const job = `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}`;
+  return writer === undefined ? `${job}.json` : `${job}/${checkRunId(writer)}.json`;
 }
 
 /** `manifests/{runId}/other-senders.json`: sender mode's guest ids for the run's queued jobs. */

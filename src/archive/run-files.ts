@@ -6,9 +6,12 @@ import { readBlobBytes } from './batch-reader';
 import { writeJson, type WrittenBlob } from './batch-writer';
 import { jobManifestName, otherSendersName, runManifestName } from './blob-layout';
 
-/** A job's manifest; a later attempt of the same job in the same run replaces it. */
-export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: unknown, signal?: AbortSignal): Promise<WrittenBlob> {
-  return writeJson(container, jobManifestName(runId, entity), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
+/**
+ * The manifest of one execution of a job, named by its writer id: a later attempt of the same job adds
+ * its own beside it instead of replacing it, so what earlier attempts wrote stays listed.
+ */
+export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: { writer: string; [field: string]: unknown }, signal?: AbortSignal): Promise<WrittenBlob> {
+  return writeJson(container, jobManifestName(runId, entity, manifest.writer), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 
 /** The run's summary; whoever finishes the run writes it (two workers finishing at once write the same). */
