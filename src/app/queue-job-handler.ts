@@ -60,9 +60,13 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
     const row = await deps.runs.getJob(runId, entity);
     if (row && (FINAL.has(row.status) || (row.attempts ?? 0) > attempt)) {
       jlog.info('duplicate delivery ignored', { status: row.status, rowAttempts: row.attempts });
-      return { ...base, outcome: 'duplicate' };
+      // The worker that wrote this final row may have died before counting it or closing the run:
+      // count it (once per job) and fall through to the completion check below (issue 13, defect 6).
+      if (FINAL.has(row.status)) await deps.runs.countFinishedJob(row);
+      result = { ...base, outcome: 'duplicate' };
+    } else {
+      result = await runUnderLease(ctx, msg, row, lease, jlog, signal);
     }
-    result = await runUnderLease(ctx, msg, row, lease, jlog, signal);
   } finally {
     await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: errorText(err) }));
   }
@@ -89,7 +93,8 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
   const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
   const resume = await resumeOptions(ctx, msg);
-  const result = await exportEntity({ runId, entity, mode: msg.mode, ...resume }, { ...deps, log, ...(others ? { otherSenderIds: others } : {}) }, stop);
+  // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
+  const result = await exportEntity({ runId, entity, mode: msg.mode, ...resume }, { ...deps, container: lease.fence(deps.container), log, ...(others ? { otherSenderIds: others } : {}) }, stop);
   const counts = addCounts(carried, result.counts);
   const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
   if (result.continueAt) {
@@ -132,7 +137,12 @@ export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logge
   }
   const { runId, entity } = msg;
   const row = await ctx.deps.runs.getJob(runId, entity);
-  if (row && FINAL.has(row.status)) return { outcome: 'already-finished', runId, entity };
+  if (row && FINAL.has(row.status)) {
+    // As for a duplicate delivery: the run may still need this job counted, and closing.
+    await ctx.deps.runs.countFinishedJob(row);
+    await finishIfComplete(ctx, runId, log);
+    return { outcome: 'already-finished', runId, entity };
+  }
   const error: JobError = {
     code: 'PoisonMessage',
     message: `the job's queue message failed ${info.dequeueCount === undefined ? 'every delivery the host allows (maxDequeueCount)' : `${info.dequeueCount} deliveries`} and was moved to the poison queue; see the exportWorker logs of this run`,

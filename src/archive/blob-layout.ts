@@ -230,9 +230,25 @@ export function quarantineBlobName(entity: Entity, runId: string, seq: number): 
   return `quarantine/${entityPath(entity)}/${checkRunId(runId)}_${checkSeq(seq)}.jsonl.gz`;
 }
 
-/** `manifests/{runId}/users/{seg}.json`: what one job wrote (blobs, SHA-256s, counts, windows). */
-export function jobManifestName(runId: string, entity: Entity): string {
-  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}.json`;
+/**
+ * `quarantine/users/{seg}/q_{sha256}.jsonl.gz`: one item that failed validation, named by the SHA-256 of
+ * the item as Graph served it, so a re-read of the same version (fresh, then settle; a retry) finds it
+ * quarantined already instead of writing another copy.
+ */
+export function quarantineItemName(entity: Entity, itemSha256: string): string {
+  checkHash(itemSha256, 'item hash');
+  return `quarantine/${entityPath(entity)}/q_${itemSha256}.jsonl.gz`;
+}
+
+/**
+ * `manifests/{runId}/users/{seg}/{writer}.json`: what one execution of a job wrote (blobs, SHA-256s,
+ * counts). One per execution (`writer` is its id), so a retried job's manifests accumulate and `verify`
+ * still checks what earlier attempts wrote. Without `writer`: `manifests/{runId}/users/{seg}.json`, the
+ * single manifest of archives written before.
+ */
+export function jobManifestName(runId: string, entity: Entity, writer?: string): string {
+  const job = `${MANIFESTS_PREFIX}${checkRunId(runId)}/${entityPath(entity)}`;
+  return writer === undefined ? `${job}.json` : `${job}/${checkRunId(writer)}.json`;
 }
 
 /** `manifests/{runId}/sender-cover/{kind}/{id}.json`: sender mode's follow-up read of one user's chats. */

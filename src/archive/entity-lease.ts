@@ -1,7 +1,7 @@
 // One export job per entity at a time (docs/design.md §8): a blob lease on the entity's lock blob, renewed
 // in the background while the job runs, because queue delivery is at-least-once.
 import { randomUUID } from 'node:crypto';
-import type { BlobLeaseClient } from '@azure/storage-blob';
+import type { BlobLeaseClient, BlockBlobClient } from '@azure/storage-blob';
 import type { Entity } from '../model/entity';
 import { statusOf } from '../model/errors';
 import type { ArchiveContainer } from './archive-container';
@@ -15,30 +15,49 @@ export class LeaseLostError extends Error {
   }
 }
 
+/** Block blob calls that write: the fenced container confirms the lease before each (see fence()). */
+const WRITES: ReadonlySet<PropertyKey> = new Set(['upload', 'uploadData', 'uploadStream', 'uploadFile', 'stageBlock', 'stageBlockFromURL', 'commitBlockList', 'syncUploadFromURL']);
+
 export class EntityLease {
   private timer: NodeJS.Timeout | undefined;
+  /** When the last successful renewal (or the acquisition) was sent: the lease runs at least durationSec from then. */
   private lastRenewedMs: number;
   private released = false;
   private readonly lostController = new AbortController();
+  /** The renewal in flight, shared by the timer and by fenced writes. */
+  private renewing: Promise<void> | undefined;
+  /** A renewal queued behind the one in flight, for writes that started after it was sent. */
+  private renewingNext: Promise<void> | undefined;
 
   private constructor(
     private readonly lease: BlobLeaseClient,
     private readonly durationSec: number,
+    sentAtMs: number,
     renewEveryMs: number,
+    private readonly tryTimeoutMs: number,
   ) {
-    this.lastRenewedMs = Date.now();
-    this.timer = setInterval(() => void this.renew(), renewEveryMs);
+    this.lastRenewedMs = sentAtMs;
+    this.timer = setInterval(() => this.tick(), renewEveryMs);
     this.timer.unref();
   }
 
   /**
    * Takes the entity's lease, or returns undefined if another worker holds it. The lock blob is
-   * created on first use. The lease is renewed every durationSec/3 until release().
+   * created on first use. The lease is renewed every durationSec/3 until release(); each renewal has
+   * durationSec/3 to answer, so a failed or hung renewal marks the lease lost while it still runs on
+   * the server (docs/design.md §8).
    */
   static async acquire(
     container: ArchiveContainer,
     entity: Entity,
-    opts: { durationSec?: number; signal?: AbortSignal; /** Tests only: renew more often than durationSec/3. */ renewEveryMs?: number } = {},
+    opts: {
+      durationSec?: number;
+      signal?: AbortSignal;
+      /** Tests only: renew more often than durationSec/3. */
+      renewEveryMs?: number;
+      /** Tests only: a renewal's time to answer (default durationSec/3). */
+      tryTimeoutMs?: number;
+    } = {},
   ): Promise<EntityLease | undefined> {
     const durationSec = opts.durationSec ?? 60;
     if (!Number.isInteger(durationSec) || durationSec < 15 || durationSec > 60) {
@@ -47,11 +66,14 @@ export class EntityLease {
     const blob = container.getBlockBlobClient(lockBlobName(entity));
     const lease = blob.getBlobLeaseClient(randomUUID());
     const abort = opts.signal ? { abortSignal: opts.signal } : {};
+    const third = (durationSec * 1000) / 3;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
+        const sentAtMs = Date.now();
         await lease.acquireLease(durationSec, abort);
-        // Renew well before expiry so one failed renewal (a network blip) still leaves time for the next.
-        return new EntityLease(lease, durationSec, opts.renewEveryMs ?? (durationSec * 1000) / 3);
+        // Renew well before expiry: a renewal sent at a third of the period that gets no answer within
+        // another third marks the lease lost a full third before it can expire on the server.
+        return new EntityLease(lease, durationSec, sentAtMs, opts.renewEveryMs ?? third, opts.tryTimeoutMs ?? third);
       } catch (err) {
         const status = statusOf(err);
         if (status === 409) return undefined; // LeaseAlreadyPresent: another worker exports this entity
@@ -68,7 +90,7 @@ export class EntityLease {
     throw new Error(`could not create the lock blob ${blob.name}`);
   }
 
-  /** True once a renewal failed for good: another worker may now hold the entity. */
+  /** True once a renewal failed or went unanswered: another worker may now hold the entity. */
   get lost(): boolean {
     return this.lostController.signal.aborted;
   }
@@ -76,6 +98,88 @@ export class EntityLease {
   /** Aborts (with a LeaseLostError) when the lease is lost, so a job stops writing the moment it happens. */
   get lostSignal(): AbortSignal {
     return this.lostController.signal;
+  }
+
+  /**
+   * The container as seen by the job that holds this lease: every blob write first confirms the lease
+   * with a renewal sent after the write was asked for, and fails with LeaseLostError if it is refused or
+   * unanswered. So once another worker has broken and taken the lease, this job writes not one more blob
+   * (a background renewal alone would leave up to a third of the period for writes after a takeover).
+   * Concurrent writes share one renewal. Reads pass through unchanged.
+   */
+  fence(container: ArchiveContainer): ArchiveContainer {
+    const confirm = () => this.confirm();
+    const fencedBlob = (client: BlockBlobClient): BlockBlobClient =>
+      new Proxy(client, {
+        get(target, prop) {
+          const value: unknown = Reflect.get(target, prop, target);
+          if (typeof value !== 'function') return value;
+          if (!WRITES.has(prop)) return (value as (...a: unknown[]) => unknown).bind(target);
+          return async (...args: unknown[]) => {
+            await confirm();
+            return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          };
+        },
+      });
+    return new Proxy(container, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== 'function') return value;
+        if (prop === 'getBlockBlobClient') return (name: string) => fencedBlob(target.getBlockBlobClient(name));
+        return (value as (...a: unknown[]) => unknown).bind(target);
+      },
+    });
+  }
+
+  /**
+   * Resolves once a renewal sent after this call succeeded; rejects with LeaseLostError (and marks the
+   * lease lost) otherwise.
+   */
+  confirm(): Promise<void> {
+    if (this.lost) return Promise.reject(this.lostController.signal.reason as Error);
+    if (this.released) return Promise.reject(new LeaseLostError('released'));
+    if (!this.renewing) {
+      const p = this.renewOnce().finally(() => {
+        if (this.renewing === p) this.renewing = undefined;
+      });
+      this.renewing = p;
+      return p;
+    }
+    // The renewal in flight may have been sent before a takeover this write must not miss: queue one more.
+    this.renewingNext ??= this.renewing
+      .catch(() => undefined)
+      .then(() => {
+        this.renewingNext = undefined;
+        return this.confirm();
+      });
+    return this.renewingNext;
+  }
+
+  private tick(): void {
+    if (this.released || this.lost) return;
+    // Timers can run late (a blocked event loop): with less than one renewal's time to answer left of
+    // the period since the last confirmed renewal, the lease may expire before the next answer: stop now.
+    if (Date.now() - this.lastRenewedMs >= this.durationSec * 1000 - this.tryTimeoutMs) {
+      this.markLost('no renewal confirmed within the lease period');
+      return;
+    }
+    if (!this.renewing) this.confirm().catch(() => undefined);
+  }
+
+  private async renewOnce(): Promise<void> {
+    const sentAtMs = Date.now();
+    try {
+      // One bounded try: the timeout also ends the SDK's own retries, which could otherwise outlast the lease.
+      await this.lease.renewLease({ abortSignal: AbortSignal.timeout(this.tryTimeoutMs) });
+      this.lastRenewedMs = sentAtMs;
+    } catch (err) {
+      if (this.released) throw new LeaseLostError('released');
+      const status = statusOf(err);
+      // 409/412/404: the lease expired and was taken, or the blob is gone. Anything else (a timeout, a
+      // network error, a 5xx) leaves it uncertain whether we still hold it: stop all the same.
+      this.markLost(status !== undefined ? `renewal refused (${status})` : `renewal failed or unanswered within ${this.tryTimeoutMs} ms`);
+      throw this.lostController.signal.reason as Error;
+    }
   }
 
   private markLost(reason: string): void {
@@ -86,21 +190,6 @@ export class EntityLease {
   private stopRenewing(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  private async renew(): Promise<void> {
-    if (this.released || this.lost) return;
-    try {
-      await this.lease.renewLease();
-      this.lastRenewedMs = Date.now();
-    } catch (err) {
-      if (this.released) return;
-      const status = statusOf(err);
-      // 409/412/404: the lease expired and was taken, or the blob is gone. Anything else is retried at
-      // the next tick, unless the lease has run out by then anyway.
-      if (status === 409 || status === 412 || status === 404) this.markLost(`renewal refused (${status})`);
-      else if (Date.now() - this.lastRenewedMs >= this.durationSec * 1000) this.markLost('renewal failed until the lease expired');
-    }
   }
 
   /** Releases the lease (idempotent). A lease that already expired or was lost is not an error. */

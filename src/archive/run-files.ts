@@ -7,9 +7,12 @@ import { readBlobBytes } from './batch-reader';
 import { writeJson, type WrittenBlob } from './batch-writer';
 import { jobManifestName, otherSendersName, runManifestName, senderCoverManifestName } from './blob-layout';
 
-/** A job's manifest; a later attempt of the same job in the same run replaces it. */
-export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: unknown, signal?: AbortSignal): Promise<WrittenBlob> {
-  return writeJson(container, jobManifestName(runId, entity), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
+/**
+ * The manifest of one execution of a job, named by its writer id: a later attempt of the same job adds
+ * its own beside it instead of replacing it, so what earlier attempts wrote stays listed.
+ */
+export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: { writer: string; [field: string]: unknown }, signal?: AbortSignal): Promise<WrittenBlob> {
+  return writeJson(container, jobManifestName(runId, entity, manifest.writer), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 
 /** Sender mode's follow-up for one user (docs/design.md §15): beside the user's job manifest, never replacing it. */

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { LeaseLostError } from '../archive/entity-lease';
-import { quarantineBlobName } from '../archive/blob-layout';
-import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
+import { writeQuarantinedItem } from '../archive/quarantine';
+import type { WrittenBlob } from '../archive/batch-writer';
 import { writeJobManifest, writeSenderCoverManifest } from '../archive/run-files';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
@@ -160,12 +160,17 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     }
     record(await batcher.flushAll());
     if (quarantined.length > 0) {
-      const name = quarantineBlobName(entity, writerId, seq++);
-      const blob = await writeBatch(deps.container, name, quarantined, { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) }, signal);
-      counts.quarantined += quarantined.length;
-      req.onProgress?.({ quarantined: quarantined.length });
-      blobs.push(blob);
-      log.warn('versions quarantined', { count: quarantined.length, pass: chunk.pass, from: iso(chunk.window.fromMs), to: iso(chunk.window.toMs) });
+      // Once per version: an item quarantined by an earlier read is not written (or counted) again.
+      let added = 0;
+      for (const line of quarantined) {
+        const blob = await writeQuarantinedItem(deps.container, entity, line, { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) }, signal);
+        if (!blob) continue;
+        blobs.push(blob);
+        added++;
+      }
+      counts.quarantined += added;
+      req.onProgress?.({ quarantined: added });
+      log.warn('versions quarantined', { count: added, seen: quarantined.length, pass: chunk.pass, from: iso(chunk.window.fromMs), to: iso(chunk.window.toMs) });
     }
     return counts.messages - before;
   }
@@ -264,9 +269,8 @@ async function chunkSource(req: ExportEntityRequest, deps: ExportEntityDeps): Pr
       resumeFrom: () => ({ fromMs }),
     };
   }
-  let checkpoint = await deps.checkpoints.get(req.entity);
   // A team deleted since the last run continues from where its live export stopped.
-  if (!checkpoint && req.entity.kind === 'deletedTeam') checkpoint = await deps.checkpoints.get({ ...req.entity, kind: 'team' });
+  const checkpoint = await deps.checkpoints.getForPlanning(req.entity);
   // The watermarks as committed so far: each next chunk is planned from them (forward only).
   let wm: Watermarks = { ...(checkpoint?.freshWatermarkMs !== undefined ? { freshWatermarkMs: checkpoint.freshWatermarkMs } : {}), ...(checkpoint?.settledWatermarkMs !== undefined ? { settledWatermarkMs: checkpoint.settledWatermarkMs } : {}) };
   return {

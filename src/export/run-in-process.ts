@@ -185,7 +185,8 @@ async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?
     return { entity, status: 'failed', counts: emptyCounts(), error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
   }
   try {
-    return await exportEntity(req, deps, signal ? AbortSignal.any([lease.lostSignal, signal]) : lease.lostSignal);
+    // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
+    return await exportEntity(req, { ...deps, container: lease.fence(deps.container) }, signal ? AbortSignal.any([lease.lostSignal, signal]) : lease.lostSignal);
   } finally {
     await lease.release().catch(() => undefined);
   }

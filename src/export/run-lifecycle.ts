@@ -11,7 +11,7 @@ import { entityLabel, type Entity, type EntityKind } from '../model/entity';
 import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import type { JobRecord, RunKind, RunRecord, RunStatus, RunStore, RunSummary } from '../state/run-store';
+import { finishedTotal, type JobRecord, type RunKind, type RunRecord, type RunStatus, type RunStore, type RunSummary } from '../state/run-store';
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
@@ -104,11 +104,12 @@ export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunS
 }
 
 /**
- * Records a job's final result: its row, and for a daily run the outcome on the entity's checkpoint.
- * A job Graph refused for the app itself fails the run at once (refuseRun).
+ * Records a job's final result: its row and its count on the run (once per job, however often it is
+ * delivered), and for a daily run the outcome on the entity's checkpoint. A job Graph refused for the
+ * app itself fails the run at once (refuseRun).
  */
 export async function recordJobResult(deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>, mode: JobMode, job: JobRecord & { status: JobResult['status'] }, log: Logger): Promise<void> {
-  await deps.runs.putJob(job);
+  await deps.runs.recordFinalJob(job);
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
   log.info('job finished', { runId: job.runId, entity: entityLabel(job.entity), status: job.status, messages: job.counts.messages, blobs: job.counts.blobs });
   if (job.status === 'failed' && job.error?.reason === APP_REFUSAL_REASON) await refuseRun(deps, job.runId, job.entity.kind, job.error, log);
@@ -218,7 +219,10 @@ export async function finishRun(
     // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
     // A run failed early by an app-level refusal (refuseRun) is still open: finishedAt marks the end.
     if (!run || run.finishedAtMs !== undefined || run.planned === 0) return undefined;
-    if (await runs.hasUnfinishedJobs(runId)) return undefined;
+    // The run row's counters say whether every job has a final result: one point read per job. Only
+    // the last job reads the job rows (summarize), which also confirms the counters. A run row from
+    // before the counters (finished undefined) is checked from its rows alone.
+    if (run.finished && finishedTotal(run) < run.planned) return undefined;
   }
   const summary = await runs.summarize(runId);
   if (!summary) throw new Error(`run ${runId} not found`);

@@ -7,6 +7,11 @@ import { systemClock, type Clock } from '../time';
 import { backoff, bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
 import { statusOf } from '../model/errors';
 
+/** True when the checkpoint records progress (a watermark), not only the outcome of a run. */
+export function hasWatermarks(c: Checkpoint | undefined): boolean {
+  return c?.freshWatermarkMs !== undefined || c?.settledWatermarkMs !== undefined;
+}
+
 export interface Checkpoint {
   entity: Entity;
   freshWatermarkMs?: number;
@@ -94,6 +99,18 @@ export class CheckpointStore {
   async get(entity: Entity): Promise<Checkpoint | undefined> {
     const row = await this.read(entity);
     return row ? fromRow(row) : undefined;
+  }
+
+  /**
+   * The checkpoint a daily job plans from. A deleted team continues from where its live team's export
+   * stopped until it has watermarks of its own: a row that only records a result (a skipped or failed
+   * first attempt writes one) is no progress, and must not send the team back to EXPORT_START.
+   */
+  async getForPlanning(entity: Entity): Promise<Checkpoint | undefined> {
+    const own = await this.get(entity);
+    if (entity.kind !== 'deletedTeam' || hasWatermarks(own)) return own;
+    const live = await this.get({ ...entity, kind: 'team' });
+    return hasWatermarks(live) ? live : own;
   }
 
   /**

@@ -22,6 +22,12 @@ export interface RunRecord {
   fromMs?: number;
   toMs?: number;
   planned: number;
+  /**
+   * Jobs whose final result is recorded, by status: counters kept on the run row (updated with ETags),
+   * so whether a run is complete is one point read, not a scan of its job rows. Undefined on rows
+   * written before the counters existed.
+   */
+  finished?: FinishedJobs;
   /** Optional description of the entity selection. */
   entities?: string;
   error?: string;
@@ -31,6 +37,25 @@ export interface RunRecord {
    * never overwrite each other; jobs of a refused kind are not run.
    */
   refused?: Partial<Record<EntityKind, string>>;
+}
+
+export interface FinishedJobs {
+  done: number;
+  skipped: number;
+  failed: number;
+}
+
+export type FinalStatus = keyof FinishedJobs;
+
+const FINAL_STATUSES: ReadonlySet<string> = new Set<FinalStatus>(['done', 'skipped', 'failed']);
+
+export function isFinalStatus(status: string): status is FinalStatus {
+  return FINAL_STATUSES.has(status);
+}
+
+/** Jobs of the run with a final result counted on the run row. */
+export function finishedTotal(run: RunRecord): number {
+  return run.finished ? run.finished.done + run.finished.skipped + run.finished.failed : 0;
 }
 
 export interface JobRecord {
@@ -44,6 +69,8 @@ export interface JobRecord {
   startedAtMs?: number;
   finishedAtMs?: number;
   attempts?: number;
+  /** Set once this job's final result is counted on the run row (so a repeat never counts it twice). */
+  counted?: boolean;
 }
 
 export interface RunSummary {
@@ -73,6 +100,10 @@ export function tableNames(prefix: string): { checkpoints: string; runs: string;
 /** All runs live in one partition: a few thousand rows over years, listed and sorted client-side. */
 const RUN_PARTITION = 'run';
 const COUNT_FIELDS = ['received', 'messages', 'duplicates', 'quarantined', 'blobs', 'bytes', 'pages'] as const;
+/** The run row's columns of the finished-job counters. */
+const FINISHED_COLUMNS: Record<FinalStatus, string> = { done: 'finishedDone', skipped: 'finishedSkipped', failed: 'finishedFailed' };
+/** Tries of one counter update before giving up (each 412 means another worker counted meanwhile). */
+const COUNTER_TRIES = 100;
 
 function checkRunId(runId: string): string {
   if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}`);
@@ -99,6 +130,7 @@ function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
     from: instantOut(run.fromMs),
     to: instantOut(run.toMs),
     planned: run.planned,
+    ...(run.finished ? { finishedDone: run.finished.done, finishedSkipped: run.finished.skipped, finishedFailed: run.finished.failed } : {}),
     entities: run.entities === undefined ? undefined : bounded(run.entities),
     error: run.error === undefined ? undefined : bounded(run.error),
   });
@@ -115,6 +147,10 @@ function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord 
     fromMs: instantIn(row.from),
     toMs: instantIn(row.to),
     planned: numberIn(row.planned) ?? 0,
+    finished:
+      numberIn(row.finishedDone) === undefined
+        ? undefined
+        : { done: numberIn(row.finishedDone) ?? 0, skipped: numberIn(row.finishedSkipped) ?? 0, failed: numberIn(row.finishedFailed) ?? 0 },
     entities: stringIn(row.entities),
     error: stringIn(row.error),
     refused: refusedFromRow(row),
@@ -150,6 +186,7 @@ function jobToRow(job: JobRecord): Record<string, unknown> {
     startedAt: instantOut(job.startedAtMs),
     finishedAt: instantOut(job.finishedAtMs),
     attempts: job.attempts,
+    counted: job.counted === true ? true : undefined,
   });
 }
 
@@ -172,6 +209,7 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
     startedAtMs: instantIn(row.startedAt),
     finishedAtMs: instantIn(row.finishedAt),
     attempts: numberIn(row.attempts),
+    counted: row.counted === true ? true : undefined,
   }) as JobRecord;
 }
 
@@ -209,8 +247,10 @@ export class RunStore {
   /** Creates the run row; a second call with the same runId returns the stored run with created=false. */
   async createRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }> {
     try {
-      await this.runs.createEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(run.runId), ...runToRow(run) });
-      return { created: true, run };
+      // Counters start at zero with the run, so every run created from now on is closed by them.
+      const counted = { ...run, finished: run.finished ?? { done: 0, skipped: 0, failed: 0 } };
+      await this.runs.createEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(run.runId), ...runToRow(counted) });
+      return { created: true, run: counted };
     } catch (err) {
       if (statusOf(err) !== 409) throw err;
     }
@@ -267,16 +307,53 @@ export class RunStore {
   }
 
   /**
-   * True while any job row of the run is queued or running. A server-side filter that stops at the
-   * first match: cheap enough to ask after every job, unlike summarize, which reads every row.
+   * Records a job's final result: its row, then its count on the run row, each once. A constant number
+   * of table operations whatever the run's size. If the row is final already (a repeat delivery), it is
+   * left as it is and only counted if the worker that wrote it stopped before counting it. Returns the
+   * run row as the count left it (undefined if the run does not exist).
    */
-  async hasUnfinishedJobs(runId: string): Promise<boolean> {
-    if (!isValidRunId(runId)) return false;
-    const rows = this.jobs.listEntities({
-      queryOptions: { filter: `PartitionKey eq '${runId}' and (status eq 'queued' or status eq 'running')`, select: ['status'] },
-    });
-    for await (const page of rows.byPage({ maxPageSize: 1 })) if (page.length > 0) return true;
-    return false;
+  async recordFinalJob(job: JobRecord & { status: FinalStatus }): Promise<RunRecord | undefined> {
+    const prior = await this.getJob(job.runId, job.entity);
+    if (prior && isFinalStatus(prior.status)) return this.countFinishedJob(prior);
+    const { counted: _ignored, ...uncounted } = job;
+    await this.putJob(uncounted);
+    return this.countFinishedJob(uncounted);
+  }
+
+  /**
+   * Counts a job row's final result on its run (ETag-conditional merge, retried on 412), then marks the
+   * row counted. Idempotent per job: a counted row is not counted again. A crash between the two writes
+   * leaves the row uncounted and the next delivery counts it again; the run's finish is confirmed from
+   * the job rows (summarize), so one count too many can delay nothing but never close a run early.
+   */
+  async countFinishedJob(job: JobRecord): Promise<RunRecord | undefined> {
+    if (job.counted) return this.getRun(job.runId);
+    if (!isFinalStatus(job.status)) throw new RangeError(`job of ${job.runId} is ${job.status}, not final`);
+    const column = FINISHED_COLUMNS[job.status];
+    const runId = checkRunId(job.runId);
+    let run: RunRecord | undefined;
+    for (let attempt = 1; ; attempt++) {
+      let row: TableEntityResult<Record<string, unknown>>;
+      try {
+        row = await this.runs.getEntity<Record<string, unknown>>(RUN_PARTITION, runId);
+      } catch (err) {
+        if (statusOf(err) === 404) return undefined;
+        throw err;
+      }
+      const value = (numberIn(row[column]) ?? 0) + 1;
+      try {
+        await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: runId, [column]: value }, 'Merge', { etag: row.etag });
+        run = runFromRow({ ...row, [column]: value });
+        // A row from before the counters: the other two read as 0 from now on.
+        break;
+      } catch (err) {
+        if (statusOf(err) !== 412 || attempt >= COUNTER_TRIES) throw err;
+        // Another worker counted in between: read again, after a short random pause to spread the retries.
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
+      }
+    }
+    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), counted: true }, 'Merge');
+    return run;
   }
 
   /**

@@ -1,11 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
-import { lockBlobName } from '../../src/archive/blob-layout';
-import { EntityLease } from '../../src/archive/entity-lease';
+import { entityPrefix, lockBlobName } from '../../src/archive/blob-layout';
+import { EntityLease, LeaseLostError } from '../../src/archive/entity-lease';
 import { ensureContainer } from '../../src/archive/archive-container';
 import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { writeJson } from '../../src/archive/batch-writer';
+import { blobExists } from '../../src/archive/batch-reader';
 
 /** Polls until `condition` holds; the bound is for a hang, not a measure of speed. */
 async function waitFor(condition: () => boolean, timeoutMs = 60_000): Promise<void> {
@@ -74,6 +77,66 @@ describe('EntityLease', () => {
     expect(lease?.lostSignal.aborted).toBe(true);
     await lease?.release(); // releasing a lost lease is not an error
     expect(await EntityLease.acquire(container, entity, { durationSec: 15 }).then((l) => l?.release().then(() => true))).toBe(true);
+  });
+
+  it('a fenced write after another worker broke and took the lease is refused, and nothing is written', async () => {
+    const entity: Entity = { kind: 'user', id: 'fenced' };
+    // The background renewal alone would notice only at its next tick (an hour away here).
+    const lease = await EntityLease.acquire(container, entity, { durationSec: 15, renewEveryMs: 3_600_000 });
+    const fenced = lease!.fence(container);
+    await writeJson(fenced, `${entityPrefix(entity)}before.json`, { n: 1 });
+    expect(lease?.lost).toBe(false);
+
+    await container.getBlobClient(lockBlobName(entity)).getBlobLeaseClient().breakLease(0);
+    const thief = await EntityLease.acquire(container, entity, { durationSec: 15 });
+    expect(thief).toBeDefined();
+
+    await expect(writeJson(fenced, `${entityPrefix(entity)}after.json`, { n: 2 })).rejects.toThrow(/lease lost/);
+    expect(await blobExists(container, `${entityPrefix(entity)}after.json`)).toBe(false);
+    expect(lease?.lost).toBe(true);
+    // Reads still pass through the fence untouched.
+    expect(await blobExists(fenced, `${entityPrefix(entity)}before.json`)).toBe(true);
+    await lease?.release();
+    await thief?.release();
+  });
+
+  describe('when storage stops answering a renewal', () => {
+    let proxy: TcpProxy;
+    let proxied: ContainerClient;
+    beforeAll(async () => {
+      const s = testStorage('lease-hang');
+      const blobEndpoint = /BlobEndpoint=([^;]+)/i.exec(s.connectionString)?.[1];
+      if (!blobEndpoint) throw new Error('the test connection string has no BlobEndpoint');
+      const url = new URL(blobEndpoint);
+      proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+      url.port = String(proxy.port);
+      const cs = s.connectionString.replace(blobEndpoint, url.toString().replace(/\/$/, ''));
+      proxied = createStorageClients({ kind: 'connectionString', connectionString: cs }).blobService.getContainerClient(container.containerName);
+    });
+    afterAll(() => proxy?.close());
+
+    it('marks the lease lost before it can expire on the server, so no other worker ever holds it while this one still writes', async () => {
+      const entity: Entity = { kind: 'team', id: 'hang' };
+      const lease = await EntityLease.acquire(proxied, entity, { durationSec: 15 });
+      expect(lease).toBeDefined();
+      // Every request through the proxy now hangs: the SDK's own retries (no per-try timeout) would
+      // keep one renewal going far past the 15 s lease.
+      proxy.stall();
+      // Another worker (not behind the proxy) tries until it gets the lease, i.e. until it expired on the
+      // server; by then the first holder must already have stopped.
+      let lostWhenTaken: boolean | undefined;
+      for (;;) {
+        const other = await EntityLease.acquire(container, entity, { durationSec: 15 });
+        if (other) {
+          lostWhenTaken = lease?.lost;
+          await other.release();
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(lostWhenTaken).toBe(true);
+      expect(lease?.lostSignal.reason).toBeInstanceOf(LeaseLostError);
+    }, 60_000);
   });
 
   it('refuses lease durations the service does not accept', async () => {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBatches, listBlobs, readBatchLines } from '../../src/archive/batch-reader';
 import { LeaseLostError } from '../../src/archive/entity-lease';
 import { ensureContainer } from '../../src/archive/archive-container';
+import { verifyArchive } from '../../src/archive/verify-archive';
 import { exportEntity, type ExportEntityDeps } from '../../src/export/export-entity';
 import type { Entity } from '../../src/model/entity';
 import { silentLogger } from '../../src/log';
@@ -78,6 +79,44 @@ describe('export job', () => {
     expect((await checkpoints.get(team))?.freshWatermarkMs).toBe(now - windows.lagMs);
   });
 
+  it('quarantines an item once however often it is read again (issue 13, defect 8)', async () => {
+    const { container, deps } = await setup('job-quarantine-once');
+    const noId = { ...channelMessage('x', '2024-06-04T11:21:00.000Z'), id: undefined };
+    const noConversation = { ...channelMessage('1717500000002', '2024-06-04T11:22:00.000Z'), channelIdentity: null };
+    // Every read of every chunk (settle and fresh, and a second job over the same window) serves both.
+    server.handle(() => ({ status: 200, body: { value: [noId, noConversation] } }));
+    const first = await exportEntity({ runId: 'run-q1', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    const again = await exportEntity({ runId: 'run-q2', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    expect(first.status).toBe('done');
+    expect(again.status).toBe('done');
+    const quarantined = (await lines(container, 'quarantine/')).map((l) => JSON.parse(l) as { item: unknown });
+    expect(quarantined).toHaveLength(2);
+    expect(first.counts.quarantined).toBe(2);
+    expect(again.counts.quarantined).toBe(0);
+  });
+
+  it("keeps every attempt's manifest, so verify notices a blob an earlier attempt wrote going missing (issue 13, defect 8)", async () => {
+    const { container, deps } = await setup('job-manifests');
+    const window = { fromMs: Date.parse('2024-06-04T00:00:00Z'), toMs: Date.parse('2024-06-05T00:00:00Z') };
+    // Two attempts of the same job in the same run, each reading a version the other did not see.
+    const versions = [channelMessage('1717500000100', '2024-06-04T10:00:00.000Z'), channelMessage('1717500000200', '2024-06-04T12:00:00.000Z')];
+    let attempt = 0;
+    server.handle(() => ({ status: 200, body: { value: [versions[attempt]] } }));
+    const first = await exportEntity({ runId: 'run-retried', entity: team, mode: { kind: 'backfill', window } }, deps);
+    attempt = 1;
+    const second = await exportEntity({ runId: 'run-retried', entity: team, mode: { kind: 'backfill', window } }, deps);
+    expect([first.counts.messages, second.counts.messages]).toEqual([1, 1]);
+    const manifests: string[] = [];
+    for await (const b of container.listBlobsFlat({ prefix: 'manifests/run-retried/' })) manifests.push(b.name);
+    expect(manifests).toHaveLength(2);
+    expect((await verifyArchive(container)).problems).toEqual([]);
+    // The first attempt's batch disappears: verify must still know it was written.
+    const firstBatch = await firstBatchName(container, '1717500000100');
+    expect(firstBatch).toBeDefined();
+    await container.deleteBlob(firstBatch!);
+    expect((await verifyArchive(container)).problems.filter((p) => p.kind === 'missing').map((p) => p.name)).toEqual([firstBatch]);
+  });
+
   it.each([
     ['value is not an array', { value: { id: 'x' } }],
     ['body is not JSON', '{"value": [ {"id": "1"'],
@@ -143,3 +182,11 @@ describe('export job', () => {
     expect(await checkpoints.get(team)).toBeUndefined();
   });
 });
+
+/** The name of the batch holding the message with this id. */
+async function firstBatchName(container: ReturnType<BlobServiceClient['getContainerClient']>, messageId: string): Promise<string | undefined> {
+  for await (const b of listBatches(container, 'messages/')) {
+    for await (const l of readBatchLines(container, b.name)) if ((JSON.parse(l) as { id: string }).id === messageId) return b.name;
+  }
+  return undefined;
+}

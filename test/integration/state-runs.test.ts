@@ -33,10 +33,12 @@ describe('RunStore', () => {
 
   it('creates a run once: the same runId again returns the stored run', async () => {
     const run: RunRecord = { runId: 'daily-1', kind: 'daily', status: 'running', startedAtMs: T0, nowMs: T0, planned: 3, entities: 'all users' };
-    expect(await store.createRun(run)).toEqual({ created: true, run });
+    // A new run starts with its finished-job counters at zero (they close it: issue 13).
+    const stored = { ...run, finished: { done: 0, skipped: 0, failed: 0 } };
+    expect(await store.createRun(run)).toEqual({ created: true, run: stored });
     const again = await store.createRun({ ...run, planned: 99, startedAtMs: T0 + 1 });
-    expect(again).toEqual({ created: false, run });
-    expect(await store.getRun('daily-1')).toEqual(run);
+    expect(again).toEqual({ created: false, run: stored });
+    expect(await store.getRun('daily-1')).toEqual(stored);
   });
 
   it('merges updates into a run and keeps the other fields', async () => {

@@ -13,6 +13,11 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Listens again on the same port. */
   restore(): Promise<void>;
+  /**
+   * Stops forwarding bytes without closing anything: open and new connections stay up but get no
+   * answer (a hung request, as opposed to cut()'s refused ones). Lasts until close().
+   */
+  stall(): void;
   close(): Promise<void>;
 }
 
@@ -20,12 +25,15 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const sockets = new Set<Socket>();
   let accepted = 0;
   let cut = false;
+  let stalled = false;
+  const pairs = new Set<[Socket, Socket]>();
   let server: Server | undefined;
   let port = 0;
 
   const onConnection = (client: Socket) => {
     accepted++;
     const upstream = connect(target.port, target.host);
+    const pair: [Socket, Socket] = [client, upstream];
     sockets.add(client);
     sockets.add(upstream);
     const drop = () => {
@@ -33,11 +41,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       upstream.destroy();
       sockets.delete(client);
       sockets.delete(upstream);
+      pairs.delete(pair);
     };
     client.on('error', drop);
     upstream.on('error', drop);
     client.on('close', drop);
     upstream.on('close', drop);
+    if (stalled) return;
+    pairs.add(pair);
     client.pipe(upstream);
     upstream.pipe(client);
   };
@@ -91,6 +102,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         }
       }
       cut = false;
+    },
+    stall() {
+      stalled = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
     },
     close: stop,
   };

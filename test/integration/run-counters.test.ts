@@ -1,0 +1,106 @@
+// Run bookkeeping in O(1) per job (issue 13, defects 4 and 6): finishing a job costs a constant number
+// of table operations whatever the run's size, with no query over the jobs table until the last job,
+// and a run closes whichever delivery of its last job gets there.
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runJobMessage } from '../../src/app/queue-job-handler';
+import { startBackfillRun } from '../../src/app/start-run';
+import { finishRun, recordJobResult } from '../../src/export/run-lifecycle';
+import { silentLogger } from '../../src/log';
+import type { Entity } from '../../src/model/entity';
+import { emptyCounts } from '../../src/model/job';
+import { RunStore, tableNames } from '../../src/state/run-store';
+import { CheckpointStore } from '../../src/state/checkpoint-store';
+import { DAY, HOUR } from '../../src/time';
+import { ensureContainer } from '../../src/archive/archive-container';
+import { createStorageClients } from '../../src/storage-clients';
+import { testStorage } from '../support/storage';
+import { startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
+
+/** The real table client with a policy that notes every request it sends (nothing is faked). */
+function countingTable(connectionString: string, name: string, seen: string[]): TableClient {
+  const client = TableClient.fromConnectionString(connectionString, name, { allowInsecureConnection: true });
+  const counter: Parameters<TableClient['pipeline']['addPolicy']>[0] = {
+    name: 'count-requests',
+    sendRequest: (req, next) => {
+      const url = new URL(req.url);
+      seen.push(`${req.method} ${url.pathname}${url.searchParams.has('$filter') ? ' query' : ''}`);
+      return next(req);
+    },
+  };
+  client.pipeline.addPolicy(counter);
+  return client;
+}
+
+describe('run counters', () => {
+  it('finishing a job costs the same few table operations in a run of 60 jobs as in a run of 3, and no query until the last', async () => {
+    const s = testStorage('run-counters');
+    const names = tableNames(s.tablePrefix);
+    const seen: string[] = [];
+    const runs = new RunStore(countingTable(s.connectionString, names.runs, seen), countingTable(s.connectionString, names.jobs, seen));
+    const clients = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString });
+    const checkpoints = new CheckpointStore(clients.table(names.checkpoints));
+    const container = clients.blobService.getContainerClient(s.container);
+    await ensureContainer(container);
+    await runs.ensure();
+    await checkpoints.ensure();
+
+    const opsPerJob = async (runId: string, n: number) => {
+      const entities: Entity[] = Array.from({ length: n }, (_, i) => ({ kind: 'user', id: `u-${i}` }));
+      await runs.createRun({ runId, kind: 'backfill', status: 'running', startedAtMs: 1, planned: 0 });
+      for (const entity of entities) await runs.putJob({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 });
+      await runs.updateRun(runId, { planned: n });
+      const perJob: string[][] = [];
+      for (const entity of entities) {
+        seen.length = 0;
+        // What a worker does after its job: record the result, then close the run if it was the last.
+        await recordJobResult({ runs, checkpoints }, { kind: 'backfill', window: { fromMs: 0, toMs: DAY } }, { runId, entity, status: 'done', counts: emptyCounts(), attempts: 1 }, silentLogger);
+        await finishRun({ runs, container }, runId, () => 2, silentLogger, { onlyIfComplete: true });
+        perJob.push([...seen]);
+      }
+      expect((await runs.getRun(runId))?.status).toBe('succeeded');
+      return perJob;
+    };
+
+    const small = await opsPerJob('backfill-small', 3);
+    const large = await opsPerJob('backfill-large', 60);
+    const notLast = (jobs: string[][]) => jobs.slice(0, -1);
+    // Every job but the last: no query over the jobs table (a filter on status is a scan), and the
+    // same number of requests however many jobs the run has.
+    for (const ops of [...notLast(small), ...notLast(large)]) expect(ops.filter((o) => o.endsWith(' query'))).toEqual([]);
+    const counts = new Set([...notLast(small), ...notLast(large)].map((ops) => ops.length));
+    expect([...counts]).toHaveLength(1);
+    expect([...counts][0]).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('a duplicate delivery of the last job', () => {
+  let fh: FunctionsHarness;
+  const now = Date.now();
+  beforeAll(async () => {
+    fh = await startFunctionsHarness({ label: 'dup-last', tenant: { seed: 61, users: 2, teams: 0, historyDays: 3, endMs: now - 2 * HOUR } });
+  });
+  afterAll(() => fh?.close());
+
+  it('closes the run when the worker that recorded the result died before closing it', async () => {
+    const [a, b] = fh.h.entities();
+    const started = await startBackfillRun(fh.ctx, { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users: [a!.id, b!.id], teams: [] }, silentLogger);
+    const { runId } = started;
+    const messages = (await fh.queuedMessages()) as Array<{ runId: string; entity: Entity }>;
+    expect(messages.filter((m) => m.runId === runId)).toHaveLength(2);
+    const [first, last] = messages.filter((m) => m.runId === runId);
+    // The first job runs normally: the run is not complete yet.
+    expect((await runJobMessage(fh.ctx, first, silentLogger)).outcome).toBe('done');
+    expect((await fh.ctx.deps.runs.getRun(runId))?.status).toBe('running');
+    // The last job's worker wrote its final row, then died: nothing counted it, nothing closed the run.
+    await fh.ctx.deps.runs.putJob({ runId, entity: last!.entity, status: 'done', counts: emptyCounts(), attempts: 1 });
+    // The host delivers the message again.
+    expect((await runJobMessage(fh.ctx, last, silentLogger)).outcome).toBe('duplicate');
+    const summary = await fh.ctx.deps.runs.summarize(runId);
+    expect(summary?.run.status).toBe('succeeded');
+    expect(summary?.run.finished).toEqual({ done: 2, skipped: 0, failed: 0 });
+    // Yet another delivery counts nothing twice.
+    expect((await runJobMessage(fh.ctx, last, silentLogger)).outcome).toBe('duplicate');
+    expect((await fh.ctx.deps.runs.getRun(runId))?.finished).toEqual({ done: 2, skipped: 0, failed: 0 });
+  });
+});
