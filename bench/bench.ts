@@ -64,19 +64,44 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         else throw new Error(`--profile must be tenant, heavy or all\n${USAGE}`);
         break;
       }
-      case '--scale': o.scale = num(); break;
-      case '--quick': o.quick = true; break;
-      case '--latency-ms': o.latencyMs = num(); break;
-      case '--jitter-ms': o.jitterMs = num(); break;
-      case '--limit-rps': o.limitRps = num(); break;
-      case '--max-rps': o.maxRps = num(); break;
-      case '--over-rps': o.overRps = num(); break;
-      case '--concurrency': o.concurrency = Math.round(num()); break;
-      case '--cpu-prof': o.cpuProf = true; break;
-      case '--no-write': o.write = false; break;
-      case '--only': o.only.push(argv[++i] ?? ''); break;
-      case '--help': case '-h': throw new Error(USAGE);
-      default: throw new Error(`unknown flag ${flag}\n${USAGE}`);
+      case '--scale':
+        o.scale = num();
+        break;
+      case '--quick':
+        o.quick = true;
+        break;
+      case '--latency-ms':
+        o.latencyMs = num();
+        break;
+      case '--jitter-ms':
+        o.jitterMs = num();
+        break;
+      case '--limit-rps':
+        o.limitRps = num();
+        break;
+      case '--max-rps':
+        o.maxRps = num();
+        break;
+      case '--over-rps':
+        o.overRps = num();
+        break;
+      case '--concurrency':
+        o.concurrency = Math.round(num());
+        break;
+      case '--cpu-prof':
+        o.cpuProf = true;
+        break;
+      case '--no-write':
+        o.write = false;
+        break;
+      case '--only':
+        o.only.push(argv[++i] ?? '');
+        break;
+      case '--help':
+      case '-h':
+        throw new Error(USAGE);
+      default:
+        throw new Error(`unknown flag ${flag}\n${USAGE}`);
     }
   }
   if (Number.isNaN(o.maxRps)) o.maxRps = o.limitRps;
@@ -117,15 +142,20 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
 }
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
-  log(`\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}`);
+  log(
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}`,
+  );
   const seededAt = Date.now();
   const [azurite, emulator] = await Promise.all([
     startAzurite(),
     startEmulatorProcess([
       ...seedFlags(spec.shape, spec.seed),
-      '--latency-ms', String(o.latencyMs),
-      '--jitter-ms', String(o.jitterMs),
-      '--rate-limit-rps', String(o.limitRps),
+      '--latency-ms',
+      String(o.latencyMs),
+      '--jitter-ms',
+      String(o.jitterMs),
+      '--rate-limit-rps',
+      String(o.limitRps),
     ]),
   ]);
   try {
@@ -181,7 +211,8 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       emulator: counters,
       emulatorCpuMs: emuCpu0 !== undefined && emuCpu1 !== undefined ? emuCpu1 - emuCpu0 : undefined,
       azuriteCpuMs: azCpu0 !== undefined && azCpu1 !== undefined ? azCpu1 - azCpu0 : undefined,
-      machineBusy: machine0 && machine1 ? (machine1.busyMs - machine0.busyMs) / Math.max(1, machine1.totalMs - machine0.totalMs) : undefined,
+      machineBusy:
+        machine0 && machine1 ? (machine1.busyMs - machine0.busyMs) / Math.max(1, machine1.totalMs - machine0.totalMs) : undefined,
     };
     const r = result;
     log(
@@ -245,7 +276,9 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stdout.write(`${line}\n`);
   const machine = machineInfo();
   log(`teams-export benchmark on ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}`);
-  log(`emulator: ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request, throttling at ${o.limitRps} requests/s (429 + Retry-After beyond)`);
+  log(
+    `emulator: ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request, throttling at ${o.limitRps} requests/s (429 + Retry-After beyond)`,
+  );
   const started = Date.now();
   const reports: ScenarioReport[] = [];
   for (const spec of planScenarios(o)) reports.push(await runScenario(spec, o, log));

@@ -51,7 +51,9 @@ export interface EmulatorProcess {
 export async function startEmulatorProcess(flags: string[], opts: { timeoutMs?: number } = {}): Promise<EmulatorProcess> {
   const script = join(__dirname, '..', 'emulator', 'main.js');
   // A 4× tenant holds millions of compact records and a ledger of every served key: give it room.
-  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=8192', script, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, ['--max-old-space-size=8192', script, ...flags], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr = (stderr + c.toString('utf8')).slice(-10_000);
@@ -62,7 +64,10 @@ export async function startEmulatorProcess(flags: string[], opts: { timeoutMs?: 
 
   const info = await new Promise<EmulatorInfo>((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`emulator did not start within ${opts.timeoutMs ?? 120_000} ms: ${stderr}`)), opts.timeoutMs ?? 120_000);
+    const timer = setTimeout(
+      () => reject(new Error(`emulator did not start within ${opts.timeoutMs ?? 120_000} ms: ${stderr}`)),
+      opts.timeoutMs ?? 120_000,
+    );
     child.stdout?.on('data', (c: Buffer) => {
       out += c.toString('utf8');
       const nl = out.indexOf('\n');

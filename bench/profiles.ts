@@ -78,8 +78,12 @@ export function seedFlags(shape: TenantShape, seed: number): string[] {
 }
 
 export function describeShape(shape: TenantShape): string {
-  const parts = [`${shape.users} users${shape.exportUsers ? '' : ' (not exported)'}`, `${shape.teams} teams × ${shape.channelsPerTeam} channels`];
-  if (shape.exportUsers) parts.push(`${shape.oneOnOneChats}+${shape.groupChats}+${shape.meetingChats} chats × ${shape.messagesPerChat} msgs`);
+  const parts = [
+    `${shape.users} users${shape.exportUsers ? '' : ' (not exported)'}`,
+    `${shape.teams} teams × ${shape.channelsPerTeam} channels`,
+  ];
+  if (shape.exportUsers)
+    parts.push(`${shape.oneOnOneChats}+${shape.groupChats}+${shape.meetingChats} chats × ${shape.messagesPerChat} msgs`);
   parts.push(`${shape.postsPerChannel} posts × ${shape.repliesPerPost + 1} per channel`, `${shape.historyDays} days`);
   return parts.join(', ');
 }

@@ -78,7 +78,11 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
   const out: Target[] = [];
   if (t1) {
     const f = figuresOf(t1);
-    out.push({ text: `tenant: ≥ 90% of the limit (≥ ${0.9 * t1.limitRps} requests/s)`, measured: `${f1(f.requestsPerS)}/s over the run (median second ${f0(f.medianRequestsPerS)}/s)`, met: f.requestsPerS >= 0.9 * t1.limitRps });
+    out.push({
+      text: `tenant: ≥ 90% of the limit (≥ ${0.9 * t1.limitRps} requests/s)`,
+      measured: `${f1(f.requestsPerS)}/s over the run (median second ${f0(f.medianRequestsPerS)}/s)`,
+      met: f.requestsPerS >= 0.9 * t1.limitRps,
+    });
   }
   if (heavy) {
     const f = figuresOf(heavy);
@@ -87,11 +91,19 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
   const atLimit = reports.filter((r) => r.maxRps <= r.limitRps);
   if (atLimit.length > 0) {
     const n = atLimit.reduce((s, r) => s + r.result.graph.throttled + r.emulator.throttled, 0);
-    out.push({ text: 'zero 429s with GRAPH_MAX_RPS ≤ the limit', measured: `${n} (client + emulator, ${atLimit.length} runs)`, met: n === 0 });
+    out.push({
+      text: 'zero 429s with GRAPH_MAX_RPS ≤ the limit',
+      measured: `${n} (client + emulator, ${atLimit.length} runs)`,
+      met: n === 0,
+    });
   }
   if (over) {
     const f = figuresOf(over);
-    out.push({ text: 'above the limit: completes, no loss, 429s reported', measured: `${f.complete ? 'complete' : 'INCOMPLETE'}, ${f.throttledClient} 429s (emulator ${f.throttledEmulator})`, met: f.complete });
+    out.push({
+      text: 'above the limit: completes, no loss, 429s reported',
+      measured: `${f.complete ? 'complete' : 'INCOMPLETE'}, ${f.throttledClient} 429s (emulator ${f.throttledEmulator})`,
+      met: f.complete,
+    });
   }
   if (t1 && t4) {
     const a = figuresOf(t1).peakRssMb;
@@ -104,21 +116,43 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
     out.push({ text: '≥ 15× the one-request-at-a-time baseline', measured: `${f1(ratio)}×`, met: ratio >= 15 });
   }
   for (const r of reports) {
-    if (!figuresOf(r).complete) out.push({ text: `${r.name}: every version archived exactly once`, measured: `archived ${r.result.messages}, served ${r.emulator.versionsServed}, expected ${r.expectedVersions}, duplicates ${r.result.duplicates}, failed ${r.result.failed}`, met: false });
+    if (!figuresOf(r).complete)
+      out.push({
+        text: `${r.name}: every version archived exactly once`,
+        measured: `archived ${r.result.messages}, served ${r.emulator.versionsServed}, expected ${r.expectedVersions}, duplicates ${r.result.duplicates}, failed ${r.result.failed}`,
+        met: false,
+      });
   }
   return out;
 }
 
-export function formatReport(input: { machine: MachineInfo; options: BenchOptions; reports: ScenarioReport[]; totalSeconds: number; at: string }): string {
+export function formatReport(input: {
+  machine: MachineInfo;
+  options: BenchOptions;
+  reports: ScenarioReport[];
+  totalSeconds: number;
+  at: string;
+}): string {
   const { machine, options: o, reports } = input;
   const lines: string[] = [];
   lines.push('# teams-export benchmark results', '');
-  lines.push(`Measured ${input.at} by \`npm run bench\`${o.quick ? ' --quick' : ''}${o.scale !== 1 ? ` --scale ${o.scale}` : ''} (${f0(input.totalSeconds)} s in all).`, '');
-  lines.push(`- Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}`);
-  lines.push(`- Graph emulator (own process): ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request; throttling at ${o.limitRps} requests/s per tenant (429 + Retry-After beyond)`);
-  lines.push(`- Product (own process per scenario, production path \`buildDeps\` + \`runExport\`, daily run over a ${reports[0]?.shape.historyDays ?? 30}-day backlog): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D, hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat); Azurite in memory`);
+  lines.push(
+    `Measured ${input.at} by \`npm run bench\`${o.quick ? ' --quick' : ''}${o.scale !== 1 ? ` --scale ${o.scale}` : ''} (${f0(input.totalSeconds)} s in all).`,
+    '',
+  );
+  lines.push(
+    `- Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.platform}`,
+  );
+  lines.push(
+    `- Graph emulator (own process): ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request; throttling at ${o.limitRps} requests/s per tenant (429 + Retry-After beyond)`,
+  );
+  lines.push(
+    `- Product (own process per scenario, production path \`buildDeps\` + \`runExport\`, daily run over a ${reports[0]?.shape.historyDays ?? 30}-day backlog): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D, hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat); Azurite in memory`,
+  );
   lines.push('');
-  lines.push('| scenario | entities | versions | wall s | versions/s | requests/s (limit) | 429s client / emulator | pages | avg fill | blobs | peak RSS MB | CPU s | µs CPU/version | machine busy (emulator / Azurite CPU s) | complete |');
+  lines.push(
+    '| scenario | entities | versions | wall s | versions/s | requests/s (limit) | 429s client / emulator | pages | avg fill | blobs | peak RSS MB | CPU s | µs CPU/version | machine busy (emulator / Azurite CPU s) | complete |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of reports) {
     const f = figuresOf(r);
@@ -132,7 +166,8 @@ export function formatReport(input: { machine: MachineInfo; options: BenchOption
   for (const r of reports) lines.push(`- ${r.name}: ${describeShape(r.shape)}`);
   lines.push('');
   lines.push('Targets:');
-  for (const t of checkTargets(reports)) lines.push(`- [${t.met === true ? 'x' : ' '}] ${t.text}: ${t.measured}${t.met === false ? ' — NOT MET' : ''}`);
+  for (const t of checkTargets(reports))
+    lines.push(`- [${t.met === true ? 'x' : ' '}] ${t.text}: ${t.measured}${t.met === false ? ' — NOT MET' : ''}`);
   lines.push('');
   lines.push('Notes: requests/s counts every Graph request the product sent (retries included) over the wall time of the run,');
   lines.push('enumeration and tail included; "complete" means the archive holds exactly the versions the emulator serves');

@@ -22,7 +22,11 @@ import { loadSettings } from '../src/settings';
 import { CheckpointStore } from '../src/state/checkpoint-store';
 import { DAY, HOUR, iso } from '../src/time';
 
-async function produce(deps: ProductionDeps, fromMs: number, toMs: number): Promise<{ events: number; files: number; versions: number; seconds: number }> {
+async function produce(
+  deps: ProductionDeps,
+  fromMs: number,
+  toMs: number,
+): Promise<{ events: number; files: number; versions: number; seconds: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'rsmf-bench-'));
   try {
     const started = process.hrtime.bigint();
@@ -38,15 +42,38 @@ async function produce(deps: ProductionDeps, fromMs: number, toMs: number): Prom
 async function demoSize(): Promise<void> {
   const azurite = await startAzurite({ timeoutMs: 180_000 });
   const nowMs = Date.now();
-  const emulator = await startEmulator({ tenant: { seed: 7, users: 24, teams: 4, historyDays: 90, endMs: nowMs - 2 * HOUR }, faults: { hostedContentRps: null } });
+  const emulator = await startEmulator({
+    tenant: { seed: 7, users: 24, teams: 4, historyDays: 90, endMs: nowMs - 2 * HOUR },
+    faults: { hostedContentRps: null },
+  });
   try {
     trustCertificateInProcess(emulator.caCertPem);
-    const env = { ...emulatorEnv(emulator), GRAPH_MAX_RPS: '500', GRAPH_HOSTED_CONTENT_RPS: '1000', EXPORT_STORAGE: azurite.connectionString, EXPORT_START: iso(nowMs - 91 * DAY), EXPORT_CONCURRENCY: '8', LOG_LEVEL: 'error' };
+    const env = {
+      ...emulatorEnv(emulator),
+      GRAPH_MAX_RPS: '500',
+      GRAPH_HOSTED_CONTENT_RPS: '1000',
+      EXPORT_STORAGE: azurite.connectionString,
+      EXPORT_START: iso(nowMs - 91 * DAY),
+      EXPORT_CONCURRENCY: '8',
+      LOG_LEVEL: 'error',
+    };
     const deps = await buildDeps(loadSettings(env), { log: silentLogger });
     const run = await runExport({ kind: 'daily', nowMs }, deps);
     const toMs = Math.floor((nowMs - DAY) / DAY) * DAY;
-    const r = await produce({ container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs }, nowMs - 91 * DAY, toMs);
-    console.log(JSON.stringify({ bench: 'rsmf-demo-size', run: run.status, ...r, eventsPerSecond: Math.round(r.events / r.seconds), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+    const r = await produce(
+      { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs },
+      nowMs - 91 * DAY,
+      toMs,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'rsmf-demo-size',
+        run: run.status,
+        ...r,
+        eventsPerSecond: Math.round(r.events / r.seconds),
+        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      }),
+    );
   } finally {
     await emulator.close();
     await azurite.stop();
@@ -78,10 +105,14 @@ async function oneBusyDay(events: number): Promise<void> {
         chatId,
         importance: 'normal',
         from: { user: { id: users[i % 2], displayName: i % 2 ? 'Bo' : 'Ada', userIdentityType: 'aadUser' } },
-        body: { contentType: 'html', content: `<p>Message ${i}${edited ? ' (edited)' : ''}: the quarterly numbers are attached, please review before Friday 📊</p>` },
+        body: {
+          contentType: 'html',
+          content: `<p>Message ${i}${edited ? ' (edited)' : ''}: the quarterly numbers are attached, please review before Friday 📊</p>`,
+        },
         attachments: [],
         mentions: [],
-        reactions: i % 7 === 0 ? [{ reactionType: 'like', createdDateTime: iso(created + 1000), user: { user: { id: users[(i + 1) % 2] } } }] : [],
+        reactions:
+          i % 7 === 0 ? [{ reactionType: 'like', createdDateTime: iso(created + 1000), user: { user: { id: users[(i + 1) % 2] } } }] : [],
       });
     };
     // Both members archive the chat (the production de-duplicates them), in batches of 5,000 lines.
@@ -94,12 +125,33 @@ async function oneBusyDay(events: number): Promise<void> {
           lines.push(message(i, false));
           if (i % 10 === 0) lines.push(message(i, true));
         }
-        await writeBatch(container, batchBlobName(entity, iso(day).slice(0, 10), { pass: 'fresh', window: { fromMs: day, toMs: day + DAY }, runId: 'bench', seq: seq++ }), lines, {});
+        await writeBatch(
+          container,
+          batchBlobName(entity, iso(day).slice(0, 10), {
+            pass: 'fresh',
+            window: { fromMs: day, toMs: day + DAY },
+            runId: 'bench',
+            seq: seq++,
+          }),
+          lines,
+          {},
+        );
       }
       await checkpoints.advance(entity, { freshWatermarkMs: day + 2 * DAY, settledWatermarkMs: day + 2 * DAY });
     }
     // The production runs in a process of its own, so its peak RSS is not the data generation's.
-    const child = spawnSync(process.execPath, [...(process.env.RSMF_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.RSMF_BENCH_HEAP_MB}`] : []), __filename, 'produce', azurite.connectionString, String(day), String(events)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawnSync(
+      process.execPath,
+      [
+        ...(process.env.RSMF_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.RSMF_BENCH_HEAP_MB}`] : []),
+        __filename,
+        'produce',
+        azurite.connectionString,
+        String(day),
+        String(events),
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
     if (child.status !== 0) throw new Error(`production process exited with ${child.status}`);
   } finally {
     await azurite.stop();
@@ -109,13 +161,28 @@ async function oneBusyDay(events: number): Promise<void> {
 /** The production half of day100k: reads what the parent wrote into its Azurite. */
 async function produceDay(connectionString: string, day: number, events: number): Promise<void> {
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench');
-  const checkpoints = new CheckpointStore(TableClient.fromConnectionString(connectionString, 'benchcheckpoints', { allowInsecureConnection: true }));
+  const checkpoints = new CheckpointStore(
+    TableClient.fromConnectionString(connectionString, 'benchcheckpoints', { allowInsecureConnection: true }),
+  );
   const r = await produce({ container, checkpoints, exportStartMs: day - DAY }, day, day + DAY);
-  console.log(JSON.stringify({ bench: 'rsmf-one-day', messages: events, ...r, eventsPerSecond: Math.round(r.events / r.seconds), peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+  console.log(
+    JSON.stringify({
+      bench: 'rsmf-one-day',
+      messages: events,
+      ...r,
+      eventsPerSecond: Math.round(r.events / r.seconds),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    }),
+  );
 }
 
 const [mode, a, b, c] = process.argv.slice(2);
-(mode === 'demo' ? demoSize() : mode === 'produce' ? produceDay(a as string, Number(b), Number(c)) : oneBusyDay(Number(a ?? 100_000))).catch((err: unknown) => {
+(mode === 'demo'
+  ? demoSize()
+  : mode === 'produce'
+    ? produceDay(a as string, Number(b), Number(c))
+    : oneBusyDay(Number(a ?? 100_000))
+).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

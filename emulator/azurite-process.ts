@@ -49,9 +49,22 @@ export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<Azur
   const script = require.resolve('azurite/dist/src/azurite.js');
   const args = [
     script,
-    '--blobPort', '0', '--queuePort', '0', '--tablePort', '0',
-    '--blobHost', '127.0.0.1', '--queueHost', '127.0.0.1', '--tableHost', '127.0.0.1',
-    '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--loose',
+    '--blobPort',
+    '0',
+    '--queuePort',
+    '0',
+    '--tablePort',
+    '0',
+    '--blobHost',
+    '127.0.0.1',
+    '--queueHost',
+    '127.0.0.1',
+    '--tableHost',
+    '127.0.0.1',
+    '--inMemoryPersistence',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--loose',
   ];
   const child = spawn(opts.nodePath ?? process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
 

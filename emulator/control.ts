@@ -26,12 +26,26 @@ export type Mutation =
 
 export function applyMutation(tenant: Tenant, m: Mutation): string | null {
   switch (m.op) {
-    case 'post': return tenant.postMessage(m.target, { ...(m.fromUserId !== undefined ? { fromUserId: m.fromUserId } : {}), text: m.text, ...(m.atMs !== undefined ? { atMs: m.atMs } : {}) });
-    case 'edit': tenant.editMessage(m.conversationId, m.messageId, m.text, m.atMs); return null;
-    case 'delete': tenant.deleteMessage(m.conversationId, m.messageId, m.atMs); return null;
-    case 'react': tenant.addReaction(m.conversationId, m.messageId, m.userId, m.reactionType, m.atMs); return null;
-    case 'deleteUser': tenant.deleteUser(m.userId, m.atMs); return null;
-    default: throw new Error(`unknown mutation op ${(m as { op?: unknown }).op}`);
+    case 'post':
+      return tenant.postMessage(m.target, {
+        ...(m.fromUserId !== undefined ? { fromUserId: m.fromUserId } : {}),
+        text: m.text,
+        ...(m.atMs !== undefined ? { atMs: m.atMs } : {}),
+      });
+    case 'edit':
+      tenant.editMessage(m.conversationId, m.messageId, m.text, m.atMs);
+      return null;
+    case 'delete':
+      tenant.deleteMessage(m.conversationId, m.messageId, m.atMs);
+      return null;
+    case 'react':
+      tenant.addReaction(m.conversationId, m.messageId, m.userId, m.reactionType, m.atMs);
+      return null;
+    case 'deleteUser':
+      tenant.deleteUser(m.userId, m.atMs);
+      return null;
+    default:
+      throw new Error(`unknown mutation op ${(m as { op?: unknown }).op}`);
   }
 }
 
@@ -40,7 +54,13 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   return text.trim() ? JSON.parse(text) : {};
 }
 
-export async function handleControl(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams, t: ControlTarget): Promise<void> {
+export async function handleControl(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  params: URLSearchParams,
+  t: ControlTarget,
+): Promise<void> {
   const route = `${req.method ?? 'GET'} ${path}`;
   try {
     switch (route) {
@@ -61,9 +81,13 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, p
       case 'POST /_emulator/clock': {
         // { nowMs: number } freezes the data clock; { offsetMs: number } shifts real time; {} restores it
         const b = (await jsonBody(req)) as { nowMs?: number; offsetMs?: number };
-        if (typeof b.nowMs === 'number') { const at = b.nowMs; t.setClock(() => at); }
-        else if (typeof b.offsetMs === 'number') { const off = b.offsetMs; t.setClock(() => Date.now() + off); }
-        else t.setClock(() => Date.now());
+        if (typeof b.nowMs === 'number') {
+          const at = b.nowMs;
+          t.setClock(() => at);
+        } else if (typeof b.offsetMs === 'number') {
+          const off = b.offsetMs;
+          t.setClock(() => Date.now() + off);
+        } else t.setClock(() => Date.now());
         return sendJson(res, 200, { ok: true });
       }
       case 'POST /_emulator/mutations': {

@@ -2,10 +2,20 @@
 // what the emulator saw and served (e.g. "every served version archived, exactly once").
 
 export type RouteKind =
-  | 'users' | 'teams' | 'chatExport' | 'channelExport' | 'token' | 'other'
-  | 'retainedExport' | 'deletedTeams' | 'deletedUsers' | 'deletedTeamExport' | 'hostedContent' | 'shares';
+  | 'users'
+  | 'teams'
+  | 'chatExport'
+  | 'channelExport'
+  | 'token'
+  | 'other'
+  | 'retainedExport'
+  | 'deletedTeams'
+  | 'deletedUsers'
+  | 'deletedTeamExport'
+  | 'hostedContent'
+  | 'shares';
 export type FaultKind =
-  | 'error' | 'reset' | 'hang' | 'malformed' | 'emptyPage' | 'outOfWindow' | 'lateHidden' | 'tokenEndpointDown' | 'forbidden';
+  'error' | 'reset' | 'hang' | 'malformed' | 'emptyPage' | 'outOfWindow' | 'lateHidden' | 'tokenEndpointDown' | 'forbidden';
 
 export interface EmulatorCounters {
   /** every Graph and identity request (control requests under /_emulator/ are not counted) */
@@ -52,7 +62,20 @@ export function createCounters(): EmulatorCounters {
   return {
     requests: 0,
     graphRequests: 0,
-    byRoute: { users: 0, teams: 0, chatExport: 0, channelExport: 0, token: 0, other: 0, retainedExport: 0, deletedTeams: 0, deletedUsers: 0, deletedTeamExport: 0, hostedContent: 0, shares: 0 },
+    byRoute: {
+      users: 0,
+      teams: 0,
+      chatExport: 0,
+      channelExport: 0,
+      token: 0,
+      other: 0,
+      retainedExport: 0,
+      deletedTeams: 0,
+      deletedUsers: 0,
+      deletedTeamExport: 0,
+      hostedContent: 0,
+      shares: 0,
+    },
     byStatus: {},
     throttled: 0,
     faults: { error: 0, reset: 0, hang: 0, malformed: 0, emptyPage: 0, outOfWindow: 0, lateHidden: 0, tokenEndpointDown: 0, forbidden: 0 },

@@ -44,7 +44,9 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     const deps = await buildDeps(settings, { log: createLogger(jsonStderrSink, 'error') });
     const stats = emulator.tenant.stats();
     out(`  Azurite:  ${azurite.blobEndpoint}`);
-    out(`  Graph:    ${emulator.graphBaseUrl} (tenant of ${stats.users} users, ${stats.teams} teams, ${stats.chats} chats, ${stats.channels} channels, ${stats.messages} messages)`);
+    out(
+      `  Graph:    ${emulator.graphBaseUrl} (tenant of ${stats.users} users, ${stats.teams} teams, ${stats.chats} chats, ${stats.channels} channels, ${stats.messages} messages)`,
+    );
     out('');
     out(`1) First daily run: the whole history (${HISTORY_DAYS} days), every user's chats and every team's channels.`);
     const first = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
@@ -97,7 +99,13 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
       const envFile = join(dir, 'demo.env');
       const caFile = join(dir, 'emulator-ca.pem');
       await emulator.writeCaCert(caFile);
-      writeFileSync(envFile, `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+      writeFileSync(
+        envFile,
+        `${Object.entries(env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('\n')}\n`,
+        { mode: 0o600 },
+      );
       out('Azurite and the emulator keep running (Ctrl-C to stop). In another shell:');
       out(`   export NODE_EXTRA_CA_CERTS=${caFile}`);
       out(`   npx teams-export status --env-file ${envFile}`);
@@ -127,7 +135,9 @@ function changeSomeMessages(emulator: Awaited<ReturnType<typeof startEmulator>>,
   const user = emulator.tenant.users.find((u) => u.hasTeamsData && u.accountEnabled);
   const chat = emulator.tenant.chats.find((c) => user && c.memberIds.includes(user.id));
   if (!user || !chat) return 0;
-  const versions = emulator.tenant.currentVersions({ kind: 'user', id: user.id }).filter((v) => (v.message as { chatId?: string }).chatId === chat.id);
+  const versions = emulator.tenant
+    .currentVersions({ kind: 'user', id: user.id })
+    .filter((v) => (v.message as { chatId?: string }).chatId === chat.id);
   const ids = versions.map((v) => (v.message as { id: string }).id);
   let changes = 0;
   if (ids[0]) {

@@ -16,7 +16,16 @@ export function handleDirectoryRoute(res: ServerResponse, path: string, ids: Req
   if (channels) {
     const team = tenant.team(decodeURIComponent(channels[1] as string));
     if (!team) sendGraphError(res, ids, 404, 'NotFound', `No team found with Group Id ${channels[1] as string}`);
-    else sendJson(res, 200, { '@odata.context': `${origin}/v1.0/$metadata#teams('${team.id}')/channels`, value: team.channels.map((c) => ({ id: c.id, displayName: c.displayName, membershipType: c.membershipType })) }, graphIdHeaders(ids));
+    else
+      sendJson(
+        res,
+        200,
+        {
+          '@odata.context': `${origin}/v1.0/$metadata#teams('${team.id}')/channels`,
+          value: team.channels.map((c) => ({ id: c.id, displayName: c.displayName, membershipType: c.membershipType })),
+        },
+        graphIdHeaders(ids),
+      );
     return true;
   }
   const chats = USER_CHATS.exec(path);
@@ -32,7 +41,14 @@ export function handleDirectoryRoute(res: ServerResponse, path: string, ids: Req
           chatType: CHAT_TYPE[c.kind],
           members: c.memberIds.map((id) => {
             const m = tenant.user(id);
-            return { '@odata.type': '#microsoft.graph.aadUserConversationMember', id: `${c.id}|${id}`, userId: id, displayName: m?.displayName ?? null, email: m?.mail ?? null, roles: ['owner'] };
+            return {
+              '@odata.type': '#microsoft.graph.aadUserConversationMember',
+              id: `${c.id}|${id}`,
+              userId: id,
+              displayName: m?.displayName ?? null,
+              email: m?.mail ?? null,
+              roles: ['owner'],
+            };
           }),
         }));
       sendJson(res, 200, { '@odata.context': `${origin}/v1.0/$metadata#users('${user.id}')/chats(members())`, value }, graphIdHeaders(ids));

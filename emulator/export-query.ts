@@ -40,7 +40,8 @@ export function parseExportFilterWithSenders(raw: string, allowSenders: boolean)
   const dateFirst = a.startsWith('lastModifiedDateTime');
   const range = parseExportFilter(dateFirst ? a : b);
   if (typeof range === 'string') return range;
-  if (!allowSenders) return "Invalid $filter query: only a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is supported on this endpoint";
+  if (!allowSenders)
+    return "Invalid $filter query: only a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is supported on this endpoint";
   const senders = parseSenderClauses(dateFirst ? b : a);
   if (typeof senders === 'string') return senders;
   return { ...range, senders };
@@ -51,7 +52,8 @@ export function parseExportFilter(raw: string): ExportFilter | string {
   let text = raw.trim().replace(/\s+/g, ' ');
   if (text.startsWith('(') && text.endsWith(')')) text = text.slice(1, -1).trim();
   const parts = text.split(' and ');
-  if (parts.length !== 2) return `Invalid $filter query: expected 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>'`;
+  if (parts.length !== 2)
+    return `Invalid $filter query: expected 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>'`;
   let fromExcl: number | undefined;
   let toExcl: number | undefined;
   for (const part of parts) {
@@ -112,10 +114,12 @@ export function encodeSkipToken(s: SkipState, folder: string): string {
 
 export function decodeSkipToken(token: string): SkipState | undefined {
   const text = Buffer.from(token, 'base64').toString('utf8');
-  const fields = new Map(text.split('#').map((kv) => {
-    const i = kv.indexOf('=');
-    return [kv.slice(0, i), kv.slice(i + 1)] as const;
-  }));
+  const fields = new Map(
+    text.split('#').map((kv) => {
+      const i = kv.indexOf('=');
+      return [kv.slice(0, i), kv.slice(i + 1)] as const;
+    }),
+  );
   const offset = Number(fields.get('SkipValue'));
   const snapshotId = Number(fields.get('Snapshot'));
   const entity = fields.get('Entity') ?? '';
@@ -124,7 +128,8 @@ export function decodeSkipToken(token: string): SkipState | undefined {
   const fromExcl = Number(fields.get('From'));
   const toExcl = Number(fields.get('To'));
   const top = Number(fields.get('Top'));
-  if (![offset, snapshotId, fromExcl, toExcl, top].every(Number.isFinite) || (kind !== 'user' && kind !== 'team' && kind !== 'deletedTeam')) return undefined;
+  if (![offset, snapshotId, fromExcl, toExcl, top].every(Number.isFinite) || (kind !== 'user' && kind !== 'team' && kind !== 'deletedTeam'))
+    return undefined;
   const filter: ExportFilter = { fromExcl, toExcl };
   const senders = fields.get('Senders');
   if (senders !== undefined) {
@@ -144,14 +149,27 @@ export class SnapshotStore {
   private nextId = 1;
   private entries = 0;
 
-  constructor(private readonly maxEntries = 2_000_000, private readonly maxSnapshots = 5_000) {}
+  constructor(
+    private readonly maxEntries = 2_000_000,
+    private readonly maxSnapshots = 5_000,
+  ) {}
 
   /**
    * Runs the query: for every message of the entity, the newest version visible at `nowMs` (late
    * visibility may hold the newest back), kept if strictly inside the window and not a deletion older
    * than 21 days; then shuffled. In retained mode: every retained version inside the window.
    */
-  create(tenant: Tenant, entity: EntityRef, filter: ExportFilter, top: number, nowMs: number, late: LateVisibility | null, onHidden: () => void, reuseId?: number, mode: ExportMode = 'current'): Snapshot {
+  create(
+    tenant: Tenant,
+    entity: EntityRef,
+    filter: ExportFilter,
+    top: number,
+    nowMs: number,
+    late: LateVisibility | null,
+    onHidden: () => void,
+    reuseId?: number,
+    mode: ExportMode = 'current',
+  ): Snapshot {
     const msgs: Msg[] = [];
     const vers: Version[] = [];
     for (const conv of tenant.conversationsOf(entity)) {
@@ -182,7 +200,10 @@ export class SnapshotStore {
       }
     }
     // Graph does not sort export results; a deterministic shuffle keeps tests reproducible
-    const order = shuffleInPlace(msgs.map((_, i) => i), createRng(hash32(`${entity.kind}:${entity.id}|${filter.fromExcl}|${filter.toExcl}`)));
+    const order = shuffleInPlace(
+      msgs.map((_, i) => i),
+      createRng(hash32(`${entity.kind}:${entity.id}|${filter.fromExcl}|${filter.toExcl}`)),
+    );
     const snap: Snapshot = {
       id: reuseId ?? this.nextId++,
       mode,

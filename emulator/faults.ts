@@ -98,7 +98,8 @@ export function mergeFaults(current: FaultKnobs, patch: Partial<FaultKnobs>): Fa
   if (typeof next.entityErrors !== 'object' || next.entityErrors === null || !Object.values(next.entityErrors).every(isErrorShapeName)) {
     throw new Error('fault entityErrors must map entity ids (or user:*, team:*) to error shape names');
   }
-  if (next.nextLinkOrigin !== null && typeof next.nextLinkOrigin !== 'string') throw new Error('fault nextLinkOrigin must be null or an origin');
+  if (next.nextLinkOrigin !== null && typeof next.nextLinkOrigin !== 'string')
+    throw new Error('fault nextLinkOrigin must be null or an origin');
   next.tokenEndpointDown = next.tokenEndpointDown === true;
   return next;
 }
@@ -108,7 +109,11 @@ export class TokenBucket {
   private tokens: number;
   private last: number;
   private capacity: number;
-  constructor(private rps: number, private readonly now: () => number = () => performance.now(), capacity?: number) {
+  constructor(
+    private rps: number,
+    private readonly now: () => number = () => performance.now(),
+    capacity?: number,
+  ) {
     this.capacity = capacity ?? rps;
     this.tokens = this.capacity;
     this.last = now();

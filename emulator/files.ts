@@ -32,7 +32,14 @@ export interface EmulatedFile {
 }
 
 const LEGACY_FILES = ['Quarterly report.docx', 'Budget 2026.xlsx', 'Roadmap.pptx', 'Notes – مراجعة.docx', 'סיכום.pdf'];
-const NEW_FILES = ['Design spec.docx', 'Screenshot 2026-05-01.png', 'Forecast – Q3.xlsx', 'Vertrag_Müller.pdf', 'notes.txt', '会议纪要.docx'];
+const NEW_FILES = [
+  'Design spec.docx',
+  'Screenshot 2026-05-01.png',
+  'Forecast – Q3.xlsx',
+  'Vertrag_Müller.pdf',
+  'notes.txt',
+  '会议纪要.docx',
+];
 
 const MIME: Record<string, string> = {
   docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
@@ -55,7 +62,9 @@ function fileBytes(contentUrl: string, name: string): Buffer {
   const out = Buffer.alloc(n);
   let x = hash32(`${contentUrl}|bytes`) || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
     out[i] = x & 0xff;
   }
   const head = Buffer.from(`emulated file: ${name}\n`, 'utf8');
@@ -79,7 +88,10 @@ export function fileOf(tenant: Tenant, m: Msg): EmulatedFile | undefined {
     contentUrl = `https://contoso.sharepoint.com/sites/emulated/Shared%20Documents/${encodeURIComponent(name)}`;
   } else if ((m.flags & F_RICH) !== 0 && unitHash(`${m.conv.id}|${m.id}|file`) < tenant.content.fileFraction) {
     name = NEW_FILES[hash32(`${m.conv.id}|${m.id}|file-name`) % NEW_FILES.length] ?? 'file.docx';
-    const site = m.conv.kind === 'channel' ? `sites/team-${(m.conv.teamId ?? '').slice(0, 8)}/Shared%20Documents/General` : `personal/user${m.fromIdx}/Documents/Microsoft%20Teams%20Chat%20Files`;
+    const site =
+      m.conv.kind === 'channel'
+        ? `sites/team-${(m.conv.teamId ?? '').slice(0, 8)}/Shared%20Documents/General`
+        : `personal/user${m.fromIdx}/Documents/Microsoft%20Teams%20Chat%20Files`;
     contentUrl = `${tenant.filesOrigin}/${site}/${attachmentId.slice(0, 8)}/${encodeURIComponent(name)}`;
     const s = unitHash(`${m.conv.id}|${m.id}|file-state`);
     state = s < 0.6 ? 'present' : s < 0.8 ? 'missing' : 'forbidden';
@@ -89,7 +101,11 @@ export function fileOf(tenant: Tenant, m: Msg): EmulatedFile | undefined {
   const key = createHash('sha256').update(contentUrl).digest('hex').slice(0, 32);
   const bytes = state === 'present' ? fileBytes(contentUrl, name) : null;
   return {
-    contentUrl, name, attachmentId, state, key,
+    contentUrl,
+    name,
+    attachmentId,
+    state,
+    key,
     contentType: MIME[name.slice(name.lastIndexOf('.') + 1).toLowerCase()] ?? 'application/octet-stream',
     conversationId: m.conv.id,
     messageId: m.id,
@@ -131,7 +147,10 @@ export function shareIdOf(url: string): string {
 
 /** Signs pre-authenticated download URLs (tempauth) for the files server. */
 export class DownloadSigner {
-  constructor(private readonly secret: Buffer, private readonly lifetimeMs = 3_600_000) {}
+  constructor(
+    private readonly secret: Buffer,
+    private readonly lifetimeMs = 3_600_000,
+  ) {}
 
   url(filesOrigin: string, f: EmulatedFile): string {
     const exp = Date.now() + this.lifetimeMs;
@@ -176,16 +195,21 @@ export function handleShares(res: ServerResponse, path: string, ids: RequestIds,
     res.end();
     return;
   }
-  sendJson(res, 200, {
-    '@odata.context': `${ctx.origin}/v1.0/$metadata#shares('${shareId}')/driveItem/$entity`,
-    '@microsoft.graph.downloadUrl': download,
-    id: `01${f.key.slice(0, 32).toUpperCase()}`,
-    eTag: `"{${f.attachmentId.toUpperCase()}},1"`,
-    name: f.name,
-    size: f.bytes?.length ?? 0,
-    webUrl: f.contentUrl,
-    file: { mimeType: f.contentType, hashes: { sha256Hash: (f.sha256 ?? '').toUpperCase() } },
-  }, graphIdHeaders(ids));
+  sendJson(
+    res,
+    200,
+    {
+      '@odata.context': `${ctx.origin}/v1.0/$metadata#shares('${shareId}')/driveItem/$entity`,
+      '@microsoft.graph.downloadUrl': download,
+      id: `01${f.key.slice(0, 32).toUpperCase()}`,
+      eTag: `"{${f.attachmentId.toUpperCase()}},1"`,
+      name: f.name,
+      size: f.bytes?.length ?? 0,
+      webUrl: f.contentUrl,
+      file: { mimeType: f.contentType, hashes: { sha256Hash: (f.sha256 ?? '').toUpperCase() } },
+    },
+    graphIdHeaders(ids),
+  );
 }
 
 export interface FilesServerContext {
@@ -206,12 +230,19 @@ export function handleFilesRequest(req: IncomingMessage, res: ServerResponse, ct
   const url = new URL(req.url ?? '/', 'https://files.invalid');
   const dl = /^\/download\/([0-9a-f]{32})$/.exec(url.pathname);
   if (req.method !== 'GET' || !dl) {
-    return spError(res, 401, '-2147024891, System.UnauthorizedAccessException', 'Access denied. You do not have permission to perform this action or access this resource.', { 'www-authenticate': 'Bearer realm="emulator-files"' });
+    return spError(
+      res,
+      401,
+      '-2147024891, System.UnauthorizedAccessException',
+      'Access denied. You do not have permission to perform this action or access this resource.',
+      { 'www-authenticate': 'Bearer realm="emulator-files"' },
+    );
   }
   // a Graph token is for another audience: SharePoint refuses it rather than ignoring it
   if (hasAuth) return spError(res, 401, 'invalidAudience', 'The bearer token is not valid for this resource.');
   const key = dl[1] as string;
-  if (!ctx.signer.verify(key, url.searchParams.get('tempauth'))) return spError(res, 401, 'invalidTempAuth', 'The tempauth token is invalid or expired.');
+  if (!ctx.signer.verify(key, url.searchParams.get('tempauth')))
+    return spError(res, 401, 'invalidTempAuth', 'The tempauth token is invalid or expired.');
   const f = fileIndex(ctx.tenant).byKey.get(key);
   if (!f || !f.bytes) return spError(res, 404, 'itemNotFound', 'The resource could not be found.');
   ctx.counters.filesDownloaded++;

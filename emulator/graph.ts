@@ -3,7 +3,15 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendGraphError, sendJson, graphIdHeaders, type RequestIds } from './http-util';
-import { decodeSkipToken, encodeSkipToken, parseExportFilterWithSenders, type ExportFilter, type ExportMode, type Snapshot, type SnapshotStore } from './export-query';
+import {
+  decodeSkipToken,
+  encodeSkipToken,
+  parseExportFilterWithSenders,
+  type ExportFilter,
+  type ExportMode,
+  type Snapshot,
+  type SnapshotStore,
+} from './export-query';
 import type { EmulatorCounters, RouteKind } from './counters';
 import type { FaultKnobs, TokenBucket } from './faults';
 import { deletionExpired, userServed, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
@@ -51,18 +59,50 @@ export function classifyGraphPath(path: string): RouteKind {
   return 'other';
 }
 
-const USER_PROPS = ['id', 'displayName', 'givenName', 'surname', 'userPrincipalName', 'mail', 'accountEnabled', 'userType', 'jobTitle', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'businessPhones'] as const;
+const USER_PROPS = [
+  'id',
+  'displayName',
+  'givenName',
+  'surname',
+  'userPrincipalName',
+  'mail',
+  'accountEnabled',
+  'userType',
+  'jobTitle',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'businessPhones',
+] as const;
 type UserProp = (typeof USER_PROPS)[number];
 /** Graph's default /users projection: accountEnabled and userType need $select. */
-const USER_DEFAULT: UserProp[] = ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'];
+const USER_DEFAULT: UserProp[] = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+];
 const TEAM_PROPS = ['id', 'displayName', 'description'] as const;
 
 function userProp(u: EmulatedUser, p: UserProp): unknown {
   switch (p) {
-    case 'businessPhones': return [];
-    case 'jobTitle': case 'mobilePhone': case 'officeLocation': return null;
-    case 'preferredLanguage': return 'en-US';
-    default: return u[p];
+    case 'businessPhones':
+      return [];
+    case 'jobTitle':
+    case 'mobilePhone':
+    case 'officeLocation':
+      return null;
+    case 'preferredLanguage':
+      return 'en-US';
+    default:
+      return u[p];
   }
 }
 
@@ -94,8 +134,16 @@ function linkOrigin(ctx: GraphContext): string {
   return ctx.faults().nextLinkOrigin ?? ctx.origin;
 }
 
-export function handleGraph(req: IncomingMessage, res: ServerResponse, path: string, params: URLSearchParams, ids: RequestIds, ctx: GraphContext): void {
-  if (req.method !== 'GET') return sendGraphError(res, ids, 405, 'Request_BadRequest', `Specified HTTP method is not allowed for the request target.`);
+export function handleGraph(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  params: URLSearchParams,
+  ids: RequestIds,
+  ctx: GraphContext,
+): void {
+  if (req.method !== 'GET')
+    return sendGraphError(res, ids, 405, 'Request_BadRequest', `Specified HTTP method is not allowed for the request target.`);
   if (path === '/v1.0/users') return listUsers(res, params, ids, ctx);
   if (DELETED_USERS.test(path)) return listUsers(res, params, ids, ctx, true);
   if (path === '/v1.0/teams') return listTeams(res, params, ids, ctx);
@@ -106,12 +154,23 @@ export function handleGraph(req: IncomingMessage, res: ServerResponse, path: str
   const channel = CHANNEL_EXPORT.exec(path);
   if (channel) return exportMessages(req, res, { kind: 'team', id: (channel[1] ?? channel[2]) as string }, params, ids, ctx);
   const chatRetained = CHAT_RETAINED.exec(path);
-  if (chatRetained) return exportMessages(req, res, { kind: 'user', id: (chatRetained[1] ?? chatRetained[2]) as string }, params, ids, ctx, 'retained');
+  if (chatRetained)
+    return exportMessages(req, res, { kind: 'user', id: (chatRetained[1] ?? chatRetained[2]) as string }, params, ids, ctx, 'retained');
   const channelRetained = CHANNEL_RETAINED.exec(path);
-  if (channelRetained) return exportMessages(req, res, { kind: 'team', id: (channelRetained[1] ?? channelRetained[2]) as string }, params, ids, ctx, 'retained');
+  if (channelRetained)
+    return exportMessages(
+      req,
+      res,
+      { kind: 'team', id: (channelRetained[1] ?? channelRetained[2]) as string },
+      params,
+      ids,
+      ctx,
+      'retained',
+    );
   if (DELETED_TEAMS.test(path)) return listDeletedTeams(res, params, ids, ctx);
   const deletedTeam = DELETED_TEAM_EXPORT.exec(path);
-  if (deletedTeam) return exportMessages(req, res, { kind: 'deletedTeam', id: (deletedTeam[1] ?? deletedTeam[2]) as string }, params, ids, ctx);
+  if (deletedTeam)
+    return exportMessages(req, res, { kind: 'deletedTeam', id: (deletedTeam[1] ?? deletedTeam[2]) as string }, params, ids, ctx);
   if (isHostedContentPath(path)) return handleHostedContent(req, res, path, ids, ctx);
   if (isSharesPath(path)) return handleShares(res, path, ids, ctx);
   if (handleDirectoryRoute(res, path, ids, ctx.tenant, ctx.origin)) return;
@@ -131,9 +190,19 @@ function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds
   const selectRaw = params.get('$select');
   let select: UserProp[] = USER_DEFAULT;
   if (selectRaw !== null) {
-    const names = selectRaw.split(',').map((s) => s.trim()).filter(Boolean);
+    const names = selectRaw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const unknown = names.find((n) => !(USER_PROPS as readonly string[]).includes(n));
-    if (unknown) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+    if (unknown)
+      return sendGraphError(
+        res,
+        ids,
+        400,
+        'Request_BadRequest',
+        `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`,
+      );
     select = names as UserProp[];
   }
   // the simple directory filters Graph supports without advanced-query headers
@@ -142,9 +211,21 @@ function listUsers(res: ServerResponse, params: URLSearchParams, ids: RequestIds
   if (filterRaw !== null) {
     for (const clause of filterRaw.trim().split(/\s+and\s+/)) {
       const m = /^(accountEnabled) eq (true|false)$|^(userType) eq '(Member|Guest)'$/.exec(clause.trim());
-      if (!m) return sendGraphError(res, ids, 400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified for property '${clause.trim().split(' ')[0] ?? ''}' of resource 'User'.`);
-      if (m[1]) { const want = m[2] === 'true'; conds.push((u) => u.accountEnabled === want); }
-      else { const want = m[4]; conds.push((u) => u.userType === want); }
+      if (!m)
+        return sendGraphError(
+          res,
+          ids,
+          400,
+          'Request_UnsupportedQuery',
+          `Unsupported or invalid query filter clause specified for property '${clause.trim().split(' ')[0] ?? ''}' of resource 'User'.`,
+        );
+      if (m[1]) {
+        const want = m[2] === 'true';
+        conds.push((u) => u.accountEnabled === want);
+      } else {
+        const want = m[4];
+        conds.push((u) => u.userType === want);
+      }
     }
   }
   const skip = params.get('$skiptoken');
@@ -177,12 +258,32 @@ function getUser(res: ServerResponse, key: string, params: URLSearchParams, ids:
   const bad = unknownOption(params, ['$select'], true);
   if (bad) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Query option '${bad}' is not supported.`);
   const selectRaw = params.get('$select');
-  const select = selectRaw === null ? USER_DEFAULT : (selectRaw.split(',').map((s) => s.trim()).filter(Boolean) as UserProp[]);
+  const select =
+    selectRaw === null
+      ? USER_DEFAULT
+      : (selectRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean) as UserProp[]);
   const unknown = select.find((n) => !(USER_PROPS as readonly string[]).includes(n));
-  if (unknown) return sendGraphError(res, ids, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+  if (unknown)
+    return sendGraphError(
+      res,
+      ids,
+      400,
+      'Request_BadRequest',
+      `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`,
+    );
   const wanted = key.toLowerCase();
   const user = ctx.tenant.users.find((u) => u.id.toLowerCase() === wanted || u.userPrincipalName.toLowerCase() === wanted);
-  if (!user) return sendGraphError(res, ids, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+  if (!user)
+    return sendGraphError(
+      res,
+      ids,
+      404,
+      'Request_ResourceNotFound',
+      `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+    );
   const body = {
     '@odata.context': `${ctx.origin}/v1.0/$metadata#users${selectRaw !== null ? `(${select.join(',')})` : ''}/$entity`,
     ...Object.fromEntries(select.map((p) => [p, userProp(user, p)])),
@@ -196,9 +297,16 @@ function listTeams(res: ServerResponse, params: URLSearchParams, ids: RequestIds
   const top = parseTop(params.get('$top'), 100, 999);
   if (typeof top === 'string') return sendGraphError(res, ids, 400, 'BadRequest', top);
   const selectRaw = params.get('$select');
-  const select = selectRaw === null ? [...TEAM_PROPS] : selectRaw.split(',').map((s) => s.trim()).filter(Boolean);
+  const select =
+    selectRaw === null
+      ? [...TEAM_PROPS]
+      : selectRaw
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const unknown = select.find((n) => !(TEAM_PROPS as readonly string[]).includes(n));
-  if (unknown) return sendGraphError(res, ids, 400, 'BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.team'.`);
+  if (unknown)
+    return sendGraphError(res, ids, 400, 'BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.team'.`);
   const skip = params.get('$skiptoken');
   const offset = skip === null ? 0 : Number(/^teams:(\d+)$/.exec(unb64(skip))?.[1] ?? NaN);
   if (!Number.isInteger(offset)) return sendGraphError(res, ids, 400, 'BadRequest', 'Invalid $skiptoken.');
@@ -210,7 +318,9 @@ function listTeams(res: ServerResponse, params: URLSearchParams, ids: RequestIds
     q.push(['$top', String(top)], ['$skiptoken', b64(`teams:${offset + top}`)]);
     body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/teams?${query(q)}`;
   }
-  body.value = teams.slice(offset, offset + top).map((t) => Object.fromEntries(select.map((p) => [p, t[p as (typeof TEAM_PROPS)[number]]])));
+  body.value = teams
+    .slice(offset, offset + top)
+    .map((t) => Object.fromEntries(select.map((p) => [p, t[p as (typeof TEAM_PROPS)[number]]])));
   sendJson(res, 200, body, graphIdHeaders(ids));
 }
 
@@ -226,22 +336,43 @@ function listDeletedTeams(res: ServerResponse, params: URLSearchParams, ids: Req
   const teams = ctx.tenant.deletedTeams;
   const body: Record<string, unknown> = { '@odata.context': `${ctx.origin}/v1.0/$metadata#teamwork/deletedTeams` };
   if (offset + top < teams.length) {
-    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/teamwork/deletedTeams?${query([['$top', String(top)], ['$skiptoken', b64(`deletedTeams:${offset + top}`)]])}`;
+    body['@odata.nextLink'] = `${linkOrigin(ctx)}/v1.0/teamwork/deletedTeams?${query([
+      ['$top', String(top)],
+      ['$skiptoken', b64(`deletedTeams:${offset + top}`)],
+    ])}`;
   }
   body.value = teams.slice(offset, offset + top).map((t) => ({ '@odata.type': '#microsoft.graph.deletedTeam', id: t.id }));
   sendJson(res, 200, body, graphIdHeaders(ids));
 }
 
 const isoFilter = (f: ExportFilter): string => {
-  const fmt = (ms: number) => (Number.isInteger(ms) ? new Date(ms).toISOString() : `${new Date(Math.floor(ms)).toISOString().slice(0, 19)}.${String(Math.round(ms * 10_000) % 10_000_000).padStart(7, '0')}Z`);
+  const fmt = (ms: number) =>
+    Number.isInteger(ms)
+      ? new Date(ms).toISOString()
+      : `${new Date(Math.floor(ms)).toISOString().slice(0, 19)}.${String(Math.round(ms * 10_000) % 10_000_000).padStart(7, '0')}Z`;
   return `lastModifiedDateTime gt ${fmt(f.fromExcl)} and lastModifiedDateTime lt ${fmt(f.toExcl)}`;
 };
 
-function exportMessages(req: IncomingMessage, res: ServerResponse, entity: EntityRef, params: URLSearchParams, ids: RequestIds, ctx: GraphContext, mode: ExportMode = 'current'): void {
+function exportMessages(
+  req: IncomingMessage,
+  res: ServerResponse,
+  entity: EntityRef,
+  params: URLSearchParams,
+  ids: RequestIds,
+  ctx: GraphContext,
+  mode: ExportMode = 'current',
+): void {
   const { tenant, counters } = ctx;
   const faults = ctx.faults();
   const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
-  if (bad) return sendGraphError(res, ids, 400, 'BadRequest', `Query option '${bad}' is not allowed. Only $top, $filter (lastModifiedDateTime range) and $skiptoken are supported.`);
+  if (bad)
+    return sendGraphError(
+      res,
+      ids,
+      400,
+      'BadRequest',
+      `Query option '${bad}' is not allowed. Only $top, $filter (lastModifiedDateTime range) and $skiptoken are supported.`,
+    );
   const refuse = (name: ErrorShapeName): void => {
     const e = errorShape(name, entity.id);
     sendGraphError(res, ids, e.status, e.code, e.message);
@@ -275,12 +406,15 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
   // sender (de-duplication) clauses are documented for the chats export only
   const filter = rawFilter === null ? null : parseExportFilterWithSenders(rawFilter, entity.kind === 'user' && mode === 'current');
   if (typeof filter === 'string') return sendGraphError(res, ids, 400, 'BadRequest', filter);
-  if (filter?.senders && faults.maxFilterClauses !== null && filter.senders.length > faults.maxFilterClauses) return refuse('filterTooComplex');
+  if (filter?.senders && faults.maxFilterClauses !== null && filter.senders.length > faults.maxFilterClauses)
+    return refuse('filterTooComplex');
 
   let snap: Snapshot;
   let offset: number;
   const late = faults.lateVisibility;
-  const onHidden = () => { counters.faults.lateHidden++; };
+  const onHidden = () => {
+    counters.faults.lateHidden++;
+  };
   const skip = params.get('$skiptoken');
   if (skip !== null) {
     const state = decodeSkipToken(skip);
@@ -291,10 +425,29 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
       return sendGraphError(res, ids, 400, 'BadRequest', 'The $filter does not match the $skiptoken.');
     }
     // an evicted snapshot is re-run under its old id; it may then differ if the data changed meanwhile
-    snap = ctx.snapshots.get(state.snapshotId) ?? ctx.snapshots.create(tenant, entity, state.filter, state.top, ctx.clock(), mode === 'current' ? late : null, onHidden, state.snapshotId, mode);
+    snap =
+      ctx.snapshots.get(state.snapshotId) ??
+      ctx.snapshots.create(
+        tenant,
+        entity,
+        state.filter,
+        state.top,
+        ctx.clock(),
+        mode === 'current' ? late : null,
+        onHidden,
+        state.snapshotId,
+        mode,
+      );
     offset = state.offset;
   } else {
-    if (filter === null) return sendGraphError(res, ids, 400, 'BadRequest', "Invalid $filter query: a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is required.");
+    if (filter === null)
+      return sendGraphError(
+        res,
+        ids,
+        400,
+        'BadRequest',
+        "Invalid $filter query: a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is required.",
+      );
     snap = ctx.snapshots.create(tenant, entity, filter, top, ctx.clock(), mode === 'current' ? late : null, onHidden, undefined, mode);
     offset = 0;
   }
@@ -330,11 +483,23 @@ function exportMessages(req: IncomingMessage, res: ServerResponse, entity: Entit
     const folder = entity.kind === 'user' ? 'MailFolders/TeamsMessagesData' : 'MailFolders/TeamChat';
     const token = encodeSkipToken({ mode, offset: next, snapshotId: snap.id, entity, filter: snap.filter, top: snap.top }, folder);
     const fn = mode === 'retained' ? 'getAllRetainedMessages' : 'getallMessages';
-    const container = entity.kind === 'user' ? `users('${entity.id}')/chats` : entity.kind === 'team' ? `teams('${entity.id}')/channels` : `teamwork/deletedTeams('${entity.id}')/channels`;
-    body['@odata.nextLink'] = entity.kind === 'user'
-      // Graph's own odd form for chats: key in parentheses, lower-case 'getallMessages', no $filter
-      ? `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([['$top', String(snap.top)], ['$skiptoken', token]])}`
-      : `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([['$skiptoken', token], ['$filter', rawFilter ?? isoFilter(snap.filter)]])}`;
+    const container =
+      entity.kind === 'user'
+        ? `users('${entity.id}')/chats`
+        : entity.kind === 'team'
+          ? `teams('${entity.id}')/channels`
+          : `teamwork/deletedTeams('${entity.id}')/channels`;
+    body['@odata.nextLink'] =
+      entity.kind === 'user'
+        ? // Graph's own odd form for chats: key in parentheses, lower-case 'getallMessages', no $filter
+          `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([
+            ['$top', String(snap.top)],
+            ['$skiptoken', token],
+          ])}`
+        : `${linkOrigin(ctx)}/v1.0/${container}/${fn}?${query([
+            ['$skiptoken', token],
+            ['$filter', rawFilter ?? isoFilter(snap.filter)],
+          ])}`;
   }
   body.value = value;
   sendJson(res, 200, body, { ...graphIdHeaders(ids), ...(include ? { 'preference-applied': 'include-unknown-enum-members' } : {}) });

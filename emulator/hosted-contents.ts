@@ -44,7 +44,11 @@ function hcId(m: Msg, n: string): string {
  */
 export function isCustomReaction(tenant: Tenant, m: Msg, r: Reaction): boolean {
   if (r.reactionType === 'custom') return true;
-  return r.seeded === true && (m.flags & F_RICH) !== 0 && unitHash(`${m.conv.id}|${m.id}|reaction|${r.ms}`) < tenant.content.customReactionFraction;
+  return (
+    r.seeded === true &&
+    (m.flags & F_RICH) !== 0 &&
+    unitHash(`${m.conv.id}|${m.id}|reaction|${r.ms}`) < tenant.content.customReactionFraction
+  );
 }
 
 export function reactionHostedContentId(m: Msg, r: Reaction): string {
@@ -112,11 +116,17 @@ export function tinyPng(seed: number): Buffer {
   ihdr.writeUInt32BE(w, 0);
   ihdr.writeUInt32BE(h, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 export function hostedContentBytes(hc: HostedContentInfo): Buffer {
-  if (hc.kind === 'snippet') return Buffer.from(`// code snippet ${hc.id.slice(0, 12)}\nconst greeting = 'héllo, wörld 👋';\nconsole.log(greeting);\n`, 'utf8');
+  if (hc.kind === 'snippet')
+    return Buffer.from(`// code snippet ${hc.id.slice(0, 12)}\nconst greeting = 'héllo, wörld 👋';\nconsole.log(greeting);\n`, 'utf8');
   return tinyPng(hash32(hc.id));
 }
 
@@ -127,7 +137,14 @@ export function expectedHostedContents(tenant: Tenant): ExpectedHostedContent[] 
     for (const m of conv.messages) {
       for (const hc of hostedContentsOf(tenant, m)) {
         const bytes = hostedContentBytes(hc);
-        out.push({ ...hc, url: hostedContentUrl(tenant, m, hc.id), conversationId: conv.id, messageId: m.id, bytes, sha256: createHash('sha256').update(bytes).digest('hex') });
+        out.push({
+          ...hc,
+          url: hostedContentUrl(tenant, m, hc.id),
+          conversationId: conv.id,
+          messageId: m.id,
+          bytes,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+        });
       }
     }
   }
@@ -135,7 +152,8 @@ export function expectedHostedContents(tenant: Tenant): ExpectedHostedContent[] 
 }
 
 const CHAT_HC = /^\/v1\.0\/(?:users\/[^/]+\/)?chats\/([^/]+)\/messages\/([^/]+)\/hostedcontents(?:\/([^/]+?)(\/\$value)?)?\/?$/i;
-const CHANNEL_HC = /^\/v1\.0\/teams\/([^/]+)\/channels\/([^/]+)\/messages\/([^/]+)(?:\/replies\/([^/]+))?\/hostedcontents(?:\/([^/]+?)(\/\$value)?)?\/?$/i;
+const CHANNEL_HC =
+  /^\/v1\.0\/teams\/([^/]+)\/channels\/([^/]+)\/messages\/([^/]+)(?:\/replies\/([^/]+))?\/hostedcontents(?:\/([^/]+?)(\/\$value)?)?\/?$/i;
 
 export function isHostedContentPath(path: string): boolean {
   return CHAT_HC.test(path) || CHANNEL_HC.test(path);
@@ -161,13 +179,17 @@ export function handleHostedContent(req: IncomingMessage, res: ServerResponse, p
     const ch = CHANNEL_HC.exec(path) as RegExpExecArray;
     teamId = ch[1] as string;
     convId = ch[2] as string;
-    if (ch[4] !== undefined) { rootId = ch[3] as string; msgId = ch[4]; } else msgId = ch[3] as string;
+    if (ch[4] !== undefined) {
+      rootId = ch[3] as string;
+      msgId = ch[4];
+    } else msgId = ch[3] as string;
     hc = ch[5];
     value = ch[6] !== undefined;
   }
   const conv = tenant.conversation(convId);
   const m = conv?.get(msgId);
-  const sameShape = conv && m && (chat ? conv.kind === 'chat' : conv.kind === 'channel' && conv.teamId === teamId && m.replyToId === rootId);
+  const sameShape =
+    conv && m && (chat ? conv.kind === 'chat' : conv.kind === 'channel' && conv.teamId === teamId && m.replyToId === rootId);
   if (!conv || !m || !sameShape) return sendGraphError(res, ids, 404, 'NotFound', `Message ${msgId} was not found in ${convId}.`);
 
   // Graph allows about 1 request/s per chat or channel for hosted contents, beyond that 429
@@ -181,13 +203,25 @@ export function handleHostedContent(req: IncomingMessage, res: ServerResponse, p
       counters.hostedContentThrottled++;
       counters.hostedContentThrottledByConversation[conv.id] = (counters.hostedContentThrottledByConversation[conv.id] ?? 0) + 1;
       const wait = Math.max(0.05, Math.ceil(bucket.secondsUntilToken() * 1000) / 1000);
-      return sendGraphError(res, ids, 429, 'TooManyRequests', 'Too many requests for hosted contents of this chat. Please retry again later.', { 'retry-after': String(wait) });
+      return sendGraphError(
+        res,
+        ids,
+        429,
+        'TooManyRequests',
+        'Too many requests for hosted contents of this chat. Please retry again later.',
+        { 'retry-after': String(wait) },
+      );
     }
   }
 
   const all = hostedContentsOf(tenant, m);
   const odataBase = `${ctx.origin}/v1.0/$metadata#${chat ? 'chats' : 'teams'}('${chat ? conv.id : teamId}')${chat ? '' : `/channels('${conv.id}')`}/messages('${rootId ?? m.id}')${rootId ? `/replies('${m.id}')` : ''}/hostedContents`;
-  const meta = (h: HostedContentInfo) => ({ '@odata.type': '#microsoft.graph.chatMessageHostedContent', id: h.id, contentBytes: null, contentType: null });
+  const meta = (h: HostedContentInfo) => ({
+    '@odata.type': '#microsoft.graph.chatMessageHostedContent',
+    id: h.id,
+    contentBytes: null,
+    contentType: null,
+  });
   if (hc === undefined) {
     return sendJson(res, 200, { '@odata.context': odataBase, '@odata.count': all.length, value: all.map(meta) }, graphIdHeaders(ids));
   }

@@ -14,5 +14,7 @@ export const HOSTILE_BODIES: readonly string[] = [
 
 /** Posts every hostile body, one second apart from `atMs`, into a chat or channel; returns the message ids. */
 export function postHostileMessages(tenant: Tenant, target: PostTarget, atMs: number, fromUserId?: string): string[] {
-  return HOSTILE_BODIES.map((text, i) => tenant.postMessage(target, { text, atMs: atMs + i * 1000, html: true, ...(fromUserId !== undefined ? { fromUserId } : {}) }));
+  return HOSTILE_BODIES.map((text, i) =>
+    tenant.postMessage(target, { text, atMs: atMs + i * 1000, html: true, ...(fromUserId !== undefined ? { fromUserId } : {}) }),
+  );
 }

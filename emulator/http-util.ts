@@ -35,12 +35,24 @@ export function graphErrorBody(ids: RequestIds, code: string, message: string, e
     error: {
       code,
       message,
-      innerError: { ...extraInner, date: new Date().toISOString().slice(0, 19), 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId },
+      innerError: {
+        ...extraInner,
+        date: new Date().toISOString().slice(0, 19),
+        'request-id': ids.requestId,
+        'client-request-id': ids.clientRequestId,
+      },
     },
   };
 }
 
-export function sendGraphError(res: ServerResponse, ids: RequestIds, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+export function sendGraphError(
+  res: ServerResponse,
+  ids: RequestIds,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   const inner: Record<string, string> = status === 429 ? { code: '429', status: '429', message: 'Please retry after' } : {};
   sendJson(res, status, graphErrorBody(ids, code, message, inner), { ...graphIdHeaders(ids), ...headers });
 }

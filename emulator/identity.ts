@@ -114,16 +114,41 @@ export async function handleIdentity(req: IncomingMessage, res: ServerResponse, 
     return aadError(res, 400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
   }
   if (clientId !== cfg.clientId) {
-    return aadError(res, 400, 'unauthorized_client', 700016, `Application with identifier '${clientId ?? ''}' was not found in the directory.`);
+    return aadError(
+      res,
+      400,
+      'unauthorized_client',
+      700016,
+      `Application with identifier '${clientId ?? ''}' was not found in the directory.`,
+    );
   }
-  if (secret === null) return aadError(res, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+  if (secret === null)
+    return aadError(
+      res,
+      401,
+      'invalid_client',
+      7000218,
+      "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    );
   if (secret !== cfg.clientSecret) {
-    return aadError(res, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.');
+    return aadError(
+      res,
+      401,
+      'invalid_client',
+      7000215,
+      'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+    );
   }
   const wanted = `${cfg.origin}/.default`;
   const scopes = (form.get('scope') ?? '').split(' ').filter((s) => s && !['openid', 'profile', 'offline_access'].includes(s));
   if (scopes.length !== 1 || scopes[0] !== wanted) {
-    return aadError(res, 400, 'invalid_scope', 1002012, `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${wanted}).`);
+    return aadError(
+      res,
+      400,
+      'invalid_scope',
+      1002012,
+      `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (${wanted}).`,
+    );
   }
   cfg.counters.tokensIssued++;
   sendJson(res, 200, {

@@ -26,7 +26,17 @@ export type { FaultKnobs } from './faults';
 export type { EmulatorCounters, RouteKind, FaultKind } from './counters';
 export type { TenantSeedOptions } from './seed';
 export { Tenant } from './tenant';
-export type { EmulatedUser, EmulatedTeam, EmulatedChannel, EmulatedChat, EntityRef, ExpectedVersion, TenantStats, PostTarget, ContentOptions } from './tenant';
+export type {
+  EmulatedUser,
+  EmulatedTeam,
+  EmulatedChannel,
+  EmulatedChat,
+  EntityRef,
+  ExpectedVersion,
+  TenantStats,
+  PostTarget,
+  ContentOptions,
+} from './tenant';
 export { DELETED_SERVED_MS } from './tenant';
 export type { EmulatedFile, FileState } from './files';
 export { shareIdOf } from './files';
@@ -114,7 +124,13 @@ async function makeCertificate(): Promise<{ key: string; cert: string }> {
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }, { type: 2, value: 'localhost' }] },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 7, ip: '127.0.0.1' },
+          { type: 2, value: 'localhost' },
+        ],
+      },
     ],
   });
   return { key: pems.private, cert: pems.cert };
@@ -151,7 +167,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     try {
       handleFilesRequest(req, res, { tenant, counters, signer });
     } catch (err: unknown) {
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });
       else res.destroy();
     }
   });
@@ -163,11 +180,25 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   tenant.filesOrigin = filesOrigin;
 
   const graphCtx: GraphContext = {
-    origin, tenant, faults: () => faults, counters, snapshots, rng: faultRng, clock: () => clock(),
-    hostedBuckets: new Map(), filesOrigin, signer,
+    origin,
+    tenant,
+    faults: () => faults,
+    counters,
+    snapshots,
+    rng: faultRng,
+    clock: () => clock(),
+    hostedBuckets: new Map(),
+    filesOrigin,
+    signer,
   };
   const identityCfg = {
-    origin, tenantId, clientId, clientSecret, tokenLifetimeSec, counters, tokens,
+    origin,
+    tenantId,
+    clientId,
+    clientSecret,
+    tokenLifetimeSec,
+    counters,
+    tokens,
     tokenEndpointDown: () => faults.tokenEndpointDown,
   };
 
@@ -184,24 +215,47 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     hostedContents: () => expectedHostedContents(tenant),
     writeCaCert: (path) => writeFile(path, cert, 'utf8'),
     tenant,
-    get faults() { return faults; },
-    setFaults(patch) { faults = mergeFaults(faults, patch); },
+    get faults() {
+      return faults;
+    },
+    setFaults(patch) {
+      faults = mergeFaults(faults, patch);
+    },
     counters,
     resetCounters: () => resetCountersInPlace(counters),
-    setClock(fn) { clock = fn; },
-    close: () => Promise.all([server, filesServer].map((s) => new Promise<void>((resolve) => {
-      s.close(() => resolve());
-      // keep-alive and deliberately hanging requests would otherwise hold close() open
-      s.closeAllConnections();
-    }))).then(() => undefined),
+    setClock(fn) {
+      clock = fn;
+    },
+    close: () =>
+      Promise.all(
+        [server, filesServer].map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              // keep-alive and deliberately hanging requests would otherwise hold close() open
+              s.closeAllConnections();
+            }),
+        ),
+      ).then(() => undefined),
   };
-  const control = { tenant, counters, faults: () => faults, setFaults: emulator.setFaults, resetCounters: emulator.resetCounters, setClock: emulator.setClock };
+  const control = {
+    tenant,
+    counters,
+    faults: () => faults,
+    setFaults: emulator.setFaults,
+    resetCounters: emulator.resetCounters,
+    setClock: emulator.setClock,
+  };
 
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     let path = q < 0 ? raw : raw.slice(0, q);
-    try { path = decodeURIComponent(path); } catch { /* keep it as sent */ }
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      /* keep it as sent */
+    }
     const params = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
     if (path.startsWith('/_emulator/')) return handleControl(req, res, path, params, control);
 
@@ -227,8 +281,12 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
     const auth = req.headers.authorization;
     const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-    if (!bearer) return sendGraphError(res, ids, 401, 'InvalidAuthenticationToken', 'Access token is empty.', { 'www-authenticate': 'Bearer realm=""' });
-    if (!tokens.isValid(bearer)) return sendGraphError(res, ids, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired or invalid.');
+    if (!bearer)
+      return sendGraphError(res, ids, 401, 'InvalidAuthenticationToken', 'Access token is empty.', {
+        'www-authenticate': 'Bearer realm=""',
+      });
+    if (!tokens.isValid(bearer))
+      return sendGraphError(res, ids, 401, 'InvalidAuthenticationToken', 'Lifetime validation failed, the token is expired or invalid.');
     counters.authorizedRequests++;
 
     if (f.rateLimitRps !== null) {
@@ -250,13 +308,32 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     }
     if (f.errorRate > 0 && faultRng() < f.errorRate) {
       counters.faults.error++;
-      const [status, code] = ([[500, 'generalException'], [502, 'BadGateway'], [503, 'serviceNotAvailable'], [504, 'GatewayTimeout']] as const)[Math.floor(faultRng() * 4)] ?? [500, 'generalException'];
-      return sendGraphError(res, ids, status, code, 'The service is temporarily unavailable (injected fault).', status === 503 ? { 'retry-after': '0.1' } : {});
+      const [status, code] = (
+        [
+          [500, 'generalException'],
+          [502, 'BadGateway'],
+          [503, 'serviceNotAvailable'],
+          [504, 'GatewayTimeout'],
+        ] as const
+      )[Math.floor(faultRng() * 4)] ?? [500, 'generalException'];
+      return sendGraphError(
+        res,
+        ids,
+        status,
+        code,
+        'The service is temporarily unavailable (injected fault).',
+        status === 503 ? { 'retry-after': '0.1' } : {},
+      );
     }
     if (f.malformedRate > 0 && faultRng() < f.malformedRate) {
       counters.faults.malformed++;
       const body = `{"@odata.context":"${origin}/v1.0/$metadata#Collection(chatMessage)","@odata.count":2,"value":[{"@odata.type":"#microsoft.graph.chatMessage","id":"16`;
-      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId });
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'request-id': ids.requestId,
+        'client-request-id': ids.clientRequestId,
+      });
       res.end(body);
       return;
     }
@@ -265,7 +342,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     onRequest(req, res).catch((err: unknown) => {
-      if (!res.headersSent) sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });
       else res.destroy();
     });
   });

@@ -8,11 +8,42 @@ import { join } from 'node:path';
 import { startEmulator, type Emulator, type EmulatorOptions, type FaultKnobs, type TenantSeedOptions } from './index';
 
 const SEED_KEYS: Array<Exclude<keyof TenantSeedOptions, 'retentionPolicy'>> = [
-  'seed', 'users', 'teams', 'channelsPerTeam', 'oneOnOneChats', 'groupChats', 'meetingChats', 'messagesPerChat',
-  'postsPerChannel', 'repliesPerPost', 'historyDays', 'endMs', 'editFraction', 'deleteFraction', 'reactionFraction',
-  'hostedContentFraction', 'fileFraction', 'customReactionFraction', 'externalSenderFraction', 'deletedTeams',
+  'seed',
+  'users',
+  'teams',
+  'channelsPerTeam',
+  'oneOnOneChats',
+  'groupChats',
+  'meetingChats',
+  'messagesPerChat',
+  'postsPerChannel',
+  'repliesPerPost',
+  'historyDays',
+  'endMs',
+  'editFraction',
+  'deleteFraction',
+  'reactionFraction',
+  'hostedContentFraction',
+  'fileFraction',
+  'customReactionFraction',
+  'externalSenderFraction',
+  'deletedTeams',
 ];
-const FAULT_NUMBER_KEYS = ['latencyMs', 'jitterMs', 'rateLimitRps', 'retryAfterSec', 'errorRate', 'resetRate', 'hangRate', 'malformedRate', 'emptyPageRate', 'outOfWindowRate', 'hostedContentRps', 'hostedContentBurst', 'maxFilterClauses'] as const;
+const FAULT_NUMBER_KEYS = [
+  'latencyMs',
+  'jitterMs',
+  'rateLimitRps',
+  'retryAfterSec',
+  'errorRate',
+  'resetRate',
+  'hangRate',
+  'malformedRate',
+  'emptyPageRate',
+  'outOfWindowRate',
+  'hostedContentRps',
+  'hostedContentBurst',
+  'maxFilterClauses',
+] as const;
 
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
@@ -27,8 +58,14 @@ export function parseMainArgs(argv: readonly string[]): EmulatorOptions {
     const flag = argv[i] as string;
     if (!flag.startsWith('--')) throw new Error(`unexpected argument '${flag}'`);
     const name = flag.slice(2);
-    if (name === 'token-endpoint-down') { faults.tokenEndpointDown = true; continue; }
-    if (name === 'retention-policy') { tenant.retentionPolicy = true; continue; }
+    if (name === 'token-endpoint-down') {
+      faults.tokenEndpointDown = true;
+      continue;
+    }
+    if (name === 'retention-policy') {
+      tenant.retentionPolicy = true;
+      continue;
+    }
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     const num = () => {
@@ -65,17 +102,25 @@ export async function runEmulatorProcess(argv: readonly string[]): Promise<{ emu
   const caCertFile = join(await mkdtemp(join(tmpdir(), 'teams-export-emulator-')), 'ca.pem');
   await emulator.writeCaCert(caCertFile);
   const { origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, filesOrigin } = emulator;
-  return { emulator, line: JSON.stringify({ origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, caCertFile, filesOrigin }) };
+  return {
+    emulator,
+    line: JSON.stringify({ origin, graphBaseUrl, authorityHost, tenantId, clientId, clientSecret, caCertFile, filesOrigin }),
+  };
 }
 
 if (require.main === module) {
-  runEmulatorProcess(process.argv.slice(2)).then(({ emulator, line }) => {
-    process.stdout.write(`${line}\n`);
-    const stop = () => { void emulator.close().then(() => process.exit(0)); };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  }, (err: unknown) => {
-    process.stderr.write(`emulator: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(2);
-  });
+  runEmulatorProcess(process.argv.slice(2)).then(
+    ({ emulator, line }) => {
+      process.stdout.write(`${line}\n`);
+      const stop = () => {
+        void emulator.close().then(() => process.exit(0));
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    },
+    (err: unknown) => {
+      process.stderr.write(`emulator: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
 }

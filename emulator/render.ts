@@ -9,8 +9,15 @@ import { fileOf } from './files';
 import { bodyHostedContents, hostedContentUrl, isCustomReaction, reactionHostedContentId } from './hosted-contents';
 
 const REACTION_NAMES: Record<string, string> = {
-  like: 'Like', heart: 'Heart', laugh: 'Laugh', surprised: 'Surprised', sad: 'Sad', angry: 'Angry',
-  '💯': 'Hundred points', '👍': 'Thumbs up', '🎉': 'Party popper',
+  like: 'Like',
+  heart: 'Heart',
+  laugh: 'Laugh',
+  surprised: 'Surprised',
+  sad: 'Sad',
+  angry: 'Angry',
+  '💯': 'Hundred points',
+  '👍': 'Thumbs up',
+  '🎉': 'Party popper',
 };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -37,9 +44,24 @@ function fromOf(tenant: Tenant, s: Sender): Record<string, unknown> | null {
       return u ? identitySet(userIdentity(tenant.tenantId, u, true)) : null;
     }
     case 'external':
-      return identitySet({ '@odata.type': '#microsoft.graph.teamworkUserIdentity', id: s.id, displayName: s.displayName, userIdentityType: s.userIdentityType, tenantId: s.tenantId });
+      return identitySet({
+        '@odata.type': '#microsoft.graph.teamworkUserIdentity',
+        id: s.id,
+        displayName: s.displayName,
+        userIdentityType: s.userIdentityType,
+        tenantId: s.tenantId,
+      });
     case 'app':
-      return { application: { '@odata.type': '#microsoft.graph.teamworkApplicationIdentity', id: s.id, displayName: s.displayName, applicationIdentityType: s.applicationIdentityType }, device: null, user: null };
+      return {
+        application: {
+          '@odata.type': '#microsoft.graph.teamworkApplicationIdentity',
+          id: s.id,
+          displayName: s.displayName,
+          applicationIdentityType: s.applicationIdentityType,
+        },
+        device: null,
+        user: null,
+      };
     default:
       return null;
   }
@@ -61,7 +83,7 @@ function renderReaction(tenant: Tenant, m: Msg, r: Reaction): Record<string, unk
   const custom = isCustomReaction(tenant, m, r);
   return {
     reactionType: custom ? 'custom' : r.reactionType,
-    displayName: custom ? 'partyparrot' : REACTION_NAMES[r.reactionType] ?? null,
+    displayName: custom ? 'partyparrot' : (REACTION_NAMES[r.reactionType] ?? null),
     reactionContentUrl: custom ? hostedContentUrl(tenant, m, reactionHostedContentId(m, r)) : null,
     createdDateTime: iso(r.ms),
     user: identitySet(u ? userIdentity(tenant.tenantId, u, false) : { id: null, displayName: null }),
@@ -91,8 +113,10 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
     if (attach) content = `${content}<attachment id="${file.attachmentId}"></attachment>`;
     for (const h of hosted) {
       const url = hostedContentUrl(tenant, m, h.id);
-      if (h.kind === 'image') content = `${content}<p><img src="${url}" width="250" height="141" alt="image" itemid="${h.id}" style="vertical-align:bottom"></p>`;
-      else if (h.kind === 'emoji') content = `${content} <customemoji id="${h.id}" alt="partyparrot" source="${url}" title="partyparrot" width="20" height="20"></customemoji>`;
+      if (h.kind === 'image')
+        content = `${content}<p><img src="${url}" width="250" height="141" alt="image" itemid="${h.id}" style="vertical-align:bottom"></p>`;
+      else if (h.kind === 'emoji')
+        content = `${content} <customemoji id="${h.id}" alt="partyparrot" source="${url}" title="partyparrot" width="20" height="20"></customemoji>`;
       else content = `${content}<attachment id="${snippetId}"></attachment>`;
     }
     body = { contentType: (m.flags & F_TEXT_BODY) !== 0 && !mentioned && !attach && hosted.length === 0 ? 'text' : 'html', content };
@@ -136,34 +160,40 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
     body,
     attachments: [
       ...(file
-        ? [{
-            id: file.attachmentId,
-            contentType: 'reference',
-            contentUrl: file.contentUrl,
-            content: null,
-            name: file.name,
-            thumbnailUrl: null,
-            teamsAppId: null,
-          }]
+        ? [
+            {
+              id: file.attachmentId,
+              contentType: 'reference',
+              contentUrl: file.contentUrl,
+              content: null,
+              name: file.name,
+              thumbnailUrl: null,
+              teamsAppId: null,
+            },
+          ]
         : []),
       ...(snippet
-        ? [{
-            id: snippetId,
-            contentType: 'application/vnd.microsoft.card.codesnippet',
-            contentUrl: null,
-            content: JSON.stringify({ language: 'TypeScript', wrap: true, codeSnippetUrl: hostedContentUrl(tenant, m, snippet.id) }),
-            name: null,
-            thumbnailUrl: null,
-            teamsAppId: null,
-          }]
+        ? [
+            {
+              id: snippetId,
+              contentType: 'application/vnd.microsoft.card.codesnippet',
+              contentUrl: null,
+              content: JSON.stringify({ language: 'TypeScript', wrap: true, codeSnippetUrl: hostedContentUrl(tenant, m, snippet.id) }),
+              name: null,
+              thumbnailUrl: null,
+              teamsAppId: null,
+            },
+          ]
         : []),
     ],
     mentions: mentioned
-      ? [{
-          id: 0,
-          mentionText: mentioned.displayName,
-          mentioned: { application: null, device: null, conversation: null, user: userIdentity(tenant.tenantId, mentioned, true) },
-        }]
+      ? [
+          {
+            id: 0,
+            mentionText: mentioned.displayName,
+            mentioned: { application: null, device: null, conversation: null, user: userIdentity(tenant.tenantId, mentioned, true) },
+          },
+        ]
       : [],
     reactions: v.reactions ? v.reactions.map((r) => renderReaction(tenant, m, r)) : [],
     messageHistory: v.reactions

@@ -66,7 +66,22 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
 const GIVEN = ['Ada', 'Zoë', 'Omar', 'Noa', 'Li', 'Sven', 'Priya', 'José', 'Fatima', 'Yosef', 'Chloé', 'Kenji', 'Amara', 'Björn'];
-const SURNAMES = ['Lovelace', 'Müller', 'Haddad', 'Cohen', 'Wei', 'Ørsted', 'Sharma', 'García', 'Al-Sayed', 'Levi', 'Dubois', 'Tanaka', 'Okafor', 'Ström'];
+const SURNAMES = [
+  'Lovelace',
+  'Müller',
+  'Haddad',
+  'Cohen',
+  'Wei',
+  'Ørsted',
+  'Sharma',
+  'García',
+  'Al-Sayed',
+  'Levi',
+  'Dubois',
+  'Tanaka',
+  'Okafor',
+  'Ström',
+];
 const TEXTS = [
   'Good morning team! ☀️',
   'Can we move the sync to 3pm? 🙏',
@@ -87,7 +102,12 @@ const REACTIONS = ['like', 'heart', 'laugh', 'surprised', 'sad', 'angry', '💯'
 
 /** ASCII-only local part for a UPN. */
 function asciiName(s: string): string {
-  return s.normalize('NFD').replace(/[^A-Za-z]/g, '').toLowerCase() || 'user';
+  return (
+    s
+      .normalize('NFD')
+      .replace(/[^A-Za-z]/g, '')
+      .toLowerCase() || 'user'
+  );
 }
 
 export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: number): void {
@@ -125,7 +145,9 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
   }
   // who takes part in chats and channels: everyone but the users without a mailbox (guests included)
   const teamsUsers: number[] = [];
-  tenant.users.forEach((_, i) => { if (i % 8 !== 5) teamsUsers.push(i); });
+  tenant.users.forEach((_, i) => {
+    if (i % 8 !== 5) teamsUsers.push(i);
+  });
 
   // Recent creation instants, reused now and then so different messages share a millisecond.
   const usedInstants: number[] = [];
@@ -151,14 +173,30 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
   /** Adds a message and its later history (edits, reactions, deletion) before endMs. */
   // ids taken per conversation while seeding (Conversation.get would build a lasting index for every one)
   const taken = new WeakMap<Conversation, Set<number>>();
-  const addMessage = (conv: Conversation, createdMs: number, fromIdx: number, replyToId: string | null, flags: number, authors: readonly number[]): string => {
+  const addMessage = (
+    conv: Conversation,
+    createdMs: number,
+    fromIdx: number,
+    replyToId: string | null,
+    flags: number,
+    authors: readonly number[],
+  ): string => {
     let ids = taken.get(conv);
     if (!ids) taken.set(conv, (ids = new Set()));
     let at = createdMs;
     while (ids.has(at)) at++;
     ids.add(at);
     const text = flags & F_SYSTEM ? null : pick(rng, TEXTS);
-    const m = tenant.addMessage(conv, String(at), at, fromIdx, replyToId, flags & F_SYSTEM ? flags : flags | F_RICH, randInt(rng, 0, 1 << 20), text);
+    const m = tenant.addMessage(
+      conv,
+      String(at),
+      at,
+      fromIdx,
+      replyToId,
+      flags & F_SYSTEM ? flags : flags | F_RICH,
+      randInt(rng, 0, 1 << 20),
+      text,
+    );
     if (flags & F_SYSTEM) return m.id;
     const later = (): number => at + 1 + Math.floor(rng() * Math.max(1, endMs - at - 1));
     const changes: Array<{ at: number; kind: 'edit' | 'reaction' | 'delete' }> = [];
@@ -171,7 +209,8 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
     if (rng() < o.deleteFraction) changes.push({ at: Math.max(later(), (changes[changes.length - 1]?.at ?? at) + 1), kind: 'delete' });
     for (const c of changes) {
       if (c.kind === 'edit') tenant.applyChange(m, c.at, { text: `${m.v.text ?? ''} (edited ✏️)`, edited: true });
-      else if (c.kind === 'reaction') tenant.applyChange(m, c.at, { reaction: { reactionType: pick(rng, REACTIONS), userIdx: pick(rng, authors), ms: 0, seeded: true } });
+      else if (c.kind === 'reaction')
+        tenant.applyChange(m, c.at, { reaction: { reactionType: pick(rng, REACTIONS), userIdx: pick(rng, authors), ms: 0, seeded: true } });
       else tenant.applyChange(m, c.at, { deleted: true });
     }
     return m.id;
@@ -191,12 +230,18 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
         if (tenant.chat(id)) return; // this pair already has its 1:1 chat
       } else if (kind === 'group') id = `19:${hex(rng, 32)}@thread.v2`;
       else id = `19:meeting_${Buffer.from(hex(rng, 24)).toString('base64url').slice(0, 32)}@thread.v2`;
-      const chat = tenant.addChat({ id, kind, topic: kind === 'oneOnOne' ? null : `${kind === 'meeting' ? 'Meeting' : 'Group'} ${tenant.chats.length}`, memberIds });
+      const chat = tenant.addChat({
+        id,
+        kind,
+        topic: kind === 'oneOnOne' ? null : `${kind === 'meeting' ? 'Meeting' : 'Group'} ${tenant.chats.length}`,
+        memberIds,
+      });
       if (kind !== 'oneOnOne') {
         // the chat starts with a membersAdded system event, before its first message
         addMessage(chat.conversation, startMs + Math.floor(rng() * Math.min(span, HOUR)), members[0] as number, null, F_SYSTEM, members);
       }
-      for (let i = 0; i < o.messagesPerChat; i++) addMessage(chat.conversation, randomInstant(), pick(rng, members), null, regularFlags(false), members);
+      for (let i = 0; i < o.messagesPerChat; i++)
+        addMessage(chat.conversation, randomInstant(), pick(rng, members), null, regularFlags(false), members);
     };
     for (let i = 0; i < o.oneOnOneChats; i++) makeChat('oneOnOne', 2);
     for (let i = 0; i < o.groupChats; i++) makeChat('group', randInt(rng, 3, 7));

@@ -23,7 +23,16 @@ export type SenderClause =
   | { field: 'applicationIdentityType'; value: string }
   | { field: 'messageType'; op: 'eq' | 'ne'; value: 'systemEventMessage' };
 
-const USER_TYPES = ['aadUser', 'onPremiseAadUser', 'anonymousGuest', 'federatedUser', 'personalMicrosoftAccountUser', 'skypeUser', 'phoneUser', 'emailUser'];
+const USER_TYPES = [
+  'aadUser',
+  'onPremiseAadUser',
+  'anonymousGuest',
+  'federatedUser',
+  'personalMicrosoftAccountUser',
+  'skypeUser',
+  'phoneUser',
+  'emailUser',
+];
 const APP_TYPES = ['aadApplication', 'bot', 'tenantBot', 'office365Connector', 'outgoingWebhook'];
 
 /** Splits on a keyword outside parentheses and quotes. */
@@ -68,9 +77,12 @@ export function parseSenderClauses(text: string): SenderClause[] | string {
     const c = unwrap(raw);
     let m: RegExpExecArray | null;
     if ((m = /^from\/user\/id eq '([^']+)'$/.exec(c))) out.push({ field: 'userId', value: m[1] as string });
-    else if ((m = /^from\/user\/userIdentityType eq '([^']+)'$/.exec(c)) && USER_TYPES.includes(m[1] as string)) out.push({ field: 'userIdentityType', value: m[1] as string });
-    else if ((m = /^from\/application\/applicationIdentityType eq '([^']+)'$/.exec(c)) && APP_TYPES.includes(m[1] as string)) out.push({ field: 'applicationIdentityType', value: m[1] as string });
-    else if ((m = /^messageType (eq|ne) 'systemEventMessage'$/.exec(c))) out.push({ field: 'messageType', op: m[1] as 'eq' | 'ne', value: 'systemEventMessage' });
+    else if ((m = /^from\/user\/userIdentityType eq '([^']+)'$/.exec(c)) && USER_TYPES.includes(m[1] as string))
+      out.push({ field: 'userIdentityType', value: m[1] as string });
+    else if ((m = /^from\/application\/applicationIdentityType eq '([^']+)'$/.exec(c)) && APP_TYPES.includes(m[1] as string))
+      out.push({ field: 'applicationIdentityType', value: m[1] as string });
+    else if ((m = /^messageType (eq|ne) 'systemEventMessage'$/.exec(c)))
+      out.push({ field: 'messageType', op: m[1] as 'eq' | 'ne', value: 'systemEventMessage' });
     else return `Invalid $filter query: unsupported sender clause '${c}'`;
   }
   return out;
@@ -82,11 +94,16 @@ export function matchesSenders(tenant: Tenant, m: Msg, clauses: readonly SenderC
   const s = senderOf(tenant, m);
   return clauses.some((c) => {
     switch (c.field) {
-      case 'messageType': return c.op === 'eq' ? system : !system;
-      case 'userId': return (s.kind === 'user' || s.kind === 'external') && s.id === c.value;
-      case 'userIdentityType': return (s.kind === 'user' || s.kind === 'external') && s.userIdentityType === c.value;
-      case 'applicationIdentityType': return s.kind === 'app' && s.applicationIdentityType === c.value;
-      default: return false;
+      case 'messageType':
+        return c.op === 'eq' ? system : !system;
+      case 'userId':
+        return (s.kind === 'user' || s.kind === 'external') && s.id === c.value;
+      case 'userIdentityType':
+        return (s.kind === 'user' || s.kind === 'external') && s.userIdentityType === c.value;
+      case 'applicationIdentityType':
+        return s.kind === 'app' && s.applicationIdentityType === c.value;
+      default:
+        return false;
     }
   });
 }

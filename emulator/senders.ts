@@ -26,9 +26,26 @@ const BOTS = ['Build Bot', 'Polly'];
 /** The external identity pool of a tenant (stable per tenant id). */
 export function externalSenders(tenantId: string): Sender[] {
   return [
-    ...FEDERATED.map((displayName, i): Sender => ({ kind: 'external', id: stableGuid(`${tenantId}|fed|${i}`), displayName, userIdentityType: 'federatedUser', tenantId: stableGuid(`fed-tenant|${i}`) })),
-    ...ANONYMOUS.map((displayName, i): Sender => ({ kind: 'external', id: `8:teamsvisitor:${hash32(`${tenantId}|anon|${i}`).toString(16)}${hash32(`anon|${i}`).toString(16)}`, displayName, userIdentityType: 'anonymousGuest', tenantId: null })),
-    ...BOTS.map((displayName, i): Sender => ({ kind: 'app', id: stableGuid(`${tenantId}|bot|${i}`), displayName, applicationIdentityType: 'bot' })),
+    ...FEDERATED.map((displayName, i): Sender => ({
+      kind: 'external',
+      id: stableGuid(`${tenantId}|fed|${i}`),
+      displayName,
+      userIdentityType: 'federatedUser',
+      tenantId: stableGuid(`fed-tenant|${i}`),
+    })),
+    ...ANONYMOUS.map((displayName, i): Sender => ({
+      kind: 'external',
+      id: `8:teamsvisitor:${hash32(`${tenantId}|anon|${i}`).toString(16)}${hash32(`anon|${i}`).toString(16)}`,
+      displayName,
+      userIdentityType: 'anonymousGuest',
+      tenantId: null,
+    })),
+    ...BOTS.map((displayName, i): Sender => ({
+      kind: 'app',
+      id: stableGuid(`${tenantId}|bot|${i}`),
+      displayName,
+      applicationIdentityType: 'bot',
+    })),
   ];
 }
 
@@ -40,9 +57,15 @@ export function externalSenders(tenantId: string): Sender[] {
 export function senderOf(tenant: Tenant, m: Msg): Sender {
   if ((m.flags & F_SYSTEM) !== 0) return { kind: 'none' };
   const chat = m.conv.kind === 'chat' ? tenant.chat(m.conv.id) : undefined;
-  if ((m.flags & F_RICH) !== 0 && chat && chat.kind !== 'oneOnOne' && unitHash(`${m.conv.id}|${m.id}|sender`) < tenant.content.externalSenderFraction) {
+  if (
+    (m.flags & F_RICH) !== 0 &&
+    chat &&
+    chat.kind !== 'oneOnOne' &&
+    unitHash(`${m.conv.id}|${m.id}|sender`) < tenant.content.externalSenderFraction
+  ) {
     const pool = tenant.externalSenders.filter((s) =>
-      chat.kind === 'meeting' ? s.kind === 'external' : !(s.kind === 'external' && s.userIdentityType === 'anonymousGuest'));
+      chat.kind === 'meeting' ? s.kind === 'external' : !(s.kind === 'external' && s.userIdentityType === 'anonymousGuest'),
+    );
     const s = pool[hash32(`${m.conv.id}|${m.id}|who`) % pool.length];
     if (s) return s;
   }

@@ -263,7 +263,16 @@ export class Tenant {
   }
 
   /** Adds a message record (first version) to a conversation; its id must be unique there. */
-  addMessage(conv: Conversation, id: string, createdMs: number, fromIdx: number, replyToId: string | null, flags: number, aux: number, text: string | null): Msg {
+  addMessage(
+    conv: Conversation,
+    id: string,
+    createdMs: number,
+    fromIdx: number,
+    replyToId: string | null,
+    flags: number,
+    aux: number,
+    text: string | null,
+  ): Msg {
     const m = new Msg(conv, id, createdMs, fromIdx, replyToId, flags, aux, new Version(createdMs, id, text, 0, 0, null, null));
     conv.add(m);
     this.messageCount++;

@@ -10,7 +10,14 @@ export function createExportWorkerHandler(getCtx: GetAppContext) {
       const ctx = await getCtx();
       const result = await handleQueueMessage(ctx, item, log);
       if ('plan' in result) log.info('planning message handled', { outcome: result.outcome, runId: result.runId });
-      else log.info('job message handled', { outcome: result.outcome, runId: result.runId, entity: `${result.entity.kind}:${result.entity.id}`, attempt: result.attempt, delaySec: result.delaySec });
+      else
+        log.info('job message handled', {
+          outcome: result.outcome,
+          runId: result.runId,
+          entity: `${result.entity.kind}:${result.entity.id}`,
+          attempt: result.attempt,
+          delaySec: result.delaySec,
+        });
     } catch (err) {
       // Only failures outside the job (an invalid message, storage down) get here: the host redelivers
       // the message and, after maxDequeueCount deliveries, moves it to the poison queue.

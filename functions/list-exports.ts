@@ -6,7 +6,9 @@ import { handleHttp, json } from '../src/app/http-responses';
 
 export function createListExportsHandler(getCtx: GetAppContext) {
   return async function listExports(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(context, getCtx, async (ctx) => json(200, await listArchive(ctx, { prefix: request.query.get('prefix'), limit: request.query.get('limit') })));
+    return handleHttp(context, getCtx, async (ctx) =>
+      json(200, await listArchive(ctx, { prefix: request.query.get('prefix'), limit: request.query.get('limit') })),
+    );
   };
 }
 

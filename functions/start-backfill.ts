@@ -23,7 +23,11 @@ export function createStartBackfillHandler(getCtx: GetAppContext) {
       const started = await requestBackfillRun(ctx, req, log, key);
       const location = new URL(`runs/${encodeURIComponent(started.runId)}`, request.url).toString();
       // 200 for a retried request (same Idempotency-Key): the run the first one started.
-      return json(started.created ? 202 : 200, { runId: started.runId, status: started.status, planned: started.planned, statusUrl: location }, { location });
+      return json(
+        started.created ? 202 : 200,
+        { runId: started.runId, status: started.status, planned: started.planned, statusUrl: location },
+        { location },
+      );
     });
   };
 }

@@ -38,7 +38,11 @@ let counter = 0;
 /** Settings for one scenario: the emulator, the shared Azurite, fresh container and table names. */
 function envFor(emulator: Emulator, connectionString: string, label: string, extra: Record<string, string> = {}): Record<string, string> {
   const unique = `${Date.now().toString(36)}${(counter++).toString(36)}`;
-  const storage = { connectionString, container: `soak-${label}-${unique}`, tablePrefix: `soak${label.replace(/[^a-z0-9]/gi, '')}${unique}` };
+  const storage = {
+    connectionString,
+    container: `soak-${label}-${unique}`,
+    tablePrefix: `soak${label.replace(/[^a-z0-9]/gi, '')}${unique}`,
+  };
   return cliEnv(emulator, storage, { EXPORT_START: new Date(Date.now() - 120 * DAY).toISOString(), EXPORT_CHUNK: 'P10D', ...extra });
 }
 
@@ -51,7 +55,10 @@ async function trustedEmulator(opts: EmulatorOptions): Promise<Emulator> {
 /** Users with Teams data and teams: every entity whose current versions must all be archived. */
 function entitiesOf(emulator: Emulator): Entity[] {
   const t = emulator.tenant;
-  return [...t.users.filter((u) => u.hasTeamsData).map((u) => ({ kind: 'user' as const, id: u.id })), ...t.teams.map((x) => ({ kind: 'team' as const, id: x.id }))];
+  return [
+    ...t.users.filter((u) => u.hasTeamsData).map((u) => ({ kind: 'user' as const, id: u.id })),
+    ...t.teams.map((x) => ({ kind: 'team' as const, id: x.id })),
+  ];
 }
 
 function audit(container: ContainerClient, emulator: Emulator, currentBefore: number): Promise<ArchiveAudit> {
@@ -63,7 +70,10 @@ async function sigkillScenario(azurite: AzuriteProcess, kills: number): Promise<
   const emulator = await trustedEmulator({ tenant: { seed: 901, users: 12, teams: 3, historyDays: 100, endMs: Date.now() - 2 * HOUR } });
   // A lag of 1 s: the changes made just before each run are inside its fresh window (with the default
   // 5 min, changes stamped behind an earlier run's watermark would wait for the settle pass a day later).
-  const env = { ...envFor(emulator, azurite.connectionString, 'kill', { GRAPH_PAGE_SIZE: '5', EXPORT_LAG: 'PT1S' }), NODE_EXTRA_CA_CERTS: await emulatorCaFile(emulator) };
+  const env = {
+    ...envFor(emulator, azurite.connectionString, 'kill', { GRAPH_PAGE_SIZE: '5', EXPORT_LAG: 'PT1S' }),
+    NODE_EXTRA_CA_CERTS: await emulatorCaFile(emulator),
+  };
   emulator.setFaults({ latencyMs: 5 });
   const tenant = emulator.tenant;
   let rng = 12345;
@@ -92,7 +102,9 @@ async function sigkillScenario(azurite: AzuriteProcess, kills: number): Promise<
     }
     const pagesBefore = emulator.counters.messagePages;
     const killAfterPages = 1 + rand(60);
-    const r = await runCli(['run', '--now', new Date().toISOString()], env, { killWhen: () => emulator.counters.messagePages - pagesBefore >= killAfterPages });
+    const r = await runCli(['run', '--now', new Date().toISOString()], env, {
+      killWhen: () => emulator.counters.messagePages - pagesBefore >= killAfterPages,
+    });
     if (r.signal === 'SIGKILL') killed++;
     log(`sigkill ${i + 1}/${kills}: ${r.signal ?? `exit ${r.code}`}`);
   }
@@ -103,14 +115,28 @@ async function sigkillScenario(azurite: AzuriteProcess, kills: number): Promise<
   const deps = await buildDeps(loadSettings(env), { log: silentLogger });
   const a = await audit(deps.container, emulator, nowMs - 1000);
   await emulator.close();
-  return { scenario: `SIGKILL x${kills} over a changing tenant, then a clean run`, faults: `${killed} SIGKILLs, ${mutations} mutations; clean run exit ${clean.code}`, runs: kills + 1, audit: a, ok: clean.code === 0 };
+  return {
+    scenario: `SIGKILL x${kills} over a changing tenant, then a clean run`,
+    faults: `${killed} SIGKILLs, ${mutations} mutations; clean run exit ${clean.code}`,
+    runs: kills + 1,
+    audit: a,
+    ok: clean.code === 0,
+  };
 }
 
 /** A minute at a tenth of the rate limit in the middle of a long run. */
 async function stormScenario(azurite: AzuriteProcess, stormMs: number): Promise<Row> {
   const now = Date.now();
-  const emulator = await trustedEmulator({ tenant: { seed: 902, users: 30, teams: 6, historyDays: 100, endMs: now - 2 * HOUR }, faults: { rateLimitRps: 100, retryAfterSec: 1 } });
-  const env: Env = envFor(emulator, azurite.connectionString, 'storm', { GRAPH_PAGE_SIZE: '3', GRAPH_MAX_RPS: '150', GRAPH_MAX_RETRIES: '12', EXPORT_CONCURRENCY: '16' });
+  const emulator = await trustedEmulator({
+    tenant: { seed: 902, users: 30, teams: 6, historyDays: 100, endMs: now - 2 * HOUR },
+    faults: { rateLimitRps: 100, retryAfterSec: 1 },
+  });
+  const env: Env = envFor(emulator, azurite.connectionString, 'storm', {
+    GRAPH_PAGE_SIZE: '3',
+    GRAPH_MAX_RPS: '150',
+    GRAPH_MAX_RETRIES: '12',
+    EXPORT_CONCURRENCY: '16',
+  });
   const deps = await buildDeps(loadSettings(env), { log: silentLogger });
   let storm: Promise<{ sent: number; throttled: number }> | undefined;
   const outcome = await runExport({ kind: 'daily', nowMs: now }, deps, {
@@ -141,7 +167,11 @@ async function stormScenario(azurite: AzuriteProcess, stormMs: number): Promise<
 /** 30-second tokens over a run of several minutes. */
 async function tokenScenario(azurite: AzuriteProcess): Promise<Row> {
   const now = Date.now();
-  const emulator = await trustedEmulator({ tokenLifetimeSec: 30, tenant: { seed: 903, users: 20, teams: 4, historyDays: 100, endMs: now - 2 * HOUR }, faults: { latencyMs: 500 } });
+  const emulator = await trustedEmulator({
+    tokenLifetimeSec: 30,
+    tenant: { seed: 903, users: 20, teams: 4, historyDays: 100, endMs: now - 2 * HOUR },
+    faults: { latencyMs: 500 },
+  });
   const env = envFor(emulator, azurite.connectionString, 'tokens', { GRAPH_PAGE_SIZE: '3', EXPORT_CONCURRENCY: '2' });
   const deps = await buildDeps(loadSettings(env), { log: silentLogger });
   const t0 = Date.now();
@@ -151,7 +181,13 @@ async function tokenScenario(azurite: AzuriteProcess): Promise<Row> {
   const issued = emulator.counters.tokensIssued;
   const unauthorized = emulator.counters.byStatus['401'] ?? 0;
   await emulator.close();
-  return { scenario: '30 s tokens over a long run', faults: `${secs} s run, ${issued} tokens issued, ${unauthorized} answers 401; run ${outcome.status}`, runs: 1, audit: a, ok: outcome.status === 'succeeded' };
+  return {
+    scenario: '30 s tokens over a long run',
+    faults: `${secs} s run, ${issued} tokens issued, ${unauthorized} answers 401; run ${outcome.status}`,
+    runs: 1,
+    audit: a,
+    ok: outcome.status === 'succeeded',
+  };
 }
 
 function problems(r: Row): number {
@@ -160,18 +196,40 @@ function problems(r: Row): number {
 }
 
 function printTable(rows: Row[]): void {
-  const header = ['scenario', 'faults injected', 'runs', 'versions expected', 'lost', 'duplicated', 'superseded before commit', 'never served', 'invalid blobs'];
+  const header = [
+    'scenario',
+    'faults injected',
+    'runs',
+    'versions expected',
+    'lost',
+    'duplicated',
+    'superseded before commit',
+    'never served',
+    'invalid blobs',
+  ];
   console.log(`| ${header.join(' | ')} |`);
   console.log(`|${header.map(() => ' --- ').join('|')}|`);
   for (const r of rows) {
     const a = r.audit;
-    const cells = [r.scenario, r.faults, r.runs, a.expected, a.lost.length + a.missingPerEntity.length, a.duplicated.length, a.supersededBeforeCommit.length, a.extra.length, a.invalidBlobs.length];
+    const cells = [
+      r.scenario,
+      r.faults,
+      r.runs,
+      a.expected,
+      a.lost.length + a.missingPerEntity.length,
+      a.duplicated.length,
+      a.supersededBeforeCommit.length,
+      a.extra.length,
+      a.invalidBlobs.length,
+    ];
     console.log(`| ${cells.map(String).join(' | ')} |`);
   }
 }
 
 async function main(): Promise<number> {
-  const { values: args } = parseArgs({ options: { only: { type: 'string' }, kills: { type: 'string', default: '20' }, 'storm-sec': { type: 'string', default: '60' } } });
+  const { values: args } = parseArgs({
+    options: { only: { type: 'string' }, kills: { type: 'string', default: '20' }, 'storm-sec': { type: 'string', default: '60' } },
+  });
   const scenarios: Record<string, (azurite: AzuriteProcess) => Promise<Row>> = {
     sigkill: (az) => sigkillScenario(az, Number(args.kills)),
     storm: (az) => stormScenario(az, Number(args['storm-sec']) * 1000),

@@ -61,7 +61,10 @@ function storageIdentity(clientId: string | undefined, interactive: boolean): To
 /** Builds every client and makes sure the container and tables exist (created on first use). */
 export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Promise<AppDeps> {
   const credential = opts.credential ?? createGraphCredential(settings);
-  const storageCredential = settings.storage.kind === 'identity' ? (opts.storageCredential ?? storageIdentity(settings.storage.clientId, opts.interactive === true)) : undefined;
+  const storageCredential =
+    settings.storage.kind === 'identity'
+      ? (opts.storageCredential ?? storageIdentity(settings.storage.clientId, opts.interactive === true))
+      : undefined;
   const storage = createStorageClients(settings.storage, storageCredential);
   const container: ContainerClient = storage.blobService.getContainerClient(settings.container);
   const names = tableNames(settings.tablePrefix);

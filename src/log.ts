@@ -28,9 +28,11 @@ export type LogSink = (level: LogLevel, message: string, fields: LogFields) => v
 
 /** Builds a logger over a sink (console, Functions InvocationContext, a test array). */
 export function createLogger(sink: LogSink, minLevel: LogLevel = 'info', base: LogFields = {}): Logger {
-  const write = (level: LogLevel) => (message: string, fields: LogFields = {}) => {
-    if (ORDER[level] >= ORDER[minLevel]) sink(level, message, redact({ ...base, ...fields }));
-  };
+  const write =
+    (level: LogLevel) =>
+    (message: string, fields: LogFields = {}) => {
+      if (ORDER[level] >= ORDER[minLevel]) sink(level, message, redact({ ...base, ...fields }));
+    };
   return {
     debug: write('debug'),
     info: write('info'),

@@ -23,14 +23,17 @@ const duration = (name: string, def: string, min = 0) =>
     });
 
 const instant = (name: string, def: string) =>
-  z.string().default(def).transform((text, ctx) => {
-    const ms = parseInstant(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 UTC instant such as 2024-01-01T00:00:00Z (got "${text}")` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  z
+    .string()
+    .default(def)
+    .transform((text, ctx) => {
+      const ms = parseInstant(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 UTC instant such as 2024-01-01T00:00:00Z (got "${text}")` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 
 const numberSetting = (name: string, def: number, min: number, max: number, form: RegExp, what: string) =>
   z
@@ -126,7 +129,10 @@ export const settingsSchema = z.object({
   EXPORT_CONTAINER: z
     .string()
     .default('teams-export')
-    .refine((s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(s), 'EXPORT_CONTAINER must be a valid blob container name (3-63 lowercase letters, digits, single hyphens)'),
+    .refine(
+      (s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(s),
+      'EXPORT_CONTAINER must be a valid blob container name (3-63 lowercase letters, digits, single hyphens)',
+    ),
   EXPORT_TABLE_PREFIX: z
     .string()
     .default('teamsexport')
@@ -134,7 +140,10 @@ export const settingsSchema = z.object({
   EXPORT_SCHEDULE: z
     .string()
     .default('0 30 2 * * *')
-    .refine((s) => isNcrontab(s), 'EXPORT_SCHEDULE must be an NCRONTAB expression of six fields {second} {minute} {hour} {day} {month} {day-of-week}, such as "0 30 2 * * *"'),
+    .refine(
+      (s) => isNcrontab(s),
+      'EXPORT_SCHEDULE must be an NCRONTAB expression of six fields {second} {minute} {hour} {day} {month} {day-of-week}, such as "0 30 2 * * *"',
+    ),
   EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
   EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
   EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
@@ -149,7 +158,10 @@ export const settingsSchema = z.object({
   EXPORT_QUEUE: z
     .string()
     .default('teams-export-jobs')
-    .refine((s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s), 'EXPORT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)'),
+    .refine(
+      (s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s),
+      'EXPORT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)',
+    ),
   EXPORT_CHAT_MODE: z.enum(['custodian', 'sender']).default('custodian'),
   EXPORT_HOSTED_CONTENTS: bool('EXPORT_HOSTED_CONTENTS', true),
   EXPORT_ATTACHMENTS: bool('EXPORT_ATTACHMENTS', false),
@@ -348,7 +360,9 @@ function storageConnection(raw: Raw, problems: string[]): StorageConnection | un
       ...(raw.EXPORT_STORAGE__clientId ? { clientId: raw.EXPORT_STORAGE__clientId } : {}),
     };
   }
-  problems.push('EXPORT_STORAGE is required (a storage connection string, or EXPORT_STORAGE__blobServiceUri and EXPORT_STORAGE__tableServiceUri for identity-based access; AzureWebJobsStorage is used when neither is set)');
+  problems.push(
+    'EXPORT_STORAGE is required (a storage connection string, or EXPORT_STORAGE__blobServiceUri and EXPORT_STORAGE__tableServiceUri for identity-based access; AzureWebJobsStorage is used when neither is set)',
+  );
   return undefined;
 }
 

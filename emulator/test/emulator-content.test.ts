@@ -22,14 +22,21 @@ const WIDE = { gt: NOW - 400 * DAY, lt: NOW + DAY };
 let emu: Emulator;
 let token: string;
 
-async function get(url: string, opts: { token?: string | null; headers?: Record<string, string>; redirect?: RequestRedirect } = {}): Promise<Res> {
+async function get(
+  url: string,
+  opts: { token?: string | null; headers?: Record<string, string>; redirect?: RequestRedirect } = {},
+): Promise<Res> {
   const headers: Record<string, string> = { ...opts.headers };
   const t = opts.token === undefined ? token : opts.token;
   if (t) headers.authorization = `Bearer ${t}`;
   const r = await fetch(url, { headers, redirect: opts.redirect ?? 'follow' });
   const bytes = Buffer.from(await r.arrayBuffer());
   let body: unknown;
-  try { body = JSON.parse(bytes.toString('utf8')); } catch { body = undefined; }
+  try {
+    body = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    body = undefined;
+  }
   return { status: r.status, headers: r.headers, body, bytes };
 }
 
@@ -57,7 +64,8 @@ const keysOf = (items: any[]) => new Set(items.map(versionKeyOf));
 
 async function everyServedMessage(): Promise<any[]> {
   const out: any[] = [];
-  for (const e of emu.tenant.exportableEntities()) out.push(...await getAll(e.kind === 'user' ? chatUrl(e.id, range(), 999) : teamUrl(e.id, 'getAllMessages', 999)));
+  for (const e of emu.tenant.exportableEntities())
+    out.push(...(await getAll(e.kind === 'user' ? chatUrl(e.id, range(), 999) : teamUrl(e.id, 'getAllMessages', 999))));
   return out;
 }
 
@@ -67,7 +75,10 @@ beforeAll(async () => {
     tenant: { seed: 7, users: 12, teams: 2, historyDays: 10, retentionPolicy: true, deletedTeams: 2 },
     faults: { hostedContentRps: null },
   });
-  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+    authorityHost: emu.authorityHost,
+    disableInstanceDiscovery: true,
+  });
   token = (await cred.getToken(`${emu.origin}/.default`)).token;
 });
 
@@ -82,7 +93,8 @@ describe('hosted contents', () => {
     for (const m of all) {
       for (const x of (m.body.content ?? '').matchAll(/<img src="([^"]+)"/g)) urls.set(x[1], 'image');
       for (const x of (m.body.content ?? '').matchAll(/<customemoji [^>]*source="([^"]+)"/g)) urls.set(x[1], 'emoji');
-      for (const a of m.attachments) if (a.contentType === 'application/vnd.microsoft.card.codesnippet') urls.set(JSON.parse(a.content).codeSnippetUrl, 'snippet');
+      for (const a of m.attachments)
+        if (a.contentType === 'application/vnd.microsoft.card.codesnippet') urls.set(JSON.parse(a.content).codeSnippetUrl, 'snippet');
       for (const r of m.reactions) if (r.reactionType === 'custom') urls.set(r.reactionContentUrl, 'reaction');
     }
     expect(new Set(urls.values())).toEqual(new Set(['image', 'emoji', 'snippet', 'reaction']));
@@ -188,7 +200,9 @@ describe('files (shares API)', () => {
 
     // the historic contoso.sharepoint.com attachments resolve through the shares API as well
     const legacy = files.find((f) => f.contentUrl.startsWith('https://contoso.sharepoint.com/'))!;
-    const legacyRedirect = await get(`${emu.graphBaseUrl}/shares/${shareIdOf(legacy.contentUrl)}/driveItem/content`, { redirect: 'manual' });
+    const legacyRedirect = await get(`${emu.graphBaseUrl}/shares/${shareIdOf(legacy.contentUrl)}/driveItem/content`, {
+      redirect: 'manual',
+    });
     expect(legacyRedirect.status).toBe(302);
   });
 
@@ -219,7 +233,9 @@ describe('files (shares API)', () => {
       expect(denied.status).toBe(403);
       expect(denied.body.error.code).toBe('accessDenied');
     }
-    const unknown = await get(`${emu.graphBaseUrl}/shares/${shareIdOf(`${emu.filesOrigin}/sites/x/nothing.docx`)}/driveItem/content`, { redirect: 'manual' });
+    const unknown = await get(`${emu.graphBaseUrl}/shares/${shareIdOf(`${emu.filesOrigin}/sites/x/nothing.docx`)}/driveItem/content`, {
+      redirect: 'manual',
+    });
     expect(unknown.status).toBe(404);
     expect((await get(`${emu.graphBaseUrl}/shares/not-a-share-id/driveItem`)).status).toBe(400);
   });
@@ -238,7 +254,12 @@ describe('retained messages and deletions', () => {
     const retained = await getAll(chatUrl(user, range(), 7, 'getAllRetainedMessages'));
     expect(keysOf(retained)).toEqual(new Set(emu.tenant.retainedVersions({ kind: 'user', id: user }).map((e) => e.key)));
     expect(retained.length).toBe(keysOf(retained).size);
-    expect(retained.filter((m) => m.id === edited).map((m) => m.body.content).sort()).toEqual(['first', 'second']);
+    expect(
+      retained
+        .filter((m) => m.id === edited)
+        .map((m) => m.body.content)
+        .sort(),
+    ).toEqual(['first', 'second']);
     const ofDeleted = retained.filter((m) => m.id === deleted);
     expect(ofDeleted.map((m) => m.body.content ?? 'deleted').sort()).toEqual(['deleted', 'regret']);
     // current versions are not retained ones
@@ -257,7 +278,10 @@ describe('retained messages and deletions', () => {
     const user = emu.tenant.exportableEntities().find((e) => e.kind === 'user')!;
     emu.tenant.retentionPolicy = false;
     try {
-      for (const url of [chatUrl(user.id, range(), 50, 'getAllRetainedMessages'), teamUrl(emu.tenant.teams[0]!.id, 'getAllRetainedMessages')]) {
+      for (const url of [
+        chatUrl(user.id, range(), 50, 'getAllRetainedMessages'),
+        teamUrl(emu.tenant.teams[0]!.id, 'getAllRetainedMessages'),
+      ]) {
         const r = await get(url);
         expect(r.status).toBe(403);
         expect(r.body.error.code).toBe('Forbidden');
@@ -279,7 +303,12 @@ describe('retained messages and deletions', () => {
     expect(current.find((m) => m.id === recent)?.deletedDateTime).toBe(iso(NOW - 21 * DAY + 1000));
     expect(emu.tenant.currentVersions({ kind: 'team', id: team.id }).map((e) => (e.message as any).id)).not.toContain(old);
     const retained = await getAll(teamUrl(team.id, 'getAllRetainedMessages'));
-    expect(retained.filter((m) => m.id === old).map((m) => m.body.content ?? 'deleted').sort()).toEqual(['deleted', 'long gone']);
+    expect(
+      retained
+        .filter((m) => m.id === old)
+        .map((m) => m.body.content ?? 'deleted')
+        .sort(),
+    ).toEqual(['deleted', 'long gone']);
   });
 });
 
@@ -293,7 +322,9 @@ describe('deleted teams', () => {
     expect(live.some((t) => deletedIds.includes(t.id))).toBe(false);
 
     const id = deletedIds[0]!;
-    const items = await getAll(`${emu.graphBaseUrl}/teamwork/deletedTeams/${id}/channels/getAllMessages?$top=4&$filter=${encodeURIComponent(range())}`);
+    const items = await getAll(
+      `${emu.graphBaseUrl}/teamwork/deletedTeams/${id}/channels/getAllMessages?$top=4&$filter=${encodeURIComponent(range())}`,
+    );
     const expected = emu.tenant.currentVersions({ kind: 'deletedTeam', id });
     expect(expected.length).toBeGreaterThan(4);
     expect(keysOf(items)).toEqual(new Set(expected.map((e) => e.key)));
@@ -305,7 +336,8 @@ describe('deleted teams', () => {
 });
 
 describe('sender filters', () => {
-  const EXTERNAL = "from/user/userIdentityType eq 'federatedUser' or from/user/userIdentityType eq 'anonymousGuest' or from/application/applicationIdentityType eq 'bot' or messageType eq 'systemEventMessage'";
+  const EXTERNAL =
+    "from/user/userIdentityType eq 'federatedUser' or from/user/userIdentityType eq 'anonymousGuest' or from/application/applicationIdentityType eq 'bot' or messageType eq 'systemEventMessage'";
   const withSenders = (senders: string) => `(${senders}) and (${range()})`;
 
   /** The member of a group or meeting chat whose export holds the most non-tenant messages. */
@@ -314,7 +346,9 @@ describe('sender filters', () => {
     for (const e of emu.tenant.exportableEntities()) {
       if (e.kind !== 'user') continue;
       const all = await getAll(chatUrl(e.id, range(), 999));
-      const n = new Set(all.map((m) => m.from?.user?.userIdentityType ?? (m.from?.application ? 'app' : null)).filter((t) => t && t !== 'aadUser')).size;
+      const n = new Set(
+        all.map((m) => m.from?.user?.userIdentityType ?? (m.from?.application ? 'app' : null)).filter((t) => t && t !== 'aadUser'),
+      ).size;
       if (!best || n > best.n) best = { user: e.id, all, n };
     }
     return best!;
@@ -343,7 +377,10 @@ describe('sender filters', () => {
     expect(external.length).toBeGreaterThan(0);
     expect(mine.every((m) => m.from === null || m.from.user?.id === user)).toBe(true);
     const sender = (m: any) => emu.tenant.senderOf(m.chatId, m.id);
-    const byOtherTenantUser = (m: any) => { const s = sender(m); return s.kind === 'user' && s.id !== user; };
+    const byOtherTenantUser = (m: any) => {
+      const s = sender(m);
+      return s.kind === 'user' && s.id !== user;
+    };
     const expected = new Set(all.filter((m) => !byOtherTenantUser(m)).map(versionKeyOf));
     const union = new Set([...keysOf(mine), ...keysOf(external)]);
     expect(union).toEqual(expected);
@@ -399,8 +436,13 @@ describe('reactions added through the tenant', () => {
       .messages.find((m) => (m.flags & F_RICH) !== 0 && (m.flags & F_SYSTEM) === 0 && m.v.deletedMs === 0 && m.v.ms < NOW - 120_000)!;
     expect(target).toBeDefined();
     // The reactions the exporting member's export serves on the target, by instant.
-    const served = async (): Promise<Map<number, { reactionType: string; displayName: string | null; reactionContentUrl: string | null }>> => {
-      const items = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))) as Array<{ id: string; reactions: Array<{ createdDateTime: string; reactionType: string; displayName: string | null; reactionContentUrl: string | null }> }>;
+    const served = async (): Promise<
+      Map<number, { reactionType: string; displayName: string | null; reactionContentUrl: string | null }>
+    > => {
+      const items = (await getAll(chatUrl(reactor, range(NOW - 120_000, NOW + 1)))) as Array<{
+        id: string;
+        reactions: Array<{ createdDateTime: string; reactionType: string; displayName: string | null; reactionContentUrl: string | null }>;
+      }>;
       const m = items.find((x) => x.id === target.id);
       return new Map((m?.reactions ?? []).map((r) => [Date.parse(r.createdDateTime), r]));
     };
@@ -408,7 +450,9 @@ describe('reactions added through the tenant', () => {
     const added = Array.from({ length: 30 }, (_, i) => NOW - 60_000 + i * 997);
     for (const at of added) emu.tenant.addReaction(chatId, target.id, reactor, '👍', at);
     const ours = await served();
-    expect(added.map((at) => ours.get(at)).map((r) => [r?.reactionType, r?.displayName, r?.reactionContentUrl])).toEqual(added.map(() => ['👍', 'Thumbs up', null]));
+    expect(added.map((at) => ours.get(at)).map((r) => [r?.reactionType, r?.displayName, r?.reactionContentUrl])).toEqual(
+      added.map(() => ['👍', 'Thumbs up', null]),
+    );
 
     emu.tenant.addReaction(chatId, target.id, reactor, 'custom', NOW - 1000);
     const custom = (await served()).get(NOW - 1000);

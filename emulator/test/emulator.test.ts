@@ -24,7 +24,11 @@ async function get(url: string, opts: { token?: string | null; headers?: Record<
   const r = await fetch(url, { headers });
   const text = await r.text();
   let body: unknown;
-  try { body = JSON.parse(text); } catch { body = undefined; }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
   return { status: r.status, headers: r.headers, body, text };
 }
 
@@ -57,7 +61,10 @@ const WIDE = { gt: NOW - 400 * 86_400_000, lt: NOW + 86_400_000 };
 
 beforeAll(async () => {
   emu = await startTestEmulator({ clock: () => now, tenant: { seed: 7, users: 12, teams: 2, historyDays: 10 } });
-  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+    authorityHost: emu.authorityHost,
+    disableInstanceDiscovery: true,
+  });
   const t = await cred.getToken(`${emu.origin}/.default`);
   token = t.token;
 });
@@ -77,22 +84,33 @@ describe('identity', () => {
   it('issues a token to the real ClientSecretCredential that Graph accepts', async () => {
     // A credential of its own: another test resets the counters, so the one from beforeAll may not count.
     const issuedBefore = emu.counters.tokensIssued;
-    const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+    const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+      authorityHost: emu.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     const t = await cred.getToken(`${emu.origin}/.default`);
     expect(emu.counters.tokensIssued).toBe(issuedBefore + 1);
     expect((await get(`${emu.graphBaseUrl}/users`, { token: t.token })).status).toBe(200);
   });
 
   it('rejects a wrong client secret with an AAD-shaped error', async () => {
-    const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, 'wrong', { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+    const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, 'wrong', {
+      authorityHost: emu.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     await expect(cred.getToken(`${emu.origin}/.default`)).rejects.toThrow(/7000215|invalid_client/);
     const r = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: emu.clientId, client_secret: 'wrong', grant_type: 'client_credentials', scope: `${emu.origin}/.default` }),
+      body: new URLSearchParams({
+        client_id: emu.clientId,
+        client_secret: 'wrong',
+        grant_type: 'client_credentials',
+        scope: `${emu.origin}/.default`,
+      }),
     });
     expect(r.status).toBe(401);
-    const body = await r.json() as any;
+    const body = (await r.json()) as any;
     expect(body.error).toBe('invalid_client');
     expect(body.error_codes).toEqual([7000215]);
   });
@@ -101,7 +119,12 @@ describe('identity', () => {
     const r = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: emu.clientId, client_secret: emu.clientSecret, grant_type: 'client_credentials', scope: 'https://graph.microsoft.com/.default' }),
+      body: new URLSearchParams({
+        client_id: emu.clientId,
+        client_secret: emu.clientSecret,
+        grant_type: 'client_credentials',
+        scope: 'https://graph.microsoft.com/.default',
+      }),
     });
     expect(r.status).toBe(400);
     expect(((await r.json()) as any).error).toBe('invalid_scope');
@@ -157,7 +180,8 @@ describe('directory', () => {
 
   it('refuses a chats export filter with more or-ed sender clauses than the limit, with the real shape', async () => {
     const senders = (n: number) => Array.from({ length: n }, (_, i) => `from/user/id eq 'u${i}'`).join(' or ');
-    const url = (n: number) => `${emu.graphBaseUrl}/users/${firstUserWithChats()}/chats/getAllMessages?$filter=${encodeURIComponent(`(${senders(n)}) and (${filterOf(WIDE.gt, WIDE.lt)})`)}`;
+    const url = (n: number) =>
+      `${emu.graphBaseUrl}/users/${firstUserWithChats()}/chats/getAllMessages?$filter=${encodeURIComponent(`(${senders(n)}) and (${filterOf(WIDE.gt, WIDE.lt)})`)}`;
     expect((await get(url(20))).status).toBe(200);
     const refused = await get(url(21));
     expect(refused.status).toBe(400);
@@ -186,9 +210,13 @@ describe('getAllMessages', () => {
     const team = emu.tenant.teams[0]!;
     const channel = await getAll(channelExportUrl(team.id, WIDE.gt, WIDE.lt, 10));
     expect(channel.items.every((m) => m.channelIdentity.teamId === team.id && m.chatId === null)).toBe(true);
-    expect(new Set(channel.items.map(versionKeyOf))).toEqual(new Set(emu.tenant.currentVersions({ kind: 'team', id: team.id }).map((e) => e.key)));
+    expect(new Set(channel.items.map(versionKeyOf))).toEqual(
+      new Set(emu.tenant.currentVersions({ kind: 'team', id: team.id }).map((e) => e.key)),
+    );
     expect(channel.items.some((m) => m.replyToId !== null)).toBe(true);
-    expect(channel.pages[0]?.body['@odata.nextLink']).toMatch(/\/v1\.0\/teams\('[^']+'\)\/channels\/getallMessages\?\$skiptoken=[^&]+&\$filter=lastModifiedDateTime\+gt\+/);
+    expect(channel.pages[0]?.body['@odata.nextLink']).toMatch(
+      /\/v1\.0\/teams\('[^']+'\)\/channels\/getallMessages\?\$skiptoken=[^&]+&\$filter=lastModifiedDateTime\+gt\+/,
+    );
   });
 
   it('returns results unsorted', async () => {
@@ -241,7 +269,9 @@ describe('getAllMessages', () => {
       expect(r.body.error.innerError['client-request-id']).toBeTruthy();
     }
     // reversed clause order and '+' for spaces are fine
-    const ok = await get(`${base}?$filter=${`lastModifiedDateTime lt ${iso(WIDE.lt)} and lastModifiedDateTime gt ${iso(WIDE.gt)}`.replace(/ /g, '+')}`);
+    const ok = await get(
+      `${base}?$filter=${`lastModifiedDateTime lt ${iso(WIDE.lt)} and lastModifiedDateTime gt ${iso(WIDE.gt)}`.replace(/ /g, '+')}`,
+    );
     expect(ok.status).toBe(200);
   });
 
@@ -267,7 +297,9 @@ describe('getAllMessages', () => {
     const member = chat.memberIds[0]!;
     const isSystem = (m: any) => m.body.content === '<systemEventMessage/>' && m.chatId === chat.id;
     const without = (await getAll(chatExportUrl(member, WIDE.gt, WIDE.lt, 999))).items.filter(isSystem);
-    const withPrefer = (await getAll(chatExportUrl(member, WIDE.gt, WIDE.lt, 999), { prefer: 'include-unknown-enum-members' })).items.filter(isSystem);
+    const withPrefer = (
+      await getAll(chatExportUrl(member, WIDE.gt, WIDE.lt, 999), { prefer: 'include-unknown-enum-members' })
+    ).items.filter(isSystem);
     expect(without.length).toBe(1);
     expect(without[0].messageType).toBe('unknownFutureValue');
     expect(withPrefer[0].messageType).toBe('systemEventMessage');
@@ -275,12 +307,19 @@ describe('getAllMessages', () => {
   });
 
   it('seeds the message shapes the exporter must keep: edits, deletions, reactions, mentions, attachments, unicode, unknown properties', async () => {
-    const all = emu.tenant.exportableEntities().flatMap((e) => emu.tenant.currentVersions(e)).map((e) => e.message as any);
+    const all = emu.tenant
+      .exportableEntities()
+      .flatMap((e) => emu.tenant.currentVersions(e))
+      .map((e) => e.message as any);
     expect(all.some((m) => m.lastEditedDateTime && m.etag !== m.id)).toBe(true);
     expect(all.some((m) => m.deletedDateTime && m.body.content === null && m.from === null)).toBe(true);
     expect(all.some((m) => m.reactions.length > 0 && m.messageHistory.length > 0)).toBe(true);
     expect(all.some((m) => m.mentions.length > 0 && m.body.content.includes('<at id="0">'))).toBe(true);
-    expect(all.some((m) => m.attachments.some((a: any) => a.contentType === 'reference' && a.contentUrl.startsWith('https://contoso.sharepoint.com/')))).toBe(true);
+    expect(
+      all.some((m) =>
+        m.attachments.some((a: any) => a.contentType === 'reference' && a.contentUrl.startsWith('https://contoso.sharepoint.com/')),
+      ),
+    ).toBe(true);
     expect(all.some((m) => /[\u0590-\u05FF]/.test(m.body.content ?? '') || /[\u0600-\u06FF]/.test(m.body.content ?? ''))).toBe(true);
     expect(all.some((m) => 'futureProperty' in m)).toBe(true);
     expect(all.every((m) => m.locale === 'en-us' && m['@odata.type'] === '#microsoft.graph.chatMessage')).toBe(true);
@@ -294,7 +333,9 @@ describe('getAllMessages', () => {
 describe('mutations and visibility', () => {
   it('keeps paging stable while the data changes (snapshot per query)', async () => {
     const userId = firstUserWithChats();
-    const before = new Set(emu.tenant.currentVersions({ kind: 'user', id: userId }, { fromMs: WIDE.gt + 1, toMs: WIDE.lt }).map((e) => e.key));
+    const before = new Set(
+      emu.tenant.currentVersions({ kind: 'user', id: userId }, { fromMs: WIDE.gt + 1, toMs: WIDE.lt }).map((e) => e.key),
+    );
     const first = await get(chatExportUrl(userId, WIDE.gt, WIDE.lt, 5));
     const chat = emu.tenant.chats.find((c) => c.memberIds.includes(userId))!;
     const victim = first.body.value[0];
@@ -339,7 +380,8 @@ describe('mutations and visibility', () => {
     const window = { gt: t0 - 1, lt: t0 + 4 * maxDelayMs };
     emu.setFaults({ lateVisibility: { fraction: 1, maxDelayMs } });
     try {
-      const served = async () => (await getAll(channelExportUrl(team.id, window.gt, window.lt))).items.filter((m) => m.id === id).map((m) => m.body.content);
+      const served = async () =>
+        (await getAll(channelExportUrl(team.id, window.gt, window.lt))).items.filter((m) => m.id === id).map((m) => m.body.content);
       now = t0 - 1; // not even v1 is visible yet
       expect(await served()).toEqual([]);
       now = t0 + 2 * maxDelayMs; // the edit just happened: v1 is still served
@@ -348,7 +390,12 @@ describe('mutations and visibility', () => {
       expect(await served()).toEqual(['v2']);
       expect(emu.counters.faults.lateHidden).toBeGreaterThan(0);
       // expectations ignore late visibility
-      expect(emu.tenant.currentVersions({ kind: 'team', id: team.id }).filter((e) => (e.message as any).id === id).map((e) => (e.message as any).body.content)).toEqual(['v2']);
+      expect(
+        emu.tenant
+          .currentVersions({ kind: 'team', id: team.id })
+          .filter((e) => (e.message as any).id === id)
+          .map((e) => (e.message as any).body.content),
+      ).toEqual(['v2']);
     } finally {
       now = NOW;
       emu.setFaults({ lateVisibility: null });
@@ -382,10 +429,15 @@ describe('faults', () => {
       const { items, pages } = await getAll(chatExportUrl(userId, from, to, 4));
       expect(pages.some((p) => p.body.value.length === 0 && p.body['@odata.nextLink'])).toBe(true);
       expect(pages.every((p) => p.body.value.length <= 4)).toBe(true);
-      const outside = items.filter((m) => { const t = Date.parse(m.lastModifiedDateTime); return t <= from || t >= to; });
+      const outside = items.filter((m) => {
+        const t = Date.parse(m.lastModifiedDateTime);
+        return t <= from || t >= to;
+      });
       expect(outside.length).toBeGreaterThan(0);
       const inside = new Set(items.filter((m) => !outside.includes(m)).map(versionKeyOf));
-      expect(inside).toEqual(new Set(emu.tenant.currentVersions({ kind: 'user', id: userId }, { fromMs: from + 1, toMs: to }).map((e) => e.key)));
+      expect(inside).toEqual(
+        new Set(emu.tenant.currentVersions({ kind: 'user', id: userId }, { fromMs: from + 1, toMs: to }).map((e) => e.key)),
+      );
     } finally {
       emu.setFaults({ emptyPageRate: 0, outOfWindowRate: 0 });
     }
@@ -399,8 +451,10 @@ describe('faults', () => {
       for (let i = 0; i < 40; i++) {
         try {
           const r = await get(`${emu.graphBaseUrl}/teams`);
-          if (r.status >= 500) { seen.add('5xx'); expect(r.body.error.code).toBeTruthy(); }
-          else if (r.status === 200 && r.body === undefined) seen.add('malformed');
+          if (r.status >= 500) {
+            seen.add('5xx');
+            expect(r.body.error.code).toBeTruthy();
+          } else if (r.status === 200 && r.body === undefined) seen.add('malformed');
           else if (r.status === 200) seen.add('ok');
         } catch {
           seen.add('reset');
@@ -431,7 +485,12 @@ describe('faults', () => {
       const r = await fetch(`${emu.authorityHost}/${emu.tenantId}/oauth2/v2.0/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ client_id: emu.clientId, client_secret: emu.clientSecret, grant_type: 'client_credentials', scope: `${emu.origin}/.default` }),
+        body: new URLSearchParams({
+          client_id: emu.clientId,
+          client_secret: emu.clientSecret,
+          grant_type: 'client_credentials',
+          scope: `${emu.origin}/.default`,
+        }),
       });
       expect(r.status).toBe(503);
     } finally {
@@ -444,7 +503,12 @@ describe('faults', () => {
     try {
       const tokenRes = await fetch(`${other.authorityHost}/${other.tenantId}/oauth2/v2.0/token`, {
         method: 'POST',
-        body: new URLSearchParams({ client_id: other.clientId, client_secret: other.clientSecret, grant_type: 'client_credentials', scope: `${other.origin}/.default` }),
+        body: new URLSearchParams({
+          client_id: other.clientId,
+          client_secret: other.clientSecret,
+          grant_type: 'client_credentials',
+          scope: `${other.origin}/.default`,
+        }),
       });
       const body = (await tokenRes.json()) as any;
       expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 1, ext_expires_in: 1 });
@@ -463,10 +527,18 @@ describe('faults', () => {
     const other = await startTestEmulator({ tenant: { users: 2, teams: 1 }, faults: { hangRate: 1 } });
     const tokenRes = await fetch(`${other.authorityHost}/${other.tenantId}/oauth2/v2.0/token`, {
       method: 'POST',
-      body: new URLSearchParams({ client_id: other.clientId, client_secret: other.clientSecret, grant_type: 'client_credentials', scope: `${other.origin}/.default` }),
+      body: new URLSearchParams({
+        client_id: other.clientId,
+        client_secret: other.clientSecret,
+        grant_type: 'client_credentials',
+        scope: `${other.origin}/.default`,
+      }),
     });
     const t = ((await tokenRes.json()) as any).access_token as string;
-    const pending = fetch(`${other.graphBaseUrl}/teams`, { headers: { authorization: `Bearer ${t}` } }).then(() => 'answered', () => 'failed');
+    const pending = fetch(`${other.graphBaseUrl}/teams`, { headers: { authorization: `Bearer ${t}` } }).then(
+      () => 'answered',
+      () => 'failed',
+    );
     const raced = await Promise.race([pending, new Promise((r) => setTimeout(() => r('hanging'), 300))]);
     expect(raced).toBe('hanging');
     await other.close();
@@ -477,9 +549,29 @@ describe('faults', () => {
 
 describe('out-of-process mode', () => {
   it('parses seed and fault flags', () => {
-    const o = parseMainArgs(['--port', '0', '--users', '500', '--messages-per-chat', '30', '--latency-ms', '5', '--rate-limit-rps', '200', '--late-fraction', '0.1', '--forbidden', 'a,b']);
+    const o = parseMainArgs([
+      '--port',
+      '0',
+      '--users',
+      '500',
+      '--messages-per-chat',
+      '30',
+      '--latency-ms',
+      '5',
+      '--rate-limit-rps',
+      '200',
+      '--late-fraction',
+      '0.1',
+      '--forbidden',
+      'a,b',
+    ]);
     expect(o.tenant).toMatchObject({ users: 500, messagesPerChat: 30 });
-    expect(o.faults).toMatchObject({ latencyMs: 5, rateLimitRps: 200, forbiddenEntities: ['a', 'b'], lateVisibility: { fraction: 0.1, maxDelayMs: 60_000 } });
+    expect(o.faults).toMatchObject({
+      latencyMs: 5,
+      rateLimitRps: 200,
+      forbiddenEntities: ['a', 'b'],
+      lateVisibility: { fraction: 0.1, maxDelayMs: 60_000 },
+    });
     expect(() => parseMainArgs(['--bogus', '1'])).toThrow(/unknown flag/);
     expect(() => parseMainArgs(['--users', 'many'])).toThrow(/number/);
   });
@@ -497,15 +589,22 @@ describe('out-of-process mode', () => {
       expect((await post('faults', { latencyMs: 3 })).status).toBe(200);
       expect(emulator.faults.latencyMs).toBe(3);
       expect((await post('faults', { errorRate: 2 })).status).toBe(400);
-      const stats = await (await fetch(`${emulator.origin}/_emulator/stats`)).json() as any;
+      const stats = (await (await fetch(`${emulator.origin}/_emulator/stats`)).json()) as any;
       expect(stats.users).toBe(4);
       await fetch(`${emulator.graphBaseUrl}/users`);
-      const counters = await (await fetch(`${emulator.origin}/_emulator/counters`)).json() as any;
+      const counters = (await (await fetch(`${emulator.origin}/_emulator/counters`)).json()) as any;
       expect(counters.byStatus['401']).toBe(1);
       expect((await post('reset-counters', {})).status).toBe(200);
       expect(emulator.counters.requests).toBe(0);
       const team = emulator.tenant.teams[0]!;
-      const m = await (await post('mutations', { op: 'post', target: { teamId: team.id, channelId: team.channels[0]!.id }, text: 'hi', atMs: 1_700_000_000_000 })).json() as any;
+      const m = (await (
+        await post('mutations', {
+          op: 'post',
+          target: { teamId: team.id, channelId: team.channels[0]!.id },
+          text: 'hi',
+          atMs: 1_700_000_000_000,
+        })
+      ).json()) as any;
       expect(m.results[0]).toBe('1700000000000');
     } finally {
       await emulator.close();

@@ -20,7 +20,13 @@ export interface JobPolicy {
   enqueueConcurrency: number;
 }
 
-export const DEFAULT_JOB_POLICY: JobPolicy = { maxAttempts: 8, baseDelaySec: 60, maxDelaySec: 3600, busyDelaySec: 120, enqueueConcurrency: 16 };
+export const DEFAULT_JOB_POLICY: JobPolicy = {
+  maxAttempts: 8,
+  baseDelaySec: 60,
+  maxDelaySec: 3600,
+  busyDelaySec: 120,
+  enqueueConcurrency: 16,
+};
 
 export interface AppContext {
   deps: AppDeps;
@@ -49,13 +55,22 @@ export async function buildAppContext(env: Env, opts: AppContextOptions = {}): P
   const { clock, policy, log: _log, ...depsOptions } = opts;
   const deps = await buildDeps(settings, { ...depsOptions, log });
   if (!deps.storage.queueService) {
-    throw new Error('the Functions app needs a queue service: set EXPORT_STORAGE to a connection string, or EXPORT_STORAGE__queueServiceUri');
+    throw new Error(
+      'the Functions app needs a queue service: set EXPORT_STORAGE to a connection string, or EXPORT_STORAGE__queueServiceUri',
+    );
   }
   const queue = new StorageJobQueue(deps.storage.queueService, settings.queue);
   const progressTable = deps.storage.table(progressTableName(settings.tablePrefix));
   const progress = new JobProgressStore(progressTable);
   await Promise.all([queue.ensure(), progress.ensure()]);
-  return { deps, queue, clock: clock ?? systemClock, policy: { ...DEFAULT_JOB_POLICY, ...policy }, progress, requests: new RunRequestStore(progressTable) };
+  return {
+    deps,
+    queue,
+    clock: clock ?? systemClock,
+    policy: { ...DEFAULT_JOB_POLICY, ...policy },
+    progress,
+    requests: new RunRequestStore(progressTable),
+  };
 }
 
 /** Memoizes a context builder; a failed build is not cached, so the next invocation tries again. */

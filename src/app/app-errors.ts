@@ -34,7 +34,9 @@ export class NotFoundError extends AppError {
 }
 
 /** zod issues as field problems: `users.3` names the fourth user id; unknown keys name themselves. */
-export function fieldProblems(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>): FieldProblem[] {
+export function fieldProblems(
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>,
+): FieldProblem[] {
   const out: FieldProblem[] = [];
   for (const i of issues) {
     if (i.code === 'unrecognized_keys' && i.keys) {

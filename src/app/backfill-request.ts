@@ -13,22 +13,30 @@ const ZONED_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-
 
 const instant = z
   .string({ error: 'must be a string holding an ISO-8601 instant with a zone, e.g. 2024-01-01T00:00:00Z' })
-  .refine((s) => ZONED_INSTANT.test(s.trim()) && parseInstant(s) !== undefined, 'must be an ISO-8601 instant with a zone, e.g. 2024-01-01T00:00:00Z')
+  .refine(
+    (s) => ZONED_INSTANT.test(s.trim()) && parseInstant(s) !== undefined,
+    'must be an ISO-8601 instant with a zone, e.g. 2024-01-01T00:00:00Z',
+  )
   .transform((s) => parseInstant(s) as number);
 
 const ids = (what: string) =>
   z
-    .array(z.string({ error: `each ${what} id must be a string` }).refine(isObjectId, `must be a ${what} object id (a GUID)`), { error: `must be an array of ${what} ids` })
+    .array(z.string({ error: `each ${what} id must be a string` }).refine(isObjectId, `must be a ${what} object id (a GUID)`), {
+      error: `must be an array of ${what} ids`,
+    })
     .max(BACKFILL_LIMITS.maxIds, `at most ${BACKFILL_LIMITS.maxIds} ${what} ids per backfill`)
     .transform((list) => [...new Set(list.map(canonicalObjectId))]);
 
 const bodySchema = z
-  .object({
-    from: instant,
-    to: instant,
-    users: ids('user').optional(),
-    teams: ids('team').optional(),
-  }, { error: 'the body must be a JSON object { from, to, users?, teams? }' })
+  .object(
+    {
+      from: instant,
+      to: instant,
+      users: ids('user').optional(),
+      teams: ids('team').optional(),
+    },
+    { error: 'the body must be a JSON object { from, to, users?, teams? }' },
+  )
   .strict();
 
 export interface BackfillRequest {
@@ -46,7 +54,8 @@ export function parseBackfillRequest(body: unknown, clock: Clock): BackfillReque
   const now = clock.now();
   if (from >= to) problems.push({ field: 'from', message: 'must be before to' });
   if (to > now) problems.push({ field: 'to', message: 'must not be in the future' });
-  if (to - from > BACKFILL_LIMITS.maxSpanMs) problems.push({ field: 'to', message: `the range must span at most ${Math.round(BACKFILL_LIMITS.maxSpanMs / DAY)} days` });
+  if (to - from > BACKFILL_LIMITS.maxSpanMs)
+    problems.push({ field: 'to', message: `the range must span at most ${Math.round(BACKFILL_LIMITS.maxSpanMs / DAY)} days` });
   if (problems.length > 0) throw new ValidationError(problems);
   return { window: { fromMs: from, toMs: to }, users, teams };
 }

@@ -31,9 +31,14 @@ export async function listExports(
 ): Promise<{ prefix: string; items: ExportItem[]; truncated: boolean }> {
   const prefix = query.prefix ?? MESSAGES_PREFIX;
   const problems = [];
-  if (!isArchivePrefix(prefix)) problems.push({ field: 'prefix', message: `must lie inside the archive (${ARCHIVE_PREFIXES.join(', ')}) without empty, "." or ".." segments` });
+  if (!isArchivePrefix(prefix))
+    problems.push({
+      field: 'prefix',
+      message: `must lie inside the archive (${ARCHIVE_PREFIXES.join(', ')}) without empty, "." or ".." segments`,
+    });
   const limit = query.limit === null ? EXPORT_LIST_LIMITS.default : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_LIST_LIMITS.max) problems.push({ field: 'limit', message: `must be a whole number from 1 to ${EXPORT_LIST_LIMITS.max}` });
+  if (!Number.isInteger(limit) || limit < 1 || limit > EXPORT_LIST_LIMITS.max)
+    problems.push({ field: 'limit', message: `must be a whole number from 1 to ${EXPORT_LIST_LIMITS.max}` });
   if (problems.length > 0) throw new ValidationError(problems);
   const items: ExportItem[] = [];
   let truncated = false;
@@ -72,8 +77,14 @@ export function parseExportFormat(value: string | null): ExportFormat {
 }
 
 /** Opens one archive blob for reading: 400 outside the archive, 404 when it does not exist. */
-export async function readExport(ctx: AppContext, path: string, signal?: AbortSignal, format: ExportFormat = 'jsonl'): Promise<ExportContent> {
-  if (!isArchivePath(path)) throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
+export async function readExport(
+  ctx: AppContext,
+  path: string,
+  signal?: AbortSignal,
+  format: ExportFormat = 'jsonl',
+): Promise<ExportContent> {
+  if (!isArchivePath(path))
+    throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
   if (contentSha256Of(path) !== undefined) return readContent(ctx, path, signal);
   const missing = () => new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);

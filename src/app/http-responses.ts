@@ -40,7 +40,11 @@ export interface HttpInvocation extends InvocationLog {
  * Runs one HTTP use case: gets the app context, calls `fn`, and turns any error into the mapped
  * response (a settings or storage failure while building the context is a 500 like any other).
  */
-export async function handleHttp(invocation: HttpInvocation, getCtx: GetAppContext, fn: (ctx: AppContext, log: Logger) => Promise<HttpResult>): Promise<HttpResult> {
+export async function handleHttp(
+  invocation: HttpInvocation,
+  getCtx: GetAppContext,
+  fn: (ctx: AppContext, log: Logger) => Promise<HttpResult>,
+): Promise<HttpResult> {
   const log = invocationLogger(invocation);
   try {
     const ctx = await getCtx();

@@ -69,11 +69,17 @@ export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
 }
 
 const modeToWire = (mode: JobMode) =>
-  mode.kind === 'daily' ? { kind: 'daily' as const, now: iso(mode.nowMs) } : { kind: 'backfill' as const, from: iso(mode.window.fromMs), to: iso(mode.window.toMs) };
+  mode.kind === 'daily'
+    ? { kind: 'daily' as const, now: iso(mode.nowMs) }
+    : { kind: 'backfill' as const, from: iso(mode.window.fromMs), to: iso(mode.window.toMs) };
 
 function modeFromWire(m: z.infer<typeof modeSchema>): JobMode {
-  const mode: JobMode = m.kind === 'daily' ? { kind: 'daily', nowMs: parseInstant(m.now) as number } : { kind: 'backfill', window: { fromMs: parseInstant(m.from) as number, toMs: parseInstant(m.to) as number } };
-  if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs)) throw new InvalidJobMessageError(['mode: from must be before to']);
+  const mode: JobMode =
+    m.kind === 'daily'
+      ? { kind: 'daily', nowMs: parseInstant(m.now) as number }
+      : { kind: 'backfill', window: { fromMs: parseInstant(m.from) as number, toMs: parseInstant(m.to) as number } };
+  if (mode.kind === 'backfill' && !(mode.window.fromMs < mode.window.toMs))
+    throw new InvalidJobMessageError(['mode: from must be before to']);
   return mode;
 }
 
@@ -95,13 +101,22 @@ export function toWire(msg: JobMessage): JobMessageBody {
     entity: { kind, id, ...(displayName !== undefined ? { displayName: displayName.slice(0, 500) } : {}) },
     mode: modeToWire(msg.mode),
     attempt: msg.attempt,
-    ...(msg.resume ? { resume: { ...(msg.resume.fromMs !== undefined ? { from: iso(msg.resume.fromMs) } : {}), ...(msg.resume.chunkMs !== undefined ? { chunkMs: Math.round(msg.resume.chunkMs) } : {}) } } : {}),
+    ...(msg.resume
+      ? {
+          resume: {
+            ...(msg.resume.fromMs !== undefined ? { from: iso(msg.resume.fromMs) } : {}),
+            ...(msg.resume.chunkMs !== undefined ? { chunkMs: Math.round(msg.resume.chunkMs) } : {}),
+          },
+        }
+      : {}),
   };
 }
 
 /** The queue message text: base64 of the JSON body. */
 export function encodeJobMessage(msg: QueueMessage): string {
-  const body = isPlanMessage(msg) ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt } : toWire(msg);
+  const body = isPlanMessage(msg)
+    ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt }
+    : toWire(msg);
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
 }
 
@@ -134,10 +149,17 @@ export function decodeJobMessage(item: unknown): JobMessage {
     throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
   }
   const b = body.data;
-  const entity: Entity = { kind: b.entity.kind, id: b.entity.id, ...(b.entity.displayName !== undefined ? { displayName: b.entity.displayName } : {}) };
+  const entity: Entity = {
+    kind: b.entity.kind,
+    id: b.entity.id,
+    ...(b.entity.displayName !== undefined ? { displayName: b.entity.displayName } : {}),
+  };
   const mode = modeFromWire(b.mode);
   const resume: ResumePoint | undefined = b.resume
-    ? { ...(b.resume.from !== undefined ? { fromMs: parseInstant(b.resume.from) as number } : {}), ...(b.resume.chunkMs !== undefined ? { chunkMs: b.resume.chunkMs } : {}) }
+    ? {
+        ...(b.resume.from !== undefined ? { fromMs: parseInstant(b.resume.from) as number } : {}),
+        ...(b.resume.chunkMs !== undefined ? { chunkMs: b.resume.chunkMs } : {}),
+      }
     : undefined;
   return { runId: b.runId, entity, mode, attempt: b.attempt, ...(resume ? { resume } : {}) };
 }

@@ -23,7 +23,10 @@ export class StorageJobQueue implements JobQueue {
   private readonly client: QueueClient;
   private readonly poison: QueueClient;
 
-  constructor(service: QueueServiceClient, readonly name: string) {
+  constructor(
+    service: QueueServiceClient,
+    readonly name: string,
+  ) {
     this.client = service.getQueueClient(name);
     this.poison = service.getQueueClient(poisonQueueName(name));
   }

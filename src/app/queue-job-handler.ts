@@ -74,13 +74,25 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
   return result;
 }
 
-async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | undefined, lease: EntityLease, log: Logger, signal?: AbortSignal): Promise<JobRunResult> {
+async function runUnderLease(
+  ctx: AppContext,
+  msg: JobMessage,
+  row: JobRecord | undefined,
+  lease: EntityLease,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<JobRunResult> {
   const { runId, entity, attempt } = msg;
   const { deps, queue, policy, clock } = ctx;
   // Counts of earlier attempts (chunks they committed) are kept, so the row totals the whole job.
   const carried = row?.counts ?? emptyCounts();
   const startedAtMs = clock.now();
-  const job = { runId, entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity, startedAtMs, attempts: attempt };
+  const job = {
+    runId,
+    entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity,
+    startedAtMs,
+    attempts: attempt,
+  };
   // The run already failed on an app-level refusal of this entity kind: end at once, reading nothing.
   const notRun = await refusedJobError(deps, runId, entity);
   if (notRun) {
@@ -94,7 +106,11 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
   const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
   const resume = await resumeOptions(ctx, msg);
   // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
-  const result = await exportEntity({ runId, entity, mode: msg.mode, ...resume }, { ...deps, container: lease.fence(deps.container), log, ...(others ? { otherSenderIds: others } : {}) }, stop);
+  const result = await exportEntity(
+    { runId, entity, mode: msg.mode, ...resume },
+    { ...deps, container: lease.fence(deps.container), log, ...(others ? { otherSenderIds: others } : {}) },
+    stop,
+  );
   const counts = addCounts(carried, result.counts);
   const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
   if (result.continueAt) {
@@ -107,10 +123,20 @@ async function runUnderLease(ctx: AppContext, msg: JobMessage, row: JobRecord | 
     // The next message first: if the row write then fails, the next attempt still runs.
     await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
     await deps.runs.putJob({ ...job, status: 'queued', counts, ...unfetched, error: result.error, finishedAtMs: clock.now() });
-    log.warn('job failed; retrying later', { delaySec, code: result.error.code, status: result.error.status, requestId: result.error.requestId });
+    log.warn('job failed; retrying later', {
+      delaySec,
+      code: result.error.code,
+      status: result.error.status,
+      requestId: result.error.requestId,
+    });
     return { runId, entity, attempt, outcome: 'retry', delaySec, error: result.error };
   }
-  await recordJobResult(deps, msg.mode, { ...job, status: result.status, counts, ...unfetched, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() }, log);
+  await recordJobResult(
+    deps,
+    msg.mode,
+    { ...job, status: result.status, counts, ...unfetched, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() },
+    log,
+  );
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
 }
 
@@ -125,7 +151,12 @@ export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';
  * Settles a message the host gave up on (maxDequeueCount deliveries that threw): its job is recorded
  * as failed with the reason, so no job silently disappears. A finished job is left as it is.
  */
-export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logger, info: { dequeueCount?: number } = {}): Promise<{ outcome: PoisonOutcome; runId?: string; entity?: Entity }> {
+export async function failPoisonedJob(
+  ctx: AppContext,
+  item: unknown,
+  log: Logger,
+  info: { dequeueCount?: number } = {},
+): Promise<{ outcome: PoisonOutcome; runId?: string; entity?: Entity }> {
   let msg: JobMessage;
   try {
     msg = decodeJobMessage(item);
@@ -169,6 +200,11 @@ export async function failPoisonedJob(ctx: AppContext, item: unknown, log: Logge
 }
 
 function preview(item: unknown): string {
-  const text = typeof item === 'string' ? item : item instanceof Uint8Array ? Buffer.from(item).toString('utf8') : JSON.stringify(item) ?? String(item);
+  const text =
+    typeof item === 'string'
+      ? item
+      : item instanceof Uint8Array
+        ? Buffer.from(item).toString('utf8')
+        : (JSON.stringify(item) ?? String(item));
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }

@@ -68,16 +68,39 @@ export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, lo
 }
 
 /** Lists the run's entities and sends their jobs; also the work of a run's planning message (plan-on-queue.ts). */
-export async function planAndEnqueue(ctx: AppContext, run: RunRecord, created: boolean, spec: RunSpec, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+export async function planAndEnqueue(
+  ctx: AppContext,
+  run: RunRecord,
+  created: boolean,
+  spec: RunSpec,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<StartedRun> {
   const { runId } = run;
   const entities = await planRun(ctx.deps, run, spec, () => ctx.clock.now(), log, signal);
-  if (!entities) return { runId, created, planned: 0, enqueued: 0, status: 'failed', error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed' };
+  if (!entities)
+    return {
+      runId,
+      created,
+      planned: 0,
+      enqueued: 0,
+      status: 'failed',
+      error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed',
+    };
   return enqueueRun(ctx, run, created, entities, jobModeOf(spec), log, signal);
 }
 
 const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
 
-async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, entities: Entity[], mode: JobMode, log: Logger, signal?: AbortSignal): Promise<StartedRun> {
+async function enqueueRun(
+  ctx: AppContext,
+  run: RunRecord,
+  created: boolean,
+  entities: Entity[],
+  mode: JobMode,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<StartedRun> {
   const { runs } = ctx.deps;
   const runId = run.runId;
   if (ctx.deps.chatMode === 'sender') {
@@ -103,7 +126,10 @@ async function enqueueRun(ctx: AppContext, run: RunRecord, created: boolean, ent
   await runs.updateRun(runId, { planned: entities.length, status: 'running' });
   log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });
   // Nothing to run, or fast workers finished every job before planned was set: then nobody else closes the run.
-  const finished = entities.length === 0 ? await finishRun(ctx.deps, runId, () => ctx.clock.now(), log) : await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
+  const finished =
+    entities.length === 0
+      ? await finishRun(ctx.deps, runId, () => ctx.clock.now(), log)
+      : await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
   const status: RunStatus = finished?.status ?? 'running';
   return { runId, created, planned: entities.length, enqueued, status };
 }

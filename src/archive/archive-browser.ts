@@ -96,7 +96,13 @@ export function monthsBetween(fromDay: string, toDay: string): string[] {
 }
 
 /** The days in [fromDay, toDay] (inclusive, `yyyy-mm-dd`) that hold batches of the entity, with their batch names. */
-export async function listEntityDays(container: ContainerClient, entity: Entity, fromDay: string, toDay: string, signal?: AbortSignal): Promise<Map<string, string[]>> {
+export async function listEntityDays(
+  container: ContainerClient,
+  entity: Entity,
+  fromDay: string,
+  toDay: string,
+  signal?: AbortSignal,
+): Promise<Map<string, string[]>> {
   const byDay = await listArchivedBatchesByDay(container, entity, monthsBetween(fromDay, toDay), signal);
   const inRange = new Map<string, string[]>();
   for (const day of [...byDay.keys()].sort()) {
@@ -109,7 +115,9 @@ export async function listEntityDays(container: ContainerClient, entity: Entity,
 async function readContentMap(container: ContainerClient, batch: string, signal?: AbortSignal): Promise<ContentMapEntry[]> {
   let buf: Buffer;
   try {
-    buf = await container.getBlobClient(contentMapName(batch)).downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
+    buf = await container
+      .getBlobClient(contentMapName(batch))
+      .downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
   } catch (err) {
     if (statusOf(err) === 404) return [];
     throw err;
@@ -124,7 +132,9 @@ async function readContentMap(container: ContainerClient, batch: string, signal?
 
 function isContentEntry(v: unknown): v is ContentMapEntry {
   const e = v as Partial<ContentMapEntry> | null;
-  return typeof e === 'object' && e !== null && typeof e.messageId === 'string' && typeof e.ref === 'string' && typeof e.status === 'string';
+  return (
+    typeof e === 'object' && e !== null && typeof e.messageId === 'string' && typeof e.ref === 'string' && typeof e.status === 'string'
+  );
 }
 
 /** Every line of the named batches, in batch-name order, with their content maps (a few batches at a time). */
@@ -151,7 +161,12 @@ async function collectLines(container: ContainerClient, blob: string, signal?: A
 }
 
 /** One line of a batch (1-based), or undefined when the batch has fewer lines. */
-export async function readBatchLine(container: ContainerClient, blob: string, lineNo: number, signal?: AbortSignal): Promise<string | undefined> {
+export async function readBatchLine(
+  container: ContainerClient,
+  blob: string,
+  lineNo: number,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   let n = 0;
   for await (const text of readBatchLines(container, blob, signal)) if (++n === lineNo) return text;
   return undefined;

@@ -58,7 +58,9 @@ export interface BatchInfo {
 
 /** Lists the batch blobs (`*.jsonl.gz`) under a prefix, flat, with their metadata. */
 export async function* listBatches(container: ArchiveContainer, prefix: string, signal?: AbortSignal): AsyncGenerator<BatchInfo> {
-  const pages = container.listBlobsFlat({ prefix, includeMetadata: true, ...(signal ? { abortSignal: signal } : {}) }).byPage({ maxPageSize: 1000 });
+  const pages = container
+    .listBlobsFlat({ prefix, includeMetadata: true, ...(signal ? { abortSignal: signal } : {}) })
+    .byPage({ maxPageSize: 1000 });
   for await (const page of pages) {
     for (const item of page.segment.blobItems) {
       if (!item.name.endsWith('.jsonl.gz')) continue;
@@ -112,6 +114,11 @@ export async function openBlobStream(
 async function* emptyBody(): AsyncGenerator<Uint8Array> {}
 
 /** Every blob under a prefix (any kind, no metadata): name and size. */
-export async function* listBlobs(container: ArchiveContainer, prefix: string, signal?: AbortSignal): AsyncGenerator<{ name: string; bytes: number }> {
-  for await (const b of container.listBlobsFlat({ prefix, ...abortOpt(signal) })) yield { name: b.name, bytes: b.properties.contentLength ?? 0 };
+export async function* listBlobs(
+  container: ArchiveContainer,
+  prefix: string,
+  signal?: AbortSignal,
+): AsyncGenerator<{ name: string; bytes: number }> {
+  for await (const b of container.listBlobsFlat({ prefix, ...abortOpt(signal) }))
+    yield { name: b.name, bytes: b.properties.contentLength ?? 0 };
 }

@@ -104,7 +104,8 @@ export async function writeBatch(
   const parts: Buffer[] = [];
   for (const line of lines) {
     // One line per version: a raw newline would split a version in two when read back.
-    if (typeof line === 'string' ? line.includes('\n') : line.includes(NEWLINE)) throw new RangeError('a batch line must not contain a newline');
+    if (typeof line === 'string' ? line.includes('\n') : line.includes(NEWLINE))
+      throw new RangeError('a batch line must not contain a newline');
     parts.push(typeof line === 'string' ? Buffer.from(line, 'utf8') : line, NEWLINE_BYTES);
   }
   const body = await compress(Buffer.concat(parts));
@@ -134,7 +135,13 @@ export async function writeJson(
  * stored bytes) in the metadata like every other archive blob. Throws BlobAlreadyExistsError rather than
  * overwrite.
  */
-export async function writeGzipJson(container: ArchiveContainer, name: string, value: unknown, metadata: Record<string, string> = {}, signal?: AbortSignal): Promise<WrittenBlob> {
+export async function writeGzipJson(
+  container: ArchiveContainer,
+  name: string,
+  value: unknown,
+  metadata: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
   checkName(name);
   const body = await compress(Buffer.from(JSON.stringify(value), 'utf8'));
   const sha256 = createHash('sha256').update(body).digest('hex');

@@ -15,7 +15,15 @@ export const CONTENT_PREFIX = 'content/';
 export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
-export const ARCHIVE_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', MANIFESTS_PREFIX, 'retained/', CONTENT_PREFIX, 'directory/', 'productions/'];
+export const ARCHIVE_PREFIXES: readonly string[] = [
+  MESSAGES_PREFIX,
+  'quarantine/',
+  MANIFESTS_PREFIX,
+  'retained/',
+  CONTENT_PREFIX,
+  'directory/',
+  'productions/',
+];
 /**
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
  * and productions derived from runs and the archive): what `verify` re-hashes.
@@ -84,7 +92,7 @@ export function encodeIdSegment(id: string): string {
 /** Inverse of encodeIdSegment; throws on anything encodeIdSegment could not have produced. */
 export function decodeIdSegment(seg: string): string {
   const bytes: number[] = [];
-  for (let i = 0; i < seg.length; ) {
+  for (let i = 0; i < seg.length;) {
     const ch = seg[i] as string;
     if (ch === ESCAPE) {
       const hex = seg.slice(i + 1, i + 3);
@@ -132,7 +140,8 @@ const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 function checkDay(day: string): RegExpExecArray {
   const m = DAY.exec(day);
-  if (!m || iso(Date.parse(`${day}T00:00:00Z`) || 0).slice(0, 10) !== day) throw new RangeError(`invalid day ${JSON.stringify(day)}: expected yyyy-mm-dd`);
+  if (!m || iso(Date.parse(`${day}T00:00:00Z`) || 0).slice(0, 10) !== day)
+    throw new RangeError(`invalid day ${JSON.stringify(day)}: expected yyyy-mm-dd`);
   return m;
 }
 
@@ -198,7 +207,14 @@ export function parseBatchBlobName(
   const toMs = parseCompact(f[3] as string);
   const runId = f[4] as string;
   const seq = Number(f[5]);
-  if (Number.isNaN(fromMs) || Number.isNaN(toMs) || !isValidRunId(runId) || !Number.isSafeInteger(seq) || String(seq).padStart(4, '0') !== f[5]) return undefined;
+  if (
+    Number.isNaN(fromMs) ||
+    Number.isNaN(toMs) ||
+    !isValidRunId(runId) ||
+    !Number.isSafeInteger(seq) ||
+    String(seq).padStart(4, '0') !== f[5]
+  )
+    return undefined;
   return { entity: { kind, id }, day, pass: f[1] as PassName, fromMs, toMs, runId, seq };
 }
 

@@ -16,7 +16,11 @@ export async function archiveChatVersion(
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
 ): Promise<{ written: WrittenBlob[] }> {
-  const name = chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
+  const name = chatVersionBlobName(
+    version.conversationId,
+    utcDay(version.bucketMs),
+    createHash('sha256').update(version.key).digest('hex'),
+  );
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
   const written: WrittenBlob[] = [];
@@ -31,7 +35,15 @@ export async function archiveChatVersion(
     }
   }
   try {
-    written.push(await writeBatch(container, name, [version.line], { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs) }, signal));
+    written.push(
+      await writeBatch(
+        container,
+        name,
+        [version.line],
+        { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs) },
+        signal,
+      ),
+    );
   } catch (err) {
     // Another member's job archived this version first: nothing to add.
     if (err instanceof BlobAlreadyExistsError) return { written: [] };

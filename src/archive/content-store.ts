@@ -50,7 +50,12 @@ export function safeContentType(contentType: string | undefined): string {
  * Writes `content/sha256/{ab}/{sha256}` once (If-None-Match: *). If the blob already exists it holds
  * these very bytes (its name is their hash), so a 409/412 is success with `existed: true`.
  */
-export async function storeContent(container: ArchiveContainer, bytes: Buffer, contentType: string | undefined, signal?: AbortSignal): Promise<StoredContent> {
+export async function storeContent(
+  container: ArchiveContainer,
+  bytes: Buffer,
+  contentType: string | undefined,
+  signal?: AbortSignal,
+): Promise<StoredContent> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const name = contentBlobName(sha256);
   const type = safeContentType(contentType);
@@ -79,10 +84,16 @@ export function refHash(parts: string[]): string {
 }
 
 /** The index entry for a reference, or undefined when there is none (or it is unreadable). */
-export async function getContentRef(container: ArchiveContainer, hash: string, signal?: AbortSignal): Promise<ContentRefRecord | undefined> {
+export async function getContentRef(
+  container: ArchiveContainer,
+  hash: string,
+  signal?: AbortSignal,
+): Promise<ContentRefRecord | undefined> {
   let buf: Buffer;
   try {
-    buf = await container.getBlobClient(contentRefBlobName(hash)).downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
+    buf = await container
+      .getBlobClient(contentRefBlobName(hash))
+      .downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
   } catch (err) {
     if (statusOf(err) === 404) return undefined;
     throw err;
@@ -104,7 +115,12 @@ export async function getContentRef(container: ArchiveContainer, hash: string, s
  * Writes the index entry once. A concurrent writer for the same reference resolved it to the same
  * thing (or close enough to reuse), so an existing entry is kept and this is not an error.
  */
-export async function putContentRef(container: ArchiveContainer, hash: string, record: ContentRefRecord, signal?: AbortSignal): Promise<void> {
+export async function putContentRef(
+  container: ArchiveContainer,
+  hash: string,
+  record: ContentRefRecord,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
     await writeJson(container, contentRefBlobName(hash), record, signal ? { signal } : {});
   } catch (err) {

@@ -39,9 +39,14 @@ export type SnapshotUser = z.infer<typeof userSchema>;
 export type SnapshotChat = z.infer<typeof chatSchema>;
 
 /** Writes the snapshot under the UTC day of its `takenAt` (write-once). */
-export async function writeDirectorySnapshot(container: ArchiveContainer, snapshot: DirectorySnapshot, signal?: AbortSignal): Promise<WrittenBlob> {
+export async function writeDirectorySnapshot(
+  container: ArchiveContainer,
+  snapshot: DirectorySnapshot,
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
   const takenAtMs = Date.parse(snapshot.takenAt);
-  if (!Number.isFinite(takenAtMs)) throw new RangeError(`directory snapshot takenAt is not an ISO instant: ${JSON.stringify(snapshot.takenAt)}`);
+  if (!Number.isFinite(takenAtMs))
+    throw new RangeError(`directory snapshot takenAt is not an ISO instant: ${JSON.stringify(snapshot.takenAt)}`);
   const name = directorySnapshotBlobName(takenAtMs, snapshot.runId);
   return writeGzipJson(container, name, snapshot, { takenat: new Date(takenAtMs).toISOString() }, signal);
 }
@@ -50,7 +55,10 @@ export async function writeDirectorySnapshot(container: ArchiveContainer, snapsh
 export async function readDirectorySnapshot(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<DirectorySnapshot> {
   const buf = await container.getBlobClient(name).downloadToBuffer(undefined, undefined, signal ? { abortSignal: signal } : {});
   const parsed = snapshotSchema.safeParse(JSON.parse(gunzipSync(buf).toString('utf8')));
-  if (!parsed.success) throw new Error(`${name} is not a directory snapshot: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`);
+  if (!parsed.success)
+    throw new Error(
+      `${name} is not a directory snapshot: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
+    );
   return parsed.data;
 }
 
@@ -93,7 +101,11 @@ async function candidatesIn(container: ArchiveContainer, monthIndex: number, sig
  * Lists only `directory/`: its years and months first, then the blobs of the nearest months, skipping
  * every month that cannot hold a nearer snapshot.
  */
-export async function findNearestDirectorySnapshot(container: ArchiveContainer, at: Date, signal?: AbortSignal): Promise<string | undefined> {
+export async function findNearestDirectorySnapshot(
+  container: ArchiveContainer,
+  at: Date,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
   const atMs = at.getTime();
   const target = at.getUTCFullYear() * 12 + at.getUTCMonth();
   const months = (await snapshotMonths(container, signal)).sort((a, b) => Math.abs(a - target) - Math.abs(b - target) || a - b);
@@ -114,7 +126,11 @@ export async function findNearestDirectorySnapshot(container: ArchiveContainer, 
 }
 
 /** The snapshot taken nearest to `at` (see findNearestDirectorySnapshot), read, or undefined when there is none. */
-export async function readNearestDirectorySnapshot(container: ArchiveContainer, at: Date, signal?: AbortSignal): Promise<(DirectorySnapshot & { blobName: string }) | undefined> {
+export async function readNearestDirectorySnapshot(
+  container: ArchiveContainer,
+  at: Date,
+  signal?: AbortSignal,
+): Promise<(DirectorySnapshot & { blobName: string }) | undefined> {
   const name = await findNearestDirectorySnapshot(container, at, signal);
   return name === undefined ? undefined : { ...(await readDirectorySnapshot(container, name, signal)), blobName: name };
 }

@@ -16,7 +16,16 @@ export class LeaseLostError extends Error {
 }
 
 /** Block blob calls that write: the fenced container confirms the lease before each (see fence()). */
-const WRITES: ReadonlySet<PropertyKey> = new Set(['upload', 'uploadData', 'uploadStream', 'uploadFile', 'stageBlock', 'stageBlockFromURL', 'commitBlockList', 'syncUploadFromURL']);
+const WRITES: ReadonlySet<PropertyKey> = new Set([
+  'upload',
+  'uploadData',
+  'uploadStream',
+  'uploadFile',
+  'stageBlock',
+  'stageBlockFromURL',
+  'commitBlockList',
+  'syncUploadFromURL',
+]);
 
 export class EntityLease {
   private timer: NodeJS.Timeout | undefined;
@@ -218,7 +227,10 @@ export async function acquireEntityLease(
 ): Promise<EntityLease | undefined> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
   for (;;) {
-    const lease = await EntityLease.acquire(container, entity, { durationSec: opts.durationSec, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const lease = await EntityLease.acquire(container, entity, {
+      durationSec: opts.durationSec,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
     if (lease || Date.now() >= deadline) return lease;
     await new Promise((r) => setTimeout(r, 1000));
     opts.signal?.throwIfAborted();

@@ -49,13 +49,19 @@ function senderOf(m: Json): string {
 
 function when(v: unknown): string {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
-  return Number.isFinite(t) ? new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '(no time)';
+  return Number.isFinite(t)
+    ? new Date(t)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC')
+    : '(no time)';
 }
 
 function conversationOf(m: Json): string {
   const channel = obj(m.channelIdentity);
   if (str(m.chatId)) return `chat ${m.chatId as string}`;
-  if (channel && str(channel.channelId)) return `channel ${channel.channelId as string}${str(m.replyToId) ? ` reply to ${m.replyToId as string}` : ''}`;
+  if (channel && str(channel.channelId))
+    return `channel ${channel.channelId as string}${str(m.replyToId) ? ` reply to ${m.replyToId as string}` : ''}`;
   return 'unknown conversation';
 }
 

@@ -11,12 +11,27 @@ import { jobManifestName, otherSendersName, runManifestName, senderCoverManifest
  * The manifest of one execution of a job, named by its writer id: a later attempt of the same job adds
  * its own beside it instead of replacing it, so what earlier attempts wrote stays listed.
  */
-export function writeJobManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: { writer: string; [field: string]: unknown }, signal?: AbortSignal): Promise<WrittenBlob> {
-  return writeJson(container, jobManifestName(runId, entity, manifest.writer), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
+export function writeJobManifest(
+  container: ArchiveContainer,
+  runId: string,
+  entity: Entity,
+  manifest: { writer: string; [field: string]: unknown },
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
+  return writeJson(container, jobManifestName(runId, entity, manifest.writer), manifest, {
+    overwrite: true,
+    ...(signal ? { signal } : {}),
+  });
 }
 
 /** Sender mode's follow-up for one user (docs/design.md §15): beside the user's job manifest, never replacing it. */
-export function writeSenderCoverManifest(container: ArchiveContainer, runId: string, entity: Entity, manifest: unknown, signal?: AbortSignal): Promise<WrittenBlob> {
+export function writeSenderCoverManifest(
+  container: ArchiveContainer,
+  runId: string,
+  entity: Entity,
+  manifest: unknown,
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
   return writeJson(container, senderCoverManifestName(runId, entity), manifest, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 
@@ -26,7 +41,12 @@ export function writeRunManifest(container: ArchiveContainer, runId: string, sum
 }
 
 /** Sender mode: the member ids the run's user jobs also ask Graph for (written before any job is sent). */
-export async function writeOtherSenders(container: ArchiveContainer, runId: string, ids: readonly string[], signal?: AbortSignal): Promise<void> {
+export async function writeOtherSenders(
+  container: ArchiveContainer,
+  runId: string,
+  ids: readonly string[],
+  signal?: AbortSignal,
+): Promise<void> {
   await writeJson(container, otherSendersName(runId), ids, { overwrite: true, ...(signal ? { signal } : {}) });
 }
 

@@ -62,7 +62,11 @@ export async function verifyArchive(container: ArchiveContainer, opts: VerifyOpt
       if (!b.name.startsWith(prefix)) continue;
       const seen = expected.get(b.name);
       if (seen !== undefined && seen !== b.sha256) {
-        report.problems.push({ kind: 'bad-manifest', name: b.name, detail: `manifests disagree on its SHA-256 (${seen} vs ${b.sha256}, in ${item.name})` });
+        report.problems.push({
+          kind: 'bad-manifest',
+          name: b.name,
+          detail: `manifests disagree on its SHA-256 (${seen} vs ${b.sha256}, in ${item.name})`,
+        });
       }
       expected.set(b.name, b.sha256);
     }

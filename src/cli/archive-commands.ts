@@ -17,7 +17,17 @@ export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?:
   let count = 0;
   for await (const b of listBatches(deps.container, prefix, ctx.signal)) {
     count++;
-    if (o.json) write(ctx.stdout, JSON.stringify({ name: b.name, bytes: b.bytes, lines: b.lines ?? null, sha256: b.sha256 ?? null, lastModified: b.lastModified.toISOString() }));
+    if (o.json)
+      write(
+        ctx.stdout,
+        JSON.stringify({
+          name: b.name,
+          bytes: b.bytes,
+          lines: b.lines ?? null,
+          sha256: b.sha256 ?? null,
+          lastModified: b.lastModified.toISOString(),
+        }),
+      );
     else write(ctx.stdout, `${String(b.bytes).padStart(9)}  ${String(b.lines ?? '').padStart(6)}  ${b.name}`);
   }
   if (!o.json && count === 0) write(ctx.stdout, `(nothing under ${prefix})`);
@@ -43,7 +53,8 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
     return EXIT_OK;
   }
   if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
-  for await (const line of readBatchLines(deps.container, o.blob, ctx.signal)) write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
+  for await (const line of readBatchLines(deps.container, o.blob, ctx.signal))
+    write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
   return EXIT_OK;
 }
 
@@ -71,7 +82,10 @@ export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFi
   if (o.json) {
     write(ctx.stdout, JSON.stringify(report));
   } else {
-    write(ctx.stdout, `${report.blobsChecked} blobs re-hashed (${report.bytesChecked} bytes), ${report.listed} listed in ${report.manifests} manifests`);
+    write(
+      ctx.stdout,
+      `${report.blobsChecked} blobs re-hashed (${report.bytesChecked} bytes), ${report.listed} listed in ${report.manifests} manifests`,
+    );
     for (const p of report.problems) write(ctx.stdout, `  ${p.kind}: ${p.name}: ${p.detail}`);
     write(ctx.stdout, report.problems.length === 0 ? 'archive verified: no problems' : `${report.problems.length} problems`);
   }

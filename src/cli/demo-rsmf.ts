@@ -19,7 +19,8 @@ export async function demoRsmf(ctx: CliContext, deps: AppDeps, tenant: DemoConve
   const out = (line: string) => write(ctx.stdout, line);
   // Three days back: settled (read twice) by the demo's daily runs.
   const dayMs = Math.floor((nowMs - 3 * DAY) / DAY) * DAY;
-  const busy = (c: { conversation: { messages: ReadonlyArray<{ createdMs: number }> } }) => c.conversation.messages.some((m) => m.createdMs >= dayMs && m.createdMs < dayMs + DAY);
+  const busy = (c: { conversation: { messages: ReadonlyArray<{ createdMs: number }> } }) =>
+    c.conversation.messages.some((m) => m.createdMs >= dayMs && m.createdMs < dayMs + DAY);
   const chat = tenant.chats.find(busy);
   const channel = tenant.teams.flatMap((t) => t.channels).find(busy);
   const conversations = [chat?.id, channel?.id].filter((id): id is string => id !== undefined);
@@ -30,13 +31,26 @@ export async function demoRsmf(ctx: CliContext, deps: AppDeps, tenant: DemoConve
   const productionDeps = { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs };
   let manifest;
   try {
-    const plan = await planProduction({ fromMs: dayMs, toMs: dayMs + DAY, users: [], teams: [], conversations }, productionDeps, ctx.signal);
-    manifest = await runProduction(newProductionId(Date.now()), plan, productionDeps, folderSink(dir), ctx.signal ? { signal: ctx.signal } : {});
+    const plan = await planProduction(
+      { fromMs: dayMs, toMs: dayMs + DAY, users: [], teams: [], conversations },
+      productionDeps,
+      ctx.signal,
+    );
+    manifest = await runProduction(
+      newProductionId(Date.now()),
+      plan,
+      productionDeps,
+      folderSink(dir),
+      ctx.signal ? { signal: ctx.signal } : {},
+    );
   } catch (err) {
     // The export is what the demo is about: a production that cannot be made is reported, not fatal.
     return out(`   could not produce: ${err instanceof Error ? err.message : String(err)}`);
   }
-  for (const f of manifest.files) out(`   ${String(f.events).padStart(4)} events, ${f.edits} edits, ${f.reactions} reactions, ${f.attachments} files  ${f.fileName}  (${f.conversation})`);
+  for (const f of manifest.files)
+    out(
+      `   ${String(f.events).padStart(4)} events, ${f.edits} edits, ${f.reactions} reactions, ${f.attachments} files  ${f.fileName}  (${f.conversation})`,
+    );
   out(`   written to ${dir} with production.json (SHA-256 and source blobs of every file);`);
   out('   load the .rsmf files into Relativity or another review platform (docs/rsmf.md).');
 }

@@ -67,7 +67,10 @@ export async function executeWithProgress(ctx: CliContext, deps: AppDeps, spec: 
 
 export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): void {
   if (json) {
-    write(ctx.stdout, JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, report: o.report, problems: problems(o) }));
+    write(
+      ctx.stdout,
+      JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, report: o.report, problems: problems(o) }),
+    );
     return;
   }
   const p = o.progress;
@@ -79,7 +82,10 @@ export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): voi
   for (const r of problems(o)) {
     // Skips are expected (no Teams data, one forbidden entity): status, code and request-id say enough.
     const detail = r.status === 'skipped' ? `${r.httpStatus ?? ''} ${r.code ?? ''}`.trim() : r.message;
-    write(ctx.stdout, `  ${r.status} ${r.entity}: ${detail}${r.requestId && !detail.includes(r.requestId) ? ` (request-id ${r.requestId})` : ''}`);
+    write(
+      ctx.stdout,
+      `  ${r.status} ${r.entity}: ${detail}${r.requestId && !detail.includes(r.requestId) ? ` (request-id ${r.requestId})` : ''}`,
+    );
   }
 }
 
@@ -131,7 +137,10 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
   }
   if (runs.length === 0) write(ctx.stdout, 'no runs yet');
   for (const r of runs) {
-    write(ctx.stdout, `run ${r.runId}  ${r.kind}  ${r.status}  started ${iso(r.startedAtMs)}  planned ${r.planned}${r.error ? `  ${r.error}` : ''}`);
+    write(
+      ctx.stdout,
+      `run ${r.runId}  ${r.kind}  ${r.status}  started ${iso(r.startedAtMs)}  planned ${r.planned}${r.error ? `  ${r.error}` : ''}`,
+    );
   }
   if (latest) {
     const c = latest.counts;
@@ -142,7 +151,10 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
   for (const c of checkpoints) {
     const fresh = c.freshWatermarkMs === undefined ? '-' : iso(c.freshWatermarkMs);
     const settled = c.settledWatermarkMs === undefined ? '-' : iso(c.settledWatermarkMs);
-    write(ctx.stdout, `  ${c.entity.kind} ${c.entity.id}  fresh ${fresh}  settled ${settled}  last ${c.lastStatus ?? '-'}${c.lastErrorCode ? ` (${c.lastErrorCode})` : ''}  versions ${c.totalMessages}`);
+    write(
+      ctx.stdout,
+      `  ${c.entity.kind} ${c.entity.id}  fresh ${fresh}  settled ${settled}  last ${c.lastStatus ?? '-'}${c.lastErrorCode ? ` (${c.lastErrorCode})` : ''}  versions ${c.totalMessages}`,
+    );
   }
   return EXIT_OK;
 }

@@ -145,7 +145,10 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       return loadDemo()(ctx, { keep: values.keep === true });
     // The viewer (and its HTML sanitizer) loads only for its own commands: the others start as before.
     case 'serve':
-      return (await import('./viewer-commands.js')).serveCommand(ctx, { ...common, ...(values.port !== undefined ? { port: values.port } : {}) });
+      return (await import('./viewer-commands.js')).serveCommand(ctx, {
+        ...common,
+        ...(values.port !== undefined ? { port: values.port } : {}),
+      });
     case 'html':
       return (await import('./viewer-commands.js')).htmlCommand(ctx, {
         ...common,

@@ -32,7 +32,8 @@ function isUpn(value: string): boolean {
 /** Syntax of --user and --team values, before any client is built: exit 2 naming the first bad one. */
 export function checkEntityArgs(users: readonly string[], teams: readonly string[]): void {
   for (const u of users) {
-    if (!isObjectId(u) && !isUpn(u)) throw new UsageError(`--user "${u}" is neither a user object id (a GUID) nor a user principal name (name@domain)`);
+    if (!isObjectId(u) && !isUpn(u))
+      throw new UsageError(`--user "${u}" is neither a user object id (a GUID) nor a user principal name (name@domain)`);
   }
   for (const t of teams) {
     if (!isObjectId(t)) throw new UsageError(`--team "${t}" is not a team object id (a GUID)`);
@@ -60,7 +61,8 @@ export async function canonicalEntityIds(
     try {
       userIds.push(canonicalObjectId((await getUser(http, u, signal)).id));
     } catch (err) {
-      if (err instanceof GraphError && err.status === 404) throw new UsageError(`--user ${u}: no such user in the tenant (Graph answered 404)`);
+      if (err instanceof GraphError && err.status === 404)
+        throw new UsageError(`--user ${u}: no such user in the tenant (Graph answered 404)`);
       throw err;
     }
   }

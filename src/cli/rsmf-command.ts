@@ -26,7 +26,9 @@ export interface RsmfCommandOptions {
 
 /** A production id: letters, digits, '-' (also a valid blob folder name). */
 export function newProductionId(nowMs: number): string {
-  return `rsmf-${iso(nowMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  return `rsmf-${iso(nowMs)
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Writes files into `dir` (created on the first file, so bad input leaves nothing behind). */
@@ -59,7 +61,8 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
   if (!o.out) throw new UsageError('rsmf needs --out DIR (a new or empty folder)');
   const fromMs = parseInstantArg('--from', o.from);
   const toMs = parseInstantArg('--to', o.to);
-  if (existsSync(o.out) && readdirSync(o.out).length > 0) throw new UsageError(`rsmf: --out ${o.out} is not empty; give a new or empty folder`);
+  if (existsSync(o.out) && readdirSync(o.out).length > 0)
+    throw new UsageError(`rsmf: --out ${o.out} is not empty; give a new or empty folder`);
   const deps = await depsFrom(ctx, o.envFile);
   const productionDeps = { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs };
   const request = { fromMs, toMs, users: o.user, teams: o.team, conversations: o.conversation, allowUnsettled: o.allowUnsettled === true };
@@ -80,8 +83,12 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
     } else {
       for (const f of manifest.files) write(ctx.stdout, `${String(f.events).padStart(6)} events  ${f.fileName}  ${f.conversation}`);
       const t = manifest.totals;
-      write(ctx.stdout, `production ${productionId}: ${t.files} RSMF files, ${t.events} events (${t.edits} edits, ${t.reactions} reactions, ${t.attachments} attachments) in ${o.out}`);
-      if (manifest.coverage.gaps.length > 0) write(ctx.stdout, `note: ${manifest.coverage.gaps.length} entity ranges were not settled yet (see production.json)`);
+      write(
+        ctx.stdout,
+        `production ${productionId}: ${t.files} RSMF files, ${t.events} events (${t.edits} edits, ${t.reactions} reactions, ${t.attachments} attachments) in ${o.out}`,
+      );
+      if (manifest.coverage.gaps.length > 0)
+        write(ctx.stdout, `note: ${manifest.coverage.gaps.length} entity ranges were not settled yet (see production.json)`);
     }
     return EXIT_OK;
   } catch (err) {

@@ -57,7 +57,8 @@ function dayRange(from: string | undefined, to: string | undefined): { from: str
 function checkOut(out: string | undefined): string {
   if (!out) throw new UsageError('html needs --out DIR (a new or empty folder)');
   const dir = resolve(out);
-  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0)) throw new UsageError(`--out ${out} must be a new or empty folder`);
+  if (existsSync(dir) && (!statSync(dir).isDirectory() || readdirSync(dir).length > 0))
+    throw new UsageError(`--out ${out} must be a new or empty folder`);
   if (!existsSync(dirname(dir))) throw new UsageError(`--out ${out}: the folder ${dirname(dir)} does not exist`);
   return dir;
 }
@@ -68,12 +69,16 @@ export async function htmlCommand(
 ): Promise<number> {
   // Every argument is checked before anything is read or written.
   const range = dayRange(o.from, o.to);
-  const named = [...o.user.map((id) => ({ kind: 'user' as BrowsableKind, id: checkId('user', id) })), ...o.team.map((id) => ({ kind: 'team' as BrowsableKind, id: checkId('team', id) }))];
+  const named = [
+    ...o.user.map((id) => ({ kind: 'user' as BrowsableKind, id: checkId('user', id) })),
+    ...o.team.map((id) => ({ kind: 'team' as BrowsableKind, id: checkId('team', id) })),
+  ];
   for (const c of o.conversation) checkId('conversation', c);
   const outDir = checkOut(o.out);
   const deps = await depsFrom(ctx, o.envFile);
   for (const e of named) {
-    if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0) throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
+    if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0)
+      throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
   }
   const entities =
     named.length > 0
@@ -92,6 +97,9 @@ export async function htmlCommand(
     onProgress: (line) => ctx.stderr.write(`${line}\n`),
     ...(ctx.signal ? { signal: ctx.signal } : {}),
   });
-  write(ctx.stdout, `wrote ${result.pages} conversation-day pages and ${result.files} images and files to ${outDir}; open ${resolve(outDir, 'index.html')}`);
+  write(
+    ctx.stdout,
+    `wrote ${result.pages} conversation-day pages and ${result.files} images and files to ${outDir}; open ${resolve(outDir, 'index.html')}`,
+  );
   return EXIT_OK;
 }

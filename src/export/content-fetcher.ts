@@ -110,7 +110,11 @@ export class ContentFetcher {
    * Never throws for a content problem: failures become entries with a status and reason, so the
    * message is still archived. Throws only when aborted.
    */
-  async fetchFor(version: { key: string; conversationId: string; messageId: string }, message: unknown, signal?: AbortSignal): Promise<ContentEntry[]> {
+  async fetchFor(
+    version: { key: string; conversationId: string; messageId: string },
+    message: unknown,
+    signal?: AbortSignal,
+  ): Promise<ContentEntry[]> {
     const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const entries: ContentEntry[] = [];
     const targets: Target[] = [];
@@ -118,7 +122,13 @@ export class ContentFetcher {
     if (this.opts.hostedContents) {
       const scan = scanHostedContents(message, this.opts.graphOrigin);
       for (const f of scan.foreign) {
-        entries.push({ ...base, kind: 'hostedContent', ref: f.hostedContentId, status: 'foreign-origin', reason: `hosted content URL on ${originOf(f.url)}, not the Graph origin; not fetched` });
+        entries.push({
+          ...base,
+          kind: 'hostedContent',
+          ref: f.hostedContentId,
+          status: 'foreign-origin',
+          reason: `hosted content URL on ${originOf(f.url)}, not the Graph origin; not fetched`,
+        });
       }
       for (const r of scan.refs) {
         targets.push({
@@ -138,7 +148,12 @@ export class ContentFetcher {
           continue;
         }
         // The same URL can later hold other bytes, so the key is this message's attachment at this URL.
-        targets.push({ ...entry, url: sharesContentPath(a.contentUrl), refHash: refHash(['file', version.conversationId, version.messageId, a.id ?? '', a.contentUrl]), perConversation: false });
+        targets.push({
+          ...entry,
+          url: sharesContentPath(a.contentUrl),
+          refHash: refHash(['file', version.conversationId, version.messageId, a.id ?? '', a.contentUrl]),
+          perConversation: false,
+        });
       }
     }
 
@@ -183,7 +198,12 @@ export class ContentFetcher {
       const stored = await storeContent(this.opts.container, res.bytes, res.contentType, signal);
       const contentType = safeContentType(res.contentType);
       // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
-      await putContentRef(this.opts.container, t.refHash, { sha256: stored.sha256, contentType, bytes: stored.bytes, status: 'stored' }, signal);
+      await putContentRef(
+        this.opts.container,
+        t.refHash,
+        { sha256: stored.sha256, contentType, bytes: stored.bytes, status: 'stored' },
+        signal,
+      );
       return { status: 'stored', sha256: stored.sha256, contentType, bytes: stored.bytes };
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
@@ -196,8 +216,13 @@ export class ContentFetcher {
 
 function describeFailure(err: unknown): Outcome {
   if (err instanceof GraphError) {
-    const status: ContentStatus = err.code === 'TooLarge' ? 'too-large' : err.status === 404 ? 'missing' : err.status === 403 ? 'forbidden' : 'failed';
-    const parts = [err.status === undefined ? undefined : String(err.status), err.code, err.requestId ? `request-id ${err.requestId}` : undefined].filter((p) => p !== undefined);
+    const status: ContentStatus =
+      err.code === 'TooLarge' ? 'too-large' : err.status === 404 ? 'missing' : err.status === 403 ? 'forbidden' : 'failed';
+    const parts = [
+      err.status === undefined ? undefined : String(err.status),
+      err.code,
+      err.requestId ? `request-id ${err.requestId}` : undefined,
+    ].filter((p) => p !== undefined);
     const reason = err.status === undefined && err.code !== 'TooLarge' ? err.message : parts.join(' ');
     return { status, reason: reason.slice(0, 300) };
   }

@@ -114,7 +114,8 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(version.key, bytes);
-    if (refersToContent) this.contentTargets.set(version.key, { key: version.key, conversationId: version.conversationId, messageId: version.messageId });
+    if (refersToContent)
+      this.contentTargets.set(version.key, { key: version.key, conversationId: version.conversationId, messageId: version.messageId });
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -190,7 +191,8 @@ export class DayBatcher {
     const content: unknown[] = [];
     const contentFor = this.opts.contentFor;
     if (contentFor && withContent.length > 0) {
-      for (const entries of await Promise.all(withContent.map((w) => contentFor(w.target, w.line.toString('utf8'))))) if (entries) content.push(...entries);
+      for (const entries of await Promise.all(withContent.map((w) => contentFor(w.target, w.line.toString('utf8')))))
+        if (entries) content.push(...entries);
     }
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
@@ -198,7 +200,14 @@ export class DayBatcher {
     if (content.length > 0) {
       // The content map goes first: a crash in between leaves a map without its batch (harmless, the
       // rerun writes both again), never a batch whose images and files are not recorded.
-      written.push(await writeJson(this.opts.container, contentMapName(name), { batch: name, entries: content }, this.opts.signal ? { signal: this.opts.signal } : {}));
+      written.push(
+        await writeJson(
+          this.opts.container,
+          contentMapName(name),
+          { batch: name, entries: content },
+          this.opts.signal ? { signal: this.opts.signal } : {},
+        ),
+      );
     }
     const blob = await writeBatch(
       this.opts.container,

@@ -100,12 +100,17 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         await deps.checkpoints.advance(entity, chunk.advance, added);
       }
       chunks.committed(chunk);
-      readSpan = readSpan ? { fromMs: Math.min(readSpan.fromMs, chunk.window.fromMs), toMs: Math.max(readSpan.toMs, chunk.window.toMs) } : { fromMs: chunk.window.fromMs, toMs: chunk.window.toMs };
+      readSpan = readSpan
+        ? { fromMs: Math.min(readSpan.fromMs, chunk.window.fromMs), toMs: Math.max(readSpan.toMs, chunk.window.toMs) }
+        : { fromMs: chunk.window.fromMs, toMs: chunk.window.toMs };
       const { stop } = pacer.afterChunk(chunkStartedAtMs);
       const progress: ResumePoint = { ...chunks.resumeFrom(), chunkMs: pacer.chunkMs };
       await req.onChunkCommitted?.(progress);
       if (stop && chunks.next(pacer.chunkMs)) {
-        log.info('job budget used; continuing in a new invocation', { ...(progress.fromMs !== undefined ? { resumeFrom: iso(progress.fromMs) } : {}), chunkMs: pacer.chunkMs });
+        log.info('job budget used; continuing in a new invocation', {
+          ...(progress.fromMs !== undefined ? { resumeFrom: iso(progress.fromMs) } : {}),
+          chunkMs: pacer.chunkMs,
+        });
         await writeManifest('continued');
         return { entity, status: 'done', counts, continueAt: progress };
       }
@@ -120,7 +125,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     else log.error('entity failed', { ...error });
     // Not after a lost lease: the worker that holds the entity now may be writing this very manifest.
     if (!(signal?.reason instanceof LeaseLostError)) {
-      await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
+      await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e: unknown) =>
+        log.warn('manifest not written', { error: errorText(e) }),
+      );
     }
     return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...withUnfetched() };
   }
@@ -153,7 +160,13 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
       for (const filter of filters) {
         await readInParallel(chunk.window, filter, quarantined, async (version, raw) => {
-          const r = await archiveChatVersion(deps.container, version, { pass: chunk.pass, window: chunk.window }, () => contentFor(version, raw), signal);
+          const r = await archiveChatVersion(
+            deps.container,
+            version,
+            { pass: chunk.pass, window: chunk.window },
+            () => contentFor(version, raw),
+            signal,
+          );
           record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
         });
       }
@@ -163,14 +176,26 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       // Once per version: an item quarantined by an earlier read is not written (or counted) again.
       let added = 0;
       for (const line of quarantined) {
-        const blob = await writeQuarantinedItem(deps.container, entity, line, { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) }, signal);
+        const blob = await writeQuarantinedItem(
+          deps.container,
+          entity,
+          line,
+          { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) },
+          signal,
+        );
         if (!blob) continue;
         blobs.push(blob);
         added++;
       }
       counts.quarantined += added;
       req.onProgress?.({ quarantined: added });
-      log.warn('versions quarantined', { count: added, seen: quarantined.length, pass: chunk.pass, from: iso(chunk.window.fromMs), to: iso(chunk.window.toMs) });
+      log.warn('versions quarantined', {
+        count: added,
+        seen: quarantined.length,
+        pass: chunk.pass,
+        from: iso(chunk.window.fromMs),
+        to: iso(chunk.window.toMs),
+      });
     }
     return counts.messages - before;
   }
@@ -181,7 +206,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
    * The first failure stops the sibling reads before the error propagates, so nothing of this job is
    * still writing once it has returned.
    */
-  async function readInParallel(window: Window, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>): Promise<void> {
+  async function readInParallel(
+    window: Window,
+    senderFilter: string | undefined,
+    quarantined: string[],
+    sink: (v: MessageVersion, raw: unknown) => Promise<void>,
+  ): Promise<void> {
     const parts = splitWindow(window, deps.readsPerEntity ?? 1);
     if (parts.length === 1) return readPages(window, senderFilter, quarantined, sink, signal);
     const stop = new AbortController();
@@ -199,8 +229,18 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   }
 
   /** Every page of a window (optionally narrowed to some senders), each valid version handed to `sink`. */
-  async function readPages(window: Window, senderFilter: string | undefined, quarantined: string[], sink: (v: MessageVersion, raw: unknown) => Promise<void>, readSignal: AbortSignal | undefined): Promise<void> {
-    const pages = messagePages(deps.http, entity, window, { top: deps.pageSize, ...(readSignal ? { signal: readSignal } : {}), ...(senderFilter ? { senderFilter } : {}) });
+  async function readPages(
+    window: Window,
+    senderFilter: string | undefined,
+    quarantined: string[],
+    sink: (v: MessageVersion, raw: unknown) => Promise<void>,
+    readSignal: AbortSignal | undefined,
+  ): Promise<void> {
+    const pages = messagePages(deps.http, entity, window, {
+      top: deps.pageSize,
+      ...(readSignal ? { signal: readSignal } : {}),
+      ...(senderFilter ? { senderFilter } : {}),
+    });
     for await (const page of pages) {
       counts.pages++;
       counts.received += page.items.length;
@@ -272,11 +312,17 @@ async function chunkSource(req: ExportEntityRequest, deps: ExportEntityDeps): Pr
   // A team deleted since the last run continues from where its live export stopped.
   const checkpoint = await deps.checkpoints.getForPlanning(req.entity);
   // The watermarks as committed so far: each next chunk is planned from them (forward only).
-  let wm: Watermarks = { ...(checkpoint?.freshWatermarkMs !== undefined ? { freshWatermarkMs: checkpoint.freshWatermarkMs } : {}), ...(checkpoint?.settledWatermarkMs !== undefined ? { settledWatermarkMs: checkpoint.settledWatermarkMs } : {}) };
+  let wm: Watermarks = {
+    ...(checkpoint?.freshWatermarkMs !== undefined ? { freshWatermarkMs: checkpoint.freshWatermarkMs } : {}),
+    ...(checkpoint?.settledWatermarkMs !== undefined ? { settledWatermarkMs: checkpoint.settledWatermarkMs } : {}),
+  };
   return {
     next: (chunkMs) => planDailyChunks(wm, mode.nowMs, { ...deps.windows, chunkMs })[0],
     committed: (chunk) => {
-      wm = { freshWatermarkMs: maxDefined(wm.freshWatermarkMs, chunk.advance.freshWatermarkMs), settledWatermarkMs: maxDefined(wm.settledWatermarkMs, chunk.advance.settledWatermarkMs) };
+      wm = {
+        freshWatermarkMs: maxDefined(wm.freshWatermarkMs, chunk.advance.freshWatermarkMs),
+        settledWatermarkMs: maxDefined(wm.settledWatermarkMs, chunk.advance.settledWatermarkMs),
+      };
       for (const k of ['freshWatermarkMs', 'settledWatermarkMs'] as const) if (wm[k] === undefined) delete wm[k];
     },
     resumeFrom: () => ({}),

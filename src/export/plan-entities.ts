@@ -18,7 +18,7 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
         entities.push({
           kind: 'user',
           id: u.id,
-          ...(u.userPrincipalName ?? u.displayName ? { displayName: u.userPrincipalName ?? u.displayName } : {}),
+          ...((u.userPrincipalName ?? u.displayName) ? { displayName: u.userPrincipalName ?? u.displayName } : {}),
           ...(u.userType === 'Guest' ? { guest: true } : {}),
         });
       }
@@ -28,7 +28,8 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
     const addTeams = async (kind: 'team' | 'deletedTeam', list: AsyncIterable<DirectoryTeam>) => {
       for await (const t of list) {
         const names = [t.id, t.displayName].filter((x): x is string => !!x).map((x) => x.toLowerCase());
-        if (selected(names, sel.includeTeams, sel.excludeTeams)) entities.push({ kind, id: t.id, ...(t.displayName ? { displayName: t.displayName } : {}) });
+        if (selected(names, sel.includeTeams, sel.excludeTeams))
+          entities.push({ kind, id: t.id, ...(t.displayName ? { displayName: t.displayName } : {}) });
       }
     };
     await addTeams('team', listTeams(http, signal));
@@ -39,7 +40,12 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
         // Deleted teams are a bonus (Graph serves them for about 30 days, and some clouds or tenants
         // refuse or lack the listing): its failure must not stop the export of everything else.
         if (!(err instanceof GraphError)) throw err;
-        log?.warn('deleted teams not listed; exporting live teams only', { status: err.status, code: err.code, requestId: err.requestId, error: err.message });
+        log?.warn('deleted teams not listed; exporting live teams only', {
+          status: err.status,
+          code: err.code,
+          requestId: err.requestId,
+          error: err.message,
+        });
       }
     }
   }
@@ -72,7 +78,12 @@ async function* tenantMembers(http: GraphHttp, signal?: AbortSignal, log?: Logge
     }
   } catch (err) {
     if (!(err instanceof GraphError)) throw err;
-    log?.warn('deleted users not listed; exporting live users only', { status: err.status, code: err.code, requestId: err.requestId, error: err.message });
+    log?.warn('deleted users not listed; exporting live users only', {
+      status: err.status,
+      code: err.code,
+      requestId: err.requestId,
+      error: err.message,
+    });
   }
 }
 
@@ -91,7 +102,12 @@ function selected(names: string[], include: string[], exclude: string[]): boolea
  * no user job for (excluded, outside EXPORT_INCLUDE_USERS, or not named by a backfill). Members whose
  * own job is skipped or fails are only known afterwards; the run's follow-up covers them.
  */
-export async function uncoveredMemberIds(http: GraphHttp, entities: readonly Entity[], signal?: AbortSignal, log?: Logger): Promise<string[]> {
+export async function uncoveredMemberIds(
+  http: GraphHttp,
+  entities: readonly Entity[],
+  signal?: AbortSignal,
+  log?: Logger,
+): Promise<string[]> {
   const own = new Set(entities.filter((e) => e.kind === 'user' && !e.guest).map((e) => e.id.toLowerCase()));
   const out = new Set(entities.filter((e) => e.kind === 'user' && e.guest).map((e) => e.id));
   for await (const u of tenantMembers(http, signal, log)) if (!own.has(u.id.toLowerCase())) out.add(u.id);

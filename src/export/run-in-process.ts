@@ -112,7 +112,22 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
       progress[result.status]++;
       try {
         const { status, counts, error, unfetched } = result;
-        await recordJobResult(deps, mode, { runId, entity, status, counts, ...(error ? { error } : {}), ...(unfetched ? { unfetched } : {}), startedAtMs, finishedAtMs: now(), attempts: refusal ? 0 : 1 }, log);
+        await recordJobResult(
+          deps,
+          mode,
+          {
+            runId,
+            entity,
+            status,
+            counts,
+            ...(error ? { error } : {}),
+            ...(unfetched ? { unfetched } : {}),
+            startedAtMs,
+            finishedAtMs: now(),
+            attempts: refusal ? 0 : 1,
+          },
+          log,
+        );
       } catch (err) {
         // Storage went away after the job: its data and checkpoint are as safe as the job left them,
         // only the bookkeeping is missing. The run goes on (the other jobs meet the same outage and fail
@@ -124,12 +139,20 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
-  if (deps.chatMode === 'sender' && !opts.signal?.aborted) unrecordedJobs += await coverUnsuccessfulUsers(runId, mode, results, jobDeps, now, log, opts.signal);
+  if (deps.chatMode === 'sender' && !opts.signal?.aborted)
+    unrecordedJobs += await coverUnsuccessfulUsers(runId, mode, results, jobDeps, now, log, opts.signal);
 
   try {
     const finished = await finishRun(deps, runId, now, log, { aborted: opts.signal?.aborted === true, unrecordedJobs });
     const status = finished?.status === 'succeeded' ? 'succeeded' : 'failed';
-    return { runId, status, progress, results, ...(finished?.error ? { error: finished.error } : {}), ...(finished?.report ? { report: finished.report } : {}) };
+    return {
+      runId,
+      status,
+      progress,
+      results,
+      ...(finished?.error ? { error: finished.error } : {}),
+      ...(finished?.report ? { report: finished.report } : {}),
+    };
   } catch (err) {
     log.error('run result not recorded', { error: errorText(err) });
     return { runId, status: 'failed', progress, results, error: `the run record could not be written: ${errorText(err)}` };
@@ -143,12 +166,23 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
  * user's job row (and so the run): its checkpoint has moved, so the gap must not pass unnoticed.
  * Returns how many results could not be recorded.
  */
-async function coverUnsuccessfulUsers(runId: string, mode: JobMode, results: JobResult[], deps: RunDeps, now: () => number, log: Logger, signal?: AbortSignal): Promise<number> {
+async function coverUnsuccessfulUsers(
+  runId: string,
+  mode: JobMode,
+  results: JobResult[],
+  deps: RunDeps,
+  now: () => number,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<number> {
   // Guests are asked for by every user job already (their own job has no mailbox to read).
   const asked = new Set(deps.otherSenderIds ?? []);
   const missing = results.filter((r) => r.entity.kind === 'user' && r.status !== 'done' && !asked.has(r.entity.id)).map((r) => r.entity.id);
   if (missing.length === 0) return 0;
-  const readers = results.filter((r): r is JobResult & { readSpan: NonNullable<JobResult['readSpan']> } => r.entity.kind === 'user' && r.status === 'done' && r.readSpan !== undefined);
+  const readers = results.filter(
+    (r): r is JobResult & { readSpan: NonNullable<JobResult['readSpan']> } =>
+      r.entity.kind === 'user' && r.status === 'done' && r.readSpan !== undefined,
+  );
   log.info('sender mode: covering members without a successful job', { members: missing.length, readers: readers.length });
   let unrecorded = 0;
   let next = 0;
@@ -156,11 +190,32 @@ async function coverUnsuccessfulUsers(runId: string, mode: JobMode, results: Job
     while (next < readers.length && !signal?.aborted) {
       const job = readers[next++]!;
       const startedAtMs = now();
-      const cover = await exportUnderLease({ runId, entity: job.entity, mode: { kind: 'backfill', window: job.readSpan }, coverSenderIds: missing }, deps, signal);
+      const cover = await exportUnderLease(
+        { runId, entity: job.entity, mode: { kind: 'backfill', window: job.readSpan }, coverSenderIds: missing },
+        deps,
+        signal,
+      );
       if (cover.status === 'done') continue;
-      const error = { ...(cover.error ?? { message: 'unknown error' }), message: `sender-mode follow-up for members without their own export failed: ${cover.error?.message ?? 'unknown error'}` };
+      const error = {
+        ...(cover.error ?? { message: 'unknown error' }),
+        message: `sender-mode follow-up for members without their own export failed: ${cover.error?.message ?? 'unknown error'}`,
+      };
       try {
-        await recordJobResult(deps, mode, { runId, entity: job.entity, status: 'failed', counts: addCounts(job.counts, cover.counts), error, startedAtMs, finishedAtMs: now(), attempts: 1 }, log);
+        await recordJobResult(
+          deps,
+          mode,
+          {
+            runId,
+            entity: job.entity,
+            status: 'failed',
+            counts: addCounts(job.counts, cover.counts),
+            error,
+            startedAtMs,
+            finishedAtMs: now(),
+            attempts: 1,
+          },
+          log,
+        );
       } catch (err) {
         unrecorded++;
         log.error('job result not recorded', { entity: entityLabel(job.entity), error: errorText(err) });
@@ -176,17 +231,30 @@ async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?
   const { entity } = req;
   let lease;
   try {
-    lease = await acquireEntityLease(deps.container, entity, { durationSec: LEASE_SECONDS, waitMs: deps.leaseWaitMs ?? 0, ...(signal ? { signal } : {}) });
+    lease = await acquireEntityLease(deps.container, entity, {
+      durationSec: LEASE_SECONDS,
+      waitMs: deps.leaseWaitMs ?? 0,
+      ...(signal ? { signal } : {}),
+    });
   } catch (err) {
     // Storage unreachable or the run aborted before the job started: nothing was read or written.
     return { entity, status: 'failed', counts: emptyCounts(), error: toJobError(err) };
   }
   if (!lease) {
-    return { entity, status: 'failed', counts: emptyCounts(), error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true } };
+    return {
+      entity,
+      status: 'failed',
+      counts: emptyCounts(),
+      error: { code: ENTITY_BUSY, message: 'another worker is exporting this entity', retryable: true },
+    };
   }
   try {
     // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
-    return await exportEntity(req, { ...deps, container: lease.fence(deps.container) }, signal ? AbortSignal.any([lease.lostSignal, signal]) : lease.lostSignal);
+    return await exportEntity(
+      req,
+      { ...deps, container: lease.fence(deps.container) },
+      signal ? AbortSignal.any([lease.lostSignal, signal]) : lease.lostSignal,
+    );
   } finally {
     await lease.release().catch(() => undefined);
   }

@@ -11,7 +11,15 @@ import { entityLabel, type Entity, type EntityKind } from '../model/entity';
 import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import { finishedTotal, type JobRecord, type RunKind, type RunRecord, type RunStatus, type RunStore, type RunSummary } from '../state/run-store';
+import {
+  finishedTotal,
+  type JobRecord,
+  type RunKind,
+  type RunRecord,
+  type RunStatus,
+  type RunStore,
+  type RunSummary,
+} from '../state/run-store';
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
@@ -38,7 +46,12 @@ export interface RunLifecycleDeps {
 /** What the deployment asks Graph for, as the collection report needs it. */
 export function coverageOf(deps: Pick<RunLifecycleDeps, 'selection' | 'chatMode' | 'content'>): Coverage {
   const content = deps.content?.kinds() ?? { hostedContents: false, files: false };
-  return { chatMode: deps.chatMode ?? 'custodian', retained: deps.selection.retained, deletedTeams: deps.selection.deletedTeams, ...content };
+  return {
+    chatMode: deps.chatMode ?? 'custodian',
+    retained: deps.selection.retained,
+    deletedTeams: deps.selection.deletedTeams,
+    ...content,
+  };
 }
 
 /**
@@ -47,7 +60,9 @@ export function coverageOf(deps: Pick<RunLifecycleDeps, 'selection' | 'chatMode'
  * time alone, so a repeated trigger of that time finds its run instead of starting another.
  */
 export function newRunId(kind: RunKind, atMs: number, opts: { unique?: boolean } = {}): string {
-  const base = `${kind}-${iso(atMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+  const base = `${kind}-${iso(atMs)
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
   return opts.unique === false ? base : `${base}-${randomBytes(2).toString('hex')}`;
 }
 
@@ -59,7 +74,12 @@ const namesEntities = (spec: RunSpec): spec is Extract<RunSpec, { kind: 'backfil
   spec.kind === 'backfill' && ((spec.users?.length ?? 0) > 0 || (spec.teams?.length ?? 0) > 0);
 
 /** Creates the run's row ('running', nothing planned yet); `created` is false when it existed already. */
-export async function openRun(deps: Pick<RunLifecycleDeps, 'runs'>, spec: RunSpec, startedAtMs: number, status: 'running' | 'planning' = 'running'): Promise<{ created: boolean; run: RunRecord }> {
+export async function openRun(
+  deps: Pick<RunLifecycleDeps, 'runs'>,
+  spec: RunSpec,
+  startedAtMs: number,
+  status: 'running' | 'planning' = 'running',
+): Promise<{ created: boolean; run: RunRecord }> {
   const named = namesEntities(spec);
   return deps.runs.createRun({
     runId: spec.runId ?? newRunId(spec.kind, startedAtMs),
@@ -83,7 +103,14 @@ export async function openRun(deps: Pick<RunLifecycleDeps, 'runs'>, spec: RunSpe
  * settings choose them. When they cannot be listed the run is marked failed (with why) and undefined
  * is returned. `planned` is left to the caller: the queued run sets it only once every job is sent.
  */
-export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunSpec, now: () => number, log: Logger, signal?: AbortSignal): Promise<Entity[] | undefined> {
+export async function planRun(
+  deps: RunLifecycleDeps,
+  run: RunRecord,
+  spec: RunSpec,
+  now: () => number,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<Entity[] | undefined> {
   const { runId } = run;
   let entities: Entity[];
   try {
@@ -108,14 +135,32 @@ export async function planRun(deps: RunLifecycleDeps, run: RunRecord, spec: RunS
  * delivered), and for a daily run the outcome on the entity's checkpoint. A job Graph refused for the
  * app itself fails the run at once (refuseRun).
  */
-export async function recordJobResult(deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>, mode: JobMode, job: JobRecord & { status: JobResult['status'] }, log: Logger): Promise<void> {
+export async function recordJobResult(
+  deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>,
+  mode: JobMode,
+  job: JobRecord & { status: JobResult['status'] },
+  log: Logger,
+): Promise<void> {
   await deps.runs.recordFinalJob(job);
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
-  log.info('job finished', { runId: job.runId, entity: entityLabel(job.entity), status: job.status, messages: job.counts.messages, blobs: job.counts.blobs });
-  if (job.status === 'failed' && job.error?.reason === APP_REFUSAL_REASON) await refuseRun(deps, job.runId, job.entity.kind, job.error, log);
+  log.info('job finished', {
+    runId: job.runId,
+    entity: entityLabel(job.entity),
+    status: job.status,
+    messages: job.counts.messages,
+    blobs: job.counts.blobs,
+  });
+  if (job.status === 'failed' && job.error?.reason === APP_REFUSAL_REASON)
+    await refuseRun(deps, job.runId, job.entity.kind, job.error, log);
 }
 
-const KIND_PLURAL: Record<EntityKind, string> = { user: 'users', team: 'teams', deletedTeam: 'deleted teams', userRetained: "users' retained messages", teamRetained: "teams' retained messages" };
+const KIND_PLURAL: Record<EntityKind, string> = {
+  user: 'users',
+  team: 'teams',
+  deletedTeam: 'deleted teams',
+  userRetained: "users' retained messages",
+  teamRetained: "teams' retained messages",
+};
 
 /**
  * An app-level refusal (docs/design.md §9): every entity of that kind would be refused the same way,
@@ -124,7 +169,13 @@ const KIND_PLURAL: Record<EntityKind, string> = { user: 'users', team: 'teams', 
  * alert looks for (infra/app/alerts.bicep), so the operator hears of it at once, not when the last job
  * of a long run ends. The run's final status and run.json come when its last job ends (finishRun).
  */
-export async function refuseRun(deps: Pick<RunLifecycleDeps, 'runs'>, runId: string, kind: EntityKind, error: JobError, log: Logger): Promise<void> {
+export async function refuseRun(
+  deps: Pick<RunLifecycleDeps, 'runs'>,
+  runId: string,
+  kind: EntityKind,
+  error: JobError,
+  log: Logger,
+): Promise<void> {
   const run = await deps.runs.getRun(runId);
   if (!run || run.refused?.[kind] !== undefined) return;
   const message = refusalMessage(kind, error);
@@ -153,14 +204,23 @@ export function notRunError(refusal: string): JobError {
 }
 
 /** The collection report of a run (docs/design.md §13), from its job rows; also for a run in progress. */
-export async function readRunReport(deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>, run: RunRecord): Promise<CollectionReport> {
+export async function readRunReport(
+  deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>,
+  run: RunRecord,
+): Promise<CollectionReport> {
   const jobs: JobRecord[] = [];
   for await (const job of deps.runs.listJobs(run.runId)) jobs.push(job);
   return collectionReport(jobs, run.refused, coverageOf(deps));
 }
 
 /** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */
-export async function recordDailyResult(checkpoints: CheckpointStore, runId: string, entity: Entity, status: string, error?: JobRecord['error']): Promise<void> {
+export async function recordDailyResult(
+  checkpoints: CheckpointStore,
+  runId: string,
+  entity: Entity,
+  status: string,
+  error?: JobRecord['error'],
+): Promise<void> {
   await checkpoints.recordResult(entity, {
     runId,
     status,

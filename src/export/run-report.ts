@@ -35,9 +35,7 @@ export interface CollectionReport {
   kinds: Partial<Record<EntityKind, KindReport>>;
   /** Entity kinds Graph refused the app for, with the fix (the run failed). */
   refusals: Array<{ kind: EntityKind; error: string }>;
-  content:
-    | { fetched: true; unfetched: Record<string, number> }
-    | { fetched: false; note: string };
+  content: { fetched: true; unfetched: Record<string, number> } | { fetched: false; note: string };
   /** What the export APIs do not return with these settings (docs/design.md §13). */
   blindSpots: string[];
 }
@@ -47,7 +45,11 @@ const emptyKind = (): KindReport => ({ planned: 0, exported: 0, skipped: {}, fai
 const PENDING: ReadonlySet<JobStatus> = new Set(['queued', 'running']);
 
 /** The report of a run from its job rows, its refused kinds and the deployment's coverage. */
-export function collectionReport(jobs: Iterable<JobRecord>, refused: Partial<Record<EntityKind, string>> | undefined, coverage: Coverage): CollectionReport {
+export function collectionReport(
+  jobs: Iterable<JobRecord>,
+  refused: Partial<Record<EntityKind, string>> | undefined,
+  coverage: Coverage,
+): CollectionReport {
   const kinds: Partial<Record<EntityKind, KindReport>> = {};
   let unfetched: Record<string, number> = {};
   for (const job of jobs) {
@@ -68,7 +70,12 @@ export function collectionReport(jobs: Iterable<JobRecord>, refused: Partial<Rec
   return {
     kinds: Object.fromEntries(ENTITY_KINDS.filter((kind) => kinds[kind]).map((kind) => [kind, kinds[kind]])),
     refusals: ENTITY_KINDS.filter((kind) => refused?.[kind] !== undefined).map((kind) => ({ kind, error: refused![kind]! })),
-    content: fetched ? { fetched: true, unfetched } : { fetched: false, note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only' },
+    content: fetched
+      ? { fetched: true, unfetched }
+      : {
+          fetched: false,
+          note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only',
+        },
     blindSpots: blindSpots(coverage),
   };
 }
@@ -80,15 +87,21 @@ export function collectionReport(jobs: Iterable<JobRecord>, refused: Partial<Rec
 export function blindSpots(c: Coverage): string[] {
   const notes = ['the export APIs do not return meeting-related control messages, or Copilot interactions'];
   if (c.retained) {
-    notes.push("getAllRetainedMessages does not cover private channels: earlier edit versions and deletions older than Graph's 21 days of private-channel messages are not archived");
+    notes.push(
+      "getAllRetainedMessages does not cover private channels: earlier edit versions and deletions older than Graph's 21 days of private-channel messages are not archived",
+    );
   } else {
     notes.push("EXPORT_RETAINED is off: earlier edit versions, and deletions older than Graph's 21 days, are not archived");
   }
-  if (!c.deletedTeams) notes.push('EXPORT_DELETED_TEAMS is off: messages of a team deleted before its last versions were read are not archived');
+  if (!c.deletedTeams)
+    notes.push('EXPORT_DELETED_TEAMS is off: messages of a team deleted before its last versions were read are not archived');
   if (c.chatMode === 'sender') {
-    notes.push("EXPORT_CHAT_MODE is sender: a chat message is archived by its sender's own job or by the others query, so a member whose own job did not succeed may be missing until a later run reads them");
+    notes.push(
+      "EXPORT_CHAT_MODE is sender: a chat message is archived by its sender's own job or by the others query, so a member whose own job did not succeed may be missing until a later run reads them",
+    );
   }
-  if (!c.hostedContents) notes.push('EXPORT_HOSTED_CONTENTS is off: pasted images, code snippets and custom emoji are referenced, not stored');
+  if (!c.hostedContents)
+    notes.push('EXPORT_HOSTED_CONTENTS is off: pasted images, code snippets and custom emoji are referenced, not stored');
   if (!c.files) notes.push('EXPORT_ATTACHMENTS is off: SharePoint and OneDrive files attached to messages are referenced, not stored');
   return notes;
 }

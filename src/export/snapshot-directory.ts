@@ -10,11 +10,26 @@ import type { GraphHttp } from '../graph/graph-http';
 import type { Entity } from '../model/entity';
 import { errorText } from '../model/errors';
 
-export async function snapshotDirectory(deps: { http: GraphHttp; container: ArchiveContainer }, runId: string, nowMs: number, entities: readonly Entity[], log: Logger, signal?: AbortSignal): Promise<void> {
+export async function snapshotDirectory(
+  deps: { http: GraphHttp; container: ArchiveContainer },
+  runId: string,
+  nowMs: number,
+  entities: readonly Entity[],
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
   try {
     const users = await readDirectoryUsers(deps.http, signal);
-    const teams = await readDirectoryTeams(deps.http, entities.filter((e) => e.kind === 'team'), signal);
-    const chats = await readDirectoryChats(deps.http, entities.filter((e) => e.kind === 'user').map((e) => e.id), signal);
+    const teams = await readDirectoryTeams(
+      deps.http,
+      entities.filter((e) => e.kind === 'team'),
+      signal,
+    );
+    const chats = await readDirectoryChats(
+      deps.http,
+      entities.filter((e) => e.kind === 'user').map((e) => e.id),
+      signal,
+    );
     const written = await writeDirectorySnapshot(deps.container, { takenAt: iso(nowMs), runId, users, teams, chats }, signal);
     log.info('directory snapshot written', { blob: written.name, users: users.length, teams: teams.length, chats: chats.length });
   } catch (err) {

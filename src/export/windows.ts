@@ -78,4 +78,3 @@ export function splitWindow(window: Window, parts: number): Window[] {
   const step = Math.ceil(span / n);
   return cutIntoChunks(window, step);
 }
-

@@ -64,7 +64,11 @@ export class ConversationLimiter {
       this.buckets.delete(key);
     } else {
       this.evictIdle();
-      bucket = { limiter: new RateLimiter({ ratePerSec: this.ratePerSec, burst: this.burst, now: this.now }), pending: 0, lastUsed: this.now() };
+      bucket = {
+        limiter: new RateLimiter({ ratePerSec: this.ratePerSec, burst: this.burst, now: this.now }),
+        pending: 0,
+        lastUsed: this.now(),
+      };
     }
     this.buckets.set(key, bucket);
     return bucket;

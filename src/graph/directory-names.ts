@@ -20,12 +20,21 @@ export async function readDirectoryUsers(http: GraphHttp, signal?: AbortSignal):
   const out: DirectorySnapshot['users'] = [];
   for await (const u of items(http, '/users?$select=id,displayName,userPrincipalName,mail&$top=999', signal)) {
     const mail = str(u.mail);
-    out.push({ id: u.id as string, displayName: str(u.displayName) ?? '', userPrincipalName: str(u.userPrincipalName) ?? '', ...(mail ? { mail } : {}) });
+    out.push({
+      id: u.id as string,
+      displayName: str(u.displayName) ?? '',
+      userPrincipalName: str(u.userPrincipalName) ?? '',
+      ...(mail ? { mail } : {}),
+    });
   }
   return out;
 }
 
-export async function readDirectoryTeams(http: GraphHttp, teamIds: ReadonlyArray<{ id: string; displayName?: string }>, signal?: AbortSignal): Promise<DirectorySnapshot['teams']> {
+export async function readDirectoryTeams(
+  http: GraphHttp,
+  teamIds: ReadonlyArray<{ id: string; displayName?: string }>,
+  signal?: AbortSignal,
+): Promise<DirectorySnapshot['teams']> {
   const out: DirectorySnapshot['teams'] = [];
   for (const team of teamIds) {
     const channels: DirectorySnapshot['teams'][number]['channels'] = [];
@@ -38,7 +47,11 @@ export async function readDirectoryTeams(http: GraphHttp, teamIds: ReadonlyArray
 }
 
 /** Every chat of the given users, once (a chat with five members is listed under each of them). */
-export async function readDirectoryChats(http: GraphHttp, userIds: readonly string[], signal?: AbortSignal): Promise<DirectorySnapshot['chats']> {
+export async function readDirectoryChats(
+  http: GraphHttp,
+  userIds: readonly string[],
+  signal?: AbortSignal,
+): Promise<DirectorySnapshot['chats']> {
   const seen = new Map<string, DirectorySnapshot['chats'][number]>();
   for (const userId of userIds) {
     try {

@@ -86,17 +86,26 @@ export function listDeletedTeams(http: GraphHttp, signal?: AbortSignal): AsyncGe
  * An item without an id is a broken response, not an entity to skip: silently dropping it would
  * silently drop that entity's export, so it fails the listing instead.
  */
-async function* listValidated<T>(http: GraphHttp, path: string, schema: z.ZodType<T>, what: string, signal?: AbortSignal): AsyncGenerator<T> {
+async function* listValidated<T>(
+  http: GraphHttp,
+  path: string,
+  schema: z.ZodType<T>,
+  what: string,
+  signal?: AbortSignal,
+): AsyncGenerator<T> {
   for await (const page of pages(http, path, signal ? { signal } : {})) {
     for (const [i, item] of page.items.entries()) {
       const parsed = schema.safeParse(item);
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
         const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'item';
-        throw new MalformedResponseError(`${what} ${i} on page ${page.index} of ${path.split('?')[0]} is invalid: ${field} ${issue?.message ?? ''}`.trim(), {
-          path: path.split('?')[0] ?? path,
-          ...(page.requestId === undefined ? {} : { requestId: page.requestId }),
-        });
+        throw new MalformedResponseError(
+          `${what} ${i} on page ${page.index} of ${path.split('?')[0]} is invalid: ${field} ${issue?.message ?? ''}`.trim(),
+          {
+            path: path.split('?')[0] ?? path,
+            ...(page.requestId === undefined ? {} : { requestId: page.requestId }),
+          },
+        );
       }
       yield parsed.data;
     }

@@ -96,7 +96,8 @@ const MISSING_ROLE = /Missing role permissions on the request\. API require[sd] 
 export function classifyFailure(status: number | undefined, code?: string, message?: string): Classification {
   if (status === undefined) return { kind: 'retryable' };
   // 408 is a timeout said by a proxy: as transient as our own timeouts.
-  if (status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504) return { kind: 'retryable' };
+  if (status === 408 || status === 429 || status === 500 || status === 502 || status === 503 || status === 504)
+    return { kind: 'retryable' };
   const lower = code?.toLowerCase() ?? '';
   const text = message ?? '';
   const noData = NO_DATA_CODES[lower];
@@ -120,7 +121,10 @@ function appRefusal(status: number, message: string): string | undefined {
   if (status === 403) {
     const roles = MISSING_ROLE.exec(message);
     if (roles) {
-      const names = (roles[1] ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+      const names = (roles[1] ?? '')
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
       const wanted = names.length > 0 ? names.join(' or ') : 'the role Graph names';
       return `the app lacks the Graph application permission ${wanted}: grant it to the app (or managed identity) with admin consent`;
     }

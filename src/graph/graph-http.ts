@@ -93,8 +93,16 @@ export class GraphHttp {
     this.opts = opts;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
     this.origin = new URL(this.baseUrl).origin;
-    this.policy = { maxRetries: opts.maxRetries, backoff: opts.backoff ?? { baseMs: 500, maxMs: 30_000 }, random: opts.random ?? Math.random };
-    this.tokens = new TokenProvider({ scope: opts.scope, credential: opts.credential, ...(opts.newCredential ? { newCredential: opts.newCredential } : {}) });
+    this.policy = {
+      maxRetries: opts.maxRetries,
+      backoff: opts.backoff ?? { baseMs: 500, maxMs: 30_000 },
+      random: opts.random ?? Math.random,
+    };
+    this.tokens = new TokenProvider({
+      scope: opts.scope,
+      credential: opts.credential,
+      ...(opts.newCredential ? { newCredential: opts.newCredential } : {}),
+    });
   }
 
   stats(): GraphStats {
@@ -177,31 +185,63 @@ export class GraphHttp {
       this.counters.requests++;
       const headers: Record<string, string> =
         // Without a token (a foreign download URL) no Authorization and no Graph headers are sent at all.
-        token === undefined ? { Accept: req.accept } : { ...req.headers, Accept: req.accept, 'client-request-id': clientRequestId, Authorization: `Bearer ${token}` };
-      const result = await attemptGet(leg.url, { headers, timeoutMs: this.opts.requestTimeoutMs, ...opt('maxBytes', req.maxBytes), ...opt('signal', signal) });
+        token === undefined
+          ? { Accept: req.accept }
+          : { ...req.headers, Accept: req.accept, 'client-request-id': clientRequestId, Authorization: `Bearer ${token}` };
+      const result = await attemptGet(leg.url, {
+        headers,
+        timeoutMs: this.opts.requestTimeoutMs,
+        ...opt('maxBytes', req.maxBytes),
+        ...opt('signal', signal),
+      });
       const durationMs = Math.round(performance.now() - started);
 
       if (result.type === 'too-large') {
-        throw new GraphError(`GET ${where} returned more than ${req.maxBytes} bytes; not read further`, { path, code: 'TooLarge', kind: 'fatal', status: result.status });
+        throw new GraphError(`GET ${where} returned more than ${req.maxBytes} bytes; not read further`, {
+          path,
+          code: 'TooLarge',
+          kind: 'fatal',
+          status: result.status,
+        });
       }
       if (result.type !== 'response') {
         if (result.type === 'timeout') this.counters.timeouts++;
         else this.counters.networkErrors++;
-        const what = result.type === 'timeout' ? `timed out after ${this.opts.requestTimeoutMs} ms` : `network error (${describeNetworkError(result.error)})`;
+        const what =
+          result.type === 'timeout'
+            ? `timed out after ${this.opts.requestTimeoutMs} ms`
+            : `network error (${describeNetworkError(result.error)})`;
         this.opts.log.debug('graph request failed', { method: 'GET', path: where, attempt, error: what, durationMs, clientRequestId });
         const cause = result.type === 'network' ? result.error : undefined;
-        await this.carryOut({ type: result.type }, state, signal, () => new GraphError(`GET ${where} ${what}; gave up after ${attempt} attempts`, { path, kind: 'retryable', cause }), { where });
+        await this.carryOut(
+          { type: result.type },
+          state,
+          signal,
+          () => new GraphError(`GET ${where} ${what}; gave up after ${attempt} attempts`, { path, kind: 'retryable', cause }),
+          { where },
+        );
         continue;
       }
 
       const { status, headers: resHeaders } = result;
-      this.opts.log.debug(leg.graph ? 'graph request' : 'download request', { method: 'GET', path: where, status, attempt, requestId: result.requestId, clientRequestId, durationMs });
+      this.opts.log.debug(leg.graph ? 'graph request' : 'download request', {
+        method: 'GET',
+        path: where,
+        status,
+        attempt,
+        requestId: result.requestId,
+        clientRequestId,
+        durationMs,
+      });
 
       const location = resHeaders.get('location');
       if (req.followRedirects && REDIRECTS.has(status) && location) {
         const next = redirectLeg(location, leg, this.origin, redirects);
         if (next === undefined) {
-          throw new GraphError(`GET ${where} redirected ${leg.graph ? 'too often or to an unusable location' : 'again from the download host'}; not followed`, { status, path, kind: 'fatal', ...opt('requestId', result.requestId) });
+          throw new GraphError(
+            `GET ${where} redirected ${leg.graph ? 'too often or to an unusable location' : 'again from the download host'}; not followed`,
+            { status, path, kind: 'fatal', ...opt('requestId', result.requestId) },
+          );
         }
         redirects++;
         // A pre-authenticated download URL (SharePoint/OneDrive) needs no token and must never get one;
@@ -216,7 +256,12 @@ export class GraphHttp {
       if ('done' in step) return step.done;
       if ('malformed' in step) {
         this.counters.malformed++;
-        const fail = () => new MalformedResponseError(`GET ${where} returned ${status} with a body that is not JSON; gave up after ${attempt} attempts`, { status, path, ...opt('requestId', result.requestId) });
+        const fail = () =>
+          new MalformedResponseError(`GET ${where} returned ${status} with a body that is not JSON; gave up after ${attempt} attempts`, {
+            status,
+            path,
+            ...opt('requestId', result.requestId),
+          });
         await this.carryOut({ type: 'malformed' }, state, signal, fail, { where });
         continue;
       }
@@ -226,8 +271,16 @@ export class GraphHttp {
       if (status === 429) this.counters.throttled++;
       if (SERVER_ERRORS.has(status)) this.counters.serverErrors++;
       const kind: FailureKind | undefined = req.contentErrors && status !== 429 && !SERVER_ERRORS.has(status) ? 'fatal' : undefined;
-      const outcome: Outcome = { type: 'status', status, graph: leg.graph, ...opt('retryAfterMs', retryAfterMs(resHeaders.get('retry-after'))) };
-      await this.carryOut(outcome, state, signal, () => httpError(where, path, status, parsed, requestId, attempt, kind), { where, ...opt('requestId', requestId) });
+      const outcome: Outcome = {
+        type: 'status',
+        status,
+        graph: leg.graph,
+        ...opt('retryAfterMs', retryAfterMs(resHeaders.get('retry-after'))),
+      };
+      await this.carryOut(outcome, state, signal, () => httpError(where, path, status, parsed, requestId, attempt, kind), {
+        where,
+        ...opt('requestId', requestId),
+      });
     }
   }
 
@@ -249,7 +302,11 @@ export class GraphHttp {
         this.counters.tokenRefreshes++;
         return;
       case 'pause-all':
-        this.opts.log.info('graph throttled; pausing all requests', { path: where.where, retryAfterMs: decision.delayMs, requestId: where.requestId });
+        this.opts.log.info('graph throttled; pausing all requests', {
+          path: where.where,
+          retryAfterMs: decision.delayMs,
+          requestId: where.requestId,
+        });
         this.opts.limiter.pauseFor(decision.delayMs);
         break;
       case 'retry':
@@ -266,12 +323,27 @@ export class GraphHttp {
   }
 }
 
-function httpError(where: string, path: string, status: number, body: { code?: string; message?: string }, requestId: string | undefined, attempts: number, kind?: FailureKind): GraphError {
+function httpError(
+  where: string,
+  path: string,
+  status: number,
+  body: { code?: string; message?: string },
+  requestId: string | undefined,
+  attempts: number,
+  kind?: FailureKind,
+): GraphError {
   // Graph's message is generic text about the failure, never content; shortened anyway.
   const detail = body.message?.slice(0, 200);
   const { code } = body;
   const text = `GET ${where} failed with ${status}${code ? ` ${code}` : ''}${detail ? `: ${detail}` : ''}${requestId ? ` (request-id ${requestId})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
-  return new GraphError(text, { status, path, ...opt('code', code), ...opt('graphMessage', body.message), ...opt('requestId', requestId), ...opt('kind', kind) });
+  return new GraphError(text, {
+    status,
+    path,
+    ...opt('code', code),
+    ...opt('graphMessage', body.message),
+    ...opt('requestId', requestId),
+    ...opt('kind', kind),
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

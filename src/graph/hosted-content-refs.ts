@@ -22,7 +22,10 @@ const HOSTED = /^(\/[^?#]*\/messages\/[^/?#]+(?:\/replies\/[^/?#]+)?\/hostedCont
 const URL_IN_HTML = /\b(?:src|source|href)\s*=\s*"([^"]+)"/gi;
 
 function decodeHtmlAttr(v: string): string {
-  return v.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+  return v
+    .replace(/&amp;/g, '&')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 }
 
 function classify(raw: string, where: HostedContentRef['where'], graphOrigin: string, scan: HostedContentScan, seen: Set<string>): void {
@@ -57,7 +60,8 @@ export function scanHostedContents(message: unknown, graphOrigin: string): Hoste
     for (const a of m.attachments as Array<Record<string, unknown> | null>) {
       // Code snippet cards carry the snippet as a hostedContents URL inside their JSON content.
       if (typeof a?.content === 'string' && a.content.includes('hostedContents')) {
-        for (const match of a.content.matchAll(/https:\/\/[^"\s\\]+\/hostedContents\/[^"\s\\/]+\/\$value/g)) classify(match[0], 'attachment', graphOrigin, scan, seen);
+        for (const match of a.content.matchAll(/https:\/\/[^"\s\\]+\/hostedContents\/[^"\s\\/]+\/\$value/g))
+          classify(match[0], 'attachment', graphOrigin, scan, seen);
       }
     }
   }

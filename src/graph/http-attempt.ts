@@ -37,7 +37,13 @@ export async function attemptGet(url: string, opts: AttemptOptions): Promise<Att
     const res = await fetch(url, { method: 'GET', headers: opts.headers, signal: combined, redirect: 'manual' });
     const ok = res.status >= 200 && res.status < 300;
     const requestId = res.headers.get('request-id') ?? undefined;
-    const response = (body: Buffer): ResponseAttempt => ({ type: 'response', status: res.status, headers: res.headers, body, ...(requestId === undefined ? {} : { requestId }) });
+    const response = (body: Buffer): ResponseAttempt => ({
+      type: 'response',
+      status: res.status,
+      headers: res.headers,
+      body,
+      ...(requestId === undefined ? {} : { requestId }),
+    });
     if (!ok && REDIRECTS.has(res.status)) {
       await res.body?.cancel();
       return response(Buffer.alloc(0));

@@ -73,7 +73,8 @@ function readVersion(raw: unknown): Parsed {
   let bucketMs = lastModifiedMs;
   if (bucketMs === null) {
     bucketMs = typeof m.createdDateTime === 'string' ? (parseInstant(m.createdDateTime) ?? null) : null;
-    if (bucketMs === null) return { ok: false, reason: 'lastModifiedDateTime is null and createdDateTime is missing or not an ISO-8601 instant' };
+    if (bucketMs === null)
+      return { ok: false, reason: 'lastModifiedDateTime is null and createdDateTime is missing or not an ISO-8601 instant' };
   }
   const key = `${conversationId}|${id}|${lastModifiedMs}|${etag ?? ''}`;
   return { ok: true, version: { conversationId, messageId: id, lastModifiedMs, bucketMs, key } };

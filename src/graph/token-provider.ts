@@ -48,13 +48,18 @@ export class TokenProvider {
         ...(signal ? { abortSignal: signal } : {}),
         // After a 401 the credential's own cache may still hold the rejected token: a claims request
         // (a not-before of now) makes MSAL bypass its cache. Managed identity ignores it (newCredential).
-        ...(fresh ? { claims: JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } }) } : {}),
+        ...(fresh
+          ? { claims: JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } }) }
+          : {}),
       });
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const transient = isTransientTokenFailure(err);
       if (transient) this.rebuild = true;
-      throw new GraphError(`could not get an access token for ${this.opts.scope}: ${errorName(err)}`, { kind: transient ? 'retryable' : 'fatal', cause: err });
+      throw new GraphError(`could not get an access token for ${this.opts.scope}: ${errorName(err)}`, {
+        kind: transient ? 'retryable' : 'fatal',
+        cause: err,
+      });
     }
     if (!token) throw new GraphError(`the credential returned no access token for ${this.opts.scope}`, { kind: 'fatal' });
     this.cached = token;
@@ -63,9 +68,11 @@ export class TokenProvider {
 }
 
 /** OAuth error codes that no retry can fix: the app's identity or request is wrong. */
-const PERMANENT = /\b(invalid_client|unauthorized_client|invalid_grant|invalid_scope|invalid_request|unsupported_grant_type|invalid_tenant)\b/;
+const PERMANENT =
+  /\b(invalid_client|unauthorized_client|invalid_grant|invalid_scope|invalid_request|unsupported_grant_type|invalid_tenant)\b/;
 /** Outages: the endpoint said so, or it could not be reached at all. */
-const TRANSIENT = /\b(temporarily_unavailable|server_error|network_error|endpoints_resolution_error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|timed? ?out)\b/i;
+const TRANSIENT =
+  /\b(temporarily_unavailable|server_error|network_error|endpoints_resolution_error|ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up|timed? ?out)\b/i;
 
 /**
  * Whether a credential failure is an outage of the token endpoint (retry with backoff) rather than a

@@ -60,7 +60,10 @@ export interface JobResult {
 }
 
 /** Per-reason counts added up (a job's attempts, a run's jobs). */
-export function addReasonCounts(a: Readonly<Record<string, number>> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> {
+export function addReasonCounts(
+  a: Readonly<Record<string, number>> | undefined,
+  b: Readonly<Record<string, number>> | undefined,
+): Record<string, number> {
   const out: Record<string, number> = { ...a };
   for (const [k, n] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + n;
   return out;

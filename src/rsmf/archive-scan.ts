@@ -95,7 +95,8 @@ export async function scanArchive(container: ArchiveContainer, sources: readonly
   const work: Array<{ batch: string; contentMap?: string; custodian?: string }> = [];
   for (const source of sources) {
     const root = 'entity' in source ? entityPrefix(source.entity) : chatVersionsPrefix(source.chatId);
-    const custodian = 'entity' in source && (source.entity.kind === 'user' || source.entity.kind === 'userRetained') ? source.entity.id : undefined;
+    const custodian =
+      'entity' in source && (source.entity.kind === 'user' || source.entity.kind === 'userRetained') ? source.entity.id : undefined;
     for (const month of months) {
       const names = new Set<string>();
       for await (const item of listBlobs(container, `${root}${month}`, o.signal)) names.add(item.name);
@@ -121,7 +122,13 @@ export async function scanArchive(container: ArchiveContainer, sources: readonly
   return result;
 }
 
-async function scanBatch(container: ArchiveContainer, w: { batch: string; contentMap?: string; custodian?: string }, o: ScanOptions, result: ScanResult, spooler: Spooler): Promise<void> {
+async function scanBatch(
+  container: ArchiveContainer,
+  w: { batch: string; contentMap?: string; custodian?: string },
+  o: ScanOptions,
+  result: ScanResult,
+  spooler: Spooler,
+): Promise<void> {
   const content = new Map<string, Json[]>();
   if (w.contentMap) {
     const bytes = await readBlobBytes(container, w.contentMap, o.signal);

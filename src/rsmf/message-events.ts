@@ -126,8 +126,12 @@ function systemType(m: Json): RsmfEvent['type'] | undefined {
 
 function systemBody(m: Json, nameOf: (id: string) => string | undefined): string {
   const detail = obj(m.eventDetail);
-  const kind = String(detail?.['@odata.type'] ?? 'system event').replace('#microsoft.graph.', '').replace(/EventMessageDetail$/, '');
-  const members = Array.isArray(detail?.members) ? (detail.members as unknown[]).map((x) => str(obj(x)?.id)).filter((x): x is string => x !== undefined) : [];
+  const kind = String(detail?.['@odata.type'] ?? 'system event')
+    .replace('#microsoft.graph.', '')
+    .replace(/EventMessageDetail$/, '');
+  const members = Array.isArray(detail?.members)
+    ? (detail.members as unknown[]).map((x) => str(obj(x)?.id)).filter((x): x is string => x !== undefined)
+    : [];
   const names = members.map((id) => nameOf(id) ?? id);
   return names.length > 0 ? `${kind}: ${names.join(', ')}` : kind;
 }
@@ -144,7 +148,12 @@ function custom(name: string, value: unknown): RsmfCustom[] {
  */
 export function buildEvent(
   versions: readonly Json[],
-  o: { conversation: string; parent?: string; contentOf: (version: Json) => readonly ContentEntry[]; nameOf: (id: string) => string | undefined },
+  o: {
+    conversation: string;
+    parent?: string;
+    contentOf: (version: Json) => readonly ContentEntry[];
+    nameOf: (id: string) => string | undefined;
+  },
 ): BuiltEvent {
   const latest = versions[versions.length - 1];
   if (!latest) throw new RangeError('an event needs at least one version');
@@ -171,7 +180,12 @@ export function buildEvent(
     if (str(v.deletedDateTime) || obj(v.body)?.content == null) continue;
     const text = type === 'message' ? bodyText(v) : systemBody(v, o.nameOf);
     if (body !== undefined && text !== body && sender) {
-      edits.push({ participant: sender.id, timestamp: isoOf(v.lastEditedDateTime) ?? isoOf(v.lastModifiedDateTime) ?? '', previous: body, new: text });
+      edits.push({
+        participant: sender.id,
+        timestamp: isoOf(v.lastEditedDateTime) ?? isoOf(v.lastModifiedDateTime) ?? '',
+        previous: body,
+        new: text,
+      });
     }
     body = text;
     bodyVersion = v;
@@ -190,7 +204,11 @@ export function buildEvent(
     list.push(who?.id ?? '');
     reactionsByValue.set(value, list);
   }
-  const reactions = [...reactionsByValue].map(([value, ids]) => ({ value, count: ids.length, participants: [...new Set(ids.filter((id) => id !== ''))] }));
+  const reactions = [...reactionsByValue].map(([value, ids]) => ({
+    value,
+    count: ids.length,
+    participants: [...new Set(ids.filter((id) => id !== ''))],
+  }));
 
   // Attachments of the version whose body is shown: hosted contents (images, snippets) and files.
   const files: ZipFile[] = [];
@@ -206,7 +224,8 @@ export function buildEvent(
       n++;
       const ext = extensionOf(entry.contentType, entry.name);
       const fileName = `${entry.sha256}${ext}`;
-      const display = entry.kind === 'file' && entry.name ? entry.name : `${entry.contentType?.startsWith('image/') ? 'image' : 'content'}-${n}${ext}`;
+      const display =
+        entry.kind === 'file' && entry.name ? entry.name : `${entry.contentType?.startsWith('image/') ? 'image' : 'content'}-${n}${ext}`;
       if (!attachments.some((a) => a.id === fileName)) {
         attachments.push({ id: fileName, display, size: entry.bytes ?? 0 });
         files.push({ sha256: entry.sha256, fileName, size: entry.bytes ?? 0 });

@@ -33,7 +33,8 @@ export function nameBookFrom(snapshot: (DirectorySnapshot & { blobName?: string 
   const users = new Map((snapshot?.users ?? []).map((u) => [u.id, u]));
   const chats = new Map((snapshot?.chats ?? []).map((c) => [c.id, c]));
   const channels = new Map<string, { team: string; channel: string; membershipType: string }>();
-  for (const t of snapshot?.teams ?? []) for (const c of t.channels) channels.set(c.id, { team: t.displayName, channel: c.displayName, membershipType: c.membershipType });
+  for (const t of snapshot?.teams ?? [])
+    for (const c of t.channels) channels.set(c.id, { team: t.displayName, channel: c.displayName, membershipType: c.membershipType });
   const nameOf = (id: string) => users.get(id)?.displayName || undefined;
   return {
     source: snapshot?.blobName,
@@ -44,7 +45,13 @@ export function nameBookFrom(snapshot: (DirectorySnapshot & { blobName?: string 
       const custom: RsmfCustom[] = [];
       if (u?.mail && u.mail !== email) custom.push({ name: 'Mail', value: u.mail });
       if (u?.deleted) custom.push({ name: 'Deleted', value: 'true' });
-      return { id, display: u?.displayName || payloadName || id, ...(email ? { email } : {}), account_id: id, ...(custom.length > 0 ? { custom } : {}) };
+      return {
+        id,
+        display: u?.displayName || payloadName || id,
+        ...(email ? { email } : {}),
+        account_id: id,
+        ...(custom.length > 0 ? { custom } : {}),
+      };
     },
     conversation(slice) {
       if (slice.conversationKind === 'chat') {
@@ -55,7 +62,10 @@ export function nameBookFrom(snapshot: (DirectorySnapshot & { blobName?: string 
         return { display, memberIds, custom: chat ? [{ name: 'Chat type', value: chat.chatType }] : [] };
       }
       const ch = channels.get(slice.conversationId);
-      const custom: RsmfCustom[] = [...(slice.teamId ? [{ name: 'Team id', value: slice.teamId }] : []), ...(ch ? [{ name: 'Membership', value: ch.membershipType }] : [])];
+      const custom: RsmfCustom[] = [
+        ...(slice.teamId ? [{ name: 'Team id', value: slice.teamId }] : []),
+        ...(ch ? [{ name: 'Membership', value: ch.membershipType }] : []),
+      ];
       return { display: ch ? `${ch.team} › ${ch.channel}` : `Channel ${slice.conversationId}`, memberIds: [], custom };
     },
   };

@@ -94,9 +94,15 @@ function gapsOf(entity: Entity, cp: Checkpoint, fromMs: number, toMs: number): C
 export async function planProduction(req: ProductionRequest, deps: ProductionDeps, signal?: AbortSignal): Promise<ProductionPlan> {
   if (!Number.isFinite(req.fromMs)) throw new ProductionInputError('from', 'from must be an ISO-8601 instant');
   if (!Number.isFinite(req.toMs)) throw new ProductionInputError('to', 'to must be an ISO-8601 instant');
-  if (req.fromMs >= req.toMs) throw new ProductionInputError('to', `to (${iso(req.toMs)}) must be after from (${iso(req.fromMs)}): the range is empty`);
-  if (req.toMs - req.fromMs > MAX_RANGE_DAYS * DAY_MS) throw new ProductionInputError('to', `a production covers at most ${MAX_RANGE_DAYS} days; split the range`);
-  if (req.fromMs < deps.exportStartMs) throw new ProductionInputError('from', `from (${iso(req.fromMs)}) is before EXPORT_START (${iso(deps.exportStartMs)}): nothing before it is archived`);
+  if (req.fromMs >= req.toMs)
+    throw new ProductionInputError('to', `to (${iso(req.toMs)}) must be after from (${iso(req.fromMs)}): the range is empty`);
+  if (req.toMs - req.fromMs > MAX_RANGE_DAYS * DAY_MS)
+    throw new ProductionInputError('to', `a production covers at most ${MAX_RANGE_DAYS} days; split the range`);
+  if (req.fromMs < deps.exportStartMs)
+    throw new ProductionInputError(
+      'from',
+      `from (${iso(req.fromMs)}) is before EXPORT_START (${iso(deps.exportStartMs)}): nothing before it is archived`,
+    );
   const checkpoints: Checkpoint[] = [];
   for await (const cp of deps.checkpoints.list(signal)) checkpoints.push(cp);
   const byId = (kinds: readonly string[], id: string) => checkpoints.filter((c) => kinds.includes(c.entity.kind) && c.entity.id === id);
@@ -113,9 +119,13 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
   }
   // Conversations alone: every entity may hold them (their members and teams are read by the scan).
   const named = req.users.length > 0 || req.teams.length > 0;
-  const entities = (named ? chosen : checkpoints).filter((c, i, all) => all.findIndex((o) => o.entity.kind === c.entity.kind && o.entity.id === c.entity.id) === i);
+  const entities = (named ? chosen : checkpoints).filter(
+    (c, i, all) => all.findIndex((o) => o.entity.kind === c.entity.kind && o.entity.id === c.entity.id) === i,
+  );
   // Entities Graph refused (no Teams, gone) have no watermark and nothing to archive: not a gap.
-  const covered = entities.filter((c) => !(c.freshWatermarkMs === undefined && c.settledWatermarkMs === undefined && c.lastStatus === 'skipped'));
+  const covered = entities.filter(
+    (c) => !(c.freshWatermarkMs === undefined && c.settledWatermarkMs === undefined && c.lastStatus === 'skipped'),
+  );
   const gaps = covered.flatMap((c) => gapsOf(c.entity, c, req.fromMs, req.toMs));
   const missing = gaps.filter((g) => g.state === 'missing');
   if (missing.length > 0 || (gaps.length > 0 && !req.allowUnsettled)) {
@@ -180,7 +190,15 @@ export async function runProduction(
   try {
     const conversations = req.conversations.length > 0 ? new Set(req.conversations) : undefined;
     // Every archived version of the range's messages: their later edits and deletions too.
-    const scanOpts = { fromMs: req.fromMs, toMs: req.toMs, scanUntilMs: (opts.nowMs ?? Date.now()) + DAY_MS, dir, ...(conversations ? { conversations } : {}), ...(opts.signal ? { signal: opts.signal } : {}), onBatch: () => opts.onProgress?.({ ...progress, batchesRead: ++progress.batchesRead }) };
+    const scanOpts = {
+      fromMs: req.fromMs,
+      toMs: req.toMs,
+      scanUntilMs: (opts.nowMs ?? Date.now()) + DAY_MS,
+      dir,
+      ...(conversations ? { conversations } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onBatch: () => opts.onProgress?.({ ...progress, batchesRead: ++progress.batchesRead }),
+    };
     const scan = await scanArchive(deps.container, plan.sources, scanOpts);
     // Sender mode keeps versions no exported member sent under the chat itself: read those chats too.
     const chatSources = [...scan.chatsSeen].map((chatId) => ({ chatId }));
@@ -191,10 +209,15 @@ export async function runProduction(
     }
     for (const id of req.conversations) {
       if (![...scan.slices.values()].some((s) => s.conversationId === id)) {
-        throw new ProductionInputError('conversation', `unknown conversation ${id}: nothing of it is archived in ${iso(req.fromMs)}..${iso(req.toMs)} for the selection`);
+        throw new ProductionInputError(
+          'conversation',
+          `unknown conversation ${id}: nothing of it is archived in ${iso(req.fromMs)}..${iso(req.toMs)} for the selection`,
+        );
       }
     }
-    const slices = [...scan.slices.values()].sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.conversationId < b.conversationId ? -1 : 1));
+    const slices = [...scan.slices.values()].sort((a, b) =>
+      a.day < b.day ? -1 : a.day > b.day ? 1 : a.conversationId < b.conversationId ? -1 : 1,
+    );
     progress.slices = slices.length;
     const books = new NameBooks(deps.container, opts.signal);
     const files: ProductionFile[] = [];
@@ -204,10 +227,25 @@ export async function runProduction(
       while (next < slices.length) {
         const slice = slices[next++] as SliceSpool;
         const names = await books.forDay(slice.day);
-        const built = await buildSlice(slice, { container: deps.container, names, tmpDir: dir, store: (n, d) => sink.store(n, d), ...(opts.maxEventsPerFile ? { maxEventsPerFile: opts.maxEventsPerFile } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+        const built = await buildSlice(slice, {
+          container: deps.container,
+          names,
+          tmpDir: dir,
+          store: (n, d) => sink.store(n, d),
+          ...(opts.maxEventsPerFile ? { maxEventsPerFile: opts.maxEventsPerFile } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
         const conversation = names.conversation(slice).display;
         for (const b of built) {
-          files.push({ ...b, conversationId: slice.conversationId, conversationType: slice.conversationKind, conversation, day: slice.day, custodians: [...slice.custodians].sort(), directorySnapshot: names.source ?? null });
+          files.push({
+            ...b,
+            conversationId: slice.conversationId,
+            conversationType: slice.conversationKind,
+            conversation,
+            day: slice.day,
+            custodians: [...slice.custodians].sort(),
+            directorySnapshot: names.source ?? null,
+          });
           progress.events += b.events;
         }
         rmSync(slice.file, { force: true });
@@ -225,9 +263,19 @@ export async function runProduction(
       createdAt: iso(opts.nowMs ?? Date.now()),
       range: { from: iso(req.fromMs), to: iso(req.toMs) },
       selection: { users: [...req.users], teams: [...req.teams], conversations: [...req.conversations] },
-      coverage: { gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })) },
+      coverage: {
+        gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })),
+      },
       earlierMessageVersions: scan.earlierMessageVersions,
-      totals: { files: files.length, events: sum('events'), edits: sum('edits'), reactions: sum('reactions'), attachments: sum('attachments'), versions: sum('versions'), bytes: sum('bytes') },
+      totals: {
+        files: files.length,
+        events: sum('events'),
+        edits: sum('edits'),
+        reactions: sum('reactions'),
+        attachments: sum('attachments'),
+        versions: sum('versions'),
+        bytes: sum('bytes'),
+      },
       files,
     };
     await sink.finish(manifest);
@@ -266,7 +314,9 @@ class NameBooks {
         if (name === undefined) return nameBookFrom(undefined);
         let fromSnapshot = this.bySnapshot.get(name);
         if (!fromSnapshot) {
-          fromSnapshot = readDirectorySnapshot(this.container, name, this.signal).then((snapshot) => nameBookFrom({ ...snapshot, blobName: name }));
+          fromSnapshot = readDirectorySnapshot(this.container, name, this.signal).then((snapshot) =>
+            nameBookFrom({ ...snapshot, blobName: name }),
+          );
           this.bySnapshot.set(name, fromSnapshot);
         }
         return fromSnapshot;

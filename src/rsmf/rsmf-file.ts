@@ -38,7 +38,11 @@ export interface RsmfFileInput {
  */
 function rsmfHeaderCase(names: readonly string[]): Transform {
   const canonical = new Map(names.map((n) => [n.toLowerCase(), n]));
-  const fix = (block: string) => block.replace(/(^|\r\n)(X-Rsmf-[A-Za-z0-9-]+):/g, (whole, lead: string, name: string) => `${lead}${canonical.get(name.toLowerCase()) ?? name}:`);
+  const fix = (block: string) =>
+    block.replace(
+      /(^|\r\n)(X-Rsmf-[A-Za-z0-9-]+):/g,
+      (whole, lead: string, name: string) => `${lead}${canonical.get(name.toLowerCase()) ?? name}:`,
+    );
   let inHeaders = true;
   let carry = '';
   return new Transform({
@@ -78,7 +82,10 @@ export function rsmfFileStream(input: RsmfFileInput): Readable {
     // Downloaded only when the zip reaches this entry: one open download at a time.
     zip.addReadStreamLazy(f.fileName, (cb) => {
       openBlobStream(input.container, contentBlobName(f.sha256), input.signal).then(
-        (r) => (r ? cb(null, Readable.from(r.body)) : cb(new Error(`content ${f.sha256} is missing from the archive`), undefined as unknown as NodeJS.ReadableStream)),
+        (r) =>
+          r
+            ? cb(null, Readable.from(r.body))
+            : cb(new Error(`content ${f.sha256} is missing from the archive`), undefined as unknown as NodeJS.ReadableStream),
         (err: unknown) => cb(err, undefined as unknown as NodeJS.ReadableStream),
       );
     });
@@ -100,5 +107,8 @@ export function rsmfFileStream(input: RsmfFileInput): Readable {
     headers,
     attachments: [{ filename: 'rsmf.zip', content: zip.outputStream as Readable, contentType: 'application/zip' }],
   });
-  return mail.compile().createReadStream().pipe(rsmfHeaderCase(Object.keys(headers)));
+  return mail
+    .compile()
+    .createReadStream()
+    .pipe(rsmfHeaderCase(Object.keys(headers)));
 }

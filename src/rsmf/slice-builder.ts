@@ -103,7 +103,13 @@ function renderEventText(e: RsmfEvent, display: (id: string | undefined) => stri
   if (e.reactions) markers.push(`reactions ${e.reactions.map((r) => `${r.value}×${r.count}`).join(' ')}`);
   if (e.type !== 'message') markers.push(e.type);
   const head = `[${e.timestamp.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}] ${display(e.participant)}${e.parent ? ' (reply)' : ''}${markers.length > 0 ? ` (${markers.join('; ')})` : ''}`;
-  const lines = [head, ...e.body.split('\n').filter((l) => l.trim()).map((l) => `  ${l}`)];
+  const lines = [
+    head,
+    ...e.body
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => `  ${l}`),
+  ];
   for (const a of e.attachments ?? []) lines.push(`  [attachment: ${a.display}]`);
   return `${lines.join('\n')}\n\n`;
 }
@@ -153,8 +159,14 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
       let first = '';
       let last = '';
       try {
-        writeText(textFd, `${conversation.display} (${PLATFORM}, ${slice.conversationKind === 'chat' ? 'chat' : 'channel'}), ${slice.day} UTC${parts > 1 ? `, part ${part} of ${parts}` : ''}\n\n`);
-        writeText(manifestFd, `{"version":${JSON.stringify(RSMF_VERSION)},"eventcollectionid":${JSON.stringify(eventCollectionId)},"events":[`);
+        writeText(
+          textFd,
+          `${conversation.display} (${PLATFORM}, ${slice.conversationKind === 'chat' ? 'chat' : 'channel'}), ${slice.day} UTC${parts > 1 ? `, part ${part} of ${parts}` : ''}\n\n`,
+        );
+        writeText(
+          manifestFd,
+          `{"version":${JSON.stringify(RSMF_VERSION)},"eventcollectionid":${JSON.stringify(eventCollectionId)},"events":[`,
+        );
         for (const [i, m] of chunk.entries()) {
           const content = new Map<Json, readonly ContentEntry[]>();
           const versions = m.versions
@@ -185,7 +197,10 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           if (!first) first = built.event.timestamp;
           last = built.event.timestamp;
           writeText(manifestFd, `${i > 0 ? ',' : ''}${JSON.stringify(built.event)}`);
-          writeText(textFd, renderEventText(built.event, (id) => (id ? (ctx.names.user(id)?.displayName ?? people.get(id) ?? id) : 'system')));
+          writeText(
+            textFd,
+            renderEventText(built.event, (id) => (id ? (ctx.names.user(id)?.displayName ?? people.get(id) ?? id) : 'system')),
+          );
         }
         // Conversation members and custodians are participants too, named even if silent that day.
         for (const id of [...conversation.memberIds, ...custodians]) if (!people.has(id)) people.set(id, undefined);
@@ -202,7 +217,9 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           ...(custodian ? { custodian } : {}),
           custom: [
             ...conversation.custom,
-            ...(custodians.length > 0 ? [{ name: 'Custodians', value: custodians.map((id) => `${ctx.names.user(id)?.displayName ?? id} (${id})`).join('; ') }] : []),
+            ...(custodians.length > 0
+              ? [{ name: 'Custodians', value: custodians.map((id) => `${ctx.names.user(id)?.displayName ?? id} (${id})`).join('; ') }]
+              : []),
             { name: 'Graph conversation id', value: slice.conversationId },
           ],
         };
@@ -226,7 +243,13 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           endDate: end,
           extraHeaders: {
             ...(asciiHeaderValue(slice.conversationId) ? { 'X-RSMF-ConversationId': slice.conversationId } : {}),
-            ...(custodians.length > 0 ? { 'X-RSMF-Custodians': custodians.map((id) => asciiHeaderValue(ctx.names.user(id)?.userPrincipalName ?? '') ?? id).join('; ') } : {}),
+            ...(custodians.length > 0
+              ? {
+                  'X-RSMF-Custodians': custodians
+                    .map((id) => asciiHeaderValue(ctx.names.user(id)?.userPrincipalName ?? '') ?? id)
+                    .join('; '),
+                }
+              : {}),
             'X-RSMF-Part': `${part}/${parts}`,
           },
           container: ctx.container,

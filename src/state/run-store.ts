@@ -130,7 +130,9 @@ function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
     from: instantOut(run.fromMs),
     to: instantOut(run.toMs),
     planned: run.planned,
-    ...(run.finished ? { finishedDone: run.finished.done, finishedSkipped: run.finished.skipped, finishedFailed: run.finished.failed } : {}),
+    ...(run.finished
+      ? { finishedDone: run.finished.done, finishedSkipped: run.finished.skipped, finishedFailed: run.finished.failed }
+      : {}),
     entities: run.entities === undefined ? undefined : bounded(run.entities),
     error: run.error === undefined ? undefined : bounded(run.error),
   });
@@ -198,7 +200,13 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
   const error: JobError | undefined =
     errorMessage === undefined
       ? undefined
-      : (defined({ status: numberIn(row.errorStatus), code: stringIn(row.errorCode), requestId: stringIn(row.errorRequestId), message: errorMessage, reason: stringIn(row.errorReason) }) as JobError);
+      : (defined({
+          status: numberIn(row.errorStatus),
+          code: stringIn(row.errorCode),
+          requestId: stringIn(row.errorRequestId),
+          message: errorMessage,
+          reason: stringIn(row.errorReason),
+        }) as JobError);
   return defined({
     runId: row.partitionKey,
     entity: { kind: (stringIn(row.kind) ?? 'user') as EntityKind, id: stringIn(row.id) ?? '', ...(displayName ? { displayName } : {}) },
@@ -363,7 +371,19 @@ export class RunStore {
   async summarize(runId: string): Promise<RunSummary | undefined> {
     const run = await this.getRun(runId);
     if (!run) return undefined;
-    const counts = { planned: run.planned, queued: 0, running: 0, done: 0, skipped: 0, failed: 0, messages: 0, duplicates: 0, quarantined: 0, blobs: 0, bytes: 0 };
+    const counts = {
+      planned: run.planned,
+      queued: 0,
+      running: 0,
+      done: 0,
+      skipped: 0,
+      failed: 0,
+      messages: 0,
+      duplicates: 0,
+      quarantined: 0,
+      blobs: 0,
+      bytes: 0,
+    };
     const skipped: JobRecord[] = [];
     const failed: JobRecord[] = [];
     let rows = 0;

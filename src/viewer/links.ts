@@ -71,7 +71,10 @@ export function offlineContentFile(sha256: string, contentType: string, name?: s
 
 /** A file name that is safe on every file system and cannot climb out of its folder. */
 export function safeFileName(name: string): string {
-  const cleaned = name.replace(/[^\p{L}\p{N} ._()-]/gu, '_').replace(/^[.\s]+/, '').slice(0, 120);
+  const cleaned = name
+    .replace(/[^\p{L}\p{N} ._()-]/gu, '_')
+    .replace(/^[.\s]+/, '')
+    .slice(0, 120);
   return cleaned.length > 0 ? cleaned : 'file';
 }
 
@@ -88,7 +91,8 @@ export function offlineLinks(depth: number, used: (sha256: string, file: string)
       return entities && !entities.has(folder) ? undefined : `${up}${folder}/index.html`;
     },
     search: () => undefined,
-    day: (kind, id, conversationId, day, at) => `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
+    day: (kind, id, conversationId, day, at) =>
+      `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
     raw: () => undefined,
     blob: () => undefined,
     content: (sha256, contentType, name) => {

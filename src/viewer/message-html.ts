@@ -29,7 +29,9 @@ export function storedHostedContent(ctx: RenderContext, messageId: string, url: 
   } catch {
     return undefined;
   }
-  return ctx.content.get(messageId)?.find((e) => e.kind === 'hostedContent' && e.ref === id && e.status === 'stored' && e.sha256 !== undefined);
+  return ctx.content
+    .get(messageId)
+    ?.find((e) => e.kind === 'hostedContent' && e.ref === id && e.status === 'stored' && e.sha256 !== undefined);
 }
 
 function identityName(ctx: RenderContext, set: unknown): string | undefined {
@@ -60,7 +62,9 @@ function bodyOf(ctx: RenderContext, m: Json, messageId: string): string | undefi
 
 function eventText(ctx: RenderContext, m: Json): string {
   const e = obj(m.eventDetail);
-  const type = String(e?.['@odata.type'] ?? 'event').replace('#microsoft.graph.', '').replace(/EventMessageDetail$/, '');
+  const type = String(e?.['@odata.type'] ?? 'event')
+    .replace('#microsoft.graph.', '')
+    .replace(/EventMessageDetail$/, '');
   const who = identityName(ctx, e?.initiator);
   const members = Array.isArray(e?.members)
     ? (e.members as unknown[]).map((x) => {
@@ -84,9 +88,13 @@ function attachmentsHtml(ctx: RenderContext, m: Json, messageId: string): string
       const name = str(att.name) ?? 'file';
       const e = url ? ctx.content.get(messageId)?.find((x) => x.kind === 'file' && x.ref === url) : undefined;
       if (e?.status === 'stored' && e.sha256) {
-        parts.push(`<li class="file">📎 ${link(ctx.links.content(e.sha256, e.contentType ?? 'application/octet-stream', name), name, ' download')} <span class="meta">${e.bytes ?? '?'} bytes</span></li>`);
+        parts.push(
+          `<li class="file">📎 ${link(ctx.links.content(e.sha256, e.contentType ?? 'application/octet-stream', name), name, ' download')} <span class="meta">${e.bytes ?? '?'} bytes</span></li>`,
+        );
       } else {
-        parts.push(`<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e ? `: ${escapeHtml(e.status)}` : ''})</span></li>`);
+        parts.push(
+          `<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e ? `: ${escapeHtml(e.status)}` : ''})</span></li>`,
+        );
       }
     } else if (type === 'application/vnd.microsoft.card.codesnippet') {
       let url: string | undefined;
@@ -106,7 +114,9 @@ function attachmentsHtml(ctx: RenderContext, m: Json, messageId: string): string
           : `<li class="snippet meta">${escapeHtml(language)} snippet (not in the archive)</li>`,
       );
     } else if (type !== 'messageReference') {
-      parts.push(`<li class="meta">[${escapeHtml(type || 'attachment')}${str(att.name) ? `: ${escapeHtml(att.name as string)}` : ''}]</li>`);
+      parts.push(
+        `<li class="meta">[${escapeHtml(type || 'attachment')}${str(att.name) ? `: ${escapeHtml(att.name as string)}` : ''}]</li>`,
+      );
     }
   }
   return parts.length > 0 ? `<ul class="attachments">${parts.join('')}</ul>` : '';
@@ -119,7 +129,9 @@ function reactionsHtml(ctx: RenderContext, m: Json, messageId: string): string {
     const reaction = obj(r);
     if (!reaction) continue;
     const type = str(reaction.reactionType) ?? '?';
-    const custom = str(reaction.reactionContentUrl) ? storedHostedContent(ctx, messageId, reaction.reactionContentUrl as string) : undefined;
+    const custom = str(reaction.reactionContentUrl)
+      ? storedHostedContent(ctx, messageId, reaction.reactionContentUrl as string)
+      : undefined;
     const name = str(reaction.displayName);
     const label = custom?.sha256
       ? `<img class="emoji" src="${escapeHtml(ctx.links.content(custom.sha256, custom.contentType ?? 'image/png'))}" alt="${escapeHtml(name ?? type)}" width="16" height="16">`
@@ -129,7 +141,9 @@ function reactionsHtml(ctx: RenderContext, m: Json, messageId: string): string {
     g.who.push(identityName(ctx, reaction.user) ?? 'someone');
     groups.set(key, g);
   }
-  const items = [...groups.values()].map((g) => `<li class="reaction">${g.label} <span class="who">${escapeHtml(g.who.join(', '))}</span></li>`);
+  const items = [...groups.values()].map(
+    (g) => `<li class="reaction">${g.label} <span class="who">${escapeHtml(g.who.join(', '))}</span></li>`,
+  );
   return `<ul class="reactions">${items.join('')}</ul>`;
 }
 
@@ -160,7 +174,12 @@ export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message
   const system = isSystem(m);
   const classes = [cls, deleted ? 'deleted' : '', edited ? 'edited' : '', system ? 'system' : ''].filter(Boolean).join(' ');
   // A deleted version has no sender: the earlier versions still say who wrote it.
-  const sender = system ? 'System' : ([...msg.versions].reverse().map((v) => identityName(ctx, v.message.from)).find((n) => n !== undefined) ?? 'unknown sender');
+  const sender = system
+    ? 'System'
+    : ([...msg.versions]
+        .reverse()
+        .map((v) => identityName(ctx, v.message.from))
+        .find((n) => n !== undefined) ?? 'unknown sender');
   const head: string[] = [`<span class="sender">${escapeHtml(sender)}</span>`, timeHtml(str(m.createdDateTime))];
   if (m.importance === 'high' || m.importance === 'urgent') head.push(`<span class="badge">${escapeHtml(String(m.importance))}</span>`);
   if (edited) head.push(`<span class="badge">edited ${timeHtml(m.lastEditedDateTime as string)}</span>`);
@@ -174,7 +193,11 @@ export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message
     // The deleted version has no body: show the last text the archive saw before the deletion.
     const last = [...earlier].reverse().find((v) => bodyOf(ctx, v.message, msg.id) !== undefined);
     const lastBody = last ? bodyOf(ctx, last.message, msg.id) : undefined;
-    parts.push(lastBody ? `<div class="meta">last known text:</div><div class="body last-known">${lastBody}</div>` : '<div class="meta">(this message was deleted; the archive has no earlier text)</div>');
+    parts.push(
+      lastBody
+        ? `<div class="meta">last known text:</div><div class="body last-known">${lastBody}</div>`
+        : '<div class="meta">(this message was deleted; the archive has no earlier text)</div>',
+    );
   } else {
     const body = bodyOf(ctx, m, msg.id);
     if (body) parts.push(`<div class="body">${body}</div>`);
@@ -184,7 +207,9 @@ export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message
     parts.push(reactionsHtml(ctx, m, msg.id));
   }
   if (earlier.length > 0) {
-    parts.push(`<details class="versions"><summary>${earlier.length} earlier version${earlier.length === 1 ? '' : 's'}</summary><ol>${earlier.map((v) => versionHtml(ctx, msg, v)).join('')}</ol></details>`);
+    parts.push(
+      `<details class="versions"><summary>${earlier.length} earlier version${earlier.length === 1 ? '' : 's'}</summary><ol>${earlier.map((v) => versionHtml(ctx, msg, v)).join('')}</ol></details>`,
+    );
   }
   return `<article class="${classes}" id="m-${escapeHtml(msg.id)}">${parts.join('')}</article>`;
 }

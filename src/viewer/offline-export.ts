@@ -65,7 +65,10 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
         if (!page) continue;
         const count = dayPages(kind, page).length;
         for (let p = 1; p <= count; p++) {
-          await write(`${folder}/${encodeIdSegment(conv)}/${offlineDayFile(day, p)}`, conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p));
+          await write(
+            `${folder}/${encodeIdSegment(conv)}/${offlineDayFile(day, p)}`,
+            conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p),
+          );
           pages++;
         }
         const summary = conversations.get(conv) ?? { id: conv, teamId, days: [] };
@@ -75,7 +78,10 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
       o.onProgress?.(`${kind} ${id} ${day}: ${convs.length} conversation(s)`);
     }
     const summary = { days: [], conversations: [...conversations.values()] };
-    await write(`${folder}/index.html`, entityPage({ links: offlineLinks(1, used, exported), names: o.names, offline: true }, kind, id, o.range, summary, []));
+    await write(
+      `${folder}/index.html`,
+      entityPage({ links: offlineLinks(1, used, exported), names: o.names, offline: true }, kind, id, o.range, summary, []),
+    );
   }
   const users = o.entities.filter((e) => e.kind === 'user').map((e) => e.id);
   const teams = o.entities.filter((e) => e.kind === 'team').map((e) => e.id);

@@ -22,7 +22,13 @@ export function entityName(names: DirectoryNames, kind: BrowsableKind, id: strin
 }
 
 /** A chat's topic or members, a channel's name; the id when the directory does not know it. */
-export function conversationName(names: DirectoryNames, kind: BrowsableKind, entityId: string, conversationId: string, teamId?: string): string {
+export function conversationName(
+  names: DirectoryNames,
+  kind: BrowsableKind,
+  entityId: string,
+  conversationId: string,
+  teamId?: string,
+): string {
   return (kind === 'user' ? names.chat(conversationId) : names.channel(teamId ?? entityId, conversationId)) ?? conversationId;
 }
 
@@ -37,7 +43,10 @@ function entityList(env: PageEnv, kind: BrowsableKind, ids: readonly string[]): 
   const rows = ids
     .map((id) => ({ id, name: entityName(env.names, kind, id) }))
     .sort((a, b) => a.name.localeCompare(b.name))
-    .map((e) => `<li>${link(env.links.entity(kind, e.id), e.name)}${e.name !== e.id ? ` <span class="id">${escapeHtml(e.id)}</span>` : ''}</li>`);
+    .map(
+      (e) =>
+        `<li>${link(env.links.entity(kind, e.id), e.name)}${e.name !== e.id ? ` <span class="id">${escapeHtml(e.id)}</span>` : ''}</li>`,
+    );
   return `<ul class="entities">${rows.join('')}</ul>`;
 }
 
@@ -56,7 +65,9 @@ function rangeForm(env: PageEnv, kind: BrowsableKind, id: string, range: DayRang
   if (!entity || !search) return `<p class="meta">${escapeHtml(range.from)} to ${escapeHtml(range.to)}</p>`;
   // Hidden fields keep the query parameters every link carries (the function key) on form submits.
   const hidden = (href: string) =>
-    [...new URL(href, 'http://x').searchParams].map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`).join('');
+    [...new URL(href, 'http://x').searchParams]
+      .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
+      .join('');
   const dates = `<label>from <input type="date" name="from" value="${escapeHtml(range.from)}"></label> <label>to <input type="date" name="to" value="${escapeHtml(range.to)}"></label>`;
   return [
     `<form class="range" method="get" action="${escapeHtml(entity.split('?')[0] as string)}">${hidden(entity)}${dates} <button type="submit">Show</button></form>`,
@@ -64,16 +75,26 @@ function rangeForm(env: PageEnv, kind: BrowsableKind, id: string, range: DayRang
   ].join('');
 }
 
-export function entityPage(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, summary: EntitySummary, months: readonly string[]): string {
+export function entityPage(
+  env: PageEnv,
+  kind: BrowsableKind,
+  id: string,
+  range: DayRange,
+  summary: EntitySummary,
+  months: readonly string[],
+): string {
   const name = entityName(env.names, kind, id);
   const convs = summary.conversations.map((c) => {
     const cname = conversationName(env.names, kind, id, c.id, c.teamId);
-    const days = c.days.map((d) => `<li>${link(env.links.day(kind, id, c.id, d.day), d.day)} <span class="meta">${d.messages}</span></li>`).join('');
+    const days = c.days
+      .map((d) => `<li>${link(env.links.day(kind, id, c.id, d.day), d.day)} <span class="meta">${d.messages}</span></li>`)
+      .join('');
     return `<section class="conversation"><h3>${escapeHtml(cname)}${cname !== c.id ? ` <span class="id">${escapeHtml(c.id)}</span>` : ''}</h3><ul class="days">${days}</ul></section>`;
   });
-  const monthLinks = months.length > 0
-    ? `<p class="months">Months with data: ${months.map((m) => link(env.links.entity(kind, id, { from: `${m}-01`, to: monthEnd(m) }), m)).join(' ')}</p>`
-    : '';
+  const monthLinks =
+    months.length > 0
+      ? `<p class="months">Months with data: ${months.map((m) => link(env.links.entity(kind, id, { from: `${m}-01`, to: monthEnd(m) }), m)).join(' ')}</p>`
+      : '';
   const body = [
     `<h1>${escapeHtml(name)} <span class="meta">${KIND_LABEL[kind]}</span></h1>`,
     name !== id ? `<p class="id">${escapeHtml(id)}</p>` : '',
@@ -115,11 +136,21 @@ export function dayPages(kind: BrowsableKind, data: ConversationDay): Array<Arra
 
 /** The page (from 1) that holds a message, or undefined. */
 export function pageOfMessage(pages: ReadonlyArray<ReadonlyArray<ThreadView | MessageView>>, messageId: string): number | undefined {
-  const i = pages.findIndex((p) => p.some((u) => ('rootId' in u ? u.rootId === messageId || u.replies.some((r) => r.id === messageId) : u.id === messageId)));
+  const i = pages.findIndex((p) =>
+    p.some((u) => ('rootId' in u ? u.rootId === messageId || u.replies.some((r) => r.id === messageId) : u.id === messageId)),
+  );
   return i === -1 ? undefined : i + 1;
 }
 
-export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: string, conversationId: string, day: string, data: ConversationDay, pageNo = 1): string {
+export function conversationDayPage(
+  env: PageEnv,
+  kind: BrowsableKind,
+  id: string,
+  conversationId: string,
+  day: string,
+  data: ConversationDay,
+  pageNo = 1,
+): string {
   const teamId = kind === 'team' ? id : undefined;
   const cname = conversationName(env.names, kind, id, conversationId, teamId);
   const ctx: RenderContext = { names: env.names, links: env.links, content: data.content, snippets: data.snippets };
@@ -128,8 +159,11 @@ export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: strin
   const list = units
     .map((u) => {
       if (!('rootId' in u)) return messageHtml(ctx, u);
-      const root = u.root ? messageHtml(ctx, u.root, 'message post') : `<div class="post missing-root meta">Replies to a post from another day (id ${escapeHtml(u.rootId)})</div>`;
-      const replies = u.replies.length > 0 ? `<div class="replies">${u.replies.map((r) => messageHtml(ctx, r, 'message reply')).join('')}</div>` : '';
+      const root = u.root
+        ? messageHtml(ctx, u.root, 'message post')
+        : `<div class="post missing-root meta">Replies to a post from another day (id ${escapeHtml(u.rootId)})</div>`;
+      const replies =
+        u.replies.length > 0 ? `<div class="replies">${u.replies.map((r) => messageHtml(ctx, r, 'message reply')).join('')}</div>` : '';
       return `<section class="thread" id="t-${escapeHtml(u.rootId)}">${root}${replies}</section>`;
     })
     .join('');
@@ -145,11 +179,22 @@ export function conversationDayPage(env: PageEnv, kind: BrowsableKind, id: strin
     `<div class="conversation-day ${kind === 'team' ? 'channel' : 'chat'}">${list}</div>`,
     pager,
   ].join('');
-  const trail = [...crumbs(env, kind, id, range), { label: cname }, { label: pages.length > 1 ? `${day} (${pageNo}/${pages.length})` : day }];
+  const trail = [
+    ...crumbs(env, kind, id, range),
+    { label: cname },
+    { label: pages.length > 1 ? `${day} (${pageNo}/${pages.length})` : day },
+  ];
   return page({ title: `${cname} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
 }
 
-export function searchPage(env: PageEnv, kind: BrowsableKind, id: string, range: DayRange, query: string, result: { hits: SearchHit[]; truncated: boolean }): string {
+export function searchPage(
+  env: PageEnv,
+  kind: BrowsableKind,
+  id: string,
+  range: DayRange,
+  query: string,
+  result: { hits: SearchHit[]; truncated: boolean },
+): string {
   const rows = result.hits.map((h) => {
     const cname = conversationName(env.names, kind, id, h.conversationId);
     const href = env.links.day(kind, id, h.conversationId, h.day, { message: h.messageId });
@@ -166,5 +211,10 @@ export function searchPage(env: PageEnv, kind: BrowsableKind, id: string, range:
 }
 
 export function messagePage(env: PageEnv, title: string, message: string): string {
-  return page({ title, crumbs: crumbs(env), body: `<h1>${escapeHtml(title)}</h1><p class="problem">${escapeHtml(message)}</p>`, links: env.links });
+  return page({
+    title,
+    crumbs: crumbs(env),
+    body: `<h1>${escapeHtml(title)}</h1><p class="problem">${escapeHtml(message)}</p>`,
+    links: env.links,
+  });
 }

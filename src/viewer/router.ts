@@ -2,7 +2,14 @@
 // the HTTP function. Read-only; every path segment is validated before any blob is named from it,
 // and any failure becomes a short page (404/400/500) without internals.
 import type { ArchiveContainer } from '../archive/archive-container';
-import { blobExists, listEntityIds, listEntityMonths, readBatchLine, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
+import {
+  blobExists,
+  listEntityIds,
+  listEntityMonths,
+  readBatchLine,
+  readStoredContent,
+  type BrowsableKind,
+} from '../archive/archive-browser';
 import { readBatchLines } from '../archive/batch-reader';
 import { CONTENT_PREFIX, decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
 import { NO_NAMES, readLatestDirectoryNames, type DirectoryNames } from '../archive/viewer-names';
@@ -10,7 +17,17 @@ import type { Logger } from '../log';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { CONTENT_SECURITY_POLICY } from './layout';
 import { safeFileName, type DayRange, type Links } from './links';
-import { conversationDayPage, dayPages, entityPage, homePage, messagePage, monthEnd, pageOfMessage, searchPage, type PageEnv } from './pages';
+import {
+  conversationDayPage,
+  dayPages,
+  entityPage,
+  homePage,
+  messagePage,
+  monthEnd,
+  pageOfMessage,
+  searchPage,
+  type PageEnv,
+} from './pages';
 import { daysInRange, isDay, loadConversationDay, MAX_RANGE_DAYS, searchEntity, summarizeEntity } from './viewer-data';
 
 export interface ViewerResponse {
@@ -48,7 +65,11 @@ class PageProblem extends Error {
 }
 
 /** The directory names, re-read at most once per `ttlMs` (a snapshot is written once per run). */
-export function cachedDirectoryNames(container: ArchiveContainer, ttlMs = 60_000, now: () => number = Date.now): () => Promise<DirectoryNames> {
+export function cachedDirectoryNames(
+  container: ArchiveContainer,
+  ttlMs = 60_000,
+  now: () => number = Date.now,
+): () => Promise<DirectoryNames> {
   let cached: { at: number; names: Promise<DirectoryNames> } | undefined;
   return () => {
     if (!cached || now() - cached.at > ttlMs) {
@@ -60,11 +81,19 @@ export function cachedDirectoryNames(container: ArchiveContainer, ttlMs = 60_000
 }
 
 function html(status: number, body: string): ViewerResponse {
-  return { status, headers: { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONTENT_SECURITY_POLICY }, body };
+  return {
+    status,
+    headers: { ...BASE_HEADERS, 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CONTENT_SECURITY_POLICY },
+    body,
+  };
 }
 
 function plain(status: number, contentType: string, body: ViewerResponse['body'], extra: Record<string, string> = {}): ViewerResponse {
-  return { status, headers: { ...BASE_HEADERS, 'content-type': contentType, 'content-security-policy': "default-src 'none'; sandbox", ...extra }, body };
+  return {
+    status,
+    headers: { ...BASE_HEADERS, 'content-type': contentType, 'content-security-policy': "default-src 'none'; sandbox", ...extra },
+    body,
+  };
 }
 
 function entityId(seg: string | undefined): string {
@@ -80,7 +109,8 @@ function rangeFrom(query: URLSearchParams, fallback: DayRange): DayRange {
   const to = query.get('to') || fallback.to;
   if (!isDay(from) || !isDay(to)) throw new PageProblem(400, 'Bad date range', 'Dates must be real days written yyyy-mm-dd.');
   if (from > to) throw new PageProblem(400, 'Bad date range', `The range starts (${from}) after it ends (${to}).`);
-  if (daysInRange({ from, to }) > MAX_RANGE_DAYS) throw new PageProblem(400, 'Bad date range', `Choose at most ${MAX_RANGE_DAYS} days at a time.`);
+  if (daysInRange({ from, to }) > MAX_RANGE_DAYS)
+    throw new PageProblem(400, 'Bad date range', `Choose at most ${MAX_RANGE_DAYS} days at a time.`);
   return { from, to };
 }
 
@@ -93,7 +123,10 @@ export async function viewerRequest(deps: ViewerDeps, path: string, query: URLSe
     const names = await deps.names().catch(() => NO_NAMES);
     if (err instanceof PageProblem) return html(err.status, messagePage(env(names), err.title, err.message));
     deps.log?.error('viewer request failed', { path, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
-    return html(500, messagePage(env(names), 'Something went wrong', 'The archive could not be read just now. Try again; the log has the details.'));
+    return html(
+      500,
+      messagePage(env(names), 'Something went wrong', 'The archive could not be read just now. Try again; the log has the details.'),
+    );
   }
 }
 
@@ -137,7 +170,8 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
     const message = query.get('m');
     const pageNo = message !== null ? pageOfMessage(pages, message) : Number(query.get('page') ?? '1');
     if (pageNo === undefined) throw new PageProblem(404, 'Not found', `No message ${message ?? ''} in this conversation on ${day}.`);
-    if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length) throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
+    if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length)
+      throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
     return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo));
   }
   throw new PageProblem(404, 'Not found', 'There is no page at this address.');
@@ -148,7 +182,8 @@ async function batchSource(deps: ViewerDeps, path: string, query: URLSearchParam
   const raw = path.startsWith('raw/');
   const blob = path.slice(raw ? 4 : 5);
   // Only message batches named by the archive's own layout: nothing else can be reached from here.
-  if (!isArchivePath(blob) || parseBatchBlobName(blob) === undefined) throw new PageProblem(404, 'Not found', 'That is not a message batch of this archive.');
+  if (!isArchivePath(blob) || parseBatchBlobName(blob) === undefined)
+    throw new PageProblem(404, 'Not found', 'That is not a message batch of this archive.');
   if (!(await blobExists(deps.container, blob, deps.signal))) throw new PageProblem(404, 'Not found', 'No such batch in the archive.');
   if (!raw) {
     const lines = readBatchLines(deps.container, blob, deps.signal);
@@ -174,7 +209,8 @@ async function content(deps: ViewerDeps, sha256: string, name: string | null): P
   const stored = await readStoredContent(deps.container, sha256, deps.signal);
   if (!stored) throw new PageProblem(404, 'Not found', 'No such content in the archive.');
   const type = stored.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
-  if (name === null && RASTER_IMAGES.has(type)) return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
+  if (name === null && RASTER_IMAGES.has(type))
+    return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
   const file = safeFileName(name ?? sha256);
   return plain(200, 'application/octet-stream', stored.bytes, {
     'content-disposition': `attachment; filename="${file.replace(/[^\x20-\x7e]/g, '_').replace(/"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`,

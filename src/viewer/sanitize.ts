@@ -10,9 +10,44 @@ import sanitizeHtml from 'sanitize-html';
 export type ImageResolver = (src: string) => string | undefined;
 
 const TAGS = [
-  'p', 'div', 'span', 'br', 'hr', 'b', 'strong', 'i', 'em', 'u', 's', 'strike', 'del', 'ins', 'sub', 'sup', 'small',
-  'blockquote', 'pre', 'code', 'ul', 'ol', 'li', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6',
-  'table', 'thead', 'tbody', 'tfoot', 'tr', 'th', 'td', 'a', 'img',
+  'p',
+  'div',
+  'span',
+  'br',
+  'hr',
+  'b',
+  'strong',
+  'i',
+  'em',
+  'u',
+  's',
+  'strike',
+  'del',
+  'ins',
+  'sub',
+  'sup',
+  'small',
+  'blockquote',
+  'pre',
+  'code',
+  'ul',
+  'ol',
+  'li',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'table',
+  'thead',
+  'tbody',
+  'tfoot',
+  'tr',
+  'th',
+  'td',
+  'a',
+  'img',
 ];
 
 const MISSING_IMAGE = '[image not in the archive]';
@@ -23,7 +58,12 @@ function positiveInt(v: string | undefined): string | undefined {
 
 /** Sanitizes one HTML body; `resolveImage` decides which images may appear (and from where). */
 export function sanitizeBody(html: string, resolveImage: ImageResolver): string {
-  const image = (src: string | undefined, alt: string | undefined, width?: string, height?: string): sanitizeHtml.Attributes | undefined => {
+  const image = (
+    src: string | undefined,
+    alt: string | undefined,
+    width?: string,
+    height?: string,
+  ): sanitizeHtml.Attributes | undefined => {
     const local = src ? resolveImage(src) : undefined;
     if (!local) return undefined;
     const w = positiveInt(width);
@@ -49,7 +89,14 @@ export function sanitizeBody(html: string, resolveImage: ImageResolver): string 
     transformTags: {
       // A mention: <at id="0">Name</at>.
       at: () => ({ tagName: 'span', attribs: { class: 'mention' } }),
-      a: (_tag, attribs) => ({ tagName: 'a', attribs: { ...(attribs.href ? { href: attribs.href } : {}), ...(attribs.title ? { title: attribs.title } : {}), rel: 'noopener noreferrer nofollow' } }),
+      a: (_tag, attribs) => ({
+        tagName: 'a',
+        attribs: {
+          ...(attribs.href ? { href: attribs.href } : {}),
+          ...(attribs.title ? { title: attribs.title } : {}),
+          rel: 'noopener noreferrer nofollow',
+        },
+      }),
       img: (_tag, attribs) => {
         const img = image(attribs.src, attribs.alt, attribs.width, attribs.height);
         return img ? { tagName: 'img', attribs: img } : { tagName: 'span', attribs: { class: 'missing' }, text: MISSING_IMAGE };

@@ -12,14 +12,23 @@ export interface ViewerServer {
   close(): Promise<void>;
 }
 
-export async function startViewerServer(o: { container: ArchiveContainer; host?: string; port?: number; log?: Logger }): Promise<ViewerServer> {
+export async function startViewerServer(o: {
+  container: ArchiveContainer;
+  host?: string;
+  port?: number;
+  log?: Logger;
+}): Promise<ViewerServer> {
   const names = cachedDirectoryNames(o.container);
   const links = serverLinks('/');
   const server = createServer((req, res) => {
     void (async () => {
       let response: ViewerResponse;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
-        response = { status: 405, headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }, body: 'read-only viewer: GET only\n' };
+        response = {
+          status: 405,
+          headers: { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' },
+          body: 'read-only viewer: GET only\n',
+        };
       } else {
         const url = new URL(req.url ?? '/', 'http://viewer.invalid');
         let path: string;
@@ -30,7 +39,11 @@ export async function startViewerServer(o: { container: ArchiveContainer; host?:
         }
         const abort = new AbortController();
         res.once('close', () => abort.abort());
-        response = await viewerRequest({ container: o.container, links, names, signal: abort.signal, ...(o.log ? { log: o.log } : {}) }, path, url.searchParams);
+        response = await viewerRequest(
+          { container: o.container, links, names, signal: abort.signal, ...(o.log ? { log: o.log } : {}) },
+          path,
+          url.searchParams,
+        );
       }
       res.writeHead(response.status, response.headers);
       if (req.method === 'HEAD') return res.end();

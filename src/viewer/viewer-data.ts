@@ -2,7 +2,14 @@
 // directly): an entity's conversations and days in a range, one conversation-day with the earlier
 // versions of its messages, a text search. Each read is bounded by entity, month and day prefixes.
 import type { ArchiveContainer } from '../archive/archive-container';
-import { listEntityDays, readBatches, readStoredContent, type BrowsableKind, type ContentMapEntry, type DayData } from '../archive/archive-browser';
+import {
+  listEntityDays,
+  readBatches,
+  readStoredContent,
+  type BrowsableKind,
+  type ContentMapEntry,
+  type DayData,
+} from '../archive/archive-browser';
 import { htmlToText } from '../archive/render-text';
 import { utcDay } from '../time';
 import { conversationIdOf, conversationsOf, groupMessages, obj, str, type MessageView } from './conversation-model';
@@ -46,7 +53,12 @@ const DAY_MS = 86_400_000;
 
 /** Checks a yyyy-mm-dd day (a real calendar date). */
 export function isDay(s: string | null | undefined): s is string {
-  return typeof s === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && utcDay(Date.parse(`${s}T00:00:00Z`)) === s;
+  return (
+    typeof s === 'string' &&
+    /^\d{4}-\d{2}-\d{2}$/.test(s) &&
+    !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) &&
+    utcDay(Date.parse(`${s}T00:00:00Z`)) === s
+  );
 }
 
 export function daysInRange(range: DayRange): number {
@@ -58,7 +70,13 @@ export function addDays(day: string, n: number): string {
 }
 
 /** The conversations of an entity that have versions in the range, with their days and message counts. */
-export async function summarizeEntity(container: ArchiveContainer, kind: BrowsableKind, id: string, range: DayRange, signal?: AbortSignal): Promise<EntitySummary> {
+export async function summarizeEntity(
+  container: ArchiveContainer,
+  kind: BrowsableKind,
+  id: string,
+  range: DayRange,
+  signal?: AbortSignal,
+): Promise<EntitySummary> {
   const byDay = await listEntityDays(container, { kind, id }, range.from, range.to, signal);
   const convs = new Map<string, { teamId: string | undefined; days: Map<string, Set<string>> }>();
   for (const [day, names] of byDay) {
@@ -104,7 +122,10 @@ export async function loadConversationDay(
   let messages = groupMessages(data.lines, inConversation);
   if (messages.length === 0) return undefined;
   const content = [...data.content];
-  const earlierDays = [...new Set(messages.map((m) => utcDay(m.createdMs)).filter((d) => d < day))].sort().reverse().slice(0, MAX_EARLIER_DAYS);
+  const earlierDays = [...new Set(messages.map((m) => utcDay(m.createdMs)).filter((d) => d < day))]
+    .sort()
+    .reverse()
+    .slice(0, MAX_EARLIER_DAYS);
   if (earlierDays.length > 0) {
     const wanted = new Set(messages.filter((m) => utcDay(m.createdMs) < day).map((m) => m.id));
     const lines = [...data.lines];
@@ -127,12 +148,19 @@ export async function loadConversationDay(
 }
 
 /** The text of the code snippets the page shows (small text blobs; larger ones are cut). */
-async function loadSnippets(container: ArchiveContainer, messages: MessageView[], content: Map<string, ContentMapEntry[]>, signal?: AbortSignal): Promise<Map<string, string>> {
+async function loadSnippets(
+  container: ArchiveContainer,
+  messages: MessageView[],
+  content: Map<string, ContentMapEntry[]>,
+  signal?: AbortSignal,
+): Promise<Map<string, string>> {
   const shas = new Set<string>();
   for (const m of messages) {
     const attachments = m.versions.at(-1)?.message.attachments;
-    if (!Array.isArray(attachments) || !attachments.some((a) => obj(a)?.contentType === 'application/vnd.microsoft.card.codesnippet')) continue;
-    for (const e of content.get(m.id) ?? []) if (e.kind === 'hostedContent' && e.status === 'stored' && e.sha256 && (e.contentType ?? '').startsWith('text/')) shas.add(e.sha256);
+    if (!Array.isArray(attachments) || !attachments.some((a) => obj(a)?.contentType === 'application/vnd.microsoft.card.codesnippet'))
+      continue;
+    for (const e of content.get(m.id) ?? [])
+      if (e.kind === 'hostedContent' && e.status === 'stored' && e.sha256 && (e.contentType ?? '').startsWith('text/')) shas.add(e.sha256);
   }
   const out = new Map<string, string>();
   await Promise.all(
@@ -145,7 +173,14 @@ async function loadSnippets(container: ArchiveContainer, messages: MessageView[]
 }
 
 /** Messages of an entity in the range whose newest text contains `query` (case-insensitive), oldest first. */
-export async function searchEntity(container: ArchiveContainer, kind: BrowsableKind, id: string, range: DayRange, query: string, signal?: AbortSignal): Promise<{ hits: SearchHit[]; truncated: boolean }> {
+export async function searchEntity(
+  container: ArchiveContainer,
+  kind: BrowsableKind,
+  id: string,
+  range: DayRange,
+  query: string,
+  signal?: AbortSignal,
+): Promise<{ hits: SearchHit[]; truncated: boolean }> {
   const needle = query.toLocaleLowerCase();
   const hits: SearchHit[] = [];
   const byDay = await listEntityDays(container, { kind, id }, range.from, range.to, signal);

@@ -67,7 +67,9 @@ describe('the CLI refuses or canonicalises operator input that would lose or dup
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(emulator.counters.requests).toBe(requestsBefore);
     // No container (so no blob), no tables (so no run row, no checkpoint).
-    expect(await BlobServiceClient.fromConnectionString(env.EXPORT_STORAGE!).getContainerClient(env.EXPORT_CONTAINER!).exists()).toBe(false);
+    expect(await BlobServiceClient.fromConnectionString(env.EXPORT_STORAGE!).getContainerClient(env.EXPORT_CONTAINER!).exists()).toBe(
+      false,
+    );
     expect(await tablesOf(env)).toEqual([]);
   });
 

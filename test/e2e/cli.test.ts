@@ -73,7 +73,10 @@ describe('teams-export CLI', () => {
 
     const status = await cli(['status', '--json'], env);
     expect(status.code).toBe(0);
-    const parsed = JSON.parse(status.stdout) as { latest: { report: { kinds: Record<string, { planned: number }> } }; entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }> };
+    const parsed = JSON.parse(status.stdout) as {
+      latest: { report: { kinds: Record<string, { planned: number }> } };
+      entities: Array<{ id: string; freshWatermark: string | null; lastStatus: string }>;
+    };
     expect(parsed.latest.report.kinds.user?.planned).toBeGreaterThan(0);
     const done = parsed.entities.filter((e) => e.lastStatus === 'done');
     expect(done.length).toBeGreaterThan(0);
@@ -81,7 +84,10 @@ describe('teams-export CLI', () => {
 
     const ls = await cli(['ls', 'messages/', '--json'], env);
     expect(ls.code).toBe(0);
-    const blobs = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; lines: number });
+    const blobs = ls.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string; lines: number });
     expect(blobs.length).toBeGreaterThan(0);
     const first = blobs[0]!;
     expect(first.name).toMatch(/^messages\/(users|teams)\/.+\/\d{4}\/\d{2}\/\d{2}\/.+\.jsonl\.gz$/);
@@ -95,7 +101,13 @@ describe('teams-export CLI', () => {
 
   it('a process killed mid-run loses nothing: the next run completes without duplicates', async () => {
     const storage = testStorage('cli-kill');
-    const e = { ...env, EXPORT_STORAGE: storage.connectionString, EXPORT_CONTAINER: storage.container, EXPORT_TABLE_PREFIX: storage.tablePrefix, GRAPH_PAGE_SIZE: '3' };
+    const e = {
+      ...env,
+      EXPORT_STORAGE: storage.connectionString,
+      EXPORT_CONTAINER: storage.container,
+      EXPORT_TABLE_PREFIX: storage.tablePrefix,
+      GRAPH_PAGE_SIZE: '3',
+    };
     emulator.setFaults({ latencyMs: 20 });
     try {
       // Killed without warning in the middle of exporting (after some pages, long before the end).
@@ -108,7 +120,10 @@ describe('teams-export CLI', () => {
       emulator.setFaults({ latencyMs: 0 });
     }
     const ls = await cli(['ls', 'messages/', '--json'], e);
-    const names = ls.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { name: string }).name);
+    const names = ls.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { name: string }).name);
     const { BlobServiceClient } = await import('@azure/storage-blob');
     const container = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);
     const perEntity = new Map<string, string[]>();
@@ -116,7 +131,13 @@ describe('teams-export CLI', () => {
       const entity = name.split('/').slice(1, 3).join('/');
       const text = gunzipSync(await container.getBlobClient(name).downloadToBuffer()).toString('utf8');
       for (const line of text.split('\n').filter(Boolean)) {
-        const m = JSON.parse(line) as { id: string; chatId?: string; channelIdentity?: { channelId: string }; lastModifiedDateTime: string; etag?: string };
+        const m = JSON.parse(line) as {
+          id: string;
+          chatId?: string;
+          channelIdentity?: { channelId: string };
+          lastModifiedDateTime: string;
+          etag?: string;
+        };
         const key = `${m.chatId ?? m.channelIdentity?.channelId}|${m.id}|${m.lastModifiedDateTime}|${m.etag}`;
         perEntity.set(entity, [...(perEntity.get(entity) ?? []), key]);
       }
@@ -127,8 +148,10 @@ describe('teams-export CLI', () => {
       total += keys.length;
     }
     let expected = 0;
-    for (const u of emulator.tenant.users.filter((x) => x.hasTeamsData)) expected += emulator.tenant.currentVersions({ kind: 'user', id: u.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
-    for (const t of emulator.tenant.teams) expected += emulator.tenant.currentVersions({ kind: 'team', id: t.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
+    for (const u of emulator.tenant.users.filter((x) => x.hasTeamsData))
+      expected += emulator.tenant.currentVersions({ kind: 'user', id: u.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
+    for (const t of emulator.tenant.teams)
+      expected += emulator.tenant.currentVersions({ kind: 'team', id: t.id }, { fromMs: 0, toMs: now - 5 * 60_000 }).length;
     expect(total).toBe(expected);
   });
 });

@@ -43,7 +43,11 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
     // The emulator runs here, in the test process (it is a development tool); the installed CLI reaches
     // it over HTTPS like a real tenant.
     emulator = await startTestEmulator({ tenant: { seed: 11, users: 3, teams: 1, historyDays: 3, endMs: now - 2 * HOUR } });
-    env = cliEnv(emulator, testStorage('prod-install'), { NODE_EXTRA_CA_CERTS: await emulatorCaFile(emulator), ...TEST_HOSTED_CONTENT_ENV, EXPORT_START: iso(now - 4 * DAY) });
+    env = cliEnv(emulator, testStorage('prod-install'), {
+      NODE_EXTRA_CA_CERTS: await emulatorCaFile(emulator),
+      ...TEST_HOSTED_CONTENT_ENV,
+      EXPORT_START: iso(now - 4 * DAY),
+    });
     installProductionCopy(dir);
   }, INSTALL_TIMEOUT_MS);
 
@@ -54,52 +58,68 @@ describe('a production install (npm ci --omit=dev) of the built product', () => 
 
   it('has the production dependencies and none of the development ones', () => {
     expect(existsSync(join(dir, 'node_modules', '@azure', 'storage-blob', 'package.json'))).toBe(true);
-    for (const dev of ['selfsigned', 'azurite', 'vitest', 'typescript']) expect(existsSync(join(dir, 'node_modules', dev)), dev).toBe(false);
+    for (const dev of ['selfsigned', 'azurite', 'vitest', 'typescript'])
+      expect(existsSync(join(dir, 'node_modules', dev)), dev).toBe(false);
   });
 
-  it('--help prints the usage', async () => {
-    const help = await cli(['--help']);
-    expect(help.code, help.stderr).toBe(0);
-    expect(help.stdout).toMatch(/usage: teams-export/);
-    expect(help.stderr).toBe('');
-  }, COMMAND_TIMEOUT_MS);
+  it(
+    '--help prints the usage',
+    async () => {
+      const help = await cli(['--help']);
+      expect(help.code, help.stderr).toBe(0);
+      expect(help.stdout).toMatch(/usage: teams-export/);
+      expect(help.stderr).toBe('');
+    },
+    COMMAND_TIMEOUT_MS,
+  );
 
-  it('run, backfill, status, ls, cat and verify work against Azurite and the Graph emulator', async () => {
-    const run = await cli(['run', '--now', iso(now)]);
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/succeeded/);
+  it(
+    'run, backfill, status, ls, cat and verify work against Azurite and the Graph emulator',
+    async () => {
+      const run = await cli(['run', '--now', iso(now)]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/succeeded/);
 
-    const user = emulator.tenant.users.find((u) => u.hasTeamsData && u.accountEnabled)!;
-    const backfill = await cli(['backfill', '--from', iso(now - 2 * DAY), '--to', iso(now - DAY), '--user', user.id]);
-    expect(backfill.code, backfill.stderr).toBe(0);
+      const user = emulator.tenant.users.find((u) => u.hasTeamsData && u.accountEnabled)!;
+      const backfill = await cli(['backfill', '--from', iso(now - 2 * DAY), '--to', iso(now - DAY), '--user', user.id]);
+      expect(backfill.code, backfill.stderr).toBe(0);
 
-    const status = await cli(['status', '--json']);
-    expect(status.code, status.stderr).toBe(0);
-    const entities = (JSON.parse(status.stdout) as { entities: Array<{ lastStatus: string }> }).entities;
-    expect(entities.filter((e) => e.lastStatus === 'done').length).toBeGreaterThan(0);
+      const status = await cli(['status', '--json']);
+      expect(status.code, status.stderr).toBe(0);
+      const entities = (JSON.parse(status.stdout) as { entities: Array<{ lastStatus: string }> }).entities;
+      expect(entities.filter((e) => e.lastStatus === 'done').length).toBeGreaterThan(0);
 
-    const ls = await cli(['ls', 'messages/', '--json']);
-    expect(ls.code, ls.stderr).toBe(0);
-    const blobs = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; lines: number });
-    expect(blobs.length).toBeGreaterThan(0);
+      const ls = await cli(['ls', 'messages/', '--json']);
+      expect(ls.code, ls.stderr).toBe(0);
+      const blobs = ls.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { name: string; lines: number });
+      expect(blobs.length).toBeGreaterThan(0);
 
-    const cat = await cli(['cat', blobs[0]!.name]);
-    expect(cat.code, cat.stderr).toBe(0);
-    expect(cat.stdout.trim().split('\n')).toHaveLength(blobs[0]!.lines);
+      const cat = await cli(['cat', blobs[0]!.name]);
+      expect(cat.code, cat.stderr).toBe(0);
+      expect(cat.stdout.trim().split('\n')).toHaveLength(blobs[0]!.lines);
 
-    const verify = await cli(['verify']);
-    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
-  }, COMMAND_TIMEOUT_MS);
+      const verify = await cli(['verify']);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    },
+    COMMAND_TIMEOUT_MS,
+  );
 
-  it('demo explains in one line that it needs the development dependencies, and fails', async () => {
-    const demo = await cli(['demo']);
-    expect(demo.code).not.toBe(0);
-    expect(demo.code).not.toBe(null);
-    const lines = demo.stderr.trim().split('\n');
-    expect(lines, demo.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^teams-export: demo needs the development dependencies/);
-    expect(lines[0]).toContain('npm install');
-    expect(lines[0]).toContain('npm run demo');
-    expect(demo.stdout).toBe('');
-  }, COMMAND_TIMEOUT_MS);
+  it(
+    'demo explains in one line that it needs the development dependencies, and fails',
+    async () => {
+      const demo = await cli(['demo']);
+      expect(demo.code).not.toBe(0);
+      expect(demo.code).not.toBe(null);
+      const lines = demo.stderr.trim().split('\n');
+      expect(lines, demo.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(/^teams-export: demo needs the development dependencies/);
+      expect(lines[0]).toContain('npm install');
+      expect(lines[0]).toContain('npm run demo');
+      expect(demo.stdout).toBe('');
+    },
+    COMMAND_TIMEOUT_MS,
+  );
 });

@@ -28,7 +28,8 @@ import { startHarness, type Harness } from '../support/harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-if (!HAVE_CHROMIUM) console.warn(`viewer browser tests SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`);
+if (!HAVE_CHROMIUM)
+  console.warn(`viewer browser tests SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`);
 
 const OUT = resolve(__dirname, '../../test-output/viewer');
 const links = serverLinks('/');
@@ -77,9 +78,23 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     h = await startHarness({
       label: 'viewer',
       tenant: {
-        seed: 11, users: 6, teams: 1, channelsPerTeam: 2, oneOnOneChats: 2, groupChats: 2, meetingChats: 0, messagesPerChat: 10,
-        postsPerChannel: 4, repliesPerPost: 2, historyDays: 3, endMs: t0 - 3 * HOUR,
-        editFraction: 0, deleteFraction: 0, reactionFraction: 0.2, hostedContentFraction: 0.5, fileFraction: 0.3,
+        seed: 11,
+        users: 6,
+        teams: 1,
+        channelsPerTeam: 2,
+        oneOnOneChats: 2,
+        groupChats: 2,
+        meetingChats: 0,
+        messagesPerChat: 10,
+        postsPerChannel: 4,
+        repliesPerPost: 2,
+        historyDays: 3,
+        endMs: t0 - 3 * HOUR,
+        editFraction: 0,
+        deleteFraction: 0,
+        reactionFraction: 0.2,
+        hostedContentFraction: 0.5,
+        fileFraction: 0.3,
       },
       env: { EXPORT_ATTACHMENTS: 'true' },
     });
@@ -87,7 +102,9 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     expect((await h.daily(t0 - 2 * HOUR)).status).toBe('succeeded');
 
     // People change things between two runs: an edit, a deletion, a reaction, hostile posts, a new thread.
-    const u = tenant.users.find((x) => x.hasTeamsData && x.accountEnabled && tenant.chats.some((c) => c.kind === 'group' && c.memberIds.includes(x.id)));
+    const u = tenant.users.find(
+      (x) => x.hasTeamsData && x.accountEnabled && tenant.chats.some((c) => c.kind === 'group' && c.memberIds.includes(x.id)),
+    );
     const chat = tenant.chats.find((c) => c.kind === 'group' && u && c.memberIds.includes(u.id));
     if (!u || !chat) throw new Error('seed has no group chat for a user with Teams data');
     user = u;
@@ -111,16 +128,30 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const t = tenant.teams[0]!;
     const channelId = t.channels[0]!.id;
     const rootId = tenant.postMessage({ teamId: t.id, channelId }, { text: 'Viewer thread root check', atMs: at + 20_000 });
-    const replyId = tenant.postMessage({ teamId: t.id, channelId, replyToId: rootId }, { text: 'Viewer thread reply check', atMs: at + 30_000 });
+    const replyId = tenant.postMessage(
+      { teamId: t.id, channelId, replyToId: rootId },
+      { text: 'Viewer thread reply check', atMs: at + 30_000 },
+    );
     team = { id: t.id, channelId, rootId, replyId };
     expect((await h.daily(t0)).status).toBe('succeeded');
 
     // An inline image the first run stored: a user's chat message with a hosted image in its body.
-    for (const entity of [{ kind: 'user' as const, id: u.id }, { kind: 'team' as const, id: t.id }]) {
-      const v = tenant.currentVersions(entity).find((x) => String((x.message.body as Json | null)?.content ?? '').includes('<img src="https://'));
+    for (const entity of [
+      { kind: 'user' as const, id: u.id },
+      { kind: 'team' as const, id: t.id },
+    ]) {
+      const v = tenant
+        .currentVersions(entity)
+        .find((x) => String((x.message.body as Json | null)?.content ?? '').includes('<img src="https://'));
       if (v) {
         const m = v.message;
-        image = { entity: entity.kind, entityId: entity.id, conversationId: String(m.chatId ?? (m.channelIdentity as Json).channelId), id: String(m.id), day: utcDay(v.lastModifiedMs) };
+        image = {
+          entity: entity.kind,
+          entityId: entity.id,
+          conversationId: String(m.chatId ?? (m.channelIdentity as Json).channelId),
+          id: String(m.id),
+          day: utcDay(v.lastModifiedMs),
+        };
         break;
       }
     }
@@ -130,16 +161,34 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       takenAt: iso(t0),
       runId: 'viewer-test',
       users: tenant.users.map((x) => ({ id: x.id, displayName: x.displayName, userPrincipalName: x.userPrincipalName })),
-      teams: tenant.teams.map((x) => ({ id: x.id, displayName: x.displayName, channels: x.channels.map((c) => ({ id: c.id, displayName: c.displayName, membershipType: c.membershipType })) })),
-      chats: tenant.chats.map((c) => ({ id: c.id, chatType: c.kind, ...(c.topic ? { topic: c.topic } : {}), members: c.memberIds.map((userId) => ({ userId })) })),
+      teams: tenant.teams.map((x) => ({
+        id: x.id,
+        displayName: x.displayName,
+        channels: x.channels.map((c) => ({ id: c.id, displayName: c.displayName, membershipType: c.membershipType })),
+      })),
+      chats: tenant.chats.map((c) => ({
+        id: c.id,
+        chatType: c.kind,
+        ...(c.topic ? { topic: c.topic } : {}),
+        members: c.memberIds.map((userId) => ({ userId })),
+      })),
     };
-    await h.deps.container.getBlockBlobClient(`directory/${utcDay(t0).replace(/-/g, '/')}/viewer-test.json.gz`).uploadData(gzipSync(JSON.stringify(snapshot)));
+    await h.deps.container
+      .getBlockBlobClient(`directory/${utcDay(t0).replace(/-/g, '/')}/viewer-test.json.gz`)
+      .uploadData(gzipSync(JSON.stringify(snapshot)));
 
     viewer = await startViewerServer({ container: h.deps.container });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1100, height: 900 }, timezoneId: 'Asia/Tokyo' });
   }, 240_000);
@@ -198,7 +247,8 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     // viewer.js ran (no inline script needed) and added the local time (Tokyo) beside UTC.
     await expect(page.locator('.local-time').first().innerText()).resolves.toMatch(/GMT\+9|JST/);
     await page.screenshot({ path: join(OUT, 'chat-day.png'), fullPage: true });
-    if (process.env.UPDATE_DOCS_SCREENSHOT) await e.scrollIntoViewIfNeeded().then(() => page.screenshot({ path: resolve(__dirname, '../../docs/viewer.png') }));
+    if (process.env.UPDATE_DOCS_SCREENSHOT)
+      await e.scrollIntoViewIfNeeded().then(() => page.screenshot({ path: resolve(__dirname, '../../docs/viewer.png') }));
     expect(w.console).toEqual([]);
     await page.close();
   });
@@ -212,7 +262,9 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       const text = htmlToText(HOSTILE_BODIES[i] as string).split('\n')[0] as string;
       await expect(page.locator(`#m-${id} .body`).innerText()).resolves.toContain(text);
     }
-    await expect(page.locator(`#m-${hostileIds[2]} a`, { hasText: 'a fine link' }).getAttribute('href')).resolves.toBe('https://example.org/ok');
+    await expect(page.locator(`#m-${hostileIds[2]} a`, { hasText: 'a fine link' }).getAttribute('href')).resolves.toBe(
+      'https://example.org/ok',
+    );
     await expect(page.locator('a[href^="javascript:" i], [onerror], [onload], svg, style, iframe, form, object').count()).resolves.toBe(0);
     expect(w.dialogs).toEqual([]);
     expect(w.requests.filter((r) => !r.startsWith(viewer.url))).toEqual([]);
@@ -288,7 +340,10 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
   async function findFileLink(): Promise<string | undefined> {
     const page = await context.newPage();
     try {
-      for (const [kind, id] of [['user', user.id], ['team', team.id]] as const) {
+      for (const [kind, id] of [
+        ['user', user.id],
+        ['team', team.id],
+      ] as const) {
         await page.goto(url(links.entity(kind, id, { from: utcDay(t0 - 4 * DAY), to: utcDay(t0) }) as string));
         for (const href of await page.locator('ul.days a').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''))) {
           const res = await fetch(url(href));
@@ -337,12 +392,19 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const abort = new AbortController();
     let printed = '';
     const stdout = new PassThrough();
-    const urlSeen = new Promise<string>((resolveUrl) => stdout.on('data', (d) => {
-      printed += String(d);
-      const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed);
-      if (m) resolveUrl(m[1]!);
-    }));
-    const done = main(['serve', '--port', '0'], { env: h.env, stdout, stderr: new PassThrough() as unknown as NodeJS.WriteStream, signal: abort.signal });
+    const urlSeen = new Promise<string>((resolveUrl) =>
+      stdout.on('data', (d) => {
+        printed += String(d);
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed);
+        if (m) resolveUrl(m[1]!);
+      }),
+    );
+    const done = main(['serve', '--port', '0'], {
+      env: h.env,
+      stdout,
+      stderr: new PassThrough() as unknown as NodeJS.WriteStream,
+      signal: abort.signal,
+    });
     const served = await urlSeen;
     const home = await fetch(served);
     expect(home.status).toBe(200);
@@ -354,7 +416,8 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
   it('serves the same pages through the HTTP function, carrying the function key on its links', async () => {
     const ctx = await buildAppContext(h.env, { log: silentLogger });
     const handler = createViewerHandler(async () => ctx);
-    const req = (path: string) => new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}?code=the-key`, params: { path } });
+    const req = (path: string) =>
+      new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}?code=the-key`, params: { path } });
     const home = await handler(req(''), new InvocationContext({ invocationId: 'v1', functionName: 'viewer' }));
     expect(home.status).toBe(200);
     expect((home.headers as Record<string, string>)['content-security-policy']).toMatch(/script-src 'self'/);
@@ -379,7 +442,13 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       expect(r.code, bad.join(' ')).toBe(2);
       expect(readdirSync(root)).toEqual([]);
     }
-    const entities = ['--user', user.id, '--team', team.id, ...(image && image.entity === 'user' && image.entityId !== user.id ? ['--user', image.entityId] : [])];
+    const entities = [
+      '--user',
+      user.id,
+      '--team',
+      team.id,
+      ...(image && image.entity === 'user' && image.entityId !== user.id ? ['--user', image.entityId] : []),
+    ];
     const r = await run(['html', ...range, ...entities, '--out', out]);
     expect(r.code, r.text).toBe(0);
     expect(readdirSync(root)).toEqual(['transcripts']);
@@ -388,7 +457,10 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const w = watch(page);
     await page.goto(`file://${out}/index.html`);
     await page.getByRole('link', { name: user.displayName }).first().click();
-    await page.locator('section.conversation', { hasText: h.emulator.tenant.chat(chatId)!.topic! }).getByRole('link', { name: day }).click();
+    await page
+      .locator('section.conversation', { hasText: h.emulator.tenant.chat(chatId)!.topic! })
+      .getByRole('link', { name: day })
+      .click();
     await expect(page.locator(`#m-${edited.id} .body`).first().innerText()).resolves.toContain('Edited: the viewer shows this new text');
     await expect(page.locator(`#m-${deleted.id} .last-known`).innerText()).resolves.toContain(deleted.text);
     await expect(page.locator(`#m-${reacted.id} .reaction`, { hasText: '👍' }).innerText()).resolves.toContain(reacted.by);
@@ -396,7 +468,9 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     await page.goto(`file://${out}/t-${encodeIdSegment(team.id)}/${encodeIdSegment(team.channelId)}/${day}.html`);
     await expect(page.locator(`#t-${team.rootId} .replies #m-${team.replyId}`).count()).resolves.toBe(1);
     if (image) {
-      await page.goto(`file://${out}/${image.entity === 'user' ? 'u' : 't'}-${encodeIdSegment(image.entityId)}/${encodeIdSegment(image.conversationId)}/${image.day}.html`);
+      await page.goto(
+        `file://${out}/${image.entity === 'user' ? 'u' : 't'}-${encodeIdSegment(image.entityId)}/${encodeIdSegment(image.conversationId)}/${image.day}.html`,
+      );
       const el = page.locator(`#m-${image.id} .body img`).first();
       await expect(el.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth > 0)).resolves.toBe(true);
       await page.screenshot({ path: join(OUT, 'offline-image.png') });
@@ -423,13 +497,21 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
           createdDateTime: created,
           lastModifiedDateTime: created,
           from: { user: { id: user.id, displayName: user.displayName } },
-          body: { contentType: 'html', content: `<p>Message ${i}: <b>status</b> update with a <a href="https://example.org/${i}">link</a> and some more words to make it realistic.</p>` },
+          body: {
+            contentType: 'html',
+            content: `<p>Message ${i}: <b>status</b> update with a <a href="https://example.org/${i}">link</a> and some more words to make it realistic.</p>`,
+          },
           reactions: i % 10 === 0 ? [{ reactionType: 'like', user: { user: { id: user.id } } }] : [],
           attachments: [],
         }),
       );
     });
-    const name = batchBlobName({ kind: 'user', id: benchUser }, benchDay, { pass: 'backfill', window: { fromMs: base, toMs: base + DAY }, runId: 'bench', seq: 0 });
+    const name = batchBlobName({ kind: 'user', id: benchUser }, benchDay, {
+      pass: 'backfill',
+      window: { fromMs: base, toMs: base + DAY },
+      runId: 'bench',
+      seq: 0,
+    });
     await writeBatch(h.deps.container, name, lines, { pass: 'backfill' });
     const page = await context.newPage();
     const target = url(links.day('user', benchUser, benchChat, benchDay));
@@ -448,12 +530,20 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const serverMs: number[] = [];
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
-      const res = await viewerRequest({ container: h.deps.container, links, names: async () => NO_NAMES }, `u/${encodeIdSegment(benchUser)}/c/${encodeIdSegment(benchChat)}/${benchDay}`, new URLSearchParams());
+      const res = await viewerRequest(
+        { container: h.deps.container, links, names: async () => NO_NAMES },
+        `u/${encodeIdSegment(benchUser)}/c/${encodeIdSegment(benchChat)}/${benchDay}`,
+        new URLSearchParams(),
+      );
       expect(res.status).toBe(200);
       serverMs.push(performance.now() - t);
     }
-    console.log(`viewer server render, 5,000-message conversation-day, first page: median ${serverMs.sort((a, b) => a - b)[1]!.toFixed(0)} ms in-process`);
-    console.log(`viewer page load, 5,000-message conversation-day (first page of ${MESSAGES_PER_PAGE}): ${loadMs.toFixed(0)} ms to load (server answer ${timing.ttfb.toFixed(0)} ms, ${Math.round(timing.bytes / 1024)} KiB); load average ${loadavg()[0]?.toFixed(1)}`);
+    console.log(
+      `viewer server render, 5,000-message conversation-day, first page: median ${serverMs.sort((a, b) => a - b)[1]!.toFixed(0)} ms in-process`,
+    );
+    console.log(
+      `viewer page load, 5,000-message conversation-day (first page of ${MESSAGES_PER_PAGE}): ${loadMs.toFixed(0)} ms to load (server answer ${timing.ttfb.toFixed(0)} ms, ${Math.round(timing.bytes / 1024)} KiB); load average ${loadavg()[0]?.toFixed(1)}`,
+    );
     // The page holding a given message, by id (as search results link to it).
     await page.goto(url(links.day('user', benchUser, benchChat, benchDay, { message: String(base + 4321 * 15_000) })));
     await expect(page.locator(`#m-${base + 4321 * 15_000}`).count()).resolves.toBe(1);

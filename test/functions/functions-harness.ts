@@ -31,7 +31,11 @@ export async function startFunctionsHarness(
   opts: HarnessOptions & { policy?: Partial<JobPolicy>; clock?: Clock },
 ): Promise<FunctionsHarness> {
   const { policy, clock, ...harnessOptions } = opts;
-  const queueName = `q-${opts.label.toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 20).replace(/-+$/, '')}-${randomBytes(5).toString('hex')}`;
+  const queueName = `q-${opts.label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 20)
+    .replace(/-+$/, '')}-${randomBytes(5).toString('hex')}`;
   const h = await startHarness({ ...harnessOptions, env: { EXPORT_QUEUE: queueName, ...harnessOptions.env } });
   const ctx = await buildAppContext(h.env, {
     log: silentLogger,
@@ -61,7 +65,9 @@ export async function startFunctionsHarness(
       const out: unknown[] = [];
       const seen: Array<{ id: string; pop: string }> = [];
       for (;;) {
-        const { receivedMessageItems } = await service.getQueueClient(queueName).receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 });
+        const { receivedMessageItems } = await service
+          .getQueueClient(queueName)
+          .receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 });
         if (receivedMessageItems.length === 0) break;
         for (const m of receivedMessageItems) {
           out.push(decode(m.messageText));

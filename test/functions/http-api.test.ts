@@ -18,7 +18,12 @@ const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
 
 function post(route: string, body: string): HttpRequest {
-  return new HttpRequest({ method: 'POST', url: `${BASE}${route}`, body: { string: body }, headers: { 'content-type': 'application/json' } });
+  return new HttpRequest({
+    method: 'POST',
+    url: `${BASE}${route}`,
+    body: { string: body },
+    headers: { 'content-type': 'application/json' },
+  });
 }
 
 function get(route: string, init: { params?: Record<string, string>; query?: Record<string, string> } = {}): HttpRequest {
@@ -26,7 +31,6 @@ function get(route: string, init: { params?: Record<string, string>; query?: Rec
   for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
   return new HttpRequest({ method: 'GET', url: url.toString(), ...(init.params ? { params: init.params } : {}) });
 }
-
 
 type Json = any;
 
@@ -40,7 +44,10 @@ describe('HTTP API', () => {
   let readExport: ReturnType<typeof createReadExportHandler>;
 
   beforeAll(async () => {
-    fh = await startFunctionsHarness({ label: 'fn-http', tenant: { seed: 33, users: 5, teams: 2, historyDays: 10, endMs: now - 2 * HOUR } });
+    fh = await startFunctionsHarness({
+      label: 'fn-http',
+      tenant: { seed: 33, users: 5, teams: 2, historyDays: 10, endMs: now - 2 * HOUR },
+    });
     getCtx = () => Promise.resolve(fh.ctx);
     startBackfill = createStartBackfillHandler(getCtx);
     getRun = createGetRunHandler(getCtx);
@@ -99,7 +106,10 @@ describe('HTTP API', () => {
     });
 
     it('every invalid field is named at once', async () => {
-      const res = await startBackfill(post('backfills', JSON.stringify({ from: 'x', to: 'y', teams: ['z'] })), fh.invocation('startBackfill'));
+      const res = await startBackfill(
+        post('backfills', JSON.stringify({ from: 'x', to: 'y', teams: ['z'] })),
+        fh.invocation('startBackfill'),
+      );
       const fields = (res.jsonBody as Json).error.fields.map((f: { field: string }) => f.field);
       expect(fields).toEqual(expect.arrayContaining(['from', 'to', 'teams.0']));
     });
@@ -126,7 +136,11 @@ describe('HTTP API', () => {
     expect(await runPlanningMessages(fh, createExportWorkerHandler(getCtx))).toBe(1);
 
     expect(queued.status).toBe(200);
-    expect((queued.jsonBody as Json).counts).toMatchObject({ planned: users.length + teams.length, queued: users.length + teams.length, done: 0 });
+    expect((queued.jsonBody as Json).counts).toMatchObject({
+      planned: users.length + teams.length,
+      queued: users.length + teams.length,
+      done: 0,
+    });
     // The collection report is there while the run is in progress too: every job still pending.
     expect((queued.jsonBody as Json).report.kinds.user).toMatchObject({ planned: users.length, exported: 0, pending: users.length });
 
@@ -136,14 +150,28 @@ describe('HTTP API', () => {
     const view = status.jsonBody as Json;
     const noData = fh.h.emulator.tenant.users.filter((u) => !u.hasTeamsData);
     expect(view).toMatchObject({ runId, kind: 'backfill', status: 'succeeded', from, to });
-    expect(view.counts).toMatchObject({ planned: users.length + teams.length, queued: 0, running: 0, failed: 0, skipped: noData.length, done: users.length + teams.length - noData.length });
+    expect(view.counts).toMatchObject({
+      planned: users.length + teams.length,
+      queued: 0,
+      running: 0,
+      failed: 0,
+      skipped: noData.length,
+      done: users.length + teams.length - noData.length,
+    });
     expect(view.counts.messages).toBeGreaterThan(0);
     expect(view.counts.blobs).toBeGreaterThan(0);
     // Skipped entities are listed with Graph's status, code and request-id.
     expect(view.errors.map((e: Json) => e.id).sort()).toEqual(noData.map((u) => u.id).sort());
     for (const e of view.errors) expect(e.error).toMatchObject({ status: 404, code: expect.any(String), requestId: expect.any(String) });
     // The collection report counts the skips by reason (docs/design.md §13).
-    expect(view.report.kinds.user).toEqual({ planned: users.length, exported: users.length - noData.length, skipped: { 'entity-gone': noData.length }, failed: 0, refused: 0, pending: 0 });
+    expect(view.report.kinds.user).toEqual({
+      planned: users.length,
+      exported: users.length - noData.length,
+      skipped: { 'entity-gone': noData.length },
+      failed: 0,
+      refused: 0,
+      pending: 0,
+    });
     expect(view.report.kinds.team).toMatchObject({ planned: teams.length, exported: teams.length });
     // Upper-case ids were stored under Graph's lower-case ids, so the archive folders match daily runs.
     const archived = await fh.h.archivedKeys({ kind: 'user', id: fh.h.emulator.tenant.users.find((u) => u.hasTeamsData)!.id });
@@ -192,13 +220,19 @@ describe('HTTP API', () => {
     expect(lines).toHaveLength(first.lines);
     for (const l of lines) expect(new Date(JSON.parse(l).lastModifiedDateTime).toISOString().slice(0, 10)).toBe(first.day);
 
-    const text = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'text' } }), fh.invocation('readExport'));
+    const text = await readExport(
+      get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'text' } }),
+      fh.invocation('readExport'),
+    );
     expect(text.status).toBe(200);
     expect((text.headers as Record<string, string>)['content-type']).toMatch(/text\/plain/);
     const blocks = (await responseText(text)).split('\n\n').filter((b) => b.trim().length > 0);
     expect(blocks).toHaveLength(first.lines);
     for (const b of blocks) expect(b).toMatch(/^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\] chat /);
-    const badFormat = await readExport(get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'html' } }), fh.invocation('readExport'));
+    const badFormat = await readExport(
+      get(`exports/${first.name}`, { params: { path: first.name }, query: { format: 'html' } }),
+      fh.invocation('readExport'),
+    );
     expect(badFormat.status).toBe(400);
     expect((badFormat.jsonBody as Json).error.fields[0].field).toBe('format');
 
@@ -231,11 +265,14 @@ describe('HTTP API', () => {
     expect((res.jsonBody as Json).error.code).toBe(status === 400 ? 'BadRequest' : 'NotFound');
   });
 
-  it.each(['../', 'locks/', 'messages/../locks/', '/messages/'])('listing the prefix %j is refused with 400 naming prefix', async (prefix) => {
-    const res = await listExports(get('exports', { query: { prefix } }), fh.invocation('listExports'));
-    expect(res.status).toBe(400);
-    expect((res.jsonBody as Json).error.fields[0].field).toBe('prefix');
-  });
+  it.each(['../', 'locks/', 'messages/../locks/', '/messages/'])(
+    'listing the prefix %j is refused with 400 naming prefix',
+    async (prefix) => {
+      const res = await listExports(get('exports', { query: { prefix } }), fh.invocation('listExports'));
+      expect(res.status).toBe(400);
+      expect((res.jsonBody as Json).error.fields[0].field).toBe('prefix');
+    },
+  );
 
   it('an internal failure is a 500 that reveals nothing', async () => {
     const broken = createGetRunHandler(() => Promise.reject(new Error('EXPORT_STORAGE AccountKey=secret unreachable')));

@@ -71,10 +71,17 @@ describe('daily run over the jobs queue', () => {
   it('the timer creates one run for its scheduled time and queues one planning message, which queues one job per entity', async () => {
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
     // The timer only records the run and sends one planning message: no entity job yet.
-    expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'plan', runId: dailyRunId(scheduledMs), mode: { kind: 'daily', now: iso(scheduledMs) }, attempt: 1 }]);
+    expect(await fh.queuedMessages()).toEqual([
+      { v: 1, type: 'plan', runId: dailyRunId(scheduledMs), mode: { kind: 'daily', now: iso(scheduledMs) }, attempt: 1 },
+    ]);
     expect((await fh.ctx.deps.runs.getRun(dailyRunId(scheduledMs)))?.status).toBe('planning');
     expect(await runPlanningMessages(fh, handlers.worker)).toBe(1);
-    const messages = (await fh.queuedMessages()) as Array<{ runId: string; entity: { kind: string; id: string }; attempt: number; mode: { kind: string; now: string } }>;
+    const messages = (await fh.queuedMessages()) as Array<{
+      runId: string;
+      entity: { kind: string; id: string };
+      attempt: number;
+      mode: { kind: string; now: string };
+    }>;
     const entities = fh.h.entities();
     expect(messages.map((m) => `${m.entity.kind}:${m.entity.id}`).sort()).toEqual(entities.map((e) => `${e.kind}:${e.id}`).sort());
     const runId = dailyRunId(scheduledMs);
@@ -106,7 +113,12 @@ describe('daily run over the jobs queue', () => {
     const again = await startDailyRun(fh.ctx, crashedAt, silentLogger);
     expect(again.enqueued).toBe(0);
     const queued = (await fh.queuedMessages()) as Array<{ runId: string; entity: { kind: string; id: string } }>;
-    expect(queued.map((m) => `${m.runId} ${m.entity.kind}:${m.entity.id}`).sort()).toEqual(fh.h.entities().map((e) => `${runId} ${e.kind}:${e.id}`).sort());
+    expect(queued.map((m) => `${m.runId} ${m.entity.kind}:${m.entity.id}`).sort()).toEqual(
+      fh.h
+        .entities()
+        .map((e) => `${runId} ${e.kind}:${e.id}`)
+        .sort(),
+    );
   });
 
   it('draining the queue through the worker archives the same versions as a single-process run', async () => {
@@ -114,12 +126,22 @@ describe('daily run over the jobs queue', () => {
     const summary = await fh.ctx.deps.runs.summarize(runId);
     const noData = fh.h.emulator.tenant.users.filter((u) => !u.hasTeamsData).length;
     expect(summary?.run.status).toBe('succeeded');
-    expect(summary?.counts).toMatchObject({ planned: fh.h.entities().length, queued: 0, running: 0, failed: 0, skipped: noData, done: fh.h.entities().length - noData });
+    expect(summary?.counts).toMatchObject({
+      planned: fh.h.entities().length,
+      queued: 0,
+      running: 0,
+      failed: 0,
+      skipped: noData,
+      done: fh.h.entities().length - noData,
+    });
     expect(summary?.counts.messages).toBeGreaterThan(0);
 
     // The CLI's run of the same tenant and time, into its own container and tables.
     const other = testStorage('fn-daily-cli');
-    const cliDeps = await buildDeps(loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }), { log: silentLogger });
+    const cliDeps = await buildDeps(
+      loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }),
+      { log: silentLogger },
+    );
     const outcome = await runExport({ kind: 'daily', nowMs: scheduledMs }, cliDeps);
     expect(outcome.status).toBe('succeeded');
     let total = 0;
@@ -150,7 +172,11 @@ describe('daily run over the jobs queue', () => {
 
   it('a job that keeps failing is retried with backoff up to the maximum and recorded as failed', async () => {
     const user = fh.h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
-    const started = await startBackfillRun(fh.ctx, { window: { fromMs: now - 5 * DAY, toMs: now - HOUR }, users: [user.id], teams: [] }, silentLogger);
+    const started = await startBackfillRun(
+      fh.ctx,
+      { window: { fromMs: now - 5 * DAY, toMs: now - HOUR }, users: [user.id], teams: [] },
+      silentLogger,
+    );
     fh.h.emulator.setFaults({ errorRate: 1 });
     try {
       const stats = await drainQueues(fh, handlers);
@@ -170,9 +196,15 @@ describe('daily run over the jobs queue', () => {
 
   it('a job message on the poison queue marks its job failed with the reason', async () => {
     const team = fh.h.entities().find((e) => e.kind === 'team')!;
-    const started = await startBackfillRun(fh.ctx, { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users: [], teams: [team.id] }, silentLogger);
+    const started = await startBackfillRun(
+      fh.ctx,
+      { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users: [], teams: [team.id] },
+      silentLogger,
+    );
     // Move the queued job message to the poison queue, as the host does after maxDequeueCount failures.
-    const { receivedMessageItems: [m] } = await fh.queue.receiveMessages({ numberOfMessages: 1 });
+    const {
+      receivedMessageItems: [m],
+    } = await fh.queue.receiveMessages({ numberOfMessages: 1 });
     expect((decode(m!.messageText) as { runId: string }).runId).toBe(started.runId);
     await fh.queue.deleteMessage(m!.messageId, m!.popReceipt);
     await fh.poison.sendMessage(m!.messageText);
@@ -194,7 +226,7 @@ describe('daily run over the jobs queue', () => {
 });
 
 describe('sender chat mode over the jobs queue', () => {
-  it('archives what the single-process sender run archives, guests\' messages included', async () => {
+  it("archives what the single-process sender run archives, guests' messages included", async () => {
     const fh = await startFunctionsHarness({
       label: 'fn-sender',
       tenant: { seed: 23, users: 8, teams: 0, historyDays: 10, endMs: now - 2 * HOUR, externalSenderFraction: 0.3 },
@@ -206,7 +238,10 @@ describe('sender chat mode over the jobs queue', () => {
       const stats = await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
       expect(stats.failedDeliveries).toBe(0);
       const other = testStorage('fn-sender-cli');
-      const cliDeps = await buildDeps(loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }), { log: silentLogger });
+      const cliDeps = await buildDeps(
+        loadSettings({ ...fh.h.env, EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }),
+        { log: silentLogger },
+      );
       expect((await runExport({ kind: 'daily', nowMs: scheduledMs }, cliDeps)).status).toBe('succeeded');
       const all = async (deps: AppDeps) => {
         const keys: string[] = [];

@@ -53,7 +53,12 @@ describe('function registration', () => {
     const worker = triggerOf('exportWorker');
     expect(worker).toMatchObject({ type: 'queueTrigger', direction: 'in', queueName: '%EXPORT_QUEUE%', connection: 'EXPORT_STORAGE' });
     const poison = triggerOf('exportPoison');
-    expect(poison).toMatchObject({ type: 'queueTrigger', direction: 'in', queueName: '%EXPORT_QUEUE%-poison', connection: 'EXPORT_STORAGE' });
+    expect(poison).toMatchObject({
+      type: 'queueTrigger',
+      direction: 'in',
+      queueName: '%EXPORT_QUEUE%-poison',
+      connection: 'EXPORT_STORAGE',
+    });
   });
 
   it.each([

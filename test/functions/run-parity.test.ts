@@ -33,7 +33,11 @@ async function runManifest(container: ArchiveContainer, runId: string): Promise<
  */
 function comparable(manifest: Record<string, unknown>): Record<string, unknown> {
   const { runId: _id, startedAt: _start, finishedAt: _end, ...rest } = manifest;
-  return JSON.parse(JSON.stringify(rest).replace(/("requestId":")[^"]*"/g, '$1…"').replace(/request-id [0-9a-f-]+/g, 'request-id …')) as Record<string, unknown>;
+  return JSON.parse(
+    JSON.stringify(rest)
+      .replace(/("requestId":")[^"]*"/g, '$1…"')
+      .replace(/request-id [0-9a-f-]+/g, 'request-id …'),
+  ) as Record<string, unknown>;
 }
 
 describe('run.json from the single-process run and from the queue', () => {
@@ -59,7 +63,11 @@ describe('run.json from the single-process run and from the queue', () => {
   afterAll(() => fh?.close());
 
   it('a daily run writes the same run.json either way', async () => {
-    const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) } };
+    const timer: Timer = {
+      isPastDue: false,
+      schedule: { adjustForDST: false },
+      scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+    };
     await createDailyExportHandler(() => Promise.resolve(fh.ctx))(timer, fh.invocation('dailyExport'));
     expect((await drainQueues(fh, handlers)).failedDeliveries).toBe(0);
     const [queued] = await fh.ctx.deps.runs.listRuns();
@@ -70,7 +78,12 @@ describe('run.json from the single-process run and from the queue', () => {
     const viaProcess = await runManifest(cliDeps.container, single.runId);
     expect(comparable(viaQueue)).toEqual(comparable(viaProcess));
     // Not two empty documents: the run did work, and lists the entities without Teams data as skipped.
-    expect(viaQueue).toMatchObject({ kind: 'daily', status: 'succeeded', now: iso(scheduledMs), totals: { planned: fh.h.entities().length, failed: 0 } });
+    expect(viaQueue).toMatchObject({
+      kind: 'daily',
+      status: 'succeeded',
+      now: iso(scheduledMs),
+      totals: { planned: fh.h.entities().length, failed: 0 },
+    });
     expect((viaQueue.totals as { messages: number }).messages).toBeGreaterThan(0);
     const noData = fh.h.emulator.tenant.users.filter((u) => !u.hasTeamsData).length;
     expect(noData).toBeGreaterThan(0);
@@ -89,7 +102,14 @@ describe('run.json from the single-process run and from the queue', () => {
 
     const viaQueue = await runManifest(fh.ctx.deps.container, started.runId);
     expect(comparable(viaQueue)).toEqual(comparable(await runManifest(cliDeps.container, single.runId)));
-    expect(viaQueue).toMatchObject({ kind: 'backfill', status: 'succeeded', from: iso(window.fromMs), to: iso(window.toMs), totals: { planned: 2, done: 2 }, jobs: [] });
+    expect(viaQueue).toMatchObject({
+      kind: 'backfill',
+      status: 'succeeded',
+      from: iso(window.fromMs),
+      to: iso(window.toMs),
+      totals: { planned: 2, done: 2 },
+      jobs: [],
+    });
   });
 
   it('a run Graph refuses the teams for fails the same way either way, with the same report', async () => {
@@ -99,7 +119,11 @@ describe('run.json from the single-process run and from the queue', () => {
     fh.h.emulator.setFaults({ entityErrors: { 'team:*': 'missingChannelRole' } });
     try {
       const at = scheduledMs + MINUTE;
-      const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: iso(scheduledMs), next: iso(at), lastUpdated: iso(scheduledMs) } };
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: iso(scheduledMs), next: iso(at), lastUpdated: iso(scheduledMs) },
+      };
       await createDailyExportHandler(() => Promise.resolve(fh.ctx))(timer, fh.invocation('dailyExport'));
       expect((await drainQueues(fh, handlers, { batchSize: 1 })).failedDeliveries).toBe(0);
       const queued = (await fh.ctx.deps.runs.listRuns()).find((r) => r.nowMs === at)!;
@@ -114,10 +138,22 @@ describe('run.json from the single-process run and from the queue', () => {
         jobs: (m.jobs as Array<{ status: string; error?: { reason?: string } }>).map((j) => `${j.status} ${j.error?.reason}`).sort(),
       });
       expect(outcome(viaQueue)).toEqual(outcome(viaProcess));
-      expect(viaQueue).toMatchObject({ status: 'failed', error: expect.stringMatching(/^Graph refused teams: the app lacks the Graph application permission ChannelMessage\.Read\.All/) });
-      expect((viaQueue.report as { kinds: Record<string, unknown> }).kinds.team).toEqual({ planned: 2, exported: 0, skipped: { 'run-failed': 1 }, failed: 1, refused: 1, pending: 0 });
+      expect(viaQueue).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/^Graph refused teams: the app lacks the Graph application permission ChannelMessage\.Read\.All/),
+      });
+      expect((viaQueue.report as { kinds: Record<string, unknown> }).kinds.team).toEqual({
+        planned: 2,
+        exported: 0,
+        skipped: { 'run-failed': 1 },
+        failed: 1,
+        refused: 1,
+        pending: 0,
+      });
       // The queued run failed at once, with the line the failed-run alert looks for (infra/app/alerts.bicep).
-      const failedLines = fh.logs.filter((l) => String(l.args[0]).startsWith('run failed') && JSON.stringify(l.args).includes(queued.runId));
+      const failedLines = fh.logs.filter(
+        (l) => String(l.args[0]).startsWith('run failed') && JSON.stringify(l.args).includes(queued.runId),
+      );
       expect(failedLines).toHaveLength(1);
       expect((await fh.ctx.deps.runs.getRun(queued.runId))?.status).toBe('failed');
     } finally {

@@ -22,7 +22,9 @@ describe('daily run alerts', () => {
   it('alerts on the failure lines the timer and the planner write', () => {
     expect(readRepoFile('src/export/run-lifecycle.ts')).toMatch(/log\.error\('run failed', \{ runId,/);
     // An app-level refusal fails the run with the same line at once (refuseRun), not only when the run ends.
-    expect(readRepoFile('src/export/run-lifecycle.ts')).toMatch(/export async function refuseRun[\s\S]*?log\.error\('run failed', \{ runId, error: message/);
+    expect(readRepoFile('src/export/run-lifecycle.ts')).toMatch(
+      /export async function refuseRun[\s\S]*?log\.error\('run failed', \{ runId, error: message/,
+    );
     expect(readRepoFile('functions/daily-export.ts')).toContain("log.error('daily run could not be started'");
     expect(alerts).toContain('message startswith "run failed"');
     expect(alerts).toContain('message startswith "daily run could not be started"');

@@ -67,14 +67,19 @@ describe('Function App settings in the Bicep', () => {
   });
 
   it('fails when a setting is added to the Bicep only', () => {
-    const edited = functionAppBicep.replace("  LOG_LEVEL: logLevel\n", "  LOG_LEVEL: logLevel\n  EXPORT_SHINY_NEW: 'x'\n");
+    const edited = functionAppBicep.replace('  LOG_LEVEL: logLevel\n', "  LOG_LEVEL: logLevel\n  EXPORT_SHINY_NEW: 'x'\n");
     expect(edited).not.toBe(functionAppBicep);
     const result = compareSettings(bicepAppSettingNames(edited), SETTING_NAMES, LEFT_TO_DEFAULTS, HOST_CONNECTION_SETTINGS);
     expect(result.unknownToSchema).toEqual(['EXPORT_SHINY_NEW']);
   });
 
   it('fails when a setting is added to the schema only', () => {
-    const result = compareSettings(bicepAppSettingNames(functionAppBicep), [...SETTING_NAMES, 'EXPORT_SHINY_NEW'], LEFT_TO_DEFAULTS, HOST_CONNECTION_SETTINGS);
+    const result = compareSettings(
+      bicepAppSettingNames(functionAppBicep),
+      [...SETTING_NAMES, 'EXPORT_SHINY_NEW'],
+      LEFT_TO_DEFAULTS,
+      HOST_CONNECTION_SETTINGS,
+    );
     expect(result.notSetByBicep).toEqual(['EXPORT_SHINY_NEW']);
   });
 
@@ -101,7 +106,9 @@ describe('Function App settings in the Bicep', () => {
     const names = bicepAppSettingNames(functionAppBicep);
     expect(names).not.toContain('AzureWebJobsStorage');
     expect(names).not.toContain('EXPORT_STORAGE');
-    expect(names).toEqual(expect.arrayContaining(['AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId']));
+    expect(names).toEqual(
+      expect.arrayContaining(['AzureWebJobsStorage__blobServiceUri', 'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId']),
+    );
     expect(functionAppBicep).not.toMatch(/listKeys|AccountKey=/);
     // Flex Consumption takes the runtime from functionAppConfig and rejects these settings.
     expect(names).not.toContain('FUNCTIONS_WORKER_RUNTIME');

@@ -12,7 +12,8 @@ const storageBicep = readRepoFile('infra/app/storage.bicep');
 const keyVaultBicep = readRepoFile('infra/app/key-vault.bicep');
 const azureYaml = readRepoFile('azure.yaml');
 const deployDoc = readRepoFile('docs/deploy.md');
-const azdParameters = (JSON.parse(readRepoFile('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> }).parameters;
+const azdParameters = (JSON.parse(readRepoFile('infra/main.parameters.json')) as { parameters: Record<string, { value: unknown }> })
+  .parameters;
 
 /** main.bicep params azd does not set from the environment, each for a reason. */
 const NOT_FROM_AZD_ENV: readonly string[] = [
@@ -45,12 +46,16 @@ describe('azd parameters', () => {
 
   it('forwards every product parameter from main.bicep to resources.bicep', () => {
     const forwarded = bicepResource(mainBicep, 'resources').body;
-    const missing = mainParams.filter((p) => !['environmentName', 'resourceGroupName'].includes(p) && !new RegExp(`^\\s+${p}: ${p}$`, 'm').test(forwarded));
+    const missing = mainParams.filter(
+      (p) => !['environmentName', 'resourceGroupName'].includes(p) && !new RegExp(`^\\s+${p}: ${p}$`, 'm').test(forwarded),
+    );
     expect(missing).toEqual([]);
   });
 
   it('documents every azd variable in docs/deploy.md', () => {
-    const variables = Object.values(azdParameters).flatMap(({ value }) => [...String(value).matchAll(/\$\{(TEAMS_EXPORT_\w+)/g)].map((m) => m[1]!));
+    const variables = Object.values(azdParameters).flatMap(({ value }) =>
+      [...String(value).matchAll(/\$\{(TEAMS_EXPORT_\w+)/g)].map((m) => m[1]!),
+    );
     expect(variables.length).toBeGreaterThan(30);
     expect(variables.filter((v) => !deployDoc.includes(`\`${v}\``))).toEqual([]);
   });
@@ -92,12 +97,16 @@ describe('lifecycle tiering', () => {
   });
 
   it('refuses the Archive tier on zone-redundant SKUs, which do not offer it', () => {
-    const allowed = bicepParams(resourcesBicep).find((p) => p.name === 'archiveStorageSku')!.decorators.find((d) => d.startsWith('@allowed('))!;
+    const allowed = bicepParams(resourcesBicep)
+      .find((p) => p.name === 'archiveStorageSku')!
+      .decorators.find((d) => d.startsWith('@allowed('))!;
     const zoneRedundant = [...allowed.matchAll(/'(Standard_\w*ZRS)'/g)].map((m) => m[1]!).sort();
     expect(zoneRedundant).toEqual(['Standard_GZRS', 'Standard_RAGZRS', 'Standard_ZRS']);
     const listed = [...bicepVar(storageBicep, 'zoneRedundantSku').matchAll(/'(Standard_\w+)'/g)].map((m) => m[1]!).sort();
     expect(listed).toEqual(zoneRedundant);
-    expect(bicepVar(storageBicep, 'archiveAfterDays')).toBe('lifecycleArchiveAfterDays > 0 && zoneRedundantSku ? fail(archiveTierError) : lifecycleArchiveAfterDays');
+    expect(bicepVar(storageBicep, 'archiveAfterDays')).toBe(
+      'lifecycleArchiveAfterDays > 0 && zoneRedundantSku ? fail(archiveTierError) : lifecycleArchiveAfterDays',
+    );
     // The tier action uses the checked value, never the raw parameter.
     expect(storageBicep).toMatch(/archiveAfterDays > 0 \? \{ tierToArchive: \{ daysAfterCreationGreaterThan: archiveAfterDays \} \}/);
     expect(storageBicep).not.toMatch(/tierToArchive: \{ daysAfterCreationGreaterThan: lifecycleArchiveAfterDays/);
@@ -109,7 +118,9 @@ describe('Key Vault (client-secret mode)', () => {
     expect(keyVaultBicep).toMatch(/^\s+enablePurgeProtection: enablePurgeProtection \? true : null$/m);
     expect(keyVaultBicep).not.toMatch(/enablePurgeProtection: true$/m);
     expect(bicepParams(resourcesBicep).find((p) => p.name === 'keyVaultPurgeProtection')?.defaultText).toBe('false');
-    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(/^\s+name: !empty\(keyVaultNameOverride\) \? keyVaultNameOverride : 'kv-tx-\$\{resourceToken\}'$/m);
+    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(
+      /^\s+name: !empty\(keyVaultNameOverride\) \? keyVaultNameOverride : 'kv-tx-\$\{resourceToken\}'$/m,
+    );
   });
 });
 

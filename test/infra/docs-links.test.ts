@@ -25,7 +25,12 @@ function linkProblems(file: string, markdown: string): string[] {
   for (const { line, target } of relativeLinks(markdown)) {
     const [pathPart, anchor] = target.split('#', 2) as [string, string | undefined];
     const path = decodeURIComponent(pathPart.split('?')[0]!);
-    const resolved = path === '' ? file : normalize(join(dirname(file), path)).split('\\').join('/');
+    const resolved =
+      path === ''
+        ? file
+        : normalize(join(dirname(file), path))
+            .split('\\')
+            .join('/');
     if (resolved.startsWith('..')) {
       problems.push(`${file}:${line}: ${target} leaves the repository`);
       continue;
@@ -93,7 +98,9 @@ describe('documentation links and citations', () => {
     expect(citationProblems('src/x.ts', ['// see docs/design.md', '§3, §99 and docs/graph.md', '§2'].join(' '))).toEqual([
       `src/x.ts: cites docs/design.md ${'§'}99, which has no "## 99." section`,
     ]);
-    expect(citationProblems('src/x.ts', ['// docs/nothing.md', '§1'].join(' '))).toEqual(['src/x.ts: cites docs/nothing.md, which does not exist']);
+    expect(citationProblems('src/x.ts', ['// docs/nothing.md', '§1'].join(' '))).toEqual([
+      'src/x.ts: cites docs/nothing.md, which does not exist',
+    ]);
     expect(OUTSIDE_DOCS.test(`// the contract (${'DESIGN'}.md §3)`)).toBe(true);
     expect(OUTSIDE_DOCS.test(`// Graph facts (${'graph-export-api'}.md §9.2)`)).toBe(true);
     expect(OUTSIDE_DOCS.test('// the contract (docs/design.md §3)')).toBe(false);

@@ -19,7 +19,11 @@ const graphInstances = (maximumInstanceCount: number) => maximumInstanceCount * 
 
 /** The most requests per second the whole app can send: every instance of every group at its share. */
 function worstCaseAppRps(maximumInstanceCount: number, graphInstancesSetting: number): number {
-  const settings = loadSettings({ EXPORT_STORAGE: 'UseDevelopmentStorage=true', GRAPH_MAX_RPS: String(MAX_RPS), GRAPH_INSTANCES: String(graphInstancesSetting) });
+  const settings = loadSettings({
+    EXPORT_STORAGE: 'UseDevelopmentStorage=true',
+    GRAPH_MAX_RPS: String(MAX_RPS),
+    GRAPH_INSTANCES: String(graphInstancesSetting),
+  });
   return bicepGroups.length * maximumInstanceCount * settings.graph.processRps;
 }
 
@@ -73,7 +77,7 @@ describe('Graph budget over Flex Consumption scale groups', () => {
     expect(() => worstCaseAppRps(largest, graphInstances(largest) + 1)).toThrow(/GRAPH_INSTANCES/);
   });
 
-  it('shows why GRAPH_INSTANCES = maximumInstanceCount was wrong: one group\'s count lets the app send groups × the budget', () => {
+  it("shows why GRAPH_INSTANCES = maximumInstanceCount was wrong: one group's count lets the app send groups × the budget", () => {
     expect(worstCaseAppRps(40, 40)).toBeCloseTo(bicepGroups.length * MAX_RPS);
     expect(worstCaseAppRps(40, 40)).toBeGreaterThan(MAX_RPS);
   });

@@ -63,7 +63,9 @@ describe('role assignments of the managed identity', () => {
 
   it('covers blob, queue and table of the archive, and blob of the host storage', () => {
     const used = servicesUsed(settings).map(({ account, service }) => `${account}/${service}`);
-    expect(used).toEqual(expect.arrayContaining(['archiveStorage/blob', 'archiveStorage/queue', 'archiveStorage/table', 'hostStorage/blob']));
+    expect(used).toEqual(
+      expect.arrayContaining(['archiveStorage/blob', 'archiveStorage/queue', 'archiveStorage/table', 'hostStorage/blob']),
+    );
     expect(missingRoles(settings, assignments)).toEqual([]);
   });
 
@@ -78,7 +80,9 @@ describe('role assignments of the managed identity', () => {
   });
 
   it('lets the identity publish telemetry to Entra-only Application Insights', () => {
-    expect(assignments.some((a) => a.principal === IDENTITY && a.scope === 'applicationInsights' && a.role === 'monitoringMetricsPublisher')).toBe(true);
+    expect(
+      assignments.some((a) => a.principal === IDENTITY && a.scope === 'applicationInsights' && a.role === 'monitoringMetricsPublisher'),
+    ).toBe(true);
   });
 
   it('names every assignment guid(scope, principal, role)', () => {

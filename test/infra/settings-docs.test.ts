@@ -83,7 +83,11 @@ describe('settings documentation', () => {
   });
 
   it('names no setting that does not exist, in the README or anywhere in docs/', () => {
-    const unknown = docFiles().flatMap((file) => mentionedSettingNames(readText(file)).filter((n) => !isKnownMention(n)).map((n) => `${file}: ${n}`));
+    const unknown = docFiles().flatMap((file) =>
+      mentionedSettingNames(readText(file))
+        .filter((n) => !isKnownMention(n))
+        .map((n) => `${file}: ${n}`),
+    );
     expect(unknown).toEqual([]);
   });
 
@@ -92,15 +96,23 @@ describe('settings documentation', () => {
     expect(tableSettingNames(added).filter((n) => !isKnown(n))).toEqual(['EXPORT_SHINY_NEW']);
     const removed = settingsDoc.replace(/^\| `EXPORT_CHUNK` \|.*$/m, '');
     expect(difference(SETTING_NAMES, tableSettingNames(removed))).toEqual(['EXPORT_CHUNK']);
-    expect(mentionedSettingNames('set `EXPORT_CHUNKS=P1D` (or TEAMS_EXPORT_CHUNK)').filter((n) => !isKnownMention(n))).toEqual(['EXPORT_CHUNKS']);
-    expect(mentionedSettingNames('`EXPORT_STORAGE__…`, `EXPORT_STORAGE__accountName`').filter((n) => !isKnownMention(n))).toEqual(['EXPORT_STORAGE__accountName']);
+    expect(mentionedSettingNames('set `EXPORT_CHUNKS=P1D` (or TEAMS_EXPORT_CHUNK)').filter((n) => !isKnownMention(n))).toEqual([
+      'EXPORT_CHUNKS',
+    ]);
+    expect(mentionedSettingNames('`EXPORT_STORAGE__…`, `EXPORT_STORAGE__accountName`').filter((n) => !isKnownMention(n))).toEqual([
+      'EXPORT_STORAGE__accountName',
+    ]);
     const example = JSON.parse(readText('local.settings.example.json')) as { Values: Record<string, string> };
     example.Values.EXPORT_SHINY_NEW = '';
-    expect(localSettingsNames(JSON.stringify(example)).filter((n) => !isHostSetting(n) && !SETTING_NAMES.includes(n))).toEqual(['EXPORT_SHINY_NEW']);
+    expect(localSettingsNames(JSON.stringify(example)).filter((n) => !isHostSetting(n) && !SETTING_NAMES.includes(n))).toEqual([
+      'EXPORT_SHINY_NEW',
+    ]);
   });
 
   it('notices a documented default that differs from the schema', () => {
-    const doctored = settingsDoc.replace('| `GRAPH_PAGE_SIZE` | `50` |', '| `GRAPH_PAGE_SIZE` | `100` |').replace('| `EXPORT_LAG` | `PT5M` |', '| `EXPORT_LAG` | `5 minutes` |');
+    const doctored = settingsDoc
+      .replace('| `GRAPH_PAGE_SIZE` | `50` |', '| `GRAPH_PAGE_SIZE` | `100` |')
+      .replace('| `EXPORT_LAG` | `PT5M` |', '| `EXPORT_LAG` | `5 minutes` |');
     expect(wrongDefaults(doctored)).toEqual(['GRAPH_PAGE_SIZE: docs say 100', 'EXPORT_LAG: docs say 5 minutes']);
   });
 });

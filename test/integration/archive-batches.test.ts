@@ -22,7 +22,9 @@ describe('archive batches', () => {
 
   beforeAll(async () => {
     const s = testStorage('archive-batches');
-    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+      s.container,
+    );
     await ensureContainer(container);
     await ensureContainer(container); // a second call is harmless
   });
@@ -65,7 +67,12 @@ describe('archive batches', () => {
     const ids = ['../x', 'a/b', '%2e%2e', '%2F', '19:abc@thread.v2', 'ÄBC 😀', 'abc', 'ABC'];
     for (const [i, id] of ids.entries()) {
       const entity: Entity = { kind: 'user', id };
-      await writeBatch(container, batchBlobName(entity, '2024-06-01', { pass: 'backfill', window, runId: 'hostile', seq: i }), [JSON.stringify({ id })], {});
+      await writeBatch(
+        container,
+        batchBlobName(entity, '2024-06-01', { pass: 'backfill', window, runId: 'hostile', seq: i }),
+        [JSON.stringify({ id })],
+        {},
+      );
     }
     for (const id of ids) {
       const entity: Entity = { kind: 'user', id };
@@ -120,8 +127,18 @@ describe('archive batches', () => {
 
   it('lists batches with their recorded SHA-256 and line counts, and only .jsonl.gz blobs', async () => {
     const entity: Entity = { kind: 'team', id: 'listed' };
-    const a = await writeBatch(container, batchBlobName(entity, '2024-07-01', { pass: 'fresh', window, runId: 'l', seq: 0 }), ['{"a":1}', '{"a":2}'], { pass: 'fresh' });
-    const b = await writeBatch(container, batchBlobName(entity, '2024-07-02', { pass: 'settle', window, runId: 'l', seq: 1 }), ['{"b":1}'], {});
+    const a = await writeBatch(
+      container,
+      batchBlobName(entity, '2024-07-01', { pass: 'fresh', window, runId: 'l', seq: 0 }),
+      ['{"a":1}', '{"a":2}'],
+      { pass: 'fresh' },
+    );
+    const b = await writeBatch(
+      container,
+      batchBlobName(entity, '2024-07-02', { pass: 'settle', window, runId: 'l', seq: 1 }),
+      ['{"b":1}'],
+      {},
+    );
     await writeJson(container, 'manifests/l/teams/listed.json', {});
     const listed = [];
     for await (const info of listBatches(container, 'messages/teams/listed/')) listed.push(info);
@@ -141,14 +158,33 @@ describe('archive batches', () => {
     };
     const day = '2024-08-10';
     for (let seq = 0; seq < 6; seq++) {
-      await writeBatch(container, batchBlobName(entity, day, { pass: 'fresh', window, runId: 'k', seq }), [JSON.stringify({ id: `m${seq}`, v: '1' }), JSON.stringify({ id: `m${seq}`, v: '2' }), '{"noid":true}'], {});
+      await writeBatch(
+        container,
+        batchBlobName(entity, day, { pass: 'fresh', window, runId: 'k', seq }),
+        [JSON.stringify({ id: `m${seq}`, v: '1' }), JSON.stringify({ id: `m${seq}`, v: '2' }), '{"noid":true}'],
+        {},
+      );
     }
-    await writeBatch(container, batchBlobName(entity, '2024-08-11', { pass: 'fresh', window, runId: 'k', seq: 9 }), ['{"id":"other-day","v":"1"}'], {});
-    await writeBatch(container, batchBlobName({ kind: 'team', id: 'keys' }, day, { pass: 'fresh', window, runId: 'k', seq: 9 }), ['{"id":"other-kind","v":"1"}'], {});
+    await writeBatch(
+      container,
+      batchBlobName(entity, '2024-08-11', { pass: 'fresh', window, runId: 'k', seq: 9 }),
+      ['{"id":"other-day","v":"1"}'],
+      {},
+    );
+    await writeBatch(
+      container,
+      batchBlobName({ kind: 'team', id: 'keys' }, day, { pass: 'fresh', window, runId: 'k', seq: 9 }),
+      ['{"id":"other-kind","v":"1"}'],
+      {},
+    );
     await writeBatch(container, quarantineBlobName(entity, 'k', 0), ['{"id":"quarantined","v":"1"}'], {});
 
     const keys = await loadArchivedVersionKeys(container, entity, day, key);
-    expect([...keys].sort()).toEqual(Array.from({ length: 6 }, (_, i) => [`m${i}@1`, `m${i}@2`]).flat().sort());
+    expect([...keys].sort()).toEqual(
+      Array.from({ length: 6 }, (_, i) => [`m${i}@1`, `m${i}@2`])
+        .flat()
+        .sort(),
+    );
     expect((await loadArchivedVersionKeys(container, entity, '2024-08-12', key)).size).toBe(0);
   });
 });

@@ -24,7 +24,9 @@ describe('EntityLease', () => {
 
   beforeAll(async () => {
     const s = testStorage('lease');
-    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+      s.container,
+    );
     await ensureContainer(container);
   });
 
@@ -111,7 +113,9 @@ describe('EntityLease', () => {
       proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
       url.port = String(proxy.port);
       const cs = s.connectionString.replace(blobEndpoint, url.toString().replace(/\/$/, ''));
-      proxied = createStorageClients({ kind: 'connectionString', connectionString: cs }).blobService.getContainerClient(container.containerName);
+      proxied = createStorageClients({ kind: 'connectionString', connectionString: cs }).blobService.getContainerClient(
+        container.containerName,
+      );
     });
     afterAll(() => proxy?.close());
 

@@ -26,7 +26,10 @@ async function contentMaps(h: Harness): Promise<MapEntry[]> {
   const entries: MapEntry[] = [];
   for await (const b of h.deps.container.listBlobsFlat({ prefix: 'messages/' })) {
     if (!b.name.endsWith('.content.json')) continue;
-    const map = JSON.parse((await h.deps.container.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as { batch: string; entries: MapEntry[] };
+    const map = JSON.parse((await h.deps.container.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as {
+      batch: string;
+      entries: MapEntry[];
+    };
     expect(await h.deps.container.getBlobClient(map.batch).exists(), `${b.name} points at its batch`).toBe(true);
     entries.push(...map.entries);
   }
@@ -78,15 +81,23 @@ describe('content: hosted contents and file attachments', () => {
       expect(stored.has(name), `hosted content ${c.kind} of message ${c.messageId}`).toBe(true);
       const bytes = await h.deps.container.getBlobClient(name).downloadToBuffer();
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(c.sha256);
-      expect(entries.some((e) => e.kind === 'hostedContent' && e.ref === id && e.status === 'stored' && e.sha256 === c.sha256), `map entry for ${id}`).toBe(true);
+      expect(
+        entries.some((e) => e.kind === 'hostedContent' && e.ref === id && e.status === 'stored' && e.sha256 === c.sha256),
+        `map entry for ${id}`,
+      ).toBe(true);
     }
     // Same bytes (e.g. one emoji in many messages) are stored once.
-    const distinct = new Set([...[...referenced.keys()].map((id) => expected.get(id)!.sha256), ...h.emulator.files().flatMap((f) => (f.sha256 ? [f.sha256] : []))]);
+    const distinct = new Set([
+      ...[...referenced.keys()].map((id) => expected.get(id)!.sha256),
+      ...h.emulator.files().flatMap((f) => (f.sha256 ? [f.sha256] : [])),
+    ]);
     expect(stored.size).toBeLessThanOrEqual(distinct.size);
 
     const archivedFiles = new Set(entries.filter((e) => e.kind === 'file').map((e) => e.ref));
     const files = h.emulator.files().filter((f) => archivedFiles.has(f.contentUrl));
-    expect(files.some((f) => f.state === 'present') && files.some((f) => f.state === 'missing') && files.some((f) => f.state === 'forbidden')).toBe(true);
+    expect(
+      files.some((f) => f.state === 'present') && files.some((f) => f.state === 'missing') && files.some((f) => f.state === 'forbidden'),
+    ).toBe(true);
     for (const f of files) {
       const e = entries.find((x) => x.kind === 'file' && x.ref === f.contentUrl)!;
       if (f.state === 'present') {
@@ -141,7 +152,17 @@ describe('deleted and retained content, deleted teams', () => {
     h = await startHarness({
       label: 'retained-e2e',
       clock: () => dataNow,
-      tenant: { seed: 31, users: 5, teams: 2, historyDays: 60, endMs: dataNow - 2 * HOUR, retentionPolicy: true, deletedTeams: 1, editFraction: 0.2, deleteFraction: 0.1 },
+      tenant: {
+        seed: 31,
+        users: 5,
+        teams: 2,
+        historyDays: 60,
+        endMs: dataNow - 2 * HOUR,
+        retentionPolicy: true,
+        deletedTeams: 1,
+        editFraction: 0.2,
+        deleteFraction: 0.1,
+      },
       env: { EXPORT_RETAINED: 'true' },
     });
   });
@@ -165,7 +186,12 @@ describe('deleted and retained content, deleted teams', () => {
     const team: Entity = { kind: 'deletedTeam', id: deleted.id };
     const archived = await h.archivedKeys(team);
     expect(archived.length).toBeGreaterThan(0);
-    expect([...archived].sort()).toEqual(h.emulator.tenant.currentVersions(team, { fromMs: 0, toMs: dataNow - LAG }).map((v) => v.key).sort());
+    expect([...archived].sort()).toEqual(
+      h.emulator.tenant
+        .currentVersions(team, { fromMs: 0, toMs: dataNow - LAG })
+        .map((v) => v.key)
+        .sort(),
+    );
     expect((await h.deps.checkpoints.get(team))?.freshWatermarkMs).toBe(dataNow - LAG);
   });
 
@@ -190,8 +216,16 @@ describe('sender chat mode', () => {
   it('stores the same messages as the custodian mode, each once, with fewer bytes', async () => {
     const now = Date.now();
     const tenant = { seed: 41, users: 8, teams: 0, historyDays: 15, endMs: now - 2 * HOUR, externalSenderFraction: 0.3 };
-    const custodian = await startHarness({ label: 'mode-custodian', tenant, env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false' } });
-    const sender = await startHarness({ label: 'mode-sender', tenant, env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_CHAT_MODE: 'sender' } });
+    const custodian = await startHarness({
+      label: 'mode-custodian',
+      tenant,
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false' },
+    });
+    const sender = await startHarness({
+      label: 'mode-sender',
+      tenant,
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
     try {
       const a = await custodian.daily(now);
       const b = await sender.daily(now);
@@ -206,7 +240,8 @@ describe('sender chat mode', () => {
       expect(b.progress.bytes).toBeLessThan(a.progress.bytes);
       // System events keep their real type (the product asks Graph for unknown enum members).
       const types = new Set<unknown>();
-      for (const u of custodian.emulator.tenant.users) for (const m of await custodian.archivedMessages({ kind: 'user', id: u.id })) types.add(m.messageType);
+      for (const u of custodian.emulator.tenant.users)
+        for (const m of await custodian.archivedMessages({ kind: 'user', id: u.id })) types.add(m.messageType);
       expect(types.has('systemEventMessage')).toBe(true);
       expect(types.has('unknownFutureValue')).toBe(false);
       // Outside senders and system events went to the per-chat store.

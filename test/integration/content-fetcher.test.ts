@@ -23,7 +23,9 @@ beforeAll(async () => {
   graph = await startHttpsTestServer();
   files = await startHttpsTestServer();
   const s = testStorage('content-fetcher');
-  container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+  container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+    s.container,
+  );
   await ensureContainer(container);
 });
 afterAll(async () => {
@@ -36,9 +38,18 @@ beforeEach(() => {
   files.requests.length = 0;
   // The tenant: hosted contents by id, files by their SharePoint URL (through the shares API).
   const sharesReplies = new Map<string, () => { status: number; headers?: Record<string, string>; body?: unknown }>([
-    [`/v1.0${sharesContentPath(`${SP}/report.pdf`)}`, () => ({ status: 302, headers: { location: `${files.origin}/download.aspx?UniqueId=1&tempauth=x` } })],
-    [`/v1.0${sharesContentPath(`${SP}/gone.pdf`)}`, () => ({ status: 404, headers: { 'request-id': 'r-gone' }, body: { error: { code: 'itemNotFound' } } })],
-    [`/v1.0${sharesContentPath(`${SP}/secret.pdf`)}`, () => ({ status: 403, headers: { 'request-id': 'r-denied' }, body: { error: { code: 'accessDenied' } } })],
+    [
+      `/v1.0${sharesContentPath(`${SP}/report.pdf`)}`,
+      () => ({ status: 302, headers: { location: `${files.origin}/download.aspx?UniqueId=1&tempauth=x` } }),
+    ],
+    [
+      `/v1.0${sharesContentPath(`${SP}/gone.pdf`)}`,
+      () => ({ status: 404, headers: { 'request-id': 'r-gone' }, body: { error: { code: 'itemNotFound' } } }),
+    ],
+    [
+      `/v1.0${sharesContentPath(`${SP}/secret.pdf`)}`,
+      () => ({ status: 403, headers: { 'request-id': 'r-denied' }, body: { error: { code: 'accessDenied' } } }),
+    ],
   ]);
   graph.handle((req) => {
     const hc = /\/hostedContents\/([^/]+)\/\$value$/.exec(req.path);
@@ -57,11 +68,24 @@ beforeEach(() => {
 
 function fetcher(overrides: Partial<ContentFetcherOptions> = {}): ContentFetcher {
   const { http } = graphTestClient(graph.origin, { maxRetries: 1 });
-  return new ContentFetcher({ http, container, graphOrigin: graph.origin, hostedContents: true, files: true, perConversationRps: 50, maxBytes: 1000, log: silentLogger, ...overrides });
+  return new ContentFetcher({
+    http,
+    container,
+    graphOrigin: graph.origin,
+    hostedContents: true,
+    files: true,
+    perConversationRps: 50,
+    maxBytes: 1000,
+    log: silentLogger,
+    ...overrides,
+  });
 }
 
 const img = (chat: string, msg: string, id: string) => `${graph.origin}/v1.0/chats/${chat}/messages/${msg}/hostedContents/${id}/$value`;
-const withImages = (chat: string, msg: string, ...ids: string[]) => ({ id: msg, body: { contentType: 'html', content: ids.map((id) => `<img src="${img(chat, msg, id)}">`).join('') } });
+const withImages = (chat: string, msg: string, ...ids: string[]) => ({
+  id: msg,
+  body: { contentType: 'html', content: ids.map((id) => `<img src="${img(chat, msg, id)}">`).join('') },
+});
 const version = (chat: string, msg: string, v = '1') => ({ key: `${chat}|${msg}|${v}|`, conversationId: chat, messageId: msg });
 
 async function names(prefix: string): Promise<string[]> {
@@ -76,7 +100,13 @@ describe('ContentFetcher', () => {
     const chat = `chat-${Date.now()}-same`;
     const a = await f.fetchFor(version(chat, 'm1'), withImages(chat, 'm1', 'img1'));
     const b = await f.fetchFor(version(chat, 'm2'), withImages(chat, 'm2', 'img2'));
-    const expected = { kind: 'hostedContent', status: 'stored', sha256: sha(IMAGE), contentType: 'image/png', bytes: Buffer.byteLength(IMAGE) };
+    const expected = {
+      kind: 'hostedContent',
+      status: 'stored',
+      sha256: sha(IMAGE),
+      contentType: 'image/png',
+      bytes: Buffer.byteLength(IMAGE),
+    };
     expect(a).toEqual([{ ...version(chat, 'm1'), ref: 'img1', ...expected }]);
     expect(b).toEqual([{ ...version(chat, 'm2'), ref: 'img2', ...expected }]);
     const name = `content/sha256/${sha(IMAGE).slice(0, 2)}/${sha(IMAGE)}`;
@@ -109,7 +139,16 @@ describe('ContentFetcher', () => {
       attachments: [{ id: 'att1', contentType: 'reference', contentUrl: `${SP}/report.pdf`, name: 'report.pdf' }],
     });
     expect(entries).toEqual([
-      { ...version(chat, 'm1'), kind: 'file', ref: `${SP}/report.pdf`, name: 'report.pdf', status: 'stored', sha256: sha('%PDF report'), contentType: 'application/pdf', bytes: 11 },
+      {
+        ...version(chat, 'm1'),
+        kind: 'file',
+        ref: `${SP}/report.pdf`,
+        name: 'report.pdf',
+        status: 'stored',
+        sha256: sha('%PDF report'),
+        contentType: 'application/pdf',
+        bytes: 11,
+      },
     ]);
     expect(graph.requests.map((r) => r.path)).toEqual([`/v1.0${sharesContentPath(`${SP}/report.pdf`)}`]);
     expect(files.requests).toHaveLength(1);
@@ -152,11 +191,16 @@ describe('ContentFetcher', () => {
 
   it('fetches only what is enabled', async () => {
     const chat = `chat-${Date.now()}-off`;
-    const message = { ...withImages(chat, 'm1', 'img1'), attachments: [{ id: 'a', contentType: 'reference', contentUrl: `${SP}/report.pdf`, name: 'r' }] };
+    const message = {
+      ...withImages(chat, 'm1', 'img1'),
+      attachments: [{ id: 'a', contentType: 'reference', contentUrl: `${SP}/report.pdf`, name: 'r' }],
+    };
     expect(await fetcher({ hostedContents: false, files: false }).fetchFor(version(chat, 'm1'), message)).toEqual([]);
     expect((await fetcher({ files: false }).fetchFor(version(chat, 'm1'), message)).map((e) => e.kind)).toEqual(['hostedContent']);
     expect((await fetcher({ hostedContents: false }).fetchFor(version(chat, 'm1'), message)).map((e) => e.kind)).toEqual(['file']);
-    expect(await fetcher().fetchFor(version(chat, 'm2'), { id: 'm2', body: { content: null }, deletedDateTime: '2024-01-01T00:00:00Z' })).toEqual([]);
+    expect(
+      await fetcher().fetchFor(version(chat, 'm2'), { id: 'm2', body: { content: null }, deletedDateTime: '2024-01-01T00:00:00Z' }),
+    ).toEqual([]);
   });
 
   it('throws when aborted instead of recording a failure', async () => {

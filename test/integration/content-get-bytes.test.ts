@@ -28,7 +28,6 @@ afterEach(async () => {
   await files.close();
 });
 
-
 const png = (body: string) => ({ status: 200, headers: { 'content-type': 'image/png', 'request-id': 'r-png' }, body });
 
 describe('GraphHttp.getBytes', () => {

@@ -34,7 +34,9 @@ describe('day batches with a month index', () => {
 
   beforeAll(async () => {
     const s = testStorage('day-batcher-index');
-    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+      s.container,
+    );
     await ensureContainer(container);
   });
 
@@ -59,14 +61,25 @@ describe('day batches with a month index', () => {
     const w = { pass: 'fresh' as const, window: may, runId: 'bytes' };
     await writeBatch(container, batchBlobName(entity, '2024-05-04', { ...w, seq: 0 }), [Buffer.from('{"t":"مرحبا 🎉"}'), '{"t":"x"}'], {});
     expect(await archivedLines(container, entity)).toEqual(['{"t":"مرحبا 🎉"}', '{"t":"x"}']);
-    await expect(writeBatch(container, batchBlobName(entity, '2024-05-04', { ...w, seq: 1 }), [Buffer.from('a\nb')], {})).rejects.toThrow(RangeError);
+    await expect(writeBatch(container, batchBlobName(entity, '2024-05-04', { ...w, seq: 1 }), [Buffer.from('a\nb')], {})).rejects.toThrow(
+      RangeError,
+    );
   });
 
   it('a re-read window writes only versions not archived before, also when small buffers flush early', async () => {
     const entity: Entity = { kind: 'user', id: 'rerun' };
     let seq = 0;
     const batcher = (writerId: string) =>
-      new DayBatcher({ container, entity, pass: 'fresh', window: may, writerId, maxBufferedVersions: 1000, maxBufferedBytes: 300, nextSeq: () => seq++ });
+      new DayBatcher({
+        container,
+        entity,
+        pass: 'fresh',
+        window: may,
+        writerId,
+        maxBufferedVersions: 1000,
+        maxBufferedBytes: 300,
+        nextSeq: () => seq++,
+      });
     const days = ['2024-05-02', '2024-05-09', '2024-05-20'];
     const first = days.flatMap((d, i) => [version('19:c', `m${i}a`, `${d}T10:00:00Z`), version('19:c', `m${i}b`, `${d}T11:00:00Z`)]);
 
@@ -79,7 +92,11 @@ describe('day batches with a month index', () => {
 
     // The second read returns the same versions (in another order, one twice) plus two new ones.
     const second = [...first].reverse();
-    second.push(first[0] as MessageVersion, version('19:c', 'new1', '2024-05-09T12:00:00Z'), version('19:c', 'new2', '2024-05-31T23:59:59Z'));
+    second.push(
+      first[0] as MessageVersion,
+      version('19:c', 'new1', '2024-05-09T12:00:00Z'),
+      version('19:c', 'new2', '2024-05-31T23:59:59Z'),
+    );
     const two = batcher('run2');
     let added = 0;
     let dups = 0;

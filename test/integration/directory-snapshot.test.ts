@@ -25,9 +25,13 @@ describe('directory snapshots', () => {
   it('writes directory/{yyyy}/{mm}/{dd}/{runId}.json.gz as gzipped JSON, once', async () => {
     const written = await writeDirectorySnapshot(container, snap('2026-03-31T23:30:00.000Z', 'daily-a'));
     expect(written.name).toBe('directory/2026/03/31/daily-a.json.gz');
-    const body = JSON.parse(gunzipSync(await container.getBlobClient(written.name).downloadToBuffer()).toString('utf8')) as DirectorySnapshot;
+    const body = JSON.parse(
+      gunzipSync(await container.getBlobClient(written.name).downloadToBuffer()).toString('utf8'),
+    ) as DirectorySnapshot;
     expect(body).toEqual(snap('2026-03-31T23:30:00.000Z', 'daily-a'));
-    await expect(writeDirectorySnapshot(container, snap('2026-03-31T23:30:00.000Z', 'daily-a'))).rejects.toBeInstanceOf(BlobAlreadyExistsError);
+    await expect(writeDirectorySnapshot(container, snap('2026-03-31T23:30:00.000Z', 'daily-a'))).rejects.toBeInstanceOf(
+      BlobAlreadyExistsError,
+    );
   });
 
   it('finds the snapshot nearest an instant, before or after it, across months and years', async () => {
@@ -38,7 +42,9 @@ describe('directory snapshots', () => {
     expect(await nearest('2026-04-20T00:00:00Z')).toBe('daily-b'); // 12 days after vs 19 days before
     expect(await nearest('2026-01-10T00:00:00Z')).toBe('daily-c'); // across the year boundary
     expect(await nearest('2030-01-01T00:00:00Z')).toBe('daily-b');
-    expect((await readNearestDirectorySnapshot(container, new Date('2026-04-01T06:00:00Z')))?.blobName).toBe('directory/2026/03/31/daily-a.json.gz');
+    expect((await readNearestDirectorySnapshot(container, new Date('2026-04-01T06:00:00Z')))?.blobName).toBe(
+      'directory/2026/03/31/daily-a.json.gz',
+    );
   });
 
   it('answers undefined when there is no snapshot at all', async () => {

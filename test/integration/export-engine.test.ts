@@ -110,7 +110,9 @@ describe('daily export', () => {
       const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
       const entity: Entity = { kind: 'user', id: user.id };
       const versions = h.emulator.tenant.currentVersions(entity, { fromMs: 0, toMs: now });
-      const live = versions.map((v) => v.message as { id: string; chatId: string; deletedDateTime?: string | null }).filter((m) => !m.deletedDateTime);
+      const live = versions
+        .map((v) => v.message as { id: string; chatId: string; deletedDateTime?: string | null })
+        .filter((m) => !m.deletedDateTime);
       const [a, b, c] = live;
       const t = now + MINUTE;
       h.emulator.tenant.editMessage(a!.chatId, a!.id, 'edited ✏️ نص عربي', t);
@@ -140,7 +142,9 @@ describe('daily export', () => {
     const entity: Entity = { kind: 'user', id: user.id };
     const archived = await h.archivedMessages(entity);
     // The product asks for real enum members (Prefer: include-unknown-enum-members), so compare with that rendering.
-    const byKey = new Map(h.emulator.tenant.currentVersions(entity, undefined, { includeUnknownEnumMembers: true }).map((v) => [v.key, v.message]));
+    const byKey = new Map(
+      h.emulator.tenant.currentVersions(entity, undefined, { includeUnknownEnumMembers: true }).map((v) => [v.key, v.message]),
+    );
     let compared = 0;
     for (const m of archived) {
       const key = `${m.chatId}|${m.id}|${Date.parse(String(m.lastModifiedDateTime))}|${m.etag ?? ''}`;
@@ -194,7 +198,9 @@ describe('window boundaries', () => {
     const boundary = now - LAG; // the first run's fresh window ends here (exclusive)
     const atBoundary = h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: 'at the bound', atMs: boundary });
     const justBefore = h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: 'just before', atMs: boundary - 1 });
-    const sameMs = [1, 2, 3].map((i) => h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: `same ms ${i}`, atMs: boundary - 1000 }));
+    const sameMs = [1, 2, 3].map((i) =>
+      h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: `same ms ${i}`, atMs: boundary - 1000 }),
+    );
 
     const first = await h.daily(now);
     expect(first.status).toBe('succeeded');
@@ -239,19 +245,28 @@ describe('late visibility', () => {
       const t0 = dataNow;
       // Six messages just inside the first run's fresh window, each indexed up to 6 h late (a
       // deterministic delay per version): all but a vanishing fraction are still hidden at t0.
-      const lateIds = Array.from({ length: 6 }, (_, i) => h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: `indexed late ${i}`, atMs: t0 - 10 * MINUTE + i }));
+      const lateIds = Array.from({ length: 6 }, (_, i) =>
+        h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: `indexed late ${i}`, atMs: t0 - 10 * MINUTE + i }),
+      );
       await h.daily(t0);
       const entity: Entity = { kind: 'user', id: user.id };
       // Twelve hours later they are all visible, but the fresh pass has moved on and does not read them again.
       dataNow = t0 + 12 * HOUR;
       await h.daily(dataNow);
       const afterFresh = new Set((await h.archivedMessages(entity)).map((m) => m.id));
-      expect(lateIds.some((id) => !afterFresh.has(id)), 'some late version was missed by the fresh pass').toBe(true);
+      expect(
+        lateIds.some((id) => !afterFresh.has(id)),
+        'some late version was missed by the fresh pass',
+      ).toBe(true);
       // The settle pass reads the range again once it is older than EXPORT_SETTLE, and catches them all.
       dataNow = t0 + 25 * HOUR;
       await h.daily(dataNow);
       const afterSettle = (await h.archivedMessages(entity)).map((m) => m.id);
-      for (const id of lateIds) expect(afterSettle.filter((x) => x === id), id).toHaveLength(1);
+      for (const id of lateIds)
+        expect(
+          afterSettle.filter((x) => x === id),
+          id,
+        ).toHaveLength(1);
       expect(duplicatesIn(await h.archivedKeys(entity))).toEqual([]);
     } finally {
       await h.close();

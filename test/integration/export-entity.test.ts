@@ -46,7 +46,9 @@ describe('export job', () => {
     const storage = testStorage(label);
     const container = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);
     await ensureContainer(container);
-    const checkpoints = new CheckpointStore(TableClient.fromConnectionString(storage.connectionString, `${storage.tablePrefix}Checkpoints`, { allowInsecureConnection: true }));
+    const checkpoints = new CheckpointStore(
+      TableClient.fromConnectionString(storage.connectionString, `${storage.tablePrefix}Checkpoints`, { allowInsecureConnection: true }),
+    );
     await checkpoints.ensure();
     const { http } = graphTestClient(server.origin, { maxRetries: 1 });
     const deps: ExportEntityDeps = { http, container, checkpoints, log: silentLogger, pageSize: 50, windows };
@@ -85,8 +87,14 @@ describe('export job', () => {
     const noConversation = { ...channelMessage('1717500000002', '2024-06-04T11:22:00.000Z'), channelIdentity: null };
     // Every read of every chunk (settle and fresh, and a second job over the same window) serves both.
     server.handle(() => ({ status: 200, body: { value: [noId, noConversation] } }));
-    const first = await exportEntity({ runId: 'run-q1', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
-    const again = await exportEntity({ runId: 'run-q2', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    const first = await exportEntity(
+      { runId: 'run-q1', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } },
+      deps,
+    );
+    const again = await exportEntity(
+      { runId: 'run-q2', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } },
+      deps,
+    );
     expect(first.status).toBe('done');
     expect(again.status).toBe('done');
     const quarantined = (await lines(container, 'quarantine/')).map((l) => JSON.parse(l) as { item: unknown });
@@ -99,7 +107,10 @@ describe('export job', () => {
     const { container, deps } = await setup('job-manifests');
     const window = { fromMs: Date.parse('2024-06-04T00:00:00Z'), toMs: Date.parse('2024-06-05T00:00:00Z') };
     // Two attempts of the same job in the same run, each reading a version the other did not see.
-    const versions = [channelMessage('1717500000100', '2024-06-04T10:00:00.000Z'), channelMessage('1717500000200', '2024-06-04T12:00:00.000Z')];
+    const versions = [
+      channelMessage('1717500000100', '2024-06-04T10:00:00.000Z'),
+      channelMessage('1717500000200', '2024-06-04T12:00:00.000Z'),
+    ];
     let attempt = 0;
     server.handle(() => ({ status: 200, body: { value: [versions[attempt]] } }));
     const first = await exportEntity({ runId: 'run-retried', entity: team, mode: { kind: 'backfill', window } }, deps);
@@ -136,7 +147,10 @@ describe('export job', () => {
     const nextDay = channelMessage('1717400000001', '2024-06-04T00:00:00.000Z');
     const outside = channelMessage('1717400000002', '2024-05-20T08:00:00.000Z'); // before EXPORT_START
     server.handle(() => ({ status: 200, body: { value: [nextDay, outside, inside] } }));
-    const result = await exportEntity({ runId: 'run-d', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } }, deps);
+    const result = await exportEntity(
+      { runId: 'run-d', entity: team, mode: { kind: 'backfill', window: { fromMs: windows.startMs, toMs: now } } },
+      deps,
+    );
     expect(result.status).toBe('done');
     const names: string[] = [];
     for await (const b of listBatches(container, 'messages/')) names.push(b.name);
@@ -151,7 +165,14 @@ describe('export job', () => {
       seen.push(decodeURIComponent(req.url));
       return { status: 200, body: { value: [] } };
     });
-    await exportEntity({ runId: 'run-f', entity: team, mode: { kind: 'backfill', window: { fromMs: Date.parse('2024-01-01T00:00:00Z'), toMs: Date.parse('2024-03-01T00:00:00Z') } } }, deps);
+    await exportEntity(
+      {
+        runId: 'run-f',
+        entity: team,
+        mode: { kind: 'backfill', window: { fromMs: Date.parse('2024-01-01T00:00:00Z'), toMs: Date.parse('2024-03-01T00:00:00Z') } },
+      },
+      deps,
+    );
     expect(seen).toHaveLength(2);
     expect(seen[0]).toContain('lastModifiedDateTime gt 2023-12-31T23:59:59.999Z and lastModifiedDateTime lt 2024-01-31T00:00:00.000Z');
     expect(seen[1]).toContain('lastModifiedDateTime gt 2024-01-30T23:59:59.999Z and lastModifiedDateTime lt 2024-03-01T00:00:00.000Z');
@@ -184,7 +205,10 @@ describe('export job', () => {
 });
 
 /** The name of the batch holding the message with this id. */
-async function firstBatchName(container: ReturnType<BlobServiceClient['getContainerClient']>, messageId: string): Promise<string | undefined> {
+async function firstBatchName(
+  container: ReturnType<BlobServiceClient['getContainerClient']>,
+  messageId: string,
+): Promise<string | undefined> {
   for await (const b of listBatches(container, 'messages/')) {
     for await (const l of readBatchLines(container, b.name)) if ((JSON.parse(l) as { id: string }).id === messageId) return b.name;
   }

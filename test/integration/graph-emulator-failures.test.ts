@@ -24,8 +24,16 @@ afterAll(async () => {
 
 /** A GraphHttp on the emulator with the real client-secret credential (or the one given). */
 function client(emulator: Emulator, overrides: Partial<GraphHttpOptions> = {}) {
-  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, { authorityHost: emulator.authorityHost, disableInstanceDiscovery: true });
-  return graphTestClient(emulator.origin, { baseUrl: emulator.graphBaseUrl, scope: `${emulator.origin}/.default`, credential, ...overrides }).http;
+  const credential = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
+    authorityHost: emulator.authorityHost,
+    disableInstanceDiscovery: true,
+  });
+  return graphTestClient(emulator.origin, {
+    baseUrl: emulator.graphBaseUrl,
+    scope: `${emulator.origin}/.default`,
+    credential,
+    ...overrides,
+  }).http;
 }
 
 const wide = { fromMs: Date.now() - 40 * DAY, toMs: Date.now() + DAY };
@@ -38,7 +46,11 @@ function busiestUser(): Entity {
   return { kind: 'user', id: best.id };
 }
 
-async function readAll(http: ReturnType<typeof client>, entity: Entity, top: number): Promise<{ ids: Set<string>; pages: number; restarts: number }> {
+async function readAll(
+  http: ReturnType<typeof client>,
+  entity: Entity,
+  top: number,
+): Promise<{ ids: Set<string>; pages: number; restarts: number }> {
   const ids = new Set<string>();
   let pages = 0;
   let restarts = 0;
@@ -55,7 +67,11 @@ describe('refusals by code and message', () => {
     const team = emu.tenant.teams[0]!;
     emu.setFaults({ entityErrors: { 'team:*': 'missingChannelRole' } });
     try {
-      const err = await rejection(client(emu).getJson(`/teams/${team.id}/channels/getAllMessages?$top=5&$filter=${encodeURIComponent(`lastModifiedDateTime gt ${new Date(wide.fromMs).toISOString()} and lastModifiedDateTime lt ${new Date(wide.toMs).toISOString()}`)}`));
+      const err = await rejection(
+        client(emu).getJson(
+          `/teams/${team.id}/channels/getAllMessages?$top=5&$filter=${encodeURIComponent(`lastModifiedDateTime gt ${new Date(wide.fromMs).toISOString()} and lastModifiedDateTime lt ${new Date(wide.toMs).toISOString()}`)}`,
+        ),
+      );
       expect(err).toBeInstanceOf(GraphError);
       expect(err).toMatchObject({ status: 403, code: 'Forbidden', kind: 'app-refusal' });
       expect((err as Error).message).toContain('ChannelMessage.Read.All');
@@ -111,7 +127,11 @@ describe('Invalid continuation token', () => {
  */
 class CachingCredential implements TokenCredential {
   private cached: AccessToken | undefined;
-  constructor(private readonly emulator: Emulator, private readonly counter: { calls: number; fetched: string[] }, private readonly expiresInMs = 3_600_000) {}
+  constructor(
+    private readonly emulator: Emulator,
+    private readonly counter: { calls: number; fetched: string[] },
+    private readonly expiresInMs = 3_600_000,
+  ) {}
 
   async getToken(): Promise<AccessToken> {
     this.counter.calls++;
@@ -119,7 +139,12 @@ class CachingCredential implements TokenCredential {
     const res = await fetch(`${this.emulator.authorityHost}/${this.emulator.tenantId}/oauth2/v2.0/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: this.emulator.clientId, client_secret: this.emulator.clientSecret, scope: `${this.emulator.origin}/.default` }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: this.emulator.clientId,
+        client_secret: this.emulator.clientSecret,
+        scope: `${this.emulator.origin}/.default`,
+      }),
     });
     const body = (await res.json()) as { access_token: string };
     this.counter.fetched.push(body.access_token);
@@ -133,7 +158,10 @@ describe('tokens', () => {
     const shortLived = await startTestEmulator({ tenant: { seed: 3, users: 2, teams: 1, historyDays: 2 }, tokenLifetimeSec: 1 });
     try {
       const counter = { calls: 0, fetched: [] as string[] };
-      const http = client(shortLived, { credential: new CachingCredential(shortLived, counter), newCredential: () => new CachingCredential(shortLived, counter) });
+      const http = client(shortLived, {
+        credential: new CachingCredential(shortLived, counter),
+        newCredential: () => new CachingCredential(shortLived, counter),
+      });
       await http.getJson('/users?$top=5');
       // The emulator's token dies after 1 s; the credential still thinks it is good for an hour.
       await new Promise((r) => setTimeout(r, 1500));
@@ -159,9 +187,19 @@ describe('tokens', () => {
   it('a token endpoint outage is retried with backoff on a new credential and the request succeeds once it is back', async () => {
     // The credential's own HTTP pipeline retries a 503 a few times within one getToken; turned off here
     // so the outage outlasts it and the request loop's backoff is what recovers.
-    const secret = () => new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: emu.authorityHost, disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } });
+    const secret = () =>
+      new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+        authorityHost: emu.authorityHost,
+        disableInstanceDiscovery: true,
+        retryOptions: { maxRetries: 0 },
+      });
     let built = 0;
-    const http = client(emu, { credential: secret(), newCredential: () => (built++, secret()), maxRetries: 50, backoff: { baseMs: 20, maxMs: 50 } });
+    const http = client(emu, {
+      credential: secret(),
+      newCredential: () => (built++, secret()),
+      maxRetries: 50,
+      backoff: { baseMs: 20, maxMs: 50 },
+    });
     const refusedBefore = emu.counters.faults.tokenEndpointDown;
     emu.setFaults({ tokenEndpointDown: true });
     const pending = http.getJson('/users?$top=5');
@@ -177,7 +215,10 @@ describe('tokens', () => {
   });
 
   it('a wrong client secret fails at once as fatal, without retries', async () => {
-    const wrong = new ClientSecretCredential(emu.tenantId, emu.clientId, 'not-the-secret', { authorityHost: emu.authorityHost, disableInstanceDiscovery: true });
+    const wrong = new ClientSecretCredential(emu.tenantId, emu.clientId, 'not-the-secret', {
+      authorityHost: emu.authorityHost,
+      disableInstanceDiscovery: true,
+    });
     const http = client(emu, { credential: wrong, newCredential: () => wrong, maxRetries: 5 });
     const err = await rejection(http.getJson('/users?$top=5'));
     expect(err).toMatchObject({ kind: 'fatal' });
@@ -186,7 +227,12 @@ describe('tokens', () => {
   });
 
   it('an unreachable identity endpoint is retried, then fails as retryable naming the token', async () => {
-    const unreachable = () => new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, { authorityHost: 'https://127.0.0.1:9', disableInstanceDiscovery: true, retryOptions: { maxRetries: 0 } });
+    const unreachable = () =>
+      new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
+        authorityHost: 'https://127.0.0.1:9',
+        disableInstanceDiscovery: true,
+        retryOptions: { maxRetries: 0 },
+      });
     const http = client(emu, { credential: unreachable(), newCredential: unreachable, maxRetries: 2 });
     const err = await rejection(http.getJson('/users?$top=5'));
     expect(err).toMatchObject({ kind: 'retryable' });

@@ -15,7 +15,6 @@ afterEach(async () => {
 
 const ok = (body: unknown = { value: [] }) => ({ status: 200, body });
 
-
 describe('GraphHttp.getJson', () => {
   it('sends the bearer token, Accept, a client-request-id and the caller headers, and returns the JSON body', async () => {
     const { http, credential } = graphTestClient(server.origin);
@@ -46,9 +45,15 @@ describe('GraphHttp.getJson', () => {
 
   it('a 429 with a fractional Retry-After pauses every request of the process for at least that long', async () => {
     const { http, limiter } = graphTestClient(server.origin);
-    server.handle((req) => (req.path === '/v1.0/a' && server.requests.filter((r) => r.path === '/v1.0/a').length === 1
-      ? { status: 429, headers: { 'Retry-After': '0.35' }, body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } } }
-      : ok()));
+    server.handle((req) =>
+      req.path === '/v1.0/a' && server.requests.filter((r) => r.path === '/v1.0/a').length === 1
+        ? {
+            status: 429,
+            headers: { 'Retry-After': '0.35' },
+            body: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } },
+          }
+        : ok(),
+    );
     const first = http.getJson('/a');
     // Start a second, unrelated request once the 429 has been answered and seen by the client.
     while (server.requests.length === 0) await new Promise((r) => setTimeout(r, 5));
@@ -89,7 +94,12 @@ describe('GraphHttp.getJson', () => {
 
   it('retries 5xx responses with backoff and then succeeds', async () => {
     const { http } = graphTestClient(server.origin);
-    server.enqueue({ status: 503, body: { error: { code: 'serviceNotAvailable' } } }, { status: 500 }, { status: 504, body: 'gateway' }, ok({ value: ['x'] }));
+    server.enqueue(
+      { status: 503, body: { error: { code: 'serviceNotAvailable' } } },
+      { status: 500 },
+      { status: 504, body: 'gateway' },
+      ok({ value: ['x'] }),
+    );
     const res = await http.getJson('/a');
     expect(res.body).toEqual({ value: ['x'] });
     expect(server.requests).toHaveLength(4);
@@ -169,7 +179,10 @@ describe('GraphHttp.getJson', () => {
     server.enqueue({ status: 401, body: { error: { code: 'InvalidAuthenticationToken' } } }, ok());
     await http.getJson('/a');
     expect(credential.calls).toBe(2);
-    expect(server.requests.map((r) => r.headers.authorization)).toEqual([`Bearer ${credential.issued[0]}`, `Bearer ${credential.issued[1]}`]);
+    expect(server.requests.map((r) => r.headers.authorization)).toEqual([
+      `Bearer ${credential.issued[0]}`,
+      `Bearer ${credential.issued[1]}`,
+    ]);
     expect(http.stats().tokenRefreshes).toBe(1);
   });
 
@@ -184,10 +197,20 @@ describe('GraphHttp.getJson', () => {
 
   it('a 404 is a skip-entity GraphError with code and request-id, not retried, and no token leaks', async () => {
     const { http, credential, logs } = graphTestClient(server.origin);
-    server.enqueue({ status: 404, headers: { 'request-id': 'rid-404' }, body: { error: { code: 'ResourceNotFound', message: 'User not found' } } });
+    server.enqueue({
+      status: 404,
+      headers: { 'request-id': 'rid-404' },
+      body: { error: { code: 'ResourceNotFound', message: 'User not found' } },
+    });
     const err = await rejection(http.getJson('/users/u1/chats/getAllMessages?$top=50'));
     expect(err).toBeInstanceOf(GraphError);
-    expect(err).toMatchObject({ status: 404, code: 'ResourceNotFound', requestId: 'rid-404', kind: 'skip-entity', path: '/v1.0/users/u1/chats/getAllMessages' });
+    expect(err).toMatchObject({
+      status: 404,
+      code: 'ResourceNotFound',
+      requestId: 'rid-404',
+      kind: 'skip-entity',
+      path: '/v1.0/users/u1/chats/getAllMessages',
+    });
     expect(server.requests).toHaveLength(1);
     const everything = JSON.stringify({ err, message: (err as Error).message, stack: (err as Error).stack, logs });
     expect(everything).not.toContain(credential.issued[0]);

@@ -38,7 +38,9 @@ describe('pages', () => {
     const sizes = [3, 0, 0, 2, 0, 5, 1, 0, 4, 0, 0, 2];
     server.handle(servePages(sizes, (n) => `${server.origin}/v1.0/users('u1')/chats/getallMessages?$top=5&$skiptoken=${n}`));
     const { http } = graphTestClient(server.origin);
-    const got: GraphPage[] = await collect(pages(http, '/users/u1/chats/getAllMessages?$top=5', { headers: { Prefer: 'include-unknown-enum-members' } }));
+    const got: GraphPage[] = await collect(
+      pages(http, '/users/u1/chats/getAllMessages?$top=5', { headers: { Prefer: 'include-unknown-enum-members' } }),
+    );
     expect(got.map((p) => p.items.length)).toEqual(sizes);
     expect(got.map((p) => p.index)).toEqual(sizes.map((_, i) => i));
     expect(got[3]?.requestId).toBe('page-3');
@@ -104,7 +106,9 @@ describe('pages', () => {
   it('an empty page may repeat its link once and paging goes on', async () => {
     const self = `${server.origin}/v1.0/x?$skiptoken=same`;
     let n = 0;
-    server.handle(() => (++n < 3 ? { status: 200, body: { value: [], '@odata.nextLink': self } } : { status: 200, body: { value: [{ id: 'a' }] } }));
+    server.handle(() =>
+      ++n < 3 ? { status: 200, body: { value: [], '@odata.nextLink': self } } : { status: 200, body: { value: [{ id: 'a' }] } },
+    );
     const { http } = graphTestClient(server.origin);
     const got = await collect(pages(http, '/x'));
     expect(got.flatMap((p) => p.items)).toEqual([{ id: 'a' }]);
@@ -127,7 +131,13 @@ describe('messagePages', () => {
 describe('directory', () => {
   it('lists every user across pages with the documented $select, turning nulls into absent fields', async () => {
     server.enqueue(
-      { status: 200, body: { value: [{ id: 'u1', displayName: 'Ada', userPrincipalName: 'ada@x', accountEnabled: true, userType: 'Member' }], '@odata.nextLink': `${server.origin}/v1.0/users?$skiptoken=2` } },
+      {
+        status: 200,
+        body: {
+          value: [{ id: 'u1', displayName: 'Ada', userPrincipalName: 'ada@x', accountEnabled: true, userType: 'Member' }],
+          '@odata.nextLink': `${server.origin}/v1.0/users?$skiptoken=2`,
+        },
+      },
       { status: 200, body: { value: [{ id: 'u2', displayName: null, accountEnabled: false, userType: null, mail: 'extra@x' }] } },
     );
     const { http } = graphTestClient(server.origin);

@@ -5,6 +5,7 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJobMessage } from '../../src/app/queue-job-handler';
 import { startBackfillRun } from '../../src/app/start-run';
+import type { EntitySelection } from '../../src/export/plan-entities';
 import { finishRun, recordJobResult } from '../../src/export/run-lifecycle';
 import { silentLogger } from '../../src/log';
 import type { Entity } from '../../src/model/entity';
@@ -16,6 +17,18 @@ import { ensureContainer } from '../../src/archive/archive-container';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 import { startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
+
+/** The default selection: every user and team, nothing extra (only the run report reads it here). */
+const ALL_ENTITIES = {
+  users: 'all',
+  teams: 'all',
+  retained: false,
+  deletedTeams: false,
+  includeUsers: [],
+  excludeUsers: [],
+  includeTeams: [],
+  excludeTeams: [],
+} as const satisfies EntitySelection;
 
 /** The real table client with a policy that notes every request it sends (nothing is faked). */
 function countingTable(connectionString: string, name: string, seen: string[]): TableClient {
@@ -54,8 +67,13 @@ describe('run counters', () => {
       for (const entity of entities) {
         seen.length = 0;
         // What a worker does after its job: record the result, then close the run if it was the last.
-        await recordJobResult({ runs, checkpoints }, { kind: 'backfill', window: { fromMs: 0, toMs: DAY } }, { runId, entity, status: 'done', counts: emptyCounts(), attempts: 1 }, silentLogger);
-        await finishRun({ runs, container }, runId, () => 2, silentLogger, { onlyIfComplete: true });
+        await recordJobResult(
+          { runs, checkpoints },
+          { kind: 'backfill', window: { fromMs: 0, toMs: DAY } },
+          { runId, entity, status: 'done', counts: emptyCounts(), attempts: 1 },
+          silentLogger,
+        );
+        await finishRun({ runs, container, selection: ALL_ENTITIES }, runId, () => 2, silentLogger, { onlyIfComplete: true });
         perJob.push([...seen]);
       }
       expect((await runs.getRun(runId))?.status).toBe('succeeded');
@@ -78,13 +96,20 @@ describe('a duplicate delivery of the last job', () => {
   let fh: FunctionsHarness;
   const now = Date.now();
   beforeAll(async () => {
-    fh = await startFunctionsHarness({ label: 'dup-last', tenant: { seed: 61, users: 2, teams: 0, historyDays: 3, endMs: now - 2 * HOUR } });
+    fh = await startFunctionsHarness({
+      label: 'dup-last',
+      tenant: { seed: 61, users: 2, teams: 0, historyDays: 3, endMs: now - 2 * HOUR },
+    });
   });
   afterAll(() => fh?.close());
 
   it('closes the run when the worker that recorded the result died before closing it', async () => {
     const [a, b] = fh.h.entities();
-    const started = await startBackfillRun(fh.ctx, { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users: [a!.id, b!.id], teams: [] }, silentLogger);
+    const started = await startBackfillRun(
+      fh.ctx,
+      { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users: [a!.id, b!.id], teams: [] },
+      silentLogger,
+    );
     const { runId } = started;
     const messages = (await fh.queuedMessages()) as Array<{ runId: string; entity: Entity }>;
     expect(messages.filter((m) => m.runId === runId)).toHaveLength(2);

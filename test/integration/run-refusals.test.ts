@@ -25,7 +25,11 @@ async function runJson(container: ArchiveContainer, runId: string): Promise<RunJ
 describe('refusals in a daily run', () => {
   it('missing ChannelMessage.Read.All: every team fails naming the permission, the run fails, no team watermark moves', async () => {
     const now = Date.now();
-    const h = await startHarness({ label: 'refusal-role', tenant: { seed: 41, users: 3, teams: 2, historyDays: 10, endMs: now - 2 * HOUR }, faults: { entityErrors: { 'team:*': 'missingChannelRole' } } });
+    const h = await startHarness({
+      label: 'refusal-role',
+      tenant: { seed: 41, users: 3, teams: 2, historyDays: 10, endMs: now - 2 * HOUR },
+      faults: { entityErrors: { 'team:*': 'missingChannelRole' } },
+    });
     try {
       const run = await h.daily(now);
       expect(run.status).toBe('failed');
@@ -75,7 +79,14 @@ describe('refusals in a daily run', () => {
       const manifest = await runJson(h.deps.container, run.runId);
       expect(manifest).toMatchObject({ status: 'failed', error: run.error });
       const doneUsers = users.filter((u) => u.status === 'done').length;
-      expect(manifest.report.kinds.team).toEqual({ planned: 4, exported: 0, skipped: { 'run-failed': 3 }, failed: 1, refused: 1, pending: 0 });
+      expect(manifest.report.kinds.team).toEqual({
+        planned: 4,
+        exported: 0,
+        skipped: { 'run-failed': 3 },
+        failed: 1,
+        refused: 1,
+        pending: 0,
+      });
       expect(manifest.report.kinds.user).toMatchObject({ planned: 3, exported: doneUsers, failed: 0, refused: 0 });
       expect(manifest.report.refusals).toEqual([{ kind: 'team', error: run.error }]);
       expect(manifest.report.blindSpots.join('\n')).toMatch(/EXPORT_RETAINED is off/);
@@ -90,7 +101,10 @@ describe('refusals in a daily run', () => {
 
   it('one user without a Teams licence is skipped as entity-level and the run succeeds', async () => {
     const now = Date.now();
-    const h = await startHarness({ label: 'refusal-licence', tenant: { seed: 42, users: 3, teams: 1, historyDays: 10, endMs: now - 2 * HOUR } });
+    const h = await startHarness({
+      label: 'refusal-licence',
+      tenant: { seed: 42, users: 3, teams: 1, historyDays: 10, endMs: now - 2 * HOUR },
+    });
     try {
       const user = h.emulator.tenant.exportableEntities().find((e) => e.kind === 'user')!;
       h.emulator.setFaults({ entityErrors: { [user.id]: 'noLicence' } });
@@ -103,7 +117,11 @@ describe('refusals in a daily run', () => {
       const manifest = await runJson(h.deps.container, run.runId);
       const users = run.results.filter((x) => x.entity.kind === 'user');
       expect(manifest.report.kinds.user?.skipped['no-teams-licence']).toBe(1);
-      expect(manifest.report.kinds.user).toMatchObject({ planned: 3, exported: users.filter((u) => u.status === 'done').length, failed: 0 });
+      expect(manifest.report.kinds.user).toMatchObject({
+        planned: 3,
+        exported: users.filter((u) => u.status === 'done').length,
+        failed: 0,
+      });
       expect(manifest.report.refusals).toEqual([]);
       expect(run.report).toEqual(manifest.report);
       expect((await h.deps.runs.getJob(run.runId, user))?.error?.reason).toBe('no-teams-licence');

@@ -16,12 +16,18 @@ import { allArchivedKeys, duplicatesIn, startHarness, type Harness } from '../su
 describe('a user deleted mid-period', () => {
   it('is exported from the deleted-users listing into the same folder and checkpoint, until Graph stops serving them', async () => {
     const t0 = Date.now();
-    const h = await startHarness({ label: 'deleted-user', tenant: { seed: 51, users: 6, teams: 0, historyDays: 10, endMs: t0 - 2 * HOUR }, env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false' } });
+    const h = await startHarness({
+      label: 'deleted-user',
+      tenant: { seed: 51, users: 6, teams: 0, historyDays: 10, endMs: t0 - 2 * HOUR },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false' },
+    });
     try {
       let dataNow = t0;
       h.emulator.setClock(() => dataNow);
       const tenant = h.emulator.tenant;
-      const chat = tenant.chats.find((c) => c.memberIds.length >= 2 && c.conversation.messages.length > 0 && tenant.user(c.memberIds[0]!)?.hasTeamsData)!;
+      const chat = tenant.chats.find(
+        (c) => c.memberIds.length >= 2 && c.conversation.messages.length > 0 && tenant.user(c.memberIds[0]!)?.hasTeamsData,
+      )!;
       const gone: Entity = { kind: 'user', id: chat.memberIds[0]! };
       const colleague = chat.memberIds[1]!;
       expect((await h.daily(dataNow)).status).toBe('succeeded');
@@ -72,7 +78,17 @@ describe('sender mode covers every member', () => {
         // a tight clause bound on both sides, so the others query must be split into several requests
         h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' }, maxFilterClauses: 12 });
         h.emulator.tenant.deleteUser(deleted.id, now - 3 * DAY);
-        const deps = await buildDeps(loadSettings({ ...h.env, EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_CHAT_MODE: mode, GRAPH_FILTER_MAX_CLAUSES: '12', EXPORT_EXCLUDE_USERS: excluded.userPrincipalName }), { log: silentLogger });
+        const deps = await buildDeps(
+          loadSettings({
+            ...h.env,
+            EXPORT_TEAMS: 'none',
+            EXPORT_HOSTED_CONTENTS: 'false',
+            EXPORT_CHAT_MODE: mode,
+            GRAPH_FILTER_MAX_CLAUSES: '12',
+            EXPORT_EXCLUDE_USERS: excluded.userPrincipalName,
+          }),
+          { log: silentLogger },
+        );
         const outcome = await runExport({ kind: 'daily', nowMs: now }, deps);
         expect(outcome.status, outcome.error).toBe('succeeded');
         expect(outcome.results.find((r) => r.entity.id === unlicensed.id)?.status).toBe('skipped');
@@ -90,7 +106,10 @@ describe('sender mode covers every member', () => {
       for (const u of [excluded, unlicensed, deleted]) {
         const idx = t.userIndexOf(u.id);
         const sent = t.chats.flatMap((c) => c.conversation.messages.filter((m) => m.fromIdx === idx).map((m) => t.keyOf(m, m.v)));
-        expect(sent.some((k) => custodianKeys.has(k)), `${u.displayName} sent nothing archived`).toBe(true);
+        expect(
+          sent.some((k) => custodianKeys.has(k)),
+          `${u.displayName} sent nothing archived`,
+        ).toBe(true);
       }
       expect([...new Set(senderKeys)].sort()).toEqual([...custodianKeys].sort());
     } finally {
@@ -100,12 +119,18 @@ describe('sender mode covers every member', () => {
   });
 
   it('splits sender filters under the clause bound the emulator enforces', async () => {
-    const h = await startHarness({ label: 'cover-split', tenant: { seed: 53, users: 3, teams: 0, historyDays: 2, endMs: Date.now() - 2 * HOUR } });
+    const h = await startHarness({
+      label: 'cover-split',
+      tenant: { seed: 53, users: 3, teams: 0, historyDays: 2, endMs: Date.now() - 2 * HOUR },
+    });
     try {
       const clauses = Array.from({ length: 21 }, (_, i) => `from/user/id eq 'u${i}'`).join(' or ');
       const user = h.emulator.tenant.exportableEntities()[0]!;
       const filter = `(${clauses}) and (lastModifiedDateTime gt 2026-01-01T00:00:00.000Z and lastModifiedDateTime lt 2026-01-02T00:00:00.000Z)`;
-      const err = await h.deps.http.getJson(`/users/${user.id}/chats/getAllMessages?$filter=${encodeURIComponent(filter)}`).then(() => undefined, (e: unknown) => e);
+      const err = await h.deps.http.getJson(`/users/${user.id}/chats/getAllMessages?$filter=${encodeURIComponent(filter)}`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(GraphError);
       expect(err).toMatchObject({ status: 400, code: 'BadRequest' });
       expect((err as Error).message).toMatch(/node count limit/);

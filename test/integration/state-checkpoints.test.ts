@@ -17,7 +17,9 @@ describe('CheckpointStore', () => {
     const name = tableNames(s.tablePrefix).checkpoints;
     // Two clients and stores over the same table, as two Function instances would have.
     store = new CheckpointStore(createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).table(name));
-    otherInstance = new CheckpointStore(createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).table(name));
+    otherInstance = new CheckpointStore(
+      createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).table(name),
+    );
     await store.ensure();
     await otherInstance.ensure(); // already exists: not an error
   });
@@ -41,10 +43,18 @@ describe('CheckpointStore', () => {
     await store.advance(entity, { freshWatermarkMs: T0 + 10 * HOUR, settledWatermarkMs: T0 + 2 * HOUR }, 1);
     const after = await store.advance(entity, { freshWatermarkMs: T0 + 3 * HOUR, settledWatermarkMs: T0 + 5 * HOUR }, 2);
     expect(after).toMatchObject({ freshWatermarkMs: T0 + 10 * HOUR, settledWatermarkMs: T0 + 5 * HOUR, totalMessages: 3 });
-    expect(await store.get(entity)).toMatchObject({ freshWatermarkMs: T0 + 10 * HOUR, settledWatermarkMs: T0 + 5 * HOUR, totalMessages: 3 });
+    expect(await store.get(entity)).toMatchObject({
+      freshWatermarkMs: T0 + 10 * HOUR,
+      settledWatermarkMs: T0 + 5 * HOUR,
+      totalMessages: 3,
+    });
     // Advancing only one watermark leaves the other as it was.
     await store.advance(entity, { settledWatermarkMs: T0 + 6 * HOUR });
-    expect(await store.get(entity)).toMatchObject({ freshWatermarkMs: T0 + 10 * HOUR, settledWatermarkMs: T0 + 6 * HOUR, totalMessages: 3 });
+    expect(await store.get(entity)).toMatchObject({
+      freshWatermarkMs: T0 + 10 * HOUR,
+      settledWatermarkMs: T0 + 6 * HOUR,
+      totalMessages: 3,
+    });
   });
 
   it('ends at the maximum when two instances advance the same entity concurrently', async () => {
@@ -52,7 +62,13 @@ describe('CheckpointStore', () => {
     const steps = Array.from({ length: 12 }, (_, i) => i + 1);
     // Interleaved, out of order, from both stores at once, including the very first (create) write.
     await Promise.all(
-      steps.map((i) => (i % 2 === 0 ? store : otherInstance).advance(entity, { freshWatermarkMs: T0 + ((i * 7) % 13) * HOUR, settledWatermarkMs: T0 + i * HOUR }, 1)),
+      steps.map((i) =>
+        (i % 2 === 0 ? store : otherInstance).advance(
+          entity,
+          { freshWatermarkMs: T0 + ((i * 7) % 13) * HOUR, settledWatermarkMs: T0 + i * HOUR },
+          1,
+        ),
+      ),
     );
     const final = await store.get(entity);
     expect(final?.freshWatermarkMs).toBe(T0 + Math.max(...steps.map((i) => (i * 7) % 13)) * HOUR);
@@ -65,11 +81,24 @@ describe('CheckpointStore', () => {
     await store.advance(entity, { freshWatermarkMs: T0 + HOUR, settledWatermarkMs: T0 }, 4);
     await store.recordResult(entity, { runId: 'r1', status: 'skipped', errorCode: 'Forbidden', error: 'x'.repeat(100_000) });
     const failed = await store.get(entity);
-    expect(failed).toMatchObject({ freshWatermarkMs: T0 + HOUR, settledWatermarkMs: T0, totalMessages: 4, lastRunId: 'r1', lastStatus: 'skipped', lastErrorCode: 'Forbidden' });
+    expect(failed).toMatchObject({
+      freshWatermarkMs: T0 + HOUR,
+      settledWatermarkMs: T0,
+      totalMessages: 4,
+      lastRunId: 'r1',
+      lastStatus: 'skipped',
+      lastErrorCode: 'Forbidden',
+    });
     expect(failed?.lastError?.length).toBeLessThanOrEqual(4000);
     await store.recordResult(entity, { runId: 'r2', status: 'done' });
     const ok = await store.get(entity);
-    expect(ok).toMatchObject({ freshWatermarkMs: T0 + HOUR, settledWatermarkMs: T0, totalMessages: 4, lastRunId: 'r2', lastStatus: 'done' });
+    expect(ok).toMatchObject({
+      freshWatermarkMs: T0 + HOUR,
+      settledWatermarkMs: T0,
+      totalMessages: 4,
+      lastRunId: 'r2',
+      lastStatus: 'done',
+    });
     expect(ok?.lastErrorCode).toBeUndefined();
     expect(ok?.lastError).toBeUndefined();
   });
@@ -85,7 +114,8 @@ describe('CheckpointStore', () => {
   it('keeps hostile ids apart and lists every checkpoint with its real id', async () => {
     const ids = ['a/b', 'a\\b', '#?', 'A', 'a', '19:x@thread.v2', '\u0001'];
     for (const [i, id] of ids.entries()) await store.advance({ kind: 'user', id }, { freshWatermarkMs: T0 + i }, i);
-    for (const [i, id] of ids.entries()) expect(await store.get({ kind: 'user', id })).toMatchObject({ freshWatermarkMs: T0 + i, totalMessages: i });
+    for (const [i, id] of ids.entries())
+      expect(await store.get({ kind: 'user', id })).toMatchObject({ freshWatermarkMs: T0 + i, totalMessages: i });
     const listed = [];
     for await (const cp of store.list()) listed.push(cp);
     for (const id of ids) expect(listed.filter((cp) => cp.entity.kind === 'user' && cp.entity.id === id)).toHaveLength(1);

@@ -7,7 +7,13 @@ import { testStorage } from '../support/storage';
 
 const T0 = Date.parse('2024-03-01T02:30:00Z');
 
-function job(runId: string, entity: Entity, status: JobRecord['status'], counts: Partial<JobRecord['counts']> = {}, extra: Partial<JobRecord> = {}): JobRecord {
+function job(
+  runId: string,
+  entity: Entity,
+  status: JobRecord['status'],
+  counts: Partial<JobRecord['counts']> = {},
+  extra: Partial<JobRecord> = {},
+): JobRecord {
   return { runId, entity, status, counts: { ...emptyCounts(), ...counts }, ...extra };
 }
 
@@ -32,7 +38,15 @@ describe('RunStore', () => {
   });
 
   it('creates a run once: the same runId again returns the stored run', async () => {
-    const run: RunRecord = { runId: 'daily-1', kind: 'daily', status: 'running', startedAtMs: T0, nowMs: T0, planned: 3, entities: 'all users' };
+    const run: RunRecord = {
+      runId: 'daily-1',
+      kind: 'daily',
+      status: 'running',
+      startedAtMs: T0,
+      nowMs: T0,
+      planned: 3,
+      entities: 'all users',
+    };
     // A new run starts with its finished-job counters at zero (they close it: issue 13).
     const stored = { ...run, finished: { done: 0, skipped: 0, failed: 0 } };
     expect(await store.createRun(run)).toEqual({ created: true, run: stored });
@@ -42,10 +56,27 @@ describe('RunStore', () => {
   });
 
   it('merges updates into a run and keeps the other fields', async () => {
-    await store.createRun({ runId: 'upd', kind: 'backfill', status: 'running', startedAtMs: T0, fromMs: T0 - 86_400_000, toMs: T0, planned: 2 });
+    await store.createRun({
+      runId: 'upd',
+      kind: 'backfill',
+      status: 'running',
+      startedAtMs: T0,
+      fromMs: T0 - 86_400_000,
+      toMs: T0,
+      planned: 2,
+    });
     await store.updateRun('upd', { status: 'failed', finishedAtMs: T0 + 5000, error: 'e'.repeat(70_000) });
     const run = await store.getRun('upd');
-    expect(run).toMatchObject({ runId: 'upd', kind: 'backfill', status: 'failed', startedAtMs: T0, finishedAtMs: T0 + 5000, fromMs: T0 - 86_400_000, toMs: T0, planned: 2 });
+    expect(run).toMatchObject({
+      runId: 'upd',
+      kind: 'backfill',
+      status: 'failed',
+      startedAtMs: T0,
+      finishedAtMs: T0 + 5000,
+      fromMs: T0 - 86_400_000,
+      toMs: T0,
+      planned: 2,
+    });
     expect(run?.error?.length).toBeLessThanOrEqual(4000);
     await expect(store.updateRun('missing', { status: 'failed' })).rejects.toThrow();
     expect(await store.getRun('missing')).toBeUndefined();
@@ -53,11 +84,31 @@ describe('RunStore', () => {
 
   it('stores and reads back job rows, replacing earlier state of the same job', async () => {
     const entity: Entity = { kind: 'team', id: 'a/b#?', displayName: 'Team A' };
-    await store.putJob(job('jobs-1', entity, 'failed', { messages: 1 }, { error: { status: 503, code: 'ServiceUnavailable', requestId: 'req-1', message: 'busy' }, attempts: 1, startedAtMs: T0 }));
-    expect(await store.getJob('jobs-1', entity)).toEqual(
-      job('jobs-1', entity, 'failed', { messages: 1 }, { error: { status: 503, code: 'ServiceUnavailable', requestId: 'req-1', message: 'busy' }, attempts: 1, startedAtMs: T0 }),
+    await store.putJob(
+      job(
+        'jobs-1',
+        entity,
+        'failed',
+        { messages: 1 },
+        { error: { status: 503, code: 'ServiceUnavailable', requestId: 'req-1', message: 'busy' }, attempts: 1, startedAtMs: T0 },
+      ),
     );
-    const done = job('jobs-1', entity, 'done', { received: 10, messages: 8, duplicates: 2, blobs: 2, bytes: 1234, pages: 3 }, { attempts: 2, startedAtMs: T0, finishedAtMs: T0 + 10 });
+    expect(await store.getJob('jobs-1', entity)).toEqual(
+      job(
+        'jobs-1',
+        entity,
+        'failed',
+        { messages: 1 },
+        { error: { status: 503, code: 'ServiceUnavailable', requestId: 'req-1', message: 'busy' }, attempts: 1, startedAtMs: T0 },
+      ),
+    );
+    const done = job(
+      'jobs-1',
+      entity,
+      'done',
+      { received: 10, messages: 8, duplicates: 2, blobs: 2, bytes: 1234, pages: 3 },
+      { attempts: 2, startedAtMs: T0, finishedAtMs: T0 + 10 },
+    );
     await store.putJob(done);
     expect(await store.getJob('jobs-1', entity)).toEqual(done);
     expect(await store.getJob('jobs-1', { kind: 'user', id: 'a/b#?' })).toBeUndefined();
@@ -78,7 +129,19 @@ describe('RunStore', () => {
 
     const summary = await store.summarize('sum');
     expect(summary?.run.runId).toBe('sum');
-    expect(summary?.counts).toEqual({ planned: 6, queued: 2, running: 1, done: 1, skipped: 1, failed: 1, messages: 15, duplicates: 1, quarantined: 1, blobs: 4, bytes: 137 });
+    expect(summary?.counts).toEqual({
+      planned: 6,
+      queued: 2,
+      running: 1,
+      done: 1,
+      skipped: 1,
+      failed: 1,
+      messages: 15,
+      duplicates: 1,
+      quarantined: 1,
+      blobs: 4,
+      bytes: 137,
+    });
     expect(summary?.skipped.map((j) => [j.entity.id, j.error?.code])).toEqual([['u2', 'NotFound']]);
     expect(summary?.failed.map((j) => [j.entity.id, j.error?.status, j.error?.message])).toEqual([['u3', 400, 'bad request']]);
     expect(await store.summarize('nope')).toBeUndefined();
@@ -94,7 +157,12 @@ describe('RunStore', () => {
     const names = tableNames(s.tablePrefix);
     const own = new RunStore(clients.table(names.runs), clients.table(names.jobs));
     await own.ensure();
-    for (const [runId, offset] of [['b', 2], ['a', 5], ['c', 1], ['d', 4]] as const) {
+    for (const [runId, offset] of [
+      ['b', 2],
+      ['a', 5],
+      ['c', 1],
+      ['d', 4],
+    ] as const) {
       await own.createRun({ runId, kind: 'daily', status: 'succeeded', startedAtMs: T0 + offset * 86_400_000, planned: 0 });
     }
     expect((await own.listRuns()).map((r) => r.runId)).toEqual(['a', 'd', 'b', 'c']);
@@ -102,7 +170,9 @@ describe('RunStore', () => {
   });
 
   it('refuses run ids that are not safe as table keys', async () => {
-    await expect(store.createRun({ runId: 'a/b', kind: 'daily', status: 'running', startedAtMs: T0, planned: 0 })).rejects.toThrow(RangeError);
+    await expect(store.createRun({ runId: 'a/b', kind: 'daily', status: 'running', startedAtMs: T0, planned: 0 })).rejects.toThrow(
+      RangeError,
+    );
     expect(await store.getRun("x' or PartitionKey ne '")).toBeUndefined();
   });
 });
@@ -124,7 +194,18 @@ describe('RunStore: what the collection report needs', () => {
 
   it("stores a job error's reason and the counts of content not fetched", async () => {
     const user: Entity = { kind: 'user', id: 'u-report' };
-    await store.putJob(job('refused-1', user, 'skipped', {}, { error: { status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' }, unfetched: { missing: 2, forbidden: 1 } }));
+    await store.putJob(
+      job(
+        'refused-1',
+        user,
+        'skipped',
+        {},
+        {
+          error: { status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' },
+          unfetched: { missing: 2, forbidden: 1 },
+        },
+      ),
+    );
     const row = await store.getJob('refused-1', user);
     expect(row?.error).toEqual({ status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' });
     expect(row?.unfetched).toEqual({ missing: 2, forbidden: 1 });

@@ -20,7 +20,9 @@ const window = { fromMs: Date.parse('2025-12-01T00:00:00Z'), toMs: Date.parse('2
 
 async function freshContainer(label: string): Promise<ContainerClient> {
   const s = testStorage(label);
-  const container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+  const container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+    s.container,
+  );
   await ensureContainer(container);
   return container;
 }
@@ -33,10 +35,25 @@ describe('viewer archive reads', () => {
     container = await freshContainer('viewer-archive');
     let seq = 0;
     for (const day of ['2025-12-31', '2026-01-01', '2026-01-15']) {
-      const line = JSON.stringify({ id: String(seq), chatId: '19:c@thread.v2', createdDateTime: `${day}T10:00:00Z`, lastModifiedDateTime: `${day}T10:00:00Z` });
-      await writeBatch(container, batchBlobName({ kind: 'user', id: userId }, day, { pass: 'fresh', window, runId: 'r1', seq: seq++ }), [line], { pass: 'fresh' });
+      const line = JSON.stringify({
+        id: String(seq),
+        chatId: '19:c@thread.v2',
+        createdDateTime: `${day}T10:00:00Z`,
+        lastModifiedDateTime: `${day}T10:00:00Z`,
+      });
+      await writeBatch(
+        container,
+        batchBlobName({ kind: 'user', id: userId }, day, { pass: 'fresh', window, runId: 'r1', seq: seq++ }),
+        [line],
+        { pass: 'fresh' },
+      );
     }
-    await writeBatch(container, batchBlobName({ kind: 'team', id: 't1' }, '2026-01-02', { pass: 'fresh', window, runId: 'r1', seq: 9 }), ['{}'], { pass: 'fresh' });
+    await writeBatch(
+      container,
+      batchBlobName({ kind: 'team', id: 't1' }, '2026-01-02', { pass: 'fresh', window, runId: 'r1', seq: 9 }),
+      ['{}'],
+      { pass: 'fresh' },
+    );
   });
 
   it('lists entities and their months by prefix, decoding ids', async () => {
@@ -57,10 +74,17 @@ describe('viewer archive reads', () => {
     expect((await readLatestDirectoryNames(empty)).user('u1')).toBeUndefined();
     // Snapshots in the archive's format (src/archive/directory-snapshot.ts): what each test names, the rest empty.
     const put = (name: string, snapshot: Record<string, unknown>) =>
-      empty.getBlockBlobClient(name).uploadData(gzipSync(JSON.stringify({ takenAt: '2026-01-01T00:00:00.000Z', runId: 'run', users: [], teams: [], chats: [], ...snapshot })));
+      empty
+        .getBlockBlobClient(name)
+        .uploadData(
+          gzipSync(JSON.stringify({ takenAt: '2026-01-01T00:00:00.000Z', runId: 'run', users: [], teams: [], chats: [], ...snapshot })),
+        );
     const user = (id: string, displayName: string) => ({ id, displayName, userPrincipalName: `${id}@contoso.test` });
     await put('directory/2026/01/01/run-a.json.gz', { users: [user('u1', 'Old Name')] });
-    await put('directory/2026/01/02/run-b.json.gz', { users: [user('u1', 'New Name')], chats: [{ id: 'c1', chatType: 'group', members: [{ userId: 'u1' }, { displayName: 'Guest' }] }] });
+    await put('directory/2026/01/02/run-b.json.gz', {
+      users: [user('u1', 'New Name')],
+      chats: [{ id: 'c1', chatType: 'group', members: [{ userId: 'u1' }, { displayName: 'Guest' }] }],
+    });
     await put('directory/2026/01/03/../evil.json.gz', { users: [user('u1', 'Evil')] });
     const names = await readLatestDirectoryNames(empty);
     expect(names.user('u1')).toBe('New Name');
@@ -95,10 +119,35 @@ describe('viewer archive reads', () => {
     const deps = { container, links: serverLinks('/'), names: cachedDirectoryNames(container) };
     const batch = batchBlobName({ kind: 'user', id: userId }, '2026-01-01', { pass: 'fresh', window, runId: 'r1', seq: 1 });
     const segment = fc.oneof(
-      fc.constantFrom('u', 't', 'c', 'raw', 'blob', 'content', 'search', 'assets', '..', '.', '', '%2e%2e', '~2F', encodeIdSegment(userId), 't1', '2026-01-01', '2026-13-01', 'messages', 'locks', batch),
+      fc.constantFrom(
+        'u',
+        't',
+        'c',
+        'raw',
+        'blob',
+        'content',
+        'search',
+        'assets',
+        '..',
+        '.',
+        '',
+        '%2e%2e',
+        '~2F',
+        encodeIdSegment(userId),
+        't1',
+        '2026-01-01',
+        '2026-13-01',
+        'messages',
+        'locks',
+        batch,
+      ),
       fc.string({ maxLength: 12 }),
     );
-    const query = fc.dictionary(fc.constantFrom('from', 'to', 'q', 'page', 'm', 'line', 'name'), fc.oneof(fc.constantFrom('2026-01-01', '2025-12-31', '0', '-1', '99999', ''), fc.string({ maxLength: 8 })), { maxKeys: 3 });
+    const query = fc.dictionary(
+      fc.constantFrom('from', 'to', 'q', 'page', 'm', 'line', 'name'),
+      fc.oneof(fc.constantFrom('2026-01-01', '2025-12-31', '0', '-1', '99999', ''), fc.string({ maxLength: 8 })),
+      { maxKeys: 3 },
+    );
     await fc.assert(
       fc.asyncProperty(fc.array(segment, { maxLength: 6 }), query, async (parts, q) => {
         const res = await viewerRequest(deps, parts.join('/'), new URLSearchParams(q));

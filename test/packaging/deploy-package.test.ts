@@ -20,7 +20,17 @@ import { funcignoreMatcher, mainFiles, materialise, packageFiles, runRemoteBuild
 
 /** The budget for what runs in Azure: the uploaded files plus the production dependencies. */
 const BUDGET = { uploadMB: 2, uploadFiles: 300, runtimeMB: 120 };
-const EXPECTED_FUNCTIONS = ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill', 'viewer'];
+const EXPECTED_FUNCTIONS = [
+  'dailyExport',
+  'exportPoison',
+  'exportWorker',
+  'getRun',
+  'listExports',
+  'listRuns',
+  'readExport',
+  'startBackfill',
+  'viewer',
+];
 const LONG = 600_000; // building and linking on a shared, loaded machine: generous, never a pass/fail criterion
 
 const MB = 1024 * 1024;
@@ -73,7 +83,15 @@ describe('the deployment package (.funcignore, remote build)', () => {
     expect(topFolders(files.filter((f) => /^(test|bench|soak|emulator|docs|infra|\.azure)\//.test(f)))).toEqual([]);
     // The same names deeper down are not development folders: a pattern without a leading "/" would drop them.
     const ignored = funcignoreMatcher(funcignore);
-    const nested = ['src/dist/x.ts', 'src/app/src/x.ts', 'src/test/x.ts', 'src/bench/x.ts', 'src/docs/x.ts', 'functions/emulator/x.ts', 'src/infra/x.ts'];
+    const nested = [
+      'src/dist/x.ts',
+      'src/app/src/x.ts',
+      'src/test/x.ts',
+      'src/bench/x.ts',
+      'src/docs/x.ts',
+      'functions/emulator/x.ts',
+      'src/infra/x.ts',
+    ];
     expect(nested.filter((p) => ignored(p))).toEqual([]);
   });
 
@@ -123,7 +141,12 @@ describe('the deployment package (.funcignore, remote build)', () => {
       return mod![name] as Handler;
     };
     const invocation = (functionName: string, triggerMetadata?: Record<string, unknown>) =>
-      new fn.InvocationContext({ invocationId: `${functionName}-${++n}`, functionName, ...(triggerMetadata ? { triggerMetadata } : {}), logHandler: () => undefined });
+      new fn.InvocationContext({
+        invocationId: `${functionName}-${++n}`,
+        functionName,
+        ...(triggerMetadata ? { triggerMetadata } : {}),
+        logHandler: () => undefined,
+      });
 
     beforeAll(async () => {
       expect(Object.keys(modules).length).toBeGreaterThan(0);
@@ -139,31 +162,48 @@ describe('the deployment package (.funcignore, remote build)', () => {
       await h?.close();
     });
 
-    it('a backfill started over HTTP is run by the queue worker and reported by GET /api/runs', async () => {
-      const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
-      const body = JSON.stringify({ from: iso(Date.now() - 5 * 24 * HOUR), to: iso(Date.now() - HOUR), users: [user.id] });
-      const started = (await handler('start-backfill', 'startBackfill')(
-        new fn.HttpRequest({ method: 'POST', url: 'http://localhost/api/backfills', body: { string: body }, headers: { 'content-type': 'application/json' } }),
-        invocation('startBackfill'),
-      )) as { status: number; jsonBody: { runId: string } };
-      expect(started.status).toBe(202);
+    it(
+      'a backfill started over HTTP is run by the queue worker and reported by GET /api/runs',
+      async () => {
+        const user = h.emulator.tenant.users.find((u) => u.hasTeamsData)!;
+        const body = JSON.stringify({ from: iso(Date.now() - 5 * 24 * HOUR), to: iso(Date.now() - HOUR), users: [user.id] });
+        const started = (await handler('start-backfill', 'startBackfill')(
+          new fn.HttpRequest({
+            method: 'POST',
+            url: 'http://localhost/api/backfills',
+            body: { string: body },
+            headers: { 'content-type': 'application/json' },
+          }),
+          invocation('startBackfill'),
+        )) as { status: number; jsonBody: { runId: string } };
+        expect(started.status).toBe(202);
 
-      const queue = QueueServiceClient.fromConnectionString(h.env.EXPORT_STORAGE as string).getQueueClient(queueName);
-      // The backfill queued its planning message; the worker plans it, which queues the user's job.
-      for (const expected of ['the planning message the backfill queued', 'the job message the planning queued']) {
-        const { receivedMessageItems: [message] } = await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 120 });
-        expect(message, expected).toBeDefined();
-        await handler('export-worker', 'exportWorker')(decode(message!.messageText), invocation('exportWorker', { dequeueCount: 1, id: message!.messageId }));
-        await queue.deleteMessage(message!.messageId, message!.popReceipt);
-      }
+        const queue = QueueServiceClient.fromConnectionString(h.env.EXPORT_STORAGE as string).getQueueClient(queueName);
+        // The backfill queued its planning message; the worker plans it, which queues the user's job.
+        for (const expected of ['the planning message the backfill queued', 'the job message the planning queued']) {
+          const {
+            receivedMessageItems: [message],
+          } = await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 120 });
+          expect(message, expected).toBeDefined();
+          await handler('export-worker', 'exportWorker')(
+            decode(message!.messageText),
+            invocation('exportWorker', { dequeueCount: 1, id: message!.messageId }),
+          );
+          await queue.deleteMessage(message!.messageId, message!.popReceipt);
+        }
 
-      const runs = (await handler('list-runs', 'listRuns')(new fn.HttpRequest({ method: 'GET', url: 'http://localhost/api/runs' }), invocation('listRuns'))) as {
-        status: number;
-        jsonBody: { runs: Array<{ runId: string; status: string }> };
-      };
-      expect(runs.status).toBe(200);
-      expect(runs.jsonBody.runs).toEqual([expect.objectContaining({ runId: started.jsonBody.runId, status: 'succeeded' })]);
-      expect(await h.archivedKeys({ kind: 'user', id: user.id })).not.toEqual([]);
-    }, LONG);
+        const runs = (await handler('list-runs', 'listRuns')(
+          new fn.HttpRequest({ method: 'GET', url: 'http://localhost/api/runs' }),
+          invocation('listRuns'),
+        )) as {
+          status: number;
+          jsonBody: { runs: Array<{ runId: string; status: string }> };
+        };
+        expect(runs.status).toBe(200);
+        expect(runs.jsonBody.runs).toEqual([expect.objectContaining({ runId: started.jsonBody.runId, status: 'succeeded' })]);
+        expect(await h.archivedKeys({ kind: 'user', id: user.id })).not.toEqual([]);
+      },
+      LONG,
+    );
   });
 });

@@ -68,7 +68,16 @@ export function mainFiles(dir: string): string[] {
   if (!main) throw new Error('package.json has no "main"');
   if (!main.includes('*')) return [main];
   const folder = dirname(main);
-  const pattern = new RegExp(`^${main.slice(folder.length + 1).split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const pattern = new RegExp(
+    `^${main
+      .slice(folder.length + 1)
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
   const found = statSync(join(dir, folder), { throwIfNoEntry: false }) ? readdirSync(join(dir, folder)) : [];
-  return found.filter((n) => pattern.test(n)).map((n) => `${folder}/${n}`).sort();
+  return found
+    .filter((n) => pattern.test(n))
+    .map((n) => `${folder}/${n}`)
+    .sort();
 }

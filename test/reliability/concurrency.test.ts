@@ -14,8 +14,6 @@ import { drainQueues, startFunctionsHarness, type FunctionsHarness } from '../fu
 
 const LAG = 5 * MINUTE;
 
-
-
 describe('through the Functions queue', () => {
   let fh: FunctionsHarness;
   const now = Date.now();
@@ -34,7 +32,11 @@ describe('through the Functions queue', () => {
     const getCtx = () => Promise.resolve(fh.ctx);
     const handlers = { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) };
     const daily = await startDailyRun(fh.ctx, scheduledMs, silentLogger);
-    const backfill = await startBackfillRun(fh.ctx, { window: { fromMs: now - 20 * DAY, toMs: now - HOUR }, users: [], teams: [] }, silentLogger);
+    const backfill = await startBackfillRun(
+      fh.ctx,
+      { window: { fromMs: now - 20 * DAY, toMs: now - HOUR }, users: [], teams: [] },
+      silentLogger,
+    );
     // Duplicate every message: take each one and send it back twice.
     const originals: Array<{ messageId: string; popReceipt: string; messageText: string }> = [];
     for (;;) {
@@ -63,8 +65,13 @@ describe('through the Functions queue', () => {
       const cp = await fh.ctx.deps.checkpoints.get(e);
       if (cp?.freshWatermarkMs !== undefined) expect(cp.freshWatermarkMs).toBe(scheduledMs - LAG);
     }
-    const audit = await auditArchive(directContainer(fh.h.env.EXPORT_CONTAINER as string), fh.h.emulator, { entities: fh.h.entities(), currentBefore: scheduledMs - LAG });
-    reportScenario(rowOf('queue: every message twice + overlapping backfill', `${duplicated} messages, each delivered twice; 16 in parallel`, 2, audit));
+    const audit = await auditArchive(directContainer(fh.h.env.EXPORT_CONTAINER as string), fh.h.emulator, {
+      entities: fh.h.entities(),
+      currentBefore: scheduledMs - LAG,
+    });
+    reportScenario(
+      rowOf('queue: every message twice + overlapping backfill', `${duplicated} messages, each delivered twice; 16 in parallel`, 2, audit),
+    );
     expectClean(audit);
   });
 });
@@ -91,7 +98,10 @@ describe('in one process', () => {
         const cp = await h.deps.checkpoints.get(e);
         if (cp?.freshWatermarkMs !== undefined) expect(cp.freshWatermarkMs).toBe(now - LAG);
       }
-      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, { entities: h.entities(), currentBefore: now - LAG });
+      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, {
+        entities: h.entities(),
+        currentBefore: now - LAG,
+      });
       reportScenario(rowOf('two daily runs + a backfill at once (one process)', 'same entities, concurrent jobs', 3, audit));
       expectClean(audit);
     } finally {

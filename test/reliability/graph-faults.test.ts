@@ -9,8 +9,6 @@ import { checkpointViolations, directContainer, expectClean, sleep } from './rel
 
 const LAG = 5 * MINUTE;
 
-
-
 describe('Graph faults during a run', () => {
   it('a 429 storm (the limit drops to a tenth) makes the client back off, and the run completes', async () => {
     const now = Date.now();
@@ -25,19 +23,20 @@ describe('Graph faults during a run', () => {
       let storm: Promise<{ sent: number; throttled: number; seconds: number }> | undefined;
       const outcome = await h.daily(now, {
         onProgress: (p) => {
-          storm ??= p.pages >= 10
-            ? (async () => {
-                const sent0 = h.emulator.counters.graphRequests;
-                const thr0 = h.emulator.counters.throttled;
-                const start = performance.now();
-                h.emulator.setFaults({ rateLimitRps: 10 });
-                await sleep(STORM_MS);
-                h.emulator.setFaults({ rateLimitRps: 100 });
-                // The storm as it really lasted: a busy machine wakes the sleep up late.
-                const seconds = (performance.now() - start) / 1000;
-                return { sent: h.emulator.counters.graphRequests - sent0, throttled: h.emulator.counters.throttled - thr0, seconds };
-              })()
-            : undefined;
+          storm ??=
+            p.pages >= 10
+              ? (async () => {
+                  const sent0 = h.emulator.counters.graphRequests;
+                  const thr0 = h.emulator.counters.throttled;
+                  const start = performance.now();
+                  h.emulator.setFaults({ rateLimitRps: 10 });
+                  await sleep(STORM_MS);
+                  h.emulator.setFaults({ rateLimitRps: 100 });
+                  // The storm as it really lasted: a busy machine wakes the sleep up late.
+                  const seconds = (performance.now() - start) / 1000;
+                  return { sent: h.emulator.counters.graphRequests - sent0, throttled: h.emulator.counters.throttled - thr0, seconds };
+                })()
+              : undefined;
         },
       });
       const during = await storm!;
@@ -46,8 +45,18 @@ describe('Graph faults during a run', () => {
       // Backing off: during the storm the client sent far fewer requests than the 200/s it may send
       // (a client that ignored Retry-After would hammer the emulator with hundreds).
       expect(during.sent).toBeLessThan(during.seconds * 10 * 4);
-      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, { entities: h.entities(), currentBefore: now - LAG });
-      reportScenario(rowOf('429 storm (CI: 2.5 s at a tenth of the limit)', `limit 100→10 rps, Retry-After 0.2 s; ${during.sent} requests sent in the storm, ${during.throttled} throttled`, 1, audit));
+      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, {
+        entities: h.entities(),
+        currentBefore: now - LAG,
+      });
+      reportScenario(
+        rowOf(
+          '429 storm (CI: 2.5 s at a tenth of the limit)',
+          `limit 100→10 rps, Retry-After 0.2 s; ${during.sent} requests sent in the storm, ${during.throttled} throttled`,
+          1,
+          audit,
+        ),
+      );
       expectClean(audit, { quarantined: 0 });
     } finally {
       await h.close();
@@ -70,7 +79,10 @@ describe('Graph faults during a run', () => {
       expect(f.reset).toBeGreaterThan(0);
       expect(f.hang).toBeGreaterThan(0);
       expect(h.deps.http.stats().timeouts).toBeGreaterThan(0);
-      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, { entities: h.entities(), currentBefore: now - LAG });
+      const audit = await auditArchive(directContainer(h.env.EXPORT_CONTAINER as string), h.emulator, {
+        entities: h.entities(),
+        currentBefore: now - LAG,
+      });
       reportScenario(rowOf('5% 5xx + resets + hangs', `${f.error} 5xx, ${f.reset} resets, ${f.hang} hangs (timeout 1 s)`, 1, audit));
       expectClean(audit, { quarantined: 0 });
     } finally {
@@ -88,7 +100,9 @@ describe('Graph faults during a run', () => {
     const container = directContainer(h.env.EXPORT_CONTAINER as string);
     try {
       // After planning and a few committed chunks, a tenth of the pages come back as truncated JSON.
-      const bad = await h.daily(now, { onProgress: (p) => p.blobs >= 3 && h.emulator.faults.malformedRate === 0 && h.emulator.setFaults({ malformedRate: 0.1 }) });
+      const bad = await h.daily(now, {
+        onProgress: (p) => p.blobs >= 3 && h.emulator.faults.malformedRate === 0 && h.emulator.setFaults({ malformedRate: 0.1 }),
+      });
       const malformed = h.emulator.counters.faults.malformed;
       expect(malformed).toBeGreaterThan(0);
       expect(bad.status).toBe('failed');

@@ -22,7 +22,9 @@ describe('a lease taken by another worker mid-export', () => {
     try {
       const window = { fromMs: now - 119 * DAY, toMs: now - HOUR };
       // The busiest user: enough days of data that the export is still writing when its lease is taken.
-      const entity: Entity = h.entities().sort((a, b) => expectedKeys(h.emulator, b, window).length - expectedKeys(h.emulator, a, window).length)[0]!;
+      const entity: Entity = h
+        .entities()
+        .sort((a, b) => expectedKeys(h.emulator, b, window).length - expectedKeys(h.emulator, a, window).length)[0]!;
       const { container } = h.deps;
       const names = async () => {
         const out: string[] = [];
@@ -30,17 +32,21 @@ describe('a lease taken by another worker mid-export', () => {
         return out.sort();
       };
       let takeover: Promise<{ thief: EntityLease | undefined; after: string[] }> | undefined;
-      const outcome = await h.backfill(window, { users: [entity.id] }, {
-        onProgress: (p) => {
-          if (takeover || p.pages < 3) return;
-          // Another worker breaks the lease (as an operator or a worker that found it stale would) and takes it.
-          takeover = (async () => {
-            await container.getBlobClient(lockBlobName(entity)).getBlobLeaseClient().breakLease(0);
-            const thief = await EntityLease.acquire(container, entity, { durationSec: 60 });
-            return { thief, after: await names() };
-          })();
+      const outcome = await h.backfill(
+        window,
+        { users: [entity.id] },
+        {
+          onProgress: (p) => {
+            if (takeover || p.pages < 3) return;
+            // Another worker breaks the lease (as an operator or a worker that found it stale would) and takes it.
+            takeover = (async () => {
+              await container.getBlobClient(lockBlobName(entity)).getBlobLeaseClient().breakLease(0);
+              const thief = await EntityLease.acquire(container, entity, { durationSec: 60 });
+              return { thief, after: await names() };
+            })();
+          },
         },
-      });
+      );
       expect(takeover, 'the export wrote too little to take its lease mid-way').toBeDefined();
       const { thief, after } = await takeover!;
       expect(thief).toBeDefined();

@@ -44,12 +44,15 @@ export async function checkpointViolations(h: Harness, container: ContainerClien
     const cp = await h.deps.checkpoints.get(entity);
     const fresh = cp?.freshWatermarkMs;
     const settled = cp?.settledWatermarkMs;
-    if (fresh !== undefined && fresh > nowMs - h.deps.windows.lagMs) problems.push(`${entity.kind}:${entity.id} fresh watermark beyond now − lag`);
-    if (settled !== undefined && settled > nowMs - h.deps.windows.settleMs) problems.push(`${entity.kind}:${entity.id} settled watermark beyond now − settle`);
+    if (fresh !== undefined && fresh > nowMs - h.deps.windows.lagMs)
+      problems.push(`${entity.kind}:${entity.id} fresh watermark beyond now − lag`);
+    if (settled !== undefined && settled > nowMs - h.deps.windows.settleMs)
+      problems.push(`${entity.kind}:${entity.id} settled watermark beyond now − settle`);
     if (fresh === undefined) continue;
     const have = await archivedKeySet(container, entity);
     for (const v of h.emulator.tenant.currentVersions(entity, { fromMs: startMs, toMs: fresh })) {
-      if (!have.has(v.key)) problems.push(`${entity.kind}:${entity.id} watermark ${new Date(fresh).toISOString()} but ${v.key} is not archived`);
+      if (!have.has(v.key))
+        problems.push(`${entity.kind}:${entity.id} watermark ${new Date(fresh).toISOString()} but ${v.key} is not archived`);
     }
   }
   return problems;

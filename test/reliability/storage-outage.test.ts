@@ -13,7 +13,6 @@ import { checkpointViolations, directContainer, sleep } from './reliability-help
 const LAG = 5 * MINUTE;
 const OUTAGE_MS = 18_000;
 
-
 describe('storage unavailable mid-run', () => {
   const cleanups: Array<() => Promise<unknown>> = [];
   afterEach(async () => {
@@ -29,20 +28,31 @@ describe('storage unavailable mid-run', () => {
       env: { EXPORT_STORAGE: proxy.connectionString, GRAPH_PAGE_SIZE: '4', EXPORT_CHUNK: 'P10D', EXPORT_CONCURRENCY: '8' },
       faults: { latencyMs: 2 },
     });
-    cleanups.push(() => h.close(), () => proxy.close());
+    cleanups.push(
+      () => h.close(),
+      () => proxy.close(),
+    );
     return { now, proxy, h, container: directContainer(h.env.EXPORT_CONTAINER as string) };
   }
 
   it('an outage longer than the storage retries fails the jobs cleanly, moves no checkpoint past committed data, and the next run completes', async () => {
     const { now, proxy, h, container } = await setUp('rel-storage-down');
     let cutting: Promise<void> | undefined;
-    const settle = (p: Promise<RunOutcome>) => p.then((o) => ({ outcome: o, error: undefined as unknown }), (error: unknown) => ({ outcome: undefined, error }));
+    const settle = (p: Promise<RunOutcome>) =>
+      p.then(
+        (o) => ({ outcome: o, error: undefined as unknown }),
+        (error: unknown) => ({ outcome: undefined, error }),
+      );
     const first = await settle(
       h.daily(now, {
         onProgress: (p) => {
           // Some chunks are committed by now, most are not.
           // Longer than the blob SDK's own retries (~16 s) and the table SDK's (~5 s): writes in flight fail.
-          if (p.blobs >= 6 && !cutting) cutting = proxy.cut().then(() => sleep(OUTAGE_MS)).then(() => proxy.restore());
+          if (p.blobs >= 6 && !cutting)
+            cutting = proxy
+              .cut()
+              .then(() => sleep(OUTAGE_MS))
+              .then(() => proxy.restore());
         },
       }),
     );
@@ -62,7 +72,9 @@ describe('storage unavailable mid-run', () => {
     const second = await h.daily(now);
     expect(second.status, JSON.stringify(second.results.filter((r) => r.error).map((r) => r.error))).toBe('succeeded');
     const audit = await auditArchive(container, h.emulator, { entities: h.entities(), currentBefore: now - LAG });
-    reportScenario(rowOf('storage unavailable mid-run (18 s, longer than SDK retries)', 'TCP proxy cut: connections dropped and refused', 2, audit));
+    reportScenario(
+      rowOf('storage unavailable mid-run (18 s, longer than SDK retries)', 'TCP proxy cut: connections dropped and refused', 2, audit),
+    );
     expect(audit.invalidBlobs).toEqual([]);
     expect(audit.duplicated).toEqual([]);
     expect(audit.missingPerEntity).toEqual([]);

@@ -13,8 +13,6 @@ import { checkpointViolations, directContainer, expectClean, sleep } from './rel
 
 const LAG = 5 * MINUTE;
 
-
-
 async function messageBlobCount(container: ContainerClient): Promise<number> {
   let n = 0;
   for await (const _ of container.listBlobsFlat({ prefix: 'messages/' })) n++;
@@ -73,13 +71,14 @@ describe('token endpoint faults', () => {
       let outage: Promise<void> | undefined;
       const first = await h.daily(now, {
         onProgress: (p) => {
-          outage ??= p.blobs >= 4
-            ? (async () => {
-                h.emulator.setFaults({ tokenEndpointDown: true });
-                await sleep(3000);
-                h.emulator.setFaults({ tokenEndpointDown: false });
-              })()
-            : undefined;
+          outage ??=
+            p.blobs >= 4
+              ? (async () => {
+                  h.emulator.setFaults({ tokenEndpointDown: true });
+                  await sleep(3000);
+                  h.emulator.setFaults({ tokenEndpointDown: false });
+                })()
+              : undefined;
         },
       });
       await outage;
@@ -91,7 +90,14 @@ describe('token endpoint faults', () => {
       const second = await h.daily(now);
       expect(second.status).toBe('succeeded');
       const audit = await auditArchive(container, h.emulator, { entities: h.entities(), currentBefore: now - LAG });
-      reportScenario(rowOf('2 s tokens + token endpoint down 3 s mid-run', `${h.emulator.counters.tokensIssued} tokens issued, ${h.emulator.counters.faults.tokenEndpointDown} token requests refused`, 2, audit));
+      reportScenario(
+        rowOf(
+          '2 s tokens + token endpoint down 3 s mid-run',
+          `${h.emulator.counters.tokensIssued} tokens issued, ${h.emulator.counters.faults.tokenEndpointDown} token requests refused`,
+          2,
+          audit,
+        ),
+      );
       expectClean(audit);
     } finally {
       await h.close();
@@ -121,7 +127,10 @@ describe('late and out-of-window versions', () => {
       for (let step = 0; step <= 5; step++) {
         dataNow = t0 + step * 10 * HOUR;
         h.emulator.tenant.postMessage({ chatId: chat.id }, { fromUserId: user.id, text: `post ${step}`, atMs: dataNow - 2 * HOUR });
-        h.emulator.tenant.postMessage({ teamId: team.id, channelId: team.channels[0]!.id }, { text: `channel post ${step}`, atMs: dataNow - 3 * HOUR });
+        h.emulator.tenant.postMessage(
+          { teamId: team.id, channelId: team.channels[0]!.id },
+          { text: `channel post ${step}`, atMs: dataNow - 3 * HOUR },
+        );
         const outcome = await h.daily(dataNow);
         runs++;
         expect(outcome.status, JSON.stringify(outcome.results.filter((r) => r.error).map((r) => r.error))).toBe('succeeded');
@@ -131,7 +140,12 @@ describe('late and out-of-window versions', () => {
       // Everything older than the settle period has been read after settling: all of it is archived.
       const audit = await auditArchive(container, h.emulator, { entities: h.entities(), currentBefore: dataNow - DAY });
       reportScenario(
-        rowOf('late visibility (≤ 23 h) + out-of-window items', `40% of versions late, ${h.emulator.counters.faults.outOfWindow} stray out-of-window items`, runs, audit),
+        rowOf(
+          'late visibility (≤ 23 h) + out-of-window items',
+          `40% of versions late, ${h.emulator.counters.faults.outOfWindow} stray out-of-window items`,
+          runs,
+          audit,
+        ),
       );
       expectClean(audit);
     } finally {

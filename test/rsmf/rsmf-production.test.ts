@@ -48,14 +48,29 @@ describe('teams-export rsmf', () => {
   let production: Json;
 
   beforeAll(async () => {
-    h = await startHarness({ label: 'rsmf', tenant: { seed: 21, users: 9, teams: 1, channelsPerTeam: 2, historyDays: 5, endMs: toMs - HOUR, messagesPerChat: 14, editFraction: 0, deleteFraction: 0 } });
+    h = await startHarness({
+      label: 'rsmf',
+      tenant: {
+        seed: 21,
+        users: 9,
+        teams: 1,
+        channelsPerTeam: 2,
+        historyDays: 5,
+        endMs: toMs - HOUR,
+        messagesPerChat: 14,
+        editFraction: 0,
+        deleteFraction: 0,
+      },
+    });
     const first = await h.daily(now);
     expect(first.status).toBe('succeeded');
     // Two unchanged messages of the same group chat, created inside the range: edited twice and reacted
     // to, and deleted, each change picked up by a backfill as the next daily runs would.
     const tenant = h.emulator.tenant;
     const chat = tenant.chats.find((c) => c.kind === 'group' && c.memberIds.filter((id) => tenant.user(id)?.hasTeamsData).length >= 2)!;
-    const fresh = chat.conversation.messages.filter((m) => m.v.prev === null && m.v.text !== null && m.createdMs >= fromMs && m.createdMs < toMs - 2 * HOUR && m.fromIdx >= 0);
+    const fresh = chat.conversation.messages.filter(
+      (m) => m.v.prev === null && m.v.text !== null && m.createdMs >= fromMs && m.createdMs < toMs - 2 * HOUR && m.fromIdx >= 0,
+    );
     edited = fresh[0]!;
     deleted = fresh[1]!;
     originalDeletedText = deleted.v.text ?? '';
@@ -77,7 +92,10 @@ describe('teams-export rsmf', () => {
     expect(r.code, r.stderr).toBe(0);
     production = JSON.parse(readFileSync(join(outDir, 'production.json'), 'utf8')) as Json;
     files = [];
-    for (const name of readdirSync(outDir).filter((n) => n.endsWith('.rsmf')).sort()) files.push({ name, parsed: await parseRsmf(join(outDir, name)) });
+    for (const name of readdirSync(outDir)
+      .filter((n) => n.endsWith('.rsmf'))
+      .sort())
+      files.push({ name, parsed: await parseRsmf(join(outDir, name)) });
   }, 240_000);
   afterAll(() => h?.close());
 
@@ -96,7 +114,8 @@ describe('teams-export rsmf', () => {
     }
     // the raw header block spells the names as Relativity documents them
     const head = readFileSync(join(outDir, files[0]!.name), 'latin1').split('\r\n\r\n')[0]!;
-    for (const name of ['X-RSMF-Version', 'X-RSMF-Generator', 'X-RSMF-EventCount', 'X-RSMF-BeginDate', 'X-RSMF-EndDate']) expect(head).toMatch(new RegExp(`(^|\r\n)${name}: `));
+    for (const name of ['X-RSMF-Version', 'X-RSMF-Generator', 'X-RSMF-EventCount', 'X-RSMF-BeginDate', 'X-RSMF-EndDate'])
+      expect(head).toMatch(new RegExp(`(^|\r\n)${name}: `));
     // plain ASCII headers: Relativity's validator flags RFC 2047-encoded values
     expect(head).not.toMatch(/=\?UTF-8\?/i);
   });
@@ -115,7 +134,9 @@ describe('teams-export rsmf', () => {
     for (const { name, parsed } of files) {
       const names = new Set(parsed.zip.keys());
       expect(referenceProblems(parsed.manifest, names), name).toEqual([]);
-      const referenced = new Set(((parsed.manifest.events as Json[]) ?? []).flatMap((e) => ((e.attachments as Json[]) ?? []).map((a) => a.id as string)));
+      const referenced = new Set(
+        ((parsed.manifest.events as Json[]) ?? []).flatMap((e) => ((e.attachments as Json[]) ?? []).map((a) => a.id as string)),
+      );
       expect([...names].filter((n) => n !== 'rsmf_manifest.json').sort()).toEqual([...referenced].sort());
     }
   });
@@ -167,7 +188,9 @@ describe('teams-export rsmf', () => {
     ]);
     const reactions = e.reactions as Json[];
     expect(reactions.reduce((n, r) => n + (r.count as number), 0)).toBe(edited.v.reactions?.length);
-    expect(reactions.flatMap((r) => r.participants as string[])).toContain(edited.conv.id ? h.emulator.tenant.chat(edited.conv.id)!.memberIds[0] : '');
+    expect(reactions.flatMap((r) => r.participants as string[])).toContain(
+      edited.conv.id ? h.emulator.tenant.chat(edited.conv.id)!.memberIds[0] : '',
+    );
     const d = events.find((x) => x.id === deleted.id && x.conversation === deleted.conv.id)!;
     expect(d.deleted).toBe(true);
     expect(d.body).toContain(originalDeletedText.replace(/<[^>]+>/g, '').slice(0, 8));
@@ -208,11 +231,16 @@ describe('teams-export rsmf', () => {
     expect(cf?.conversation).toBe(`${tenant.teams[0]!.displayName} › ${channel.displayName}`);
     const parsed = files.find((x) => x.name === f.fileName)!.parsed;
     const author = tenant.userByIndex(edited.fromIdx)!;
-    expect((parsed.manifest.participants as Json[]).find((p) => p.id === author.id)).toMatchObject({ display: author.displayName, email: author.userPrincipalName });
+    expect((parsed.manifest.participants as Json[]).find((p) => p.id === author.id)).toMatchObject({
+      display: author.displayName,
+      email: author.userPrincipalName,
+    });
   });
 
   it('threads channel replies under their roots and copies attachments byte for byte from content/', async () => {
-    const channelEvents = files.filter((f) => (f.parsed.manifest.conversations as Json[])[0]!.type === 'channel').flatMap((f) => f.parsed.manifest.events as Json[]);
+    const channelEvents = files
+      .filter((f) => (f.parsed.manifest.conversations as Json[])[0]!.type === 'channel')
+      .flatMap((f) => f.parsed.manifest.events as Json[]);
     expect(channelEvents.some((e) => e.parent !== undefined)).toBe(true);
     let compared = 0;
     for (const { parsed } of files) {
@@ -226,7 +254,9 @@ describe('teams-export rsmf', () => {
       }
     }
     expect(compared).toBeGreaterThan(0);
-    const images = files.flatMap((f) => (f.parsed.manifest.events as Json[]).flatMap((e) => (e.attachments as Json[]) ?? [])).filter((a) => /\.(png|jpg|gif)$/.test(a.display as string));
+    const images = files
+      .flatMap((f) => (f.parsed.manifest.events as Json[]).flatMap((e) => (e.attachments as Json[]) ?? []))
+      .filter((a) => /\.(png|jpg|gif)$/.test(a.display as string));
     expect(images.length).toBeGreaterThan(0);
   });
 

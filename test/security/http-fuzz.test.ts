@@ -17,7 +17,6 @@ import { responseText, startFunctionsHarness, type FunctionsHarness } from '../f
 const BASE = 'http://localhost:7071/api/';
 const PLANTED = 'PLANTED-OUTSIDE-THE-ARCHIVE';
 
-
 function expectJsonError(res: HttpResponseInit, what: string): void {
   expect(res.status, what).not.toBe(500);
   if ((res.status ?? 200) >= 400) {
@@ -30,7 +29,32 @@ function expectJsonError(res: HttpResponseInit, what: string): void {
 const hostilePath = fc
   .array(
     fc.oneof(
-      fc.constantFrom('messages', 'quarantine', 'manifests', 'locks', 'users', 'teams', '..', '.', '', '%2e%2e', '%2F', '..%2F', '\\', '..\\..', 'x.jsonl.gz', 'run.json', '~2E~2E', '\u0000', '\u202e', 'ü', '😀', '?a=b', '#', 'lock'),
+      fc.constantFrom(
+        'messages',
+        'quarantine',
+        'manifests',
+        'locks',
+        'users',
+        'teams',
+        '..',
+        '.',
+        '',
+        '%2e%2e',
+        '%2F',
+        '..%2F',
+        '\\',
+        '..\\..',
+        'x.jsonl.gz',
+        'run.json',
+        '~2E~2E',
+        '\u0000',
+        '\u202e',
+        'ü',
+        '😀',
+        '?a=b',
+        '#',
+        'lock',
+      ),
       fc.string({ maxLength: 8 }),
     ),
     { minLength: 0, maxLength: 7 },
@@ -43,7 +67,10 @@ describe('HTTP inputs fuzzed', () => {
   const inv = (name: string) => fh.invocation(name);
 
   beforeAll(async () => {
-    fh = await startFunctionsHarness({ label: 'sec-fuzz', tenant: { seed: 131, users: 2, teams: 1, historyDays: 3, endMs: Date.now() - 2 * HOUR } });
+    fh = await startFunctionsHarness({
+      label: 'sec-fuzz',
+      tenant: { seed: 131, users: 2, teams: 1, historyDays: 3, endMs: Date.now() - 2 * HOUR },
+    });
     getCtx = () => Promise.resolve(fh.ctx);
     // Something that must never be served: a blob outside the archive folders.
     for (const name of ['locks/users/planted', 'planted.json', 'locks/x.jsonl.gz', 'other/messages/x.json']) {
@@ -54,17 +81,36 @@ describe('HTTP inputs fuzzed', () => {
 
   it('backfill bodies: any JSON value or any text is a 202 or a 400 with a JSON error naming fields', async () => {
     const startBackfill = createStartBackfillHandler(getCtx);
-    const instant = fc.date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date(Date.now() + 86_400_000), noInvalidDate: true }).map((d) => d.toISOString());
+    const instant = fc
+      .date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date(Date.now() + 86_400_000), noInvalidDate: true })
+      .map((d) => d.toISOString());
     const body = fc.oneof(
       fc.string().map((s) => ({ raw: s })),
       fc.jsonValue().map((v) => ({ raw: JSON.stringify(v) })),
       fc
-        .record({ from: fc.oneof(instant, fc.string(), fc.integer()), to: fc.oneof(instant, fc.string()), users: fc.oneof(fc.array(fc.oneof(fc.uuid(), fc.string())), fc.string()), teams: fc.array(fc.uuid(), { maxLength: 3 }), extra: fc.anything() }, { requiredKeys: [] })
+        .record(
+          {
+            from: fc.oneof(instant, fc.string(), fc.integer()),
+            to: fc.oneof(instant, fc.string()),
+            users: fc.oneof(fc.array(fc.oneof(fc.uuid(), fc.string())), fc.string()),
+            teams: fc.array(fc.uuid(), { maxLength: 3 }),
+            extra: fc.anything(),
+          },
+          { requiredKeys: [] },
+        )
         .map((v) => ({ raw: JSON.stringify(v) })),
     );
     await fc.assert(
       fc.asyncProperty(body, async ({ raw }) => {
-        const res = await startBackfill(new HttpRequest({ method: 'POST', url: `${BASE}backfills`, body: { string: raw }, headers: { 'content-type': 'application/json' } }), inv('startBackfill'));
+        const res = await startBackfill(
+          new HttpRequest({
+            method: 'POST',
+            url: `${BASE}backfills`,
+            body: { string: raw },
+            headers: { 'content-type': 'application/json' },
+          }),
+          inv('startBackfill'),
+        );
         expect([202, 400], raw).toContain(res.status);
         expectJsonError(res, raw);
         if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
@@ -86,7 +132,10 @@ describe('HTTP inputs fuzzed', () => {
     const listRuns = createListRunsHandler(getCtx);
     await fc.assert(
       fc.asyncProperty(fc.string(), async (limit) => {
-        const res = await listRuns(new HttpRequest({ method: 'GET', url: `${BASE}runs?limit=${encodeURIComponent(limit)}` }), inv('listRuns'));
+        const res = await listRuns(
+          new HttpRequest({ method: 'GET', url: `${BASE}runs?limit=${encodeURIComponent(limit)}` }),
+          inv('listRuns'),
+        );
         expect([200, 400]).toContain(res.status);
         expectJsonError(res, limit);
       }),
@@ -98,20 +147,36 @@ describe('HTTP inputs fuzzed', () => {
     const readExport = createReadExportHandler(getCtx);
     const listExports = createListExportsHandler(getCtx);
     await fc.assert(
-      fc.asyncProperty(fc.oneof(hostilePath, fc.string(), fc.constantFrom('locks/users/planted', 'messages/../locks/users/planted', 'manifests/../planted.json', 'messages/%2e%2e/locks/x.jsonl.gz')), async (path) => {
-        const res = await readExport(new HttpRequest({ method: 'GET', url: `${BASE}exports/x`, params: { path } }), inv('readExport'));
-        expect([200, 400, 404], JSON.stringify(path)).toContain(res.status);
-        expectJsonError(res, JSON.stringify(path));
-        if (res.status === 200) expect(isArchivePath(path), JSON.stringify(path)).toBe(true);
-        expect(await responseText(res)).not.toContain(PLANTED);
+      fc.asyncProperty(
+        fc.oneof(
+          hostilePath,
+          fc.string(),
+          fc.constantFrom(
+            'locks/users/planted',
+            'messages/../locks/users/planted',
+            'manifests/../planted.json',
+            'messages/%2e%2e/locks/x.jsonl.gz',
+          ),
+        ),
+        async (path) => {
+          const res = await readExport(new HttpRequest({ method: 'GET', url: `${BASE}exports/x`, params: { path } }), inv('readExport'));
+          expect([200, 400, 404], JSON.stringify(path)).toContain(res.status);
+          expectJsonError(res, JSON.stringify(path));
+          if (res.status === 200) expect(isArchivePath(path), JSON.stringify(path)).toBe(true);
+          expect(await responseText(res)).not.toContain(PLANTED);
 
-        const list = await listExports(new HttpRequest({ method: 'GET', url: `${BASE}exports?prefix=${encodeURIComponent(path)}` }), inv('listExports'));
-        expect([200, 400], JSON.stringify(path)).toContain(list.status);
-        expectJsonError(list, JSON.stringify(path));
-        if (list.status === 200) {
-          for (const item of (list.jsonBody as { items: Array<{ name: string }> }).items) expect(isArchivePath(item.name), item.name).toBe(true);
-        }
-      }),
+          const list = await listExports(
+            new HttpRequest({ method: 'GET', url: `${BASE}exports?prefix=${encodeURIComponent(path)}` }),
+            inv('listExports'),
+          );
+          expect([200, 400], JSON.stringify(path)).toContain(list.status);
+          expectJsonError(list, JSON.stringify(path));
+          if (list.status === 200) {
+            for (const item of (list.jsonBody as { items: Array<{ name: string }> }).items)
+              expect(isArchivePath(item.name), item.name).toBe(true);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

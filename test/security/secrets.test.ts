@@ -54,7 +54,11 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
   const now = Date.now();
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({ clientSecret: SECRET, tokenLifetimeSec: 2, tenant: { seed: 111, users: 5, teams: 2, historyDays: 20, endMs: now - 2 * HOUR } });
+    emulator = await startTestEmulator({
+      clientSecret: SECRET,
+      tokenLifetimeSec: 2,
+      tenant: { seed: 111, users: 5, teams: 2, historyDays: 20, endMs: now - 2 * HOUR },
+    });
     const storage = testStorage('sec-secrets');
     env = {
       AZURE_TENANT_ID: emulator.tenantId,
@@ -77,7 +81,11 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
     };
     const sink = (level: LogLevel, message: string, fields: LogFields) => logs.push(JSON.stringify({ level, message, ...fields }));
     const credential = new RecordingCredential(createGraphCredential(loadSettings(env)));
-    ctx = await buildAppContext(env, { log: createLogger(sink, 'debug'), credential, policy: { baseDelaySec: 0, maxDelaySec: 0, busyDelaySec: 0 } });
+    ctx = await buildAppContext(env, {
+      log: createLogger(sink, 'debug'),
+      credential,
+      policy: { baseDelaySec: 0, maxDelaySec: 0, busyDelaySec: 0 },
+    });
     const foreign = await startHttpsTestServer();
     try {
       // Runs with every kind of failure: 5xx, resets, hangs, one forbidden entity, malformed pages,
@@ -85,7 +93,14 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
       const team = emulator.tenant.teams[0]!.id;
       emulator.setFaults({ errorRate: 0.1, resetRate: 0.05, hangRate: 0.02, malformedRate: 0.05, forbiddenEntities: [team] });
       await runExport({ kind: 'daily', nowMs: now }, ctx.deps);
-      emulator.setFaults({ errorRate: 0, resetRate: 0, hangRate: 0, malformedRate: 0, forbiddenEntities: [], nextLinkOrigin: foreign.origin });
+      emulator.setFaults({
+        errorRate: 0,
+        resetRate: 0,
+        hangRate: 0,
+        malformedRate: 0,
+        forbiddenEntities: [],
+        nextLinkOrigin: foreign.origin,
+      });
       await runExport({ kind: 'backfill', window: { fromMs: now - 20 * DAY, toMs: now - HOUR } }, ctx.deps);
       emulator.setFaults({ nextLinkOrigin: null, tokenEndpointDown: true });
       await new Promise((r) => setTimeout(r, 2100)); // the cached token expires
@@ -147,25 +162,52 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
   it('no HTTP response body holds the secret or a token, errors included', async () => {
     const getCtx = () => Promise.resolve(ctx);
     const inv = (name: string) =>
-      new InvocationContext({ invocationId: `${name}-1`, functionName: name, logHandler: (_l, ...args) => invocationLogs.push(JSON.stringify(args)) });
+      new InvocationContext({
+        invocationId: `${name}-1`,
+        functionName: name,
+        logHandler: (_l, ...args) => invocationLogs.push(JSON.stringify(args)),
+      });
     const base = 'http://localhost:7071/api/';
     const runs = await createListRunsHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs` }), inv('listRuns'));
     const bodies = [await responseText(runs)];
     for (const r of (runs.jsonBody as { runs: Array<{ runId: string }> }).runs) {
-      bodies.push(await responseText(await createGetRunHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs/${r.runId}`, params: { runId: r.runId } }), inv('getRun'))));
+      bodies.push(
+        await responseText(
+          await createGetRunHandler(getCtx)(
+            new HttpRequest({ method: 'GET', url: `${base}runs/${r.runId}`, params: { runId: r.runId } }),
+            inv('getRun'),
+          ),
+        ),
+      );
     }
-    const list = await createListExportsHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}exports?prefix=manifests/` }), inv('listExports'));
+    const list = await createListExportsHandler(getCtx)(
+      new HttpRequest({ method: 'GET', url: `${base}exports?prefix=manifests/` }),
+      inv('listExports'),
+    );
     bodies.push(await responseText(list));
     for (const item of ((list.jsonBody as { items: Array<{ name: string }> }).items ?? []).slice(0, 20)) {
-      bodies.push(await responseText(await createReadExportHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}exports/${item.name}`, params: { path: item.name } }), inv('readExport'))));
+      bodies.push(
+        await responseText(
+          await createReadExportHandler(getCtx)(
+            new HttpRequest({ method: 'GET', url: `${base}exports/${item.name}`, params: { path: item.name } }),
+            inv('readExport'),
+          ),
+        ),
+      );
     }
     // A rejected request: (an echo of what the caller sent would not be a leak, so it is not searched for).
-    const rejected = await createStartBackfillHandler(getCtx)(new HttpRequest({ method: 'POST', url: `${base}backfills`, body: { string: '{"from":"x"}' } }), inv('startBackfill'));
+    const rejected = await createStartBackfillHandler(getCtx)(
+      new HttpRequest({ method: 'POST', url: `${base}backfills`, body: { string: '{"from":"x"}' } }),
+      inv('startBackfill'),
+    );
     expect(rejected.status).toBe(400);
     bodies.push(await responseText(rejected));
     // An internal failure: the context cannot be built (storage refused), the answer is a bare 500.
     const broken = () => Promise.reject(new Error(`storage said no to ${SECRET}`));
-    const failed = await createGetRunHandler(broken)(new HttpRequest({ method: 'GET', url: `${base}runs/x`, params: { runId: 'x' } }), inv('getRun'));
+    const failed = await createGetRunHandler(broken)(
+      new HttpRequest({ method: 'GET', url: `${base}runs/x`, params: { runId: 'x' } }),
+      inv('getRun'),
+    );
     expect(failed.status).toBe(500);
     bodies.push(await responseText(failed));
     expect(bodies.length).toBeGreaterThan(4);

@@ -15,13 +15,34 @@ import { testStorage } from '../support/storage';
 
 /** Strings that are not numbers in range, not durations, URLs, instants, names... depending on the setting. */
 const junk = fc.oneof(
-  fc.constantFrom('yes', 'one day', '-1', 'NaN', '1e999', '0x10', 'P', 'PT', 'null', '{}', '../..', 'http://x', 'ftp://x', '🙂', 'a b', '%00', '1,5', '30 days', 'tomorrow'),
+  fc.constantFrom(
+    'yes',
+    'one day',
+    '-1',
+    'NaN',
+    '1e999',
+    '0x10',
+    'P',
+    'PT',
+    'null',
+    '{}',
+    '../..',
+    'http://x',
+    'ftp://x',
+    '🙂',
+    'a b',
+    '%00',
+    '1,5',
+    '30 days',
+    'tomorrow',
+  ),
   fc.string({ minLength: 1, maxLength: 12, unit: 'grapheme' }).filter((s) => s.trim().length > 0),
 );
 
 const notIn = (valid: (s: string) => boolean) => junk.filter((s) => !valid(s));
 const isNumberIn = (min: number, max: number) => (s: string) => /^\s*\d+(\.\d+)?\s*$/.test(s) && Number(s) >= min && Number(s) <= max;
-const isDuration = (s: string) => /^P(?!$)(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/i.test(s.trim());
+const isDuration = (s: string) =>
+  /^P(?!$)(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$/i.test(s.trim());
 const isHttps = (s: string) => {
   try {
     return new URL(s).protocol === 'https:';
@@ -54,13 +75,19 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   GRAPH_MAX_RETRIES: fc.oneof(notIn(isNumberIn(0, 50)), fc.constantFrom('51')),
   GRAPH_FILTER_MAX_CLAUSES: fc.oneof(notIn(isNumberIn(1, 200)), fc.constantFrom('0', '201')),
   EXPORT_STORAGE: junk.filter((s) => !/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(s) && s !== 'UseDevelopmentStorage=true'),
-  AzureWebJobsStorage: junk.filter((s) => !/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(s) && s !== 'UseDevelopmentStorage=true'),
+  AzureWebJobsStorage: junk.filter(
+    (s) => !/AccountName=|BlobEndpoint=|SharedAccessSignature=/i.test(s) && s !== 'UseDevelopmentStorage=true',
+  ),
   EXPORT_STORAGE__blobServiceUri: notIn(isUrl),
   EXPORT_STORAGE__tableServiceUri: notIn(isUrl),
   EXPORT_STORAGE__queueServiceUri: notIn(isUrl),
-  EXPORT_CONTAINER: fc.oneof(junk, fc.constantFrom('A', 'ab', 'UPPER', 'a--b', '-ab', 'x'.repeat(64))).filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(s)),
+  EXPORT_CONTAINER: fc
+    .oneof(junk, fc.constantFrom('A', 'ab', 'UPPER', 'a--b', '-ab', 'x'.repeat(64)))
+    .filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(s)),
   EXPORT_TABLE_PREFIX: fc.oneof(junk, fc.constantFrom('1abc', 'a-b', 'a'.repeat(42))).filter((s) => !/^[A-Za-z][A-Za-z0-9]{0,40}$/.test(s)),
-  EXPORT_QUEUE: fc.oneof(junk, fc.constantFrom('Q', 'a--b', 'x'.repeat(59))).filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s)),
+  EXPORT_QUEUE: fc
+    .oneof(junk, fc.constantFrom('Q', 'a--b', 'x'.repeat(59)))
+    .filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s)),
   EXPORT_SCHEDULE: fc.oneof(junk, fc.constantFrom('0 30 2 * *', 'every day at 2', '* * * * * * *', '0 30 2 * * !')),
   EXPORT_LAG: notIn(isDuration),
   EXPORT_SETTLE: notIn(isDuration),
@@ -78,7 +105,16 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_RETAINED: notBoolean,
   EXPORT_DELETED_TEAMS: notBoolean,
 };
-const FREE_TEXT = ['AZURE_TENANT_ID', 'AZURE_CLIENT_ID', 'AZURE_CLIENT_SECRET', 'EXPORT_STORAGE__clientId', 'EXPORT_INCLUDE_USERS', 'EXPORT_EXCLUDE_USERS', 'EXPORT_INCLUDE_TEAMS', 'EXPORT_EXCLUDE_TEAMS'];
+const FREE_TEXT = [
+  'AZURE_TENANT_ID',
+  'AZURE_CLIENT_ID',
+  'AZURE_CLIENT_SECRET',
+  'EXPORT_STORAGE__clientId',
+  'EXPORT_INCLUDE_USERS',
+  'EXPORT_EXCLUDE_USERS',
+  'EXPORT_INCLUDE_TEAMS',
+  'EXPORT_EXCLUDE_TEAMS',
+];
 
 /** A case: the base env with one setting set to garbage (AzureWebJobsStorage only counts without EXPORT_STORAGE). */
 const invalidCase = fc.constantFrom(...Object.keys(INVALID)).chain((name) => INVALID[name]!.map((value) => ({ name, value })));
@@ -123,20 +159,29 @@ describe('invalid settings', () => {
           err = e;
         }
         expect(err, `${name}=${JSON.stringify(value)} was accepted`).toBeInstanceOf(SettingsError);
-        expect((err as SettingsError).problems.some((p) => p.startsWith(name)), (err as SettingsError).message).toBe(true);
+        expect(
+          (err as SettingsError).problems.some((p) => p.startsWith(name)),
+          (err as SettingsError).message,
+        ).toBe(true);
       }),
       { numRuns: 600 },
     );
   });
 
   it('the CLI exits 2 with one line naming the setting, before any request to Graph or storage', async () => {
-    const container = BlobServiceClient.fromConnectionString(base.EXPORT_STORAGE as string).getContainerClient(base.EXPORT_CONTAINER as string);
+    const container = BlobServiceClient.fromConnectionString(base.EXPORT_STORAGE as string).getContainerClient(
+      base.EXPORT_CONTAINER as string,
+    );
     await fc.assert(
       fc.asyncProperty(invalidCase, async ({ name, value }) => {
         const stderr = new PassThrough();
         let text = '';
         stderr.on('data', (d) => (text += String(d)));
-        const code = await main(['run'], { env: envWith(base, name, value), stdout: new PassThrough(), stderr: stderr as unknown as NodeJS.WriteStream });
+        const code = await main(['run'], {
+          env: envWith(base, name, value),
+          stdout: new PassThrough(),
+          stderr: stderr as unknown as NodeJS.WriteStream,
+        });
         expect(code, `${name}=${JSON.stringify(value)}`).toBe(2);
         expect(text).toContain(name);
         expect(text.trim().split('\n')).toHaveLength(1);

@@ -96,7 +96,8 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
     }
     if (bad) continue;
     const recorded = item.metadata?.lines;
-    if (recorded !== undefined && Number(recorded) !== parsed.length) invalidBlobs.push(`${name}: metadata says ${recorded} lines, blob has ${parsed.length}`);
+    if (recorded !== undefined && Number(recorded) !== parsed.length)
+      invalidBlobs.push(`${name}: metadata says ${recorded} lines, blob has ${parsed.length}`);
     if (name.startsWith('quarantine/')) {
       quarantined += parsed.length;
       continue;
@@ -109,7 +110,8 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
     const keys = perEntity.get(entityKey(batch.entity)) ?? [];
     for (const m of parsed) {
       const record = m as { lastModifiedDateTime?: string };
-      if (utcDay(Date.parse(String(record.lastModifiedDateTime))) !== batch.day) invalidBlobs.push(`${name}: a version filed under the wrong day`);
+      if (utcDay(Date.parse(String(record.lastModifiedDateTime))) !== batch.day)
+        invalidBlobs.push(`${name}: a version filed under the wrong day`);
       try {
         keys.push(versionKeyOf(m));
       } catch {
@@ -133,7 +135,10 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
   // Current versions: what Graph would serve now for each message (anything else was replaced).
   const current = new Set<string>();
   const tenant = emulator.tenant;
-  for (const e of [...tenant.users.map((u) => ({ kind: 'user' as const, id: u.id })), ...tenant.teams.map((t) => ({ kind: 'team' as const, id: t.id }))]) {
+  for (const e of [
+    ...tenant.users.map((u) => ({ kind: 'user' as const, id: u.id })),
+    ...tenant.teams.map((t) => ({ kind: 'team' as const, id: t.id })),
+  ]) {
     for (const v of tenant.currentVersions(e)) current.add(v.key);
   }
 
@@ -156,7 +161,18 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
     else supersededBeforeCommit.push(k);
   }
   const extra = [...archivedUnion].filter((k) => !emulator.counters.ledger.has(k));
-  return { expected: expected.size, archived: archivedUnion.size, lost, supersededBeforeCommit, extra, duplicated, invalidBlobs, missingPerEntity, blobs, quarantined };
+  return {
+    expected: expected.size,
+    archived: archivedUnion.size,
+    lost,
+    supersededBeforeCommit,
+    extra,
+    duplicated,
+    invalidBlobs,
+    missingPerEntity,
+    blobs,
+    quarantined,
+  };
 }
 
 /** One row of the reliability table (scenario, faults injected, runs, versions expected, lost, duplicated). */
@@ -180,5 +196,12 @@ export function reportScenario(row: ScenarioRow): void {
 
 /** Shorthand for the row of an audit. */
 export function rowOf(scenario: string, faults: string, runs: number, audit: ArchiveAudit): ScenarioRow {
-  return { scenario, faults, runs, expected: audit.expected, lost: audit.lost.length + audit.missingPerEntity.length, duplicated: audit.duplicated.length };
+  return {
+    scenario,
+    faults,
+    runs,
+    expected: audit.expected,
+    lost: audit.lost.length + audit.missingPerEntity.length,
+    duplicated: audit.duplicated.length,
+  };
 }

@@ -51,7 +51,12 @@ export function graphTestClient(origin: string, overrides: Partial<GraphHttpOpti
     random: () => 0.5,
     ...overrides,
   });
-  return { http, credential: (overrides.credential as CountingCredential | undefined) ?? credential, limiter: overrides.limiter ?? limiter, logs };
+  return {
+    http,
+    credential: (overrides.credential as CountingCredential | undefined) ?? credential,
+    limiter: overrides.limiter ?? limiter,
+    logs,
+  };
 }
 
 /** The error a promise rejects with (fails the test if it resolves). */

@@ -91,7 +91,8 @@ export async function allArchivedKeys(deps: Pick<AppDeps, 'container'>): Promise
   const all: string[] = [];
   for await (const blob of deps.container.listBlobsFlat({ prefix: 'messages/' })) {
     if (!blob.name.endsWith('.jsonl.gz')) continue;
-    for await (const line of readBatchLines(deps.container, blob.name)) all.push(versionKeyFromLine(line) ?? `unparseable:${line.slice(0, 40)}`);
+    for await (const line of readBatchLines(deps.container, blob.name))
+      all.push(versionKeyFromLine(line) ?? `unparseable:${line.slice(0, 40)}`);
   }
   return all;
 }

@@ -84,7 +84,13 @@ export async function startHttpsTestServer(): Promise<HttpsTestServer> {
 
   const server = https.createServer({ key, cert }, (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
-    const recorded: RecordedRequest = { method: req.method ?? 'GET', url, path: url.split('?')[0] ?? url, headers: req.headers, at: performance.now() };
+    const recorded: RecordedRequest = {
+      method: req.method ?? 'GET',
+      url,
+      path: url.split('?')[0] ?? url,
+      headers: req.headers,
+      at: performance.now(),
+    };
     requests.push(recorded);
     req.resume();
     void (async () => {

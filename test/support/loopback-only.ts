@@ -8,7 +8,10 @@ const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\]|::ffff:127(\.\d{1,3}
 
 // On globalThis: the patch is installed once per process, even when this module is evaluated again
 // (for the next test file in the same worker, or imported by the guard's own test).
-const state = ((globalThis as { __loopbackOnly?: { blocked: string[]; installed: boolean } }).__loopbackOnly ??= { blocked: [], installed: false });
+const state = ((globalThis as { __loopbackOnly?: { blocked: string[]; installed: boolean } }).__loopbackOnly ??= {
+  blocked: [],
+  installed: false,
+});
 
 /** The hosts refused since the last call, forgetting them (for the guard's own test). */
 export function takeBlockedHosts(): string[] {

@@ -63,4 +63,3 @@ export function installProductionDependencies(installedRoot: string, lockJson: s
   }
   return totals;
 }
-

@@ -50,7 +50,13 @@ export async function parseRsmf(file: string): Promise<ParsedRsmf> {
   const zip = await unzip(zipAttachment.content);
   const manifestBytes = zip.get('rsmf_manifest.json');
   if (!manifestBytes) throw new Error(`${file}: rsmf.zip has no rsmf_manifest.json`);
-  return { headers, text: mail.text ?? '', attachmentNames: mail.attachments.map((a) => a.filename ?? ''), zip, manifest: JSON.parse(manifestBytes.toString('utf8')) as Json };
+  return {
+    headers,
+    text: mail.text ?? '',
+    attachmentNames: mail.attachments.map((a) => a.filename ?? ''),
+    zip,
+    manifest: JSON.parse(manifestBytes.toString('utf8')) as Json,
+  };
 }
 
 /** Problems with the references of one manifest (empty when every id resolves inside the file). */
@@ -64,16 +70,23 @@ export function referenceProblems(manifest: Json, zipNames: ReadonlySet<string>)
   for (const c of conversations) {
     const members = new Set((c.participants as string[]) ?? []);
     for (const p of members) if (!participants.has(p)) problems.push(`conversation ${c.id as string}: participant ${p} unknown`);
-    if (c.custodian !== undefined && !members.has(c.custodian as string)) problems.push(`conversation ${c.id as string}: custodian ${c.custodian as string} not among its participants`);
+    if (c.custodian !== undefined && !members.has(c.custodian as string))
+      problems.push(`conversation ${c.id as string}: custodian ${c.custodian as string} not among its participants`);
   }
   for (const e of events) {
     const where = `event ${e.id as string}`;
-    if (e.participant !== undefined && !participants.has(e.participant as string)) problems.push(`${where}: participant ${e.participant as string} unknown`);
+    if (e.participant !== undefined && !participants.has(e.participant as string))
+      problems.push(`${where}: participant ${e.participant as string} unknown`);
     if (!conversationIds.has(e.conversation as string)) problems.push(`${where}: conversation ${e.conversation as string} unknown`);
-    if (e.parent !== undefined && !eventIds.has(`${e.conversation as string}\u0000${e.parent as string}`)) problems.push(`${where}: parent ${e.parent as string} not in the file`);
-    for (const a of (e.attachments as Json[]) ?? []) if (!zipNames.has(a.id as string)) problems.push(`${where}: attachment ${a.id as string} not in the zip`);
-    for (const r of (e.reactions as Json[]) ?? []) for (const p of (r.participants as string[]) ?? []) if (!participants.has(p)) problems.push(`${where}: reaction participant ${p} unknown`);
-    for (const ed of (e.edits as Json[]) ?? []) if (!participants.has(ed.participant as string)) problems.push(`${where}: edit participant ${ed.participant as string} unknown`);
+    if (e.parent !== undefined && !eventIds.has(`${e.conversation as string}\u0000${e.parent as string}`))
+      problems.push(`${where}: parent ${e.parent as string} not in the file`);
+    for (const a of (e.attachments as Json[]) ?? [])
+      if (!zipNames.has(a.id as string)) problems.push(`${where}: attachment ${a.id as string} not in the zip`);
+    for (const r of (e.reactions as Json[]) ?? [])
+      for (const p of (r.participants as string[]) ?? [])
+        if (!participants.has(p)) problems.push(`${where}: reaction participant ${p} unknown`);
+    for (const ed of (e.edits as Json[]) ?? [])
+      if (!participants.has(ed.participant as string)) problems.push(`${where}: edit participant ${ed.participant as string} unknown`);
   }
   return problems;
 }

@@ -13,7 +13,12 @@ export interface TestStorage {
 /** Unique storage names for one test; `label` only makes them recognisable in Azurite. */
 export function testStorage(label: string): TestStorage {
   const connectionString = inject('storageConnectionString');
-  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 30).replace(/-+$/, '');
+  const slug = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 30)
+    .replace(/-+$/, '');
   const unique = randomBytes(6).toString('hex');
   const container = `t-${slug ? `${slug}-` : ''}${unique}`;
   const letters = label.replace(/[^A-Za-z0-9]/g, '').slice(0, 20);

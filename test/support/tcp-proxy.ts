@@ -118,7 +118,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 }
 
 /** Proxies for the blob, queue and table endpoints of a connection string, and the rewritten string. */
-export async function proxyStorage(connectionString: string): Promise<{ connectionString: string; proxies: TcpProxy[]; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+export async function proxyStorage(
+  connectionString: string,
+): Promise<{ connectionString: string; proxies: TcpProxy[]; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
   const proxies: TcpProxy[] = [];
   const parts: string[] = [];
   for (const part of connectionString.split(';')) {

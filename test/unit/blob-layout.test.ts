@@ -188,7 +188,8 @@ describe('blob names', () => {
     expect(jobManifestName('r1', team)).toBe(`manifests/r1/teams/${encodeIdSegment(team.id)}.json`);
     expect(runManifestName('r1')).toBe('manifests/r1/run.json');
     expect(lockBlobName(user)).toBe(`locks/users/${encodeIdSegment(user.id)}`);
-    for (const name of [quarantineBlobName(user, 'r1', 3), jobManifestName('r1', team), runManifestName('r1')]) expect(isArchivePath(name)).toBe(true);
+    for (const name of [quarantineBlobName(user, 'r1', 3), jobManifestName('r1', team), runManifestName('r1')])
+      expect(isArchivePath(name)).toBe(true);
     expect(isArchivePath(lockBlobName(user))).toBe(false);
   });
 });

@@ -18,7 +18,8 @@ describe('sharingToken', () => {
     );
     // base64: ...Lz4+Pw== (a '+')
     expect(sharingToken('https://x.sharepoint.com/>>?')).toBe('u!aHR0cHM6Ly94LnNoYXJlcG9pbnQuY29tLz4-Pw');
-    for (const url of ['https://a/é', 'https://x.sharepoint.com/>>?', 'https://b/c d']) expect(sharingToken(url)).toMatch(/^u![A-Za-z0-9_-]+$/);
+    for (const url of ['https://a/é', 'https://x.sharepoint.com/>>?', 'https://b/c d'])
+      expect(sharingToken(url)).toMatch(/^u![A-Za-z0-9_-]+$/);
   });
 
   it('builds the driveItem content path under /shares', () => {

@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ERROR_SHAPES, errorShape, type ErrorShapeName } from '../../emulator/error-shapes';
-import { classifyFailure, ForeignOriginError, GraphError, MalformedResponseError, parseErrorBody, type Classification } from '../../src/graph/graph-errors';
+import {
+  classifyFailure,
+  ForeignOriginError,
+  GraphError,
+  MalformedResponseError,
+  parseErrorBody,
+  type Classification,
+} from '../../src/graph/graph-errors';
 
 /** The classification column's words for what classifyFailure returns. */
 function words(c: Classification): string {
@@ -30,15 +37,28 @@ describe('classifyFailure on the real error shapes (docs/graph-errors.md)', () =
 
   it('the doc table and the emulator table list the same shapes, statuses, codes, messages and classifications', () => {
     const fromDoc = Object.fromEntries(docRows().map(({ name, ...rest }) => [name, rest]));
-    const fromEmulator = Object.fromEntries(Object.entries(ERROR_SHAPES).map(([name, s]) => [name, { status: s.status, code: s.code, message: s.message, classification: s.classification }]));
+    const fromEmulator = Object.fromEntries(
+      Object.entries(ERROR_SHAPES).map(([name, s]) => [
+        name,
+        { status: s.status, code: s.code, message: s.message, classification: s.classification },
+      ]),
+    );
     expect(fromDoc).toEqual(fromEmulator);
   });
 
   it('names the roles Graph asks for, in the current and the older wording', () => {
-    const now = classifyFailure(403, 'Forbidden', "Missing role permissions on the request. API requires one of 'ChannelMessage.Read.All'. Roles on the request ''.");
+    const now = classifyFailure(
+      403,
+      'Forbidden',
+      "Missing role permissions on the request. API requires one of 'ChannelMessage.Read.All'. Roles on the request ''.",
+    );
     expect(now).toMatchObject({ kind: 'app-refusal' });
     expect(now.fix).toContain('ChannelMessage.Read.All');
-    const old = classifyFailure(403, 'Forbidden', "Missing role permissions on the request. API required one of 'Chat.Read.All'. Roles on the request 'Chat.ReadWrite.All'");
+    const old = classifyFailure(
+      403,
+      'Forbidden',
+      "Missing role permissions on the request. API required one of 'Chat.Read.All'. Roles on the request 'Chat.ReadWrite.All'",
+    );
     expect(old.fix).toContain('Chat.Read.All');
     expect(old.fix).not.toContain('Chat.ReadWrite.All');
   });
@@ -73,14 +93,29 @@ describe('classifyFailure on the real error shapes (docs/graph-errors.md)', () =
 describe('GraphError', () => {
   it('carries status, code, request-id and a kind derived from status, code and message', () => {
     const err = new GraphError('boom', { status: 404, code: 'ResourceNotFound', requestId: 'r1', path: '/users/x' });
-    expect(err).toMatchObject({ status: 404, code: 'ResourceNotFound', requestId: 'r1', path: '/users/x', kind: 'skip-entity', reason: 'entity-gone', restartRead: false, name: 'GraphError' });
+    expect(err).toMatchObject({
+      status: 404,
+      code: 'ResourceNotFound',
+      requestId: 'r1',
+      path: '/users/x',
+      kind: 'skip-entity',
+      reason: 'entity-gone',
+      restartRead: false,
+      name: 'GraphError',
+    });
   });
 
   it('an app refusal leads its message with the fix', () => {
     const s = errorShape('missingChannelRole');
-    const err = new GraphError('GET /v1.0/teams/t1/channels/getAllMessages failed with 403', { status: s.status, code: s.code, graphMessage: s.message });
+    const err = new GraphError('GET /v1.0/teams/t1/channels/getAllMessages failed with 403', {
+      status: s.status,
+      code: s.code,
+      graphMessage: s.message,
+    });
     expect(err.kind).toBe('app-refusal');
-    expect(err.message).toMatch(/^the app lacks the Graph application permission ChannelMessage\.Read\.All: grant it .* \(GET \/v1\.0\/teams/);
+    expect(err.message).toMatch(
+      /^the app lacks the Graph application permission ChannelMessage\.Read\.All: grant it .* \(GET \/v1\.0\/teams/,
+    );
   });
 
   it('foreign-origin and malformed-response errors are always fatal', () => {
@@ -93,7 +128,11 @@ describe('GraphError', () => {
 
 describe('parseErrorBody', () => {
   it('reads code, message and the request-id from innerError (either casing), ignoring anything else', () => {
-    expect(parseErrorBody({ error: { code: 'Forbidden', message: 'm', innerError: { 'request-id': 'r1' } } })).toEqual({ code: 'Forbidden', message: 'm', requestId: 'r1' });
+    expect(parseErrorBody({ error: { code: 'Forbidden', message: 'm', innerError: { 'request-id': 'r1' } } })).toEqual({
+      code: 'Forbidden',
+      message: 'm',
+      requestId: 'r1',
+    });
     expect(parseErrorBody({ error: { code: 'X', innererror: { 'request-id': 'r2' } } })).toEqual({ code: 'X', requestId: 'r2' });
     expect(parseErrorBody({ error: { code: '', message: 7 } })).toEqual({});
     expect(parseErrorBody('not json')).toEqual({});

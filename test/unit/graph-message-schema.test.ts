@@ -82,8 +82,16 @@ describe('parseMessage', () => {
     ['a malformed lastModifiedDateTime', { ...chatMessage, lastModifiedDateTime: '2021-03-1706:47:05.123Z' }, 'lastModifiedDateTime'],
     ['a lastModifiedDateTime without zone', { ...chatMessage, lastModifiedDateTime: '2021-03-17T06:47:05' }, 'lastModifiedDateTime'],
     ['no conversation id', { ...chatMessage, chatId: null, channelIdentity: null }, 'chatId'],
-    ['a channelIdentity without channelId', { ...chatMessage, chatId: null, channelIdentity: { teamId: 't' } }, 'channelIdentity.channelId'],
-    ['null lastModified and no createdDateTime', { ...chatMessage, lastModifiedDateTime: null, createdDateTime: undefined }, 'createdDateTime'],
+    [
+      'a channelIdentity without channelId',
+      { ...chatMessage, chatId: null, channelIdentity: { teamId: 't' } },
+      'channelIdentity.channelId',
+    ],
+    [
+      'null lastModified and no createdDateTime',
+      { ...chatMessage, lastModifiedDateTime: null, createdDateTime: undefined },
+      'createdDateTime',
+    ],
     ['a numeric etag', { ...chatMessage, etag: 7 }, 'etag'],
   ])('rejects %s, naming the field but not the content', (_name, raw, field) => {
     const reason = expectReason(raw);

@@ -1,17 +1,51 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, decideRetry, MAX_RETRY_AFTER_MS, retryAfterMs, type AttemptState, type Decision, type Outcome, type RetryPolicy } from '../../src/graph/retry-policy';
+import {
+  backoffMs,
+  decideRetry,
+  MAX_RETRY_AFTER_MS,
+  retryAfterMs,
+  type AttemptState,
+  type Decision,
+  type Outcome,
+  type RetryPolicy,
+} from '../../src/graph/retry-policy';
 
 /** maxRetries 3, backoff 100 ms doubling to a 1 s cap, and a jitter source fixed at 0.5 unless a row says otherwise. */
 const policy = (random = 0.5): RetryPolicy => ({ maxRetries: 3, backoff: { baseMs: 100, maxMs: 1000 }, random: () => random });
 const fresh: AttemptState = { retries: 0, refreshed: false };
-const status = (s: number, extra: { retryAfterMs?: number; graph?: boolean } = {}): Outcome => ({ type: 'status', status: s, graph: extra.graph ?? true, ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }) });
+const status = (s: number, extra: { retryAfterMs?: number; graph?: boolean } = {}): Outcome => ({
+  type: 'status',
+  status: s,
+  graph: extra.graph ?? true,
+  ...(extra.retryAfterMs === undefined ? {} : { retryAfterMs: extra.retryAfterMs }),
+});
 
 const rows: Array<[string, Outcome, AttemptState, Decision]> = [
-  ['429 with Retry-After on Graph pauses every request', status(429, { retryAfterMs: 2128 }), fresh, { action: 'pause-all', delayMs: 2128 }],
-  ['429 with Retry-After from a download host waits for this request only', status(429, { retryAfterMs: 700, graph: false }), fresh, { action: 'retry', delayMs: 700 }],
+  [
+    '429 with Retry-After on Graph pauses every request',
+    status(429, { retryAfterMs: 2128 }),
+    fresh,
+    { action: 'pause-all', delayMs: 2128 },
+  ],
+  [
+    '429 with Retry-After from a download host waits for this request only',
+    status(429, { retryAfterMs: 700, graph: false }),
+    fresh,
+    { action: 'retry', delayMs: 700 },
+  ],
   ['429 without Retry-After backs off', status(429), { retries: 2, refreshed: false }, { action: 'retry', delayMs: 200 }],
-  ['429 is retried beyond maxRetries (three times the budget)', status(429, { retryAfterMs: 10 }), { retries: 8, refreshed: false }, { action: 'pause-all', delayMs: 10 }],
-  ['429 fails once three times the budget is spent', status(429, { retryAfterMs: 10 }), { retries: 9, refreshed: false }, { action: 'fail' }],
+  [
+    '429 is retried beyond maxRetries (three times the budget)',
+    status(429, { retryAfterMs: 10 }),
+    { retries: 8, refreshed: false },
+    { action: 'pause-all', delayMs: 10 },
+  ],
+  [
+    '429 fails once three times the budget is spent',
+    status(429, { retryAfterMs: 10 }),
+    { retries: 9, refreshed: false },
+    { action: 'fail' },
+  ],
   ['500 backs off', status(500), fresh, { action: 'retry', delayMs: 50 }],
   ['502 backs off', status(502), { retries: 1, refreshed: false }, { action: 'retry', delayMs: 100 }],
   ['503 honours its Retry-After', status(503, { retryAfterMs: 100 }), fresh, { action: 'retry', delayMs: 100 }],
@@ -44,7 +78,10 @@ describe('decideRetry', () => {
     // The jitter comes from the random source, so two sources give two delays for the same retry.
     const a = decideRetry(status(500), { retries: 2, refreshed: false }, policy(0.1));
     const b = decideRetry(status(500), { retries: 2, refreshed: false }, policy(0.9));
-    expect([a, b]).toEqual([{ action: 'retry', delayMs: 40 }, { action: 'retry', delayMs: 360 }]);
+    expect([a, b]).toEqual([
+      { action: 'retry', delayMs: 40 },
+      { action: 'retry', delayMs: 360 },
+    ]);
   });
 });
 

@@ -11,9 +11,17 @@ describe('scanHostedContents', () => {
     const snippet = `${G}/v1.0/teams/t/channels/19:c@thread.tacv2/messages/1/replies/2/hostedContents/c25pcA==/$value`;
     const scan = scanHostedContents(
       {
-        body: { contentType: 'html', content: `<p>look <img src="${img}" width="100"> <customemoji id="x" alt="party" source="${emoji}"></customemoji></p>` },
+        body: {
+          contentType: 'html',
+          content: `<p>look <img src="${img}" width="100"> <customemoji id="x" alt="party" source="${emoji}"></customemoji></p>`,
+        },
         reactions: [{ reactionType: 'custom', reactionContentUrl: reaction }],
-        attachments: [{ contentType: 'application/vnd.microsoft.card.codesnippet', content: JSON.stringify({ codeSnippetUrl: snippet, language: 'ts' }) }],
+        attachments: [
+          {
+            contentType: 'application/vnd.microsoft.card.codesnippet',
+            content: JSON.stringify({ codeSnippetUrl: snippet, language: 'ts' }),
+          },
+        ],
       },
       G,
     );
@@ -27,7 +35,10 @@ describe('scanHostedContents', () => {
   });
 
   it('never offers a URL on another origin for download', () => {
-    const scan = scanHostedContents({ body: { content: '<img src="https://evil.example/v1.0/chats/c/messages/1/hostedContents/x/$value">' } }, G);
+    const scan = scanHostedContents(
+      { body: { content: '<img src="https://evil.example/v1.0/chats/c/messages/1/hostedContents/x/$value">' } },
+      G,
+    );
     expect(scan.refs).toEqual([]);
     expect(scan.foreign).toHaveLength(1);
   });

@@ -48,12 +48,15 @@ describe('layering', () => {
 
   it('only src/archive and the composition root import the Blob Storage SDK', () => {
     const allowed = new Set(['deps.ts', 'storage-clients.ts']);
-    const offenders = files.filter((f) => !f.path.startsWith('archive/') && !allowed.has(f.path) && f.text.includes("'@azure/storage-blob'")).map((f) => f.path);
+    const offenders = files
+      .filter((f) => !f.path.startsWith('archive/') && !allowed.has(f.path) && f.text.includes("'@azure/storage-blob'"))
+      .map((f) => f.path);
     expect(offenders).toEqual([]);
   });
 
   it('nothing outside src/archive calls a container or blob client', () => {
-    const calls = /\.(getBlobClient|getBlockBlobClient|listBlobsFlat|listBlobsByHierarchy|getBlobLeaseClient|uploadData|downloadToBuffer)\(/;
+    const calls =
+      /\.(getBlobClient|getBlockBlobClient|listBlobsFlat|listBlobsByHierarchy|getBlobLeaseClient|uploadData|downloadToBuffer)\(/;
     const offenders = files.filter((f) => !f.path.startsWith('archive/') && calls.test(f.text)).map((f) => f.path);
     expect(offenders).toEqual([]);
   });

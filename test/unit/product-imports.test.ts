@@ -22,7 +22,10 @@ interface ModuleRef {
 
 /** The modules a file names in import/export-from statements (at line start), dynamic import() and require(). */
 function moduleRefs(source: string): ModuleRef[] {
-  const statements = [...source.matchAll(/^(import|export)(\s+type\b)?(?:[^;'"]*?\bfrom\s*)?\s*'([^']+)'/gm)].map((m) => ({ spec: m[3]!, typeOnly: m[2] !== undefined }));
+  const statements = [...source.matchAll(/^(import|export)(\s+type\b)?(?:[^;'"]*?\bfrom\s*)?\s*'([^']+)'/gm)].map((m) => ({
+    spec: m[3]!,
+    typeOnly: m[2] !== undefined,
+  }));
   const calls = [...source.matchAll(/\b(?:require|import)\(\s*'([^']+)'\s*\)/g)].map((m) => ({ spec: m[1]!, typeOnly: false }));
   return [...statements, ...calls];
 }

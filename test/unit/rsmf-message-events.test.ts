@@ -24,7 +24,14 @@ const opts = (content: Record<string, ContentEntry[]> = {}) => ({
 
 describe('buildEvent', () => {
   it('shows the latest body and lists each earlier body as an edit, oldest first', () => {
-    const { event } = buildEvent([v(0, {}), v(60_000, { body: { contentType: 'text', content: 'hello!' }, lastEditedDateTime: '2026-11-27T10:01:00Z' }), v(120_000, { body: { contentType: 'text', content: 'hello!!' } })], opts());
+    const { event } = buildEvent(
+      [
+        v(0, {}),
+        v(60_000, { body: { contentType: 'text', content: 'hello!' }, lastEditedDateTime: '2026-11-27T10:01:00Z' }),
+        v(120_000, { body: { contentType: 'text', content: 'hello!!' } }),
+      ],
+      opts(),
+    );
     expect(event.body).toBe('hello!!');
     expect(event.edits).toEqual([
       { participant: 'u-ada', timestamp: '2026-11-27T10:01:00.000Z', previous: 'hello', new: 'hello!' },
@@ -35,20 +42,36 @@ describe('buildEvent', () => {
   });
 
   it('keeps the last known body of a deleted message and its sender, though the deletion names neither', () => {
-    const { event } = buildEvent([v(0, {}), v(60_000, { from: null, body: { contentType: 'text', content: null }, deletedDateTime: '2026-11-27T10:01:00Z' })], opts());
+    const { event } = buildEvent(
+      [v(0, {}), v(60_000, { from: null, body: { contentType: 'text', content: null }, deletedDateTime: '2026-11-27T10:01:00Z' })],
+      opts(),
+    );
     expect(event).toMatchObject({ deleted: true, body: 'hello', participant: 'u-ada' });
     expect(event.edits).toBeUndefined();
   });
 
   it('names an unknown participant when no archived version names the sender', () => {
-    const { event, people } = buildEvent([v(60_000, { from: null, body: { contentType: 'text', content: null }, deletedDateTime: '2026-11-27T10:01:00Z' })], opts());
+    const { event, people } = buildEvent(
+      [v(60_000, { from: null, body: { contentType: 'text', content: null }, deletedDateTime: '2026-11-27T10:01:00Z' })],
+      opts(),
+    );
     expect(event).toMatchObject({ deleted: true, body: '', participant: 'teams-export:unknown' });
     expect(people).toContainEqual({ id: 'teams-export:unknown', displayName: 'Unknown (not named in the archive)' });
   });
 
   it('counts reactions of the latest version by value, custom emoji by name, reactors as participants', () => {
-    const r = (type: string, user: string, name?: string) => ({ reactionType: type, displayName: name ?? null, user: { user: { id: user } } });
-    const { event, people } = buildEvent([v(0, { reactions: [r('like', 'u-x')] }), v(1, { reactions: [r('like', 'u-bo'), r('like', 'u-ada'), r('custom', 'u-bo', 'partyparrot')] })], opts());
+    const r = (type: string, user: string, name?: string) => ({
+      reactionType: type,
+      displayName: name ?? null,
+      user: { user: { id: user } },
+    });
+    const { event, people } = buildEvent(
+      [
+        v(0, { reactions: [r('like', 'u-x')] }),
+        v(1, { reactions: [r('like', 'u-bo'), r('like', 'u-ada'), r('custom', 'u-bo', 'partyparrot')] }),
+      ],
+      opts(),
+    );
     expect(event.reactions).toEqual([
       { value: 'like', count: 2, participants: ['u-bo', 'u-ada'] },
       { value: 'partyparrot', count: 1, participants: ['u-bo'] },
@@ -58,8 +81,18 @@ describe('buildEvent', () => {
   });
 
   it('maps system events to join, leave and history, naming members', () => {
-    const sys = (type: string) => v(0, { from: null, messageType: 'systemEventMessage', body: { contentType: 'html', content: '<systemEventMessage/>' }, eventDetail: { '@odata.type': `#microsoft.graph.${type}`, members: [{ id: 'u-bo' }], initiator: ada } });
-    expect(buildEvent([sys('membersAddedEventMessageDetail')], opts()).event).toMatchObject({ type: 'join', participant: 'u-ada', body: 'membersAdded: Bo' });
+    const sys = (type: string) =>
+      v(0, {
+        from: null,
+        messageType: 'systemEventMessage',
+        body: { contentType: 'html', content: '<systemEventMessage/>' },
+        eventDetail: { '@odata.type': `#microsoft.graph.${type}`, members: [{ id: 'u-bo' }], initiator: ada },
+      });
+    expect(buildEvent([sys('membersAddedEventMessageDetail')], opts()).event).toMatchObject({
+      type: 'join',
+      participant: 'u-ada',
+      body: 'membersAdded: Bo',
+    });
     expect(buildEvent([sys('membersDeletedEventMessageDetail')], opts()).event.type).toBe('leave');
     expect(buildEvent([sys('callEndedEventMessageDetail')], opts()).event.type).toBe('history');
   });
@@ -68,13 +101,25 @@ describe('buildEvent', () => {
     const first = v(0, { importance: 'urgent' });
     const key = `k${String(first.lastModifiedDateTime)}`;
     const sha = 'a'.repeat(64);
-    const { event, files } = buildEvent([first], opts({
-      [key]: [
-        { key, kind: 'hostedContent', ref: 'h1', status: 'stored', sha256: sha, contentType: 'image/png', bytes: 10 },
-        { key, kind: 'file', ref: 'https://x/f', name: 'Budget.xlsx', status: 'stored', sha256: 'b'.repeat(64), contentType: 'application/octet-stream', bytes: 20 },
-        { key, kind: 'file', ref: 'https://x/g', name: 'gone.docx', status: 'missing' },
-      ],
-    }));
+    const { event, files } = buildEvent(
+      [first],
+      opts({
+        [key]: [
+          { key, kind: 'hostedContent', ref: 'h1', status: 'stored', sha256: sha, contentType: 'image/png', bytes: 10 },
+          {
+            key,
+            kind: 'file',
+            ref: 'https://x/f',
+            name: 'Budget.xlsx',
+            status: 'stored',
+            sha256: 'b'.repeat(64),
+            contentType: 'application/octet-stream',
+            bytes: 20,
+          },
+          { key, kind: 'file', ref: 'https://x/g', name: 'gone.docx', status: 'missing' },
+        ],
+      }),
+    );
     expect(event.attachments).toEqual([
       { id: `${sha}.png`, display: 'image-1.png', size: 10 },
       { id: `${'b'.repeat(64)}.xlsx`, display: 'Budget.xlsx', size: 20 },

@@ -58,8 +58,15 @@ describe('blindSpots', () => {
 
   it('adds the notes the other settings call for', () => {
     const all = blindSpots({ chatMode: 'sender', retained: true, deletedTeams: false, hostedContents: false, files: false }).join('\n');
-    for (const setting of ['EXPORT_CHAT_MODE is sender', 'EXPORT_DELETED_TEAMS is off', 'EXPORT_HOSTED_CONTENTS is off', 'EXPORT_ATTACHMENTS is off']) expect(all).toContain(setting);
+    for (const setting of [
+      'EXPORT_CHAT_MODE is sender',
+      'EXPORT_DELETED_TEAMS is off',
+      'EXPORT_HOSTED_CONTENTS is off',
+      'EXPORT_ATTACHMENTS is off',
+    ])
+      expect(all).toContain(setting);
     const none = blindSpots({ chatMode: 'custodian', retained: true, deletedTeams: true, hostedContents: true, files: true }).join('\n');
-    for (const setting of ['EXPORT_CHAT_MODE', 'EXPORT_DELETED_TEAMS', 'EXPORT_HOSTED_CONTENTS', 'EXPORT_ATTACHMENTS']) expect(none).not.toContain(setting);
+    for (const setting of ['EXPORT_CHAT_MODE', 'EXPORT_DELETED_TEAMS', 'EXPORT_HOSTED_CONTENTS', 'EXPORT_ATTACHMENTS'])
+      expect(none).not.toContain(setting);
   });
 });

@@ -9,8 +9,10 @@ describe('sender filters', () => {
 
   it('covers every outside identity type, every application type and system events (spelled correctly)', () => {
     const [base] = othersFilters();
-    for (const t of ['anonymousGuest', 'federatedUser', 'personalMicrosoftAccountUser', 'skypeUser', 'phoneUser']) expect(base).toContain(`from/user/userIdentityType eq '${t}'`);
-    for (const t of ['aadApplication', 'bot', 'tenantBot', 'office365Connector', 'outgoingWebhook']) expect(base).toContain(`from/application/applicationIdentityType eq '${t}'`);
+    for (const t of ['anonymousGuest', 'federatedUser', 'personalMicrosoftAccountUser', 'skypeUser', 'phoneUser'])
+      expect(base).toContain(`from/user/userIdentityType eq '${t}'`);
+    for (const t of ['aadApplication', 'bot', 'tenantBot', 'office365Connector', 'outgoingWebhook'])
+      expect(base).toContain(`from/application/applicationIdentityType eq '${t}'`);
     expect(base).toContain("messageType eq 'systemEventMessage'");
     expect(base).not.toContain('messsageType');
     expect(base).not.toMatch(/ and /);

@@ -32,7 +32,13 @@ describe('loadSettings', () => {
   });
 
   it('uses a client secret credential when AZURE_CLIENT_SECRET is set', () => {
-    const s = loadSettings({ ...minimal, AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_CLIENT_SECRET: 'x', AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1' });
+    const s = loadSettings({
+      ...minimal,
+      AZURE_TENANT_ID: 't',
+      AZURE_CLIENT_ID: 'c',
+      AZURE_CLIENT_SECRET: 'x',
+      AZURE_AUTHORITY_HOST: 'https://127.0.0.1:1',
+    });
     expect(s.graph.credential).toMatchObject({ kind: 'clientSecret', tenantId: 't', clientId: 'c', authorityHost: 'https://127.0.0.1:1' });
   });
 

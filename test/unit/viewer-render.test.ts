@@ -35,16 +35,30 @@ function lines(...messages: Array<Record<string, unknown>>): ArchivedLine[] {
 }
 
 const names = namesFromSnapshot({
-  users: [{ id: ADA, displayName: 'Ada Lovelace' }, { id: EVIL, displayName: '<img src=x onerror=alert(1)>' }],
+  users: [
+    { id: ADA, displayName: 'Ada Lovelace' },
+    { id: EVIL, displayName: '<img src=x onerror=alert(1)>' },
+  ],
   chats: [{ id: CHAT, topic: 'Launch <b>plan</b>', members: [] }],
 });
 
 describe('conversation page', () => {
   const data = lines(
     msg('1', '2026-03-02T09:00:00.000Z'),
-    msg('1', '2026-03-02T10:00:00.000Z', { lastEditedDateTime: '2026-03-02T10:00:00.000Z', body: { contentType: 'html', content: '<p>edited text</p>' } }),
-    msg('2', '2026-03-02T09:30:00.000Z', { createdDateTime: '2026-03-02T09:30:00.000Z', body: { contentType: 'text', content: 'soon gone' } }),
-    msg('2', '2026-03-02T11:00:00.000Z', { createdDateTime: '2026-03-02T09:30:00.000Z', deletedDateTime: '2026-03-02T11:00:00.000Z', from: null, body: { contentType: 'text', content: null } }),
+    msg('1', '2026-03-02T10:00:00.000Z', {
+      lastEditedDateTime: '2026-03-02T10:00:00.000Z',
+      body: { contentType: 'html', content: '<p>edited text</p>' },
+    }),
+    msg('2', '2026-03-02T09:30:00.000Z', {
+      createdDateTime: '2026-03-02T09:30:00.000Z',
+      body: { contentType: 'text', content: 'soon gone' },
+    }),
+    msg('2', '2026-03-02T11:00:00.000Z', {
+      createdDateTime: '2026-03-02T09:30:00.000Z',
+      deletedDateTime: '2026-03-02T11:00:00.000Z',
+      from: null,
+      body: { contentType: 'text', content: null },
+    }),
     msg('3', '2026-03-02T12:00:00.000Z', {
       createdDateTime: '2026-03-02T08:00:00.000Z',
       reactions: [
@@ -55,18 +69,30 @@ describe('conversation page', () => {
     { not: 'a message' },
   );
   const messages = groupMessages(data);
-  const html = conversationDayPage({ links: serverLinks('/'), names }, 'user', 'u1', CHAT, '2026-03-02', { messages, content: new Map(), snippets: new Map() });
+  const html = conversationDayPage({ links: serverLinks('/'), names }, 'user', 'u1', CHAT, '2026-03-02', {
+    messages,
+    content: new Map(),
+    snippets: new Map(),
+  });
 
   it('groups versions per message, in creation order, oldest version first', () => {
-    expect(messages.map((m) => [m.id, m.versions.length])).toEqual([['3', 1], ['1', 2], ['2', 2]]);
+    expect(messages.map((m) => [m.id, m.versions.length])).toEqual([
+      ['3', 1],
+      ['1', 2],
+      ['2', 2],
+    ]);
   });
 
   it('shows the newest text and folds the earlier version away', () => {
-    expect(html).toMatch(/<article class="message edited" id="m-1">[\s\S]*edited text[\s\S]*<details class="versions"><summary>1 earlier version<\/summary>[\s\S]*text of 1/);
+    expect(html).toMatch(
+      /<article class="message edited" id="m-1">[\s\S]*edited text[\s\S]*<details class="versions"><summary>1 earlier version<\/summary>[\s\S]*text of 1/,
+    );
   });
 
   it('marks a deletion and shows the last known text', () => {
-    expect(html).toMatch(/<article class="message deleted" id="m-2"><div class="head"><span class="sender">Ada Lovelace<\/span>[\s\S]*deleted-badge[\s\S]*last known text:[\s\S]*soon gone/);
+    expect(html).toMatch(
+      /<article class="message deleted" id="m-2"><div class="head"><span class="sender">Ada Lovelace<\/span>[\s\S]*deleted-badge[\s\S]*last known text:[\s\S]*soon gone/,
+    );
   });
 
   it('names senders and reactors from the directory, escaped', () => {
@@ -82,14 +108,25 @@ describe('conversation page', () => {
   });
 
   it('carries the function key on every link when given one', () => {
-    const keyed = conversationDayPage({ links: serverLinks('/api/viewer/', { code: 'k&y' }), names }, 'user', 'u1', CHAT, '2026-03-02', { messages, content: new Map(), snippets: new Map() });
+    const keyed = conversationDayPage({ links: serverLinks('/api/viewer/', { code: 'k&y' }), names }, 'user', 'u1', CHAT, '2026-03-02', {
+      messages,
+      content: new Map(),
+      snippets: new Map(),
+    });
     const hrefs = [...keyed.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1] as string);
     expect(hrefs.length).toBeGreaterThan(5);
     for (const h of hrefs) expect(h).toMatch(/[?&]code=k%26y/);
   });
 
   it('offline pages use relative links and a meta CSP, and no server-only links', () => {
-    const offline = conversationDayPage({ links: offlineLinks(2, () => undefined), names, offline: true }, 'user', 'u1', CHAT, '2026-03-02', { messages, content: new Map(), snippets: new Map() });
+    const offline = conversationDayPage(
+      { links: offlineLinks(2, () => undefined), names, offline: true },
+      'user',
+      'u1',
+      CHAT,
+      '2026-03-02',
+      { messages, content: new Map(), snippets: new Map() },
+    );
     expect(offline).toContain('<link rel="stylesheet" href="../../assets/viewer.css">');
     expect(offline).toContain('http-equiv="Content-Security-Policy"');
     expect(offline).not.toContain('/raw/');
@@ -98,9 +135,20 @@ describe('conversation page', () => {
 
 describe('channel threads', () => {
   it('puts replies under their post and keeps replies to an earlier post together', () => {
-    const ch = (id: string, created: string, replyToId: string | null) => ({ ...msg(id, created, { createdDateTime: created, replyToId }), chatId: null, channelIdentity: { teamId: 't', channelId: 'c' } });
-    const threads = threadsOf(groupMessages(lines(ch('10', '2026-03-02T08:00:00Z', null), ch('11', '2026-03-02T09:00:00Z', '10'), ch('12', '2026-03-02T07:00:00Z', '5'))));
-    expect(threads.map((t) => [t.rootId, t.root?.id, t.replies.map((r) => r.id)])).toEqual([['5', undefined, ['12']], ['10', '10', ['11']]]);
+    const ch = (id: string, created: string, replyToId: string | null) => ({
+      ...msg(id, created, { createdDateTime: created, replyToId }),
+      chatId: null,
+      channelIdentity: { teamId: 't', channelId: 'c' },
+    });
+    const threads = threadsOf(
+      groupMessages(
+        lines(ch('10', '2026-03-02T08:00:00Z', null), ch('11', '2026-03-02T09:00:00Z', '10'), ch('12', '2026-03-02T07:00:00Z', '5')),
+      ),
+    );
+    expect(threads.map((t) => [t.rootId, t.root?.id, t.replies.map((r) => r.id)])).toEqual([
+      ['5', undefined, ['12']],
+      ['10', '10', ['11']],
+    ]);
   });
 });
 

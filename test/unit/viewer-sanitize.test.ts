@@ -33,14 +33,21 @@ describe('sanitizeBody', () => {
   });
 
   it('keeps formatting, mentions and safe links (made noreferrer)', () => {
-    const out = sanitizeBody('<div><at id="0">Ada Lovelace</at> <b>bold</b> <a href="https://example.org/x" onclick="x()">link</a></div>', resolveNone);
-    expect(out).toBe('<div><span class="mention">Ada Lovelace</span> <b>bold</b> <a href="https://example.org/x" rel="noopener noreferrer nofollow">link</a></div>');
+    const out = sanitizeBody(
+      '<div><at id="0">Ada Lovelace</at> <b>bold</b> <a href="https://example.org/x" onclick="x()">link</a></div>',
+      resolveNone,
+    );
+    expect(out).toBe(
+      '<div><span class="mention">Ada Lovelace</span> <b>bold</b> <a href="https://example.org/x" rel="noopener noreferrer nofollow">link</a></div>',
+    );
   });
 
   it('shows an image only through the archive URL the resolver gives, else a placeholder', () => {
     const body = `<p><img src="${HOSTED}" width="250" height="141" alt="image" style="vertical-align:bottom"></p><img src="https://evil.example/p.png">`;
     const out = sanitizeBody(body, resolveHosted);
-    expect(out).toBe('<p><img src="/content/abc" alt="image" width="250" height="141" /></p><span class="missing">[image not in the archive]</span>');
+    expect(out).toBe(
+      '<p><img src="/content/abc" alt="image" width="250" height="141" /></p><span class="missing">[image not in the archive]</span>',
+    );
   });
 
   it('does not let a resolver answer with a scheme through (images are same-origin only)', () => {
@@ -49,12 +56,18 @@ describe('sanitizeBody', () => {
   });
 
   it('renders custom emoji from the archive, or their name', () => {
-    expect(sanitizeBody(`<customemoji id="e" alt="partyparrot" source="${HOSTED}"></customemoji>`, resolveHosted)).toBe('<img src="/content/abc" alt="partyparrot" width="20" height="20" />');
-    expect(sanitizeBody('<customemoji id="e" alt="partyparrot" source="https://x/y"></customemoji>', resolveNone)).toBe('<span>:partyparrot:</span>');
+    expect(sanitizeBody(`<customemoji id="e" alt="partyparrot" source="${HOSTED}"></customemoji>`, resolveHosted)).toBe(
+      '<img src="/content/abc" alt="partyparrot" width="20" height="20" />',
+    );
+    expect(sanitizeBody('<customemoji id="e" alt="partyparrot" source="https://x/y"></customemoji>', resolveNone)).toBe(
+      '<span>:partyparrot:</span>',
+    );
   });
 
   it('drops disallowed classes and protocol-relative links', () => {
-    expect(sanitizeBody('<span class="mention evil">x</span><a href="//evil.example/">y</a>', resolveNone)).toBe('<span class="mention">x</span><a rel="noopener noreferrer nofollow">y</a>');
+    expect(sanitizeBody('<span class="mention evil">x</span><a href="//evil.example/">y</a>', resolveNone)).toBe(
+      '<span class="mention">x</span><a rel="noopener noreferrer nofollow">y</a>',
+    );
   });
 });
 

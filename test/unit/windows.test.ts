@@ -74,7 +74,6 @@ describe('chunks', () => {
       expect(c.advance).toEqual({});
     }
   });
-
 });
 
 describe('splitWindow', () => {
