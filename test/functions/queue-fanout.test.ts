@@ -94,6 +94,7 @@ describe('daily run over the jobs queue', () => {
 
   it('a repeated or past-due trigger for the same scheduled time adds no run and no message', async () => {
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
+    expect(await runPlanningMessages(fh, handlers.worker)).toBe(1);
     await dailyExport(timer(scheduledMs, true), fh.invocation('dailyExport'));
     await dailyExport(timer(scheduledMs), fh.invocation('dailyExport'));
     expect(await fh.queuedMessages()).toHaveLength(fh.h.entities().length);
