@@ -61,7 +61,17 @@ describe('HTTP API', () => {
    * One backfill over HTTP, drained through the queue, made by whichever test needs it first (so the
    * tests pass in any order): the 202 answer, the run as seen while still queued, and its id.
    */
-  let backfill: Promise<{ users: string[]; teams: string[]; res: HttpResponseInit; queued: HttpResponseInit; runId: string; atAnswer: unknown[]; planned: number }> | undefined;
+  let backfill:
+    | Promise<{
+        users: string[];
+        teams: string[];
+        res: HttpResponseInit;
+        queued: HttpResponseInit;
+        runId: string;
+        atAnswer: unknown[];
+        planned: number;
+      }>
+    | undefined;
   const finishedBackfill = () =>
     (backfill ??= (async () => {
       const users = fh.h.emulator.tenant.users.map((u) => u.id.toUpperCase());
