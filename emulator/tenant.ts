@@ -20,7 +20,7 @@ export interface EmulatedUser {
    * Set when the user was deleted (data clock): gone from /users, listed by
    * /directory/deletedItems/microsoft.graph.user, and their chats still served for DELETED_USER_SERVED_MS.
    */
-  deletedMs?: number;
+  deletedMs?: number | undefined;
 }
 
 export interface EmulatedChannel {

@@ -131,16 +131,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     case 'verify':
       return verifyCommand(ctx, { ...common, ...(positionals[0] !== undefined ? { prefix: positionals[0] } : {}) });
     case 'rsmf':
-      return rsmfCommand(ctx, {
-        ...common,
-        ...(values.from !== undefined ? { from: values.from } : {}),
-        ...(values.to !== undefined ? { to: values.to } : {}),
-        ...(values.out !== undefined ? { out: values.out } : {}),
-        user: values.user ?? [],
-        team: values.team ?? [],
-        conversation: values.conversation ?? [],
-        allowUnsettled: values['allow-unsettled'] === true,
-      });
+      return rsmfCommand(ctx, { ...common, ...archiveSelection(values), allowUnsettled: values['allow-unsettled'] === true });
     case 'demo':
       return loadDemo()(ctx, { keep: values.keep === true });
     // The viewer (and its HTML sanitizer) loads only for its own commands: the others start as before.
@@ -150,15 +141,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
         ...(values.port !== undefined ? { port: values.port } : {}),
       });
     case 'html':
-      return (await import('./viewer-commands.js')).htmlCommand(ctx, {
-        ...common,
-        ...(values.from !== undefined ? { from: values.from } : {}),
-        ...(values.to !== undefined ? { to: values.to } : {}),
-        ...(values.out !== undefined ? { out: values.out } : {}),
-        user: values.user ?? [],
-        team: values.team ?? [],
-        conversation: values.conversation ?? [],
-      });
+      return (await import('./viewer-commands.js')).htmlCommand(ctx, { ...common, ...archiveSelection(values) });
   }
 }
 
@@ -197,3 +180,15 @@ export function runFromProcess(): void {
 }
 
 if (require.main === module) runFromProcess();
+
+/** What `rsmf` and `html` read from the archive: a range, entities and conversations, and where to write. */
+function archiveSelection(values: { from?: string; to?: string; out?: string; user?: string[]; team?: string[]; conversation?: string[] }) {
+  return {
+    ...(values.from !== undefined ? { from: values.from } : {}),
+    ...(values.to !== undefined ? { to: values.to } : {}),
+    ...(values.out !== undefined ? { out: values.out } : {}),
+    user: values.user ?? [],
+    team: values.team ?? [],
+    conversation: values.conversation ?? [],
+  };
+}

@@ -10,8 +10,8 @@ export interface WindowSettings {
 }
 
 export interface Watermarks {
-  freshWatermarkMs?: number;
-  settledWatermarkMs?: number;
+  freshWatermarkMs?: number | undefined;
+  settledWatermarkMs?: number | undefined;
 }
 
 /** One chunk to read, and the watermarks to advance once every blob of it is committed. */

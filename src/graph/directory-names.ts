@@ -32,7 +32,7 @@ export async function readDirectoryUsers(http: GraphHttp, signal?: AbortSignal):
 
 export async function readDirectoryTeams(
   http: GraphHttp,
-  teamIds: ReadonlyArray<{ id: string; displayName?: string }>,
+  teamIds: ReadonlyArray<{ id: string; displayName?: string | undefined }>,
   signal?: AbortSignal,
 ): Promise<DirectorySnapshot['teams']> {
   const out: DirectorySnapshot['teams'] = [];

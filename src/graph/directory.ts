@@ -7,15 +7,15 @@ import { pages } from './paging';
 
 export interface DirectoryUser {
   id: string;
-  displayName?: string;
-  userPrincipalName?: string;
-  accountEnabled?: boolean;
-  userType?: string;
+  displayName?: string | undefined;
+  userPrincipalName?: string | undefined;
+  accountEnabled?: boolean | undefined;
+  userType?: string | undefined;
 }
 
 export interface DirectoryTeam {
   id: string;
-  displayName?: string;
+  displayName?: string | undefined;
 }
 
 // All users, not only enabled or licensed ones: a disabled or unlicensed user may still hold chat

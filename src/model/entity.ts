@@ -14,7 +14,7 @@ export interface Entity {
   /** Graph object id (GUID for users and teams in a real tenant). */
   id: string;
   /** For humans only (progress, status); never used in blob names. */
-  displayName?: string;
+  displayName?: string | undefined;
   /** A guest user (userType Guest): usually without a Teams mailbox of their own in this tenant. */
   guest?: boolean;
 }

@@ -28,17 +28,17 @@ export interface Checkpoint {
 interface CheckpointRow {
   partitionKey: string;
   rowKey: string;
-  kind?: string;
-  id?: string;
-  displayName?: string;
-  freshWatermark?: string;
-  settledWatermark?: string;
-  lastRunId?: string;
-  lastStatus?: string;
-  lastErrorCode?: string;
-  lastError?: string;
-  totalMessages?: number;
-  updatedAt?: string;
+  kind?: string | undefined;
+  id?: string | undefined;
+  displayName?: string | undefined;
+  freshWatermark?: string | undefined;
+  settledWatermark?: string | undefined;
+  lastRunId?: string | undefined;
+  lastStatus?: string | undefined;
+  lastErrorCode?: string | undefined;
+  lastError?: string | undefined;
+  totalMessages?: number | undefined;
+  updatedAt?: string | undefined;
 }
 
 /** Optimistic-concurrency attempts before advance() gives up (each conflict means someone else moved on). */
@@ -118,7 +118,11 @@ export class CheckpointStore {
    * back) and adds `addMessages` to the total. Concurrent writers are serialised by ETag: on a
    * conflict the row is re-read and the maximum recomputed. Call only after the data is durable.
    */
-  async advance(entity: Entity, to: { freshWatermarkMs?: number; settledWatermarkMs?: number }, addMessages = 0): Promise<Checkpoint> {
+  async advance(
+    entity: Entity,
+    to: { freshWatermarkMs?: number | undefined; settledWatermarkMs?: number | undefined },
+    addMessages = 0,
+  ): Promise<Checkpoint> {
     for (const v of [to.freshWatermarkMs, to.settledWatermarkMs]) {
       if (v !== undefined && !Number.isFinite(v)) throw new RangeError(`invalid watermark ${v}`);
     }

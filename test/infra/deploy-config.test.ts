@@ -64,7 +64,7 @@ describe('azd parameters', () => {
 describe('azure.yaml', () => {
   it('builds remotely, needs an azd that checks remoteBuild against .funcignore, and points to docs/deploy.md', () => {
     expect(azureYaml).toMatch(/^ {4}remoteBuild: true$/m);
-    expect(azureYaml).toMatch(/^ {2}azd: ">= 1\.23\.12"$/m);
+    expect(azureYaml).toMatch(/^ {2}azd: ["']>= 1\.23\.12["']$/m);
     expect(azureYaml).toContain('docs/deploy.md');
     expect(existsSync(join(ROOT, 'docs', 'deploy.md'))).toBe(true);
     // azd refuses remoteBuild: true with a .funcignore that keeps node_modules.
