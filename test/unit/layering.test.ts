@@ -19,7 +19,7 @@ const files = sourceFiles(SRC).map((path) => ({ path: relative(SRC, path).split(
 const folderOf = (path: string) => (path.includes('/') ? path.split('/')[0]! : '.');
 
 /** Lower numbers sit lower: a folder may import from its own level or below. Root files (settings, log, time) are utilities. */
-const LEVEL: Record<string, number> = { model: 0, graph: 1, archive: 1, state: 1, export: 2, app: 3, cli: 3 };
+const LEVEL: Record<string, number> = { model: 0, graph: 1, archive: 1, state: 1, export: 2, rsmf: 2, viewer: 2, app: 3, cli: 3 };
 
 function importsOf(text: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+'([^']+)'/gm)].map((m) => m[1]!);
