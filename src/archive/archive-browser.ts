@@ -4,6 +4,7 @@
 // listing is bounded by an entity or month prefix: nothing here lists the whole container.
 import type { ContainerClient } from '@azure/storage-blob';
 import type { Entity } from '../model/entity';
+import type { ContentMapEntry } from './content-store';
 import { statusOf } from '../model/errors';
 import { listArchivedBatchesByDay } from './archived-versions';
 import { readBatchLines } from './batch-reader';
@@ -20,18 +21,7 @@ export interface ArchivedLine {
   text: string;
 }
 
-/** One entry of a batch's `.content.json`: what a message's image, snippet or file resolved to. */
-export interface ContentMapEntry {
-  messageId: string;
-  conversationId: string;
-  kind: 'hostedContent' | 'file';
-  ref: string;
-  name?: string;
-  status: string;
-  sha256?: string;
-  contentType?: string;
-  bytes?: number;
-}
+export type { ContentMapEntry } from './content-store';
 
 export interface DayData {
   lines: ArchivedLine[];

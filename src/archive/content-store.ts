@@ -128,3 +128,25 @@ export async function putContentRef(
     throw err;
   }
 }
+
+/**
+ * One entry of a batch's content map (`*.content.json`, beside the batch): what one reference of one
+ * archived version (an inline image, a code snippet, a file) resolved to (docs/archive-format.md §5).
+ */
+export interface ContentMapEntry {
+  /** The version key (MessageVersion.key) this entry belongs to. */
+  key: string;
+  conversationId: string;
+  messageId: string;
+  kind: 'hostedContent' | 'file';
+  /** hostedContent id, or the file's contentUrl. */
+  ref: string;
+  /** Attachment name, for files. */
+  name?: string;
+  status: ContentStatus;
+  sha256?: string;
+  contentType?: string;
+  bytes?: number;
+  /** Short human reason, Graph code and request-id for failures (never a token). */
+  reason?: string;
+}

@@ -3,7 +3,15 @@
 // stores each byte string once by SHA-256 and describes every reference, so the batch can record it.
 
 import type { ArchiveContainer } from '../archive/archive-container';
-import { getContentRef, putContentRef, refHash, safeContentType, storeContent, type ContentStatus } from '../archive/content-store';
+import {
+  getContentRef,
+  putContentRef,
+  refHash,
+  safeContentType,
+  storeContent,
+  type ContentMapEntry,
+  type ContentStatus,
+} from '../archive/content-store';
 import { ConversationLimiter } from '../graph/conversation-limiter';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
@@ -12,23 +20,8 @@ import { sharesContentPath } from '../graph/shares';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 
-export interface ContentEntry {
-  /** The version key (MessageVersion.key) this entry belongs to. */
-  key: string;
-  conversationId: string;
-  messageId: string;
-  kind: 'hostedContent' | 'file';
-  /** hostedContent id, or the file's contentUrl. */
-  ref: string;
-  /** Attachment name, for files. */
-  name?: string;
-  status: ContentStatus;
-  sha256?: string;
-  contentType?: string;
-  bytes?: number;
-  /** Short human reason, Graph code and request-id for failures (never a token). */
-  reason?: string;
-}
+/** What the fetcher records for each reference: an entry of the batch's content map. */
+export type ContentEntry = ContentMapEntry;
 
 export interface ContentFetcherOptions {
   http: GraphHttp;

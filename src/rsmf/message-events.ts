@@ -1,6 +1,7 @@
 // Turns the archived versions of one Teams message into one RSMF 2.0 event (docs/rsmf.md): the latest
 // version is the event, every earlier body is an edit, a deletion keeps the last known body, reactions
 // are those of the latest version, system messages become join/leave/history. Pure: no I/O.
+import type { ContentMapEntry } from '../archive/content-store';
 import { htmlToText } from '../archive/render-text';
 
 type Json = Record<string, unknown>;
@@ -34,16 +35,7 @@ export interface RsmfEvent {
 }
 
 /** A content entry of the archive (`*.content.json`): what one reference of one version resolved to. */
-export interface ContentEntry {
-  key: string;
-  kind: 'hostedContent' | 'file';
-  ref: string;
-  name?: string;
-  status: string;
-  sha256?: string;
-  contentType?: string;
-  bytes?: number;
-}
+export type ContentEntry = ContentMapEntry;
 
 /** A stored byte string the event names, to be copied from `content/` into the zip. */
 export interface ZipFile {

@@ -105,9 +105,21 @@ describe('buildEvent', () => {
       [first],
       opts({
         [key]: [
-          { key, kind: 'hostedContent', ref: 'h1', status: 'stored', sha256: sha, contentType: 'image/png', bytes: 10 },
           {
             key,
+            conversationId: 'c1',
+            messageId: 'm1',
+            kind: 'hostedContent',
+            ref: 'h1',
+            status: 'stored',
+            sha256: sha,
+            contentType: 'image/png',
+            bytes: 10,
+          },
+          {
+            key,
+            conversationId: 'c1',
+            messageId: 'm1',
             kind: 'file',
             ref: 'https://x/f',
             name: 'Budget.xlsx',
@@ -116,7 +128,7 @@ describe('buildEvent', () => {
             contentType: 'application/octet-stream',
             bytes: 20,
           },
-          { key, kind: 'file', ref: 'https://x/g', name: 'gone.docx', status: 'missing' },
+          { key, conversationId: 'c1', messageId: 'm1', kind: 'file', ref: 'https://x/g', name: 'gone.docx', status: 'missing' },
         ],
       }),
     );
