@@ -116,9 +116,16 @@ function fieldName(field: string): string {
   return field === 'user' ? 'users' : field === 'team' ? 'teams' : field === 'conversation' ? 'conversations' : field;
 }
 
-/** A sink into `productions/{id}/`: each file spooled to disk, hashed, then uploaded write-once. */
-export function archiveProductionSink(container: ArchiveContainer, productionId: string, signal?: AbortSignal): ProductionSink {
-  const dir = mkdtempSync(join(tmpdir(), 'teams-export-production-'));
+/**
+ * A sink into `productions/{id}/`: each file spooled to `dir` (the caller's, removed by the caller),
+ * hashed, then uploaded write-once.
+ */
+export function archiveProductionSink(
+  container: ArchiveContainer,
+  productionId: string,
+  dir: string,
+  signal?: AbortSignal,
+): ProductionSink {
   return {
     async store(fileName: string, data: Readable) {
       const path = join(dir, fileName);
@@ -138,7 +145,6 @@ export function archiveProductionSink(container: ArchiveContainer, productionId:
       }
     },
     async finish(manifest: ProductionManifest) {
-      rmSync(dir, { recursive: true, force: true });
       await writeJson(container, productionManifestName(productionId), manifest, signal ? { signal } : {});
     },
   };
@@ -166,10 +172,11 @@ export async function runProductionMessage(
   }
   const running: ProductionStatusDoc = { ...doc, status: 'running', startedAt: iso(ctx.clock.now()) };
   await writeStatus(container, running);
+  const spool = mkdtempSync(join(tmpdir(), 'teams-export-production-'));
   try {
     const deps = depsOf(ctx);
     const plan = await planProduction(requestOf(doc), deps, signal);
-    const manifest = await runProduction(productionId, plan, deps, archiveProductionSink(container, productionId, signal), {
+    const manifest = await runProduction(productionId, plan, deps, archiveProductionSink(container, productionId, spool, signal), {
       ...(signal ? { signal } : {}),
       nowMs: ctx.clock.now(),
     });
@@ -197,6 +204,8 @@ export async function runProductionMessage(
     await writeStatus(container, { ...running, status: 'failed', finishedAt: iso(ctx.clock.now()), error });
     plog.error('production failed', { error });
     return 'failed';
+  } finally {
+    rmSync(spool, { recursive: true, force: true });
   }
 }
 

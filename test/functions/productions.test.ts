@@ -176,6 +176,20 @@ describe('productions over HTTP', () => {
     expect(await productionBlobs()).toEqual(blobs);
   }, 240_000);
 
+  it('a conversation with nothing archived in the range fails the production with the reason, no file written', async () => {
+    const conversation = '19:nothing-here@thread.v2';
+    const res = await startProduction(post(JSON.stringify({ from, to, conversations: [conversation] })), fh.invocation('startProduction'));
+    expect(res.status).toBe(202);
+    const productionId = String((res.jsonBody as Json).productionId);
+    await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+    const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
+    expect((after.jsonBody as Json).status).toBe('failed');
+    expect((after.jsonBody as Json).error).toContain(`conversations: unknown conversation ${conversation}`);
+    expect((await productionBlobs()).filter((n) => n.startsWith(productionPrefix(productionId)))).toEqual([
+      `${productionPrefix(productionId)}status.json`,
+    ]);
+  });
+
   it('a production whose message is poisoned is failed', async () => {
     const res = await startProduction(post(JSON.stringify({ from, to })), fh.invocation('startProduction'));
     const productionId = String((res.jsonBody as Json).productionId);
