@@ -9,7 +9,8 @@ export function createExportWorkerHandler(getCtx: GetAppContext) {
     try {
       const ctx = await getCtx();
       const result = await handleQueueMessage(ctx, item, log);
-      if ('plan' in result) log.info('planning message handled', { outcome: result.outcome, runId: result.runId });
+      if ('productionId' in result) log.info('production message handled', { outcome: result.outcome, productionId: result.productionId });
+      else if ('plan' in result) log.info('planning message handled', { outcome: result.outcome, runId: result.runId });
       else
         log.info('job message handled', {
           outcome: result.outcome,

@@ -87,6 +87,7 @@ export async function readExport(
     throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
   if (contentSha256Of(path) !== undefined) return readContent(ctx, path, signal);
+  if (path.startsWith('productions/') && path.endsWith('.rsmf')) return readContent(ctx, path, signal);
   const missing = () => new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
   if (!isBatch && !path.endsWith('.json')) throw missing();
   if (!isBatch) {
@@ -100,7 +101,7 @@ export async function readExport(
   return { contentType: 'application/x-ndjson; charset=utf-8', body: encodeLines(lines, (l) => `${l}\n`) };
 }
 
-/** Stored bytes (an image, a file), streamed with the content type recorded when they were stored. */
+/** Stored bytes (an image, a file, an RSMF file), streamed with the content type recorded when they were stored. */
 async function readContent(ctx: AppContext, path: string, signal?: AbortSignal): Promise<ExportContent> {
   const blob = await openBlobStream(ctx.deps.container, path, signal);
   if (!blob) throw new NotFoundError(`no content named ${JSON.stringify(path)}`);

@@ -62,10 +62,31 @@ export interface PlanMessage {
   attempt: number;
 }
 
-export type QueueMessage = JobMessage | PlanMessage;
+/**
+ * A production to build (docs/rsmf.md): the request is in `productions/{productionId}/status.json`,
+ * written before this message is sent, so the message carries only the id.
+ */
+export const productionMessageSchema = z
+  .object({
+    v: z.literal(JOB_MESSAGE_VERSION),
+    type: z.literal('production'),
+    productionId: z.string().refine(isValidRunId, 'must be a production id (letters, digits, - and _)'),
+  })
+  .strict();
+
+export interface ProductionMessage {
+  type: 'production';
+  productionId: string;
+}
+
+export type QueueMessage = JobMessage | PlanMessage | ProductionMessage;
 
 export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
   return 'type' in msg && msg.type === 'plan';
+}
+
+export function isProductionMessage(msg: QueueMessage): msg is ProductionMessage {
+  return 'type' in msg && msg.type === 'production';
 }
 
 const modeToWire = (mode: JobMode) =>
@@ -116,13 +137,20 @@ export function toWire(msg: JobMessage): JobMessageBody {
 export function encodeJobMessage(msg: QueueMessage): string {
   const body = isPlanMessage(msg)
     ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt }
-    : toWire(msg);
+    : isProductionMessage(msg)
+      ? { v: JOB_MESSAGE_VERSION, type: 'production', productionId: msg.productionId }
+      : toWire(msg);
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
 }
 
-/** Reads any message of the jobs queue: a run's planning message or an entity job. */
+/** Reads any message of the jobs queue: a run's planning message, a production or an entity job. */
 export function decodeQueueMessage(item: unknown): QueueMessage {
   const obj = toObject(item);
+  if (obj !== null && typeof obj === 'object' && (obj as { type?: unknown }).type === 'production') {
+    const body = productionMessageSchema.safeParse(obj);
+    if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
+    return { type: 'production', productionId: body.data.productionId };
+  }
   if (obj !== null && typeof obj === 'object' && (obj as { type?: unknown }).type === 'plan') {
     const body = planMessageSchema.safeParse(obj);
     if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));

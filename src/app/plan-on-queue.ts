@@ -9,7 +9,8 @@ import type { RunRecord, RunStatus } from '../state/run-store';
 import type { AppContext } from './app-context';
 import { ValidationError } from './app-errors';
 import type { BackfillRequest } from './backfill-request';
-import { decodeQueueMessage, InvalidJobMessageError, isPlanMessage, type PlanMessage } from './job-message';
+import { decodeQueueMessage, InvalidJobMessageError, isPlanMessage, isProductionMessage, type PlanMessage } from './job-message';
+import { failPoisonedProduction, runProductionMessage, type ProductionOutcome } from './productions';
 import { backoffDelaySec, failPoisonedJob, runJobMessage, type JobRunResult, type PoisonOutcome } from './queue-job-handler';
 import { dailyRunId, planAndEnqueue } from './start-run';
 
@@ -141,14 +142,15 @@ export async function runPlanMessage(ctx: AppContext, msg: PlanMessage, log: Log
   return 'failed';
 }
 
-/** The queue worker's entry: a run's planning message, or an entity job (queue-job-handler.ts). */
+/** The queue worker's entry: a run's planning message, a production (productions.ts), or an entity job (queue-job-handler.ts). */
 export async function handleQueueMessage(
   ctx: AppContext,
   item: unknown,
   log: Logger,
   signal?: AbortSignal,
-): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true }> {
+): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true } | { outcome: ProductionOutcome; productionId: string }> {
   const msg = decodeQueueMessage(item);
+  if (isProductionMessage(msg)) return { outcome: await runProductionMessage(ctx, msg, log, signal), productionId: msg.productionId };
   if (isPlanMessage(msg)) return { outcome: await runPlanMessage(ctx, msg, log, signal), runId: msg.runId, plan: true };
   return runJobMessage(ctx, item, log, signal);
 }
@@ -167,6 +169,7 @@ export async function handlePoisonMessage(
     if (!(err instanceof InvalidJobMessageError)) throw err;
     return failPoisonedJob(ctx, item, log, info);
   }
+  if (isProductionMessage(msg)) return { outcome: await failPoisonedProduction(ctx, msg, log) };
   if (!isPlanMessage(msg)) return failPoisonedJob(ctx, item, log, info);
   const run = await ctx.deps.runs.getRun(msg.runId);
   if (!run || run.status !== 'planning') return { outcome: 'already-finished', runId: msg.runId };

@@ -1,6 +1,9 @@
 // Writes archive blobs exactly once: gzipped JSON Lines batches and JSON manifests, each with its
 // SHA-256, created with If-None-Match: * so an existing blob is never overwritten (docs/design.md §6).
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { gzip, gzipSync } from 'node:zlib';
 import type { ArchiveContainer } from './archive-container';
@@ -149,4 +152,38 @@ export async function writeGzipJson(
   checkMetadata(meta);
   await upload(container, name, body, 'application/gzip', meta, false, signal);
   return { name, sha256, bytes: body.length, lines: 1 };
+}
+
+/**
+ * Writes a local file as a new blob, write-once, with its SHA-256 in the metadata (computed first: blob
+ * metadata is set with the upload). For large derived files (RSMF productions) that are not kept in memory.
+ */
+export async function writeFileOnce(
+  container: ArchiveContainer,
+  name: string,
+  filePath: string,
+  contentType: string,
+  metadata: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
+  checkName(name);
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(filePath), hash);
+  const sha256 = hash.digest('hex');
+  const meta = { ...metadata, sha256 };
+  checkMetadata(meta);
+  signal?.throwIfAborted();
+  try {
+    await container.getBlockBlobClient(name).uploadFile(filePath, {
+      conditions: { ifNoneMatch: '*' },
+      blobHTTPHeaders: { blobContentType: contentType },
+      metadata: meta,
+      ...(signal ? { abortSignal: signal } : {}),
+    });
+  } catch (err) {
+    const status = statusOf(err);
+    if (status === 409 || status === 412) throw new BlobAlreadyExistsError(name);
+    throw err;
+  }
+  return { name, sha256, bytes: (await stat(filePath)).size, lines: 1 };
 }

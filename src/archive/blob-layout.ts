@@ -331,6 +331,23 @@ export function productionPrefix(productionId: string): string {
   return `productions/${checkRunId(productionId)}/`;
 }
 
+/** `productions/{productionId}/{fileName}`: one RSMF file of a production (a plain file name, no folders). */
+export function productionFileBlobName(productionId: string, fileName: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/.test(fileName))
+    throw new RangeError(`invalid production file name: ${JSON.stringify(fileName)}`);
+  return `${productionPrefix(productionId)}${fileName}`;
+}
+
+/** `productions/{productionId}/production.json`: the production manifest, written last. */
+export function productionManifestName(productionId: string): string {
+  return `${productionPrefix(productionId)}production.json`;
+}
+
+/** `productions/{productionId}/status.json`: the state of a production started over HTTP (rewritten as it runs). */
+export function productionStatusName(productionId: string): string {
+  return `${productionPrefix(productionId)}status.json`;
+}
+
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */
 export function lockBlobName(entity: Entity): string {
   return `locks/${entityPath(entity)}`;

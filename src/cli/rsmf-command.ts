@@ -1,13 +1,19 @@
 // `teams-export rsmf`: a production of RSMF 2.0 files from the archive into a local folder (docs/rsmf.md),
 // with production.json listing every file, its SHA-256, event count and source blobs. Bad input (unknown
 // ids, an empty or reversed range, days the archive does not cover) exits 2 with nothing written.
-import { randomBytes, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { planProduction, ProductionInputError, runProduction, type ProductionManifest, type ProductionSink } from '../rsmf/production';
-import { iso } from '../time';
+import {
+  newProductionId,
+  planProduction,
+  ProductionInputError,
+  runProduction,
+  type ProductionManifest,
+  type ProductionSink,
+} from '../rsmf/production';
 import { depsFrom, write, type CliContext } from './cli-context';
 import { EXIT_OK, UsageError } from './cli-errors';
 import { parseInstantArg } from './export-commands';
@@ -24,12 +30,7 @@ export interface RsmfCommandOptions {
   json?: boolean;
 }
 
-/** A production id: letters, digits, '-' (also a valid blob folder name). */
-export function newProductionId(nowMs: number): string {
-  return `rsmf-${iso(nowMs)
-    .replace(/[-:]/g, '')
-    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
+export { newProductionId };
 
 /** Writes files into `dir` (created on the first file, so bad input leaves nothing behind). */
 export function folderSink(dir: string): ProductionSink {

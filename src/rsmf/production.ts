@@ -2,6 +2,7 @@
 // conversations, built only from the archive. Planning checks the input and the archive's coverage
 // before anything is written; running scans the archive once into per-slice spools, then builds each
 // slice (de-duplicated across custodians) and ends with the production manifest.
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,13 @@ import { scanArchive, type ScanSource, type SliceSpool } from './archive-scan';
 import { nameBookFrom, type NameBook } from './name-book';
 import { RSMF_GENERATOR, RSMF_VERSION } from './rsmf-file';
 import { buildSlice, type BuiltFile } from './slice-builder';
+
+/** A production id: letters, digits, '-' (also a valid blob folder name). */
+export function newProductionId(nowMs: number): string {
+  return `rsmf-${iso(nowMs)
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
 
 export interface ProductionRequest {
   fromMs: number;

@@ -12,6 +12,8 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'export-worker': () => import('../../functions/export-worker'),
   'export-poison': () => import('../../functions/export-poison'),
   'start-backfill': () => import('../../functions/start-backfill'),
+  'start-production': () => import('../../functions/start-production'),
+  'get-production': () => import('../../functions/get-production'),
   'get-run': () => import('../../functions/get-run'),
   'list-runs': () => import('../../functions/list-runs'),
   'list-exports': () => import('../../functions/list-exports'),
@@ -35,9 +37,21 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the nine functions of the app', () => {
+  it('registers exactly the eleven functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual(
-      ['dailyExport', 'exportPoison', 'exportWorker', 'getRun', 'listExports', 'listRuns', 'readExport', 'startBackfill', 'viewer'].sort(),
+      [
+        'dailyExport',
+        'exportPoison',
+        'exportWorker',
+        'getProduction',
+        'getRun',
+        'listExports',
+        'listRuns',
+        'readExport',
+        'startBackfill',
+        'startProduction',
+        'viewer',
+      ].sort(),
     );
   });
 
@@ -64,6 +78,8 @@ describe('function registration', () => {
   it.each([
     ['startBackfill', 'backfills', ['POST']],
     ['getRun', 'runs/{runId}', ['GET']],
+    ['startProduction', 'productions', ['POST']],
+    ['getProduction', 'productions/{productionId}', ['GET']],
     ['listRuns', 'runs', ['GET']],
     ['listExports', 'exports', ['GET']],
     ['readExport', 'exports/{*path}', ['GET']],
@@ -78,7 +94,7 @@ describe('function registration', () => {
 
   it('no HTTP function is anonymous', () => {
     const http = registered.map((r) => triggerOf(r.name)).filter((t) => t.type === 'httpTrigger');
-    expect(http).toHaveLength(6);
+    expect(http).toHaveLength(8);
     for (const t of http) expect(['function', 'admin']).toContain(t.authLevel);
   });
 
@@ -88,6 +104,8 @@ describe('function registration', () => {
       'export-worker': 'exportWorker',
       'export-poison': 'exportPoison',
       'start-backfill': 'startBackfill',
+      'start-production': 'startProduction',
+      'get-production': 'getProduction',
       'get-run': 'getRun',
       'list-runs': 'listRuns',
       'list-exports': 'listExports',

@@ -36,6 +36,8 @@ beforeAll(async () => {
       import('../../functions/export-worker'),
       import('../../functions/export-poison'),
       import('../../functions/start-backfill'),
+      import('../../functions/start-production'),
+      import('../../functions/get-production'),
       import('../../functions/get-run'),
       import('../../functions/list-runs'),
       import('../../functions/list-exports'),
@@ -46,7 +48,7 @@ beforeAll(async () => {
 
 describe('Graph budget over Flex Consumption scale groups', () => {
   it('counts every scale group of the functions the app registers', () => {
-    expect(registered.length).toBe(8);
+    expect(registered.length).toBe(10);
     expect(bicepGroups).toEqual(functionGroups(registered));
     expect(bicepGroups).toEqual(['dailyExport', 'exportPoison', 'exportWorker', 'http']);
   });

@@ -24,11 +24,13 @@ const EXPECTED_FUNCTIONS = [
   'dailyExport',
   'exportPoison',
   'exportWorker',
+  'getProduction',
   'getRun',
   'listExports',
   'listRuns',
   'readExport',
   'startBackfill',
+  'startProduction',
   'viewer',
 ];
 const LONG = 600_000; // building and linking on a shared, loaded machine: generous, never a pass/fail criterion

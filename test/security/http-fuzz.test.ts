@@ -12,6 +12,8 @@ import { createListExportsHandler } from '../../functions/list-exports';
 import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
+import { createStartProductionHandler } from '../../functions/start-production';
+import { createGetProductionHandler } from '../../functions/get-production';
 import { responseText, startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
 
 const BASE = 'http://localhost:7071/api/';
@@ -116,6 +118,58 @@ describe('HTTP inputs fuzzed', () => {
         if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
       }),
       { numRuns: 250 },
+    );
+  });
+
+  it('production bodies and ids: a 202 or a 400/404 with a JSON error naming fields, never a 500', async () => {
+    const startProduction = createStartProductionHandler(getCtx);
+    const instant = fc
+      .date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date(Date.now() + 86_400_000), noInvalidDate: true })
+      .map((d) => d.toISOString());
+    const body = fc.oneof(
+      fc.string().map((s) => ({ raw: s })),
+      fc.jsonValue().map((v) => ({ raw: JSON.stringify(v) })),
+      fc
+        .record(
+          {
+            from: fc.oneof(instant, fc.string(), fc.integer()),
+            to: fc.oneof(instant, fc.string()),
+            users: fc.oneof(fc.array(fc.oneof(fc.uuid(), fc.string())), fc.string()),
+            conversations: fc.array(fc.oneof(fc.string(), hostilePath), { maxLength: 3 }),
+            allowUnsettled: fc.anything(),
+          },
+          { requiredKeys: [] },
+        )
+        .map((v) => ({ raw: JSON.stringify(v) })),
+    );
+    await fc.assert(
+      fc.asyncProperty(body, async ({ raw }) => {
+        const res = await startProduction(
+          new HttpRequest({
+            method: 'POST',
+            url: `${BASE}productions`,
+            body: { string: raw },
+            headers: { 'content-type': 'application/json' },
+          }),
+          inv('startProduction'),
+        );
+        expect([202, 400], raw).toContain(res.status);
+        expectJsonError(res, raw);
+        if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
+      }),
+      { numRuns: 150 },
+    );
+    const getProduction = createGetProductionHandler(getCtx);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), hostilePath), async (productionId) => {
+        const res = await getProduction(
+          new HttpRequest({ method: 'GET', url: `${BASE}productions/x`, params: { productionId } }),
+          inv('getProduction'),
+        );
+        expect([200, 400, 404], JSON.stringify(productionId)).toContain(res.status);
+        expectJsonError(res, JSON.stringify(productionId));
+      }),
+      { numRuns: 150 },
     );
   });
 

@@ -1,0 +1,229 @@
+// Productions over HTTP (docs/rsmf.md): POST checks the request against the archive, records it in
+// `productions/{id}/status.json` and sends ONE 'production' message; the queue worker builds the RSMF
+// files into `productions/{id}/` (write-once, SHA-256 in the metadata) and the status says how it ended.
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { readBlobBytes } from '../archive/batch-reader';
+import { writeFileOnce, writeJson } from '../archive/batch-writer';
+import { isValidRunId, productionFileBlobName, productionManifestName, productionStatusName } from '../archive/blob-layout';
+import type { Logger } from '../log';
+import { errorText } from '../model/errors';
+import {
+  newProductionId,
+  planProduction,
+  ProductionInputError,
+  runProduction,
+  type ProductionDeps,
+  type ProductionManifest,
+  type ProductionRequest,
+  type ProductionSink,
+} from '../rsmf/production';
+import type { ArchiveContainer } from '../archive/archive-container';
+import { iso, parseInstant } from '../time';
+import type { AppContext } from './app-context';
+import { NotFoundError, ValidationError } from './app-errors';
+import type { ProductionMessage } from './job-message';
+
+export type ProductionStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** What `productions/{id}/status.json` holds, and what GET /api/productions/{id} answers. */
+export interface ProductionStatusDoc {
+  productionId: string;
+  status: ProductionStatus;
+  request: { from: string; to: string; users: string[]; teams: string[]; conversations: string[]; allowUnsettled: boolean };
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  error?: string;
+  /** The production manifest's blob, once written. */
+  manifest?: string;
+  totals?: ProductionManifest['totals'];
+  files?: Array<{ name: string; fileName: string; sha256: string; bytes: number; events: number; conversation: string; day: string }>;
+  coverage?: ProductionManifest['coverage'];
+}
+
+const depsOf = (ctx: AppContext): ProductionDeps => ({
+  container: ctx.deps.container,
+  checkpoints: ctx.deps.checkpoints,
+  exportStartMs: ctx.deps.settings.startMs,
+});
+
+const requestOf = (doc: ProductionStatusDoc): ProductionRequest => ({
+  fromMs: parseInstant(doc.request.from) as number,
+  toMs: parseInstant(doc.request.to) as number,
+  users: doc.request.users,
+  teams: doc.request.teams,
+  conversations: doc.request.conversations,
+  allowUnsettled: doc.request.allowUnsettled,
+});
+
+function writeStatus(container: ArchiveContainer, doc: ProductionStatusDoc): Promise<unknown> {
+  // The one rewritten blob of a production: it tracks the state, the files beside it are write-once.
+  return writeJson(container, productionStatusName(doc.productionId), doc, { overwrite: true });
+}
+
+async function readStatus(
+  container: ArchiveContainer,
+  productionId: string,
+  signal?: AbortSignal,
+): Promise<ProductionStatusDoc | undefined> {
+  const bytes = await readBlobBytes(container, productionStatusName(productionId), signal);
+  return bytes ? (JSON.parse(bytes.toString('utf8')) as ProductionStatusDoc) : undefined;
+}
+
+/**
+ * POST /api/productions: plans the production against the archive (unknown users or teams, a range the
+ * archive does not cover → 400 naming the field, nothing written), then records it and sends its message.
+ */
+export async function requestProduction(
+  ctx: AppContext,
+  req: ProductionRequest,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<ProductionStatusDoc> {
+  try {
+    await planProduction(req, depsOf(ctx), signal);
+  } catch (err) {
+    if (err instanceof ProductionInputError) throw new ValidationError([{ field: fieldName(err.field), message: err.message }]);
+    throw err;
+  }
+  const now = ctx.clock.now();
+  const productionId = newProductionId(now);
+  const doc: ProductionStatusDoc = {
+    productionId,
+    status: 'queued',
+    request: {
+      from: iso(req.fromMs),
+      to: iso(req.toMs),
+      users: [...req.users],
+      teams: [...req.teams],
+      conversations: [...req.conversations],
+      allowUnsettled: req.allowUnsettled === true,
+    },
+    createdAt: iso(now),
+  };
+  await writeStatus(ctx.deps.container, doc);
+  await ctx.queue.send({ type: 'production', productionId });
+  log.info('production requested', { productionId });
+  return doc;
+}
+
+/** The body's field names: the planner speaks of one `user`, the body has `users`. */
+function fieldName(field: string): string {
+  return field === 'user' ? 'users' : field === 'team' ? 'teams' : field === 'conversation' ? 'conversations' : field;
+}
+
+/**
+ * A sink into `productions/{id}/`: each file spooled to `dir` (the caller's, removed by the caller),
+ * hashed, then uploaded write-once.
+ */
+export function archiveProductionSink(
+  container: ArchiveContainer,
+  productionId: string,
+  dir: string,
+  signal?: AbortSignal,
+): ProductionSink {
+  return {
+    async store(fileName: string, data: Readable) {
+      const path = join(dir, fileName);
+      try {
+        await pipeline(data, createWriteStream(path, { flags: 'wx' }));
+        const written = await writeFileOnce(
+          container,
+          productionFileBlobName(productionId, fileName),
+          path,
+          'message/rfc822',
+          { productionId },
+          signal,
+        );
+        return { sha256: written.sha256, bytes: written.bytes };
+      } finally {
+        rmSync(path, { force: true });
+      }
+    },
+    async finish(manifest: ProductionManifest) {
+      await writeJson(container, productionManifestName(productionId), manifest, signal ? { signal } : {});
+    },
+  };
+}
+
+export type ProductionOutcome = 'succeeded' | 'failed' | 'duplicate';
+
+/**
+ * The queue worker's part: builds a queued production. It is not retried: a second attempt would meet
+ * the write-once files of the first, so any failure ends the production as failed with the reason.
+ */
+export async function runProductionMessage(
+  ctx: AppContext,
+  msg: ProductionMessage,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<ProductionOutcome> {
+  const { productionId } = msg;
+  const plog = log.child({ productionId });
+  const container = ctx.deps.container;
+  const doc = await readStatus(container, productionId, signal);
+  if (!doc || doc.status !== 'queued') {
+    plog.info('production message ignored: the production is not queued', { status: doc?.status });
+    return 'duplicate';
+  }
+  const running: ProductionStatusDoc = { ...doc, status: 'running', startedAt: iso(ctx.clock.now()) };
+  await writeStatus(container, running);
+  const spool = mkdtempSync(join(tmpdir(), 'teams-export-production-'));
+  try {
+    const deps = depsOf(ctx);
+    const plan = await planProduction(requestOf(doc), deps, signal);
+    const manifest = await runProduction(productionId, plan, deps, archiveProductionSink(container, productionId, spool, signal), {
+      ...(signal ? { signal } : {}),
+      nowMs: ctx.clock.now(),
+    });
+    await writeStatus(container, {
+      ...running,
+      status: 'succeeded',
+      finishedAt: iso(ctx.clock.now()),
+      manifest: productionManifestName(productionId),
+      totals: manifest.totals,
+      coverage: manifest.coverage,
+      files: manifest.files.map((f) => ({
+        name: productionFileBlobName(productionId, f.fileName),
+        fileName: f.fileName,
+        sha256: f.sha256,
+        bytes: f.bytes,
+        events: f.events,
+        conversation: f.conversation,
+        day: f.day,
+      })),
+    });
+    plog.info('production succeeded', { files: manifest.totals.files, events: manifest.totals.events });
+    return 'succeeded';
+  } catch (err) {
+    const error = err instanceof ProductionInputError ? `${fieldName(err.field)}: ${err.message}` : errorText(err);
+    await writeStatus(container, { ...running, status: 'failed', finishedAt: iso(ctx.clock.now()), error });
+    plog.error('production failed', { error });
+    return 'failed';
+  } finally {
+    rmSync(spool, { recursive: true, force: true });
+  }
+}
+
+/** The poison handler's part: a production whose message the host gave up on ends as failed. */
+export async function failPoisonedProduction(ctx: AppContext, msg: ProductionMessage, log: Logger): Promise<'failed' | 'already-finished'> {
+  const doc = await readStatus(ctx.deps.container, msg.productionId);
+  if (!doc || doc.status === 'succeeded' || doc.status === 'failed') return 'already-finished';
+  const error = `the production's message failed every delivery the host allows and was moved to the poison queue; see the exportWorker logs${doc.error ? ` (last error: ${doc.error})` : ''}`;
+  await writeStatus(ctx.deps.container, { ...doc, status: 'failed', finishedAt: iso(ctx.clock.now()), error });
+  log.error('production failed: poison message', { productionId: msg.productionId });
+  return 'failed';
+}
+
+/** GET /api/productions/{id}: 400 for a malformed id, 404 for an unknown one. */
+export async function getProductionStatus(ctx: AppContext, productionId: string, signal?: AbortSignal): Promise<ProductionStatusDoc> {
+  if (!isValidRunId(productionId))
+    throw new ValidationError([{ field: 'productionId', message: "must be 1-80 letters, digits, '-' or '_'" }]);
+  const doc = await readStatus(ctx.deps.container, productionId, signal);
+  if (!doc) throw new NotFoundError(`no production ${JSON.stringify(productionId)}`);
+  return doc;
+}

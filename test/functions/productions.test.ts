@@ -1,0 +1,203 @@
+// Productions over HTTP (docs/rsmf.md): POST /api/productions validated and answered 202, the production
+// built by the queue worker into productions/{id}/ of the archive container, GET /api/productions/{id}
+// with its files, and a file downloaded through GET /api/exports/... read back as RSMF. Real Azurite and
+// the emulator; the archive is made by a daily run of the real engine.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GetAppContext } from '../../src/app/app-context';
+import { productionPrefix } from '../../src/archive/blob-layout';
+import { listBlobs } from '../../src/archive/batch-reader';
+import { DAY, HOUR, iso } from '../../src/time';
+import { createExportPoisonHandler } from '../../functions/export-poison';
+import { createExportWorkerHandler } from '../../functions/export-worker';
+import { createGetProductionHandler } from '../../functions/get-production';
+import { createReadExportHandler } from '../../functions/read-export';
+import { createStartProductionHandler } from '../../functions/start-production';
+import { parseRsmf } from '../support/rsmf-reader';
+import { drainQueues, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+
+const BASE = 'http://localhost:7071/api/';
+type Json = any;
+
+const post = (body: string) =>
+  new HttpRequest({ method: 'POST', url: `${BASE}productions`, body: { string: body }, headers: { 'content-type': 'application/json' } });
+const get = (route: string, params: Record<string, string>) => new HttpRequest({ method: 'GET', url: `${BASE}${route}`, params });
+
+async function bodyBytes(res: HttpResponseInit): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+const dayStart = (ms: number) => Math.floor(ms / DAY) * DAY;
+
+describe('productions over HTTP', () => {
+  let fh: FunctionsHarness;
+  let getCtx: GetAppContext;
+  let startProduction: ReturnType<typeof createStartProductionHandler>;
+  let getProduction: ReturnType<typeof createGetProductionHandler>;
+  let readExport: ReturnType<typeof createReadExportHandler>;
+  const now = Date.now();
+  const fromMs = dayStart(now) - 3 * DAY;
+  const toMs = dayStart(now) - 1 * DAY;
+  const from = iso(fromMs);
+  const to = iso(toMs);
+  let tmp: string;
+
+  beforeAll(async () => {
+    fh = await startFunctionsHarness({
+      label: 'fn-productions',
+      tenant: { seed: 15, users: 4, teams: 1, channelsPerTeam: 1, historyDays: 4, endMs: toMs - HOUR, messagesPerChat: 6 },
+    });
+    getCtx = () => Promise.resolve(fh.ctx);
+    startProduction = createStartProductionHandler(getCtx);
+    getProduction = createGetProductionHandler(getCtx);
+    readExport = createReadExportHandler(getCtx);
+    const daily = await fh.h.daily(now);
+    expect(daily.status).toBe('succeeded');
+    tmp = mkdtempSync(join(tmpdir(), 'te-fn-productions-'));
+  }, 240_000);
+  afterAll(async () => {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    await fh?.close();
+  });
+
+  const productionBlobs = async () => {
+    const names: string[] = [];
+    for await (const b of listBlobs(fh.ctx.deps.container, 'productions/')) names.push(b.name);
+    return names;
+  };
+
+  describe('POST /api/productions validation: 400 naming the field, nothing written or enqueued', () => {
+    const guid = '3f2504e0-4f89-41d3-9a0c-0305e82c3301';
+    it.each([
+      ['a missing from', () => ({ to }), 'from'],
+      ['a from without a zone', () => ({ from: '2024-01-01T00:00:00', to }), 'from'],
+      ['a from after to', () => ({ from: to, to: from }), 'from'],
+      ['a user id that is not a GUID', () => ({ from, to, users: ['alice@contoso.com'] }), 'users.0'],
+      ['a conversation id with a space', () => ({ from, to, conversations: ['19:a b@thread.v2'] }), 'conversations.0'],
+      ['allowUnsettled that is not a boolean', () => ({ from, to, allowUnsettled: 'yes' }), 'allowUnsettled'],
+      ['an unknown field', () => ({ from, to, out: '/tmp' }), 'out'],
+      ['an unknown user', () => ({ from, to, users: [guid] }), 'users'],
+      ['an unknown team', () => ({ from, to, teams: [guid.toUpperCase()] }), 'teams'],
+      ['a range beyond the archive', () => ({ from, to: iso(dayStart(now) + 30 * DAY) }), 'to'],
+      ['a range of more than 366 days', () => ({ from: '2001-01-01T00:00:00Z', to }), 'to'],
+    ])('%s', async (_what, body, field) => {
+      const res = await startProduction(post(JSON.stringify(body())), fh.invocation('startProduction'));
+      expect(res.status, JSON.stringify(res.jsonBody)).toBe(400);
+      const err = (res.jsonBody as Json).error;
+      expect(err.code).toBe('BadRequest');
+      expect(err.fields.map((f: { field: string }) => f.field)).toContain(field);
+      expect(await fh.queuedMessages()).toEqual([]);
+      expect(await productionBlobs()).toEqual([]);
+    });
+
+    it('a body that is not JSON is a 400 naming the body', async () => {
+      const res = await startProduction(post('{"from": '), fh.invocation('startProduction'));
+      expect(res.status).toBe(400);
+      expect((res.jsonBody as Json).error.fields).toEqual([{ field: 'body', message: expect.any(String) }]);
+    });
+  });
+
+  describe('GET /api/productions/{id} for ids that are not productions', () => {
+    it('an unknown id is a 404 JSON body', async () => {
+      const res = await getProduction(get('productions/rsmf-unknown', { productionId: 'rsmf-unknown' }), fh.invocation('getProduction'));
+      expect(res.status).toBe(404);
+      expect((res.jsonBody as Json).error.code).toBe('NotFound');
+    });
+
+    it('a malformed id is a 400 naming productionId', async () => {
+      const res = await getProduction(get('productions/x', { productionId: '../runs' }), fh.invocation('getProduction'));
+      expect(res.status).toBe(400);
+      expect((res.jsonBody as Json).error.fields.map((f: { field: string }) => f.field)).toEqual(['productionId']);
+    });
+  });
+
+  it('a production answers 202 with a Location, runs on the queue and its files download as RSMF', async () => {
+    const res = await startProduction(post(JSON.stringify({ from, to })), fh.invocation('startProduction'));
+    expect(res.status, JSON.stringify(res.jsonBody)).toBe(202);
+    const productionId = String((res.jsonBody as Json).productionId);
+    expect(res.headers).toMatchObject({ location: `${BASE}productions/${productionId}` });
+    expect((res.jsonBody as Json).status).toBe('queued');
+    // ONE message, and nothing built before the worker runs
+    expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'production', productionId }]);
+    const queued = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
+    expect((queued.jsonBody as Json).status).toBe('queued');
+    expect(await productionBlobs()).toEqual([`${productionPrefix(productionId)}status.json`]);
+
+    const stats = await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+    expect(stats).toMatchObject({ handled: 1, poisoned: 0 });
+
+    const done = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
+    expect(done.status).toBe(200);
+    const status = done.jsonBody as Json;
+    expect(status.status, status.error).toBe('succeeded');
+    expect(status.files.length).toBeGreaterThan(0);
+    expect(status.totals.files).toBe(status.files.length);
+    expect(status.totals.events).toBe(status.files.reduce((n: number, f: Json) => n + f.events, 0));
+    expect(status.manifest).toBe(`${productionPrefix(productionId)}production.json`);
+    const blobs = await productionBlobs();
+    for (const f of status.files) expect(blobs).toContain(f.name);
+    expect(blobs).toContain(status.manifest);
+
+    // the production manifest downloads through the export reader and lists the same files
+    const manifestRes = await readExport(get(`exports/${status.manifest}`, { path: status.manifest }), fh.invocation('readExport'));
+    expect(manifestRes.status).toBe(200);
+    const manifest = JSON.parse((await bodyBytes(manifestRes)).toString('utf8')) as Json;
+    expect(manifest.files.map((f: Json) => f.sha256)).toEqual(status.files.map((f: Json) => f.sha256));
+
+    // every file: the bytes hash to the listed SHA-256 and parse as RFC 5322 with one rsmf.zip
+    for (const f of status.files) {
+      const fileRes = await readExport(get(`exports/${f.name}`, { path: f.name }), fh.invocation('readExport'));
+      expect(fileRes.status).toBe(200);
+      expect(fileRes.headers).toMatchObject({ 'content-type': 'message/rfc822', 'content-disposition': 'attachment' });
+      const bytes = await bodyBytes(fileRes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      const path = join(tmp, f.fileName);
+      writeFileSync(path, bytes);
+      const parsed = await parseRsmf(path);
+      expect(parsed.attachmentNames).toEqual(['rsmf.zip']);
+      expect(parsed.headers.get('x-rsmf-version')).toBe('2.0.0');
+      expect(Number(parsed.headers.get('x-rsmf-eventcount'))).toBe(f.events);
+      expect((parsed.manifest.events as unknown[]).length).toBe(f.events);
+    }
+
+    // the blob metadata carries the SHA-256 like every archive blob
+    const props = await fh.ctx.deps.container.getBlobClient(status.files[0].name).getProperties();
+    expect(props.metadata?.sha256).toBe(status.files[0].sha256);
+
+    // a redelivered message builds nothing twice
+    const again = await createExportWorkerHandler(getCtx)({ v: 1, type: 'production', productionId }, fh.invocation('exportWorker'));
+    expect(again).toBeUndefined();
+    expect(await productionBlobs()).toEqual(blobs);
+  }, 240_000);
+
+  it('a conversation with nothing archived in the range fails the production with the reason, no file written', async () => {
+    const conversation = '19:nothing-here@thread.v2';
+    const res = await startProduction(post(JSON.stringify({ from, to, conversations: [conversation] })), fh.invocation('startProduction'));
+    expect(res.status).toBe(202);
+    const productionId = String((res.jsonBody as Json).productionId);
+    await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+    const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
+    expect((after.jsonBody as Json).status).toBe('failed');
+    expect((after.jsonBody as Json).error).toContain(`conversations: unknown conversation ${conversation}`);
+    expect((await productionBlobs()).filter((n) => n.startsWith(productionPrefix(productionId)))).toEqual([
+      `${productionPrefix(productionId)}status.json`,
+    ]);
+  });
+
+  it('a production whose message is poisoned is failed', async () => {
+    const res = await startProduction(post(JSON.stringify({ from, to })), fh.invocation('startProduction'));
+    const productionId = String((res.jsonBody as Json).productionId);
+    // the host gave up on it: the poison handler gets the message the worker never finished
+    await fh.queue.clearMessages();
+    await createExportPoisonHandler(getCtx)({ v: 1, type: 'production', productionId }, fh.invocation('exportPoison'));
+    const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
+    expect((after.jsonBody as Json).status).toBe('failed');
+    expect((after.jsonBody as Json).error).toMatch(/poison/);
+  });
+});
