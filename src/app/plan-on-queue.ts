@@ -9,8 +9,9 @@ import type { RunRecord, RunStatus } from '../state/run-store';
 import type { AppContext } from './app-context';
 import { ValidationError } from './app-errors';
 import type { BackfillRequest } from './backfill-request';
-import { decodeQueueMessage, InvalidJobMessageError, isPlanMessage, type PlanMessage } from './job-message';
-import { backoffDelaySec, failPoisonedJob, runJobMessage, type JobRunResult, type PoisonOutcome } from './queue-job-handler';
+import { decodeQueueMessage, InvalidJobMessageError, isCoverMessage, isPlanMessage, type PlanMessage } from './job-message';
+import { backoffDelaySec, failPoisonedJob, finishIfComplete, runJobMessage, type JobRunResult, type PoisonOutcome } from './queue-job-handler';
+import { failPoisonedCover, runCoverMessage, type CoverOutcome } from './sender-cover-queue';
 import { dailyRunId, planAndEnqueue } from './start-run';
 
 export interface RequestedRun {
@@ -147,9 +148,14 @@ export async function handleQueueMessage(
   item: unknown,
   log: Logger,
   signal?: AbortSignal,
-): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true }> {
+): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true } | { outcome: CoverOutcome; runId: string; cover: true }> {
   const msg = decodeQueueMessage(item);
   if (isPlanMessage(msg)) return { outcome: await runPlanMessage(ctx, msg, log, signal), runId: msg.runId, plan: true };
+  if (isCoverMessage(msg)) {
+    const outcome = await runCoverMessage(ctx, msg, log, signal);
+    if (outcome !== 'retry' && outcome !== 'busy') await finishIfComplete(ctx, msg.runId, log);
+    return { outcome, runId: msg.runId, cover: true };
+  }
   return runJobMessage(ctx, item, log, signal);
 }
 
@@ -166,6 +172,11 @@ export async function handlePoisonMessage(
   } catch (err) {
     if (!(err instanceof InvalidJobMessageError)) throw err;
     return failPoisonedJob(ctx, item, log, info);
+  }
+  if (isCoverMessage(msg)) {
+    await failPoisonedCover(ctx, msg, log);
+    await finishIfComplete(ctx, msg.runId, log);
+    return { outcome: 'failed', runId: msg.runId };
   }
   if (!isPlanMessage(msg)) return failPoisonedJob(ctx, item, log, info);
   const run = await ctx.deps.runs.getRun(msg.runId);

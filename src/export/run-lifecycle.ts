@@ -283,10 +283,13 @@ export async function finishRun(
     // the last job reads the job rows (summarize), which also confirms the counters. A run row from
     // before the counters (finished undefined) is checked from its rows alone.
     if (run.finished && finishedTotal(run) < run.planned) return undefined;
+    // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
+    if (run.coverPlanned !== undefined && (run.coverFinished ?? 0) < run.coverPlanned) return undefined;
   }
   const summary = await runs.summarize(runId);
   if (!summary) throw new Error(`run ${runId} not found`);
   if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
+  if (opts.onlyIfComplete && summary.run.coverPlanned !== undefined && summary.covered < summary.run.coverPlanned) return undefined;
   const unrecorded = opts.unrecordedJobs ?? 0;
   const error = opts.aborted
     ? 'run aborted'
