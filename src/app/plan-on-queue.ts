@@ -10,7 +10,14 @@ import type { AppContext } from './app-context';
 import { ValidationError } from './app-errors';
 import type { BackfillRequest } from './backfill-request';
 import { decodeQueueMessage, InvalidJobMessageError, isCoverMessage, isPlanMessage, type PlanMessage } from './job-message';
-import { backoffDelaySec, failPoisonedJob, finishIfComplete, runJobMessage, type JobRunResult, type PoisonOutcome } from './queue-job-handler';
+import {
+  backoffDelaySec,
+  failPoisonedJob,
+  finishIfComplete,
+  runJobMessage,
+  type JobRunResult,
+  type PoisonOutcome,
+} from './queue-job-handler';
 import { failPoisonedCover, runCoverMessage, type CoverOutcome } from './sender-cover-queue';
 import { dailyRunId, planAndEnqueue } from './start-run';
 

@@ -136,7 +136,15 @@ async function runUnderLease(
   await recordJobResult(
     deps,
     msg.mode,
-    { ...job, ...spanned, status: result.status, counts, ...unfetched, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() },
+    {
+      ...job,
+      ...spanned,
+      status: result.status,
+      counts,
+      ...unfetched,
+      ...(result.error ? { error: result.error } : {}),
+      finishedAtMs: clock.now(),
+    },
     log,
   );
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };

@@ -93,7 +93,11 @@ export async function runCoverMessage(ctx: AppContext, msg: CoverMessage, log: L
 export async function failPoisonedCover(ctx: AppContext, msg: CoverMessage, log: Logger): Promise<void> {
   const row = await ctx.deps.runs.getJob(msg.runId, msg.entity);
   if (!row || row.covered) return;
-  const error: JobError = { code: 'PoisonMessage', message: 'the follow-up message failed every delivery the host allows', retryable: false };
+  const error: JobError = {
+    code: 'PoisonMessage',
+    message: 'the follow-up message failed every delivery the host allows',
+    retryable: false,
+  };
   await failCoveredJob(ctx, row, coverFailure(error), row.counts, log);
   await ctx.deps.runs.countCover(row);
 }

@@ -38,7 +38,12 @@ describe('sender mode over the queue', () => {
       // Custodian mode, single process, same tenant, its own container and tables: the reference.
       const other = testStorage('fn-sender-cover-custodian');
       const custodian = await buildDeps(
-        loadSettings({ ...fh.h.env, EXPORT_CHAT_MODE: 'custodian', EXPORT_CONTAINER: other.container, EXPORT_TABLE_PREFIX: other.tablePrefix }),
+        loadSettings({
+          ...fh.h.env,
+          EXPORT_CHAT_MODE: 'custodian',
+          EXPORT_CONTAINER: other.container,
+          EXPORT_TABLE_PREFIX: other.tablePrefix,
+        }),
         { log: silentLogger },
       );
       const reference = await runExport({ kind: 'daily', nowMs: scheduledMs }, custodian);
