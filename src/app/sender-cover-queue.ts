@@ -7,10 +7,11 @@
 import { EntityLease } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
-import { coverFailure, coverPlan, coverRequest } from '../export/sender-cover';
+import { recordCoverFailure } from '../export/run-lifecycle';
+import { coverPlan, coverRequest } from '../export/sender-cover';
 import type { Logger } from '../log';
 import { entityLabel } from '../model/entity';
-import { addCounts, type JobError } from '../model/job';
+import { emptyCounts, type JobCounts, type JobError, type JobMode } from '../model/job';
 import { finishedTotal, type JobRecord } from '../state/run-store';
 import { backoffDelaySec, type AppContext } from './app-context';
 import { MAX_COVER_SENDERS, type CoverMessage } from './job-message';
@@ -81,7 +82,7 @@ export async function runCoverMessage(ctx: AppContext, msg: CoverMessage, log: L
       clog.warn('follow-up failed; retrying later', { delaySec, code: result.error.code, status: result.error.status });
       return 'retry';
     }
-    if (result.status !== 'done') await failCoveredJob(ctx, row, coverFailure(result.error), addCounts(row.counts, result.counts), clog);
+    if (result.status !== 'done') await failCoveredJob(ctx, msg, result, clog);
     await deps.runs.countCover(row);
     return result.status === 'done' ? 'done' : 'failed';
   } finally {
@@ -98,15 +99,19 @@ export async function failPoisonedCover(ctx: AppContext, msg: CoverMessage, log:
     message: 'the follow-up message failed every delivery the host allows',
     retryable: false,
   };
-  await failCoveredJob(ctx, row, coverFailure(error), row.counts, log);
+  await failCoveredJob(ctx, msg, { error, counts: emptyCounts() }, log);
   await ctx.deps.runs.countCover(row);
 }
 
-/**
- * The user's job row turns failed (already counted on the run as done: the counters only tell when
- * the run may close; its status and report come from the rows).
- */
-async function failCoveredJob(ctx: AppContext, row: JobRecord, error: JobError, counts: JobRecord['counts'], log: Logger): Promise<void> {
-  await ctx.deps.runs.putJob({ ...row, status: 'failed', counts, error, finishedAtMs: ctx.clock.now() });
-  log.error('job failed: sender-mode follow-up', { runId: row.runId, entity: entityLabel(row.entity), error: error.message });
+/** The user's job row turns failed, as in the single-process run (run-lifecycle.ts recordCoverFailure). */
+async function failCoveredJob(
+  ctx: AppContext,
+  msg: CoverMessage,
+  cause: { error?: JobError | undefined; counts: JobCounts },
+  log: Logger,
+): Promise<void> {
+  // Only the kind of the run's mode matters here: a daily run records the outcome on the checkpoint.
+  const daily = (await ctx.deps.runs.getRun(msg.runId))?.kind === 'daily';
+  const mode: JobMode = daily ? { kind: 'daily', nowMs: msg.window.toMs } : { kind: 'backfill', window: msg.window };
+  await recordCoverFailure(ctx.deps, mode, msg.runId, msg.entity, cause, ctx.clock.now(), log);
 }

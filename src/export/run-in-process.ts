@@ -8,10 +8,20 @@ import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMod
 import type { Logger } from '../log';
 import type { RunStore } from '../state/run-store';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
-import { coverFailure, coverPlan, coverRequest } from './sender-cover';
+import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
 import type { CollectionReport } from './run-report';
-import { finishRun, jobModeOf, notRunError, openRun, planRun, recordJobResult, refusalMessage, type RunSpec } from './run-lifecycle';
+import {
+  finishRun,
+  jobModeOf,
+  notRunError,
+  openRun,
+  planRun,
+  recordCoverFailure,
+  recordJobResult,
+  refusalMessage,
+  type RunSpec,
+} from './run-lifecycle';
 
 export type { RunSpec } from './run-lifecycle';
 
@@ -185,27 +195,10 @@ async function coverUnsuccessfulUsers(
   const worker = async () => {
     while (next < readers.length && !signal?.aborted) {
       const job = readers[next++]!;
-      const startedAtMs = now();
       const cover = await exportUnderLease(coverRequest(runId, job, missing), deps, signal);
       if (cover.status === 'done') continue;
-      const error = coverFailure(cover.error);
-      const counts = addCounts(results.find((r) => r.entity === job.entity)?.counts ?? emptyCounts(), cover.counts);
       try {
-        await recordJobResult(
-          deps,
-          mode,
-          {
-            runId,
-            entity: job.entity,
-            status: 'failed',
-            counts,
-            error,
-            startedAtMs,
-            finishedAtMs: now(),
-            attempts: 1,
-          },
-          log,
-        );
+        await recordCoverFailure(deps, mode, runId, job.entity, cover, now(), log);
       } catch (err) {
         unrecorded++;
         log.error('job result not recorded', { entity: entityLabel(job.entity), error: errorText(err) });

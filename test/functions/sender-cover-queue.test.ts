@@ -88,4 +88,49 @@ describe('sender mode over the queue', () => {
       await fh.close();
     }
   });
+
+  it('fails the run, naming the reader, when a follow-up fails for good', async () => {
+    const now = Date.now();
+    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+    const fh = await startFunctionsHarness({
+      label: 'fn-sender-cover-fail',
+      tenant: { seed: 55, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
+    try {
+      const members = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
+      const unlicensed = members[0]!;
+      fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+      const getCtx = () => Promise.resolve(fh.ctx);
+      const worker = createExportWorkerHandler(getCtx);
+      let reader: string | undefined;
+      // The first follow-up's user: Graph now refuses its reads for good (its own job has succeeded).
+      const failingWorker: typeof worker = async (item, context) => {
+        const m = item as { type?: string; entity?: { id: string } };
+        if (m.type === 'cover' && reader === undefined) {
+          reader = m.entity!.id;
+          fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence', [reader]: 'badFilter' } });
+        }
+        await worker(item, context);
+      };
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+      };
+      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      await drainQueues(fh, { worker: failingWorker, poison: createExportPoisonHandler(getCtx) }, { batchSize: 1 });
+
+      expect(reader).toBeDefined();
+      const [run] = await fh.ctx.deps.runs.listRuns();
+      expect(run!.status).toBe('failed');
+      expect(run!.finishedAtMs).toBeDefined();
+      expect(run!.coverFinished).toBe(run!.coverPlanned);
+      const job = await fh.ctx.deps.runs.getJob(run!.runId, { kind: 'user', id: reader! });
+      expect(job?.status).toBe('failed');
+      expect(job?.error?.message).toMatch(/sender-mode follow-up/);
+    } finally {
+      await fh.close();
+    }
+  });
 });
