@@ -1,4 +1,5 @@
-// exportWorker: runs one message of the jobs queue: a run's planning message, or an entity job through the export engine.
+// exportWorker: runs one message of the jobs queue: a run's planning message, an entity job through the
+// export engine, or a sender-mode follow-up (docs/design.md §15).
 import { app, type InvocationContext, type StorageQueueFunctionOptions } from '@azure/functions';
 import { getAppContext, invocationLogger, type GetAppContext } from '../src/app/app-context';
 import { handleQueueMessage } from '../src/app/plan-on-queue';
@@ -11,6 +12,7 @@ export function createExportWorkerHandler(getCtx: GetAppContext) {
       const result = await handleQueueMessage(ctx, item, log);
       if ('productionId' in result) log.info('production message handled', { outcome: result.outcome, productionId: result.productionId });
       else if ('plan' in result) log.info('planning message handled', { outcome: result.outcome, runId: result.runId });
+      else if ('cover' in result) log.info('sender-mode follow-up handled', { outcome: result.outcome, runId: result.runId });
       else
         log.info('job message handled', {
           outcome: result.outcome,

@@ -28,6 +28,11 @@ export const DEFAULT_JOB_POLICY: JobPolicy = {
   enqueueConcurrency: 16,
 };
 
+/** Backoff before attempt n+1 after attempt n failed: base · 2^(n−1), capped (1, 2, 4 … minutes). */
+export function backoffDelaySec(attempt: number, policy: Pick<JobPolicy, 'baseDelaySec' | 'maxDelaySec'>): number {
+  return Math.min(policy.maxDelaySec, policy.baseDelaySec * 2 ** Math.max(0, attempt - 1));
+}
+
 export interface AppContext {
   deps: AppDeps;
   queue: JobQueue;

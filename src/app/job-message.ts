@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { isValidRunId } from '../archive/blob-layout';
 import type { ResumePoint } from '../export/job-budget';
 import type { JobMode } from '../model/job';
+import type { Window } from '../model/window';
 import { ENTITY_KINDS, type Entity } from '../model/entity';
 import { iso, parseInstant } from '../time';
 
@@ -79,7 +80,35 @@ export interface ProductionMessage {
   productionId: string;
 }
 
-export type QueueMessage = JobMessage | PlanMessage | ProductionMessage;
+/** Most member ids one follow-up message carries (a queue message holds at most 64 KiB). */
+export const MAX_COVER_SENDERS = 1000;
+
+/**
+ * Sender mode's follow-up of one user (docs/design.md §15): read the messages of `senderIds` (members
+ * whose own job was skipped or failed) from this user's chats over `window`, the windows its job read.
+ */
+export const coverMessageSchema = z
+  .object({
+    v: z.literal(JOB_MESSAGE_VERSION),
+    type: z.literal('cover'),
+    runId: z.string().refine(isValidRunId, 'must be a run id (letters, digits, - and _)'),
+    entity: z.object({ kind: z.literal('user'), id: z.string().min(1).max(256) }).strict(),
+    window: z.object({ from: instant, to: instant }).strict(),
+    senderIds: z.array(z.string().min(1).max(256)).min(1).max(MAX_COVER_SENDERS),
+    attempt: z.number().int().min(1).max(1000),
+  })
+  .strict();
+
+export interface CoverMessage {
+  type: 'cover';
+  runId: string;
+  entity: Entity;
+  window: Window;
+  senderIds: string[];
+  attempt: number;
+}
+
+export type QueueMessage = JobMessage | PlanMessage | ProductionMessage | CoverMessage;
 
 export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
   return 'type' in msg && msg.type === 'plan';
@@ -87,6 +116,10 @@ export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
 
 export function isProductionMessage(msg: QueueMessage): msg is ProductionMessage {
   return 'type' in msg && msg.type === 'production';
+}
+
+export function isCoverMessage(msg: QueueMessage): msg is CoverMessage {
+  return 'type' in msg && msg.type === 'cover';
 }
 
 const modeToWire = (mode: JobMode) =>
@@ -139,7 +172,17 @@ export function encodeJobMessage(msg: QueueMessage): string {
     ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt }
     : isProductionMessage(msg)
       ? { v: JOB_MESSAGE_VERSION, type: 'production', productionId: msg.productionId }
-      : toWire(msg);
+      : isCoverMessage(msg)
+        ? {
+            v: JOB_MESSAGE_VERSION,
+            type: 'cover',
+            runId: msg.runId,
+            entity: { kind: msg.entity.kind, id: msg.entity.id },
+            window: { from: iso(msg.window.fromMs), to: iso(msg.window.toMs) },
+            senderIds: msg.senderIds,
+            attempt: msg.attempt,
+          }
+        : toWire(msg);
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
 }
 
@@ -155,6 +198,14 @@ export function decodeQueueMessage(item: unknown): QueueMessage {
     const body = planMessageSchema.safeParse(obj);
     if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
     return { type: 'plan', runId: body.data.runId, mode: modeFromWire(body.data.mode), attempt: body.data.attempt };
+  }
+  if (obj !== null && typeof obj === 'object' && (obj as { type?: unknown }).type === 'cover') {
+    const body = coverMessageSchema.safeParse(obj);
+    if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
+    const window = { fromMs: parseInstant(body.data.window.from) as number, toMs: parseInstant(body.data.window.to) as number };
+    if (!(window.fromMs < window.toMs)) throw new InvalidJobMessageError(['window: from must be before to']);
+    const { runId, entity, senderIds, attempt } = body.data;
+    return { type: 'cover', runId, entity, window, senderIds, attempt };
   }
   return decodeJobMessage(obj);
 }

@@ -9,9 +9,24 @@ import type { RunRecord, RunStatus } from '../state/run-store';
 import type { AppContext } from './app-context';
 import { ValidationError } from './app-errors';
 import type { BackfillRequest } from './backfill-request';
-import { decodeQueueMessage, InvalidJobMessageError, isPlanMessage, isProductionMessage, type PlanMessage } from './job-message';
+import {
+  decodeQueueMessage,
+  InvalidJobMessageError,
+  isCoverMessage,
+  isPlanMessage,
+  isProductionMessage,
+  type PlanMessage,
+} from './job-message';
 import { failPoisonedProduction, runProductionMessage, type ProductionOutcome } from './productions';
-import { backoffDelaySec, failPoisonedJob, runJobMessage, type JobRunResult, type PoisonOutcome } from './queue-job-handler';
+import {
+  backoffDelaySec,
+  failPoisonedJob,
+  finishIfComplete,
+  runJobMessage,
+  type JobRunResult,
+  type PoisonOutcome,
+} from './queue-job-handler';
+import { failPoisonedCover, runCoverMessage, type CoverOutcome } from './sender-cover-queue';
 import { dailyRunId, planAndEnqueue } from './start-run';
 
 export interface RequestedRun {
@@ -148,10 +163,20 @@ export async function handleQueueMessage(
   item: unknown,
   log: Logger,
   signal?: AbortSignal,
-): Promise<JobRunResult | { outcome: PlanOutcome; runId: string; plan: true } | { outcome: ProductionOutcome; productionId: string }> {
+): Promise<
+  | JobRunResult
+  | { outcome: PlanOutcome; runId: string; plan: true }
+  | { outcome: ProductionOutcome; productionId: string }
+  | { outcome: CoverOutcome; runId: string; cover: true }
+> {
   const msg = decodeQueueMessage(item);
   if (isProductionMessage(msg)) return { outcome: await runProductionMessage(ctx, msg, log, signal), productionId: msg.productionId };
   if (isPlanMessage(msg)) return { outcome: await runPlanMessage(ctx, msg, log, signal), runId: msg.runId, plan: true };
+  if (isCoverMessage(msg)) {
+    const outcome = await runCoverMessage(ctx, msg, log, signal);
+    if (outcome !== 'retry' && outcome !== 'busy') await finishIfComplete(ctx, msg.runId, log);
+    return { outcome, runId: msg.runId, cover: true };
+  }
   return runJobMessage(ctx, item, log, signal);
 }
 
@@ -170,6 +195,11 @@ export async function handlePoisonMessage(
     return failPoisonedJob(ctx, item, log, info);
   }
   if (isProductionMessage(msg)) return { outcome: await failPoisonedProduction(ctx, msg, log) };
+  if (isCoverMessage(msg)) {
+    await failPoisonedCover(ctx, msg, log);
+    await finishIfComplete(ctx, msg.runId, log);
+    return { outcome: 'failed', runId: msg.runId };
+  }
   if (!isPlanMessage(msg)) return failPoisonedJob(ctx, item, log, info);
   const run = await ctx.deps.runs.getRun(msg.runId);
   if (!run || run.status !== 'planning') return { outcome: 'already-finished', runId: msg.runId };

@@ -5,14 +5,16 @@
 import { EntityLease } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
+import { joinSpans } from '../export/sender-cover';
 import { finishRun, recordJobResult, refusedJobError } from '../export/run-lifecycle';
 import { addCounts, addReasonCounts, emptyCounts, type JobError, type JobStatus } from '../model/job';
 import { entityLabel, type Entity } from '../model/entity';
 import { errorText } from '../model/errors';
 import type { Logger } from '../log';
 import type { JobRecord } from '../state/run-store';
-import type { AppContext, JobPolicy } from './app-context';
+import { backoffDelaySec, type AppContext } from './app-context';
 import { continueJob, resumeOptions } from './continuation';
+import { startSenderCover } from './sender-cover-queue';
 import { decodeJobMessage, InvalidJobMessageError, type JobMessage } from './job-message';
 
 export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate' | 'continued';
@@ -29,10 +31,7 @@ export interface JobRunResult {
 
 const FINAL: ReadonlySet<JobStatus> = new Set(['done', 'skipped', 'failed']);
 
-/** Backoff before attempt n+1 after attempt n failed: base · 2^(n−1), capped (1, 2, 4 … minutes). */
-export function backoffDelaySec(attempt: number, policy: Pick<JobPolicy, 'baseDelaySec' | 'maxDelaySec'>): number {
-  return Math.min(policy.maxDelaySec, policy.baseDelaySec * 2 ** Math.max(0, attempt - 1));
-}
+export { backoffDelaySec } from './app-context';
 
 /**
  * Runs one delivered job message. Throws InvalidJobMessageError for a message that can never run
@@ -112,9 +111,12 @@ async function runUnderLease(
     stop,
   );
   const counts = addCounts(carried, result.counts);
+  // The windows every invocation of this job read: sender mode's follow-up reads them again (docs/design.md §15).
+  const span = joinSpans(row?.readSpan, result.readSpan);
+  const spanned = span ? { readSpan: span } : {};
   const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
   if (result.continueAt) {
-    await continueJob(ctx, msg, job, counts, result.continueAt, log);
+    await continueJob(ctx, msg, { ...job, ...spanned }, counts, result.continueAt, log);
     return { runId, entity, attempt, outcome: 'continued' };
   }
 
@@ -122,7 +124,7 @@ async function runUnderLease(
     const delaySec = backoffDelaySec(attempt, policy);
     // The next message first: if the row write then fails, the next attempt still runs.
     await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
-    await deps.runs.putJob({ ...job, status: 'queued', counts, ...unfetched, error: result.error, finishedAtMs: clock.now() });
+    await deps.runs.putJob({ ...job, ...spanned, status: 'queued', counts, ...unfetched, error: result.error, finishedAtMs: clock.now() });
     log.warn('job failed; retrying later', {
       delaySec,
       code: result.error.code,
@@ -134,14 +136,27 @@ async function runUnderLease(
   await recordJobResult(
     deps,
     msg.mode,
-    { ...job, status: result.status, counts, ...unfetched, ...(result.error ? { error: result.error } : {}), finishedAtMs: clock.now() },
+    {
+      ...job,
+      ...spanned,
+      status: result.status,
+      counts,
+      ...unfetched,
+      ...(result.error ? { error: result.error } : {}),
+      finishedAtMs: clock.now(),
+    },
     log,
   );
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
 }
 
-/** Finishes the run when this was its last unfinished job (whichever worker gets there first). */
-async function finishIfComplete(ctx: AppContext, runId: string, log: Logger): Promise<void> {
+/**
+ * Finishes the run when this was its last unfinished job (whichever worker gets there first). In
+ * sender mode the last job first sends the follow-ups that cover members without a successful job
+ * (app/sender-cover-queue.ts); the last follow-up then finishes the run.
+ */
+export async function finishIfComplete(ctx: AppContext, runId: string, log: Logger): Promise<void> {
+  if (ctx.deps.chatMode === 'sender' && (await startSenderCover(ctx, runId, log))) return;
   await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
 }
 

@@ -83,10 +83,11 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const withUnfetched = () => (Object.keys(unfetched).length > 0 ? { unfetched } : {});
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
   let seq = 0;
+  // What this call read, for sender mode's follow-up (docs/design.md §15): also on a continuation or a
+  // failure, so the queued job's row can sum the spans of all its invocations.
+  let readSpan: Window | undefined;
   try {
     const chunks = await chunkSource(req, deps);
-    // What this call read, for sender mode's follow-up (docs/design.md §15).
-    let readSpan: Window | undefined;
     const pacer = new ChunkPacer(deps.windows.chunkMs, req.budget, req.resume?.chunkMs);
     // Chunks are cut one at a time, so a chunk length that shrank (job-budget.ts) applies to the next one.
     for (let chunk = chunks.next(pacer.chunkMs); chunk; chunk = chunks.next(pacer.chunkMs)) {
@@ -112,7 +113,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
           chunkMs: pacer.chunkMs,
         });
         await writeManifest('continued');
-        return { entity, status: 'done', counts, continueAt: progress };
+        return { entity, status: 'done', counts, readSpan: readSpan!, continueAt: progress };
       }
     }
     await writeManifest('done');
@@ -129,7 +130,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         log.warn('manifest not written', { error: errorText(e) }),
       );
     }
-    return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...withUnfetched() };
+    return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   }
 
   /** Reads one chunk to the end and commits its batches; returns the number of new versions. */

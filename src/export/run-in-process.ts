@@ -8,9 +8,20 @@ import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMod
 import type { Logger } from '../log';
 import type { RunStore } from '../state/run-store';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
+import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
 import type { CollectionReport } from './run-report';
-import { finishRun, jobModeOf, notRunError, openRun, planRun, recordJobResult, refusalMessage, type RunSpec } from './run-lifecycle';
+import {
+  finishRun,
+  jobModeOf,
+  notRunError,
+  openRun,
+  planRun,
+  recordCoverFailure,
+  recordJobResult,
+  refusalMessage,
+  type RunSpec,
+} from './run-lifecycle';
 
 export type { RunSpec } from './run-lifecycle';
 
@@ -176,46 +187,18 @@ async function coverUnsuccessfulUsers(
   signal?: AbortSignal,
 ): Promise<number> {
   // Guests are asked for by every user job already (their own job has no mailbox to read).
-  const asked = new Set(deps.otherSenderIds ?? []);
-  const missing = results.filter((r) => r.entity.kind === 'user' && r.status !== 'done' && !asked.has(r.entity.id)).map((r) => r.entity.id);
+  const { missing, readers } = coverPlan(results, new Set(deps.otherSenderIds ?? []));
   if (missing.length === 0) return 0;
-  const readers = results.filter(
-    (r): r is JobResult & { readSpan: NonNullable<JobResult['readSpan']> } =>
-      r.entity.kind === 'user' && r.status === 'done' && r.readSpan !== undefined,
-  );
   log.info('sender mode: covering members without a successful job', { members: missing.length, readers: readers.length });
   let unrecorded = 0;
   let next = 0;
   const worker = async () => {
     while (next < readers.length && !signal?.aborted) {
       const job = readers[next++]!;
-      const startedAtMs = now();
-      const cover = await exportUnderLease(
-        { runId, entity: job.entity, mode: { kind: 'backfill', window: job.readSpan }, coverSenderIds: missing },
-        deps,
-        signal,
-      );
+      const cover = await exportUnderLease(coverRequest(runId, job, missing), deps, signal);
       if (cover.status === 'done') continue;
-      const error = {
-        ...(cover.error ?? { message: 'unknown error' }),
-        message: `sender-mode follow-up for members without their own export failed: ${cover.error?.message ?? 'unknown error'}`,
-      };
       try {
-        await recordJobResult(
-          deps,
-          mode,
-          {
-            runId,
-            entity: job.entity,
-            status: 'failed',
-            counts: addCounts(job.counts, cover.counts),
-            error,
-            startedAtMs,
-            finishedAtMs: now(),
-            attempts: 1,
-          },
-          log,
-        );
+        await recordCoverFailure(deps, mode, runId, job.entity, cover, now(), log);
       } catch (err) {
         unrecorded++;
         log.error('job result not recorded', { entity: entityLabel(job.entity), error: errorText(err) });

@@ -8,7 +8,15 @@ import { writeRunManifest } from '../archive/run-files';
 import type { GraphHttp } from '../graph/graph-http';
 import type { Logger } from '../log';
 import { entityLabel, type Entity, type EntityKind } from '../model/entity';
-import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobError, type JobMode, type JobResult } from '../model/job';
+import {
+  addCounts,
+  APP_REFUSAL_REASON,
+  RUN_FAILED_REASON,
+  type JobCounts,
+  type JobError,
+  type JobMode,
+  type JobResult,
+} from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import {
@@ -25,6 +33,7 @@ import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
 import { collectionReport, type CollectionReport, type Coverage } from './run-report';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
+import { coverFailure } from './sender-cover';
 import { snapshotDirectory } from './snapshot-directory';
 
 /** What to run: the daily passes up to `nowMs`, or a backfill of a window (of named entities, or all). */
@@ -152,6 +161,29 @@ export async function recordJobResult(
   });
   if (job.status === 'failed' && job.error?.reason === APP_REFUSAL_REASON)
     await refuseRun(deps, job.runId, job.entity.kind, job.error, log);
+}
+
+/**
+ * Sender mode's follow-up of a done user job failed for good (docs/design.md §15): the job's row turns
+ * failed with why, so the run fails rather than leave a gap behind a moved checkpoint. recordJobResult
+ * cannot do this, as it never rewrites a final row (a repeat delivery must not change it); the row
+ * keeps its `counted` mark, since the run's counters only say when it may close.
+ */
+export async function recordCoverFailure(
+  deps: Pick<RunLifecycleDeps, 'runs' | 'checkpoints'>,
+  mode: JobMode,
+  runId: string,
+  entity: Entity,
+  cause: { error?: JobError | undefined; counts: JobCounts },
+  finishedAtMs: number,
+  log: Logger,
+): Promise<void> {
+  const row = await deps.runs.getJob(runId, entity);
+  if (!row) return;
+  const error = coverFailure(cause.error);
+  await deps.runs.putJob({ ...row, status: 'failed', counts: addCounts(row.counts, cause.counts), error, finishedAtMs });
+  if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, 'failed', error);
+  log.error('job failed: sender-mode follow-up', { runId, entity: entityLabel(entity), error: error.message });
 }
 
 const KIND_PLURAL: Record<EntityKind, string> = {
@@ -283,10 +315,13 @@ export async function finishRun(
     // the last job reads the job rows (summarize), which also confirms the counters. A run row from
     // before the counters (finished undefined) is checked from its rows alone.
     if (run.finished && finishedTotal(run) < run.planned) return undefined;
+    // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
+    if (run.coverPlanned !== undefined && (run.coverFinished ?? 0) < run.coverPlanned) return undefined;
   }
   const summary = await runs.summarize(runId);
   if (!summary) throw new Error(`run ${runId} not found`);
   if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
+  if (opts.onlyIfComplete && summary.run.coverPlanned !== undefined && summary.covered < summary.run.coverPlanned) return undefined;
   const unrecorded = opts.unrecordedJobs ?? 0;
   const error = opts.aborted
     ? 'run aborted'

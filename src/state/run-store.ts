@@ -5,6 +5,7 @@ import { encodeIdSegment, isValidRunId } from '../archive/blob-layout';
 import { ENTITY_KINDS, type Entity, type EntityKind } from '../model/entity';
 import type { JobCounts, JobError, JobStatus } from '../model/job';
 import { emptyCounts } from '../model/job';
+import type { Window } from '../model/window';
 import { bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
 import { statusOf } from '../model/errors';
 
@@ -37,6 +38,9 @@ export interface RunRecord {
    * never overwrite each other; jobs of a refused kind are not run.
    */
   refused?: Partial<Record<EntityKind, string>>;
+  /** Sender mode's follow-ups the run waits for (docs/design.md §15), and how many have ended. */
+  coverPlanned?: number;
+  coverFinished?: number;
 }
 
 export interface FinishedJobs {
@@ -71,6 +75,10 @@ export interface JobRecord {
   attempts?: number;
   /** Set once this job's final result is counted on the run row (so a repeat never counts it twice). */
   counted?: boolean;
+  /** The windows a done job read (JobResult.readSpan): sender mode's follow-up reads them again (docs/design.md §15). */
+  readSpan?: Window;
+  /** Set once this user's sender-mode follow-up is over and counted on the run row (coverFinished). */
+  covered?: boolean;
 }
 
 export interface RunSummary {
@@ -90,6 +98,8 @@ export interface RunSummary {
   };
   skipped: JobRecord[];
   failed: JobRecord[];
+  /** Job rows whose sender-mode follow-up is over (confirms the run row's coverFinished). */
+  covered: number;
 }
 
 /** The three tables of one deployment (EXPORT_TABLE_PREFIX keeps deployments sharing an account apart). */
@@ -133,6 +143,8 @@ function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
     ...(run.finished
       ? { finishedDone: run.finished.done, finishedSkipped: run.finished.skipped, finishedFailed: run.finished.failed }
       : {}),
+    coverPlanned: run.coverPlanned,
+    coverFinished: run.coverFinished,
     entities: run.entities === undefined ? undefined : bounded(run.entities),
     error: run.error === undefined ? undefined : bounded(run.error),
   });
@@ -153,6 +165,8 @@ function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord 
       numberIn(row.finishedDone) === undefined
         ? undefined
         : { done: numberIn(row.finishedDone) ?? 0, skipped: numberIn(row.finishedSkipped) ?? 0, failed: numberIn(row.finishedFailed) ?? 0 },
+    coverPlanned: numberIn(row.coverPlanned),
+    coverFinished: numberIn(row.coverFinished),
     entities: stringIn(row.entities),
     error: stringIn(row.error),
     refused: refusedFromRow(row),
@@ -189,6 +203,9 @@ function jobToRow(job: JobRecord): Record<string, unknown> {
     finishedAt: instantOut(job.finishedAtMs),
     attempts: job.attempts,
     counted: job.counted === true ? true : undefined,
+    readFrom: instantOut(job.readSpan?.fromMs),
+    readTo: instantOut(job.readSpan?.toMs),
+    covered: job.covered === true ? true : undefined,
   });
 }
 
@@ -218,7 +235,15 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
     finishedAtMs: instantIn(row.finishedAt),
     attempts: numberIn(row.attempts),
     counted: row.counted === true ? true : undefined,
+    readSpan: readSpanIn(row.readFrom, row.readTo),
+    covered: row.covered === true ? true : undefined,
   }) as JobRecord;
+}
+
+function readSpanIn(from: unknown, to: unknown): Window | undefined {
+  const fromMs = instantIn(from);
+  const toMs = instantIn(to);
+  return fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
 }
 
 /** A JSON object of counts as written by jobToRow; undefined for anything else. */
@@ -337,9 +362,53 @@ export class RunStore {
   async countFinishedJob(job: JobRecord): Promise<RunRecord | undefined> {
     if (job.counted) return this.getRun(job.runId);
     if (!isFinalStatus(job.status)) throw new RangeError(`job of ${job.runId} is ${job.status}, not final`);
-    const column = FINISHED_COLUMNS[job.status];
     const runId = checkRunId(job.runId);
-    let run: RunRecord | undefined;
+    const run = await this.bumpRunColumn(runId, FINISHED_COLUMNS[job.status]);
+    if (!run) return undefined;
+    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), counted: true }, 'Merge');
+    return run;
+  }
+
+  /**
+   * Sender mode's follow-up (docs/design.md §15): records on the run that `n` follow-ups must end before
+   * it closes. Only the first caller claims (ETag-conditional): true for it, false when the run had
+   * its follow-ups claimed already (or does not exist).
+   */
+  async claimCover(runId: string, n: number): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      let row: TableEntityResult<Record<string, unknown>>;
+      try {
+        row = await this.runs.getEntity<Record<string, unknown>>(RUN_PARTITION, checkRunId(runId));
+      } catch (err) {
+        if (statusOf(err) === 404) return false;
+        throw err;
+      }
+      if (numberIn(row.coverPlanned) !== undefined) return false;
+      try {
+        await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: runId, coverPlanned: n, coverFinished: 0 }, 'Merge', {
+          etag: row.etag,
+        });
+        return true;
+      } catch (err) {
+        if (statusOf(err) !== 412 || attempt >= COUNTER_TRIES) throw err;
+      }
+    }
+  }
+
+  /**
+   * Counts one user's finished follow-up on the run (coverFinished), then marks its job row covered:
+   * the same count-then-mark order as countFinishedJob, confirmed by summarize's `covered`.
+   */
+  async countCover(job: JobRecord): Promise<RunRecord | undefined> {
+    if (job.covered) return this.getRun(job.runId);
+    const runId = checkRunId(job.runId);
+    const run = await this.bumpRunColumn(runId, 'coverFinished');
+    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), covered: true }, 'Merge');
+    return run;
+  }
+
+  /** Adds one to a counter column of the run row (ETag-conditional merge, retried on 412); undefined if no run. */
+  private async bumpRunColumn(runId: string, column: string): Promise<RunRecord | undefined> {
     for (let attempt = 1; ; attempt++) {
       let row: TableEntityResult<Record<string, unknown>>;
       try {
@@ -351,17 +420,13 @@ export class RunStore {
       const value = (numberIn(row[column]) ?? 0) + 1;
       try {
         await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: runId, [column]: value }, 'Merge', { etag: row.etag });
-        run = runFromRow({ ...row, [column]: value });
-        // A row from before the counters: the other two read as 0 from now on.
-        break;
+        return runFromRow({ ...row, [column]: value });
       } catch (err) {
         if (statusOf(err) !== 412 || attempt >= COUNTER_TRIES) throw err;
         // Another worker counted in between: read again, after a short random pause to spread the retries.
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
       }
     }
-    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), counted: true }, 'Merge');
-    return run;
   }
 
   /**
@@ -387,6 +452,7 @@ export class RunStore {
     const skipped: JobRecord[] = [];
     const failed: JobRecord[] = [];
     let rows = 0;
+    let covered = 0;
     for await (const job of this.listJobs(runId)) {
       rows++;
       counts[job.status]++;
@@ -397,8 +463,9 @@ export class RunStore {
       counts.bytes += job.counts.bytes;
       if (job.status === 'skipped') skipped.push(job);
       if (job.status === 'failed') failed.push(job);
+      if (job.covered) covered++;
     }
     counts.queued += Math.max(0, run.planned - rows);
-    return { run, counts, skipped, failed };
+    return { run, counts, skipped, failed, covered };
   }
 }

@@ -118,6 +118,34 @@ describe('sender mode covers every member', () => {
     }
   });
 
+  it("fails the reader's job, and the run, when its follow-up fails", async () => {
+    const h = await startHarness({
+      label: 'cover-fail',
+      tenant: { seed: 56, users: 5, teams: 0, historyDays: 4, endMs: Date.now() - 2 * HOUR },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
+    try {
+      const members = h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
+      const [unlicensed, reader] = members as [(typeof members)[0], (typeof members)[0]];
+      h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+      const deps = await buildDeps(loadSettings({ ...h.env }), { log: silentLogger });
+      // Once every user job has ended (the reader's succeeded), Graph refuses the reader's reads for good.
+      const outcome = await runExport({ kind: 'daily', nowMs: Date.now() }, deps, {
+        onProgress: (p) => {
+          if (p.planned > 0 && p.finished === p.planned)
+            h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence', [reader.id]: 'badFilter' } });
+        },
+      });
+      expect(outcome.results.find((r) => r.entity.id === reader.id)?.status).toBe('done');
+      expect(outcome.status).toBe('failed');
+      const job = await deps.runs.getJob(outcome.runId, { kind: 'user', id: reader.id });
+      expect(job?.status).toBe('failed');
+      expect(job?.error?.message).toMatch(/sender-mode follow-up/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('splits sender filters under the clause bound the emulator enforces', async () => {
     const h = await startHarness({
       label: 'cover-split',

@@ -1,0 +1,136 @@
+// Sender mode over the queue (docs/design.md §15): a member whose own job is skipped (no licence) has
+// sent messages in chats with licensed members. The queued run must not close when the last user job
+// is counted: it sends one follow-up per user whose job succeeded, and closes after the last one, having
+// archived the same versions a custodian-mode run of the same tenant archives.
+import type { Timer } from '@azure/functions';
+import { describe, expect, it } from 'vitest';
+import { buildDeps } from '../../src/deps';
+import { runExport } from '../../src/export/run-in-process';
+import { silentLogger } from '../../src/log';
+import { loadSettings } from '../../src/settings';
+import { DAY, HOUR, iso, MINUTE } from '../../src/time';
+import { createDailyExportHandler } from '../../functions/daily-export';
+import { createExportPoisonHandler } from '../../functions/export-poison';
+import { createExportWorkerHandler } from '../../functions/export-worker';
+import { allArchivedKeys, duplicatesIn } from '../support/harness';
+import { testStorage } from '../support/storage';
+import { drainQueues, startFunctionsHarness } from './functions-harness';
+
+describe('sender mode over the queue', () => {
+  it('covers a member whose own job was skipped with follow-ups, then closes the run', async () => {
+    const now = Date.now();
+    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+    const fh = await startFunctionsHarness({
+      label: 'fn-sender-cover',
+      tenant: { seed: 54, users: 8, teams: 0, historyDays: 8, endMs: now - 2 * HOUR, externalSenderFraction: 0.2 },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
+    try {
+      const t = fh.h.emulator.tenant;
+      const unlicensed = t.users.find(
+        (u) =>
+          u.hasTeamsData &&
+          u.userType === 'Member' &&
+          t.chats.some((c) => c.memberIds.includes(u.id) && c.conversation.messages.some((m) => m.fromIdx === t.userIndexOf(u.id))),
+      )!;
+      fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+
+      // Custodian mode, single process, same tenant, its own container and tables: the reference.
+      const other = testStorage('fn-sender-cover-custodian');
+      const custodian = await buildDeps(
+        loadSettings({
+          ...fh.h.env,
+          EXPORT_CHAT_MODE: 'custodian',
+          EXPORT_CONTAINER: other.container,
+          EXPORT_TABLE_PREFIX: other.tablePrefix,
+        }),
+        { log: silentLogger },
+      );
+      const reference = await runExport({ kind: 'daily', nowMs: scheduledMs }, custodian);
+      expect(reference.status, reference.error).toBe('succeeded');
+      const custodianKeys = new Set(await allArchivedKeys(custodian));
+      const sent = t.chats.flatMap((c) =>
+        c.conversation.messages.filter((m) => m.fromIdx === t.userIndexOf(unlicensed.id)).map((m) => t.keyOf(m, m.v)),
+      );
+      expect(sent.some((k) => custodianKeys.has(k))).toBe(true);
+
+      // Sender mode through the queue: timer → planning → user jobs → follow-ups.
+      const getCtx = () => Promise.resolve(fh.ctx);
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+      };
+      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      const stats = await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+      expect(stats.failedDeliveries).toBe(0);
+
+      const [run] = await fh.ctx.deps.runs.listRuns();
+      expect(run!.status, run!.error).toBe('succeeded');
+      expect((await fh.ctx.deps.runs.getJob(run!.runId, { kind: 'user', id: unlicensed.id }))?.status).toBe('skipped');
+      // One follow-up per user whose job succeeded, each counted before the run closed.
+      let readers = 0;
+      for await (const j of fh.ctx.deps.runs.listJobs(run!.runId)) {
+        if (j.entity.kind !== 'user' || j.status !== 'done') continue;
+        readers++;
+        expect(j.covered, `${j.entity.id} covered`).toBe(true);
+        expect(j.readSpan).toBeDefined();
+      }
+      expect(readers).toBeGreaterThan(0);
+      expect(run!.coverPlanned).toBe(readers);
+      expect(run!.coverFinished).toBe(readers);
+      expect(run!.finishedAtMs).toBeDefined();
+
+      const senderKeys = await allArchivedKeys(fh.ctx.deps);
+      expect(duplicatesIn(senderKeys)).toEqual([]);
+      expect([...new Set(senderKeys)].sort()).toEqual([...custodianKeys].sort());
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('fails the run, naming the reader, when a follow-up fails for good', async () => {
+    const now = Date.now();
+    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+    const fh = await startFunctionsHarness({
+      label: 'fn-sender-cover-fail',
+      tenant: { seed: 55, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
+    try {
+      const members = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
+      const unlicensed = members[0]!;
+      fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+      const getCtx = () => Promise.resolve(fh.ctx);
+      const worker = createExportWorkerHandler(getCtx);
+      let reader: string | undefined;
+      // The first follow-up's user: Graph now refuses its reads for good (its own job has succeeded).
+      const failingWorker: typeof worker = async (item, context) => {
+        const m = item as { type?: string; entity?: { id: string } };
+        if (m.type === 'cover' && reader === undefined) {
+          reader = m.entity!.id;
+          fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence', [reader]: 'badFilter' } });
+        }
+        await worker(item, context);
+      };
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+      };
+      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      await drainQueues(fh, { worker: failingWorker, poison: createExportPoisonHandler(getCtx) }, { batchSize: 1 });
+
+      expect(reader).toBeDefined();
+      const [run] = await fh.ctx.deps.runs.listRuns();
+      expect(run!.status).toBe('failed');
+      expect(run!.finishedAtMs).toBeDefined();
+      expect(run!.coverFinished).toBe(run!.coverPlanned);
+      const job = await fh.ctx.deps.runs.getJob(run!.runId, { kind: 'user', id: reader! });
+      expect(job?.status).toBe('failed');
+      expect(job?.error?.message).toMatch(/sender-mode follow-up/);
+    } finally {
+      await fh.close();
+    }
+  });
+});
