@@ -2,30 +2,14 @@
 // future, a bounded span and bounded id lists of GUIDs; every problem is reported with its field.
 import { z } from 'zod';
 import type { Window } from '../model/window';
-import { canonicalObjectId, isObjectId } from '../object-id';
-import { DAY, parseInstant, type Clock } from '../time';
+import { DAY, type Clock } from '../time';
 import { fieldProblems, ValidationError } from './app-errors';
+import { objectIdList, zonedInstant } from './request-fields';
 
 export const BACKFILL_LIMITS = { maxSpanMs: 3660 * DAY, maxIds: 1000 } as const;
 
-/** A full instant with a zone: a date alone or a local time would be ambiguous for an audit range. */
-const ZONED_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
-
-const instant = z
-  .string({ error: 'must be a string holding an ISO-8601 instant with a zone, e.g. 2024-01-01T00:00:00Z' })
-  .refine(
-    (s) => ZONED_INSTANT.test(s.trim()) && parseInstant(s) !== undefined,
-    'must be an ISO-8601 instant with a zone, e.g. 2024-01-01T00:00:00Z',
-  )
-  .transform((s) => parseInstant(s) as number);
-
-const ids = (what: string) =>
-  z
-    .array(z.string({ error: `each ${what} id must be a string` }).refine(isObjectId, `must be a ${what} object id (a GUID)`), {
-      error: `must be an array of ${what} ids`,
-    })
-    .max(BACKFILL_LIMITS.maxIds, `at most ${BACKFILL_LIMITS.maxIds} ${what} ids per backfill`)
-    .transform((list) => [...new Set(list.map(canonicalObjectId))]);
+const instant = zonedInstant;
+const ids = (what: string) => objectIdList(what, BACKFILL_LIMITS.maxIds, 'backfill');
 
 const bodySchema = z
   .object(
