@@ -13,26 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HOUR, iso } from '../../src/time';
 import { decode } from '../functions/functions-harness';
 import { ROOT } from '../infra/infra-text';
-import { captureRegistrations, type RegisteredFunction } from '../support/function-registrations';
+import { APP_FUNCTIONS, captureRegistrations, type RegisteredFunction } from '../support/function-registrations';
 import { startHarness, type Harness } from '../support/harness';
 import { installProductionDependencies } from '../support/production-dependencies';
 import { funcignoreMatcher, mainFiles, materialise, packageFiles, runRemoteBuild } from './deploy-package';
 
 /** The budget for what runs in Azure: the uploaded files plus the production dependencies. */
 const BUDGET = { uploadMB: 2, uploadFiles: 300, runtimeMB: 120 };
-const EXPECTED_FUNCTIONS = [
-  'dailyExport',
-  'exportPoison',
-  'exportWorker',
-  'getProduction',
-  'getRun',
-  'listExports',
-  'listRuns',
-  'readExport',
-  'startBackfill',
-  'startProduction',
-  'viewer',
-];
+const EXPECTED_FUNCTIONS = [...APP_FUNCTIONS];
 const LONG = 600_000; // building and linking on a shared, loaded machine: generous, never a pass/fail criterion
 
 const MB = 1024 * 1024;

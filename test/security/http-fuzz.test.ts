@@ -63,6 +63,23 @@ const hostilePath = fc
   )
   .map((parts) => parts.join('/'));
 
+/** A POST of a raw JSON body, as a client sends it. */
+function postJson(route: string, raw: string): HttpRequest {
+  return new HttpRequest({
+    method: 'POST',
+    url: `${BASE}${route}`,
+    body: { string: raw },
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/** A 202, or a 400 whose JSON error lists the fields at fault: never a 500 or a bare text. */
+function expectAcceptedOrFieldErrors(res: HttpResponseInit, raw: string): void {
+  expect([202, 400], raw).toContain(res.status);
+  expectJsonError(res, raw);
+  if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
+}
+
 describe('HTTP inputs fuzzed', () => {
   let fh: FunctionsHarness;
   let getCtx: GetAppContext;
@@ -104,18 +121,7 @@ describe('HTTP inputs fuzzed', () => {
     );
     await fc.assert(
       fc.asyncProperty(body, async ({ raw }) => {
-        const res = await startBackfill(
-          new HttpRequest({
-            method: 'POST',
-            url: `${BASE}backfills`,
-            body: { string: raw },
-            headers: { 'content-type': 'application/json' },
-          }),
-          inv('startBackfill'),
-        );
-        expect([202, 400], raw).toContain(res.status);
-        expectJsonError(res, raw);
-        if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
+        expectAcceptedOrFieldErrors(await startBackfill(postJson('backfills', raw), inv('startBackfill')), raw);
       }),
       { numRuns: 250 },
     );
@@ -144,18 +150,7 @@ describe('HTTP inputs fuzzed', () => {
     );
     await fc.assert(
       fc.asyncProperty(body, async ({ raw }) => {
-        const res = await startProduction(
-          new HttpRequest({
-            method: 'POST',
-            url: `${BASE}productions`,
-            body: { string: raw },
-            headers: { 'content-type': 'application/json' },
-          }),
-          inv('startProduction'),
-        );
-        expect([202, 400], raw).toContain(res.status);
-        expectJsonError(res, raw);
-        if (res.status === 400) expect(Array.isArray((res.jsonBody as { error: { fields: unknown } }).error.fields)).toBe(true);
+        expectAcceptedOrFieldErrors(await startProduction(postJson('productions', raw), inv('startProduction')), raw);
       }),
       { numRuns: 150 },
     );

@@ -3,6 +3,21 @@
 // given loader runs, so it works for the repo's sources and for a packaged copy of the app alike.
 import Module from 'node:module';
 
+/** Every function the app registers, by name, sorted: the registration and packaging tests expect exactly these. */
+export const APP_FUNCTIONS = [
+  'dailyExport',
+  'exportPoison',
+  'exportWorker',
+  'getProduction',
+  'getRun',
+  'listExports',
+  'listRuns',
+  'readExport',
+  'startBackfill',
+  'startProduction',
+  'viewer',
+] as const;
+
 export interface Binding {
   type: string;
   direction: string;
