@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GetAppContext } from '../../src/app/app-context';
 import { productionPrefix } from '../../src/archive/blob-layout';
 import { listBlobs } from '../../src/archive/batch-reader';
+import { readNearestDirectorySnapshot, writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
 import { DAY, HOUR, iso } from '../../src/time';
 import { createExportPoisonHandler } from '../../functions/export-poison';
 import { createExportWorkerHandler } from '../../functions/export-worker';
@@ -47,6 +48,8 @@ describe('productions over HTTP', () => {
   const from = iso(fromMs);
   const to = iso(toMs);
   let tmp: string;
+  let teamId: string;
+  let chatId: string;
 
   beforeAll(async () => {
     fh = await startFunctionsHarness({
@@ -60,6 +63,13 @@ describe('productions over HTTP', () => {
     const daily = await fh.h.daily(now);
     expect(daily.status).toBe('succeeded');
     tmp = mkdtempSync(join(tmpdir(), 'te-fn-productions-'));
+    teamId = fh.h.emulator.tenant.teams[0]!.id;
+    const tenant = fh.h.emulator.tenant;
+    chatId = tenant.chats.find(
+      (c) =>
+        c.memberIds.some((id) => tenant.user(id)?.hasTeamsData) &&
+        c.conversation.messages.some((m) => m.createdMs >= fromMs && m.createdMs < toMs && m.fromIdx >= 0),
+    )!.id;
   }, 240_000);
   afterAll(async () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
@@ -86,6 +96,13 @@ describe('productions over HTTP', () => {
       ['an unknown team', () => ({ from, to, teams: [guid.toUpperCase()] }), 'teams'],
       ['a range beyond the archive', () => ({ from, to: iso(dayStart(now) + 30 * DAY) }), 'to'],
       ['a range of more than 366 days', () => ({ from: '2001-01-01T00:00:00Z', to }), 'to'],
+      ['an empty range', () => ({ from, to: from }), 'from'],
+      ['an unknown conversation', () => ({ from, to, conversations: ['19:nothing-here@thread.v2'] }), 'conversations'],
+      [
+        'an unknown conversation beside a known team',
+        () => ({ from, to, teams: [teamId], conversations: ['19:nothing-here@thread.v2'] }),
+        'conversations',
+      ],
     ])('%s', async (_what, body, field) => {
       const res = await startProduction(post(JSON.stringify(body())), fh.invocation('startProduction'));
       expect(res.status, JSON.stringify(res.jsonBody)).toBe(400);
@@ -176,15 +193,36 @@ describe('productions over HTTP', () => {
     expect(await productionBlobs()).toEqual(blobs);
   }, 240_000);
 
-  it('a conversation with nothing archived in the range fails the production with the reason, no file written', async () => {
-    const conversation = '19:nothing-here@thread.v2';
+  it('a conversation the archive holds is accepted and produced', async () => {
+    const res = await startProduction(post(JSON.stringify({ from, to, conversations: [chatId] })), fh.invocation('startProduction'));
+    expect(res.status, JSON.stringify(res.jsonBody)).toBe(202);
+    const productionId = String((res.jsonBody as Json).productionId);
+    await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+    const after = (await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction')))
+      .jsonBody as Json;
+    expect(after.status, after.error).toBe('succeeded');
+    expect(after.files.length).toBeGreaterThan(0);
+  });
+
+  it('a conversation the directory knows but with nothing archived in the range fails the production with the reason, no file written', async () => {
+    // Planning accepts an id a directory snapshot lists (cheap); that nothing of it lies in the range takes
+    // the production's own read to find out.
+    const conversation = '19:known-but-quiet@thread.v2';
+    const container = fh.ctx.deps.container;
+    const snapshot = (await readNearestDirectorySnapshot(container, new Date(toMs)))!;
+    await writeDirectorySnapshot(container, {
+      ...snapshot,
+      takenAt: iso(toMs - HOUR),
+      runId: 'test-quiet-chat',
+      chats: [...snapshot.chats, { id: conversation, chatType: 'group', topic: 'Quiet', members: [] }],
+    });
     const res = await startProduction(post(JSON.stringify({ from, to, conversations: [conversation] })), fh.invocation('startProduction'));
     expect(res.status).toBe(202);
     const productionId = String((res.jsonBody as Json).productionId);
     await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
     const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
     expect((after.jsonBody as Json).status).toBe('failed');
-    expect((after.jsonBody as Json).error).toContain(`conversations: unknown conversation ${conversation}`);
+    expect((after.jsonBody as Json).error).toContain(`conversations: unknown conversation ${conversation}: nothing of it is archived`);
     expect((await productionBlobs()).filter((n) => n.startsWith(productionPrefix(productionId)))).toEqual([
       `${productionPrefix(productionId)}status.json`,
     ]);
