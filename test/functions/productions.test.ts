@@ -24,8 +24,13 @@ import { drainQueues, startFunctionsHarness, type FunctionsHarness } from './fun
 const BASE = 'http://localhost:7071/api/';
 type Json = any;
 
-const post = (body: string) =>
-  new HttpRequest({ method: 'POST', url: `${BASE}productions`, body: { string: body }, headers: { 'content-type': 'application/json' } });
+const post = (body: string, headers: Record<string, string> = {}) =>
+  new HttpRequest({
+    method: 'POST',
+    url: `${BASE}productions`,
+    body: { string: body },
+    headers: { 'content-type': 'application/json', ...headers },
+  });
 const get = (route: string, params: Record<string, string>) => new HttpRequest({ method: 'GET', url: `${BASE}${route}`, params });
 
 async function bodyBytes(res: HttpResponseInit): Promise<Buffer> {
@@ -237,5 +242,81 @@ describe('productions over HTTP', () => {
     const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
     expect((after.jsonBody as Json).status).toBe('failed');
     expect((after.jsonBody as Json).error).toMatch(/poison/);
+  });
+
+  describe('Idempotency-Key', () => {
+    const worker = () => ({ worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+
+    it('a retried request gets the same production: 202, the same body and Location, one status, one message', async () => {
+      const key = 'c0ffee00-0000-4000-8000-000000000001';
+      const channelId = fh.h.emulator.tenant.teams[0]!.channels[0]!.id;
+      const body = { from, to, conversations: [chatId, channelId] };
+      const first = await startProduction(post(JSON.stringify(body), { 'idempotency-key': key }), fh.invocation('startProduction'));
+      expect(first.status, JSON.stringify(first.jsonBody)).toBe(202);
+      const productionId = String((first.jsonBody as Json).productionId);
+      // the same request again, ids in another order: the same production, not a second one
+      const again = await startProduction(
+        post(JSON.stringify({ ...body, conversations: [channelId, chatId, chatId] }), { 'idempotency-key': key }),
+        fh.invocation('startProduction'),
+      );
+      expect(again.status).toBe(202);
+      expect(again.jsonBody).toEqual(first.jsonBody);
+      expect(again.headers).toMatchObject({ location: `${BASE}productions/${productionId}` });
+      expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'production', productionId }]);
+      expect((await productionBlobs()).filter((n) => n.endsWith('/status.json') && n.includes(productionId))).toHaveLength(1);
+      await drainQueues(fh, worker());
+      // after it ran: still the same production (its current status), still no second one
+      const late = await startProduction(post(JSON.stringify(body), { 'idempotency-key': key }), fh.invocation('startProduction'));
+      expect(late.status).toBe(202);
+      expect(late.jsonBody).toMatchObject({ productionId, status: 'succeeded' });
+      expect(await fh.queuedMessages()).toEqual([]);
+    });
+
+    it('the same key with a different body is a 422 naming the production it was used for; nothing written or sent', async () => {
+      const key = 'c0ffee00-0000-4000-8000-000000000002';
+      const first = await startProduction(
+        post(JSON.stringify({ from, to, teams: [teamId] }), { 'idempotency-key': key }),
+        fh.invocation('startProduction'),
+      );
+      expect(first.status).toBe(202);
+      const productionId = String((first.jsonBody as Json).productionId);
+      await drainQueues(fh, worker());
+      const before = await productionBlobs();
+      for (const other of [
+        { from, to },
+        { from, to, teams: [teamId], allowUnsettled: true },
+        { from: iso(fromMs + HOUR), to, teams: [teamId] },
+      ]) {
+        const res = await startProduction(post(JSON.stringify(other), { 'idempotency-key': key }), fh.invocation('startProduction'));
+        expect(res.status, JSON.stringify(other)).toBe(422);
+        expect((res.jsonBody as Json).error).toMatchObject({
+          code: 'IdempotencyKeyReused',
+          message: expect.stringContaining(productionId),
+        });
+      }
+      expect(await fh.queuedMessages()).toEqual([]);
+      expect(await productionBlobs()).toEqual(before);
+    });
+
+    it('a key used for a backfill does not name a production', async () => {
+      const key = 'c0ffee00-0000-4000-8000-000000000003';
+      await fh.ctx.requests.claimKey(key, 'backfill-someone-else');
+      const res = await startProduction(post(JSON.stringify({ from, to }), { 'idempotency-key': key }), fh.invocation('startProduction'));
+      expect(res.status).toBe(202);
+      await drainQueues(fh, worker());
+    });
+
+    it.each([
+      ['too long', 'k'.repeat(101)],
+      ['with a slash', 'a/b'],
+      ['empty', ''],
+    ])('an Idempotency-Key %s is a 400 naming the header; nothing written or sent', async (_what, key) => {
+      const before = await productionBlobs();
+      const res = await startProduction(post(JSON.stringify({ from, to }), { 'idempotency-key': key }), fh.invocation('startProduction'));
+      expect(res.status).toBe(400);
+      expect((res.jsonBody as Json).error).toMatchObject({ code: 'BadRequest', fields: [{ field: 'Idempotency-Key' }] });
+      expect(await fh.queuedMessages()).toEqual([]);
+      expect(await productionBlobs()).toEqual(before);
+    });
   });
 });
