@@ -1,10 +1,17 @@
-// RSMF production figures (docs/rsmf.md): `node dist/bench/rsmf-bench.js demo` times a production of the
-// demo-size archive (events/s); `node dist/bench/rsmf-bench.js day100k [events]` writes one chat-day of
-// 100,000 messages (a tenth edited once) straight into Azurite and reports the peak RSS of producing it.
-// Azurite runs as its own process, so the RSS is the production's.
+// RSMF production figures (docs/rsmf.md). Build with `npm run build:dev`, then:
+//   node dist-dev/bench/rsmf-bench.js all [--scale 0.25] [--write]   the three figures below; --write puts
+//                                                                    them in bench/RESULTS.md (## RSMF productions)
+//   node dist-dev/bench/rsmf-bench.js demo                           a production of the demo-size archive (events/s)
+//   node dist-dev/bench/rsmf-bench.js tenant [--scale 0.25]          a production of the bench's tenant profile
+//       (bench/profiles.ts), exported through the real engine from the emulator: thousands of conversations,
+//       chats archived under every member (de-duplicated), ~100k versions at 0.25 (events/s, peak RSS)
+//   node dist-dev/bench/rsmf-bench.js day100k [events]               one chat-day of 100,000 messages (a tenth edited
+//       once) written straight into Azurite (peak RSS of producing it: streamed, bounded memory)
+// `npm run bench:rsmf` is `all --write`. Every production runs in a process of its own, and Azurite and the
+// emulator in others (or the parent), so the peak RSS reported is the production's alone.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -18,74 +25,142 @@ import { emulatorEnv } from '../emulator/emulator-env';
 import { runExport } from '../src/export/run-in-process';
 import { silentLogger } from '../src/log';
 import { planProduction, runProduction, type ProductionDeps } from '../src/rsmf/production';
-import { loadSettings } from '../src/settings';
+import { loadSettings, type Env } from '../src/settings';
 import { CheckpointStore } from '../src/state/checkpoint-store';
 import { DAY, HOUR, iso } from '../src/time';
+import { tenantShape } from './profiles';
 
-async function produce(
-  deps: ProductionDeps,
-  fromMs: number,
-  toMs: number,
-): Promise<{ events: number; files: number; versions: number; seconds: number }> {
+/** What one production measured (printed as one JSON line by the process that ran it). */
+interface ProductionFigures {
+  events: number;
+  files: number;
+  versions: number;
+  conversations: number;
+  /** Conversation-days archived under more than one custodian (produced once). */
+  sharedSlices: number;
+  seconds: number;
+  eventsPerSecond: number;
+  peakRssMiB: number;
+}
+
+const RESULT = 'RSMF-BENCH-RESULT ';
+
+async function produce(deps: ProductionDeps, fromMs: number, toMs: number): Promise<ProductionFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'rsmf-bench-'));
   try {
     const started = process.hrtime.bigint();
     const plan = await planProduction({ fromMs, toMs, users: [], teams: [], conversations: [] }, deps);
     const m = await runProduction('rsmf-bench', plan, deps, folderSink(join(dir, 'out')));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    return { events: m.totals.events, files: m.totals.files, versions: m.totals.versions, seconds };
+    return {
+      events: m.totals.events,
+      files: m.totals.files,
+      versions: m.totals.versions,
+      conversations: new Set(m.files.map((f) => f.conversationId)).size,
+      sharedSlices: new Set(m.files.filter((f) => f.custodians.length > 1).map((f) => `${f.conversationId} ${f.day}`)).size,
+      seconds: Math.round(seconds * 10) / 10,
+      eventsPerSecond: Math.round(m.totals.events / seconds),
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function demoSize(): Promise<void> {
+/** Runs `produce` for the archive behind `env` in a child process and returns its figures. */
+function produceInChild(env: Env, fromMs: number, toMs: number): ProductionFigures {
+  const child = spawnSync(
+    process.execPath,
+    [
+      ...(process.env.RSMF_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.RSMF_BENCH_HEAP_MB}`] : []),
+      __filename,
+      'produce',
+      String(fromMs),
+      String(toMs),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RSMF_BENCH_ENV: JSON.stringify(env) }, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const out = child.stdout.toString('utf8');
+  const line = out.split('\n').find((l) => l.startsWith(RESULT));
+  if (child.status !== 0 || !line) throw new Error(`production process exited with ${child.status}: ${out}`);
+  return JSON.parse(line.slice(RESULT.length)) as ProductionFigures;
+}
+
+/** The child's half: builds the product's deps from the parent's env, produces, prints the figures. */
+async function produceFromEnv(fromMs: number, toMs: number): Promise<void> {
+  const env = JSON.parse(process.env.RSMF_BENCH_ENV ?? '{}') as Env;
+  const deps = await buildDeps(loadSettings(env), { log: silentLogger });
+  const r = await produce({ container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs }, fromMs, toMs);
+  console.log(`${RESULT}${JSON.stringify(r)}`);
+}
+
+/** Exports an emulated tenant through the real engine into a fresh Azurite, then produces all of it. */
+async function exportedTenant(
+  name: string,
+  tenant: Record<string, number>,
+): Promise<{ bench: string; versionsArchived: number; exportSeconds: number } & ProductionFigures> {
   const azurite = await startAzurite({ timeoutMs: 180_000 });
   const nowMs = Date.now();
-  const emulator = await startEmulator({
-    tenant: { seed: 7, users: 24, teams: 4, historyDays: 90, endMs: nowMs - 2 * HOUR },
-    faults: { hostedContentRps: null },
-  });
+  const historyDays = tenant.historyDays ?? 30;
+  const emulator = await startEmulator({ tenant: { ...tenant, endMs: nowMs - 2 * HOUR }, faults: { hostedContentRps: null } });
   try {
     trustCertificateInProcess(emulator.caCertPem);
-    const env = {
+    const startMs = nowMs - (historyDays + 1) * DAY;
+    const env: Env = {
       ...emulatorEnv(emulator),
       GRAPH_MAX_RPS: '500',
       GRAPH_HOSTED_CONTENT_RPS: '1000',
       EXPORT_STORAGE: azurite.connectionString,
-      EXPORT_START: iso(nowMs - 91 * DAY),
+      EXPORT_START: iso(startMs),
       EXPORT_CONCURRENCY: '8',
       LOG_LEVEL: 'error',
     };
     const deps = await buildDeps(loadSettings(env), { log: silentLogger });
+    const started = process.hrtime.bigint();
     const run = await runExport({ kind: 'daily', nowMs }, deps);
+    const exportSeconds = Math.round(Number(process.hrtime.bigint() - started) / 1e8) / 10;
+    if (run.status !== 'succeeded') throw new Error(`the ${name} export ended ${run.status}`);
+    // Everything settled: from EXPORT_START to the start of yesterday.
     const toMs = Math.floor((nowMs - DAY) / DAY) * DAY;
-    const r = await produce(
-      { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs },
-      nowMs - 91 * DAY,
-      toMs,
-    );
-    console.log(
-      JSON.stringify({
-        bench: 'rsmf-demo-size',
-        run: run.status,
-        ...r,
-        eventsPerSecond: Math.round(r.events / r.seconds),
-        peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-      }),
-    );
+    const r = produceInChild(env, startMs, toMs);
+    return { bench: name, versionsArchived: run.progress.messages, exportSeconds, ...r };
   } finally {
     await emulator.close();
     await azurite.stop();
   }
 }
 
-async function oneBusyDay(events: number): Promise<void> {
+function demoSize() {
+  return exportedTenant('rsmf-demo-size', { seed: 7, users: 24, teams: 4, historyDays: 90 });
+}
+
+function tenantSize(scale: number) {
+  const s = tenantShape(scale);
+  return exportedTenant(`rsmf-tenant-size (${scale}×)`, {
+    seed: 11,
+    users: s.users,
+    teams: s.teams,
+    channelsPerTeam: s.channelsPerTeam,
+    oneOnOneChats: s.oneOnOneChats,
+    groupChats: s.groupChats,
+    meetingChats: s.meetingChats,
+    messagesPerChat: s.messagesPerChat,
+    postsPerChannel: s.postsPerChannel,
+    repliesPerPost: s.repliesPerPost,
+    historyDays: s.historyDays,
+    // As in the export bench's tenant profile: no hosted contents or files (the demo-size archive has them).
+    hostedContentFraction: 0,
+    fileFraction: 0,
+  });
+}
+
+async function oneBusyDay(events: number): Promise<{ bench: string; messages: number } & ProductionFigures> {
   const azurite = await startAzurite({ timeoutMs: 180_000 });
   try {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('bench');
+    const containerName = 'bench';
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(containerName);
     await container.create();
-    const table = TableClient.fromConnectionString(azurite.connectionString, 'benchcheckpoints', { allowInsecureConnection: true });
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'benchCheckpoints', { allowInsecureConnection: true });
     const checkpoints = new CheckpointStore(table);
     await checkpoints.ensure();
     const day = Math.floor((Date.now() - 10 * DAY) / DAY) * DAY;
@@ -139,50 +214,108 @@ async function oneBusyDay(events: number): Promise<void> {
       }
       await checkpoints.advance(entity, { freshWatermarkMs: day + 2 * DAY, settledWatermarkMs: day + 2 * DAY });
     }
-    // The production runs in a process of its own, so its peak RSS is not the data generation's.
-    const child = spawnSync(
-      process.execPath,
-      [
-        ...(process.env.RSMF_BENCH_HEAP_MB ? [`--max-old-space-size=${process.env.RSMF_BENCH_HEAP_MB}`] : []),
-        __filename,
-        'produce',
-        azurite.connectionString,
-        String(day),
-        String(events),
-      ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
-    );
-    if (child.status !== 0) throw new Error(`production process exited with ${child.status}`);
+    // The same container and table through the product's settings (no Graph is read by a production).
+    const env: Env = {
+      AZURE_TENANT_ID: '00000000-0000-0000-0000-000000000001',
+      AZURE_CLIENT_ID: '00000000-0000-0000-0000-000000000002',
+      AZURE_CLIENT_SECRET: 'unused',
+      EXPORT_STORAGE: azurite.connectionString,
+      EXPORT_CONTAINER: containerName,
+      EXPORT_TABLE_PREFIX: 'bench',
+      EXPORT_START: iso(day - DAY),
+      LOG_LEVEL: 'error',
+    };
+    const r = produceInChild(env, day, day + DAY);
+    return { bench: 'rsmf-one-day', messages: events, ...r };
   } finally {
     await azurite.stop();
   }
 }
 
-/** The production half of day100k: reads what the parent wrote into its Azurite. */
-async function produceDay(connectionString: string, day: number, events: number): Promise<void> {
-  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench');
-  const checkpoints = new CheckpointStore(
-    TableClient.fromConnectionString(connectionString, 'benchcheckpoints', { allowInsecureConnection: true }),
-  );
-  const r = await produce({ container, checkpoints, exportStartMs: day - DAY }, day, day + DAY);
-  console.log(
-    JSON.stringify({
-      bench: 'rsmf-one-day',
-      messages: events,
-      ...r,
-      eventsPerSecond: Math.round(r.events / r.seconds),
-      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-    }),
-  );
+const SECTION = '## RSMF productions';
+
+/** Replaces (or appends) the `## RSMF productions` section of bench/RESULTS.md, nothing else. */
+function writeSection(text: string): void {
+  const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
+  const old = readFileSync(file, 'utf8');
+  const start = old.indexOf(`\n${SECTION}\n`);
+  let next = start < 0 ? -1 : old.indexOf('\n## ', start + 1);
+  if (start >= 0 && next < 0) next = old.length;
+  const updated =
+    start < 0 ? `${old.trimEnd()}\n\n${text}` : `${old.slice(0, start + 1)}${text}${next < old.length ? `\n${old.slice(next + 1)}` : ''}`;
+  writeFileSync(file, updated);
 }
 
-const [mode, a, b, c] = process.argv.slice(2);
-(mode === 'demo'
-  ? demoSize()
-  : mode === 'produce'
-    ? produceDay(a as string, Number(b), Number(c))
-    : oneBusyDay(Number(a ?? 100_000))
-).catch((err: unknown) => {
+type Figures = Awaited<ReturnType<typeof tenantSize>>;
+
+function section(
+  scale: number,
+  demo: Awaited<ReturnType<typeof demoSize>>,
+  tenant: Figures,
+  day: Awaited<ReturnType<typeof oneBusyDay>>,
+): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const row = (what: string, f: ProductionFigures, extra = '') =>
+    `| ${what} | ${n(f.conversations)} | ${n(f.files)} | ${n(f.events)} | ${n(f.versions)} | ${n(f.sharedSlices)} | ${f.seconds} | ${n(f.eventsPerSecond)} | ${f.peakRssMiB}${extra} |`;
+  return `${SECTION}
+
+Measured ${new Date().toISOString()} by \`npm run bench:rsmf\` (\`node dist-dev/bench/rsmf-bench.js all --scale ${scale} --write\`) on
+${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, shared with other work, so slow. Each
+production runs in a process of its own over an archive in Azurite (own process); the time is the whole
+production (planning, one read of every batch, building and writing the files to a local folder).
+
+| production | conversations | files | events | versions | conversation-days under ≥ 2 custodians | s | events/s | peak RSS MiB |
+|---|---|---|---|---|---|---|---|---|
+${row(`demo-size archive (24 users, 4 teams, 90 days; ${n(demo.versionsArchived)} versions archived)`, demo)}
+${row(`tenant-size archive (bench tenant profile at ${scale}×: ${n(tenantShape(scale).users)} users, ${n(tenantShape(scale).teams)} teams, 30 days; ${n(tenant.versionsArchived)} versions archived in ${tenant.exportSeconds} s)`, tenant)}
+${row(`one chat-day of ${n(day.messages)} messages (a tenth edited once, archived under both members)`, day)}
+
+Events are messages at their latest version (earlier versions are their \`edits[]\`); versions counts every
+archived version produced, after de-duplication across custodians. The tenant archive holds each chat
+under every exported member (custodian mode), so most chat slices are read two or more times and
+produced once. The one-day figure is the bounded-memory check: 100,000 events in one conversation-day
+stream through spool files (\`RSMF_BENCH_HEAP_MB=96\` caps the heap to show it).
+`;
+}
+
+function scaleArg(args: readonly string[]): number {
+  const i = args.indexOf('--scale');
+  const v = i >= 0 ? Number(args[i + 1]) : 0.25;
+  if (!Number.isFinite(v) || v <= 0) throw new Error('--scale needs a positive number');
+  return v;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const [mode, ...rest] = argv;
+  const print = (r: unknown) => console.log(JSON.stringify(r));
+  switch (mode) {
+    case 'produce':
+      return produceFromEnv(Number(rest[0]), Number(rest[1]));
+    case 'demo':
+      return print(await demoSize());
+    case 'tenant':
+      return print(await tenantSize(scaleArg(rest)));
+    case 'day100k':
+      return print(await oneBusyDay(Number(rest[0] ?? 100_000)));
+    case 'all': {
+      const scale = scaleArg(rest);
+      const demo = await demoSize();
+      print(demo);
+      const tenant = await tenantSize(scale);
+      print(tenant);
+      const day = await oneBusyDay(100_000);
+      print(day);
+      const text = section(scale, demo, tenant, day);
+      if (rest.includes('--write')) writeSection(text);
+      else console.log(text);
+      return;
+    }
+    default:
+      throw new Error('usage: node dist-dev/bench/rsmf-bench.js all|demo|tenant|day100k [--scale N] [--write] (see the header)');
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });
