@@ -13,6 +13,7 @@ import { isValidRunId, productionFileBlobName, productionManifestName, productio
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import {
+  coverageOf,
   newProductionId,
   planProduction,
   ProductionInputError,
@@ -124,8 +125,9 @@ export async function requestProduction(
     const earlier = await ctx.requests.getProductionKey(idempotencyKey);
     if (earlier) return answerRetry(ctx, earlier, fingerprint, request, log);
   }
+  let plan;
   try {
-    await planProduction(req, depsOf(ctx), signal);
+    plan = await planProduction(req, depsOf(ctx), signal);
   } catch (err) {
     if (err instanceof ProductionInputError) throw new ValidationError([{ field: fieldName(err.field), message: err.message }]);
     throw err;
@@ -136,7 +138,8 @@ export async function requestProduction(
     const earlier = await ctx.requests.claimProductionKey(idempotencyKey, { productionId, fingerprint });
     if (earlier) return answerRetry(ctx, earlier, fingerprint, request, log);
   }
-  const doc = await createProduction(ctx, productionId, request, log);
+  // The unsettled days it was accepted with (allowUnsettled) show in the status from the start.
+  const doc = await createProduction(ctx, productionId, request, log, coverageOf(plan));
   return { doc, created: true };
 }
 
@@ -146,8 +149,15 @@ async function createProduction(
   productionId: string,
   request: ProductionStatusDoc['request'],
   log: Logger,
+  coverage?: ProductionManifest['coverage'],
 ): Promise<ProductionStatusDoc> {
-  const doc: ProductionStatusDoc = { productionId, status: 'queued', request, createdAt: iso(ctx.clock.now()) };
+  const doc: ProductionStatusDoc = {
+    productionId,
+    status: 'queued',
+    request,
+    createdAt: iso(ctx.clock.now()),
+    ...(coverage ? { coverage } : {}),
+  };
   await writeJson(ctx.deps.container, productionStatusName(productionId), doc);
   await ctx.queue.send({ type: 'production', productionId });
   log.info('production requested', { productionId });

@@ -76,7 +76,8 @@ const DAY_MS = 86_400_000;
 const PARALLEL_SLICES = 4;
 const MAX_RANGE_DAYS = 366;
 
-function describeGap(g: CoverageGap): string {
+/** `user Ada (id): 2026-11-30..2026-12-01 unsettled`: one gap, for messages to people. */
+export function describeGap(g: CoverageGap): string {
   const name = g.entity.displayName ? `${g.entity.displayName} (${g.entity.id})` : g.entity.id;
   return `${g.entity.kind} ${name}: ${g.fromDay}${g.toDay !== g.fromDay ? `..${g.toDay}` : ''} ${g.state}`;
 }
@@ -211,6 +212,11 @@ async function senderFolderHolds(container: ArchiveContainer, chatId: string, si
   }
 }
 
+/** The plan's gaps as the manifest and the HTTP status list them. */
+export function coverageOf(plan: ProductionPlan): ProductionManifest['coverage'] {
+  return { gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })) };
+}
+
 export interface ProductionFile extends BuiltFile {
   conversationId: string;
   conversationType: 'chat' | 'channel';
@@ -335,9 +341,7 @@ export async function runProduction(
       createdAt: iso(opts.nowMs ?? Date.now()),
       range: { from: iso(req.fromMs), to: iso(req.toMs) },
       selection: { users: [...req.users], teams: [...req.teams], conversations: [...req.conversations] },
-      coverage: {
-        gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })),
-      },
+      coverage: coverageOf(plan),
       earlierMessageVersions: scan.earlierMessageVersions,
       totals: {
         files: files.length,

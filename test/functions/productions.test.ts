@@ -12,7 +12,7 @@ import type { GetAppContext } from '../../src/app/app-context';
 import { productionPrefix } from '../../src/archive/blob-layout';
 import { listBlobs } from '../../src/archive/batch-reader';
 import { readNearestDirectorySnapshot, writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
-import { DAY, HOUR, iso } from '../../src/time';
+import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { createExportPoisonHandler } from '../../functions/export-poison';
 import { createExportWorkerHandler } from '../../functions/export-worker';
 import { createGetProductionHandler } from '../../functions/get-production';
@@ -242,6 +242,42 @@ describe('productions over HTTP', () => {
     const after = await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'));
     expect((after.jsonBody as Json).status).toBe('failed');
     expect((after.jsonBody as Json).error).toMatch(/poison/);
+  });
+
+  it('a range the archive does not fully cover names the entities and days: missing or unsettled', async () => {
+    const entityIds = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData).map((u) => u.id);
+    // beyond the archive: refused, the message names each entity and its missing days
+    const later = iso(dayStart(now) + 30 * DAY);
+    const beyond = await startProduction(post(JSON.stringify({ from, to: later })), fh.invocation('startProduction'));
+    expect(beyond.status).toBe(400);
+    const [missing] = (beyond.jsonBody as Json).error.fields;
+    expect(missing.field).toBe('to');
+    expect(missing.message).toMatch(/does not fully cover/);
+    expect(missing.message).toContain(`..${utcDay(dayStart(now) + 30 * DAY - 1)} missing`);
+    expect(entityIds.some((id) => missing.message.includes(id))).toBe(true);
+    // read once but not settled yet (EXPORT_SETTLE is a day): refused without allowUnsettled ...
+    const unsettled = { from: iso(now - 12 * HOUR), to: iso(now - HOUR) };
+    const refused = await startProduction(post(JSON.stringify(unsettled)), fh.invocation('startProduction'));
+    expect(refused.status).toBe(400);
+    const [field] = (refused.jsonBody as Json).error.fields;
+    expect(field).toMatchObject({ field: 'to', message: expect.stringMatching(/unsettled \(allow unsettled days to produce anyway\)$/) });
+    expect(field.message).not.toMatch(/missing/);
+    // ... and with it accepted, the gaps listed by GET from the start (queued) to the end
+    const res = await startProduction(post(JSON.stringify({ ...unsettled, allowUnsettled: true })), fh.invocation('startProduction'));
+    expect(res.status, JSON.stringify(res.jsonBody)).toBe(202);
+    const productionId = String((res.jsonBody as Json).productionId);
+    const status = async () =>
+      (await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction'))).jsonBody as Json;
+    const queued = await status();
+    expect(queued.status).toBe('queued');
+    const gaps = queued.coverage.gaps as Array<{ kind: string; id: string; state: string; fromDay: string; toDay: string }>;
+    expect(gaps.length).toBeGreaterThan(0);
+    for (const g of gaps) expect(g).toMatchObject({ state: 'unsettled', fromDay: utcDay(now - 12 * HOUR), toDay: utcDay(now - HOUR - 1) });
+    for (const id of entityIds) expect(gaps.map((g) => g.id)).toContain(id);
+    await drainQueues(fh, { worker: createExportWorkerHandler(getCtx), poison: createExportPoisonHandler(getCtx) });
+    const done = await status();
+    expect(done.status, done.error).toBe('succeeded');
+    expect(done.coverage).toEqual(queued.coverage);
   });
 
   describe('Idempotency-Key', () => {

@@ -16,7 +16,7 @@ import { findConversations } from '../../src/rsmf/archive-scan';
 import { planProduction, ProductionInputError, runProduction } from '../../src/rsmf/production';
 import type { Msg } from '../../emulator/tenant';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
-import { DAY, HOUR, iso } from '../../src/time';
+import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { startHarness, type Harness } from '../support/harness';
 import { parseRsmf, referenceProblems, rsmfSchemaValidator, type ParsedRsmf } from '../support/rsmf-reader';
 
@@ -292,6 +292,23 @@ describe('teams-export rsmf', () => {
       expect(r.stderr).toMatch(message);
       expect(existsSync(out)).toBe(false);
     }
+  });
+
+  it('produces over unsettled days only when allowed, and says which entities and days', async () => {
+    const from = iso(now - 12 * HOUR);
+    const to = iso(now - HOUR);
+    const out = join(mkdtempSync(join(tmpdir(), 'te-rsmf-unsettled-')), 'out');
+    const r = await cli(h, ['rsmf', '--from', from, '--to', to, '--allow-unsettled', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const exported = h.emulator.tenant.users.filter((u) => u.hasTeamsData).map((u) => u.id);
+    const note = r.stdout.split('\n').find((l) => l.startsWith('note: '))!;
+    expect(note).toContain(
+      `${utcDay(now - 12 * HOUR)}${utcDay(now - 12 * HOUR) === utcDay(now - HOUR - 1) ? '' : `..${utcDay(now - HOUR - 1)}`} unsettled`,
+    );
+    expect(exported.some((id) => note.includes(id))).toBe(true);
+    const written = JSON.parse(readFileSync(join(out, 'production.json'), 'utf8')) as { coverage: { gaps: Json[] } };
+    for (const id of exported) expect(written.coverage.gaps.map((g) => g.id)).toContain(id);
+    for (const g of written.coverage.gaps) expect(g.state).toBe('unsettled');
   });
 
   it('splits a busy day into parts that share one eventcollectionid, each file self-contained', async () => {
