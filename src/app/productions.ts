@@ -94,6 +94,10 @@ const requestDocOf = (req: ProductionRequest): ProductionStatusDoc['request'] =>
 });
 
 /** The request as a retry must repeat it: ids in any order, duplicates dropped (as parsing already does). */
+export function productionFingerprint(req: ProductionRequest): string {
+  return fingerprintOf(requestDocOf(req));
+}
+
 function fingerprintOf(request: ProductionStatusDoc['request']): string {
   const sorted = (ids: readonly string[]) => [...new Set(ids)].sort();
   const canonical = {

@@ -10,6 +10,8 @@ import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GetAppContext } from '../../src/app/app-context';
 import { productionPrefix } from '../../src/archive/blob-layout';
+import { parseProductionRequest } from '../../src/app/production-request';
+import { productionFingerprint } from '../../src/app/productions';
 import { listBlobs } from '../../src/archive/batch-reader';
 import { readNearestDirectorySnapshot, writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
@@ -332,6 +334,22 @@ describe('productions over HTTP', () => {
       }
       expect(await fh.queuedMessages()).toEqual([]);
       expect(await productionBlobs()).toEqual(before);
+    });
+
+    it('a retry after the first request claimed the key and died records and sends that production', async () => {
+      const key = 'c0ffee00-0000-4000-8000-000000000004';
+      const body = { from, to, teams: [teamId] };
+      const productionId = 'rsmf-recovered-test';
+      // what a request that died right after claiming the key leaves behind: the key, nothing else
+      await fh.ctx.requests.claimProductionKey(key, { productionId, fingerprint: productionFingerprint(parseProductionRequest(body)) });
+      const res = await startProduction(post(JSON.stringify(body), { 'idempotency-key': key }), fh.invocation('startProduction'));
+      expect(res.status).toBe(202);
+      expect(res.jsonBody).toMatchObject({ productionId, status: 'queued' });
+      expect(await fh.queuedMessages()).toEqual([{ v: 1, type: 'production', productionId }]);
+      await drainQueues(fh, worker());
+      const done = (await getProduction(get(`productions/${productionId}`, { productionId }), fh.invocation('getProduction')))
+        .jsonBody as Json;
+      expect(done.status, done.error).toBe('succeeded');
     });
 
     it('a key used for a backfill does not name a production', async () => {
