@@ -11,7 +11,7 @@
 // Every production runs in a process of its own, Azurite in another, so the peak RSS is the production's alone.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -333,7 +333,7 @@ function section(
   return `${SECTION}
 
 Measured ${new Date().toISOString()} by \`npm run bench:rsmf\` (\`node dist-dev/bench/rsmf-bench.js all --write\`) on
-${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, shared with other work. Each
+${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} at the end. Each
 production runs in a process of its own over an archive in Azurite (own process); the time is the whole
 production (planning, one read of every batch, building and writing the files to a local folder).
 
