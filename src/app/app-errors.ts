@@ -33,6 +33,14 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** 422: an Idempotency-Key sent again with a different request than the one it was first used for. */
+export class IdempotencyKeyReusedError extends AppError {
+  constructor(message: string) {
+    super(422, 'IdempotencyKeyReused', message);
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
 /** zod issues as field problems: `users.3` names the fourth user id; unknown keys name themselves. */
 export function fieldProblems(
   issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string; code?: string; keys?: string[] }>,

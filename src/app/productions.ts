@@ -1,17 +1,19 @@
 // Productions over HTTP (docs/rsmf.md): POST checks the request against the archive, records it in
 // `productions/{id}/status.json` and sends ONE 'production' message; the queue worker builds the RSMF
 // files into `productions/{id}/` (write-once, SHA-256 in the metadata) and the status says how it ended.
+import { createHash } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readBlobBytes } from '../archive/batch-reader';
-import { writeFileOnce, writeJson } from '../archive/batch-writer';
+import { BlobAlreadyExistsError, writeFileOnce, writeJson } from '../archive/batch-writer';
 import { isValidRunId, productionFileBlobName, productionManifestName, productionStatusName } from '../archive/blob-layout';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import {
+  coverageOf,
   newProductionId,
   planProduction,
   ProductionInputError,
@@ -24,7 +26,8 @@ import {
 import type { ArchiveContainer } from '../archive/archive-container';
 import { iso, parseInstant } from '../time';
 import type { AppContext } from './app-context';
-import { NotFoundError, ValidationError } from './app-errors';
+import type { ProductionKeyClaim } from '../state/job-progress-store';
+import { IdempotencyKeyReusedError, NotFoundError, ValidationError } from './app-errors';
 import type { ProductionMessage } from './job-message';
 
 export type ProductionStatus = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -74,41 +77,122 @@ async function readStatus(
   return bytes ? (JSON.parse(bytes.toString('utf8')) as ProductionStatusDoc) : undefined;
 }
 
+/** What POST /api/productions answers: the production, and whether this request created it. */
+export interface RequestedProduction {
+  doc: ProductionStatusDoc;
+  /** False for a retry with the same Idempotency-Key (the production the first request created). */
+  created: boolean;
+}
+
+const requestDocOf = (req: ProductionRequest): ProductionStatusDoc['request'] => ({
+  from: iso(req.fromMs),
+  to: iso(req.toMs),
+  users: [...req.users],
+  teams: [...req.teams],
+  conversations: [...req.conversations],
+  allowUnsettled: req.allowUnsettled === true,
+});
+
+/** The request as a retry must repeat it: ids in any order, duplicates dropped (as parsing already does). */
+export function productionFingerprint(req: ProductionRequest): string {
+  return fingerprintOf(requestDocOf(req));
+}
+
+function fingerprintOf(request: ProductionStatusDoc['request']): string {
+  const sorted = (ids: readonly string[]) => [...new Set(ids)].sort();
+  const canonical = {
+    ...request,
+    users: sorted(request.users),
+    teams: sorted(request.teams),
+    conversations: sorted(request.conversations),
+  };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
 /**
- * POST /api/productions: plans the production against the archive (unknown users or teams, a range the
- * archive does not cover → 400 naming the field, nothing written), then records it and sends its message.
+ * POST /api/productions: plans the production against the archive (unknown users, teams or
+ * conversations, a range the archive does not cover → 400 naming the field, nothing written), then
+ * records it and sends its message. With an Idempotency-Key, a retry gets the production the first
+ * request created, and the same key with a different body is a 422 (docs/functions.md).
  */
 export async function requestProduction(
   ctx: AppContext,
   req: ProductionRequest,
   log: Logger,
   signal?: AbortSignal,
-): Promise<ProductionStatusDoc> {
+  idempotencyKey?: string,
+): Promise<RequestedProduction> {
+  const request = requestDocOf(req);
+  const fingerprint = fingerprintOf(request);
+  if (idempotencyKey !== undefined) {
+    // A retry is answered from the key alone: no second plan, the same answer even if the archive moved on.
+    const earlier = await ctx.requests.getProductionKey(idempotencyKey);
+    if (earlier) return answerRetry(ctx, earlier, fingerprint, request, log);
+  }
+  let plan;
   try {
-    await planProduction(req, depsOf(ctx), signal);
+    plan = await planProduction(req, depsOf(ctx), signal);
   } catch (err) {
     if (err instanceof ProductionInputError) throw new ValidationError([{ field: fieldName(err.field), message: err.message }]);
     throw err;
   }
-  const now = ctx.clock.now();
-  const productionId = newProductionId(now);
+  const productionId = newProductionId(ctx.clock.now());
+  if (idempotencyKey !== undefined) {
+    // Claimed before anything is written, so two racing requests agree on one production.
+    const earlier = await ctx.requests.claimProductionKey(idempotencyKey, { productionId, fingerprint });
+    if (earlier) return answerRetry(ctx, earlier, fingerprint, request, log);
+  }
+  // The unsettled days it was accepted with (allowUnsettled) show in the status from the start.
+  const doc = await createProduction(ctx, productionId, request, log, coverageOf(plan));
+  return { doc, created: true };
+}
+
+/** Records a new production (write-once) and sends its one message. */
+async function createProduction(
+  ctx: AppContext,
+  productionId: string,
+  request: ProductionStatusDoc['request'],
+  log: Logger,
+  coverage?: ProductionManifest['coverage'],
+): Promise<ProductionStatusDoc> {
   const doc: ProductionStatusDoc = {
     productionId,
     status: 'queued',
-    request: {
-      from: iso(req.fromMs),
-      to: iso(req.toMs),
-      users: [...req.users],
-      teams: [...req.teams],
-      conversations: [...req.conversations],
-      allowUnsettled: req.allowUnsettled === true,
-    },
-    createdAt: iso(now),
+    request,
+    createdAt: iso(ctx.clock.now()),
+    ...(coverage ? { coverage } : {}),
   };
-  await writeStatus(ctx.deps.container, doc);
+  await writeJson(ctx.deps.container, productionStatusName(productionId), doc);
   await ctx.queue.send({ type: 'production', productionId });
   log.info('production requested', { productionId });
   return doc;
+}
+
+async function answerRetry(
+  ctx: AppContext,
+  earlier: ProductionKeyClaim,
+  fingerprint: string,
+  request: ProductionStatusDoc['request'],
+  log: Logger,
+): Promise<RequestedProduction> {
+  const { productionId } = earlier;
+  if (earlier.fingerprint !== fingerprint)
+    throw new IdempotencyKeyReusedError(
+      `this Idempotency-Key was first used for production ${productionId} with a different body; send that body again to get it, or use a new key for a new production`,
+    );
+  const doc = await readStatus(ctx.deps.container, productionId);
+  if (doc) {
+    log.info('production already requested with this Idempotency-Key', { productionId, status: doc.status });
+    return { doc, created: false };
+  }
+  // The first request claimed the key and died before recording the production: finish its work.
+  try {
+    return { doc: await createProduction(ctx, productionId, request, log), created: false };
+  } catch (err) {
+    if (!(err instanceof BlobAlreadyExistsError)) throw err;
+    // Another retry finished it first (and sent the message).
+    return { doc: (await readStatus(ctx.deps.container, productionId)) as ProductionStatusDoc, created: false };
+  }
 }
 
 /** The body's field names: the planner speaks of one `user`, the body has `users`. */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  describeGap,
   newProductionId,
   planProduction,
   ProductionInputError,
@@ -88,8 +89,11 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
         ctx.stdout,
         `production ${productionId}: ${t.files} RSMF files, ${t.events} events (${t.edits} edits, ${t.reactions} reactions, ${t.attachments} attachments) in ${o.out}`,
       );
-      if (manifest.coverage.gaps.length > 0)
-        write(ctx.stdout, `note: ${manifest.coverage.gaps.length} entity ranges were not settled yet (see production.json)`);
+      if (plan.gaps.length > 0) {
+        const shown = plan.gaps.slice(0, 20).map(describeGap).join('; ');
+        const more = plan.gaps.length > 20 ? `; and ${plan.gaps.length - 20} more` : '';
+        write(ctx.stdout, `note: produced over days the archive has not settled yet: ${shown}${more} (coverage.gaps in production.json)`);
+      }
     }
     return EXIT_OK;
   } catch (err) {

@@ -88,18 +88,28 @@ class Spooler {
   }
 }
 
-export async function scanArchive(container: ArchiveContainer, sources: readonly ScanSource[], o: ScanOptions): Promise<ScanResult> {
-  const result: ScanResult = { slices: new Map(), earlierMessageVersions: 0, chatsSeen: new Set(), batchesRead: 0 };
-  const spooler = new Spooler(result.slices);
-  const { days, months } = daysOf(o.fromMs, Math.max(o.toMs, o.scanUntilMs));
-  const work: Array<{ batch: string; contentMap?: string; custodian?: string }> = [];
+interface BatchWork {
+  batch: string;
+  contentMap?: string;
+  custodian?: string;
+}
+
+/** The day batches of `sources` in `days` (and their content maps): one listing per source and month. */
+async function batchesOf(
+  container: ArchiveContainer,
+  sources: readonly ScanSource[],
+  days: ReadonlySet<string>,
+  months: readonly string[],
+  signal?: AbortSignal,
+): Promise<BatchWork[]> {
+  const work: BatchWork[] = [];
   for (const source of sources) {
     const root = 'entity' in source ? entityPrefix(source.entity) : chatVersionsPrefix(source.chatId);
     const custodian =
       'entity' in source && (source.entity.kind === 'user' || source.entity.kind === 'userRetained') ? source.entity.id : undefined;
     for (const month of months) {
       const names = new Set<string>();
-      for await (const item of listBlobs(container, `${root}${month}`, o.signal)) names.add(item.name);
+      for await (const item of listBlobs(container, `${root}${month}`, signal)) names.add(item.name);
       for (const name of [...names].sort()) {
         const day = /(\d{4})\/(\d{2})\/(\d{2})\/[^/]+\.jsonl\.gz$/.exec(name.slice(root.length));
         if (!day || !days.has(`${day[1]}-${day[2]}-${day[3]}`)) continue;
@@ -108,27 +118,71 @@ export async function scanArchive(container: ArchiveContainer, sources: readonly
       }
     }
   }
+  return work;
+}
+
+/** Runs `fn` over `items`, PARALLEL_READS at a time; `stop` ends the loop early. */
+async function eachBatch<T>(items: readonly T[], fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < work.length) {
-      const w = work[next++] as (typeof work)[number];
-      await scanBatch(container, w, o, result, spooler);
-      result.batchesRead++;
-      o.onBatch?.(w.batch);
-    }
+    while (next < items.length && !stop()) await fn(items[next++] as T);
   };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, work.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, items.length) }, worker));
+}
+
+/** The chat or channel a version line belongs to. */
+function conversationOf(m: Json): string | undefined {
+  const channel = (m.channelIdentity ?? undefined) as Json | undefined;
+  return typeof m.chatId === 'string' ? m.chatId : typeof channel?.channelId === 'string' ? channel.channelId : undefined;
+}
+
+export async function scanArchive(container: ArchiveContainer, sources: readonly ScanSource[], o: ScanOptions): Promise<ScanResult> {
+  const result: ScanResult = { slices: new Map(), earlierMessageVersions: 0, chatsSeen: new Set(), batchesRead: 0 };
+  const spooler = new Spooler(result.slices);
+  const { days, months } = daysOf(o.fromMs, Math.max(o.toMs, o.scanUntilMs));
+  const work = await batchesOf(container, sources, days, months, o.signal);
+  await eachBatch(work, async (w) => {
+    await scanBatch(container, w, o, result, spooler);
+    result.batchesRead++;
+    o.onBatch?.(w.batch);
+  });
   spooler.flush();
   return result;
 }
 
-async function scanBatch(
+/**
+ * Which of `ids` have a version in the day folders of [fromMs, toMs) of `sources`: reads those batches
+ * only until every id is found (a request's check that its conversations are archived, docs/rsmf.md).
+ * An id found nowhere costs a read of every batch of the range of the sources.
+ */
+export async function findConversations(
   container: ArchiveContainer,
-  w: { batch: string; contentMap?: string; custodian?: string },
-  o: ScanOptions,
-  result: ScanResult,
-  spooler: Spooler,
-): Promise<void> {
+  sources: readonly ScanSource[],
+  ids: ReadonlySet<string>,
+  o: { fromMs: number; toMs: number; signal?: AbortSignal },
+): Promise<{ found: Set<string>; batchesRead: number }> {
+  const found = new Set<string>();
+  let batchesRead = 0;
+  if (ids.size === 0) return { found, batchesRead };
+  const { days, months } = daysOf(o.fromMs, o.toMs);
+  const work = await batchesOf(container, sources, days, months, o.signal);
+  const done = () => found.size === ids.size;
+  await eachBatch(
+    work,
+    async (w) => {
+      batchesRead++;
+      for await (const line of readBatchLines(container, w.batch, o.signal)) {
+        const id = conversationOf(JSON.parse(line) as Json);
+        if (id !== undefined && ids.has(id)) found.add(id);
+        if (done()) return;
+      }
+    },
+    done,
+  );
+  return { found, batchesRead };
+}
+
+async function scanBatch(container: ArchiveContainer, w: BatchWork, o: ScanOptions, result: ScanResult, spooler: Spooler): Promise<void> {
   const content = new Map<string, Json[]>();
   if (w.contentMap) {
     const bytes = await readBlobBytes(container, w.contentMap, o.signal);
@@ -141,7 +195,7 @@ async function scanBatch(
   for await (const line of readBatchLines(container, w.batch, o.signal)) {
     const m = JSON.parse(line) as Json;
     const channel = (m.channelIdentity ?? undefined) as Json | undefined;
-    const conversationId = typeof m.chatId === 'string' ? m.chatId : typeof channel?.channelId === 'string' ? channel.channelId : undefined;
+    const conversationId = conversationOf(m);
     if (!conversationId) continue;
     if (typeof m.chatId === 'string') result.chatsSeen.add(conversationId);
     if (o.conversations && !o.conversations.has(conversationId)) continue;

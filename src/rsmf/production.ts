@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ArchiveContainer } from '../archive/archive-container';
-import { findNearestDirectorySnapshot, readDirectorySnapshot } from '../archive/directory-snapshot';
+import { listBlobs } from '../archive/batch-reader';
+import { chatVersionsPrefix } from '../archive/blob-layout';
+import { findNearestDirectorySnapshot, readDirectorySnapshot, readNearestDirectorySnapshot } from '../archive/directory-snapshot';
 import type { Entity } from '../model/entity';
 import type { Checkpoint, CheckpointStore } from '../state/checkpoint-store';
 import { iso, utcDay } from '../time';
-import { scanArchive, type ScanSource, type SliceSpool } from './archive-scan';
+import { findConversations, scanArchive, type ScanSource, type SliceSpool } from './archive-scan';
 import { nameBookFrom, type NameBook } from './name-book';
 import { RSMF_GENERATOR, RSMF_VERSION } from './rsmf-file';
 import { buildSlice, type BuiltFile } from './slice-builder';
@@ -74,7 +76,8 @@ const DAY_MS = 86_400_000;
 const PARALLEL_SLICES = 4;
 const MAX_RANGE_DAYS = 366;
 
-function describeGap(g: CoverageGap): string {
+/** `user Ada (id): 2026-11-30..2026-12-01 unsettled`: one gap, for messages to people. */
+export function describeGap(g: CoverageGap): string {
   const name = g.entity.displayName ? `${g.entity.displayName} (${g.entity.id})` : g.entity.id;
   return `${g.entity.kind} ${name}: ${g.fromDay}${g.toDay !== g.fromDay ? `..${g.toDay}` : ''} ${g.state}`;
 }
@@ -144,7 +147,74 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
     );
   }
   if (entities.length === 0) throw new ProductionInputError('from', 'nothing is archived yet: no export is recorded');
-  return { request: req, sources: entities.map((c) => ({ entity: c.entity })), entities: entities.map((c) => c.entity), gaps };
+  const sources = entities.map((c) => ({ entity: c.entity }));
+  await checkConversations(req, sources, deps.container, signal);
+  return { request: req, sources, entities: entities.map((c) => c.entity), gaps };
+}
+
+/**
+ * Every named conversation must be one the archive knows, before anything is written or queued. Cheap
+ * first: the directory snapshots nearest the range's first and last day (a few listings of `directory/`
+ * and at most two snapshot reads), then sender mode's folder of the chat (one listing). Only an id
+ * neither knows (a chat deleted or left before any snapshot, or a wrong id) costs a read of the range's
+ * day batches of the selection, which stops as soon as every such id is found. A known conversation
+ * with nothing in the range is found out by the production itself (runProduction).
+ */
+async function checkConversations(
+  req: ProductionRequest,
+  sources: readonly ScanSource[],
+  container: ArchiveContainer,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (req.conversations.length === 0) return;
+  const known = new Set<string>();
+  const ends = [...new Set([utcDay(req.fromMs), utcDay(req.toMs - 1)])];
+  const snapshots = new Set<string>();
+  for (const day of ends) {
+    const snapshot = await readNearestDirectorySnapshot(container, new Date(`${day}T12:00:00Z`), signal);
+    if (!snapshot || snapshots.has(snapshot.blobName)) continue;
+    snapshots.add(snapshot.blobName);
+    for (const chat of snapshot.chats) known.add(chat.id);
+    for (const team of snapshot.teams) for (const channel of team.channels) known.add(channel.id);
+  }
+  const rest = new Set<string>();
+  for (const id of req.conversations) {
+    if (known.has(id)) continue;
+    if (!(await senderFolderHolds(container, id, signal))) rest.add(id);
+  }
+  if (rest.size === 0) return;
+  const { found } = await findConversations(container, sources, rest, {
+    fromMs: req.fromMs,
+    toMs: req.toMs,
+    ...(signal ? { signal } : {}),
+  });
+  const unknown = [...rest].filter((id) => !found.has(id));
+  if (unknown.length > 0)
+    throw new ProductionInputError(
+      'conversation',
+      `unknown conversation${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}: no directory snapshot lists ${unknown.length > 1 ? 'them' : 'it'} and nothing of ${unknown.length > 1 ? 'them' : 'it'} is archived in ${iso(req.fromMs)}..${iso(req.toMs)} for the selection`,
+    );
+}
+
+/** True when sender mode's folder of this chat holds any version (one listing request). */
+async function senderFolderHolds(container: ArchiveContainer, chatId: string, signal?: AbortSignal): Promise<boolean> {
+  let prefix: string;
+  try {
+    prefix = chatVersionsPrefix(chatId);
+  } catch {
+    return false; // not an id Graph could have given (too long, malformed Unicode): unknown
+  }
+  const it = listBlobs(container, prefix, signal);
+  try {
+    return (await it.next()).done !== true;
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+/** The plan's gaps as the manifest and the HTTP status list them. */
+export function coverageOf(plan: ProductionPlan): ProductionManifest['coverage'] {
+  return { gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })) };
 }
 
 export interface ProductionFile extends BuiltFile {
@@ -271,9 +341,7 @@ export async function runProduction(
       createdAt: iso(opts.nowMs ?? Date.now()),
       range: { from: iso(req.fromMs), to: iso(req.toMs) },
       selection: { users: [...req.users], teams: [...req.teams], conversations: [...req.conversations] },
-      coverage: {
-        gaps: plan.gaps.map((g) => ({ kind: g.entity.kind, id: g.entity.id, state: g.state, fromDay: g.fromDay, toDay: g.toDay })),
-      },
+      coverage: coverageOf(plan),
       earlierMessageVersions: scan.earlierMessageVersions,
       totals: {
         files: files.length,

@@ -63,6 +63,15 @@ export class JobProgressStore {
 /** Row keys of the request rows, beside the entity rows (`{kind}_{id}`) of the same run partition. */
 const REQUEST_ROW = '~request';
 const IDEMPOTENCY_PARTITION = '~idempotency';
+/** POST /api/productions keys: their own partition, so a key reused across the two endpoints never clashes. */
+const PRODUCTION_KEYS_PARTITION = '~idempotency-productions';
+
+/** What an Idempotency-Key of POST /api/productions was first used for. */
+export interface ProductionKeyClaim {
+  productionId: string;
+  /** SHA-256 of the normalised request body: a retry must send the same. */
+  fingerprint: string;
+}
 /** Ids per table property: a string property holds at most 32K UTF-16 characters. */
 const IDS_PER_PROPERTY = 500;
 
@@ -122,5 +131,33 @@ export class RunRequestStore {
     const row = await this.table.getEntity<Record<string, unknown>>(IDEMPOTENCY_PARTITION, key);
     if (typeof row.runId !== 'string') throw new Error(`idempotency key row without a run id`);
     return row.runId;
+  }
+
+  /** The production an Idempotency-Key of POST /api/productions was claimed for, if any. */
+  async getProductionKey(key: string): Promise<ProductionKeyClaim | undefined> {
+    let row: Record<string, unknown>;
+    try {
+      row = await this.table.getEntity<Record<string, unknown>>(PRODUCTION_KEYS_PARTITION, key);
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+    if (typeof row.productionId !== 'string' || typeof row.fingerprint !== 'string')
+      throw new Error('production idempotency key row without a production id or fingerprint');
+    return { productionId: row.productionId, fingerprint: row.fingerprint };
+  }
+
+  /**
+   * Claims an Idempotency-Key of POST /api/productions: undefined when this call claimed it, else the
+   * earlier claim (insert-only, so two racing requests agree on one production).
+   */
+  async claimProductionKey(key: string, claim: ProductionKeyClaim): Promise<ProductionKeyClaim | undefined> {
+    try {
+      await this.table.createEntity({ partitionKey: PRODUCTION_KEYS_PARTITION, rowKey: key, ...claim });
+      return undefined;
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+    }
+    return this.getProductionKey(key);
   }
 }

@@ -12,10 +12,11 @@ import { contentBlobName } from '../../src/archive/blob-layout';
 import { readNearestDirectorySnapshot } from '../../src/archive/directory-snapshot';
 import { main } from '../../src/cli/main';
 import { folderSink } from '../../src/cli/rsmf-command';
-import { planProduction, runProduction } from '../../src/rsmf/production';
+import { findConversations } from '../../src/rsmf/archive-scan';
+import { planProduction, ProductionInputError, runProduction } from '../../src/rsmf/production';
 import type { Msg } from '../../emulator/tenant';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
-import { DAY, HOUR, iso } from '../../src/time';
+import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { startHarness, type Harness } from '../support/harness';
 import { parseRsmf, referenceProblems, rsmfSchemaValidator, type ParsedRsmf } from '../support/rsmf-reader';
 
@@ -293,6 +294,23 @@ describe('teams-export rsmf', () => {
     }
   });
 
+  it('produces over unsettled days only when allowed, and says which entities and days', async () => {
+    const from = iso(now - 12 * HOUR);
+    const to = iso(now - HOUR);
+    const out = join(mkdtempSync(join(tmpdir(), 'te-rsmf-unsettled-')), 'out');
+    const r = await cli(h, ['rsmf', '--from', from, '--to', to, '--allow-unsettled', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const exported = h.emulator.tenant.users.filter((u) => u.hasTeamsData).map((u) => u.id);
+    const note = r.stdout.split('\n').find((l) => l.startsWith('note: '))!;
+    expect(note).toContain(
+      `${utcDay(now - 12 * HOUR)}${utcDay(now - 12 * HOUR) === utcDay(now - HOUR - 1) ? '' : `..${utcDay(now - HOUR - 1)}`} unsettled`,
+    );
+    expect(exported.some((id) => note.includes(id))).toBe(true);
+    const written = JSON.parse(readFileSync(join(out, 'production.json'), 'utf8')) as { coverage: { gaps: Json[] } };
+    for (const id of exported) expect(written.coverage.gaps.map((g) => g.id)).toContain(id);
+    for (const g of written.coverage.gaps) expect(g.state).toBe('unsettled');
+  });
+
   it('splits a busy day into parts that share one eventcollectionid, each file self-contained', async () => {
     const channel = h.emulator.tenant.teams[0]!.channels[0]!;
     const deps = { container: h.deps.container, checkpoints: h.deps.checkpoints, exportStartMs: h.deps.settings.startMs };
@@ -317,5 +335,41 @@ describe('teams-export rsmf', () => {
         if (!('skipped' in validator)) expect(validator.validate(parsed.manifest)).toEqual([]);
       }
     }
+  });
+
+  it('checks named conversations against the archive while planning, before anything is read or written', async () => {
+    const deps = { container: h.deps.container, checkpoints: h.deps.checkpoints, exportStartMs: h.deps.settings.startMs };
+    const request = (conversations: string[]) => ({ fromMs, toMs, users: [], teams: [], conversations });
+    // an id nobody knows: refused by planning itself (the CLI's exit 2 and the HTTP 400 both come from here)
+    const refused = await planProduction(request(['19:nothing@thread.v2']), deps).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ProductionInputError);
+    expect(refused).toMatchObject({ field: 'conversation', message: expect.stringMatching(/unknown conversation 19:nothing@thread.v2/) });
+    // a chat and a channel the run's directory snapshot lists
+    const tenant = h.emulator.tenant;
+    const snapshot = (await readNearestDirectorySnapshot(h.deps.container, new Date(toMs)))!;
+    const listedChat = snapshot.chats[0]!.id;
+    const listedChannel = snapshot.teams[0]!.channels[0]!.id;
+    expect((await planProduction(request([listedChat, listedChannel]), deps)).request.conversations).toEqual([listedChat, listedChannel]);
+    // a chat started after the snapshot, archived by a backfill: no snapshot lists it, the range's batches hold it
+    const [a, b] = tenant.users.filter((u) => u.hasTeamsData);
+    const chat = tenant.addChat({
+      id: '19:after-the-snapshot@thread.v2',
+      kind: 'group',
+      topic: 'After the snapshot',
+      memberIds: [a!.id, b!.id],
+    });
+    tenant.postMessage({ chatId: chat.id }, { fromUserId: a!.id, text: 'a chat the snapshot never saw', atMs: fromMs + HOUR });
+    await h.backfill({ fromMs, toMs }, { users: [a!.id] });
+    expect(snapshot.chats.map((c) => c.id)).not.toContain(chat.id);
+    await expect(planProduction(request([chat.id]), deps)).resolves.toMatchObject({ request: { conversations: [chat.id] } });
+    // the archive probe itself: finds what is there, stops once everything is found, reports what is not
+    const sources = [{ entity: { kind: 'user' as const, id: a!.id } }];
+    const probe = await findConversations(h.deps.container, sources, new Set([chat.id, '19:nothing@thread.v2']), { fromMs, toMs });
+    expect([...probe.found]).toEqual([chat.id]);
+    const early = await findConversations(h.deps.container, sources, new Set([chat.id]), { fromMs, toMs });
+    expect(early.batchesRead).toBeLessThanOrEqual(probe.batchesRead);
+    // outside the range it is unknown
+    const before = await planProduction({ ...request([chat.id]), fromMs: fromMs - DAY, toMs: fromMs }, deps).catch((err: unknown) => err);
+    expect(before).toMatchObject({ field: 'conversation' });
   });
 });
