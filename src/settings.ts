@@ -15,7 +15,10 @@ const duration = (name: string, def: string, min = 0, orNone = false) =>
       const ms = parseIsoDuration(text);
       if (ms === undefined) {
         const also = orNone ? ', or none' : '';
-        ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 duration such as PT5M, PT24H or P30D${also} (got "${text}")` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an ISO-8601 duration such as PT5M, PT24H or P30D${also} (got "${text}")`,
+        });
         return z.NEVER;
       }
       if (ms < min) {

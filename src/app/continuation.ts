@@ -22,7 +22,10 @@ export async function resumeOptions(
   // redelivered message, or a retry after the continuation had already moved on).
   const recorded = msg.mode.kind === 'backfill' ? await ctx.progress.get(runId, entity) : undefined;
   const read = loadOpenRead(recorded?.readState);
-  const resume = laterResume(msg.resume, recorded ? { ...(recorded.fromMs !== undefined ? { fromMs: recorded.fromMs } : {}), ...(read ? { read } : {}) } : undefined);
+  const resume = laterResume(
+    msg.resume,
+    recorded ? { ...(recorded.fromMs !== undefined ? { fromMs: recorded.fromMs } : {}), ...(read ? { read } : {}) } : undefined,
+  );
   return {
     ...(resume ? { resume } : {}),
     budget: { budgetMs: ctx.deps.settings.jobBudgetMs, now: () => ctx.clock.now() },

@@ -332,7 +332,8 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     let stopping = false;
     const stop = new AbortController();
     const partSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
-    const snapshot = () => open.filter((p) => !p.done).map(({ fromMs, toMs, nextLink }) => ({ fromMs, toMs, ...(nextLink ? { nextLink } : {}) }));
+    const snapshot = () =>
+      open.filter((p) => !p.done).map(({ fromMs, toMs, nextLink }) => ({ fromMs, toMs, ...(nextLink ? { nextLink } : {}) }));
     const readPart = async (part: (typeof open)[number]) => {
       const w = { fromMs: part.fromMs, toMs: part.toMs };
       for await (const page of messagePages(deps.http, entity, w, pageOptions(step.filter, part.nextLink, partSignal))) {
@@ -432,7 +433,11 @@ interface ChunkSource {
   resumeFrom(): { fromMs?: number };
 }
 
-async function chunkSource(req: ExportEntityRequest, deps: ExportEntityDeps, onCheckpoint: (c: Checkpoint | undefined) => void): Promise<ChunkSource> {
+async function chunkSource(
+  req: ExportEntityRequest,
+  deps: ExportEntityDeps,
+  onCheckpoint: (c: Checkpoint | undefined) => void,
+): Promise<ChunkSource> {
   const mode = req.mode;
   const chunkMs = deps.windows.chunkMs;
   if (mode.kind === 'backfill') {

@@ -153,7 +153,8 @@ export async function recordJobResult(
   recordedOnCheckpoint = false,
 ): Promise<void> {
   await deps.runs.recordFinalJob(job);
-  if (mode.kind === 'daily' && !recordedOnCheckpoint) await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
+  if (mode.kind === 'daily' && !recordedOnCheckpoint)
+    await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
   log.info('job finished', {
     runId: job.runId,
     entity: entityLabel(job.entity),

@@ -82,7 +82,17 @@ describe('a first run whose one wide window outlasts the budget (issue 14)', () 
   beforeAll(async () => {
     fh = await startFunctionsHarness({
       label: 'fn-budget-wide',
-      tenant: { seed: 32, users: 2, teams: 0, oneOnOneChats: 1, groupChats: 0, meetingChats: 0, messagesPerChat: 60, historyDays: 20, endMs },
+      tenant: {
+        seed: 32,
+        users: 2,
+        teams: 0,
+        oneOnOneChats: 1,
+        groupChats: 0,
+        meetingChats: 0,
+        messagesPerChat: 60,
+        historyDays: 20,
+        endMs,
+      },
       faults: { latencyMs: 300 },
       // EXPORT_CHUNK unset: the settle pass is one window from EXPORT_START, years back.
       env: { EXPORT_JOB_BUDGET: 'PT1S', EXPORT_START: '2018-01-01T00:00:00Z', GRAPH_PAGE_SIZE: '4', GRAPH_MAX_RETRIES: '0' },

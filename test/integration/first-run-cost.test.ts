@@ -31,7 +31,12 @@ describe('first-run cost follows the data, not the calendar', () => {
         fileFraction: 0,
       },
       // Ten years of calendar before the first message.
-      env: { EXPORT_START: '2016-01-01T00:00:00Z', GRAPH_PAGE_SIZE: String(PAGE), EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false' },
+      env: {
+        EXPORT_START: '2016-01-01T00:00:00Z',
+        GRAPH_PAGE_SIZE: String(PAGE),
+        EXPORT_HOSTED_CONTENTS: 'false',
+        EXPORT_ATTACHMENTS: 'false',
+      },
     });
   });
   afterAll(() => h?.close());

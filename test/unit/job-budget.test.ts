@@ -42,7 +42,14 @@ describe('ReadPacer', () => {
 });
 
 describe('laterResume', () => {
-  const read: OpenRead = { pass: 'backfill', fromMs: 20, toMs: 90, step: 0, steps: 'x', parts: [{ fromMs: 20, toMs: 90, nextLink: 'https://g/next' }] };
+  const read: OpenRead = {
+    pass: 'backfill',
+    fromMs: 20,
+    toMs: 90,
+    step: 0,
+    steps: 'x',
+    parts: [{ fromMs: 20, toMs: 90, nextLink: 'https://g/next' }],
+  };
   it('takes the later start, and at the same start the recorded progress when it has a read', () => {
     expect(laterResume({ fromMs: 10 }, { fromMs: 20 })).toEqual({ fromMs: 20 });
     expect(laterResume({ fromMs: 30 }, { fromMs: 20, read })).toEqual({ fromMs: 30 });
@@ -76,7 +83,13 @@ describe('open reads', () => {
   });
 
   it('store and load round-trip; junk, foreign parts and oversized links are no state or lose their links', () => {
-    const read: OpenRead = { pass: 'settle', ...window, step: 1, steps: stepsFingerprint([undefined]), parts: [{ ...window, nextLink: 'https://graph.example/next?$skiptoken=abc' }] };
+    const read: OpenRead = {
+      pass: 'settle',
+      ...window,
+      step: 1,
+      steps: stepsFingerprint([undefined]),
+      parts: [{ ...window, nextLink: 'https://graph.example/next?$skiptoken=abc' }],
+    };
     expect(loadOpenRead(storeOpenRead(read))).toEqual(read);
     expect(loadOpenRead('{"pass":"settle"')).toBeUndefined();
     expect(loadOpenRead(JSON.stringify({ ...read, parts: [{ fromMs: window.fromMs - 1, toMs: window.toMs }] }))).toBeUndefined();
