@@ -36,6 +36,8 @@ export interface EmulatorCounters {
   authorizationHeadersSeen: number;
   /** message pages served (chat and channel export) */
   messagePages: number;
+  /** message pages served per exported entity (`kind:id`, e.g. `user:…`, `team:…`), to check what one entity's export cost */
+  pagesByEntity: Record<string, number>;
   /** message items served, duplicates included */
   versionsServed: number;
   /** version keys (`conv|id|lastModifiedMs|etag`) served at least once */
@@ -77,6 +79,7 @@ export function createCounters(): EmulatorCounters {
       shares: 0,
     },
     byStatus: {},
+    pagesByEntity: {},
     throttled: 0,
     faults: { error: 0, reset: 0, hang: 0, malformed: 0, emptyPage: 0, outOfWindow: 0, lateHidden: 0, tokenEndpointDown: 0, forbidden: 0 },
     tokensIssued: 0,

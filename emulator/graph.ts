@@ -474,6 +474,8 @@ function exportMessages(
     next = end;
   }
   counters.messagePages++;
+  const entityKey = `${entity.kind}:${entity.id}`;
+  counters.pagesByEntity[entityKey] = (counters.pagesByEntity[entityKey] ?? 0) + 1;
 
   const body: Record<string, unknown> = {
     '@odata.context': `${ctx.origin}/v1.0/$metadata#Collection(chatMessage)`,

@@ -5,14 +5,20 @@ import { parseInstant, parseIsoDuration } from './time';
 
 export type Env = Record<string, string | undefined>;
 
-const duration = (name: string, def: string, min = 0) =>
+/** An ISO-8601 duration in ms; with `orNone`, the word `none` (no limit) is Infinity. */
+const duration = (name: string, def: string, min = 0, orNone = false) =>
   z
     .string()
     .default(def)
     .transform((text, ctx) => {
+      if (orNone && text.trim().toLowerCase() === 'none') return Infinity;
       const ms = parseIsoDuration(text);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be an ISO-8601 duration such as PT5M, PT24H or P30D (got "${text}")` });
+        const also = orNone ? ', or none' : '';
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be an ISO-8601 duration such as PT5M, PT24H or P30D${also} (got "${text}")`,
+        });
         return z.NEVER;
       }
       if (ms < min) {
@@ -146,7 +152,8 @@ export const settingsSchema = z.object({
     ),
   EXPORT_LAG: duration('EXPORT_LAG', 'PT5M'),
   EXPORT_SETTLE: duration('EXPORT_SETTLE', 'PT24H'),
-  EXPORT_CHUNK: duration('EXPORT_CHUNK', 'P30D', 60_000),
+  // `none`: each pass reads its whole range as one window, split only where Graph returns many pages.
+  EXPORT_CHUNK: duration('EXPORT_CHUNK', 'none', 60_000, true),
   EXPORT_JOB_BUDGET: duration('EXPORT_JOB_BUDGET', 'PT10M', 1000),
   EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),

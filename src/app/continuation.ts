@@ -1,9 +1,11 @@
 // Bounded invocations that resume (docs/functions.md §3): a queue job works for at most
 // EXPORT_JOB_BUDGET, records its progress after every committed chunk, and when the budget runs out
 // sends its continuation (same run, same entity, the resume point) instead of running on until the
-// host kills it. A killed invocation's message comes back and resumes from the recorded progress.
+// host kills it. The state of an unfinished read goes in the progress row (backfills) or the checkpoint
+// row (daily jobs), not in the message: its links can be long. A killed invocation's message comes back and resumes from the recorded progress.
 import type { ExportEntityRequest } from '../export/export-entity';
 import { laterResume, type ResumePoint } from '../export/job-budget';
+import { loadOpenRead, storeOpenRead } from '../export/open-read';
 import type { Logger } from '../log';
 import type { JobCounts } from '../model/job';
 import type { JobRecord } from '../state/run-store';
@@ -18,14 +20,21 @@ export async function resumeOptions(
   const { runId, entity } = msg;
   // The recorded progress wins over the message's point when it is further on (a killed invocation's
   // redelivered message, or a retry after the continuation had already moved on).
-  const resume = laterResume(msg.resume, await ctx.progress.get(runId, entity));
+  const recorded = msg.mode.kind === 'backfill' ? await ctx.progress.get(runId, entity) : undefined;
+  const read = loadOpenRead(recorded?.readState);
+  const resume = laterResume(
+    msg.resume,
+    recorded ? { ...(recorded.fromMs !== undefined ? { fromMs: recorded.fromMs } : {}), ...(read ? { read } : {}) } : undefined,
+  );
   return {
     ...(resume ? { resume } : {}),
     budget: { budgetMs: ctx.deps.settings.jobBudgetMs, now: () => ctx.clock.now() },
-    // A daily job resumes from its checkpoint: its row matters only once its chunks have shrunk.
+    // Only backfills call it: a daily job keeps its progress on its checkpoint row.
     onChunkCommitted: async (progress) => {
-      if (progress.fromMs === undefined && (progress.chunkMs ?? Infinity) >= ctx.deps.windows.chunkMs) return;
-      await ctx.progress.put(runId, entity, progress);
+      await ctx.progress.put(runId, entity, {
+        ...(progress.fromMs !== undefined ? { fromMs: progress.fromMs } : {}),
+        ...(progress.read ? { readState: storeOpenRead(progress.read) } : {}),
+      });
     },
   };
 }
@@ -46,6 +55,5 @@ export async function continueJob(
   await ctx.deps.runs.putJob({ ...job, status: 'queued', counts });
   log.info('job continues in a new invocation', {
     ...(continueAt.fromMs !== undefined ? { resumeFromMs: continueAt.fromMs } : {}),
-    chunkMs: continueAt.chunkMs,
   });
 }

@@ -29,7 +29,10 @@ export const jobMessageSchema = z
     mode: modeSchema,
     /** 1 for the first delivery; each backoff re-enqueue sends attempt + 1. */
     attempt: z.number().int().min(1).max(1000),
-    /** A continuation (docs/functions.md §3): where the job resumes and the chunk length it had reached. */
+    /**
+     * A continuation (docs/functions.md §3): where a backfill resumes. `chunkMs` came from an earlier
+     * version (chunks that shrank); it is still accepted from messages already queued, and ignored.
+     */
     resume: z
       .object({
         from: instant.optional(),
@@ -159,7 +162,6 @@ export function toWire(msg: JobMessage): JobMessageBody {
       ? {
           resume: {
             ...(msg.resume.fromMs !== undefined ? { from: iso(msg.resume.fromMs) } : {}),
-            ...(msg.resume.chunkMs !== undefined ? { chunkMs: Math.round(msg.resume.chunkMs) } : {}),
           },
         }
       : {}),
@@ -237,7 +239,6 @@ export function decodeJobMessage(item: unknown): JobMessage {
   const resume: ResumePoint | undefined = b.resume
     ? {
         ...(b.resume.from !== undefined ? { fromMs: parseInstant(b.resume.from) as number } : {}),
-        ...(b.resume.chunkMs !== undefined ? { chunkMs: b.resume.chunkMs } : {}),
       }
     : undefined;
   return { runId: b.runId, entity, mode, attempt: b.attempt, ...(resume ? { resume } : {}) };

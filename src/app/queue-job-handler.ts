@@ -146,6 +146,7 @@ async function runUnderLease(
       finishedAtMs: clock.now(),
     },
     log,
+    result.resultRecorded === true,
   );
   return { runId, entity, attempt, outcome: result.status, ...(result.error ? { error: result.error } : {}) };
 }

@@ -24,7 +24,11 @@ import { APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobError, type Jo
 import type { Entity } from '../model/entity';
 import type { Window } from '../model/window';
 import { planBackfillChunks, planDailyChunks, splitWindow, type PlannedChunk, type Watermarks, type WindowSettings } from './windows';
-import { ChunkPacer, type JobBudget, type ResumePoint } from './job-budget';
+import { ReadPacer, type JobBudget, type ResumePoint } from './job-budget';
+import { loadOpenRead, splitAtSample, stepsFingerprint, storeOpenRead } from './open-read';
+import type { GraphPage } from '../graph/paging';
+import type { Checkpoint } from '../state/checkpoint-store';
+import type { OpenRead, ReadPart } from '../model/window';
 
 export interface ExportEntityDeps {
   http: GraphHttp;
@@ -61,12 +65,18 @@ export interface ExportEntityRequest {
   resume?: ResumePoint;
   /** The invocation's time budget (queue jobs); without one every chunk runs in this call. */
   budget?: JobBudget;
-  /** Called after each chunk has committed, with where the job would resume from now (its progress). */
+  /**
+   * Backfills: called with where the job would resume from now (its progress), after each window has
+   * committed and whenever a long read records where it stands. Daily jobs keep theirs on the checkpoint.
+   */
   onChunkCommitted?: (progress: ResumePoint) => Promise<void>;
 }
 
-/** A job's result; `continueAt` is set when the budget ran out first and the rest is still to read. */
-export type ExportEntityResult = JobResult & { continueAt?: ResumePoint };
+/**
+ * A job's result; `continueAt` is set when the budget ran out first and the rest is still to read;
+ * `resultRecorded` when the job's last checkpoint write already recorded its (done) result.
+ */
+export type ExportEntityResult = JobResult & { continueAt?: ResumePoint; resultRecorded?: boolean };
 
 /**
  * Exports one entity. The caller holds the entity's lease; `signal` is the job's stop: it fires when
@@ -86,38 +96,51 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   // What this call read, for sender mode's follow-up (docs/design.md §15): also on a continuation or a
   // failure, so the queued job's row can sum the spans of all its invocations.
   let readSpan: Window | undefined;
+  const pacer = new ReadPacer(req.budget);
+  const daily = req.mode.kind === 'daily';
+  // Daily jobs: the checkpoint row as last read or written (its ETag makes each write one operation),
+  // and what the job has committed but not yet written to it. A window that wrote nothing defers its
+  // watermark move to the job's last write: an idle entity costs one read and one write in all.
+  let known: Checkpoint | undefined;
+  let pending: { advance: Watermarks; added: number } = { advance: {}, added: 0 };
   try {
-    const chunks = await chunkSource(req, deps);
-    const pacer = new ChunkPacer(deps.windows.chunkMs, req.budget, req.resume?.chunkMs);
-    // Chunks are cut one at a time, so a chunk length that shrank (job-budget.ts) applies to the next one.
-    for (let chunk = chunks.next(pacer.chunkMs); chunk; chunk = chunks.next(pacer.chunkMs)) {
+    const chunks = await chunkSource(req, deps, (c) => (known = c));
+    for (let chunk = chunks.next(); chunk; chunk = chunks.next()) {
       signal?.throwIfAborted();
-      const chunkStartedAtMs = pacer.now();
-      const added = await exportChunk(chunk);
+      const blobsBefore = blobs.length;
+      const outcome = await exportChunk(chunk);
       // A lost lease stops the job here at the latest: the checkpoint must not move under another worker.
       signal?.throwIfAborted();
-      if (chunk.advance.freshWatermarkMs !== undefined || chunk.advance.settledWatermarkMs !== undefined) {
-        // Every blob of the chunk is committed: only now may the watermark move (forward only).
-        await deps.checkpoints.advance(entity, chunk.advance, added);
-      }
-      chunks.committed(chunk);
       readSpan = readSpan
         ? { fromMs: Math.min(readSpan.fromMs, chunk.window.fromMs), toMs: Math.max(readSpan.toMs, chunk.window.toMs) }
         : { fromMs: chunk.window.fromMs, toMs: chunk.window.toMs };
-      const { stop } = pacer.afterChunk(chunkStartedAtMs);
-      const progress: ResumePoint = { ...chunks.resumeFrom(), chunkMs: pacer.chunkMs };
-      await req.onChunkCommitted?.(progress);
-      if (stop && chunks.next(pacer.chunkMs)) {
-        log.info('job budget used; continuing in a new invocation', {
-          ...(progress.fromMs !== undefined ? { resumeFrom: iso(progress.fromMs) } : {}),
-          chunkMs: pacer.chunkMs,
-        });
+      if (outcome.stoppedAt) {
+        // The budget ran out inside the window: what it read is committed and its state recorded.
+        log.info('job budget used; continuing in a new invocation', { pass: chunk.pass, parts: outcome.stoppedAt.parts.length });
         await writeManifest('continued');
-        return { entity, status: 'done', counts, readSpan: readSpan!, continueAt: progress };
+        return { entity, status: 'done', counts, readSpan, continueAt: daily ? {} : { fromMs: chunk.window.fromMs } };
+      }
+      // Every blob of the window is committed: only now may the watermarks move (forward only).
+      pending = { advance: laterWatermarks(pending.advance, chunk.advance), added: pending.added + outcome.added };
+      chunks.committed(chunk);
+      if (daily && (blobs.length > blobsBefore || known?.readState !== undefined)) await writeCheckpoint(null);
+      if (!daily) await req.onChunkCommitted?.({ ...chunks.resumeFrom() });
+      if (pacer.stopDue() && chunks.next()) {
+        if (daily) await writeCheckpoint(null);
+        await writeManifest('continued');
+        return { entity, status: 'done', counts, readSpan, continueAt: daily ? {} : { ...chunks.resumeFrom() } };
       }
     }
+    if (daily) await writeCheckpoint(null, { runId, status: 'done' });
     await writeManifest('done');
-    return { entity, status: 'done', counts, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
+    return {
+      entity,
+      status: 'done',
+      counts,
+      ...(readSpan ? { readSpan } : {}),
+      ...withUnfetched(),
+      ...(daily ? { resultRecorded: true } : {}),
+    };
   } catch (err) {
     // Stopped: whatever the stop interrupted (a read, a write) failed with an abort; the reason says why.
     const error = toJobError(signal?.aborted ? signal.reason : err);
@@ -133,8 +156,33 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   }
 
-  /** Reads one chunk to the end and commits its batches; returns the number of new versions. */
-  async function exportChunk(chunk: PlannedChunk): Promise<number> {
+  /**
+   * Writes the committed watermark moves to the checkpoint with the state of the window being read
+   * (`null`: none), and the job's result on its last write. Only after the data is durable.
+   */
+  async function writeCheckpoint(readState: string | null, result?: { runId: string; status: string }): Promise<void> {
+    signal?.throwIfAborted();
+    const nothingToClear = readState === null && known?.readState === undefined;
+    known = await deps.checkpoints.advance(entity, pending.advance, pending.added, {
+      known,
+      ...(nothingToClear ? {} : { readState }),
+      ...(result ? { result } : {}),
+    });
+    pending = { advance: {}, added: 0 };
+  }
+
+  /** Records an unfinished window read, once everything read so far is durable. */
+  async function saveRead(chunk: PlannedChunk, open: OpenRead): Promise<void> {
+    if (daily) await writeCheckpoint(storeOpenRead(open));
+    else await req.onChunkCommitted?.({ fromMs: chunk.window.fromMs, read: open });
+    pacer.progressSaved();
+  }
+
+  /**
+   * Reads one window to the end (or until the budget stops it) and commits its batches; returns the
+   * number of new versions, and where the read stands when it stopped early.
+   */
+  async function exportChunk(chunk: PlannedChunk): Promise<{ added: number; stoppedAt?: OpenRead }> {
     const before = counts.messages;
     const batcher = new DayBatcher({
       container: deps.container,
@@ -149,77 +197,164 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     const quarantined: string[] = [];
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     const cover = req.coverSenderIds;
-    // Sender mode: the user's own messages go to the user's batches; messages no own-messages query of
-    // this run reaches are read with their own filters and stored once per chat.
+    // The window's reads in order. Sender mode: the user's own messages go to the user's batches;
+    // messages no own-messages query of this run reaches are read with their own filters and stored
+    // once per chat.
+    const steps: Array<{ filter: string | undefined; sink: VersionSink }> = [];
     if (!cover) {
-      await readInParallel(chunk.window, sender ? ownMessagesFilter(entity.id) : undefined, quarantined, async (version, raw) => {
-        const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
-        if (flushed) record(flushed);
+      steps.push({
+        filter: sender ? ownMessagesFilter(entity.id) : undefined,
+        sink: async (version, raw) => {
+          const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
+          if (flushed) record(flushed);
+        },
       });
     }
     if (sender || cover) {
       const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
       for (const filter of filters) {
-        await readInParallel(chunk.window, filter, quarantined, async (version, raw) => {
-          const r = await archiveChatVersion(
-            deps.container,
-            version,
-            { pass: chunk.pass, window: chunk.window },
-            () => contentFor(version, raw),
-            signal,
-          );
-          record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+        steps.push({
+          filter,
+          sink: async (version, raw) => {
+            const r = await archiveChatVersion(
+              deps.container,
+              version,
+              { pass: chunk.pass, window: chunk.window },
+              () => contentFor(version, raw),
+              signal,
+            );
+            record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+          },
         });
       }
     }
-    record(await batcher.flushAll());
-    if (quarantined.length > 0) {
-      // Once per version: an item quarantined by an earlier read is not written (or counted) again.
-      let added = 0;
-      for (const line of quarantined) {
-        const blob = await writeQuarantinedItem(
-          deps.container,
-          entity,
-          line,
-          { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) },
-          signal,
-        );
-        if (!blob) continue;
-        blobs.push(blob);
-        added++;
-      }
-      counts.quarantined += added;
-      req.onProgress?.({ quarantined: added });
-      log.warn('versions quarantined', {
-        count: added,
-        seen: quarantined.length,
+    const fingerprint = stepsFingerprint(steps.map((s) => s.filter));
+    // A recorded read of this very window and steps goes on where it stood; any other starts over.
+    let resumed = chunk.read?.steps === fingerprint ? chunk.read : undefined;
+    /** Makes everything read so far durable: the day batches, then the quarantined items. */
+    const commit = async () => {
+      record(await batcher.flushAll());
+      await writeQuarantined(chunk, quarantined.splice(0));
+    };
+    for (let step = resumed?.step ?? 0; step < steps.length; step++) {
+      const parts = resumed?.step === step ? resumed.parts : undefined;
+      resumed = undefined;
+      const state = (p: ReadPart[]): OpenRead => ({
         pass: chunk.pass,
-        from: iso(chunk.window.fromMs),
-        to: iso(chunk.window.toMs),
+        fromMs: chunk.window.fromMs,
+        toMs: chunk.window.toMs,
+        step,
+        steps: fingerprint,
+        parts: p,
       });
+      const left = await readStep(chunk.window, steps[step]!, parts, quarantined, async (snapshot) => {
+        await commit();
+        await saveRead(chunk, state(snapshot));
+      });
+      if (left) {
+        await commit();
+        const open = state(left);
+        await saveRead(chunk, open);
+        return { added: counts.messages - before, stoppedAt: open };
+      }
+      if (step + 1 < steps.length && pacer.stopDue()) {
+        await commit();
+        const open = state([{ fromMs: chunk.window.fromMs, toMs: chunk.window.toMs }]);
+        open.step = step + 1;
+        await saveRead(chunk, open);
+        return { added: counts.messages - before, stoppedAt: open };
+      }
     }
-    return counts.messages - before;
+    await commit();
+    return { added: counts.messages - before };
+  }
+
+  /** Writes quarantined items, once per version: one quarantined by an earlier read is not written (or counted) again. */
+  async function writeQuarantined(chunk: PlannedChunk, lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    let added = 0;
+    for (const line of lines) {
+      const blob = await writeQuarantinedItem(
+        deps.container,
+        entity,
+        line,
+        { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) },
+        signal,
+      );
+      if (!blob) continue;
+      blobs.push(blob);
+      added++;
+    }
+    counts.quarantined += added;
+    req.onProgress?.({ quarantined: added });
+    log.warn('versions quarantined', {
+      count: added,
+      seen: lines.length,
+      pass: chunk.pass,
+      from: iso(chunk.window.fromMs),
+      to: iso(chunk.window.toMs),
+    });
   }
 
   /**
-   * Reads a chunk as several sub-windows at once (EXPORT_READS_PER_ENTITY): Graph pages one window
-   * sequentially, so an entity with a long backlog would otherwise keep a single request in flight.
-   * The first failure stops the sibling reads before the error propagates, so nothing of this job is
-   * still writing once it has returned.
+   * Reads one step of a window (docs/design.md §4). Without a recorded state the whole window is read
+   * as one: an entity with nothing in it costs one request. With EXPORT_READS_PER_ENTITY > 1 a window
+   * whose first page links to more is split at the first page's timestamps into parts read at once.
+   * Each part's position (its next link) is kept as pages are handed on; `checkpoint` commits and
+   * records a snapshot of the unfinished parts now and then. Returns the unfinished parts when the
+   * budget stopped the read, or undefined when the step is complete. The first failure stops the
+   * sibling reads before the error propagates, so nothing of this job is still writing once it returns.
    */
-  async function readInParallel(
+  async function readStep(
     window: Window,
-    senderFilter: string | undefined,
+    step: { filter: string | undefined; sink: VersionSink },
+    recorded: readonly ReadPart[] | undefined,
     quarantined: string[],
-    sink: (v: MessageVersion, raw: unknown) => Promise<void>,
-  ): Promise<void> {
-    const parts = splitWindow(window, deps.readsPerEntity ?? 1);
-    if (parts.length === 1) return readPages(window, senderFilter, quarantined, sink, signal);
+    checkpoint: (snapshot: ReadPart[]) => Promise<void>,
+  ): Promise<ReadPart[] | undefined> {
+    let parts: ReadPart[] = recorded ? recorded.map((p) => ({ ...p })) : [{ ...window }];
+    const n = deps.readsPerEntity ?? 1;
+    if (!recorded && n > 1 && splitWindow(window, n).length > 1) {
+      // Probe: the first page says whether the window is worth splitting, and where.
+      const sample: number[] = [];
+      let next: string | undefined;
+      for await (const page of messagePages(deps.http, entity, window, pageOptions(step.filter, undefined, signal))) {
+        await handlePage(page, step.sink, quarantined, sample);
+        next = page.nextLink;
+        break;
+      }
+      if (next === undefined) return undefined;
+      parts = splitAtSample(window, sample, n);
+      // Not worth splitting after all: the one read goes on from the probe's link.
+      if (parts.length === 1) parts = [{ ...window, nextLink: next }];
+    }
+    const open = parts.map((p) => ({ ...p, done: false }));
+    let stopping = false;
     const stop = new AbortController();
     const partSignal = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    const snapshot = () =>
+      open.filter((p) => !p.done).map(({ fromMs, toMs, nextLink }) => ({ fromMs, toMs, ...(nextLink ? { nextLink } : {}) }));
+    const readPart = async (part: (typeof open)[number]) => {
+      const w = { fromMs: part.fromMs, toMs: part.toMs };
+      for await (const page of messagePages(deps.http, entity, w, pageOptions(step.filter, part.nextLink, partSignal))) {
+        await handlePage(page, step.sink, quarantined);
+        // Everything up to this page has been handed on: a resumed read goes on from its link.
+        if (page.nextLink === undefined) part.done = true;
+        else part.nextLink = page.nextLink;
+        if (!part.done && pacer.progressDue()) {
+          pacer.progressSaved(); // claimed here, so sibling parts do not record the same progress
+          await checkpoint(snapshot());
+        }
+        if (stopping || pacer.stopDue()) {
+          stopping = true;
+          return;
+        }
+      }
+      part.done = true;
+    };
     const settled = await Promise.allSettled(
-      parts.map((w) =>
-        readPages(w, senderFilter, quarantined, sink, partSignal).catch((err: unknown) => {
+      open.map((p) =>
+        readPart(p).catch((err: unknown) => {
           stop.abort(err);
           throw err;
         }),
@@ -227,34 +362,33 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw signal?.aborted ? signal.reason : failed.reason;
+    const left = snapshot();
+    return left.length > 0 ? left : undefined;
   }
 
-  /** Every page of a window (optionally narrowed to some senders), each valid version handed to `sink`. */
-  async function readPages(
-    window: Window,
-    senderFilter: string | undefined,
-    quarantined: string[],
-    sink: (v: MessageVersion, raw: unknown) => Promise<void>,
-    readSignal: AbortSignal | undefined,
-  ): Promise<void> {
-    const pages = messagePages(deps.http, entity, window, {
+  function pageOptions(senderFilter: string | undefined, resumeAt: string | undefined, readSignal: AbortSignal | undefined) {
+    return {
       top: deps.pageSize,
       ...(readSignal ? { signal: readSignal } : {}),
-      ...(senderFilter ? { senderFilter } : {}),
-    });
-    for await (const page of pages) {
-      counts.pages++;
-      counts.received += page.items.length;
-      req.onProgress?.({ pages: 1, received: page.items.length });
-      for (const raw of page.items) {
-        const parsed = parseMessage(raw);
-        if (!parsed.ok) {
-          // Never dropped silently: kept with the reason in quarantine/ and counted.
-          quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
-          continue;
-        }
-        await sink(parsed.version, raw);
+      ...(senderFilter !== undefined ? { senderFilter } : {}),
+      ...(resumeAt !== undefined ? { resumeAt } : {}),
+    };
+  }
+
+  /** Hands each valid version of a page to `sink`; invalid ones go to quarantine. */
+  async function handlePage(page: GraphPage, sink: VersionSink, quarantined: string[], sample?: number[]): Promise<void> {
+    counts.pages++;
+    counts.received += page.items.length;
+    req.onProgress?.({ pages: 1, received: page.items.length });
+    for (const raw of page.items) {
+      const parsed = parseMessage(raw);
+      if (!parsed.ok) {
+        // Never dropped silently: kept with the reason in quarantine/ and counted.
+        quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+        continue;
       }
+      sample?.push(parsed.version.bucketMs);
+      await sink(parsed.version, raw);
     }
   }
 
@@ -289,45 +423,83 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   }
 }
 
-/** Hands out a job's chunks one at a time, each cut at the pace's current length. */
+type VersionSink = (v: MessageVersion, raw: unknown) => Promise<void>;
+
+/** Hands out a job's windows one at a time. */
 interface ChunkSource {
-  next(chunkMs: number): PlannedChunk | undefined;
+  next(): PlannedChunk | undefined;
   committed(chunk: PlannedChunk): void;
   /** Backfills: the start of what is left (daily jobs resume from their checkpoint). */
   resumeFrom(): { fromMs?: number };
 }
 
-async function chunkSource(req: ExportEntityRequest, deps: ExportEntityDeps): Promise<ChunkSource> {
+async function chunkSource(
+  req: ExportEntityRequest,
+  deps: ExportEntityDeps,
+  onCheckpoint: (c: Checkpoint | undefined) => void,
+): Promise<ChunkSource> {
   const mode = req.mode;
+  const chunkMs = deps.windows.chunkMs;
   if (mode.kind === 'backfill') {
     // Half-open: [from, to) with everything before the recorded resume point already committed.
     let fromMs = Math.max(mode.window.fromMs, req.resume?.fromMs ?? mode.window.fromMs);
+    let read = req.resume?.read;
     return {
-      next: (chunkMs) => (fromMs < mode.window.toMs ? planBackfillChunks({ fromMs, toMs: mode.window.toMs }, chunkMs)[0] : undefined),
+      next: () => {
+        if (fromMs >= mode.window.toMs) return undefined;
+        const chunk = planBackfillChunks({ fromMs, toMs: mode.window.toMs }, chunkMs)[0];
+        return chunk ? withRecordedRead(chunk, read) : undefined;
+      },
       committed: (chunk) => {
         fromMs = Math.max(fromMs, chunk.window.toMs);
+        read = undefined;
       },
       resumeFrom: () => ({ fromMs }),
     };
   }
   // A team deleted since the last run continues from where its live export stopped.
   const checkpoint = await deps.checkpoints.getForPlanning(req.entity);
-  // The watermarks as committed so far: each next chunk is planned from them (forward only).
+  onCheckpoint(checkpoint);
+  let read = loadOpenRead(checkpoint?.readState);
+  // The watermarks as committed so far: each next window is planned from them (forward only).
   let wm: Watermarks = {
     ...(checkpoint?.freshWatermarkMs !== undefined ? { freshWatermarkMs: checkpoint.freshWatermarkMs } : {}),
     ...(checkpoint?.settledWatermarkMs !== undefined ? { settledWatermarkMs: checkpoint.settledWatermarkMs } : {}),
   };
   return {
-    next: (chunkMs) => planDailyChunks(wm, mode.nowMs, { ...deps.windows, chunkMs })[0],
+    next: () => {
+      const chunk = planDailyChunks(wm, mode.nowMs, deps.windows)[0];
+      return chunk ? withRecordedRead(chunk, read) : undefined;
+    },
     committed: (chunk) => {
-      wm = {
-        freshWatermarkMs: maxDefined(wm.freshWatermarkMs, chunk.advance.freshWatermarkMs),
-        settledWatermarkMs: maxDefined(wm.settledWatermarkMs, chunk.advance.settledWatermarkMs),
-      };
-      for (const k of ['freshWatermarkMs', 'settledWatermarkMs'] as const) if (wm[k] === undefined) delete wm[k];
+      wm = laterWatermarks(wm, chunk.advance);
+      read = undefined;
     },
     resumeFrom: () => ({}),
   };
+}
+
+/**
+ * The planned window, or the recorded read of a window that starts where it does (same pass): that
+ * read goes on with its own end (its links carry it) and the window after it is planned next.
+ */
+function withRecordedRead(chunk: PlannedChunk, read: OpenRead | undefined): PlannedChunk {
+  if (!read || read.pass !== chunk.pass || read.fromMs !== chunk.window.fromMs || read.toMs > chunk.window.toMs) return chunk;
+  const toMs = read.toMs;
+  const advance: Watermarks = {};
+  if (chunk.advance.freshWatermarkMs !== undefined) advance.freshWatermarkMs = toMs;
+  if (chunk.advance.settledWatermarkMs !== undefined) advance.settledWatermarkMs = toMs;
+  return { ...chunk, window: { fromMs: chunk.window.fromMs, toMs }, advance, read };
+}
+
+/** Each watermark the later of the two (forward only); undefined only where both are. */
+function laterWatermarks(a: Watermarks, b: Watermarks): Watermarks {
+  const out: Watermarks = {};
+  const fresh = maxDefined(a.freshWatermarkMs, b.freshWatermarkMs);
+  const settled = maxDefined(a.settledWatermarkMs, b.settledWatermarkMs);
+  if (fresh !== undefined) out.freshWatermarkMs = fresh;
+  if (settled !== undefined) out.settledWatermarkMs = settled;
+  return out;
 }
 
 function maxDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -1,13 +1,14 @@
-// The time budget of one queue invocation of a job (EXPORT_JOB_BUDGET, docs/functions.md §3): the job
-// commits whole chunks and, once the next one would not fit, stops and hands back where to resume.
-// Chunks shrink on their own when an entity is dense or its content slow, so one chunk always
-// commits well within the budget (docs/design.md §4).
-import { HOUR } from '../time';
+// The time budget of one queue invocation of a job (EXPORT_JOB_BUDGET, docs/functions.md §3) and the
+// pace at which a long window read records its progress (docs/design.md §4). A read stops between
+// pages: once most of the budget is used it commits what it has read, records where each part of the
+// window stands, and hands back where to resume. The single-process run has no budget and never stops,
+// but records progress as often, so a crashed run resumes too.
+import type { OpenRead } from '../model/window';
 
-/** Chunks never shrink below this (or below EXPORT_CHUNK when that is shorter). */
-export const MIN_CHUNK_MS = HOUR;
-/** A chunk that took more than this share of the budget halves the next ones. */
-export const SHRINK_SHARE = 0.25;
+/** Reading stops once this share of the budget is used: the rest is for the final flush and bookkeeping. */
+export const STOP_SHARE = 0.75;
+/** A long read commits and records its progress at least this often. */
+export const PROGRESS_EVERY_MS = 60_000;
 
 export interface JobBudget {
   /** How long one invocation may work (EXPORT_JOB_BUDGET). */
@@ -15,58 +16,53 @@ export interface JobBudget {
   now: () => number;
 }
 
-/** Where a job continues: the next chunk's start (backfills) and the chunk length reached so far. */
+/** Where a job continues. */
 export interface ResumePoint {
   /** Backfill: everything before this is committed. Daily jobs resume from their checkpoint instead. */
   fromMs?: number;
-  /** The chunk length the job had shrunk to. */
-  chunkMs?: number;
+  /** Backfill: the unfinished read of the window that starts at `fromMs`. */
+  read?: OpenRead;
 }
 
-/** Merges two resume points (the message's and the recorded progress): the later start, the shorter chunk. */
+/** Merges two resume points (the message's and the recorded progress): the later start, and its read. */
 export function laterResume(a: ResumePoint | undefined, b: ResumePoint | undefined): ResumePoint | undefined {
   if (!a) return b;
   if (!b) return a;
-  const fromMs = a.fromMs === undefined ? b.fromMs : b.fromMs === undefined ? a.fromMs : Math.max(a.fromMs, b.fromMs);
-  const chunkMs = a.chunkMs === undefined ? b.chunkMs : b.chunkMs === undefined ? a.chunkMs : Math.min(a.chunkMs, b.chunkMs);
-  return { ...(fromMs !== undefined ? { fromMs } : {}), ...(chunkMs !== undefined ? { chunkMs } : {}) };
+  const af = a.fromMs ?? -Infinity;
+  const bf = b.fromMs ?? -Infinity;
+  // Same start: the recorded progress (b) is the newer of the two when it has a read at all.
+  if (af > bf || (af === bf && !b.read)) return a;
+  return b;
 }
 
-/**
- * Paces the chunks of one invocation. Without a budget (the single-process run) it never stops and
- * never shrinks: the same chunk loop then simply runs to the end.
- */
-export class ChunkPacer {
+/** Paces one invocation's reads: when to record progress, when to stop (budget) and hand over. */
+export class ReadPacer {
   private readonly startedAtMs: number;
-  private readonly floorMs: number;
-  chunkMs: number;
+  private lastSavedMs: number;
+  private readonly progressEveryMs: number;
+  readonly now: () => number;
 
   constructor(
-    configuredChunkMs: number,
     private readonly budget: JobBudget | undefined,
-    resumeChunkMs?: number,
+    now: () => number = Date.now,
   ) {
-    this.floorMs = Math.min(configuredChunkMs, MIN_CHUNK_MS);
-    this.chunkMs = Math.max(this.floorMs, Math.min(configuredChunkMs, resumeChunkMs ?? configuredChunkMs));
-    this.startedAtMs = budget ? budget.now() : 0;
+    this.now = budget ? budget.now : now;
+    this.startedAtMs = this.now();
+    this.lastSavedMs = this.startedAtMs;
+    this.progressEveryMs = budget ? Math.min(PROGRESS_EVERY_MS, budget.budgetMs / 4) : PROGRESS_EVERY_MS;
   }
 
-  now(): number {
-    return this.budget ? this.budget.now() : 0;
+  /** True once the invocation should stop reading (only with a budget). */
+  stopDue(): boolean {
+    return this.budget !== undefined && this.now() - this.startedAtMs >= this.budget.budgetMs * STOP_SHARE;
   }
 
-  /**
-   * Called once a chunk has committed, with when it started. Shrinks the chunk length when that chunk
-   * took too large a share of the budget, and answers whether the job should stop now (the next chunk,
-   * by the last one's pace, would end past the budget). At least one chunk runs per invocation.
-   */
-  afterChunk(chunkStartedAtMs: number): { stop: boolean } {
-    if (!this.budget) return { stop: false };
-    const t = this.budget.now();
-    const took = Math.max(0, t - chunkStartedAtMs);
-    const before = this.chunkMs;
-    if (took > this.budget.budgetMs * SHRINK_SHARE) this.chunkMs = Math.max(this.floorMs, Math.floor(this.chunkMs / 2));
-    const nextEstimate = took * (this.chunkMs / before);
-    return { stop: t - this.startedAtMs + nextEstimate > this.budget.budgetMs };
+  /** True when the read should commit and record where it stands. */
+  progressDue(): boolean {
+    return this.now() - this.lastSavedMs >= this.progressEveryMs;
+  }
+
+  progressSaved(): void {
+    this.lastSavedMs = this.now();
   }
 }

@@ -7,7 +7,7 @@ import { errorText } from '../model/errors';
 import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMode, type JobResult } from '../model/job';
 import type { Logger } from '../log';
 import type { RunStore } from '../state/run-store';
-import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest } from './export-entity';
+import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest, type ExportEntityResult } from './export-entity';
 import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
 import type { CollectionReport } from './run-report';
@@ -110,7 +110,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
         report();
       };
       const refusal = refused.get(entity.kind);
-      const result: JobResult = refusal
+      const result: ExportEntityResult = refusal
         ? { entity, status: 'skipped', counts: emptyCounts(), error: notRunError(refusal) }
         : await exportUnderLease({ runId, entity, mode, onProgress }, jobDeps, opts.signal);
       if (result.status === 'failed' && result.error?.reason === APP_REFUSAL_REASON && !refused.has(entity.kind)) {
@@ -138,6 +138,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
             attempts: refusal ? 0 : 1,
           },
           log,
+          result.resultRecorded === true,
         );
       } catch (err) {
         // Storage went away after the job: its data and checkpoint are as safe as the job left them,
@@ -210,7 +211,7 @@ async function coverUnsuccessfulUsers(
 }
 
 /** One job under its entity's lease: the export stops the moment the lease is lost (or the run is aborted). */
-async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?: AbortSignal): Promise<JobResult> {
+async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?: AbortSignal): Promise<ExportEntityResult> {
   const { entity } = req;
   let lease;
   try {

@@ -149,9 +149,12 @@ export async function recordJobResult(
   mode: JobMode,
   job: JobRecord & { status: JobResult['status'] },
   log: Logger,
+  /** The export's last checkpoint write already recorded this result (a done daily job): no second write. */
+  recordedOnCheckpoint = false,
 ): Promise<void> {
   await deps.runs.recordFinalJob(job);
-  if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
+  if (mode.kind === 'daily' && !recordedOnCheckpoint)
+    await recordDailyResult(deps.checkpoints, job.runId, job.entity, job.status, job.error);
   log.info('job finished', {
     runId: job.runId,
     entity: entityLabel(job.entity),

@@ -1,10 +1,11 @@
 // Window arithmetic of the export contract (docs/design.md §3, §4): which half-open ranges of
 // lastModifiedDateTime a job reads, in which passes, cut into chunks, and what each chunk advances.
-import type { PassName, Window } from '../model/window';
+import type { OpenRead, PassName, Window } from '../model/window';
 
 export interface WindowSettings {
   lagMs: number;
   settleMs: number;
+  /** The longest window one read covers (EXPORT_CHUNK); Infinity (the default): a pass is one window. */
   chunkMs: number;
   startMs: number;
 }
@@ -14,11 +15,13 @@ export interface Watermarks {
   settledWatermarkMs?: number | undefined;
 }
 
-/** One chunk to read, and the watermarks to advance once every blob of it is committed. */
+/** One window to read, and the watermarks to advance once every blob of it is committed. */
 export interface PlannedChunk {
   pass: PassName;
   window: Window;
   advance: Watermarks;
+  /** The recorded state of an earlier, unfinished read of this window (export/open-read.ts). */
+  read?: OpenRead;
 }
 
 /**

@@ -41,8 +41,12 @@ export function messagePages(
   http: GraphHttp,
   entity: Entity,
   window: Window,
-  opts: { top: number; signal?: AbortSignal; senderFilter?: string },
+  opts: { top: number; signal?: AbortSignal; senderFilter?: string | undefined; resumeAt?: string | undefined },
 ): AsyncGenerator<GraphPage> {
   const path = messageExportPath(entity, window, opts.top, opts.senderFilter);
-  return pages(http, path, { headers: { ...EXPORT_HEADERS }, ...(opts.signal ? { signal: opts.signal } : {}) });
+  return pages(http, path, {
+    headers: { ...EXPORT_HEADERS },
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.resumeAt !== undefined ? { resumeAt: opts.resumeAt } : {}),
+  });
 }

@@ -11,6 +11,8 @@ export interface GraphPage {
   index: number;
   /** How often the read restarted from the first page so far: pages after a restart repeat items. */
   restarts: number;
+  /** The link to the next page (absent on the last one): where a read resumes once this page is committed. */
+  nextLink?: string;
 }
 
 /**
@@ -29,9 +31,11 @@ export const MAX_READ_RESTARTS = 2;
 export async function* pages(
   http: GraphHttp,
   first: string,
-  opts: { signal?: AbortSignal; headers?: Record<string, string> } = {},
+  opts: { signal?: AbortSignal; headers?: Record<string, string>; resumeAt?: string } = {},
 ): AsyncGenerator<GraphPage> {
-  let link: string | undefined = first;
+  // A resumed read (docs/design.md §4) goes on from a nextLink an earlier read recorded; if Graph no
+  // longer honours that link, the read starts over from `first` like any refused continuation.
+  let link: string | undefined = opts.resumeAt ?? first;
   let repeats = 0;
   let restarts = 0;
   for (let index = 0; link !== undefined; index++) {
@@ -39,7 +43,8 @@ export async function* pages(
     try {
       res = await http.getJson(link, opts);
     } catch (err) {
-      if (!(err instanceof GraphError && err.restartRead && index > 0 && restarts < MAX_READ_RESTARTS)) throw err;
+      const continuing = index > 0 || link !== first;
+      if (!(err instanceof GraphError && err.restartRead && continuing && restarts < MAX_READ_RESTARTS)) throw err;
       restarts++;
       link = first;
       index = -1;
@@ -54,7 +59,13 @@ export async function* pages(
     if (repeats > 0 && (items.length > 0 || repeats > MAX_SAME_LINK_REPEATS)) {
       throw new MalformedResponseError(`page ${index} of ${res.path} links to itself`, details(res));
     }
-    yield { items, index, restarts, ...(res.requestId === undefined ? {} : { requestId: res.requestId }) };
+    yield {
+      items,
+      index,
+      restarts,
+      ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
+      ...(nextLink === undefined ? {} : { nextLink }),
+    };
     link = nextLink;
   }
 }

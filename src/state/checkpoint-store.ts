@@ -22,6 +22,20 @@ export interface Checkpoint {
   lastError?: string;
   totalMessages: number;
   updatedAtMs?: number;
+  /** An unfinished window read (export/open-read.ts's stored form; opaque here). */
+  readState?: string;
+  /** The row's ETag when read: a write with it costs one operation instead of a read and a write. */
+  etag?: string;
+}
+
+/** What advance() changes besides the watermarks. */
+export interface AdvanceOptions {
+  /** The row as the caller last read or wrote it (with its ETag); on a conflict the row is re-read. */
+  known?: Checkpoint | undefined;
+  /** Records an unfinished read (string) or clears it (null); undefined leaves it. */
+  readState?: string | null | undefined;
+  /** A job's final write also records its result (as recordResult does), saving a write per job. */
+  result?: { runId: string; status: string } | undefined;
 }
 
 /** The stored row: PartitionKey = entity kind, RowKey = encoded id, instants as ISO strings. */
@@ -39,6 +53,7 @@ interface CheckpointRow {
   lastError?: string | undefined;
   totalMessages?: number | undefined;
   updatedAt?: string | undefined;
+  readState?: string | undefined;
 }
 
 /** Optimistic-concurrency attempts before advance() gives up (each conflict means someone else moved on). */
@@ -62,6 +77,8 @@ function fromRow(row: TableEntityResult<Record<string, unknown>>): Checkpoint {
     lastError: stringIn(row.lastError),
     totalMessages: numberIn(row.totalMessages) ?? 0,
     updatedAtMs: instantIn(row.updatedAt),
+    readState: stringIn(row.readState) || undefined,
+    etag: stringIn(row.etag),
   }) as Checkpoint;
 }
 
@@ -69,6 +86,16 @@ function maxDefined(a: number | undefined, b: number | undefined): number | unde
   if (a === undefined) return b;
   if (b === undefined) return a;
   return Math.max(a, b);
+}
+
+/** The result columns of a row. Empty strings (read back as undefined) clear a previous run's error. */
+function resultProperties(r: { runId: string; status: string; errorCode?: string; error?: string }): Partial<CheckpointRow> {
+  return {
+    lastRunId: r.runId,
+    lastStatus: bounded(r.status, 100),
+    lastErrorCode: r.errorCode === undefined ? '' : bounded(r.errorCode, 200),
+    lastError: r.error === undefined ? '' : bounded(r.error),
+  };
 }
 
 export class CheckpointStore {
@@ -110,7 +137,10 @@ export class CheckpointStore {
     const own = await this.get(entity);
     if (entity.kind !== 'deletedTeam' || hasWatermarks(own)) return own;
     const live = await this.get({ ...entity, kind: 'team' });
-    return hasWatermarks(live) ? live : own;
+    if (!hasWatermarks(live)) return own;
+    // The live team's watermarks, but not its ETag or unfinished read: those belong to the other row.
+    const { etag: _etag, readState: _read, ...rest } = live!;
+    return rest;
   }
 
   /**
@@ -122,23 +152,31 @@ export class CheckpointStore {
     entity: Entity,
     to: { freshWatermarkMs?: number | undefined; settledWatermarkMs?: number | undefined },
     addMessages = 0,
+    opts: AdvanceOptions = {},
   ): Promise<Checkpoint> {
     for (const v of [to.freshWatermarkMs, to.settledWatermarkMs]) {
       if (v !== undefined && !Number.isFinite(v)) throw new RangeError(`invalid watermark ${v}`);
     }
+    // With the caller's ETag and values the first attempt is a single write (an idle entity's job costs
+    // one read and one write in all, docs/design.md §4); a conflict falls back to read, merge, write.
+    let known = opts.known?.etag !== undefined ? opts.known : undefined;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row = await this.read(entity);
+      const row = known ? undefined : await this.read(entity);
+      const current: Checkpoint | undefined = known ?? (row ? fromRow(row) : undefined);
+      known = undefined;
       const nowMs = this.clock.now();
-      if (!row) {
+      const readState = opts.readState === null ? '' : opts.readState;
+      if (!current) {
         const created: Checkpoint = defined({
           entity: { ...entity },
           freshWatermarkMs: to.freshWatermarkMs,
           settledWatermarkMs: to.settledWatermarkMs,
           totalMessages: addMessages,
           updatedAtMs: nowMs,
+          readState: readState || undefined,
         }) as Checkpoint;
         try {
-          await this.table.createEntity<CheckpointRow>(
+          const res = await this.table.createEntity<CheckpointRow>(
             defined({
               ...keys(entity),
               kind: entity.kind,
@@ -148,41 +186,53 @@ export class CheckpointStore {
               settledWatermark: instantOut(to.settledWatermarkMs),
               totalMessages: addMessages,
               updatedAt: instantOut(nowMs),
+              readState: readState || undefined,
+              ...(opts.result ? resultProperties(opts.result) : {}),
             }),
           );
-          return created;
+          return defined({ ...created, etag: res.etag }) as Checkpoint;
         } catch (err) {
           if (statusOf(err) !== 409) throw err;
           continue; // someone created it first: merge into theirs
         }
       }
-      const current = fromRow(row);
       const fresh = maxDefined(current.freshWatermarkMs, to.freshWatermarkMs);
       const settled = maxDefined(current.settledWatermarkMs, to.settledWatermarkMs);
-      if (fresh === current.freshWatermarkMs && settled === current.settledWatermarkMs && addMessages === 0) return current;
-      const next: Checkpoint = defined({
-        ...current,
-        freshWatermarkMs: fresh,
-        settledWatermarkMs: settled,
-        totalMessages: current.totalMessages + addMessages,
-        updatedAtMs: nowMs,
-      }) as Checkpoint;
+      const unchanged =
+        fresh === current.freshWatermarkMs &&
+        settled === current.settledWatermarkMs &&
+        addMessages === 0 &&
+        opts.result === undefined &&
+        (readState === undefined || readState === (current.readState ?? ''));
+      if (unchanged) return current;
       try {
-        await this.table.updateEntity<CheckpointRow>(
+        const res = await this.table.updateEntity<CheckpointRow>(
           defined({
             ...keys(entity),
             freshWatermark: instantOut(fresh),
             settledWatermark: instantOut(settled),
-            totalMessages: next.totalMessages,
+            totalMessages: current.totalMessages + addMessages,
             updatedAt: instantOut(nowMs),
+            ...(readState !== undefined ? { readState } : {}),
+            ...(opts.result ? resultProperties(opts.result) : {}),
           }),
           'Merge',
-          { etag: row.etag },
+          { etag: current.etag ?? '*' },
         );
-        return next;
+        return defined({
+          ...current,
+          freshWatermarkMs: fresh,
+          settledWatermarkMs: settled,
+          totalMessages: current.totalMessages + addMessages,
+          updatedAtMs: nowMs,
+          readState: readState === undefined ? current.readState : readState || undefined,
+          etag: res.etag,
+        }) as Checkpoint;
       } catch (err) {
-        if (statusOf(err) !== 412) throw err;
-        await backoff(attempt);
+        // 412: someone wrote the row since it was read (or the caller's copy was stale); 404: the row the
+        // caller knew is gone. Either way: read it again and merge.
+        if (statusOf(err) !== 412 && statusOf(err) !== 404) throw err;
+        if (statusOf(err) === 412) await backoff(attempt);
       }
     }
     throw new Error(`checkpoint for ${entity.kind} ${entity.id} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
@@ -197,11 +247,7 @@ export class CheckpointStore {
         kind: entity.kind,
         id: entity.id,
         displayName: entity.displayName,
-        lastRunId: r.runId,
-        lastStatus: bounded(r.status, 100),
-        // Empty strings (read back as undefined) clear a previous run's error.
-        lastErrorCode: r.errorCode === undefined ? '' : bounded(r.errorCode, 200),
-        lastError: r.error === undefined ? '' : bounded(r.error),
+        ...resultProperties(r),
         updatedAt: instantOut(this.clock.now()),
       }),
       'Merge',

@@ -1,23 +1,23 @@
-// How far each queued job of a run has got, one row per run and entity: the start of what a backfill
-// still has to read and the chunk length it has shrunk to (docs/functions.md §3). Written after every
-// committed chunk, so an invocation the host killed (and whose message comes back) resumes from the
-// last committed chunk instead of the backfill's `from`. Daily jobs resume from their checkpoints;
-// their row only keeps the chunk length.
+// How far each queued backfill job of a run has got, one row per run and entity: the start of what it
+// still has to read and where its unfinished window read stands (docs/functions.md §3). Written after
+// every committed window and whenever a long read records progress, so an invocation the host killed
+// (and whose message comes back) resumes from what it committed instead of the backfill's `from`.
+// Daily jobs keep the same state on their checkpoint row.
 import type { TableClient } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity } from '../model/entity';
 import { statusOf } from '../model/errors';
-import { defined, instantIn, instantOut, numberIn } from './table-values';
+import { defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
 
 /** The progress table of a deployment (beside the tables of state/run-store.ts). */
 export function progressTableName(prefix: string): string {
   return `${prefix}JobProgress`;
 }
 
-/** Where a job resumes (structurally export/job-budget.ts's ResumePoint; state/ sits below export/). */
-export interface ResumePoint {
+/** Where a backfill job resumes: the start of what is left, and the state of its unfinished read (opaque here). */
+export interface RecordedProgress {
   fromMs?: number;
-  chunkMs?: number;
+  readState?: string;
 }
 
 const rowKey = (entity: Entity) => `${entity.kind}_${encodeIdSegment(entity.id)}`;
@@ -33,12 +33,12 @@ export class JobProgressStore {
     }
   }
 
-  async get(runId: string, entity: Entity): Promise<ResumePoint | undefined> {
+  async get(runId: string, entity: Entity): Promise<RecordedProgress | undefined> {
     try {
       const row = await this.table.getEntity<Record<string, unknown>>(runId, rowKey(entity));
       const fromMs = instantIn(row.resumeFrom);
-      const chunkMs = numberIn(row.chunkMs);
-      return { ...(fromMs !== undefined ? { fromMs } : {}), ...(chunkMs !== undefined ? { chunkMs } : {}) };
+      const readState = stringIn(row.readState);
+      return { ...(fromMs !== undefined ? { fromMs } : {}), ...(readState ? { readState } : {}) };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -49,9 +49,9 @@ export class JobProgressStore {
    * Records progress. Only the worker holding the entity's lease calls this, and it passes a resume
    * point at or after the one it read, so a plain upsert keeps the point forward-only.
    */
-  async put(runId: string, entity: Entity, progress: ResumePoint): Promise<void> {
+  async put(runId: string, entity: Entity, progress: RecordedProgress): Promise<void> {
     await this.table.upsertEntity(
-      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), chunkMs: progress.chunkMs }) as {
+      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), readState: progress.readState }) as {
         partitionKey: string;
         rowKey: string;
       },

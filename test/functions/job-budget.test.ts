@@ -3,7 +3,7 @@
 // redelivered message (the host killed its invocation) resumes from the recorded progress, and every
 // chunk is read once. The emulator's latency knob makes the reads slow; the test asserts counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBackfillRun } from '../../src/app/start-run';
+import { startBackfillRun, startDailyRun } from '../../src/app/start-run';
 import { runJobMessage } from '../../src/app/queue-job-handler';
 import { createExportWorkerHandler } from '../../functions/export-worker';
 import { createExportPoisonHandler } from '../../functions/export-poison';
@@ -73,5 +73,67 @@ describe('a job longer than its budget', () => {
     const audit = await auditArchive(directContainer(fh.h.env.EXPORT_CONTAINER as string), fh.h.emulator);
     expectClean(audit);
     expect(audit.archived).toBe(counters.ledger.size);
+  });
+});
+
+describe('a first run whose one wide window outlasts the budget (issue 14)', () => {
+  let fh: FunctionsHarness;
+
+  beforeAll(async () => {
+    fh = await startFunctionsHarness({
+      label: 'fn-budget-wide',
+      tenant: {
+        seed: 32,
+        users: 2,
+        teams: 0,
+        oneOnOneChats: 1,
+        groupChats: 0,
+        meetingChats: 0,
+        messagesPerChat: 60,
+        historyDays: 20,
+        endMs,
+      },
+      faults: { latencyMs: 300 },
+      // EXPORT_CHUNK unset: the settle pass is one window from EXPORT_START, years back.
+      env: { EXPORT_JOB_BUDGET: 'PT1S', EXPORT_START: '2018-01-01T00:00:00Z', GRAPH_PAGE_SIZE: '4', GRAPH_MAX_RETRIES: '0' },
+    });
+  });
+  afterAll(() => fh?.close());
+
+  it('stops between pages, records where the read stands on the checkpoint, and goes on from there: no page read twice', async () => {
+    const user = fh.h.entities().find((e) => e.kind === 'user');
+    if (!user) throw new Error('no user in the tenant');
+    const started = await startDailyRun(fh.ctx, Date.now(), silentLogger);
+    const messages = (await fh.queuedMessages()) as Array<{ entity: { id: string } }>;
+    const mine = messages.find((m) => m.entity.id === user.id);
+    if (!mine) throw new Error('no job for the user');
+    fh.h.emulator.resetCounters();
+
+    const first = await runJobMessage(fh.ctx, mine as never, silentLogger);
+    expect(first.outcome).toBe('continued');
+    // Mid-window: the watermark has not moved, the read's state (its next link) is on the checkpoint.
+    const row = await fh.ctx.deps.checkpoints.get(user);
+    expect(row?.settledWatermarkMs).toBeUndefined();
+    expect(JSON.parse(row?.readState ?? '{}')).toMatchObject({ pass: 'settle', parts: [{ nextLink: expect.any(String) }] });
+
+    const worker = createExportWorkerHandler(() => Promise.resolve(fh.ctx));
+    const stats = await drainQueues(fh, { worker, poison: createExportPoisonHandler(() => Promise.resolve(fh.ctx)) });
+    expect(stats.poisoned).toBe(0);
+    const summary = await fh.ctx.deps.runs.summarize(started.runId);
+    expect(summary?.run.status).toBe('succeeded');
+
+    const counters = fh.h.emulator.counters;
+    const archived = new Set(await fh.h.archivedKeys(user)).size;
+    expect(archived).toBeGreaterThan(12);
+    // One whole-history read per pass, continued across invocations: every version served once per
+    // member of the one chat (custodian mode: both users export it), and each user's pages are what
+    // the versions fill plus at most one partial page per pass.
+    expect(counters.versionsServed).toBe(2 * counters.ledger.size);
+    for (const u of fh.h.entities().filter((e) => e.kind === 'user'))
+      expect(counters.pagesByEntity[`user:${u.id}`]).toBeLessThanOrEqual(Math.ceil(archived / 4) + 2);
+    const after = await fh.ctx.deps.checkpoints.get(user);
+    expect(after?.readState).toBeUndefined();
+    expect(after?.settledWatermarkMs).toBeGreaterThan(endMs - DAY * 2);
+    expect(after?.lastStatus).toBe('done');
   });
 });

@@ -48,7 +48,6 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     EXPORT_CONTAINER: storage.container,
     EXPORT_TABLE_PREFIX: storage.tablePrefix,
     EXPORT_START: iso(Date.now() - 400 * 24 * 3600_000),
-    EXPORT_CHUNK: 'P30D',
     EXPORT_CONCURRENCY: '6',
     ...extra,
   };

@@ -1,7 +1,9 @@
-// The pacing of one budgeted invocation (chunks that shrink, a stop before the budget runs out) and
+// The pacing of one budgeted invocation (progress recorded as it reads, a stop before the budget runs out), open reads, and
 // the queue messages that carry a continuation or a run's planning.
 import { describe, expect, it } from 'vitest';
-import { ChunkPacer, laterResume, MIN_CHUNK_MS } from '../../src/export/job-budget';
+import { laterResume, PROGRESS_EVERY_MS, ReadPacer, STOP_SHARE } from '../../src/export/job-budget';
+import { loadOpenRead, MAX_STORED_READ_CHARS, splitAtSample, stepsFingerprint, storeOpenRead } from '../../src/export/open-read';
+import type { OpenRead } from '../../src/model/window';
 import { decodeQueueMessage, encodeJobMessage, InvalidJobMessageError, type QueueMessage } from '../../src/app/job-message';
 import { DAY, HOUR } from '../../src/time';
 
@@ -11,53 +13,90 @@ function manualClock(start = 1_000_000) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-describe('ChunkPacer', () => {
-  it('without a budget never stops and never shrinks', () => {
-    const pacer = new ChunkPacer(30 * DAY, undefined);
-    expect(pacer.afterChunk(0)).toEqual({ stop: false });
-    expect(pacer.chunkMs).toBe(30 * DAY);
-  });
-
-  it('halves the chunk after one that took more than a quarter of the budget, down to the floor', () => {
+describe('ReadPacer', () => {
+  it('without a budget never stops, and asks for progress once a minute', () => {
     const clock = manualClock();
-    const pacer = new ChunkPacer(2 * DAY, { budgetMs: 1000, now: clock.now });
-    const lengths: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      const started = clock.now();
-      clock.advance(300);
-      pacer.afterChunk(started);
-      lengths.push(pacer.chunkMs);
-    }
-    expect(lengths.slice(0, 5)).toEqual([DAY, 12 * HOUR, 6 * HOUR, 3 * HOUR, 1.5 * HOUR]);
-    expect(lengths.slice(5)).toEqual([MIN_CHUNK_MS, MIN_CHUNK_MS, MIN_CHUNK_MS]);
+    const pacer = new ReadPacer(undefined, clock.now);
+    clock.advance(PROGRESS_EVERY_MS - 1);
+    expect(pacer.progressDue()).toBe(false);
+    clock.advance(1);
+    expect(pacer.progressDue()).toBe(true);
+    pacer.progressSaved();
+    expect(pacer.progressDue()).toBe(false);
+    clock.advance(100 * PROGRESS_EVERY_MS);
+    expect(pacer.stopDue()).toBe(false);
   });
 
-  it('keeps the chunk when chunks are quick, and stops once the next one would end past the budget', () => {
+  it('stops once the share of the budget kept for reading is used, and records progress four times per budget', () => {
     const clock = manualClock();
-    const pacer = new ChunkPacer(DAY, { budgetMs: 1000, now: clock.now });
-    const stops: boolean[] = [];
-    for (let i = 0; i < 5; i++) {
-      const started = clock.now();
-      clock.advance(200);
-      stops.push(pacer.afterChunk(started).stop);
-    }
-    expect(pacer.chunkMs).toBe(DAY);
-    // After the fourth (800 ms used) a fifth ends right at the budget: it runs; a sixth would not fit.
-    expect(stops).toEqual([false, false, false, false, true]);
-  });
-
-  it("starts from a continuation's shorter chunk, never longer than EXPORT_CHUNK", () => {
-    expect(new ChunkPacer(DAY, undefined, 3 * HOUR).chunkMs).toBe(3 * HOUR);
-    expect(new ChunkPacer(DAY, undefined, 3 * DAY).chunkMs).toBe(DAY);
-    expect(new ChunkPacer(DAY, undefined, 60_000).chunkMs).toBe(MIN_CHUNK_MS);
+    const pacer = new ReadPacer({ budgetMs: 1000, now: clock.now });
+    clock.advance(249);
+    expect([pacer.progressDue(), pacer.stopDue()]).toEqual([false, false]);
+    clock.advance(1);
+    expect(pacer.progressDue()).toBe(true);
+    clock.advance(1000 * STOP_SHARE - 251);
+    expect(pacer.stopDue()).toBe(false);
+    clock.advance(1);
+    expect(pacer.stopDue()).toBe(true);
   });
 });
 
 describe('laterResume', () => {
-  it('takes the later start and the shorter chunk of the message and the recorded progress', () => {
-    expect(laterResume({ fromMs: 10, chunkMs: 5000 }, { fromMs: 20, chunkMs: 9000 })).toEqual({ fromMs: 20, chunkMs: 5000 });
+  const read: OpenRead = {
+    pass: 'backfill',
+    fromMs: 20,
+    toMs: 90,
+    step: 0,
+    steps: 'x',
+    parts: [{ fromMs: 20, toMs: 90, nextLink: 'https://g/next' }],
+  };
+  it('takes the later start, and at the same start the recorded progress when it has a read', () => {
+    expect(laterResume({ fromMs: 10 }, { fromMs: 20 })).toEqual({ fromMs: 20 });
+    expect(laterResume({ fromMs: 30 }, { fromMs: 20, read })).toEqual({ fromMs: 30 });
+    expect(laterResume({ fromMs: 20 }, { fromMs: 20, read })).toEqual({ fromMs: 20, read });
     expect(laterResume(undefined, { fromMs: 20 })).toEqual({ fromMs: 20 });
-    expect(laterResume({ chunkMs: 4000 }, undefined)).toEqual({ chunkMs: 4000 });
+    expect(laterResume({ fromMs: 4 }, undefined)).toEqual({ fromMs: 4 });
+  });
+});
+
+describe('open reads', () => {
+  const window = { fromMs: Date.UTC(2016, 0, 1), toMs: Date.UTC(2026, 0, 1) };
+
+  it('split where the sample lies, not in equal lengths, and cover the window exactly', () => {
+    // A first page whose versions all lie in the last month of ten years.
+    const lastMonth = Date.UTC(2025, 11, 1);
+    const sample = Array.from({ length: 50 }, (_, i) => lastMonth + i * 12 * HOUR);
+    const parts = splitAtSample(window, sample, 4);
+    expect(parts).toHaveLength(4);
+    expect(parts[0]!.fromMs).toBe(window.fromMs);
+    expect(parts.at(-1)!.toMs).toBe(window.toMs);
+    for (let i = 1; i < parts.length; i++) expect(parts[i]!.fromMs).toBe(parts[i - 1]!.toMs);
+    // Three of the four cuts fall inside the last month, where the data is.
+    expect(parts.slice(1).every((p) => p.fromMs >= lastMonth)).toBe(true);
+  });
+
+  it('without a usable sample cut equal lengths; one part is the whole window', () => {
+    expect(splitAtSample(window, [], 1)).toEqual([window]);
+    const parts = splitAtSample(window, [window.fromMs + DAY], 4);
+    expect(parts).toHaveLength(4);
+    expect(parts[1]!.fromMs - parts[0]!.fromMs).toBe(parts[2]!.fromMs - parts[1]!.fromMs);
+  });
+
+  it('store and load round-trip; junk, foreign parts and oversized links are no state or lose their links', () => {
+    const read: OpenRead = {
+      pass: 'settle',
+      ...window,
+      step: 1,
+      steps: stepsFingerprint([undefined]),
+      parts: [{ ...window, nextLink: 'https://graph.example/next?$skiptoken=abc' }],
+    };
+    expect(loadOpenRead(storeOpenRead(read))).toEqual(read);
+    expect(loadOpenRead('{"pass":"settle"')).toBeUndefined();
+    expect(loadOpenRead(JSON.stringify({ ...read, parts: [{ fromMs: window.fromMs - 1, toMs: window.toMs }] }))).toBeUndefined();
+    const many = { ...read, parts: Array.from({ length: 8 }, () => ({ ...window, nextLink: `https://g/${'x'.repeat(5000)}` })) };
+    const stored = storeOpenRead(many);
+    expect(stored.length).toBeLessThanOrEqual(MAX_STORED_READ_CHARS);
+    expect(loadOpenRead(stored)!.parts.every((p) => p.nextLink === undefined)).toBe(true);
   });
 });
 
@@ -70,9 +109,13 @@ describe('queue messages', () => {
       entity: { kind: 'user', id: 'u1' },
       mode: { kind: 'backfill', window: { fromMs: Date.UTC(2026, 0, 1), toMs: Date.UTC(2026, 1, 1) } },
       attempt: 2,
-      resume: { fromMs: Date.UTC(2026, 0, 9, 6), chunkMs: 6 * HOUR },
+      resume: { fromMs: Date.UTC(2026, 0, 9, 6) },
     };
     expect(roundTrip(msg)).toEqual(msg);
+    // A message an earlier version queued (with the chunk length it had shrunk to) is still accepted.
+    const old = JSON.parse(Buffer.from(encodeJobMessage(msg), 'base64').toString('utf8'));
+    old.resume.chunkMs = 6 * HOUR;
+    expect(decodeQueueMessage(old)).toEqual(msg);
   });
 
   it('a planning message is told apart from a job, and a bad one is refused', () => {

@@ -1,0 +1,69 @@
+// An HTTP proxy in front of Azurite's blob, queue and table endpoints that counts every storage
+// operation by service, method and resource, so tests can check what a job costs in storage
+// operations without wrapping the SDK clients (they run unchanged against the proxy).
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type StorageService = 'blob' | 'queue' | 'table';
+
+export interface StorageOperation {
+  service: StorageService;
+  method: string;
+  /** The path after the account: `container/blob…`, `Table(…)`, `queue/messages`. */
+  resource: string;
+  /** The `comp` query parameter (e.g. `lease`, `list`), if any. */
+  comp?: string;
+}
+
+export interface CountingStorageProxy {
+  connectionString: string;
+  operations: StorageOperation[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export async function countingStorageProxy(connectionString: string): Promise<CountingStorageProxy> {
+  const operations: StorageOperation[] = [];
+  const servers: Server[] = [];
+  const parts: string[] = [];
+  for (const part of connectionString.split(';')) {
+    const m = /^(BlobEndpoint|QueueEndpoint|TableEndpoint)=(.*)$/i.exec(part.trim());
+    if (!m) {
+      parts.push(part);
+      continue;
+    }
+    const service = m[1]!.slice(0, -'Endpoint'.length).toLowerCase() as StorageService;
+    const target = new URL(m[2]!);
+    const server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://proxy');
+      const path = decodeURIComponent(url.pathname).split('/').slice(2).join('/');
+      const comp = url.searchParams.get('comp');
+      operations.push({ service, method: req.method ?? 'GET', resource: path, ...(comp ? { comp } : {}) });
+      const upstream = request(
+        { host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const proxied = new URL(target.toString());
+    proxied.port = String((server.address() as AddressInfo).port);
+    parts.push(`${m[1]}=${proxied.toString().replace(/\/$/, '')}`);
+  }
+  return {
+    connectionString: parts.join(';'),
+    operations,
+    reset: () => {
+      operations.length = 0;
+    },
+    close: async () => {
+      for (const s of servers) s.closeAllConnections();
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
