@@ -146,7 +146,10 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       ...(signal ? { signal } : {}),
       ...(deps.content ? { contentFor: contentForLine } : {}),
     });
-    const quarantined: string[] = [];
+    // Each quarantined item is written as soon as it is read (once per version, quarantine.ts), not
+    // collected for the chunk: a chunk of garbage must not fill memory (docs/design.md §11, §14).
+    const quarantine = quarantineWriter(chunk);
+    const quarantined = (line: string) => quarantine.write(line);
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     const cover = req.coverSenderIds;
     // Sender mode: the user's own messages go to the user's batches; messages no own-messages query of
@@ -173,32 +176,31 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       }
     }
     record(await batcher.flushAll());
-    if (quarantined.length > 0) {
-      // Once per version: an item quarantined by an earlier read is not written (or counted) again.
-      let added = 0;
-      for (const line of quarantined) {
-        const blob = await writeQuarantinedItem(
-          deps.container,
-          entity,
-          line,
-          { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) },
-          signal,
-        );
-        if (!blob) continue;
+    quarantine.report();
+    return counts.messages - before;
+  }
+
+  /** Writes a chunk's quarantined items one by one as they come, and logs how many were new at the end. */
+  function quarantineWriter(chunk: PlannedChunk): { write(line: string): Promise<void>; report(): void } {
+    let seen = 0;
+    let added = 0;
+    const metadata = { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) };
+    return {
+      async write(line) {
+        seen++;
+        // Once per version: an item quarantined by an earlier read is not written (or counted) again.
+        const blob = await writeQuarantinedItem(deps.container, entity, line, metadata, signal);
+        if (!blob) return;
         blobs.push(blob);
         added++;
-      }
-      counts.quarantined += added;
-      req.onProgress?.({ quarantined: added });
-      log.warn('versions quarantined', {
-        count: added,
-        seen: quarantined.length,
-        pass: chunk.pass,
-        from: iso(chunk.window.fromMs),
-        to: iso(chunk.window.toMs),
-      });
-    }
-    return counts.messages - before;
+        counts.quarantined++;
+        req.onProgress?.({ quarantined: 1 });
+      },
+      report() {
+        if (seen === 0) return;
+        log.warn('versions quarantined', { count: added, seen, pass: chunk.pass, from: metadata.windowfrom, to: metadata.windowto });
+      },
+    };
   }
 
   /**
@@ -210,7 +212,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   async function readInParallel(
     window: Window,
     senderFilter: string | undefined,
-    quarantined: string[],
+    quarantined: (line: string) => Promise<void>,
     sink: (v: MessageVersion, raw: unknown) => Promise<void>,
   ): Promise<void> {
     const parts = splitWindow(window, deps.readsPerEntity ?? 1);
@@ -233,7 +235,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   async function readPages(
     window: Window,
     senderFilter: string | undefined,
-    quarantined: string[],
+    quarantined: (line: string) => Promise<void>,
     sink: (v: MessageVersion, raw: unknown) => Promise<void>,
     readSignal: AbortSignal | undefined,
   ): Promise<void> {
@@ -250,7 +252,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         const parsed = parseMessage(raw);
         if (!parsed.ok) {
           // Never dropped silently: kept with the reason in quarantine/ and counted.
-          quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+          await quarantined(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
           continue;
         }
         await sink(parsed.version, raw);
