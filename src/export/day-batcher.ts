@@ -12,6 +12,7 @@ import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
+import { DEFAULT_CONTENT_JOB_CONCURRENCY, runPooled } from './content-slots';
 import type { Entity } from '../model/entity';
 import type { PassName, Window } from '../model/window';
 
@@ -43,6 +44,8 @@ export interface DayBatcherOptions {
    * just before their batch is written; re-read versions (the settle pass, overlaps) cost nothing.
    */
   contentFor?: (version: ContentTarget, line: string) => Promise<readonly unknown[] | undefined>;
+  /** Most contentFor calls running at once for one flush (EXPORT_CONTENT_CONCURRENCY, default 4). */
+  contentConcurrency?: number;
   signal?: AbortSignal;
 }
 
@@ -284,8 +287,11 @@ export class DayBatcher {
     const content: unknown[] = [];
     const contentFor = this.opts.contentFor;
     if (contentFor && withContent.length > 0) {
-      for (const entries of await Promise.all(withContent.map((w) => contentFor(w.target, w.line.toString('utf8')))))
-        if (entries) content.push(...entries);
+      // A few at a time, not one download per buffered version at once (up to thousands, each holding a body).
+      const results = await runPooled(withContent, this.opts.contentConcurrency ?? DEFAULT_CONTENT_JOB_CONCURRENCY, (w) =>
+        contentFor(w.target, w.line.toString('utf8')),
+      );
+      for (const entries of results) if (entries) content.push(...entries);
     }
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });

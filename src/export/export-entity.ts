@@ -144,7 +144,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       writerId,
       nextSeq: () => seq++,
       ...(signal ? { signal } : {}),
-      ...(deps.content ? { contentFor: contentForLine } : {}),
+      ...(deps.content ? { contentFor: contentForLine, contentConcurrency: deps.content.jobConcurrency } : {}),
     });
     // Each quarantined item is written as soon as it is read (once per version, quarantine.ts), not
     // collected for the chunk: a chunk of garbage must not fill memory (docs/design.md §11, §14).
