@@ -228,7 +228,11 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
 }
 
 /** Runs bench/scenario.js in its own process and returns its result line. */
-export function runChild(env: Record<string, string>, profileName: string | undefined, log: (line: string) => void): Promise<ScenarioResult> {
+export function runChild(
+  env: Record<string, string>,
+  profileName: string | undefined,
+  log: (line: string) => void,
+): Promise<ScenarioResult> {
   const script = join(__dirname, 'scenario.js');
   const args: string[] = [];
   if (profileName !== undefined) {
