@@ -270,13 +270,16 @@ export class DayBatcher {
     const lines: Buffer[] = [];
     const withContent: Array<{ target: ContentTarget; line: Buffer }> = [];
     let duplicates = 0;
+    const fresh: string[] = [];
     for (const [key, line] of buffer) {
       const target = this.contentTargets.get(key);
       this.contentTargets.delete(key);
-      if (archived.has(versionDigest(key))) {
+      const digest = versionDigest(key);
+      if (archived.has(digest)) {
         duplicates++;
         continue;
       }
+      fresh.push(digest);
       lines.push(line);
       if (target) withContent.push({ target, line });
     }
@@ -323,9 +326,7 @@ export class DayBatcher {
       this.opts.signal,
     );
     // Only now, with the blob committed, do these versions count as archived.
-    for (const key of buffer.keys()) {
-      const digest = versionDigest(key);
-      if (archived.has(digest)) continue;
+    for (const digest of fresh) {
       archived.add(digest);
       this.retainedKeys++;
     }
