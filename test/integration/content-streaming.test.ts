@@ -45,14 +45,14 @@ describe('content streamed with caps', () => {
     return f;
   }
 
-  function fetcherFor(maxBytes?: number) {
+  function fetcherFor(maxBytes?: number, filesRps = 1000) {
     return new ContentFetcher({
       http: h.deps.http,
       container: h.deps.container,
       graphOrigin: new URL(h.emulator.graphBaseUrl).origin,
       hostedContents: false,
       files: true,
-      filesRps: 1000,
+      filesRps,
       ...(maxBytes === undefined ? {} : { maxBytes }),
       log: silentLogger,
     });
@@ -106,5 +106,25 @@ describe('content streamed with caps', () => {
     expect(entry).toMatchObject({ kind: 'file', status: 'too-large' });
     expect(fetcher.stats()).toMatchObject({ downloaded: 0, failed: 1 });
     expect((await readdir(tmpdir())).filter((n) => n.startsWith('teams-export-content-'))).toEqual([]);
+  });
+
+  it('paces SharePoint file downloads for the process (GRAPH_FILE_DOWNLOAD_RPS)', async () => {
+    h.emulator.setFaults({ fileBytes: null, fileChunkDelayMs: 0 });
+    const [a, b] = h.emulator.files().filter((x) => x.state === 'present');
+    if (!a || !b) throw new Error('the tenant needs two present files');
+    // One download per 100 s: the first goes at once, the second must wait its turn.
+    const fetcher = fetcherFor(undefined, 0.01);
+    const conv = `paced-${Date.now()}`;
+    const shares = () => h.emulator.counters.shareRequests;
+    const before = shares();
+    const [first] = await fetcher.fetchFor({ key: `${conv}|a|1|`, conversationId: conv, messageId: 'a' }, messageWith(a));
+    expect(first).toMatchObject({ status: 'stored' });
+    expect(shares()).toBe(before + 1);
+    const stop = new AbortController();
+    const second = fetcher.fetchFor({ key: `${conv}|b|1|`, conversationId: conv, messageId: 'b' }, messageWith(b), stop.signal);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(shares()).toBe(before + 1);
+    stop.abort(new Error('stopped'));
+    await expect(second).rejects.toThrow('stopped');
   });
 });
