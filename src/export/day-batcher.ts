@@ -32,7 +32,7 @@ export interface DayBatcherOptions {
    */
   maxBufferedBytes?: number;
   /**
-   * Most archived-version digests kept in memory, over all days (default 1,000,000, about 60 MB).
+   * Most archived-version digests kept in memory, over all days (default 1,000,000, about 50 MB).
    * A day whose set is dropped is read back from its batches when one of its versions comes again;
    * only while a single day holding more is being written can the count pass this.
    */
