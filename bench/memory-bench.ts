@@ -7,7 +7,7 @@
 import { startAzurite } from '../emulator/azurite-process';
 import { DAY, iso } from '../src/time';
 import { runChild } from './bench';
-import { startEmulatorProcess } from './emulator-process';
+import { productEnvFor, startEmulatorProcess } from './emulator-process';
 import { machineInfo } from './machine';
 import type { ScenarioInput, ScenarioResult } from './scenario';
 
@@ -95,12 +95,7 @@ async function measure(
     const result = await runChild(
       {
         ...(process.env as Record<string, string>),
-        NODE_EXTRA_CA_CERTS: emulator.info.caCertFile,
-        AZURE_TENANT_ID: emulator.info.tenantId,
-        AZURE_CLIENT_ID: emulator.info.clientId,
-        AZURE_CLIENT_SECRET: emulator.info.clientSecret,
-        AZURE_AUTHORITY_HOST: emulator.info.authorityHost,
-        GRAPH_BASE_URL: emulator.info.graphBaseUrl,
+        ...productEnvFor(emulator.info),
         GRAPH_MAX_RPS: '1000',
         EXPORT_STORAGE: azurite.connectionString,
         EXPORT_CONTAINER: 'bench-memory',

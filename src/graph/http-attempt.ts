@@ -83,26 +83,20 @@ export async function attemptGet(url: string, opts: AttemptOptions): Promise<Att
 
 /** The body, or undefined as soon as it passes `limit` bytes (the rest is never read). */
 export async function readBody(res: Response, limit: number | undefined): Promise<Buffer | undefined> {
-  if (!res.body) return Buffer.alloc(0);
-  const declared = Number(res.headers.get('content-length'));
-  if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
-    await res.body.cancel();
-    return undefined;
-  }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (limit !== undefined && total > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
+  const inMemory: BodySink<Buffer> = {
+    write: async (chunk) => {
+      chunks.push(chunk);
+      total += chunk.byteLength;
+    },
+    end: async () => Buffer.concat(chunks, total),
+    discard: async () => {
+      chunks.length = 0;
+    },
+  };
+  const r = await sinkBody(res, limit, inMemory);
+  return r === TOO_LARGE ? undefined : r.value;
 }
 
 const TOO_LARGE = Symbol('too-large');
