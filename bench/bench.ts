@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAzurite } from '../emulator/azurite-process';
 import { DAY, iso } from '../src/time';
-import { startEmulatorProcess, type EmulatorCountersJson, type EmulatorStatsJson } from './emulator-process';
+import { productEnvFor, startEmulatorProcess, type EmulatorCountersJson, type EmulatorStatsJson } from './emulator-process';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';
 import { describeShape, heavyShape, seedFlags, tenantShape, type TenantShape } from './profiles';
 import { formatReport, type ScenarioReport } from './report';
@@ -165,12 +165,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     const nowMs = Date.now();
     const env: Record<string, string> = {
       ...(process.env as Record<string, string>),
-      NODE_EXTRA_CA_CERTS: emulator.info.caCertFile,
-      AZURE_TENANT_ID: emulator.info.tenantId,
-      AZURE_CLIENT_ID: emulator.info.clientId,
-      AZURE_CLIENT_SECRET: emulator.info.clientSecret,
-      AZURE_AUTHORITY_HOST: emulator.info.authorityHost,
-      GRAPH_BASE_URL: emulator.info.graphBaseUrl,
+      ...productEnvFor(emulator.info),
       GRAPH_MAX_RPS: String(spec.maxRps),
       GRAPH_PAGE_SIZE: '50',
       EXPORT_STORAGE: azurite.connectionString,
@@ -228,7 +223,11 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
 }
 
 /** Runs bench/scenario.js in its own process and returns its result line. */
-function runChild(env: Record<string, string>, profileName: string | undefined, log: (line: string) => void): Promise<ScenarioResult> {
+export function runChild(
+  env: Record<string, string>,
+  profileName: string | undefined,
+  log: (line: string) => void,
+): Promise<ScenarioResult> {
   const script = join(__dirname, 'scenario.js');
   const args: string[] = [];
   if (profileName !== undefined) {

@@ -37,6 +37,18 @@ export interface EmulatorStatsJson {
   versionsByEntity: { users: Record<string, number>; teams: Record<string, number> };
 }
 
+/** The product's settings that point it at the emulator (its Graph, its identity endpoint, its CA). */
+export function productEnvFor(info: EmulatorInfo): Record<string, string> {
+  return {
+    NODE_EXTRA_CA_CERTS: info.caCertFile,
+    AZURE_TENANT_ID: info.tenantId,
+    AZURE_CLIENT_ID: info.clientId,
+    AZURE_CLIENT_SECRET: info.clientSecret,
+    AZURE_AUTHORITY_HOST: info.authorityHost,
+    GRAPH_BASE_URL: info.graphBaseUrl,
+  };
+}
+
 export interface EmulatorProcess {
   info: EmulatorInfo;
   pid: number;

@@ -24,6 +24,8 @@ export interface StartAzuriteOptions {
   timeoutMs?: number;
   /** The node binary that runs Azurite (default: the one running this process). */
   nodePath?: string;
+  /** Keep the data on disk in its working directory (removed by stop) instead of in memory: for gigabytes of blobs. */
+  onDisk?: boolean;
 }
 
 const LISTENING = /Azurite (Blob|Queue|Table) service is successfully listening at (http:\/\/\S+)/;
@@ -61,7 +63,7 @@ export async function startAzurite(opts: StartAzuriteOptions = {}): Promise<Azur
     '127.0.0.1',
     '--tableHost',
     '127.0.0.1',
-    '--inMemoryPersistence',
+    ...(opts.onDisk ? ['--location', cwd] : ['--inMemoryPersistence']),
     '--disableTelemetry',
     '--skipApiVersionCheck',
     '--loose',

@@ -58,6 +58,10 @@ export interface EmulatorCounters {
   filesAuthorizationHeadersSeen: number;
   /** files downloaded successfully from the files server */
   filesDownloaded: number;
+  /** file downloads being served right now (from the first byte until the response ends or breaks) */
+  filesInFlight: number;
+  /** the most file downloads served at once (a client's download concurrency cap keeps it low) */
+  filesMaxInFlight: number;
 }
 
 export function createCounters(): EmulatorCounters {
@@ -96,6 +100,8 @@ export function createCounters(): EmulatorCounters {
     filesRequests: 0,
     filesAuthorizationHeadersSeen: 0,
     filesDownloaded: 0,
+    filesInFlight: 0,
+    filesMaxInFlight: 0,
   };
 }
 

@@ -216,6 +216,54 @@ export interface FilesServerContext {
   tenant: Tenant;
   counters: EmulatorCounters;
   signer: DownloadSigner;
+  /** fileBytes and fileChunkDelayMs (faults.ts): large and slow bodies */
+  faults?: () => { fileBytes: number | null; fileChunkDelayMs: number };
+}
+
+const SIZED_CHUNK = 64 * 1024;
+
+/** The generated body of a sized file (fault fileBytes), chunk by chunk: the same bytes for the same URL and size. */
+export function* sizedFileChunks(contentUrl: string, size: number): Generator<Buffer> {
+  let x = hash32(`${contentUrl}|sized`) || 1;
+  for (let at = 0; at < size; at += SIZED_CHUNK) {
+    const chunk = Buffer.allocUnsafe(Math.min(SIZED_CHUNK, size - at));
+    for (let i = 0; i < chunk.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      chunk[i] = x & 0xff;
+    }
+    yield chunk;
+  }
+}
+
+/** SHA-256 (hex) of what a present file serves when fault fileBytes is `size`. */
+export function sizedFileSha256(contentUrl: string, size: number): string {
+  const h = createHash('sha256');
+  for (const chunk of sizedFileChunks(contentUrl, size)) h.update(chunk);
+  return h.digest('hex');
+}
+
+/** Streams a sized file with backpressure and an optional pause per chunk; counts it in flight meanwhile. */
+async function sendSized(res: ServerResponse, f: EmulatedFile, size: number, delayMs: number, counters: EmulatorCounters): Promise<void> {
+  counters.filesInFlight++;
+  counters.filesMaxInFlight = Math.max(counters.filesMaxInFlight, counters.filesInFlight);
+  try {
+    res.writeHead(200, { 'content-type': f.contentType });
+    for (const chunk of sizedFileChunks(f.contentUrl, size)) {
+      if (res.destroyed) return;
+      if (!res.write(chunk))
+        await new Promise<void>((resolve) => {
+          res.once('drain', resolve);
+          res.once('close', resolve);
+        });
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+    res.end();
+    counters.filesDownloaded++;
+  } finally {
+    counters.filesInFlight--;
+  }
 }
 
 function spError(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
@@ -245,7 +293,15 @@ export function handleFilesRequest(req: IncomingMessage, res: ServerResponse, ct
     return spError(res, 401, 'invalidTempAuth', 'The tempauth token is invalid or expired.');
   const f = fileIndex(ctx.tenant).byKey.get(key);
   if (!f || !f.bytes) return spError(res, 404, 'itemNotFound', 'The resource could not be found.');
+  const sized = ctx.faults?.();
+  if (sized && sized.fileBytes !== null) {
+    void sendSized(res, f, sized.fileBytes, sized.fileChunkDelayMs, ctx.counters).catch(() => res.destroy());
+    return;
+  }
   ctx.counters.filesDownloaded++;
+  ctx.counters.filesInFlight++;
+  ctx.counters.filesMaxInFlight = Math.max(ctx.counters.filesMaxInFlight, ctx.counters.filesInFlight);
+  res.once('close', () => ctx.counters.filesInFlight--);
   res.writeHead(200, { 'content-type': f.contentType, 'content-length': f.bytes.length });
   res.end(f.bytes);
 }

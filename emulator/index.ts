@@ -39,7 +39,7 @@ export type {
 } from './tenant';
 export { DELETED_SERVED_MS } from './tenant';
 export type { EmulatedFile, FileState } from './files';
-export { shareIdOf } from './files';
+export { shareIdOf, sizedFileSha256 } from './files';
 export type { ExpectedHostedContent, HostedContentKind } from './hosted-contents';
 export type { Sender } from './senders';
 export type { SenderClause } from './sender-filter';
@@ -165,7 +165,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
   const signer = new DownloadSigner(randomBytes(32));
   const filesServer: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
     try {
-      handleFilesRequest(req, res, { tenant, counters, signer });
+      handleFilesRequest(req, res, { tenant, counters, signer, faults: () => faults });
     } catch (err: unknown) {
       if (!res.headersSent)
         sendJson(res, 500, { error: { code: 'generalException', message: err instanceof Error ? err.message : String(err) } });

@@ -92,6 +92,9 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
           hostedContents: settings.content.hostedContents,
           files: settings.content.files,
           perConversationRps: settings.graph.hostedContentRps,
+          jobConcurrency: settings.content.jobConcurrency,
+          processConcurrency: settings.content.processConcurrency,
+          filesRps: settings.content.filesRps,
           log: opts.log,
         })
       : undefined;

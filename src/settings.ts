@@ -122,6 +122,7 @@ export const settingsSchema = z.object({
   GRAPH_MAX_RPS: num('GRAPH_MAX_RPS', 150, 0.1, 10_000),
   GRAPH_INSTANCES: int('GRAPH_INSTANCES', 1, 1, 1000),
   GRAPH_HOSTED_CONTENT_RPS: num('GRAPH_HOSTED_CONTENT_RPS', 1, 0.01, 1000),
+  GRAPH_FILE_DOWNLOAD_RPS: num('GRAPH_FILE_DOWNLOAD_RPS', 2, 0.01, 1000),
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
@@ -172,6 +173,8 @@ export const settingsSchema = z.object({
   EXPORT_CHAT_MODE: z.enum(['custodian', 'sender']).default('custodian'),
   EXPORT_HOSTED_CONTENTS: bool('EXPORT_HOSTED_CONTENTS', true),
   EXPORT_ATTACHMENTS: bool('EXPORT_ATTACHMENTS', false),
+  EXPORT_CONTENT_CONCURRENCY: int('EXPORT_CONTENT_CONCURRENCY', 4, 1, 64),
+  EXPORT_CONTENT_PROCESS_CONCURRENCY: int('EXPORT_CONTENT_PROCESS_CONCURRENCY', 8, 1, 256),
   EXPORT_RETAINED: bool('EXPORT_RETAINED', false),
   EXPORT_DELETED_TEAMS: bool('EXPORT_DELETED_TEAMS', true),
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
@@ -233,6 +236,12 @@ export interface Settings {
     hostedContents: boolean;
     /** Download reference (SharePoint/OneDrive) file attachments into content/ (needs Files.Read.All). */
     files: boolean;
+    /** Content downloads one job runs at once (EXPORT_CONTENT_CONCURRENCY). */
+    jobConcurrency: number;
+    /** Content downloads the process runs at once over all jobs (EXPORT_CONTENT_PROCESS_CONCURRENCY). */
+    processConcurrency: number;
+    /** File (shares API) downloads per second for the process (GRAPH_FILE_DOWNLOAD_RPS). */
+    filesRps: number;
   };
   entities: {
     users: 'all' | 'none';
@@ -312,7 +321,13 @@ function toSettings(raw: Raw): Settings {
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
     readsPerEntity: Math.round(raw.EXPORT_READS_PER_ENTITY),
     chatMode: raw.EXPORT_CHAT_MODE,
-    content: { hostedContents: raw.EXPORT_HOSTED_CONTENTS, files: raw.EXPORT_ATTACHMENTS },
+    content: {
+      hostedContents: raw.EXPORT_HOSTED_CONTENTS,
+      files: raw.EXPORT_ATTACHMENTS,
+      jobConcurrency: Math.round(raw.EXPORT_CONTENT_CONCURRENCY),
+      processConcurrency: Math.round(raw.EXPORT_CONTENT_PROCESS_CONCURRENCY),
+      filesRps: raw.GRAPH_FILE_DOWNLOAD_RPS,
+    },
     entities: {
       users: raw.EXPORT_USERS,
       teams: raw.EXPORT_TEAMS,

@@ -2,7 +2,9 @@
 // and keeps a small index of what each reference resolved to, so later versions of the same message
 // reuse it instead of downloading again.
 
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ArchiveContainer } from './archive-container';
 import { z } from 'zod';
 import { BlobAlreadyExistsError, writeJson } from './batch-writer';
@@ -57,20 +59,123 @@ export async function storeContent(
   signal?: AbortSignal,
 ): Promise<StoredContent> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const md5 = createHash('md5').update(bytes).digest();
+  return storeSpooled(container, { sha256, md5, bytes: bytes.length, data: bytes }, contentType, signal);
+}
+
+/** A body taken in by a ContentSpool: its hashes, and the bytes in memory or in a local file. */
+export interface SpooledContent {
+  sha256: string;
+  md5: Buffer;
+  bytes: number;
+  data?: Buffer;
+  /** The local file holding the bytes when they did not fit in memory. */
+  path?: string;
+}
+
+/**
+ * Takes in a downloaded body chunk by chunk (GraphHttp's BodySink), hashing as it goes, so a body of
+ * any size is never held whole: up to `memoryBytes` stay in memory, the rest goes to a local spool
+ * file. The blob can only be named after the last byte (its name is its SHA-256), so the bytes wait
+ * here, not in Blob Storage: an upload under a temporary name would leave a blob behind on a crash,
+ * and a write-once (WORM) container could never delete it (docs/design.md §10).
+ */
+export class ContentSpool {
+  private readonly sha = createHash('sha256');
+  private readonly md5: Hash = createHash('md5');
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private file: { path: string; handle: FileHandle } | undefined;
+  private ended = false;
+
+  constructor(private readonly opts: { memoryBytes: number; dir: string }) {}
+
+  /** Whether the body went to a spool file (it passed memoryBytes). */
+  get spilled(): boolean {
+    return this.file !== undefined;
+  }
+
+  async write(chunk: Uint8Array): Promise<void> {
+    const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.sha.update(buf);
+    this.md5.update(buf);
+    this.size += buf.length;
+    if (!this.file && this.size <= this.opts.memoryBytes) {
+      this.chunks.push(buf);
+      return;
+    }
+    if (!this.file) {
+      const path = join(this.opts.dir, `teams-export-content-${randomBytes(8).toString('hex')}.part`);
+      this.file = { path, handle: await open(path, 'wx', 0o600) };
+      for (const c of this.chunks) await this.file.handle.write(c);
+      this.chunks = [];
+    }
+    await this.file.handle.write(buf);
+  }
+
+  async end(): Promise<SpooledContent> {
+    this.ended = true;
+    const done = { sha256: this.sha.digest('hex'), md5: this.md5.digest(), bytes: this.size };
+    if (!this.file) return { ...done, data: Buffer.concat(this.chunks, this.size) };
+    await this.file.handle.close();
+    return { ...done, path: this.file.path };
+  }
+
+  /** Removes the spool file, if any (after the upload, or when the body is not wanted). */
+  async discard(): Promise<void> {
+    this.chunks = [];
+    const file = this.file;
+    this.file = undefined;
+    if (!file) return;
+    if (!this.ended) await file.handle.close().catch(() => undefined);
+    await unlink(file.path).catch(() => undefined);
+  }
+}
+
+/** Blocks of a spooled body are uploaded this big, two at a time: the memory an upload needs. */
+const UPLOAD_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Writes a spooled body as `content/sha256/{ab}/{sha256}` once (If-None-Match: * on the single upload,
+ * or on the block list that commits a large one). A body in a spool file is streamed from it; one
+ * already in the archive is not uploaded again.
+ */
+export async function storeSpooled(
+  container: ArchiveContainer,
+  body: SpooledContent,
+  contentType: string | undefined,
+  signal?: AbortSignal,
+): Promise<StoredContent> {
+  const { sha256 } = body;
   const name = contentBlobName(sha256);
   const type = safeContentType(contentType);
+  const existed: StoredContent = { sha256, name, bytes: body.bytes, existed: true };
   signal?.throwIfAborted();
+  const blob = container.getBlockBlobClient(name);
+  const options = {
+    conditions: { ifNoneMatch: '*' },
+    blobHTTPHeaders: { blobContentType: type, blobContentMD5: body.md5 },
+    metadata: { sha256, contenttype: type },
+    ...(signal ? { abortSignal: signal } : {}),
+  };
   try {
-    await container.getBlockBlobClient(name).uploadData(bytes, {
-      conditions: { ifNoneMatch: '*' },
-      blobHTTPHeaders: { blobContentType: type, blobContentMD5: createHash('md5').update(bytes).digest() },
-      metadata: { sha256, contenttype: type },
-      ...(signal ? { abortSignal: signal } : {}),
-    });
-    return { sha256, name, bytes: bytes.length, existed: false };
+    if (body.data) {
+      await blob.uploadData(body.data, options);
+    } else {
+      if (body.path === undefined) throw new Error('spooled content has neither bytes nor a file');
+      // Large bodies: skip the upload when the bytes are there already (write-once still guards the commit).
+      if (await blob.exists(signal ? { abortSignal: signal } : {})) return existed;
+      await blob.uploadFile(body.path, {
+        ...options,
+        blockSize: UPLOAD_BLOCK_BYTES,
+        maxSingleShotSize: UPLOAD_BLOCK_BYTES,
+        concurrency: 2,
+      });
+    }
+    return { ...existed, existed: false };
   } catch (err) {
     const status = statusOf(err);
-    if (status === 409 || status === 412) return { sha256, name, bytes: bytes.length, existed: true };
+    if (status === 409 || status === 412) return existed;
     throw err;
   }
 }

@@ -3,16 +3,21 @@
 // stores each byte string once by SHA-256 and describes every reference, so the batch can record it.
 
 import type { ArchiveContainer } from '../archive/archive-container';
+import { tmpdir } from 'node:os';
 import {
+  ContentSpool,
   getContentRef,
   putContentRef,
   refHash,
   safeContentType,
-  storeContent,
+  storeSpooled,
   type ContentMapEntry,
   type ContentStatus,
+  type SpooledContent,
 } from '../archive/content-store';
 import { ConversationLimiter } from '../graph/conversation-limiter';
+import { RateLimiter } from '../graph/rate-limiter';
+import { ContentSlots, DEFAULT_CONTENT_JOB_CONCURRENCY } from './content-slots';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { scanHostedContents } from '../graph/hosted-content-refs';
@@ -34,6 +39,19 @@ export interface ContentFetcherOptions {
   perConversationRps?: number;
   /** Larger downloads are stopped and recorded as 'too-large'. */
   maxBytes?: number;
+  /** Content downloads one job runs at once (EXPORT_CONTENT_CONCURRENCY, default 4). */
+  jobConcurrency?: number;
+  /**
+   * Content downloads the process runs at once over all its jobs (EXPORT_CONTENT_PROCESS_CONCURRENCY,
+   * default 8): each holds at most `memoryBytes` in memory and, beyond that, a spool file.
+   */
+  processConcurrency?: number;
+  /** File downloads (shares API requests) per second for the process (GRAPH_FILE_DOWNLOAD_RPS, default 2). */
+  filesRps?: number;
+  /** A body larger than this goes to a spool file instead of memory (default 1 MiB). */
+  memoryBytes?: number;
+  /** Where spool files go (default the OS temp directory). */
+  spoolDir?: string;
   log: Logger;
 }
 
@@ -49,6 +67,9 @@ export interface ContentFetcherStats {
 }
 
 const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_CONTENT_PROCESS_CONCURRENCY = 8;
+export const DEFAULT_FILE_DOWNLOAD_RPS = 2;
+const DEFAULT_MEMORY_BYTES = 1024 * 1024;
 
 interface Target {
   kind: ContentEntry['kind'];
@@ -70,11 +91,25 @@ export class ContentFetcher {
   private readonly maxBytes: number;
   private readonly counters: ContentFetcherStats = { downloaded: 0, reused: 0, failed: 0, bytes: 0 };
   private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly slots: ContentSlots;
+  /** SharePoint/OneDrive downloads are paced for the whole process (the shares API has no per-chat pace). */
+  private readonly filesLimiter: RateLimiter;
+  /** Content downloads one job runs at once (the day batcher pools its fetches with it). */
+  readonly jobConcurrency: number;
+  private spilled = 0;
 
   constructor(opts: ContentFetcherOptions) {
     this.opts = opts;
     this.limiter = new ConversationLimiter({ ratePerSec: opts.perConversationRps ?? 1 });
     this.maxBytes = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.jobConcurrency = opts.jobConcurrency ?? DEFAULT_CONTENT_JOB_CONCURRENCY;
+    this.slots = new ContentSlots(opts.processConcurrency ?? DEFAULT_CONTENT_PROCESS_CONCURRENCY);
+    this.filesLimiter = new RateLimiter({ ratePerSec: opts.filesRps ?? DEFAULT_FILE_DOWNLOAD_RPS, burst: 1 });
+  }
+
+  /** Downloads running now and the most at once (process-wide), and bodies that went to a spool file. */
+  streamStats(): { active: number; peak: number; spilled: number } {
+    return { ...this.slots.stats(), spilled: this.spilled };
   }
 
   stats(): ContentFetcherStats {
@@ -181,15 +216,7 @@ export class ContentFetcher {
         this.counters.reused++;
         return { status: 'stored', sha256: known.sha256, contentType: known.contentType, bytes: known.bytes };
       }
-      const res = await this.opts.http.getBytes(t.url, {
-        maxBytes: this.maxBytes,
-        ...(signal ? { signal } : {}),
-        ...(t.perConversation ? { limiter: this.limiter.forKey(conversationId) } : {}),
-      });
-      this.counters.downloaded++;
-      this.counters.bytes += res.bytes.length;
-      const stored = await storeContent(this.opts.container, res.bytes, res.contentType, signal);
-      const contentType = safeContentType(res.contentType);
+      const { stored, contentType } = await this.slots.run(() => this.download(t, conversationId, signal), signal);
       // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
       await putContentRef(
         this.opts.container,
@@ -203,6 +230,31 @@ export class ContentFetcher {
       const outcome = describeFailure(err);
       this.opts.log.warn('content not stored', { kind: t.kind, conversationId, status: outcome.status, reason: outcome.reason });
       return outcome;
+    }
+  }
+
+  /**
+   * One download streamed into a spool (memory up to memoryBytes, then a local file) while hashing, then
+   * stored under its hash; the spool is removed whatever happens. Runs inside a process slot.
+   */
+  private async download(t: Target, conversationId: string, signal: AbortSignal | undefined) {
+    let last: ContentSpool | undefined;
+    const dir = this.opts.spoolDir ?? tmpdir();
+    const memoryBytes = this.opts.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    try {
+      const res = await this.opts.http.getToSink<SpooledContent>(t.url, {
+        maxBytes: this.maxBytes,
+        sink: () => (last = new ContentSpool({ memoryBytes, dir })),
+        ...(signal ? { signal } : {}),
+        limiter: t.perConversation ? this.limiter.forKey(conversationId) : this.filesLimiter,
+      });
+      if (last?.spilled) this.spilled++;
+      this.counters.downloaded++;
+      this.counters.bytes += res.result.bytes;
+      const stored = await storeSpooled(this.opts.container, res.result, res.contentType, signal);
+      return { stored, contentType: safeContentType(res.contentType) };
+    } finally {
+      await last?.discard();
     }
   }
 }

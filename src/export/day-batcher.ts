@@ -1,13 +1,18 @@
 // Partitions a window's message versions into UTC-day batches and writes each batch once, with only
 // the versions not already archived for that entity and day (exactly-once versions, docs/design.md §5).
 // Memory stays bounded: when too many versions are buffered, the biggest day is flushed early as its
-// own batch, so a user with a million messages never needs them all in memory.
+// own batch, so a user with a million messages never needs them all in memory. The keys already
+// archived are kept per day as 128-bit digests, for a bounded number of keys in all (least recently
+// used days are dropped and read back from the archive when needed again), so neither a long window
+// nor a dense one makes them grow without bound (docs/design.md §14).
+import { createHash } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { batchBlobName, contentMapName } from '../archive/blob-layout';
 import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
+import { DEFAULT_CONTENT_JOB_CONCURRENCY, runPooled } from './content-slots';
 import type { Entity } from '../model/entity';
 import type { PassName, Window } from '../model/window';
 
@@ -26,6 +31,12 @@ export interface DayBatcherOptions {
    * with large messages within a few hundred megabytes, at the price of smaller batches.
    */
   maxBufferedBytes?: number;
+  /**
+   * Most archived-version digests kept in memory, over all days (default 1,000,000, about 50 MB).
+   * A day whose set is dropped is read back from its batches when one of its versions comes again;
+   * only while a single day holding more is being written can the count pass this.
+   */
+  maxRetainedKeys?: number;
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
   /**
@@ -33,6 +44,8 @@ export interface DayBatcherOptions {
    * just before their batch is written; re-read versions (the settle pass, overlaps) cost nothing.
    */
   contentFor?: (version: ContentTarget, line: string) => Promise<readonly unknown[] | undefined>;
+  /** Most contentFor calls running at once for one flush (EXPORT_CONTENT_CONCURRENCY, default 4). */
+  contentConcurrency?: number;
   signal?: AbortSignal;
 }
 
@@ -51,27 +64,57 @@ export interface FlushResult {
 
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
+const DEFAULT_MAX_RETAINED_KEYS = 1_000_000;
+
+/** What the batcher holds besides its buffers (tests and the memory bench read it). */
+export interface DayBatcherStats {
+  /** Archived-version digests held now, over all days. */
+  retainedKeys: number;
+  /** The most held at any time. */
+  peakRetainedKeys: number;
+  /** Days whose keys were dropped to stay under the cap. */
+  evictedDays: number;
+  /** Days read back from the archive after their keys were dropped. */
+  reloadedDays: number;
+  /** Month listings taken (each month of the window at most once, and only when a day of it is written). */
+  monthListings: number;
+}
 
 export class DayBatcher {
   /** day → (version key → line as UTF-8), in arrival order. */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
   /** Buffered versions whose content is to be fetched when they are written (see add). */
   private readonly contentTargets = new Map<string, ContentTarget>();
-  /** day → keys archived before or during this window (loaded on first flush of the day). */
+  /**
+   * day → digests (versionDigest) of the keys archived before or during this window, loaded on the
+   * day's first flush. Map order is least recently used first; the total is kept under the cap.
+   */
   private readonly archived = new Map<string, Set<string>>();
+  private retainedKeys = 0;
+  private readonly maxRetainedKeys: number;
+  /** Days whose set was dropped: read back with a listing of the day (the month index is stale for them). */
+  private readonly evicted = new Set<string>();
+  private readonly counters = { peakRetainedKeys: 0, evictedDays: 0, reloadedDays: 0, monthListings: 0 };
   private buffered = 0;
   private bufferedBytes = 0;
   private readonly maxBufferedVersions: number;
   private readonly maxBufferedBytes: number;
   private duplicates = 0;
-  /** The months the window covers (`yyyy-mm`): their batches are listed once, on the first flush. */
-  private readonly windowMonths: Set<string>;
-  private monthIndex: Promise<Map<string, string[]>> | undefined;
+  /**
+   * month (`yyyy-mm`, inside the window) → its batches by day, listed when a day of that month is first
+   * written, so a window of years with data on a few days lists only those days' months. A day's entry
+   * is dropped once its keys are loaded.
+   */
+  private readonly monthIndex = new Map<string, Promise<Map<string, string[]>>>();
 
   constructor(private readonly opts: DayBatcherOptions) {
-    this.windowMonths = monthsOf(opts.window);
     this.maxBufferedVersions = opts.maxBufferedVersions ?? DEFAULT_MAX_BUFFERED_VERSIONS;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.maxRetainedKeys = Math.max(1, opts.maxRetainedKeys ?? DEFAULT_MAX_RETAINED_KEYS);
+  }
+
+  stats(): DayBatcherStats {
+    return { retainedKeys: this.retainedKeys, ...this.counters };
   }
 
   /** Operations run one at a time: several sub-window reads of one job feed the same batcher. */
@@ -104,7 +147,7 @@ export class DayBatcher {
       buffer = new Map();
       this.buffers.set(day, buffer);
     }
-    if (buffer.has(version.key) || this.archived.get(day)?.has(version.key)) {
+    if (buffer.has(version.key) || this.archived.get(day)?.has(versionDigest(version.key))) {
       // The same version twice in one read (Graph repeats items across pages) or already written.
       this.duplicates++;
       return undefined;
@@ -143,22 +186,72 @@ export class DayBatcher {
   }
 
   private async loadArchived(day: string): Promise<Set<string>> {
-    const { container, entity, signal } = this.opts;
+    const { container, entity, window, signal } = this.opts;
     let keys: Set<string>;
-    if (this.windowMonths.has(day.slice(0, 7))) {
-      // One listing of the window's months serves every day of it. It is taken before this batcher
-      // writes anything, and a day's set is loaded before its first write and then kept up to date
-      // in memory, so nothing this job writes can be missing from it; the entity lease keeps other
+    const month = day.slice(0, 7);
+    if (!this.evicted.has(day) && inWindow(day, window)) {
+      // One listing of a month serves every day of it. It is taken before this batcher writes anything
+      // to that month, and a day's set is loaded before its first write and then kept up to date in
+      // memory, so nothing this job writes can be missing from it; the entity lease keeps other
       // writers out meanwhile, as it does for the per-day listing.
-      this.monthIndex ??= listArchivedBatchesByDay(container, entity, this.windowMonths, signal);
-      const names = (await this.monthIndex).get(day) ?? [];
-      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionKeyFromLine, signal);
+      let index = this.monthIndex.get(month);
+      if (!index) {
+        this.counters.monthListings++;
+        index = listArchivedBatchesByDay(container, entity, [month], signal);
+        this.monthIndex.set(month, index);
+      }
+      const byDay = await index;
+      const names = byDay.get(day) ?? [];
+      byDay.delete(day);
+      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionDigestOfLine, signal);
     } else {
-      // A version Graph returned outside the window (it happens): its day is looked up on its own.
-      keys = await loadArchivedVersionKeys(container, entity, day, versionKeyFromLine, signal);
+      // A version Graph returned outside the window (it happens), or a day whose keys were dropped and
+      // which this batcher may have written to since its month was listed: the day is listed on its own.
+      if (this.evicted.delete(day)) this.counters.reloadedDays++;
+      keys = await loadArchivedVersionKeys(container, entity, day, versionDigestOfLine, signal);
     }
     this.archived.set(day, keys);
+    this.retainedKeys += keys.size;
+    this.notePeak();
+    // Room is made before the day is written, so the count passes the cap by at most this one day.
+    this.evictOver(day, false);
     return keys;
+  }
+
+  /** The day's set, loaded if need be, and marked most recently used. */
+  private async archivedOf(day: string): Promise<Set<string>> {
+    const known = this.archived.get(day);
+    if (!known) return this.loadArchived(day);
+    this.archived.delete(day);
+    this.archived.set(day, known);
+    return known;
+  }
+
+  /**
+   * Drops least recently used days other than `keep` (being written) until under the cap; then `keep`
+   * too when asked (after its write) and it alone is over.
+   */
+  private evictOver(keep: string, keepToo = true): void {
+    for (const [day, keys] of this.archived) {
+      if (this.retainedKeys <= this.maxRetainedKeys) return;
+      if (day === keep) continue;
+      this.archived.delete(day);
+      this.retainedKeys -= keys.size;
+      this.evicted.add(day);
+      this.counters.evictedDays++;
+    }
+    // A single day larger than the cap: dropped too once written, and read back if it comes again.
+    const own = this.archived.get(keep);
+    if (keepToo && this.retainedKeys > this.maxRetainedKeys && own) {
+      this.archived.delete(keep);
+      this.retainedKeys -= own.size;
+      this.evicted.add(keep);
+      this.counters.evictedDays++;
+    }
+  }
+
+  private notePeak(): void {
+    if (this.retainedKeys > this.counters.peakRetainedKeys) this.counters.peakRetainedKeys = this.retainedKeys;
   }
 
   private takeDuplicates(): number {
@@ -173,26 +266,35 @@ export class DayBatcher {
     if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
     this.buffered -= buffer.size;
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
-    const archived = this.archived.get(day) ?? (await this.loadArchived(day));
+    const archived = await this.archivedOf(day);
     const lines: Buffer[] = [];
     const withContent: Array<{ target: ContentTarget; line: Buffer }> = [];
     let duplicates = 0;
+    const fresh: string[] = [];
     for (const [key, line] of buffer) {
       const target = this.contentTargets.get(key);
       this.contentTargets.delete(key);
-      if (archived.has(key)) {
+      const digest = versionDigest(key);
+      if (archived.has(digest)) {
         duplicates++;
         continue;
       }
+      fresh.push(digest);
       lines.push(line);
       if (target) withContent.push({ target, line });
     }
-    if (lines.length === 0) return { written: [], newVersions: 0, duplicates };
+    if (lines.length === 0) {
+      this.evictOver(day);
+      return { written: [], newVersions: 0, duplicates };
+    }
     const content: unknown[] = [];
     const contentFor = this.opts.contentFor;
     if (contentFor && withContent.length > 0) {
-      for (const entries of await Promise.all(withContent.map((w) => contentFor(w.target, w.line.toString('utf8')))))
-        if (entries) content.push(...entries);
+      // A few at a time, not one download per buffered version at once (up to thousands, each holding a body).
+      const results = await runPooled(withContent, this.opts.contentConcurrency ?? DEFAULT_CONTENT_JOB_CONCURRENCY, (w) =>
+        contentFor(w.target, w.line.toString('utf8')),
+      );
+      for (const entries of results) if (entries) content.push(...entries);
     }
     const { entity, pass, window, writerId } = this.opts;
     const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
@@ -224,28 +326,33 @@ export class DayBatcher {
       this.opts.signal,
     );
     // Only now, with the blob committed, do these versions count as archived.
-    for (const key of buffer.keys()) archived.add(key);
+    for (const digest of fresh) {
+      archived.add(digest);
+      this.retainedKeys++;
+    }
+    this.notePeak();
+    this.evictOver(day);
     written.push(blob);
     return { written, newVersions: lines.length, duplicates };
   }
 }
 
-/** The UTC months (`yyyy-mm`) that [fromMs, toMs) touches. */
-function monthsOf(window: Window): Set<string> {
-  const months = new Set<string>();
-  if (!(window.toMs > window.fromMs)) return months;
-  const last = utcDay(window.toMs - 1).slice(0, 7);
-  const d = new Date(window.fromMs);
-  let y = d.getUTCFullYear();
-  let m = d.getUTCMonth();
-  for (;;) {
-    const month = `${String(y).padStart(4, '0')}-${String(m + 1).padStart(2, '0')}`;
-    months.add(month);
-    if (month >= last) return months;
-    m++;
-    if (m === 12) {
-      m = 0;
-      y++;
-    }
-  }
+/** Whether the UTC day (`yyyy-mm-dd`) overlaps [fromMs, toMs), so its month is one of the window's. */
+function inWindow(day: string, window: Window): boolean {
+  const startMs = Date.parse(`${day}T00:00:00Z`);
+  return startMs < window.toMs && startMs + 86_400_000 > window.fromMs;
+}
+
+/**
+ * What the batcher remembers of a version key: 16 bytes of its SHA-256 as a one-byte string, a third
+ * of the key's size. Two different keys of one entity and day collide with a probability around
+ * n²/2¹²⁹ (below 10⁻²⁴ for a million versions), far below any storage fault.
+ */
+function versionDigest(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest().toString('latin1', 0, 16);
+}
+
+function versionDigestOfLine(line: string): string | undefined {
+  const key = versionKeyFromLine(line);
+  return key === undefined ? undefined : versionDigest(key);
 }

@@ -192,9 +192,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       writerId,
       nextSeq: () => seq++,
       ...(signal ? { signal } : {}),
-      ...(deps.content ? { contentFor: contentForLine } : {}),
+      ...(deps.content ? { contentFor: contentForLine, contentConcurrency: deps.content.jobConcurrency } : {}),
     });
-    const quarantined: string[] = [];
+    // Each quarantined item is written as soon as it is read (once per version, quarantine.ts), not
+    // collected for the chunk: a chunk of garbage must not fill memory (docs/design.md §11, §14).
+    const quarantine = quarantineWriter(chunk);
+    const quarantined = (line: string) => quarantine.write(line);
     const sender = entity.kind === 'user' && deps.chatMode === 'sender';
     const cover = req.coverSenderIds;
     // The window's reads in order. Sender mode: the user's own messages go to the user's batches;
@@ -231,10 +234,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     const fingerprint = stepsFingerprint(steps.map((s) => s.filter));
     // A recorded read of this very window and steps goes on where it stood; any other starts over.
     let resumed = chunk.read?.steps === fingerprint ? chunk.read : undefined;
-    /** Makes everything read so far durable: the day batches, then the quarantined items. */
+    /** Makes everything read so far durable (quarantined items are written as they are read). */
     const commit = async () => {
       record(await batcher.flushAll());
-      await writeQuarantined(chunk, quarantined.splice(0));
     };
     for (let step = resumed?.step ?? 0; step < steps.length; step++) {
       const parts = resumed?.step === step ? resumed.parts : undefined;
@@ -266,34 +268,31 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       }
     }
     await commit();
+    quarantine.report();
     return { added: counts.messages - before };
   }
 
-  /** Writes quarantined items, once per version: one quarantined by an earlier read is not written (or counted) again. */
-  async function writeQuarantined(chunk: PlannedChunk, lines: string[]): Promise<void> {
-    if (lines.length === 0) return;
+  /** Writes a chunk's quarantined items one by one as they come, and logs how many were new at the end. */
+  function quarantineWriter(chunk: PlannedChunk): { write(line: string): Promise<void>; report(): void } {
+    let seen = 0;
     let added = 0;
-    for (const line of lines) {
-      const blob = await writeQuarantinedItem(
-        deps.container,
-        entity,
-        line,
-        { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) },
-        signal,
-      );
-      if (!blob) continue;
-      blobs.push(blob);
-      added++;
-    }
-    counts.quarantined += added;
-    req.onProgress?.({ quarantined: added });
-    log.warn('versions quarantined', {
-      count: added,
-      seen: lines.length,
-      pass: chunk.pass,
-      from: iso(chunk.window.fromMs),
-      to: iso(chunk.window.toMs),
-    });
+    const metadata = { pass: chunk.pass, windowfrom: iso(chunk.window.fromMs), windowto: iso(chunk.window.toMs) };
+    return {
+      async write(line) {
+        seen++;
+        // Once per version: an item quarantined by an earlier read is not written (or counted) again.
+        const blob = await writeQuarantinedItem(deps.container, entity, line, metadata, signal);
+        if (!blob) return;
+        blobs.push(blob);
+        added++;
+        counts.quarantined++;
+        req.onProgress?.({ quarantined: 1 });
+      },
+      report() {
+        if (seen === 0) return;
+        log.warn('versions quarantined', { count: added, seen, pass: chunk.pass, from: metadata.windowfrom, to: metadata.windowto });
+      },
+    };
   }
 
   /**
@@ -309,7 +308,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     window: Window,
     step: { filter: string | undefined; sink: VersionSink },
     recorded: readonly ReadPart[] | undefined,
-    quarantined: string[],
+    quarantined: (line: string) => Promise<void>,
     checkpoint: (snapshot: ReadPart[]) => Promise<void>,
   ): Promise<ReadPart[] | undefined> {
     let parts: ReadPart[] = recorded ? recorded.map((p) => ({ ...p })) : [{ ...window }];
@@ -376,7 +375,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   }
 
   /** Hands each valid version of a page to `sink`; invalid ones go to quarantine. */
-  async function handlePage(page: GraphPage, sink: VersionSink, quarantined: string[], sample?: number[]): Promise<void> {
+  async function handlePage(
+    page: GraphPage,
+    sink: VersionSink,
+    quarantined: (line: string) => Promise<void>,
+    sample?: number[],
+  ): Promise<void> {
     counts.pages++;
     counts.received += page.items.length;
     req.onProgress?.({ pages: 1, received: page.items.length });
@@ -384,7 +388,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       const parsed = parseMessage(raw);
       if (!parsed.ok) {
         // Never dropped silently: kept with the reason in quarantine/ and counted.
-        quarantined.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+        await quarantined(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
         continue;
       }
       sample?.push(parsed.version.bucketMs);

@@ -8,7 +8,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import type { Logger } from '../log';
 import { GraphError, MalformedResponseError, parseErrorBody, parseJson, type FailureKind } from './graph-errors';
 import { redirectLeg, resolveGraphUrl, type Leg } from './graph-origin';
-import { attemptGet, describeNetworkError, REDIRECTS, type ResponseAttempt } from './http-attempt';
+import { attemptGet, describeNetworkError, REDIRECTS, type BodySink, type ResponseAttempt } from './http-attempt';
 import type { RateLimiter } from './rate-limiter';
 import { decideRetry, retryAfterMs, SERVER_ERRORS, type Outcome, type RetryPolicy } from './retry-policy';
 import { TokenProvider } from './token-provider';
@@ -47,6 +47,13 @@ export interface ByteResponse {
   requestId?: string;
 }
 
+/** A body streamed into a sink (getToSink): what the sink made of it. */
+export interface SunkResponse<R> {
+  result: R;
+  contentType?: string;
+  requestId?: string;
+}
+
 export interface GraphStats {
   requests: number;
   retries: number;
@@ -67,6 +74,7 @@ interface ExecOptions {
   accept: string;
   maxBytes?: number;
   limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+  sink?: () => BodySink<unknown>;
   followRedirects?: boolean;
   /** Errors describe one content item, not the entity: 4xx never become 'skip-entity'. */
   contentErrors?: boolean;
@@ -150,6 +158,27 @@ export class GraphHttp {
   }
 
   /**
+   * getBytes without holding the body: each attempt streams a 2xx body into a new sink (the sink of a
+   * failed attempt is discarded), so a file of any size costs only what the sink keeps.
+   */
+  async getToSink<R>(
+    pathOrUrl: string,
+    opts: { sink: () => BodySink<R>; signal?: AbortSignal; maxBytes?: number; limiter?: { acquire(signal?: AbortSignal): Promise<void> } },
+  ): Promise<SunkResponse<R>> {
+    const exec: ExecOptions = { accept: '*/*', followRedirects: true, contentErrors: true, sink: opts.sink };
+    if (opts.signal) exec.signal = opts.signal;
+    if (opts.maxBytes !== undefined) exec.maxBytes = opts.maxBytes;
+    if (opts.limiter) exec.limiter = opts.limiter;
+    return this.execute<SunkResponse<R>>(this.resolve(pathOrUrl), exec, (res) => {
+      if (res.status >= 200 && res.status < 300) {
+        const contentType = res.headers.get('content-type') ?? undefined;
+        return { done: { result: res.sunk as R, ...opt('contentType', contentType), ...opt('requestId', res.requestId) } };
+      }
+      return { error: parseJson(new TextDecoder().decode(res.body)) };
+    });
+  }
+
+  /**
    * The one attempt loop behind getJson and getBytes: limiters, token, one attempt, redirects (when
    * asked for), then each failure becomes an Outcome, decideRetry says what to do, and carryOut does it.
    * `accept` turns a response into a result, a retry (malformed) or an error body to classify.
@@ -193,6 +222,7 @@ export class GraphHttp {
         timeoutMs: this.opts.requestTimeoutMs,
         ...opt('maxBytes', req.maxBytes),
         ...opt('signal', signal),
+        ...opt('sink', req.sink),
       });
       const durationMs = Math.round(performance.now() - started);
 

@@ -9,8 +9,23 @@ export interface ResponseAttempt {
   type: 'response';
   status: number;
   headers: Headers;
+  /** The body read into memory (empty when a sink took a 2xx body). */
   body: Buffer;
+  /** What the sink made of a 2xx body (AttemptOptions.sink). */
+  sunk?: unknown;
   requestId?: string;
+}
+
+/**
+ * Where a 2xx body goes instead of memory, chunk by chunk (e.g. a hashing spool to storage). One sink per
+ * attempt: a failed attempt's sink is discarded, so a retry starts afresh.
+ */
+export interface BodySink<R> {
+  write(chunk: Uint8Array): Promise<void>;
+  /** The body is complete. */
+  end(): Promise<R>;
+  /** The body is not wanted (too large, broken off, timed out): releases what the sink holds. */
+  discard(): Promise<void>;
 }
 
 /** What one attempt produced, before deciding whether to retry. */
@@ -22,6 +37,8 @@ export interface AttemptOptions {
   /** A 2xx body over this many bytes is not read further ('too-large'). */
   maxBytes?: number;
   signal?: AbortSignal;
+  /** A 2xx body is streamed into a new sink instead of being held in memory. */
+  sink?: () => BodySink<unknown>;
 }
 
 /**
@@ -48,6 +65,11 @@ export async function attemptGet(url: string, opts: AttemptOptions): Promise<Att
       await res.body?.cancel();
       return response(Buffer.alloc(0));
     }
+    if (ok && opts.sink) {
+      const sunk = await sinkBody(res, opts.maxBytes, opts.sink());
+      if (sunk === TOO_LARGE) return { type: 'too-large', status: res.status };
+      return { ...response(Buffer.alloc(0)), sunk: sunk.value };
+    }
     // Error bodies are small JSON; a huge one is cut short rather than buffered.
     const body = await readBody(res, ok ? opts.maxBytes : ERROR_BODY_LIMIT);
     if (body === undefined) return ok ? { type: 'too-large', status: res.status } : response(Buffer.alloc(0));
@@ -61,26 +83,55 @@ export async function attemptGet(url: string, opts: AttemptOptions): Promise<Att
 
 /** The body, or undefined as soon as it passes `limit` bytes (the rest is never read). */
 export async function readBody(res: Response, limit: number | undefined): Promise<Buffer | undefined> {
-  if (!res.body) return Buffer.alloc(0);
-  const declared = Number(res.headers.get('content-length'));
-  if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
-    await res.body.cancel();
-    return undefined;
-  }
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (limit !== undefined && total > limit) {
-      await reader.cancel();
-      return undefined;
+  const inMemory: BodySink<Buffer> = {
+    write: async (chunk) => {
+      chunks.push(chunk);
+      total += chunk.byteLength;
+    },
+    end: async () => Buffer.concat(chunks, total),
+    discard: async () => {
+      chunks.length = 0;
+    },
+  };
+  const r = await sinkBody(res, limit, inMemory);
+  return r === TOO_LARGE ? undefined : r.value;
+}
+
+const TOO_LARGE = Symbol('too-large');
+
+/**
+ * Streams the body into the sink, at most `limit` bytes; the sink is discarded on any failure (and
+ * the failure rethrown) or when the body passes the limit.
+ */
+async function sinkBody<R>(res: Response, limit: number | undefined, sink: BodySink<R>): Promise<{ value: R } | typeof TOO_LARGE> {
+  try {
+    if (!res.body) return { value: await sink.end() };
+    const declared = Number(res.headers.get('content-length'));
+    if (limit !== undefined && Number.isFinite(declared) && declared > limit) {
+      await res.body.cancel();
+      await sink.discard();
+      return TOO_LARGE;
     }
-    chunks.push(value);
+    let total = 0;
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (limit !== undefined && total > limit) {
+        await reader.cancel();
+        await sink.discard();
+        return TOO_LARGE;
+      }
+      await sink.write(value);
+    }
+    return { value: await sink.end() };
+  } catch (err) {
+    await sink.discard().catch(() => undefined);
+    throw err;
   }
-  return Buffer.concat(chunks, total);
 }
 
 /** fetch wraps the socket error as `cause`; its code (ECONNRESET, ECONNREFUSED...) is what helps. */

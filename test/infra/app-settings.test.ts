@@ -17,6 +17,10 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'GRAPH_MAX_RETRIES',
   'GRAPH_FILTER_MAX_CLAUSES',
   'GRAPH_HOSTED_CONTENT_RPS',
+  'GRAPH_FILE_DOWNLOAD_RPS',
+  // Content download caps: the defaults keep a Flex instance's jobs within its memory (docs/design.md §14).
+  'EXPORT_CONTENT_CONCURRENCY',
+  'EXPORT_CONTENT_PROCESS_CONCURRENCY',
   // Connection strings: the deployment uses identity-based connections (EXPORT_STORAGE__*,
   // AzureWebJobsStorage__*) and the storage accounts refuse shared keys.
   'EXPORT_STORAGE',

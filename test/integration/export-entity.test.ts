@@ -103,6 +103,26 @@ describe('export job', () => {
     expect(again.counts.quarantined).toBe(0);
   });
 
+  it('writes a quarantined item as it is read, not at the end of the chunk (issue 13, defect 3)', async () => {
+    const { container, deps } = await setup('job-quarantine-streamed');
+    const noId = { ...channelMessage('x', '2024-06-04T11:21:00.000Z'), id: undefined };
+    const noConversation = { ...channelMessage('1717500000002', '2024-06-04T11:22:00.000Z'), channelIdentity: null };
+    // Page 1 holds the bad items; when page 2 is asked for, they are already in storage.
+    let inStorageAtPage2: number | undefined;
+    server.handle(async (req) => {
+      if (!req.url.includes('page=2'))
+        return { status: 200, body: { value: [noId, noConversation], '@odata.nextLink': `${server.origin}${req.path}?page=2` } };
+      inStorageAtPage2 = 0;
+      for await (const b of listBatches(container, 'quarantine/')) if (b.name) inStorageAtPage2++;
+      return { status: 200, body: { value: [] } };
+    });
+    const window = { fromMs: Date.parse('2024-06-04T00:00:00Z'), toMs: Date.parse('2024-06-05T00:00:00Z') };
+    const result = await exportEntity({ runId: 'run-qs', entity: team, mode: { kind: 'backfill', window } }, deps);
+    expect(result.status).toBe('done');
+    expect(result.counts.quarantined).toBe(2);
+    expect(inStorageAtPage2).toBe(2);
+  });
+
   it("keeps every attempt's manifest, so verify notices a blob an earlier attempt wrote going missing (issue 13, defect 8)", async () => {
     const { container, deps } = await setup('job-manifests');
     const window = { fromMs: Date.parse('2024-06-04T00:00:00Z'), toMs: Date.parse('2024-06-05T00:00:00Z') };

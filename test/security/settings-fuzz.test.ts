@@ -100,9 +100,12 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_TEAMS: junk.filter((s) => s !== 'all' && s !== 'none'),
   LOG_LEVEL: junk.filter((s) => !['debug', 'info', 'warn', 'error'].includes(s)),
   GRAPH_HOSTED_CONTENT_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
+  GRAPH_FILE_DOWNLOAD_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
   EXPORT_CHAT_MODE: junk.filter((s) => s !== 'custodian' && s !== 'sender'),
   EXPORT_HOSTED_CONTENTS: notBoolean,
   EXPORT_ATTACHMENTS: notBoolean,
+  EXPORT_CONTENT_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 64)), fc.constantFrom('0', '65', '1.5')),
+  EXPORT_CONTENT_PROCESS_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 256)), fc.constantFrom('0', '257', '2.5')),
   EXPORT_RETAINED: notBoolean,
   EXPORT_DELETED_TEAMS: notBoolean,
 };
