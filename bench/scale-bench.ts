@@ -31,7 +31,8 @@ export interface ScaleOptions {
   concurrency: number;
 }
 
-const USAGE = 'usage: node dist-dev/bench/scale-bench.js [--entities 1000,10000,100000] [--full-max 10000] [--sample 2000] [--concurrency 12]';
+const USAGE =
+  'usage: node dist-dev/bench/scale-bench.js [--entities 1000,10000,100000] [--full-max 10000] [--sample 2000] [--concurrency 12]';
 
 export function parseScaleArgs(argv: readonly string[]): ScaleOptions {
   const o: ScaleOptions = { entities: [1000, 10_000, 100_000], fullMax: 10_000, sample: 2000, concurrency: 12 };
@@ -90,7 +91,11 @@ interface Proxies {
 const snapshot = (p: Proxies): Ops => ({ table: p.table.snapshot(), queue: p.queue.snapshot(), blob: p.blob.snapshot() });
 const since = (p: Proxies, before: Ops): Ops => {
   const now = snapshot(p);
-  return { table: diffCounts(now.table, before.table), queue: diffCounts(now.queue, before.queue), blob: diffCounts(now.blob, before.blob) };
+  return {
+    table: diffCounts(now.table, before.table),
+    queue: diffCounts(now.queue, before.queue),
+    blob: diffCounts(now.blob, before.blob),
+  };
 };
 const addOps = (a: Ops, b: Ops): Ops => {
   const add = (x: OpCounts, y: OpCounts): OpCounts => {
@@ -109,7 +114,11 @@ const noOps = (): Ops => ({
   blob: { total: 0, byOp: {}, failures: {} },
 });
 const sumStretch = (rounds: Stretch[]): Stretch =>
-  rounds.reduce((acc, r) => ({ jobs: acc.jobs + r.jobs, ms: acc.ms + r.ms, ops: addOps(acc.ops, r.ops) }), { jobs: 0, ms: 0, ops: noOps() });
+  rounds.reduce((acc, r) => ({ jobs: acc.jobs + r.jobs, ms: acc.ms + r.ms, ops: addOps(acc.ops, r.ops) }), {
+    jobs: 0,
+    ms: 0,
+    ops: noOps(),
+  });
 
 let invocations = 0;
 function invocation(functionName: string, triggerMetadata?: Record<string, unknown>): InvocationContext {
@@ -124,7 +133,12 @@ function invocation(functionName: string, triggerMetadata?: Record<string, unkno
 const decode = (text: string): unknown => JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as unknown;
 
 /** One backfill of `n` entities, from POST /api/backfills to the run's close (or `maxJobs` jobs). */
-export async function measureScale(n: number, maxJobs: number, concurrency: number, progress: (line: string) => void): Promise<ScaleResult> {
+export async function measureScale(
+  n: number,
+  maxJobs: number,
+  concurrency: number,
+  progress: (line: string) => void,
+): Promise<ScaleResult> {
   const azurite = await startAzurite();
   const proxies: Proxies = {
     table: await startCountingProxy(azurite.tableEndpoint),

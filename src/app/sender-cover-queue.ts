@@ -28,7 +28,8 @@ export async function startSenderCover(ctx: AppContext, runId: string, log: Logg
   if (!run || run.finishedAtMs !== undefined || run.planned === 0) return false;
   // Claimed already: finishRun waits for the follow-ups' counters.
   if (run.coverPlanned !== undefined) return false;
-  if (run.finished && finishedTotal(run) < run.planned) return false;
+  const finished = await runs.finishedJobs(run);
+  if (finished && finishedTotal(finished) < run.planned) return false;
   const jobs: JobRecord[] = [];
   for await (const job of runs.listJobs(runId)) jobs.push(job);
   if (jobs.length < run.planned || jobs.some((j) => j.status === 'queued' || j.status === 'running')) return false;

@@ -24,9 +24,10 @@ export interface RunRecord {
   toMs?: number;
   planned: number;
   /**
-   * Jobs whose final result is recorded, by status: counters kept on the run row (updated with ETags),
-   * so whether a run is complete is one point read, not a scan of its job rows. Undefined on rows
-   * written before the counters existed.
+   * Jobs whose final result was counted on the run row itself, by status (runs counted before the
+   * counter rows existed; RunStore.finishedJobs adds the counter rows, which count them now, so whether
+   * a run is complete is one point read and one query of a few rows, not a scan of its job rows).
+   * Undefined on rows written before any counters existed.
    */
   finished?: FinishedJobs;
   /** Optional description of the entity selection. */
@@ -57,9 +58,9 @@ export function isFinalStatus(status: string): status is FinalStatus {
   return FINAL_STATUSES.has(status);
 }
 
-/** Jobs of the run with a final result counted on the run row. */
-export function finishedTotal(run: RunRecord): number {
-  return run.finished ? run.finished.done + run.finished.skipped + run.finished.failed : 0;
+/** Jobs with a final result counted (RunStore.finishedJobs). */
+export function finishedTotal(finished: FinishedJobs | undefined): number {
+  return finished ? finished.done + finished.skipped + finished.failed : 0;
 }
 
 export interface JobRecord {
@@ -114,6 +115,16 @@ const COUNT_FIELDS = ['received', 'messages', 'duplicates', 'quarantined', 'blob
 const FINISHED_COLUMNS: Record<FinalStatus, string> = { done: 'finishedDone', skipped: 'finishedSkipped', failed: 'finishedFailed' };
 /** Tries of one counter update before giving up (each 412 means another worker counted meanwhile). */
 const COUNTER_TRIES = 100;
+/**
+ * Finished jobs are counted on this many counter rows per run, one picked at random per count (another
+ * after a 412), not on the run row: every worker counting on one row made each count a race that all
+ * but one of the workers finishing at that moment lose (2.4 lost races per job with 12 at once in
+ * bench/scale-bench.ts), and capped a run at one count per round trip. Reading them all is one query
+ * of one partition.
+ */
+export const COUNTER_SHARDS = 16;
+/** The partition of a run's counter rows in the runs table (listRuns reads partition 'run' only). */
+const counterPartition = (runId: string) => `counts_${runId}`;
 
 function checkRunId(runId: string): string {
   if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}`);
@@ -340,12 +351,11 @@ export class RunStore {
   }
 
   /**
-   * Records a job's final result: its row, then its count on the run row, each once. A constant number
-   * of table operations whatever the run's size. If the row is final already (a repeat delivery), it is
-   * left as it is and only counted if the worker that wrote it stopped before counting it. Returns the
-   * run row as the count left it (undefined if the run does not exist).
+   * Records a job's final result: its row, then its count on the run, each once. A constant number of
+   * table operations whatever the run's size. If the row is final already (a repeat delivery), it is
+   * left as it is and only counted if the worker that wrote it stopped before counting it.
    */
-  async recordFinalJob(job: JobRecord & { status: FinalStatus }): Promise<RunRecord | undefined> {
+  async recordFinalJob(job: JobRecord & { status: FinalStatus }): Promise<void> {
     const prior = await this.getJob(job.runId, job.entity);
     if (prior && isFinalStatus(prior.status)) return this.countFinishedJob(prior);
     const { counted: _ignored, ...uncounted } = job;
@@ -354,19 +364,62 @@ export class RunStore {
   }
 
   /**
-   * Counts a job row's final result on its run (ETag-conditional merge, retried on 412), then marks the
-   * row counted. Idempotent per job: a counted row is not counted again. A crash between the two writes
-   * leaves the row uncounted and the next delivery counts it again; the run's finish is confirmed from
-   * the job rows (summarize), so one count too many can delay nothing but never close a run early.
+   * Counts a job row's final result on one of its run's counter rows (ETag-conditional merge, retried
+   * on 412), then marks the row counted. Idempotent per job: a counted row is not counted again. A
+   * crash between the two writes leaves the row uncounted and the next delivery counts it again; the
+   * run's finish is confirmed from the job rows (summarize), so one count too many can delay nothing
+   * but never close a run early.
    */
-  async countFinishedJob(job: JobRecord): Promise<RunRecord | undefined> {
-    if (job.counted) return this.getRun(job.runId);
+  async countFinishedJob(job: JobRecord): Promise<void> {
+    if (job.counted) return;
     if (!isFinalStatus(job.status)) throw new RangeError(`job of ${job.runId} is ${job.status}, not final`);
     const runId = checkRunId(job.runId);
-    const run = await this.bumpRunColumn(runId, FINISHED_COLUMNS[job.status]);
-    if (!run) return undefined;
+    await this.bumpCounterShard(runId, FINISHED_COLUMNS[job.status]);
     await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), counted: true }, 'Merge');
-    return run;
+  }
+
+  /**
+   * The run's finished jobs as counted so far: the run row's own columns (runs counted before the
+   * counter rows existed) plus its counter rows. Undefined for a run without counters (a row written
+   * before they existed), whose completion is then read from its job rows alone.
+   */
+  async finishedJobs(run: RunRecord): Promise<FinishedJobs | undefined> {
+    if (!run.finished) return undefined;
+    const total = { ...run.finished };
+    const rows = this.runs.listEntities<Record<string, unknown>>({
+      // runId is validated to [A-Za-z0-9_-], so it cannot break out of the OData string literal.
+      queryOptions: { filter: `PartitionKey eq '${counterPartition(checkRunId(run.runId))}'` },
+    });
+    for await (const row of rows) {
+      for (const status of ['done', 'skipped', 'failed'] as const) total[status] += numberIn(row[FINISHED_COLUMNS[status]]) ?? 0;
+    }
+    return total;
+  }
+
+  /** Adds one to a column of one of the run's counter rows, picked at random (another after each 412). */
+  private async bumpCounterShard(runId: string, column: string): Promise<void> {
+    const partitionKey = counterPartition(runId);
+    for (let attempt = 1; ; attempt++) {
+      const rowKey = String(Math.floor(Math.random() * COUNTER_SHARDS)).padStart(2, '0');
+      let row: TableEntityResult<Record<string, unknown>> | undefined;
+      try {
+        row = await this.runs.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+      try {
+        if (row) {
+          const value = (numberIn(row[column]) ?? 0) + 1;
+          await this.runs.updateEntity({ partitionKey, rowKey, [column]: value }, 'Merge', { etag: row.etag });
+        } else {
+          await this.runs.createEntity({ partitionKey, rowKey, [column]: 1 });
+        }
+        return;
+      } catch (err) {
+        // 412: another worker counted on this row in between; 409: it created the row first.
+        if ((statusOf(err) !== 412 && statusOf(err) !== 409) || attempt >= COUNTER_TRIES) throw err;
+      }
+    }
   }
 
   /**
