@@ -125,6 +125,8 @@ const COUNTER_TRIES = 100;
 export const COUNTER_SHARDS = 16;
 /** The partition of a run's counter rows in the runs table (listRuns reads partition 'run' only). */
 const counterPartition = (runId: string) => `counts_${runId}`;
+/** Rows in one table transaction: the service's limit. */
+const TRANSACTION_ROWS = 100;
 
 function checkRunId(runId: string): string {
   if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}`);
@@ -331,6 +333,19 @@ export class RunStore {
   /** Writes the whole job row (replacing any earlier state of that job). */
   async putJob(job: JobRecord): Promise<void> {
     await this.jobs.upsertEntity(jobToRow(job) as { partitionKey: string; rowKey: string }, 'Replace');
+  }
+
+  /**
+   * Writes the rows of many jobs of one run (replacing any earlier state of those jobs), up to 100 per
+   * table transaction: a run's job rows share its partition, so planning N jobs costs N/100 table
+   * operations, not N.
+   */
+  async putJobs(jobs: readonly JobRecord[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += TRANSACTION_ROWS) {
+      const chunk = jobs.slice(i, i + TRANSACTION_ROWS);
+      if (chunk.some((j) => j.runId !== chunk[0]?.runId)) throw new RangeError('putJobs: the jobs of one run only');
+      await this.jobs.submitTransaction(chunk.map((j) => ['upsert', jobToRow(j) as { partitionKey: string; rowKey: string }, 'Replace']));
+    }
   }
 
   async getJob(runId: string, entity: Entity): Promise<JobRecord | undefined> {

@@ -1,6 +1,7 @@
 // Run bookkeeping in O(1) per job (issue 13, defects 4 and 6): finishing a job costs a constant number
 // of table operations whatever the run's size, with no query over the jobs table until the last job,
 // and a run closes whichever delivery of its last job gets there.
+import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJobMessage } from '../../src/app/queue-job-handler';
@@ -147,6 +148,40 @@ describe('run counters under parallel workers', () => {
     expect(conflicts).toBeLessThan(n);
     expect(await runs.finishedJobs((await runs.getRun(runId))!)).toEqual({ done: 42, skipped: 6, failed: 0 });
     expect((await runs.getRun(runId))?.status).toBe('succeeded');
+  });
+});
+
+describe('planning a run', () => {
+  it('writes the job rows of 250 entities in three table transactions, each before its jobs are sent', async () => {
+    const now = Date.now();
+    const fh = await startFunctionsHarness({ label: 'plan-batches', tenant: { seed: 62, users: 1, teams: 0, historyDays: 1 } });
+    try {
+      const jobsTable = fh.ctx.deps.storage.table(tableNames(fh.h.env.EXPORT_TABLE_PREFIX as string).jobs);
+      const requests: string[] = [];
+      jobsTable.pipeline.addPolicy({
+        name: 'note-requests',
+        sendRequest: (req, next) => {
+          requests.push(`${req.method} ${new URL(req.url).pathname}`);
+          return next(req);
+        },
+      });
+      const users = Array.from({ length: 250 }, () => randomUUID());
+      const started = await startBackfillRun(
+        fh.ctx,
+        { window: { fromMs: now - 2 * DAY, toMs: now - HOUR }, users, teams: [] },
+        silentLogger,
+      );
+      expect(started).toMatchObject({ planned: 250, enqueued: 250 });
+      // One request per 100 rows (a transaction of the run's partition), not one per job.
+      expect(requests).toHaveLength(3);
+      expect(requests.every((r) => r.startsWith('POST ') && r.endsWith('/$batch'))).toBe(true);
+      let queued = 0;
+      for await (const job of fh.ctx.deps.runs.listJobs(started.runId)) if (job.status === 'queued' && job.attempts === 0) queued++;
+      expect(queued).toBe(250);
+      expect(await fh.queuedMessages()).toHaveLength(250);
+    } finally {
+      await fh.close();
+    }
   });
 });
 
