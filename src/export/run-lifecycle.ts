@@ -31,7 +31,7 @@ import {
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
-import { collectionReport, type CollectionReport, type Coverage } from './run-report';
+import { ReportBuilder, type CollectionReport, type Coverage } from './run-report';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
 import { coverFailure } from './sender-cover';
 import { snapshotDirectory } from './snapshot-directory';
@@ -240,9 +240,9 @@ export async function readRunReport(
   deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>,
   run: RunRecord,
 ): Promise<CollectionReport> {
-  const jobs: JobRecord[] = [];
-  for await (const job of deps.runs.listJobs(run.runId)) jobs.push(job);
-  return collectionReport(jobs, run.refused, coverageOf(deps));
+  const report = new ReportBuilder();
+  for await (const job of deps.runs.listJobs(run.runId)) report.add(job);
+  return report.build(run.refused, coverageOf(deps));
 }
 
 /** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */
@@ -319,7 +319,9 @@ export async function finishRun(
     const finished = await runs.finishedJobs(run);
     if (finished && finishedTotal(finished) < run.planned) return undefined;
   }
-  const summary = await runs.summarize(runId);
+  // One pass over the job rows gives the totals and the report, holding counts only (not the rows).
+  const reportRows = new ReportBuilder();
+  const summary = await runs.summarize(runId, (job) => reportRows.add(job));
   if (!summary) throw new Error(`run ${runId} not found`);
   if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
   if (opts.onlyIfComplete && summary.run.coverPlanned !== undefined && summary.covered < summary.run.coverPlanned) return undefined;
@@ -330,7 +332,7 @@ export async function finishRun(
   const status: RunStatus = error ? 'failed' : 'succeeded';
   const finishedAtMs = now();
   const { run } = summary;
-  const report = await readRunReport(deps, run);
+  const report = reportRows.build(run.refused, coverageOf(deps));
   const needsLook = [...summary.failed, ...summary.skipped].sort((a, b) => entityLabel(a.entity).localeCompare(entityLabel(b.entity)));
   await writeRunManifest(deps.container, runId, {
     runId,

@@ -501,7 +501,7 @@ export class RunStore {
    * The run with totals over its job rows. Planned jobs that have no row yet count as queued, so
    * queued + running + done + skipped + failed = planned while the run is being set up.
    */
-  async summarize(runId: string): Promise<RunSummary | undefined> {
+  async summarize(runId: string, onJob?: (job: JobRecord) => void): Promise<RunSummary | undefined> {
     const run = await this.getRun(runId);
     if (!run) return undefined;
     const counts = {
@@ -522,6 +522,7 @@ export class RunStore {
     let rows = 0;
     let covered = 0;
     for await (const job of this.listJobs(runId)) {
+      onJob?.(job);
       rows++;
       counts[job.status]++;
       counts.messages += job.counts.messages;

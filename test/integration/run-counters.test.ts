@@ -92,6 +92,9 @@ describe('run counters', () => {
     const counts = new Set([...notLast(small), ...notLast(large)].map((ops) => ops.length));
     expect([...counts]).toHaveLength(1);
     expect([...counts][0]).toBeLessThanOrEqual(8);
+    // The last job closes the run: one pass over the job rows (60 fit one page) gives both the
+    // totals and the collection report.
+    for (const jobs of [small, large]) expect(jobs.at(-1)!.filter((o) => o.endsWith(' query') && o.includes(names.jobs))).toHaveLength(1);
   });
 });
 
