@@ -6,7 +6,7 @@
 // operations), planning and enqueueing N entities, and storage operations per finished job at the
 // start and at the end of the run (they must not grow with N), with the run row's ETag conflicts.
 //
-//   npm run build:dev && node dist-dev/bench/scale-bench.js [--entities 1000,10000,100000]
+//   npm run bench:scale -- [--entities 1000,10000,100000]
 //     [--full-max 10000] [--sample 2000] [--concurrency 12]
 //
 // Runs of up to --full-max entities run every job to the run's close; larger ones plan and enqueue all
