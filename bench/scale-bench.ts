@@ -139,7 +139,8 @@ export async function measureScale(
   concurrency: number,
   progress: (line: string) => void,
 ): Promise<ScaleResult> {
-  const azurite = await startAzurite();
+  // A loaded machine can take a while to start Azurite.
+  const azurite = await startAzurite({ timeoutMs: 180_000 });
   const proxies: Proxies = {
     table: await startCountingProxy(azurite.tableEndpoint),
     queue: await startCountingProxy(azurite.queueEndpoint),
