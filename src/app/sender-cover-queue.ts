@@ -1,8 +1,8 @@
 // Sender mode's follow-up on the queue (docs/design.md §15): when the last user job of a sender-mode
 // run is counted and some user jobs were skipped or failed, the run is not closed yet. One 'cover'
 // message per user whose job succeeded asks that user's chats, over the windows its job read, for the
-// messages of those members; each runs under the user's lease and is counted on the run row
-// (coverPlanned/coverFinished), and the last one closes the run. The request is the one the
+// messages of those members; each runs under the user's lease and is counted (the run row's
+// coverPlanned, the counter rows' coverFinished), and the last one closes the run. The request is the one the
 // single-process run builds (export/sender-cover.ts).
 import { EntityLease } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
@@ -34,7 +34,7 @@ export async function startSenderCover(
   // Claimed already: finishRun waits for the follow-ups' counters. A redelivered finished job may be
   // the one whose worker claimed them and died before sending them all: send the missing ones again.
   if (run.coverPlanned !== undefined) {
-    if (opts.redelivered && (run.coverFinished ?? 0) < run.coverPlanned) await resendCovers(ctx, runId, log);
+    if (opts.redelivered && (await runs.counters(run)).coverFinished < run.coverPlanned) await resendCovers(ctx, runId, log);
     return false;
   }
   const finished = await runs.finishedJobs(run);

@@ -311,13 +311,13 @@ export async function finishRun(
     // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
     // A run failed early by an app-level refusal (refuseRun) is still open: finishedAt marks the end.
     if (!run || run.finishedAtMs !== undefined || run.planned === 0) return undefined;
-    // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
-    if (run.coverPlanned !== undefined && (run.coverFinished ?? 0) < run.coverPlanned) return undefined;
     // The run's counters say whether every job has a final result: a point read and one query of its
     // counter rows per job. Only the last job reads the job rows (summarize), which also confirms the
     // counters. A run row from before the counters (finished undefined) is checked from its rows alone.
-    const finished = await runs.finishedJobs(run);
+    const { finished, coverFinished } = await runs.counters(run);
     if (finished && finishedTotal(finished) < run.planned) return undefined;
+    // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
+    if (run.coverPlanned !== undefined && coverFinished < run.coverPlanned) return undefined;
   }
   // One pass over the job rows gives the totals and the report, holding counts only (not the rows).
   const reportRows = new ReportBuilder();

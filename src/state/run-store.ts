@@ -39,7 +39,10 @@ export interface RunRecord {
    * never overwrite each other; jobs of a refused kind are not run.
    */
   refused?: Partial<Record<EntityKind, string>>;
-  /** Sender mode's follow-ups the run waits for (docs/design.md §15), and how many have ended. */
+  /**
+   * Sender mode's follow-ups the run waits for (docs/design.md §15), and how many had ended when they
+   * were counted on the run row (they are counted on the counter rows now: RunStore.counters).
+   */
   coverPlanned?: number;
   coverFinished?: number;
 }
@@ -125,6 +128,8 @@ const COUNTER_TRIES = 100;
 export const COUNTER_SHARDS = 16;
 /** The partition of a run's counter rows in the runs table (listRuns reads partition 'run' only). */
 const counterPartition = (runId: string) => `counts_${runId}`;
+/** The column of ended sender-mode follow-ups (on the run row before the counter rows, on them now). */
+const COVER_FINISHED = 'coverFinished';
 /** Rows in one table transaction: the service's limit. */
 const TRANSACTION_ROWS = 100;
 
@@ -394,21 +399,29 @@ export class RunStore {
   }
 
   /**
-   * The run's finished jobs as counted so far: the run row's own columns (runs counted before the
-   * counter rows existed) plus its counter rows. Undefined for a run without counters (a row written
-   * before they existed), whose completion is then read from its job rows alone.
+   * The run's counts so far: finished jobs (the run row's own columns, for runs counted before the
+   * counter rows existed, plus its counter rows; undefined for a run without counters, a row written
+   * before they existed, whose completion is then read from its job rows alone) and ended sender-mode
+   * follow-ups. One query of the run's counter rows.
    */
-  async finishedJobs(run: RunRecord): Promise<FinishedJobs | undefined> {
-    if (!run.finished) return undefined;
-    const total = { ...run.finished };
+  async counters(run: RunRecord): Promise<{ finished: FinishedJobs | undefined; coverFinished: number }> {
+    const finished = run.finished ? { ...run.finished } : undefined;
+    let coverFinished = run.coverFinished ?? 0;
     const rows = this.runs.listEntities<Record<string, unknown>>({
       // runId is validated to [A-Za-z0-9_-], so it cannot break out of the OData string literal.
       queryOptions: { filter: `PartitionKey eq '${counterPartition(checkRunId(run.runId))}'` },
     });
     for await (const row of rows) {
-      for (const status of ['done', 'skipped', 'failed'] as const) total[status] += numberIn(row[FINISHED_COLUMNS[status]]) ?? 0;
+      if (finished)
+        for (const status of ['done', 'skipped', 'failed'] as const) finished[status] += numberIn(row[FINISHED_COLUMNS[status]]) ?? 0;
+      coverFinished += numberIn(row[COVER_FINISHED]) ?? 0;
     }
-    return total;
+    return { finished, coverFinished };
+  }
+
+  /** The run's finished jobs as counted so far (counters().finished). */
+  async finishedJobs(run: RunRecord): Promise<FinishedJobs | undefined> {
+    return (await this.counters(run)).finished;
   }
 
   /** Adds one to a column of one of the run's counter rows, picked at random (another after each 412). */
@@ -467,34 +480,12 @@ export class RunStore {
    * Counts one user's finished follow-up on the run (coverFinished), then marks its job row covered:
    * the same count-then-mark order as countFinishedJob, confirmed by summarize's `covered`.
    */
-  async countCover(job: JobRecord): Promise<RunRecord | undefined> {
-    if (job.covered) return this.getRun(job.runId);
+  async countCover(job: JobRecord): Promise<void> {
+    if (job.covered) return;
     const runId = checkRunId(job.runId);
-    const run = await this.bumpRunColumn(runId, 'coverFinished');
+    // On the counter rows too: a run's follow-ups all end at about the same time.
+    await this.bumpCounterShard(runId, COVER_FINISHED);
     await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), covered: true }, 'Merge');
-    return run;
-  }
-
-  /** Adds one to a counter column of the run row (ETag-conditional merge, retried on 412); undefined if no run. */
-  private async bumpRunColumn(runId: string, column: string): Promise<RunRecord | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      let row: TableEntityResult<Record<string, unknown>>;
-      try {
-        row = await this.runs.getEntity<Record<string, unknown>>(RUN_PARTITION, runId);
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      }
-      const value = (numberIn(row[column]) ?? 0) + 1;
-      try {
-        await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: runId, [column]: value }, 'Merge', { etag: row.etag });
-        return runFromRow({ ...row, [column]: value });
-      } catch (err) {
-        if (statusOf(err) !== 412 || attempt >= COUNTER_TRIES) throw err;
-        // Another worker counted in between: read again, after a short random pause to spread the retries.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
-      }
-    }
   }
 
   /**

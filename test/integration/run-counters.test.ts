@@ -99,7 +99,7 @@ describe('run counters', () => {
 });
 
 describe('run counters under parallel workers', () => {
-  it('48 jobs finishing at once are each counted once with few lost ETag races, and the run closes', async () => {
+  it('48 jobs (and follow-ups) finishing at once are each counted once with few lost ETag races, and the run closes', async () => {
     const s = testStorage('run-counters-par');
     const names = tableNames(s.tablePrefix);
     // The runs table's answers: a 412 is a counter update that lost a race and had to be tried again.
@@ -151,6 +151,17 @@ describe('run counters under parallel workers', () => {
     expect(conflicts).toBeLessThan(n);
     expect(await runs.finishedJobs((await runs.getRun(runId))!)).toEqual({ done: 42, skipped: 6, failed: 0 });
     expect((await runs.getRun(runId))?.status).toBe('succeeded');
+
+    // Sender mode's follow-ups of 48 users end at about the same time too, and are counted the same way.
+    const followed = 'backfill-followups';
+    await runs.createRun({ runId: followed, kind: 'backfill', status: 'running', startedAtMs: 1, planned: n });
+    const rows = entities.map((entity) => ({ runId: followed, entity, status: 'done' as const, counts: emptyCounts(), attempts: 1 }));
+    for (const row of rows) await runs.putJob(row);
+    expect(await runs.claimCover(followed, n)).toBe(true);
+    statuses.length = 0;
+    await Promise.all(rows.map((row) => runs.countCover(row)));
+    expect(statuses.filter((st) => st === 412).length).toBeLessThan(n);
+    expect((await runs.counters((await runs.getRun(followed))!)).coverFinished).toBe(n);
   });
 });
 
