@@ -296,6 +296,8 @@ export function formatScale(r: ScaleResult): string[] {
 
 async function main(): Promise<void> {
   const opts = parseScaleArgs(process.argv.slice(2));
+  // Stopped by Ctrl-C or a kill: exit through 'exit', whose handler stops Azurite (emulator/azurite-process.ts).
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   for (const n of opts.entities) {
     const maxJobs = n <= opts.fullMax ? Number.POSITIVE_INFINITY : opts.sample;
     const r = await measureScale(n, maxJobs, opts.concurrency, (l) => console.error(l));
