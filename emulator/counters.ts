@@ -62,6 +62,16 @@ export interface EmulatorCounters {
   filesInFlight: number;
   /** the most file downloads served at once (a client's download concurrency cap keeps it low) */
   filesMaxInFlight: number;
+  /**
+   * Export queries' first pages (one read of one window each), by `windowQueryKey`: the half-open
+   * window [fromMs, toMs) the $filter asked for, per entity and API.
+   */
+  windowQueries: Record<string, number>;
+}
+
+/** `{current|retained} {kind}:{id} {fromMs}..{toMs}`: a window of one entity's export, as counted in windowQueries. */
+export function windowQueryKey(mode: string, entity: { kind: string; id: string }, fromMs: number, toMs: number): string {
+  return `${mode} ${entity.kind}:${entity.id} ${fromMs}..${toMs}`;
 }
 
 export function createCounters(): EmulatorCounters {
@@ -102,6 +112,7 @@ export function createCounters(): EmulatorCounters {
     filesDownloaded: 0,
     filesInFlight: 0,
     filesMaxInFlight: 0,
+    windowQueries: {},
   };
 }
 
@@ -112,8 +123,9 @@ export function resetCounters(c: EmulatorCounters): void {
   Object.assign(c, { ...fresh, ledger: c.ledger });
 }
 
-/** A JSON-friendly copy (the ledger as an array only when asked: it can be large). */
+/** A JSON-friendly copy (the ledger as an array, and the window reads, only when asked: they can be large). */
 export function countersToJson(c: EmulatorCounters, includeLedger: boolean): Record<string, unknown> {
-  const { ledger, ...rest } = c;
-  return { ...rest, ledgerSize: ledger.size, ...(includeLedger ? { ledger: [...ledger] } : {}) };
+  // windowQueries has a key per read window: large for a big tenant, so it goes with the ledger.
+  const { ledger, windowQueries, ...rest } = c;
+  return { ...rest, ledgerSize: ledger.size, ...(includeLedger ? { ledger: [...ledger], windowQueries } : {}) };
 }

@@ -12,7 +12,7 @@ import {
   type Snapshot,
   type SnapshotStore,
 } from './export-query';
-import type { EmulatorCounters, RouteKind } from './counters';
+import { windowQueryKey, type EmulatorCounters, type RouteKind } from './counters';
 import type { FaultKnobs, TokenBucket } from './faults';
 import { deletionExpired, userServed, type EntityRef, type EmulatedUser, type Msg, type Tenant, type Version } from './tenant';
 import { handleHostedContent, isHostedContentPath } from './hosted-contents';
@@ -449,6 +449,9 @@ function exportMessages(
         "Invalid $filter query: a 'lastModifiedDateTime gt <instant> and lastModifiedDateTime lt <instant>' filter is required.",
       );
     snap = ctx.snapshots.create(tenant, entity, filter, top, ctx.clock(), mode === 'current' ? late : null, onHidden, undefined, mode);
+    // A first page is one read of a window: tests check that no window is read twice.
+    const window = windowQueryKey(mode, entity, filter.fromExcl + 1, filter.toExcl);
+    counters.windowQueries[window] = (counters.windowQueries[window] ?? 0) + 1;
     offset = 0;
   }
 

@@ -69,7 +69,8 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
   } finally {
     await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: errorText(err) }));
   }
-  if (result.outcome !== 'retry' && result.outcome !== 'continued') await finishIfComplete(ctx, runId, jlog);
+  if (result.outcome !== 'retry' && result.outcome !== 'continued')
+    await finishIfComplete(ctx, runId, jlog, { redelivered: result.outcome === 'duplicate' });
   return result;
 }
 
@@ -156,8 +157,9 @@ async function runUnderLease(
  * sender mode the last job first sends the follow-ups that cover members without a successful job
  * (app/sender-cover-queue.ts); the last follow-up then finishes the run.
  */
-export async function finishIfComplete(ctx: AppContext, runId: string, log: Logger): Promise<void> {
-  if (ctx.deps.chatMode === 'sender' && (await startSenderCover(ctx, runId, log))) return;
+export async function finishIfComplete(ctx: AppContext, runId: string, log: Logger, opts: { redelivered?: boolean } = {}): Promise<void> {
+  // A redelivery of a finished job may follow a worker that died while sending the follow-ups.
+  if (ctx.deps.chatMode === 'sender' && (await startSenderCover(ctx, runId, log, opts))) return;
   await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
 }
 
@@ -187,7 +189,7 @@ export async function failPoisonedJob(
   if (row && FINAL.has(row.status)) {
     // As for a duplicate delivery: the run may still need this job counted, and closing.
     await ctx.deps.runs.countFinishedJob(row);
-    await finishIfComplete(ctx, runId, log);
+    await finishIfComplete(ctx, runId, log, { redelivered: true });
     return { outcome: 'already-finished', runId, entity };
   }
   const error: JobError = {

@@ -1,8 +1,8 @@
 // Sender mode's follow-up on the queue (docs/design.md §15): when the last user job of a sender-mode
 // run is counted and some user jobs were skipped or failed, the run is not closed yet. One 'cover'
 // message per user whose job succeeded asks that user's chats, over the windows its job read, for the
-// messages of those members; each runs under the user's lease and is counted on the run row
-// (coverPlanned/coverFinished), and the last one closes the run. The request is the one the
+// messages of those members; each runs under the user's lease and is counted (the run row's
+// coverPlanned, the counter rows' coverFinished), and the last one closes the run. The request is the one the
 // single-process run builds (export/sender-cover.ts).
 import { EntityLease } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
@@ -22,13 +22,23 @@ export type CoverOutcome = 'done' | 'failed' | 'retry' | 'busy' | 'duplicate';
  * Called by the worker that may close the run: sends the run's follow-ups if it needs them and they
  * are not sent yet. True when the run waits for follow-ups (sent now or earlier), so it must not close.
  */
-export async function startSenderCover(ctx: AppContext, runId: string, log: Logger): Promise<boolean> {
+export async function startSenderCover(
+  ctx: AppContext,
+  runId: string,
+  log: Logger,
+  opts: { redelivered?: boolean } = {},
+): Promise<boolean> {
   const { runs } = ctx.deps;
   const run = await runs.getRun(runId);
   if (!run || run.finishedAtMs !== undefined || run.planned === 0) return false;
-  // Claimed already: finishRun waits for the follow-ups' counters.
-  if (run.coverPlanned !== undefined) return false;
-  if (run.finished && finishedTotal(run) < run.planned) return false;
+  // Claimed already: finishRun waits for the follow-ups' counters. A redelivered finished job may be
+  // the one whose worker claimed them and died before sending them all: send the missing ones again.
+  if (run.coverPlanned !== undefined) {
+    if (opts.redelivered && (await runs.counters(run)).coverFinished < run.coverPlanned) await resendCovers(ctx, runId, log);
+    return false;
+  }
+  const finished = await runs.finishedJobs(run);
+  if (finished && finishedTotal(finished) < run.planned) return false;
   const jobs: JobRecord[] = [];
   for await (const job of runs.listJobs(runId)) jobs.push(job);
   if (jobs.length < run.planned || jobs.some((j) => j.status === 'queued' || j.status === 'running')) return false;
@@ -48,6 +58,26 @@ export async function startSenderCover(ctx: AppContext, runId: string, log: Logg
     await ctx.queue.send({ type: 'cover', runId, entity: r.entity, window: r.readSpan, senderIds: missing, attempt: 1 });
   }
   return true;
+}
+
+/**
+ * Sends the follow-ups of a claimed run again to every reader whose follow-up is not counted yet (its
+ * row not `covered`). A claimer that died between the claim and its last send left the run waiting
+ * for follow-ups never sent; one still on the queue or running is not harmed by a second message: it
+ * runs under the same lease, and the second finds the row covered and ends as a duplicate.
+ */
+async function resendCovers(ctx: AppContext, runId: string, log: Logger): Promise<void> {
+  const jobs: JobRecord[] = [];
+  for await (const job of ctx.deps.runs.listJobs(runId)) jobs.push(job);
+  // The claim was made over the rows as they were: a reader whose follow-up failed (row failed, and
+  // covered) was done then, and its members were no less missing.
+  const asClaimed = jobs.map((j) => (j.covered ? { ...j, status: 'done' as const } : j));
+  const { missing, readers } = coverPlan(asClaimed, new Set(await readOtherSenders(ctx.deps.container, runId)));
+  const pending = readers.filter((r) => !jobs.some((j) => j.covered && j.entity.kind === r.entity.kind && j.entity.id === r.entity.id));
+  for (const r of pending) {
+    await ctx.queue.send({ type: 'cover', runId, entity: r.entity, window: r.readSpan, senderIds: missing, attempt: 1 });
+  }
+  log.warn('sender mode: follow-ups sent again after a redelivery', { runId, readers: pending.length });
 }
 
 /**

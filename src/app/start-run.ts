@@ -91,6 +91,8 @@ export async function planAndEnqueue(
 }
 
 const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
+/** Jobs whose rows are written in one table transaction before their messages are sent. */
+const ENQUEUE_BATCH = 100;
 
 async function enqueueRun(
   ctx: AppContext,
@@ -112,16 +114,24 @@ async function enqueueRun(
   const existing = new Map<string, JobRecord>();
   if (!created) for await (const job of runs.listJobs(runId)) existing.set(entityKey(job.entity), job);
   let enqueued = 0;
-  await forEachLimit(entities, ctx.policy.enqueueConcurrency, async (entity) => {
-    signal?.throwIfAborted();
+  const toSend = entities.filter((entity) => {
     const row = existing.get(entityKey(entity));
-    if (row && (row.status !== 'queued' || (row.attempts ?? 0) > 0)) return;
-    // The row first: a crash after it leaves a 'queued' row that a repeat re-sends; the reverse order
-    // could leave a message whose job is invisible in the status until a worker takes it.
-    if (!row) await runs.putJob({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 });
-    await ctx.queue.send({ runId, entity, mode, attempt: 1 }, signal ? { signal } : {});
-    enqueued++;
+    return !row || (row.status === 'queued' && (row.attempts ?? 0) === 0);
   });
+  for (let i = 0; i < toSend.length; i += ENQUEUE_BATCH) {
+    signal?.throwIfAborted();
+    const batch = toSend.slice(i, i + ENQUEUE_BATCH);
+    // The rows first (one table transaction per batch): a crash after them leaves 'queued' rows that a
+    // repeat re-sends; the reverse order could leave a message whose job is invisible in the status
+    // until a worker takes it.
+    const missing = batch.filter((entity) => !existing.has(entityKey(entity)));
+    await runs.putJobs(missing.map((entity) => ({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 })));
+    await forEachLimit(batch, ctx.policy.enqueueConcurrency, async (entity) => {
+      signal?.throwIfAborted();
+      await ctx.queue.send({ runId, entity, mode, attempt: 1 }, signal ? { signal } : {});
+      enqueued++;
+    });
+  }
   // A run planned from the queue leaves 'planning' here, once every job is sent.
   await runs.updateRun(runId, { planned: entities.length, status: 'running' });
   log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });

@@ -31,7 +31,7 @@ import {
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
-import { collectionReport, type CollectionReport, type Coverage } from './run-report';
+import { ReportBuilder, type CollectionReport, type Coverage } from './run-report';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
 import { coverFailure } from './sender-cover';
 import { snapshotDirectory } from './snapshot-directory';
@@ -243,9 +243,9 @@ export async function readRunReport(
   deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>,
   run: RunRecord,
 ): Promise<CollectionReport> {
-  const jobs: JobRecord[] = [];
-  for await (const job of deps.runs.listJobs(run.runId)) jobs.push(job);
-  return collectionReport(jobs, run.refused, coverageOf(deps));
+  const report = new ReportBuilder();
+  for await (const job of deps.runs.listJobs(run.runId)) report.add(job);
+  return report.build(run.refused, coverageOf(deps));
 }
 
 /** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */
@@ -314,14 +314,17 @@ export async function finishRun(
     // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
     // A run failed early by an app-level refusal (refuseRun) is still open: finishedAt marks the end.
     if (!run || run.finishedAtMs !== undefined || run.planned === 0) return undefined;
-    // The run row's counters say whether every job has a final result: one point read per job. Only
-    // the last job reads the job rows (summarize), which also confirms the counters. A run row from
-    // before the counters (finished undefined) is checked from its rows alone.
-    if (run.finished && finishedTotal(run) < run.planned) return undefined;
+    // The run's counters say whether every job has a final result: a point read and one query of its
+    // counter rows per job. Only the last job reads the job rows (summarize), which also confirms the
+    // counters. A run row from before the counters (finished undefined) is checked from its rows alone.
+    const { finished, coverFinished } = await runs.counters(run);
+    if (finished && finishedTotal(finished) < run.planned) return undefined;
     // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
-    if (run.coverPlanned !== undefined && (run.coverFinished ?? 0) < run.coverPlanned) return undefined;
+    if (run.coverPlanned !== undefined && coverFinished < run.coverPlanned) return undefined;
   }
-  const summary = await runs.summarize(runId);
+  // One pass over the job rows gives the totals and the report, holding counts only (not the rows).
+  const reportRows = new ReportBuilder();
+  const summary = await runs.summarize(runId, (job) => reportRows.add(job));
   if (!summary) throw new Error(`run ${runId} not found`);
   if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
   if (opts.onlyIfComplete && summary.run.coverPlanned !== undefined && summary.covered < summary.run.coverPlanned) return undefined;
@@ -332,7 +335,7 @@ export async function finishRun(
   const status: RunStatus = error ? 'failed' : 'succeeded';
   const finishedAtMs = now();
   const { run } = summary;
-  const report = await readRunReport(deps, run);
+  const report = reportRows.build(run.refused, coverageOf(deps));
   const needsLook = [...summary.failed, ...summary.skipped].sort((a, b) => entityLabel(a.entity).localeCompare(entityLabel(b.entity)));
   await writeRunManifest(deps.container, runId, {
     runId,

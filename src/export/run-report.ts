@@ -50,10 +50,21 @@ export function collectionReport(
   refused: Partial<Record<EntityKind, string>> | undefined,
   coverage: Coverage,
 ): CollectionReport {
-  const kinds: Partial<Record<EntityKind, KindReport>> = {};
-  let unfetched: Record<string, number> = {};
-  for (const job of jobs) {
-    const k = (kinds[job.entity.kind] ??= emptyKind());
+  const builder = new ReportBuilder();
+  for (const job of jobs) builder.add(job);
+  return builder.build(refused, coverage);
+}
+
+/**
+ * Builds the report one job row at a time, holding only counts: a run of 100,000 jobs is reported
+ * while its rows stream past, without keeping them.
+ */
+export class ReportBuilder {
+  private readonly kinds: Partial<Record<EntityKind, KindReport>> = {};
+  private unfetched: Record<string, number> = {};
+
+  add(job: JobRecord): void {
+    const k = (this.kinds[job.entity.kind] ??= emptyKind());
     k.planned++;
     if (job.status === 'done') k.exported++;
     else if (job.status === 'skipped') {
@@ -64,20 +75,24 @@ export function collectionReport(
       k.failed++;
       if (job.error?.reason === APP_REFUSAL_REASON) k.refused++;
     } else if (PENDING.has(job.status)) k.pending++;
-    unfetched = addReasonCounts(unfetched, job.unfetched);
+    this.unfetched = addReasonCounts(this.unfetched, job.unfetched);
   }
-  const fetched = coverage.hostedContents || coverage.files;
-  return {
-    kinds: Object.fromEntries(ENTITY_KINDS.filter((kind) => kinds[kind]).map((kind) => [kind, kinds[kind]])),
-    refusals: ENTITY_KINDS.filter((kind) => refused?.[kind] !== undefined).map((kind) => ({ kind, error: refused![kind]! })),
-    content: fetched
-      ? { fetched: true, unfetched }
-      : {
-          fetched: false,
-          note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only',
-        },
-    blindSpots: blindSpots(coverage),
-  };
+
+  build(refused: Partial<Record<EntityKind, string>> | undefined, coverage: Coverage): CollectionReport {
+    const { kinds, unfetched } = this;
+    const fetched = coverage.hostedContents || coverage.files;
+    return {
+      kinds: Object.fromEntries(ENTITY_KINDS.filter((kind) => kinds[kind]).map((kind) => [kind, kinds[kind]])),
+      refusals: ENTITY_KINDS.filter((kind) => refused?.[kind] !== undefined).map((kind) => ({ kind, error: refused![kind]! })),
+      content: fetched
+        ? { fetched: true, unfetched }
+        : {
+            fetched: false,
+            note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only',
+          },
+      blindSpots: blindSpots(coverage),
+    };
+  }
 }
 
 /**

@@ -24,9 +24,10 @@ export interface RunRecord {
   toMs?: number;
   planned: number;
   /**
-   * Jobs whose final result is recorded, by status: counters kept on the run row (updated with ETags),
-   * so whether a run is complete is one point read, not a scan of its job rows. Undefined on rows
-   * written before the counters existed.
+   * Jobs whose final result was counted on the run row itself, by status (runs counted before the
+   * counter rows existed; RunStore.finishedJobs adds the counter rows, which count them now, so whether
+   * a run is complete is one point read and one query of a few rows, not a scan of its job rows).
+   * Undefined on rows written before any counters existed.
    */
   finished?: FinishedJobs;
   /** Optional description of the entity selection. */
@@ -38,7 +39,10 @@ export interface RunRecord {
    * never overwrite each other; jobs of a refused kind are not run.
    */
   refused?: Partial<Record<EntityKind, string>>;
-  /** Sender mode's follow-ups the run waits for (docs/design.md §15), and how many have ended. */
+  /**
+   * Sender mode's follow-ups the run waits for (docs/design.md §15), and how many had ended when they
+   * were counted on the run row (they are counted on the counter rows now: RunStore.counters).
+   */
   coverPlanned?: number;
   coverFinished?: number;
 }
@@ -57,9 +61,9 @@ export function isFinalStatus(status: string): status is FinalStatus {
   return FINAL_STATUSES.has(status);
 }
 
-/** Jobs of the run with a final result counted on the run row. */
-export function finishedTotal(run: RunRecord): number {
-  return run.finished ? run.finished.done + run.finished.skipped + run.finished.failed : 0;
+/** Jobs with a final result counted (RunStore.finishedJobs). */
+export function finishedTotal(finished: FinishedJobs | undefined): number {
+  return finished ? finished.done + finished.skipped + finished.failed : 0;
 }
 
 export interface JobRecord {
@@ -114,6 +118,20 @@ const COUNT_FIELDS = ['received', 'messages', 'duplicates', 'quarantined', 'blob
 const FINISHED_COLUMNS: Record<FinalStatus, string> = { done: 'finishedDone', skipped: 'finishedSkipped', failed: 'finishedFailed' };
 /** Tries of one counter update before giving up (each 412 means another worker counted meanwhile). */
 const COUNTER_TRIES = 100;
+/**
+ * Finished jobs are counted on this many counter rows per run, one picked at random per count (another
+ * after a 412), not on the run row: every worker counting on one row made each count a race that all
+ * but one of the workers finishing at that moment lose (2.4 lost races per job with 12 at once in
+ * bench/scale-bench.ts), and capped a run at one count per round trip. Reading them all is one query
+ * of one partition.
+ */
+export const COUNTER_SHARDS = 16;
+/** The partition of a run's counter rows in the runs table (listRuns reads partition 'run' only). */
+const counterPartition = (runId: string) => `counts_${runId}`;
+/** The column of ended sender-mode follow-ups (on the run row before the counter rows, on them now). */
+const COVER_FINISHED = 'coverFinished';
+/** Rows in one table transaction: the service's limit. */
+const TRANSACTION_ROWS = 100;
 
 function checkRunId(runId: string): string {
   if (!isValidRunId(runId)) throw new RangeError(`invalid run id ${JSON.stringify(runId)}`);
@@ -322,6 +340,19 @@ export class RunStore {
     await this.jobs.upsertEntity(jobToRow(job) as { partitionKey: string; rowKey: string }, 'Replace');
   }
 
+  /**
+   * Writes the rows of many jobs of one run (replacing any earlier state of those jobs), up to 100 per
+   * table transaction: a run's job rows share its partition, so planning N jobs costs N/100 table
+   * operations, not N.
+   */
+  async putJobs(jobs: readonly JobRecord[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += TRANSACTION_ROWS) {
+      const chunk = jobs.slice(i, i + TRANSACTION_ROWS);
+      if (chunk.some((j) => j.runId !== chunk[0]?.runId)) throw new RangeError('putJobs: the jobs of one run only');
+      await this.jobs.submitTransaction(chunk.map((j) => ['upsert', jobToRow(j) as { partitionKey: string; rowKey: string }, 'Replace']));
+    }
+  }
+
   async getJob(runId: string, entity: Entity): Promise<JobRecord | undefined> {
     if (!isValidRunId(runId)) return undefined;
     try {
@@ -340,12 +371,11 @@ export class RunStore {
   }
 
   /**
-   * Records a job's final result: its row, then its count on the run row, each once. A constant number
-   * of table operations whatever the run's size. If the row is final already (a repeat delivery), it is
-   * left as it is and only counted if the worker that wrote it stopped before counting it. Returns the
-   * run row as the count left it (undefined if the run does not exist).
+   * Records a job's final result: its row, then its count on the run, each once. A constant number of
+   * table operations whatever the run's size. If the row is final already (a repeat delivery), it is
+   * left as it is and only counted if the worker that wrote it stopped before counting it.
    */
-  async recordFinalJob(job: JobRecord & { status: FinalStatus }): Promise<RunRecord | undefined> {
+  async recordFinalJob(job: JobRecord & { status: FinalStatus }): Promise<void> {
     const prior = await this.getJob(job.runId, job.entity);
     if (prior && isFinalStatus(prior.status)) return this.countFinishedJob(prior);
     const { counted: _ignored, ...uncounted } = job;
@@ -354,19 +384,70 @@ export class RunStore {
   }
 
   /**
-   * Counts a job row's final result on its run (ETag-conditional merge, retried on 412), then marks the
-   * row counted. Idempotent per job: a counted row is not counted again. A crash between the two writes
-   * leaves the row uncounted and the next delivery counts it again; the run's finish is confirmed from
-   * the job rows (summarize), so one count too many can delay nothing but never close a run early.
+   * Counts a job row's final result on one of its run's counter rows (ETag-conditional merge, retried
+   * on 412), then marks the row counted. Idempotent per job: a counted row is not counted again. A
+   * crash between the two writes leaves the row uncounted and the next delivery counts it again; the
+   * run's finish is confirmed from the job rows (summarize), so one count too many can delay nothing
+   * but never close a run early.
    */
-  async countFinishedJob(job: JobRecord): Promise<RunRecord | undefined> {
-    if (job.counted) return this.getRun(job.runId);
+  async countFinishedJob(job: JobRecord): Promise<void> {
+    if (job.counted) return;
     if (!isFinalStatus(job.status)) throw new RangeError(`job of ${job.runId} is ${job.status}, not final`);
     const runId = checkRunId(job.runId);
-    const run = await this.bumpRunColumn(runId, FINISHED_COLUMNS[job.status]);
-    if (!run) return undefined;
+    await this.bumpCounterShard(runId, FINISHED_COLUMNS[job.status]);
     await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), counted: true }, 'Merge');
-    return run;
+  }
+
+  /**
+   * The run's counts so far: finished jobs (the run row's own columns, for runs counted before the
+   * counter rows existed, plus its counter rows; undefined for a run without counters, a row written
+   * before they existed, whose completion is then read from its job rows alone) and ended sender-mode
+   * follow-ups. One query of the run's counter rows.
+   */
+  async counters(run: RunRecord): Promise<{ finished: FinishedJobs | undefined; coverFinished: number }> {
+    const finished = run.finished ? { ...run.finished } : undefined;
+    let coverFinished = run.coverFinished ?? 0;
+    const rows = this.runs.listEntities<Record<string, unknown>>({
+      // runId is validated to [A-Za-z0-9_-], so it cannot break out of the OData string literal.
+      queryOptions: { filter: `PartitionKey eq '${counterPartition(checkRunId(run.runId))}'` },
+    });
+    for await (const row of rows) {
+      if (finished)
+        for (const status of ['done', 'skipped', 'failed'] as const) finished[status] += numberIn(row[FINISHED_COLUMNS[status]]) ?? 0;
+      coverFinished += numberIn(row[COVER_FINISHED]) ?? 0;
+    }
+    return { finished, coverFinished };
+  }
+
+  /** The run's finished jobs as counted so far (counters().finished). */
+  async finishedJobs(run: RunRecord): Promise<FinishedJobs | undefined> {
+    return (await this.counters(run)).finished;
+  }
+
+  /** Adds one to a column of one of the run's counter rows, picked at random (another after each 412). */
+  private async bumpCounterShard(runId: string, column: string): Promise<void> {
+    const partitionKey = counterPartition(runId);
+    for (let attempt = 1; ; attempt++) {
+      const rowKey = String(Math.floor(Math.random() * COUNTER_SHARDS)).padStart(2, '0');
+      let row: TableEntityResult<Record<string, unknown>> | undefined;
+      try {
+        row = await this.runs.getEntity<Record<string, unknown>>(partitionKey, rowKey);
+      } catch (err) {
+        if (statusOf(err) !== 404) throw err;
+      }
+      try {
+        if (row) {
+          const value = (numberIn(row[column]) ?? 0) + 1;
+          await this.runs.updateEntity({ partitionKey, rowKey, [column]: value }, 'Merge', { etag: row.etag });
+        } else {
+          await this.runs.createEntity({ partitionKey, rowKey, [column]: 1 });
+        }
+        return;
+      } catch (err) {
+        // 412: another worker counted on this row in between; 409: it created the row first.
+        if ((statusOf(err) !== 412 && statusOf(err) !== 409) || attempt >= COUNTER_TRIES) throw err;
+      }
+    }
   }
 
   /**
@@ -399,41 +480,19 @@ export class RunStore {
    * Counts one user's finished follow-up on the run (coverFinished), then marks its job row covered:
    * the same count-then-mark order as countFinishedJob, confirmed by summarize's `covered`.
    */
-  async countCover(job: JobRecord): Promise<RunRecord | undefined> {
-    if (job.covered) return this.getRun(job.runId);
+  async countCover(job: JobRecord): Promise<void> {
+    if (job.covered) return;
     const runId = checkRunId(job.runId);
-    const run = await this.bumpRunColumn(runId, 'coverFinished');
+    // On the counter rows too: a run's follow-ups all end at about the same time.
+    await this.bumpCounterShard(runId, COVER_FINISHED);
     await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), covered: true }, 'Merge');
-    return run;
-  }
-
-  /** Adds one to a counter column of the run row (ETag-conditional merge, retried on 412); undefined if no run. */
-  private async bumpRunColumn(runId: string, column: string): Promise<RunRecord | undefined> {
-    for (let attempt = 1; ; attempt++) {
-      let row: TableEntityResult<Record<string, unknown>>;
-      try {
-        row = await this.runs.getEntity<Record<string, unknown>>(RUN_PARTITION, runId);
-      } catch (err) {
-        if (statusOf(err) === 404) return undefined;
-        throw err;
-      }
-      const value = (numberIn(row[column]) ?? 0) + 1;
-      try {
-        await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: runId, [column]: value }, 'Merge', { etag: row.etag });
-        return runFromRow({ ...row, [column]: value });
-      } catch (err) {
-        if (statusOf(err) !== 412 || attempt >= COUNTER_TRIES) throw err;
-        // Another worker counted in between: read again, after a short random pause to spread the retries.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(200, 5 * attempt)));
-      }
-    }
   }
 
   /**
    * The run with totals over its job rows. Planned jobs that have no row yet count as queued, so
    * queued + running + done + skipped + failed = planned while the run is being set up.
    */
-  async summarize(runId: string): Promise<RunSummary | undefined> {
+  async summarize(runId: string, onJob?: (job: JobRecord) => void): Promise<RunSummary | undefined> {
     const run = await this.getRun(runId);
     if (!run) return undefined;
     const counts = {
@@ -454,6 +513,7 @@ export class RunStore {
     let rows = 0;
     let covered = 0;
     for await (const job of this.listJobs(runId)) {
+      onJob?.(job);
       rows++;
       counts[job.status]++;
       counts.messages += job.counts.messages;

@@ -1,7 +1,8 @@
 // Bounded invocations that resume (docs/functions.md §3), against Azurite and the Graph emulator: a
 // backfill whose reads take longer than EXPORT_JOB_BUDGET completes through continuations, a
 // redelivered message (the host killed its invocation) resumes from the recorded progress, and every
-// chunk is read once. The emulator's latency knob makes the reads slow; the test asserts counts.
+// chunk is read once (the emulator counts the reads of each window). The emulator's latency knob makes
+// the reads slow; the test asserts counts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBackfillRun, startDailyRun } from '../../src/app/start-run';
 import { runJobMessage } from '../../src/app/queue-job-handler';
@@ -66,6 +67,21 @@ describe('a job longer than its budget', () => {
     expect(summary?.run.status).toBe('succeeded');
     expect(summary?.counts).toMatchObject({ planned: 1, done: 1, failed: 0, duplicates: 0 });
     const counters = fh.h.emulator.counters;
+    // Each chunk read once, window by window: over every invocation (the continuations and the
+    // redelivered original), no window of the user's export was asked for twice, and together the
+    // windows read cover the backfill's window.
+    const prefix = `current ${user.kind}:${user.id} `;
+    const reads = Object.entries(counters.windowQueries).filter(([key]) => key.startsWith(prefix));
+    expect(reads.filter(([, n]) => n > 1)).toEqual([]);
+    expect(reads.length).toBeGreaterThanOrEqual(2);
+    const spans = reads.map(([key]) => key.slice(prefix.length).split('..').map(Number) as [number, number]).sort((a, b) => a[0] - b[0]);
+    let coveredTo = window.fromMs;
+    for (const [fromMs, toMs] of spans) {
+      expect(fromMs).toBeLessThanOrEqual(coveredTo);
+      coveredTo = Math.max(coveredTo, toMs);
+    }
+    expect(spans[0]?.[0]).toBe(window.fromMs);
+    expect(coveredTo).toBe(window.toMs);
     expect(counters.versionsServed).toBeGreaterThan(0);
     // Each chunk read once: no version was served twice over all the invocations.
     expect(counters.versionsServed).toBe(counters.ledger.size);

@@ -78,7 +78,7 @@ describe('sender mode over the queue', () => {
       }
       expect(readers).toBeGreaterThan(0);
       expect(run!.coverPlanned).toBe(readers);
-      expect(run!.coverFinished).toBe(readers);
+      expect((await fh.ctx.deps.runs.counters(run!)).coverFinished).toBe(readers);
       expect(run!.finishedAtMs).toBeDefined();
 
       const senderKeys = await allArchivedKeys(fh.ctx.deps);
@@ -125,10 +125,69 @@ describe('sender mode over the queue', () => {
       const [run] = await fh.ctx.deps.runs.listRuns();
       expect(run!.status).toBe('failed');
       expect(run!.finishedAtMs).toBeDefined();
-      expect(run!.coverFinished).toBe(run!.coverPlanned);
+      expect((await fh.ctx.deps.runs.counters(run!)).coverFinished).toBe(run!.coverPlanned);
       const job = await fh.ctx.deps.runs.getJob(run!.runId, { kind: 'user', id: reader! });
       expect(job?.status).toBe('failed');
       expect(job?.error?.message).toMatch(/sender-mode follow-up/);
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('a redelivered job sends the follow-ups again when the worker that claimed them died before sending them', async () => {
+    const now = Date.now();
+    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+    const fh = await startFunctionsHarness({
+      label: 'fn-sender-cover-crash',
+      tenant: { seed: 56, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
+      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+    });
+    try {
+      const members = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
+      fh.h.emulator.setFaults({ entityErrors: { [members[0]!.id]: 'noLicence' } });
+      const getCtx = () => Promise.resolve(fh.ctx);
+      const worker = createExportWorkerHandler(getCtx);
+      const poison = createExportPoisonHandler(getCtx);
+      const timer: Timer = {
+        isPastDue: false,
+        schedule: { adjustForDST: false },
+        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+      };
+      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      // The worker that counts the last job claims the follow-ups, then dies before any is sent: the
+      // follow-ups never reach the queue (here: dropped on delivery), and its job message comes back.
+      const jobMessages: unknown[] = [];
+      let dropped = 0;
+      await drainQueues(
+        fh,
+        {
+          worker: async (item, context) => {
+            const m = item as { type?: string };
+            if (m.type === 'cover') {
+              dropped++;
+              return;
+            }
+            if (m.type === undefined) jobMessages.push(item);
+            await worker(item, context);
+          },
+          poison,
+        },
+        { batchSize: 1 },
+      );
+      const [stuck] = await fh.ctx.deps.runs.listRuns();
+      expect(dropped).toBeGreaterThan(0);
+      expect(stuck!.coverPlanned).toBe(dropped);
+      expect((await fh.ctx.deps.runs.counters(stuck!)).coverFinished).toBe(0);
+      expect(stuck!.status).toBe('running');
+
+      // The host delivers the last job's message again: the follow-ups go out again, and the run closes.
+      await worker(jobMessages.at(-1), fh.invocation('exportWorker', { dequeueCount: 2 }));
+      const stats = await drainQueues(fh, { worker, poison });
+      expect(stats.failedDeliveries).toBe(0);
+      const run = await fh.ctx.deps.runs.getRun(stuck!.runId);
+      expect(run?.status, run?.error).toBe('succeeded');
+      expect((await fh.ctx.deps.runs.counters(run!)).coverFinished).toBe(run?.coverPlanned);
+      expect(run?.finishedAtMs).toBeDefined();
     } finally {
       await fh.close();
     }
