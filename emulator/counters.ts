@@ -56,6 +56,8 @@ export interface EmulatorCounters {
   filesAuthorizationHeadersSeen: number;
   /** files downloaded successfully from the files server */
   filesDownloaded: number;
+  /** message export requests (pages included, refusals too) per exported entity id: what one entity costs */
+  exportRequestsByEntity: Record<string, number>;
 }
 
 export function createCounters(): EmulatorCounters {
@@ -93,6 +95,7 @@ export function createCounters(): EmulatorCounters {
     filesRequests: 0,
     filesAuthorizationHeadersSeen: 0,
     filesDownloaded: 0,
+    exportRequestsByEntity: {},
   };
 }
 
@@ -103,8 +106,13 @@ export function resetCounters(c: EmulatorCounters): void {
   Object.assign(c, { ...fresh, ledger: c.ledger });
 }
 
-/** A JSON-friendly copy (the ledger as an array only when asked: it can be large). */
-export function countersToJson(c: EmulatorCounters, includeLedger: boolean): Record<string, unknown> {
-  const { ledger, ...rest } = c;
-  return { ...rest, ledgerSize: ledger.size, ...(includeLedger ? { ledger: [...ledger] } : {}) };
+/** A JSON-friendly copy (the ledger and the per-entity requests only when asked: they can be large). */
+export function countersToJson(c: EmulatorCounters, includeLedger: boolean, includeByEntity = false): Record<string, unknown> {
+  const { ledger, exportRequestsByEntity, ...rest } = c;
+  return {
+    ...rest,
+    ledgerSize: ledger.size,
+    ...(includeLedger ? { ledger: [...ledger] } : {}),
+    ...(includeByEntity ? { exportRequestsByEntity } : {}),
+  };
 }

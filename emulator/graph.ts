@@ -363,6 +363,7 @@ function exportMessages(
   mode: ExportMode = 'current',
 ): void {
   const { tenant, counters } = ctx;
+  counters.exportRequestsByEntity[entity.id] = (counters.exportRequestsByEntity[entity.id] ?? 0) + 1;
   const faults = ctx.faults();
   const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
   if (bad)
