@@ -38,6 +38,8 @@ export interface BenchOptions {
   maxRps: number;
   overRps: number;
   concurrency: number;
+  /** Scale of the daily profile (1 = 10,000 users and 1,000 teams). */
+  dailyScale: number;
   /** Latency the storage-share run adds in front of Azurite (real Blob Storage answers in a few ms). */
   storageLatencyMs: number;
   cpuProf: boolean;
@@ -48,7 +50,7 @@ export interface BenchOptions {
 
 const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|daily|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
-  [--concurrency 40] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
+  [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
@@ -62,6 +64,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     maxRps: NaN,
     overRps: NaN,
     concurrency: 40,
+    dailyScale: 1,
     storageLatencyMs: 10,
     cpuProf: false,
     write: true,
@@ -108,6 +111,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--concurrency':
         o.concurrency = Math.round(num());
+        break;
+      case '--daily-scale':
+        o.dailyScale = num();
         break;
       case '--storage-latency-ms':
         o.storageLatencyMs = num();
@@ -190,7 +196,7 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
       storage: { latencyMs: o.storageLatencyMs, pinAzurite: true },
     });
   if (o.profiles.has('daily')) {
-    const d = dailyShape(o.quick ? 0.1 * o.scale : o.scale);
+    const d = dailyShape((o.quick ? 0.1 : 1) * o.dailyScale);
     list.push({
       ...base,
       name: `daily ${d.shape.users.toLocaleString('en-US')} users / ${d.shape.teams.toLocaleString('en-US')} teams`,
@@ -304,7 +310,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       // Set-up: the first run a day ago, fast (no latency, no limit), so the measured run is a steady-state day.
       const t0 = Date.now();
       const first = await runChild(
-        productEnv(spec, emulator, connectionString, { nowMs: firstNowMs }, exportStart, { maxRps: 5000, concurrency: 100 }),
+        productEnv(spec, emulator, azurite.connectionString, { nowMs: firstNowMs }, exportStart, { maxRps: 5000 }),
         undefined,
         log,
       );

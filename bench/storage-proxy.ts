@@ -34,12 +34,15 @@ function emptyCounts(): StorageCounts {
 export async function startStorageProxy(azurite: AzuriteProcess, opts: { latencyMs?: number } = {}): Promise<StorageProxy> {
   let latencyMs = opts.latencyMs ?? 0;
   let counts = emptyCounts();
-  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // Idle sockets are dropped well before Azurite's own keep-alive timeout (5 s) closes them.
+  const agent = new Agent({ keepAlive: true, maxSockets: 256, timeout: 4000 });
   const servers: Server[] = [];
 
   const listen = async (service: 'blob' | 'queue' | 'table', endpoint: string): Promise<string> => {
     const upstream = new URL(endpoint);
-    const forward = (req: IncomingMessage, res: ServerResponse) => {
+    // The body is buffered (storage requests here are small) so a request that met a keep-alive socket
+    // the upstream had just closed can be sent again once, as a client's retry would.
+    const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, retry: boolean) => {
       const up = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
         (upRes) => {
@@ -48,10 +51,20 @@ export async function startStorageProxy(azurite: AzuriteProcess, opts: { latency
         },
       );
       up.on('error', (err) => {
+        if (retry && !res.headersSent) return forward(req, res, body, false);
         if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' });
         res.end(`storage proxy: ${err.message}`);
       });
-      req.pipe(up);
+      up.end(body);
+    };
+    const receive = (req: IncomingMessage, res: ServerResponse) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (latencyMs > 0) setTimeout(() => forward(req, res, body, true), latencyMs);
+        else forward(req, res, body, true);
+      });
     };
     const server = createServer((req, res) => {
       counts.total++;
@@ -65,10 +78,7 @@ export async function startStorageProxy(azurite: AzuriteProcess, opts: { latency
         // an undecodable path is counted, not attributed
       }
       for (const id of new Set(path.toLowerCase().match(GUID) ?? [])) counts.byEntity[id] = (counts.byEntity[id] ?? 0) + 1;
-      if (latencyMs > 0) {
-        req.pause();
-        setTimeout(() => forward(req, res), latencyMs);
-      } else forward(req, res);
+      receive(req, res);
     });
     server.keepAliveTimeout = 30_000;
     servers.push(server);
