@@ -297,7 +297,11 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       proxy = await startStorageProxy(azurite, { latencyMs: spec.storage.latencyMs });
       if (spec.storage.pinAzurite && azuritePid !== undefined) {
         const pinned = spawnSync('taskset', ['-pc', '1', String(azuritePid)], { encoding: 'utf8' });
-        log(pinned.status === 0 ? '  Azurite pinned to core 1 (taskset)' : `  taskset not available: Azurite not pinned (${pinned.error?.message ?? pinned.stderr})`);
+        log(
+          pinned.status === 0
+            ? '  Azurite pinned to core 1 (taskset)'
+            : `  taskset not available: Azurite not pinned (${pinned.error?.message ?? pinned.stderr})`,
+        );
       }
     }
     const connectionString = proxy?.connectionString ?? azurite.connectionString;
@@ -320,7 +324,12 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       const all = { ...stats.versionsByEntity.users, ...stats.versionsByEntity.teams };
       const old = { ...before.versionsByEntity.users, ...before.versionsByEntity.teams };
       busy = new Set(Object.keys(all).filter((id) => all[id] !== old[id]));
-      setup = { seconds: (Date.now() - t0) / 1000, firstRunVersions: first.messages, firstRunRequests: first.graph.requests, posted: act.posted };
+      setup = {
+        seconds: (Date.now() - t0) / 1000,
+        firstRunVersions: first.messages,
+        firstRunRequests: first.graph.requests,
+        posted: act.posted,
+      };
       log(
         `  set-up: first run a day earlier in ${setup.seconds.toFixed(1)} s (${first.messages} versions, ${first.graph.requests} requests); today ${act.posted} new messages in ${act.chats} chats and ${act.teams} teams (${busy.size} busy entities)`,
       );
@@ -344,11 +353,30 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     if (spec.kind === 'first-run') {
       const empty = ids.filter((id) => (versions[id] ?? 0) === 0);
       const withData = ids.filter((id) => (versions[id] ?? 0) > 0);
-      costs = { a: { label: 'empty', ...entityCost(empty, versions, counters, proxy) }, b: { label: 'with data', ...entityCost(withData, versions, counters, proxy) } };
+      costs = {
+        a: { label: 'empty', ...entityCost(empty, versions, counters, proxy) },
+        b: { label: 'with data', ...entityCost(withData, versions, counters, proxy) },
+      };
     } else if (daily) {
       costs = {
-        a: { label: 'idle', ...entityCost(ids.filter((id) => !busy.has(id)), {}, counters, proxy) },
-        b: { label: 'busy', ...entityCost(ids.filter((id) => busy.has(id)), {}, counters, proxy) },
+        a: {
+          label: 'idle',
+          ...entityCost(
+            ids.filter((id) => !busy.has(id)),
+            {},
+            counters,
+            proxy,
+          ),
+        },
+        b: {
+          label: 'busy',
+          ...entityCost(
+            ids.filter((id) => busy.has(id)),
+            {},
+            counters,
+            proxy,
+          ),
+        },
       };
     }
     const report: ScenarioReport = {

@@ -196,7 +196,11 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
   if (t1 && t4) {
     const a = figuresOf(t1).peakRssMb;
     const b = figuresOf(t4).peakRssMb;
-    out.push({ text: 'peak RSS grows < 10% from 1× to 4×', measured: `${f0(a)} → ${f0(b)} MB (${f1(((b - a) / a) * 100)}%)`, met: b < a * 1.1 });
+    out.push({
+      text: 'peak RSS grows < 10% from 1× to 4×',
+      measured: `${f0(a)} → ${f0(b)} MB (${f1(((b - a) / a) * 100)}%)`,
+      met: b < a * 1.1,
+    });
   }
   if (t1 && base) {
     const ratio = figuresOf(t1).versionsPerS / Math.max(1e-9, figuresOf(base).versionsPerS);
@@ -234,7 +238,7 @@ export function formatReport(input: {
     `- Graph emulator (own process): ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request; throttling at ${o.limitRps} requests/s per tenant (429 + Retry-After beyond)`,
   );
   lines.push(
-    '- Product (own process per scenario, production path `buildDeps` + `runExport`, daily run): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D, hosted contents and attachments off (their downloads are paced by Graph\'s ~1 request/s per chat); Azurite in memory, in its own process on the same cores',
+    "- Product (own process per scenario, production path `buildDeps` + `runExport`, daily run): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK P30D, hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat); Azurite in memory, in its own process on the same cores",
   );
   lines.push('');
   lines.push(
@@ -244,7 +248,9 @@ export function formatReport(input: {
   for (const r of reports) {
     const f = figuresOf(r);
     const x = r.result;
-    const extra = [`c=${r.concurrency}`, r.readsPerEntity ? `${r.readsPerEntity} reads/entity` : '', `max ${r.maxRps}/s`].filter(Boolean).join(', ');
+    const extra = [`c=${r.concurrency}`, r.readsPerEntity ? `${r.readsPerEntity} reads/entity` : '', `max ${r.maxRps}/s`]
+      .filter(Boolean)
+      .join(', ');
     lines.push(
       `| ${r.name} (${extra}) | ${f0(x.planned)} | ${f0(x.messages)} | ${f1(f.wallS)} | ${f0(f.versionsPerS)} | ${f1(f.requestsPerS)} (${r.limitRps}) | ${f.throttledClient} / ${f.throttledEmulator} | ${f0(x.pages)} | ${f1(f.avgFill)} of 50 | ${f0(x.blobs)} | ${f0(f.peakRssMb)} | ${f1(f.cpuS)} | ${f1(f.cpuUsPerVersion)} | ${f2(f.cpuMsPerRequest)} | ${f2(f.cpuMsPerBlob)} | ${r.machineBusy === undefined ? 'n/a' : `${f0(r.machineBusy * 100)}% of ${machine.cores} cores`} (${r.emulatorCpuMs === undefined ? '?' : f1(r.emulatorCpuMs / 1000)} / ${r.azuriteCpuMs === undefined ? '?' : f1(r.azuriteCpuMs / 1000)}) | ${f.complete ? 'yes' : 'NO'} |`,
     );
@@ -270,7 +276,7 @@ export function formatReport(input: {
   lines.push('Notes: requests/s counts every Graph request the product sent (retries included) over the wall time of the run,');
   lines.push('enumeration and tail included; "complete" means the archive holds exactly the versions the emulator serves');
   lines.push('for the exported entities (none lost, none twice) and no entity failed. Peak RSS is getrusage maxRSS of the');
-  lines.push('product process. CPU ms/request and CPU ms/blob divide all of the product\'s CPU by each (not a split).');
+  lines.push("product process. CPU ms/request and CPU ms/blob divide all of the product's CPU by each (not a split).");
   lines.push('');
   const costed = reports.filter((r) => r.costs);
   if (costed.length > 0) {

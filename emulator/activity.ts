@@ -40,7 +40,10 @@ export function addActivity(tenant: Tenant, o: ActivityOptions): ActivityResult 
     if (!chat) continue;
     for (let i = 0; i < o.messagesPerChat; i++) {
       const from = chat.memberIds[i % chat.memberIds.length];
-      tenant.postMessage({ chatId: chat.id }, { ...(from ? { fromUserId: from } : {}), text: `New today ${i + 1}`, atMs: at(i, o.messagesPerChat) });
+      tenant.postMessage(
+        { chatId: chat.id },
+        { ...(from ? { fromUserId: from } : {}), text: `New today ${i + 1}`, atMs: at(i, o.messagesPerChat) },
+      );
       posted++;
     }
   }
