@@ -196,7 +196,8 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
       storage: { latencyMs: o.storageLatencyMs, pinAzurite: true },
     });
   if (o.profiles.has('daily')) {
-    const d = dailyShape((o.quick ? 0.1 : 1) * o.dailyScale);
+    // --quick: 300 users and 30 teams, so the quick run stays within a few minutes.
+    const d = dailyShape((o.quick ? 0.03 : 1) * o.dailyScale);
     list.push({
       ...base,
       name: `daily ${d.shape.users.toLocaleString('en-US')} users / ${d.shape.teams.toLocaleString('en-US')} teams`,
@@ -286,7 +287,8 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   const graphFlags = ['--latency-ms', String(o.latencyMs), '--jitter-ms', String(o.jitterMs), '--rate-limit-rps', String(o.limitRps)];
   const shape: TenantShape = daily ? { ...spec.shape, endsBeforeNowMs: 2 * DAY + 2 * HOUR } : spec.shape;
   const [azurite, emulator] = await Promise.all([
-    startAzurite(),
+    // A machine shared with other work can take a while to start it.
+    startAzurite({ timeoutMs: 120_000 }),
     // The daily profile's set-up runs without latency or limit; they are switched on before the measured run.
     startEmulatorProcess([...seedFlags(shape, spec.seed, nowMs), ...(daily ? [] : graphFlags)]),
   ]);

@@ -3,8 +3,7 @@
 // what one entity cost.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientSecretCredential } from '@azure/identity';
-import { startTestEmulator } from '../../test/support/emulator';
+import { emulatorToken, startTestEmulator } from '../../test/support/emulator';
 import type { Emulator } from '../index';
 
 const NOW = Date.parse('2026-06-15T12:00:00.000Z');
@@ -27,11 +26,7 @@ beforeAll(async () => {
     clock: () => NOW,
     tenant: { seed: 3, users: 20, teams: 4, oneOnOneChats: 10, groupChats: 2, historyDays: 5 },
   });
-  const cred = new ClientSecretCredential(emu.tenantId, emu.clientId, emu.clientSecret, {
-    authorityHost: emu.authorityHost,
-    disableInstanceDiscovery: true,
-  });
-  token = (await cred.getToken(`${emu.origin}/.default`)).token;
+  token = await emulatorToken(emu);
 });
 
 afterAll(async () => {
