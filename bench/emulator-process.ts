@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { trustCertificateInProcess } from '../emulator';
 import type { FaultKnobs } from '../emulator';
+import type { ActivityOptions, ActivityResult } from '../emulator/activity';
 
 export interface EmulatorInfo {
   origin: string;
@@ -25,6 +26,8 @@ export interface EmulatorCountersJson {
   versionsServed: number;
   ledgerSize: number;
   tokensIssued: number;
+  /** message export requests per entity id (only when asked for: `counters(true)`) */
+  exportRequestsByEntity?: Record<string, number>;
 }
 
 export interface EmulatorStatsJson {
@@ -54,7 +57,9 @@ export interface EmulatorProcess {
   pid: number;
   setFaults(patch: Partial<FaultKnobs>): Promise<void>;
   resetCounters(): Promise<void>;
-  counters(): Promise<EmulatorCountersJson>;
+  counters(byEntity?: boolean): Promise<EmulatorCountersJson>;
+  /** Posts a day of new messages in bulk (emulator/activity.ts). */
+  activity(o: ActivityOptions): Promise<ActivityResult>;
   stats(): Promise<EmulatorStatsJson>;
   stop(): Promise<void>;
 }
@@ -117,7 +122,8 @@ export async function startEmulatorProcess(flags: string[], opts: { timeoutMs?: 
     resetCounters: async () => {
       await call('POST', 'reset-counters');
     },
-    counters: () => call<EmulatorCountersJson>('GET', 'counters'),
+    counters: (byEntity = false) => call<EmulatorCountersJson>('GET', byEntity ? 'counters?byEntity=1' : 'counters'),
+    activity: (o) => call<ActivityResult>('POST', 'activity', o),
     stats: () => call<EmulatorStatsJson>('GET', 'stats'),
     stop: async () => {
       process.removeListener('exit', killOnExit);

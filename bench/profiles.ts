@@ -1,7 +1,8 @@
 // The benchmark's synthetic tenants (tenant, heavy and the small subsets for the baseline and the
 // over-limit run) as emulator seed flags, and the scaling that the --scale and --quick flags apply.
 
-export type ProfileName = 'tenant' | 'heavy';
+export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage';
+export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'daily'];
 
 export interface TenantShape {
   users: number;
@@ -16,6 +17,8 @@ export interface TenantShape {
   historyDays: number;
   /** Export users' chats (EXPORT_USERS=all) or only teams (none). */
   exportUsers: boolean;
+  /** The seeded history ends this long before the run's "now" (default: an hour, the emulator's default). */
+  endsBeforeNowMs?: number;
 }
 
 /**
@@ -59,8 +62,8 @@ export function heavyShape(scale: number, perEntity = 20_000): TenantShape {
   };
 }
 
-/** The emulator's command-line flags that seed this tenant. */
-export function seedFlags(shape: TenantShape, seed: number): string[] {
+/** The emulator's command-line flags that seed this tenant (`nowMs`: the run's "now", for endsBeforeNowMs). */
+export function seedFlags(shape: TenantShape, seed: number, nowMs = Date.now()): string[] {
   const flags: Array<[string, number]> = [
     ['seed', seed],
     ['users', shape.users],
@@ -73,6 +76,7 @@ export function seedFlags(shape: TenantShape, seed: number): string[] {
     ['posts-per-channel', shape.postsPerChannel],
     ['replies-per-post', shape.repliesPerPost],
     ['history-days', shape.historyDays],
+    ...(shape.endsBeforeNowMs !== undefined ? [['end-ms', nowMs - shape.endsBeforeNowMs] as [string, number]] : []),
   ];
   return flags.flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
@@ -86,4 +90,57 @@ export function describeShape(shape: TenantShape): string {
     parts.push(`${shape.oneOnOneChats}+${shape.groupChats}+${shape.meetingChats} chats × ${shape.messagesPerChat} msgs`);
   parts.push(`${shape.postsPerChannel} posts × ${shape.repliesPerPost + 1} per channel`, `${shape.historyDays} days`);
   return parts.join(', ');
+}
+
+/**
+ * first run: a small tenant exported from EXPORT_START years back. Most users are in no chat (empty
+ * entities); the seeded history ends two days before the run, so the fresh pass finds nothing.
+ */
+export function firstRunShape(quick = false): TenantShape {
+  return {
+    users: quick ? 24 : 60,
+    teams: quick ? 2 : 4,
+    channelsPerTeam: 3,
+    oneOnOneChats: quick ? 4 : 12,
+    groupChats: quick ? 1 : 3,
+    meetingChats: 1,
+    messagesPerChat: 40,
+    postsPerChannel: 30,
+    repliesPerPost: 2,
+    historyDays: 30,
+    exportUsers: true,
+    endsBeforeNowMs: 2 * 86_400_000,
+  };
+}
+
+/** What happens on the day the daily profile measures: new messages in some chats and teams. */
+export interface DailyActivity {
+  chats: number;
+  messagesPerChat: number;
+  teams: number;
+  postsPerTeam: number;
+}
+
+/**
+ * daily: 10,000 users and 1,000 teams (× scale) after their first run: a thin history (most users in no
+ * chat), then one day on which ~300 chats and ~100 teams get new messages and everything else is idle.
+ */
+export function dailyShape(scale: number): { shape: TenantShape; activity: DailyActivity } {
+  const n = (x: number) => Math.max(1, Math.round(x * scale));
+  return {
+    shape: {
+      users: Math.max(20, n(10_000)),
+      teams: n(1000),
+      channelsPerTeam: 3,
+      oneOnOneChats: n(1000),
+      groupChats: n(200),
+      meetingChats: n(50),
+      messagesPerChat: 3,
+      postsPerChannel: 1,
+      repliesPerPost: 1,
+      historyDays: 2,
+      exportUsers: true,
+    },
+    activity: { chats: n(300), messagesPerChat: 10, teams: n(100), postsPerTeam: 20 },
+  };
 }

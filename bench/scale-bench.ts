@@ -169,7 +169,6 @@ export async function measureScale(
         EXPORT_TABLE_PREFIX: 'scale',
         EXPORT_QUEUE: queueName,
         EXPORT_START: iso(now - 30 * DAY),
-        EXPORT_CHUNK: 'P30D',
         GRAPH_MAX_RPS: '5000',
       },
       { log: silentLogger },

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendJson } from './http-util';
+import { addActivity, type ActivityOptions } from './activity';
 import { countersToJson, type EmulatorCounters } from './counters';
 import type { FaultKnobs } from './faults';
 import type { PostTarget, Tenant } from './tenant';
@@ -70,7 +71,7 @@ export async function handleControl(
         t.setFaults((await jsonBody(req)) as Partial<FaultKnobs>);
         return sendJson(res, 200, t.faults());
       case 'GET /_emulator/counters':
-        return sendJson(res, 200, countersToJson(t.counters, params.get('ledger') === '1'));
+        return sendJson(res, 200, countersToJson(t.counters, params.get('ledger') === '1', params.get('byEntity') === '1'));
       case 'POST /_emulator/reset-counters':
         t.resetCounters();
         return sendJson(res, 200, { ok: true });
@@ -90,6 +91,8 @@ export async function handleControl(
         } else t.setClock(() => Date.now());
         return sendJson(res, 200, { ok: true });
       }
+      case 'POST /_emulator/activity':
+        return sendJson(res, 200, addActivity(t.tenant, (await jsonBody(req)) as ActivityOptions));
       case 'POST /_emulator/mutations': {
         const b = await jsonBody(req);
         const list = (Array.isArray(b) ? b : [b]) as Mutation[];

@@ -36,8 +36,6 @@ export interface EmulatorCounters {
   authorizationHeadersSeen: number;
   /** message pages served (chat and channel export) */
   messagePages: number;
-  /** message pages served per exported entity (`kind:id`, e.g. `user:…`, `team:…`), to check what one entity's export cost */
-  pagesByEntity: Record<string, number>;
   /** message items served, duplicates included */
   versionsServed: number;
   /** version keys (`conv|id|lastModifiedMs|etag`) served at least once */
@@ -67,6 +65,8 @@ export interface EmulatorCounters {
    * window [fromMs, toMs) the $filter asked for, per entity and API.
    */
   windowQueries: Record<string, number>;
+  /** message export requests (pages included, refusals too) per exported entity id: what one entity costs */
+  exportRequestsByEntity: Record<string, number>;
 }
 
 /** `{current|retained} {kind}:{id} {fromMs}..{toMs}`: a window of one entity's export, as counted in windowQueries. */
@@ -93,7 +93,6 @@ export function createCounters(): EmulatorCounters {
       shares: 0,
     },
     byStatus: {},
-    pagesByEntity: {},
     throttled: 0,
     faults: { error: 0, reset: 0, hang: 0, malformed: 0, emptyPage: 0, outOfWindow: 0, lateHidden: 0, tokenEndpointDown: 0, forbidden: 0 },
     tokensIssued: 0,
@@ -113,6 +112,7 @@ export function createCounters(): EmulatorCounters {
     filesInFlight: 0,
     filesMaxInFlight: 0,
     windowQueries: {},
+    exportRequestsByEntity: {},
   };
 }
 
@@ -123,9 +123,13 @@ export function resetCounters(c: EmulatorCounters): void {
   Object.assign(c, { ...fresh, ledger: c.ledger });
 }
 
-/** A JSON-friendly copy (the ledger as an array, and the window reads, only when asked: they can be large). */
-export function countersToJson(c: EmulatorCounters, includeLedger: boolean): Record<string, unknown> {
-  // windowQueries has a key per read window: large for a big tenant, so it goes with the ledger.
-  const { ledger, windowQueries, ...rest } = c;
-  return { ...rest, ledgerSize: ledger.size, ...(includeLedger ? { ledger: [...ledger], windowQueries } : {}) };
+/** A JSON-friendly copy (the ledger, the window reads and the per-entity requests only when asked: they can be large). */
+export function countersToJson(c: EmulatorCounters, includeLedger: boolean, includeByEntity = false): Record<string, unknown> {
+  const { ledger, windowQueries, exportRequestsByEntity, ...rest } = c;
+  return {
+    ...rest,
+    ledgerSize: ledger.size,
+    ...(includeLedger ? { ledger: [...ledger], windowQueries } : {}),
+    ...(includeByEntity ? { exportRequestsByEntity } : {}),
+  };
 }

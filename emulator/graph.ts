@@ -363,6 +363,7 @@ function exportMessages(
   mode: ExportMode = 'current',
 ): void {
   const { tenant, counters } = ctx;
+  counters.exportRequestsByEntity[entity.id] = (counters.exportRequestsByEntity[entity.id] ?? 0) + 1;
   const faults = ctx.faults();
   const bad = unknownOption(params, ['$top', '$filter', '$skiptoken'], false);
   if (bad)
@@ -477,8 +478,6 @@ function exportMessages(
     next = end;
   }
   counters.messagePages++;
-  const entityKey = `${entity.kind}:${entity.id}`;
-  counters.pagesByEntity[entityKey] = (counters.pagesByEntity[entityKey] ?? 0) + 1;
 
   const body: Record<string, unknown> = {
     '@odata.context': `${ctx.origin}/v1.0/$metadata#Collection(chatMessage)`,

@@ -124,7 +124,7 @@ export class GraphHttp {
    */
   async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
     return this.execute<GraphResponse>(this.resolve(pathOrUrl), { ...opts, accept: 'application/json' }, (res, path) => {
-      const body = parseJson(new TextDecoder().decode(res.body));
+      const body = parseJson(utf8Text(res.body));
       if (res.status < 200 || res.status >= 300) return { error: body };
       // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
       if (body === undefined) return { malformed: true };
@@ -153,7 +153,7 @@ export class GraphHttp {
         const contentType = res.headers.get('content-type') ?? undefined;
         return { done: { bytes: res.body, ...opt('contentType', contentType), ...opt('requestId', res.requestId) } };
       }
-      return { error: parseJson(new TextDecoder().decode(res.body)) };
+      return { error: parseJson(utf8Text(res.body)) };
     });
   }
 
@@ -394,4 +394,13 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** Spreads `{ key: value }` only when the value is defined (exactOptional-friendly object building). */
 function opt<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/**
+ * The body as text, as a TextDecoder would give it (UTF-8, a leading byte order mark dropped), without a
+ * decoder object per response: Buffer's own decoding is the cheaper of the two for every page read.
+ */
+function utf8Text(bytes: Buffer): string {
+  const text = bytes.toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

@@ -146,7 +146,7 @@ describe('a first run whose one wide window outlasts the budget (issue 14)', () 
     // the versions fill plus at most one partial page per pass.
     expect(counters.versionsServed).toBe(2 * counters.ledger.size);
     for (const u of fh.h.entities().filter((e) => e.kind === 'user'))
-      expect(counters.pagesByEntity[`user:${u.id}`]).toBeLessThanOrEqual(Math.ceil(archived / 4) + 2);
+      expect(counters.exportRequestsByEntity[u.id]).toBeLessThanOrEqual(Math.ceil(archived / 4) + 2);
     const after = await fh.ctx.deps.checkpoints.get(user);
     expect(after?.readState).toBeUndefined();
     expect(after?.settledWatermarkMs).toBeGreaterThan(endMs - DAY * 2);

@@ -43,7 +43,7 @@ describe('an idle entity in a daily run', () => {
     expect(done.length).toBeGreaterThan(3);
     expect(done.every((r) => r.counts.messages === 0 && r.counts.blobs === 0)).toBe(true);
 
-    for (const r of done) expect(h.emulator.counters.pagesByEntity[`${r.entity.kind}:${r.entity.id}`]).toBe(2);
+    for (const r of done) expect(h.emulator.counters.exportRequestsByEntity[r.entity.id]).toBe(2);
 
     const checkpointTable = tableNames(h.env.EXPORT_TABLE_PREFIX as string).checkpoints;
     const checkpointOps = proxy.operations.filter((op) => op.service === 'table' && op.resource.startsWith(checkpointTable));

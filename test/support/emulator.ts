@@ -1,5 +1,6 @@
 // Starts an in-process Graph + identity emulator for a test file and trusts its certificate.
 
+import { ClientSecretCredential } from '@azure/identity';
 import { startEmulator, trustCertificateInProcess, type Emulator, type EmulatorOptions } from '../../emulator';
 
 /**
@@ -15,3 +16,12 @@ export async function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emu
 
 /** The product side of the lifted limit (see startTestEmulator). */
 export const TEST_HOSTED_CONTENT_ENV = { GRAPH_HOSTED_CONTENT_RPS: '1000' } as const;
+
+/** A Graph access token from the emulator's identity endpoint, as the product's credential gets one. */
+export async function emulatorToken(emulator: Emulator): Promise<string> {
+  const cred = new ClientSecretCredential(emulator.tenantId, emulator.clientId, emulator.clientSecret, {
+    authorityHost: emulator.authorityHost,
+    disableInstanceDiscovery: true,
+  });
+  return (await cred.getToken(`${emulator.origin}/.default`)).token;
+}
