@@ -3,6 +3,7 @@
 // operations without wrapping the SDK clients (they run unchanged against the proxy).
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { proxiedConnectionString } from './tcp-proxy';
 
 export type StorageService = 'blob' | 'queue' | 'table';
 
@@ -25,15 +26,7 @@ export interface CountingStorageProxy {
 export async function countingStorageProxy(connectionString: string): Promise<CountingStorageProxy> {
   const operations: StorageOperation[] = [];
   const servers: Server[] = [];
-  const parts: string[] = [];
-  for (const part of connectionString.split(';')) {
-    const m = /^(BlobEndpoint|QueueEndpoint|TableEndpoint)=(.*)$/i.exec(part.trim());
-    if (!m) {
-      parts.push(part);
-      continue;
-    }
-    const service = m[1]!.slice(0, -'Endpoint'.length).toLowerCase() as StorageService;
-    const target = new URL(m[2]!);
+  const proxied = await proxiedConnectionString(connectionString, async (service, target) => {
     const server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://proxy');
       const path = decodeURIComponent(url.pathname).split('/').slice(2).join('/');
@@ -51,12 +44,10 @@ export async function countingStorageProxy(connectionString: string): Promise<Co
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
-    const proxied = new URL(target.toString());
-    proxied.port = String((server.address() as AddressInfo).port);
-    parts.push(`${m[1]}=${proxied.toString().replace(/\/$/, '')}`);
-  }
+    return (server.address() as AddressInfo).port;
+  });
   return {
-    connectionString: parts.join(';'),
+    connectionString: proxied,
     operations,
     reset: () => {
       operations.length = 0;

@@ -117,12 +117,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   };
 }
 
-/** Proxies for the blob, queue and table endpoints of a connection string, and the rewritten string. */
-export async function proxyStorage(
+/**
+ * Rewrites the blob, queue and table endpoints of a connection string to the ports `proxy` returns
+ * for them (one proxy per endpoint), keeping the account path and every other part.
+ */
+export async function proxiedConnectionString(
   connectionString: string,
-): Promise<{ connectionString: string; proxies: TcpProxy[]; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const proxies: TcpProxy[] = [];
+  proxy: (service: 'blob' | 'queue' | 'table', target: URL) => Promise<number>,
+): Promise<string> {
   const parts: string[] = [];
+  let proxied = 0;
   for (const part of connectionString.split(';')) {
     const m = /^(BlobEndpoint|QueueEndpoint|TableEndpoint)=(.*)$/i.exec(part.trim());
     if (!m) {
@@ -130,14 +134,27 @@ export async function proxyStorage(
       continue;
     }
     const url = new URL(m[2] as string);
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
-    proxies.push(proxy);
-    url.port = String(proxy.port);
+    const service = (m[1] as string).slice(0, -'Endpoint'.length).toLowerCase() as 'blob' | 'queue' | 'table';
+    url.port = String(await proxy(service, new URL(url.toString())));
+    proxied++;
     parts.push(`${m[1]}=${url.toString().replace(/\/$/, '')}`);
   }
-  if (proxies.length === 0) throw new Error('the connection string names no endpoints to proxy');
+  if (proxied === 0) throw new Error('the connection string names no endpoints to proxy');
+  return parts.join(';');
+}
+
+/** Proxies for the blob, queue and table endpoints of a connection string, and the rewritten string. */
+export async function proxyStorage(
+  connectionString: string,
+): Promise<{ connectionString: string; proxies: TcpProxy[]; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
+  const proxies: TcpProxy[] = [];
+  const proxiedString = await proxiedConnectionString(connectionString, async (_service, url) => {
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    proxies.push(proxy);
+    return proxy.port;
+  });
   return {
-    connectionString: parts.join(';'),
+    connectionString: proxiedString,
     proxies,
     cut: async () => {
       await Promise.all(proxies.map((p) => p.cut()));
