@@ -91,7 +91,10 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_SCHEDULE: fc.oneof(junk, fc.constantFrom('0 30 2 * *', 'every day at 2', '* * * * * * *', '0 30 2 * * !')),
   EXPORT_LAG: notIn(isDuration),
   EXPORT_SETTLE: notIn(isDuration),
-  EXPORT_CHUNK: fc.oneof(notIn(isDuration).filter((s) => s.trim().toLowerCase() !== 'none'), fc.constantFrom('PT30S', 'PT0S')),
+  EXPORT_CHUNK: fc.oneof(
+    notIn(isDuration).filter((s) => s.trim().toLowerCase() !== 'none'),
+    fc.constantFrom('PT30S', 'PT0S'),
+  ),
   EXPORT_JOB_BUDGET: fc.oneof(notIn(isDuration), fc.constantFrom('PT0.5S', 'PT0S')),
   EXPORT_START: junk.filter((s) => !/^\d{4}-\d{2}-\d{2}/.test(s)),
   EXPORT_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 1000)), fc.constantFrom('0', '1001')),
