@@ -16,6 +16,29 @@ import { allArchivedKeys, duplicatesIn } from '../support/harness';
 import { testStorage } from '../support/storage';
 import { drainQueues, startFunctionsHarness } from './functions-harness';
 
+/**
+ * A sender-mode tenant of 5 users, the first member without a licence (so the run needs follow-ups),
+ * and a timer that starts the daily run of 3 minutes ago.
+ */
+async function senderModeRun(label: string, seed: number) {
+  const now = Date.now();
+  const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+  const fh = await startFunctionsHarness({
+    label,
+    tenant: { seed, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
+    env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
+  });
+  const unlicensed = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member')[0]!;
+  fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+  const getCtx = () => Promise.resolve(fh.ctx);
+  const timer: Timer = {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
+  };
+  return { fh, unlicensed, getCtx, startRun: () => createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport')) };
+}
+
 describe('sender mode over the queue', () => {
   it('covers a member whose own job was skipped with follow-ups, then closes the run', async () => {
     const now = Date.now();
@@ -90,18 +113,8 @@ describe('sender mode over the queue', () => {
   });
 
   it('fails the run, naming the reader, when a follow-up fails for good', async () => {
-    const now = Date.now();
-    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
-    const fh = await startFunctionsHarness({
-      label: 'fn-sender-cover-fail',
-      tenant: { seed: 55, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
-      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
-    });
+    const { fh, unlicensed, getCtx, startRun } = await senderModeRun('fn-sender-cover-fail', 55);
     try {
-      const members = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
-      const unlicensed = members[0]!;
-      fh.h.emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
-      const getCtx = () => Promise.resolve(fh.ctx);
       const worker = createExportWorkerHandler(getCtx);
       let reader: string | undefined;
       // The first follow-up's user: Graph now refuses its reads for good (its own job has succeeded).
@@ -113,12 +126,7 @@ describe('sender mode over the queue', () => {
         }
         await worker(item, context);
       };
-      const timer: Timer = {
-        isPastDue: false,
-        schedule: { adjustForDST: false },
-        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
-      };
-      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      await startRun();
       await drainQueues(fh, { worker: failingWorker, poison: createExportPoisonHandler(getCtx) }, { batchSize: 1 });
 
       expect(reader).toBeDefined();
@@ -135,25 +143,11 @@ describe('sender mode over the queue', () => {
   });
 
   it('a redelivered job sends the follow-ups again when the worker that claimed them died before sending them', async () => {
-    const now = Date.now();
-    const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
-    const fh = await startFunctionsHarness({
-      label: 'fn-sender-cover-crash',
-      tenant: { seed: 56, users: 5, teams: 0, historyDays: 4, endMs: now - 2 * HOUR },
-      env: { EXPORT_TEAMS: 'none', EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false', EXPORT_CHAT_MODE: 'sender' },
-    });
+    const { fh, getCtx, startRun } = await senderModeRun('fn-sender-cover-crash', 56);
     try {
-      const members = fh.h.emulator.tenant.users.filter((u) => u.hasTeamsData && u.userType === 'Member');
-      fh.h.emulator.setFaults({ entityErrors: { [members[0]!.id]: 'noLicence' } });
-      const getCtx = () => Promise.resolve(fh.ctx);
       const worker = createExportWorkerHandler(getCtx);
       const poison = createExportPoisonHandler(getCtx);
-      const timer: Timer = {
-        isPastDue: false,
-        schedule: { adjustForDST: false },
-        scheduleStatus: { last: iso(scheduledMs - DAY), next: iso(scheduledMs), lastUpdated: iso(scheduledMs - DAY) },
-      };
-      await createDailyExportHandler(getCtx)(timer, fh.invocation('dailyExport'));
+      await startRun();
       // The worker that counts the last job claims the follow-ups, then dies before any is sent: the
       // follow-ups never reach the queue (here: dropped on delivery), and its job message comes back.
       const jobMessages: unknown[] = [];
