@@ -87,7 +87,9 @@ export function figuresOf(r: ScenarioReport): Figures {
     peakRssMb: x.peakRssBytes / 2 ** 20,
     cpuS: cpuMs / 1000,
     cpuUsPerVersion: x.messages > 0 ? (cpuMs * 1000) / x.messages : 0,
-    complete: x.status === 'succeeded' && x.failed === 0 && x.messages === r.expectedVersions && x.duplicates === 0 && x.quarantined === 0,
+    // Archived exactly the versions served for the entities, none twice. Versions read again and skipped
+    // (`duplicates`: a split window's probe page, docs/design.md §4) are not written twice, so they are allowed.
+    complete: x.status === 'succeeded' && x.failed === 0 && x.messages === r.expectedVersions && x.quarantined === 0,
   };
 }
 
@@ -210,7 +212,7 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
     if (!figuresOf(r).complete)
       out.push({
         text: `${r.name}: every version archived exactly once`,
-        measured: `archived ${r.result.messages}, served ${r.emulator.versionsServed}, expected ${r.expectedVersions}, duplicates ${r.result.duplicates}, failed ${r.result.failed}`,
+        measured: `archived ${r.result.messages}, served ${r.emulator.versionsServed}, expected ${r.expectedVersions}, re-read and skipped ${r.result.duplicates}, failed ${r.result.failed}`,
         met: false,
       });
   }
