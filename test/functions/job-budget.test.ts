@@ -153,3 +153,56 @@ describe('a first run whose one wide window outlasts the budget (issue 14)', () 
     expect(after?.lastStatus).toBe('done');
   });
 });
+
+describe('a recorded link Graph no longer honours (issue 14)', () => {
+  let fh: FunctionsHarness;
+
+  beforeAll(async () => {
+    fh = await startFunctionsHarness({
+      label: 'fn-budget-stale-link',
+      tenant: {
+        seed: 33,
+        users: 2,
+        teams: 0,
+        oneOnOneChats: 1,
+        groupChats: 0,
+        meetingChats: 0,
+        messagesPerChat: 40,
+        historyDays: 20,
+        endMs,
+      },
+      faults: { latencyMs: 300 },
+      env: { EXPORT_JOB_BUDGET: 'PT1S', EXPORT_START: '2018-01-01T00:00:00Z', GRAPH_PAGE_SIZE: '4', GRAPH_MAX_RETRIES: '0' },
+    });
+  });
+  afterAll(() => fh?.close());
+
+  it('starts that part over from its first page and still archives every version exactly once', async () => {
+    const user = fh.h.entities().find((e) => e.kind === 'user');
+    if (!user) throw new Error('no user in the tenant');
+    const started = await startDailyRun(fh.ctx, Date.now(), silentLogger);
+    const messages = (await fh.queuedMessages()) as Array<{ entity: { id: string } }>;
+    const mine = messages.find((m) => m.entity.id === user.id);
+    if (!mine) throw new Error('no job for the user');
+    expect((await runJobMessage(fh.ctx, mine as never, silentLogger)).outcome).toBe('continued');
+    const stored = JSON.parse((await fh.ctx.deps.checkpoints.get(user))?.readState ?? '{}') as { parts?: Array<{ nextLink?: string }> };
+    expect(stored.parts?.[0]?.nextLink).toEqual(expect.any(String));
+
+    // The next request for a continuation link (the recorded one) is refused as an expired token.
+    fh.h.emulator.setFaults({ invalidContinuationTokens: 1 });
+    const worker = createExportWorkerHandler(() => Promise.resolve(fh.ctx));
+    const stats = await drainQueues(fh, { worker, poison: createExportPoisonHandler(() => Promise.resolve(fh.ctx)) });
+    expect(stats.poisoned).toBe(0);
+    expect(fh.h.emulator.faults.invalidContinuationTokens).toBe(0);
+    const summary = await fh.ctx.deps.runs.summarize(started.runId);
+    expect(summary?.run.status).toBe('succeeded');
+    expect(summary?.counts.failed).toBe(0);
+    // Re-read versions are skipped, not archived twice; the watermark moved and the read state is gone.
+    const keys = await fh.h.archivedKeys(user);
+    expect(keys.length).toBeGreaterThan(12);
+    expect(new Set(keys).size).toBe(keys.length);
+    const after = await fh.ctx.deps.checkpoints.get(user);
+    expect(after?.readState).toBeUndefined();
+    expect(after?.settledWatermarkMs).toBeGreaterThan(endMs - 2 * DAY);
+  });
+});
