@@ -14,12 +14,14 @@ import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import {
   coverageOf,
+  describeInputError,
   newProductionId,
   planProduction,
   ProductionInputError,
   runProduction,
   type ProductionDeps,
   type ProductionManifest,
+  type ProductionRemedy,
   type ProductionRequest,
   type ProductionSink,
 } from '../rsmf/production';
@@ -47,6 +49,13 @@ export interface ProductionStatusDoc {
   files?: Array<{ name: string; fileName: string; sha256: string; bytes: number; events: number; conversation: string; day: string }>;
   coverage?: ProductionManifest['coverage'];
 }
+
+/** A refused production's way out, in the terms of the request body (the CLI has its own words). */
+export const HTTP_REMEDIES: Readonly<Record<ProductionRemedy, string>> = {
+  'allow-unsettled': 'send "allowUnsettled": true (the production\'s coverage then lists the unsettled days)',
+  'export-missing-days': 'end "to" before the missing days, or wait for the daily export (dailyExport) to reach them',
+  'export-first': 'wait for the first daily export (dailyExport)',
+};
 
 const depsOf = (ctx: AppContext): ProductionDeps => ({
   container: ctx.deps.container,
@@ -133,7 +142,8 @@ export async function requestProduction(
   try {
     plan = await planProduction(req, depsOf(ctx), signal);
   } catch (err) {
-    if (err instanceof ProductionInputError) throw new ValidationError([{ field: fieldName(err.field), message: err.message }]);
+    if (err instanceof ProductionInputError)
+      throw new ValidationError([{ field: fieldName(err.field), message: describeInputError(err, HTTP_REMEDIES) }]);
     throw err;
   }
   const productionId = newProductionId(ctx.clock.now());
@@ -284,7 +294,8 @@ export async function runProductionMessage(
     plog.info('production succeeded', { files: manifest.totals.files, events: manifest.totals.events });
     return 'succeeded';
   } catch (err) {
-    const error = err instanceof ProductionInputError ? `${fieldName(err.field)}: ${err.message}` : errorText(err);
+    const error =
+      err instanceof ProductionInputError ? `${fieldName(err.field)}: ${describeInputError(err, HTTP_REMEDIES)}` : errorText(err);
     await writeStatus(container, { ...running, status: 'failed', finishedAt: iso(ctx.clock.now()), error });
     plog.error('production failed', { error });
     return 'failed';

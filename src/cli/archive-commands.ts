@@ -38,7 +38,7 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
   if (!o.blob) throw new UsageError('cat needs a blob name (see `teams-export ls`)');
   if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
   const deps = await depsFrom(ctx, o.envFile);
-  const noBlob = () => new UsageError(`cat: no blob named ${o.blob}`);
+  const noBlob = () => new UsageError(`cat: no blob named ${o.blob} (\`teams-export ls\` lists them)`);
   if (o.blob.startsWith(CONTENT_PREFIX)) {
     // Stored bytes (an image, a file): written out as they are, e.g. `teams-export cat content/… > file.png`.
     const blob = await openBlobStream(deps.container, o.blob, ctx.signal);

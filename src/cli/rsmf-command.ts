@@ -8,11 +8,13 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   describeGap,
+  describeInputError,
   newProductionId,
   planProduction,
   ProductionInputError,
   runProduction,
   type ProductionManifest,
+  type ProductionRemedy,
   type ProductionSink,
 } from '../rsmf/production';
 import { depsFrom, write, type CliContext } from './cli-context';
@@ -32,6 +34,13 @@ export interface RsmfCommandOptions {
 }
 
 export { newProductionId };
+
+/** A refused production's way out, as a command-line user types it (the HTTP API has its own words). */
+export const CLI_REMEDIES: Readonly<Record<ProductionRemedy, string>> = {
+  'allow-unsettled': 'add --allow-unsettled (production.json then lists the unsettled days under coverage.gaps)',
+  'export-missing-days': 'end --to before the missing days, or export them first (`teams-export run`)',
+  'export-first': 'export first (`teams-export run`)',
+};
 
 /** Writes files into `dir` (created on the first file, so bad input leaves nothing behind). */
 export function folderSink(dir: string): ProductionSink {
@@ -97,7 +106,7 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
     }
     return EXIT_OK;
   } catch (err) {
-    if (err instanceof ProductionInputError) throw new UsageError(`rsmf: --${err.field}: ${err.message}`);
+    if (err instanceof ProductionInputError) throw new UsageError(`rsmf: --${err.field}: ${describeInputError(err, CLI_REMEDIES)}`);
     throw err;
   }
 }

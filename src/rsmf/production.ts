@@ -37,15 +37,28 @@ export interface ProductionRequest {
   allowUnsettled?: boolean;
 }
 
-/** Bad input: the field it is about and what is wrong (CLI exit 2, HTTP 400). */
+/**
+ * What the requester can do to have a refused production accepted. The CLI and the HTTP API each spell a
+ * remedy in their own terms (the flag `--allow-unsettled`, the body field `allowUnsettled`), so every refusal
+ * names the exact switch (describeInputError).
+ */
+export type ProductionRemedy = 'allow-unsettled' | 'export-missing-days' | 'export-first';
+
+/** Bad input: the field it is about, what is wrong, and what would make it right (CLI exit 2, HTTP 400). */
 export class ProductionInputError extends Error {
   constructor(
     readonly field: string,
     message: string,
+    readonly remedies: readonly ProductionRemedy[] = [],
   ) {
     super(message);
     this.name = 'ProductionInputError';
   }
+}
+
+/** The refusal with its remedies in the words of one front end: `message. To produce it: remedy; and remedy`. */
+export function describeInputError(err: ProductionInputError, words: Readonly<Record<ProductionRemedy, string>>): string {
+  return err.remedies.length === 0 ? err.message : `${err.message}. To produce it: ${err.remedies.map((r) => words[r]).join('; and ')}`;
 }
 
 export interface ProductionDeps {
@@ -141,12 +154,17 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
   const missing = gaps.filter((g) => g.state === 'missing');
   if (missing.length > 0 || (gaps.length > 0 && !req.allowUnsettled)) {
     const shown = gaps.slice(0, 20).map(describeGap).join('; ');
+    // Missing days need an export (or a shorter range) whatever is allowed; unsettled ones only the switch.
+    const remedies: ProductionRemedy[] = [];
+    if (missing.length > 0) remedies.push('export-missing-days');
+    if (gaps.length > missing.length && !req.allowUnsettled) remedies.push('allow-unsettled');
     throw new ProductionInputError(
       'to',
-      `the archive does not fully cover ${iso(req.fromMs)}..${iso(req.toMs)}: ${shown}${gaps.length > 20 ? `; and ${gaps.length - 20} more` : ''}${missing.length === 0 ? ' (allow unsettled days to produce anyway)' : ''}`,
+      `the archive does not fully cover ${iso(req.fromMs)}..${iso(req.toMs)}: ${shown}${gaps.length > 20 ? `; and ${gaps.length - 20} more` : ''}`,
+      remedies,
     );
   }
-  if (entities.length === 0) throw new ProductionInputError('from', 'nothing is archived yet: no export is recorded');
+  if (entities.length === 0) throw new ProductionInputError('from', 'nothing is archived yet: no export is recorded', ['export-first']);
   const sources = entities.map((c) => ({ entity: c.entity }));
   await checkConversations(req, sources, deps.container, signal);
   return { request: req, sources, entities: entities.map((c) => c.entity), gaps };

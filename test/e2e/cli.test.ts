@@ -43,6 +43,12 @@ describe('teams-export CLI', () => {
     expect(wrongFlag.stderr).toMatch(/status does not take --now/);
     const traversal = await cli(['cat', 'messages/../locks/x'], env);
     expect(traversal.code).toBe(2);
+    // A refusal with a way out names it.
+    const absent = await cli(['cat', 'messages/users/nobody/2024/01/01/x.jsonl.gz'], env);
+    expect(absent.code).toBe(2);
+    expect(absent.stderr).toBe(
+      'teams-export: cat: no blob named messages/users/nobody/2024/01/01/x.jsonl.gz (`teams-export ls` lists them)\n',
+    );
   });
 
   it('fails at start-up naming an invalid setting, before any work', async () => {

@@ -256,13 +256,23 @@ describe('productions over HTTP', () => {
     expect(missing.field).toBe('to');
     expect(missing.message).toMatch(/does not fully cover/);
     expect(missing.message).toContain(`..${utcDay(dayStart(now) + 30 * DAY - 1)} missing`);
+    // Missing days cannot be allowed away; the unsettled ones in the same range also need the body field.
+    expect(missing.message).toMatch(
+      /missing\. To produce it: end "to" before the missing days, or wait for the daily export \(dailyExport\) to reach them; and send "allowUnsettled": true \(the production's coverage then lists the unsettled days\)$/,
+    );
     expect(entityIds.some((id) => missing.message.includes(id))).toBe(true);
     // read once but not settled yet (EXPORT_SETTLE is a day): refused without allowUnsettled ...
     const unsettled = { from: iso(now - 12 * HOUR), to: iso(now - HOUR) };
     const refused = await startProduction(post(JSON.stringify(unsettled)), fh.invocation('startProduction'));
     expect(refused.status).toBe(400);
     const [field] = (refused.jsonBody as Json).error.fields;
-    expect(field).toMatchObject({ field: 'to', message: expect.stringMatching(/unsettled \(allow unsettled days to produce anyway\)$/) });
+    // The way out names the body field exactly.
+    expect(field).toMatchObject({
+      field: 'to',
+      message: expect.stringMatching(
+        /unsettled\. To produce it: send "allowUnsettled": true \(the production's coverage then lists the unsettled days\)$/,
+      ),
+    });
     expect(field.message).not.toMatch(/missing/);
     // ... and with it accepted, the gaps listed by GET from the start (queued) to the end
     const res = await startProduction(post(JSON.stringify({ ...unsettled, allowUnsettled: true })), fh.invocation('startProduction'));

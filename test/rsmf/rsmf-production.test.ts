@@ -18,11 +18,12 @@ import type { Msg } from '../../emulator/tenant';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { startHarness, type Harness } from '../support/harness';
+import { testStorage } from '../support/storage';
 import { parseRsmf, referenceProblems, rsmfSchemaValidator, type ParsedRsmf } from '../support/rsmf-reader';
 
 type Json = Record<string, unknown>;
 
-async function cli(h: Harness, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(h: Pick<Harness, 'env'>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -282,8 +283,15 @@ describe('teams-export rsmf', () => {
       [['--from', iso(fromMs), '--to', iso(toMs), '--user', 'no-such-user'], /unknown user no-such-user/],
       [['--from', iso(fromMs), '--to', iso(toMs), '--team', 'no-such-team'], /unknown team no-such-team/],
       [['--from', iso(fromMs), '--to', iso(toMs), '--conversation', '19:nothing@thread.v2'], /unknown conversation 19:nothing@thread.v2/],
-      [['--from', iso(fromMs), '--to', iso(now + 2 * DAY)], /does not fully cover .*missing/],
-      [['--from', iso(fromMs), '--to', iso(now - HOUR)], /does not fully cover .*unsettled/],
+      // Each refusal with a way out names the exact flag or command.
+      [
+        ['--from', iso(fromMs), '--to', iso(now + 2 * DAY)],
+        /does not fully cover .*missing\. To produce it: end --to before the missing days, or export them first \(`teams-export run`\); and add --allow-unsettled/,
+      ],
+      [
+        ['--from', iso(fromMs), '--to', iso(now - HOUR)],
+        /does not fully cover .*unsettled\. To produce it: add --allow-unsettled \(production.json then lists the unsettled days under coverage.gaps\)\n$/,
+      ],
     ];
     for (const [i, [args, message]] of cases.entries()) {
       const out = join(base, `case-${i}`);
@@ -292,6 +300,36 @@ describe('teams-export rsmf', () => {
       expect(r.stderr).toMatch(message);
       expect(existsSync(out)).toBe(false);
     }
+    // Over unsettled days allowed, only the days that are missing still refuse it, and the flag is not offered again.
+    const missingAndUnsettled = await cli(h, [
+      'rsmf',
+      '--from',
+      iso(fromMs),
+      '--to',
+      iso(now + 2 * DAY),
+      '--allow-unsettled',
+      '--out',
+      join(base, 'm'),
+    ]);
+    expect(missingAndUnsettled.code).toBe(2);
+    expect(missingAndUnsettled.stderr).toMatch(
+      /missing\. To produce it: end --to before the missing days, or export them first \(`teams-export run`\)\n$/,
+    );
+    // An archive with no export recorded at all (its own, empty tables) says to export first.
+    const empty = testStorage('rsmf-empty');
+    const nothing = await cli({ env: { ...h.env, EXPORT_CONTAINER: empty.container, EXPORT_TABLE_PREFIX: empty.tablePrefix } }, [
+      'rsmf',
+      '--from',
+      iso(fromMs),
+      '--to',
+      iso(toMs),
+      '--out',
+      join(base, 'empty'),
+    ]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toBe(
+      'teams-export: rsmf: --from: nothing is archived yet: no export is recorded. To produce it: export first (`teams-export run`)\n',
+    );
   });
 
   it('produces over unsettled days only when allowed, and says which entities and days', async () => {
