@@ -50,7 +50,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     out('');
     out(`1) First daily run: the whole history (${HISTORY_DAYS} days), every user's chats and every team's channels.`);
     const first = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
-    printOutcome(ctx, first, false);
+    printOutcome(ctx, first, { json: false });
 
     out('');
     out('2) Meanwhile in Teams: a message is edited, one deleted, one reacted to, one posted.');
@@ -59,7 +59,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     const laterMs = Date.now() + 10 * 60_000;
     out('   Second daily run, ten minutes later: only the new versions are added, nothing is rewritten.');
     const second = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs: laterMs });
-    printOutcome(ctx, second, false);
+    printOutcome(ctx, second, { json: false });
     out('   (a chat message is archived under every member of the chat, so each change appears once per member)');
 
     out('');

@@ -2,17 +2,19 @@
 import type { AppDeps } from '../deps';
 import { runExport, type RunOutcome, type RunSpec } from '../export/run-in-process';
 import { readRunReport } from '../export/run-lifecycle';
-import { reportLines } from '../export/run-report';
 import { iso, parseInstant } from '../time';
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { depsFrom, write, type CliContext } from './cli-context';
 import { canonicalEntityIds, checkEntityArgs, checkNotFuture, FUTURE_BACKFILL, FUTURE_RUN } from './operator-input';
 import { createProgressDisplay } from './progress';
+import { reportLines } from './report-text';
 
 export interface RunCommandOptions {
   now?: string;
   envFile?: string;
   json?: boolean;
+  /** List every skipped entity (id, Graph's status, code and request-id), not only the counts by reason. */
+  verbose?: boolean;
 }
 
 export function parseInstantArg(flag: string, value: string): number {
@@ -26,7 +28,7 @@ export async function runCommand(ctx: CliContext, o: RunCommandOptions): Promise
   checkNotFuture('--now', nowMs, Date.now(), FUTURE_RUN);
   const deps = await depsFrom(ctx, o.envFile);
   const outcome = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
-  printOutcome(ctx, outcome, o.json === true);
+  printOutcome(ctx, outcome, { json: o.json === true, verbose: o.verbose === true });
   return outcome.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
 }
 
@@ -37,6 +39,7 @@ export interface BackfillCommandOptions {
   team?: string[];
   envFile?: string;
   json?: boolean;
+  verbose?: boolean;
 }
 
 export async function backfillCommand(ctx: CliContext, o: BackfillCommandOptions): Promise<number> {
@@ -49,7 +52,7 @@ export async function backfillCommand(ctx: CliContext, o: BackfillCommandOptions
   const deps = await depsFrom(ctx, o.envFile);
   const ids = await canonicalEntityIds(deps.http, o.user ?? [], o.team ?? [], ctx.signal);
   const outcome = await executeWithProgress(ctx, deps, { kind: 'backfill', window: { fromMs, toMs }, ...ids });
-  printOutcome(ctx, outcome, o.json === true);
+  printOutcome(ctx, outcome, { json: o.json === true, verbose: o.verbose === true });
   return outcome.status === 'succeeded' ? EXIT_OK : EXIT_RUN_FAILED;
 }
 
@@ -65,8 +68,13 @@ export async function executeWithProgress(ctx: CliContext, deps: AppDeps, spec: 
   }
 }
 
-export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): void {
-  if (json) {
+/**
+ * A run's outcome: totals, the collection report (skipped entities as counts by reason, in plain words) and
+ * every failed entity. Skipped entities are listed one by one only with `verbose`; `json` prints everything,
+ * ids included, as one document.
+ */
+export function printOutcome(ctx: CliContext, o: RunOutcome, opts: { json: boolean; verbose?: boolean }): void {
+  if (opts.json) {
     write(
       ctx.stdout,
       JSON.stringify({ runId: o.runId, status: o.status, error: o.error, totals: o.progress, report: o.report, problems: problems(o) }),
@@ -79,14 +87,16 @@ export function printOutcome(ctx: CliContext, o: RunOutcome, json: boolean): voi
   write(ctx.stdout, `  versions: ${p.messages} new, ${p.duplicates} already archived, ${p.quarantined} quarantined; ${p.pages} pages`);
   write(ctx.stdout, `  blobs:    ${p.blobs} written (${(p.bytes / 1024).toFixed(1)} KiB gzipped)`);
   if (o.report) for (const line of reportLines(o.report)) write(ctx.stdout, line);
-  for (const r of problems(o)) {
-    // Skips are expected (no Teams data, one forbidden entity): status, code and request-id say enough.
+  const listed = problems(o).filter((r) => opts.verbose === true || r.status !== 'skipped');
+  for (const r of listed) {
+    // A skip is expected (no mailbox, a deleted user): status, code and request-id say enough.
     const detail = r.status === 'skipped' ? `${r.httpStatus ?? ''} ${r.code ?? ''}`.trim() : r.message;
     write(
       ctx.stdout,
       `  ${r.status} ${r.entity}: ${detail}${r.requestId && !detail.includes(r.requestId) ? ` (request-id ${r.requestId})` : ''}`,
     );
   }
+  if (opts.verbose !== true && p.skipped > 0) write(ctx.stdout, "  the skipped entities' ids and Graph's answers: --verbose or --json");
 }
 
 function problems(o: RunOutcome) {
@@ -97,6 +107,7 @@ function problems(o: RunOutcome) {
       entity: `${r.entity.kind}:${r.entity.id}`,
       httpStatus: r.error?.status,
       code: r.error?.code,
+      reason: r.error?.reason,
       message: r.error?.message ?? '',
       requestId: r.error?.requestId,
     }));

@@ -12,8 +12,8 @@ import { rsmfCommand } from './rsmf-command';
 export const USAGE = `usage: teams-export <command> [options]
 
 commands:
-  run [--now ISO]                           one scheduled export run (both passes, every entity)
-  backfill --from ISO --to ISO [--user ID]... [--team ID]...
+  run [--now ISO] [--verbose]               one scheduled export run (both passes, every entity)
+  backfill --from ISO --to ISO [--user ID]... [--team ID]... [--verbose]
                                             export a date range (all entities when none named);
                                             never moves the daily watermarks
   status [--json]                           checkpoints per entity and the latest runs
@@ -34,6 +34,8 @@ commands:
 options:
   --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
   --json            machine-readable output (run, backfill, status, ls)
+  --verbose         run, backfill: list every skipped entity (id, Graph's answer), not only
+                    the counts by reason
   -h, --help        this text
 
 Settings come from environment variables; see README.md for the list.`;
@@ -80,6 +82,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       'allow-unsettled': { type: 'boolean' },
       'env-file': { type: 'string' },
       json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
       keep: { type: 'boolean' },
       text: { type: 'boolean' },
       port: { type: 'string' },
@@ -91,8 +94,8 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   const allowed: Record<Command, string[]> = {
-    run: ['now', 'env-file', 'json'],
-    backfill: ['from', 'to', 'user', 'team', 'env-file', 'json'],
+    run: ['now', 'env-file', 'json', 'verbose'],
+    backfill: ['from', 'to', 'user', 'team', 'env-file', 'json', 'verbose'],
     status: ['env-file', 'json'],
     ls: ['env-file', 'json'],
     cat: ['env-file', 'text'],
@@ -111,12 +114,14 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
   const envFile = values['env-file'];
   const json = values.json === true;
   const common = { ...(envFile !== undefined ? { envFile } : {}), json };
+  const verbose = values.verbose === true;
   switch (cmd) {
     case 'run':
-      return runCommand(ctx, { ...common, ...(values.now !== undefined ? { now: values.now } : {}) });
+      return runCommand(ctx, { ...common, verbose, ...(values.now !== undefined ? { now: values.now } : {}) });
     case 'backfill':
       return backfillCommand(ctx, {
         ...common,
+        verbose,
         ...(values.from !== undefined ? { from: values.from } : {}),
         ...(values.to !== undefined ? { to: values.to } : {}),
         user: values.user ?? [],

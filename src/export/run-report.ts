@@ -2,7 +2,7 @@
 // content that could not be fetched, the kinds Graph refused the app for, and what the export APIs do
 // not cover with this deployment's settings. Built from the run's job rows, so the single-process run
 // and the queued run report the same, and written into run.json, `teams-export status` and
-// GET /api/runs/{id} (docs/design.md §13).
+// GET /api/runs/{id} (docs/design.md §13). The CLI's text of it: src/cli/report-text.ts.
 import { ENTITY_KINDS, type EntityKind } from '../model/entity';
 import { addReasonCounts, APP_REFUSAL_REASON, type JobStatus } from '../model/job';
 import type { JobRecord } from '../state/run-store';
@@ -119,22 +119,4 @@ export function blindSpots(c: Coverage): string[] {
     notes.push('EXPORT_HOSTED_CONTENTS is off: pasted images, code snippets and custom emoji are referenced, not stored');
   if (!c.files) notes.push('EXPORT_ATTACHMENTS is off: SharePoint and OneDrive files attached to messages are referenced, not stored');
   return notes;
-}
-
-/** The report as a few lines for the CLI. */
-export function reportLines(r: CollectionReport): string[] {
-  const lines: string[] = [];
-  for (const [kind, k] of Object.entries(r.kinds)) {
-    const skipped = Object.entries(k.skipped).map(([reason, n]) => `${n} ${reason}`);
-    lines.push(
-      `  ${kind}: ${k.planned} planned, ${k.exported} exported, ${Object.values(k.skipped).reduce((a, b) => a + b, 0)} skipped${skipped.length > 0 ? ` (${skipped.join(', ')})` : ''}, ${k.failed} failed${k.refused > 0 ? ` (${k.refused} refused)` : ''}${k.pending > 0 ? `, ${k.pending} pending` : ''}`,
-    );
-  }
-  for (const refusal of r.refusals) lines.push(`  refused: ${refusal.error}`);
-  if (r.content.fetched) {
-    const unfetched = Object.entries(r.content.unfetched).map(([status, n]) => `${n} ${status}`);
-    lines.push(`  content not fetched: ${unfetched.length > 0 ? unfetched.join(', ') : 'none'}`);
-  } else lines.push(`  content: ${r.content.note}`);
-  for (const note of r.blindSpots) lines.push(`  not covered: ${note}`);
-  return lines;
 }

@@ -16,6 +16,38 @@ export type FailureKind = 'retryable' | 'skip-entity' | 'app-refusal' | 'fatal';
 /** Why an entity was skipped: recorded with the skip so a report can count reasons. */
 export type SkipReason = 'no-mailbox' | 'no-teams-licence' | 'entity-gone' | 'invalid-user' | 'forbidden';
 
+/**
+ * Each skip reason in plain words, for users and for teams: what Graph answered and what it means for the
+ * archive. The run report prints it after a count ("6 users that Graph answers 404 for: …"), so an expected
+ * skip does not read like an error; docs/graph-errors.md ("Skip reasons in the run report") lists the same
+ * words. A skip is never a loss: Graph has nothing it will serve for the entity.
+ */
+export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, { users: string; teams: string }>> = {
+  'no-mailbox': {
+    users: 'without an Exchange Online mailbox (MailboxNotEnabledForRESTAPI): Teams keeps chat messages there, so Graph has none for them',
+    teams: 'whose group has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): Graph has no channel messages for them',
+  },
+  'no-teams-licence': {
+    users:
+      'without a licence Graph accepts (403 "Failed to get license information"): Graph reads no chats of unlicensed users; assign a licence to export them',
+    teams: 'refused by Graph for a missing licence (403 "Failed to get license information")',
+  },
+  'entity-gone': {
+    users: 'that Graph answers 404 for: without a mailbox, so Graph has no chats for them, or deleted since they were listed',
+    teams: 'that Graph answers 404 for: deleted since they were listed, or a group without a team',
+  },
+  'invalid-user': {
+    users: 'that Graph calls invalid (ErrorInvalidUser): Graph has no mailbox, so no chats, for them',
+    teams: 'that Graph calls invalid (ErrorInvalidUser): Graph has nothing to export for them',
+  },
+  forbidden: {
+    users:
+      "that Graph refused (403) one by one while other users were read: not a missing app permission but something about these users (Graph's message says what)",
+    teams:
+      "that Graph refused (403) one by one while other teams were read: not a missing app permission but something about these teams (Graph's message says what)",
+  },
+};
+
 export interface Classification {
   kind: FailureKind;
   /** For 'skip-entity'. */

@@ -105,6 +105,66 @@ describe('teams-export CLI', () => {
     for (const l of lines) expect(JSON.parse(l)).toHaveProperty('id');
   });
 
+  it('reports skipped entities as counts by reason in plain words; ids only with --verbose or --json', async () => {
+    const storage = testStorage('cli-skips');
+    const e = {
+      ...env,
+      EXPORT_STORAGE: storage.connectionString,
+      EXPORT_CONTAINER: storage.container,
+      EXPORT_TABLE_PREFIX: storage.tablePrefix,
+    };
+    const users = emulator.tenant.users.filter((u) => u.hasTeamsData && u.accountEnabled).slice(0, 3);
+    expect(users).toHaveLength(3);
+    const [noMailbox1, noMailbox2, gone] = users.map((u) => u.id) as [string, string, string];
+    const skippedIds = [noMailbox1, noMailbox2, gone];
+    const args = ['backfill', '--from', iso(now - 2 * DAY), '--to', iso(now - DAY), ...users.flatMap((u) => ['--user', u.id])];
+    emulator.setFaults({ entityErrors: { [noMailbox1]: 'mailboxNotEnabled', [noMailbox2]: 'mailboxNotEnabled', [gone]: 'userGone' } });
+    try {
+      const text = await cli(args, e);
+      expect(text.code, text.stderr).toBe(0);
+      const report = text.stdout.slice(text.stdout.indexOf('  user:'));
+      expect(report).toMatch(
+        new RegExp(
+          [
+            '^ {2}user: 3 planned, 0 exported, 3 skipped, 0 failed',
+            ' {4}2 users without an Exchange Online mailbox \\(MailboxNotEnabledForRESTAPI\\): Teams keeps chat messages there, so Graph has none for them',
+            ' {4}1 user that Graph answers 404 for: without a mailbox, so Graph has no chats for them, or deleted since they were listed',
+            ' {2}',
+          ].join('\n'),
+        ),
+      );
+      expect(text.stdout).toMatch(/^ {2}the skipped entities' ids and Graph's answers: --verbose or --json$/m);
+      for (const id of skippedIds) expect(text.stdout).not.toContain(id);
+
+      const verbose = await cli([...args, '--verbose'], e);
+      expect(verbose.code, verbose.stderr).toBe(0);
+      expect(verbose.stdout).toContain('    2 users without an Exchange Online mailbox');
+      expect(verbose.stdout).toMatch(
+        new RegExp(`^ {2}skipped user:${noMailbox1}: 400 MailboxNotEnabledForRESTAPI \\(request-id [0-9a-f-]+\\)$`, 'm'),
+      );
+      expect(verbose.stdout).toMatch(
+        new RegExp(`^ {2}skipped user:${gone}: 404 Request_ResourceNotFound \\(request-id [0-9a-f-]+\\)$`, 'm'),
+      );
+      expect(verbose.stdout).not.toContain('--verbose or --json');
+
+      const json = await cli([...args, '--json'], e);
+      expect(json.code, json.stderr).toBe(0);
+      const { problems } = JSON.parse(json.stdout) as {
+        problems: Array<{ entity: string; status: string; reason: string; requestId: string }>;
+      };
+      expect(problems.map((p) => [p.entity, p.status, p.reason]).sort()).toEqual(
+        [
+          [`user:${noMailbox1}`, 'skipped', 'no-mailbox'],
+          [`user:${noMailbox2}`, 'skipped', 'no-mailbox'],
+          [`user:${gone}`, 'skipped', 'entity-gone'],
+        ].sort(),
+      );
+      for (const p of problems) expect(p.requestId).toMatch(/^[0-9a-f-]+$/);
+    } finally {
+      emulator.setFaults({ entityErrors: {} });
+    }
+  });
+
   it('a process killed mid-run loses nothing: the next run completes without duplicates', async () => {
     const storage = testStorage('cli-kill');
     const e = {

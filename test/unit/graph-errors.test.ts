@@ -8,6 +8,7 @@ import {
   GraphError,
   MalformedResponseError,
   parseErrorBody,
+  SKIP_REASON_TEXT,
   type Classification,
 } from '../../src/graph/graph-errors';
 
@@ -137,5 +138,28 @@ describe('parseErrorBody', () => {
     expect(parseErrorBody({ error: { code: '', message: 7 } })).toEqual({});
     expect(parseErrorBody('not json')).toEqual({});
     expect(parseErrorBody(undefined)).toEqual({});
+  });
+});
+
+describe('skip reasons in plain words (docs/graph-errors.md, "Skip reasons in the run report")', () => {
+  it('the doc table gives every skip reason the words the run report prints, for users and for teams', () => {
+    const text = readFileSync(join(__dirname, '../../docs/graph-errors.md'), 'utf8');
+    const section = text.slice(text.indexOf('## Skip reasons in the run report'), text.indexOf('## Token endpoint'));
+    const fromDoc = Object.fromEntries(
+      [...section.matchAll(/^\| `([a-z-]+)` \| (.+?) \| (.+?) \|$/gm)].map((m) => [m[1], { users: m[2], teams: m[3] }]),
+    );
+    expect(fromDoc).toEqual(SKIP_REASON_TEXT);
+  });
+
+  it('every reason the classifier skips with has its words', () => {
+    const reasons = new Set(
+      Object.keys(ERROR_SHAPES).flatMap((name) => {
+        const shape = errorShape(name as ErrorShapeName, '0b4f1cf6-54c8-4820-bbb7-2a1f4257ade5');
+        const reason = classifyFailure(shape.status, shape.code, shape.message).reason;
+        return reason ? [reason] : [];
+      }),
+    );
+    reasons.add(classifyFailure(403, 'Forbidden').reason!);
+    expect([...reasons].sort()).toEqual(Object.keys(SKIP_REASON_TEXT).sort());
   });
 });

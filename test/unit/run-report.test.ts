@@ -1,7 +1,8 @@
 // The collection report (docs/design.md §13) built from job rows: per kind, skip reasons, refusals,
 // content not fetched, and the blind spots that follow from the settings.
 import { describe, expect, it } from 'vitest';
-import { blindSpots, collectionReport, reportLines, type Coverage } from '../../src/export/run-report';
+import { reportLines } from '../../src/cli/report-text';
+import { blindSpots, collectionReport, type Coverage } from '../../src/export/run-report';
 import { emptyCounts } from '../../src/model/job';
 import type { JobRecord } from '../../src/state/run-store';
 
@@ -37,7 +38,18 @@ describe('collectionReport', () => {
     expect(report.refusals).toEqual([{ kind: 'team', error: 'Graph refused teams: grant ChannelMessage.Read.All' }]);
     expect(report.content).toEqual({ fetched: true, unfetched: { missing: 3, forbidden: 3 } });
     const text = reportLines(report).join('\n');
-    expect(text).toContain('user: 5 planned, 1 exported, 3 skipped (2 no-teams-licence, 1 no-mailbox), 0 failed, 1 pending');
+    // Skips are counts by reason in plain words, the largest group first; no ids.
+    expect(text).toContain(
+      [
+        '  user: 5 planned, 1 exported, 3 skipped, 0 failed, 1 pending',
+        '    2 users without a licence Graph accepts (403 "Failed to get license information"): Graph reads no chats of unlicensed users; assign a licence to export them',
+        '    1 user without an Exchange Online mailbox (MailboxNotEnabledForRESTAPI): Teams keeps chat messages there, so Graph has none for them',
+        '  team: 3 planned, 0 exported, 1 skipped, 2 failed (1 refused)',
+        '    1 team not run: the run stopped when Graph refused the app (the "refused" line says what to grant)',
+        '  deletedTeam: 1 planned, 0 exported, 1 skipped, 0 failed',
+        '    1 deleted team skipped: Graph answered 404',
+      ].join('\n'),
+    );
     expect(text).toContain('refused: Graph refused teams: grant ChannelMessage.Read.All');
     expect(text).toContain('content not fetched: 3 missing, 3 forbidden');
   });
