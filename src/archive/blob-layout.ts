@@ -267,9 +267,19 @@ export function jobManifestName(runId: string, entity: Entity, writer?: string):
   return writer === undefined ? `${job}.json` : `${job}/${checkRunId(writer)}.json`;
 }
 
-/** `manifests/{runId}/sender-cover/{kind}/{id}.json`: sender mode's follow-up read of one user's chats. */
-export function senderCoverManifestName(runId: string, entity: Entity): string {
-  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/sender-cover/${entityPath(entity)}.json`;
+/**
+ * `manifests/{runId}/sender-cover/users/{seg}/{writer}.json`: one execution of sender mode's follow-up
+ * read of one user's chats (one per execution, like the job's). Without `writer`: the single manifest
+ * `…/{seg}.json` of archives written before.
+ */
+export function senderCoverManifestName(runId: string, entity: Entity, writer?: string): string {
+  const cover = `${MANIFESTS_PREFIX}${checkRunId(runId)}/sender-cover/${entityPath(entity)}`;
+  return writer === undefined ? `${cover}.json` : `${cover}/${checkRunId(writer)}.json`;
+}
+
+/** The folder of one job's execution manifests (or, with `cover`, of its sender-mode follow-up's). */
+export function executionManifestsPrefix(runId: string, entity: Entity, cover = false): string {
+  return `${MANIFESTS_PREFIX}${checkRunId(runId)}/${cover ? 'sender-cover/' : ''}${entityPath(entity)}/`;
 }
 
 /** `manifests/{runId}/other-senders.json`: sender mode's member ids for the run's queued jobs. */

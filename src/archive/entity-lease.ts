@@ -104,6 +104,21 @@ export class EntityLease {
     return this.lostController.signal.aborted;
   }
 
+  /**
+   * Throws LeaseLostError unless the lease is surely still ours: not lost, not released, and confirmed
+   * recently enough that it cannot have expired and been taken (the last confirmed renewal was sent less
+   * than the duration minus one renewal's time to answer ago). For writes that storage cannot fence with
+   * the lease itself, such as table rows (docs/design.md §8).
+   */
+  assertHeld(): void {
+    if (this.lost) throw this.lostController.signal.reason as Error;
+    if (this.released) throw new LeaseLostError('released');
+    if (Date.now() - this.lastRenewedMs >= this.durationSec * 1000 - this.tryTimeoutMs) {
+      this.markLost('no renewal confirmed within the lease period');
+      throw this.lostController.signal.reason as Error;
+    }
+  }
+
   /** Aborts (with a LeaseLostError) when the lease is lost, so a job stops writing the moment it happens. */
   get lostSignal(): AbortSignal {
     return this.lostController.signal;
