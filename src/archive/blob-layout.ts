@@ -14,6 +14,9 @@ export const CONTENT_PREFIX = 'content/';
 /** The stored bytes themselves, named by their SHA-256. */
 export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 
+/** The root of every production's folder. */
+export const PRODUCTIONS_PREFIX = 'productions/';
+
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
 export const ARCHIVE_PREFIXES: readonly string[] = [
   MESSAGES_PREFIX,
@@ -22,7 +25,7 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
   'retained/',
   CONTENT_PREFIX,
   'directory/',
-  'productions/',
+  PRODUCTIONS_PREFIX,
 ];
 /**
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
@@ -338,7 +341,7 @@ export function directoryMonthPrefix(year: number, month: number): string {
 
 /** `productions/{productionId}/`: the RSMF files and production manifest of one production. */
 export function productionPrefix(productionId: string): string {
-  return `productions/${checkRunId(productionId)}/`;
+  return `${PRODUCTIONS_PREFIX}${checkRunId(productionId)}/`;
 }
 
 /** `productions/{productionId}/{fileName}`: one RSMF file of a production (a plain file name, no folders). */
@@ -356,6 +359,11 @@ export function productionManifestName(productionId: string): string {
 /** `productions/{productionId}/status.json`: the state of a production started over HTTP (rewritten as it runs). */
 export function productionStatusName(productionId: string): string {
   return `${productionPrefix(productionId)}status.json`;
+}
+
+/** `locks/productions/{productionId}`: the blob whose lease says which worker builds this production. */
+export function productionLockName(productionId: string): string {
+  return `locks/productions/${checkRunId(productionId)}`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

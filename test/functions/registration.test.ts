@@ -25,6 +25,7 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'list-exports': () => import('../../functions/list-exports'),
   'read-export': () => import('../../functions/read-export'),
   viewer: () => import('../../functions/viewer'),
+  'sweep-stuck': () => import('../../functions/sweep-stuck'),
 };
 
 function triggerOf(name: string): Binding {
@@ -43,7 +44,7 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the eleven functions of the app', () => {
+  it('registers exactly the twelve functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual([...APP_FUNCTIONS]);
   });
 
@@ -53,6 +54,13 @@ describe('function registration', () => {
     expect(t.schedule).toBe('%EXPORT_SCHEDULE%');
     expect(t.runOnStartup).toBe(false);
     expect(t.useMonitor).toBe(true);
+  });
+
+  it('sweepStuck is a 15-minute timer that does not run on start-up', () => {
+    const t = triggerOf('sweepStuck');
+    expect(t.type).toBe('timerTrigger');
+    expect(t.schedule).toBe('0 */15 * * * *');
+    expect(t.runOnStartup).toBe(false);
   });
 
   it('exportWorker and exportPoison listen on the jobs queue and its poison queue through EXPORT_STORAGE', () => {

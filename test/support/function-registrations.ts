@@ -15,6 +15,7 @@ export const APP_FUNCTIONS = [
   'readExport',
   'startBackfill',
   'startProduction',
+  'sweepStuck',
   'viewer',
 ] as const;
 
