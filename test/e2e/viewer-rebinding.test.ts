@@ -174,7 +174,8 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
     const h = (hostile.address() as AddressInfo).port;
     const context = await investigator(viewer);
     try {
-      const target = `${viewer.origin}/`;
+      const viewerOrigin = new URL(viewer.url).origin;
+      const target = `${viewerOrigin}/`;
       for (const [origin, sameSite] of [
         [`http://127.0.0.1:${h}`, true],
         [`http://evil.test:${h}`, false],
@@ -198,7 +199,7 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
               img.src = src;
               document.body.append(img);
             }),
-          `${viewer.origin}/content/${sha}`,
+          `${viewerOrigin}/content/${sha}`,
         );
         expect(loaded, origin).toBe(false);
         // The viewer refused each one itself; the browser sent the cookie only within the site.
