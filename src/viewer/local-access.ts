@@ -108,6 +108,11 @@ export function localAccess(port: number): LocalAccess {
         return value !== undefined && sameSecret(value, session);
       })();
       const offered = url.searchParams.get(TOKEN_PARAM);
+      // Followed from another site's page, the cookie set here would not come back (SameSite=Strict):
+      // refuse before the token is spent, and say how to open it.
+      const site = req.headers['sec-fetch-site'];
+      if (offered !== null && site !== undefined && site !== 'none' && site !== 'same-origin')
+        return answer(403, 'Paste this address into the browser’s address bar (or click it in the terminal); it cannot be opened from a web page.');
       if (offered !== null) {
         url.searchParams.delete(TOKEN_PARAM);
         // The same address without the token, so the token is not left in the address bar or history.

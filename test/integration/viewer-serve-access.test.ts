@@ -146,6 +146,13 @@ describe('teams-export serve: who can open it', () => {
     const v = await startViewerServer({ container });
     try {
       const path = `/?${new URL(v.url).searchParams.toString()}`;
+      // A link to it on another site's page does not spend it (the cookie would not come back).
+      for (const site of ['cross-site', 'same-site']) {
+        const followed = await get(portOf(v), path, { 'sec-fetch-site': site, 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' });
+        expect(followed.status, site).toBe(403);
+        expect(followed.body).toMatch(/address bar/);
+        expect(followed.headers['set-cookie']).toBeUndefined();
+      }
       const both = await Promise.all([get(portOf(v), path), get(portOf(v), path)]);
       expect(both.map((r) => r.status).sort()).toEqual([303, 401]);
       const again = await get(portOf(v), path);
