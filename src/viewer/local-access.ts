@@ -101,7 +101,10 @@ export function localAccess(port: number): LocalAccess {
       // Only origin-form targets (`/path`): an absolute URL would name a host of its own.
       if (!(req.url ?? '').startsWith('/')) return answer(400, 'Bad request target.');
       if (fromAnotherSite(req.headers, method))
-        return answer(403, 'This viewer does not answer requests made by other sites’ pages. Open it from the address teams-export serve printed.');
+        return answer(
+          403,
+          'This viewer does not answer requests made by other sites’ pages. Open it from the address teams-export serve printed.',
+        );
       const url = new URL(req.url ?? '/', origin);
       const signedIn = (() => {
         const value = cookieValue(req.headers.cookie, cookieName);
@@ -112,7 +115,10 @@ export function localAccess(port: number): LocalAccess {
       // refuse before the token is spent, and say how to open it.
       const site = req.headers['sec-fetch-site'];
       if (offered !== null && site !== undefined && site !== 'none' && site !== 'same-origin')
-        return answer(403, 'Paste this address into the browser’s address bar (or click it in the terminal); it cannot be opened from a web page.');
+        return answer(
+          403,
+          'Paste this address into the browser’s address bar (or click it in the terminal); it cannot be opened from a web page.',
+        );
       if (offered !== null) {
         url.searchParams.delete(TOKEN_PARAM);
         // The same address without the token, so the token is not left in the address bar or history.

@@ -39,12 +39,14 @@ export async function startViewerServer(o: {
 }): Promise<ViewerServer> {
   const names = cachedDirectoryNames(o.container);
   const links = serverLinks('/');
-  let access: LocalAccess | undefined;
+  // Set once the OS has chosen the port (the checks need it); until then every request is refused.
+  const gate: { access?: LocalAccess } = {};
   const server = createServer((req, res) => {
     void (async () => {
       let response: ViewerResponse;
-      // Fail closed: no answer before the checks exist (they need the port the OS chose).
-      const refused = access ? access.check(req) : { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'starting\n' };
+      const refused = gate.access
+        ? gate.access.check(req)
+        : { status: 503, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'starting\n' };
       if (refused) {
         response = refused;
       } else if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -90,7 +92,8 @@ export async function startViewerServer(o: {
     server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  access = localAccess(port);
+  const access = localAccess(port);
+  gate.access = access;
   const origin = `http://127.0.0.1:${port}`;
   return {
     url: `${origin}${access.openPath}`,

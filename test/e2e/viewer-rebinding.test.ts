@@ -96,10 +96,7 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
     const message = { id: 'm1', chatId: '19:c@thread.v2', createdDateTime: `${DAY}T10:00:00Z`, lastModifiedDateTime: `${DAY}T10:00:00Z` };
     await writeBatch(container, batch, [JSON.stringify(message)], { pass: 'fresh' });
     // A real PNG (1×1), so an <img> that is let through would load.
-    const png = Buffer.from(
-      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
-      'base64',
-    );
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
     sha = (await storeContent(container, png, 'image/png')).sha256;
     browser = await chromium.launch({
       executablePath: CHROMIUM,

@@ -64,7 +64,7 @@ describe('files a sender named, offline and downloaded', () => {
     await ensureContainer(container);
     const entries: unknown[] = [];
     const attachments: unknown[] = [];
-    for (const [i, [name]] of [...NAMES, ['tampered.pdf', '']].entries()) {
+    for (const [i, name] of [...NAMES.map(([sent]) => sent), 'tampered.pdf'].entries()) {
       const stored = await storeContent(container, Buffer.from(`file ${i}: <script>alert(${i})</script>`), 'text/html');
       shas.set(name, stored.sha256);
       const contentUrl = `https://contoso.sharepoint.com/sites/x/file-${i}`;
@@ -124,7 +124,8 @@ describe('files a sender named, offline and downloaded', () => {
         expect(part, f).not.toMatch(/[. ]$/);
       }
       // Only the pages and the viewer's own assets are HTML and script.
-      if (/\.(html|js|css)$/.test(f)) expect(f, f).toMatch(/^(index\.html|assets\/viewer\.(css|js)|u-[^/]+\/(index\.html|[^/]+\/\d{4}-\d{2}-\d{2}\.html))$/);
+      if (/\.(html|js|css)$/.test(f))
+        expect(f, f).toMatch(/^(index\.html|assets\/viewer\.(css|js)|u-[^/]+\/(index\.html|[^/]+\/\d{4}-\d{2}-\d{2}\.html))$/);
     }
     // The chat `con` gets its own folder, and the entity index links to it.
     expect(files).toContain(`u-${USER}/_con/${DAY}.html`);
@@ -151,7 +152,9 @@ describe('files a sender named, offline and downloaded', () => {
     const deps = { container, links: serverLinks('/'), names: async () => NO_NAMES };
     for (const [sent, saved] of NAMES) {
       const res = await viewerRequest(deps, `content/${shas.get(sent)}`, new URLSearchParams({ name: sent }));
-      expect(res.headers['content-disposition'], sent).toBe(`attachment; filename="${saved}"; filename*=UTF-8''${encodeURIComponent(saved)}`);
+      expect(res.headers['content-disposition'], sent).toBe(
+        `attachment; filename="${saved}"; filename*=UTF-8''${encodeURIComponent(saved)}`,
+      );
     }
     // Without a name, the hash with the neutral suffix.
     const bare = await viewerRequest(deps, `content/${shas.get('report.pdf')}`, new URLSearchParams());

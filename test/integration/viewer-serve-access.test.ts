@@ -77,9 +77,10 @@ describe('teams-export serve: who can open it', () => {
 
   beforeAll(async () => {
     storage = testStorage('viewer-serve-access');
-    container = createStorageClients({ kind: 'connectionString', connectionString: storage.connectionString }).blobService.getContainerClient(
-      storage.container,
-    );
+    container = createStorageClients({
+      kind: 'connectionString',
+      connectionString: storage.connectionString,
+    }).blobService.getContainerClient(storage.container);
     await ensureContainer(container);
     batch = batchBlobName({ kind: 'user', id: USER }, DAY, { pass: 'fresh', window, runId: 'r1', seq: 0 });
     const message = { id: 'm1', chatId: '19:c@thread.v2', createdDateTime: `${DAY}T10:00:00Z`, lastModifiedDateTime: `${DAY}T10:00:00Z` };
@@ -110,7 +111,9 @@ describe('teams-export serve: who can open it', () => {
     }
     // No Host at all (HTTP/1.0), and an absolute target naming another host.
     expect(await raw(p, `GET / HTTP/1.0\r\nCookie: ${cookie}\r\n\r\n`)).toBe(421);
-    expect(await raw(p, `GET http://evil.test/ HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).toBe(400);
+    expect(await raw(p, `GET http://evil.test/ HTTP/1.1\r\nHost: 127.0.0.1:${p}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`)).toBe(
+      400,
+    );
   });
 
   it('prints one address whose token sets an HttpOnly, SameSite=Strict cookie and redirects to the address without it', async () => {
@@ -217,7 +220,12 @@ describe('teams-export serve: who can open it', () => {
 
   it('refuses requests made by other sites’ pages, and lets no other origin embed a response', async () => {
     const p = portOf(viewer);
-    const meta = (site: string, mode: string, dest: string) => ({ cookie, 'sec-fetch-site': site, 'sec-fetch-mode': mode, 'sec-fetch-dest': dest });
+    const meta = (site: string, mode: string, dest: string) => ({
+      cookie,
+      'sec-fetch-site': site,
+      'sec-fetch-mode': mode,
+      'sec-fetch-dest': dest,
+    });
     // A fetch or an <img>/<script> from a page on another port of this machine (same site), or anywhere else.
     for (const headers of [
       meta('same-site', 'cors', 'empty'),
@@ -232,7 +240,11 @@ describe('teams-export serve: who can open it', () => {
       expect(res.body).not.toContain(USER);
     }
     // The reader's own pages, the address bar, and a link followed to a page.
-    for (const headers of [meta('same-origin', 'cors', 'empty'), meta('none', 'navigate', 'document'), meta('same-site', 'navigate', 'document')])
+    for (const headers of [
+      meta('same-origin', 'cors', 'empty'),
+      meta('none', 'navigate', 'document'),
+      meta('same-site', 'navigate', 'document'),
+    ])
       expect((await get(p, '/', headers)).status, JSON.stringify(headers)).toBe(200);
     for (const path of ['/', `/content/${sha}`, '/assets/viewer.js', '/nothing']) {
       const res = await get(p, path, { cookie });

@@ -45,11 +45,13 @@ describe('offline attachment names', () => {
   it('hold for any name: safe characters, no device, no trailing dot or space, inert or .bin, short', () => {
     const names = fc.oneof(
       fc.string({ maxLength: 200 }),
-      fc.tuple(
-        fc.constantFrom('con', 'NUL', 'com1', 'Lpt9', 'a', '', '.', '..'),
-        fc.constantFrom('', '.', '. ', ' .', '.txt', '.pdf ', '.hta.', '.HTML', '.exe...'),
-        fc.string({ maxLength: 3 }),
-      ).map(([a, b, c]) => a + b + c),
+      fc
+        .tuple(
+          fc.constantFrom('con', 'NUL', 'com1', 'Lpt9', 'a', '', '.', '..'),
+          fc.constantFrom('', '.', '. ', ' .', '.txt', '.pdf ', '.hta.', '.HTML', '.exe...'),
+          fc.string({ maxLength: 3 }),
+        )
+        .map(([a, b, c]) => a + b + c),
     );
     fc.assert(
       fc.property(names, (name) => {
@@ -75,7 +77,10 @@ describe('content-map values on a page', () => {
     createdDateTime: '2026-03-02T09:00:00.000Z',
     lastModifiedDateTime: '2026-03-02T09:00:00.000Z',
     from: { user: { id: 'u1', displayName: 'Ada' } },
-    body: { contentType: 'html', content: '<p>see <img src="https://graph.microsoft.com/v1.0/chats/c/messages/m1/hostedContents/h1/$value"></p>' },
+    body: {
+      contentType: 'html',
+      content: '<p>see <img src="https://graph.microsoft.com/v1.0/chats/c/messages/m1/hostedContents/h1/$value"></p>',
+    },
     reactions: [],
     attachments: [
       { id: 'a1', contentType: 'reference', contentUrl: 'https://x/1', name: 'one.pdf' },
