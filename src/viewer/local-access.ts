@@ -121,7 +121,7 @@ export function localAccess(port: number): LocalAccess {
         );
       if (offered !== null) {
         url.searchParams.delete(TOKEN_PARAM);
-        // The same address without the token, so the token is not left in the address bar or history.
+        // The same address without the token, so the address bar, bookmarks and copied links never hold it.
         const clean = `${url.pathname}${url.search}`;
         if (!tokenUsed && sameSecret(offered, token)) {
           tokenUsed = true;
