@@ -26,8 +26,9 @@ commands:
                                             one per conversation and UTC day, from the archive
   demo [--keep]                             run everything locally against Azurite and the
                                             Graph emulator (needs the development dependencies)
-  serve [--port N]                          browse the archive in a web browser (127.0.0.1 only,
-                                            default port 8723, 0 for any free port; read-only)
+  serve [--port N]                          browse the archive in a web browser (read-only; prints
+                                            a one-time address for this machine's browser; a free
+                                            port unless --port is given)
   html --from ISO --to ISO [--user ID]... [--team ID]... [--conversation ID]... --out DIR
                                             write offline HTML transcripts (opens from disk)
 

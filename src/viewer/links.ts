@@ -3,6 +3,7 @@
 // names so it opens from disk. Ids travel as blob-layout's id segments, so a URL names exactly one id.
 import { CONTENT_PREFIX, encodeIdSegment } from '../archive/blob-layout';
 import type { BrowsableKind } from '../archive/archive-browser';
+import { inertFileName, isReservedWindowsName } from './file-names';
 
 export interface DayRange {
   from: string;
@@ -56,6 +57,16 @@ export function offlineDayFile(day: string, page = 1): string {
   return page > 1 ? `${day}-p${page}.html` : `${day}.html`;
 }
 
+/**
+ * Folder of a conversation's pages below its entity's folder. An id segment keeps lower-case letters,
+ * so an id like `con` would name a device on Windows: such a folder gets a `_`, which no id segment
+ * contains (encodeIdSegment escapes it), so it cannot collide with another conversation's.
+ */
+export function offlineConversationFolder(conversationId: string): string {
+  const seg = encodeIdSegment(conversationId);
+  return isReservedWindowsName(seg) ? `_${seg}` : seg;
+}
+
 /** Folder of an entity's pages in the offline transcript folder. */
 export function offlineEntityFolder(kind: BrowsableKind, id: string): string {
   return `${KIND_LETTER[kind]}-${encodeIdSegment(id)}`;
@@ -63,19 +74,14 @@ export function offlineEntityFolder(kind: BrowsableKind, id: string): string {
 
 const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
-/** File name of stored bytes in the offline folder: raster images keep their type, anything else is inert `.bin`. */
+/**
+ * File name of stored bytes in the offline folder: raster images keep their type, anything else is
+ * inert `.bin`; an attachment keeps its name, with the neutral suffix unless its type is inert.
+ */
 export function offlineContentFile(sha256: string, contentType: string, name?: string): string {
-  if (name !== undefined) return `files/${sha256}/${safeFileName(name)}`;
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError('not a SHA-256');
+  if (name !== undefined) return `files/${sha256}/${inertFileName(name)}`;
   return `${CONTENT_PREFIX}${sha256}.${EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'bin'}`;
-}
-
-/** A file name that is safe on every file system and cannot climb out of its folder. */
-export function safeFileName(name: string): string {
-  const cleaned = name
-    .replace(/[^\p{L}\p{N} ._()-]/gu, '_')
-    .replace(/^[.\s]+/, '')
-    .slice(0, 120);
-  return cleaned.length > 0 ? cleaned : 'file';
 }
 
 /**
@@ -92,7 +98,7 @@ export function offlineLinks(depth: number, used: (sha256: string, file: string)
     },
     search: () => undefined,
     day: (kind, id, conversationId, day, at) =>
-      `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
+      `${up}${offlineEntityFolder(kind, id)}/${offlineConversationFolder(conversationId)}/${offlineDayFile(day, at?.page)}`,
     raw: () => undefined,
     blob: () => undefined,
     content: (sha256, contentType, name) => {

@@ -16,7 +16,8 @@ import { NO_NAMES, readLatestDirectoryNames, type DirectoryNames } from '../arch
 import type { Logger } from '../log';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { CONTENT_SECURITY_POLICY } from './layout';
-import { safeFileName, type DayRange, type Links } from './links';
+import { inertFileName } from './file-names';
+import type { DayRange, Links } from './links';
 import {
   conversationDayPage,
   dayPages,
@@ -211,7 +212,7 @@ async function content(deps: ViewerDeps, sha256: string, name: string | null): P
   const type = stored.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (name === null && RASTER_IMAGES.has(type))
     return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
-  const file = safeFileName(name ?? sha256);
+  const file = inertFileName(name ?? sha256);
   return plain(200, 'application/octet-stream', stored.bytes, {
     'content-disposition': `attachment; filename="${file.replace(/[^\x20-\x7e]/g, '_').replace(/"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`,
   });
