@@ -14,6 +14,9 @@ export const CONTENT_PREFIX = 'content/';
 /** The stored bytes themselves, named by their SHA-256. */
 export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 
+/** RSMF productions (`productions/{productionId}/`): opened to Archive.Produce, not Archive.Read (docs/security.md). */
+export const PRODUCTIONS_PREFIX = 'productions/';
+
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
 export const ARCHIVE_PREFIXES: readonly string[] = [
   MESSAGES_PREFIX,
@@ -22,7 +25,7 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
   'retained/',
   CONTENT_PREFIX,
   'directory/',
-  'productions/',
+  PRODUCTIONS_PREFIX,
 ];
 /**
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
@@ -328,7 +331,7 @@ export function directoryMonthPrefix(year: number, month: number): string {
 
 /** `productions/{productionId}/`: the RSMF files and production manifest of one production. */
 export function productionPrefix(productionId: string): string {
-  return `productions/${checkRunId(productionId)}/`;
+  return `${PRODUCTIONS_PREFIX}${checkRunId(productionId)}/`;
 }
 
 /** `productions/{productionId}/{fileName}`: one RSMF file of a production (a plain file name, no folders). */
@@ -346,6 +349,30 @@ export function productionManifestName(productionId: string): string {
 /** `productions/{productionId}/status.json`: the state of a production started over HTTP (rewritten as it runs). */
 export function productionStatusName(productionId: string): string {
   return `${productionPrefix(productionId)}status.json`;
+}
+
+/**
+ * Root of the audit trail (docs/archive-format.md §11): who read what. Deliberately not one of
+ * ARCHIVE_PREFIXES, so no archive reader (read-export, the viewer, `cat`, `ls`) can serve it; only the
+ * audit readers (`teams-export audit`, GET /api/audit) open it.
+ */
+export const AUDIT_PREFIX = 'audit/';
+
+/** `audit/{yyyy}/{mm}/{dd}/`: the append blobs of one UTC day (listed one day at a time). */
+export function auditDayPrefix(day: string): string {
+  const [, y, m, d] = checkDay(day);
+  return `${AUDIT_PREFIX}${y}/${m}/${d}/`;
+}
+
+const AUDIT_WRITER = /^[a-z][a-z0-9-]{0,80}$/;
+
+/**
+ * `audit/{yyyy}/{mm}/{dd}/{writer}-{seq}.jsonl`: one append blob per UTC day and writer (one process:
+ * a Functions instance or one CLI command), `seq` counting up when a blob nears the block limit.
+ */
+export function auditBlobName(day: string, writer: string, seq: number): string {
+  if (!AUDIT_WRITER.test(writer)) throw new RangeError(`invalid audit writer name: ${JSON.stringify(writer)}`);
+  return `${auditDayPrefix(day)}${writer}-${checkSeq(seq)}.jsonl`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

@@ -2,6 +2,7 @@
 // failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
 import { parseArgs } from 'node:util';
 import { catCommand, lsCommand, verifyCommand } from './archive-commands';
+import { auditCommand } from './audit-command';
 import { errorText } from '../model/errors';
 import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
@@ -30,6 +31,11 @@ commands:
                                             default port 8723, 0 for any free port; read-only)
   html --from ISO --to ISO [--user ID]... [--team ID]... [--conversation ID]... --out DIR
                                             write offline HTML transcripts (opens from disk)
+  audit [--from ISO] [--to ISO] [--principal ID|NAME] [--entity user:ID|team:ID|ID] [--json]
+                                            who read what: the audit trail (default: the last 24 h)
+
+Reads of archived content (ls, cat, rsmf, serve, html, audit) are recorded in the audit trail as the
+OS user running the command; a read that cannot be recorded is refused (exit 1). See docs/security.md.
 
 options:
   --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
@@ -38,7 +44,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo', 'serve', 'html'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo', 'serve', 'html', 'audit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -83,6 +89,8 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       keep: { type: 'boolean' },
       text: { type: 'boolean' },
       port: { type: 'string' },
+      principal: { type: 'string' },
+      entity: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,6 +109,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     demo: ['keep'],
     serve: ['env-file', 'port'],
     html: ['from', 'to', 'user', 'team', 'conversation', 'out', 'env-file'],
+    audit: ['from', 'to', 'principal', 'entity', 'env-file', 'json'],
   };
   const cmd = command as Command;
   for (const name of Object.keys(values)) {
@@ -142,6 +151,14 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       });
     case 'html':
       return (await import('./viewer-commands.js')).htmlCommand(ctx, { ...common, ...archiveSelection(values) });
+    case 'audit':
+      return auditCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        ...(values.principal !== undefined ? { principal: values.principal } : {}),
+        ...(values.entity !== undefined ? { entity: values.entity } : {}),
+      });
   }
 }
 

@@ -8,6 +8,8 @@ import { readLatestDirectoryNames } from '../archive/viewer-names';
 import { parseInstant, utcDay } from '../time';
 import { writeTranscripts } from '../viewer/offline-export';
 import { startViewerServer } from '../viewer/server';
+import { selectedEntities } from '../archive/audit-trail';
+import { cliAuditor } from './cli-audit';
 import { cliLogger, depsFrom, settingsFrom, write, type CliContext } from './cli-context';
 import { EXIT_OK, UsageError } from './cli-errors';
 
@@ -24,7 +26,13 @@ function parsePort(text: string | undefined): number {
 export async function serveCommand(ctx: CliContext, o: { envFile?: string; port?: string }): Promise<number> {
   const port = parsePort(o.port);
   const deps = await depsFrom(ctx, o.envFile);
-  const viewer = await startViewerServer({ container: deps.container, port, log: cliLogger(settingsFrom(ctx, o.envFile)) });
+  // Each page is recorded as read by the OS user running `serve` (docs/security.md).
+  const viewer = await startViewerServer({
+    container: deps.container,
+    port,
+    log: cliLogger(settingsFrom(ctx, o.envFile)),
+    audit: cliAuditor(deps, 'serve'),
+  });
   write(ctx.stdout, `teams-export viewer: ${viewer.url}  (read-only, this machine only; Ctrl-C to stop)`);
   await new Promise<void>((resolvePromise) => {
     if (ctx.signal?.aborted) return resolvePromise();
@@ -80,6 +88,14 @@ export async function htmlCommand(
     if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0)
       throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
   }
+  // One record for the whole folder, before anything is read: the range and what was selected.
+  await cliAuditor(deps)({
+    action: 'cli.html',
+    from: range.from,
+    to: range.to,
+    entities: selectedEntities(o.user, o.team),
+    ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
+  });
   const entities =
     named.length > 0
       ? named

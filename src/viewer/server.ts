@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ArchiveContainer } from '../archive/archive-container';
+import type { AuditEvent } from '../archive/audit-trail';
 import type { Logger } from '../log';
 import { serverLinks } from './links';
 import { cachedDirectoryNames, viewerRequest, type ViewerResponse } from './router';
@@ -17,6 +18,8 @@ export async function startViewerServer(o: {
   host?: string;
   port?: number;
   log?: Logger;
+  /** Records each read in the audit trail (the router calls it per page; a rejection refuses that page). */
+  audit: (event: AuditEvent) => Promise<void>;
 }): Promise<ViewerServer> {
   const names = cachedDirectoryNames(o.container);
   const links = serverLinks('/');
@@ -40,7 +43,7 @@ export async function startViewerServer(o: {
         const abort = new AbortController();
         res.once('close', () => abort.abort());
         response = await viewerRequest(
-          { container: o.container, links, names, signal: abort.signal, ...(o.log ? { log: o.log } : {}) },
+          { container: o.container, links, names, signal: abort.signal, audit: o.audit, ...(o.log ? { log: o.log } : {}) },
           path,
           url.searchParams,
         );
