@@ -43,25 +43,22 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
   if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
   const deps = await depsFrom(ctx, o.envFile);
   const noBlob = () => new UsageError(`cat: no blob named ${o.blob}`);
-  // Recorded once the blob is known to exist, before the first byte is printed (docs/security.md).
-  const audit = () => cliAuditor(deps)(blobReadEvent('cli.cat', o.blob as string));
+  // Recorded once the blob is known to exist, before a byte of it is read (docs/security.md).
+  if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
+  await cliAuditor(deps)(blobReadEvent('cli.cat', o.blob));
   if (o.blob.startsWith(CONTENT_PREFIX)) {
     // Stored bytes (an image, a file): written out as they are, e.g. `teams-export cat content/… > file.png`.
     const blob = await openBlobStream(deps.container, o.blob, ctx.signal);
     if (!blob) throw noBlob();
-    await audit();
     for await (const chunk of blob.body) await writeChunk(ctx.stdout, chunk);
     return EXIT_OK;
   }
   if (o.blob.endsWith('.json')) {
     const buf = await readBlobBytes(deps.container, o.blob, ctx.signal);
     if (!buf) throw noBlob();
-    await audit();
     write(ctx.stdout, buf.toString('utf8'));
     return EXIT_OK;
   }
-  if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
-  await audit();
   for await (const line of readBatchLines(deps.container, o.blob, ctx.signal))
     write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
   return EXIT_OK;

@@ -22,7 +22,7 @@ export function osUserPrincipal(): AuditPrincipal {
 /** Records reads for one CLI command (`via: cli`, one request id) or, for `serve`, one request id per page. */
 export type CliAuditor = (event: AuditEvent) => Promise<void>;
 
-export function cliAuditor(deps: AppDeps, via: Extract<AuditVia, 'cli' | 'serve'> = 'cli'): CliAuditor {
+export function cliAuditor(deps: Pick<AppDeps, 'container' | 'log'>, via: Extract<AuditVia, 'cli' | 'serve'> = 'cli'): CliAuditor {
   const trail = new AuditTrail(deps.container, 'cli');
   const principal = osUserPrincipal();
   const commandId = randomUUID();

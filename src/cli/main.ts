@@ -1,6 +1,7 @@
 // Entry point of the `teams-export` command: parses arguments, dispatches to a command, and maps
 // failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
 import { parseArgs } from 'node:util';
+import { AuditWriteError } from '../archive/audit-trail';
 import { catCommand, lsCommand, verifyCommand } from './archive-commands';
 import { auditCommand } from './audit-command';
 import { errorText } from '../model/errors';
@@ -58,6 +59,11 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     if (isParseArgsError(err)) {
       ctx.stderr.write(`teams-export: ${(err as Error).message}\n`);
       return EXIT_USAGE;
+    }
+    if (err instanceof AuditWriteError) {
+      // Fail closed (docs/security.md): the read was refused because nobody could have seen it in the trail.
+      ctx.stderr.write(`teams-export: ${err.message}\n`);
+      return EXIT_RUN_FAILED;
     }
     ctx.stderr.write(`teams-export: ${errorText(err)}\n`);
     return EXIT_RUN_FAILED;
