@@ -419,7 +419,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
   it('serves the same pages through the HTTP function to Archive.Read, and no link or form ever carries a key', async () => {
     const ctx = await buildAppContext({ ...h.env, ...PLATFORM_AUTH_ENV }, { log: silentLogger });
     const handler = createViewerHandler(async () => ctx);
-    const inv = (id: string) => new InvocationContext({ invocationId: id, functionName: 'viewer' });
+    const inv = (id: string) => new InvocationContext({ invocationId: id, functionName: 'viewer', logHandler: () => undefined });
     const req = (path: string, headers: Record<string, string>, query = '') =>
       new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}${query}`, params: { path }, headers });
     const reader = principalHeaders({ roles: ['Archive.Read'] });
