@@ -8,7 +8,9 @@ import { getProductionStatus } from '../src/app/productions';
 
 export function createGetProductionHandler(getCtx: GetAppContext) {
   return async function getProduction(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(request, context, getCtx, [APP_ROLES.produce], async (ctx) => json(200, await getProductionStatus(ctx, request.params.productionId ?? '')));
+    return handleHttp(request, context, getCtx, [APP_ROLES.produce], async (ctx) =>
+      json(200, await getProductionStatus(ctx, request.params.productionId ?? '')),
+    );
   };
 }
 

@@ -7,7 +7,9 @@ import { getRunStatus } from '../src/app/run-views';
 
 export function createGetRunHandler(getCtx: GetAppContext) {
   return async function getRun(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(request, context, getCtx, [APP_ROLES.read, APP_ROLES.operate], async (ctx) => json(200, await getRunStatus(ctx, request.params.runId ?? '')));
+    return handleHttp(request, context, getCtx, [APP_ROLES.read, APP_ROLES.operate], async (ctx) =>
+      json(200, await getRunStatus(ctx, request.params.runId ?? '')),
+    );
   };
 }
 

@@ -7,7 +7,9 @@ import { listRunViews } from '../src/app/run-views';
 
 export function createListRunsHandler(getCtx: GetAppContext) {
   return async function listRuns(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(request, context, getCtx, [APP_ROLES.read, APP_ROLES.operate], async (ctx) => json(200, await listRunViews(ctx, request.query.get('limit'))));
+    return handleHttp(request, context, getCtx, [APP_ROLES.read, APP_ROLES.operate], async (ctx) =>
+      json(200, await listRunViews(ctx, request.query.get('limit'))),
+    );
   };
 }
 

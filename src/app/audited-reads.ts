@@ -76,7 +76,13 @@ export async function queryAudit(
     throw new ValidationError([{ field: 'to', message: `at most ${AUDIT_QUERY_LIMITS.maxDays} days after from` }]);
   const filter = { fromMs, toMs, ...(q.principal ? { principal: q.principal } : {}), ...(q.entity ? { entity: q.entity } : {}) };
   const filters = [q.principal ? `principal=${q.principal}` : '', q.entity ? `entity=${q.entity}` : ''].filter(Boolean).join(' ');
-  await recordRead(ctx, caller, requestId, { action: 'audit.read', from: iso(fromMs), to: iso(toMs), ...(filters ? { query: filters } : {}) }, log);
+  await recordRead(
+    ctx,
+    caller,
+    requestId,
+    { action: 'audit.read', from: iso(fromMs), to: iso(toMs), ...(filters ? { query: filters } : {}) },
+    log,
+  );
   const limit = q.limit ?? AUDIT_QUERY_LIMITS.default;
   const records: AuditRecord[] = [];
   const unreadable: string[] = [];

@@ -1,6 +1,13 @@
 // Browsing the archive over HTTP: list the batches under a prefix (size, version count, day) and
 // stream one batch as JSON Lines. Only names inside the archive folders are accepted.
-import { ARCHIVE_PREFIXES, contentSha256Of, isArchivePath, MESSAGES_PREFIX, parseBatchBlobName, PRODUCTIONS_PREFIX } from '../archive/blob-layout';
+import {
+  ARCHIVE_PREFIXES,
+  contentSha256Of,
+  isArchivePath,
+  MESSAGES_PREFIX,
+  parseBatchBlobName,
+  PRODUCTIONS_PREFIX,
+} from '../archive/blob-layout';
 import { blobExists, listBatches, openBlobStream, readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { renderLineText } from '../archive/render-text';
 import type { AppContext } from './app-context';

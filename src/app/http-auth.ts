@@ -70,7 +70,9 @@ function decodePrincipal(header: string): ClientPrincipal {
 }
 
 /** The signed-in principal the platform passed, or undefined when the request carries none. */
-export function signedInPrincipal(headers: RequestHeaders): { principal: AuditPrincipal & { kind: 'entra' }; roles: Set<string> } | undefined {
+export function signedInPrincipal(
+  headers: RequestHeaders,
+): { principal: AuditPrincipal & { kind: 'entra' }; roles: Set<string> } | undefined {
   const header = headers.get('x-ms-client-principal');
   if (header === null || header.trim() === '') return undefined;
   const cp = decodePrincipal(header);

@@ -11,9 +11,7 @@ import { auditBlobName, auditDayPrefix, parseBatchBlobName, PRODUCTIONS_PREFIX }
 
 /** Who read: a signed-in Entra user or app, a function-key holder (no identity), or the OS user running the CLI. */
 export type AuditPrincipal =
-  | { kind: 'entra'; id: string; name?: string }
-  | { kind: 'function-key' }
-  | { kind: 'os-user'; name: string; host: string };
+  { kind: 'entra'; id: string; name?: string } | { kind: 'function-key' } | { kind: 'os-user'; name: string; host: string };
 
 export const AUDIT_ACTIONS = [
   'viewer.home',
@@ -313,7 +311,9 @@ export function matchesAudit(record: AuditRecord, f: AuditFilter): boolean {
   }
   if (f.entity !== undefined) {
     const want = f.entity.toLowerCase();
-    const labels = [record.entity, ...(record.entities ?? [])].filter((e): e is string => typeof e === 'string').map((e) => e.toLowerCase());
+    const labels = [record.entity, ...(record.entities ?? [])]
+      .filter((e): e is string => typeof e === 'string')
+      .map((e) => e.toLowerCase());
     if (!labels.some((l) => l === want || l.slice(l.indexOf(':') + 1) === want)) return false;
   }
   return true;
