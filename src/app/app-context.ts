@@ -43,7 +43,7 @@ export interface AppContext {
   progress: JobProgressStore;
   /** Backfill requests waiting for their planning message, and Idempotency-Keys (same table). */
   requests: RunRequestStore;
-  /** This process's writer of the audit trail: every read of archived content is recorded first (docs/security.md). */
+  /** The audit trail's writer: every read of archived content is recorded before it is answered (docs/security.md). */
   audit: AuditTrail;
 }
 
@@ -71,15 +71,14 @@ export async function buildAppContext(env: Env, opts: AppContextOptions = {}): P
   const progressTable = deps.storage.table(progressTableName(settings.tablePrefix));
   const progress = new JobProgressStore(progressTable);
   await Promise.all([queue.ensure(), progress.ensure()]);
-  const now = clock ?? systemClock;
   return {
     deps,
     queue,
-    clock: now,
+    clock: clock ?? systemClock,
     policy: { ...DEFAULT_JOB_POLICY, ...policy },
     progress,
     requests: new RunRequestStore(progressTable),
-    audit: new AuditTrail(deps.container, 'app', { nowMs: now.now() }),
+    audit: new AuditTrail(deps.container),
   };
 }
 

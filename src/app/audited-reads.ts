@@ -50,7 +50,7 @@ export interface AuditQueryResult {
   records: AuditRecord[];
   /** More records match: narrow the range or the filters. */
   truncated: boolean;
-  /** Lines of the trail that are not records (`blob:line`): should never happen; reported, not hidden. */
+  /** Blobs of the trail that are not records (name and reason): should never happen; reported, not hidden. */
   unreadable: string[];
 }
 

@@ -1,7 +1,8 @@
-// The audit trail (docs/security.md, docs/archive-format.md §11): one JSON line per read of archived
-// content, appended to `audit/{yyyy}/{mm}/{dd}/{writer}-{seq}.jsonl` in the archive's own container, so
-// the container's immutability policy covers it. Every reader records BEFORE it answers and refuses
-// the read when the record cannot be written (AuditWriteError): a read nobody can see never happens.
+// The audit trail (docs/security.md, docs/archive-format.md §11): one record per read of archived content,
+// each its own write-once blob `audit/{yyyy}/{mm}/{dd}/{hhmmssSSS}-{id}.json` in the archive's container, so
+// the container's immutability policy covers the trail as it covers the archive. Every reader records
+// BEFORE it answers and refuses the read when the record cannot be written (AuditWriteError): a read
+// nobody can see never happens.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log';
 import { errorText, statusOf } from '../model/errors';
@@ -73,7 +74,7 @@ export interface AuditRecord extends AuditEvent {
   client?: string;
 }
 
-/** Thrown when a record could not be appended: the read it describes must be refused. */
+/** Thrown when a record could not be written: the read it describes must be refused. */
 export class AuditWriteError extends Error {
   constructor(cause: unknown) {
     super(`the read could not be recorded in the audit trail, so it was refused: ${errorText(cause)}`, { cause });
@@ -128,96 +129,40 @@ export function auditRecord(
   return capped(record);
 }
 
-/** An append blob holds at most 50,000 blocks (one per record): a writer moves on to its next blob well before. */
-export const AUDIT_BLOCKS_PER_BLOB = 40_000;
-
-interface DayBlob {
-  day: string;
-  seq: number;
-  name: string;
-  /** Created (or found) once; a failed creation is forgotten so the next record tries again. */
-  ready: Promise<void>;
-  blocks: number;
-}
-
-/** The block-count error of an append blob that is full. */
-const isFull = (err: unknown) => (err as { code?: string } | null)?.code === 'BlockCountExceedsLimit';
+/**
+ * Metadata carries the record too (percent-encoded) when it fits, so a reader of the trail gets a day's
+ * records from its listings; a longer record (a production naming many users) is read from its body.
+ */
+const MAX_METADATA_RECORD = 4096;
+const RECORD_METADATA = 'record';
 
 /**
- * Appends records for one writer (a process): one append blob per UTC day, created on that day's first
- * record, the next sequence number once it nears the block limit. Appends from concurrent reads go to
- * the same blob; each Append Block is atomic, so lines never interleave.
+ * Writes records, each as a new blob created with If-None-Match: * (write-once, like every archive blob).
+ * Why not append to one blob per day: appending to a written blob under an immutability policy needs the
+ * policy to allow protected append writes, which a version-level policy does not offer, while a new blob
+ * is always allowed; and one blob per record needs no coordination between processes or concurrent reads
+ * (docs/archive-format.md §11).
  */
 export class AuditTrail {
-  readonly writer: string;
-  private readonly blobs = new Map<string, DayBlob>();
-  private readonly blocksPerBlob: number;
+  constructor(private readonly container: ArchiveContainer) {}
 
-  /** `kind`: `app` for a Functions process, `cli` for one command; a start time and random suffix make the writer unique. */
-  constructor(
-    private readonly container: ArchiveContainer,
-    kind: 'app' | 'cli',
-    opts: { nowMs?: number; blocksPerBlob?: number } = {},
-  ) {
-    const stamp = new Date(opts.nowMs ?? Date.now()).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-    this.writer = `${kind}-${stamp}-${randomBytes(4).toString('hex')}`;
-    this.blocksPerBlob = opts.blocksPerBlob ?? AUDIT_BLOCKS_PER_BLOB;
-  }
-
-  /** Appends the record, then logs it (`audit` line); throws AuditWriteError (and logs why) when it cannot be stored. */
+  /** Stores the record, then logs it (`audit` line); throws AuditWriteError (and logs why) when it cannot be stored. */
   async record(record: AuditRecord, log?: Logger): Promise<void> {
-    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
-    const day = record.time.slice(0, 10);
+    const json = JSON.stringify(record);
+    const body = Buffer.from(`${json}\n`, 'utf8');
+    const encoded = encodeURIComponent(json);
     try {
-      try {
-        await this.append(this.target(day), line);
-      } catch (err) {
-        if (!isFull(err)) throw err;
-        // Another writer cannot share this blob, so only a miscount gets here: move on and try once more.
-        await this.append(this.target(day, true), line);
-      }
+      await this.container.getBlockBlobClient(auditBlobName(record.time, record.id)).upload(body, body.length, {
+        conditions: { ifNoneMatch: '*' },
+        blobHTTPHeaders: { blobContentType: 'application/json; charset=utf-8' },
+        ...(encoded.length <= MAX_METADATA_RECORD ? { metadata: { [RECORD_METADATA]: encoded } } : {}),
+      });
     } catch (err) {
       log?.error('audit record could not be written; the read is refused', { ...logFields(record), error: errorText(err) });
       throw new AuditWriteError(err);
     }
     log?.info('audit', logFields(record));
   }
-
-  private target(day: string, full = false): DayBlob {
-    let blob = this.blobs.get(day);
-    if (!blob || full || blob.blocks >= this.blocksPerBlob) {
-      const seq = blob ? blob.seq + 1 : 0;
-      const name = auditBlobName(day, this.writer, seq);
-      const client = this.container.getAppendBlobClient(name);
-      const created: DayBlob = {
-        day,
-        seq,
-        name,
-        blocks: 0,
-        ready: client
-          .createIfNotExists({ blobHTTPHeaders: { blobContentType: 'application/x-ndjson; charset=utf-8' } })
-          .then(() => undefined),
-      };
-      created.ready.catch(() => {
-        if (this.blobs.get(day) === created) this.blobs.delete(day);
-      });
-      blob = created;
-      this.blobs.set(day, blob);
-      // A process keeps at most the current and the previous day (records straddling midnight).
-      for (const d of this.blobs.keys()) if (d < day && d !== previousDay(day)) this.blobs.delete(d);
-    }
-    return blob;
-  }
-
-  private async append(blob: DayBlob, line: Buffer): Promise<void> {
-    await blob.ready;
-    const res = await this.container.getAppendBlobClient(blob.name).appendBlock(line, line.length);
-    blob.blocks = Math.max(blob.blocks + 1, res.blobCommittedBlockCount ?? 0);
-  }
-}
-
-function previousDay(day: string): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) - 86_400_000).toISOString().slice(0, 10);
 }
 
 /** The record as the fields of one log line (flat, so a KQL `extract` finds each: docs/security.md). */
@@ -231,19 +176,13 @@ function logFields(r: AuditRecord): Record<string, unknown> {
   };
 }
 
-/** One UTC day of the trail: its records in time order, and the lines that are not records (blob:line). */
-export interface AuditDay {
-  day: string;
-  records: AuditRecord[];
-  unreadable: string[];
-}
-
 function isRecord(value: unknown): value is AuditRecord {
   const r = value as Partial<AuditRecord> | null;
   return (
     typeof r === 'object' &&
     r !== null &&
     r.v === 1 &&
+    typeof r.id === 'string' &&
     typeof r.time === 'string' &&
     typeof r.action === 'string' &&
     typeof r.principal === 'object' &&
@@ -251,43 +190,61 @@ function isRecord(value: unknown): value is AuditRecord {
   );
 }
 
-/** Reads the trail one UTC day at a time, from `fromDay` to `toDay` inclusive (yyyy-mm-dd). */
-export async function* readAuditDays(
+/** The record a blob holds, or why it holds none (a record must sit under the name of its own time and id). */
+function parseRecord(name: string, json: string): AuditRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch {
+    return `${name}: not JSON`;
+  }
+  if (!isRecord(value)) return `${name}: not an audit record`;
+  try {
+    if (auditBlobName(value.time, value.id) !== name) return `${name}: the record's time and id do not match its name`;
+  } catch {
+    return `${name}: the record's time or id is invalid`;
+  }
+  return value;
+}
+
+/**
+ * Every record from `fromDay` to `toDay` inclusive (yyyy-mm-dd), in time order (names sort by time
+ * within a day), plus every blob under audit/ that is not a record (`unreadable`, with the reason).
+ */
+export async function* readAuditRecords(
   container: ArchiveContainer,
   fromDay: string,
   toDay: string,
   signal?: AbortSignal,
-): AsyncGenerator<AuditDay> {
+): AsyncGenerator<{ record: AuditRecord } | { unreadable: string }> {
   const abort = signal ? { abortSignal: signal } : {};
   for (let ms = Date.parse(`${fromDay}T00:00:00Z`); ms <= Date.parse(`${toDay}T00:00:00Z`); ms += 86_400_000) {
     const day = new Date(ms).toISOString().slice(0, 10);
-    const records: AuditRecord[] = [];
-    const unreadable: string[] = [];
-    for await (const item of container.listBlobsFlat({ prefix: auditDayPrefix(day), ...abort })) {
-      let text: string;
-      try {
-        text = (await container.getBlobClient(item.name).downloadToBuffer(0, undefined, abort)).toString('utf8');
-      } catch (err) {
-        // Listed a moment ago: a 404 means it is gone, which the immutability policy should never allow.
-        if (statusOf(err) === 404) {
-          unreadable.push(`${item.name}: listed but not found`);
+    for await (const item of container.listBlobsFlat({ prefix: auditDayPrefix(day), includeMetadata: true, ...abort })) {
+      const meta = item.metadata?.[RECORD_METADATA];
+      let json: string;
+      if (meta !== undefined) {
+        try {
+          json = decodeURIComponent(meta);
+        } catch {
+          yield { unreadable: `${item.name}: metadata is not a record` };
           continue;
         }
-        throw err;
-      }
-      text.split('\n').forEach((line, i) => {
-        if (line.trim() === '') return;
+      } else {
         try {
-          const value: unknown = JSON.parse(line);
-          if (isRecord(value)) records.push(value);
-          else unreadable.push(`${item.name}:${i + 1}`);
-        } catch {
-          unreadable.push(`${item.name}:${i + 1}`);
+          json = (await container.getBlobClient(item.name).downloadToBuffer(0, undefined, abort)).toString('utf8');
+        } catch (err) {
+          // Listed a moment ago: gone now, which the immutability policy should never allow.
+          if (statusOf(err) === 404) {
+            yield { unreadable: `${item.name}: listed but not found` };
+            continue;
+          }
+          throw err;
         }
-      });
+      }
+      const parsed = parseRecord(item.name, json.trim());
+      yield typeof parsed === 'string' ? { unreadable: parsed } : { record: parsed };
     }
-    records.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
-    yield { day, records, unreadable };
   }
 }
 
@@ -327,8 +284,8 @@ export async function* readAuditTrail(
 ): AsyncGenerator<{ record: AuditRecord } | { unreadable: string }> {
   const fromDay = new Date(filter.fromMs).toISOString().slice(0, 10);
   const toDay = new Date(Math.max(filter.fromMs, filter.toMs - 1)).toISOString().slice(0, 10);
-  for await (const day of readAuditDays(container, fromDay, toDay, signal)) {
-    for (const u of day.unreadable) yield { unreadable: u };
-    for (const record of day.records) if (matchesAudit(record, filter)) yield { record };
+  for await (const item of readAuditRecords(container, fromDay, toDay, signal)) {
+    if ('unreadable' in item) yield item;
+    else if (matchesAudit(item.record, filter)) yield item;
   }
 }

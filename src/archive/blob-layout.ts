@@ -358,21 +358,23 @@ export function productionStatusName(productionId: string): string {
  */
 export const AUDIT_PREFIX = 'audit/';
 
-/** `audit/{yyyy}/{mm}/{dd}/`: the append blobs of one UTC day (listed one day at a time). */
+/** `audit/{yyyy}/{mm}/{dd}/`: the records of one UTC day (listed one day at a time, never the whole root). */
 export function auditDayPrefix(day: string): string {
   const [, y, m, d] = checkDay(day);
   return `${AUDIT_PREFIX}${y}/${m}/${d}/`;
 }
 
-const AUDIT_WRITER = /^[a-z][a-z0-9-]{0,80}$/;
+const AUDIT_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
 
 /**
- * `audit/{yyyy}/{mm}/{dd}/{writer}-{seq}.jsonl`: one append blob per UTC day and writer (one process:
- * a Functions instance or one CLI command), `seq` counting up when a blob nears the block limit.
+ * `audit/{yyyy}/{mm}/{dd}/{hhmmssSSS}-{recordId}.json`: one audit record, written once, filed under the
+ * UTC day of its time and named by that time, so a listing of a day is in time order.
  */
-export function auditBlobName(day: string, writer: string, seq: number): string {
-  if (!AUDIT_WRITER.test(writer)) throw new RangeError(`invalid audit writer name: ${JSON.stringify(writer)}`);
-  return `${auditDayPrefix(day)}${writer}-${checkSeq(seq)}.jsonl`;
+export function auditBlobName(timeIso: string, recordId: string): string {
+  const t = AUDIT_TIME.exec(timeIso);
+  if (!t) throw new RangeError(`invalid audit record time: ${JSON.stringify(timeIso)}`);
+  if (!/^[0-9a-f]{24}$/.test(recordId)) throw new RangeError(`invalid audit record id: ${JSON.stringify(recordId)}`);
+  return `${auditDayPrefix(t[1] as string)}${t[2]}${t[3]}${t[4]}${t[5]}-${recordId}.json`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

@@ -1,6 +1,6 @@
 // `teams-export audit [--from ISO] [--to ISO] [--principal ID|NAME] [--entity user:ID|team:ID|ID] [--json]`:
 // who read what, from the audit trail (docs/security.md), oldest first. Reading the trail is recorded too.
-// Exit 1 when a line of the trail is not a record (it is named on stderr): the trail should never hold one.
+// Exit 1 when a blob of the trail is not a record (it is named on stderr): the trail should never hold one.
 import { readAuditTrail, type AuditRecord } from '../archive/audit-trail';
 import { DAY, iso } from '../time';
 import { cliAuditor } from './cli-audit';

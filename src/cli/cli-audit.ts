@@ -23,7 +23,7 @@ export function osUserPrincipal(): AuditPrincipal {
 export type CliAuditor = (event: AuditEvent) => Promise<void>;
 
 export function cliAuditor(deps: Pick<AppDeps, 'container' | 'log'>, via: Extract<AuditVia, 'cli' | 'serve'> = 'cli'): CliAuditor {
-  const trail = new AuditTrail(deps.container, 'cli');
+  const trail = new AuditTrail(deps.container);
   const principal = osUserPrincipal();
   const commandId = randomUUID();
   return (event) =>

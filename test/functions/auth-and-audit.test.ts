@@ -4,7 +4,7 @@
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppContext, type AppContext, type GetAppContext } from '../../src/app/app-context';
-import { AuditTrail, readAuditDays, type AuditRecord } from '../../src/archive/audit-trail';
+import { AuditTrail, readAuditRecords, type AuditRecord } from '../../src/archive/audit-trail';
 import { listBatches, listBlobs, readBatchLines } from '../../src/archive/batch-reader';
 import {
   CONTENT_BYTES_PREFIX,
@@ -27,7 +27,7 @@ import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
 import { createStartProductionHandler } from '../../functions/start-production';
 import { createViewerHandler } from '../../functions/viewer';
-import { failingAppends } from '../support/failing-appends';
+import { failingAuditWrites } from '../support/failing-audit-writes';
 import { ALICE, ALL_ROLES, principalHeaders } from '../support/principal';
 import { responseText, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
 
@@ -157,9 +157,9 @@ describe('HTTP sign-in, app roles and the audit trail', () => {
   /** The trail as stored in Azurite, by request id (the invocation id). */
   async function trail(container = fh.ctx.deps.container): Promise<Map<string, AuditRecord[]>> {
     const out = new Map<string, AuditRecord[]>();
-    for await (const day of readAuditDays(container, utcDay(now - DAY), utcDay(Date.now() + HOUR))) {
-      expect(day.unreadable).toEqual([]);
-      for (const r of day.records) out.set(r.requestId, [...(out.get(r.requestId) ?? []), r]);
+    for await (const item of readAuditRecords(container, utcDay(now - DAY), utcDay(Date.now() + HOUR))) {
+      if ('unreadable' in item) throw new Error(`unreadable audit blob: ${item.unreadable}`);
+      out.set(item.record.requestId, [...(out.get(item.record.requestId) ?? []), item.record]);
     }
     return out;
   }
@@ -451,8 +451,8 @@ describe('HTTP sign-in, app roles and the audit trail', () => {
     });
 
     it('refuses a read whose record cannot be written (503), and sends none of its content', async () => {
-      const faulty = failingAppends(fh.ctx.deps.container);
-      const broken: AppContext = { ...fh.ctx, audit: new AuditTrail(faulty.container, 'app') };
+      const faulty = failingAuditWrites(fh.ctx.deps.container);
+      const broken: AppContext = { ...fh.ctx, audit: new AuditTrail(faulty.container) };
       const hb = handlers(() => Promise.resolve(broken));
       const alice = principalHeaders();
       const attempts: Array<[string, HttpRequest]> = [
@@ -484,7 +484,7 @@ describe('HTTP sign-in, app roles and the audit trail', () => {
         expect(text, path).not.toContain(encodeIdSegment(conversation));
       }
       expect(dayText).toContain('<article');
-      expect(faulty.appends).toBe(ids.length);
+      expect(faulty.attempts).toBe(ids.length);
       const recorded = await trail();
       expect(ids.filter((id) => recorded.has(id))).toEqual([]);
       expect(fh.logs.some((l) => l.args[0] === 'audit record could not be written; the read is refused')).toBe(true);

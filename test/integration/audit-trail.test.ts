@@ -1,13 +1,20 @@
-// The audit trail's storage on Azurite (docs/archive-format.md §11): append blobs per UTC day and writer,
-// a new blob before the block limit, concurrent records kept whole, read back in time order, and any
-// line that is not a record reported rather than skipped. Plus the client-principal variants the
-// platform sends (docs/security.md).
+// The audit trail's storage on Azurite (docs/archive-format.md §11): one write-once blob per record, filed
+// under its UTC day and named by its time, read back in time order (from listings, or from the body of a
+// record too long for metadata), and any blob that is not a record reported rather than skipped. Plus the
+// client-principal variants the platform sends (docs/security.md).
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { authorize, signedInPrincipal } from '../../src/app/http-auth';
-import { auditRecord, AuditTrail, readAuditDays, readAuditTrail, type AuditRecord } from '../../src/archive/audit-trail';
+import {
+  auditRecord,
+  AuditTrail,
+  AuditWriteError,
+  readAuditRecords,
+  readAuditTrail,
+  type AuditRecord,
+} from '../../src/archive/audit-trail';
 import { ensureContainer } from '../../src/archive/archive-container';
-import { isArchivePath } from '../../src/archive/blob-layout';
+import { auditBlobName, isArchivePath } from '../../src/archive/blob-layout';
 import { listBlobs } from '../../src/archive/batch-reader';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
@@ -26,63 +33,73 @@ const who = {
   via: 'http' as const,
 };
 
+async function names(c: ContainerClient): Promise<string[]> {
+  const out: string[] = [];
+  for await (const b of listBlobs(c, 'audit/')) out.push(b.name);
+  return out;
+}
+
 describe('audit trail storage', () => {
   let container: ContainerClient;
   beforeAll(async () => {
     container = await freshContainer('audit-trail');
   });
 
-  it('appends to one blob per day and writer, moves on before the block limit, and reads back every record in time order', async () => {
-    const trail = new AuditTrail(container, 'app', { blocksPerBlob: 3 });
+  it('writes each record once, under its UTC day and named by its time, and reads them back in time order', async () => {
+    const trail = new AuditTrail(container);
     const t0 = Date.parse('2026-03-01T23:59:59.000Z');
-    // Seven records on the 1st: four one after the other (the fourth starts the next blob), three at once
-    // (concurrent appends of one writer share its blob); then two just after midnight.
-    const read = (i: number) =>
-      trail.record(auditRecord({ ...who, requestId: `r${i}` }, { action: 'export.read', blob: `messages/x/${i}` }, t0 + i));
-    for (const i of [0, 1, 2, 3]) await read(i);
-    await Promise.all([4, 5, 6].map(read));
-    for (const i of [7, 8])
-      await trail.record(auditRecord({ ...who, requestId: `r${i}` }, { action: 'viewer.day', day: '2026-03-02' }, t0 + 1000 + i));
-    const names: string[] = [];
-    for await (const b of listBlobs(container, 'audit/')) names.push(b.name);
-    expect(names.filter((n) => n.startsWith('audit/2026/03/01/'))).toEqual(
-      [0, 1].map((seq) => `audit/2026/03/01/${trail.writer}-000${seq}.jsonl`),
+    // Out of order and at once (concurrent reads), across midnight; one record too long for metadata.
+    const many = Array.from({ length: 400 }, (_, i) => `user:${String(i).padStart(36, '0')}`);
+    const records = [5, 1, 3, 0, 2, 4].map((i) =>
+      auditRecord(
+        { ...who, requestId: `r${i}` },
+        i === 3 ? { action: 'production.create', entities: many } : { action: 'export.read' },
+        t0 + i * 400,
+      ),
     );
-    expect(names.filter((n) => n.startsWith('audit/2026/03/02/'))).toEqual([`audit/2026/03/02/${trail.writer}-0000.jsonl`]);
-    for (const n of names) expect(n).toMatch(new RegExp(`^audit/2026/03/0[12]/${trail.writer}-\\d{4}\\.jsonl$`));
+    await Promise.all(records.map((r) => trail.record(r)));
+    const stored = await names(container);
+    expect(stored).toHaveLength(6);
+    for (const r of records) expect(stored).toContain(auditBlobName(r.time, r.id));
+    expect(stored.filter((n) => n.startsWith('audit/2026/03/01/'))).toHaveLength(3);
+    expect(stored.filter((n) => n.startsWith('audit/2026/03/02/'))).toHaveLength(3);
+    expect(stored[0]).toMatch(/^audit\/2026\/03\/01\/235959000-[0-9a-f]{24}\.json$/);
     // Outside the archive folders: no archive reader can serve the trail.
-    expect(names.some((n) => isArchivePath(n))).toBe(false);
+    expect(stored.some((n) => isArchivePath(n))).toBe(false);
 
-    const days: Array<{ day: string; ids: string[] }> = [];
-    for await (const d of readAuditDays(container, '2026-03-01', '2026-03-02')) {
-      expect(d.unreadable).toEqual([]);
-      days.push({ day: d.day, ids: d.records.map((r) => r.requestId) });
+    const read: AuditRecord[] = [];
+    for await (const item of readAuditRecords(container, '2026-03-01', '2026-03-02')) {
+      if ('unreadable' in item) throw new Error(item.unreadable);
+      read.push(item.record);
     }
-    expect(days).toEqual([
-      { day: '2026-03-01', ids: ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6'] },
-      { day: '2026-03-02', ids: ['r7', 'r8'] },
-    ]);
+    expect(read.map((r) => r.requestId)).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5']);
+    expect(read.find((r) => r.requestId === 'r3')).toEqual(records.find((r) => r.requestId === 'r3'));
+
+    // Write-once: the same record cannot be written over.
+    await expect(trail.record(records[0]!)).rejects.toBeInstanceOf(AuditWriteError);
   });
 
-  it('filters by instant range, principal (id or name) and entity (label or bare id), and reports lines that are not records', async () => {
+  it('filters by instant range, principal (id or name) and entity (label or bare id), and reports blobs that are not records', async () => {
     const c = await freshContainer('audit-filter');
-    const trail = new AuditTrail(c, 'cli');
+    const trail = new AuditTrail(c);
     const t0 = Date.parse('2026-04-10T12:00:00.000Z');
     const bob = { kind: 'os-user' as const, name: 'Bob', host: 'jump-1' };
-    await trail.record(
-      auditRecord({ ...who, requestId: 'a' }, { action: 'viewer.day', entity: 'user:u1', conversation: 'c1', day: '2026-04-09' }, t0),
+    const a = auditRecord(
+      { ...who, requestId: 'a' },
+      { action: 'viewer.day', entity: 'user:u1', conversation: 'c1', day: '2026-04-09' },
+      t0,
     );
+    await trail.record(a);
     await trail.record(
       auditRecord({ principal: bob, via: 'cli', requestId: 'b' }, { action: 'cli.rsmf', entities: ['team:t1', 'user:u1'] }, t0 + 1),
     );
     await trail.record(auditRecord({ principal: bob, via: 'cli', requestId: 'c' }, { action: 'cli.cat', entity: 'team:t1' }, t0 + 2));
-    // A line nobody should be able to write (the app only appends records): reported with its place.
-    const [blob] = await (async () => {
-      const out: string[] = [];
-      for await (const b of listBlobs(c, 'audit/')) out.push(b.name);
-      return out;
-    })();
-    await c.getAppendBlobClient(blob!).appendBlock('not json\n', 9);
+    // Blobs nobody should be able to write (the app writes only records under their own names): reported.
+    const stray = 'audit/2026/04/10/120000005-stray.json';
+    await c.getBlockBlobClient(stray).upload('not json', 8);
+    const copied = auditBlobName('2026-04-10T12:00:00.006Z', 'f'.repeat(24));
+    const body = `${JSON.stringify(a)}\n`;
+    await c.getBlockBlobClient(copied).upload(body, body.length);
     const ids = async (f: { principal?: string; entity?: string; fromMs?: number; toMs?: number }) => {
       const out: string[] = [];
       const bad: string[] = [];
@@ -92,7 +109,10 @@ describe('audit trail storage', () => {
       }
       return { ids: out, bad };
     };
-    expect(await ids({})).toEqual({ ids: ['a', 'b', 'c'], bad: [`${blob}:4`] });
+    expect(await ids({})).toEqual({
+      ids: ['a', 'b', 'c'],
+      bad: [`${stray}: not JSON`, `${copied}: the record's time and id do not match its name`],
+    });
     expect((await ids({ principal: 'bob' })).ids).toEqual(['b', 'c']);
     expect((await ids({ principal: 'A11CE000-0000-4000-8000-000000000001' })).ids).toEqual(['a']);
     expect((await ids({ entity: 'user:u1' })).ids).toEqual(['a', 'b']);
