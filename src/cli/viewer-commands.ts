@@ -8,6 +8,8 @@ import { readLatestDirectoryNames } from '../archive/viewer-names';
 import { parseInstant, utcDay } from '../time';
 import { writeTranscripts } from '../viewer/offline-export';
 import { startViewerServer } from '../viewer/server';
+import { selectedEntities } from '../archive/audit-trail';
+import { cliAuditor } from './cli-audit';
 import { cliLogger, depsFrom, settingsFrom, write, type CliContext } from './cli-context';
 import { EXIT_OK, UsageError } from './cli-errors';
 
@@ -22,10 +24,12 @@ function parsePort(text: string | undefined): number | undefined {
 export async function serveCommand(ctx: CliContext, o: { envFile?: string; port?: string }): Promise<number> {
   const port = parsePort(o.port);
   const deps = await depsFrom(ctx, o.envFile);
+  // Each page is recorded as read by the OS user running `serve` (docs/security.md).
   const viewer = await startViewerServer({
     container: deps.container,
     ...(port !== undefined ? { port } : {}),
     log: cliLogger(settingsFrom(ctx, o.envFile)),
+    audit: cliAuditor(deps, 'serve'),
   }).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
       throw new UsageError(`port ${port} is in use on 127.0.0.1; leave out --port to use a free one`);
@@ -88,6 +92,14 @@ export async function htmlCommand(
     if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0)
       throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
   }
+  // One record for the whole folder, before anything is read: the range and what was selected.
+  await cliAuditor(deps)({
+    action: 'cli.html',
+    from: range.from,
+    to: range.to,
+    entities: selectedEntities(o.user, o.team),
+    ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
+  });
   const entities =
     named.length > 0
       ? named

@@ -35,20 +35,21 @@ function query(params: Record<string, string | undefined>): string {
 
 /**
  * Links for a server mounted at `base` ('/' for `teams-export serve`, '/api/viewer/' for the
- * function). `keep` holds query parameters every link carries (the function key, when given).
+ * function). Links carry only what names the page: never a key or token, which would end up in
+ * browser history, proxy logs and screenshots (docs/security.md).
  */
-export function serverLinks(base: string, keep: Record<string, string> = {}): Links {
+export function serverLinks(base: string): Links {
   const entityPath = (kind: BrowsableKind, id: string) => `${base}${KIND_LETTER[kind]}/${encodeIdSegment(id)}`;
   return {
-    home: () => `${base}${query(keep)}`,
-    entity: (kind, id, range) => `${entityPath(kind, id)}${query({ ...keep, from: range?.from, to: range?.to })}`,
-    search: (kind, id) => `${entityPath(kind, id)}/search${query(keep)}`,
+    home: () => base,
+    entity: (kind, id, range) => `${entityPath(kind, id)}${query({ from: range?.from, to: range?.to })}`,
+    search: (kind, id) => `${entityPath(kind, id)}/search`,
     day: (kind, id, conversationId, day, at) =>
-      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ ...keep, page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
-    raw: (blob, lineNo) => `${base}raw/${blob}${query({ ...keep, line: String(lineNo) })}`,
-    blob: (blob) => `${base}blob/${blob}${query(keep)}`,
-    content: (sha256, _type, name) => `${base}content/${sha256}${query({ ...keep, name })}`,
-    asset: (name) => `${base}assets/${name}${query(keep)}`,
+      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
+    raw: (blob, lineNo) => `${base}raw/${blob}${query({ line: String(lineNo) })}`,
+    blob: (blob) => `${base}blob/${blob}`,
+    content: (sha256, _type, name) => `${base}content/${sha256}${query({ name })}`,
+    asset: (name) => `${base}assets/${name}`,
   };
 }
 

@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ArchiveContainer } from '../archive/archive-container';
+import type { AuditEvent } from '../archive/audit-trail';
 import type { Logger } from '../log';
 import { serverLinks } from './links';
 import { localAccess, type LocalAccess } from './local-access';
@@ -36,6 +37,8 @@ export async function startViewerServer(o: {
   /** 0 or undefined: any free port. */
   port?: number;
   log?: Logger;
+  /** Records each read in the audit trail (the router calls it per page; a rejection refuses that page). */
+  audit: (event: AuditEvent) => Promise<void>;
 }): Promise<ViewerServer> {
   const names = cachedDirectoryNames(o.container);
   const links = serverLinks('/');
@@ -66,7 +69,7 @@ export async function startViewerServer(o: {
         const abort = new AbortController();
         res.once('close', () => abort.abort());
         response = await viewerRequest(
-          { container: o.container, links, names, signal: abort.signal, ...(o.log ? { log: o.log } : {}) },
+          { container: o.container, links, names, signal: abort.signal, audit: o.audit, ...(o.log ? { log: o.log } : {}) },
           path,
           url.searchParams,
         );

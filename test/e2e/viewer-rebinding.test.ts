@@ -2,6 +2,8 @@
 // "Who can open serve"), in a real browser (Debian's chromium, playwright-core): a page whose hostname
 // is rebound to 127.0.0.1 (DNS rebinding, simulated with Chromium's host resolver rules and a server
 // that hands its port over to the viewer), and pages of other origins on this machine and elsewhere.
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { silentLogger } from '../../src/log';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -140,7 +142,7 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
     await page.goto(`http://evil.test:${port}/`);
     await expect(page.title()).resolves.toBe('hostile');
     await stop(hostile);
-    const viewer = await startViewerServer({ container, port });
+    const viewer = await startViewerServer({ container, port, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     const seen = record(viewer);
     try {
       const own = await investigator(viewer);
@@ -165,7 +167,7 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
   });
 
   it('refuses fetches and images from other origins: another port of this machine, or another site', async () => {
-    const viewer = await startViewerServer({ container });
+    const viewer = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     const seen = record(viewer);
     const hostile = await startHostile();
     const h = (hostile.address() as AddressInfo).port;

@@ -25,6 +25,9 @@ import { viewerRequest } from '../../src/viewer/router';
 import { NO_NAMES } from '../../src/archive/viewer-names';
 import { createViewerHandler } from '../../functions/viewer';
 import { startHarness, type Harness } from '../support/harness';
+import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { loadSettings } from '../../src/settings';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -179,7 +182,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       .getBlockBlobClient(`directory/${utcDay(t0).replace(/-/g, '/')}/viewer-test.json.gz`)
       .uploadData(gzipSync(JSON.stringify(snapshot)));
 
-    viewer = await startViewerServer({ container: h.deps.container });
+    viewer = await startViewerServer({ container: h.deps.container, audit: cliAuditor(h.deps, 'serve') });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -427,17 +430,35 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     await expect(done).resolves.toBe(0);
   });
 
-  it('serves the same pages through the HTTP function, carrying the function key on its links', async () => {
-    const ctx = await buildAppContext(h.env, { log: silentLogger });
+  it('serves the same pages through the HTTP function to Archive.Read, and no link or form ever carries a key', async () => {
+    const ctx = await buildAppContext({ ...h.env, ...PLATFORM_AUTH_ENV }, { log: silentLogger });
     const handler = createViewerHandler(async () => ctx);
-    const req = (path: string) =>
-      new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}?code=the-key`, params: { path } });
-    const home = await handler(req(''), new InvocationContext({ invocationId: 'v1', functionName: 'viewer' }));
+    const inv = (id: string) => new InvocationContext({ invocationId: id, functionName: 'viewer', logHandler: () => undefined });
+    const req = (path: string, headers: Record<string, string>, query = '') =>
+      new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}${query}`, params: { path }, headers });
+    const reader = principalHeaders({ roles: ['Archive.Read'] });
+    const home = await handler(req('', reader), inv('v1'));
     expect(home.status).toBe(200);
     expect((home.headers as Record<string, string>)['content-security-policy']).toMatch(/script-src 'self'/);
-    expect(String(home.body)).toContain(`href="/api/viewer/u/${encodeIdSegment(user.id)}?code=the-key"`);
-    const missing = await handler(req('u/nobody-here'), new InvocationContext({ invocationId: 'v2', functionName: 'viewer' }));
+    expect(String(home.body)).toContain(`href="/api/viewer/u/${encodeIdSegment(user.id)}"`);
+    const missing = await handler(req('u/nobody-here', reader), inv('v2'));
     expect(missing.status).toBe(404);
+    const auditor = await handler(req('', principalHeaders({ roles: ['Archive.Audit', 'Archive.Produce'] })), inv('v3'));
+    expect(auditor.status).toBe(403);
+    expect(auditor.jsonBody).toMatchObject({ error: { code: 'Forbidden', missingRole: 'Archive.Read' } });
+
+    // Keys by opt-in (HTTP_AUTH=function-keys): a page opened with ?code= never puts the key in a link or form.
+    const keyed = createViewerHandler(async () => ({
+      ...ctx,
+      deps: { ...ctx.deps, settings: loadSettings({ ...h.env, HTTP_AUTH: 'function-keys' }) },
+    }));
+    for (const path of ['', `u/${encodeIdSegment(user.id)}`, `u/${encodeIdSegment(user.id)}/search`]) {
+      const page = await keyed(req(path, {}, '?code=the-key&q=a'), inv('v4'));
+      expect(page.status, path).toBe(200);
+      expect(String(page.body), path).toMatch(/<a href=/);
+      expect(String(page.body), path).not.toContain('the-key');
+      expect(String(page.body), path).not.toMatch(/[?&;]code=|name="code"/);
+    }
   });
 
   it('writes offline transcripts that open from disk with the same messages and images', async () => {
@@ -545,7 +566,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
       const res = await viewerRequest(
-        { container: h.deps.container, links, names: async () => NO_NAMES },
+        { container: h.deps.container, links, names: async () => NO_NAMES, audit: cliAuditor(h.deps, 'serve') },
         `u/${encodeIdSegment(benchUser)}/c/${encodeIdSegment(benchChat)}/${benchDay}`,
         new URLSearchParams(),
       );

@@ -1,6 +1,8 @@
 // Files a sender named, written by `teams-export html` and downloaded from the viewer (docs/viewer.md,
 // "Files that cannot run"): only inert document and image types keep their extension, Windows device
 // names and trailing dots or spaces never reach the disk, and a tampered content map prints nothing raw.
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { silentLogger } from '../../src/log';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -149,7 +151,12 @@ describe('files a sender named, offline and downloaded', () => {
   });
 
   it('serves a download under the same inert name', async () => {
-    const deps = { container, links: serverLinks('/'), names: async () => NO_NAMES };
+    const deps = {
+      container,
+      links: serverLinks('/'),
+      names: async () => NO_NAMES,
+      audit: cliAuditor({ container, log: silentLogger }, 'serve'),
+    };
     for (const [sent, saved] of NAMES) {
       const res = await viewerRequest(deps, `content/${shas.get(sent)}`, new URLSearchParams({ name: sent }));
       expect(res.headers['content-disposition'], sent).toBe(

@@ -2,6 +2,8 @@
 // over real HTTP on loopback against an archive on Azurite: the Host must name the server, the
 // printed one-time address signs one browser in with an HttpOnly SameSite=Strict cookie, every other
 // request needs that cookie, other sites' requests are refused, and the port is free unless given.
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { silentLogger } from '../../src/log';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
@@ -86,7 +88,7 @@ describe('teams-export serve: who can open it', () => {
     const message = { id: 'm1', chatId: '19:c@thread.v2', createdDateTime: `${DAY}T10:00:00Z`, lastModifiedDateTime: `${DAY}T10:00:00Z` };
     await writeBatch(container, batch, [JSON.stringify(message)], { pass: 'fresh' });
     sha = (await storeContent(container, Buffer.from('89504e470d0a1a0a', 'hex'), 'image/png')).sha256;
-    viewer = await startViewerServer({ container });
+    viewer = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     cookie = await signIn(viewer);
   });
 
@@ -117,7 +119,7 @@ describe('teams-export serve: who can open it', () => {
   });
 
   it('prints one address whose token sets an HttpOnly, SameSite=Strict cookie and redirects to the address without it', async () => {
-    const v = await startViewerServer({ container });
+    const v = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     try {
       const url = new URL(v.url);
       expect(url.origin).toBe(`http://127.0.0.1:${portOf(v)}`);
@@ -146,7 +148,7 @@ describe('teams-export serve: who can open it', () => {
   });
 
   it('accepts the token once: a second opening, even at once, gets 401 without a cookie', async () => {
-    const v = await startViewerServer({ container });
+    const v = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     try {
       const path = `/?${new URL(v.url).searchParams.toString()}`;
       // A link to it on another site's page does not spend it (the cookie would not come back).

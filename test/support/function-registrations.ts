@@ -8,6 +8,7 @@ export const APP_FUNCTIONS = [
   'dailyExport',
   'exportPoison',
   'exportWorker',
+  'getAudit',
   'getProduction',
   'getRun',
   'listExports',
