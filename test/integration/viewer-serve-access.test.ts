@@ -192,7 +192,7 @@ describe('teams-export serve: who can open it', () => {
       '/no/such/page',
     ];
     const [name = '', value = ''] = cookie.split('=');
-    const other = await startViewerServer({ container });
+    const other = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     try {
       const wrong: Array<Record<string, string>> = [
         {},
