@@ -1,5 +1,6 @@
 // Validates the body of `POST /api/backfills`: ISO instants with a zone, from < to, to not in the
 // future, a bounded span and bounded id lists of GUIDs; every problem is reported with its field.
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Window } from '../model/window';
 import { DAY, type Clock } from '../time';
@@ -42,4 +43,14 @@ export function parseBackfillRequest(body: unknown, clock: Clock): BackfillReque
     problems.push({ field: 'to', message: `the range must span at most ${Math.round(BACKFILL_LIMITS.maxSpanMs / DAY)} days` });
   if (problems.length > 0) throw new ValidationError(problems);
   return { window: { fromMs: from, toMs: to }, users, teams };
+}
+
+/**
+ * The request as a retry with the same Idempotency-Key must repeat it: the window, and the ids in any
+ * order (duplicates dropped). Another body under the same key is refused (HTTP 422).
+ */
+export function backfillFingerprint(req: BackfillRequest): string {
+  const sorted = (ids: readonly string[]) => [...new Set(ids)].sort();
+  const canonical = { from: req.window.fromMs, to: req.window.toMs, users: sorted(req.users), teams: sorted(req.teams) };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -10,12 +10,14 @@ import type { Logger } from '../log';
 import type { JobCounts } from '../model/job';
 import type { JobRecord } from '../state/run-store';
 import type { AppContext } from './app-context';
+import type { EntityLease } from '../archive/entity-lease';
 import type { JobMessage } from './job-message';
 
 /** The resume point, budget and progress recording of one delivered job message. */
 export async function resumeOptions(
   ctx: AppContext,
   msg: JobMessage,
+  lease?: Pick<EntityLease, 'assertHeld'>,
 ): Promise<Pick<ExportEntityRequest, 'resume' | 'budget' | 'onChunkCommitted'>> {
   const { runId, entity } = msg;
   // The recorded progress wins over the message's point when it is further on (a killed invocation's
@@ -31,6 +33,8 @@ export async function resumeOptions(
     budget: { budgetMs: ctx.deps.settings.jobBudgetMs, now: () => ctx.clock.now() },
     // Only backfills call it: a daily job keeps its progress on its checkpoint row.
     onChunkCommitted: async (progress) => {
+      // Table rows cannot carry the lease: the write goes only while the lease is surely ours.
+      lease?.assertHeld();
       await ctx.progress.put(runId, entity, {
         ...(progress.fromMs !== undefined ? { fromMs: progress.fromMs } : {}),
         ...(progress.read ? { readState: storeOpenRead(progress.read) } : {}),
@@ -52,7 +56,8 @@ export async function continueJob(
   log: Logger,
 ): Promise<void> {
   await ctx.queue.send({ ...msg, resume: continueAt });
-  await ctx.deps.runs.putJob({ ...job, status: 'queued', counts });
+  const { runId: _runId, entity: _entity, ...fields } = job;
+  await ctx.deps.runs.mergeJob(msg.runId, msg.entity, { ...fields, status: 'queued', counts });
   log.info('job continues in a new invocation', {
     ...(continueAt.fromMs !== undefined ? { resumeFromMs: continueAt.fromMs } : {}),
   });

@@ -3,11 +3,13 @@
 // queue worker then lists the tenant and sends the entity jobs, with the retries and poison handling
 // of every job. A planning failure is retried with backoff and finally ends the run as failed.
 import { newRunId, openRun, type RunSpec } from '../export/run-lifecycle';
+import { failRun } from '../export/run-close';
+import { backfillFingerprint } from './backfill-request';
 import type { Logger } from '../log';
 import type { JobMode } from '../model/job';
 import type { RunRecord, RunStatus } from '../state/run-store';
 import type { AppContext } from './app-context';
-import { ValidationError } from './app-errors';
+import { IdempotencyKeyReusedError, ValidationError } from './app-errors';
 import type { BackfillRequest } from './backfill-request';
 import {
   decodeQueueMessage,
@@ -62,11 +64,16 @@ const modeOf = (run: RunRecord): JobMode | undefined =>
       ? { kind: 'backfill', window: { fromMs: run.fromMs, toMs: run.toMs } }
       : undefined;
 
-/** Sends the run's planning message (again, for a run still 'planning' after an interrupted start). */
-async function sendPlan(ctx: AppContext, run: RunRecord): Promise<number> {
+/**
+ * Sends the run's planning message (again, for a run still 'planning' after an interrupted start, or
+ * one whose message was lost: sweep.ts), and records when it is due, so the sweep knows when it is late.
+ */
+export async function sendPlan(ctx: AppContext, run: RunRecord, attempt = 1, delaySec = 0): Promise<number> {
   const mode = modeOf(run);
   if (!mode) throw new Error(`run ${run.runId} has no window to plan`);
-  await ctx.queue.send({ type: 'plan', runId: run.runId, mode, attempt: 1 });
+  await ctx.queue.send({ type: 'plan', runId: run.runId, mode, attempt }, delaySec > 0 ? { delaySec } : {});
+  const planDueAtMs = ctx.clock.now() + delaySec * 1000;
+  await ctx.deps.runs.changeRun(run.runId, (r) => (r.status === 'planning' && r.finishedAtMs === undefined ? { planDueAtMs } : undefined));
   return 1;
 }
 
@@ -113,10 +120,24 @@ export async function requestBackfillRun(
       // The first request died before sending its planning message (or it waits on the queue): send it.
     }
   }
+  if (!claimed) {
+    // The same key must come with the same request: another body is another backfill (HTTP 422).
+    const earlier = await ctx.requests.getRequest(runId);
+    const earlierFingerprint = earlier?.fingerprint;
+    if (earlierFingerprint !== undefined && earlierFingerprint !== backfillFingerprint(req)) {
+      throw new IdempotencyKeyReusedError(
+        `this Idempotency-Key was first used for backfill ${runId} with a different body; send that body again to get it, or use a new key for a new backfill`,
+      );
+    }
+  }
   const named = req.users.length > 0 || req.teams.length > 0;
   // The named ids first: the planning message reads them, and they may not fit in a queue message.
-  if (named && (claimed || !(await ctx.requests.getRequest(runId))))
-    await ctx.requests.putRequest(runId, { users: req.users, teams: req.teams });
+  if ((named || idempotencyKey !== undefined) && (claimed || !(await ctx.requests.getRequest(runId))))
+    await ctx.requests.putRequest(runId, {
+      users: req.users,
+      teams: req.teams,
+      ...(idempotencyKey !== undefined ? { fingerprint: backfillFingerprint(req) } : {}),
+    });
   const spec: RunSpec = { kind: 'backfill', window: req.window, users: req.users, teams: req.teams, runId };
   const { created, run } = await openRun(ctx.deps, spec, ctx.clock.now(), 'planning');
   const enqueued = run.status === 'planning' ? await sendPlan(ctx, run) : 0;
@@ -137,23 +158,28 @@ export async function runPlanMessage(ctx: AppContext, msg: PlanMessage, log: Log
   const run = await ctx.deps.runs.getRun(runId);
   if (!run || run.status !== 'planning') {
     plog.info('planning message ignored: the run is not planning', { status: run?.status });
+    // A repeat of a planning message whose worker died after sending the jobs: the jobs may all have
+    // ended meanwhile, with nobody left to close the run (or to send the follow-ups it claimed).
+    if (run && run.finishedAtMs === undefined) await finishIfComplete(ctx, runId, plog, { redelivered: true });
     return 'duplicate';
   }
   const spec: RunSpec =
     msg.mode.kind === 'daily'
       ? { kind: 'daily', nowMs: msg.mode.nowMs, runId }
       : { kind: 'backfill', window: msg.mode.window, runId, ...((await ctx.requests.getRequest(runId)) ?? {}) };
-  const started = await planAndEnqueue(ctx, run, false, spec, plog, signal);
-  if (started.status !== 'failed' || started.planned > 0) return 'planned';
+  const started = await planAndEnqueue(ctx, run, false, spec, plog, signal, { inline: false });
+  if (started.planningError === undefined) return 'planned';
   if (attempt < ctx.policy.maxAttempts) {
     const delaySec = backoffDelaySec(attempt, ctx.policy);
-    await ctx.queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
-    // Back to 'planning' (the error stays on the row until the run finishes), so the retry plans it.
-    await ctx.deps.runs.updateRun(runId, { status: 'planning' });
-    plog.warn('planning failed; retrying later', { delaySec, error: started.error });
+    // The run stays 'planning' (never closed, so the retry can plan it), with why on the row meanwhile.
+    const error = started.planningError;
+    await ctx.deps.runs.changeRun(runId, (r) => (r.status === 'planning' && r.finishedAtMs === undefined ? { error } : undefined));
+    await sendPlan(ctx, run, attempt + 1, delaySec);
+    plog.warn('planning failed; retrying later', { delaySec, error: started.planningError });
     return 'retry';
   }
-  plog.error('planning failed; run failed', { error: started.error });
+  await failRun(ctx.deps, runId, started.planningError, () => ctx.clock.now(), plog);
+  plog.error('planning failed; run failed', { error: started.planningError });
   return 'failed';
 }
 
@@ -205,6 +231,6 @@ export async function handlePoisonMessage(
   if (!run || run.status !== 'planning') return { outcome: 'already-finished', runId: msg.runId };
   const error = `planning failed: the run's planning message failed every delivery the host allows and was moved to the poison queue; see the exportWorker logs of this run${run.error ? ` (last error: ${run.error})` : ''}`;
   log.error('run failed: poison planning message', { runId: msg.runId });
-  await ctx.deps.runs.updateRun(msg.runId, { status: 'failed', finishedAtMs: ctx.clock.now(), error });
+  await failRun(ctx.deps, msg.runId, error, () => ctx.clock.now(), log);
   return { outcome: 'failed', runId: msg.runId };
 }

@@ -2,19 +2,22 @@
 // queue. Transient failures come back later through a re-enqueue with a growing delay, not through the
 // host's fast redelivery; duplicates and stale deliveries are recognised from the job row. Recording
 // a result and finishing the run are export/run-lifecycle.ts's, as for the single-process run.
-import { EntityLease } from '../archive/entity-lease';
+import { EntityLease, LeaseLostError } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
 import { joinSpans } from '../export/sender-cover';
-import { finishRun, recordJobResult, refusedJobError } from '../export/run-lifecycle';
-import { addCounts, addReasonCounts, emptyCounts, type JobError, type JobStatus } from '../model/job';
+import { recordJobResult, refusedJobError } from '../export/run-lifecycle';
+import { closeRunIfComplete } from '../export/run-close';
+import { countsFromManifests } from '../export/job-counts';
+import { addCounts, addReasonCounts, emptyCounts, type JobCounts, type JobError, type JobStatus } from '../model/job';
+import type { Window } from '../model/window';
 import { entityLabel, type Entity } from '../model/entity';
 import { errorText } from '../model/errors';
 import type { Logger } from '../log';
-import type { JobRecord } from '../state/run-store';
+import type { JobRecord, RunStatus } from '../state/run-store';
 import { backoffDelaySec, type AppContext } from './app-context';
 import { continueJob, resumeOptions } from './continuation';
-import { startSenderCover } from './sender-cover-queue';
+import { coverDecision, resendUnsentCovers, sendCovers } from './sender-cover-queue';
 import { decodeJobMessage, InvalidJobMessageError, type JobMessage } from './job-message';
 
 export type JobOutcome = 'done' | 'skipped' | 'failed' | 'retry' | 'busy' | 'duplicate' | 'continued';
@@ -61,17 +64,35 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
       jlog.info('duplicate delivery ignored', { status: row.status, rowAttempts: row.attempts });
       // The worker that wrote this final row may have died before counting it or closing the run:
       // count it (once per job) and fall through to the completion check below (issue 13, defect 6).
-      if (FINAL.has(row.status)) await deps.runs.countFinishedJob(row);
+      if (FINAL.has(row.status)) {
+        lease.assertHeld();
+        await deps.runs.countFinishedJob(row);
+      }
       result = { ...base, outcome: 'duplicate' };
     } else {
       result = await runUnderLease(ctx, msg, row, lease, jlog, signal);
     }
+  } catch (err) {
+    if (!(err instanceof LeaseLostError)) throw err;
+    result = await leaseLost(ctx, msg, jlog);
   } finally {
     await lease.release().catch((err: unknown) => jlog.warn('lease not released', { error: errorText(err) }));
   }
-  if (result.outcome !== 'retry' && result.outcome !== 'continued')
+  if (result.outcome !== 'retry' && result.outcome !== 'continued' && result.outcome !== 'busy')
     await finishIfComplete(ctx, runId, jlog, { redelivered: result.outcome === 'duplicate' });
   return result;
+}
+
+/**
+ * The lease was lost while the job ran: another worker may hold the entity now, so this one writes
+ * nothing more, not even the job row (a stale 'failed' written after the new holder's 'done' would
+ * stand; docs/design.md §16). The message goes back on the queue, not counted as an attempt: whoever
+ * holds the lease when it comes back reads the job row and decides.
+ */
+async function leaseLost(ctx: AppContext, msg: JobMessage, log: Logger): Promise<JobRunResult> {
+  await ctx.queue.send(msg, { delaySec: ctx.policy.busyDelaySec });
+  log.warn('entity lease lost; job re-enqueued without recording anything', { delaySec: ctx.policy.busyDelaySec });
+  return { runId: msg.runId, entity: msg.entity, attempt: msg.attempt, outcome: 'busy', delaySec: ctx.policy.busyDelaySec };
 }
 
 async function runUnderLease(
@@ -86,7 +107,10 @@ async function runUnderLease(
   const { deps, queue, policy, clock } = ctx;
   // Counts of earlier attempts (chunks they committed) are kept, so the row totals the whole job.
   const carried = row?.counts ?? emptyCounts();
-  const startedAtMs = clock.now();
+  // An earlier invocation of this job ran (a continuation, a retry, or one that died): what it wrote is
+  // counted from the job's manifests at the end, since one that died never recorded its counts.
+  const earlier = row?.startedAtMs !== undefined;
+  const startedAtMs = row?.startedAtMs ?? clock.now();
   const job = {
     runId,
     entity: row?.entity.displayName ? { ...entity, displayName: row.entity.displayName } : entity,
@@ -96,28 +120,51 @@ async function runUnderLease(
   // The run already failed on an app-level refusal of this entity kind: end at once, reading nothing.
   const notRun = await refusedJobError(deps, runId, entity);
   if (notRun) {
+    lease.assertHeld();
     await recordJobResult(deps, msg.mode, { ...job, status: 'skipped', counts: carried, error: notRun, finishedAtMs: clock.now() }, log);
     return { runId, entity, attempt, outcome: 'skipped', error: notRun };
   }
-  await deps.runs.putJob({ ...job, status: 'running', counts: carried });
+  // A merge, not a replacement: what earlier invocations recorded (their read span, the content they
+  // could not store) stays on the row.
+  lease.assertHeld();
+  await deps.runs.mergeJob(runId, entity, { status: 'running', attempts: attempt, startedAtMs });
 
   // The job's stop: fires the moment the lease is lost (or the host cancels), before the next write.
   const stop = AbortSignal.any([lease.lostSignal, ...(signal ? [signal] : [])]);
-  const others = deps.chatMode === 'sender' && entity.kind === 'user' ? await readOtherSenders(deps.container, runId, stop) : undefined;
-  const resume = await resumeOptions(ctx, msg);
+  const sender = deps.chatMode === 'sender' && entity.kind === 'user';
+  const others = sender ? await readOtherSenders(deps.container, runId, stop) : undefined;
+  const resume = await resumeOptions(ctx, msg, lease);
+  // Sender mode: the windows this job reads are on its row before any checkpoint moves past them, so
+  // the follow-up rereads them even if this invocation dies right after the move (docs/design.md §15).
+  let span = row?.readSpan;
+  const onReadSpan = async (read: Window) => {
+    const joined = joinSpans(span, read);
+    if (joined && span && joined.fromMs === span.fromMs && joined.toMs === span.toMs) return;
+    lease.assertHeld();
+    await deps.runs.mergeJob(runId, entity, { ...(joined ? { readSpan: joined } : {}) });
+    span = joined;
+  };
   // Writes go through the lease's fence: each confirms the lease first, so none lands after a takeover.
   const result = await exportEntity(
-    { runId, entity, mode: msg.mode, ...resume },
-    { ...deps, container: lease.fence(deps.container), log, ...(others ? { otherSenderIds: others } : {}) },
+    { runId, entity, mode: msg.mode, ...resume, ...(sender ? { onReadSpan } : {}) },
+    {
+      ...deps,
+      container: lease.fence(deps.container),
+      log,
+      holdsLease: () => lease.assertHeld(),
+      ...(others ? { otherSenderIds: others } : {}),
+    },
     stop,
   );
-  const counts = addCounts(carried, result.counts);
+  if (lease.lost || result.error?.code === 'LeaseLostError') return leaseLost(ctx, msg, log);
+  const counts = earlier ? await archivedCounts(ctx, msg, carried, result.counts) : addCounts(carried, result.counts);
   // The windows every invocation of this job read: sender mode's follow-up reads them again (docs/design.md §15).
-  const span = joinSpans(row?.readSpan, result.readSpan);
-  const spanned = span ? { readSpan: span } : {};
+  const readSpan = joinSpans(span, result.readSpan);
+  const spanned = readSpan ? { readSpan } : {};
   const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
+  lease.assertHeld();
   if (result.continueAt) {
-    await continueJob(ctx, msg, { ...job, ...spanned }, counts, result.continueAt, log);
+    await continueJob(ctx, msg, { ...job, ...spanned, ...unfetched }, counts, result.continueAt, log);
     return { runId, entity, attempt, outcome: 'continued' };
   }
 
@@ -125,7 +172,15 @@ async function runUnderLease(
     const delaySec = backoffDelaySec(attempt, policy);
     // The next message first: if the row write then fails, the next attempt still runs.
     await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
-    await deps.runs.putJob({ ...job, ...spanned, status: 'queued', counts, ...unfetched, error: result.error, finishedAtMs: clock.now() });
+    await deps.runs.mergeJob(runId, entity, {
+      ...spanned,
+      ...unfetched,
+      status: 'queued',
+      counts,
+      attempts: attempt,
+      error: result.error,
+      finishedAtMs: clock.now(),
+    });
     log.warn('job failed; retrying later', {
       delaySec,
       code: result.error.code,
@@ -153,14 +208,46 @@ async function runUnderLease(
 }
 
 /**
- * Finishes the run when this was its last unfinished job (whichever worker gets there first). In
- * sender mode the last job first sends the follow-ups that cover members without a successful job
- * (app/sender-cover-queue.ts); the last follow-up then finishes the run.
+ * A job with earlier invocations: what it archived, from every execution's manifest (one that died
+ * never recorded its counts, and the next found its versions archived already); the activity counts
+ * (pages, versions received, duplicates) as the invocations recorded them.
  */
-export async function finishIfComplete(ctx: AppContext, runId: string, log: Logger, opts: { redelivered?: boolean } = {}): Promise<void> {
-  // A redelivery of a finished job may follow a worker that died while sending the follow-ups.
-  if (ctx.deps.chatMode === 'sender' && (await startSenderCover(ctx, runId, log, opts))) return;
-  await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
+async function archivedCounts(ctx: AppContext, msg: JobMessage, carried: JobCounts, now: JobCounts): Promise<JobCounts> {
+  const archived = await countsFromManifests(ctx.deps.container, msg.runId, msg.entity);
+  return { ...addCounts(carried, now), ...archived };
+}
+
+/**
+ * Closes the run when this was its last unfinished job (whichever worker gets there first), or, in
+ * sender mode, claims and sends the follow-ups that cover members without a successful job first
+ * (app/sender-cover-queue.ts); the last follow-up then closes the run. Returns the run's final status
+ * once it is finished. `redelivered`: this is a repeated delivery, whose first worker may have died
+ * between claiming the follow-ups and sending them.
+ */
+export async function finishIfComplete(
+  ctx: AppContext,
+  runId: string,
+  log: Logger,
+  opts: { redelivered?: boolean } = {},
+): Promise<RunStatus | undefined> {
+  const sender = ctx.deps.chatMode === 'sender';
+  const outcome = await closeRunIfComplete(
+    ctx.deps,
+    runId,
+    () => ctx.clock.now(),
+    log,
+    sender ? { coverDecision: (jobs) => coverDecision(ctx, runId, jobs) } : {},
+  );
+  if (!outcome) return undefined;
+  if (outcome.kind === 'cover') {
+    await sendCovers(ctx, runId, outcome.plan, log);
+    return undefined;
+  }
+  if (outcome.kind === 'open') {
+    if (sender && opts.redelivered) await resendUnsentCovers(ctx, runId, log);
+    return undefined;
+  }
+  return outcome.status;
 }
 
 export type PoisonOutcome = 'failed' | 'already-finished' | 'invalid';

@@ -5,7 +5,9 @@
 import { encodeIdSegment } from '../archive/blob-layout';
 import { writeOtherSenders } from '../archive/run-files';
 import { uncoveredMemberIds } from '../export/plan-entities';
-import { finishRun, jobModeOf, newRunId, openRun, planRun, type RunSpec } from '../export/run-lifecycle';
+import { jobModeOf, newRunId, openRun, planRun, type RunSpec } from '../export/run-lifecycle';
+import { failRun } from '../export/run-close';
+import { finishIfComplete } from './queue-job-handler';
 import { emptyCounts, type JobMode } from '../model/job';
 import type { Entity } from '../model/entity';
 import type { Logger } from '../log';
@@ -67,7 +69,11 @@ export async function startBackfillRun(ctx: AppContext, req: BackfillRequest, lo
   return planAndEnqueue(ctx, run, true, spec, log, signal);
 }
 
-/** Lists the run's entities and sends their jobs; also the work of a run's planning message (plan-on-queue.ts). */
+/**
+ * Lists the run's entities and sends their jobs; also the work of a run's planning message
+ * (plan-on-queue.ts). When the entities cannot be listed the run is left as it is and the result says
+ * why (`planningError`): the planning message tries again later; a run started inline fails at once.
+ */
 export async function planAndEnqueue(
   ctx: AppContext,
   run: RunRecord,
@@ -75,19 +81,16 @@ export async function planAndEnqueue(
   spec: RunSpec,
   log: Logger,
   signal?: AbortSignal,
-): Promise<StartedRun> {
+  opts: { inline?: boolean } = {},
+): Promise<StartedRun & { planningError?: string }> {
   const { runId } = run;
-  const entities = await planRun(ctx.deps, run, spec, () => ctx.clock.now(), log, signal);
-  if (!entities)
-    return {
-      runId,
-      created,
-      planned: 0,
-      enqueued: 0,
-      status: 'failed',
-      error: (await ctx.deps.runs.getRun(runId))?.error ?? 'planning failed',
-    };
-  return enqueueRun(ctx, run, created, entities, jobModeOf(spec), log, signal);
+  const planned = await planRun(ctx.deps, run, spec, log, signal);
+  if ('error' in planned) {
+    if (opts.inline !== false) await failRun(ctx.deps, runId, planned.error, () => ctx.clock.now(), log);
+    const now = await ctx.deps.runs.getRun(runId);
+    return { runId, created, planned: 0, enqueued: 0, status: now?.status ?? 'failed', error: planned.error, planningError: planned.error };
+  }
+  return enqueueRun(ctx, run, created, planned.entities, jobModeOf(spec), log, signal);
 }
 
 const entityKey = (e: Entity) => `${e.kind}_${encodeIdSegment(e.id)}`;
@@ -110,7 +113,8 @@ async function enqueueRun(
     // id (docs/design.md §15); they read the list from here (written before any job is sent).
     await writeOtherSenders(ctx.deps.container, runId, await uncoveredMemberIds(ctx.deps.http, entities, signal, log), signal);
   }
-  // On a repeat, jobs that a worker has already picked up (attempts > 0 or no longer queued) are not sent again.
+  // Jobs a worker has already picked up (attempts > 0 or no longer queued) are not sent again. The
+  // rows are insert-only: a second planner (a repeated planning message) never resets a job that ran.
   const existing = new Map<string, JobRecord>();
   if (!created) for await (const job of runs.listJobs(runId)) existing.set(entityKey(job.entity), job);
   let enqueued = 0;
@@ -125,23 +129,26 @@ async function enqueueRun(
     // repeat re-sends; the reverse order could leave a message whose job is invisible in the status
     // until a worker takes it.
     const missing = batch.filter((entity) => !existing.has(entityKey(entity)));
-    await runs.putJobs(missing.map((entity) => ({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 })));
+    await runs.createJobs(missing.map((entity) => ({ runId, entity, status: 'queued', counts: emptyCounts(), attempts: 0 })));
     await forEachLimit(batch, ctx.policy.enqueueConcurrency, async (entity) => {
       signal?.throwIfAborted();
       await ctx.queue.send({ runId, entity, mode, attempt: 1 }, signal ? { signal } : {});
       enqueued++;
     });
   }
-  // A run planned from the queue leaves 'planning' here, once every job is sent.
-  await runs.updateRun(runId, { planned: entities.length, status: 'running' });
+  // Every job is sent: the run now says how many it waits for. Conditional, like every transition of a
+  // run: only a run not planned yet is changed (never one a faster planner set up, or that finished),
+  // and only 'planning' turns 'running' (an app-level refusal may already have failed it).
+  await runs.changeRun(runId, (r) =>
+    r.planned === 0 && r.finishedAtMs === undefined
+      ? { planned: entities.length, ...(r.status === 'planning' ? { status: 'running' as const, error: '' } : {}) }
+      : undefined,
+  );
   log.info('run enqueued', { runId, kind: run.kind, planned: entities.length, enqueued });
-  // Nothing to run, or fast workers finished every job before planned was set: then nobody else closes the run.
-  const finished =
-    entities.length === 0
-      ? await finishRun(ctx.deps, runId, () => ctx.clock.now(), log)
-      : await finishRun(ctx.deps, runId, () => ctx.clock.now(), log, { onlyIfComplete: true });
-  const status: RunStatus = finished?.status ?? 'running';
-  return { runId, created, planned: entities.length, enqueued, status };
+  // Nothing to run, or fast workers finished every job before planned was set: then nobody else closes
+  // the run. The same close as the workers', follow-ups included (queue-job-handler.ts).
+  const finished = await finishIfComplete(ctx, runId, log);
+  return { runId, created, planned: entities.length, enqueued, status: finished ?? 'running' };
 }
 
 async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {

@@ -124,12 +124,14 @@ export async function writeJson(
   container: ArchiveContainer,
   name: string,
   value: unknown,
-  opts: { overwrite?: boolean; signal?: AbortSignal } = {},
+  opts: { overwrite?: boolean; signal?: AbortSignal; metadata?: Record<string, string> } = {},
 ): Promise<WrittenBlob> {
   checkName(name);
   const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
   const sha256 = createHash('sha256').update(body).digest('hex');
-  await upload(container, name, body, 'application/json', { sha256 }, opts.overwrite === true, opts.signal);
+  const meta = { ...opts.metadata, sha256 };
+  checkMetadata(meta);
+  await upload(container, name, body, 'application/json', meta, opts.overwrite === true, opts.signal);
   return { name, sha256, bytes: body.length, lines: 1 };
 }
 

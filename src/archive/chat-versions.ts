@@ -8,11 +8,12 @@ import type { PassName, Window } from '../model/window';
 import { iso, utcDay } from '../time';
 import { chatVersionBlobName, contentMapName } from './blob-layout';
 import { BlobAlreadyExistsError, writeBatch, writeJson, type WrittenBlob } from './batch-writer';
+import type { DeclaredWrite } from './quarantine';
 
 export async function archiveChatVersion(
   container: ArchiveContainer,
   version: MessageVersion,
-  how: { pass: PassName; window: Window },
+  how: { pass: PassName; window: Window } & DeclaredWrite,
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
 ): Promise<{ written: WrittenBlob[] }> {
@@ -23,13 +24,19 @@ export async function archiveChatVersion(
   );
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
+  const mapName = contentMapName(name);
+  // Declared in the execution's manifest before anything is written (docs/design.md §16).
+  await how.declare?.([name, mapName]);
+  const writer = how.writer ? { writer: how.writer } : {};
   const written: WrittenBlob[] = [];
   const contentEntries = contentFor ? await contentFor() : undefined;
   if (contentEntries && contentEntries.length > 0) {
     // Map first (see DayBatcher): a batch never exists without its content map. A map that exists
     // already was written by an earlier attempt or another member's job, for the same version.
     try {
-      written.push(await writeJson(container, contentMapName(name), { batch: name, entries: contentEntries }, signal ? { signal } : {}));
+      written.push(
+        await writeJson(container, mapName, { batch: name, entries: contentEntries }, { metadata: writer, ...(signal ? { signal } : {}) }),
+      );
     } catch (err) {
       if (!(err instanceof BlobAlreadyExistsError)) throw err;
     }
@@ -40,14 +47,18 @@ export async function archiveChatVersion(
         container,
         name,
         [version.line],
-        { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs) },
+        { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs), ...writer },
         signal,
       ),
     );
   } catch (err) {
     // Another member's job archived this version first: nothing to add.
-    if (err instanceof BlobAlreadyExistsError) return { written: [] };
+    if (err instanceof BlobAlreadyExistsError) {
+      how.settle?.([name, mapName], written);
+      return { written: [] };
+    }
     throw err;
   }
+  how.settle?.([name, mapName], written);
   return { written };
 }

@@ -13,6 +13,7 @@ import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } 
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
 import { DEFAULT_CONTENT_JOB_CONCURRENCY, runPooled } from './content-slots';
+import type { WriteIntents } from './execution-manifest';
 import type { Entity } from '../model/entity';
 import type { PassName, Window } from '../model/window';
 
@@ -46,6 +47,11 @@ export interface DayBatcherOptions {
   contentFor?: (version: ContentTarget, line: string) => Promise<readonly unknown[] | undefined>;
   /** Most contentFor calls running at once for one flush (EXPORT_CONTENT_CONCURRENCY, default 4). */
   contentConcurrency?: number;
+  /**
+   * The execution's manifest: every blob is declared in it before it is written (docs/design.md §16), so
+   * a crash between a write and the manifest leaves no batch outside a manifest.
+   */
+  intents?: WriteIntents;
   signal?: AbortSignal;
 }
 
@@ -119,9 +125,25 @@ export class DayBatcher {
 
   /** Operations run one at a time: several sub-window reads of one job feed the same batcher. */
   private queue: Promise<unknown> = Promise.resolve();
+  /**
+   * The first failure of any operation. A failed flush has taken its day's versions out of the buffer
+   * without writing them, so the batcher refuses everything after it: a later flushAll must not report
+   * "everything read so far is durable" (the caller would then record read positions past versions that
+   * were lost; docs/design.md §16), and a sibling read must not go on feeding it.
+   */
+  private failure: { error: unknown } | undefined;
 
   private serially<T>(op: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(op, op);
+    const guarded = async () => {
+      if (this.failure) throw this.failure.error;
+      try {
+        return await op();
+      } catch (err) {
+        this.failure ??= { error: err };
+        throw err;
+      }
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -175,8 +197,12 @@ export class DayBatcher {
 
   private async flushAllNow(): Promise<FlushResult> {
     const total: FlushResult = { written: [], newVersions: 0, duplicates: 0 };
-    for (const day of [...this.buffers.keys()].sort()) {
-      const r = await this.flushDay(day);
+    const days = [...this.buffers.keys()].filter((d) => (this.buffers.get(d)?.size ?? 0) > 0).sort();
+    // One manifest write declares every batch of this flush, not one per day.
+    const names = new Map(days.map((d) => [d, this.batchName(d)] as const));
+    await this.opts.intents?.declare([...names.values()].flatMap((n) => [n, contentMapName(n)]));
+    for (const day of days) {
+      const r = await this.flushDay(day, names.get(day));
       total.written.push(...r.written);
       total.newVersions += r.newVersions;
       total.duplicates += r.duplicates;
@@ -260,10 +286,19 @@ export class DayBatcher {
     return d;
   }
 
-  private async flushDay(day: string): Promise<FlushResult> {
+  private batchName(day: string): string {
+    const { entity, pass, window, writerId } = this.opts;
+    return batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
+  }
+
+  /** Writes one day's buffer as one batch (named `declaredName` when its flushAll declared it already). */
+  private async flushDay(day: string, declaredName?: string): Promise<FlushResult> {
     const buffer = this.buffers.get(day);
     this.buffers.delete(day);
     if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
+    const name = declaredName ?? this.batchName(day);
+    const names = [name, contentMapName(name)];
+    if (declaredName === undefined) await this.opts.intents?.declare(names);
     this.buffered -= buffer.size;
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = await this.archivedOf(day);
@@ -285,6 +320,7 @@ export class DayBatcher {
     }
     if (lines.length === 0) {
       this.evictOver(day);
+      this.opts.intents?.settle(names, []);
       return { written: [], newVersions: 0, duplicates };
     }
     const content: unknown[] = [];
@@ -297,7 +333,6 @@ export class DayBatcher {
       for (const entries of results) if (entries) content.push(...entries);
     }
     const { entity, pass, window, writerId } = this.opts;
-    const name = batchBlobName(entity, day, { pass, window, runId: writerId, seq: this.opts.nextSeq() });
     const written: WrittenBlob[] = [];
     if (content.length > 0) {
       // The content map goes first: a crash in between leaves a map without its batch (harmless, the
@@ -307,7 +342,7 @@ export class DayBatcher {
           this.opts.container,
           contentMapName(name),
           { batch: name, entries: content },
-          this.opts.signal ? { signal: this.opts.signal } : {},
+          { metadata: { writer: writerId }, ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
         ),
       );
     }
@@ -322,6 +357,8 @@ export class DayBatcher {
         windowfrom: new Date(window.fromMs).toISOString(),
         windowto: new Date(window.toMs).toISOString(),
         day,
+        // Which execution wrote it: its manifest declared the name before the write (docs/design.md §16).
+        writer: writerId,
       },
       this.opts.signal,
     );
@@ -333,6 +370,7 @@ export class DayBatcher {
     this.notePeak();
     this.evictOver(day);
     written.push(blob);
+    this.opts.intents?.settle(names, written);
     return { written, newVersions: lines.length, duplicates };
   }
 }

@@ -6,14 +6,14 @@ import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { LeaseLostError } from '../archive/entity-lease';
 import { writeQuarantinedItem } from '../archive/quarantine';
-import type { WrittenBlob } from '../archive/batch-writer';
-import { writeJobManifest, writeSenderCoverManifest } from '../archive/run-files';
+import { ExecutionManifest } from './execution-manifest';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
 import { parseMessage, type MessageVersion } from '../graph/message-schema';
 import { archiveChatVersion } from '../archive/chat-versions';
 import type { ContentEntry, ContentFetcher } from './content-fetcher';
+import type { WrittenBlob } from '../archive/batch-writer';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
@@ -47,6 +47,11 @@ export interface ExportEntityDeps {
   filterMaxClauses?: number;
   /** Sub-windows of a chunk read at once (EXPORT_READS_PER_ENTITY); 1 reads each chunk as one window. */
   readsPerEntity?: number;
+  /**
+   * Throws unless the caller's entity lease is surely still held: called before each checkpoint write
+   * and progress record, which table storage cannot fence with the lease (docs/design.md §8).
+   */
+  holdsLease?: () => void;
 }
 
 export interface ExportEntityRequest {
@@ -70,6 +75,12 @@ export interface ExportEntityRequest {
    * committed and whenever a long read records where it stands. Daily jobs keep theirs on the checkpoint.
    */
   onChunkCommitted?: (progress: ResumePoint) => Promise<void>;
+  /**
+   * Called with the span of every window this call has begun to read, before the window is read (so
+   * before its watermark can move): sender mode's follow-up must reread every window a job's checkpoint
+   * moved past (docs/design.md §15), even when the job dies right after the move.
+   */
+  onReadSpan?: (span: Window) => Promise<void>;
 }
 
 /**
@@ -87,11 +98,20 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const { entity, runId } = req;
   const log = deps.log.child({ runId, entity: `${entity.kind}:${entity.id}` });
   const counts = emptyCounts();
-  const blobs: WrittenBlob[] = [];
   // Content that could not be stored, by status: the run's collection report counts it (docs/design.md §13).
   const unfetched: Record<string, number> = {};
   const withUnfetched = () => (Object.keys(unfetched).length > 0 ? { unfetched } : {});
   const writerId = `${runId}-${randomBytes(3).toString('hex')}`;
+  // Every blob is named in this execution's manifest before it is written (docs/design.md §16).
+  const manifest = new ExecutionManifest({
+    container: deps.container,
+    runId,
+    entity,
+    writer: writerId,
+    cover: req.coverSenderIds !== undefined,
+    counts: () => counts,
+    signal,
+  });
   let seq = 0;
   // What this call read, for sender mode's follow-up (docs/design.md §15): also on a continuation or a
   // failure, so the queued job's row can sum the spans of all its invocations.
@@ -107,32 +127,33 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     const chunks = await chunkSource(req, deps, (c) => (known = c));
     for (let chunk = chunks.next(); chunk; chunk = chunks.next()) {
       signal?.throwIfAborted();
-      const blobsBefore = blobs.length;
-      const outcome = await exportChunk(chunk);
-      // A lost lease stops the job here at the latest: the checkpoint must not move under another worker.
-      signal?.throwIfAborted();
+      const blobsBefore = manifest.blobCount;
       readSpan = readSpan
         ? { fromMs: Math.min(readSpan.fromMs, chunk.window.fromMs), toMs: Math.max(readSpan.toMs, chunk.window.toMs) }
         : { fromMs: chunk.window.fromMs, toMs: chunk.window.toMs };
+      await req.onReadSpan?.(readSpan);
+      const outcome = await exportChunk(chunk);
+      // A lost lease stops the job here at the latest: the checkpoint must not move under another worker.
+      signal?.throwIfAborted();
       if (outcome.stoppedAt) {
         // The budget ran out inside the window: what it read is committed and its state recorded.
         log.info('job budget used; continuing in a new invocation', { pass: chunk.pass, parts: outcome.stoppedAt.parts.length });
-        await writeManifest('continued');
+        await manifest.save('continued');
         return { entity, status: 'done', counts, readSpan, continueAt: daily ? {} : { fromMs: chunk.window.fromMs } };
       }
       // Every blob of the window is committed: only now may the watermarks move (forward only).
       pending = { advance: laterWatermarks(pending.advance, chunk.advance), added: pending.added + outcome.added };
       chunks.committed(chunk);
-      if (daily && (blobs.length > blobsBefore || known?.readState !== undefined)) await writeCheckpoint(null);
+      if (daily && (manifest.blobCount > blobsBefore || known?.readState !== undefined)) await writeCheckpoint(null);
       if (!daily) await req.onChunkCommitted?.({ ...chunks.resumeFrom() });
       if (pacer.stopDue() && chunks.next()) {
         if (daily) await writeCheckpoint(null);
-        await writeManifest('continued');
+        await manifest.save('continued');
         return { entity, status: 'done', counts, readSpan, continueAt: daily ? {} : { ...chunks.resumeFrom() } };
       }
     }
     if (daily) await writeCheckpoint(null, { runId, status: 'done' });
-    await writeManifest('done');
+    await manifest.save('done');
     return {
       entity,
       status: 'done',
@@ -149,9 +170,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     else log.error('entity failed', { ...error });
     // Not after a lost lease: the worker that holds the entity now may be writing this very manifest.
     if (!(signal?.reason instanceof LeaseLostError)) {
-      await writeManifest(skipped ? 'skipped' : 'failed', error).catch((e: unknown) =>
-        log.warn('manifest not written', { error: errorText(e) }),
-      );
+      await manifest
+        .save(skipped ? 'skipped' : 'failed', error)
+        .catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
     }
     return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   }
@@ -162,6 +183,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
    */
   async function writeCheckpoint(readState: string | null, result?: { runId: string; status: string }): Promise<void> {
     signal?.throwIfAborted();
+    deps.holdsLease?.();
     const nothingToClear = readState === null && known?.readState === undefined;
     known = await deps.checkpoints.advance(entity, pending.advance, pending.added, {
       known,
@@ -173,6 +195,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
 
   /** Records an unfinished window read, once everything read so far is durable. */
   async function saveRead(chunk: PlannedChunk, open: OpenRead): Promise<void> {
+    deps.holdsLease?.();
     if (daily) await writeCheckpoint(storeOpenRead(open));
     else await req.onChunkCommitted?.({ fromMs: chunk.window.fromMs, read: open });
     pacer.progressSaved();
@@ -191,6 +214,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       window: chunk.window,
       writerId,
       nextSeq: () => seq++,
+      intents: manifest,
       ...(signal ? { signal } : {}),
       ...(deps.content ? { contentFor: contentForLine, contentConcurrency: deps.content.jobConcurrency } : {}),
     });
@@ -222,7 +246,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
             const r = await archiveChatVersion(
               deps.container,
               version,
-              { pass: chunk.pass, window: chunk.window },
+              { pass: chunk.pass, window: chunk.window, ...intentsOf() },
               () => contentFor(version, raw),
               signal,
             );
@@ -249,8 +273,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         steps: fingerprint,
         parts: p,
       });
-      const left = await readStep(chunk.window, steps[step]!, parts, quarantined, async (snapshot) => {
+      const left = await readStep(chunk.window, steps[step]!, parts, quarantined, async (snapshot, readSignal) => {
+        // A sibling part that failed stops the whole step: nothing may be recorded after it (its lost
+        // buffer could lie behind the links in this snapshot). The batcher refuses too (day-batcher.ts).
+        readSignal.throwIfAborted();
         await commit();
+        readSignal.throwIfAborted();
         await saveRead(chunk, state(snapshot));
       });
       if (left) {
@@ -281,9 +309,8 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       async write(line) {
         seen++;
         // Once per version: an item quarantined by an earlier read is not written (or counted) again.
-        const blob = await writeQuarantinedItem(deps.container, entity, line, metadata, signal);
+        const blob = await writeQuarantinedItem(deps.container, entity, line, metadata, signal, intentsOf());
         if (!blob) return;
-        blobs.push(blob);
         added++;
         counts.quarantined++;
         req.onProgress?.({ quarantined: 1 });
@@ -309,7 +336,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     step: { filter: string | undefined; sink: VersionSink },
     recorded: readonly ReadPart[] | undefined,
     quarantined: (line: string) => Promise<void>,
-    checkpoint: (snapshot: ReadPart[]) => Promise<void>,
+    checkpoint: (snapshot: ReadPart[], readSignal: AbortSignal) => Promise<void>,
   ): Promise<ReadPart[] | undefined> {
     let parts: ReadPart[] = recorded ? recorded.map((p) => ({ ...p })) : [{ ...window }];
     const n = deps.readsPerEntity ?? 1;
@@ -342,7 +369,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         else part.nextLink = page.nextLink;
         if (!part.done && pacer.progressDue()) {
           pacer.progressSaved(); // claimed here, so sibling parts do not record the same progress
-          await checkpoint(snapshot());
+          await checkpoint(snapshot(), partSignal);
         }
         if (stopping || pacer.stopDue()) {
           stopping = true;
@@ -416,14 +443,16 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     let bytes = 0;
     for (const b of r.written) bytes += b.bytes;
     counts.bytes += bytes;
-    blobs.push(...r.written);
     req.onProgress?.({ messages: r.newVersions, duplicates: r.duplicates, blobs: r.written.length, bytes });
   }
 
-  async function writeManifest(status: string, error?: JobError): Promise<void> {
-    if (blobs.length === 0 && !error) return;
-    const manifest = { runId, entity: { kind: entity.kind, id: entity.id }, status, counts, error, writer: writerId, blobs };
-    await (req.coverSenderIds ? writeSenderCoverManifest : writeJobManifest)(deps.container, runId, entity, manifest);
+  /** How a single-blob write (a quarantined item, a chat version) declares itself in the manifest first. */
+  function intentsOf() {
+    return {
+      declare: (names: readonly string[]) => manifest.declare(names),
+      settle: (names: readonly string[], written: readonly WrittenBlob[]) => manifest.settle(names, written),
+      writer: writerId,
+    };
   }
 }
 

@@ -5,12 +5,18 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { OpenRead, ReadPart, Window } from '../model/window';
 import { MIN_SPLIT_MS, splitWindow } from './windows';
+import { SPLIT_PROPERTY_MAX } from '../state/table-values';
 
-/** Stored state longer than this loses its links (the parts then restart): a table string holds 32K characters. */
-export const MAX_STORED_READ_CHARS = 30_000;
+/**
+ * Stored state longer than this loses links, the longest first, until it fits (those parts restart):
+ * the checkpoint and progress rows keep it across several table properties (state/table-values.ts).
+ */
+export const MAX_STORED_READ_CHARS = SPLIT_PROPERTY_MAX;
+/** A continuation link longer than this is not kept (its part restarts); Graph's are a few hundred characters. */
+export const MAX_LINK_CHARS = 65_536;
 
 const partSchema = z
-  .object({ fromMs: z.number().int(), toMs: z.number().int(), nextLink: z.string().min(1).max(8192).optional() })
+  .object({ fromMs: z.number().int(), toMs: z.number().int(), nextLink: z.unknown().optional() })
   .refine((p) => p.fromMs < p.toMs);
 
 const openReadSchema = z.object({
@@ -22,11 +28,25 @@ const openReadSchema = z.object({
   parts: z.array(partSchema).min(1).max(64),
 });
 
-/** The stored form; the links are dropped (their parts restart) when it would not fit a table property. */
+const usableLink = (link: unknown): link is string => typeof link === 'string' && link.length > 0 && link.length <= MAX_LINK_CHARS;
+
+/**
+ * The stored form. A state that would not fit loses the links of its longest ones first, one at a time
+ * (docs/design.md §4): only those parts restart, never all of them, so a window that needs several
+ * invocations still gets through.
+ */
 export function storeOpenRead(read: OpenRead): string {
-  const text = JSON.stringify(read);
-  if (text.length <= MAX_STORED_READ_CHARS) return text;
-  return JSON.stringify({ ...read, parts: read.parts.map((p) => ({ fromMs: p.fromMs, toMs: p.toMs })) });
+  const parts = read.parts.map((p) => ({ ...p, ...(usableLink(p.nextLink) ? {} : { nextLink: undefined }) }));
+  for (;;) {
+    const text = JSON.stringify({ ...read, parts });
+    if (text.length <= MAX_STORED_READ_CHARS) return text;
+    let longest = -1;
+    for (let i = 0; i < parts.length; i++) {
+      if ((parts[i]!.nextLink?.length ?? 0) > (longest < 0 ? 0 : (parts[longest]!.nextLink?.length ?? 0))) longest = i;
+    }
+    if (longest < 0) return JSON.stringify({ ...read, parts: parts.map((p) => ({ fromMs: p.fromMs, toMs: p.toMs })) });
+    parts[longest] = { fromMs: parts[longest]!.fromMs, toMs: parts[longest]!.toMs };
+  }
 }
 
 /**
@@ -45,9 +65,10 @@ export function loadOpenRead(text: string | undefined): OpenRead | undefined {
   if (!parsed.success) return undefined;
   const r = parsed.data;
   if (!(r.fromMs < r.toMs) || r.parts.some((p) => p.fromMs < r.fromMs || p.toMs > r.toMs)) return undefined;
+  // A link that is not usable costs its own part a restart, not the whole state.
   return {
     ...r,
-    parts: r.parts.map((p) => ({ fromMs: p.fromMs, toMs: p.toMs, ...(p.nextLink !== undefined ? { nextLink: p.nextLink } : {}) })),
+    parts: r.parts.map((p) => ({ fromMs: p.fromMs, toMs: p.toMs, ...(usableLink(p.nextLink) ? { nextLink: p.nextLink } : {}) })),
   };
 }
 

@@ -11,12 +11,13 @@ import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityReque
 import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
 import type { CollectionReport } from './run-report';
+import { failRun, finishRun } from './run-close';
 import {
-  finishRun,
   jobModeOf,
   notRunError,
   openRun,
   planRun,
+  addCoverCounts,
   recordCoverFailure,
   recordJobResult,
   refusalMessage,
@@ -78,11 +79,12 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
   const progress: RunProgress = { ...emptyCounts(), planned: 0, finished: 0, done: 0, skipped: 0, failed: 0 };
   const report = () => opts.onProgress?.(progress);
 
-  const entities = await planRun(deps, run, spec, now, log, opts.signal);
-  if (!entities) {
-    const error = (await deps.runs.getRun(runId))?.error ?? 'planning failed';
-    return { runId, status: 'failed', progress, results: [], error };
+  const planned = await planRun(deps, run, spec, log, opts.signal);
+  if ('error' in planned) {
+    await failRun(deps, runId, planned.error, now, log);
+    return { runId, status: 'failed', progress, results: [], error: planned.error };
   }
+  const { entities } = planned;
   progress.planned = entities.length;
   await deps.runs.updateRun(runId, { planned: entities.length });
   report();
@@ -95,8 +97,7 @@ export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions =
     } catch (err) {
       // Without the list, sender mode would silently miss members' messages: the run fails instead.
       const error = `could not list the tenant members sender mode must cover: ${errorText(err)}`;
-      log.error('run failed', { error });
-      await deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: now(), error });
+      await failRun(deps, runId, error, now, log);
       return { runId, status: 'failed', progress, results: [], error };
     }
   }
@@ -201,8 +202,9 @@ async function coverUnsuccessfulUsers(
     while (next < readers.length && !signal?.aborted) {
       const job = readers[next++]!;
       const cover = await exportUnderLease(coverRequest(runId, job, missing), deps, signal);
-      if (cover.status === 'done') continue;
       try {
+        await addCoverCounts(deps, runId, job.entity, cover.counts);
+        if (cover.status === 'done') continue;
         await recordCoverFailure(deps, mode, runId, job.entity, cover, now(), log);
       } catch (err) {
         unrecorded++;

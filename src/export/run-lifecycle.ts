@@ -4,30 +4,13 @@
 // they write the same rows, the same run.json and the same log lines for the same run.
 import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
-import { writeRunManifest } from '../archive/run-files';
 import type { GraphHttp } from '../graph/graph-http';
 import type { Logger } from '../log';
 import { entityLabel, type Entity, type EntityKind } from '../model/entity';
-import {
-  addCounts,
-  APP_REFUSAL_REASON,
-  RUN_FAILED_REASON,
-  type JobCounts,
-  type JobError,
-  type JobMode,
-  type JobResult,
-} from '../model/job';
+import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import {
-  finishedTotal,
-  type JobRecord,
-  type RunKind,
-  type RunRecord,
-  type RunStatus,
-  type RunStore,
-  type RunSummary,
-} from '../state/run-store';
+import type { JobRecord, RunKind, RunRecord, RunStore } from '../state/run-store';
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
@@ -109,17 +92,17 @@ export async function openRun(
 
 /**
  * The run's entities: the ones a backfill names, else the tenant's users and teams as the selection
- * settings choose them. When they cannot be listed the run is marked failed (with why) and undefined
- * is returned. `planned` is left to the caller: the queued run sets it only once every job is sent.
+ * settings choose them. When they cannot be listed, why (the run is left as it is: the caller decides
+ * whether planning is tried again or the run fails, run-close.ts failRun). `planned` is left to the
+ * caller too: the queued run sets it only once every job is sent.
  */
 export async function planRun(
   deps: RunLifecycleDeps,
   run: RunRecord,
   spec: RunSpec,
-  now: () => number,
   log: Logger,
   signal?: AbortSignal,
-): Promise<Entity[] | undefined> {
+): Promise<{ entities: Entity[] } | { error: string }> {
   const { runId } = run;
   let entities: Entity[];
   try {
@@ -129,14 +112,13 @@ export async function planRun(
   } catch (err) {
     const error = toJobError(err);
     const message = `could not enumerate users and teams: ${error.message}${error.code ? ` (${error.code})` : ''}`;
-    log.error('run failed', { runId, error: message, requestId: error.requestId });
-    await deps.runs.updateRun(runId, { status: 'failed', finishedAtMs: now(), error: message });
-    return undefined;
+    log.warn('run planning failed', { runId, error: message, requestId: error.requestId });
+    return { error: message };
   }
   log.info('run planned', { runId, kind: run.kind, entities: entities.length });
   // Names for productions and the viewer (best effort: a failure only logs, ids stand in for names).
   if (spec.kind === 'daily') await snapshotDirectory(deps, runId, spec.nowMs, entities, log, signal);
-  return entities;
+  return { entities };
 }
 
 /**
@@ -184,9 +166,41 @@ export async function recordCoverFailure(
   const row = await deps.runs.getJob(runId, entity);
   if (!row) return;
   const error = coverFailure(cause.error);
-  await deps.runs.putJob({ ...row, status: 'failed', counts: addCounts(row.counts, cause.counts), error, finishedAtMs });
+  // Only the status: what the follow-up archived is added to the row's counts when it is counted
+  // (RunStore.countCover), from its manifests.
+  await deps.runs.mergeJob(runId, entity, { status: 'failed', error, finishedAtMs });
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, 'failed', error);
-  log.error('job failed: sender-mode follow-up', { runId, entity: entityLabel(entity), error: error.message });
+  log.error('job failed: sender-mode follow-up', {
+    runId,
+    entity: entityLabel(entity),
+    error: error.message,
+    counts: cause.counts.messages,
+  });
+}
+
+/**
+ * Sender mode's follow-up of a done user job archived versions of other members' messages: they are
+ * counted on the reader's job row, so the run's totals are what the archive holds (the queued run does
+ * this when it counts the follow-up, RunStore.countCover).
+ */
+export async function addCoverCounts(
+  deps: Pick<RunLifecycleDeps, 'runs'>,
+  runId: string,
+  entity: Entity,
+  counts: JobCounts,
+): Promise<void> {
+  if (counts.messages === 0 && counts.blobs === 0 && counts.quarantined === 0) return;
+  const row = await deps.runs.getJob(runId, entity);
+  if (!row) return;
+  await deps.runs.mergeJob(runId, entity, {
+    counts: {
+      ...row.counts,
+      messages: row.counts.messages + counts.messages,
+      quarantined: row.counts.quarantined + counts.quarantined,
+      blobs: row.counts.blobs + counts.blobs,
+      bytes: row.counts.bytes + counts.bytes,
+    },
+  });
 }
 
 const KIND_PLURAL: Record<EntityKind, string> = {
@@ -211,11 +225,14 @@ export async function refuseRun(
   error: JobError,
   log: Logger,
 ): Promise<void> {
-  const run = await deps.runs.getRun(runId);
-  if (!run || run.refused?.[kind] !== undefined) return;
   const message = refusalMessage(kind, error);
-  await deps.runs.updateRun(runId, { status: 'failed', error: message, refused: { [kind]: message } });
-  log.error('run failed', { runId, error: message, kind, requestId: error.requestId });
+  let refusedNow = false;
+  // Conditional, as every run transition: a run that has finished meanwhile is not reopened.
+  await deps.runs.changeRun(runId, (run) => {
+    refusedNow = run.refused?.[kind] === undefined && run.finishedAtMs === undefined;
+    return refusedNow ? { status: 'failed', error: message, refused: { [kind]: message } } : undefined;
+  });
+  if (refusedNow) log.error('run failed', { runId, error: message, kind, requestId: error.requestId });
 }
 
 /**
@@ -262,96 +279,4 @@ export async function recordDailyResult(
     ...(error?.code ? { errorCode: error.code } : {}),
     ...(error ? { error: error.message } : {}),
   });
-}
-
-/** Why a run failed, or undefined when it succeeded. */
-export function runFailure(counts: { planned: number; failed: number }, forbidden: number): string | undefined {
-  if (counts.failed > 0) return `${counts.failed} of ${counts.planned} entities failed`;
-  // One 403 is one entity's business; a 403 on every entity is missing permissions or consent.
-  if (counts.planned > 0 && forbidden === counts.planned) {
-    return 'Graph answered 403 for every entity: check the app permissions (Chat.Read.All, ChannelMessage.Read.All) and admin consent';
-  }
-  return undefined;
-}
-
-/** The run's final error from its job rows, or undefined when it succeeded. */
-export function runErrorOf(summary: RunSummary): string | undefined {
-  // An app-level refusal says what to fix: it leads, whatever else failed.
-  const refusals = Object.values(summary.run.refused ?? {});
-  if (refusals.length > 0) return refusals.join('; ');
-  const forbidden = [...summary.failed, ...summary.skipped].filter((j) => j.error?.status === 403).length;
-  return runFailure(summary.counts, forbidden);
-}
-
-export interface FinishOptions {
-  /** The run was stopped before every job ran. */
-  aborted?: boolean;
-  /** Jobs whose result could not be recorded (storage went away after the job). */
-  unrecordedJobs?: number;
-  /** Finish only when every planned job has a final row (the queued run: whichever job ends last). */
-  onlyIfComplete?: boolean;
-}
-
-/**
- * Finishes the run from its job rows: sets its final status and writes run.json. Returns the status
- * set, or undefined when `onlyIfComplete` found jobs still to run (or the run already finished).
- *
- * run.json holds the run (kind, window, times, status, error), the totals over its job rows, and the
- * jobs that need a look only: the failed and skipped ones. A done job's details (blobs, SHA-256s,
- * counts) are in its own manifest beside run.json, so run.json stays small however large the tenant,
- * and both ways of running write it from the same rows.
- */
-export async function finishRun(
-  deps: Pick<RunLifecycleDeps, 'runs' | 'container' | 'selection' | 'chatMode' | 'content'>,
-  runId: string,
-  now: () => number,
-  log: Logger,
-  opts: FinishOptions = {},
-): Promise<{ status: RunStatus; error?: string; report: CollectionReport } | undefined> {
-  const { runs } = deps;
-  if (opts.onlyIfComplete) {
-    const run = await runs.getRun(runId);
-    // planned stays 0 until every job is enqueued (app/start-run.ts), so a half-enqueued run never finishes here.
-    // A run failed early by an app-level refusal (refuseRun) is still open: finishedAt marks the end.
-    if (!run || run.finishedAtMs !== undefined || run.planned === 0) return undefined;
-    // The run's counters say whether every job has a final result: a point read and one query of its
-    // counter rows per job. Only the last job reads the job rows (summarize), which also confirms the
-    // counters. A run row from before the counters (finished undefined) is checked from its rows alone.
-    const { finished, coverFinished } = await runs.counters(run);
-    if (finished && finishedTotal(finished) < run.planned) return undefined;
-    // Sender mode's follow-ups (app/sender-cover-queue.ts) hold the run open until each has ended.
-    if (run.coverPlanned !== undefined && coverFinished < run.coverPlanned) return undefined;
-  }
-  // One pass over the job rows gives the totals and the report, holding counts only (not the rows).
-  const reportRows = new ReportBuilder();
-  const summary = await runs.summarize(runId, (job) => reportRows.add(job));
-  if (!summary) throw new Error(`run ${runId} not found`);
-  if (opts.onlyIfComplete && (summary.counts.queued > 0 || summary.counts.running > 0)) return undefined;
-  if (opts.onlyIfComplete && summary.run.coverPlanned !== undefined && summary.covered < summary.run.coverPlanned) return undefined;
-  const unrecorded = opts.unrecordedJobs ?? 0;
-  const error = opts.aborted
-    ? 'run aborted'
-    : (runErrorOf(summary) ?? (unrecorded > 0 ? `${unrecorded} job results could not be recorded (storage unavailable?)` : undefined));
-  const status: RunStatus = error ? 'failed' : 'succeeded';
-  const finishedAtMs = now();
-  const { run } = summary;
-  const report = reportRows.build(run.refused, coverageOf(deps));
-  const needsLook = [...summary.failed, ...summary.skipped].sort((a, b) => entityLabel(a.entity).localeCompare(entityLabel(b.entity)));
-  await writeRunManifest(deps.container, runId, {
-    runId,
-    kind: run.kind,
-    status,
-    ...(error ? { error } : {}),
-    startedAt: iso(run.startedAtMs),
-    finishedAt: iso(finishedAtMs),
-    ...(run.nowMs !== undefined ? { now: iso(run.nowMs) } : {}),
-    ...(run.fromMs !== undefined && run.toMs !== undefined ? { from: iso(run.fromMs), to: iso(run.toMs) } : {}),
-    totals: summary.counts,
-    report,
-    jobs: needsLook.map((j) => ({ entity: { kind: j.entity.kind, id: j.entity.id }, status: j.status, counts: j.counts, error: j.error })),
-  });
-  // Two workers finishing the last jobs at once both get here; they write the same outcome.
-  await runs.updateRun(runId, { status, finishedAtMs, ...(error ? { error } : {}) });
-  log.info('run finished', { runId, status, ...(error ? { error } : {}), ...summary.counts });
-  return { status, ...(error ? { error } : {}), report };
 }

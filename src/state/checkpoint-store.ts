@@ -4,7 +4,7 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity, EntityKind } from '../model/entity';
 import { systemClock, type Clock } from '../time';
-import { backoff, bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
+import { backoff, bounded, defined, instantIn, instantOut, joinProperty, numberIn, splitProperty, stringIn } from './table-values';
 import { statusOf } from '../model/errors';
 
 /** True when the checkpoint records progress (a watermark), not only the outcome of a run. */
@@ -77,7 +77,7 @@ function fromRow(row: TableEntityResult<Record<string, unknown>>): Checkpoint {
     lastError: stringIn(row.lastError),
     totalMessages: numberIn(row.totalMessages) ?? 0,
     updatedAtMs: instantIn(row.updatedAt),
-    readState: stringIn(row.readState) || undefined,
+    readState: joinProperty(row, 'readState'),
     etag: stringIn(row.etag),
   }) as Checkpoint;
 }
@@ -186,7 +186,7 @@ export class CheckpointStore {
               settledWatermark: instantOut(to.settledWatermarkMs),
               totalMessages: addMessages,
               updatedAt: instantOut(nowMs),
-              readState: readState || undefined,
+              ...(readState ? splitProperty('readState', readState) : {}),
               ...(opts.result ? resultProperties(opts.result) : {}),
             }),
           );
@@ -213,7 +213,7 @@ export class CheckpointStore {
             settledWatermark: instantOut(settled),
             totalMessages: current.totalMessages + addMessages,
             updatedAt: instantOut(nowMs),
-            ...(readState !== undefined ? { readState } : {}),
+            ...(readState !== undefined ? splitProperty('readState', readState) : {}),
             ...(opts.result ? resultProperties(opts.result) : {}),
           }),
           'Merge',

@@ -7,7 +7,7 @@ import type { TableClient } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity } from '../model/entity';
 import { statusOf } from '../model/errors';
-import { defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
+import { defined, instantIn, instantOut, joinProperty, numberIn, splitProperty } from './table-values';
 
 /** The progress table of a deployment (beside the tables of state/run-store.ts). */
 export function progressTableName(prefix: string): string {
@@ -20,7 +20,9 @@ export interface RecordedProgress {
   readState?: string;
 }
 
-const rowKey = (entity: Entity) => `${entity.kind}_${encodeIdSegment(entity.id)}`;
+/** A job's row; a sender-mode follow-up of the same user keeps its own progress beside it (`cover_…`). */
+const rowKey = (entity: Entity, opts: { cover?: boolean } = {}) =>
+  `${opts.cover ? 'cover_' : ''}${entity.kind}_${encodeIdSegment(entity.id)}`;
 
 export class JobProgressStore {
   constructor(private readonly table: TableClient) {}
@@ -33,11 +35,11 @@ export class JobProgressStore {
     }
   }
 
-  async get(runId: string, entity: Entity): Promise<RecordedProgress | undefined> {
+  async get(runId: string, entity: Entity, opts: { cover?: boolean } = {}): Promise<RecordedProgress | undefined> {
     try {
-      const row = await this.table.getEntity<Record<string, unknown>>(runId, rowKey(entity));
+      const row = await this.table.getEntity<Record<string, unknown>>(runId, rowKey(entity, opts));
       const fromMs = instantIn(row.resumeFrom);
-      const readState = stringIn(row.readState);
+      const readState = joinProperty(row, 'readState');
       return { ...(fromMs !== undefined ? { fromMs } : {}), ...(readState ? { readState } : {}) };
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
@@ -49,9 +51,14 @@ export class JobProgressStore {
    * Records progress. Only the worker holding the entity's lease calls this, and it passes a resume
    * point at or after the one it read, so a plain upsert keeps the point forward-only.
    */
-  async put(runId: string, entity: Entity, progress: RecordedProgress): Promise<void> {
+  async put(runId: string, entity: Entity, progress: RecordedProgress, opts: { cover?: boolean } = {}): Promise<void> {
     await this.table.upsertEntity(
-      defined({ partitionKey: runId, rowKey: rowKey(entity), resumeFrom: instantOut(progress.fromMs), readState: progress.readState }) as {
+      defined({
+        partitionKey: runId,
+        rowKey: rowKey(entity, opts),
+        resumeFrom: instantOut(progress.fromMs),
+        ...splitProperty('readState', progress.readState ?? ''),
+      }) as {
         partitionKey: string;
         rowKey: string;
       },
@@ -78,6 +85,8 @@ const IDS_PER_PROPERTY = 500;
 export interface StoredBackfillRequest {
   users: string[];
   teams: string[];
+  /** With an Idempotency-Key: the request's fingerprint, which a retry with that key must match. */
+  fingerprint?: string;
 }
 
 /**
@@ -88,7 +97,11 @@ export class RunRequestStore {
   constructor(private readonly table: TableClient) {}
 
   async putRequest(runId: string, req: StoredBackfillRequest): Promise<void> {
-    const row: Record<string, unknown> = { partitionKey: runId, rowKey: REQUEST_ROW };
+    const row: Record<string, unknown> = {
+      partitionKey: runId,
+      rowKey: REQUEST_ROW,
+      ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}),
+    };
     for (const kind of ['users', 'teams'] as const) {
       const ids = req[kind];
       row[`${kind}Parts`] = Math.ceil(ids.length / IDS_PER_PROPERTY);
@@ -114,7 +127,8 @@ export class RunRequestStore {
       }
       return out;
     };
-    return { users: read('users'), teams: read('teams') };
+    const fingerprint = typeof row.fingerprint === 'string' ? row.fingerprint : undefined;
+    return { users: read('users'), teams: read('teams'), ...(fingerprint ? { fingerprint } : {}) };
   }
 
   /**

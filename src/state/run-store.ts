@@ -45,6 +45,13 @@ export interface RunRecord {
    */
   coverPlanned?: number;
   coverFinished?: number;
+  /** When the follow-ups were claimed, and whether every one of them has been sent since. */
+  coverClaimedAtMs?: number;
+  coverSent?: boolean;
+  /** While planning: when the planning message last sent is due (the sweep re-sends a lost one). */
+  planDueAtMs?: number;
+  /** The row's ETag when read: the run's transitions are conditional on it (updateRunIf). */
+  etag?: string;
 }
 
 export interface FinishedJobs {
@@ -163,7 +170,11 @@ function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
       : {}),
     coverPlanned: run.coverPlanned,
     coverFinished: run.coverFinished,
+    coverClaimedAt: instantOut(run.coverClaimedAtMs),
+    coverSent: run.coverSent,
+    planDueAt: instantOut(run.planDueAtMs),
     entities: run.entities === undefined ? undefined : bounded(run.entities),
+    // An empty string clears an earlier error (a merge cannot remove a property; stringIn reads '' as none).
     error: run.error === undefined ? undefined : bounded(run.error),
   });
 }
@@ -185,9 +196,13 @@ function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord 
         : { done: numberIn(row.finishedDone) ?? 0, skipped: numberIn(row.finishedSkipped) ?? 0, failed: numberIn(row.finishedFailed) ?? 0 },
     coverPlanned: numberIn(row.coverPlanned),
     coverFinished: numberIn(row.coverFinished),
+    coverClaimedAtMs: instantIn(row.coverClaimedAt),
+    coverSent: row.coverSent === true ? true : undefined,
+    planDueAtMs: instantIn(row.planDueAt),
     entities: stringIn(row.entities),
     error: stringIn(row.error),
     refused: refusedFromRow(row),
+    etag: stringIn(row.etag),
   }) as RunRecord;
 }
 
@@ -231,7 +246,7 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
   const counts = emptyCounts();
   for (const f of COUNT_FIELDS) counts[f] = numberIn(row[f]) ?? 0;
   const displayName = stringIn(row.displayName);
-  const errorMessage = typeof row.errorMessage === 'string' ? row.errorMessage : undefined;
+  const errorMessage = typeof row.errorMessage === 'string' && row.errorMessage !== '' ? row.errorMessage : undefined;
   const error: JobError | undefined =
     errorMessage === undefined
       ? undefined
@@ -312,8 +327,41 @@ export class RunStore {
 
   /** Merges the given fields into an existing run (throws if the run does not exist). */
   async updateRun(runId: string, patch: Partial<RunRecord>): Promise<void> {
-    const { runId: _ignored, ...fields } = patch;
+    const { runId: _ignored, etag: _etag, ...fields } = patch;
     await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(runId), ...runToRow(fields) }, 'Merge');
+  }
+
+  /**
+   * Merges the fields only if the run row is still as read (`etag`): false when another worker changed
+   * it since. Every transition of a run's state goes through this (docs/design.md §16): two workers
+   * deciding at once about one run make one decision.
+   */
+  async updateRunIf(runId: string, etag: string | undefined, patch: Partial<RunRecord>): Promise<boolean> {
+    const { runId: _ignored, etag: _etag, ...fields } = patch;
+    try {
+      await this.runs.updateEntity({ partitionKey: RUN_PARTITION, rowKey: checkRunId(runId), ...runToRow(fields) }, 'Merge', {
+        etag: etag ?? '*',
+      });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 412) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Applies `change` to the run as it is, ETag-conditional, reading it again after each lost race; the
+   * change returns undefined to leave the run as it is. Returns the run as written (or as left).
+   */
+  async changeRun(runId: string, change: (run: RunRecord) => Partial<RunRecord> | undefined): Promise<RunRecord | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const run = await this.getRun(runId);
+      if (!run) return undefined;
+      const patch = change(run);
+      if (!patch) return run;
+      if (await this.updateRunIf(runId, run.etag, patch)) return { ...run, ...patch };
+      if (attempt >= COUNTER_TRIES) throw new Error(`run ${runId} kept changing; gave up after ${COUNTER_TRIES} attempts`);
+    }
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -326,10 +374,14 @@ export class RunStore {
     }
   }
 
-  /** Runs, newest first (by start time). */
-  async listRuns(opts: { limit?: number } = {}): Promise<RunRecord[]> {
+  /** Runs, newest first (by start time); with `startedSinceMs`, only runs started since then. */
+  async listRuns(opts: { limit?: number; startedSinceMs?: number } = {}): Promise<RunRecord[]> {
     const all: RunRecord[] = [];
-    const rows = this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${RUN_PARTITION}'` } });
+    // Instants are stored as ISO strings (table-values.ts), which compare as their instants do.
+    const since = opts.startedSinceMs === undefined ? '' : ` and startedAt ge '${instantOut(opts.startedSinceMs)}'`;
+    const rows = this.runs.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: `PartitionKey eq '${RUN_PARTITION}'${since}` },
+    });
     for await (const row of rows) all.push(runFromRow(row));
     all.sort((a, b) => b.startedAtMs - a.startedAtMs || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
     return opts.limit === undefined ? all : all.slice(0, Math.max(0, opts.limit));
@@ -338,6 +390,61 @@ export class RunStore {
   /** Writes the whole job row (replacing any earlier state of that job). */
   async putJob(job: JobRecord): Promise<void> {
     await this.jobs.upsertEntity(jobToRow(job) as { partitionKey: string; rowKey: string }, 'Replace');
+  }
+
+  /**
+   * Merges the given fields of a job into its row, keeping every other (what earlier invocations
+   * recorded: their read span, the content they could not store). `error: null` clears the error.
+   */
+  async mergeJob(
+    runId: string,
+    entity: Entity,
+    fields: Partial<Omit<JobRecord, 'runId' | 'entity' | 'error'>> & { error?: JobError | null; displayName?: string },
+  ): Promise<void> {
+    const { error, displayName, ...rest } = fields;
+    const row = jobToRow({
+      runId,
+      entity: { ...entity, ...(displayName !== undefined ? { displayName } : {}) },
+      status: rest.status ?? ('' as JobStatus),
+      counts: rest.counts ?? emptyCounts(),
+      ...rest,
+      ...(error ? { error } : {}),
+    });
+    const merged: Record<string, unknown> = { partitionKey: row.partitionKey, rowKey: row.rowKey };
+    for (const [k, v] of Object.entries(row)) {
+      if (k === 'partitionKey' || k === 'rowKey' || k === 'kind' || k === 'id') continue;
+      if (k === 'status' && rest.status === undefined) continue;
+      if (COUNT_FIELDS.includes(k as (typeof COUNT_FIELDS)[number]) && rest.counts === undefined) continue;
+      merged[k] = v;
+    }
+    // Empty strings read back as no error (jobFromRow): a merge cannot remove a property.
+    if (error === null) Object.assign(merged, { errorCode: '', errorRequestId: '', errorMessage: '', errorReason: '' });
+    await this.jobs.upsertEntity(merged as { partitionKey: string; rowKey: string }, 'Merge');
+  }
+
+  /**
+   * Creates the rows of many jobs of one run, never touching a row that exists (a second planner, or a
+   * repeated planning message, must not send a job that has run back to 'queued'): one table
+   * transaction of inserts per 100 rows; a transaction that meets an existing row is done row by row.
+   */
+  async createJobs(jobs: readonly JobRecord[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += TRANSACTION_ROWS) {
+      const chunk = jobs.slice(i, i + TRANSACTION_ROWS);
+      if (chunk.some((j) => j.runId !== chunk[0]?.runId)) throw new RangeError('createJobs: the jobs of one run only');
+      try {
+        await this.jobs.submitTransaction(chunk.map((j) => ['create', jobToRow(j) as { partitionKey: string; rowKey: string }]));
+        continue;
+      } catch (err) {
+        if (statusOf(err) !== 409) throw err;
+      }
+      for (const j of chunk) {
+        try {
+          await this.jobs.createEntity(jobToRow(j) as { partitionKey: string; rowKey: string });
+        } catch (err) {
+          if (statusOf(err) !== 409) throw err;
+        }
+      }
+    }
   }
 
   /**
@@ -480,12 +587,14 @@ export class RunStore {
    * Counts one user's finished follow-up on the run (coverFinished), then marks its job row covered:
    * the same count-then-mark order as countFinishedJob, confirmed by summarize's `covered`.
    */
-  async countCover(job: JobRecord): Promise<void> {
+  async countCover(job: JobRecord, counts?: JobCounts): Promise<void> {
     if (job.covered) return;
     const runId = checkRunId(job.runId);
     // On the counter rows too: a run's follow-ups all end at about the same time.
     await this.bumpCounterShard(runId, COVER_FINISHED);
-    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), covered: true }, 'Merge');
+    const countColumns: Record<string, number> = {};
+    if (counts) for (const f of COUNT_FIELDS) countColumns[f] = counts[f];
+    await this.jobs.updateEntity({ partitionKey: runId, rowKey: jobRowKey(job.entity), covered: true, ...countColumns }, 'Merge');
   }
 
   /**

@@ -38,3 +38,33 @@ export function backoff(attempt: number): Promise<void> {
   const ms = Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * A table string property holds at most 32K UTF-16 characters, an entity 1 MiB. Long text (a window
+ * read's state with many parts and long continuation links, docs/design.md §4) is stored across up to
+ * this many properties (`name`, `name_1`, … `name_15`), every one of them written each time so a shorter
+ * text leaves no tail of a longer one behind: at most 15 × 30,000 = 450,000 characters.
+ */
+export const SPLIT_PROPERTY_PARTS = 15;
+export const SPLIT_PROPERTY_CHARS = 30_000;
+export const SPLIT_PROPERTY_MAX = SPLIT_PROPERTY_PARTS * SPLIT_PROPERTY_CHARS;
+
+/** The properties holding `text` ('' clears them all); throws RangeError when it does not fit. */
+export function splitProperty(name: string, text: string): Record<string, string> {
+  if (text.length > SPLIT_PROPERTY_MAX) throw new RangeError(`${name}: ${text.length} characters do not fit in ${SPLIT_PROPERTY_MAX}`);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < SPLIT_PROPERTY_PARTS; i++)
+    out[i === 0 ? name : `${name}_${i}`] = text.slice(i * SPLIT_PROPERTY_CHARS, (i + 1) * SPLIT_PROPERTY_CHARS);
+  return out;
+}
+
+/** The text splitProperty stored (undefined when empty or absent). */
+export function joinProperty(row: Record<string, unknown>, name: string): string | undefined {
+  let text = '';
+  for (let i = 0; i < SPLIT_PROPERTY_PARTS; i++) {
+    const part = row[i === 0 ? name : `${name}_${i}`];
+    if (typeof part !== 'string' || part === '') break;
+    text += part;
+  }
+  return text === '' ? undefined : text;
+}

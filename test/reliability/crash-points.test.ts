@@ -1,0 +1,182 @@
+// Crash-point enumeration (docs/design.md §16): a small tenant's daily run through the Functions
+// handlers, once for every storage operation k of the run: the worker is killed at operation k (that
+// operation and every later one of its process never reach storage), the host redelivers as Azure
+// would and a new worker finishes the run. After each, the archive of record's promises must hold:
+// every version once, watermarks forward only, the run final with its run.json, every blob in a
+// manifest, counts that match the archive.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeps } from '../../src/deps';
+import { silentLogger } from '../../src/log';
+import { loadSettings, type Env } from '../../src/settings';
+import { tableNames } from '../../src/state/run-store';
+import { HOUR, MINUTE, iso } from '../../src/time';
+import type { Emulator } from '../../emulator';
+import { emulatorEnv } from '../../emulator/emulator-env';
+import { auditArchive } from '../support/archive-audit';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { queuedHost } from '../support/queued-host';
+import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
+import { testStorage } from '../support/storage';
+import { randomBytes } from 'node:crypto';
+
+interface Config {
+  name: string;
+  chatMode: 'custodian' | 'sender';
+  readsPerEntity: number;
+}
+
+const CONFIGS: Config[] = [
+  { name: 'custodian, one read per window', chatMode: 'custodian', readsPerEntity: 1 },
+  { name: 'custodian, split reads', chatMode: 'custodian', readsPerEntity: 2 },
+  { name: 'sender, one read per window', chatMode: 'sender', readsPerEntity: 1 },
+  { name: 'sender, split reads', chatMode: 'sender', readsPerEntity: 2 },
+];
+
+/** Every k, or every `stride`-th with TEAMS_EXPORT_CRASH_STRIDE (a quicker look while developing). */
+const STRIDE = Math.max(1, Number(process.env.TEAMS_EXPORT_CRASH_STRIDE ?? '1'));
+/** Scenarios run at once (each has its own storage names, proxy and worker processes). */
+const PARALLEL = Math.max(1, Number(process.env.TEAMS_EXPORT_CRASH_PARALLEL ?? '4'));
+
+const now = Date.now();
+const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+
+describe.each(CONFIGS)('a queued daily run killed at every storage operation ($name)', (config) => {
+  let emulator: Emulator;
+  let baseEnv: Env;
+  let reference: ArchiveSnapshot;
+  let operations = 0;
+
+  const envFor = (label: string): Env => {
+    const storage = testStorage(label);
+    return {
+      ...baseEnv,
+      EXPORT_CONTAINER: storage.container,
+      EXPORT_TABLE_PREFIX: storage.tablePrefix,
+      EXPORT_QUEUE: `q-crash-${randomBytes(6).toString('hex')}`,
+    };
+  };
+
+  /** One run with an optional kill; the invariant problems it left. */
+  const scenario = async (label: string, atOperation?: number) => {
+    const env = envFor(label);
+    const monitor = watermarkMonitor(tableNames(env.EXPORT_TABLE_PREFIX as string).checkpoints);
+    const host = queuedHost(env, { observe: (op, status) => monitor.observe(op, status) });
+    try {
+      const result = await host.runDaily(scheduledMs, atOperation === undefined ? {} : { atOperation });
+      const deps = host.workers[host.workers.length - 1]!.ctx.deps;
+      const runId = `daily-${iso(scheduledMs)
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z')}`;
+      return { result, deps, runId, monitor, env };
+    } finally {
+      await host.close();
+    }
+  };
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({
+      tenant: {
+        seed: 2026,
+        // Three members (in sender mode one without a licence) and a team: each kind of job, few operations.
+        users: 3,
+        teams: 1,
+        channelsPerTeam: 1,
+        oneOnOneChats: 2,
+        groupChats: 1,
+        meetingChats: 0,
+        messagesPerChat: 4,
+        postsPerChannel: 2,
+        repliesPerPost: 1,
+        historyDays: 2,
+        endMs: now - 2 * HOUR,
+        externalSenderFraction: config.chatMode === 'sender' ? 0.3 : 0,
+      },
+    });
+    if (config.chatMode === 'sender') {
+      // A member without a licence: the run needs sender mode's follow-ups to cover their messages.
+      const t = emulator.tenant;
+      const unlicensed = t.users.find((u) => u.hasTeamsData && u.userType === 'Member' && t.chats.some((c) => c.memberIds.includes(u.id)))!;
+      emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+    }
+    baseEnv = {
+      ...emulatorEnv(emulator),
+      ...TEST_HOSTED_CONTENT_ENV,
+      GRAPH_MAX_RPS: '1000',
+      GRAPH_REQUEST_TIMEOUT: 'PT5S',
+      GRAPH_PAGE_SIZE: '4',
+      EXPORT_STORAGE: testStorage('crash').connectionString,
+      EXPORT_START: iso(now - 10 * 24 * HOUR),
+      EXPORT_HOSTED_CONTENTS: 'false',
+      EXPORT_ATTACHMENTS: 'false',
+      EXPORT_CHAT_MODE: config.chatMode,
+      EXPORT_READS_PER_ENTITY: String(config.readsPerEntity),
+    };
+    // The reference: the same run without a kill, checked against the emulator's own ledger.
+    const ref = await scenario('crash-ref');
+    operations = ref.result.firstWorkerOperations;
+    const deps = await buildDeps(loadSettings(ref.env), { log: silentLogger });
+    reference = await snapshotArchive(deps.container, deps.checkpoints);
+    if (config.chatMode === 'custodian') {
+      const audit = await auditArchive(deps.container, emulator);
+      expect(audit.lost, 'the reference run lost versions').toEqual([]);
+      expect(audit.duplicated).toEqual([]);
+    } else {
+      // Sender mode archives what custodian mode does (docs/design.md §15), each version once per folder.
+      const custodianEnv = { ...envFor('crash-custodian'), EXPORT_CHAT_MODE: 'custodian' };
+      const custodian = queuedHost(custodianEnv);
+      await custodian.runDaily(scheduledMs);
+      await custodian.close();
+      const c = await buildDeps(loadSettings(custodianEnv), { log: silentLogger });
+      const keysOf = (snap: ArchiveSnapshot) => [...new Set(snap.lines.map((l) => l.slice(l.indexOf('|') + 1)))].sort();
+      expect(keysOf(reference)).toEqual(keysOf(await snapshotArchive(c.container, c.checkpoints)));
+    }
+    expect(reference.lines.length).toBeGreaterThan(10);
+    const problems = await runInvariantProblems({
+      container: deps.container,
+      runs: deps.runs,
+      checkpoints: deps.checkpoints,
+      runId: ref.runId,
+      reference,
+      watermarkProblems: ref.monitor.problems,
+    });
+    expect(problems).toEqual([]);
+  });
+
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it('keeps every promise whatever operation the worker dies at', async () => {
+    const points: number[] = [];
+    for (let k = 1; k <= operations; k += STRIDE) points.push(k);
+    const failures: string[] = [];
+    let next = 0;
+    let covered = 0;
+    const worker = async () => {
+      while (next < points.length) {
+        const k = points[next++]!;
+        const s = await scenario(`crash-${k}`, k);
+        const deps = await buildDeps(loadSettings(s.env), { log: silentLogger });
+        const problems = await runInvariantProblems({
+          container: deps.container,
+          runs: deps.runs,
+          checkpoints: deps.checkpoints,
+          runId: s.runId,
+          reference,
+          watermarkProblems: s.monitor.problems,
+        });
+        covered++;
+        const at = s.result.killedAt;
+        if (problems.length > 0)
+          failures.push(
+            `k=${k} (${at ? `${at.method} ${at.service} ${at.resource}${at.comp ? `?comp=${at.comp}` : ''}` : 'not killed'}): ${problems.join('; ')}`,
+          );
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL }, worker));
+    console.log(
+      `crash points (${config.name}): ${covered} of ${operations} storage operations covered, ${failures.length} broke a promise`,
+    );
+    expect(failures).toEqual([]);
+  });
+});
