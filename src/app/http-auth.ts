@@ -109,7 +109,7 @@ export function authorize(headers: RequestHeaders, http: Settings['http'], acces
   if (!http.platformAuthEnabled)
     throw new RefusedError(
       'AuthenticationOff',
-      'App Service Authentication is not enabled on this app, so nobody can be signed in: with HTTP_AUTH=entra every request is refused (docs/security.md)',
+      'App Service Authentication is not enabled on this app, so nobody can be signed in and with HTTP_AUTH=entra every request is refused: turn App Service Authentication (Microsoft Entra ID) on for the Function App, or set HTTP_AUTH=function-keys (docs/security.md)',
     );
   const signedIn = signedInPrincipal(headers);
   if (!signedIn) throw new UnauthenticatedError('sign in with Entra ID first: this request carries no signed-in principal');

@@ -253,6 +253,10 @@ describe('HTTP sign-in, app roles and the audit trail', () => {
           const res = await hOff[r.fn]!(r.req(principalHeaders()), fh.invocation(r.fn));
           expect(res.status, `${r.route} with WEBSITE_AUTH_ENABLED=${flag}`).toBe(503);
           expect((res.jsonBody as Json).error.code).toBe('AuthenticationOff');
+          // The way out names the setting.
+          expect((res.jsonBody as Json).error.message).toMatch(
+            /: turn App Service Authentication \(Microsoft Entra ID\) on for the Function App, or set HTTP_AUTH=function-keys \(docs\/security\.md\)$/,
+          );
         }
       }
       expect(fh.logs.some((l) => l.args[0] === 'request refused' && JSON.stringify(l.args[1]).includes('AuthenticationOff'))).toBe(true);
