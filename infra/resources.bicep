@@ -57,7 +57,7 @@ param archiveContainerName string = 'teams-export'
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param archiveStorageSku string = 'Standard_LRS'
 
-@description('Version-level WORM on the archive container: every blob version (batches, manifests, the audit trail) stays immutable for immutabilityDays. On by default; decide before the first deployment, because an existing container must be migrated to turn it on later and it can never be turned off (docs/deploy.md, "WORM").')
+@description('Version-level WORM on the archive container: every blob version (batches, manifests, the audit trail) stays immutable for immutabilityDays. On by default; decide before the first deployment, because an existing container must be migrated to turn it on later and it can never be turned off (docs/deploy.md, "Lock WORM").')
 param enableImmutability bool = true
 @minValue(1)
 @maxValue(146000)
