@@ -170,6 +170,8 @@ export async function measureScale(
         EXPORT_QUEUE: queueName,
         EXPORT_START: iso(now - 30 * DAY),
         GRAPH_MAX_RPS: '5000',
+        // The handler is called directly, as the Functions host would after checking a key: no sign-in to emulate.
+        HTTP_AUTH: 'function-keys',
       },
       { log: silentLogger },
     );

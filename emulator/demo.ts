@@ -19,6 +19,9 @@ import { startAzurite } from './azurite-process';
 import { emulatorEnv } from './emulator-env';
 import { startEmulator, trustCertificateInProcess } from './index';
 import { demoRsmf } from '../src/cli/demo-rsmf';
+import { blobReadEvent, readAuditTrail } from '../src/archive/audit-trail';
+import { auditLine } from '../src/cli/audit-command';
+import { cliAuditor } from '../src/cli/cli-audit';
 
 const HISTORY_DAYS = 90;
 
@@ -87,12 +90,19 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
     if (sample) {
       out('');
       out(`4) One line of ${sample} (a chatMessage exactly as Graph returned it):`);
+      // A read of archived content like `teams-export cat`: recorded in the audit trail first.
+      await cliAuditor(deps)(blobReadEvent('cli.cat', sample));
       for await (const line of readBatchLines(deps.container, sample, ctx.signal)) {
         out(`   ${line.length > 600 ? `${line.slice(0, 600)} ...` : line}`);
         break;
       }
     }
     await demoRsmf(ctx, deps, emulator.tenant, nowMs);
+    out('');
+    out('6) Who read what: every read of archived content is recorded in the audit trail, here as the OS user');
+    out('   running the demo (teams-export audit; in Azure the Entra user or app: docs/security.md):');
+    for await (const item of readAuditTrail(deps.container, { fromMs: nowMs - HOUR, toMs: Date.now() + HOUR }, ctx.signal))
+      if ('record' in item) out(`   ${auditLine(item.record)}`);
     out('');
     if (o.keep) {
       const dir = mkdtempSync(join(tmpdir(), 'teams-export-demo-'));

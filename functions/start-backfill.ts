@@ -1,15 +1,16 @@
 // startBackfill: POST /api/backfills { from, to, users?, teams? } [Idempotency-Key] → 202 with the run id and
 // status URL (200 with the same run for a retried key).
 import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { getAppContext, type GetAppContext } from '../src/app/app-context';
+import { getAppContext, httpAuthLevel, type GetAppContext } from '../src/app/app-context';
 import { ValidationError } from '../src/app/app-errors';
 import { parseBackfillRequest } from '../src/app/backfill-request';
+import { APP_ROLES } from '../src/app/http-auth';
 import { handleHttp, json } from '../src/app/http-responses';
 import { parseIdempotencyKey, requestBackfillRun } from '../src/app/plan-on-queue';
 
 export function createStartBackfillHandler(getCtx: GetAppContext) {
   return async function startBackfill(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(context, getCtx, async (ctx, log) => {
+    return handleHttp(request, context, getCtx, [APP_ROLES.operate], async (ctx, log) => {
       const text = await request.text();
       let body: unknown;
       try {
@@ -37,7 +38,8 @@ export const startBackfill = createStartBackfillHandler(getAppContext);
 export const startBackfillOptions = {
   methods: ['POST'],
   route: 'backfills',
-  authLevel: 'function',
+  // anonymous behind Entra (App Service Authentication signs callers in, the handler checks the role), function with keys.
+  authLevel: httpAuthLevel(),
   handler: startBackfill,
 } satisfies HttpFunctionOptions;
 

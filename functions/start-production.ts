@@ -2,8 +2,11 @@
 // [Idempotency-Key] → 202 with the production id and status URL (the same for a retried key; 422 for the
 // key with another body); the RSMF files are built on the jobs queue (docs/rsmf.md).
 import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { getAppContext, type GetAppContext } from '../src/app/app-context';
+import { getAppContext, httpAuthLevel, type GetAppContext } from '../src/app/app-context';
 import { ValidationError } from '../src/app/app-errors';
+import { recordRead } from '../src/app/audited-reads';
+import { selectedEntities } from '../src/archive/audit-trail';
+import { APP_ROLES } from '../src/app/http-auth';
 import { handleHttp, json } from '../src/app/http-responses';
 import { parseIdempotencyKey } from '../src/app/plan-on-queue';
 import { parseProductionRequest } from '../src/app/production-request';
@@ -11,7 +14,7 @@ import { requestProduction } from '../src/app/productions';
 
 export function createStartProductionHandler(getCtx: GetAppContext) {
   return async function startProduction(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
-    return handleHttp(context, getCtx, async (ctx, log) => {
+    return handleHttp(request, context, getCtx, [APP_ROLES.produce], async (ctx, log, call) => {
       const text = await request.text();
       let body: unknown;
       try {
@@ -25,6 +28,22 @@ export function createStartProductionHandler(getCtx: GetAppContext) {
       const key = parseIdempotencyKey(request.headers.get('idempotency-key'));
       // A retry with the same Idempotency-Key gets the same answer: 202, the same id and Location.
       const { doc } = await requestProduction(ctx, req, log, undefined, key);
+      // Recorded once the production exists, so the record names it; its files are read (and recorded
+      // again) when they are downloaded. A retry with the same key is recorded too.
+      await recordRead(
+        ctx,
+        call.caller,
+        call.requestId,
+        {
+          action: 'production.create',
+          productionId: doc.productionId,
+          from: doc.request.from,
+          to: doc.request.to,
+          entities: selectedEntities(doc.request.users, doc.request.teams),
+          conversations: doc.request.conversations,
+        },
+        log,
+      );
       const location = new URL(`productions/${encodeURIComponent(doc.productionId)}`, request.url).toString();
       return json(202, { productionId: doc.productionId, status: doc.status, statusUrl: location }, { location });
     });
@@ -36,7 +55,8 @@ export const startProduction = createStartProductionHandler(getAppContext);
 export const startProductionOptions = {
   methods: ['POST'],
   route: 'productions',
-  authLevel: 'function',
+  // anonymous behind Entra (App Service Authentication signs callers in, the handler checks the role), function with keys.
+  authLevel: httpAuthLevel(),
   handler: startProduction,
 } satisfies HttpFunctionOptions;
 

@@ -8,10 +8,10 @@ param tags object = {}
 @description('Seeds unique resource names; main.bicep passes one derived from the azd environment.')
 param resourceToken string = toLower(uniqueString(resourceGroup().id))
 
-// 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 250: with
-// the app's four scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
+// 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 200: with
+// the app's five scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
 @minValue(1)
-@maxValue(250)
+@maxValue(200)
 @description('Flex Consumption maximum instance count, per function scale group. GRAPH_INSTANCES is this times the number of scale groups, so the whole app never exceeds GRAPH_MAX_RPS however far each group scales.')
 param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])

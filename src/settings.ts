@@ -180,6 +180,15 @@ export const settingsSchema = z.object({
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
   EXPORT_TEAMS: z.enum(['all', 'none']).default('all'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  // Who may call the HTTP functions (docs/security.md): `entra` (App Service Authentication in front, app
+  // roles checked by each handler) or `function-keys` (the host checks a key; the weaker, opt-in choice).
+  HTTP_AUTH: z.enum(['entra', 'function-keys'], { error: 'HTTP_AUTH must be entra or function-keys' }).default('entra'),
+  // Set by the platform, never by hand: `True` when App Service Authentication runs in front of the app,
+  // the only case in which the client-principal headers come from the platform and not from the caller.
+  WEBSITE_AUTH_ENABLED: z
+    .string()
+    .default('')
+    .transform((text) => text.trim().toLowerCase() === 'true'),
 });
 
 type Raw = z.output<typeof settingsSchema>;
@@ -256,7 +265,15 @@ export interface Settings {
     excludeTeams: string[];
   };
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  http: {
+    /** HTTP_AUTH: Entra sign-in with app roles checked by the handlers, or function keys (docs/security.md). */
+    auth: HttpAuthMode;
+    /** WEBSITE_AUTH_ENABLED: the platform reports that App Service Authentication is on. */
+    platformAuthEnabled: boolean;
+  };
 }
+
+export type HttpAuthMode = 'entra' | 'function-keys';
 
 /** Thrown when settings are invalid; `problems` has one line per bad setting, each starting with its name. */
 export class SettingsError extends Error {
@@ -339,7 +356,20 @@ function toSettings(raw: Raw): Settings {
       excludeTeams: raw.EXPORT_EXCLUDE_TEAMS,
     },
     logLevel: raw.LOG_LEVEL,
+    http: { auth: raw.HTTP_AUTH, platformAuthEnabled: raw.WEBSITE_AUTH_ENABLED },
   };
+}
+
+/**
+ * The authLevel the HTTP functions register with, read when the host loads them (before any other
+ * setting is checked): `anonymous` with Entra, since App Service Authentication stands in front and the
+ * handlers check roles; `function` with keys. A value HTTP_AUTH does not accept registers `function`,
+ * the stricter of the two, and every request then fails on the settings error.
+ */
+export function httpAuthLevelOf(env: Env): 'anonymous' | 'function' {
+  const raw = env.HTTP_AUTH;
+  const parsed = settingsSchema.shape.HTTP_AUTH.safeParse(raw === undefined || raw.trim() === '' ? undefined : raw);
+  return parsed.success && parsed.data === 'entra' ? 'anonymous' : 'function';
 }
 
 function graphCredential(raw: Raw, problems: string[]): GraphCredentialSettings | undefined {

@@ -73,7 +73,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // The Graph budget is split over every instance of every group, whether or not the group calls Graph
 // today (docs/deploy.md, "Graph budget"). test/infra/graph-budget.test.ts checks this list against the
 // functions the app registers. No always-ready instances: they would not count against the maximum.
-var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison']
+var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'sweepStuck']
 var graphInstances = maximumInstanceCount * length(functionScaleGroups)
 
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.

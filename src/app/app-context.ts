@@ -1,8 +1,9 @@
 // The Functions app's composition root: builds settings, clients and the jobs queue once per process,
 // lazily on the first invocation, and hands them to every handler (tests pass their own instead).
+import { AuditTrail } from '../archive/audit-trail';
 import { buildDeps, type AppDeps, type BuildDepsOptions } from '../deps';
 import { createLogger, type Logger, type LogLevel, type LogSink } from '../log';
-import { loadSettings, type Env } from '../settings';
+import { httpAuthLevelOf, loadSettings, type Env } from '../settings';
 import { systemClock, type Clock } from '../time';
 import { JobProgressStore, progressTableName, RunRequestStore } from '../state/job-progress-store';
 import { StorageJobQueue, type JobQueue } from './job-queue';
@@ -42,6 +43,8 @@ export interface AppContext {
   progress: JobProgressStore;
   /** Backfill requests waiting for their planning message, and Idempotency-Keys (same table). */
   requests: RunRequestStore;
+  /** The audit trail's writer: every read of archived content is recorded before it is answered (docs/security.md). */
+  audit: AuditTrail;
 }
 
 /** A provider of the app context; handler factories take one so tests can inject theirs. */
@@ -75,6 +78,7 @@ export async function buildAppContext(env: Env, opts: AppContextOptions = {}): P
     policy: { ...DEFAULT_JOB_POLICY, ...policy },
     progress,
     requests: new RunRequestStore(progressTable),
+    audit: new AuditTrail(deps.container),
   };
 }
 
@@ -98,6 +102,14 @@ const consoleSink: LogSink = (level, message, fields) => {
   else if (level === 'debug') console.debug(line);
   else console.info(line);
 };
+
+/**
+ * The authLevel every HTTP function registers with, from HTTP_AUTH in the process environment when the
+ * host loads the function files: `anonymous` behind Entra (the handlers check roles), `function` with keys.
+ */
+export function httpAuthLevel(): 'anonymous' | 'function' {
+  return httpAuthLevelOf(process.env);
+}
 
 /** The production context: app settings from the process environment, built on first use. */
 export const getAppContext: GetAppContext = lazyAppContext(() => buildAppContext(process.env));

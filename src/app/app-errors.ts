@@ -55,3 +55,37 @@ export function fieldProblems(
   }
   return out;
 }
+
+/** 401: no signed-in principal, or a client-principal header that cannot be read (docs/security.md). */
+export class UnauthenticatedError extends AppError {
+  constructor(message: string) {
+    super(401, 'Unauthenticated', message);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** 403: signed in, without an app role the request needs; the answer names the role. */
+export class ForbiddenError extends AppError {
+  constructor(
+    readonly missingRole: string,
+    readonly acceptedRoles: readonly string[],
+  ) {
+    super(
+      403,
+      'Forbidden',
+      `this request needs the app role ${missingRole}${acceptedRoles.length > 1 ? ` (or ${acceptedRoles.slice(1).join(', ')})` : ''}, which the signed-in principal does not have; an administrator assigns it to you in Entra ID (docs/security.md)`,
+    );
+    this.name = 'ForbiddenError';
+  }
+}
+
+/**
+ * 503: the app refuses rather than answer unsafely: App Service Authentication is off while HTTP_AUTH
+ * is entra (`AuthenticationOff`), or the read could not be recorded in the audit trail (`AuditUnavailable`).
+ */
+export class RefusedError extends AppError {
+  constructor(code: 'AuthenticationOff' | 'AuditUnavailable', message: string) {
+    super(503, code, message);
+    this.name = 'RefusedError';
+  }
+}

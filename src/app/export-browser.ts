@@ -1,10 +1,18 @@
 // Browsing the archive over HTTP: list the batches under a prefix (size, version count, day) and
 // stream one batch as JSON Lines. Only names inside the archive folders are accepted.
-import { ARCHIVE_PREFIXES, contentSha256Of, isArchivePath, MESSAGES_PREFIX, parseBatchBlobName } from '../archive/blob-layout';
+import {
+  ARCHIVE_PREFIXES,
+  contentSha256Of,
+  isArchivePath,
+  MESSAGES_PREFIX,
+  parseBatchBlobName,
+  PRODUCTIONS_PREFIX,
+} from '../archive/blob-layout';
 import { blobExists, listBatches, openBlobStream, readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { renderLineText } from '../archive/render-text';
 import type { AppContext } from './app-context';
 import { NotFoundError, ValidationError } from './app-errors';
+import { APP_ROLES, type Access } from './http-auth';
 
 export interface ExportItem {
   name: string;
@@ -76,6 +84,14 @@ export function parseExportFormat(value: string | null): ExportFormat {
   throw new ValidationError([{ field: 'format', message: 'must be "jsonl" (default) or "text"' }]);
 }
 
+/**
+ * The role GET /api/exports/{path} needs: a production's files (its RSMF files, production.json,
+ * status.json) are opened to Archive.Produce, who made it; the rest of the archive to Archive.Read.
+ */
+export function exportReadAccess(path: string): Access {
+  return path.startsWith(PRODUCTIONS_PREFIX) ? [APP_ROLES.produce] : [APP_ROLES.read];
+}
+
 /** Opens one archive blob for reading: 400 outside the archive, 404 when it does not exist. */
 export async function readExport(
   ctx: AppContext,
@@ -87,7 +103,7 @@ export async function readExport(
     throw new ValidationError([{ field: 'path', message: `must name a blob inside the archive (${ARCHIVE_PREFIXES.join(', ')})` }]);
   const isBatch = path.endsWith('.jsonl.gz');
   if (contentSha256Of(path) !== undefined) return readContent(ctx, path, signal);
-  if (path.startsWith('productions/') && path.endsWith('.rsmf')) return readContent(ctx, path, signal);
+  if (path.startsWith(PRODUCTIONS_PREFIX) && path.endsWith('.rsmf')) return readContent(ctx, path, signal);
   const missing = () => new NotFoundError(`no batch or manifest named ${JSON.stringify(path)}`);
   if (!isBatch && !path.endsWith('.json')) throw missing();
   if (!isBatch) {

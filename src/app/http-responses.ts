@@ -3,7 +3,8 @@
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import { invocationLogger, type AppContext, type GetAppContext, type InvocationLog } from './app-context';
-import { AppError, ValidationError } from './app-errors';
+import { AppError, ForbiddenError, RefusedError, UnauthenticatedError, ValidationError } from './app-errors';
+import { authorize, type Access, type Caller, type RequestHeaders } from './http-auth';
 
 export interface HttpResult {
   status: number;
@@ -24,6 +25,17 @@ export function errorResponse(err: unknown, log: Logger, invocationId?: string):
   if (err instanceof ValidationError) {
     return json(400, { error: { code: err.code, message: 'the request is invalid', fields: err.fields } });
   }
+  if (err instanceof UnauthenticatedError) {
+    return json(401, { error: { code: err.code, message: err.message } }, { 'www-authenticate': 'Bearer' });
+  }
+  if (err instanceof ForbiddenError) {
+    return json(403, { error: { code: err.code, message: err.message, missingRole: err.missingRole, acceptedRoles: err.acceptedRoles } });
+  }
+  if (err instanceof RefusedError) {
+    // The operator must see it: the app is refusing every request (authentication off) or every read (audit trail down).
+    log.error('request refused', { code: err.code, error: err.message });
+    return json(503, { error: { code: err.code, message: err.message, ...(invocationId ? { invocationId } : {}) } });
+  }
   if (err instanceof AppError && err.status >= 400 && err.status < 500) {
     return json(err.status, { error: { code: err.code, message: err.message } });
   }
@@ -36,19 +48,36 @@ export interface HttpInvocation extends InvocationLog {
   invocationId: string;
 }
 
+/** What an HTTP handler needs from its HttpRequest (structural: src/ does not import @azure/functions). */
+export interface HttpRequestLike {
+  headers: RequestHeaders;
+}
+
+/** What `fn` gets besides the context and logger: who is calling, and the id their reads are recorded under. */
+export interface HttpCall {
+  caller: Caller;
+  /** The invocation id: the audit record's request id, and the id in Application Insights. */
+  requestId: string;
+}
+
 /**
- * Runs one HTTP use case: gets the app context, calls `fn`, and turns any error into the mapped
- * response (a settings or storage failure while building the context is a 500 like any other).
+ * Runs one HTTP use case: gets the app context, checks the caller against `access` (the app roles the
+ * route needs, docs/security.md), calls `fn`, and turns any error into the mapped response (a settings
+ * or storage failure while building the context is a 500 like any other). Every HTTP handler goes
+ * through here, so none can skip the check.
  */
 export async function handleHttp(
+  request: HttpRequestLike,
   invocation: HttpInvocation,
   getCtx: GetAppContext,
-  fn: (ctx: AppContext, log: Logger) => Promise<HttpResult>,
+  access: Access,
+  fn: (ctx: AppContext, log: Logger, call: HttpCall) => Promise<HttpResult>,
 ): Promise<HttpResult> {
   const log = invocationLogger(invocation);
   try {
     const ctx = await getCtx();
-    return await fn(ctx, log);
+    const caller = authorize(request.headers, ctx.deps.settings.http, access);
+    return await fn(ctx, log, { caller, requestId: invocation.invocationId });
   } catch (err) {
     return errorResponse(err, log, invocation.invocationId);
   }

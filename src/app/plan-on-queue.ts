@@ -133,7 +133,11 @@ export async function requestBackfillRun(
   const named = req.users.length > 0 || req.teams.length > 0;
   // The named ids first: the planning message reads them, and they may not fit in a queue message.
   if ((named || idempotencyKey !== undefined) && (claimed || !(await ctx.requests.getRequest(runId))))
-    await ctx.requests.putRequest(runId, { users: req.users, teams: req.teams, ...(idempotencyKey !== undefined ? { fingerprint: backfillFingerprint(req) } : {}) });
+    await ctx.requests.putRequest(runId, {
+      users: req.users,
+      teams: req.teams,
+      ...(idempotencyKey !== undefined ? { fingerprint: backfillFingerprint(req) } : {}),
+    });
   const spec: RunSpec = { kind: 'backfill', window: req.window, users: req.users, teams: req.teams, runId };
   const { created, run } = await openRun(ctx.deps, spec, ctx.clock.now(), 'planning');
   const enqueued = run.status === 'planning' ? await sendPlan(ctx, run) : 0;

@@ -9,7 +9,14 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readBlobBytes } from '../archive/batch-reader';
 import { BlobAlreadyExistsError, writeFileOnce, writeJson } from '../archive/batch-writer';
-import { isValidRunId, productionFileBlobName, productionManifestName, productionStatusName } from '../archive/blob-layout';
+import {
+  isValidRunId,
+  productionFileBlobName,
+  productionLockName,
+  productionManifestName,
+  productionStatusName,
+  PRODUCTIONS_PREFIX,
+} from '../archive/blob-layout';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import {
@@ -29,6 +36,7 @@ import type { AppContext } from './app-context';
 import type { ProductionKeyClaim } from '../state/job-progress-store';
 import { IdempotencyKeyReusedError, NotFoundError, ValidationError } from './app-errors';
 import type { ProductionMessage } from './job-message';
+import { EntityLease } from '../archive/entity-lease';
 
 export type ProductionStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -234,11 +242,17 @@ export function archiveProductionSink(
   };
 }
 
-export type ProductionOutcome = 'succeeded' | 'failed' | 'duplicate';
+export type ProductionOutcome = 'succeeded' | 'failed' | 'duplicate' | 'busy';
+
+/** Why a production whose worker stopped mid-build ended (a redelivery or the sweep found it). */
+export const PRODUCTION_WORKER_STOPPED =
+  'the worker building this production stopped (a crash, a restart or a timeout) before it finished; the files it wrote are kept under its folder, but the production is incomplete: request it again';
 
 /**
- * The queue worker's part: builds a queued production. It is not retried: a second attempt would meet
- * the write-once files of the first, so any failure ends the production as failed with the reason.
+ * The queue worker's part: builds a queued production under the production's lease (so the host's
+ * redelivery, or the sweep, can tell a build in progress from one whose worker died). It is not
+ * retried: a second attempt would meet the write-once files of the first, so any failure ends the
+ * production as failed with the reason, and so does a worker that died mid-build (docs/rsmf.md).
  */
 export async function runProductionMessage(
   ctx: AppContext,
@@ -249,11 +263,41 @@ export async function runProductionMessage(
   const { productionId } = msg;
   const plog = log.child({ productionId });
   const container = ctx.deps.container;
-  const doc = await readStatus(container, productionId, signal);
-  if (!doc || doc.status !== 'queued') {
-    plog.info('production message ignored: the production is not queued', { status: doc?.status });
+  const first = await readStatus(container, productionId, signal);
+  if (!first || (first.status !== 'queued' && first.status !== 'running')) {
+    plog.info('production message ignored: the production has ended', { status: first?.status });
     return 'duplicate';
   }
+  const lease = await EntityLease.acquireLock(container, productionLockName(productionId), signal ? { signal } : {});
+  if (!lease) {
+    // Another worker builds it right now (a duplicate delivery): look again later.
+    await ctx.queue.send(msg, { delaySec: ctx.policy.busyDelaySec });
+    return 'busy';
+  }
+  try {
+    return await buildUnderLease(ctx, productionId, lease, plog, signal);
+  } finally {
+    await lease.release().catch(() => undefined);
+  }
+}
+
+async function buildUnderLease(
+  ctx: AppContext,
+  productionId: string,
+  lease: EntityLease,
+  plog: Logger,
+  outerSignal?: AbortSignal,
+): Promise<ProductionOutcome> {
+  const container = ctx.deps.container;
+  const signal = outerSignal ? AbortSignal.any([outerSignal, lease.lostSignal]) : lease.lostSignal;
+  const doc = await readStatus(container, productionId, signal);
+  if (doc?.status === 'running') {
+    // Running, and its lease was free: the worker that started it is gone.
+    await writeStatus(container, { ...doc, status: 'failed', finishedAt: iso(ctx.clock.now()), error: PRODUCTION_WORKER_STOPPED });
+    plog.error('production failed: its worker stopped', {});
+    return 'failed';
+  }
+  if (!doc || doc.status !== 'queued') return 'duplicate';
   const running: ProductionStatusDoc = { ...doc, status: 'running', startedAt: iso(ctx.clock.now()) };
   await writeStatus(container, running);
   const spool = mkdtempSync(join(tmpdir(), 'teams-export-production-'));
@@ -310,4 +354,44 @@ export async function getProductionStatus(ctx: AppContext, productionId: string,
   const doc = await readStatus(ctx.deps.container, productionId, signal);
   if (!doc) throw new NotFoundError(`no production ${JSON.stringify(productionId)}`);
   return doc;
+}
+
+/**
+ * The sweep's part (app/sweep.ts): a production still 'running' whose lease is free lost its worker
+ * and is failed with why; one still 'queued' long after it was requested lost its message (the
+ * request died between recording it and sending it) and gets its message again.
+ */
+export async function sweepProductions(
+  ctx: AppContext,
+  log: Logger,
+  opts: { queuedGraceMs: number; sinceMs: number },
+): Promise<{ failed: number; resent: number }> {
+  const container = ctx.deps.container;
+  const out = { failed: 0, resent: 0 };
+  for await (const item of container.listBlobsByHierarchy('/', { prefix: PRODUCTIONS_PREFIX })) {
+    if (item.kind !== 'prefix') continue;
+    const productionId = item.name.slice(PRODUCTIONS_PREFIX.length).replace(/\/$/, '');
+    if (!isValidRunId(productionId)) continue;
+    const doc = await readStatus(container, productionId);
+    if (!doc || Date.parse(doc.createdAt) < opts.sinceMs) continue;
+    if (doc.status === 'queued' && ctx.clock.now() - Date.parse(doc.createdAt) > opts.queuedGraceMs) {
+      await ctx.queue.send({ type: 'production', productionId });
+      out.resent++;
+      continue;
+    }
+    if (doc.status !== 'running') continue;
+    const lease = await EntityLease.acquireLock(container, productionLockName(productionId));
+    if (!lease) continue; // its worker is alive
+    try {
+      const again = await readStatus(container, productionId);
+      if (again?.status === 'running') {
+        await writeStatus(container, { ...again, status: 'failed', finishedAt: iso(ctx.clock.now()), error: PRODUCTION_WORKER_STOPPED });
+        log.error('production failed: its worker stopped', { productionId });
+        out.failed++;
+      }
+    } finally {
+      await lease.release().catch(() => undefined);
+    }
+  }
+  return out;
 }

@@ -108,7 +108,9 @@ export async function runCoverMessage(ctx: AppContext, msg: CoverMessage, log: L
     const result = await exportEntity(
       {
         ...coverRequest(runId, { entity, readSpan: msg.window }, msg.senderIds),
-        ...(recorded?.fromMs !== undefined || read ? { resume: { ...(recorded?.fromMs !== undefined ? { fromMs: recorded.fromMs } : {}), ...(read ? { read } : {}) } } : {}),
+        ...(recorded?.fromMs !== undefined || read
+          ? { resume: { ...(recorded?.fromMs !== undefined ? { fromMs: recorded.fromMs } : {}), ...(read ? { read } : {}) } }
+          : {}),
         budget: { budgetMs: deps.settings.jobBudgetMs, now: () => ctx.clock.now() },
         onChunkCommitted: async (progress) => {
           lease.assertHeld();

@@ -120,10 +120,26 @@ async function readContentMap(container: ContainerClient, batch: string, signal?
   }
 }
 
+/**
+ * An entry as content-store writes it. The map is read back from storage, so a field of the wrong
+ * type (a `bytes` that is markup, a `sha256` that is a path) drops the entry instead of reaching a
+ * page, a URL or a file name.
+ */
 function isContentEntry(v: unknown): v is ContentMapEntry {
-  const e = v as Partial<ContentMapEntry> | null;
+  const e = v as Partial<Record<keyof ContentMapEntry, unknown>> | null;
+  const optional = (x: unknown, ok: (y: unknown) => boolean) => x === undefined || ok(x);
+  const isString = (y: unknown) => typeof y === 'string';
   return (
-    typeof e === 'object' && e !== null && typeof e.messageId === 'string' && typeof e.ref === 'string' && typeof e.status === 'string'
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.messageId === 'string' &&
+    typeof e.ref === 'string' &&
+    typeof e.status === 'string' &&
+    optional(e.sha256, (y) => typeof y === 'string' && /^[0-9a-f]{64}$/.test(y)) &&
+    optional(e.bytes, (y) => typeof y === 'number' && Number.isSafeInteger(y) && y >= 0) &&
+    optional(e.contentType, isString) &&
+    optional(e.name, isString) &&
+    optional(e.kind, isString)
   );
 }
 

@@ -14,6 +14,9 @@ export const CONTENT_PREFIX = 'content/';
 /** The stored bytes themselves, named by their SHA-256. */
 export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 
+/** RSMF productions (`productions/{productionId}/`): opened to Archive.Produce, not Archive.Read (docs/security.md). */
+export const PRODUCTIONS_PREFIX = 'productions/';
+
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
 export const ARCHIVE_PREFIXES: readonly string[] = [
   MESSAGES_PREFIX,
@@ -22,7 +25,7 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
   'retained/',
   CONTENT_PREFIX,
   'directory/',
-  'productions/',
+  PRODUCTIONS_PREFIX,
 ];
 /**
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
@@ -338,7 +341,7 @@ export function directoryMonthPrefix(year: number, month: number): string {
 
 /** `productions/{productionId}/`: the RSMF files and production manifest of one production. */
 export function productionPrefix(productionId: string): string {
-  return `productions/${checkRunId(productionId)}/`;
+  return `${PRODUCTIONS_PREFIX}${checkRunId(productionId)}/`;
 }
 
 /** `productions/{productionId}/{fileName}`: one RSMF file of a production (a plain file name, no folders). */
@@ -356,6 +359,37 @@ export function productionManifestName(productionId: string): string {
 /** `productions/{productionId}/status.json`: the state of a production started over HTTP (rewritten as it runs). */
 export function productionStatusName(productionId: string): string {
   return `${productionPrefix(productionId)}status.json`;
+}
+
+/** `locks/productions/{productionId}`: the blob whose lease says which worker builds this production. */
+export function productionLockName(productionId: string): string {
+  return `locks/productions/${checkRunId(productionId)}`;
+}
+
+/**
+ * Root of the audit trail (docs/archive-format.md §11): who read what. Deliberately not one of
+ * ARCHIVE_PREFIXES, so no archive reader (read-export, the viewer, `cat`, `ls`) can serve it; only the
+ * audit readers (`teams-export audit`, GET /api/audit) open it.
+ */
+export const AUDIT_PREFIX = 'audit/';
+
+/** `audit/{yyyy}/{mm}/{dd}/`: the records of one UTC day (listed one day at a time, never the whole root). */
+export function auditDayPrefix(day: string): string {
+  const [, y, m, d] = checkDay(day);
+  return `${AUDIT_PREFIX}${y}/${m}/${d}/`;
+}
+
+const AUDIT_TIME = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})\.(\d{3})Z$/;
+
+/**
+ * `audit/{yyyy}/{mm}/{dd}/{hhmmssSSS}-{recordId}.json`: one audit record, written once, filed under the
+ * UTC day of its time and named by that time, so a listing of a day is in time order.
+ */
+export function auditBlobName(timeIso: string, recordId: string): string {
+  const t = AUDIT_TIME.exec(timeIso);
+  if (!t) throw new RangeError(`invalid audit record time: ${JSON.stringify(timeIso)}`);
+  if (!/^[0-9a-f]{24}$/.test(recordId)) throw new RangeError(`invalid audit record id: ${JSON.stringify(recordId)}`);
+  return `${auditDayPrefix(t[1] as string)}${t[2]}${t[3]}${t[4]}${t[5]}-${recordId}.json`;
 }
 
 /** `locks/users/{seg}`: the blob whose lease says which worker exports this entity right now. */

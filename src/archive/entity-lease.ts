@@ -15,6 +15,15 @@ export class LeaseLostError extends Error {
   }
 }
 
+export interface LeaseOptions {
+  durationSec?: number;
+  signal?: AbortSignal;
+  /** Tests only: renew more often than durationSec/3. */
+  renewEveryMs?: number;
+  /** Tests only: a renewal's time to answer (default durationSec/3). */
+  tryTimeoutMs?: number;
+}
+
 /** Block blob calls that write: the fenced container confirms the lease before each (see fence()). */
 const WRITES: ReadonlySet<PropertyKey> = new Set([
   'upload',
@@ -56,9 +65,14 @@ export class EntityLease {
    * durationSec/3 to answer, so a failed or hung renewal marks the lease lost while it still runs on
    * the server (docs/design.md §8).
    */
-  static async acquire(
+  static acquire(container: ArchiveContainer, entity: Entity, opts: LeaseOptions = {}): Promise<EntityLease | undefined> {
+    return EntityLease.acquireLock(container, lockBlobName(entity), opts);
+  }
+
+  /** The same on any lock blob under `locks/` (a production's, app/productions.ts). */
+  static async acquireLock(
     container: ArchiveContainer,
-    entity: Entity,
+    lockName: string,
     opts: {
       durationSec?: number;
       signal?: AbortSignal;
@@ -72,7 +86,7 @@ export class EntityLease {
     if (!Number.isInteger(durationSec) || durationSec < 15 || durationSec > 60) {
       throw new RangeError(`lease duration must be a whole number of seconds from 15 to 60 (got ${durationSec})`);
     }
-    const blob = container.getBlockBlobClient(lockBlobName(entity));
+    const blob = container.getBlockBlobClient(lockName);
     const lease = blob.getBlobLeaseClient(randomUUID());
     const abort = opts.signal ? { abortSignal: opts.signal } : {};
     const third = (durationSec * 1000) / 3;

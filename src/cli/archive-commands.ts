@@ -6,6 +6,8 @@ import { blobExists, listBatches, openBlobStream, readBatchLines, readBlobBytes 
 import { EXIT_OK, EXIT_RUN_FAILED, UsageError } from './cli-errors';
 import { renderLineText } from '../archive/render-text';
 import { verifyArchive } from '../archive/verify-archive';
+import { blobReadEvent } from '../archive/audit-trail';
+import { cliAuditor } from './cli-audit';
 import { depsFrom, write, type CliContext } from './cli-context';
 
 export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?: string; json?: boolean }): Promise<number> {
@@ -14,6 +16,8 @@ export async function lsCommand(ctx: CliContext, o: { prefix?: string; envFile?:
     throw new UsageError(`ls: "${prefix}" is not inside the archive (${ARCHIVE_PREFIXES.join(', ')})`);
   }
   const deps = await depsFrom(ctx, o.envFile);
+  // The names say whose conversations were archived on which days: recorded before any is printed.
+  await cliAuditor(deps)({ action: 'cli.ls', prefix });
   let count = 0;
   for await (const b of listBatches(deps.container, prefix, ctx.signal)) {
     count++;
@@ -39,6 +43,9 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
   if (!isArchivePath(o.blob)) throw new UsageError(`cat: "${o.blob}" is not an archive blob name`);
   const deps = await depsFrom(ctx, o.envFile);
   const noBlob = () => new UsageError(`cat: no blob named ${o.blob}`);
+  // Recorded once the blob is known to exist, before a byte of it is read (docs/security.md).
+  if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
+  await cliAuditor(deps)(blobReadEvent('cli.cat', o.blob));
   if (o.blob.startsWith(CONTENT_PREFIX)) {
     // Stored bytes (an image, a file): written out as they are, e.g. `teams-export cat content/… > file.png`.
     const blob = await openBlobStream(deps.container, o.blob, ctx.signal);
@@ -52,7 +59,6 @@ export async function catCommand(ctx: CliContext, o: { blob?: string; envFile?: 
     write(ctx.stdout, buf.toString('utf8'));
     return EXIT_OK;
   }
-  if (!(await blobExists(deps.container, o.blob, ctx.signal))) throw noBlob();
   for await (const line of readBatchLines(deps.container, o.blob, ctx.signal))
     write(ctx.stdout, o.text ? `${renderLineText(line)}\n` : line);
   return EXIT_OK;

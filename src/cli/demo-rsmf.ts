@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppDeps } from '../deps';
 import { planProduction, runProduction } from '../rsmf/production';
-import { DAY, utcDay } from '../time';
+import { DAY, iso, utcDay } from '../time';
+import { cliAuditor } from './cli-audit';
 import { write, type CliContext } from './cli-context';
 import { folderSink, newProductionId } from './rsmf-command';
 
@@ -31,6 +32,8 @@ export async function demoRsmf(ctx: CliContext, deps: AppDeps, tenant: DemoConve
   const productionDeps = { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs };
   let manifest;
   try {
+    // Recorded before the archive is read, as `teams-export rsmf` does (docs/security.md).
+    await cliAuditor(deps)({ action: 'cli.rsmf', from: iso(dayMs), to: iso(dayMs + DAY), entities: ['all'], conversations });
     const plan = await planProduction(
       { fromMs: dayMs, toMs: dayMs + DAY, users: [], teams: [], conversations },
       productionDeps,

@@ -1,7 +1,9 @@
 // Entry point of the `teams-export` command: parses arguments, dispatches to a command, and maps
 // failures to exit codes (0 ok, 1 a run failed, 2 bad arguments or settings).
 import { parseArgs } from 'node:util';
+import { AuditWriteError } from '../archive/audit-trail';
 import { catCommand, lsCommand, verifyCommand } from './archive-commands';
+import { auditCommand } from './audit-command';
 import { errorText } from '../model/errors';
 import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
@@ -26,10 +28,16 @@ commands:
                                             one per conversation and UTC day, from the archive
   demo [--keep]                             run everything locally against Azurite and the
                                             Graph emulator (needs the development dependencies)
-  serve [--port N]                          browse the archive in a web browser (127.0.0.1 only,
-                                            default port 8723, 0 for any free port; read-only)
+  serve [--port N]                          browse the archive in a web browser (read-only; prints
+                                            a one-time address for this machine's browser; a free
+                                            port unless --port is given)
   html --from ISO --to ISO [--user ID]... [--team ID]... [--conversation ID]... --out DIR
                                             write offline HTML transcripts (opens from disk)
+  audit [--from ISO] [--to ISO] [--principal ID|NAME] [--entity user:ID|team:ID|ID] [--json]
+                                            who read what: the audit trail (default: the last 24 h)
+
+Reads of archived content (ls, cat, rsmf, serve, html, audit) are recorded in the audit trail as the
+OS user running the command; a read that cannot be recorded is refused (exit 1). See docs/security.md.
 
 options:
   --env-file FILE   read settings from a .env file or a local.settings.json (env vars win)
@@ -38,7 +46,7 @@ options:
 
 Settings come from environment variables; see README.md for the list.`;
 
-const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo', 'serve', 'html'] as const;
+const COMMANDS = ['run', 'backfill', 'status', 'ls', 'cat', 'verify', 'rsmf', 'demo', 'serve', 'html', 'audit'] as const;
 type Command = (typeof COMMANDS)[number];
 
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
@@ -52,6 +60,11 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     if (isParseArgsError(err)) {
       ctx.stderr.write(`teams-export: ${(err as Error).message}\n`);
       return EXIT_USAGE;
+    }
+    if (err instanceof AuditWriteError) {
+      // Fail closed (docs/security.md): the read was refused because nobody could have seen it in the trail.
+      ctx.stderr.write(`teams-export: ${err.message}\n`);
+      return EXIT_RUN_FAILED;
     }
     ctx.stderr.write(`teams-export: ${errorText(err)}\n`);
     return EXIT_RUN_FAILED;
@@ -83,6 +96,8 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       keep: { type: 'boolean' },
       text: { type: 'boolean' },
       port: { type: 'string' },
+      principal: { type: 'string' },
+      entity: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -101,6 +116,7 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
     demo: ['keep'],
     serve: ['env-file', 'port'],
     html: ['from', 'to', 'user', 'team', 'conversation', 'out', 'env-file'],
+    audit: ['from', 'to', 'principal', 'entity', 'env-file', 'json'],
   };
   const cmd = command as Command;
   for (const name of Object.keys(values)) {
@@ -142,6 +158,14 @@ async function dispatch(argv: string[], ctx: CliContext): Promise<number> {
       });
     case 'html':
       return (await import('./viewer-commands.js')).htmlCommand(ctx, { ...common, ...archiveSelection(values) });
+    case 'audit':
+      return auditCommand(ctx, {
+        ...common,
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.to !== undefined ? { to: values.to } : {}),
+        ...(values.principal !== undefined ? { principal: values.principal } : {}),
+        ...(values.entity !== undefined ? { entity: values.entity } : {}),
+      });
   }
 }
 

@@ -15,9 +15,12 @@ import {
   type ProductionManifest,
   type ProductionSink,
 } from '../rsmf/production';
+import { selectedEntities } from '../archive/audit-trail';
+import { cliAuditor } from './cli-audit';
 import { depsFrom, write, type CliContext } from './cli-context';
 import { EXIT_OK, UsageError } from './cli-errors';
 import { parseInstantArg } from './export-commands';
+import { iso } from '../time';
 
 export interface RsmfCommandOptions {
   from?: string;
@@ -68,6 +71,14 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
   const deps = await depsFrom(ctx, o.envFile);
   const productionDeps = { container: deps.container, checkpoints: deps.checkpoints, exportStartMs: deps.settings.startMs };
   const request = { fromMs, toMs, users: o.user, teams: o.team, conversations: o.conversation, allowUnsettled: o.allowUnsettled === true };
+  // One record for the production, before the archive is read (docs/security.md).
+  await cliAuditor(deps)({
+    action: 'cli.rsmf',
+    from: iso(fromMs),
+    to: iso(toMs),
+    entities: selectedEntities(o.user, o.team),
+    ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
+  });
   try {
     const plan = await planProduction(request, productionDeps, ctx.signal);
     const productionId = newProductionId(Date.now());

@@ -8,24 +8,36 @@ import { readLatestDirectoryNames } from '../archive/viewer-names';
 import { parseInstant, utcDay } from '../time';
 import { writeTranscripts } from '../viewer/offline-export';
 import { startViewerServer } from '../viewer/server';
+import { selectedEntities } from '../archive/audit-trail';
+import { cliAuditor } from './cli-audit';
 import { cliLogger, depsFrom, settingsFrom, write, type CliContext } from './cli-context';
 import { EXIT_OK, UsageError } from './cli-errors';
 
-export const DEFAULT_VIEWER_PORT = 8723;
-
-function parsePort(text: string | undefined): number {
-  if (text === undefined) return DEFAULT_VIEWER_PORT;
+/** `--port`: 1 to 65535; without it the OS picks a free port, so a page cannot guess where the viewer is. */
+function parsePort(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const port = Number(text);
-  // 0: any free port (printed), for scripts and tests.
-  if (!/^\d+$/.test(text) || port > 65535) throw new UsageError(`--port must be a whole number from 0 to 65535, not "${text}"`);
+  if (!/^\d+$/.test(text) || port < 1 || port > 65535) throw new UsageError(`--port must be a whole number from 1 to 65535, not "${text}"`);
   return port;
 }
 
 export async function serveCommand(ctx: CliContext, o: { envFile?: string; port?: string }): Promise<number> {
   const port = parsePort(o.port);
   const deps = await depsFrom(ctx, o.envFile);
-  const viewer = await startViewerServer({ container: deps.container, port, log: cliLogger(settingsFrom(ctx, o.envFile)) });
-  write(ctx.stdout, `teams-export viewer: ${viewer.url}  (read-only, this machine only; Ctrl-C to stop)`);
+  // Each page is recorded as read by the OS user running `serve` (docs/security.md).
+  const viewer = await startViewerServer({
+    container: deps.container,
+    ...(port !== undefined ? { port } : {}),
+    log: cliLogger(settingsFrom(ctx, o.envFile)),
+    audit: cliAuditor(deps, 'serve'),
+  }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE')
+      throw new UsageError(`port ${port} is in use on 127.0.0.1; leave out --port to use a free one`);
+    throw err;
+  });
+  // One address, and it works once: it signs this browser in (docs/viewer.md, "Who can open serve").
+  write(ctx.stdout, `teams-export viewer: ${viewer.url}`);
+  write(ctx.stdout, '  open this address in your browser; it works once, for this machine only (read-only; Ctrl-C to stop)');
   await new Promise<void>((resolvePromise) => {
     if (ctx.signal?.aborted) return resolvePromise();
     ctx.signal?.addEventListener('abort', () => resolvePromise(), { once: true });
@@ -80,6 +92,14 @@ export async function htmlCommand(
     if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0)
       throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
   }
+  // One record for the whole folder, before anything is read: the range and what was selected.
+  await cliAuditor(deps)({
+    action: 'cli.html',
+    from: range.from,
+    to: range.to,
+    entities: selectedEntities(o.user, o.team),
+    ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
+  });
   const entities =
     named.length > 0
       ? named

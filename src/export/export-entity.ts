@@ -170,9 +170,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     else log.error('entity failed', { ...error });
     // Not after a lost lease: the worker that holds the entity now may be writing this very manifest.
     if (!(signal?.reason instanceof LeaseLostError)) {
-      await manifest.save(skipped ? 'skipped' : 'failed', error).catch((e: unknown) =>
-        log.warn('manifest not written', { error: errorText(e) }),
-      );
+      await manifest
+        .save(skipped ? 'skipped' : 'failed', error)
+        .catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
     }
     return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}), ...withUnfetched() };
   }

@@ -4,30 +4,13 @@
 // they write the same rows, the same run.json and the same log lines for the same run.
 import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
-import { writeRunManifest } from '../archive/run-files';
 import type { GraphHttp } from '../graph/graph-http';
 import type { Logger } from '../log';
 import { entityLabel, type Entity, type EntityKind } from '../model/entity';
-import {
-  addCounts,
-  APP_REFUSAL_REASON,
-  RUN_FAILED_REASON,
-  type JobCounts,
-  type JobError,
-  type JobMode,
-  type JobResult,
-} from '../model/job';
+import { APP_REFUSAL_REASON, RUN_FAILED_REASON, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
 import type { Window } from '../model/window';
 import type { CheckpointStore } from '../state/checkpoint-store';
-import {
-  finishedTotal,
-  type JobRecord,
-  type RunKind,
-  type RunRecord,
-  type RunStatus,
-  type RunStore,
-  type RunSummary,
-} from '../state/run-store';
+import type { JobRecord, RunKind, RunRecord, RunStore } from '../state/run-store';
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
@@ -187,7 +170,12 @@ export async function recordCoverFailure(
   // (RunStore.countCover), from its manifests.
   await deps.runs.mergeJob(runId, entity, { status: 'failed', error, finishedAtMs });
   if (mode.kind === 'daily') await recordDailyResult(deps.checkpoints, runId, entity, 'failed', error);
-  log.error('job failed: sender-mode follow-up', { runId, entity: entityLabel(entity), error: error.message, counts: cause.counts.messages });
+  log.error('job failed: sender-mode follow-up', {
+    runId,
+    entity: entityLabel(entity),
+    error: error.message,
+    counts: cause.counts.messages,
+  });
 }
 
 /**
@@ -195,7 +183,12 @@ export async function recordCoverFailure(
  * counted on the reader's job row, so the run's totals are what the archive holds (the queued run does
  * this when it counts the follow-up, RunStore.countCover).
  */
-export async function addCoverCounts(deps: Pick<RunLifecycleDeps, 'runs'>, runId: string, entity: Entity, counts: JobCounts): Promise<void> {
+export async function addCoverCounts(
+  deps: Pick<RunLifecycleDeps, 'runs'>,
+  runId: string,
+  entity: Entity,
+  counts: JobCounts,
+): Promise<void> {
   if (counts.messages === 0 && counts.blobs === 0 && counts.quarantined === 0) return;
   const row = await deps.runs.getJob(runId, entity);
   if (!row) return;

@@ -21,7 +21,8 @@ export interface RecordedProgress {
 }
 
 /** A job's row; a sender-mode follow-up of the same user keeps its own progress beside it (`cover_…`). */
-const rowKey = (entity: Entity, opts: { cover?: boolean } = {}) => `${opts.cover ? 'cover_' : ''}${entity.kind}_${encodeIdSegment(entity.id)}`;
+const rowKey = (entity: Entity, opts: { cover?: boolean } = {}) =>
+  `${opts.cover ? 'cover_' : ''}${entity.kind}_${encodeIdSegment(entity.id)}`;
 
 export class JobProgressStore {
   constructor(private readonly table: TableClient) {}
@@ -96,7 +97,11 @@ export class RunRequestStore {
   constructor(private readonly table: TableClient) {}
 
   async putRequest(runId: string, req: StoredBackfillRequest): Promise<void> {
-    const row: Record<string, unknown> = { partitionKey: runId, rowKey: REQUEST_ROW, ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}) };
+    const row: Record<string, unknown> = {
+      partitionKey: runId,
+      rowKey: REQUEST_ROW,
+      ...(req.fingerprint ? { fingerprint: req.fingerprint } : {}),
+    };
     for (const kind of ['users', 'teams'] as const) {
       const ids = req[kind];
       row[`${kind}Parts`] = Math.ceil(ids.length / IDS_PER_PROPERTY);

@@ -374,10 +374,14 @@ export class RunStore {
     }
   }
 
-  /** Runs, newest first (by start time). */
-  async listRuns(opts: { limit?: number } = {}): Promise<RunRecord[]> {
+  /** Runs, newest first (by start time); with `startedSinceMs`, only runs started since then. */
+  async listRuns(opts: { limit?: number; startedSinceMs?: number } = {}): Promise<RunRecord[]> {
     const all: RunRecord[] = [];
-    const rows = this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${RUN_PARTITION}'` } });
+    // Instants are stored as ISO strings (table-values.ts), which compare as their instants do.
+    const since = opts.startedSinceMs === undefined ? '' : ` and startedAt ge '${instantOut(opts.startedSinceMs)}'`;
+    const rows = this.runs.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: `PartitionKey eq '${RUN_PARTITION}'${since}` },
+    });
     for await (const row of rows) all.push(runFromRow(row));
     all.sort((a, b) => b.startedAtMs - a.startedAtMs || (a.runId < b.runId ? 1 : a.runId > b.runId ? -1 : 0));
     return opts.limit === undefined ? all : all.slice(0, Math.max(0, opts.limit));

@@ -53,7 +53,8 @@ export const SPLIT_PROPERTY_MAX = SPLIT_PROPERTY_PARTS * SPLIT_PROPERTY_CHARS;
 export function splitProperty(name: string, text: string): Record<string, string> {
   if (text.length > SPLIT_PROPERTY_MAX) throw new RangeError(`${name}: ${text.length} characters do not fit in ${SPLIT_PROPERTY_MAX}`);
   const out: Record<string, string> = {};
-  for (let i = 0; i < SPLIT_PROPERTY_PARTS; i++) out[i === 0 ? name : `${name}_${i}`] = text.slice(i * SPLIT_PROPERTY_CHARS, (i + 1) * SPLIT_PROPERTY_CHARS);
+  for (let i = 0; i < SPLIT_PROPERTY_PARTS; i++)
+    out[i === 0 ? name : `${name}_${i}`] = text.slice(i * SPLIT_PROPERTY_CHARS, (i + 1) * SPLIT_PROPERTY_CHARS);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // names so it opens from disk. Ids travel as blob-layout's id segments, so a URL names exactly one id.
 import { CONTENT_PREFIX, encodeIdSegment } from '../archive/blob-layout';
 import type { BrowsableKind } from '../archive/archive-browser';
+import { inertFileName, isReservedWindowsName } from './file-names';
 
 export interface DayRange {
   from: string;
@@ -34,26 +35,37 @@ function query(params: Record<string, string | undefined>): string {
 
 /**
  * Links for a server mounted at `base` ('/' for `teams-export serve`, '/api/viewer/' for the
- * function). `keep` holds query parameters every link carries (the function key, when given).
+ * function). Links carry only what names the page: never a key or token, which would end up in
+ * browser history, proxy logs and screenshots (docs/security.md).
  */
-export function serverLinks(base: string, keep: Record<string, string> = {}): Links {
+export function serverLinks(base: string): Links {
   const entityPath = (kind: BrowsableKind, id: string) => `${base}${KIND_LETTER[kind]}/${encodeIdSegment(id)}`;
   return {
-    home: () => `${base}${query(keep)}`,
-    entity: (kind, id, range) => `${entityPath(kind, id)}${query({ ...keep, from: range?.from, to: range?.to })}`,
-    search: (kind, id) => `${entityPath(kind, id)}/search${query(keep)}`,
+    home: () => base,
+    entity: (kind, id, range) => `${entityPath(kind, id)}${query({ from: range?.from, to: range?.to })}`,
+    search: (kind, id) => `${entityPath(kind, id)}/search`,
     day: (kind, id, conversationId, day, at) =>
-      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ ...keep, page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
-    raw: (blob, lineNo) => `${base}raw/${blob}${query({ ...keep, line: String(lineNo) })}`,
-    blob: (blob) => `${base}blob/${blob}${query(keep)}`,
-    content: (sha256, _type, name) => `${base}content/${sha256}${query({ ...keep, name })}`,
-    asset: (name) => `${base}assets/${name}${query(keep)}`,
+      `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
+    raw: (blob, lineNo) => `${base}raw/${blob}${query({ line: String(lineNo) })}`,
+    blob: (blob) => `${base}blob/${blob}`,
+    content: (sha256, _type, name) => `${base}content/${sha256}${query({ name })}`,
+    asset: (name) => `${base}assets/${name}`,
   };
 }
 
 /** File name of one page of a conversation-day in the offline folder. */
 export function offlineDayFile(day: string, page = 1): string {
   return page > 1 ? `${day}-p${page}.html` : `${day}.html`;
+}
+
+/**
+ * Folder of a conversation's pages below its entity's folder. An id segment keeps lower-case letters,
+ * so an id like `con` would name a device on Windows: such a folder gets a `_`, which no id segment
+ * contains (encodeIdSegment escapes it), so it cannot collide with another conversation's.
+ */
+export function offlineConversationFolder(conversationId: string): string {
+  const seg = encodeIdSegment(conversationId);
+  return isReservedWindowsName(seg) ? `_${seg}` : seg;
 }
 
 /** Folder of an entity's pages in the offline transcript folder. */
@@ -63,19 +75,14 @@ export function offlineEntityFolder(kind: BrowsableKind, id: string): string {
 
 const EXTENSIONS: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
-/** File name of stored bytes in the offline folder: raster images keep their type, anything else is inert `.bin`. */
+/**
+ * File name of stored bytes in the offline folder: raster images keep their type, anything else is
+ * inert `.bin`; an attachment keeps its name, with the neutral suffix unless its type is inert.
+ */
 export function offlineContentFile(sha256: string, contentType: string, name?: string): string {
-  if (name !== undefined) return `files/${sha256}/${safeFileName(name)}`;
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new RangeError('not a SHA-256');
+  if (name !== undefined) return `files/${sha256}/${inertFileName(name)}`;
   return `${CONTENT_PREFIX}${sha256}.${EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] ?? 'bin'}`;
-}
-
-/** A file name that is safe on every file system and cannot climb out of its folder. */
-export function safeFileName(name: string): string {
-  const cleaned = name
-    .replace(/[^\p{L}\p{N} ._()-]/gu, '_')
-    .replace(/^[.\s]+/, '')
-    .slice(0, 120);
-  return cleaned.length > 0 ? cleaned : 'file';
 }
 
 /**
@@ -92,7 +99,7 @@ export function offlineLinks(depth: number, used: (sha256: string, file: string)
     },
     search: () => undefined,
     day: (kind, id, conversationId, day, at) =>
-      `${up}${offlineEntityFolder(kind, id)}/${encodeIdSegment(conversationId)}/${offlineDayFile(day, at?.page)}`,
+      `${up}${offlineEntityFolder(kind, id)}/${offlineConversationFolder(conversationId)}/${offlineDayFile(day, at?.page)}`,
     raw: () => undefined,
     blob: () => undefined,
     content: (sha256, contentType, name) => {

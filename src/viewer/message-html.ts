@@ -5,6 +5,7 @@ import type { ContentMapEntry } from '../archive/archive-browser';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { obj, str, type Json, type MessageVersionView, type MessageView } from './conversation-model';
 import { link, timeHtml } from './layout';
+import { inertFileName } from './file-names';
 import type { Links } from './links';
 import { escapeHtml, sanitizeBody, textToHtml } from './sanitize';
 
@@ -19,8 +20,30 @@ export interface RenderContext {
 
 const HOSTED_ID = /\/hostedContents\/([^/?#]+)\/\$value/;
 
+/**
+ * A content map is read from the archive, where anyone with write access could have altered it: an
+ * entry names stored bytes only with a real SHA-256, which is then safe in a URL and a file name.
+ */
+function isStored(e: ContentMapEntry): e is ContentMapEntry & { sha256: string } {
+  return e.status === 'stored' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256);
+}
+
+/** The stored type, when the map holds a string there. */
+function typeOf(e: ContentMapEntry, fallback: string): string {
+  return typeof e.contentType === 'string' ? e.contentType : fallback;
+}
+
+/** A byte count for the page: a whole number, or '?' for anything else the map holds. */
+function byteCount(bytes: unknown): string {
+  return typeof bytes === 'number' && Number.isSafeInteger(bytes) && bytes >= 0 ? String(bytes) : '?';
+}
+
 /** The stored entry for a hosted content URL of a message, if the archive holds its bytes. */
-export function storedHostedContent(ctx: RenderContext, messageId: string, url: string): ContentMapEntry | undefined {
+export function storedHostedContent(
+  ctx: RenderContext,
+  messageId: string,
+  url: string,
+): (ContentMapEntry & { sha256: string }) | undefined {
   const m = HOSTED_ID.exec(url);
   if (!m) return undefined;
   let id: string;
@@ -31,7 +54,7 @@ export function storedHostedContent(ctx: RenderContext, messageId: string, url: 
   }
   return ctx.content
     .get(messageId)
-    ?.find((e) => e.kind === 'hostedContent' && e.ref === id && e.status === 'stored' && e.sha256 !== undefined);
+    ?.find((e): e is ContentMapEntry & { sha256: string } => e.kind === 'hostedContent' && e.ref === id && isStored(e));
 }
 
 function identityName(ctx: RenderContext, set: unknown): string | undefined {
@@ -56,7 +79,7 @@ function bodyOf(ctx: RenderContext, m: Json, messageId: string): string | undefi
   if (body?.contentType !== 'html') return textToHtml(content);
   return sanitizeBody(content, (src) => {
     const e = storedHostedContent(ctx, messageId, src);
-    return e ? ctx.links.content(e.sha256 as string, e.contentType ?? 'application/octet-stream') : undefined;
+    return e ? ctx.links.content(e.sha256, typeOf(e, 'application/octet-stream')) : undefined;
   });
 }
 
@@ -87,13 +110,16 @@ function attachmentsHtml(ctx: RenderContext, m: Json, messageId: string): string
       const url = str(att.contentUrl);
       const name = str(att.name) ?? 'file';
       const e = url ? ctx.content.get(messageId)?.find((x) => x.kind === 'file' && x.ref === url) : undefined;
-      if (e?.status === 'stored' && e.sha256) {
+      if (e && isStored(e)) {
+        // The sender chose the name: the link shows it, the file is saved under an inert one.
+        const saved = inertFileName(name);
+        const savedAs = saved !== name ? ` <span class="meta saved-as">saved as ${escapeHtml(saved)}</span>` : '';
         parts.push(
-          `<li class="file">📎 ${link(ctx.links.content(e.sha256, e.contentType ?? 'application/octet-stream', name), name, ' download')} <span class="meta">${e.bytes ?? '?'} bytes</span></li>`,
+          `<li class="file">📎 ${link(ctx.links.content(e.sha256, typeOf(e, 'application/octet-stream'), name), name, ' download')} <span class="meta">${byteCount(e.bytes)} bytes</span>${savedAs}</li>`,
         );
       } else {
         parts.push(
-          `<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e ? `: ${escapeHtml(e.status)}` : ''})</span></li>`,
+          `<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e && e.status !== 'stored' ? `: ${escapeHtml(String(e.status))}` : ''})</span></li>`,
         );
       }
     } else if (type === 'application/vnd.microsoft.card.codesnippet') {
@@ -134,7 +160,7 @@ function reactionsHtml(ctx: RenderContext, m: Json, messageId: string): string {
       : undefined;
     const name = str(reaction.displayName);
     const label = custom?.sha256
-      ? `<img class="emoji" src="${escapeHtml(ctx.links.content(custom.sha256, custom.contentType ?? 'image/png'))}" alt="${escapeHtml(name ?? type)}" width="16" height="16">`
+      ? `<img class="emoji" src="${escapeHtml(ctx.links.content(custom.sha256, typeOf(custom, 'image/png')))}" alt="${escapeHtml(name ?? type)}" width="16" height="16">`
       : `${escapeHtml(type)}${name && name.toLowerCase() !== type.toLowerCase() ? ` <span class="meta">${escapeHtml(name)}</span>` : ''}`;
     const key = `${type}\n${name ?? ''}`;
     const g = groups.get(key) ?? { label, who: [] };

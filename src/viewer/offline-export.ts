@@ -7,11 +7,10 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { listEntityDays, readBatches, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
-import { encodeIdSegment } from '../archive/blob-layout';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { conversationsOf } from './conversation-model';
-import { offlineDayFile, offlineEntityFolder, offlineLinks, type DayRange } from './links';
+import { offlineConversationFolder, offlineDayFile, offlineEntityFolder, offlineLinks, type DayRange } from './links';
 import { conversationDayPage, dayPages, entityPage, homePage } from './pages';
 import { loadConversationDay, type ConversationSummary } from './viewer-data';
 
@@ -66,7 +65,7 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
         const count = dayPages(kind, page).length;
         for (let p = 1; p <= count; p++) {
           await write(
-            `${folder}/${encodeIdSegment(conv)}/${offlineDayFile(day, p)}`,
+            `${folder}/${offlineConversationFolder(conv)}/${offlineDayFile(day, p)}`,
             conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p),
           );
           pages++;

@@ -63,15 +63,11 @@ function rangeForm(env: PageEnv, kind: BrowsableKind, id: string, range: DayRang
   const entity = env.links.entity(kind, id);
   const search = env.links.search(kind, id);
   if (!entity || !search) return `<p class="meta">${escapeHtml(range.from)} to ${escapeHtml(range.to)}</p>`;
-  // Hidden fields keep the query parameters every link carries (the function key) on form submits.
-  const hidden = (href: string) =>
-    [...new URL(href, 'http://x').searchParams]
-      .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
-      .join('');
+  // No hidden field but the range: a form carries nothing the address of the page does not (no key).
   const dates = `<label>from <input type="date" name="from" value="${escapeHtml(range.from)}"></label> <label>to <input type="date" name="to" value="${escapeHtml(range.to)}"></label>`;
   return [
-    `<form class="range" method="get" action="${escapeHtml(entity.split('?')[0] as string)}">${hidden(entity)}${dates} <button type="submit">Show</button></form>`,
-    `<form class="search" method="get" action="${escapeHtml(search.split('?')[0] as string)}">${hidden(search)}<input type="hidden" name="from" value="${escapeHtml(range.from)}"><input type="hidden" name="to" value="${escapeHtml(range.to)}"><input type="search" name="q" value="${escapeHtml(query ?? '')}" placeholder="Search text in this range" required> <button type="submit">Search</button></form>`,
+    `<form class="range" method="get" action="${escapeHtml(entity)}">${dates} <button type="submit">Show</button></form>`,
+    `<form class="search" method="get" action="${escapeHtml(search)}"><input type="hidden" name="from" value="${escapeHtml(range.from)}"><input type="hidden" name="to" value="${escapeHtml(range.to)}"><input type="search" name="q" value="${escapeHtml(query ?? '')}" placeholder="Search text in this range" required> <button type="submit">Search</button></form>`,
   ].join('');
 }
 

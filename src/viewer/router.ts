@@ -1,7 +1,9 @@
 // The viewer as one function from (path, query) to a response, shared by `teams-export serve` and
 // the HTTP function. Read-only; every path segment is validated before any blob is named from it,
-// and any failure becomes a short page (404/400/500) without internals.
+// and any failure becomes a short page (404/400/500) without internals. Every answer that shows
+// archived content is recorded through `audit` first; when that fails the page is refused (503).
 import type { ArchiveContainer } from '../archive/archive-container';
+import type { AuditEvent } from '../archive/audit-trail';
 import {
   blobExists,
   listEntityIds,
@@ -11,12 +13,14 @@ import {
   type BrowsableKind,
 } from '../archive/archive-browser';
 import { readBatchLines } from '../archive/batch-reader';
-import { CONTENT_PREFIX, decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { CONTENT_PREFIX, contentBlobName, decodeIdSegment, isArchivePath, parseBatchBlobName } from '../archive/blob-layout';
+import { entityLabel } from '../model/entity';
 import { NO_NAMES, readLatestDirectoryNames, type DirectoryNames } from '../archive/viewer-names';
 import type { Logger } from '../log';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { CONTENT_SECURITY_POLICY } from './layout';
-import { safeFileName, type DayRange, type Links } from './links';
+import { inertFileName } from './file-names';
+import type { DayRange, Links } from './links';
 import {
   conversationDayPage,
   dayPages,
@@ -42,6 +46,11 @@ export interface ViewerDeps {
   names: () => Promise<DirectoryNames>;
   log?: Logger;
   signal?: AbortSignal;
+  /**
+   * Records one read in the audit trail (docs/security.md), called after the content is found and before
+   * the answer goes out; a rejection refuses the page. The caller adds who is reading and from where.
+   */
+  audit: (event: AuditEvent) => Promise<void>;
 }
 
 /** Headers of every response: no framing, no sniffing, no referrer, nothing cached. */
@@ -53,6 +62,20 @@ const BASE_HEADERS = {
 };
 
 const RASTER_IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+/** The read could not be recorded, so it is refused. */
+class AuditRefused extends Error {}
+
+/** Records the read or refuses it: nothing is shown that the trail does not hold. */
+async function recordRead(deps: ViewerDeps, event: AuditEvent): Promise<void> {
+  try {
+    await deps.audit(event);
+  } catch (err) {
+    throw new AuditRefused(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
+
+const entityOf = (kind: BrowsableKind, id: string) => entityLabel({ kind, id });
 
 class PageProblem extends Error {
   constructor(
@@ -122,6 +145,17 @@ export async function viewerRequest(deps: ViewerDeps, path: string, query: URLSe
   } catch (err) {
     const names = await deps.names().catch(() => NO_NAMES);
     if (err instanceof PageProblem) return html(err.status, messagePage(env(names), err.title, err.message));
+    if (err instanceof AuditRefused) {
+      deps.log?.error('viewer read refused: the audit record could not be written', { path, error: err.message });
+      return html(
+        503,
+        messagePage(
+          env(names),
+          'Not shown',
+          'This read could not be recorded in the audit trail, so it was refused. Try again in a moment; the log has the details.',
+        ),
+      );
+    }
     deps.log?.error('viewer request failed', { path, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
     return html(
       500,
@@ -142,6 +176,7 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
   const names = await deps.names();
   if (path === '' || path === 'index.html') {
     const [users, teams] = await Promise.all([listEntityIds(container, 'user', signal), listEntityIds(container, 'team', signal)]);
+    await recordRead(deps, { action: 'viewer.home' });
     return html(200, homePage(env(names), users, teams));
   }
   const parts = path.split('/');
@@ -156,9 +191,13 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
     if (parts.length === 3) {
       const q = (query.get('q') ?? '').trim();
       if (q.length === 0 || q.length > 200) throw new PageProblem(400, 'Bad search', 'Type 1 to 200 characters to search for.');
-      return html(200, searchPage(env(names), kind, id, range, q, await searchEntity(container, kind, id, range, q, signal)));
+      const hits = await searchEntity(container, kind, id, range, q, signal);
+      await recordRead(deps, { action: 'viewer.search', entity: entityOf(kind, id), from: range.from, to: range.to, query: q });
+      return html(200, searchPage(env(names), kind, id, range, q, hits));
     }
-    return html(200, entityPage(env(names), kind, id, range, await summarizeEntity(container, kind, id, range, signal), months));
+    const summary = await summarizeEntity(container, kind, id, range, signal);
+    await recordRead(deps, { action: 'viewer.entity', entity: entityOf(kind, id), from: range.from, to: range.to });
+    return html(200, entityPage(env(names), kind, id, range, summary, months));
   }
   if (parts.length === 5 && parts[2] === 'c') {
     const conversationId = entityId(parts[3]);
@@ -172,6 +211,7 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
     if (pageNo === undefined) throw new PageProblem(404, 'Not found', `No message ${message ?? ''} in this conversation on ${day}.`);
     if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length)
       throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
+    await recordRead(deps, { action: 'viewer.day', entity: entityOf(kind, id), conversation: conversationId, day });
     return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo));
   }
   throw new PageProblem(404, 'Not found', 'There is no page at this address.');
@@ -182,10 +222,12 @@ async function batchSource(deps: ViewerDeps, path: string, query: URLSearchParam
   const raw = path.startsWith('raw/');
   const blob = path.slice(raw ? 4 : 5);
   // Only message batches named by the archive's own layout: nothing else can be reached from here.
-  if (!isArchivePath(blob) || parseBatchBlobName(blob) === undefined)
-    throw new PageProblem(404, 'Not found', 'That is not a message batch of this archive.');
+  const batch = parseBatchBlobName(blob);
+  if (!isArchivePath(blob) || batch === undefined) throw new PageProblem(404, 'Not found', 'That is not a message batch of this archive.');
   if (!(await blobExists(deps.container, blob, deps.signal))) throw new PageProblem(404, 'Not found', 'No such batch in the archive.');
+  const read = { blob, entity: entityLabel(batch.entity), day: batch.day };
   if (!raw) {
+    await recordRead(deps, { action: 'viewer.batch', ...read });
     const lines = readBatchLines(deps.container, blob, deps.signal);
     return plain(200, 'text/plain; charset=utf-8', encodeLines(lines));
   }
@@ -193,6 +235,7 @@ async function batchSource(deps: ViewerDeps, path: string, query: URLSearchParam
   if (!Number.isSafeInteger(lineNo) || lineNo < 1) throw new PageProblem(400, 'Bad line number', 'line must be a whole number from 1.');
   const line = await readBatchLine(deps.container, blob, lineNo, deps.signal);
   if (line === undefined) throw new PageProblem(404, 'Not found', `The batch has fewer than ${lineNo} lines.`);
+  await recordRead(deps, { action: 'viewer.raw', ...read, line: lineNo });
   return plain(200, 'text/plain; charset=utf-8', `${line}\n`);
 }
 
@@ -208,10 +251,11 @@ async function content(deps: ViewerDeps, sha256: string, name: string | null): P
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PageProblem(404, 'Not found', 'That is not stored content of this archive.');
   const stored = await readStoredContent(deps.container, sha256, deps.signal);
   if (!stored) throw new PageProblem(404, 'Not found', 'No such content in the archive.');
+  await recordRead(deps, { action: 'viewer.content', blob: contentBlobName(sha256) });
   const type = stored.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (name === null && RASTER_IMAGES.has(type))
     return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
-  const file = safeFileName(name ?? sha256);
+  const file = inertFileName(name ?? sha256);
   return plain(200, 'application/octet-stream', stored.bytes, {
     'content-disposition': `attachment; filename="${file.replace(/[^\x20-\x7e]/g, '_').replace(/"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`,
   });

@@ -25,6 +25,9 @@ import { viewerRequest } from '../../src/viewer/router';
 import { NO_NAMES } from '../../src/archive/viewer-names';
 import { createViewerHandler } from '../../functions/viewer';
 import { startHarness, type Harness } from '../support/harness';
+import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { loadSettings } from '../../src/settings';
 
 const CHROMIUM = '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -59,6 +62,8 @@ function watch(page: Page): Watch {
 describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }, () => {
   let h: Harness;
   let viewer: ViewerServer;
+  /** The browser's session cookie, for requests made from the test itself. */
+  let cookie: string;
   let browser: Browser;
   let context: BrowserContext;
   const t0 = Date.now();
@@ -177,7 +182,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       .getBlockBlobClient(`directory/${utcDay(t0).replace(/-/g, '/')}/viewer-test.json.gz`)
       .uploadData(gzipSync(JSON.stringify(snapshot)));
 
-    viewer = await startViewerServer({ container: h.deps.container });
+    viewer = await startViewerServer({ container: h.deps.container, audit: cliAuditor(h.deps, 'serve') });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -191,6 +196,11 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       ],
     });
     context = await browser.newContext({ viewport: { width: 1100, height: 900 }, timezoneId: 'Asia/Tokyo' });
+    // Signed in as `serve`'s user: the printed one-time address sets the cookie every request needs.
+    const signIn = await context.newPage();
+    await signIn.goto(viewer.url);
+    await signIn.close();
+    cookie = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join('; ');
   }, 240_000);
 
   afterAll(async () => {
@@ -200,7 +210,8 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     await h?.close();
   });
 
-  const url = (path: string) => new URL(path, viewer.url).toString();
+  const url = (path: string) => new URL(path, viewer.origin).toString();
+  const get = (address: string, init: RequestInit = {}) => fetch(address, { ...init, headers: { cookie } });
 
   /** The CLI in-process, with the harness's settings: exit code and everything it printed. */
   function runCli(args: string[]): Promise<{ code: number; text: string }> {
@@ -215,7 +226,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
   it('navigates from the home page to a user, a chat and a day by clicking', async () => {
     const page = await context.newPage();
     const w = watch(page);
-    await page.goto(viewer.url);
+    await page.goto(url('/'));
     await page.getByRole('link', { name: user.displayName }).first().click();
     await page.waitForURL(/\/u\//);
     const chatName = h.emulator.tenant.chat(chatId)!.topic!;
@@ -267,7 +278,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     );
     await expect(page.locator('a[href^="javascript:" i], [onerror], [onload], svg, style, iframe, form, object').count()).resolves.toBe(0);
     expect(w.dialogs).toEqual([]);
-    expect(w.requests.filter((r) => !r.startsWith(viewer.url))).toEqual([]);
+    expect(w.requests.filter((r) => !r.startsWith(`${viewer.origin}/`))).toEqual([]);
     expect(w.console).toEqual([]);
     await page.screenshot({ path: join(OUT, 'hostile.png'), fullPage: true });
     await page.close();
@@ -320,17 +331,17 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const page = await context.newPage();
     await page.goto(url(links.day('user', user.id, chatId, day)));
     const rawHref = await page.locator(`#m-${edited.id} .head .source a`, { hasText: 'JSON' }).getAttribute('href');
-    const raw = await fetch(url(rawHref!));
+    const raw = await get(url(rawHref!));
     expect(raw.status).toBe(200);
     expect((JSON.parse(await raw.text()) as Json).id).toBe(edited.id);
     const blobHref = await page.locator(`#m-${edited.id} .head .source a`, { hasText: 'batch' }).getAttribute('href');
-    const blob = await fetch(url(blobHref!));
+    const blob = await get(url(blobHref!));
     expect(blob.headers.get('content-type')).toMatch(/^text\/plain/);
     expect((await blob.text()).split('\n').filter(Boolean).length).toBeGreaterThan(0);
     await page.close();
     const files = await findFileLink();
     expect(files, 'the seed has a stored file attachment').toBeDefined();
-    const res = await fetch(url(files!));
+    const res = await get(url(files!));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename=/);
     expect(res.headers.get('content-type')).toBe('application/octet-stream');
@@ -346,7 +357,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       ] as const) {
         await page.goto(url(links.entity(kind, id, { from: utcDay(t0 - 4 * DAY), to: utcDay(t0) }) as string));
         for (const href of await page.locator('ul.days a').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''))) {
-          const res = await fetch(url(href));
+          const res = await get(url(href));
           const m = /href="([^"]+\?name=[^"]+)" download/.exec(await res.text());
           if (m) return m[1]!.replace(/&amp;/g, '&');
         }
@@ -374,18 +385,18 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       ['/x/y/z', 404],
     ];
     for (const [path, status] of cases) {
-      const res = await fetch(url(path));
+      const res = await get(url(path));
       const body = await res.text();
       expect(res.status, path).toBe(status);
       expect(res.headers.get('content-security-policy'), path).toMatch(/default-src 'self'/);
       expect(body, path).toMatch(/<h1>/);
       expect(body, path).not.toMatch(/\bat [\w.<>]+ \(|Error:|node_modules/);
     }
-    const post = await fetch(viewer.url, { method: 'POST' });
+    const post = await get(url('/'), { method: 'POST' });
     expect(post.status).toBe(405);
   });
 
-  it('teams-export serve listens on 127.0.0.1 only, prints its URL and stops on Ctrl-C', async () => {
+  it('teams-export serve prints a one-time address that opens the archive in one browser, and stops on Ctrl-C', async () => {
     const { code: bad, text: badText } = await runCli(['serve', '--port', '70000']);
     expect(bad).toBe(2);
     expect(badText).toMatch(/--port must be a whole number/);
@@ -395,35 +406,59 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     const urlSeen = new Promise<string>((resolveUrl) =>
       stdout.on('data', (d) => {
         printed += String(d);
-        const m = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(printed);
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(printed);
         if (m) resolveUrl(m[1]!);
       }),
     );
-    const done = main(['serve', '--port', '0'], {
+    const done = main(['serve'], {
       env: h.env,
       stdout,
       stderr: new PassThrough() as unknown as NodeJS.WriteStream,
       signal: abort.signal,
     });
     const served = await urlSeen;
-    const home = await fetch(served);
-    expect(home.status).toBe(200);
-    expect(await home.text()).toContain(user.displayName);
+    const mine = await browser.newContext();
+    const page = await mine.newPage();
+    await page.goto(served);
+    expect(page.url()).not.toContain('token=');
+    await expect(page.locator('body').innerText()).resolves.toContain(user.displayName);
+    await mine.close();
+    // Anyone else who gets hold of the address later: it has been used.
+    const late = await fetch(served, { redirect: 'manual' });
+    expect(late.status).toBe(401);
     abort.abort();
     await expect(done).resolves.toBe(0);
   });
 
-  it('serves the same pages through the HTTP function, carrying the function key on its links', async () => {
-    const ctx = await buildAppContext(h.env, { log: silentLogger });
+  it('serves the same pages through the HTTP function to Archive.Read, and no link or form ever carries a key', async () => {
+    const ctx = await buildAppContext({ ...h.env, ...PLATFORM_AUTH_ENV }, { log: silentLogger });
     const handler = createViewerHandler(async () => ctx);
-    const req = (path: string) =>
-      new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}?code=the-key`, params: { path } });
-    const home = await handler(req(''), new InvocationContext({ invocationId: 'v1', functionName: 'viewer' }));
+    const inv = (id: string) => new InvocationContext({ invocationId: id, functionName: 'viewer', logHandler: () => undefined });
+    const req = (path: string, headers: Record<string, string>, query = '') =>
+      new HttpRequest({ method: 'GET', url: `http://localhost/api/viewer/${path}${query}`, params: { path }, headers });
+    const reader = principalHeaders({ roles: ['Archive.Read'] });
+    const home = await handler(req('', reader), inv('v1'));
     expect(home.status).toBe(200);
     expect((home.headers as Record<string, string>)['content-security-policy']).toMatch(/script-src 'self'/);
-    expect(String(home.body)).toContain(`href="/api/viewer/u/${encodeIdSegment(user.id)}?code=the-key"`);
-    const missing = await handler(req('u/nobody-here'), new InvocationContext({ invocationId: 'v2', functionName: 'viewer' }));
+    expect(String(home.body)).toContain(`href="/api/viewer/u/${encodeIdSegment(user.id)}"`);
+    const missing = await handler(req('u/nobody-here', reader), inv('v2'));
     expect(missing.status).toBe(404);
+    const auditor = await handler(req('', principalHeaders({ roles: ['Archive.Audit', 'Archive.Produce'] })), inv('v3'));
+    expect(auditor.status).toBe(403);
+    expect(auditor.jsonBody).toMatchObject({ error: { code: 'Forbidden', missingRole: 'Archive.Read' } });
+
+    // Keys by opt-in (HTTP_AUTH=function-keys): a page opened with ?code= never puts the key in a link or form.
+    const keyed = createViewerHandler(async () => ({
+      ...ctx,
+      deps: { ...ctx.deps, settings: loadSettings({ ...h.env, HTTP_AUTH: 'function-keys' }) },
+    }));
+    for (const path of ['', `u/${encodeIdSegment(user.id)}`, `u/${encodeIdSegment(user.id)}/search`]) {
+      const page = await keyed(req(path, {}, '?code=the-key&q=a'), inv('v4'));
+      expect(page.status, path).toBe(200);
+      expect(String(page.body), path).toMatch(/<a href=/);
+      expect(String(page.body), path).not.toContain('the-key');
+      expect(String(page.body), path).not.toMatch(/[?&;]code=|name="code"/);
+    }
   });
 
   it('writes offline transcripts that open from disk with the same messages and images', async () => {
@@ -531,7 +566,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
     for (let i = 0; i < 3; i++) {
       const t = performance.now();
       const res = await viewerRequest(
-        { container: h.deps.container, links, names: async () => NO_NAMES },
+        { container: h.deps.container, links, names: async () => NO_NAMES, audit: cliAuditor(h.deps, 'serve') },
         `u/${encodeIdSegment(benchUser)}/c/${encodeIdSegment(benchChat)}/${benchDay}`,
         new URLSearchParams(),
       );

@@ -9,6 +9,7 @@ import { poisonQueueName } from '../../src/app/job-queue';
 import type { Clock } from '../../src/time';
 import { silentLogger } from '../../src/log';
 import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
+import { PLATFORM_AUTH_ENV } from '../support/principal';
 
 export interface LogLine {
   level: string;
@@ -36,7 +37,8 @@ export async function startFunctionsHarness(
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, 20)
     .replace(/-+$/, '')}-${randomBytes(5).toString('hex')}`;
-  const h = await startHarness({ ...harnessOptions, env: { EXPORT_QUEUE: queueName, ...harnessOptions.env } });
+  // As in Azure: App Service Authentication in front (requests carry test/support/principal.ts's headers).
+  const h = await startHarness({ ...harnessOptions, env: { EXPORT_QUEUE: queueName, ...PLATFORM_AUTH_ENV, ...harnessOptions.env } });
   const ctx = await buildAppContext(h.env, {
     log: silentLogger,
     // Test delays are zero so retried jobs come straight back; production waits minutes.
@@ -152,6 +154,7 @@ export async function drainQueues(
 export async function responseText(res: HttpResponseInit): Promise<string> {
   if (res.jsonBody !== undefined) return JSON.stringify(res.jsonBody);
   if (typeof res.body === 'string') return res.body;
+  if (Buffer.isBuffer(res.body)) return res.body.toString('utf8');
   if (!res.body) return '';
   const chunks: Buffer[] = [];
   for await (const c of res.body as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));

@@ -13,6 +13,7 @@ import { createListRunsHandler } from '../../functions/list-runs';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
 import { drainQueues, responseText, runPlanningMessages, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { principalHeaders } from '../support/principal';
 
 const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
@@ -22,14 +23,19 @@ function post(route: string, body: string): HttpRequest {
     method: 'POST',
     url: `${BASE}${route}`,
     body: { string: body },
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...principalHeaders() },
   });
 }
 
 function get(route: string, init: { params?: Record<string, string>; query?: Record<string, string> } = {}): HttpRequest {
   const url = new URL(`${BASE}${route}`);
   for (const [k, v] of Object.entries(init.query ?? {})) url.searchParams.set(k, v);
-  return new HttpRequest({ method: 'GET', url: url.toString(), ...(init.params ? { params: init.params } : {}) });
+  return new HttpRequest({
+    method: 'GET',
+    url: url.toString(),
+    headers: principalHeaders(),
+    ...(init.params ? { params: init.params } : {}),
+  });
 }
 
 type Json = any;

@@ -12,6 +12,7 @@ import { createExportPoisonHandler } from '../../functions/export-poison';
 import { createExportWorkerHandler } from '../../functions/export-worker';
 import { createStartBackfillHandler } from '../../functions/start-backfill';
 import { drainQueues, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { principalHeaders } from '../support/principal';
 
 const BASE = 'http://localhost:7071/api/';
 const now = Date.now();
@@ -21,7 +22,7 @@ function post(body: unknown, headers: Record<string, string> = {}): HttpRequest 
     method: 'POST',
     url: `${BASE}backfills`,
     body: { string: JSON.stringify(body) },
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...principalHeaders(), ...headers },
   });
 }
 

@@ -22,6 +22,7 @@ import { createReadExportHandler } from '../../functions/read-export';
 import { createStartProductionHandler } from '../../functions/start-production';
 import { parseRsmf } from '../support/rsmf-reader';
 import { drainQueues, startFunctionsHarness, type FunctionsHarness } from './functions-harness';
+import { principalHeaders } from '../support/principal';
 
 const BASE = 'http://localhost:7071/api/';
 type Json = any;
@@ -31,9 +32,10 @@ const post = (body: string, headers: Record<string, string> = {}) =>
     method: 'POST',
     url: `${BASE}productions`,
     body: { string: body },
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...principalHeaders(), ...headers },
   });
-const get = (route: string, params: Record<string, string>) => new HttpRequest({ method: 'GET', url: `${BASE}${route}`, params });
+const get = (route: string, params: Record<string, string>) =>
+  new HttpRequest({ method: 'GET', url: `${BASE}${route}`, params, headers: principalHeaders() });
 
 async function bodyBytes(res: HttpResponseInit): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -2,7 +2,7 @@
 // auth level, queue name, connection and schedule setting, as the binding metadata the host receives.
 // test/support/function-registrations.ts records each registerFunction call the way the worker's
 // '@azure/functions-core' module receives it.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   APP_FUNCTIONS,
   captureRegistrations,
@@ -20,11 +20,13 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'start-backfill': () => import('../../functions/start-backfill'),
   'start-production': () => import('../../functions/start-production'),
   'get-production': () => import('../../functions/get-production'),
+  'get-audit': () => import('../../functions/get-audit'),
   'get-run': () => import('../../functions/get-run'),
   'list-runs': () => import('../../functions/list-runs'),
   'list-exports': () => import('../../functions/list-exports'),
   'read-export': () => import('../../functions/read-export'),
   viewer: () => import('../../functions/viewer'),
+  'sweep-stuck': () => import('../../functions/sweep-stuck'),
 };
 
 function triggerOf(name: string): Binding {
@@ -43,7 +45,7 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the eleven functions of the app', () => {
+  it('registers exactly the twelve functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual([...APP_FUNCTIONS]);
   });
 
@@ -53,6 +55,13 @@ describe('function registration', () => {
     expect(t.schedule).toBe('%EXPORT_SCHEDULE%');
     expect(t.runOnStartup).toBe(false);
     expect(t.useMonitor).toBe(true);
+  });
+
+  it('sweepStuck is a 15-minute timer that does not run on start-up', () => {
+    const t = triggerOf('sweepStuck');
+    expect(t.type).toBe('timerTrigger');
+    expect(t.schedule).toBe('0 */15 * * * *');
+    expect(t.runOnStartup).toBe(false);
   });
 
   it('exportWorker and exportPoison listen on the jobs queue and its poison queue through EXPORT_STORAGE', () => {
@@ -76,18 +85,40 @@ describe('function registration', () => {
     ['listExports', 'exports', ['GET']],
     ['readExport', 'exports/{*path}', ['GET']],
     ['viewer', 'viewer/{*path}', ['GET']],
-  ])('%s is an HTTP function on route %s for %j that needs a function key', (name, route, methods) => {
+    ['getAudit', 'audit', ['GET']],
+  ])('%s is an HTTP function on route %s for %j', (name, route, methods) => {
     const t = triggerOf(name);
     expect(t.type).toBe('httpTrigger');
     expect(t.route).toBe(route);
     expect(t.methods).toEqual(methods);
-    expect(t.authLevel).toBe('function');
   });
 
-  it('no HTTP function is anonymous', () => {
+  it('by default (HTTP_AUTH=entra) every HTTP function is anonymous to the host: App Service Authentication and the role checks stand in front', () => {
+    expect(process.env.HTTP_AUTH).toBeUndefined();
     const http = registered.map((r) => triggerOf(r.name)).filter((t) => t.type === 'httpTrigger');
-    expect(http).toHaveLength(8);
-    for (const t of http) expect(['function', 'admin']).toContain(t.authLevel);
+    expect(http).toHaveLength(9);
+    for (const t of http) expect(t.authLevel).toBe('anonymous');
+  });
+
+  it('with HTTP_AUTH=function-keys every HTTP function needs a key, and an unknown value falls back to keys', async () => {
+    for (const value of ['function-keys', 'Entra', 'none']) {
+      vi.resetModules();
+      process.env.HTTP_AUTH = value;
+      try {
+        // The host loads the files once, so a fresh load is read from the options each file registers.
+        const levels: Record<string, unknown> = {};
+        await captureRegistrations(async () => {
+          for (const [file, load] of Object.entries(FILES)) {
+            for (const [k, v] of Object.entries(await load()))
+              if (k.endsWith('Options') && 'route' in (v as object)) levels[file] = (v as { authLevel: unknown }).authLevel;
+          }
+        });
+        expect(Object.keys(levels), value).toHaveLength(9);
+        for (const [file, level] of Object.entries(levels)) expect(level, `${file} with HTTP_AUTH=${value}`).toBe('function');
+      } finally {
+        delete process.env.HTTP_AUTH;
+      }
+    }
   });
 
   it('each file exports its handler and the options it registers', () => {
@@ -103,6 +134,7 @@ describe('function registration', () => {
       'list-exports': 'listExports',
       'read-export': 'readExport',
       viewer: 'viewer',
+      'get-audit': 'getAudit',
     };
     for (const [file, name] of Object.entries(expected)) {
       const mod = modules[file]!;

@@ -37,6 +37,8 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'EXPORT_READS_PER_ENTITY',
   // The job budget: the default (10 min) already stays well under Flex Consumption's kill windows.
   'EXPORT_JOB_BUDGET',
+  // Set by the platform when App Service Authentication is on; a deployment must never set it itself.
+  'WEBSITE_AUTH_ENABLED',
 ];
 
 /**

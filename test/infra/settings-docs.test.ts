@@ -15,10 +15,14 @@ const NOT_APP_SETTINGS: readonly string[] = [
 ];
 
 /**
- * Schema settings that do not belong in local.settings.example.json, each with the reason. Empty:
- * every setting is listed there, with its default, so a local run can change any of them.
+ * Schema settings that do not belong in local.settings.example.json, each with the reason. Every
+ * other setting is listed there, so a local run can change any of them.
  */
-const NOT_IN_EXAMPLE: readonly string[] = [];
+const NOT_IN_EXAMPLE: readonly string[] = [
+  // Set by the platform when App Service Authentication runs in front; a local file claiming it would make
+  // the app trust client-principal headers anyone on the machine can send (docs/security.md).
+  'WEBSITE_AUTH_ENABLED',
+];
 
 const isKnown = (name: string) => SETTING_NAMES.includes(name) || NOT_APP_SETTINGS.includes(name) || isHostSetting(name);
 /** A mention like `EXPORT_STORAGE__` stands for a family of settings: known if the schema has one. */

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runJobMessage } from '../../src/app/queue-job-handler';
 import { startBackfillRun } from '../../src/app/start-run';
 import type { EntitySelection } from '../../src/export/plan-entities';
-import { finishRun, recordJobResult } from '../../src/export/run-lifecycle';
+import { recordJobResult } from '../../src/export/run-lifecycle';
+import { closeRunIfComplete } from '../../src/export/run-close';
 import { silentLogger } from '../../src/log';
 import type { Entity } from '../../src/model/entity';
 import { emptyCounts } from '../../src/model/job';
@@ -74,7 +75,7 @@ describe('run counters', () => {
           { runId, entity, status: 'done', counts: emptyCounts(), attempts: 1 },
           silentLogger,
         );
-        await finishRun({ runs, container, selection: ALL_ENTITIES }, runId, () => 2, silentLogger, { onlyIfComplete: true });
+        await closeRunIfComplete({ runs, container, selection: ALL_ENTITIES }, runId, () => 2, silentLogger);
         perJob.push([...seen]);
       }
       expect((await runs.getRun(runId))?.status).toBe('succeeded');
@@ -142,7 +143,7 @@ describe('run counters under parallel workers', () => {
           { runId, entity, status: i % 8 === 5 ? 'skipped' : 'done', counts: emptyCounts(), attempts: 1 },
           silentLogger,
         );
-        await finishRun({ runs, container, selection: ALL_ENTITIES }, runId, () => 2, silentLogger, { onlyIfComplete: true });
+        await closeRunIfComplete({ runs, container, selection: ALL_ENTITIES }, runId, () => 2, silentLogger);
       }),
     );
     // All counting on the one run row made nearly every count lose races to the others (hundreds of

@@ -51,8 +51,9 @@ describe('RunStore', () => {
     const stored = { ...run, finished: { done: 0, skipped: 0, failed: 0 } };
     expect(await store.createRun(run)).toEqual({ created: true, run: stored });
     const again = await store.createRun({ ...run, planned: 99, startedAtMs: T0 + 1 });
-    expect(again).toEqual({ created: false, run: stored });
-    expect(await store.getRun('daily-1')).toEqual(stored);
+    // The stored row comes back with its ETag (the run's transitions are conditional on it).
+    expect(again).toEqual({ created: false, run: { ...stored, etag: expect.any(String) } });
+    expect(await store.getRun('daily-1')).toEqual({ ...stored, etag: expect.any(String) });
   });
 
   it('merges updates into a run and keeps the other fields', async () => {

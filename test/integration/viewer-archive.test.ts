@@ -14,6 +14,8 @@ import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
 import { createStorageClients } from '../../src/storage-clients';
 import { serverLinks } from '../../src/viewer/links';
 import { cachedDirectoryNames, viewerRequest } from '../../src/viewer/router';
+import { cliAuditor } from '../../src/cli/cli-audit';
+import { silentLogger } from '../../src/log';
 import { testStorage } from '../support/storage';
 
 const window = { fromMs: Date.parse('2025-12-01T00:00:00Z'), toMs: Date.parse('2026-02-01T00:00:00Z') };
@@ -102,7 +104,12 @@ describe('viewer archive reads', () => {
   it('serves stored raster images inline and anything else (SVG, HTML) as an inert download', async () => {
     const png = await storeContent(container, Buffer.from('89504e470d0a1a0a', 'hex'), 'image/png');
     const svg = await storeContent(container, Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), 'image/svg+xml');
-    const deps = { container, links: serverLinks('/'), names: cachedDirectoryNames(container) };
+    const deps = {
+      container,
+      links: serverLinks('/'),
+      names: cachedDirectoryNames(container),
+      audit: cliAuditor({ container, log: silentLogger }, 'serve'),
+    };
     const image = await viewerRequest(deps, `content/${png.sha256}`, new URLSearchParams());
     expect(image.status).toBe(200);
     expect(image.headers['content-type']).toBe('image/png');
@@ -116,7 +123,12 @@ describe('viewer archive reads', () => {
   });
 
   it('answers any address with a page or a 400/404, never a failure or a stack trace', async () => {
-    const deps = { container, links: serverLinks('/'), names: cachedDirectoryNames(container) };
+    const deps = {
+      container,
+      links: serverLinks('/'),
+      names: cachedDirectoryNames(container),
+      audit: cliAuditor({ container, log: silentLogger }, 'serve'),
+    };
     const batch = batchBlobName({ kind: 'user', id: userId }, '2026-01-01', { pass: 'fresh', window, runId: 'r1', seq: 1 });
     const segment = fc.oneof(
       fc.constantFrom(

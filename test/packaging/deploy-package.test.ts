@@ -17,6 +17,7 @@ import { decode } from '../functions/functions-harness';
 import { ROOT } from '../infra/infra-text';
 import { APP_FUNCTIONS, captureRegistrations, type RegisteredFunction } from '../support/function-registrations';
 import { startHarness, type Harness } from '../support/harness';
+import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
 import { installAllDependenciesAsInstallWould, lockPaths } from '../support/production-dependencies';
 import {
   funcignoreMatcher,
@@ -184,7 +185,7 @@ describe('the deployment package (.funcignore, remote build)', () => {
       expect(Object.keys(modules).length).toBeGreaterThan(0);
       h = await startHarness({ label: 'package', tenant: { seed: 11, users: 2, teams: 1, historyDays: 3, endMs: Date.now() - 2 * HOUR } });
       // The packaged app reads its settings from the process environment, as in Azure.
-      Object.assign(process.env, h.env, { EXPORT_QUEUE: queueName });
+      Object.assign(process.env, h.env, { EXPORT_QUEUE: queueName, ...PLATFORM_AUTH_ENV });
       fn = createRequire(join(dir, 'package.json'))('@azure/functions') as PackagedFunctions;
     }, LONG);
 
@@ -204,7 +205,7 @@ describe('the deployment package (.funcignore, remote build)', () => {
             method: 'POST',
             url: 'http://localhost/api/backfills',
             body: { string: body },
-            headers: { 'content-type': 'application/json' },
+            headers: { 'content-type': 'application/json', ...principalHeaders({ roles: ['Archive.Operate'] }) },
           }),
           invocation('startBackfill'),
         )) as { status: number; jsonBody: { runId: string } };
@@ -225,7 +226,7 @@ describe('the deployment package (.funcignore, remote build)', () => {
         }
 
         const runs = (await handler('list-runs', 'listRuns')(
-          new fn.HttpRequest({ method: 'GET', url: 'http://localhost/api/runs' }),
+          new fn.HttpRequest({ method: 'GET', url: 'http://localhost/api/runs', headers: principalHeaders({ roles: ['Archive.Read'] }) }),
           invocation('listRuns'),
         )) as {
           status: number;

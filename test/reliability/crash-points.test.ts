@@ -64,7 +64,9 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
     try {
       const result = await host.runDaily(scheduledMs, atOperation === undefined ? {} : { atOperation });
       const deps = host.workers[host.workers.length - 1]!.ctx.deps;
-      const runId = `daily-${iso(scheduledMs).replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+      const runId = `daily-${iso(scheduledMs)
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z')}`;
       return { result, deps, runId, monitor, env };
     } finally {
       await host.close();
@@ -75,16 +77,17 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
     emulator = await startTestEmulator({
       tenant: {
         seed: 2026,
-        users: 4,
+        // Three members (in sender mode one without a licence) and a team: each kind of job, few operations.
+        users: 3,
         teams: 1,
         channelsPerTeam: 1,
         oneOnOneChats: 2,
         groupChats: 1,
         meetingChats: 0,
-        messagesPerChat: 5,
-        postsPerChannel: 3,
+        messagesPerChat: 4,
+        postsPerChannel: 2,
         repliesPerPost: 1,
-        historyDays: 3,
+        historyDays: 2,
         endMs: now - 2 * HOUR,
         externalSenderFraction: config.chatMode === 'sender' ? 0.3 : 0,
       },
@@ -165,11 +168,15 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
         covered++;
         const at = s.result.killedAt;
         if (problems.length > 0)
-          failures.push(`k=${k} (${at ? `${at.method} ${at.service} ${at.resource}${at.comp ? `?comp=${at.comp}` : ''}` : 'not killed'}): ${problems.join('; ')}`);
+          failures.push(
+            `k=${k} (${at ? `${at.method} ${at.service} ${at.resource}${at.comp ? `?comp=${at.comp}` : ''}` : 'not killed'}): ${problems.join('; ')}`,
+          );
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
-    console.log(`crash points (${config.name}): ${covered} of ${operations} storage operations covered, ${failures.length} broke a promise`);
+    console.log(
+      `crash points (${config.name}): ${covered} of ${operations} storage operations covered, ${failures.length} broke a promise`,
+    );
     expect(failures).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ import { createStartBackfillHandler } from '../../functions/start-backfill';
 import { createStartProductionHandler } from '../../functions/start-production';
 import { createGetProductionHandler } from '../../functions/get-production';
 import { responseText, startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
+import { principalHeaders } from '../support/principal';
 
 const BASE = 'http://localhost:7071/api/';
 const PLANTED = 'PLANTED-OUTSIDE-THE-ARCHIVE';
@@ -69,7 +70,7 @@ function postJson(route: string, raw: string): HttpRequest {
     method: 'POST',
     url: `${BASE}${route}`,
     body: { string: raw },
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...principalHeaders() },
   });
 }
 
@@ -158,7 +159,7 @@ describe('HTTP inputs fuzzed', () => {
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string(), hostilePath), async (productionId) => {
         const res = await getProduction(
-          new HttpRequest({ method: 'GET', url: `${BASE}productions/x`, params: { productionId } }),
+          new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${BASE}productions/x`, params: { productionId } }),
           inv('getProduction'),
         );
         expect([200, 400, 404], JSON.stringify(productionId)).toContain(res.status);
@@ -172,7 +173,10 @@ describe('HTTP inputs fuzzed', () => {
     const getRun = createGetRunHandler(getCtx);
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.string(), hostilePath, fc.string({ unit: 'binary', maxLength: 300 })), async (runId) => {
-        const res = await getRun(new HttpRequest({ method: 'GET', url: `${BASE}runs/x`, params: { runId } }), inv('getRun'));
+        const res = await getRun(
+          new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${BASE}runs/x`, params: { runId } }),
+          inv('getRun'),
+        );
         expect([200, 400, 404], JSON.stringify(runId)).toContain(res.status);
         expectJsonError(res, JSON.stringify(runId));
       }),
@@ -182,7 +186,7 @@ describe('HTTP inputs fuzzed', () => {
     await fc.assert(
       fc.asyncProperty(fc.string(), async (limit) => {
         const res = await listRuns(
-          new HttpRequest({ method: 'GET', url: `${BASE}runs?limit=${encodeURIComponent(limit)}` }),
+          new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${BASE}runs?limit=${encodeURIComponent(limit)}` }),
           inv('listRuns'),
         );
         expect([200, 400]).toContain(res.status);
@@ -208,14 +212,17 @@ describe('HTTP inputs fuzzed', () => {
           ),
         ),
         async (path) => {
-          const res = await readExport(new HttpRequest({ method: 'GET', url: `${BASE}exports/x`, params: { path } }), inv('readExport'));
+          const res = await readExport(
+            new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${BASE}exports/x`, params: { path } }),
+            inv('readExport'),
+          );
           expect([200, 400, 404], JSON.stringify(path)).toContain(res.status);
           expectJsonError(res, JSON.stringify(path));
           if (res.status === 200) expect(isArchivePath(path), JSON.stringify(path)).toBe(true);
           expect(await responseText(res)).not.toContain(PLANTED);
 
           const list = await listExports(
-            new HttpRequest({ method: 'GET', url: `${BASE}exports?prefix=${encodeURIComponent(path)}` }),
+            new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${BASE}exports?prefix=${encodeURIComponent(path)}` }),
             inv('listExports'),
           );
           expect([200, 400], JSON.stringify(path)).toContain(list.status);

@@ -8,6 +8,7 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { TableServiceClient, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppContext, type AppContext } from '../../src/app/app-context';
+import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
 import { createGraphCredential } from '../../src/deps';
 import { runExport } from '../../src/export/run-in-process';
 import { createLogger, type LogFields, type LogLevel } from '../../src/log';
@@ -78,6 +79,7 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
       EXPORT_CHUNK: 'P10D',
       EXPORT_QUEUE: `q-sec-${Math.random().toString(36).slice(2, 10)}`,
       LOG_LEVEL: 'debug',
+      ...PLATFORM_AUTH_ENV,
     };
     const sink = (level: LogLevel, message: string, fields: LogFields) => logs.push(JSON.stringify({ level, message, ...fields }));
     const credential = new RecordingCredential(createGraphCredential(loadSettings(env)));
@@ -168,20 +170,23 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
         logHandler: (_l, ...args) => invocationLogs.push(JSON.stringify(args)),
       });
     const base = 'http://localhost:7071/api/';
-    const runs = await createListRunsHandler(getCtx)(new HttpRequest({ method: 'GET', url: `${base}runs` }), inv('listRuns'));
+    const runs = await createListRunsHandler(getCtx)(
+      new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${base}runs` }),
+      inv('listRuns'),
+    );
     const bodies = [await responseText(runs)];
     for (const r of (runs.jsonBody as { runs: Array<{ runId: string }> }).runs) {
       bodies.push(
         await responseText(
           await createGetRunHandler(getCtx)(
-            new HttpRequest({ method: 'GET', url: `${base}runs/${r.runId}`, params: { runId: r.runId } }),
+            new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${base}runs/${r.runId}`, params: { runId: r.runId } }),
             inv('getRun'),
           ),
         ),
       );
     }
     const list = await createListExportsHandler(getCtx)(
-      new HttpRequest({ method: 'GET', url: `${base}exports?prefix=manifests/` }),
+      new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${base}exports?prefix=manifests/` }),
       inv('listExports'),
     );
     bodies.push(await responseText(list));
@@ -189,7 +194,12 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
       bodies.push(
         await responseText(
           await createReadExportHandler(getCtx)(
-            new HttpRequest({ method: 'GET', url: `${base}exports/${item.name}`, params: { path: item.name } }),
+            new HttpRequest({
+              method: 'GET',
+              headers: principalHeaders(),
+              url: `${base}exports/${item.name}`,
+              params: { path: item.name },
+            }),
             inv('readExport'),
           ),
         ),
@@ -197,7 +207,7 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
     }
     // A rejected request: (an echo of what the caller sent would not be a leak, so it is not searched for).
     const rejected = await createStartBackfillHandler(getCtx)(
-      new HttpRequest({ method: 'POST', url: `${base}backfills`, body: { string: '{"from":"x"}' } }),
+      new HttpRequest({ method: 'POST', url: `${base}backfills`, body: { string: '{"from":"x"}' }, headers: principalHeaders() }),
       inv('startBackfill'),
     );
     expect(rejected.status).toBe(400);
@@ -205,7 +215,7 @@ describe('secrets and tokens stay out of logs, archive, tables and responses', (
     // An internal failure: the context cannot be built (storage refused), the answer is a bare 500.
     const broken = () => Promise.reject(new Error(`storage said no to ${SECRET}`));
     const failed = await createGetRunHandler(broken)(
-      new HttpRequest({ method: 'GET', url: `${base}runs/x`, params: { runId: 'x' } }),
+      new HttpRequest({ method: 'GET', headers: principalHeaders(), url: `${base}runs/x`, params: { runId: 'x' } }),
       inv('getRun'),
     );
     expect(failed.status).toBe(500);

@@ -111,6 +111,7 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_CONTENT_PROCESS_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 256)), fc.constantFrom('0', '257', '2.5')),
   EXPORT_RETAINED: notBoolean,
   EXPORT_DELETED_TEAMS: notBoolean,
+  HTTP_AUTH: junk.filter((s) => s !== 'entra' && s !== 'function-keys'),
 };
 const FREE_TEXT = [
   'AZURE_TENANT_ID',
@@ -121,6 +122,8 @@ const FREE_TEXT = [
   'EXPORT_EXCLUDE_USERS',
   'EXPORT_INCLUDE_TEAMS',
   'EXPORT_EXCLUDE_TEAMS',
+  // The platform's flag: `True` (any case) means App Service Authentication is on, anything else off.
+  'WEBSITE_AUTH_ENABLED',
 ];
 
 /** A case: the base env with one setting set to garbage (AzureWebJobsStorage only counts without EXPORT_STORAGE). */

@@ -52,7 +52,8 @@ export async function auditArchive(container: ContainerClient, emulator: Emulato
   let quarantined = 0;
   for await (const item of container.listBlobsFlat({ includeMetadata: true })) {
     const name = item.name;
-    if (name.startsWith('locks/')) continue;
+    // Locks hold no data; the audit trail records reads, not messages (docs/security.md).
+    if (name.startsWith('locks/') || name.startsWith('audit/')) continue;
     blobs++;
     // Downloaded bytes (images, files) and their reference index are not message batches.
     if (name.startsWith('content/')) continue;

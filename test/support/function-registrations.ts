@@ -8,6 +8,7 @@ export const APP_FUNCTIONS = [
   'dailyExport',
   'exportPoison',
   'exportWorker',
+  'getAudit',
   'getProduction',
   'getRun',
   'listExports',
@@ -15,6 +16,7 @@ export const APP_FUNCTIONS = [
   'readExport',
   'startBackfill',
   'startProduction',
+  'sweepStuck',
   'viewer',
 ] as const;
 

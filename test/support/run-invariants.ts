@@ -27,10 +27,12 @@ export async function snapshotArchive(container: ContainerClient, checkpoints: C
   const lines: string[] = [];
   for await (const b of container.listBlobsFlat({ prefix: 'messages/' })) {
     if (!b.name.endsWith('.jsonl.gz')) continue;
-    for await (const line of readBatchLines(container, b.name)) lines.push(`${folderOf(b.name)}|${versionKeyFromLine(line) ?? 'unparseable'}`);
+    for await (const line of readBatchLines(container, b.name))
+      lines.push(`${folderOf(b.name)}|${versionKeyFromLine(line) ?? 'unparseable'}`);
   }
   const marks = new Map<string, { fresh?: number | undefined; settled?: number | undefined }>();
-  for await (const c of checkpoints.list()) marks.set(`${c.entity.kind}:${c.entity.id}`, { fresh: c.freshWatermarkMs, settled: c.settledWatermarkMs });
+  for await (const c of checkpoints.list())
+    marks.set(`${c.entity.kind}:${c.entity.id}`, { fresh: c.freshWatermarkMs, settled: c.settledWatermarkMs });
   return { lines: lines.sort(), checkpoints: marks };
 }
 

@@ -62,7 +62,7 @@ describe('layering', () => {
   });
 
   it('archive folder names are spelled only in blob-layout.ts', () => {
-    const literal = /['`](messages|quarantine|manifests|retained|content|locks)\/[^'`]*['`]/;
+    const literal = /['`](messages|quarantine|manifests|retained|content|locks|audit)\/[^'`]*['`]/;
     const offenders = files
       .filter((f) => f.path !== 'archive/blob-layout.ts' && f.path !== 'cli/main.ts')
       .flatMap((f) => f.text.split('\n').map((line, i) => ({ line, at: `${f.path}:${i + 1}` })))

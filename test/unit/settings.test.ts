@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEVELOPMENT_STORAGE, loadSettings, SettingsError } from '../../src/settings';
+import { DEVELOPMENT_STORAGE, httpAuthLevelOf, loadSettings, SettingsError } from '../../src/settings';
 
 const minimal = { EXPORT_STORAGE: 'UseDevelopmentStorage=true' };
 
@@ -112,5 +112,20 @@ describe('loadSettings', () => {
   it('parses include/exclude lists case-insensitively', () => {
     const s = loadSettings({ ...minimal, EXPORT_EXCLUDE_USERS: 'A@x.com, b@x.com;C' });
     expect(s.entities.excludeUsers).toEqual(['a@x.com', 'b@x.com', 'c']);
+  });
+
+  it('signs callers in with Entra by default; keys only when HTTP_AUTH says so, and the platform flag only when it says True', () => {
+    expect(loadSettings(minimal).http).toEqual({ auth: 'entra', platformAuthEnabled: false });
+    expect(loadSettings({ ...minimal, WEBSITE_AUTH_ENABLED: 'True' }).http).toEqual({ auth: 'entra', platformAuthEnabled: true });
+    for (const off of ['False', 'yes', '1', ' '])
+      expect(loadSettings({ ...minimal, WEBSITE_AUTH_ENABLED: off }).http.platformAuthEnabled, off).toBe(false);
+    expect(loadSettings({ ...minimal, HTTP_AUTH: 'function-keys' }).http.auth).toBe('function-keys');
+    expect(problemsOf({ ...minimal, HTTP_AUTH: 'keys' })).toEqual(['HTTP_AUTH must be entra or function-keys']);
+    expect([httpAuthLevelOf({}), httpAuthLevelOf({ HTTP_AUTH: 'entra' }), httpAuthLevelOf({ HTTP_AUTH: '' })]).toEqual([
+      'anonymous',
+      'anonymous',
+      'anonymous',
+    ]);
+    expect([httpAuthLevelOf({ HTTP_AUTH: 'function-keys' }), httpAuthLevelOf({ HTTP_AUTH: 'Entra' })]).toEqual(['function', 'function']);
   });
 });

@@ -107,17 +107,6 @@ describe('conversation page', () => {
     expect(html).toContain(`href="/blob/${BLOB}"`);
   });
 
-  it('carries the function key on every link when given one', () => {
-    const keyed = conversationDayPage({ links: serverLinks('/api/viewer/', { code: 'k&y' }), names }, 'user', 'u1', CHAT, '2026-03-02', {
-      messages,
-      content: new Map(),
-      snippets: new Map(),
-    });
-    const hrefs = [...keyed.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1] as string);
-    expect(hrefs.length).toBeGreaterThan(5);
-    for (const h of hrefs) expect(h).toMatch(/[?&]code=k%26y/);
-  });
-
   it('offline pages use relative links and a meta CSP, and no server-only links', () => {
     const offline = conversationDayPage(
       { links: offlineLinks(2, () => undefined), names, offline: true },

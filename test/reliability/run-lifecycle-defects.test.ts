@@ -1,0 +1,371 @@
+// The run-lifecycle defects of issue 20, each reproduced the way it was found: a crash at a chosen
+// storage operation, two planners at once, a planning attempt that fails once, more members than a
+// follow-up carries, a lost planning message, a production whose worker died. Each fails on the code
+// before the fix; the crash-point and interleaving tests then cover every other point.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TableClient } from '@azure/data-tables';
+import { readBlobBytes } from '../../src/archive/batch-reader';
+import { runManifestName } from '../../src/archive/blob-layout';
+import { buildDeps } from '../../src/deps';
+import { silentLogger } from '../../src/log';
+import { loadSettings, type Env } from '../../src/settings';
+import { tableNames } from '../../src/state/run-store';
+import { HOUR, MINUTE, iso } from '../../src/time';
+import { emptyCounts } from '../../src/model/job';
+import { finishIfComplete } from '../../src/app/queue-job-handler';
+import { requestProduction } from '../../src/app/productions';
+import { writeOtherSenders } from '../../src/archive/run-files';
+import type { Emulator } from '../../emulator';
+import { emulatorEnv } from '../../emulator/emulator-env';
+import type { StorageOperation } from '../../emulator/storage-proxy';
+import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { deliverTo, drainOn, fireDailyTimer, handleOn, hostQueues, queuedHost, startHostWorker } from '../support/queued-host';
+import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
+import { testStorage } from '../support/storage';
+import { decode } from '../functions/functions-harness';
+
+const now = Date.now();
+const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+const runId = `daily-${iso(scheduledMs)
+  .replace(/[-:]/g, '')
+  .replace(/\.\d+Z$/, 'Z')}`;
+
+const isCheckpointWrite = (op: StorageOperation) =>
+  op.service === 'table' && /Checkpoints/.test(op.resource) && ['POST', 'PATCH', 'PUT', 'MERGE'].includes(op.method);
+const isManifestWrite = (op: StorageOperation) => op.service === 'blob' && op.method === 'PUT' && op.resource.includes('/manifests/');
+
+function freshEnv(base: Env, label: string): Env {
+  const s = testStorage(label);
+  return {
+    ...base,
+    EXPORT_CONTAINER: s.container,
+    EXPORT_TABLE_PREFIX: s.tablePrefix,
+    EXPORT_QUEUE: `q-def-${randomBytes(6).toString('hex')}`,
+  };
+}
+
+async function depsOf(env: Env) {
+  return buildDeps(loadSettings(env), { log: silentLogger });
+}
+
+describe('run lifecycle defects (issue 20)', () => {
+  let emulator: Emulator;
+  let base: Env;
+  let senderBase: Env;
+  let custodianRef: ArchiveSnapshot;
+  let senderRef: ArchiveSnapshot;
+
+  /** A run's broken promises against a reference run of the same settings. */
+  const problems = async (env: Env, reference: ArchiveSnapshot, watermarks: string[] = []) => {
+    const deps = await depsOf(env);
+    return runInvariantProblems({
+      container: deps.container,
+      runs: deps.runs,
+      checkpoints: deps.checkpoints,
+      runId,
+      reference,
+      watermarkProblems: watermarks,
+    });
+  };
+
+  /** The operations of an undisturbed run, to pick a kill point from. */
+  const probe = async (b: Env): Promise<StorageOperation[]> => {
+    const host = queuedHost(freshEnv(b, 'def-probe'));
+    try {
+      await host.runDaily(scheduledMs);
+      return [...host.workers[0]!.proxy.operations];
+    } finally {
+      await host.close();
+    }
+  };
+
+  const reference = async (b: Env) => {
+    const env = freshEnv(b, 'def-ref');
+    const host = queuedHost(env);
+    await host.runDaily(scheduledMs);
+    await host.close();
+    const deps = await depsOf(env);
+    return snapshotArchive(deps.container, deps.checkpoints);
+  };
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({
+      tenant: {
+        seed: 77,
+        users: 3,
+        teams: 1,
+        channelsPerTeam: 1,
+        oneOnOneChats: 2,
+        groupChats: 1,
+        meetingChats: 0,
+        messagesPerChat: 4,
+        postsPerChannel: 2,
+        repliesPerPost: 1,
+        historyDays: 3,
+        endMs: now - 2 * HOUR,
+        externalSenderFraction: 0,
+      },
+    });
+    base = {
+      ...emulatorEnv(emulator),
+      ...TEST_HOSTED_CONTENT_ENV,
+      GRAPH_MAX_RPS: '1000',
+      GRAPH_REQUEST_TIMEOUT: 'PT5S',
+      GRAPH_MAX_RETRIES: '0',
+      GRAPH_PAGE_SIZE: '4',
+      EXPORT_STORAGE: testStorage('def').connectionString,
+      EXPORT_START: iso(now - 10 * 24 * HOUR),
+      EXPORT_HOSTED_CONTENTS: 'false',
+      EXPORT_ATTACHMENTS: 'false',
+    };
+    senderBase = { ...base, EXPORT_CHAT_MODE: 'sender', EXPORT_TEAMS: 'none' };
+    custodianRef = await reference(base);
+  });
+
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  /** Sender mode needs a member without a licence; only the sender-mode tests set it. */
+  const withUnlicensed = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const t = emulator.tenant;
+    const unlicensed = t.users.find((u) => u.hasTeamsData && u.userType === 'Member' && t.chats.some((c) => c.memberIds.includes(u.id)))!;
+    emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+    try {
+      senderRef ??= await reference(senderBase);
+      return await fn();
+    } finally {
+      emulator.setFaults({ entityErrors: {} });
+    }
+  };
+
+  it('defect 3: a worker killed right after its checkpoint moved still has its window covered by the follow-up', async () =>
+    withUnlicensed(async () => {
+      // The first checkpoint write of a user job that archived something, then the kill.
+      const ops = await probe(senderBase);
+      const advance = ops.find((op) => isCheckpointWrite(op) && /settledWatermark/.test(op.body.toString('utf8')));
+      expect(advance).toBeDefined();
+      const env = freshEnv(senderBase, 'def3');
+      const monitor = watermarkMonitor(tableNames(env.EXPORT_TABLE_PREFIX as string).checkpoints);
+      const host = queuedHost(env, { observe: (op, status) => monitor.observe(op, status) });
+      try {
+        const result = await host.runDaily(scheduledMs, { atOperation: advance!.index + 1 });
+        expect(result.killedAt).toBeDefined();
+      } finally {
+        await host.close();
+      }
+      expect(await problems(env, senderRef, monitor.problems)).toEqual([]);
+    }));
+
+  it('defect 12: a worker killed right after its last checkpoint write leaves every blob in a manifest and the counts right', async () => {
+    const ops = await probe(base);
+    // The last checkpoint write of the first job: the old code wrote the job's manifest only after it.
+    const first = ops.findIndex(isCheckpointWrite);
+    let last = first;
+    while (last + 1 < ops.length && !/Jobs\(/.test(ops[last + 1]!.resource) && !isManifestWrite(ops[last + 1]!)) last++;
+    const env = freshEnv(base, 'def12');
+    const host = queuedHost(env);
+    try {
+      await host.runDaily(scheduledMs, { atOperation: ops[last]!.index + 1 });
+    } finally {
+      await host.close();
+    }
+    expect(await problems(env, custodianRef)).toEqual([]);
+  });
+
+  it('defect 4: a planning attempt that fails once is retried, and the run still ends with its run.json', async () => {
+    const env = freshEnv(base, 'def4');
+    const { queue } = hostQueues(env);
+    const worker = await startHostWorker(env);
+    try {
+      await fireDailyTimer(worker, scheduledMs);
+      // The planning message meets Graph down (the token endpoint): planning fails, a retry is queued.
+      emulator.setFaults({ tokenEndpointDown: true });
+      const plan = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0]!;
+      expect((decode(plan.messageText) as { type?: string }).type).toBe('plan');
+      await deliverTo(worker, queue, plan);
+      expect((await worker.ctx.deps.runs.getRun(runId))?.status).toBe('planning');
+      emulator.setFaults({ tokenEndpointDown: false });
+      await drainOn(worker, env);
+    } finally {
+      emulator.setFaults({ tokenEndpointDown: false });
+      await worker.proxy.close();
+    }
+    const deps = await depsOf(env);
+    const run = await deps.runs.getRun(runId);
+    expect(run?.status, run?.error).toBe('succeeded');
+    expect(run?.error).toBeUndefined();
+    expect(await readBlobBytes(deps.container, runManifestName(runId))).toBeDefined();
+  });
+
+  it('defect 6: a second planner that listed the jobs before the first wrote them resets nothing and reopens nothing', async () => {
+    const env = freshEnv(base, 'def6');
+    const { queue } = hostQueues(env);
+    const first = await startHostWorker(env);
+    const late = await startHostWorker(env);
+    try {
+      await fireDailyTimer(first, scheduledMs);
+      const plan = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0]!;
+      // The late planner (a repeated planning message) stops right after it listed the job rows.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      let listed = false;
+      late.proxy.setGate(async (op): Promise<'forward'> => {
+        if (listed) await held;
+        if (op.service === 'table' && op.method === 'GET' && /Jobs\(\)/.test(op.resource)) listed = true;
+        return 'forward';
+      });
+      // The same planning message, delivered a second time (to the late planner).
+      const lateDone = handleOn(late, plan.messageText, 2);
+      while (!listed) await new Promise((r) => setTimeout(r, 10));
+      // Meanwhile the first planner plans, every job runs, and the run closes.
+      await deliverTo(first, queue, plan);
+      await drainOn(first, env);
+      const deps = await depsOf(env);
+      const closed = await deps.runs.getRun(runId);
+      expect(closed?.status).toBe('succeeded');
+      const before = [];
+      for await (const j of deps.runs.listJobs(runId)) before.push(j);
+      // Now the late planner goes on, then whatever it sent is delivered.
+      release();
+      await lateDone;
+      await drainOn(first, env);
+      const after = [];
+      for await (const j of deps.runs.listJobs(runId)) after.push(j);
+      expect(after.map((j) => [j.entity.id, j.status, j.attempts, j.counted])).toEqual(
+        before.map((j) => [j.entity.id, j.status, j.attempts, j.counted]),
+      );
+      const run = await deps.runs.getRun(runId);
+      expect(run?.status).toBe('succeeded');
+      expect(run?.finishedAtMs).toBe(closed?.finishedAtMs);
+      const { finished } = await deps.runs.counters(run!);
+      expect((finished?.done ?? 0) + (finished?.skipped ?? 0) + (finished?.failed ?? 0)).toBe(run!.planned);
+    } finally {
+      await first.proxy.close();
+      await late.proxy.close();
+    }
+  });
+
+  it('defect 5: more members to cover than a follow-up carries fails the run, and it stays failed', async () => {
+    const env = freshEnv({ ...senderBase }, 'def5');
+    const worker = await startHostWorker(env);
+    try {
+      const { runs } = worker.ctx.deps;
+      const id = `daily-${iso(now - HOUR)
+        .replace(/[-:]/g, '')
+        .replace(/\.\d+Z$/, 'Z')}`;
+      await runs.createRun({ runId: id, kind: 'daily', status: 'running', startedAtMs: now - HOUR, nowMs: now - HOUR, planned: 1002 });
+      const skipped = Array.from({ length: 1001 }, (_, i) => ({
+        runId: id,
+        entity: { kind: 'user' as const, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` },
+        status: 'skipped' as const,
+        counts: emptyCounts(),
+        error: { status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' },
+        attempts: 1,
+        counted: true,
+      }));
+      await runs.putJobs([
+        ...skipped,
+        {
+          runId: id,
+          entity: { kind: 'user', id: '00000000-0000-4000-8000-999999999999' },
+          status: 'done',
+          counts: emptyCounts(),
+          attempts: 1,
+          counted: true,
+          readSpan: { fromMs: now - 2 * HOUR, toMs: now - HOUR },
+        },
+      ]);
+      await writeOtherSenders(worker.ctx.deps.container, id, []);
+      // Every job counted on the run's counter rows.
+      const counters = TableClient.fromConnectionString(env.EXPORT_STORAGE as string, tableNames(env.EXPORT_TABLE_PREFIX as string).runs, {
+        allowInsecureConnection: true,
+      });
+      await counters.createEntity({ partitionKey: `counts_${id}`, rowKey: '00', finishedDone: 1, finishedSkipped: 1001 });
+      await finishIfComplete(worker.ctx, id, silentLogger);
+      const run = await runs.getRun(id);
+      expect(run?.status).toBe('failed');
+      expect(run?.error).toMatch(/1001 members without a successful job/);
+      expect(run?.finishedAtMs).toBeDefined();
+      const manifest = JSON.parse((await readBlobBytes(worker.ctx.deps.container, runManifestName(id)))!.toString('utf8')) as {
+        status: string;
+      };
+      expect(manifest.status).toBe('failed');
+    } finally {
+      await worker.proxy.close();
+    }
+  });
+
+  it('defect 10: a daily run whose planning message was never sent is planned by the sweep', async () => {
+    const env = freshEnv(base, 'def10');
+    // The timer's send of the planning message fails (and the timer invocation with it).
+    const worker = await startHostWorker(env);
+    worker.proxy.setGate((op) => (op.service === 'queue' && op.method === 'POST' ? { status: 403 } : 'forward'));
+    await expect(fireDailyTimer(worker, scheduledMs)).rejects.toThrow();
+    worker.proxy.setGate(undefined);
+    expect((await worker.ctx.deps.runs.getRun(runId))?.status).toBe('planning');
+    // 20 minutes later the sweep finds it overdue and sends it again.
+    const later = await startHostWorker(env, { clock: { now: () => Date.now() + 20 * MINUTE } });
+    try {
+      const { sweepStuck } = await import('../../src/app/sweep');
+      const report = await sweepStuck(later.ctx, silentLogger);
+      expect(report.plansResent).toBe(1);
+      await drainOn(worker, env);
+    } finally {
+      await worker.proxy.close();
+      await later.proxy.close();
+    }
+    expect(await problems(env, custodianRef)).toEqual([]);
+  });
+
+  it('defect 9: a production whose worker died mid-build ends failed, saying why, instead of running forever', async () => {
+    const env = freshEnv(base, 'def9');
+    const host = queuedHost(env);
+    try {
+      await host.runDaily(scheduledMs);
+      const ctx = host.workers[0]!.ctx;
+      const team = emulator.tenant.teams[0]!;
+      await requestProduction(
+        ctx,
+        { fromMs: now - 3 * 24 * HOUR, toMs: now - 25 * HOUR, users: [], teams: [team.id], conversations: [], allowUnsettled: true },
+        silentLogger,
+      );
+      // The worker dies as it writes the first RSMF file; the host delivers the message again.
+      const killed = queuedHost(env);
+      const result = await killed.runQueues({
+        atFirst: (op) => op.service === 'blob' && op.method === 'PUT' && /\/productions\/.*\.rsmf$/.test(op.resource),
+      });
+      await killed.close();
+      expect(result.killedAt).toBeDefined();
+    } finally {
+      await host.close();
+    }
+    const deps = await depsOf(env);
+    const statuses = [];
+    for await (const b of deps.container.listBlobsFlat({ prefix: 'productions/' }))
+      if (b.name.endsWith('/status.json'))
+        statuses.push(JSON.parse((await readBlobBytes(deps.container, b.name))!.toString('utf8')) as { status: string; error?: string });
+    expect(statuses).toHaveLength(1);
+    const { PRODUCTION_WORKER_STOPPED } = await import('../../src/app/productions');
+    expect(statuses[0]).toMatchObject({ status: 'failed', error: PRODUCTION_WORKER_STOPPED });
+  });
+
+  it('defect 11: an Idempotency-Key reused with another backfill body is refused', async () => {
+    const env = freshEnv(base, 'def11');
+    const worker = await startHostWorker(env);
+    try {
+      const { requestBackfillRun } = await import('../../src/app/plan-on-queue');
+      const window = { fromMs: now - 3 * 24 * HOUR, toMs: now - 2 * 24 * HOUR };
+      const user = emulator.tenant.users[0]!.id;
+      const firstRun = await requestBackfillRun(worker.ctx, { window, users: [user], teams: [] }, silentLogger, 'key-1');
+      const again = await requestBackfillRun(worker.ctx, { window, users: [user], teams: [] }, silentLogger, 'key-1');
+      expect(again.runId).toBe(firstRun.runId);
+      await expect(requestBackfillRun(worker.ctx, { window, users: [], teams: [] }, silentLogger, 'key-1')).rejects.toMatchObject({
+        name: 'IdempotencyKeyReusedError',
+      });
+    } finally {
+      await worker.proxy.close();
+    }
+  });
+});
