@@ -20,6 +20,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
+/* global fetch */
+
 /** Storage Blob Data Owner: what infra/app/rbac.bicep (hostBlob) assigns on the host storage account. */
 export const BLOB_DATA_OWNER = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b';
 export const DEFAULT_WAIT_SECONDS = 300;
@@ -59,7 +61,9 @@ export function settleMsOf(raw) {
   if (raw === undefined || raw.trim() === '') return DEFAULT_WAIT_SECONDS * 1000;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_WAIT_SECONDS) {
-    throw new Error(`TEAMS_EXPORT_DEPLOY_WAIT_SECONDS must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}, not ${JSON.stringify(raw)}`);
+    throw new Error(
+      `TEAMS_EXPORT_DEPLOY_WAIT_SECONDS must be a whole number of seconds from 0 to ${MAX_WAIT_SECONDS}, not ${JSON.stringify(raw)}`,
+    );
   }
   return seconds * 1000;
 }
@@ -69,7 +73,15 @@ export function settleMsOf(raw) {
  * log receives one line per state change. Resolves to true when ready, false when the assignment stayed
  * invisible for visibleWithinMs.
  */
-export async function waitForUploadAccess({ listAssignments, principalId, accountId, settleMs, log, pollMs = POLL_MS, visibleWithinMs = VISIBLE_WITHIN_MS }) {
+export async function waitForUploadAccess({
+  listAssignments,
+  principalId,
+  accountId,
+  settleMs,
+  log,
+  pollMs = POLL_MS,
+  visibleWithinMs = VISIBLE_WITHIN_MS,
+}) {
   const started = Date.now();
   let last = '';
   for (;;) {
@@ -77,7 +89,8 @@ export async function waitForUploadAccess({ listAssignments, principalId, accoun
     if (access.state !== last) {
       last = access.state;
       if (access.state === 'missing') log('the role assignment is not listed yet; polling Azure Resource Manager');
-      if (access.state === 'settling') log(`the role assignment is listed; waiting ${Math.ceil(access.waitMs / 1000)} s more for storage to honour it`);
+      if (access.state === 'settling')
+        log(`the role assignment is listed; waiting ${Math.ceil(access.waitMs / 1000)} s more for storage to honour it`);
     }
     if (access.state === 'ready') return true;
     if (access.state === 'missing' && Date.now() - started >= visibleWithinMs) return false;
@@ -103,7 +116,9 @@ async function main(env) {
     log('skipped (TEAMS_EXPORT_SKIP_DEPLOY_WAIT=true)');
     return 0;
   }
-  const missing = ['AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'HOST_STORAGE_ACCOUNT', 'MANAGED_IDENTITY_PRINCIPAL_ID'].filter((n) => !env[n]);
+  const missing = ['AZURE_SUBSCRIPTION_ID', 'AZURE_RESOURCE_GROUP', 'HOST_STORAGE_ACCOUNT', 'MANAGED_IDENTITY_PRINCIPAL_ID'].filter(
+    (n) => !env[n],
+  );
   if (missing.length > 0) {
     console.error(`[deployment access] ${missing.join(', ')} missing from the azd environment: run azd provision first`);
     return 1;

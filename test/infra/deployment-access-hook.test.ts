@@ -37,7 +37,13 @@ const CONTRIBUTOR = `${SUB}/providers/Microsoft.Authorization/roleDefinitions/ba
 const MINUTE = 60_000;
 
 const assignment = (over: Partial<Assignment['properties']> = {}): Assignment => ({
-  properties: { principalId: IDENTITY, roleDefinitionId: OWNER, scope: ACCOUNT, createdOn: new Date(Date.now() - 10 * MINUTE).toISOString(), ...over },
+  properties: {
+    principalId: IDENTITY,
+    roleDefinitionId: OWNER,
+    scope: ACCOUNT,
+    createdOn: new Date(Date.now() - 10 * MINUTE).toISOString(),
+    ...over,
+  },
 });
 
 let hook: Hook;
@@ -59,7 +65,9 @@ describe('the post-provision wait for the deployment upload role', () => {
     expect([hostBlob.scope, hostBlob.principal, hostBlob.role]).toEqual(['hostStorage', 'identityPrincipalId', 'blobDataOwner']);
     expect(readRepoFile('infra/app/rbac.bicep')).toContain(`blobDataOwner: '${hook.BLOB_DATA_OWNER}'`);
     // The package goes to the host storage account's deployment container (functionAppConfig.deployment).
-    expect(readRepoFile('infra/app/function-app.bicep')).toMatch(/value: '\$\{hostStorage\.properties\.primaryEndpoints\.blob\}\$\{deploymentContainerName\}'/);
+    expect(readRepoFile('infra/app/function-app.bicep')).toMatch(
+      /value: '\$\{hostStorage\.properties\.primaryEndpoints\.blob\}\$\{deploymentContainerName\}'/,
+    );
     const main = readRepoFile('infra/main.bicep');
     const script = readRepoFile(HOOK);
     for (const name of ['HOST_STORAGE_ACCOUNT', 'MANAGED_IDENTITY_PRINCIPAL_ID', 'AZURE_RESOURCE_GROUP']) {

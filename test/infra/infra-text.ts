@@ -15,7 +15,9 @@ export function readRepoFile(path: string): string {
  * OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID is App Service Authentication's: the managed identity it signs in with.
  */
 export function isHostSetting(name: string): boolean {
-  return /^(AzureWebJobsStorage__|FUNCTIONS_|APPLICATIONINSIGHTS_|WEBSITE_)/.test(name) || name === 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID';
+  return (
+    /^(AzureWebJobsStorage__|FUNCTIONS_|APPLICATIONINSIGHTS_|WEBSITE_)/.test(name) || name === 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+  );
 }
 
 /**

@@ -43,7 +43,9 @@ describe('WORM and versioning', () => {
     expect(bicepResource(storageBicep, 'archiveContainer').body).toMatch(
       /^\s+immutableStorageWithVersioning: enableImmutability \? \{ enabled: true \} : null$/m,
     );
-    expect(bicepResource(storageBicep, 'archiveImmutability').body).toMatch(/^\s+immutabilityPeriodSinceCreationInDays: immutabilityDays$/m);
+    expect(bicepResource(storageBicep, 'archiveImmutability').body).toMatch(
+      /^\s+immutabilityPeriodSinceCreationInDays: immutabilityDays$/m,
+    );
     // Locking stays an opt-in: the policy is created unlocked (test/infra/deploy-config.test.ts, "WORM lock").
     expect(param(resourcesBicep, 'immutabilityPolicyLocked')?.defaultText).toBe('false');
   });
@@ -97,26 +99,32 @@ describe('the operator ("archive reader")', () => {
 });
 
 describe('diagnostic settings into the Log Analytics workspace', () => {
-  it('record every read, write and delete of the archive\'s blobs', () => {
+  it("record every read, write and delete of the archive's blobs", () => {
     const settings = diagnosticSettings(storageBicep);
     expect(settings.map((s) => s.scope)).toEqual(['archiveBlobService']);
     expect(settings[0]!.logs.sort()).toEqual(['StorageDelete', 'StorageRead', 'StorageWrite']);
     expect(settings[0]!.workspace).toBe('logAnalyticsWorkspaceId');
-    expect(bicepResource(resourcesBicep, 'storage').body).toMatch(/^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m);
+    expect(bicepResource(resourcesBicep, 'storage').body).toMatch(
+      /^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m,
+    );
   });
 
-  it('record the Key Vault\'s audit events', () => {
+  it("record the Key Vault's audit events", () => {
     const settings = diagnosticSettings(keyVaultBicep);
     expect(settings.map((s) => `${s.scope}:${s.logs.join(',')}`)).toEqual(['vault:AuditEvent']);
     expect(settings[0]!.workspace).toBe('logAnalyticsWorkspaceId');
-    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(/^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m);
+    expect(bicepResource(resourcesBicep, 'keyVault').body).toMatch(
+      /^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m,
+    );
   });
 
-  it('record the Function App\'s own logs', () => {
+  it("record the Function App's own logs", () => {
     const settings = diagnosticSettings(functionAppBicep);
     expect(settings.map((s) => `${s.scope}:${s.logs.join(',')}`)).toEqual(['site:allLogs']);
     expect(settings[0]!.workspace).toBe('logAnalyticsWorkspaceId');
-    expect(bicepResource(resourcesBicep, 'functionApp').body).toMatch(/^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m);
+    expect(bicepResource(resourcesBicep, 'functionApp').body).toMatch(
+      /^\s+logAnalyticsWorkspaceId: monitoring\.outputs\.logAnalyticsWorkspaceId$/m,
+    );
   });
 
   it('keep them a bounded number of days', () => {
@@ -130,9 +138,11 @@ describe('diagnostic settings into the Log Analytics workspace', () => {
 
 describe('the Function App', () => {
   it('allows no basic publishing credentials (FTP or SCM)', () => {
-    const policies = [...functionAppBicep.matchAll(/^resource \w+ 'Microsoft\.Web\/sites\/basicPublishingCredentialsPolicies@[\w-]+' = \{\n([\s\S]*?)\n\}/gm)].map(
-      (m) => m[1]!,
-    );
+    const policies = [
+      ...functionAppBicep.matchAll(
+        /^resource \w+ 'Microsoft\.Web\/sites\/basicPublishingCredentialsPolicies@[\w-]+' = \{\n([\s\S]*?)\n\}/gm,
+      ),
+    ].map((m) => m[1]!);
     const byName = Object.fromEntries(policies.map((body) => [/^\s+name: '(\w+)'$/m.exec(body)?.[1], body]));
     expect(Object.keys(byName).sort()).toEqual(['ftp', 'scm']);
     for (const body of Object.values(byName)) {
@@ -143,7 +153,7 @@ describe('the Function App', () => {
 });
 
 describe('parameters', () => {
-  it('refuse client-secret mode without the registration\'s client id', () => {
+  it("refuse client-secret mode without the registration's client id", () => {
     expect(bicepVar(resourcesBicep, 'checkedGraphClientId')).toBe(
       'useClientSecret && empty(graphClientId) ? fail(graphClientIdError) : graphClientId',
     );
@@ -168,9 +178,15 @@ describe('parameters', () => {
 describe('Graph application roles', () => {
   const roles = (bicep: string) => [...(param(bicep, 'graphAppRoles')?.defaultText ?? '').matchAll(/'([\w.]+)'/g)].map((m) => m[1]);
 
-  it('include Channel.ReadBasic.All, which listing a team\'s channels needs', () => {
+  it("include Channel.ReadBasic.All, which listing a team's channels needs", () => {
     for (const bicep of [mainBicep, resourcesBicep]) {
-      expect(roles(bicep)).toEqual(['Chat.Read.All', 'ChannelMessage.Read.All', 'Channel.ReadBasic.All', 'User.Read.All', 'Team.ReadBasic.All']);
+      expect(roles(bicep)).toEqual([
+        'Chat.Read.All',
+        'ChannelMessage.Read.All',
+        'Channel.ReadBasic.All',
+        'User.Read.All',
+        'Team.ReadBasic.All',
+      ]);
     }
   });
 

@@ -87,7 +87,7 @@ describe('App Service Authentication (authsettingsV2)', () => {
 });
 
 describe('the sign-in app registration (Microsoft Graph Bicep extension)', () => {
-  it('is created unless an existing registration is given, and gets the Function App\'s callback', () => {
+  it("is created unless an existing registration is given, and gets the Function App's callback", () => {
     expect(entraAppBicep, 'infra/app/entra-app.bicep').not.toBe('');
     expect(entraAppBicep).toMatch(/^extension microsoftGraphV1$/m);
     expect(bicepVar(resourcesBicep, 'createAuthApp')).toBe('useEntraAuth && empty(authClientId)');
@@ -111,7 +111,8 @@ describe('the sign-in app registration (Microsoft Graph Bicep extension)', () =>
   it('lets only principals holding a role get a token, and uses no client secret', () => {
     expect(valueOf(bicepResource(entraAppBicep, 'servicePrincipal').body, 'appRoleAssignmentRequired')).toBe('true');
     expect(entraAppBicep).not.toMatch(/passwordCredentials/);
-    const fic = /resource appServiceAuthCredential 'federatedIdentityCredentials@v1\.0' = \{([\s\S]*?)\n  \}/.exec(entraAppBicep)?.[1] ?? '';
+    const fic =
+      /resource appServiceAuthCredential 'federatedIdentityCredentials@v1\.0' = \{([\s\S]*?)\n {2}\}/.exec(entraAppBicep)?.[1] ?? '';
     expect(valueOf(fic, 'audiences')).toBe("['api://AzureADTokenExchange']");
     expect(valueOf(fic, 'subject')).toBe('authIdentityPrincipalId');
     expect(valueOf(bicepResource(resourcesBicep, 'entraApp').body, 'authIdentityPrincipalId')).toBe('authIdentity!.properties.principalId');

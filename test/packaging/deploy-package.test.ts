@@ -130,7 +130,8 @@ describe('the deployment package (.funcignore, remote build)', () => {
     const locked = lockPaths(lockJson);
     expect(locked.filter((p) => p.dev && existsSync(join(dir, p.path, 'package.json'))).map((p) => p.path)).toEqual([]);
     expect(locked.filter((p) => !p.dev && !p.optional && !existsSync(join(dir, p.path, 'package.json'))).map((p) => p.path)).toEqual([]);
-    for (const name of Object.keys(pkg.dependencies ?? {})) expect(existsSync(join(dir, 'node_modules', name, 'package.json')), name).toBe(true);
+    for (const name of Object.keys(pkg.dependencies ?? {}))
+      expect(existsSync(join(dir, 'node_modules', name, 'package.json')), name).toBe(true);
   });
 
   it('registers every function of package.json "main", loaded from the deployed tree', async () => {

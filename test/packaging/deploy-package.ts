@@ -84,7 +84,11 @@ export function readPackageJson(dir: string): PackageJson {
  */
 export function oryxNodeBuildSteps(pkg: PackageJson): string[] {
   const scripts = pkg.scripts ?? {};
-  return ['npm install', ...(scripts.build !== undefined ? ['npm run build'] : []), ...(scripts['build:azure'] !== undefined ? ['npm run build:azure'] : [])];
+  return [
+    'npm install',
+    ...(scripts.build !== undefined ? ['npm run build'] : []),
+    ...(scripts['build:azure'] !== undefined ? ['npm run build:azure'] : []),
+  ];
 }
 
 /**
@@ -95,7 +99,13 @@ export function runNpmScript(dir: string, script: string): { ok: boolean; output
   const r = spawnSync('npm', ['run', script], {
     cwd: dir,
     encoding: 'utf8',
-    env: { ...process.env, npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' },
+    env: {
+      ...process.env,
+      npm_config_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    },
   });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }

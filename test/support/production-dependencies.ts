@@ -54,11 +54,20 @@ export function installProductionDependencies(installedRoot: string, lockJson: s
  * (hundreds of megabytes of tools are never copied to be deleted again). Loading a dev package from this
  * tree fails, so the app only starts from it once the devDependencies are gone.
  */
-export function installAllDependenciesAsInstallWould(installedRoot: string, lockJson: string, dir: string): { files: number; bytes: number } {
+export function installAllDependenciesAsInstallWould(
+  installedRoot: string,
+  lockJson: string,
+  dir: string,
+): { files: number; bytes: number } {
   return layDown(installedRoot, lockPaths(lockJson), dir, true);
 }
 
-function layDown(installedRoot: string, paths: readonly LockPath[], dir: string, devAsManifests: boolean): { files: number; bytes: number } {
+function layDown(
+  installedRoot: string,
+  paths: readonly LockPath[],
+  dir: string,
+  devAsManifests: boolean,
+): { files: number; bytes: number } {
   const totals = { files: 0, bytes: 0 };
   const copyTree = (from: string, to: string, skipNodeModules: boolean) => {
     mkdirSync(to, { recursive: true });
