@@ -94,9 +94,11 @@ describe('the deployment package (.funcignore, remote build)', () => {
   });
 
   it('leaves out tests, benchmarks, the emulator, docs and infrastructure, at the root only', () => {
-    expect(topFolders(files.filter((f) => /^(test|bench|soak|emulator|docs|infra|\.azure)\//.test(f)))).toEqual([]);
-    // The same names deeper down are not development folders: a pattern without a leading "/" would drop them.
+    expect(topFolders(files.filter((f) => /^(test|test-output|bench|soak|emulator|docs|infra|\.azure)\//.test(f)))).toEqual([]);
     const ignored = funcignoreMatcher(funcignore);
+    // What the tests write (screenshots, traces, exported pages) stays home even when it exists.
+    expect(ignored('test-output/')).toBe(true);
+    // The same names deeper down are not development folders: a pattern without a leading "/" would drop them.
     const nested = [
       'src/dist/x.ts',
       'src/app/src/x.ts',
