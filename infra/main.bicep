@@ -9,7 +9,45 @@ targetScope = 'subscription'
 @description('azd environment name; names the resource group and seeds the unique resource names.')
 param environmentName string
 
+// The regions offering the Flex Consumption plan, as Microsoft's own Flex Consumption template lists
+// them (Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep, `location` @allowed).
+// Microsoft's docs point to `az functionapp list-flexconsumption-locations` for the current list: when it
+// names a region missing here, add it (docs/deploy.md, "Prerequisites").
 @minLength(1)
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'eastus2euap'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @description('Region of every resource (must offer the Flex Consumption plan).')
 @metadata({ azd: { type: 'location' } })
 param location string
@@ -41,7 +79,7 @@ param exportExcludeTeams string = ''
 param logLevel string = 'info'
 param archiveContainerName string = 'teams-export'
 param archiveStorageSku string = 'Standard_LRS'
-param enableImmutability bool = false
+param enableImmutability bool = true
 param immutabilityDays int = 2555
 param immutabilityPolicyLocked bool = false
 param lifecycleCoolAfterDays int = 0
@@ -50,15 +88,21 @@ param lifecycleArchiveAfterDays int = 0
 param graphAuthMode string = 'managedIdentity'
 param graphClientId string = ''
 param assignGraphAppRoles bool = false
-param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'User.Read.All', 'Team.ReadBasic.All']
+param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'Channel.ReadBasic.All', 'User.Read.All', 'Team.ReadBasic.All']
 param alertEmail string = ''
 param missedRunHours int = 26
+@minValue(30)
+@maxValue(730)
 param logRetentionDays int = 30
 param keyVaultPurgeProtection bool = false
 param keyVaultNameOverride string = ''
 param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
+param operatorArchiveWrite bool = false
+param allowFunctionKeys bool = false
+param authClientId string = ''
+param authAppIdUri string = ''
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -112,6 +156,10 @@ module resources 'resources.bicep' = {
     keyVaultNameOverride: keyVaultNameOverride
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+    operatorArchiveWrite: operatorArchiveWrite
+    allowFunctionKeys: allowFunctionKeys
+    authClientId: authClientId
+    authAppIdUri: authAppIdUri
   }
 }
 
@@ -123,9 +171,16 @@ output SERVICE_API_NAME string = resources.outputs.functionAppName
 output SERVICE_API_URI string = resources.outputs.functionAppUri
 output MANAGED_IDENTITY_CLIENT_ID string = resources.outputs.identityClientId
 output MANAGED_IDENTITY_PRINCIPAL_ID string = resources.outputs.identityPrincipalId
+output HOST_STORAGE_ACCOUNT string = resources.outputs.hostStorageName
 output ARCHIVE_STORAGE_ACCOUNT string = resources.outputs.archiveStorageName
 output ARCHIVE_BLOB_ENDPOINT string = resources.outputs.archiveBlobEndpoint
 output ARCHIVE_TABLE_ENDPOINT string = resources.outputs.archiveTableEndpoint
 output ARCHIVE_CONTAINER string = archiveContainerName
 output APPLICATIONINSIGHTS_NAME string = resources.outputs.applicationInsightsName
+output AZURE_LOG_ANALYTICS_NAME string = resources.outputs.logAnalyticsName
 output KEY_VAULT_NAME string = resources.outputs.keyVaultName
+output AUTH_CLIENT_ID string = resources.outputs.authClientId
+output AUTH_APP_ID_URI string = resources.outputs.authAppIdUri
+output AUTH_IDENTITY_PRINCIPAL_ID string = resources.outputs.authIdentityPrincipalId
+// Where people sign in to the hosted viewer (App Service Authentication; docs/security.md).
+output VIEWER_SIGN_IN_URL string = '${resources.outputs.functionAppUri}/.auth/login/aad?post_login_redirect_uri=/api/viewer/'

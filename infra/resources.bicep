@@ -8,10 +8,10 @@ param tags object = {}
 @description('Seeds unique resource names; main.bicep passes one derived from the azd environment.')
 param resourceToken string = toLower(uniqueString(resourceGroup().id))
 
-// 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 250: with
-// the app's four scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
+// 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 200: with
+// the app's five scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
 @minValue(1)
-@maxValue(250)
+@maxValue(200)
 @description('Flex Consumption maximum instance count, per function scale group. GRAPH_INSTANCES is this times the number of scale groups, so the whole app never exceeds GRAPH_MAX_RPS however far each group scales.')
 param maximumInstanceCount int = 40
 @allowed([512, 2048, 4096])
@@ -57,8 +57,8 @@ param archiveContainerName string = 'teams-export'
 @allowed(['Standard_LRS', 'Standard_ZRS', 'Standard_GRS', 'Standard_GZRS', 'Standard_RAGRS', 'Standard_RAGZRS'])
 param archiveStorageSku string = 'Standard_LRS'
 
-@description('Version-level WORM on the archive container (turns on blob versioning). Decide before the first deployment: an existing container must be migrated to turn it on later.')
-param enableImmutability bool = false
+@description('Version-level WORM on the archive container: every blob version (batches, manifests, the audit trail) stays immutable for immutabilityDays. On by default; decide before the first deployment, because an existing container must be migrated to turn it on later and it can never be turned off (docs/deploy.md, "Lock WORM").')
+param enableImmutability bool = true
 @minValue(1)
 @maxValue(146000)
 @description('Days each blob version stays immutable after it is written (unlocked policy; lock it after verifying).')
@@ -80,7 +80,9 @@ param graphClientId string = ''
 
 @description('Assign the Graph application roles to the managed identity during deployment (Microsoft Graph Bicep extension; the deploying user needs rights to grant app roles).')
 param assignGraphAppRoles bool = false
-param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'User.Read.All', 'Team.ReadBasic.All']
+// Channel.ReadBasic.All: GET /teams/{id}/channels (the directory snapshot's channel names); least privileged
+// tenant-wide application permission per the Graph reference for "List channels" (docs/deploy.md, "Graph roles").
+param graphAppRoles array = ['Chat.Read.All', 'ChannelMessage.Read.All', 'Channel.ReadBasic.All', 'User.Read.All', 'Team.ReadBasic.All']
 
 @description('E-mail address for the run alerts (empty: alerts fire without a notification).')
 param alertEmail string = ''
@@ -88,6 +90,10 @@ param alertEmail string = ''
 @maxValue(47)
 @description('Alert when no daily run has finished for this many hours.')
 param missedRunHours int = 26
+// 30 to 730: the interactive retention a pay-as-you-go (PerGB2018) Log Analytics workspace accepts.
+@minValue(30)
+@maxValue(730)
+@description('Days the Log Analytics workspace keeps everything sent to it: telemetry, and the diagnostic logs of the archive storage (blob reads, writes, deletes), the Key Vault and the Function App.')
 param logRetentionDays int = 30
 
 @description('Client-secret mode: purge protection on the Key Vault. Off by default so `azd down --purge` frees the vault name; with it on, a deleted vault keeps its name for the retention period (set keyVaultNameOverride to redeploy sooner).')
@@ -100,13 +106,48 @@ param keyVaultNameOverride string = ''
 param operatorPrincipalId string = ''
 @allowed(['User', 'Group', 'ServicePrincipal'])
 param operatorPrincipalType string = 'User'
+@description('Opt-in: give the operator write access to the archive (Blob and Table Data Contributor) instead of read-only access, e.g. to run exports or backfills from the CLI. Off: Blob and Table Data Reader, plus appending the CLI\'s own audit records under audit/.')
+param operatorArchiveWrite bool = false
+
+@description('Opt-in, the weaker choice: protect the HTTP functions with function keys (HTTP_AUTH=function-keys) instead of Entra sign-in. App Service Authentication is then switched off (docs/security.md).')
+param allowFunctionKeys bool = false
+@description('Entra sign-in with an app registration made outside this deployment: its application (client) id. Empty: the deployment creates the registration with the Microsoft Graph Bicep extension (docs/security.md, "Setting up Entra sign-in").')
+param authClientId string = ''
+@description('With authClientId: the registration\'s Application ID URI (e.g. api://{tenant id}/teams-export), accepted as token audience next to the client id.')
+param authAppIdUri string = ''
 
 var useClientSecret = graphAuthMode == 'clientSecret'
+// Client-secret mode without the registration's id would deploy an app whose Graph token requests all fail.
+var graphClientIdError = 'graphClientId (TEAMS_EXPORT_GRAPH_CLIENT_ID) is required when graphAuthMode is clientSecret: the app registration\'s application (client) id'
+var checkedGraphClientId = useClientSecret && empty(graphClientId) ? fail(graphClientIdError) : graphClientId
+// Entra sign-in unless function keys were asked for; the registration is created here unless one was given.
+var useEntraAuth = !allowFunctionKeys
+var createAuthApp = useEntraAuth && empty(authClientId)
 
 resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
   name: 'id-teams-export-${resourceToken}'
   location: location
   tags: tags
+}
+
+// App Service Authentication's credential for the sign-in registration: a federated identity credential
+// trusts this identity instead of a client secret. Microsoft asks for an identity that serves only this
+// registration, so it is not the app's own identity (docs/security.md, "Setting up Entra sign-in").
+resource authIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (useEntraAuth) {
+  name: 'id-teams-export-auth-${resourceToken}'
+  location: location
+  tags: tags
+}
+
+module monitoring 'app/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    tags: tags
+    logAnalyticsName: 'log-teams-export-${resourceToken}'
+    applicationInsightsName: 'appi-teams-export-${resourceToken}'
+    logRetentionDays: logRetentionDays
+  }
 }
 
 module storage 'app/storage.bicep' = {
@@ -124,17 +165,7 @@ module storage 'app/storage.bicep' = {
     immutabilityPolicyLocked: immutabilityPolicyLocked
     lifecycleCoolAfterDays: lifecycleCoolAfterDays
     lifecycleArchiveAfterDays: lifecycleArchiveAfterDays
-  }
-}
-
-module monitoring 'app/monitoring.bicep' = {
-  name: 'monitoring'
-  params: {
-    location: location
-    tags: tags
-    logAnalyticsName: 'log-teams-export-${resourceToken}'
-    applicationInsightsName: 'appi-teams-export-${resourceToken}'
-    logRetentionDays: logRetentionDays
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -148,6 +179,7 @@ module keyVault 'app/key-vault.bicep' = if (useClientSecret) {
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
     enablePurgeProtection: keyVaultPurgeProtection
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
   }
 }
 
@@ -156,10 +188,12 @@ module rbac 'app/rbac.bicep' = {
   params: {
     hostStorageName: storage.outputs.hostStorageName
     archiveStorageName: storage.outputs.archiveStorageName
+    archiveContainerName: storage.outputs.archiveContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     identityPrincipalId: identity.properties.principalId
     operatorPrincipalId: operatorPrincipalId
     operatorPrincipalType: operatorPrincipalType
+    operatorArchiveWrite: operatorArchiveWrite
   }
 }
 
@@ -176,6 +210,7 @@ module functionApp 'app/function-app.bicep' = {
     archiveStorageName: storage.outputs.archiveStorageName
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsWorkspaceId
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphMaxRps: graphMaxRps
@@ -196,11 +231,42 @@ module functionApp 'app/function-app.bicep' = {
     exportExcludeTeams: exportExcludeTeams
     logLevel: logLevel
     useClientSecret: useClientSecret
-    graphClientId: graphClientId
+    graphClientId: checkedGraphClientId
     keyVaultName: useClientSecret ? keyVault!.outputs.name : ''
+    allowFunctionKeys: allowFunctionKeys
+    authIdentityId: useEntraAuth ? authIdentity.id : ''
+    authIdentityClientId: useEntraAuth ? authIdentity!.properties.clientId : ''
   }
   // The host starts as soon as the site exists: its storage and telemetry roles must be in place first.
   dependsOn: [rbac]
+}
+
+// The sign-in registration with the four app roles, created by the deployer (Microsoft Graph Bicep
+// extension) unless authClientId names one made beforehand (docs/security.md, "Setting up Entra sign-in").
+module entraApp 'app/entra-app.bicep' = if (createAuthApp) {
+  name: 'entraApp'
+  params: {
+    uniqueName: 'teams-export-${resourceToken}'
+    displayName: 'teams-export (${functionApp.outputs.name})'
+    appIdUri: 'api://${tenant().tenantId}/teams-export-${resourceToken}'
+    redirectHostName: functionApp.outputs.defaultHostName
+    authIdentityPrincipalId: authIdentity!.properties.principalId
+  }
+}
+
+var signInClientId = createAuthApp ? entraApp!.outputs.clientId : authClientId
+var signInAudiences = createAuthApp ? [entraApp!.outputs.clientId, entraApp!.outputs.appIdUri] : filter([authClientId, authAppIdUri], a => !empty(a))
+
+// Always deployed, so switching allowFunctionKeys back to false switches sign-in on again: a deployment
+// leaves a resource it no longer declares as it was.
+module functionAuth 'app/function-auth.bicep' = {
+  name: 'functionAuth'
+  params: {
+    siteName: functionApp.outputs.name
+    enabled: useEntraAuth
+    clientId: signInClientId
+    allowedAudiences: signInAudiences
+  }
 }
 
 module alerts 'app/alerts.bicep' = {
@@ -232,8 +298,13 @@ output functionAppName string = functionApp.outputs.name
 output functionAppUri string = functionApp.outputs.uri
 output identityClientId string = identity.properties.clientId
 output identityPrincipalId string = identity.properties.principalId
+output hostStorageName string = storage.outputs.hostStorageName
 output archiveStorageName string = storage.outputs.archiveStorageName
 output archiveBlobEndpoint string = storage.outputs.archiveBlobEndpoint
 output archiveTableEndpoint string = storage.outputs.archiveTableEndpoint
 output applicationInsightsName string = monitoring.outputs.applicationInsightsName
+output logAnalyticsName string = monitoring.outputs.logAnalyticsName
 output keyVaultName string = useClientSecret ? keyVault!.outputs.name : ''
+output authClientId string = signInClientId
+output authAppIdUri string = createAuthApp ? entraApp!.outputs.appIdUri : authAppIdUri
+output authIdentityPrincipalId string = useEntraAuth ? authIdentity!.properties.principalId : ''

@@ -4,7 +4,7 @@
 // They read the app's own log lines, which the Functions Node worker writes to the `traces` table as
 // the message followed by the logged fields (util.format), e.g.
 //   run finished { dequeueCount: 1, runId: 'daily-20261127T023000Z', entity: 'users:…', attempt: 1, status: 'failed', planned: 120, … }
-// Lines used (src/export/run-lifecycle.ts, src/app/start-run.ts, functions/daily-export.ts):
+// Lines used (src/export/run-close.ts, src/export/run-lifecycle.ts, src/app/start-run.ts, functions/daily-export.ts):
 //   'run finished'                     (runId, status: succeeded|failed), written when a run's last job ends
 //   'run failed'                       (runId, error), when a run cannot enumerate users and teams, or at once
 //                                      when Graph refuses the app itself (a missing permission: error names the fix)

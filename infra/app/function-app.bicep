@@ -1,6 +1,8 @@
 // The Function App on the Flex Consumption plan (Linux, Node 22) running as the user-assigned identity,
 // and its app settings: identity-based host and archive storage, Entra-authenticated telemetry, the
-// Graph credential and the export settings. test/infra checks these settings against src/settings.ts.
+// Graph credential, who may call the HTTP functions, and the export settings. test/infra checks these
+// settings against src/settings.ts. No basic (FTP/SCM) publishing credentials: azd deploys with an
+// Entra token. The Function App's own logs go to the Log Analytics workspace.
 param location string
 param tags object
 param planName string
@@ -33,6 +35,12 @@ param logLevel string
 param useClientSecret bool
 param graphClientId string
 param keyVaultName string
+param logAnalyticsWorkspaceId string
+@description('HTTP_AUTH=function-keys instead of entra (App Service Authentication is then off: function-auth.bicep).')
+param allowFunctionKeys bool
+@description('Entra sign-in: the identity App Service Authentication presents instead of a client secret (empty with function keys).')
+param authIdentityId string
+param authIdentityClientId string
 
 resource hostStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: hostStorageName
@@ -65,7 +73,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // The Graph budget is split over every instance of every group, whether or not the group calls Graph
 // today (docs/deploy.md, "Graph budget"). test/infra/graph-budget.test.ts checks this list against the
 // functions the app registers. No always-ready instances: they would not count against the maximum.
-var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison']
+var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'sweepStuck']
 var graphInstances = maximumInstanceCount * length(functionScaleGroups)
 
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
@@ -112,6 +120,17 @@ var exportSettings = {
   // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).
   // Client-secret mode: the app registration's client id, with the secret below.
   AZURE_CLIENT_ID: useClientSecret ? graphClientId : identityClientId
+  // Who may call the HTTP functions (docs/security.md): entra = App Service Authentication in front and
+  // the handlers check app roles; function-keys only when asked for, and then sign-in is off.
+  HTTP_AUTH: allowFunctionKeys ? 'function-keys' : 'entra'
+}
+
+// App Service Authentication's settings (docs/security.md, "Setting up Entra sign-in"): the identity whose
+// federated credential replaces the registration's client secret (clientSecretSettingName in
+// function-auth.bicep names this setting), and only tokens issued by this tenant.
+var signInSettings = allowFunctionKeys ? {} : {
+  OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID: authIdentityClientId
+  WEBSITE_AUTH_AAD_ALLOWED_TENANTS: tenant().tenantId
 }
 
 var graphSecretSettings = useClientSecret ? {
@@ -126,9 +145,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   kind: 'functionapp,linux'
   identity: {
     type: 'UserAssigned'
-    userAssignedIdentities: {
-      '${identityId}': {}
-    }
+    userAssignedIdentities: union({ '${identityId}': {} }, empty(authIdentityId) ? {} : { '${authIdentityId}': {} })
   }
   properties: {
     serverFarmId: plan.id
@@ -164,8 +181,35 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostSettings, exportSettings, graphSecretSettings)
+  properties: union(hostSettings, exportSettings, graphSecretSettings, signInSettings)
+}
+
+// Basic publishing credentials off: no FTP user and no SCM (Kudu) password can deploy code or read files.
+// `azd deploy` and `func azure functionapp publish` authenticate to the SCM site with Entra instead.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: { allow: false }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: { allow: false }
+}
+
+// The Function App's own logs (function executions and host events, and App Service Authentication's
+// sign-in log where the platform offers it) to the Log Analytics workspace: every category the site
+// offers, so a category the Flex Consumption plan lacks cannot fail the deployment.
+resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'function-app-to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ categoryGroup: 'allLogs', enabled: true }]
+  }
 }
 
 output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
 output uri string = 'https://${site.properties.defaultHostName}'

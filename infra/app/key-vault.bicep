@@ -2,7 +2,8 @@
 // which the Function App reads through a Key Vault reference with its user-assigned identity. The
 // secret itself is set by an administrator after deployment; it never passes through a template.
 // Purge protection is opt-in: with it a deleted vault keeps its name for the whole retention period,
-// so `azd down` then `azd up` with the same name fails (docs/deploy.md, "Tear down").
+// so `azd down` then `azd up` with the same name fails (docs/deploy.md, "Tear down"). Its audit events go
+// to the Log Analytics workspace.
 param location string
 param tags object
 param name string
@@ -10,6 +11,7 @@ param identityPrincipalId string
 param operatorPrincipalId string
 param operatorPrincipalType string
 param enablePurgeProtection bool
+param logAnalyticsWorkspaceId string
 
 var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsOfficer = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
@@ -26,6 +28,17 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     // Azure refuses `false` once it was on (irreversible); null leaves it off on a new vault.
     enablePurgeProtection: enablePurgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Every access to the vault (the app resolving its Key Vault reference, an operator setting or reading the
+// secret, every refusal) to the Log Analytics workspace: the AuditEvent log.
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'key-vault-audit-to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [{ category: 'AuditEvent', enabled: true }]
   }
 }
 

@@ -1,5 +1,7 @@
 // Log Analytics workspace and a workspace-based Application Insights that accepts only Entra-authenticated
-// telemetry (local auth off): the app's managed identity sends with Monitoring Metrics Publisher.
+// telemetry (local auth off): the app's managed identity sends with Monitoring Metrics Publisher. The
+// workspace also receives the diagnostic logs of the archive storage, the Key Vault and the Function App
+// (their diagnostic settings sit with each resource), all kept logRetentionDays.
 param location string
 param tags object
 param logAnalyticsName string
@@ -29,5 +31,7 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
   }
 }
 
+output logAnalyticsWorkspaceId string = logAnalytics.id
+output logAnalyticsName string = logAnalytics.name
 output applicationInsightsName string = applicationInsights.name
 output applicationInsightsId string = applicationInsights.id

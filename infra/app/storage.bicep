@@ -2,6 +2,7 @@
 // host's own storage (keys, timer and singleton locks, the deployment package) and the archive
 // (EXPORT_STORAGE: the export container, the checkpoint/run/job tables and the jobs queue), so WORM,
 // versioning and lifecycle rules apply to the archive alone and each identity gets only its roles.
+// Every read, write and delete of the archive's blobs is logged to the Log Analytics workspace.
 param location string
 param tags object
 param hostStorageName string
@@ -14,6 +15,7 @@ param immutabilityDays int
 param immutabilityPolicyLocked bool
 param lifecycleCoolAfterDays int
 param lifecycleArchiveAfterDays int
+param logAnalyticsWorkspaceId string
 
 var secureDefaults = {
   minimumTlsVersion: 'TLS1_2'
@@ -63,9 +65,9 @@ resource archiveBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023
   parent: archiveStorage
   name: 'default'
   properties: {
-    // Version-level WORM needs versioning. The app overwrites only its manifests (run and job totals),
-    // so versioning costs next to nothing and keeps every earlier manifest as an immutable version.
-    isVersioningEnabled: enableImmutability
+    // Always on: every overwrite and delete keeps the previous version, and version-level WORM needs it.
+    // The app overwrites only its manifests (run and job totals), so it costs next to nothing.
+    isVersioningEnabled: true
     deleteRetentionPolicy: { enabled: true, days: 14 }
     containerDeleteRetentionPolicy: { enabled: true, days: 14 }
   }
@@ -82,10 +84,28 @@ resource archiveContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+// Who read, wrote or deleted which blob of the archive, and when (the StorageBlobLogs table): the storage
+// account's own record, which also covers reads that bypass the app (a data role used with the CLI or
+// any other tool). Blob service only: the tables and the queue hold run state, not archived content.
+resource archiveBlobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'archive-blob-access-to-log-analytics'
+  scope: archiveBlobService
+  properties: {
+    workspaceId: logAnalyticsWorkspaceId
+    logs: [
+      { category: 'StorageRead', enabled: true }
+      { category: 'StorageWrite', enabled: true }
+      { category: 'StorageDelete', enabled: true }
+    ]
+    metrics: [{ category: 'Transaction', enabled: true }]
+  }
+}
+
 // The container's default policy: every blob version written gets this retention. Created unlocked
 // (Bicep cannot lock it). Once an operator locks it, Azure allows only extending it, so a PUT with
 // these properties fails: with immutabilityPolicyLocked the template leaves the policy alone
-// (docs/deploy.md, "Lock WORM").
+// (docs/deploy.md, "Lock WORM"). allowProtectedAppendWrites exists for container-level policies only:
+// under this version-level policy an append blob is as immutable as any other blob once written.
 resource archiveImmutability 'Microsoft.Storage/storageAccounts/blobServices/containers/immutabilityPolicies@2023-05-01' = if (enableImmutability && !immutabilityPolicyLocked) {
   parent: archiveContainer
   name: 'default'
@@ -137,6 +157,7 @@ resource archiveLifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@
 
 output hostStorageName string = hostStorage.name
 output archiveStorageName string = archiveStorage.name
+output archiveContainerName string = archiveContainer.name
 output deploymentContainerName string = deploymentContainer.name
 output archiveBlobEndpoint string = archiveStorage.properties.primaryEndpoints.blob
 output archiveTableEndpoint string = archiveStorage.properties.primaryEndpoints.table

@@ -7,7 +7,8 @@ const alerts = readRepoFile('infra/app/alerts.bicep');
 
 describe('daily run alerts', () => {
   it('finds the end of a run by the "run finished" line with its runId and status fields', () => {
-    const completion = readRepoFile('src/export/run-lifecycle.ts');
+    // The last job's close writes it (src/export/run-close.ts), as does the sweep that closes a run it finds done.
+    const completion = readRepoFile('src/export/run-close.ts');
     expect(completion).toMatch(/log\.info\('run finished', \{ runId, status,/);
     expect(alerts).toContain('message startswith "run finished"');
     expect(alerts).toContain(`extract(@"runId: '([^']+)'", 1, message)`);

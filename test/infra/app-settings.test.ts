@@ -39,8 +39,6 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'EXPORT_JOB_BUDGET',
   // Set by the platform when App Service Authentication is on; a deployment must never set it itself.
   'WEBSITE_AUTH_ENABLED',
-  // entra is the default (docs/security.md); remove this line once infra/app/function-app.bicep sets HTTP_AUTH.
-  'HTTP_AUTH',
 ];
 
 /**

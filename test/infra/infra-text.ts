@@ -10,9 +10,14 @@ export function readRepoFile(path: string): string {
   return readFileSync(join(ROOT, path), 'utf8');
 }
 
-/** Names that are Functions host or platform settings, not the app's (never in src/settings.ts). */
+/**
+ * Names that are Functions host or platform settings, not the app's (never in src/settings.ts).
+ * OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID is App Service Authentication's: the managed identity it signs in with.
+ */
 export function isHostSetting(name: string): boolean {
-  return /^(AzureWebJobsStorage__|FUNCTIONS_|APPLICATIONINSIGHTS_|WEBSITE_)/.test(name);
+  return (
+    /^(AzureWebJobsStorage__|FUNCTIONS_|APPLICATIONINSIGHTS_|WEBSITE_)/.test(name) || name === 'OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID'
+  );
 }
 
 /**

@@ -111,9 +111,9 @@ describe('storage accounts', () => {
     expect(storageBicep.match(/properties:\s*union\(secureDefaults/g)?.length).toBe(2);
   });
 
-  it('keeps WORM and lifecycle tiering off by default', () => {
+  it('turns WORM on and keeps lifecycle tiering off by default', () => {
     const resources = readRepoFile('infra/resources.bicep');
-    expect(resources).toMatch(/^param enableImmutability bool = false$/m);
+    expect(resources).toMatch(/^param enableImmutability bool = true$/m);
     expect(resources).toMatch(/^param lifecycleCoolAfterDays int = 0$/m);
     expect(resources).toMatch(/^param lifecycleArchiveAfterDays int = 0$/m);
   });

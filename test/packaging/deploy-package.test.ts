@@ -1,10 +1,12 @@
-// The package `azd deploy` uploads must start in Azure. This builds the package's file list the way azd
-// does (.funcignore, gitignore semantics), copies exactly those files to a temporary folder, runs the
-// remote build's compile there, installs the production dependencies only, and then loads the app from
-// that folder: every function of package.json "main" registers, and an HTTP handler and the queue
-// worker from the packaged code run against Azurite and the Graph emulator. Build model and rules:
-// docs/deploy.md, "How the package is built".
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+// The package `azd deploy` uploads must start in Azure, and run without the development tools. This builds
+// the package's file list the way azd does (.funcignore, gitignore semantics), copies exactly those files
+// to a temporary folder, and runs the remote build there in Oryx's order: `npm install` lays down every
+// dependency, `npm run build` compiles, and the later package.json steps (`npm run build:azure`) run for
+// real. What that leaves is the DEPLOYED tree: it must hold no devDependency, and the app is loaded from
+// it: every function of package.json "main" registers, and an HTTP handler and the queue worker from the
+// packaged code run against Azurite and the Graph emulator. Build model and rules: docs/deploy.md, "How
+// the package is built".
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +18,20 @@ import { ROOT } from '../infra/infra-text';
 import { APP_FUNCTIONS, captureRegistrations, type RegisteredFunction } from '../support/function-registrations';
 import { startHarness, type Harness } from '../support/harness';
 import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
-import { installProductionDependencies } from '../support/production-dependencies';
-import { funcignoreMatcher, mainFiles, materialise, packageFiles, runRemoteBuild } from './deploy-package';
+import { installAllDependenciesAsInstallWould, lockPaths } from '../support/production-dependencies';
+import {
+  funcignoreMatcher,
+  mainFiles,
+  materialise,
+  oryxNodeBuildSteps,
+  packageFiles,
+  readPackageJson,
+  runNpmScript,
+  runRemoteBuild,
+  treeSize,
+} from './deploy-package';
 
-/** The budget for what runs in Azure: the uploaded files plus the production dependencies. */
+/** The budget for what runs in Azure: the uploaded files plus the dependencies the remote build leaves. */
 const BUDGET = { uploadMB: 2, uploadFiles: 300, runtimeMB: 120 };
 const EXPECTED_FUNCTIONS = [...APP_FUNCTIONS];
 const LONG = 600_000; // building and linking on a shared, loaded machine: generous, never a pass/fail criterion
@@ -43,6 +55,8 @@ function topFolders(paths: readonly string[]): string[] {
 describe('the deployment package (.funcignore, remote build)', () => {
   let dir = '';
   let build: { ok: boolean; output: string } = { ok: false, output: 'not built' };
+  let steps: string[] = [];
+  const afterBuild: Array<{ step: string; ok: boolean; output: string }> = [];
   let registered: RegisteredFunction[] = [];
   let modules: Record<string, Record<string, unknown>> = {};
   let runtime = { files: 0, bytes: 0 };
@@ -52,12 +66,21 @@ describe('the deployment package (.funcignore, remote build)', () => {
     // Materialising a package that carries node_modules would copy hundreds of MB: the first test fails instead.
     if (files.some((f) => f.startsWith('node_modules/'))) return;
     materialise(ROOT, files, dir);
-    // The remote build: `npm install` (every dependency: this lock's installed tree stands in for it), then
-    // `npm run build`. What runs afterwards gets the production dependencies only.
+    // The remote build, step by step as Oryx runs it for this package.json.
+    steps = oryxNodeBuildSteps(readPackageJson(dir));
+    if (steps[0] !== 'npm install' || steps[1] !== 'npm run build') throw new Error(`unexpected remote build: ${steps.join(', ')}`);
+    // `npm run build` (tsc) needs the compiler: this lock's installed tree stands in for the installed one.
     symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
     build = runRemoteBuild(join(ROOT, 'node_modules'), dir);
     unlinkSync(join(dir, 'node_modules'));
-    runtime = installProductionDependencies(ROOT, lockJson, dir);
+    // What `npm install` left (every dependency, devDependencies included), then every later step for real.
+    installAllDependenciesAsInstallWould(ROOT, lockJson, dir);
+    for (const step of steps.slice(2)) {
+      const script = /^npm run (\S+)$/.exec(step)?.[1];
+      if (!script) throw new Error(`no way to run remote build step ${step}`);
+      afterBuild.push({ step, ...runNpmScript(dir, script) });
+    }
+    runtime = treeSize(join(dir, 'node_modules'));
   }, LONG);
 
   afterAll(() => {
@@ -71,9 +94,11 @@ describe('the deployment package (.funcignore, remote build)', () => {
   });
 
   it('leaves out tests, benchmarks, the emulator, docs and infrastructure, at the root only', () => {
-    expect(topFolders(files.filter((f) => /^(test|bench|soak|emulator|docs|infra|\.azure)\//.test(f)))).toEqual([]);
-    // The same names deeper down are not development folders: a pattern without a leading "/" would drop them.
+    expect(topFolders(files.filter((f) => /^(test|test-output|bench|soak|emulator|docs|infra|\.azure)\//.test(f)))).toEqual([]);
     const ignored = funcignoreMatcher(funcignore);
+    // What the tests write (screenshots, traces, exported pages) stays home even when it exists.
+    expect(ignored('test-output/')).toBe(true);
+    // The same names deeper down are not development folders: a pattern without a leading "/" would drop them.
     const nested = [
       'src/dist/x.ts',
       'src/app/src/x.ts',
@@ -91,7 +116,27 @@ describe('the deployment package (.funcignore, remote build)', () => {
     expect(build.ok).toBe(true);
   });
 
-  it('registers every function of package.json "main", loaded from the packaged build', async () => {
+  it('runs the remote build Oryx runs: install, build, then build:azure, which prunes', () => {
+    expect(steps).toEqual(['npm install', 'npm run build', 'npm run build:azure']);
+    expect(readPackageJson(dir).scripts?.['build:azure']).toMatch(/^npm prune --omit=dev\b/);
+    for (const r of afterBuild) expect(r.ok, `${r.step}: ${r.output}`).toBe(true);
+  });
+
+  it('deploys no devDependency: after the remote build node_modules holds the production dependencies only', () => {
+    const pkg = readPackageJson(dir);
+    const devDependencies = Object.keys(pkg.devDependencies ?? {});
+    // The tools that must never run in Azure are devDependencies (the `node` package's install downloads a binary).
+    expect(devDependencies).toEqual(expect.arrayContaining(['azurite', 'vitest', 'eslint', 'playwright-core', 'node', 'typescript']));
+    expect(devDependencies.filter((name) => existsSync(join(dir, 'node_modules', name)))).toEqual([]);
+    // Nor anything only a devDependency needs, at any depth; and every production package is still there.
+    const locked = lockPaths(lockJson);
+    expect(locked.filter((p) => p.dev && existsSync(join(dir, p.path, 'package.json'))).map((p) => p.path)).toEqual([]);
+    expect(locked.filter((p) => !p.dev && !p.optional && !existsSync(join(dir, p.path, 'package.json'))).map((p) => p.path)).toEqual([]);
+    for (const name of Object.keys(pkg.dependencies ?? {}))
+      expect(existsSync(join(dir, 'node_modules', name, 'package.json')), name).toBe(true);
+  });
+
+  it('registers every function of package.json "main", loaded from the deployed tree', async () => {
     const req = createRequire(join(dir, 'package.json'));
     const main = mainFiles(dir);
     expect(main.length).toBeGreaterThan(0);
@@ -106,11 +151,11 @@ describe('the deployment package (.funcignore, remote build)', () => {
     expect(loaded.filter((p) => !p.startsWith(dir))).toEqual([]);
   });
 
-  it('stays within the size budget (uploaded files, production dependencies)', () => {
+  it('stays within the size budget (uploaded files, deployed dependencies)', () => {
     const uploadBytes = files.reduce((n, f) => n + readFileSync(join(ROOT, f)).length, 0);
     const report = {
       upload: `${files.length} files, ${(uploadBytes / MB).toFixed(2)} MB`,
-      productionDependencies: `${runtime.files} files, ${(runtime.bytes / MB).toFixed(1)} MB`,
+      deployedDependencies: `${runtime.files} files, ${(runtime.bytes / MB).toFixed(1)} MB`,
     };
     console.log(`deployment package: ${JSON.stringify(report)}`);
     expect(files.length).toBeLessThanOrEqual(BUDGET.uploadFiles);
