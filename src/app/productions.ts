@@ -15,7 +15,6 @@ import {
   productionLockName,
   productionManifestName,
   productionStatusName,
-  PRODUCTIONS_PREFIX,
 } from '../archive/blob-layout';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
@@ -39,6 +38,7 @@ import type { ProductionKeyClaim } from '../state/job-progress-store';
 import { IdempotencyKeyReusedError, NotFoundError, ValidationError } from './app-errors';
 import type { ProductionMessage } from './job-message';
 import { EntityLease } from '../archive/entity-lease';
+import { listProductionIds } from '../archive/run-files';
 
 export type ProductionStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -379,10 +379,7 @@ export async function sweepProductions(
 ): Promise<{ failed: number; resent: number }> {
   const container = ctx.deps.container;
   const out = { failed: 0, resent: 0 };
-  for await (const item of container.listBlobsByHierarchy('/', { prefix: PRODUCTIONS_PREFIX })) {
-    if (item.kind !== 'prefix') continue;
-    const productionId = item.name.slice(PRODUCTIONS_PREFIX.length).replace(/\/$/, '');
-    if (!isValidRunId(productionId)) continue;
+  for await (const productionId of listProductionIds(container)) {
     const doc = await readStatus(container, productionId);
     if (!doc || Date.parse(doc.createdAt) < opts.sinceMs) continue;
     if (doc.status === 'queued' && ctx.clock.now() - Date.parse(doc.createdAt) > opts.queuedGraceMs) {

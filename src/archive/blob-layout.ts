@@ -7,6 +7,8 @@ import { iso } from '../time';
 
 /** Message batches of users and teams (and sender mode's per-chat versions): what `ls` lists by default. */
 export const MESSAGES_PREFIX = 'messages/';
+/** Items Graph returned that could not be filed (docs/design.md §11). */
+export const QUARANTINE_PREFIX = 'quarantine/';
 /** Job and run manifests (what was written, with SHA-256s) and the run's other files. */
 export const MANIFESTS_PREFIX = 'manifests/';
 /** Stored content (`content/sha256/…`) and its reference index (`content/refs/…`). */
@@ -20,7 +22,7 @@ export const PRODUCTIONS_PREFIX = 'productions/';
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
 export const ARCHIVE_PREFIXES: readonly string[] = [
   MESSAGES_PREFIX,
-  'quarantine/',
+  QUARANTINE_PREFIX,
   MANIFESTS_PREFIX,
   'retained/',
   CONTENT_PREFIX,
@@ -31,7 +33,7 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
  * and productions derived from runs and the archive): what `verify` re-hashes.
  */
-export const DATA_PREFIXES: readonly string[] = [MESSAGES_PREFIX, 'quarantine/', 'retained/', CONTENT_PREFIX];
+export const DATA_PREFIXES: readonly string[] = [MESSAGES_PREFIX, QUARANTINE_PREFIX, 'retained/', CONTENT_PREFIX];
 
 /**
  * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
@@ -337,6 +339,13 @@ export function directorySnapshotBlobName(takenAtMs: number, runId: string): str
 /** `directory/{yyyy}/{mm}/`: one month of snapshots (listed one month at a time, never the whole root). */
 export function directoryMonthPrefix(year: number, month: number): string {
   return `${DIRECTORY_PREFIX}${String(year).padStart(4, '0')}/${String(month).padStart(2, '0')}/`;
+}
+
+/** The production id of a production folder name (`productions/{id}/`), or undefined for anything else. */
+export function productionIdOfFolder(folder: string): string | undefined {
+  if (!folder.startsWith(PRODUCTIONS_PREFIX)) return undefined;
+  const id = folder.slice(PRODUCTIONS_PREFIX.length).replace(/\/$/, '');
+  return isValidRunId(id) ? id : undefined;
 }
 
 /** `productions/{productionId}/`: the RSMF files and production manifest of one production. */

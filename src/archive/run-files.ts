@@ -5,7 +5,15 @@ import type { Entity } from '../model/entity';
 import type { ArchiveContainer } from './archive-container';
 import { readBlobBytes } from './batch-reader';
 import { writeJson, type WrittenBlob } from './batch-writer';
-import { executionManifestsPrefix, jobManifestName, otherSendersName, runManifestName, senderCoverManifestName } from './blob-layout';
+import {
+  PRODUCTIONS_PREFIX,
+  productionIdOfFolder,
+  executionManifestsPrefix,
+  jobManifestName,
+  otherSendersName,
+  runManifestName,
+  senderCoverManifestName,
+} from './blob-layout';
 import { statusOf } from '../model/errors';
 
 /**
@@ -124,4 +132,16 @@ export async function readOtherSenders(container: ArchiveContainer, runId: strin
   if (!bytes) return [];
   const ids: unknown = JSON.parse(bytes.toString('utf8'));
   return Array.isArray(ids) ? ids.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The ids of every production folder under `productions/` (a listing of one level, not of their files). */
+export async function* listProductionIds(container: ArchiveContainer, signal?: AbortSignal): AsyncGenerator<string> {
+  for await (const item of container.listBlobsByHierarchy('/', {
+    prefix: PRODUCTIONS_PREFIX,
+    ...(signal ? { abortSignal: signal } : {}),
+  })) {
+    if (item.kind !== 'prefix') continue;
+    const id = productionIdOfFolder(item.name);
+    if (id !== undefined) yield id;
+  }
 }

@@ -3,6 +3,7 @@
 // versions already archived. The manifests, written before every write, still say what each wrote,
 // so the job row, run.json and the report count what the archive holds.
 import type { ArchiveContainer } from '../archive/archive-container';
+import { QUARANTINE_PREFIX } from '../archive/blob-layout';
 import { readExecutionManifests } from '../archive/run-files';
 import type { Entity } from '../model/entity';
 import type { JobCounts } from '../model/job';
@@ -30,7 +31,7 @@ export async function countsFromManifests(
   for (const [name, b] of written) {
     counts.blobs++;
     counts.bytes += b.bytes;
-    if (name.startsWith('quarantine/')) counts.quarantined++;
+    if (name.startsWith(QUARANTINE_PREFIX)) counts.quarantined++;
     else if (name.endsWith('.jsonl.gz')) counts.messages += b.lines;
   }
   return counts;

@@ -101,12 +101,12 @@ describe('the CLI in the audit trail', () => {
     const abort = new AbortController();
     let url: string | undefined;
     const served = new Promise<string>((resolve) => {
-      void cli(h.env, ['serve', '--port', '0'], abort.signal, (text) => {
+      void cli(h.env, ['serve'], abort.signal, (text) => {
         const m = /(http:\/\/\S+\/\S*)/.exec(text);
         if (m && !url) resolve((url = m[1]!));
       });
     });
-    const home = await fetch(await served);
+    const home = await openServed(await served);
     expect(home.status).toBe(200);
     await home.text();
     abort.abort();
@@ -172,14 +172,23 @@ describe('the CLI in the audit trail', () => {
     // serve keeps running, but refuses each page it cannot record.
     const abort = new AbortController();
     const served = new Promise<string>((resolve) => {
-      void cli(env, ['serve', '--port', '0'], abort.signal, (text) => {
+      void cli(env, ['serve'], abort.signal, (text) => {
         const m = /(http:\/\/\S+\/\S*)/.exec(text);
         if (m) resolve(m[1]!);
       });
     });
-    const home = await fetch(await served);
+    const home = await openServed(await served);
     expect(home.status).toBe(503);
     expect(await home.text()).toContain('could not be recorded in the audit trail');
     abort.abort();
   });
 });
+
+/** Opens serve's one-time address as a browser does: its 303 sets the cookie the page then needs. */
+async function openServed(url: string): Promise<Response> {
+  const first = await fetch(url, { redirect: 'manual' });
+  const cookie = first.headers.get('set-cookie')?.split(';')[0];
+  const location = first.headers.get('location');
+  if (first.status !== 303 || !cookie || !location) return first;
+  return fetch(new URL(location, url), { headers: { cookie } });
+}

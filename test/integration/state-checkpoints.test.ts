@@ -111,6 +111,17 @@ describe('CheckpointStore', () => {
     expect(cp?.freshWatermarkMs).toBeUndefined();
   });
 
+  it('keeps an open read of 400,000 characters, and a shorter one after it leaves no tail (issue 20, defect 8)', async () => {
+    const entity: Entity = { kind: 'user', id: 'big-read' };
+    const long = JSON.stringify({ links: 'x'.repeat(400_000) });
+    await store.advance(entity, { freshWatermarkMs: 1 }, 0, { readState: long });
+    expect((await store.get(entity))?.readState).toBe(long);
+    await store.advance(entity, {}, 0, { readState: '{"short":true}' });
+    expect((await store.get(entity))?.readState).toBe('{"short":true}');
+    await store.advance(entity, {}, 0, { readState: null });
+    expect((await store.get(entity))?.readState).toBeUndefined();
+  });
+
   it('keeps hostile ids apart and lists every checkpoint with its real id', async () => {
     const ids = ['a/b', 'a\\b', '#?', 'A', 'a', '19:x@thread.v2', '\u0001'];
     for (const [i, id] of ids.entries()) await store.advance({ kind: 'user', id }, { freshWatermarkMs: T0 + i }, i);

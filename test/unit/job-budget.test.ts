@@ -2,7 +2,14 @@
 // the queue messages that carry a continuation or a run's planning.
 import { describe, expect, it } from 'vitest';
 import { laterResume, PROGRESS_EVERY_MS, ReadPacer, STOP_SHARE } from '../../src/export/job-budget';
-import { loadOpenRead, MAX_STORED_READ_CHARS, splitAtSample, stepsFingerprint, storeOpenRead } from '../../src/export/open-read';
+import {
+  loadOpenRead,
+  MAX_LINK_CHARS,
+  MAX_STORED_READ_CHARS,
+  splitAtSample,
+  stepsFingerprint,
+  storeOpenRead,
+} from '../../src/export/open-read';
 import type { OpenRead } from '../../src/model/window';
 import { decodeQueueMessage, encodeJobMessage, InvalidJobMessageError, type QueueMessage } from '../../src/app/job-message';
 import { DAY, HOUR } from '../../src/time';
@@ -82,7 +89,7 @@ describe('open reads', () => {
     expect(parts[1]!.fromMs - parts[0]!.fromMs).toBe(parts[2]!.fromMs - parts[1]!.fromMs);
   });
 
-  it('store and load round-trip; junk, foreign parts and oversized links are no state or lose their links', () => {
+  it('store and load round-trip; junk and foreign parts are no state', () => {
     const read: OpenRead = {
       pass: 'settle',
       ...window,
@@ -93,10 +100,47 @@ describe('open reads', () => {
     expect(loadOpenRead(storeOpenRead(read))).toEqual(read);
     expect(loadOpenRead('{"pass":"settle"')).toBeUndefined();
     expect(loadOpenRead(JSON.stringify({ ...read, parts: [{ fromMs: window.fromMs - 1, toMs: window.toMs }] }))).toBeUndefined();
-    const many = { ...read, parts: Array.from({ length: 8 }, () => ({ ...window, nextLink: `https://g/${'x'.repeat(5000)}` })) };
-    const stored = storeOpenRead(many);
+  });
+
+  // Issue 20, defect 8: 64 parts with long sender-filter links must all keep their links (the old form
+  // dropped every link above 30,000 characters, so each continuation restarted every part).
+  const parts = (n: number, linkChars: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      fromMs: window.fromMs + i * HOUR,
+      toMs: window.fromMs + (i + 1) * HOUR,
+      nextLink: `https://graph.example/v1.0/users/u/chats/getAllMessages?$filter=${'x'.repeat(linkChars)}&$skiptoken=${i}`,
+    }));
+  const wide = (n: number, linkChars: number): OpenRead => ({
+    pass: 'settle',
+    fromMs: window.fromMs,
+    toMs: window.fromMs + n * HOUR,
+    step: 0,
+    steps: stepsFingerprint([undefined]),
+    parts: parts(n, linkChars),
+  });
+
+  it('keeps every link of many parts with long links (issue 20, defect 8)', () => {
+    const read = wide(64, 6000);
+    const stored = storeOpenRead(read);
+    expect(stored.length).toBeGreaterThan(300_000);
     expect(stored.length).toBeLessThanOrEqual(MAX_STORED_READ_CHARS);
-    expect(loadOpenRead(stored)!.parts.every((p) => p.nextLink === undefined)).toBe(true);
+    expect(loadOpenRead(stored)).toEqual(read);
+  });
+
+  it('a state too large loses the longest links only; one unusable link costs only its own part', () => {
+    const read = wide(64, 8000);
+    read.parts[3]!.nextLink = `https://graph.example/${'y'.repeat(20_000)}`;
+    const loaded = loadOpenRead(storeOpenRead(read))!;
+    expect(loaded.parts).toHaveLength(64);
+    const kept = loaded.parts.filter((p) => p.nextLink !== undefined).length;
+    expect(kept).toBeGreaterThan(40);
+    expect(loaded.parts[3]!.nextLink).toBeUndefined();
+    // A link longer than any Graph writes, stored by an older version: that part restarts, the others go on.
+    const odd = { ...wide(2, 10), parts: [...wide(2, 10).parts] };
+    odd.parts[0] = { ...odd.parts[0]!, nextLink: 'z'.repeat(MAX_LINK_CHARS + 1) };
+    const back = loadOpenRead(JSON.stringify(odd))!;
+    expect(back.parts[0]!.nextLink).toBeUndefined();
+    expect(back.parts[1]!.nextLink).toBe(odd.parts[1]!.nextLink);
   });
 });
 
