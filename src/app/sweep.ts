@@ -3,11 +3,12 @@
 // running, and finishes what nobody else will:
 // - a run still 'planning' whose planning message is overdue (it was never sent, or it was lost) gets
 //   it again; one that has not got past planning in a day fails, with why;
-// - a run whose jobs have all ended is closed (its last worker died before closing it), and follow-ups
-//   that were claimed but never all sent are sent;
+// - a run whose jobs have all ended is closed (its last worker died before closing it), follow-ups
+//   that were claimed but never all sent are sent, and a run finished in the last day gets its run.json
+//   if its closer died before writing it;
 // - a run still open a week after it started fails, naming how many jobs never ended;
 // - a production whose worker stopped fails with why; one whose message was never sent gets it.
-import { failRun } from '../export/run-close';
+import { ensureRunManifest, failRun } from '../export/run-close';
 import type { Logger } from '../log';
 import type { RunRecord } from '../state/run-store';
 import { DAY, MINUTE } from '../time';
@@ -52,7 +53,12 @@ export async function sweepStuck(ctx: AppContext, log: Logger): Promise<SweepRep
   // Runs older than the give-up age have been failed by an earlier sweep: only the last days are read.
   const runs = await ctx.deps.runs.listRuns({ startedSinceMs: now - RUN_GIVE_UP_MS - DAY });
   for (const run of runs) {
-    if (run.finishedAtMs !== undefined) continue;
+    if (run.finishedAtMs !== undefined) {
+      // A closer that died between its close and run.json: whoever redelivers its message writes it;
+      // the sweep's own close has no message, so the last day's finished runs are checked here.
+      if (now - run.finishedAtMs < DAY) await ensureRunManifest(ctx.deps, run, log).catch(() => undefined);
+      continue;
+    }
     report.runsLooked++;
     try {
       await sweepRun(ctx, run, now, log, report);
