@@ -368,4 +368,88 @@ describe('run lifecycle defects (issue 20)', () => {
       await worker.proxy.close();
     }
   });
+
+  it("defect 13: a worker that lost its lease on the job's last attempt records nothing; the new holder's result stands", async () => {
+    const env = freshEnv(base, 'def13');
+    const { queue } = hostQueues(env);
+    const planner = await startHostWorker(env);
+    const policy = { maxAttempts: 1 };
+    const stale = await startHostWorker(env, { policy });
+    const holder = await startHostWorker(env, { policy });
+    try {
+      await fireDailyTimer(planner, scheduledMs);
+      const plan = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0]!;
+      await deliverTo(planner, queue, plan);
+      const job = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0]!;
+      const entity = (decode(job.messageText) as { entity: { kind: string; id: string } }).entity;
+      const container = (await depsOf(env)).container;
+      // The stale worker's first renewal (before its first blob write) finds its lease broken and taken:
+      // the host gave the message to another worker, which now holds the entity and waits.
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((r) => (release = r));
+      let holderStarted: Promise<void> | undefined;
+      let running = false;
+      let holderAcquired = false;
+      holder.proxy.setGate(async (op): Promise<'forward'> => {
+        if (holderAcquired) await held;
+        if (op.comp === 'lease') holderAcquired = true;
+        return 'forward';
+      });
+      stale.proxy.setGate(async (op): Promise<'forward'> => {
+        if (op.service === 'table' && ['PUT', 'PATCH', 'MERGE'].includes(op.method) && /Jobs\(/.test(op.resource)) running = true;
+        else if (running && op.comp === 'lease' && op.resource.includes('/locks/') && !holderStarted) {
+          await container
+            .getBlobClient(op.resource.slice(op.resource.indexOf('/') + 1))
+            .getBlobLeaseClient()
+            .breakLease(0);
+          holderStarted = handleOn(holder, job.messageText, 2);
+          while (!holderAcquired) await new Promise((r) => setTimeout(r, 10));
+        }
+        return 'forward';
+      });
+      await deliverTo(stale, queue, job);
+      const afterStale = await (await depsOf(env)).runs.getJob(runId, { kind: entity.kind as 'user', id: entity.id });
+      expect(afterStale?.status).toBe('running');
+      release();
+      await holderStarted;
+      await drainOn(planner, env);
+      const row = await (await depsOf(env)).runs.getJob(runId, { kind: entity.kind as 'user', id: entity.id });
+      expect(row?.status, row?.error?.message).toBe('done');
+      const run = await (await depsOf(env)).runs.getRun(runId);
+      expect(run?.status, run?.error).toBe('succeeded');
+    } finally {
+      for (const w of [planner, stale, holder]) await w.proxy.close();
+    }
+  });
+
+  it('defect 7: a follow-up longer than the job budget continues from its progress instead of running on', async () =>
+    withUnlicensed(async () => {
+      const env = freshEnv({ ...senderBase, EXPORT_JOB_BUDGET: 'PT1S', GRAPH_PAGE_SIZE: '1' }, 'def7');
+      const { queue } = hostQueues(env);
+      const covers: string[] = [];
+      const worker = await startHostWorker(env);
+      try {
+        await fireDailyTimer(worker, scheduledMs);
+        // The jobs run at full speed; the follow-ups meet a slow Graph, so each needs more than its budget.
+        for (;;) {
+          const m = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0];
+          if (!m) break;
+          const text = Buffer.from(m.messageText, 'base64').toString('utf8');
+          if (/"type":"cover"/.test(text)) {
+            covers.push(text);
+            emulator.setFaults({ latencyMs: 900 });
+          }
+          await deliverTo(worker, queue, m);
+        }
+      } finally {
+        emulator.setFaults({ latencyMs: 0 });
+        await worker.proxy.close();
+      }
+      const sent = covers.map((c) => JSON.parse(c) as { entity: { id: string } });
+      const readers = new Set(sent.map((c) => c.entity.id));
+      // At least one follow-up sent itself again (its budget ran out), and nothing was lost.
+      expect(readers.size).toBeGreaterThan(0);
+      expect(sent.length).toBeGreaterThan(readers.size);
+      expect(await problems(env, senderRef)).toEqual([]);
+    }));
 });
