@@ -4,7 +4,18 @@ import type { TableClient, TableEntityResult } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity, EntityKind } from '../model/entity';
 import { systemClock, type Clock } from '../time';
-import { backoff, bounded, defined, instantIn, instantOut, joinProperty, numberIn, splitProperty, stringIn } from './table-values';
+import {
+  backoff,
+  bounded,
+  defined,
+  instantIn,
+  instantOut,
+  joinProperty,
+  numberIn,
+  splitProperty,
+  stringIn,
+  ensureTable,
+} from './table-values';
 import { statusOf } from '../model/errors';
 
 /** True when the checkpoint records progress (a watermark), not only the outcome of a run. */
@@ -106,11 +117,7 @@ export class CheckpointStore {
 
   /** Creates the table if it does not exist. */
   async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-    }
+    await ensureTable(this.table);
   }
 
   private async read(entity: Entity): Promise<TableEntityResult<Record<string, unknown>> | undefined> {

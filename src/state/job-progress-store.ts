@@ -7,7 +7,7 @@ import type { TableClient } from '@azure/data-tables';
 import { encodeIdSegment } from '../archive/blob-layout';
 import type { Entity } from '../model/entity';
 import { statusOf } from '../model/errors';
-import { defined, instantIn, instantOut, joinProperty, numberIn, splitProperty } from './table-values';
+import { defined, instantIn, instantOut, joinProperty, numberIn, splitProperty, ensureTable } from './table-values';
 
 /** The progress table of a deployment (beside the tables of state/run-store.ts). */
 export function progressTableName(prefix: string): string {
@@ -28,11 +28,7 @@ export class JobProgressStore {
   constructor(private readonly table: TableClient) {}
 
   async ensure(): Promise<void> {
-    try {
-      await this.table.createTable();
-    } catch (err) {
-      if (statusOf(err) !== 409) throw err;
-    }
+    await ensureTable(this.table);
   }
 
   async get(runId: string, entity: Entity, opts: { cover?: boolean } = {}): Promise<RecordedProgress | undefined> {

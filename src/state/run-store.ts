@@ -6,7 +6,7 @@ import { ENTITY_KINDS, type Entity, type EntityKind } from '../model/entity';
 import type { JobCounts, JobError, JobStatus } from '../model/job';
 import { emptyCounts } from '../model/job';
 import type { Window } from '../model/window';
-import { bounded, defined, instantIn, instantOut, numberIn, stringIn } from './table-values';
+import { bounded, defined, instantIn, instantOut, numberIn, stringIn, ensureTable } from './table-values';
 import { statusOf } from '../model/errors';
 
 export type RunKind = 'daily' | 'backfill';
@@ -301,13 +301,7 @@ export class RunStore {
 
   /** Creates both tables if they do not exist. */
   async ensure(): Promise<void> {
-    for (const table of [this.runs, this.jobs]) {
-      try {
-        await table.createTable();
-      } catch (err) {
-        if (statusOf(err) !== 409) throw err;
-      }
-    }
+    for (const table of [this.runs, this.jobs]) await ensureTable(table);
   }
 
   /** Creates the run row; a second call with the same runId returns the stored run with created=false. */

@@ -1,4 +1,6 @@
 // Small helpers shared by the Table Storage stores: bounded strings, ISO instants.
+import type { TableClient } from '@azure/data-tables';
+import { statusOf } from '../model/errors';
 import { iso } from '../time';
 
 /** Table strings are limited to 64 KiB (32K UTF-16 units); messages are cut well below that. */
@@ -67,4 +69,18 @@ export function joinProperty(row: Record<string, unknown>, name: string): string
     text += part;
   }
   return text === '' ? undefined : text;
+}
+
+/**
+ * Creates a table unless it exists. A 403 is an identity allowed to read the table but not to create
+ * it (the read-only operator role of infra/, docs/security.md): it is left to the first read, which
+ * says plainly if the table is not there.
+ */
+export async function ensureTable(table: TableClient): Promise<void> {
+  try {
+    await table.createTable();
+  } catch (err) {
+    const status = statusOf(err);
+    if (status !== 409 && status !== 403) throw err;
+  }
 }
