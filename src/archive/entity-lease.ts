@@ -41,6 +41,8 @@ export class EntityLease {
   /** When the last successful renewal (or the acquisition) was sent: the lease runs at least durationSec from then. */
   private lastRenewedMs: number;
   private released = false;
+  /** A blob write needs no renewal of its own while the last confirmed renewal is younger than this. */
+  private readonly writeFreshMs: number;
   private readonly lostController = new AbortController();
   /** The renewal in flight, shared by the timer and by fenced writes. */
   private renewing: Promise<void> | undefined;
@@ -55,6 +57,8 @@ export class EntityLease {
     private readonly tryTimeoutMs: number,
   ) {
     this.lastRenewedMs = sentAtMs;
+    // Half the period, and never more than the period less one renewal's time to answer (assertHeld's bound).
+    this.writeFreshMs = Math.min((durationSec * 1000) / 2, durationSec * 1000 - tryTimeoutMs);
     this.timer = setInterval(() => this.tick(), renewEveryMs);
     this.timer.unref();
   }
@@ -139,11 +143,9 @@ export class EntityLease {
   }
 
   /**
-   * The container as seen by the job that holds this lease: every blob write first confirms the lease
-   * with a renewal sent after the write was asked for, and fails with LeaseLostError if it is refused or
-   * unanswered. So once another worker has broken and taken the lease, this job writes not one more blob
-   * (a background renewal alone would leave up to a third of the period for writes after a takeover).
-   * Concurrent writes share one renewal. Reads pass through unchanged.
+   * The container as seen by the job that holds this lease: every blob write first checks that the lease
+   * is surely still ours (confirm()), and fails with LeaseLostError if it may not be. Reads pass through
+   * unchanged.
    */
   fence(container: ArchiveContainer): ArchiveContainer {
     const confirm = () => this.confirm();
@@ -170,12 +172,16 @@ export class EntityLease {
   }
 
   /**
-   * Resolves once a renewal sent after this call succeeded; rejects with LeaseLostError (and marks the
-   * lease lost) otherwise.
+   * Resolves when a write may go ahead (docs/design.md §8). At once while the last confirmed renewal was
+   * sent less than half the lease period ago: the lease then runs on the server for at least another
+   * half, so no other worker can take it before the write lands, and the write costs no storage call of
+   * its own. Past that (a renewal unanswered, a blocked event loop), only once a renewal sent after this
+   * call succeeded; it rejects with LeaseLostError (and marks the lease lost) when that renewal fails.
    */
   confirm(): Promise<void> {
     if (this.lost) return Promise.reject(this.lostController.signal.reason as Error);
     if (this.released) return Promise.reject(new LeaseLostError('released'));
+    if (Date.now() - this.lastRenewedMs < this.writeFreshMs) return Promise.resolve();
     if (!this.renewing) {
       const p = this.renewOnce().finally(() => {
         if (this.renewing === p) this.renewing = undefined;

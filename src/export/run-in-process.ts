@@ -35,6 +35,8 @@ export interface RunDeps extends ExportEntityDeps {
    * LEASE_SECONDS, so the CLI waits a little longer than that.
    */
   leaseWaitMs?: number;
+  /** The entity lease's length (default LEASE_SECONDS; 15 to 60). */
+  leaseSeconds?: number;
   now?: () => number;
 }
 
@@ -222,7 +224,7 @@ async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?
   let lease;
   try {
     lease = await acquireEntityLease(deps.container, entity, {
-      durationSec: LEASE_SECONDS,
+      durationSec: deps.leaseSeconds ?? LEASE_SECONDS,
       waitMs: deps.leaseWaitMs ?? 0,
       ...(signal ? { signal } : {}),
     });

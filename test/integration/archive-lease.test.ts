@@ -7,6 +7,7 @@ import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
+import { startStorageProxy } from '../../emulator/storage-proxy';
 import { writeJson } from '../../src/archive/batch-writer';
 import { blobExists } from '../../src/archive/batch-reader';
 
@@ -81,14 +82,16 @@ describe('EntityLease', () => {
     expect(await EntityLease.acquire(container, entity, { durationSec: 15 }).then((l) => l?.release().then(() => true))).toBe(true);
   });
 
-  it('a fenced write after another worker broke and took the lease is refused, and nothing is written', async () => {
+  it('a fenced write with no recent renewal, after another worker broke and took the lease, is refused, and nothing is written', async () => {
     const entity: Entity = { kind: 'user', id: 'fenced' };
-    // The background renewal alone would notice only at its next tick (an hour away here).
-    const lease = await EntityLease.acquire(container, entity, { durationSec: 15, renewEveryMs: 3_600_000 });
+    // The background renewal alone would notice only at its next tick (an hour away here). A renewal
+    // given 14.99 s to answer leaves a write 10 ms after the last confirmed renewal before it must renew.
+    const lease = await EntityLease.acquire(container, entity, { durationSec: 15, renewEveryMs: 3_600_000, tryTimeoutMs: 14_990 });
     const fenced = lease!.fence(container);
     await writeJson(fenced, `${entityPrefix(entity)}before.json`, { n: 1 });
     expect(lease?.lost).toBe(false);
 
+    await new Promise((r) => setTimeout(r, 20));
     await container.getBlobClient(lockBlobName(entity)).getBlobLeaseClient().breakLease(0);
     const thief = await EntityLease.acquire(container, entity, { durationSec: 15 });
     expect(thief).toBeDefined();
@@ -100,6 +103,32 @@ describe('EntityLease', () => {
     expect(await blobExists(fenced, `${entityPrefix(entity)}before.json`)).toBe(true);
     await lease?.release();
     await thief?.release();
+  });
+
+  it('costs a blob write no storage call of its own while the last renewal is recent (a time-bounded fence)', async () => {
+    const s = testStorage('lease-count');
+    const proxy = await startStorageProxy(s.connectionString);
+    try {
+      const counted = createStorageClients({
+        kind: 'connectionString',
+        connectionString: proxy.connectionString,
+      }).blobService.getContainerClient(container.containerName);
+      const entity: Entity = { kind: 'user', id: 'counted' };
+      // A 60 s lease renewed every 20 s: writes within 30 s of the last confirmed renewal need no renewal.
+      const lease = await EntityLease.acquire(counted, entity, { durationSec: 60 });
+      const fenced = lease!.fence(counted);
+      proxy.reset();
+      const writes = 12;
+      for (let i = 0; i < writes; i++) await writeJson(fenced, `${entityPrefix(entity)}b${i}.json`, { i });
+      const leaseCalls = proxy.operations.filter((op) => op.comp === 'lease').length;
+      const blobWrites = proxy.operations.filter((op) => op.method === 'PUT' && op.comp === undefined).length;
+      expect(blobWrites).toBe(writes);
+      // At most one background renewal can fall in a slow stretch; a renewal per write would be 12.
+      expect(leaseCalls).toBeLessThanOrEqual(1);
+      await lease?.release();
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe('when storage stops answering a renewal', () => {

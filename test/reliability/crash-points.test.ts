@@ -77,12 +77,13 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
     emulator = await startTestEmulator({
       tenant: {
         seed: 2026,
-        // Three members (in sender mode one without a licence) and a team: each kind of job, few operations.
-        users: 3,
+        // Two members (in sender mode one without a licence) and a team: each kind of job (a user's chats,
+        // a team's channels, sender mode's follow-up), more than one page and day, few operations.
+        users: 2,
         teams: 1,
         channelsPerTeam: 1,
-        oneOnOneChats: 2,
-        groupChats: 1,
+        oneOnOneChats: 1,
+        groupChats: 0,
         meetingChats: 0,
         messagesPerChat: 4,
         postsPerChannel: 2,
@@ -130,7 +131,7 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
       const keysOf = (snap: ArchiveSnapshot) => [...new Set(snap.lines.map((l) => l.slice(l.indexOf('|') + 1)))].sort();
       expect(keysOf(reference)).toEqual(keysOf(await snapshotArchive(c.container, c.checkpoints)));
     }
-    expect(reference.lines.length).toBeGreaterThan(10);
+    expect(reference.lines.length).toBeGreaterThan(5);
     const problems = await runInvariantProblems({
       container: deps.container,
       runs: deps.runs,
