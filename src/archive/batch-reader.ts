@@ -86,12 +86,12 @@ export async function blobExists(container: ArchiveContainer, name: string, sign
 
 /** A whole (small) blob, e.g. a manifest; undefined when there is none. */
 export async function readBlobBytes(container: ArchiveContainer, name: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-  try {
-    return await container.getBlobClient(name).downloadToBuffer(0, undefined, abortOpt(signal));
-  } catch (err) {
-    if (statusOf(err) === 404) return undefined;
-    throw err;
-  }
+  // One GET: downloadToBuffer without a length would first ask for the blob's properties (a HEAD).
+  const blob = await openBlobStream(container, name, signal);
+  if (!blob) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of blob.body) chunks.push(Buffer.from(chunk));
+  return Buffer.concat(chunks);
 }
 
 /** A blob's bytes as they download, with the content type recorded when it was written; undefined when there is none. */

@@ -122,9 +122,14 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   // and what the job has committed but not yet written to it. A window that wrote nothing defers its
   // watermark move to the job's last write: an idle entity costs one read and one write in all.
   let known: Checkpoint | undefined;
+  /** No checkpoint row when the job started: its first write creates one without reading first. */
+  let knownAbsent = false;
   let pending: { advance: Watermarks; added: number } = { advance: {}, added: 0 };
   try {
-    const chunks = await chunkSource(req, deps, (c) => (known = c));
+    const chunks = await chunkSource(req, deps, (c) => {
+      known = c;
+      knownAbsent = c === undefined;
+    });
     for (let chunk = chunks.next(); chunk; chunk = chunks.next()) {
       signal?.throwIfAborted();
       const blobsBefore = manifest.blobCount;
@@ -187,10 +192,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
     const nothingToClear = readState === null && known?.readState === undefined;
     known = await deps.checkpoints.advance(entity, pending.advance, pending.added, {
       known,
+      knownAbsent,
       ...(nothingToClear ? {} : { readState }),
       ...(result ? { result } : {}),
     });
     pending = { advance: {}, added: 0 };
+    knownAbsent = false;
   }
 
   /** Records an unfinished window read, once everything read so far is durable. */

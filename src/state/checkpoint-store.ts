@@ -43,6 +43,8 @@ export interface Checkpoint {
 export interface AdvanceOptions {
   /** The row as the caller last read or wrote it (with its ETag); on a conflict the row is re-read. */
   known?: Checkpoint | undefined;
+  /** The caller read no row (a first export): the first attempt creates it without reading again. */
+  knownAbsent?: boolean | undefined;
   /** Records an unfinished read (string) or clears it (null); undefined leaves it. */
   readState?: string | null | undefined;
   /** A job's final write also records its result (as recordResult does), saving a write per job. */
@@ -167,8 +169,10 @@ export class CheckpointStore {
     // With the caller's ETag and values the first attempt is a single write (an idle entity's job costs
     // one read and one write in all, docs/design.md §4); a conflict falls back to read, merge, write.
     let known = opts.known?.etag !== undefined ? opts.known : undefined;
+    let absent = known === undefined && opts.knownAbsent === true;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const row = known ? undefined : await this.read(entity);
+      const row = known || absent ? undefined : await this.read(entity);
+      absent = false;
       const current: Checkpoint | undefined = known ?? (row ? fromRow(row) : undefined);
       known = undefined;
       const nowMs = this.clock.now();
