@@ -182,13 +182,7 @@ export class EntityLease {
     if (this.lost) return Promise.reject(this.lostController.signal.reason as Error);
     if (this.released) return Promise.reject(new LeaseLostError('released'));
     if (Date.now() - this.lastRenewedMs < this.writeFreshMs) return Promise.resolve();
-    if (!this.renewing) {
-      const p = this.renewOnce().finally(() => {
-        if (this.renewing === p) this.renewing = undefined;
-      });
-      this.renewing = p;
-      return p;
-    }
+    if (!this.renewing) return this.startRenewal();
     // The renewal in flight may have been sent before a takeover this write must not miss: queue one more.
     this.renewingNext ??= this.renewing
       .catch(() => undefined)
@@ -207,7 +201,16 @@ export class EntityLease {
       this.markLost('no renewal confirmed within the lease period');
       return;
     }
-    if (!this.renewing) this.confirm().catch(() => undefined);
+    // Always a renewal, never confirm()'s shortcut: the timer is what keeps the lease alive on the server.
+    if (!this.renewing) this.startRenewal().catch(() => undefined);
+  }
+
+  private startRenewal(): Promise<void> {
+    const p = this.renewOnce().finally(() => {
+      if (this.renewing === p) this.renewing = undefined;
+    });
+    this.renewing = p;
+    return p;
   }
 
   private async renewOnce(): Promise<void> {

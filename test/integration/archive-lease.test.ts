@@ -82,6 +82,18 @@ describe('EntityLease', () => {
     expect(await EntityLease.acquire(container, entity, { durationSec: 15 }).then((l) => l?.release().then(() => true))).toBe(true);
   });
 
+  it('keeps the lease past two thirds of its period with the default renewal timing', async () => {
+    // A renewal timer that took confirm()'s shortcut (no renewal while the last one is "fresh") let the
+    // lease age to its stop bound, so every job longer than two thirds of the lease lost it.
+    const entity: Entity = { kind: 'user', id: 'long-job' };
+    const lease = await EntityLease.acquire(container, entity, { durationSec: 15 });
+    await new Promise((r) => setTimeout(r, 11_000));
+    expect(lease?.lost).toBe(false);
+    expect(() => lease?.assertHeld()).not.toThrow();
+    expect((await container.getBlobClient(lockBlobName(entity)).getProperties()).leaseState).toBe('leased');
+    await lease?.release();
+  }, 30_000);
+
   it('a fenced write with no recent renewal, after another worker broke and took the lease, is refused, and nothing is written', async () => {
     const entity: Entity = { kind: 'user', id: 'fenced' };
     // The background renewal alone would notice only at its next tick (an hour away here). A renewal
