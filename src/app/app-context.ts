@@ -19,6 +19,8 @@ export interface JobPolicy {
   busyDelaySec: number;
   /** Job rows written and messages sent in parallel while a run is enqueued. */
   enqueueConcurrency: number;
+  /** The entity lease's period (15–60 s): a worker that stops renewing frees its entity this long after. */
+  leaseSeconds: number;
 }
 
 export const DEFAULT_JOB_POLICY: JobPolicy = {
@@ -27,6 +29,7 @@ export const DEFAULT_JOB_POLICY: JobPolicy = {
   maxDelaySec: 3600,
   busyDelaySec: 120,
   enqueueConcurrency: 16,
+  leaseSeconds: 60,
 };
 
 /** Backoff before attempt n+1 after attempt n failed: base · 2^(n−1), capped (1, 2, 4 … minutes). */

@@ -49,7 +49,7 @@ export async function runJobMessage(ctx: AppContext, item: unknown, log: Logger,
 
   // The worker holds the entity lease (exportEntity never takes one), so reading and writing the job row
   // below cannot race another worker running the same job.
-  const lease = await EntityLease.acquire(deps.container, entity, signal ? { signal } : {});
+  const lease = await EntityLease.acquire(deps.container, entity, { durationSec: policy.leaseSeconds, ...(signal ? { signal } : {}) });
   if (!lease) {
     // Another worker exports this entity (a duplicate delivery, or another run's job): try again later.
     // Not counted as an attempt, and the job row is left to the worker that holds the lease.

@@ -374,7 +374,8 @@ describe('run lifecycle defects (issue 20)', () => {
     const { queue } = hostQueues(env);
     const planner = await startHostWorker(env);
     const policy = { maxAttempts: 1 };
-    const stale = await startHostWorker(env, { policy });
+    // A 15 s lease: the stale worker's renewal timer fires every 5 s.
+    const stale = await startHostWorker(env, { policy: { ...policy, leaseSeconds: 15 } });
     const holder = await startHostWorker(env, { policy });
     try {
       await fireDailyTimer(planner, scheduledMs);
@@ -383,8 +384,10 @@ describe('run lifecycle defects (issue 20)', () => {
       const job = (await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 300 })).receivedMessageItems[0]!;
       const entity = (decode(job.messageText) as { entity: { kind: string; id: string } }).entity;
       const container = (await depsOf(env)).container;
-      // The stale worker's first renewal (before its first blob write) finds its lease broken and taken:
-      // the host gave the message to another worker, which now holds the entity and waits.
+      // The stale worker's first renewal after it started the job finds its lease broken and taken: the
+      // host gave the message to another worker, which now holds the entity and waits. Until that
+      // renewal, the stale worker's storage calls wait (reads and table writes alike, each already past
+      // its fence), as a worker whose calls hang while its lease runs out does.
       let release: () => void = () => undefined;
       const held = new Promise<void>((r) => (release = r));
       let holderStarted: Promise<void> | undefined;
@@ -404,7 +407,7 @@ describe('run lifecycle defects (issue 20)', () => {
             .breakLease(0);
           holderStarted = handleOn(holder, job.messageText, 2);
           while (!holderAcquired) await new Promise((r) => setTimeout(r, 10));
-        }
+        } else if (running) while (!holderAcquired) await new Promise((r) => setTimeout(r, 10));
         return 'forward';
       });
       await deliverTo(stale, queue, job);
