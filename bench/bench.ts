@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAzurite } from '../emulator/azurite-process';
+import { startStorageProxy, type StorageProxy } from '../emulator/storage-proxy';
 import { DAY, HOUR, iso } from '../src/time';
 import {
   productEnvFor,
@@ -32,7 +33,6 @@ import {
 } from './profiles';
 import { formatReport, GENERATED_SECTIONS, type EntityCost, type ScenarioReport } from './report';
 import { RESULT_PREFIX, type ScenarioInput, type ScenarioResult } from './scenario';
-import { startStorageProxy, type StorageProxy } from './storage-proxy';
 
 export interface BenchOptions {
   profiles: Set<ProfileName>;
@@ -299,7 +299,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   let proxy: StorageProxy | undefined;
   try {
     if (spec.storage) {
-      proxy = await startStorageProxy(azurite, { latencyMs: spec.storage.latencyMs });
+      proxy = await startStorageProxy(azurite.connectionString, { latencyMs: spec.storage.latencyMs, keepLog: false });
       if (spec.storage.pinAzurite && azuritePid !== undefined) {
         const pinned = spawnSync('taskset', ['-pc', '1', String(azuritePid)], { encoding: 'utf8' });
         log(
@@ -420,7 +420,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
         );
     return report;
   } finally {
-    await Promise.all([emulator.stop(), azurite.stop(), proxy?.stop()]);
+    await Promise.all([emulator.stop(), azurite.stop(), proxy?.close()]);
   }
 }
 

@@ -1,7 +1,7 @@
 // The Functions app at scale (issue 13; docs/functions.md §3): a backfill of N planned entities through
 // the real handlers (POST /api/backfills, then exportWorker for the planning message and every job),
 // against Azurite in memory and the Graph emulator with a tenant of N users and no messages. Every
-// Table, Queue and Blob Storage request goes through a counting proxy (bench/counting-proxy.ts), so
+// Table, Queue and Blob Storage request goes through the storage proxy (emulator/storage-proxy.ts), so
 // the figures are the storage operations actually made. Measures, per N: the HTTP answer (time and
 // operations), planning and enqueueing N entities, and storage operations per finished job at the
 // start and at the end of the run (they must not grow with N), with the run row's ETag conflicts.
@@ -15,14 +15,23 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import type { QueueClient } from '@azure/storage-queue';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { startEmulator, trustCertificateInProcess } from '../emulator';
-import { azuriteConnectionString, startAzurite } from '../emulator/azurite-process';
+import { startAzurite } from '../emulator/azurite-process';
 import { emulatorEnv } from '../emulator/emulator-env';
+import {
+  addStorageCounts,
+  copyStorageCounts,
+  diffStorageCounts,
+  emptyStorageCounts,
+  startStorageProxy,
+  type StorageCounts,
+  type StorageProxy,
+  type StorageService,
+} from '../emulator/storage-proxy';
 import { createExportWorkerHandler } from '../functions/export-worker';
 import { createStartBackfillHandler } from '../functions/start-backfill';
 import { buildAppContext, type AppContext } from '../src/app/app-context';
 import { silentLogger } from '../src/log';
 import { DAY, HOUR, iso } from '../src/time';
-import { diffCounts, startCountingProxy, type CountingProxy, type OpCounts } from './counting-proxy';
 
 export interface ScaleOptions {
   entities: number[];
@@ -54,11 +63,7 @@ export function parseScaleArgs(argv: readonly string[]): ScaleOptions {
 }
 
 /** Storage operations of one stretch of the run, by service. */
-export interface Ops {
-  table: OpCounts;
-  queue: OpCounts;
-  blob: OpCounts;
-}
+export type Ops = Record<StorageService, StorageCounts>;
 
 export interface Stretch {
   jobs: number;
@@ -82,37 +87,11 @@ export interface ScaleResult {
   jobsMs: number;
 }
 
-interface Proxies {
-  table: CountingProxy;
-  queue: CountingProxy;
-  blob: CountingProxy;
-}
-
-const snapshot = (p: Proxies): Ops => ({ table: p.table.snapshot(), queue: p.queue.snapshot(), blob: p.blob.snapshot() });
-const since = (p: Proxies, before: Ops): Ops => {
-  const now = snapshot(p);
-  return {
-    table: diffCounts(now.table, before.table),
-    queue: diffCounts(now.queue, before.queue),
-    blob: diffCounts(now.blob, before.blob),
-  };
-};
-const addOps = (a: Ops, b: Ops): Ops => {
-  const add = (x: OpCounts, y: OpCounts): OpCounts => {
-    const merge = (r: Record<string, number>, s: Record<string, number>) => {
-      const out = { ...r };
-      for (const [k, v] of Object.entries(s)) out[k] = (out[k] ?? 0) + v;
-      return out;
-    };
-    return { total: x.total + y.total, byOp: merge(x.byOp, y.byOp), failures: merge(x.failures, y.failures) };
-  };
-  return { table: add(a.table, b.table), queue: add(a.queue, b.queue), blob: add(a.blob, b.blob) };
-};
-const noOps = (): Ops => ({
-  table: { total: 0, byOp: {}, failures: {} },
-  queue: { total: 0, byOp: {}, failures: {} },
-  blob: { total: 0, byOp: {}, failures: {} },
-});
+const opsOf = (f: (service: StorageService) => StorageCounts): Ops => ({ table: f('table'), queue: f('queue'), blob: f('blob') });
+const snapshot = (p: StorageProxy): Ops => opsOf((s) => copyStorageCounts(p.counts(s)));
+const since = (p: StorageProxy, before: Ops): Ops => opsOf((s) => diffStorageCounts(p.counts(s), before[s]));
+const addOps = (a: Ops, b: Ops): Ops => opsOf((s) => addStorageCounts(a[s], b[s]));
+const noOps = (): Ops => opsOf(() => emptyStorageCounts());
 const sumStretch = (rounds: Stretch[]): Stretch =>
   rounds.reduce((acc, r) => ({ jobs: acc.jobs + r.jobs, ms: acc.ms + r.ms, ops: addOps(acc.ops, r.ops) }), {
     jobs: 0,
@@ -141,11 +120,8 @@ export async function measureScale(
 ): Promise<ScaleResult> {
   // A loaded machine can take a while to start Azurite.
   const azurite = await startAzurite({ timeoutMs: 180_000 });
-  const proxies: Proxies = {
-    table: await startCountingProxy(azurite.tableEndpoint),
-    queue: await startCountingProxy(azurite.queueEndpoint),
-    blob: await startCountingProxy(azurite.blobEndpoint),
-  };
+  // Counts only: no log of the operations, no counts by entity (copied every round, they would grow with N).
+  const proxy = await startStorageProxy(azurite.connectionString, { keepLog: false, byEntity: false });
   const now = Date.now();
   // N users and nothing else: every job asks Graph once and finds no data (every eighth user has no
   // mailbox and is skipped), so the storage work per job is the bookkeeping under measurement.
@@ -154,11 +130,7 @@ export async function measureScale(
     faults: { hostedContentRps: null },
   });
   trustCertificateInProcess(emulator.caCertPem);
-  const connectionString = azuriteConnectionString({
-    blobEndpoint: proxies.blob.endpoint,
-    queueEndpoint: proxies.queue.endpoint,
-    tableEndpoint: proxies.table.endpoint,
-  });
+  const connectionString = proxy.connectionString;
   const queueName = 'scale-jobs';
   try {
     const ctx: AppContext = await buildAppContext(
@@ -181,7 +153,7 @@ export async function measureScale(
     const queue: QueueClient = QueueServiceClient.fromConnectionString(connectionString).getQueueClient(queueName);
 
     // (c) POST /api/backfills for the whole tenant.
-    let before = snapshot(proxies);
+    let before = snapshot(proxy);
     let t0 = performance.now();
     const res = await startBackfill(
       new HttpRequest({
@@ -192,7 +164,7 @@ export async function measureScale(
       }),
       invocation('startBackfill'),
     );
-    const http = { ms: performance.now() - t0, status: res.status ?? 200, ops: since(proxies, before) };
+    const http = { ms: performance.now() - t0, status: res.status ?? 200, ops: since(proxy, before) };
     const runId = (res.jsonBody as { runId: string }).runId;
     progress(`N=${n}: POST /api/backfills answered ${http.status} in ${http.ms.toFixed(0)} ms`);
 
@@ -201,12 +173,12 @@ export async function measureScale(
       receivedMessageItems: [planMsg],
     } = await queue.receiveMessages({ numberOfMessages: 1, visibilityTimeout: 3600 });
     if (!planMsg) throw new Error('no planning message on the queue');
-    before = snapshot(proxies);
+    before = snapshot(proxy);
     t0 = performance.now();
     await worker(decode(planMsg.messageText), invocation('exportWorker', { dequeueCount: 1, id: planMsg.messageId }));
     await queue.deleteMessage(planMsg.messageId, planMsg.popReceipt);
     const planned = (await ctx.deps.runs.getRun(runId))?.planned ?? 0;
-    const plan = { ms: performance.now() - t0, planned, ops: since(proxies, before) };
+    const plan = { ms: performance.now() - t0, planned, ops: since(proxy, before) };
     progress(`N=${n}: planned and enqueued ${planned} entities in ${(plan.ms / 1000).toFixed(1)} s`);
 
     // (a) The jobs: the host's loop (receive, run up to `concurrency` at once, delete), in rounds.
@@ -218,7 +190,7 @@ export async function measureScale(
     for (;;) {
       if (jobsRun >= maxJobs) break;
       const want = Math.min(32, concurrency, maxJobs - jobsRun);
-      before = snapshot(proxies);
+      before = snapshot(proxy);
       t0 = performance.now();
       const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: want, visibilityTimeout: 600 });
       if (items.length === 0) break;
@@ -229,7 +201,7 @@ export async function measureScale(
         }),
       );
       jobsRun += items.length;
-      rounds.push({ jobs: items.length, ms: performance.now() - t0, ops: since(proxies, before) });
+      rounds.push({ jobs: items.length, ms: performance.now() - t0, ops: since(proxy, before) });
       if (closingRound === undefined && (await ctx.deps.runs.getRun(runId))?.finishedAtMs !== undefined) closingRound = rounds.length - 1;
       if (performance.now() - lastReport > 30_000) {
         lastReport = performance.now();
@@ -254,13 +226,13 @@ export async function measureScale(
     };
   } finally {
     await emulator.close();
-    for (const p of Object.values(proxies)) await p.stop();
+    await proxy.close();
     await azurite.stop();
   }
 }
 
 const perJob = (count: number, jobs: number) => (jobs > 0 ? (count / jobs).toFixed(2) : '-');
-const sumMatching = (c: OpCounts, re: RegExp) => Object.entries(c.failures).reduce((s, [k, v]) => (re.test(k) ? s + v : s), 0);
+const sumMatching = (c: StorageCounts, re: RegExp) => Object.entries(c.failures).reduce((s, [k, v]) => (re.test(k) ? s + v : s), 0);
 
 /** The Markdown lines of one N's figures (what bench/RESULTS.md quotes). */
 export function formatScale(r: ScaleResult): string[] {

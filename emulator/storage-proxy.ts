@@ -32,8 +32,11 @@ export type GateVerdict =
   | 'forward'
   /** Never forward it and never answer it: the worker that sent it is dead (its requests go nowhere). */
   | 'drop'
-  /** Answer with this HTTP status without forwarding (a failure the product sees, nothing reaches storage). */
-  | { status: number }
+  /**
+   * Answer with this HTTP status (and storage error code, `InjectedFault` by default) without forwarding:
+   * a failure the product sees, nothing reaches storage.
+   */
+  | { status: number; code?: string }
   /** Forward it, then answer the client with this status instead (applied, but the client sees a failure). */
   | { statusAfter: number };
 
@@ -57,7 +60,8 @@ export interface StorageProxy {
   connectionString: string;
   /** The operations seen since the last reset, in arrival order (with `keepLog`, the default). */
   readonly operations: readonly StorageOperation[];
-  counts(): StorageCounts;
+  /** The counts since the last reset, of every service or of one (live: copy them to keep them, see copyStorageCounts). */
+  counts(service?: StorageService): StorageCounts;
   reset(): void;
   setLatencyMs(ms: number): void;
   /** Hands every operation from now on to `gate` (undefined: forward everything). */
@@ -72,6 +76,8 @@ export interface StorageProxyOptions {
   gate?: StorageGate;
   /** Keep every operation (with its body) in `operations` (default true; the benchmark only counts). */
   keepLog?: boolean;
+  /** Count by entity id (default true; off for a run of many thousands of entities whose counts are copied often). */
+  byEntity?: boolean;
 }
 
 const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
@@ -81,25 +87,38 @@ export function emptyStorageCounts(): StorageCounts {
   return { total: 0, byService: { blob: 0, queue: 0, table: 0 }, byKind: {}, byOp: {}, byEntity: {}, failures: {} };
 }
 
-/** `after − before`, for counts taken around a piece of work. */
-export function diffStorageCounts(after: StorageCounts, before: StorageCounts): StorageCounts {
-  const sub = (a: Record<string, number>, b: Record<string, number>) => {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(a)) if (v - (b[k] ?? 0) !== 0) out[k] = v - (b[k] ?? 0);
+/** `a + sign × b`, key by key (keys whose count comes to 0 are left out). */
+function combineStorageCounts(a: StorageCounts, b: StorageCounts, sign: 1 | -1): StorageCounts {
+  const combine = (x: Record<string, number>, y: Record<string, number>) => {
+    const out: Record<string, number> = { ...x };
+    for (const [k, v] of Object.entries(y)) {
+      out[k] = (out[k] ?? 0) + sign * v;
+      if (out[k] === 0) delete out[k];
+    }
     return out;
   };
   return {
-    total: after.total - before.total,
+    total: a.total + sign * b.total,
     byService: {
-      blob: after.byService.blob - before.byService.blob,
-      queue: after.byService.queue - before.byService.queue,
-      table: after.byService.table - before.byService.table,
+      blob: a.byService.blob + sign * b.byService.blob,
+      queue: a.byService.queue + sign * b.byService.queue,
+      table: a.byService.table + sign * b.byService.table,
     },
-    byKind: sub(after.byKind, before.byKind),
-    byOp: sub(after.byOp, before.byOp),
-    byEntity: sub(after.byEntity, before.byEntity),
-    failures: sub(after.failures, before.failures),
+    byKind: combine(a.byKind, b.byKind),
+    byOp: combine(a.byOp, b.byOp),
+    byEntity: combine(a.byEntity, b.byEntity),
+    failures: combine(a.failures, b.failures),
   };
+}
+
+/** `after − before`, for counts taken around a piece of work. */
+export function diffStorageCounts(after: StorageCounts, before: StorageCounts): StorageCounts {
+  return combineStorageCounts(after, before, -1);
+}
+
+/** `a + b`, for stretches of work counted apart. */
+export function addStorageCounts(a: StorageCounts, b: StorageCounts): StorageCounts {
+  return combineStorageCounts(a, b, 1);
 }
 
 export function copyStorageCounts(c: StorageCounts): StorageCounts {
@@ -133,7 +152,14 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
   let gate = opts.gate;
   let answered: ((op: StorageOperation, status: number) => void) | undefined;
   const keepLog = opts.keepLog ?? true;
+  const countEntities = opts.byEntity ?? true;
+  // Every count goes to the whole proxy's counts and to its service's.
   let counts = emptyStorageCounts();
+  let perService: Record<StorageService, StorageCounts> = {
+    blob: emptyStorageCounts(),
+    queue: emptyStorageCounts(),
+    table: emptyStorageCounts(),
+  };
   let operations: StorageOperation[] = [];
   let seen = 0;
   // Idle sockets are dropped well before Azurite's own keep-alive timeout (5 s) closes them.
@@ -143,13 +169,20 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
   const dropped = new Set<ServerResponse>();
 
   const count = (op: StorageOperation) => {
-    counts.total++;
-    counts.byService[op.service]++;
     const kind = `${op.method} ${op.service}`;
-    counts.byKind[kind] = (counts.byKind[kind] ?? 0) + 1;
     const key = `${op.method} ${resourceOf(op.url)}`;
-    counts.byOp[key] = (counts.byOp[key] ?? 0) + 1;
-    for (const id of new Set(op.resource.toLowerCase().match(GUID) ?? [])) counts.byEntity[id] = (counts.byEntity[id] ?? 0) + 1;
+    const ids = countEntities ? new Set(op.resource.toLowerCase().match(GUID) ?? []) : [];
+    for (const c of [counts, perService[op.service]]) {
+      c.total++;
+      c.byService[op.service]++;
+      c.byKind[kind] = (c.byKind[kind] ?? 0) + 1;
+      c.byOp[key] = (c.byOp[key] ?? 0) + 1;
+      for (const id of ids) c.byEntity[id] = (c.byEntity[id] ?? 0) + 1;
+    }
+  };
+  const fail = (op: StorageOperation, status: number) => {
+    const key = `${status} ${op.method} ${resourceOf(op.url)}`;
+    for (const c of [counts, perService[op.service]]) c.failures[key] = (c.failures[key] ?? 0) + 1;
   };
 
   const listen = async (service: StorageService, upstream: URL): Promise<number> => {
@@ -160,10 +193,7 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
         (upRes) => {
           const status = statusAfter ?? upRes.statusCode ?? 502;
-          if (status >= 400) {
-            const key = `${status} ${op.method} ${resourceOf(op.url)}`;
-            counts.failures[key] = (counts.failures[key] ?? 0) + 1;
-          }
+          if (status >= 400) fail(op, status);
           if (statusAfter !== undefined) {
             upRes.resume();
             upRes.on('end', () => {
@@ -210,9 +240,8 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
             return;
           }
           if (typeof verdict === 'object' && 'status' in verdict) {
-            const key = `${verdict.status} ${op.method} ${resourceOf(op.url)}`;
-            counts.failures[key] = (counts.failures[key] ?? 0) + 1;
-            writeFault(res, op.service, verdict.status);
+            fail(op, verdict.status);
+            writeFault(res, op.service, verdict.status, verdict.code);
             return;
           }
           const after = typeof verdict === 'object' ? verdict.statusAfter : undefined;
@@ -256,9 +285,10 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
     get operations() {
       return operations;
     },
-    counts: () => counts,
+    counts: (service) => (service ? perService[service] : counts),
     reset: () => {
       counts = emptyStorageCounts();
+      perService = { blob: emptyStorageCounts(), queue: emptyStorageCounts(), table: emptyStorageCounts() };
       operations = [];
       seen = 0;
     },
@@ -289,13 +319,13 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
 }
 
 /** A storage-style error answer (XML for Blob and Queue, JSON for Table), so the SDKs parse it like a real one. */
-function writeFault(res: ServerResponse, service: StorageService, status: number): void {
+function writeFault(res: ServerResponse, service: StorageService, status: number, code = 'InjectedFault'): void {
   const message = `injected by the storage proxy (HTTP ${status})`;
   if (service === 'table') {
-    res.writeHead(status, { 'content-type': 'application/json;odata=minimalmetadata', 'x-ms-error-code': 'InjectedFault' });
-    res.end(JSON.stringify({ 'odata.error': { code: 'InjectedFault', message: { lang: 'en-US', value: message } } }));
+    res.writeHead(status, { 'content-type': 'application/json;odata=minimalmetadata', 'x-ms-error-code': code });
+    res.end(JSON.stringify({ 'odata.error': { code, message: { lang: 'en-US', value: message } } }));
     return;
   }
-  res.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': 'InjectedFault' });
-  res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>InjectedFault</Code><Message>${message}</Message></Error>`);
+  res.writeHead(status, { 'content-type': 'application/xml', 'x-ms-error-code': code });
+  res.end(`<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`);
 }

@@ -14,7 +14,7 @@ import { main } from '../../src/cli/main';
 import { entityLabel } from '../../src/model/entity';
 import type { Env } from '../../src/settings';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
-import { countingStorageProxy, type CountingStorageProxy, type StorageOperation } from '../support/counting-storage-proxy';
+import { startStorageProxy, type StorageOperation, type StorageProxy } from '../../emulator/storage-proxy';
 import { startHarness, type Harness } from '../support/harness';
 
 async function cli(env: Env, args: string[], signal?: AbortSignal, onOut?: (text: string) => void) {
@@ -36,7 +36,7 @@ const isAuditWrite = (op: StorageOperation) => op.service === 'blob' && op.metho
 
 describe('the CLI in the audit trail', () => {
   let h: Harness;
-  let refusing: CountingStorageProxy;
+  let refusing: StorageProxy;
   const now = Date.now();
   const me = { kind: 'os-user', name: userInfo().username, host: hostname() };
   let batch: string;
@@ -78,8 +78,11 @@ describe('the CLI in the audit trail', () => {
       content = c.name;
       break;
     }
-    // The same account behind a proxy that refuses every write under audit/: the trail cannot be written.
-    refusing = await countingStorageProxy(h.env.EXPORT_STORAGE as string, { refuse: isAuditWrite });
+    // The same account behind a proxy that refuses every write under audit/ (403, which the SDKs do not
+    // retry): the trail cannot be written.
+    refusing = await startStorageProxy(h.env.EXPORT_STORAGE as string, {
+      gate: (op) => (isAuditWrite(op) ? { status: 403, code: 'AuthorizationFailure' } : 'forward'),
+    });
   }, 240_000);
   afterAll(async () => {
     await refusing?.close();

@@ -4,7 +4,7 @@
 // of Azurite; the SDK clients run unchanged.
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { startHarness, type Harness } from '../support/harness';
-import { countingStorageProxy, type CountingStorageProxy } from '../support/counting-storage-proxy';
+import { startStorageProxy, type StorageProxy } from '../../emulator/storage-proxy';
 import { tableNames } from '../../src/state/run-store';
 import { DAY } from '../../src/time';
 
@@ -12,10 +12,10 @@ const nowMs = Date.now();
 
 describe('an idle entity in a daily run', () => {
   let h: Harness;
-  let proxy: CountingStorageProxy;
+  let proxy: StorageProxy;
 
   beforeAll(async () => {
-    proxy = await countingStorageProxy(inject('storageConnectionString'));
+    proxy = await startStorageProxy(inject('storageConnectionString'));
     h = await startHarness({
       label: 'idle-cost',
       // Every message is older than the first run's settle boundary, so the day after nothing is new.
