@@ -2,32 +2,128 @@
 // HTTP reader's `format=text`): time, conversation, sender, the body as plain text, attachments by
 // name, and what happened to the version (edited, deleted, reacted to, a system event).
 
+import { Tokenizer } from 'htmlparser2';
+
 type Json = Record<string, unknown>;
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+/**
+ * Elements whose text is code, not content: dropped with the element, here and in the viewer's
+ * sanitizer (src/viewer/sanitize.ts), so search finds what a page shows.
+ */
+export const NON_TEXT_TAGS: readonly string[] = [
+  'script',
+  'style',
+  'textarea',
+  'option',
+  'noscript',
+  'title',
+  'svg',
+  'math',
+  'template',
+  'iframe',
+  'object',
+];
+const SKIPPED = new Set(NON_TEXT_TAGS);
+const BLOCK_END = /^(p|div|li|h\d)$/;
+const WHITESPACE = /^\s*$/;
 
-/** HTML body → plain text: block tags become line breaks, mentions keep their text, images show as [image]. */
+/**
+ * HTML body → plain text: block tags become line breaks, mentions keep their text, images show as
+ * [image], custom emoji as their name. One pass of htmlparser2's tokenizer, with no element stack, so
+ * the time is linear in the body whatever its nesting, unclosed tags or quotes (docs/viewer.md).
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<(br|\/p|\/div|\/li|\/h\d)\b[^>]*>/gi, '\n')
-    .replace(/<li\b[^>]*>/gi, '• ')
-    .replace(/<img\b[^>]*>/gi, '[image]')
-    .replace(/<customemoji\b[^>]*alt="([^"]*)"[^>]*>/gi, '$1')
-    .replace(/<attachment\b[^>]*>\s*<\/attachment>/gi, '')
-    .replace(/<systemEventMessage\s*\/>/gi, '')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, code: string) => {
-      if (code.startsWith('#x') || code.startsWith('#X')) return safeChar(parseInt(code.slice(2), 16), whole);
-      if (code.startsWith('#')) return safeChar(parseInt(code.slice(1), 10), whole);
-      return ENTITIES[code.toLowerCase()] ?? whole;
-    })
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  const out: string[] = [];
+  let tag = '';
+  let attr = '';
+  let alt: string | undefined;
+  /** The non-text element being skipped, and how deep the same name nests inside it. */
+  let skip: string | undefined;
+  let skipDepth = 0;
+  /** Right after `<attachment …>`: whitespace there is the placeholder's, not the message's. */
+  let afterAttachment = false;
+  const emit = (text: string) => {
+    if (skip !== undefined) return;
+    if (afterAttachment && WHITESPACE.test(text)) return;
+    afterAttachment = false;
+    out.push(text);
+  };
+  const openTag = (selfClosing: boolean) => {
+    afterAttachment = false;
+    if (skip !== undefined) {
+      if (tag === skip && !selfClosing) skipDepth++;
+      return;
+    }
+    if (SKIPPED.has(tag)) {
+      if (!selfClosing) [skip, skipDepth] = [tag, 1];
+    } else if (tag === 'br') out.push('\n');
+    else if (tag === 'li') out.push('• ');
+    else if (tag === 'img') out.push('[image]');
+    else if (tag === 'customemoji') out.push(alt ?? '');
+    else if (tag === 'attachment') afterAttachment = !selfClosing;
+  };
+  const tokenizer = new Tokenizer(
+    { decodeEntities: true },
+    {
+      ontext: (start, end) => emit(html.slice(start, end)),
+      // A no-break space is a space in plain text (search, review platforms).
+      ontextentity: (cp) => emit(cp === 0xa0 ? ' ' : String.fromCodePoint(cp)),
+      onopentagname: (start, end) => {
+        tag = html.slice(start, end).toLowerCase();
+        alt = undefined;
+      },
+      onattribname: (start, end) => {
+        attr = html.slice(start, end).toLowerCase();
+        if (attr === 'alt' && tag === 'customemoji') alt = '';
+      },
+      onattribdata: (start, end) => {
+        if (attr === 'alt' && alt !== undefined) alt += html.slice(start, end);
+      },
+      onattribentity: (cp) => {
+        if (attr === 'alt' && alt !== undefined) alt += String.fromCodePoint(cp);
+      },
+      onattribend: () => {
+        attr = '';
+      },
+      onopentagend: () => openTag(false),
+      onselfclosingtag: () => openTag(true),
+      onclosetag: (start, end) => {
+        const name = html.slice(start, end).toLowerCase();
+        afterAttachment = false;
+        if (skip !== undefined) {
+          if (name === skip && --skipDepth === 0) skip = undefined;
+          return;
+        }
+        if (name === 'br' || BLOCK_END.test(name)) out.push('\n');
+      },
+      oncdata: () => undefined,
+      oncomment: () => undefined,
+      ondeclaration: () => undefined,
+      onprocessinginstruction: () => undefined,
+      onend: () => undefined,
+    },
+  );
+  tokenizer.write(html);
+  tokenizer.end();
+  return tidy(out.join(''));
 }
 
-function safeChar(code: number, fallback: string): string {
-  return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : fallback;
+/**
+ * Spaces and tabs before a line break go, at most one empty line in a row, no blank lines at either
+ * end: by hand, as a regular expression over a long run of spaces would backtrack.
+ */
+function tidy(text: string): string {
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  let empty = 0;
+  for (const [i, line] of lines.entries()) {
+    let end = line.length;
+    if (i < lines.length - 1) while (end > 0 && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
+    const l = end === line.length ? line : line.slice(0, end);
+    empty = l.length === 0 ? empty + 1 : 0;
+    if (empty <= 1) kept.push(l);
+  }
+  return kept.join('\n').trim();
 }
 
 function str(v: unknown): string | undefined {
