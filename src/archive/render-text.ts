@@ -126,6 +126,78 @@ function tidy(text: string): string {
   return kept.join('\n').trim();
 }
 
+/**
+ * Any JSON value as text for a reader, never throwing: an archived message is whatever Graph (or
+ * someone with write access to the archive) put there, and `String(v)` throws on an object whose
+ * `toString` is not a function (`{"toString":1}`).
+ */
+export function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v === null || v === undefined) return '';
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return '[value]';
+  }
+}
+
+/** Why rendering failed, in one short line (never throws). */
+export function problemOf(err: unknown): string {
+  let text: string;
+  try {
+    text = err instanceof Error ? `${err.name}: ${err.message}` : textOf(err);
+  } catch {
+    text = 'unknown error';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Most open elements a body may nest before it is laid out from its text (docs/viewer.md). */
+export const MAX_HTML_NESTING = 500;
+
+/**
+ * How deep the elements of a body nest (open tags less close tags, void and self-closing ones not
+ * counted), in one linear pass: parsers that keep an element stack slow down with the square of the
+ * depth, and no real message nests more than a few dozen deep.
+ */
+export function htmlNestingDepth(html: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let tag = '';
+  const tokenizer = new Tokenizer(
+    { decodeEntities: false },
+    {
+      onopentagname: (start, end) => {
+        tag = html.slice(start, end).toLowerCase();
+      },
+      onopentagend: () => {
+        if (!VOID.has(tag)) deepest = Math.max(deepest, ++depth);
+      },
+      onclosetag: () => {
+        if (depth > 0) depth--;
+      },
+      onselfclosingtag: () => undefined,
+      ontext: () => undefined,
+      ontextentity: () => undefined,
+      onattribname: () => undefined,
+      onattribdata: () => undefined,
+      onattribentity: () => undefined,
+      onattribend: () => undefined,
+      oncdata: () => undefined,
+      oncomment: () => undefined,
+      ondeclaration: () => undefined,
+      onprocessinginstruction: () => undefined,
+      onend: () => undefined,
+    },
+  );
+  tokenizer.write(html);
+  tokenizer.end();
+  return deepest;
+}
+
+const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
@@ -166,7 +238,7 @@ export function renderMessageText(m: Json): string {
   const markers: string[] = [];
   if (str(m.deletedDateTime)) markers.push(`deleted ${when(m.deletedDateTime)}`);
   else if (str(m.lastEditedDateTime)) markers.push(`edited ${when(m.lastEditedDateTime)}`);
-  if (m.messageType && m.messageType !== 'message') markers.push(String(m.messageType));
+  if (m.messageType && m.messageType !== 'message') markers.push(textOf(m.messageType));
   const reactions = Array.isArray(m.reactions) ? (m.reactions as unknown[]).map((r) => str(obj(r)?.reactionType) ?? '?') : [];
   if (reactions.length > 0) markers.push(`reactions ${reactions.join(' ')}`);
   const head = `[${when(m.createdDateTime)}] ${conversationOf(m)} · ${senderOf(m)}${markers.length > 0 ? ` (${markers.join('; ')})` : ''}`;
@@ -182,7 +254,7 @@ export function renderMessageText(m: Json): string {
     lines.push('  [message deleted]');
   }
   const event = obj(m.eventDetail);
-  if (event) lines.push(`  [event ${String(event['@odata.type'] ?? 'unknown').replace('#microsoft.graph.', '')}]`);
+  if (event) lines.push(`  [event ${(textOf(event['@odata.type']) || 'unknown').replace('#microsoft.graph.', '')}]`);
   if (Array.isArray(m.attachments)) {
     for (const a of m.attachments as unknown[]) {
       const att = obj(a);
@@ -194,13 +266,21 @@ export function renderMessageText(m: Json): string {
   return lines.join('\n');
 }
 
-/** Renders one JSON line; a line that is not a JSON object is shown as it is, marked. */
+/**
+ * Renders one JSON line; a line that is not a JSON object is shown as it is, marked, and a message
+ * that cannot be rendered is shown as a placeholder with the reason: one line never stops the rest.
+ */
 export function renderLineText(line: string): string {
+  let parsed: Json | undefined;
   try {
-    const parsed = obj(JSON.parse(line));
-    if (parsed) return renderMessageText(parsed);
+    parsed = obj(JSON.parse(line));
   } catch {
-    // fall through
+    // not JSON: shown below
   }
-  return `[not a message] ${line.slice(0, 200)}`;
+  if (!parsed) return `[not a message] ${line.slice(0, 200)}`;
+  try {
+    return renderMessageText(parsed);
+  } catch (err) {
+    return `[could not render message ${textOf(parsed.id).slice(0, 100) || '(no id)'}: ${problemOf(err)}]`;
+  }
 }
