@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
 import { NO_NAMES } from '../../src/archive/viewer-names';
 import { renderLineText } from '../../src/archive/render-text';
+import { buildEventSafely, UNRENDERABLE_BODY } from '../../src/rsmf/message-events';
 import { nameBookFrom } from '../../src/rsmf/name-book';
 import { buildSlice } from '../../src/rsmf/slice-builder';
 import { conversationsOf, groupMessages } from '../../src/viewer/conversation-model';
@@ -199,6 +200,10 @@ const hostile = fc.record(
   { requiredKeys: [] },
 );
 
+function assertNever(what: string): never {
+  throw new Error(`no name for ${what}`);
+}
+
 const lineOf = (m: unknown, i: number) => ({ blob: BLOB, lineNo: i + 1, text: JSON.stringify(m) });
 const expectOrdinary = (out: string, where: string) => {
   expect(out, where).toContain('ordinary text 1');
@@ -317,5 +322,28 @@ describe('per-message rendering isolation', () => {
     const produced = await produce([ordinary(1), broken, ordinary(2)], -1);
     expect(produced.events).toBe(3);
     expectOrdinary(produced.text, 'rsmf');
+  });
+  it('shows a placeholder with the reason where rendering a message fails, and the page goes on', () => {
+    const lines = [ordinary(1), { ...ordinary(3), id: 'odd', from: { user: { id: 'u-odd' } } }, ordinary(2)].map(lineOf);
+    // A failure inside the renderer (here: the directory lookup for one sender).
+    const names = { ...NO_NAMES, user: (id: string) => (id === 'u-odd' ? assertNever(id) : undefined) };
+    const page = conversationDayPage({ links: serverLinks('/'), names }, 'user', 'u1', CHAT, DAY, {
+      messages: groupMessages(lines),
+      content: new Map(),
+      snippets: new Map(),
+    });
+    expectOrdinary(page, 'viewer');
+    expect(page).toMatch(
+      /<article class="message unrenderable" id="m-odd"><div class="problem">Could not render this message \(Error: no name for u-odd\)/,
+    );
+    expect(page).toContain('href="/raw/');
+
+    const { event } = buildEventSafely([{ ...ordinary(3), id: 'odd' }], {
+      conversation: CHAT,
+      contentOf: () => assertNever('content'),
+      nameOf: () => undefined,
+    });
+    expect(event).toMatchObject({ id: 'odd', body: UNRENDERABLE_BODY, timestamp: `${DAY}T03:00:00.000Z` });
+    expect(event.custom).toContainEqual({ name: 'Rendering problem', value: 'Error: no name for content' });
   });
 });
