@@ -2,33 +2,201 @@
 // HTTP reader's `format=text`): time, conversation, sender, the body as plain text, attachments by
 // name, and what happened to the version (edited, deleted, reacted to, a system event).
 
+import { Tokenizer } from 'htmlparser2';
+
 type Json = Record<string, unknown>;
 
-const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", nbsp: ' ' };
+/**
+ * Elements whose text is code, not content: dropped with the element, here and in the viewer's
+ * sanitizer (src/viewer/sanitize.ts), so search finds what a page shows.
+ */
+export const NON_TEXT_TAGS: readonly string[] = [
+  'script',
+  'style',
+  'textarea',
+  'option',
+  'noscript',
+  'title',
+  'svg',
+  'math',
+  'template',
+  'iframe',
+  'object',
+];
+const SKIPPED = new Set(NON_TEXT_TAGS);
+const BLOCK_END = /^(p|div|li|h\d)$/;
+const WHITESPACE = /^\s*$/;
 
-/** HTML body → plain text: block tags become line breaks, mentions keep their text, images show as [image]. */
+/**
+ * HTML body → plain text: block tags become line breaks, mentions keep their text, images show as
+ * [image], custom emoji as their name. One pass of htmlparser2's tokenizer, with no element stack, so
+ * the time is linear in the body whatever its nesting, unclosed tags or quotes (docs/viewer.md).
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<(br|\/p|\/div|\/li|\/h\d)\b[^>]*>/gi, '\n')
-    .replace(/<li\b[^>]*>/gi, '• ')
-    .replace(/<img\b[^>]*>/gi, '[image]')
-    .replace(/<customemoji\b[^>]*alt="([^"]*)"[^>]*>/gi, '$1')
-    .replace(/<attachment\b[^>]*>\s*<\/attachment>/gi, '')
-    .replace(/<systemEventMessage\s*\/>/gi, '')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&(#x[0-9a-f]+|#\d+|[a-z]+);/gi, (whole, code: string) => {
-      if (code.startsWith('#x') || code.startsWith('#X')) return safeChar(parseInt(code.slice(2), 16), whole);
-      if (code.startsWith('#')) return safeChar(parseInt(code.slice(1), 10), whole);
-      return ENTITIES[code.toLowerCase()] ?? whole;
-    })
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  const out: string[] = [];
+  let tag = '';
+  let attr = '';
+  let alt: string | undefined;
+  /** The non-text element being skipped, and how deep the same name nests inside it. */
+  let skip: string | undefined;
+  let skipDepth = 0;
+  /** Right after `<attachment …>`: whitespace there is the placeholder's, not the message's. */
+  let afterAttachment = false;
+  const emit = (text: string) => {
+    if (skip !== undefined) return;
+    if (afterAttachment && WHITESPACE.test(text)) return;
+    afterAttachment = false;
+    out.push(text);
+  };
+  const openTag = (selfClosing: boolean) => {
+    afterAttachment = false;
+    if (skip !== undefined) {
+      if (tag === skip && !selfClosing) skipDepth++;
+      return;
+    }
+    if (SKIPPED.has(tag)) {
+      if (!selfClosing) [skip, skipDepth] = [tag, 1];
+    } else if (tag === 'br') out.push('\n');
+    else if (tag === 'li') out.push('• ');
+    else if (tag === 'img') out.push('[image]');
+    else if (tag === 'customemoji') out.push(alt ?? '');
+    else if (tag === 'attachment') afterAttachment = !selfClosing;
+  };
+  const tokenizer = new Tokenizer(
+    { decodeEntities: true },
+    {
+      ontext: (start, end) => emit(html.slice(start, end)),
+      // A no-break space is a space in plain text (search, review platforms).
+      ontextentity: (cp) => emit(cp === 0xa0 ? ' ' : String.fromCodePoint(cp)),
+      onopentagname: (start, end) => {
+        tag = html.slice(start, end).toLowerCase();
+        alt = undefined;
+      },
+      onattribname: (start, end) => {
+        attr = html.slice(start, end).toLowerCase();
+        if (attr === 'alt' && tag === 'customemoji') alt = '';
+      },
+      onattribdata: (start, end) => {
+        if (attr === 'alt' && alt !== undefined) alt += html.slice(start, end);
+      },
+      onattribentity: (cp) => {
+        if (attr === 'alt' && alt !== undefined) alt += String.fromCodePoint(cp);
+      },
+      onattribend: () => {
+        attr = '';
+      },
+      onopentagend: () => openTag(false),
+      onselfclosingtag: () => openTag(true),
+      onclosetag: (start, end) => {
+        const name = html.slice(start, end).toLowerCase();
+        afterAttachment = false;
+        if (skip !== undefined) {
+          if (name === skip && --skipDepth === 0) skip = undefined;
+          return;
+        }
+        if (name === 'br' || BLOCK_END.test(name)) out.push('\n');
+      },
+      oncdata: () => undefined,
+      oncomment: () => undefined,
+      ondeclaration: () => undefined,
+      onprocessinginstruction: () => undefined,
+      onend: () => undefined,
+    },
+  );
+  tokenizer.write(html);
+  tokenizer.end();
+  return tidy(out.join(''));
 }
 
-function safeChar(code: number, fallback: string): string {
-  return Number.isInteger(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : fallback;
+/**
+ * Spaces and tabs before a line break go, at most one empty line in a row, no blank lines at either
+ * end: by hand, as a regular expression over a long run of spaces would backtrack.
+ */
+function tidy(text: string): string {
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  let empty = 0;
+  for (const [i, line] of lines.entries()) {
+    let end = line.length;
+    if (i < lines.length - 1) while (end > 0 && (line.charCodeAt(end - 1) === 32 || line.charCodeAt(end - 1) === 9)) end--;
+    const l = end === line.length ? line : line.slice(0, end);
+    empty = l.length === 0 ? empty + 1 : 0;
+    if (empty <= 1) kept.push(l);
+  }
+  return kept.join('\n').trim();
 }
+
+/**
+ * Any JSON value as text for a reader, never throwing: an archived message is whatever Graph (or
+ * someone with write access to the archive) put there, and `String(v)` throws on an object whose
+ * `toString` is not a function (`{"toString":1}`).
+ */
+export function textOf(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v === null || v === undefined) return '';
+  try {
+    return JSON.stringify(v) ?? '';
+  } catch {
+    return '[value]';
+  }
+}
+
+/** Why rendering failed, in one short line (never throws). */
+export function problemOf(err: unknown): string {
+  let text: string;
+  try {
+    text = err instanceof Error ? `${err.name}: ${err.message}` : textOf(err);
+  } catch {
+    text = 'unknown error';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** Most open elements a body may nest before it is laid out from its text (docs/viewer.md). */
+export const MAX_HTML_NESTING = 500;
+
+/**
+ * How deep the elements of a body nest (open tags less close tags, void and self-closing ones not
+ * counted), in one linear pass: parsers that keep an element stack slow down with the square of the
+ * depth, and no real message nests more than a few dozen deep.
+ */
+export function htmlNestingDepth(html: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let tag = '';
+  const tokenizer = new Tokenizer(
+    { decodeEntities: false },
+    {
+      onopentagname: (start, end) => {
+        tag = html.slice(start, end).toLowerCase();
+      },
+      onopentagend: () => {
+        if (!VOID.has(tag)) deepest = Math.max(deepest, ++depth);
+      },
+      onclosetag: () => {
+        if (depth > 0) depth--;
+      },
+      onselfclosingtag: () => undefined,
+      ontext: () => undefined,
+      ontextentity: () => undefined,
+      onattribname: () => undefined,
+      onattribdata: () => undefined,
+      onattribentity: () => undefined,
+      onattribend: () => undefined,
+      oncdata: () => undefined,
+      oncomment: () => undefined,
+      ondeclaration: () => undefined,
+      onprocessinginstruction: () => undefined,
+      onend: () => undefined,
+    },
+  );
+  tokenizer.write(html);
+  tokenizer.end();
+  return deepest;
+}
+
+const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'link', 'meta', 'source', 'track', 'wbr']);
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v.length > 0 ? v : undefined;
@@ -70,7 +238,7 @@ export function renderMessageText(m: Json): string {
   const markers: string[] = [];
   if (str(m.deletedDateTime)) markers.push(`deleted ${when(m.deletedDateTime)}`);
   else if (str(m.lastEditedDateTime)) markers.push(`edited ${when(m.lastEditedDateTime)}`);
-  if (m.messageType && m.messageType !== 'message') markers.push(String(m.messageType));
+  if (m.messageType && m.messageType !== 'message') markers.push(textOf(m.messageType));
   const reactions = Array.isArray(m.reactions) ? (m.reactions as unknown[]).map((r) => str(obj(r)?.reactionType) ?? '?') : [];
   if (reactions.length > 0) markers.push(`reactions ${reactions.join(' ')}`);
   const head = `[${when(m.createdDateTime)}] ${conversationOf(m)} · ${senderOf(m)}${markers.length > 0 ? ` (${markers.join('; ')})` : ''}`;
@@ -86,7 +254,7 @@ export function renderMessageText(m: Json): string {
     lines.push('  [message deleted]');
   }
   const event = obj(m.eventDetail);
-  if (event) lines.push(`  [event ${String(event['@odata.type'] ?? 'unknown').replace('#microsoft.graph.', '')}]`);
+  if (event) lines.push(`  [event ${(textOf(event['@odata.type']) || 'unknown').replace('#microsoft.graph.', '')}]`);
   if (Array.isArray(m.attachments)) {
     for (const a of m.attachments as unknown[]) {
       const att = obj(a);
@@ -98,13 +266,21 @@ export function renderMessageText(m: Json): string {
   return lines.join('\n');
 }
 
-/** Renders one JSON line; a line that is not a JSON object is shown as it is, marked. */
+/**
+ * Renders one JSON line; a line that is not a JSON object is shown as it is, marked, and a message
+ * that cannot be rendered is shown as a placeholder with the reason: one line never stops the rest.
+ */
 export function renderLineText(line: string): string {
+  let parsed: Json | undefined;
   try {
-    const parsed = obj(JSON.parse(line));
-    if (parsed) return renderMessageText(parsed);
+    parsed = obj(JSON.parse(line));
   } catch {
-    // fall through
+    // not JSON: shown below
   }
-  return `[not a message] ${line.slice(0, 200)}`;
+  if (!parsed) return `[not a message] ${line.slice(0, 200)}`;
+  try {
+    return renderMessageText(parsed);
+  } catch (err) {
+    return `[could not render message ${textOf(parsed.id).slice(0, 100) || '(no id)'}: ${problemOf(err)}]`;
+  }
 }

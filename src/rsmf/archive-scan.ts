@@ -172,7 +172,8 @@ export async function findConversations(
     async (w) => {
       batchesRead++;
       for await (const line of readBatchLines(container, w.batch, o.signal)) {
-        const id = conversationOf(JSON.parse(line) as Json);
+        const parsed = JSON.parse(line) as unknown;
+        const id = typeof parsed === 'object' && parsed !== null ? conversationOf(parsed as Json) : undefined;
         if (id !== undefined && ids.has(id)) found.add(id);
         if (done()) return;
       }
@@ -187,19 +188,22 @@ async function scanBatch(container: ArchiveContainer, w: BatchWork, o: ScanOptio
   if (w.contentMap) {
     const bytes = await readBlobBytes(container, w.contentMap, o.signal);
     const map = (bytes ? JSON.parse(bytes.toString('utf8')) : {}) as { entries?: Json[] };
-    for (const e of map.entries ?? []) {
-      const key = typeof e.key === 'string' ? e.key : undefined;
+    for (const e of Array.isArray(map.entries) ? map.entries : []) {
+      const key = typeof e === 'object' && e !== null && typeof e.key === 'string' ? e.key : undefined;
       if (key) content.set(key, [...(content.get(key) ?? []), e]);
     }
   }
   for await (const line of readBatchLines(container, w.batch, o.signal)) {
-    const m = JSON.parse(line) as Json;
+    const parsed = JSON.parse(line) as unknown;
+    // A line that is not an object is no message of any conversation.
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) continue;
+    const m = parsed as Json;
     const channel = (m.channelIdentity ?? undefined) as Json | undefined;
     const conversationId = conversationOf(m);
     if (!conversationId) continue;
     if (typeof m.chatId === 'string') result.chatsSeen.add(conversationId);
     if (o.conversations && !o.conversations.has(conversationId)) continue;
-    const createdMs = Date.parse(String(m.createdDateTime));
+    const createdMs = typeof m.createdDateTime === 'string' ? Date.parse(m.createdDateTime) : NaN;
     if (!Number.isFinite(createdMs) || createdMs >= o.toMs) continue; // a later day's production
     if (createdMs < o.fromMs) {
       result.earlierMessageVersions++;

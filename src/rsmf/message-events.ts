@@ -2,7 +2,7 @@
 // version is the event, every earlier body is an edit, a deletion keeps the last known body, reactions
 // are those of the latest version, system messages become join/leave/history. Pure: no I/O.
 import type { ContentMapEntry } from '../archive/content-store';
-import { htmlToText } from '../archive/render-text';
+import { htmlToText, problemOf, textOf } from '../archive/render-text';
 
 type Json = Record<string, unknown>;
 
@@ -99,6 +99,8 @@ const EXTENSIONS: Record<string, string> = {
 
 /** The extension review platforms recognise: from the stored Content-Type, else the file's own name. */
 export function extensionOf(contentType: string | undefined, name: string | undefined): string {
+  if (typeof contentType !== 'string') contentType = undefined;
+  if (typeof name !== 'string') name = undefined;
   const fromType = contentType ? EXTENSIONS[contentType.split(';')[0]?.trim().toLowerCase() ?? ''] : undefined;
   if (fromType) return fromType;
   const fromName = name ? /\.([A-Za-z0-9]{1,8})$/.exec(name)?.[1] : undefined;
@@ -112,15 +114,13 @@ function systemType(m: Json): RsmfEvent['type'] | undefined {
   const detail = obj(m.eventDetail);
   const system = m.messageType === 'systemEventMessage' || m.messageType === 'unknownFutureValue' || detail !== undefined;
   if (!system) return undefined;
-  const kind = String(detail?.['@odata.type'] ?? '');
+  const kind = textOf(detail?.['@odata.type']);
   return JOIN.test(kind) ? 'join' : LEAVE.test(kind) ? 'leave' : 'history';
 }
 
 function systemBody(m: Json, nameOf: (id: string) => string | undefined): string {
   const detail = obj(m.eventDetail);
-  const kind = String(detail?.['@odata.type'] ?? 'system event')
-    .replace('#microsoft.graph.', '')
-    .replace(/EventMessageDetail$/, '');
+  const kind = (textOf(detail?.['@odata.type']) || 'system event').replace('#microsoft.graph.', '').replace(/EventMessageDetail$/, '');
   const members = Array.isArray(detail?.members)
     ? (detail.members as unknown[]).map((x) => str(obj(x)?.id)).filter((x): x is string => x !== undefined)
     : [];
@@ -231,7 +231,7 @@ export function buildEvent(
   const actor = (type === 'message' ? sender : (initiator ?? sender)) ?? UNKNOWN_PARTICIPANT;
   see(actor);
   const event: RsmfEvent = {
-    id: String(latest.id),
+    id: textOf(latest.id),
     type,
     ...(o.parent !== undefined ? { parent: o.parent } : {}),
     body: body ?? '',
@@ -261,4 +261,43 @@ export function buildEvent(
     ],
   };
   return { event, people: [...people].map(([id, displayName]) => ({ id, ...(displayName ? { displayName } : {}) })), files };
+}
+
+/** The body a production shows for a message it could not render (docs/rsmf.md). */
+export const UNRENDERABLE_BODY = '[could not render this message; its archived versions are unchanged in the archive]';
+
+/**
+ * buildEvent, or, for a message whose versions it cannot read (a shape no Graph payload has), an
+ * event that says so: its id, its time when one can be read, the reason, so the production goes on
+ * and the reviewer sees that a message is there (issue 20, per-message isolation).
+ */
+export function buildEventSafely(versions: readonly Json[], o: Parameters<typeof buildEvent>[1]): BuiltEvent {
+  try {
+    return buildEvent(versions, o);
+  } catch (err) {
+    const latest = versions[versions.length - 1] ?? {};
+    const times = versions.flatMap((v) => {
+      try {
+        return [isoOf(v.createdDateTime) ?? isoOf(v.lastModifiedDateTime)].filter((t): t is string => t !== undefined);
+      } catch {
+        return [];
+      }
+    });
+    const id = textOf(latest.id) || '(no id)';
+    const event: RsmfEvent = {
+      id,
+      type: 'message',
+      body: UNRENDERABLE_BODY,
+      participant: UNKNOWN_PARTICIPANT.id,
+      conversation: o.conversation,
+      timestamp: times[0] ?? new Date(0).toISOString(),
+      importance: 'normal',
+      custom: [
+        { name: 'Graph message id', value: id },
+        { name: 'Archived versions', value: String(versions.length) },
+        { name: 'Rendering problem', value: problemOf(err) },
+      ],
+    };
+    return { event, people: [{ ...UNKNOWN_PARTICIPANT }], files: [] };
+  }
 }

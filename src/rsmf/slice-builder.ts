@@ -10,7 +10,8 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { contentBlobName } from '../archive/blob-layout';
 import { parseInstant } from '../time';
 import type { SliceSpool } from './archive-scan';
-import { buildEvent, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
+import { buildEventSafely, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
+import { textOf } from '../archive/render-text';
 import type { NameBook } from './name-book';
 import { asciiHeaderValue, RSMF_VERSION, rsmfFileStream } from './rsmf-file';
 
@@ -127,11 +128,12 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
       continue;
     }
     const m = JSON.parse(text) as Json;
-    const id = String(m.id);
+    const id = textOf(m.id);
     const modifiedMs = typeof m.lastModifiedDateTime === 'string' ? (parseInstant(m.lastModifiedDateTime) ?? null) : null;
     const etag = typeof m.etag === 'string' ? m.etag : '';
     let entry = messages.get(id);
-    if (!entry) messages.set(id, (entry = { id, createdMs: Date.parse(String(m.createdDateTime)), ordinal: 0, versions: [] }));
+    const createdMs = typeof m.createdDateTime === 'string' ? Date.parse(m.createdDateTime) : NaN;
+    if (!entry) messages.set(id, (entry = { id, createdMs: Number.isFinite(createdMs) ? createdMs : 0, ordinal: 0, versions: [] }));
     // The same version archived under several custodians is kept once.
     last = entry.versions.find((v) => v.modifiedMs === modifiedMs && v.etag === etag);
     if (!last) entry.versions.push((last = { pos: pos + 2, len: buf.length - 2, modifiedMs, etag }));
@@ -183,7 +185,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           // A parent must resolve inside the file: the root of the thread must be in this part.
           const rootOrdinal = root === undefined ? undefined : messages.get(root)?.ordinal;
           const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / perFile) === part - 1 ? root : undefined;
-          const built = buildEvent(versions, {
+          const built = buildEventSafely(versions, {
             conversation: slice.conversationId,
             ...(parent !== undefined ? { parent } : {}),
             contentOf: (v) => content.get(v) ?? [],

@@ -56,10 +56,12 @@ export function conversationsOf(lines: readonly ArchivedLine[]): Map<string, { t
   for (const line of lines) {
     const m = parseMessage(line.text);
     const conv = m ? conversationIdOf(m) : undefined;
-    if (!m || !conv) continue;
+    // Without a string id a version is no message the pages can show (groupMessages skips it too).
+    const id = m ? str(m.id) : undefined;
+    if (!m || !conv || !id) continue;
     let c = out.get(conv);
     if (!c) out.set(conv, (c = { teamId: str(obj(m.channelIdentity)?.teamId), messageIds: new Set() }));
-    c.messageIds.add(String(m.id));
+    c.messageIds.add(id);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // archived JSON line and its batch.
 import type { ContentMapEntry } from '../archive/archive-browser';
 import type { DirectoryNames } from '../archive/viewer-names';
+import { htmlNestingDepth, htmlToText, MAX_HTML_NESTING, problemOf, textOf } from '../archive/render-text';
 import { obj, str, type Json, type MessageVersionView, type MessageView } from './conversation-model';
 import { link, timeHtml } from './layout';
 import { inertFileName } from './file-names';
@@ -77,6 +78,9 @@ function bodyOf(ctx: RenderContext, m: Json, messageId: string): string | undefi
   const content = str(body?.content);
   if (!content || content === '<systemEventMessage/>') return undefined;
   if (body?.contentType !== 'html') return textToHtml(content);
+  // Nested deeper than any real message: its text, as a sanitizer's element stack would take minutes.
+  if (htmlNestingDepth(content) > MAX_HTML_NESTING)
+    return `<div class="meta">(shown as plain text: the HTML nests too deeply to lay out)</div>${textToHtml(htmlToText(content))}`;
   return sanitizeBody(content, (src) => {
     const e = storedHostedContent(ctx, messageId, src);
     return e ? ctx.links.content(e.sha256, typeOf(e, 'application/octet-stream')) : undefined;
@@ -85,9 +89,7 @@ function bodyOf(ctx: RenderContext, m: Json, messageId: string): string | undefi
 
 function eventText(ctx: RenderContext, m: Json): string {
   const e = obj(m.eventDetail);
-  const type = String(e?.['@odata.type'] ?? 'event')
-    .replace('#microsoft.graph.', '')
-    .replace(/EventMessageDetail$/, '');
+  const type = (textOf(e?.['@odata.type']) || 'event').replace('#microsoft.graph.', '').replace(/EventMessageDetail$/, '');
   const who = identityName(ctx, e?.initiator);
   const members = Array.isArray(e?.members)
     ? (e.members as unknown[]).map((x) => {
@@ -119,7 +121,7 @@ function attachmentsHtml(ctx: RenderContext, m: Json, messageId: string): string
         );
       } else {
         parts.push(
-          `<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e && e.status !== 'stored' ? `: ${escapeHtml(String(e.status))}` : ''})</span></li>`,
+          `<li class="file">📎 ${escapeHtml(name)} <span class="meta">(not in the archive${e && e.status !== 'stored' ? `: ${escapeHtml(textOf(e.status))}` : ''})</span></li>`,
         );
       }
     } else if (type === 'application/vnd.microsoft.card.codesnippet') {
@@ -190,8 +192,27 @@ function versionHtml(ctx: RenderContext, msg: MessageView, v: MessageVersionView
   return `<li class="version"><div class="meta">${marks.join(' · ')} ${sourceLinks(ctx, v)}</div>${body ? `<div class="body">${body}</div>` : '<div class="body meta">(no text)</div>'}</li>`;
 }
 
-/** One message, newest version first, with earlier versions folded away. */
+/**
+ * One message, newest version first, with earlier versions folded away. A message that cannot be
+ * rendered (a shape no Graph payload has) is shown as a placeholder with the reason and a link to its
+ * JSON, and the page goes on (docs/viewer.md).
+ */
 export function messageHtml(ctx: RenderContext, msg: MessageView, cls = 'message'): string {
+  try {
+    return renderMessage(ctx, msg, cls);
+  } catch (err) {
+    let source = '';
+    try {
+      const newest = msg.versions.at(-1);
+      source = newest ? sourceLinks(ctx, newest) : '';
+    } catch {
+      // no link either: the placeholder alone
+    }
+    return `<article class="${escapeHtml(cls)} unrenderable" id="m-${escapeHtml(textOf(msg.id))}"><div class="problem">Could not render this message (${escapeHtml(problemOf(err))}). ${source}</div></article>`;
+  }
+}
+
+function renderMessage(ctx: RenderContext, msg: MessageView, cls: string): string {
   const newest = msg.versions[msg.versions.length - 1] as MessageVersionView;
   const m = newest.message;
   const earlier = msg.versions.slice(0, -1);

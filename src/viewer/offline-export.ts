@@ -60,12 +60,22 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
       const data = await readBatches(o.container, batches, o.signal);
       const convs = [...conversationsOf(data.lines)].filter(([conv]) => o.conversations.size === 0 || o.conversations.has(conv));
       for (const [conv, { teamId }] of convs) {
+        let convFolder: string;
+        try {
+          convFolder = offlineConversationFolder(conv);
+        } catch {
+          // A conversation id no file name can hold (malformed Unicode, too long): the rest goes on.
+          o.onProgress?.(
+            `${kind} ${id} ${day}: skipped a conversation whose id cannot name a folder (${JSON.stringify(conv.slice(0, 80))})`,
+          );
+          continue;
+        }
         const page = await loadConversationDay(o.container, kind, id, conv, day, o.signal, data);
         if (!page) continue;
         const count = dayPages(kind, page).length;
         for (let p = 1; p <= count; p++) {
           await write(
-            `${folder}/${offlineConversationFolder(conv)}/${offlineDayFile(day, p)}`,
+            `${folder}/${convFolder}/${offlineDayFile(day, p)}`,
             conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p),
           );
           pages++;

@@ -82,9 +82,15 @@ export function entityPage(
   const name = entityName(env.names, kind, id);
   const convs = summary.conversations.map((c) => {
     const cname = conversationName(env.names, kind, id, c.id, c.teamId);
-    const days = c.days
-      .map((d) => `<li>${link(env.links.day(kind, id, c.id, d.day), d.day)} <span class="meta">${d.messages}</span></li>`)
-      .join('');
+    const dayLink = (day: string) => {
+      try {
+        return link(env.links.day(kind, id, c.id, day), day);
+      } catch {
+        // An id no address can name (malformed Unicode, too long): listed, not linked.
+        return `${escapeHtml(day)} <span class="problem">(this conversation's id cannot be used in an address)</span>`;
+      }
+    };
+    const days = c.days.map((d) => `<li>${dayLink(d.day)} <span class="meta">${d.messages}</span></li>`).join('');
     return `<section class="conversation"><h3>${escapeHtml(cname)}${cname !== c.id ? ` <span class="id">${escapeHtml(c.id)}</span>` : ''}</h3><ul class="days">${days}</ul></section>`;
   });
   const monthLinks =
@@ -193,7 +199,12 @@ export function searchPage(
 ): string {
   const rows = result.hits.map((h) => {
     const cname = conversationName(env.names, kind, id, h.conversationId);
-    const href = env.links.day(kind, id, h.conversationId, h.day, { message: h.messageId });
+    let href: string | undefined;
+    try {
+      href = env.links.day(kind, id, h.conversationId, h.day, { message: h.messageId });
+    } catch {
+      href = undefined; // an id no address can name: the hit is shown without a link
+    }
     const text = h.text.length > 300 ? `${h.text.slice(0, 300)}…` : h.text;
     return `<li>${timeHtml(h.createdDateTime)} ${link(href, cname)}<div class="hit">${escapeHtml(text)}</div></li>`;
   });

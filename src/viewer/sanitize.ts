@@ -2,6 +2,7 @@
 // sanitize-html with an allow-list before they reach a page. No script, no event handlers, no style,
 // no SVG, no frames or forms; links only to http(s)/mailto; images only from the archive itself.
 import sanitizeHtml from 'sanitize-html';
+import { NON_TEXT_TAGS } from '../archive/render-text';
 
 /**
  * Maps an image URL found in a body (a Graph hostedContents URL) to the archive's own URL for the
@@ -85,7 +86,7 @@ export function sanitizeBody(html: string, resolveImage: ImageResolver): string 
     allowedSchemesAppliedToAttributes: ['href', 'src'],
     allowProtocolRelative: false,
     // Their text is code, not content: dropped with the tag.
-    nonTextTags: ['script', 'style', 'textarea', 'option', 'noscript', 'title', 'svg', 'math', 'template', 'iframe', 'object'],
+    nonTextTags: [...NON_TEXT_TAGS],
     transformTags: {
       // A mention: <at id="0">Name</at>.
       at: () => ({ tagName: 'span', attribs: { class: 'mention' } }),

@@ -160,7 +160,15 @@ async function loadSnippets(
     if (!Array.isArray(attachments) || !attachments.some((a) => obj(a)?.contentType === 'application/vnd.microsoft.card.codesnippet'))
       continue;
     for (const e of content.get(m.id) ?? [])
-      if (e.kind === 'hostedContent' && e.status === 'stored' && e.sha256 && (e.contentType ?? '').startsWith('text/')) shas.add(e.sha256);
+      if (
+        e.kind === 'hostedContent' &&
+        e.status === 'stored' &&
+        typeof e.sha256 === 'string' &&
+        /^[0-9a-f]{64}$/.test(e.sha256) &&
+        typeof e.contentType === 'string' &&
+        e.contentType.startsWith('text/')
+      )
+        shas.add(e.sha256);
   }
   const out = new Map<string, string>();
   await Promise.all(

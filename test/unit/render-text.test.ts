@@ -8,6 +8,38 @@ describe('readable text', () => {
     );
   });
 
+  it('keeps custom emoji by name, drops code and empty attachment placeholders, keeps stray angle brackets', () => {
+    expect(
+      htmlToText(
+        '<div>party<customemoji id="p" alt="parrot &amp; co" source="https://x"></customemoji> time</div><attachment id="1"> </attachment>' +
+          '<ul><li>one</li><li>two</li></ul><script>alert(1)</script><style>p{}</style><p>1 < 2 &copy;</p>\n\n\n\n<p>end  </p>',
+      ),
+    ).toBe('partyparrot & co time\n• one\n• two\n1 < 2 ©\n\nend');
+  });
+
+  it('renders a megabyte of hostile HTML in linear time', () => {
+    const MB = 1 << 20;
+    const fill = (unit: string) => unit.repeat(Math.ceil(MB / unit.length)).slice(0, MB);
+    const hostile = {
+      // A 28 KB unclosed custom emoji tag, repeated: the old regex chain took seconds on one.
+      unclosedEmoji: fill(`<customemoji alt="${'a'.repeat(28 * 1024)}`),
+      deepNesting: fill('<div><b><li><span>'),
+      unclosedQuotes: fill('<a href="x'),
+      emojiPatterns: fill('<customemoji alt="x" <img '),
+      spaces: fill(`<p>${' '.repeat(4096)}`),
+      mixed: fill('<p>text &amp; <b>bold <at id="0">someone</at></p><br><attachment id="1"></attachment>'),
+    };
+    for (const [name, body] of Object.entries(hostile)) {
+      const started = performance.now();
+      const text = htmlToText(body);
+      const ms = performance.now() - started;
+      // Well under a second alone; the bound is generous for a loaded 2-core machine.
+      expect(ms, `${name}: ${ms.toFixed(0)} ms`).toBeLessThan(5000);
+      expect(typeof text).toBe('string');
+    }
+    expect(htmlToText(hostile.mixed).startsWith('text & bold someone\n')).toBe(true);
+  });
+
   it('shows time, conversation, sender, edits, reactions and attachments by name', () => {
     const text = renderMessageText({
       id: '1',
