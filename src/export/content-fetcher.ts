@@ -70,6 +70,8 @@ const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_CONTENT_PROCESS_CONCURRENCY = 8;
 export const DEFAULT_FILE_DOWNLOAD_RPS = 2;
 const DEFAULT_MEMORY_BYTES = 1024 * 1024;
+/** A longer file URL is no SharePoint or OneDrive address (their paths stop at 400 characters): unreadable. */
+const MAX_FILE_URL = 4096;
 
 interface Target {
   kind: ContentEntry['kind'];
@@ -126,22 +128,44 @@ export class ContentFetcher {
    * object Graph returned, so that the common message (plain text) costs nothing further.
    */
   refersToContent(message: unknown): boolean {
-    if (this.opts.hostedContents) {
-      const scan = scanHostedContents(message, this.opts.graphOrigin);
-      if (scan.refs.length > 0 || scan.foreign.length > 0) return true;
+    try {
+      if (this.opts.hostedContents) {
+        const scan = scanHostedContents(message, this.opts.graphOrigin);
+        if (scan.refs.length > 0 || scan.foreign.length > 0 || scan.unreadable.length > 0) return true;
+      }
+      return this.opts.files && referenceAttachments(message).length > 0;
+    } catch {
+      // Whatever it is, fetchFor records it (as unreadable) rather than fail the entity's job.
+      return true;
     }
-    return this.opts.files && referenceAttachments(message).length > 0;
   }
 
   /**
    * Everything one archived version refers to: downloaded (or found already stored) and described.
-   * Never throws for a content problem: failures become entries with a status and reason, so the
-   * message is still archived. Throws only when aborted.
+   * Never throws for a content problem, whatever the message holds: failures become entries with a
+   * status and reason, so the message is still archived and its entity's job goes on (per-message
+   * isolation, docs/design.md §10). Throws only when aborted.
    */
   async fetchFor(
     version: { key: string; conversationId: string; messageId: string },
     message: unknown,
     signal?: AbortSignal,
+  ): Promise<ContentEntry[]> {
+    try {
+      return await this.fetchForMessage(version, message, signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const entry = unreadableMessage(version, err);
+      this.counters.failed++;
+      this.opts.log.warn('content not looked at', { conversationId: version.conversationId, status: entry.status, reason: entry.reason });
+      return [entry];
+    }
+  }
+
+  private async fetchForMessage(
+    version: { key: string; conversationId: string; messageId: string },
+    message: unknown,
+    signal: AbortSignal | undefined,
   ): Promise<ContentEntry[]> {
     const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const entries: ContentEntry[] = [];
@@ -149,6 +173,9 @@ export class ContentFetcher {
 
     if (this.opts.hostedContents) {
       const scan = scanHostedContents(message, this.opts.graphOrigin);
+      for (const u of scan.unreadable) {
+        entries.push({ ...base, kind: 'hostedContent', ref: u.url, status: 'unreadable', reason: `${u.where}: ${u.reason}` });
+      }
       for (const f of scan.foreign) {
         entries.push({
           ...base,
@@ -171,8 +198,17 @@ export class ContentFetcher {
     if (this.opts.files) {
       for (const a of referenceAttachments(message)) {
         const entry = { ...base, kind: 'file' as const, ref: a.contentUrl, ...(a.name === undefined ? {} : { name: a.name }) };
+        if (a.contentUrl.length > MAX_FILE_URL) {
+          entries.push({
+            ...entry,
+            ref: a.contentUrl.slice(0, MAX_FILE_URL),
+            status: 'unreadable',
+            reason: `contentUrl longer than ${MAX_FILE_URL} characters`,
+          });
+          continue;
+        }
         if (!isHttpUrl(a.contentUrl)) {
-          entries.push({ ...entry, status: 'failed', reason: 'contentUrl is not an http(s) URL' });
+          entries.push({ ...entry, status: 'unreadable', reason: 'contentUrl is not an http(s) URL' });
           continue;
         }
         // The same URL can later hold other bytes, so the key is this message's attachment at this URL.
@@ -257,6 +293,19 @@ export class ContentFetcher {
       await last?.discard();
     }
   }
+}
+
+/** The one entry of a message whose content could not be looked at at all (it is archived all the same). */
+export function unreadableMessage(version: { key: string; conversationId: string; messageId: string }, err: unknown): ContentEntry {
+  return {
+    key: version.key,
+    conversationId: version.conversationId,
+    messageId: version.messageId,
+    kind: 'message',
+    ref: version.messageId,
+    status: 'unreadable',
+    reason: `content not looked at: ${errorText(err)}`.slice(0, 300),
+  };
 }
 
 function describeFailure(err: unknown): Outcome {

@@ -179,7 +179,7 @@ describe('ContentFetcher', () => {
     expect(by.flaky).toMatchObject({ status: 'failed', reason: expect.stringMatching(/500 generalException.*r-500/) });
     expect(by['gone.pdf']).toMatchObject({ kind: 'file', status: 'missing', reason: '404 itemNotFound request-id r-gone' });
     expect(by['secret.pdf']).toMatchObject({ kind: 'file', status: 'forbidden', reason: '403 accessDenied request-id r-denied' });
-    expect(by.odd).toMatchObject({ status: 'failed' });
+    expect(by.odd).toMatchObject({ status: 'unreadable', reason: 'contentUrl is not an http(s) URL' });
     for (const e of entries) expect(e.sha256).toBeUndefined();
     expect(f.stats()).toMatchObject({ downloaded: 0, failed: 7 });
 

@@ -50,3 +50,50 @@ describe('scanHostedContents', () => {
     expect(scanHostedContents({ body: { content: `<img src="${img}"><img src="${img}">` } }, G).refs).toHaveLength(1);
   });
 });
+
+describe('scanHostedContents on hostile messages (issue 20, defect 0)', () => {
+  const link = (id: string) => `${G}/v1.0/chats/c/messages/1/hostedContents/${id}/$value`;
+  const lone = '\uD800';
+  const shapes: unknown[] = [
+    null,
+    undefined,
+    42,
+    'a string',
+    [],
+    [null, 1],
+    { body: 7 },
+    { body: { content: 7 } },
+    { body: { content: ['hostedContents'] } },
+    { body: null, reactions: 'x', attachments: { length: 3 } },
+    { reactions: [null, 1, 'x', { reactionContentUrl: 5 }, { reactionContentUrl: link('%FF') }] },
+    { attachments: [null, 3, { content: 9 }, { content: `{"codeSnippetUrl":"${link('%E0%A4%A')}"` }] },
+    { body: { content: `<img src="${link('%FF')}"><img src="${link('%ED%A0%80')}"><img src="${link('')}">` } },
+    { body: { content: `<img src="${link(lone)}"><img src="https://${lone}/hostedContents/x/$value"> ${lone}` } },
+    { body: { content: `<img src="http://[bad/hostedContents/x/$value">` } },
+    {
+      body: { content: `hostedContents ${'https://'.repeat(200_000)}` },
+      attachments: [{ content: `hostedContents ${'https://'.repeat(200_000)}` }],
+    },
+    { body: { content: `<img src="${link('a')}?${'x'.repeat(20_000)}">` } },
+    { body: { content: Array.from({ length: 5000 }, (_, i) => `<img src="${link(`i${i}`)}">`).join('') } },
+  ];
+
+  it('never throws, and records what it cannot understand instead of offering it for download', () => {
+    for (const m of shapes) {
+      const started = Date.now();
+      const scan = scanHostedContents(m, G);
+      expect(Date.now() - started).toBeLessThan(2000);
+      for (const r of scan.refs) expect(r.hostedContentId).not.toMatch(/%/);
+    }
+    const bad = scanHostedContents(shapes[12], G);
+    expect(bad.refs).toEqual([]);
+    expect(bad.unreadable.map((u) => u.reason)).toEqual([
+      'hostedContents id is not valid percent-encoded UTF-8',
+      'hostedContents id is not valid percent-encoded UTF-8',
+    ]);
+    expect(scanHostedContents(shapes[16], G).unreadable[0]?.reason).toMatch(/longer than/);
+    const many = scanHostedContents(shapes[17], G);
+    expect(many.refs).toHaveLength(200);
+    expect(many.unreadable).toEqual([expect.objectContaining({ reason: expect.stringMatching(/^4800 more links not examined/) })]);
+  });
+});
