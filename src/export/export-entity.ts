@@ -11,7 +11,7 @@ import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
 import { parseMessage, type MessageVersion } from '../graph/message-schema';
-import { archiveChatVersion } from '../archive/chat-versions';
+import { archiveChatVersion, chatVersionNameProblem } from '../archive/chat-versions';
 import { unreadableMessage, type ContentEntry, type ContentFetcher } from './content-fetcher';
 import type { WrittenBlob } from '../archive/batch-writer';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
@@ -243,6 +243,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         steps.push({
           filter,
           sink: async (version, raw) => {
+            // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
+            const problem = chatVersionNameProblem(version);
+            if (problem) return quarantined(JSON.stringify({ reason: problem, requestId: null, item: raw }));
             const r = await archiveChatVersion(
               deps.container,
               version,

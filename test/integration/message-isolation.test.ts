@@ -73,11 +73,17 @@ describe('one message cannot stop its entity', () => {
       expect((await h.deps.checkpoints.get(entity))?.freshWatermarkMs).toBe(now - LAG);
     }
     // What could not be understood is recorded with a reason, and nothing was fetched for it.
-    const entries = (await contentMaps(h)).filter((e) => e.messageId === hostileId);
+    const all = await contentMaps(h);
+    const entries = all.filter((e) => e.messageId === hostileId);
     expect(entries.length).toBeGreaterThan(0);
     for (const e of entries) {
       expect(e.status).toMatch(/^(unreadable|foreign)$/);
       expect(e.reason).toBeTruthy();
     }
+    // ... and counted in the run's report, like every content status.
+    const counted: Record<string, number> = {};
+    for (const e of all) if (e.status !== 'stored') counted[e.status] = (counted[e.status] ?? 0) + 1;
+    expect(counted.unreadable).toBeGreaterThan(0);
+    expect(outcome.report?.content).toEqual({ fetched: true, unfetched: counted });
   });
 });
