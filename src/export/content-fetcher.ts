@@ -87,12 +87,21 @@ interface Target {
 
 type Outcome = Pick<ContentEntry, 'status' | 'sha256' | 'contentType' | 'bytes' | 'reason'>;
 
+/** One download shared by every caller that wants the same reference at the same time (see resolve). */
+interface SharedDownload {
+  promise: Promise<Outcome>;
+  /** The download's own stop: fired only when no caller waits any more. */
+  controller: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
 export class ContentFetcher {
   private readonly opts: ContentFetcherOptions;
   private readonly limiter: ConversationLimiter;
   private readonly maxBytes: number;
   private readonly counters: ContentFetcherStats = { downloaded: 0, reused: 0, failed: 0, bytes: 0 };
-  private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly inflight = new Map<string, SharedDownload>();
   private readonly slots: ContentSlots;
   /** SharePoint/OneDrive downloads are paced for the whole process (the shares API has no per-chat pace). */
   private readonly filesLimiter: RateLimiter;
@@ -234,14 +243,54 @@ export class ContentFetcher {
 
   /**
    * One reference, resolved once per process at a time: the members of a chat export the same message
-   * concurrently, and the second should wait for the first download rather than repeat it.
+   * concurrently, and the second should wait for the first download rather than repeat it. The shared
+   * download runs under a signal of its own, not its first caller's: a caller whose job stops (a lost
+   * lease, an abort) stops waiting, by its own signal only, and the others still get the result. Once no
+   * caller waits any more, the download is stopped.
    */
   private resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
-    const pending = this.inflight.get(t.refHash);
-    if (pending) return pending;
-    const p = this.resolveOnce(t, conversationId, signal).finally(() => this.inflight.delete(t.refHash));
-    this.inflight.set(t.refHash, p);
-    return p;
+    signal?.throwIfAborted();
+    let shared = this.inflight.get(t.refHash);
+    if (!shared) {
+      const controller = new AbortController();
+      const s: SharedDownload = { controller, waiters: 0, settled: false, promise: Promise.resolve(undefined as unknown as Outcome) };
+      // resolveOnce throws only when its signal fires, and then nobody waits for it any more.
+      s.promise = this.resolveOnce(t, conversationId, controller.signal)
+        .catch((err: unknown) => describeFailure(err))
+        .finally(() => {
+          s.settled = true;
+          if (this.inflight.get(t.refHash) === s) this.inflight.delete(t.refHash);
+        });
+      this.inflight.set(t.refHash, s);
+      shared = s;
+    }
+    return this.await(shared, t.refHash, signal);
+  }
+
+  private await(s: SharedDownload, key: string, signal: AbortSignal | undefined): Promise<Outcome> {
+    s.waiters++;
+    return new Promise<Outcome>((resolve, reject) => {
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        s.waiters--;
+        if (s.waiters === 0 && !s.settled) {
+          // The last one waiting has gone: stop the download, and let a later caller start afresh.
+          if (this.inflight.get(key) === s) this.inflight.delete(key);
+          s.controller.abort(new Error('content download stopped: no job waits for it any more'));
+        }
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void s.promise.then((outcome) => {
+        if (done) return;
+        done = true;
+        s.waiters--;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      });
+    });
   }
 
   /** One reference: from the index if it was resolved before, else downloaded, stored and indexed. */
