@@ -140,7 +140,7 @@ export class ContentFetcher {
     try {
       if (this.opts.hostedContents) {
         const scan = scanHostedContents(message, this.opts.graphOrigin);
-        if (scan.refs.length > 0 || scan.foreign.length > 0 || scan.unreadable.length > 0) return true;
+        if (scan.refs.length + scan.foreign.length + scan.otherMessage.length + scan.unreadable.length > 0) return true;
       }
       return this.opts.files && referenceAttachments(message).length > 0;
     } catch {
@@ -194,11 +194,22 @@ export class ContentFetcher {
           reason: `hosted content URL on ${originOf(f.url)}, not the Graph origin; not fetched`,
         });
       }
+      for (const o of scan.otherMessage) {
+        entries.push({
+          ...base,
+          kind: 'hostedContent',
+          ref: o.hostedContentId,
+          status: 'foreign',
+          reason: `${o.where} link ${o.reason ?? "names another message's hosted content"}; not fetched`,
+        });
+      }
       for (const r of scan.refs) {
+        // Built from this message's own ids (the scan's path), never the link: the link is only a hint.
+        if (r.path === undefined) continue;
         targets.push({
           kind: 'hostedContent',
           ref: r.hostedContentId,
-          url: r.url,
+          url: r.path,
           refHash: refHash(['hostedContent', version.conversationId, version.messageId, r.hostedContentId]),
           perConversation: true,
         });

@@ -86,4 +86,28 @@ describe('one message cannot stop its entity', () => {
     expect(counted.unreadable).toBeGreaterThan(0);
     expect(outcome.report?.content).toEqual({ fetched: true, unfetched: counted });
   });
+
+  it("a body link to another chat's hosted content is recorded as foreign: no request names that chat (issue 22, item 2)", async () => {
+    // The first test's run archived the seeded tenant; this run reads only what is posted now.
+    const reader = h.emulator.tenant.chats.find((c) => c.memberIds.length >= 2)!;
+    const other = h.emulator.hostedContents().find((c) => c.conversationId !== reader.id && c.kind === 'image')!;
+    expect(other).toBeDefined();
+    const own = `${h.emulator.graphBaseUrl}/chats/${reader.id}/messages/1/hostedContents/bm9uZQ/$value`;
+    const at = now + 20 * MINUTE;
+    const id = h.emulator.tenant.postMessage(
+      { chatId: reader.id },
+      { fromUserId: reader.memberIds[0]!, text: `<img src="${other.url}"><img src="${own}">`, html: true, atMs: at },
+    );
+    h.emulator.resetCounters();
+    const outcome = await h.daily(now + HOUR);
+    expect(outcome.status, outcome.error).toBe('succeeded');
+    expect(h.emulator.counters.hostedContentRequestsByConversation[other.conversationId]).toBeUndefined();
+    const entries = (await contentMaps(h)).filter((e) => e.messageId === id);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries.filter((x) => x.ref === other.id))
+      expect(e).toMatchObject({ status: 'foreign', reason: 'body link names another conversation; not fetched' });
+    // A link naming the message's own chat but another message is foreign too; nothing was fetched.
+    for (const e of entries.filter((x) => x.ref === 'bm9uZQ')) expect(e).toMatchObject({ status: 'foreign' });
+    expect(h.emulator.counters.hostedContentRequests).toBe(0);
+  });
 });
