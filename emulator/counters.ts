@@ -48,6 +48,8 @@ export interface EmulatorCounters {
   hostedContentThrottled: number;
   /** the same, per chat or channel id */
   hostedContentThrottledByConversation: Record<string, number>;
+  /** hosted-content requests per chat or channel id named in the path (throttled ones included) */
+  hostedContentRequestsByConversation: Record<string, number>;
   /** Graph shares API requests (driveItem metadata and content redirects) */
   shareRequests: number;
   /** requests to the files (SharePoint stand-in) server */
@@ -105,6 +107,7 @@ export function createCounters(): EmulatorCounters {
     hostedContentBytesServed: 0,
     hostedContentThrottled: 0,
     hostedContentThrottledByConversation: {},
+    hostedContentRequestsByConversation: {},
     shareRequests: 0,
     filesRequests: 0,
     filesAuthorizationHeadersSeen: 0,

@@ -186,6 +186,7 @@ export function handleHostedContent(req: IncomingMessage, res: ServerResponse, p
     hc = ch[5];
     value = ch[6] !== undefined;
   }
+  counters.hostedContentRequestsByConversation[convId] = (counters.hostedContentRequestsByConversation[convId] ?? 0) + 1;
   const conv = tenant.conversation(convId);
   const m = conv?.get(msgId);
   const sameShape =

@@ -200,6 +200,11 @@ export function renderMessage(tenant: Tenant, m: Msg, v: Version, includeUnknown
       ? v.reactions.map((r) => ({ modifiedDateTime: iso(r.ms), actions: 'reactionAdded', reaction: renderReaction(tenant, m, r) }))
       : [],
   };
+  if (v.overlay) {
+    // Served as given (Tenant.postRaw), but the version key's fields stay the emulator's.
+    const { id, etag, lastModifiedDateTime, chatId, channelIdentity } = msg;
+    Object.assign(msg, v.overlay, { id, etag, lastModifiedDateTime, chatId, channelIdentity });
+  }
   if ((m.flags & F_UNKNOWN_PROP) !== 0) {
     // properties the product has never heard of: they must survive export verbatim
     msg.onBehalfOf = null;

@@ -69,6 +69,11 @@ export class Version {
     readonly deletedMs: number,
     readonly reactions: readonly Reaction[] | null,
     readonly prev: Version | null,
+    /**
+     * Raw chatMessage properties served over the rendered ones (postRaw, editRaw): any shape a sender or
+     * a Graph bug could produce. The version key's fields stay the emulator's, so the ledger holds.
+     */
+    readonly overlay: Readonly<Record<string, unknown>> | null = null,
   ) {}
 }
 
@@ -280,7 +285,11 @@ export class Tenant {
   }
 
   /** Appends a version to a message; times are forced strictly increasing per message so keys stay unique. */
-  applyChange(m: Msg, atMs: number, change: { text?: string | null; edited?: boolean; deleted?: boolean; reaction?: Reaction }): Version {
+  applyChange(
+    m: Msg,
+    atMs: number,
+    change: { text?: string | null; edited?: boolean; deleted?: boolean; reaction?: Reaction; overlay?: Record<string, unknown> },
+  ): Version {
     const cur = m.v;
     const at = Math.max(Math.floor(atMs), cur.ms + 1);
     const reactions = change.reaction ? [...(cur.reactions ?? []), { ...change.reaction, ms: at }] : cur.reactions;
@@ -292,6 +301,7 @@ export class Tenant {
       change.deleted ? at : cur.deletedMs,
       reactions,
       cur,
+      change.overlay !== undefined ? change.overlay : cur.overlay,
     );
     m.v = next;
     return next;
@@ -380,6 +390,24 @@ export class Tenant {
     while (conv.get(String(at))) at++;
     this.addMessage(conv, String(at), at, fromIdx, replyToId, m.html ? 0 : F_TEXT_BODY, 0, m.text);
     return String(at);
+  }
+
+  /**
+   * Posts a message served as `raw` laid over what the emulator renders: every property of `raw` is
+   * served exactly as given (hostile bodies, broken cards, wrong types), except the version key's
+   * `id`, `etag`, `lastModifiedDateTime`, `chatId` and `channelIdentity`, which stay the emulator's.
+   */
+  postRaw(target: PostTarget, raw: Record<string, unknown>, m: { fromUserId?: string; atMs?: number } = {}): string {
+    const id = this.postMessage(target, { ...m, text: '', html: true });
+    const msg = this.mustFind('chatId' in target ? target.chatId : target.channelId, id);
+    const v = msg.v;
+    msg.v = new Version(v.ms, v.etag, v.text, v.editedMs, v.deletedMs, v.reactions, v.prev, { ...raw });
+    return id;
+  }
+
+  /** A new version of a message served as `raw` laid over the rendered one (see postRaw). */
+  editRaw(conversationId: string, messageId: string, raw: Record<string, unknown>, atMs?: number): void {
+    this.applyChange(this.mustFind(conversationId, messageId), atMs ?? this.clock(), { edited: true, overlay: { ...raw } });
   }
 
   editMessage(conversationId: string, messageId: string, text: string, atMs?: number): void {

@@ -10,6 +10,27 @@ import { chatVersionBlobName, contentMapName } from './blob-layout';
 import { BlobAlreadyExistsError, writeBatch, writeJson, type WrittenBlob } from './batch-writer';
 import type { DeclaredWrite } from './quarantine';
 
+/** Azure Storage refuses longer blob names. */
+const MAX_BLOB_NAME = 1024;
+
+function chatVersionName(version: MessageVersion): string {
+  return chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
+}
+
+/**
+ * Why a version cannot be filed in the per-chat store (its chat id cannot be a blob name: too long, not
+ * well-formed Unicode), or undefined. Such a version is quarantined instead, never lost and never the
+ * cause of a failed job (per-message isolation, docs/design.md §11).
+ */
+export function chatVersionNameProblem(version: MessageVersion): string | undefined {
+  try {
+    if (contentMapName(chatVersionName(version)).length > MAX_BLOB_NAME) return 'chatId is too long to name a blob';
+    return undefined;
+  } catch (err) {
+    return `chatId cannot name a blob: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 export async function archiveChatVersion(
   container: ArchiveContainer,
   version: MessageVersion,
@@ -17,11 +38,7 @@ export async function archiveChatVersion(
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
 ): Promise<{ written: WrittenBlob[] }> {
-  const name = chatVersionBlobName(
-    version.conversationId,
-    utcDay(version.bucketMs),
-    createHash('sha256').update(version.key).digest('hex'),
-  );
+  const name = chatVersionName(version);
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
   const mapName = contentMapName(name);

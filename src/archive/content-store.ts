@@ -19,7 +19,12 @@ export interface StoredContent {
   existed: boolean;
 }
 
-export type ContentStatus = 'stored' | 'missing' | 'forbidden' | 'foreign-origin' | 'failed' | 'too-large';
+/**
+ * What became of one reference. `foreign-origin`: a hosted-content URL on another origin; `foreign`: a
+ * link naming another conversation's or message's hosted content; `unreadable`: a reference (or the
+ * message's content as a whole) that could not be understood. None of these three is fetched.
+ */
+export type ContentStatus = 'stored' | 'missing' | 'forbidden' | 'foreign-origin' | 'foreign' | 'unreadable' | 'failed' | 'too-large';
 
 /** What a reference resolved to: the index entry read before downloading anything. */
 export interface ContentRefRecord {
@@ -34,7 +39,7 @@ const refRecordSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   contentType: z.string(),
   bytes: z.number().int().nonnegative(),
-  status: z.enum(['stored', 'missing', 'forbidden', 'foreign-origin', 'failed', 'too-large']),
+  status: z.enum(['stored', 'missing', 'forbidden', 'foreign-origin', 'foreign', 'unreadable', 'failed', 'too-large']),
   reason: z.string().optional(),
 });
 
@@ -243,8 +248,9 @@ export interface ContentMapEntry {
   key: string;
   conversationId: string;
   messageId: string;
-  kind: 'hostedContent' | 'file';
-  /** hostedContent id, or the file's contentUrl. */
+  /** `message`: the message's content as a whole could not be looked at (status `unreadable`). */
+  kind: 'hostedContent' | 'file' | 'message';
+  /** hostedContent id (the link as written when it has no readable id), the file's contentUrl, or the message id. */
   ref: string;
   /** Attachment name, for files. */
   name?: string;

@@ -70,6 +70,8 @@ const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 export const DEFAULT_CONTENT_PROCESS_CONCURRENCY = 8;
 export const DEFAULT_FILE_DOWNLOAD_RPS = 2;
 const DEFAULT_MEMORY_BYTES = 1024 * 1024;
+/** A longer file URL is no SharePoint or OneDrive address (their paths stop at 400 characters): unreadable. */
+const MAX_FILE_URL = 4096;
 
 interface Target {
   kind: ContentEntry['kind'];
@@ -85,12 +87,21 @@ interface Target {
 
 type Outcome = Pick<ContentEntry, 'status' | 'sha256' | 'contentType' | 'bytes' | 'reason'>;
 
+/** One download shared by every caller that wants the same reference at the same time (see resolve). */
+interface SharedDownload {
+  promise: Promise<Outcome>;
+  /** The download's own stop: fired only when no caller waits any more. */
+  controller: AbortController;
+  waiters: number;
+  settled: boolean;
+}
+
 export class ContentFetcher {
   private readonly opts: ContentFetcherOptions;
   private readonly limiter: ConversationLimiter;
   private readonly maxBytes: number;
   private readonly counters: ContentFetcherStats = { downloaded: 0, reused: 0, failed: 0, bytes: 0 };
-  private readonly inflight = new Map<string, Promise<Outcome>>();
+  private readonly inflight = new Map<string, SharedDownload>();
   private readonly slots: ContentSlots;
   /** SharePoint/OneDrive downloads are paced for the whole process (the shares API has no per-chat pace). */
   private readonly filesLimiter: RateLimiter;
@@ -126,22 +137,44 @@ export class ContentFetcher {
    * object Graph returned, so that the common message (plain text) costs nothing further.
    */
   refersToContent(message: unknown): boolean {
-    if (this.opts.hostedContents) {
-      const scan = scanHostedContents(message, this.opts.graphOrigin);
-      if (scan.refs.length > 0 || scan.foreign.length > 0) return true;
+    try {
+      if (this.opts.hostedContents) {
+        const scan = scanHostedContents(message, this.opts.graphOrigin);
+        if (scan.refs.length + scan.foreign.length + scan.otherMessage.length + scan.unreadable.length > 0) return true;
+      }
+      return this.opts.files && referenceAttachments(message).length > 0;
+    } catch {
+      // Whatever it is, fetchFor records it (as unreadable) rather than fail the entity's job.
+      return true;
     }
-    return this.opts.files && referenceAttachments(message).length > 0;
   }
 
   /**
    * Everything one archived version refers to: downloaded (or found already stored) and described.
-   * Never throws for a content problem: failures become entries with a status and reason, so the
-   * message is still archived. Throws only when aborted.
+   * Never throws for a content problem, whatever the message holds: failures become entries with a
+   * status and reason, so the message is still archived and its entity's job goes on (per-message
+   * isolation, docs/design.md §10). Throws only when aborted.
    */
   async fetchFor(
     version: { key: string; conversationId: string; messageId: string },
     message: unknown,
     signal?: AbortSignal,
+  ): Promise<ContentEntry[]> {
+    try {
+      return await this.fetchForMessage(version, message, signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      const entry = unreadableMessage(version, err);
+      this.counters.failed++;
+      this.opts.log.warn('content not looked at', { conversationId: version.conversationId, status: entry.status, reason: entry.reason });
+      return [entry];
+    }
+  }
+
+  private async fetchForMessage(
+    version: { key: string; conversationId: string; messageId: string },
+    message: unknown,
+    signal: AbortSignal | undefined,
   ): Promise<ContentEntry[]> {
     const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const entries: ContentEntry[] = [];
@@ -149,6 +182,9 @@ export class ContentFetcher {
 
     if (this.opts.hostedContents) {
       const scan = scanHostedContents(message, this.opts.graphOrigin);
+      for (const u of scan.unreadable) {
+        entries.push({ ...base, kind: 'hostedContent', ref: u.url, status: 'unreadable', reason: `${u.where}: ${u.reason}` });
+      }
       for (const f of scan.foreign) {
         entries.push({
           ...base,
@@ -158,11 +194,22 @@ export class ContentFetcher {
           reason: `hosted content URL on ${originOf(f.url)}, not the Graph origin; not fetched`,
         });
       }
+      for (const o of scan.otherMessage) {
+        entries.push({
+          ...base,
+          kind: 'hostedContent',
+          ref: o.hostedContentId,
+          status: 'foreign',
+          reason: `${o.where} link ${o.reason ?? "names another message's hosted content"}; not fetched`,
+        });
+      }
       for (const r of scan.refs) {
+        // Built from this message's own ids (the scan's path), never the link: the link is only a hint.
+        if (r.path === undefined) continue;
         targets.push({
           kind: 'hostedContent',
           ref: r.hostedContentId,
-          url: r.url,
+          url: r.path,
           refHash: refHash(['hostedContent', version.conversationId, version.messageId, r.hostedContentId]),
           perConversation: true,
         });
@@ -171,8 +218,17 @@ export class ContentFetcher {
     if (this.opts.files) {
       for (const a of referenceAttachments(message)) {
         const entry = { ...base, kind: 'file' as const, ref: a.contentUrl, ...(a.name === undefined ? {} : { name: a.name }) };
+        if (a.contentUrl.length > MAX_FILE_URL) {
+          entries.push({
+            ...entry,
+            ref: a.contentUrl.slice(0, MAX_FILE_URL),
+            status: 'unreadable',
+            reason: `contentUrl longer than ${MAX_FILE_URL} characters`,
+          });
+          continue;
+        }
         if (!isHttpUrl(a.contentUrl)) {
-          entries.push({ ...entry, status: 'failed', reason: 'contentUrl is not an http(s) URL' });
+          entries.push({ ...entry, status: 'unreadable', reason: 'contentUrl is not an http(s) URL' });
           continue;
         }
         // The same URL can later hold other bytes, so the key is this message's attachment at this URL.
@@ -198,14 +254,54 @@ export class ContentFetcher {
 
   /**
    * One reference, resolved once per process at a time: the members of a chat export the same message
-   * concurrently, and the second should wait for the first download rather than repeat it.
+   * concurrently, and the second should wait for the first download rather than repeat it. The shared
+   * download runs under a signal of its own, not its first caller's: a caller whose job stops (a lost
+   * lease, an abort) stops waiting, by its own signal only, and the others still get the result. Once no
+   * caller waits any more, the download is stopped.
    */
   private resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
-    const pending = this.inflight.get(t.refHash);
-    if (pending) return pending;
-    const p = this.resolveOnce(t, conversationId, signal).finally(() => this.inflight.delete(t.refHash));
-    this.inflight.set(t.refHash, p);
-    return p;
+    signal?.throwIfAborted();
+    let shared = this.inflight.get(t.refHash);
+    if (!shared) {
+      const controller = new AbortController();
+      const s: SharedDownload = { controller, waiters: 0, settled: false, promise: Promise.resolve(undefined as unknown as Outcome) };
+      // resolveOnce throws only when its signal fires, and then nobody waits for it any more.
+      s.promise = this.resolveOnce(t, conversationId, controller.signal)
+        .catch((err: unknown) => describeFailure(err))
+        .finally(() => {
+          s.settled = true;
+          if (this.inflight.get(t.refHash) === s) this.inflight.delete(t.refHash);
+        });
+      this.inflight.set(t.refHash, s);
+      shared = s;
+    }
+    return this.await(shared, t.refHash, signal);
+  }
+
+  private await(s: SharedDownload, key: string, signal: AbortSignal | undefined): Promise<Outcome> {
+    s.waiters++;
+    return new Promise<Outcome>((resolve, reject) => {
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        done = true;
+        s.waiters--;
+        if (s.waiters === 0 && !s.settled) {
+          // The last one waiting has gone: stop the download, and let a later caller start afresh.
+          if (this.inflight.get(key) === s) this.inflight.delete(key);
+          s.controller.abort(new Error('content download stopped: no job waits for it any more'));
+        }
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      void s.promise.then((outcome) => {
+        if (done) return;
+        done = true;
+        s.waiters--;
+        signal?.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      });
+    });
   }
 
   /** One reference: from the index if it was resolved before, else downloaded, stored and indexed. */
@@ -257,6 +353,19 @@ export class ContentFetcher {
       await last?.discard();
     }
   }
+}
+
+/** The one entry of a message whose content could not be looked at at all (it is archived all the same). */
+export function unreadableMessage(version: { key: string; conversationId: string; messageId: string }, err: unknown): ContentEntry {
+  return {
+    key: version.key,
+    conversationId: version.conversationId,
+    messageId: version.messageId,
+    kind: 'message',
+    ref: version.messageId,
+    status: 'unreadable',
+    reason: `content not looked at: ${errorText(err)}`.slice(0, 300),
+  };
 }
 
 function describeFailure(err: unknown): Outcome {

@@ -11,8 +11,8 @@ import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { messagePages } from '../graph/message-export';
 import { parseMessage, type MessageVersion } from '../graph/message-schema';
-import { archiveChatVersion } from '../archive/chat-versions';
-import type { ContentEntry, ContentFetcher } from './content-fetcher';
+import { archiveChatVersion, chatVersionNameProblem } from '../archive/chat-versions';
+import { unreadableMessage, type ContentEntry, type ContentFetcher } from './content-fetcher';
 import type { WrittenBlob } from '../archive/batch-writer';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
 import type { Logger } from '../log';
@@ -250,11 +250,14 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         steps.push({
           filter,
           sink: async (version, raw) => {
+            // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
+            const problem = chatVersionNameProblem(version);
+            if (problem) return quarantined(JSON.stringify({ reason: problem, requestId: null, item: raw }));
             const r = await archiveChatVersion(
               deps.container,
               version,
               { pass: chunk.pass, window: chunk.window, ...intentsOf() },
-              () => contentFor(version, raw),
+              () => contentFor(version, () => raw),
               signal,
             );
             record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
@@ -432,13 +435,23 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
 
   /** contentFor for a new version the batcher is about to write (it holds lines, not parsed objects). */
   function contentForLine(target: ContentTarget, line: string): Promise<ContentEntry[] | undefined> {
-    return contentFor(target, JSON.parse(line));
+    return contentFor(target, () => JSON.parse(line) as unknown);
   }
 
-  /** Downloads (or finds already stored) what the version refers to; undefined when there is nothing. */
-  async function contentFor(version: ContentTarget, raw: unknown): Promise<ContentEntry[] | undefined> {
+  /**
+   * Downloads (or finds already stored) what the version refers to; undefined when there is nothing.
+   * Per-message isolation (docs/design.md §10): nothing about one message fails the job; what could not
+   * be looked at becomes an `unreadable` entry. Only an abort (the job's stop) goes through.
+   */
+  async function contentFor(version: ContentTarget, raw: () => unknown): Promise<ContentEntry[] | undefined> {
     if (!deps.content) return undefined;
-    const entries = await deps.content.fetchFor(version, raw, signal);
+    let entries: ContentEntry[];
+    try {
+      entries = await deps.content.fetchFor(version, raw(), signal);
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      entries = [unreadableMessage(version, err)];
+    }
     for (const e of entries) if (e.status !== 'stored') unfetched[e.status] = (unfetched[e.status] ?? 0) + 1;
     return entries.length > 0 ? entries : undefined;
   }

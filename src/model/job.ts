@@ -54,7 +54,8 @@ export interface JobResult {
   readSpan?: Window;
   /**
    * Content (hosted contents, files) the job's new versions refer to that could not be stored, counted
-   * by status (`missing`, `forbidden`, `foreign-origin`, `failed`, `too-large`); absent when none.
+   * by status (`missing`, `forbidden`, `foreign-origin`, `foreign`, `unreadable`, `failed`, `too-large`);
+   * absent when none.
    */
   unfetched?: Record<string, number>;
 }

@@ -84,6 +84,7 @@ function fetcher(overrides: Partial<ContentFetcherOptions> = {}): ContentFetcher
 const img = (chat: string, msg: string, id: string) => `${graph.origin}/v1.0/chats/${chat}/messages/${msg}/hostedContents/${id}/$value`;
 const withImages = (chat: string, msg: string, ...ids: string[]) => ({
   id: msg,
+  chatId: chat,
   body: { contentType: 'html', content: ids.map((id) => `<img src="${img(chat, msg, id)}">`).join('') },
 });
 const version = (chat: string, msg: string, v = '1') => ({ key: `${chat}|${msg}|${v}|`, conversationId: chat, messageId: msg });
@@ -159,6 +160,7 @@ describe('ContentFetcher', () => {
     const chat = `chat-${Date.now()}-bad`;
     const message = {
       id: 'm1',
+      chatId: chat,
       body: {
         content: `<img src="${img(chat, 'm1', 'missing')}"><img src="${img(chat, 'm1', 'big')}"><img src="${img(chat, 'm1', 'flaky')}"><img src="https://evil.example/v1.0/chats/${chat}/messages/m1/hostedContents/far/$value">`,
       },
@@ -179,7 +181,7 @@ describe('ContentFetcher', () => {
     expect(by.flaky).toMatchObject({ status: 'failed', reason: expect.stringMatching(/500 generalException.*r-500/) });
     expect(by['gone.pdf']).toMatchObject({ kind: 'file', status: 'missing', reason: '404 itemNotFound request-id r-gone' });
     expect(by['secret.pdf']).toMatchObject({ kind: 'file', status: 'forbidden', reason: '403 accessDenied request-id r-denied' });
-    expect(by.odd).toMatchObject({ status: 'failed' });
+    expect(by.odd).toMatchObject({ status: 'unreadable', reason: 'contentUrl is not an http(s) URL' });
     for (const e of entries) expect(e.sha256).toBeUndefined();
     expect(f.stats()).toMatchObject({ downloaded: 0, failed: 7 });
 

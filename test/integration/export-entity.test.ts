@@ -103,6 +103,35 @@ describe('export job', () => {
     expect(again.counts.quarantined).toBe(0);
   });
 
+  it('sender mode: a chat id that cannot name a blob quarantines its message instead of failing the job (issue 20, per-message isolation)', async () => {
+    const { container, deps } = await setup('job-chat-name');
+    const user: Entity = { kind: 'user', id: '0b0e7f0c-2d5e-4a43-9d5c-3a1b7f1e0002' };
+    const chatMessage = (id: string, chatId: string) => ({
+      ...channelMessage(id, '2024-06-04T11:20:00.000Z'),
+      channelIdentity: null,
+      chatId,
+      from: { application: { id: 'bot', applicationIdentityType: 'bot' } },
+    });
+    const lone = chatMessage('1717500000300', '19:\uD800@thread.v2');
+    const long = chatMessage('1717500000301', `19:${'\u00e9'.repeat(250)}@thread.v2`);
+    const fine = chatMessage('1717500000302', '19:fine@thread.v2');
+    // Only the others query (application senders) answers; the user's own query gets nothing.
+    server.handle((req) => ({
+      status: 200,
+      body: { value: /applicationIdentityType/.test(decodeURIComponent(req.url)) ? [lone, long, fine] : [] },
+    }));
+    const window = { fromMs: Date.parse('2024-06-04T00:00:00Z'), toMs: Date.parse('2024-06-05T00:00:00Z') };
+    const result = await exportEntity(
+      { runId: 'run-chat-name', entity: user, mode: { kind: 'backfill', window } },
+      { ...deps, chatMode: 'sender' },
+    );
+    expect(result.status, result.error?.message).toBe('done');
+    expect((await lines(container, 'messages/chats/')).map((l) => JSON.parse(l) as unknown)).toEqual([fine]);
+    const quarantined = (await lines(container, 'quarantine/')).map((l) => JSON.parse(l) as { reason: string; item: unknown });
+    expect(quarantined.map((q) => q.item)).toEqual(expect.arrayContaining([lone, long]));
+    for (const q of quarantined) expect(q.reason).toMatch(/^chatId /);
+  });
+
   it('writes a quarantined item as it is read, not at the end of the chunk (issue 13, defect 3)', async () => {
     const { container, deps } = await setup('job-quarantine-streamed');
     const noId = { ...channelMessage('x', '2024-06-04T11:21:00.000Z'), id: undefined };
