@@ -37,7 +37,7 @@ export async function archiveChatVersion(
   how: { pass: PassName; window: Window } & DeclaredWrite,
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
-): Promise<{ written: WrittenBlob[] }> {
+): Promise<{ written: WrittenBlob[]; content?: readonly unknown[] }> {
   const name = chatVersionName(version);
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
@@ -77,5 +77,5 @@ export async function archiveChatVersion(
     throw err;
   }
   how.settle?.([name, mapName], written);
-  return { written };
+  return { written, ...(contentEntries && contentEntries.length > 0 ? { content: contentEntries } : {}) };
 }

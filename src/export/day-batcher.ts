@@ -66,6 +66,8 @@ export interface FlushResult {
   written: WrittenBlob[];
   newVersions: number;
   duplicates: number;
+  /** The content entries of the batches written (their maps committed with them), for the report's counts. */
+  content?: unknown[];
 }
 
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
@@ -206,6 +208,7 @@ export class DayBatcher {
       total.written.push(...r.written);
       total.newVersions += r.newVersions;
       total.duplicates += r.duplicates;
+      if (r.content) (total.content ??= []).push(...r.content);
     }
     total.duplicates += this.takeDuplicates();
     return total;
@@ -371,7 +374,7 @@ export class DayBatcher {
     this.evictOver(day);
     written.push(blob);
     this.opts.intents?.settle(names, written);
-    return { written, newVersions: lines.length, duplicates };
+    return { written, newVersions: lines.length, duplicates, ...(content.length > 0 ? { content } : {}) };
   }
 }
 

@@ -260,7 +260,12 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
               () => contentFor(version, () => raw),
               signal,
             );
-            record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+            record({
+              written: r.written,
+              newVersions: r.written.length > 0 ? 1 : 0,
+              duplicates: r.written.length > 0 ? 0 : 1,
+              ...(r.content ? { content: [...r.content] } : {}),
+            });
           },
         });
       }
@@ -452,11 +457,13 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       if (signal?.aborted) throw signal.reason;
       entries = [unreadableMessage(version, err)];
     }
-    for (const e of entries) if (e.status !== 'stored') unfetched[e.status] = (unfetched[e.status] ?? 0) + 1;
     return entries.length > 0 ? entries : undefined;
   }
 
   function record(r: FlushResult): void {
+    // Content the report counts as not stored: only entries whose batch was written, so a write that
+    // failed (its versions fetched again by the next attempt) is not counted twice.
+    for (const e of (r.content ?? []) as ContentEntry[]) if (e.status !== 'stored') unfetched[e.status] = (unfetched[e.status] ?? 0) + 1;
     counts.messages += r.newVersions;
     counts.duplicates += r.duplicates;
     counts.blobs += r.written.length;

@@ -8,6 +8,8 @@ import { readBlobBytes } from '../../src/archive/batch-reader';
 import { runManifestName } from '../../src/archive/blob-layout';
 import type { CollectionReport } from '../../src/export/run-report';
 import { HOUR } from '../../src/time';
+import { createStorageClients } from '../../src/storage-clients';
+import { startStorageProxy } from '../../emulator/storage-proxy';
 import { startHarness } from '../support/harness';
 
 interface RunJson {
@@ -155,6 +157,50 @@ describe('the collection report', () => {
       expect(manifest.report.blindSpots.join('\n')).toMatch(/getAllRetainedMessages does not cover private channels/);
       expect(Object.keys(manifest.report.kinds)).toEqual(expect.arrayContaining(['user', 'team', 'userRetained', 'teamRetained']));
     } finally {
+      await h.close();
+    }
+  });
+
+  it('counts only the content of batches that were written: a batch write that failed after its content was fetched adds nothing', async () => {
+    const now = Date.now();
+    const h = await startHarness({
+      label: 'report-content-failed-write',
+      tenant: { seed: 44, users: 2, teams: 0, historyDays: 4, endMs: now - 2 * HOUR, hostedContentFraction: 0.2, fileFraction: 0.5 },
+      env: { EXPORT_ATTACHMENTS: 'true' },
+    });
+    // Storage refuses (403, not retried) every batch of the first entity whose content map it stored:
+    // that job fails after it fetched content for a batch that never lands.
+    const proxy = await startStorageProxy(h.env.EXPORT_STORAGE as string);
+    let refused: string | undefined;
+    proxy.setGate((op) => {
+      if (op.method !== 'PUT') return 'forward';
+      const entityOf = (resource: string) => resource.split('/').slice(0, 4).join('/');
+      if (refused === undefined && op.resource.endsWith('.content.json')) refused = entityOf(op.resource);
+      return refused !== undefined && op.resource.endsWith('.jsonl.gz') && entityOf(op.resource) === refused ? { status: 403 } : 'forward';
+    });
+    const original = h.deps.container;
+    try {
+      (h.deps as { container: ArchiveContainer }).container = createStorageClients({
+        kind: 'connectionString',
+        connectionString: proxy.connectionString,
+      }).blobService.getContainerClient(h.env.EXPORT_CONTAINER as string);
+      const run = await h.daily(now);
+      expect(refused, 'a content map was written').toBeDefined();
+      expect(run.results.filter((r) => r.status === 'failed').length).toBeGreaterThan(0);
+      // What the content maps of the written batches say could not be stored (a map whose batch was
+      // refused describes nothing in the archive).
+      const expected: Record<string, number> = {};
+      for await (const b of original.listBlobsFlat()) {
+        if (!b.name.endsWith('.content.json')) continue;
+        if (!(await original.getBlobClient(b.name.replace(/\.content\.json$/, '.jsonl.gz')).exists())) continue;
+        const map = JSON.parse((await readBlobBytes(original, b.name))!.toString('utf8')) as { entries: Array<{ status: string }> };
+        for (const e of map.entries) if (e.status !== 'stored') expected[e.status] = (expected[e.status] ?? 0) + 1;
+      }
+      const manifest = await runJson(original, run.runId);
+      expect(manifest.report.content).toEqual({ fetched: true, unfetched: expected });
+    } finally {
+      (h.deps as { container: ArchiveContainer }).container = original;
+      await proxy.close();
       await h.close();
     }
   });

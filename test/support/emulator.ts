@@ -14,8 +14,8 @@ export async function startTestEmulator(opts: EmulatorOptions = {}): Promise<Emu
   return emulator;
 }
 
-/** The product side of the lifted limit (see startTestEmulator). */
-export const TEST_HOSTED_CONTENT_ENV = { GRAPH_HOSTED_CONTENT_RPS: '1000' } as const;
+/** The product side of the lifted limit (see startTestEmulator); file downloads unpaced too (content-streaming tests the pacing). */
+export const TEST_HOSTED_CONTENT_ENV = { GRAPH_HOSTED_CONTENT_RPS: '1000', GRAPH_FILE_DOWNLOAD_RPS: '1000' } as const;
 
 /** A Graph access token from the emulator's identity endpoint, as the product's credential gets one. */
 export async function emulatorToken(emulator: Emulator): Promise<string> {
