@@ -4,6 +4,15 @@
 
 import { Tokenizer } from 'htmlparser2';
 
+/** Tokenizer callbacks neither renderer needs: comments, CDATA, declarations, processing instructions. */
+const IGNORED = {
+  oncdata: () => undefined,
+  oncomment: () => undefined,
+  ondeclaration: () => undefined,
+  onprocessinginstruction: () => undefined,
+  onend: () => undefined,
+} as const;
+
 type Json = Record<string, unknown>;
 
 /**
@@ -96,11 +105,7 @@ export function htmlToText(html: string): string {
         }
         if (name === 'br' || BLOCK_END.test(name)) out.push('\n');
       },
-      oncdata: () => undefined,
-      oncomment: () => undefined,
-      ondeclaration: () => undefined,
-      onprocessinginstruction: () => undefined,
-      onend: () => undefined,
+      ...IGNORED,
     },
   );
   tokenizer.write(html);
@@ -184,11 +189,7 @@ export function htmlNestingDepth(html: string): number {
       onattribdata: () => undefined,
       onattribentity: () => undefined,
       onattribend: () => undefined,
-      oncdata: () => undefined,
-      oncomment: () => undefined,
-      ondeclaration: () => undefined,
-      onprocessinginstruction: () => undefined,
-      onend: () => undefined,
+      ...IGNORED,
     },
   );
   tokenizer.write(html);

@@ -11,13 +11,11 @@ import { loadSettings, type Env } from '../../src/settings';
 import { tableNames } from '../../src/state/run-store';
 import { HOUR, MINUTE, iso } from '../../src/time';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
 import { auditArchive } from '../support/archive-audit';
-import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { startTestEmulator } from '../support/emulator';
+import { freshDeployment, queuedTestEnv, unlicenseOneMember } from '../support/queued-env';
 import { queuedHost } from '../support/queued-host';
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
-import { testStorage } from '../support/storage';
-import { randomBytes } from 'node:crypto';
 
 interface Config {
   name: string;
@@ -46,15 +44,7 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
   let reference: ArchiveSnapshot;
   let operations = 0;
 
-  const envFor = (label: string): Env => {
-    const storage = testStorage(label);
-    return {
-      ...baseEnv,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_QUEUE: `q-crash-${randomBytes(6).toString('hex')}`,
-    };
-  };
+  const envFor = (label: string): Env => freshDeployment(baseEnv, label);
 
   /** One run with an optional kill; the invariant problems it left. */
   const scenario = async (label: string, atOperation?: number) => {
@@ -93,25 +83,13 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
         externalSenderFraction: config.chatMode === 'sender' ? 0.3 : 0,
       },
     });
-    if (config.chatMode === 'sender') {
-      // A member without a licence: the run needs sender mode's follow-ups to cover their messages.
-      const t = emulator.tenant;
-      const unlicensed = t.users.find((u) => u.hasTeamsData && u.userType === 'Member' && t.chats.some((c) => c.memberIds.includes(u.id)))!;
-      emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
-    }
-    baseEnv = {
-      ...emulatorEnv(emulator),
-      ...TEST_HOSTED_CONTENT_ENV,
-      GRAPH_MAX_RPS: '1000',
-      GRAPH_REQUEST_TIMEOUT: 'PT5S',
+    // A member without a licence: the run needs sender mode's follow-ups to cover their messages.
+    if (config.chatMode === 'sender') unlicenseOneMember(emulator);
+    baseEnv = queuedTestEnv(emulator, 'crash', now, {
       GRAPH_PAGE_SIZE: '4',
-      EXPORT_STORAGE: testStorage('crash').connectionString,
-      EXPORT_START: iso(now - 10 * 24 * HOUR),
-      EXPORT_HOSTED_CONTENTS: 'false',
-      EXPORT_ATTACHMENTS: 'false',
       EXPORT_CHAT_MODE: config.chatMode,
       EXPORT_READS_PER_ENTITY: String(config.readsPerEntity),
-    };
+    });
     // The reference: the same run without a kill, checked against the emulator's own ledger.
     const ref = await scenario('crash-ref');
     operations = ref.result.firstWorkerOperations;

@@ -3,7 +3,6 @@
 // (test/support/storage-scheduler.ts) runs them in every order of their conflicting operations with at
 // most two preemptions. After each, the run is finished by one worker and the archive of record's
 // promises must hold, as in the crash-point test.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDeps } from '../../src/deps';
 import { silentLogger } from '../../src/log';
@@ -11,12 +10,11 @@ import { loadSettings, type Env } from '../../src/settings';
 import { tableNames } from '../../src/state/run-store';
 import { HOUR, MINUTE, iso } from '../../src/time';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
-import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { startTestEmulator } from '../support/emulator';
+import { freshDeployment, queuedTestEnv, unlicenseOneMember } from '../support/queued-env';
 import { deliverTo, drainOn, fireDailyTimer, hostQueues, startHostWorker, type HostWorker } from '../support/queued-host';
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
 import { exploreSchedules, runScheduled } from '../support/storage-scheduler';
-import { testStorage } from '../support/storage';
 import { decode } from '../functions/functions-harness';
 
 const now = Date.now();
@@ -46,15 +44,7 @@ describe.each(CASES)('two workers at once: $name', (c) => {
   let baseEnv: Env;
   let reference: ArchiveSnapshot;
 
-  const freshEnv = (label: string): Env => {
-    const storage = testStorage(label);
-    return {
-      ...baseEnv,
-      EXPORT_CONTAINER: storage.container,
-      EXPORT_TABLE_PREFIX: storage.tablePrefix,
-      EXPORT_QUEUE: `q-il-${randomBytes(6).toString('hex')}`,
-    };
-  };
+  const freshEnv = (label: string): Env => freshDeployment(baseEnv, label);
 
   const problemsOf = async (env: Env, monitor: { problems: string[] }) => {
     const deps = await buildDeps(loadSettings(env), { log: silentLogger });
@@ -87,24 +77,8 @@ describe.each(CASES)('two workers at once: $name', (c) => {
         externalSenderFraction: 0,
       },
     });
-    if (c.chatMode === 'sender') {
-      const t = emulator.tenant;
-      const unlicensed = t.users.find(
-        (u) => u.hasTeamsData && u.userType === 'Member' && t.chats.some((ch) => ch.memberIds.includes(u.id)),
-      )!;
-      emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
-    }
-    baseEnv = {
-      ...emulatorEnv(emulator),
-      ...TEST_HOSTED_CONTENT_ENV,
-      GRAPH_MAX_RPS: '1000',
-      GRAPH_REQUEST_TIMEOUT: 'PT5S',
-      EXPORT_STORAGE: testStorage('il').connectionString,
-      EXPORT_START: iso(now - 10 * 24 * HOUR),
-      EXPORT_HOSTED_CONTENTS: 'false',
-      EXPORT_ATTACHMENTS: 'false',
-      EXPORT_CHAT_MODE: c.chatMode,
-    };
+    if (c.chatMode === 'sender') unlicenseOneMember(emulator);
+    baseEnv = queuedTestEnv(emulator, 'il', now, { EXPORT_CHAT_MODE: c.chatMode });
     // The reference: one worker, one message at a time.
     const env = freshEnv('il-ref');
     const worker = await startHostWorker(env);

@@ -2,7 +2,6 @@
 // storage operation, two planners at once, a planning attempt that fails once, more members than a
 // follow-up carries, a lost planning message, a production whose worker died. Each fails on the code
 // before the fix; the crash-point and interleaving tests then cover every other point.
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableClient } from '@azure/data-tables';
 import { readBlobBytes } from '../../src/archive/batch-reader';
@@ -17,12 +16,11 @@ import { finishIfComplete } from '../../src/app/queue-job-handler';
 import { requestProduction } from '../../src/app/productions';
 import { writeOtherSenders } from '../../src/archive/run-files';
 import type { Emulator } from '../../emulator';
-import { emulatorEnv } from '../../emulator/emulator-env';
 import type { StorageOperation } from '../../emulator/storage-proxy';
-import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
+import { startTestEmulator } from '../support/emulator';
+import { freshDeployment, queuedTestEnv, unlicenseOneMember } from '../support/queued-env';
 import { deliverTo, drainOn, fireDailyTimer, handleOn, hostQueues, queuedHost, startHostWorker } from '../support/queued-host';
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
-import { testStorage } from '../support/storage';
 import { decode } from '../functions/functions-harness';
 
 const now = Date.now();
@@ -35,15 +33,7 @@ const isCheckpointWrite = (op: StorageOperation) =>
   op.service === 'table' && /Checkpoints/.test(op.resource) && ['POST', 'PATCH', 'PUT', 'MERGE'].includes(op.method);
 const isManifestWrite = (op: StorageOperation) => op.service === 'blob' && op.method === 'PUT' && op.resource.includes('/manifests/');
 
-function freshEnv(base: Env, label: string): Env {
-  const s = testStorage(label);
-  return {
-    ...base,
-    EXPORT_CONTAINER: s.container,
-    EXPORT_TABLE_PREFIX: s.tablePrefix,
-    EXPORT_QUEUE: `q-def-${randomBytes(6).toString('hex')}`,
-  };
-}
+const freshEnv = freshDeployment;
 
 async function depsOf(env: Env) {
   return buildDeps(loadSettings(env), { log: silentLogger });
@@ -107,18 +97,7 @@ describe('run lifecycle defects (issue 20)', () => {
         externalSenderFraction: 0,
       },
     });
-    base = {
-      ...emulatorEnv(emulator),
-      ...TEST_HOSTED_CONTENT_ENV,
-      GRAPH_MAX_RPS: '1000',
-      GRAPH_REQUEST_TIMEOUT: 'PT5S',
-      GRAPH_MAX_RETRIES: '0',
-      GRAPH_PAGE_SIZE: '4',
-      EXPORT_STORAGE: testStorage('def').connectionString,
-      EXPORT_START: iso(now - 10 * 24 * HOUR),
-      EXPORT_HOSTED_CONTENTS: 'false',
-      EXPORT_ATTACHMENTS: 'false',
-    };
+    base = queuedTestEnv(emulator, 'def', now, { GRAPH_MAX_RETRIES: '0', GRAPH_PAGE_SIZE: '4' });
     senderBase = { ...base, EXPORT_CHAT_MODE: 'sender', EXPORT_TEAMS: 'none' };
     custodianRef = await reference(base);
   });
@@ -129,9 +108,7 @@ describe('run lifecycle defects (issue 20)', () => {
 
   /** Sender mode needs a member without a licence; only the sender-mode tests set it. */
   const withUnlicensed = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const t = emulator.tenant;
-    const unlicensed = t.users.find((u) => u.hasTeamsData && u.userType === 'Member' && t.chats.some((c) => c.memberIds.includes(u.id)))!;
-    emulator.setFaults({ entityErrors: { [unlicensed.id]: 'noLicence' } });
+    unlicenseOneMember(emulator);
     try {
       senderRef ??= await reference(senderBase);
       return await fn();
