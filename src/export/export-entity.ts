@@ -1,6 +1,7 @@
 // Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
 // stores what the versions refer to, writes the day batches, and only then advances the entity's
-// checkpoint (docs/design.md §4, §7).
+// checkpoint (docs/design.md §4, §7). The stages are modules of their own (docs/design.md §4, "In the
+// code"); this one keeps the loop over the windows and the job's result.
 // The caller holds the entity's lease and passes its stop signal.
 import { randomBytes } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
