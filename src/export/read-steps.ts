@@ -1,0 +1,68 @@
+// The reads of one window, in order (docs/design.md §4, §15): each a sender filter (or none) and the
+// sink its versions go to. Custodian mode: one read of everything, into the day batches. Sender mode:
+// the user's own messages into the user's batches, then the messages no own-messages query of this
+// run reaches, read with their own filters and stored once per chat. Sender mode's follow-up
+// (`coverSenderIds`) reads only those senders' messages, stored once per chat. An open read records
+// its step's index and the fingerprint of the steps' filters.
+import { archiveChatVersion, chatVersionNameProblem } from '../archive/chat-versions';
+import type { MessageVersion } from '../graph/message-schema';
+import type { DayBatcher } from './day-batcher';
+import { blobIntents, type EntityJob } from './job-context';
+import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
+import { contentFor } from './version-content';
+import type { PlannedChunk } from './windows';
+
+export type VersionSink = (v: MessageVersion, raw: unknown) => Promise<void>;
+
+export interface ReadStep {
+  filter: string | undefined;
+  sink: VersionSink;
+}
+
+export function readSteps(
+  job: EntityJob,
+  chunk: PlannedChunk,
+  batcher: DayBatcher,
+  quarantined: (line: string) => Promise<void>,
+): ReadStep[] {
+  const { req, deps } = job;
+  const sender = req.entity.kind === 'user' && deps.chatMode === 'sender';
+  const cover = req.coverSenderIds;
+  const steps: ReadStep[] = [];
+  if (!cover) {
+    steps.push({
+      filter: sender ? ownMessagesFilter(req.entity.id) : undefined,
+      sink: async (version, raw) => {
+        const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
+        if (flushed) job.tally.record(flushed);
+      },
+    });
+  }
+  if (sender || cover) {
+    const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
+    for (const filter of filters) {
+      steps.push({
+        filter,
+        sink: async (version, raw) => {
+          // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
+          const problem = chatVersionNameProblem(version);
+          if (problem) return quarantined(JSON.stringify({ reason: problem, requestId: null, item: raw }));
+          const r = await archiveChatVersion(
+            deps.container,
+            version,
+            { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
+            () => contentFor(job, version, () => raw),
+            job.signal,
+          );
+          job.tally.record({
+            written: r.written,
+            newVersions: r.written.length > 0 ? 1 : 0,
+            duplicates: r.written.length > 0 ? 0 : 1,
+            ...(r.content ? { content: [...r.content] } : {}),
+          });
+        },
+      });
+    }
+  }
+  return steps;
+}
