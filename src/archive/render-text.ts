@@ -4,6 +4,10 @@
 
 import { Tokenizer } from 'htmlparser2';
 
+/** Elements shown by their alt text when they are an emoji. */
+const ALT_TAGS: ReadonlySet<string> = new Set(['customemoji', 'emoji', 'img']);
+const EMOJI_ITEMTYPE = /schema\.skype\.com\/emoji/i;
+
 /** Tokenizer callbacks neither renderer needs: comments, CDATA, declarations, processing instructions. */
 const IGNORED = {
   oncdata: () => undefined,
@@ -38,7 +42,7 @@ const WHITESPACE = /^\s*$/;
 
 /**
  * HTML body → plain text: block tags become line breaks, mentions keep their text, images show as
- * [image], custom emoji as their name. One pass of htmlparser2's tokenizer, with no element stack, so
+ * [image], emoji (standard, custom, or the older emoji images) as their alt text. One pass of htmlparser2's tokenizer, with no element stack, so
  * the time is linear in the body whatever its nesting, unclosed tags or quotes (docs/viewer.md).
  */
 export function htmlToText(html: string): string {
@@ -46,6 +50,8 @@ export function htmlToText(html: string): string {
   let tag = '';
   let attr = '';
   let alt: string | undefined;
+  /** An img's itemtype: the older bodies mark an emoji as an image of schema.skype.com/Emoji. */
+  let itemtype = '';
   /** The non-text element being skipped, and how deep the same name nests inside it. */
   let skip: string | undefined;
   let skipDepth = 0;
@@ -67,8 +73,8 @@ export function htmlToText(html: string): string {
       if (!selfClosing) [skip, skipDepth] = [tag, 1];
     } else if (tag === 'br') out.push('\n');
     else if (tag === 'li') out.push('• ');
-    else if (tag === 'img') out.push('[image]');
-    else if (tag === 'customemoji') out.push(alt ?? '');
+    else if (tag === 'img') out.push(alt && EMOJI_ITEMTYPE.test(itemtype) ? alt : '[image]');
+    else if (tag === 'customemoji' || tag === 'emoji') out.push(alt ?? '');
     else if (tag === 'attachment') afterAttachment = !selfClosing;
   };
   const tokenizer = new Tokenizer(
@@ -80,13 +86,16 @@ export function htmlToText(html: string): string {
       onopentagname: (start, end) => {
         tag = html.slice(start, end).toLowerCase();
         alt = undefined;
+        itemtype = '';
       },
       onattribname: (start, end) => {
         attr = html.slice(start, end).toLowerCase();
-        if (attr === 'alt' && tag === 'customemoji') alt = '';
+        if (attr === 'alt' && ALT_TAGS.has(tag)) alt = '';
       },
       onattribdata: (start, end) => {
         if (attr === 'alt' && alt !== undefined) alt += html.slice(start, end);
+        // Bounded: only its start is looked at, whatever a hostile body puts there.
+        else if (attr === 'itemtype' && tag === 'img' && itemtype.length < 200) itemtype += html.slice(start, Math.min(end, start + 200));
       },
       onattribentity: (cp) => {
         if (attr === 'alt' && alt !== undefined) alt += String.fromCodePoint(cp);

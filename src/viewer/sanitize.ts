@@ -100,8 +100,14 @@ export function sanitizeBody(html: string, resolveImage: ImageResolver): string 
       }),
       img: (_tag, attribs) => {
         const img = image(attribs.src, attribs.alt, attribs.width, attribs.height);
-        return img ? { tagName: 'img', attribs: img } : { tagName: 'span', attribs: { class: 'missing' }, text: MISSING_IMAGE };
+        if (img) return { tagName: 'img', attribs: img };
+        // The older bodies' emoji: an image on Teams' own CDN, never stored; its alt is the emoji.
+        if (attribs.alt && /schema\.skype\.com\/emoji/i.test(attribs.itemtype ?? ''))
+          return { tagName: 'span', attribs: {}, text: attribs.alt };
+        return { tagName: 'span', attribs: { class: 'missing' }, text: MISSING_IMAGE };
       },
+      // A standard emoji: <emoji id="cool" alt="😎" title="Cool"></emoji>, shown as its character.
+      emoji: (_tag, attribs) => ({ tagName: 'span', attribs: {}, text: attribs.alt ?? '' }),
       customemoji: (_tag, attribs) => {
         const img = image(attribs.source, attribs.alt ?? attribs.title, '20', '20');
         return img ? { tagName: 'img', attribs: img } : { tagName: 'span', attribs: {}, text: `:${attribs.alt ?? 'emoji'}:` };

@@ -17,6 +17,16 @@ describe('readable text', () => {
     ).toBe('partyparrot & co time\n• one\n• two\n1 < 2 ©\n\nend');
   });
 
+  it('shows standard emoji, and the older emoji images, by their alt text; other images as [image]', () => {
+    expect(
+      htmlToText(
+        '<p>ok <emoji id="cool" alt="😎" title="Cool"></emoji> and ' +
+          '<img alt="😁" itemtype="http://schema.skype.com/Emoji" src="https://statics.teams.microsoft.com/x.png"> ' +
+          '<img alt="chart" itemtype="http://schema.skype.com/AMSImage" src="https://x"></p>',
+      ),
+    ).toBe('ok 😎 and 😁 [image]');
+  });
+
   it('renders a megabyte of hostile HTML in linear time', () => {
     const MB = 1 << 20;
     const fill = (unit: string) => unit.repeat(Math.ceil(MB / unit.length)).slice(0, MB);

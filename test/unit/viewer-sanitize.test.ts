@@ -27,6 +27,16 @@ describe('sanitizeBody', () => {
     expect(out).toMatch(/payload readable/);
   });
 
+  it('shows standard emoji and the older emoji images as their character, escaped', () => {
+    const out = sanitizeBody(
+      '<p>ok <emoji id="cool" alt="😎" title="Cool"></emoji> <img alt="😁" itemtype="http://schema.skype.com/Emoji" src="https://statics.teams.microsoft.com/x.png">' +
+        ' <emoji alt="&lt;script&gt;x"></emoji></p>',
+      resolveNone,
+    );
+    expect(out).toBe('<p>ok <span>😎</span> <span>😁</span> <span>&lt;script&gt;x</span></p>');
+    expect(dangerous(out)).toEqual([]);
+  });
+
   it('drops the contents of script, style and svg, not just the tags', () => {
     const out = sanitizeBody('<p>a</p><script>alert(1)</script><style>body{}</style><svg><text>hidden-svg</text></svg>', resolveNone);
     expect(out).toBe('<p>a</p>');
