@@ -7,7 +7,9 @@
 //   that were claimed but never all sent are sent, and a run finished in the last day gets its run.json
 //   if its closer died before writing it;
 // - a run still open a week after it started fails, naming how many jobs never ended;
+// - a CLI run whose process died (its run lock is free) fails, saying so (export/abandoned-runs.ts);
 // - a production whose worker stopped fails with why; one whose message was never sent gets it.
+import { ABANDONED_RUN_ERROR, isAbandoned } from '../export/abandoned-runs';
 import { ensureRunManifest, failRun } from '../export/run-close';
 import type { Logger } from '../log';
 import type { RunRecord } from '../state/run-store';
@@ -86,6 +88,15 @@ async function sweepRun(ctx: AppContext, run: RunRecord, now: number, log: Logge
       log.warn('sweep: planning message overdue; sent again', { runId: run.runId });
       await sendPlan(ctx, run);
       report.plansResent++;
+    }
+    return;
+  }
+  if (run.inProcess) {
+    // A CLI run (the CLI and the app may share the tables) is closed by its own process, which also
+    // plans it and runs its follow-ups: never here while that process lives (a run still planning has
+    // no jobs and would look complete). One whose process died fails: its follow-ups may not have run.
+    if (await isAbandoned(ctx.deps, run, now)) {
+      if (await failRun(ctx.deps, run.runId, ABANDONED_RUN_ERROR, nowFn, log)) report.runsFailed++;
     }
     return;
   }

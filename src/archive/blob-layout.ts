@@ -375,6 +375,11 @@ export function productionLockName(productionId: string): string {
   return `locks/productions/${checkRunId(productionId)}`;
 }
 
+/** The lock blob an in-process run holds leased while its process runs (export/abandoned-runs.ts). */
+export function runLockName(runId: string): string {
+  return `locks/runs/${checkRunId(runId)}`;
+}
+
 /**
  * Root of the audit trail (docs/archive-format.md §11): who read what. Deliberately not one of
  * ARCHIVE_PREFIXES, so no archive reader (read-export, the viewer, `cat`, `ls`) can serve it; only the

@@ -274,3 +274,13 @@ export async function acquireEntityLease(
     opts.signal?.throwIfAborted();
   }
 }
+
+/** Whether a lock blob's lease is held now; undefined when the blob does not exist (never taken). */
+export async function lockLeased(container: ArchiveContainer, lockName: string): Promise<boolean | undefined> {
+  try {
+    return (await container.getBlobClient(lockName).getProperties()).leaseState === 'leased';
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}

@@ -6,7 +6,8 @@ import { entityLabel, type EntityKind } from '../model/entity';
 import { errorText } from '../model/errors';
 import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMode, type JobResult } from '../model/job';
 import type { Logger } from '../log';
-import type { RunStore } from '../state/run-store';
+import type { RunRecord, RunStore } from '../state/run-store';
+import { failAbandonedRuns, holdRunLock } from './abandoned-runs';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest, type ExportEntityResult } from './export-entity';
 import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
@@ -75,7 +76,20 @@ export const ENTITY_BUSY = 'EntityBusy';
 
 export async function runExport(spec: RunSpec, deps: RunDeps, opts: RunOptions = {}): Promise<RunOutcome> {
   const now = deps.now ?? Date.now;
-  const { run } = await openRun(deps, spec, now());
+  // Runs an earlier process left open when it died are closed first: nobody else would (abandoned-runs.ts).
+  const abandoned = await failAbandonedRuns(deps, now(), now, deps.log).catch((err: unknown) => {
+    deps.log.warn('runs left open by a stopped process not checked', { error: errorText(err) });
+    return 0;
+  });
+  if (abandoned > 0) deps.log.warn('runs left open by a stopped process failed', { runs: abandoned });
+  const { run } = await openRun(deps, spec, now(), 'running', true);
+  // The run's lock, leased while this process runs it: another process that finds the run open and
+  // the lock free knows this one died.
+  return holdRunLock(deps, run.runId, () => runOpened(run, spec, deps, opts));
+}
+
+async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
+  const now = deps.now ?? Date.now;
   const runId = run.runId;
   const log = deps.log.child({ runId });
   const progress: RunProgress = { ...emptyCounts(), planned: 0, finished: 0, done: 0, skipped: 0, failed: 0 };

@@ -71,6 +71,7 @@ export async function openRun(
   spec: RunSpec,
   startedAtMs: number,
   status: 'running' | 'planning' = 'running',
+  inProcess = false,
 ): Promise<{ created: boolean; run: RunRecord }> {
   const named = namesEntities(spec);
   return deps.runs.createRun({
@@ -80,6 +81,7 @@ export async function openRun(
     status,
     startedAtMs,
     planned: 0,
+    ...(inProcess ? { inProcess: true } : {}),
     ...(spec.kind === 'daily'
       ? { nowMs: spec.nowMs }
       : {

@@ -50,6 +50,12 @@ export interface RunRecord {
   coverSent?: boolean;
   /** While planning: when the planning message last sent is due (the sweep re-sends a lost one). */
   planDueAtMs?: number;
+  /**
+   * Run by one process (the CLI, the demo): it holds the run's lock blob (blob-layout.ts runLockName)
+   * while it runs, so a run still open whose lock is not leased was left by a process that died
+   * (export/abandoned-runs.ts).
+   */
+  inProcess?: boolean;
   /** The row's ETag when read: the run's transitions are conditional on it (updateRunIf). */
   etag?: string;
 }
@@ -173,6 +179,7 @@ function runToRow(run: Partial<RunRecord>): Record<string, unknown> {
     coverClaimedAt: instantOut(run.coverClaimedAtMs),
     coverSent: run.coverSent,
     planDueAt: instantOut(run.planDueAtMs),
+    inProcess: run.inProcess,
     entities: run.entities === undefined ? undefined : bounded(run.entities),
     // An empty string clears an earlier error (a merge cannot remove a property; stringIn reads '' as none).
     error: run.error === undefined ? undefined : bounded(run.error),
@@ -199,6 +206,7 @@ function runFromRow(row: TableEntityResult<Record<string, unknown>>): RunRecord 
     coverClaimedAtMs: instantIn(row.coverClaimedAt),
     coverSent: row.coverSent === true ? true : undefined,
     planDueAtMs: instantIn(row.planDueAt),
+    inProcess: row.inProcess === true ? true : undefined,
     entities: stringIn(row.entities),
     error: stringIn(row.error),
     refused: refusedFromRow(row),

@@ -7,6 +7,15 @@ import { cliEnv, emulatorCaFile, runCli as cli } from '../support/cli-process';
 import { startTestEmulator, TEST_HOSTED_CONTENT_ENV } from '../support/emulator';
 import { testStorage } from '../support/storage';
 
+/** The latest runs as `status --json` lists them. */
+async function statusRuns(
+  env: Record<string, string>,
+): Promise<Array<{ runId: string; status: string; inProcess?: boolean; error?: string }>> {
+  const r = await cli(['status', '--json'], env);
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { runs: Array<{ runId: string; status: string; inProcess?: boolean; error?: string }> }).runs;
+}
+
 describe('teams-export CLI', () => {
   let emulator: Emulator;
   let env: Record<string, string>;
@@ -165,7 +174,7 @@ describe('teams-export CLI', () => {
     }
   });
 
-  it('a process killed mid-run loses nothing: the next run completes without duplicates', async () => {
+  it('a process killed mid-run loses nothing: the next run fails the one left open, saying why, and completes without duplicates', async () => {
     const storage = testStorage('cli-kill');
     const e = {
       ...env,
@@ -180,8 +189,25 @@ describe('teams-export CLI', () => {
       const pagesBefore = emulator.counters.messagePages;
       const killed = await cli(['run', '--now', iso(now)], e, { killWhen: () => emulator.counters.messagePages - pagesBefore >= 12 });
       expect(killed.code).toBe(null);
+      const runsAfterKill = await statusRuns(e);
+      expect(runsAfterKill).toHaveLength(1);
+      expect(runsAfterKill[0]).toMatchObject({ status: 'running', inProcess: true });
+      const killedRunId = runsAfterKill[0]!.runId;
+      // The dead process's run lock runs out on its own within its 60 s; broken here, as that expiry would.
+      const { BlobServiceClient } = await import('@azure/storage-blob');
+      await BlobServiceClient.fromConnectionString(storage.connectionString)
+        .getContainerClient(storage.container)
+        .getBlobClient(`locks/runs/${killedRunId}`)
+        .getBlobLeaseClient()
+        .breakLease(0);
       const rerun = await cli(['run', '--now', iso(now)], e);
       expect(rerun.code, rerun.stderr).toBe(0);
+      // Nobody else would ever have closed the killed run: the next run did, with why, and its run.json.
+      const left = (await statusRuns(e)).find((r) => r.runId === killedRunId);
+      expect(left).toMatchObject({ status: 'failed', error: expect.stringMatching(/process running it stopped/) as unknown });
+      const runJson = await cli(['cat', `manifests/${killedRunId}/run.json`], e);
+      expect(runJson.code, runJson.stderr).toBe(0);
+      expect(JSON.parse(runJson.stdout)).toMatchObject({ status: 'failed' });
     } finally {
       emulator.setFaults({ latencyMs: 0 });
     }

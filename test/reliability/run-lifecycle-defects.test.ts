@@ -4,7 +4,7 @@
 // before the fix; the crash-point and interleaving tests then cover every other point.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TableClient } from '@azure/data-tables';
-import { readBlobBytes } from '../../src/archive/batch-reader';
+import { blobExists, readBlobBytes } from '../../src/archive/batch-reader';
 import { runManifestName } from '../../src/archive/blob-layout';
 import { buildDeps } from '../../src/deps';
 import { silentLogger } from '../../src/log';
@@ -294,6 +294,34 @@ describe('run lifecycle defects (issue 20)', () => {
       await later.proxy.close();
     }
     expect(await problems(env, custodianRef)).toEqual([]);
+  });
+
+  it('a CLI run whose process died is failed by the sweep, saying why, with its run.json; one whose process lives is left alone', async () => {
+    const env = freshEnv(base, 'cli-dead');
+    const worker = await startHostWorker(env);
+    try {
+      const { openRun } = await import('../../src/export/run-lifecycle');
+      const { ABANDONED_RUN_ERROR, holdRunLock } = await import('../../src/export/abandoned-runs');
+      const { sweepStuck } = await import('../../src/app/sweep');
+      const deps = worker.ctx.deps;
+      const { run } = await openRun(deps, { kind: 'daily', nowMs: now }, Date.now(), 'running', true);
+      let stop: () => void = () => undefined;
+      const stopped = new Promise<void>((r) => (stop = r));
+      // The CLI process runs it: its run lock is leased for as long as it does.
+      const alive = holdRunLock(deps, run.runId, () => stopped);
+      await new Promise((r) => setTimeout(r, 200));
+      await sweepStuck(worker.ctx, silentLogger);
+      expect((await deps.runs.getRun(run.runId))?.status).toBe('running');
+      // The process dies without closing the run (its lock then expires; released here, which looks the same).
+      stop();
+      await alive;
+      const report = await sweepStuck(worker.ctx, silentLogger);
+      expect(report.runsFailed).toBe(1);
+      expect(await deps.runs.getRun(run.runId)).toMatchObject({ status: 'failed', error: ABANDONED_RUN_ERROR });
+      expect(await blobExists(deps.container, runManifestName(run.runId))).toBe(true);
+    } finally {
+      await worker.proxy.close();
+    }
   });
 
   it('defect 9: a production whose worker died mid-build ends failed, saying why, instead of running forever', async () => {
