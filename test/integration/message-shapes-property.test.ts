@@ -14,6 +14,7 @@ import { versionKeyFromLine } from '../../src/graph/message-schema';
 import type { Entity } from '../../src/model/entity';
 import { DAY, HOUR, MINUTE, utcDay } from '../../src/time';
 import { startHarness, type Harness } from '../support/harness';
+import { ownAzurite } from '../support/storage';
 
 const RUNS = Number(process.env.TEAMS_EXPORT_PROPERTY_RUNS ?? 8);
 const SEED = process.env.TEAMS_EXPORT_PROPERTY_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.TEAMS_EXPORT_PROPERTY_SEED);
@@ -186,6 +187,9 @@ const testCase = fc.record({
   messages: fc.array(fc.record({ where: fc.constantFrom('chat', 'channel'), shape }), { minLength: 1, maxLength: 3 }),
   edit: fc.option(shape, { nil: undefined }),
 });
+
+// Its own Azurite: the most storage-hungry files keep the shared one small (support/storage.ts).
+ownAzurite();
 
 describe('arbitrary message shapes through the real export path', () => {
   let h: Harness;

@@ -16,6 +16,7 @@ import { startTestEmulator } from '../support/emulator';
 import { freshDeployment, queuedTestEnv, unlicenseOneMember } from '../support/queued-env';
 import { queuedHost } from '../support/queued-host';
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
+import { ownAzurite } from '../support/storage';
 
 interface Config {
   name: string;
@@ -37,6 +38,9 @@ const PARALLEL = Math.max(1, Number(process.env.TEAMS_EXPORT_CRASH_PARALLEL ?? '
 
 const now = Date.now();
 const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
+
+// Its own Azurite: the most storage-hungry files keep the shared one small (support/storage.ts).
+ownAzurite();
 
 describe.each(CONFIGS)('a queued daily run killed at every storage operation ($name)', (config) => {
   let emulator: Emulator;

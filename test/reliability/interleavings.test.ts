@@ -16,6 +16,7 @@ import { deliverTo, drainOn, fireDailyTimer, hostQueues, startHostWorker, type H
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
 import { exploreSchedules, runScheduled } from '../support/storage-scheduler';
 import { decode } from '../functions/functions-harness';
+import { ownAzurite } from '../support/storage';
 
 const now = Date.now();
 const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
@@ -38,6 +39,9 @@ const CASES: Case[] = [
   { name: 'the last two jobs of a custodian-mode run', chatMode: 'custodian', shape: 'last-two' },
   { name: 'one job delivered to two workers', chatMode: 'custodian', shape: 'same-job' },
 ];
+
+// Its own Azurite: the most storage-hungry files keep the shared one small (support/storage.ts).
+ownAzurite();
 
 describe.each(CASES)('two workers at once: $name', (c) => {
   let emulator: Emulator;

@@ -22,6 +22,7 @@ import { freshDeployment, queuedTestEnv, unlicenseOneMember } from '../support/q
 import { deliverTo, drainOn, fireDailyTimer, handleOn, hostQueues, queuedHost, startHostWorker } from '../support/queued-host';
 import { runInvariantProblems, snapshotArchive, watermarkMonitor, type ArchiveSnapshot } from '../support/run-invariants';
 import { decode } from '../functions/functions-harness';
+import { ownAzurite } from '../support/storage';
 
 const now = Date.now();
 const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
@@ -38,6 +39,9 @@ const freshEnv = freshDeployment;
 async function depsOf(env: Env) {
   return buildDeps(loadSettings(env), { log: silentLogger });
 }
+
+// Its own Azurite: the most storage-hungry files keep the shared one small (support/storage.ts).
+ownAzurite();
 
 describe('run lifecycle defects (issue 20)', () => {
   let emulator: Emulator;
