@@ -343,11 +343,18 @@ export function formatReport(input: {
     lines.push('');
     const classes = [...new Set(counted.flatMap((r) => Object.keys(r.storageOps!.byClass ?? {})))].sort();
     if (classes.length > 0) {
-      lines.push('The same per blob by what the operation touched:', '');
+      lines.push('The same per blob by what the operation touched (in brackets: the count in the run):', '');
       lines.push(`| operation | ${counted.map((r) => r.name).join(' | ')} |`);
       lines.push(`|---|${counted.map(() => '---|').join('')}`);
       for (const k of classes)
-        lines.push(`| ${k} | ${counted.map((r) => f2(per(r.storageOps!.byClass?.[k] ?? 0, r.result.blobs))).join(' | ')} |`);
+        lines.push(
+          `| ${k} | ${counted
+            .map((r) => {
+              const n = r.storageOps!.byClass?.[k] ?? 0;
+              return `${f2(per(n, r.result.blobs))} (${f0(n)})`;
+            })
+            .join(' | ')} |`,
+        );
       lines.push('');
     }
   }
