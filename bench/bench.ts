@@ -1,7 +1,8 @@
 // `npm run bench`: measures the export through the production code path against the Graph emulator
 // (own process, 100 ms latency, 200 requests/s throttling) and Azurite, for every profile of issue 14:
 // first-run cost, tenant (1× and 4×), heavy, the one-request-at-a-time baseline, a run above the limit,
-// the storage share (10 ms storage latency, Azurite pinned to one core) and the daily 10,000-user /
+// the storage share (10 ms storage latency, Azurite pinned to one core), storage operations per blob
+// with the time-bounded lease fence and with the fence before issue 22 (blobs) and the daily 10,000-user /
 // 1,000-team profile; prints the figures and writes them to bench/RESULTS.md. Each export runs in a
 // child process of its own (bench/scenario.ts) so its peak RSS and CPU are the product's alone.
 // `npm run bench -- --quick` runs a small version of every profile (a few minutes, nothing written).
@@ -9,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAzurite } from '../emulator/azurite-process';
-import { startStorageProxy, type StorageProxy } from '../emulator/storage-proxy';
+import { resourceOf, startStorageProxy, type StorageOperation, type StorageProxy } from '../emulator/storage-proxy';
 import { DAY, HOUR, iso } from '../src/time';
 import {
   productEnvFor,
@@ -31,7 +32,7 @@ import {
   type ProfileName,
   type TenantShape,
 } from './profiles';
-import { formatReport, GENERATED_SECTIONS, type EntityCost, type ScenarioReport } from './report';
+import { formatReport, GENERATED_SECTIONS, perBlobLine, type EntityCost, type ScenarioReport } from './report';
 import { RESULT_PREFIX, type ScenarioInput, type ScenarioResult } from './scenario';
 
 export interface BenchOptions {
@@ -54,7 +55,7 @@ export interface BenchOptions {
   only: string[];
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|daily|all]... [--scale N]
+const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.`;
@@ -162,7 +163,13 @@ export interface ScenarioSpec {
   storage?: { latencyMs: number; pinAzurite: boolean };
   /** daily: the day's new activity (the first run before it is set-up, not measured). */
   activity?: DailyActivity;
+  /** The lease's write fence (RunDeps.leaseWriteFreshMs): 0 renews before every blob write (before issue 22). */
+  leaseWriteFreshMs?: number;
 }
+
+/** The scenario names of the blobs profile's pair (report.ts compares them). */
+export const BLOBS_NEW = 'blobs: tenant 1×, time-bounded fence';
+export const BLOBS_OLD = 'blobs: tenant 1×, old fence (renewal before every write)';
 
 /** The scenarios of one invocation, in the order they run. */
 export function planScenarios(o: BenchOptions): ScenarioSpec[] {
@@ -203,6 +210,14 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
       seed: 11,
       storage: { latencyMs: o.storageLatencyMs, pinAzurite: true },
     });
+  if (o.profiles.has('blobs')) {
+    // Storage operations per blob written, counted by a proxy without latency, with the lease fence of
+    // issue 22 (a write needs no renewal while the last one is recent) and with the fence before it (a
+    // renewal before every blob write): the same tenant, one after the other in the same run.
+    const counted = { ...base, shape: tenantShape(s), seed: 11, storage: { latencyMs: 0, pinAzurite: false } };
+    list.push({ ...counted, name: BLOBS_NEW });
+    list.push({ ...counted, name: BLOBS_OLD, leaseWriteFreshMs: 0 });
+  }
   if (o.profiles.has('daily')) {
     // --quick: 300 users and 30 teams, so the quick run stays within a few minutes.
     const d = dailyShape((o.quick ? 0.03 : 1) * o.dailyScale);
@@ -228,6 +243,7 @@ function productEnv(
   exportStart: string,
   overrides: { maxRps?: number; concurrency?: number } = {},
 ): Record<string, string> {
+  if (spec.leaseWriteFreshMs !== undefined) input = { ...input, leaseWriteFreshMs: spec.leaseWriteFreshMs };
   return {
     ...(process.env as Record<string, string>),
     ...productEnvFor(emulator.info),
@@ -280,7 +296,7 @@ function entityCost(
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
   log(
-    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}`,
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}`,
   );
   const seededAt = Date.now();
   const daily = spec.kind === 'daily' && spec.activity !== undefined;
@@ -297,9 +313,21 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   ]);
   const azuritePid = childPidsMatching('azurite')[0];
   let proxy: StorageProxy | undefined;
+  /** Storage operations by what they touched (opClass), counted by the proxy's gate. */
+  let byClass: Record<string, number> = {};
   try {
     if (spec.storage) {
-      proxy = await startStorageProxy(azurite.connectionString, { latencyMs: spec.storage.latencyMs, keepLog: false });
+      proxy = await startStorageProxy(azurite.connectionString, {
+        latencyMs: spec.storage.latencyMs,
+        keepLog: false,
+        // Per-entity counts serve the first-run and daily costs only (a regex per operation otherwise).
+        byEntity: spec.kind !== 'export',
+        gate: (op) => {
+          const k = opClass(op);
+          byClass[k] = (byClass[k] ?? 0) + 1;
+          return 'forward';
+        },
+      });
       if (spec.storage.pinAzurite && azuritePid !== undefined) {
         const pinned = spawnSync('taskset', ['-pc', '1', String(azuritePid)], { encoding: 'utf8' });
         log(
@@ -342,6 +370,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     }
     await emulator.resetCounters();
     proxy?.reset();
+    byClass = {};
     const env = productEnv(spec, emulator, connectionString, { nowMs }, exportStart);
     const machine0 = machineCpu();
     const emuCpu0 = processCpuMs(emulator.pid);
@@ -400,7 +429,17 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       azuriteCpuMs: azCpu0 !== undefined && azCpu1 !== undefined ? azCpu1 - azCpu0 : undefined,
       machineBusy:
         machine0 && machine1 ? (machine1.busyMs - machine0.busyMs) / Math.max(1, machine1.totalMs - machine0.totalMs) : undefined,
-      ...(proxy ? { storageOps: { total: proxy.counts().total, byKind: proxy.counts().byKind } } : {}),
+      ...(proxy
+        ? {
+            storageOps: {
+              total: proxy.counts().total,
+              byKind: { ...proxy.counts().byKind },
+              byService: { ...proxy.counts().byService },
+              byComp: { ...proxy.counts().byComp },
+              byClass: { ...byClass },
+            },
+          }
+        : {}),
       ...(costs ? { costs } : {}),
       ...(setup ? { setup } : {}),
     };
@@ -412,6 +451,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
         ` (emulator ${((report.emulatorCpuMs ?? NaN) / 1000).toFixed(1)} s, Azurite ${((report.azuriteCpuMs ?? NaN) / 1000).toFixed(1)} s, machine ${((report.machineBusy ?? NaN) * 100).toFixed(0)}% busy)` +
         (report.storageOps ? `, ${report.storageOps.total} storage operations` : ''),
     );
+    if (report.storageOps && r.blobs > 0) log(`  storage operations per blob: ${perBlobLine(report.storageOps, r.blobs)}`);
     if (costs)
       for (const c of [costs.a, costs.b])
         log(
@@ -422,6 +462,29 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   } finally {
     await Promise.all([emulator.stop(), azurite.stop(), proxy?.close()]);
   }
+}
+
+/**
+ * What one storage operation touched, for the per-blob breakdown: `METHOD service folder[ comp]`, the
+ * folder being the blob name's kind (batch, content map, manifest, lock, …) or the table's name.
+ */
+export function opClass(op: StorageOperation): string {
+  const comp = op.comp ? ` ${op.comp}` : '';
+  if (op.service === 'table') return `${op.method} table ${resourceOf(op.url)}${comp}`;
+  if (op.service === 'queue') return `${op.method} queue${comp}`;
+  // op.resource: `container/blob name` (the container alone for a list or a container operation).
+  const name = op.resource.split('/').slice(1).join('/');
+  const kind =
+    name === ''
+      ? 'container'
+      : name.endsWith('.content.json')
+        ? 'content map'
+        : name.startsWith('messages/') && name.endsWith('.jsonl.gz')
+          ? 'batch'
+          : name.startsWith('manifests/') && name.endsWith('/run.json')
+            ? 'run manifest'
+            : (name.split('/')[0] ?? '');
+  return `${op.method} blob ${kind}${comp}`;
 }
 
 /** Runs bench/scenario.js in its own process and returns its result line. */

@@ -1,8 +1,8 @@
 // The benchmark's synthetic tenants (tenant, heavy and the small subsets for the baseline and the
 // over-limit run) as emulator seed flags, and the scaling that the --scale and --quick flags apply.
 
-export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage';
-export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'daily'];
+export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs';
+export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily'];
 
 export interface TenantShape {
   users: number;

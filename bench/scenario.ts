@@ -11,6 +11,8 @@ import { loadSettings } from '../src/settings';
 export interface ScenarioInput {
   /** The daily run's "now" (the emulator's data ends an hour before it). */
   nowMs: number;
+  /** The entity lease's write fence (RunDeps.leaseWriteFreshMs; 0: a renewal before every blob write, as before issue 22). */
+  leaseWriteFreshMs?: number;
 }
 
 export interface ScenarioResult {
@@ -68,7 +70,8 @@ async function main(): Promise<void> {
   if (snapshotAfter > 0) setTimeout(() => process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`), snapshotAfter * 1000).unref();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  const outcome = await runExport({ kind: 'daily', nowMs: input.nowMs }, deps);
+  const runDeps = input.leaseWriteFreshMs === undefined ? deps : { ...deps, leaseWriteFreshMs: input.leaseWriteFreshMs };
+  const outcome = await runExport({ kind: 'daily', nowMs: input.nowMs }, runDeps);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);

@@ -2,7 +2,8 @@
 // The product only sees a different connection string; the proxy sees every storage operation it makes
 // (one per HTTP request: retries, ETag conflicts and table batches included, whichever SDK client or
 // helper made them) and can:
-// - count them: by service, by `METHOD service`, by resource, by entity id in the path, and the failures;
+// - count them: by service, by `METHOD service`, by `comp` (lease, list, …), by resource, by entity id in
+//   the path, and the failures;
 // - delay them (real Blob Storage has a few ms of latency, in-memory Azurite none);
 // - hand each one to a gate before forwarding it, which may hold it (a deterministic scheduler), answer
 //   it with an error instead (a fault at operation k), or never forward or answer it (a killed worker).
@@ -47,6 +48,8 @@ export interface StorageCounts {
   byService: Record<StorageService, number>;
   /** `METHOD service` → count (e.g. `PUT blob`, `POST table` for inserts and batches). */
   byKind: Record<string, number>;
+  /** `service comp` → count, for requests with a `comp` query parameter (`blob lease`: lease operations). */
+  byComp: Record<string, number>;
   /** `METHOD resource`, keys cut off (see resourceOf): what a request touched. */
   byOp: Record<string, number>;
   /** Requests whose path names an object id (entity ids are GUIDs), per id. */
@@ -84,7 +87,7 @@ const GUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const ENDPOINT = /^(BlobEndpoint|QueueEndpoint|TableEndpoint)=(.*)$/i;
 
 export function emptyStorageCounts(): StorageCounts {
-  return { total: 0, byService: { blob: 0, queue: 0, table: 0 }, byKind: {}, byOp: {}, byEntity: {}, failures: {} };
+  return { total: 0, byService: { blob: 0, queue: 0, table: 0 }, byKind: {}, byComp: {}, byOp: {}, byEntity: {}, failures: {} };
 }
 
 /** `a + sign × b`, key by key (keys whose count comes to 0 are left out). */
@@ -105,6 +108,7 @@ function combineStorageCounts(a: StorageCounts, b: StorageCounts, sign: 1 | -1):
       table: a.byService.table + sign * b.byService.table,
     },
     byKind: combine(a.byKind, b.byKind),
+    byComp: combine(a.byComp, b.byComp),
     byOp: combine(a.byOp, b.byOp),
     byEntity: combine(a.byEntity, b.byEntity),
     failures: combine(a.failures, b.failures),
@@ -170,12 +174,14 @@ export async function startStorageProxy(connectionString: string, opts: StorageP
 
   const count = (op: StorageOperation) => {
     const kind = `${op.method} ${op.service}`;
+    const comp = op.comp === undefined ? undefined : `${op.service} ${op.comp}`;
     const key = `${op.method} ${resourceOf(op.url)}`;
     const ids = countEntities ? new Set(op.resource.toLowerCase().match(GUID) ?? []) : [];
     for (const c of [counts, perService[op.service]]) {
       c.total++;
       c.byService[op.service]++;
       c.byKind[kind] = (c.byKind[kind] ?? 0) + 1;
+      if (comp !== undefined) c.byComp[comp] = (c.byComp[comp] ?? 0) + 1;
       c.byOp[key] = (c.byOp[key] ?? 0) + 1;
       for (const id of ids) c.byEntity[id] = (c.byEntity[id] ?? 0) + 1;
     }

@@ -22,6 +22,12 @@ export interface LeaseOptions {
   renewEveryMs?: number;
   /** Tests only: a renewal's time to answer (default durationSec/3). */
   tryTimeoutMs?: number;
+  /**
+   * Bench and tests only: 0 renews before every blob write, the fence before issue 22. How long after the
+   * last confirmed renewal was sent a blob write needs no renewal of its own (default and upper bound:
+   * min(durationSec/2, durationSec − tryTimeoutMs), see confirm()).
+   */
+  writeFreshMs?: number;
 }
 
 /** Block blob calls that write: the fenced container confirms the lease before each (see fence()). */
@@ -55,10 +61,12 @@ export class EntityLease {
     sentAtMs: number,
     renewEveryMs: number,
     private readonly tryTimeoutMs: number,
+    writeFreshMs: number | undefined,
   ) {
     this.lastRenewedMs = sentAtMs;
     // Half the period, and never more than the period less one renewal's time to answer (assertHeld's bound).
-    this.writeFreshMs = Math.min((durationSec * 1000) / 2, durationSec * 1000 - tryTimeoutMs);
+    const bound = Math.min((durationSec * 1000) / 2, durationSec * 1000 - tryTimeoutMs);
+    this.writeFreshMs = writeFreshMs === undefined ? bound : Math.max(0, Math.min(writeFreshMs, bound));
     this.timer = setInterval(() => this.tick(), renewEveryMs);
     this.timer.unref();
   }
@@ -74,18 +82,7 @@ export class EntityLease {
   }
 
   /** The same on any lock blob under `locks/` (a production's, app/productions.ts). */
-  static async acquireLock(
-    container: ArchiveContainer,
-    lockName: string,
-    opts: {
-      durationSec?: number;
-      signal?: AbortSignal;
-      /** Tests only: renew more often than durationSec/3. */
-      renewEveryMs?: number;
-      /** Tests only: a renewal's time to answer (default durationSec/3). */
-      tryTimeoutMs?: number;
-    } = {},
-  ): Promise<EntityLease | undefined> {
+  static async acquireLock(container: ArchiveContainer, lockName: string, opts: LeaseOptions = {}): Promise<EntityLease | undefined> {
     const durationSec = opts.durationSec ?? 60;
     if (!Number.isInteger(durationSec) || durationSec < 15 || durationSec > 60) {
       throw new RangeError(`lease duration must be a whole number of seconds from 15 to 60 (got ${durationSec})`);
@@ -100,7 +97,7 @@ export class EntityLease {
         await lease.acquireLease(durationSec, abort);
         // Renew well before expiry: a renewal sent at a third of the period that gets no answer within
         // another third marks the lease lost a full third before it can expire on the server.
-        return new EntityLease(lease, durationSec, sentAtMs, opts.renewEveryMs ?? third, opts.tryTimeoutMs ?? third);
+        return new EntityLease(lease, durationSec, sentAtMs, opts.renewEveryMs ?? third, opts.tryTimeoutMs ?? third, opts.writeFreshMs);
       } catch (err) {
         const status = statusOf(err);
         if (status === 409) return undefined; // LeaseAlreadyPresent: another worker exports this entity
@@ -261,13 +258,14 @@ export class EntityLease {
 export async function acquireEntityLease(
   container: ArchiveContainer,
   entity: Entity,
-  opts: { durationSec: number; waitMs?: number; signal?: AbortSignal },
+  opts: { durationSec: number; waitMs?: number; signal?: AbortSignal; writeFreshMs?: number },
 ): Promise<EntityLease | undefined> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
   for (;;) {
     const lease = await EntityLease.acquire(container, entity, {
       durationSec: opts.durationSec,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.writeFreshMs !== undefined ? { writeFreshMs: opts.writeFreshMs } : {}),
     });
     if (lease || Date.now() >= deadline) return lease;
     await new Promise((r) => setTimeout(r, 1000));

@@ -38,6 +38,8 @@ export interface RunDeps extends ExportEntityDeps {
   leaseWaitMs?: number;
   /** The entity lease's length (default LEASE_SECONDS; 15 to 60). */
   leaseSeconds?: number;
+  /** Bench and tests only: 0 renews before every blob write, the fence before issue 22 (LeaseOptions.writeFreshMs). */
+  leaseWriteFreshMs?: number;
   now?: () => number;
 }
 
@@ -241,6 +243,7 @@ async function exportUnderLease(req: ExportEntityRequest, deps: RunDeps, signal?
       durationSec: deps.leaseSeconds ?? LEASE_SECONDS,
       waitMs: deps.leaseWaitMs ?? 0,
       ...(signal ? { signal } : {}),
+      ...(deps.leaseWriteFreshMs !== undefined ? { writeFreshMs: deps.leaseWriteFreshMs } : {}),
     });
   } catch (err) {
     // Storage unreachable or the run aborted before the job started: nothing was read or written.

@@ -143,6 +143,29 @@ describe('EntityLease', () => {
     }
   });
 
+  it('renews before every blob write with writeFreshMs 0 (the bench baseline: the fence before issue 22)', async () => {
+    const s = testStorage('lease-count-old');
+    const proxy = await startStorageProxy(s.connectionString);
+    try {
+      const counted = createStorageClients({
+        kind: 'connectionString',
+        connectionString: proxy.connectionString,
+      }).blobService.getContainerClient(container.containerName);
+      const entity: Entity = { kind: 'user', id: 'counted-old' };
+      const lease = await EntityLease.acquire(counted, entity, { durationSec: 60, writeFreshMs: 0 });
+      const fenced = lease!.fence(counted);
+      proxy.reset();
+      const writes = 6;
+      for (let i = 0; i < writes; i++) await writeJson(fenced, `${entityPrefix(entity)}b${i}.json`, { i });
+      // One renewal per write, each sent before its write (lease, PUT, lease, PUT, …).
+      const sequence = proxy.operations.map((op) => (op.comp === 'lease' ? 'lease' : op.method));
+      expect(sequence).toEqual(Array.from({ length: writes }, () => ['lease', 'PUT']).flat());
+      await lease?.release();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   describe('when storage stops answering a renewal', () => {
     let proxy: TcpProxy;
     let proxied: ContainerClient;
