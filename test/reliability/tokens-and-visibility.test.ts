@@ -6,7 +6,7 @@ import { buildDeps } from '../../src/deps';
 import { runExport } from '../../src/export/run-in-process';
 import { silentLogger } from '../../src/log';
 import { loadSettings } from '../../src/settings';
-import { DAY, HOUR, MINUTE } from '../../src/time';
+import { DAY, HOUR, MINUTE, iso } from '../../src/time';
 import { auditArchive, reportScenario, rowOf } from '../support/archive-audit';
 import { startHarness } from '../support/harness';
 import { checkpointViolations, directContainer, expectClean, sleep } from './reliability-helpers';
@@ -113,7 +113,8 @@ describe('late and out-of-window versions', () => {
       label: 'rel-late',
       tenant: { seed: 93, users: 5, teams: 2, historyDays: 3, endMs: t0 - 2 * HOUR },
       clock: () => dataNow,
-      env: { GRAPH_PAGE_SIZE: '5', EXPORT_CHUNK: 'P1D' },
+      // One-day windows from five days back (the history is three): not 400 days of empty windows.
+      env: { GRAPH_PAGE_SIZE: '5', EXPORT_CHUNK: 'P1D', EXPORT_START: iso(t0 - 5 * DAY) },
       // Late by up to just under the settle period (24 h); a fifth of the pages carry a stray version.
       faults: { lateVisibility: { fraction: 0.4, maxDelayMs: 23 * HOUR }, outOfWindowRate: 0.2 },
     });
