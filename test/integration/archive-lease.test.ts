@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { entityPrefix, lockBlobName } from '../../src/archive/blob-layout';
-import { EntityLease, LeaseLostError } from '../../src/archive/entity-lease';
+import { EntityLease, LeaseLostError, type LeaseOptions } from '../../src/archive/entity-lease';
 import { ensureContainer } from '../../src/archive/archive-container';
 import type { Entity } from '../../src/model/entity';
 import { createStorageClients } from '../../src/storage-clients';
 import { testStorage } from '../support/storage';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy';
-import { startStorageProxy } from '../../emulator/storage-proxy';
+import { startStorageProxy, type StorageOperation } from '../../emulator/storage-proxy';
 import { writeJson } from '../../src/archive/batch-writer';
 import { blobExists } from '../../src/archive/batch-reader';
 
@@ -117,53 +117,43 @@ describe('EntityLease', () => {
     await thief?.release();
   });
 
-  it('costs a blob write no storage call of its own while the last renewal is recent (a time-bounded fence)', async () => {
-    const s = testStorage('lease-count');
-    const proxy = await startStorageProxy(s.connectionString);
+  /** Writes `writes` small blobs through the fence of a fresh lease, seen by a counting proxy; the operations made. */
+  async function countedWrites(label: string, writes: number, opts: LeaseOptions): Promise<StorageOperation[]> {
+    const proxy = await startStorageProxy(testStorage(label).connectionString);
     try {
       const counted = createStorageClients({
         kind: 'connectionString',
         connectionString: proxy.connectionString,
       }).blobService.getContainerClient(container.containerName);
-      const entity: Entity = { kind: 'user', id: 'counted' };
-      // A 60 s lease renewed every 20 s: writes within 30 s of the last confirmed renewal need no renewal.
-      const lease = await EntityLease.acquire(counted, entity, { durationSec: 60 });
+      const entity: Entity = { kind: 'user', id: label };
+      const lease = await EntityLease.acquire(counted, entity, opts);
       const fenced = lease!.fence(counted);
       proxy.reset();
-      const writes = 12;
       for (let i = 0; i < writes; i++) await writeJson(fenced, `${entityPrefix(entity)}b${i}.json`, { i });
-      const leaseCalls = proxy.operations.filter((op) => op.comp === 'lease').length;
-      const blobWrites = proxy.operations.filter((op) => op.method === 'PUT' && op.comp === undefined).length;
-      expect(blobWrites).toBe(writes);
-      // At most one background renewal can fall in a slow stretch; a renewal per write would be 12.
-      expect(leaseCalls).toBeLessThanOrEqual(1);
+      const ops = [...proxy.operations];
       await lease?.release();
+      return ops;
     } finally {
       await proxy.close();
     }
+  }
+
+  it('costs a blob write no storage call of its own while the last renewal is recent (a time-bounded fence)', async () => {
+    // A 60 s lease renewed every 20 s: writes within 30 s of the last confirmed renewal need no renewal.
+    const writes = 12;
+    const ops = await countedWrites('counted', writes, { durationSec: 60 });
+    expect(ops.filter((op) => op.method === 'PUT' && op.comp === undefined)).toHaveLength(writes);
+    // At most one background renewal can fall in a slow stretch; a renewal per write would be 12.
+    expect(ops.filter((op) => op.comp === 'lease').length).toBeLessThanOrEqual(1);
   });
 
   it('renews before every blob write with writeFreshMs 0 (the bench baseline: the fence before issue 22)', async () => {
-    const s = testStorage('lease-count-old');
-    const proxy = await startStorageProxy(s.connectionString);
-    try {
-      const counted = createStorageClients({
-        kind: 'connectionString',
-        connectionString: proxy.connectionString,
-      }).blobService.getContainerClient(container.containerName);
-      const entity: Entity = { kind: 'user', id: 'counted-old' };
-      const lease = await EntityLease.acquire(counted, entity, { durationSec: 60, writeFreshMs: 0 });
-      const fenced = lease!.fence(counted);
-      proxy.reset();
-      const writes = 6;
-      for (let i = 0; i < writes; i++) await writeJson(fenced, `${entityPrefix(entity)}b${i}.json`, { i });
-      // One renewal per write, each sent before its write (lease, PUT, lease, PUT, …).
-      const sequence = proxy.operations.map((op) => (op.comp === 'lease' ? 'lease' : op.method));
-      expect(sequence).toEqual(Array.from({ length: writes }, () => ['lease', 'PUT']).flat());
-      await lease?.release();
-    } finally {
-      await proxy.close();
-    }
+    const writes = 6;
+    const ops = await countedWrites('counted-old', writes, { durationSec: 60, writeFreshMs: 0 });
+    // One renewal per write, each sent before its write (lease, PUT, lease, PUT, …).
+    expect(ops.map((op) => (op.comp === 'lease' ? 'lease' : op.method))).toEqual(
+      Array.from({ length: writes }, () => ['lease', 'PUT']).flat(),
+    );
   });
 
   describe('when storage stops answering a renewal', () => {
