@@ -392,9 +392,13 @@ function inWindow(day: string, window: Window): boolean {
  * of the key's size. Two different keys of one entity and day collide with a probability around
  * n²/2¹²⁹ (below 10⁻²⁴ for a million versions), far below any storage fault.
  */
-function versionDigest(key: string): string {
-  // One-shot hash: no Hash object per version (this runs once for every version read).
-  return hash('sha256', key, 'buffer').toString('latin1', 0, 16);
+export function versionDigest(key: string): string {
+  // Runs once for every version read: a one-shot hash (no Hash object, no Buffer), and the first 16
+  // characters copied by a join, which makes a flat 16-character string (a slice of 13 or more
+  // characters would keep the whole 32-character digest alive, 40% more memory per key held).
+  // 'binary' is Node's name for latin1: one character per byte.
+  const d = hash('sha256', key, 'binary');
+  return [d.slice(0, 8), d.slice(8, 16)].join('');
 }
 
 function versionDigestOfLine(line: string): string | undefined {
