@@ -30,8 +30,23 @@ export function iso(ms: number): string {
 
 /** The UTC day (`yyyy-mm-dd`) of an instant: the folder a version's batch is written to. */
 export function utcDay(ms: number): string {
-  return iso(ms).slice(0, 10);
+  // Called for every version exported, and the versions of a read fall on a few days: the days' strings
+  // are kept (every instant of one UTC day formats to the same day), a bounded number of them.
+  // The day's first instant, exactly (`%` is exact on doubles, and so is the subtraction); truncated
+  // first, as Date does.
+  const t = Math.trunc(ms);
+  // Outside Date's range (and NaN) toISOString throws: never answered from a kept day.
+  if (!(Math.abs(t) <= 8.64e15)) return iso(ms).slice(0, 10);
+  const rest = t % DAY;
+  const n = rest < 0 ? t - rest - DAY : t - rest;
+  const known = dayTexts.get(n);
+  if (known !== undefined) return known;
+  const text = iso(ms).slice(0, 10);
+  if (dayTexts.size >= 4096) dayTexts.clear();
+  dayTexts.set(n, text);
+  return text;
 }
+const dayTexts = new Map<number, string>();
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
