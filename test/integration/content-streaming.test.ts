@@ -3,8 +3,10 @@
 // larger than the in-memory part of the spool is stored byte-identical, and the size limit still
 // stops a body that passes it (docs/design.md §10, §14).
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sizedFileSha256 } from '../../emulator';
 import { contentBlobName } from '../../src/archive/blob-layout';
@@ -19,6 +21,7 @@ const PROCESS_CAP = 3;
 describe('content streamed with caps', () => {
   let h: Harness;
   const now = Date.now();
+  const spoolDir = mkdtempSync(join(tmpdir(), 'content-streaming-spool-'));
   beforeAll(async () => {
     h = await startHarness({
       label: 'content-streaming',
@@ -37,7 +40,10 @@ describe('content streamed with caps', () => {
       },
     });
   });
-  afterAll(() => h?.close());
+  afterAll(async () => {
+    await h?.close();
+    rmSync(spoolDir, { recursive: true, force: true });
+  });
 
   function presentFile() {
     const f = h.emulator.files().find((x) => x.state === 'present');
@@ -53,6 +59,8 @@ describe('content streamed with caps', () => {
       hostedContents: false,
       files: true,
       filesRps,
+      // Its own spool folder: the other test files' downloads spool into the shared temporary folder.
+      spoolDir,
       ...(maxBytes === undefined ? {} : { maxBytes }),
       log: silentLogger,
     });
@@ -94,7 +102,7 @@ describe('content streamed with caps', () => {
     const body = (await blob.download()).readableStreamBody!;
     for await (const chunk of body) hash.update(chunk as Buffer);
     expect(hash.digest('hex')).toBe(expected);
-    expect((await readdir(tmpdir())).filter((n) => n.startsWith('teams-export-content-'))).toEqual([]);
+    expect(await readdir(spoolDir)).toEqual([]);
   });
 
   it("still records a body over the size limit as 'too-large' (no Content-Length, cut off while streaming)", async () => {
@@ -105,7 +113,7 @@ describe('content streamed with caps', () => {
     const [entry] = await fetcher.fetchFor(version, messageWith(f));
     expect(entry).toMatchObject({ kind: 'file', status: 'too-large' });
     expect(fetcher.stats()).toMatchObject({ downloaded: 0, failed: 1 });
-    expect((await readdir(tmpdir())).filter((n) => n.startsWith('teams-export-content-'))).toEqual([]);
+    expect(await readdir(spoolDir)).toEqual([]);
   });
 
   it('paces SharePoint file downloads for the process (GRAPH_FILE_DOWNLOAD_RPS)', async () => {
