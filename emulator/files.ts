@@ -254,8 +254,14 @@ async function sendSized(res: ServerResponse, f: EmulatedFile, size: number, del
       if (res.destroyed) return;
       if (!res.write(chunk))
         await new Promise<void>((resolve) => {
-          res.once('drain', resolve);
-          res.once('close', resolve);
+          // Whichever comes first; the other listener goes too (one pair per chunk would pile up).
+          const done = () => {
+            res.off('drain', done);
+            res.off('close', done);
+            resolve();
+          };
+          res.once('drain', done);
+          res.once('close', done);
         });
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
