@@ -18,27 +18,28 @@ function chatVersionName(version: MessageVersion): string {
 }
 
 /**
- * Why a version cannot be filed in the per-chat store (its chat id cannot be a blob name: too long, not
- * well-formed Unicode), or undefined. Such a version is quarantined instead, never lost and never the
+ * The version's blob name in the per-chat store, or why it has none (its chat id cannot be a blob name:
+ * too long, not well-formed Unicode). Such a version is quarantined instead, never lost and never the
  * cause of a failed job (per-message isolation, docs/design.md §11).
  */
-export function chatVersionNameProblem(version: MessageVersion): string | undefined {
+export function nameChatVersion(version: MessageVersion): { name: string } | { problem: string } {
   try {
-    if (contentMapName(chatVersionName(version)).length > MAX_BLOB_NAME) return 'chatId is too long to name a blob';
-    return undefined;
+    const name = chatVersionName(version);
+    return contentMapName(name).length > MAX_BLOB_NAME ? { problem: 'chatId is too long to name a blob' } : { name };
   } catch (err) {
-    return `chatId cannot name a blob: ${err instanceof Error ? err.message : String(err)}`;
+    return { problem: `chatId cannot name a blob: ${err instanceof Error ? err.message : String(err)}` };
   }
 }
 
+/** Stores `version` under `name` (from nameChatVersion) unless another member's job stored it first. */
 export async function archiveChatVersion(
   container: ArchiveContainer,
   version: MessageVersion,
+  name: string,
   how: { pass: PassName; window: Window } & DeclaredWrite,
   contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
   signal?: AbortSignal,
 ): Promise<{ written: WrittenBlob[]; content?: readonly unknown[] }> {
-  const name = chatVersionName(version);
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
   const mapName = contentMapName(name);

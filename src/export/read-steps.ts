@@ -4,7 +4,7 @@
 // run reaches, read with their own filters and stored once per chat. Sender mode's follow-up
 // (`coverSenderIds`) reads only those senders' messages, stored once per chat. An open read records
 // its step's index and the fingerprint of the steps' filters.
-import { archiveChatVersion, chatVersionNameProblem } from '../archive/chat-versions';
+import { archiveChatVersion, nameChatVersion } from '../archive/chat-versions';
 import type { MessageVersion } from '../graph/message-schema';
 import type { DayBatcher } from './day-batcher';
 import { blobIntents, type EntityJob } from './job-context';
@@ -45,11 +45,12 @@ export function readSteps(
         filter,
         sink: async (version, raw) => {
           // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
-          const problem = chatVersionNameProblem(version);
-          if (problem) return quarantined(JSON.stringify({ reason: problem, requestId: null, item: raw }));
+          const named = nameChatVersion(version);
+          if ('problem' in named) return quarantined(JSON.stringify({ reason: named.problem, requestId: null, item: raw }));
           const r = await archiveChatVersion(
             deps.container,
             version,
+            named.name,
             { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
             () => contentFor(job, version, () => raw),
             job.signal,
