@@ -22,8 +22,9 @@ describe('a job longer than its budget', () => {
   beforeAll(async () => {
     fh = await startFunctionsHarness({
       label: 'fn-budget',
-      tenant: { seed: 31, users: 2, teams: 0, historyDays: 3, endMs },
-      // Every Graph request takes 300 ms, so a one-day chunk alone uses more than a quarter of the 1 s budget.
+      tenant: { seed: 31, users: 2, teams: 0, historyDays: 6, endMs },
+      // Every Graph request takes 300 ms, so a one-day chunk alone uses more than a quarter of the 1 s budget,
+      // and five days of chunks need at least three invocations however fast storage answers.
       faults: { latencyMs: 300 },
       env: { EXPORT_JOB_BUDGET: 'PT1S', EXPORT_CHUNK: 'P1D', GRAPH_MAX_RETRIES: '0' },
     });
@@ -33,7 +34,7 @@ describe('a job longer than its budget', () => {
   it('completes through continuations, each chunk read once and every version archived once', async () => {
     const user = fh.h.entities().find((e) => e.kind === 'user');
     if (!user) throw new Error('no user in the tenant');
-    const window = { fromMs: endMs - 2 * DAY, toMs: endMs };
+    const window = { fromMs: endMs - 5 * DAY, toMs: endMs };
     const started = await startBackfillRun(fh.ctx, { window, users: [user.id], teams: [] }, silentLogger);
     const [original] = await fh.queuedMessages();
     expect(original).toMatchObject({ runId: started.runId, attempt: 1 });
