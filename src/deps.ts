@@ -13,6 +13,7 @@ import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
 import { LEASE_SECONDS, type RunDeps } from './export/run-in-process';
 import { ContentFetcher } from './export/content-fetcher';
+import { ContentBacklog, contentBacklogTableName } from './state/content-backlog';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
 const KNOWN_AUTHORITY_HOSTS = new Set([
@@ -70,7 +71,9 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
   const names = tableNames(settings.tablePrefix);
   const checkpoints = new CheckpointStore(storage.table(names.checkpoints));
   const runs = new RunStore(storage.table(names.runs), storage.table(names.jobs));
-  await Promise.all([ensureContainer(container), checkpoints.ensure(), runs.ensure()]);
+  const contentOn = settings.content.hostedContents || settings.content.files;
+  const contentBacklog = contentOn ? new ContentBacklog(storage.table(contentBacklogTableName(settings.tablePrefix))) : undefined;
+  await Promise.all([ensureContainer(container), checkpoints.ensure(), runs.ensure(), contentBacklog?.ensure()]);
   const limiter = opts.limiter ?? new RateLimiter({ ratePerSec: settings.graph.processRps });
   const http = new GraphHttp({
     baseUrl: settings.graph.baseUrl,
@@ -83,8 +86,7 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     maxRetries: settings.graph.maxRetries,
     log: opts.log,
   });
-  const content =
-    settings.content.hostedContents || settings.content.files
+  const content = contentOn
       ? new ContentFetcher({
           http,
           container,
@@ -102,6 +104,8 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     settings,
     storage,
     ...(content ? { content } : {}),
+    ...(contentBacklog ? { contentBacklog } : {}),
+    contentRetry: { maxAttempts: settings.content.maxAttempts, retryMs: settings.content.retryMs },
     chatMode: settings.chatMode,
     credential,
     http,

@@ -170,11 +170,20 @@ export const settingsSchema = z.object({
       (s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s),
       'EXPORT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)',
     ),
+  EXPORT_CONTENT_QUEUE: z
+    .string()
+    .default('teams-export-content')
+    .refine(
+      (s) => /^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s),
+      'EXPORT_CONTENT_QUEUE must be a valid queue name (3-58 lowercase letters, digits, single hyphens; "-poison" is appended for failed messages)',
+    ),
   EXPORT_CHAT_MODE: z.enum(['custodian', 'sender']).default('custodian'),
   EXPORT_HOSTED_CONTENTS: bool('EXPORT_HOSTED_CONTENTS', true),
   EXPORT_ATTACHMENTS: bool('EXPORT_ATTACHMENTS', false),
   EXPORT_CONTENT_CONCURRENCY: int('EXPORT_CONTENT_CONCURRENCY', 4, 1, 64),
   EXPORT_CONTENT_PROCESS_CONCURRENCY: int('EXPORT_CONTENT_PROCESS_CONCURRENCY', 8, 1, 256),
+  EXPORT_CONTENT_MAX_ATTEMPTS: int('EXPORT_CONTENT_MAX_ATTEMPTS', 6, 1, 50),
+  EXPORT_CONTENT_RETRY: duration('EXPORT_CONTENT_RETRY', 'PT1H', 1000),
   EXPORT_RETAINED: bool('EXPORT_RETAINED', false),
   EXPORT_DELETED_TEAMS: bool('EXPORT_DELETED_TEAMS', true),
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
@@ -224,6 +233,8 @@ export interface Settings {
   storage: StorageConnection;
   container: string;
   queue: string;
+  /** EXPORT_CONTENT_QUEUE: the content stage's queue (docs/design.md §17). */
+  contentQueue: string;
   tablePrefix: string;
   schedule: string;
   lagMs: number;
@@ -251,6 +262,10 @@ export interface Settings {
     processConcurrency: number;
     /** File (shares API) downloads per second for the process (GRAPH_FILE_DOWNLOAD_RPS). */
     filesRps: number;
+    /** Attempts of a batch's content before references that keep failing are final (EXPORT_CONTENT_MAX_ATTEMPTS). */
+    maxAttempts: number;
+    /** The first retry's delay, doubled for each later one (EXPORT_CONTENT_RETRY). */
+    retryMs: number;
   };
   entities: {
     users: 'all' | 'none';
@@ -311,6 +326,8 @@ function toSettings(raw: Raw): Settings {
   const credential = graphCredential(raw, problems);
   const storage = storageConnection(raw, problems);
   if (raw.EXPORT_LAG >= raw.EXPORT_SETTLE) problems.push('EXPORT_LAG must be shorter than EXPORT_SETTLE');
+  if (raw.EXPORT_CONTENT_QUEUE === raw.EXPORT_QUEUE)
+    problems.push('EXPORT_CONTENT_QUEUE must differ from EXPORT_QUEUE: content messages have a worker of their own');
   if (problems.length > 0 || !credential || !storage) throw new SettingsError(problems);
   return {
     graph: {
@@ -328,6 +345,7 @@ function toSettings(raw: Raw): Settings {
     storage,
     container: raw.EXPORT_CONTAINER,
     queue: raw.EXPORT_QUEUE,
+    contentQueue: raw.EXPORT_CONTENT_QUEUE,
     tablePrefix: raw.EXPORT_TABLE_PREFIX,
     schedule: raw.EXPORT_SCHEDULE,
     lagMs: raw.EXPORT_LAG,
@@ -344,6 +362,8 @@ function toSettings(raw: Raw): Settings {
       jobConcurrency: Math.round(raw.EXPORT_CONTENT_CONCURRENCY),
       processConcurrency: Math.round(raw.EXPORT_CONTENT_PROCESS_CONCURRENCY),
       filesRps: raw.GRAPH_FILE_DOWNLOAD_RPS,
+      maxAttempts: Math.round(raw.EXPORT_CONTENT_MAX_ATTEMPTS),
+      retryMs: raw.EXPORT_CONTENT_RETRY,
     },
     entities: {
       users: raw.EXPORT_USERS,

@@ -73,7 +73,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // The Graph budget is split over every instance of every group, whether or not the group calls Graph
 // today (docs/deploy.md, "Graph budget"). test/infra/graph-budget.test.ts checks this list against the
 // functions the app registers. No always-ready instances: they would not count against the maximum.
-var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'sweepStuck']
+var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'contentWorker', 'sweepStuck']
 var graphInstances = maximumInstanceCount * length(functionScaleGroups)
 
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
@@ -96,8 +96,10 @@ var exportSettings = {
   EXPORT_STORAGE__credential: 'managedidentity'
   EXPORT_STORAGE__clientId: identityClientId
   EXPORT_CONTAINER: archiveContainerName
-  // The host resolves %EXPORT_QUEUE% and %EXPORT_SCHEDULE% itself: the app's defaults do not reach it.
+  // The host resolves %EXPORT_QUEUE%, %EXPORT_CONTENT_QUEUE% and %EXPORT_SCHEDULE% itself: the app's
+  // defaults do not reach it.
   EXPORT_QUEUE: 'teams-export-jobs'
+  EXPORT_CONTENT_QUEUE: 'teams-export-content'
   EXPORT_SCHEDULE: exportSchedule
   EXPORT_START: exportStart
   EXPORT_USERS: exportUsers

@@ -40,6 +40,8 @@ export function backoffDelaySec(attempt: number, policy: Pick<JobPolicy, 'baseDe
 export interface AppContext {
   deps: AppDeps;
   queue: JobQueue;
+  /** The content stage's queue (EXPORT_CONTENT_QUEUE, docs/design.md §17). */
+  contentQueue: JobQueue;
   clock: Clock;
   policy: JobPolicy;
   /** Where each queued job of a run has got (resume points that survive a killed invocation). */
@@ -71,12 +73,14 @@ export async function buildAppContext(env: Env, opts: AppContextOptions = {}): P
     );
   }
   const queue = new StorageJobQueue(deps.storage.queueService, settings.queue);
+  const contentQueue = new StorageJobQueue(deps.storage.queueService, settings.contentQueue);
   const progressTable = deps.storage.table(progressTableName(settings.tablePrefix));
   const progress = new JobProgressStore(progressTable);
-  await Promise.all([queue.ensure(), progress.ensure()]);
+  await Promise.all([queue.ensure(), contentQueue.ensure(), progress.ensure()]);
   return {
     deps,
     queue,
+    contentQueue,
     clock: clock ?? systemClock,
     policy: { ...DEFAULT_JOB_POLICY, ...policy },
     progress,

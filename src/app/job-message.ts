@@ -111,7 +111,35 @@ export interface CoverMessage {
   attempt: number;
 }
 
-export type QueueMessage = JobMessage | PlanMessage | ProductionMessage | CoverMessage;
+/**
+ * A message of the content queue (docs/design.md §17): settle the content of one archived batch. The
+ * batch's row in the content backlog holds the rest; the message names it only.
+ */
+export const contentMessageSchema = z
+  .object({
+    v: z.literal(JOB_MESSAGE_VERSION),
+    type: z.literal('content'),
+    batch: z.string().min(1).max(1024),
+  })
+  .strict();
+
+export interface ContentMessage {
+  type: 'content';
+  batch: string;
+}
+
+export type QueueMessage = JobMessage | PlanMessage | ProductionMessage | CoverMessage | ContentMessage;
+
+export function isContentMessage(msg: QueueMessage): msg is ContentMessage {
+  return 'type' in msg && msg.type === 'content';
+}
+
+/** Reads a message of the content queue. */
+export function decodeContentMessage(item: unknown): ContentMessage {
+  const body = contentMessageSchema.safeParse(toObject(item));
+  if (!body.success) throw new InvalidJobMessageError(body.error.issues.map((i) => `${i.path.join('.') || 'message'}: ${i.message}`));
+  return { type: 'content', batch: body.data.batch };
+}
 
 export function isPlanMessage(msg: QueueMessage): msg is PlanMessage {
   return 'type' in msg && msg.type === 'plan';
@@ -174,6 +202,8 @@ export function encodeJobMessage(msg: QueueMessage): string {
     ? { v: JOB_MESSAGE_VERSION, type: 'plan', runId: msg.runId, mode: modeToWire(msg.mode), attempt: msg.attempt }
     : isProductionMessage(msg)
       ? { v: JOB_MESSAGE_VERSION, type: 'production', productionId: msg.productionId }
+      : isContentMessage(msg)
+        ? { v: JOB_MESSAGE_VERSION, type: 'content', batch: msg.batch }
       : isCoverMessage(msg)
         ? {
             v: JOB_MESSAGE_VERSION,

@@ -2,6 +2,7 @@
 // queue. Transient failures come back later through a re-enqueue with a growing delay, not through the
 // host's fast redelivery; duplicates and stale deliveries are recognised from the job row. Recording
 // a result and finishing the run are export/run-lifecycle.ts's, as for the single-process run.
+import { contentStageOf } from './content-queue';
 import { EntityLease, LeaseLostError } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
@@ -9,7 +10,7 @@ import { joinSpans } from '../export/sender-cover';
 import { recordJobResult, refusedJobError } from '../export/run-lifecycle';
 import { closeRunIfComplete } from '../export/run-close';
 import { countsFromManifests } from '../export/job-counts';
-import { addCounts, addReasonCounts, emptyCounts, type JobCounts, type JobError, type JobStatus } from '../model/job';
+import { addCounts, emptyCounts, type JobCounts, type JobError, type JobStatus } from '../model/job';
 import type { Window } from '../model/window';
 import { entityLabel, type Entity } from '../model/entity';
 import { errorText } from '../model/errors';
@@ -153,6 +154,7 @@ async function runUnderLease(
       log,
       holdsLease: () => lease.assertHeld(),
       ...(others ? { otherSenderIds: others } : {}),
+      ...contentStageOf(ctx),
     },
     stop,
   );
@@ -161,10 +163,9 @@ async function runUnderLease(
   // The windows every invocation of this job read: sender mode's follow-up reads them again (docs/design.md §15).
   const readSpan = joinSpans(span, result.readSpan);
   const spanned = readSpan ? { readSpan } : {};
-  const unfetched = row?.unfetched || result.unfetched ? { unfetched: addReasonCounts(row?.unfetched, result.unfetched) } : {};
   lease.assertHeld();
   if (result.continueAt) {
-    await continueJob(ctx, msg, { ...job, ...spanned, ...unfetched }, counts, result.continueAt, log);
+    await continueJob(ctx, msg, { ...job, ...spanned }, counts, result.continueAt, log);
     return { runId, entity, attempt, outcome: 'continued' };
   }
 
@@ -174,7 +175,6 @@ async function runUnderLease(
     await queue.send({ ...msg, attempt: attempt + 1 }, { delaySec });
     await deps.runs.mergeJob(runId, entity, {
       ...spanned,
-      ...unfetched,
       status: 'queued',
       counts,
       attempts: attempt,
@@ -197,7 +197,6 @@ async function runUnderLease(
       ...spanned,
       status: result.status,
       counts,
-      ...unfetched,
       ...(result.error ? { error: result.error } : {}),
       finishedAtMs: clock.now(),
     },

@@ -6,6 +6,7 @@
 // within the job budget (continuing in a new message when it runs out, from its recorded progress), is
 // counted (the counter rows' coverFinished), and the last one closes the run. The request is the one
 // the single-process run builds (export/sender-cover.ts).
+import { contentStageOf } from './content-queue';
 import { EntityLease, LeaseLostError } from '../archive/entity-lease';
 import { readOtherSenders } from '../archive/run-files';
 import { exportEntity } from '../export/export-entity';
@@ -125,7 +126,7 @@ export async function runCoverMessage(ctx: AppContext, msg: CoverMessage, log: L
           );
         },
       },
-      { ...deps, container: lease.fence(deps.container), log: clog },
+      { ...deps, container: lease.fence(deps.container), log: clog, ...contentStageOf(ctx) },
       stop,
     );
     // A lost lease: another worker may hold the user now. Nothing more is written here; the message

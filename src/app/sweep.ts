@@ -8,7 +8,8 @@
 //   if its closer died before writing it;
 // - a run still open a week after it started fails, naming how many jobs never ended;
 // - a CLI run whose process died (its run lock is free) fails, saying so (export/abandoned-runs.ts);
-// - a production whose worker stopped fails with why; one whose message was never sent gets it.
+// - a production whose worker stopped fails with why; one whose message was never sent gets it;
+// - a batch whose content message was lost (or poisoned) gets it again (app/content-queue.ts).
 import { ABANDONED_RUN_ERROR, isAbandoned } from '../export/abandoned-runs';
 import { ensureRunManifest, failRun } from '../export/run-close';
 import type { Logger } from '../log';
@@ -19,6 +20,7 @@ import { sendPlan } from './plan-on-queue';
 import { sweepProductions } from './productions';
 import { finishIfComplete } from './queue-job-handler';
 import { resendUnsentCovers } from './sender-cover-queue';
+import { resendOverdueContent } from './content-queue';
 
 /** A planning message this long overdue is taken as lost and sent again (planning is idempotent). */
 export const PLAN_OVERDUE_MS = 15 * MINUTE;
@@ -39,6 +41,7 @@ export interface SweepReport {
   runsFailed: number;
   productionsFailed: number;
   productionsResent: number;
+  contentResent: number;
 }
 
 export async function sweepStuck(ctx: AppContext, log: Logger): Promise<SweepReport> {
@@ -51,6 +54,7 @@ export async function sweepStuck(ctx: AppContext, log: Logger): Promise<SweepRep
     runsFailed: 0,
     productionsFailed: 0,
     productionsResent: 0,
+    contentResent: 0,
   };
   // Runs older than the give-up age have been failed by an earlier sweep: only the last days are read.
   const runs = await ctx.deps.runs.listRuns({ startedSinceMs: now - RUN_GIVE_UP_MS - DAY });
@@ -72,6 +76,10 @@ export async function sweepStuck(ctx: AppContext, log: Logger): Promise<SweepRep
   const productions = await sweepProductions(ctx, log, { queuedGraceMs: PRODUCTION_QUEUED_MS, sinceMs: now - RUN_GIVE_UP_MS });
   report.productionsFailed = productions.failed;
   report.productionsResent = productions.resent;
+  report.contentResent = await resendOverdueContent(ctx, log).catch((err: unknown) => {
+    log.error('sweep: content backlog not swept', { error: err instanceof Error ? err.message : String(err) });
+    return 0;
+  });
   log.info('sweep finished', { ...report });
   return report;
 }

@@ -7,7 +7,8 @@ import type { MessageVersion } from '../graph/message-schema';
 import type { PassName, Window } from '../model/window';
 import { iso, utcDay } from '../time';
 import { chatVersionBlobName, contentMapName } from './blob-layout';
-import { BlobAlreadyExistsError, writeBatch, writeJson, type WrittenBlob } from './batch-writer';
+import { BlobAlreadyExistsError, writeBatch, type WrittenBlob } from './batch-writer';
+import type { BatchContentHandoff } from './content-store';
 import type { DeclaredWrite } from './quarantine';
 
 /** Azure Storage refuses longer blob names. */
@@ -37,46 +38,35 @@ export async function archiveChatVersion(
   version: MessageVersion,
   name: string,
   how: { pass: PassName; window: Window } & DeclaredWrite,
-  contentFor: (() => Promise<readonly unknown[] | undefined>) | undefined,
+  /** For a version that refers to content: hands it to the content stage (see DayBatcher's `content`). */
+  content: BatchContentHandoff | undefined,
   signal?: AbortSignal,
-): Promise<{ written: WrittenBlob[]; content?: readonly unknown[] }> {
+): Promise<{ written: WrittenBlob[] }> {
   // Every tenant member of the chat meets this version; only the first stores it (and its content).
   if (await container.getBlobClient(name).exists(signal ? { abortSignal: signal } : {})) return { written: [] };
-  const mapName = contentMapName(name);
   // Declared in the execution's manifest before anything is written (docs/design.md §16).
-  await how.declare?.([name, mapName]);
+  await how.declare?.([name]);
   const writer = how.writer ? { writer: how.writer } : {};
-  const written: WrittenBlob[] = [];
-  const contentEntries = contentFor ? await contentFor() : undefined;
-  if (contentEntries && contentEntries.length > 0) {
-    // Map first (see DayBatcher): a batch never exists without its content map. A map that exists
-    // already was written by an earlier attempt or another member's job, for the same version.
-    try {
-      written.push(
-        await writeJson(container, mapName, { batch: name, entries: contentEntries }, { metadata: writer, ...(signal ? { signal } : {}) }),
-      );
-    } catch (err) {
-      if (!(err instanceof BlobAlreadyExistsError)) throw err;
-    }
-  }
+  // Before the write, as for a day batch: a crash after it leaves the content obligation behind.
+  await content?.record(name, 1);
+  let blob: WrittenBlob;
   try {
-    written.push(
-      await writeBatch(
-        container,
-        name,
-        [version.line],
-        { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs), ...writer },
-        signal,
-      ),
+    blob = await writeBatch(
+      container,
+      name,
+      [version.line],
+      { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs), ...writer },
+      signal,
     );
   } catch (err) {
-    // Another member's job archived this version first: nothing to add.
+    // Another member's job archived this version first: nothing to add (its job handed the content over).
     if (err instanceof BlobAlreadyExistsError) {
-      how.settle?.([name, mapName], written);
+      how.settle?.([name], []);
       return { written: [] };
     }
     throw err;
   }
-  how.settle?.([name, mapName], written);
-  return { written, ...(contentEntries && contentEntries.length > 0 ? { content: contentEntries } : {}) };
+  how.settle?.([name], [blob]);
+  await content?.written(name);
+  return { written: [blob] };
 }

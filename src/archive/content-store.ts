@@ -261,3 +261,14 @@ export interface ContentMapEntry {
   /** Short human reason, Graph code and request-id for failures (never a token). */
   reason?: string;
 }
+
+/**
+ * How an archived batch whose versions refer to content is handed to the content stage
+ * (docs/design.md §17): recorded in the backlog before the batch is written, handed over after.
+ */
+export interface BatchContentHandoff {
+  /** Before the batch is written: durably records that it holds `versions` versions with content. */
+  record(batch: string, versions: number): Promise<void>;
+  /** After the batch is written: the stage may fetch its content now. */
+  written(batch: string): Promise<void>;
+}

@@ -10,7 +10,6 @@ import { stepsFingerprint } from './open-read';
 import { quarantineWriter } from './quarantine-writer';
 import { readSteps } from './read-steps';
 import { readStep } from './split-read';
-import { contentForLine } from './version-content';
 import type { PlannedChunk } from './windows';
 
 /** The number of new versions, and where the read stands when the budget stopped it early. */
@@ -31,7 +30,7 @@ export async function exportChunk(job: EntityJob, chunk: PlannedChunk): Promise<
     nextSeq: () => job.nextSeq(),
     intents: job.manifest,
     ...(signal ? { signal } : {}),
-    ...(deps.content ? { contentFor: contentForLine(job), contentConcurrency: deps.content.jobConcurrency } : {}),
+    ...(job.content ? { content: job.content } : {}),
   });
   const quarantine = quarantineWriter(job, chunk);
   const quarantined = (line: string) => quarantine.write(line);

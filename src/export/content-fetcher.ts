@@ -15,7 +15,7 @@ import {
   type ContentStatus,
   type SpooledContent,
 } from '../archive/content-store';
-import { ConversationLimiter } from '../graph/conversation-limiter';
+import { ConversationLimiter, type KeyLimiter } from '../graph/conversation-limiter';
 import { RateLimiter } from '../graph/rate-limiter';
 import { ContentSlots, DEFAULT_CONTENT_JOB_CONCURRENCY } from './content-slots';
 import { GraphError } from '../graph/graph-errors';
@@ -312,7 +312,11 @@ export class ContentFetcher {
         this.counters.reused++;
         return { status: 'stored', sha256: known.sha256, contentType: known.contentType, bytes: known.bytes };
       }
-      const { stored, contentType } = await this.slots.run(() => this.download(t, conversationId, signal), signal);
+      // The conversation's pace is waited for before a slot is taken: a slot held while one busy chat
+      // waits its turn would keep every other chat's download waiting too (docs/design.md §17).
+      const pace = t.perConversation ? this.limiter.forKey(conversationId) : this.filesLimiter;
+      await pace.acquire(signal);
+      const { stored, contentType } = await this.slots.run(() => this.download(t, pace, signal), signal);
       // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
       await putContentRef(
         this.opts.container,
@@ -333,7 +337,7 @@ export class ContentFetcher {
    * One download streamed into a spool (memory up to memoryBytes, then a local file) while hashing, then
    * stored under its hash; the spool is removed whatever happens. Runs inside a process slot.
    */
-  private async download(t: Target, conversationId: string, signal: AbortSignal | undefined) {
+  private async download(t: Target, pace: KeyLimiter, signal: AbortSignal | undefined) {
     let last: ContentSpool | undefined;
     const dir = this.opts.spoolDir ?? tmpdir();
     const memoryBytes = this.opts.memoryBytes ?? DEFAULT_MEMORY_BYTES;
@@ -342,7 +346,9 @@ export class ContentFetcher {
         maxBytes: this.maxBytes,
         sink: () => (last = new ContentSpool({ memoryBytes, dir })),
         ...(signal ? { signal } : {}),
-        limiter: t.perConversation ? this.limiter.forKey(conversationId) : this.filesLimiter,
+        // The first attempt's turn was taken before the slot; a retry waits for another.
+        limiter: afterFirst(pace),
+        priority: 'low',
       });
       if (last?.spilled) this.spilled++;
       this.counters.downloaded++;
@@ -402,6 +408,18 @@ function referenceAttachments(message: unknown): ReferenceAttachment[] {
     out.push({ contentUrl, ...(typeof id === 'string' ? { id } : {}), ...(typeof name === 'string' ? { name } : {}) });
   }
   return out;
+}
+
+/** A limiter whose first acquire is free (already taken by the caller), later ones wait as usual. */
+function afterFirst(limiter: KeyLimiter): KeyLimiter {
+  let first = true;
+  return {
+    acquire: (signal?: AbortSignal) => {
+      if (!first) return limiter.acquire(signal);
+      first = false;
+      return Promise.resolve();
+    },
+  };
 }
 
 function isHttpUrl(text: string): boolean {

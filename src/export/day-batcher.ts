@@ -7,12 +7,12 @@
 // nor a dense one makes them grow without bound (docs/design.md §14).
 import { hash } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
-import { batchBlobName, contentMapName } from '../archive/blob-layout';
-import { writeBatch, writeJson, type WrittenBlob } from '../archive/batch-writer';
+import { batchBlobName } from '../archive/blob-layout';
+import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
+import type { BatchContentHandoff } from '../archive/content-store';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
 import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
-import { DEFAULT_CONTENT_JOB_CONCURRENCY, runPooled } from './content-slots';
 import type { WriteIntents } from './execution-manifest';
 import type { Entity } from '../model/entity';
 import type { PassName, Window } from '../model/window';
@@ -41,12 +41,12 @@ export interface DayBatcherOptions {
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
   /**
-   * What a version refers to (images, files), fetched only for versions that are new to the archive,
-   * just before their batch is written; re-read versions (the settle pass, overlaps) cost nothing.
+   * The content stage (docs/design.md §17): a batch holding versions that refer to content (images,
+   * files) is recorded in the content backlog before it is written, and handed to the stage after; the
+   * export never waits for the downloads. Only versions new to the archive count, so a re-read (the
+   * settle pass, overlaps) costs nothing.
    */
-  contentFor?: (version: ContentTarget, line: string) => Promise<readonly unknown[] | undefined>;
-  /** Most contentFor calls running at once for one flush (EXPORT_CONTENT_CONCURRENCY, default 4). */
-  contentConcurrency?: number;
+  content?: BatchContentHandoff;
   /**
    * The execution's manifest: every blob is declared in it before it is written (docs/design.md §16), so
    * a crash between a write and the manifest leaves no batch outside a manifest.
@@ -55,19 +55,10 @@ export interface DayBatcherOptions {
   signal?: AbortSignal;
 }
 
-/** Which version a content lookup is for (the batcher keeps lines, not parsed objects). */
-export interface ContentTarget {
-  key: string;
-  conversationId: string;
-  messageId: string;
-}
-
 export interface FlushResult {
   written: WrittenBlob[];
   newVersions: number;
   duplicates: number;
-  /** The content entries of the batches written (their maps committed with them), for the report's counts. */
-  content?: unknown[];
 }
 
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
@@ -94,8 +85,8 @@ export class DayBatcher {
    * the archived sets are, so each version's key is hashed once, when it is added.
    */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
-  /** Buffered versions whose content is to be fetched when they are written (see add), by digest. */
-  private readonly contentTargets = new Map<string, ContentTarget>();
+  /** Buffered versions that refer to content (see add), by digest. */
+  private readonly withContent = new Set<string>();
   /**
    * day → digests (versionDigest) of the keys archived before or during this window, loaded on the
    * day's first flush. Map order is least recently used first; the total is kept under the cap.
@@ -155,7 +146,7 @@ export class DayBatcher {
 
   /**
    * Adds a version; returns the result of an early flush when the buffer limit was reached.
-   * `refersToContent` marks a version whose images or files are fetched (contentFor) if, and only if,
+   * `refersToContent` marks a version whose images or files the content stage fetches if, and only if,
    * it turns out to be new when its batch is written.
    */
   add(version: MessageVersion, refersToContent = false): Promise<FlushResult | undefined> {
@@ -185,8 +176,7 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(digest, bytes);
-    if (refersToContent)
-      this.contentTargets.set(digest, { key: version.key, conversationId: version.conversationId, messageId: version.messageId });
+    if (refersToContent) this.withContent.add(digest);
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -206,13 +196,12 @@ export class DayBatcher {
     const days = [...this.buffers.keys()].filter((d) => (this.buffers.get(d)?.size ?? 0) > 0).sort();
     // One manifest write declares every batch of this flush, not one per day.
     const names = new Map(days.map((d) => [d, this.batchName(d)] as const));
-    await this.opts.intents?.declare([...names.values()].flatMap((n) => [n, contentMapName(n)]));
+    await this.opts.intents?.declare([...names.values()]);
     for (const day of days) {
       const r = await this.flushDay(day, names.get(day));
       total.written.push(...r.written);
       total.newVersions += r.newVersions;
       total.duplicates += r.duplicates;
-      if (r.content) (total.content ??= []).push(...r.content);
     }
     total.duplicates += this.takeDuplicates();
     return total;
@@ -304,54 +293,35 @@ export class DayBatcher {
     this.buffers.delete(day);
     if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
     const name = declaredName ?? this.batchName(day);
-    const names = [name, contentMapName(name)];
+    const names = [name];
     if (declaredName === undefined) await this.opts.intents?.declare(names);
     this.buffered -= buffer.size;
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = await this.archivedOf(day);
     const lines: Buffer[] = [];
-    const withContent: Array<{ target: ContentTarget; line: Buffer }> = [];
+    let withContent = 0;
     let duplicates = 0;
     const fresh: string[] = [];
     for (const [digest, line] of buffer) {
-      const target = this.contentTargets.get(digest);
-      this.contentTargets.delete(digest);
+      const refers = this.withContent.delete(digest);
       if (archived.has(digest)) {
         duplicates++;
         continue;
       }
       fresh.push(digest);
       lines.push(line);
-      if (target) withContent.push({ target, line });
+      if (refers) withContent++;
     }
     if (lines.length === 0) {
       this.evictOver(day);
       this.opts.intents?.settle(names, []);
       return { written: [], newVersions: 0, duplicates };
     }
-    const content: unknown[] = [];
-    const contentFor = this.opts.contentFor;
-    if (contentFor && withContent.length > 0) {
-      // A few at a time, not one download per buffered version at once (up to thousands, each holding a body).
-      const results = await runPooled(withContent, this.opts.contentConcurrency ?? DEFAULT_CONTENT_JOB_CONCURRENCY, (w) =>
-        contentFor(w.target, w.line.toString('utf8')),
-      );
-      for (const entries of results) if (entries) content.push(...entries);
-    }
     const { entity, pass, window, writerId } = this.opts;
-    const written: WrittenBlob[] = [];
-    if (content.length > 0) {
-      // The content map goes first: a crash in between leaves a map without its batch (harmless, the
-      // rerun writes both again), never a batch whose images and files are not recorded.
-      written.push(
-        await writeJson(
-          this.opts.container,
-          contentMapName(name),
-          { batch: name, entries: content },
-          { metadata: { writer: writerId }, ...(this.opts.signal ? { signal: this.opts.signal } : {}) },
-        ),
-      );
-    }
+    const content = withContent > 0 ? this.opts.content : undefined;
+    // Recorded before the write: a crash right after the batch lands leaves the obligation behind, never
+    // a batch whose images nobody will fetch (docs/design.md §17).
+    await content?.record(name, withContent);
     const blob = await writeBatch(
       this.opts.container,
       name,
@@ -375,9 +345,9 @@ export class DayBatcher {
     }
     this.notePeak();
     this.evictOver(day);
-    written.push(blob);
-    this.opts.intents?.settle(names, written);
-    return { written, newVersions: lines.length, duplicates, ...(content.length > 0 ? { content } : {}) };
+    this.opts.intents?.settle(names, [blob]);
+    await content?.written(name);
+    return { written: [blob], newVersions: lines.length, duplicates };
   }
 }
 

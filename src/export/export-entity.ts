@@ -1,6 +1,6 @@
 // Exports one entity (a user's chats, a team's channels, …): reads each planned chunk page by page,
-// stores what the versions refer to, writes the day batches, and only then advances the entity's
-// checkpoint (docs/design.md §4, §7). The stages are modules of their own (docs/design.md §4, "In the
+// writes the day batches (handing what their versions refer to to the content stage), and only then
+// advances the entity's checkpoint (docs/design.md §4, §7). The stages are modules of their own (docs/design.md §4, "In the
 // code"); this one keeps the loop over the windows and the job's result.
 // The caller holds the entity's lease and passes its stop signal.
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { ExecutionManifest } from './execution-manifest';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import type { ContentFetcher } from './content-fetcher';
+import { batchHandoff, type ContentHandoff } from './content-handoff';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import type { CheckpointStore } from '../state/checkpoint-store';
@@ -31,8 +32,14 @@ export interface ExportEntityDeps {
   log: Logger;
   pageSize: number;
   windows: WindowSettings;
-  /** Downloads hosted contents and files a version refers to (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS). */
+  /**
+   * What a version refers to (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): the fetcher says which
+   * versions refer to content, and the handoff gives their batches to the content stage
+   * (docs/design.md §17). Without both, versions keep their references only.
+   */
   content?: ContentFetcher;
+  contentStage?: ContentHandoff;
+  now?: () => number;
   /** EXPORT_CHAT_MODE: custodian (default) or sender. */
   chatMode?: 'custodian' | 'sender';
   /** Sender mode: tenant members without an export of their own in this run, whose messages the others query fetches. */
@@ -113,7 +120,11 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const pacer = new ReadPacer(req.budget);
   const daily = req.mode.kind === 'daily';
   const commits = new JobCommits(req, deps, pacer, signal);
-  const job: EntityJob = { req, deps, log, signal, manifest, writerId, nextSeq: () => seq++, tally, pacer, commits };
+  const content =
+    deps.content && deps.contentStage
+      ? batchHandoff(deps.contentStage, { runId, entity, now: deps.now ?? Date.now, signal })
+      : undefined;
+  const job: EntityJob = { req, deps, log, signal, manifest, writerId, nextSeq: () => seq++, tally, pacer, commits, content };
   try {
     const chunks = await chunkSource(req, deps, (c) => commits.loaded(c));
     for (let chunk = chunks.next(); chunk; chunk = chunks.next()) {
@@ -148,7 +159,6 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       status: 'done',
       counts,
       ...(readSpan ? { readSpan } : {}),
-      ...tally.unfetchedField(),
       ...(daily ? { resultRecorded: true } : {}),
     };
   } catch (err) {
@@ -163,7 +173,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
         .save(skipped ? 'skipped' : 'failed', error)
         .catch((e: unknown) => log.warn('manifest not written', { error: errorText(e) }));
     }
-    return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}), ...tally.unfetchedField() };
+    return { entity, status: skipped ? 'skipped' : 'failed', counts, error, ...(readSpan ? { readSpan } : {}) };
   }
 }
 

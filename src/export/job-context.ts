@@ -2,6 +2,7 @@
 // request and dependencies, the job's stop signal, its execution manifest, its tally, its read pacer
 // and where it records what it committed.
 import type { WrittenBlob } from '../archive/batch-writer';
+import type { BatchContentHandoff } from '../archive/content-store';
 import type { Logger } from '../log';
 import type { ExecutionManifest } from './execution-manifest';
 import type { ExportEntityDeps, ExportEntityRequest } from './export-entity';
@@ -28,6 +29,8 @@ export interface EntityJob {
   readonly tally: JobTally;
   readonly pacer: ReadPacer;
   readonly commits: JobCommits;
+  /** Where batches whose versions refer to content go (docs/design.md §17); undefined when content is off. */
+  readonly content: BatchContentHandoff | undefined;
 }
 
 /** How a single-blob write (a quarantined item, a chat version) declares itself in the manifest first. */

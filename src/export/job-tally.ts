@@ -1,15 +1,11 @@
 // The counts of one execution of an entity job, and the increments its request's onProgress sees as
-// pages are read and batches written. Content that could not be stored is tallied by status for the
-// run's collection report (docs/design.md §13), only from batches that were written: a write that
-// failed has its versions fetched again by the next attempt, which must not count them twice.
-import type { ContentEntry } from './content-fetcher';
+// pages are read and batches written. (Content is the content stage's, with counts of its own:
+// docs/design.md §17.)
 import type { FlushResult } from './day-batcher';
 import { emptyCounts, type JobCounts } from '../model/job';
 
 export class JobTally {
   readonly counts: JobCounts = emptyCounts();
-  /** Content that could not be stored, by status. */
-  readonly unfetched: Record<string, number> = {};
 
   constructor(private readonly onProgress?: (delta: Partial<JobCounts>) => void) {}
 
@@ -28,9 +24,6 @@ export class JobTally {
 
   /** What a batch flush (or a single chat version's write) wrote. */
   record(r: FlushResult): void {
-    for (const e of (r.content ?? []) as ContentEntry[]) {
-      if (e.status !== 'stored') this.unfetched[e.status] = (this.unfetched[e.status] ?? 0) + 1;
-    }
     this.counts.messages += r.newVersions;
     this.counts.duplicates += r.duplicates;
     this.counts.blobs += r.written.length;
@@ -38,10 +31,5 @@ export class JobTally {
     for (const b of r.written) bytes += b.bytes;
     this.counts.bytes += bytes;
     this.onProgress?.({ messages: r.newVersions, duplicates: r.duplicates, blobs: r.written.length, bytes });
-  }
-
-  /** `{ unfetched }` for a job result when some content could not be stored; otherwise nothing. */
-  unfetchedField(): { unfetched?: Record<string, number> } {
-    return Object.keys(this.unfetched).length > 0 ? { unfetched: this.unfetched } : {};
   }
 }

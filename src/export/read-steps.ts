@@ -9,7 +9,6 @@ import type { MessageVersion } from '../graph/message-schema';
 import type { DayBatcher } from './day-batcher';
 import { blobIntents, type EntityJob } from './job-context';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
-import { contentFor } from './version-content';
 import type { PlannedChunk } from './windows';
 
 export type VersionSink = (v: MessageVersion, raw: unknown) => Promise<void>;
@@ -33,7 +32,7 @@ export function readSteps(
     steps.push({
       filter: sender ? ownMessagesFilter(req.entity.id) : undefined,
       sink: async (version, raw) => {
-        const flushed = await batcher.add(version, deps.content?.refersToContent(raw) === true);
+        const flushed = await batcher.add(version, job.content !== undefined && deps.content?.refersToContent(raw) === true);
         if (flushed) job.tally.record(flushed);
       },
     });
@@ -52,15 +51,10 @@ export function readSteps(
             version,
             named.name,
             { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
-            () => contentFor(job, version, () => raw),
+            job.content && deps.content?.refersToContent(raw) === true ? job.content : undefined,
             job.signal,
           );
-          job.tally.record({
-            written: r.written,
-            newVersions: r.written.length > 0 ? 1 : 0,
-            duplicates: r.written.length > 0 ? 0 : 1,
-            ...(r.content ? { content: [...r.content] } : {}),
-          });
+          job.tally.record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
         },
       });
     }

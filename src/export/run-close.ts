@@ -11,10 +11,10 @@ import type { Logger } from '../log';
 import { entityLabel } from '../model/entity';
 import { finishedTotal, type JobRecord, type RunRecord, type RunStatus, type RunSummary } from '../state/run-store';
 import { iso } from '../time';
-import { coverageOf, type RunLifecycleDeps } from './run-lifecycle';
+import { contentTallyOf, coverageOf, type RunLifecycleDeps } from './run-lifecycle';
 import { ReportBuilder, type CollectionReport } from './run-report';
 
-type CloseDeps = Pick<RunLifecycleDeps, 'runs' | 'container' | 'selection' | 'chatMode' | 'content'>;
+type CloseDeps = Pick<RunLifecycleDeps, 'runs' | 'container' | 'selection' | 'chatMode' | 'content' | 'contentBacklog'>;
 
 /** Why a run failed, or undefined when it succeeded. */
 export function runFailure(counts: { planned: number; failed: number }, forbidden: number): string | undefined {
@@ -108,7 +108,7 @@ export async function closeRunIfComplete(
     if (!(await deps.runs.updateRunIf(runId, run.etag, closed))) continue;
     const finalRun: RunRecord = { ...run, ...closed, ...(error ? { error } : {}) };
     if (!error) delete finalRun.error;
-    const built = report.build(run.refused, coverageOf(deps));
+    const built = report.build(run.refused, coverageOf(deps), await contentTallyOf(deps, runId));
     await writeRunJson(deps, finalRun, summary, built);
     log.info('run finished', { runId, status, ...(error ? { error } : {}), ...summary.counts });
     return { kind: 'finished', run: finalRun, status, ...(error ? { error } : {}), report: built, byThisCall: true };
@@ -144,7 +144,7 @@ export async function finishRun(
   const status: RunStatus = error ? 'failed' : 'succeeded';
   const closed = { status, finishedAtMs: now(), error: error ?? '' };
   const run = await deps.runs.changeRun(runId, (r) => (r.finishedAtMs === undefined ? closed : undefined));
-  const built = report.build(summary.run.refused, coverageOf(deps));
+  const built = report.build(summary.run.refused, coverageOf(deps), await contentTallyOf(deps, runId));
   const finalRun: RunRecord = { ...summary.run, ...closed, ...(run?.finishedAtMs !== undefined ? { finishedAtMs: run.finishedAtMs } : {}) };
   if (!error) delete finalRun.error;
   await writeRunJson(deps, finalRun, summary, built);
@@ -179,7 +179,7 @@ export async function ensureRunManifest(deps: CloseDeps, run: RunRecord, _log: L
   const report = new ReportBuilder();
   const summary = await deps.runs.summarize(run.runId, (job) => report.add(job));
   if (!summary) return;
-  await writeRunJson(deps, run, summary, report.build(run.refused, coverageOf(deps)));
+  await writeRunJson(deps, run, summary, report.build(run.refused, coverageOf(deps), await contentTallyOf(deps, run.runId)));
 }
 
 /**

@@ -8,6 +8,9 @@ import { addCounts, APP_REFUSAL_REASON, emptyCounts, type JobCounts, type JobMod
 import type { Logger } from '../log';
 import type { RunRecord, RunStore } from '../state/run-store';
 import { failAbandonedRuns, holdRunLock } from './abandoned-runs';
+import type { ContentBacklog } from '../state/content-backlog';
+import { ContentPool, type ContentPoolStats } from './content-pool';
+import { DEFAULT_CONTENT_MAX_ATTEMPTS, DEFAULT_CONTENT_RETRY_MS } from './content-stage';
 import { exportEntity, toJobError, type ExportEntityDeps, type ExportEntityRequest, type ExportEntityResult } from './export-entity';
 import { coverPlan, coverRequest } from './sender-cover';
 import { uncoveredMemberIds, type EntitySelection } from './plan-entities';
@@ -41,6 +44,12 @@ export interface RunDeps extends ExportEntityDeps {
   /** Bench and tests only: 0 renews before every blob write, the fence before issue 22 (LeaseOptions.writeFreshMs). */
   leaseWriteFreshMs?: number;
   now?: () => number;
+  /** The content stage's backlog (docs/design.md §17); with `content`, the run settles its batches' content. */
+  contentBacklog?: ContentBacklog;
+  /** EXPORT_CONTENT_MAX_ATTEMPTS and EXPORT_CONTENT_RETRY (defaults 6 and one hour). */
+  contentRetry?: { maxAttempts: number; retryMs: number };
+  /** Batches the content pool settles at once (default CONTENT_POOL_BATCHES). */
+  contentBatches?: number;
 }
 
 export interface RunProgress extends JobCounts {
@@ -49,6 +58,8 @@ export interface RunProgress extends JobCounts {
   done: number;
   skipped: number;
   failed: number;
+  /** The content stage's batches (docs/design.md §17), when content downloads are on. */
+  content?: ContentPoolStats;
 }
 
 export interface RunOutcome {
@@ -109,6 +120,21 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
 
   const mode = jobModeOf(spec);
   let jobDeps: RunDeps = deps;
+  const pool = contentPoolOf(deps, (s) => {
+    progress.content = s;
+    report();
+  }, opts.signal);
+  if (pool) {
+    jobDeps = { ...jobDeps, contentStage: pool };
+    // What earlier runs left (retries now due, a killed process's batches) is settled by this one.
+    const taken = await pool
+      .takeLeftovers(async (id) => (await deps.runs.getRun(id))?.finishedAtMs === undefined)
+      .catch((err: unknown) => {
+        log.warn('content backlog of earlier runs not read', { error: errorText(err) });
+        return 0;
+      });
+    if (taken > 0) log.info('content left by earlier runs taken up', { batches: taken });
+  }
   if (deps.chatMode === 'sender') {
     try {
       jobDeps = { ...deps, otherSenderIds: await uncoveredMemberIds(deps.http, entities, opts.signal, log) };
@@ -145,7 +171,7 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
       progress.finished++;
       progress[result.status]++;
       try {
-        const { status, counts, error, unfetched } = result;
+        const { status, counts, error } = result;
         await recordJobResult(
           deps,
           mode,
@@ -155,7 +181,6 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
             status,
             counts,
             ...(error ? { error } : {}),
-            ...(unfetched ? { unfetched } : {}),
             startedAtMs,
             finishedAtMs: now(),
             attempts: refusal ? 0 : 1,
@@ -176,6 +201,8 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, entities.length)) }, worker));
   if (deps.chatMode === 'sender' && !opts.signal?.aborted)
     unrecordedJobs += await coverUnsuccessfulUsers(runId, mode, results, jobDeps, now, log, opts.signal);
+  // The run ends once its content is settled (or left to retry): its report then counts all of it.
+  await pool?.drain();
 
   try {
     const finished = await finishRun(deps, runId, now, log, { aborted: opts.signal?.aborted === true, unrecordedJobs });
@@ -232,6 +259,26 @@ async function coverUnsuccessfulUsers(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, readers.length)) }, worker));
   return unrecorded;
+}
+
+/** The run's content pool, when content downloads are on. */
+function contentPoolOf(deps: RunDeps, onChange: (s: ContentPoolStats) => void, signal?: AbortSignal): ContentPool | undefined {
+  const { content, contentBacklog } = deps;
+  if (!content || !contentBacklog) return undefined;
+  return new ContentPool(
+    {
+      container: deps.container,
+      content,
+      backlog: contentBacklog,
+      log: deps.log,
+      now: deps.now ?? Date.now,
+      maxAttempts: deps.contentRetry?.maxAttempts ?? DEFAULT_CONTENT_MAX_ATTEMPTS,
+      retryMs: deps.contentRetry?.retryMs ?? DEFAULT_CONTENT_RETRY_MS,
+      ...(deps.contentBatches !== undefined ? { concurrency: deps.contentBatches } : {}),
+      onChange,
+    },
+    signal,
+  );
 }
 
 /** One job under its entity's lease: the export stops the moment the lease is lost (or the run is aborted). */

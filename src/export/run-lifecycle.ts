@@ -14,6 +14,7 @@ import type { JobRecord, RunKind, RunRecord, RunStore } from '../state/run-store
 import { iso } from '../time';
 import type { ContentFetcher } from './content-fetcher';
 import { toJobError } from './export-entity';
+import type { ContentBacklog, ContentTally } from '../state/content-backlog';
 import { ReportBuilder, type CollectionReport, type Coverage } from './run-report';
 import { explicitEntities, planEntities, type EntitySelection } from './plan-entities';
 import { coverFailure } from './sender-cover';
@@ -33,6 +34,16 @@ export interface RunLifecycleDeps {
   /** EXPORT_CHAT_MODE, and the content downloads: what the run's report says is not covered. */
   chatMode?: 'custodian' | 'sender';
   content?: Pick<ContentFetcher, 'kinds'>;
+  /** The content stage's backlog (docs/design.md §17): the report counts the run's content from it. */
+  contentBacklog?: ContentBacklog;
+}
+
+/** The run's content as the content stage recorded it; undefined when content downloads are off. */
+export async function contentTallyOf(
+  deps: Pick<RunLifecycleDeps, 'content' | 'contentBacklog'>,
+  runId: string,
+): Promise<ContentTally | undefined> {
+  return deps.content && deps.contentBacklog ? deps.contentBacklog.tally(runId) : undefined;
 }
 
 /** What the deployment asks Graph for, as the collection report needs it. */
@@ -259,12 +270,12 @@ export function notRunError(refusal: string): JobError {
 
 /** The collection report of a run (docs/design.md §13), from its job rows; also for a run in progress. */
 export async function readRunReport(
-  deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content'>,
+  deps: Pick<RunLifecycleDeps, 'runs' | 'selection' | 'chatMode' | 'content' | 'contentBacklog'>,
   run: RunRecord,
 ): Promise<CollectionReport> {
   const report = new ReportBuilder();
   for await (const job of deps.runs.listJobs(run.runId)) report.add(job);
-  return report.build(run.refused, coverageOf(deps));
+  return report.build(run.refused, coverageOf(deps), await contentTallyOf(deps, run.runId));
 }
 
 /** Records a daily job's outcome on the entity's checkpoint row (never its watermarks). */

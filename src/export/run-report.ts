@@ -4,7 +4,8 @@
 // and the queued run report the same, and written into run.json, `teams-export status` and
 // GET /api/runs/{id} (docs/design.md §13). The CLI's text of it: src/cli/report-text.ts.
 import { ENTITY_KINDS, type EntityKind } from '../model/entity';
-import { addReasonCounts, APP_REFUSAL_REASON, type JobStatus } from '../model/job';
+import { APP_REFUSAL_REASON, type JobStatus } from '../model/job';
+import type { ContentTally } from '../state/content-backlog';
 import type { JobRecord } from '../state/run-store';
 
 /** What one kind of entity came to in a run. */
@@ -35,9 +36,22 @@ export interface CollectionReport {
   kinds: Partial<Record<EntityKind, KindReport>>;
   /** Entity kinds Graph refused the app for, with the fix (the run failed). */
   refusals: Array<{ kind: EntityKind; error: string }>;
-  content: { fetched: true; unfetched: Record<string, number> } | { fetched: false; note: string };
+  content: ContentReport | { fetched: false; note: string };
   /** What the export APIs do not return with these settings (docs/design.md §13). */
   blindSpots: string[];
+}
+
+/**
+ * What the content stage did for the batches of the run (docs/design.md §17): references stored, those
+ * that could not be (by final status), and batches whose content is still being fetched or retried.
+ */
+export interface ContentReport {
+  fetched: true;
+  stored: number;
+  /** References with a final status other than `stored`, by status. */
+  unfetched: Record<string, number>;
+  /** Batches (and their versions that refer to content) not settled yet. */
+  pending: { batches: number; messages: number };
 }
 
 const emptyKind = (): KindReport => ({ planned: 0, exported: 0, skipped: {}, failed: 0, refused: 0, pending: 0 });
@@ -49,10 +63,11 @@ export function collectionReport(
   jobs: Iterable<JobRecord>,
   refused: Partial<Record<EntityKind, string>> | undefined,
   coverage: Coverage,
+  content?: ContentTally,
 ): CollectionReport {
   const builder = new ReportBuilder();
   for (const job of jobs) builder.add(job);
-  return builder.build(refused, coverage);
+  return builder.build(refused, coverage, content);
 }
 
 /**
@@ -61,7 +76,6 @@ export function collectionReport(
  */
 export class ReportBuilder {
   private readonly kinds: Partial<Record<EntityKind, KindReport>> = {};
-  private unfetched: Record<string, number> = {};
 
   add(job: JobRecord): void {
     const k = (this.kinds[job.entity.kind] ??= emptyKind());
@@ -75,17 +89,17 @@ export class ReportBuilder {
       k.failed++;
       if (job.error?.reason === APP_REFUSAL_REASON) k.refused++;
     } else if (PENDING.has(job.status)) k.pending++;
-    this.unfetched = addReasonCounts(this.unfetched, job.unfetched);
   }
 
-  build(refused: Partial<Record<EntityKind, string>> | undefined, coverage: Coverage): CollectionReport {
-    const { kinds, unfetched } = this;
+  /** `content`: the run's content from the backlog (none counted yet when absent). */
+  build(refused: Partial<Record<EntityKind, string>> | undefined, coverage: Coverage, content?: ContentTally): CollectionReport {
+    const { kinds } = this;
     const fetched = coverage.hostedContents || coverage.files;
     return {
       kinds: Object.fromEntries(ENTITY_KINDS.filter((kind) => kinds[kind]).map((kind) => [kind, kinds[kind]])),
       refusals: ENTITY_KINDS.filter((kind) => refused?.[kind] !== undefined).map((kind) => ({ kind, error: refused![kind]! })),
       content: fetched
-        ? { fetched: true, unfetched }
+        ? contentReport(content)
         : {
             fetched: false,
             note: 'content downloads are off (EXPORT_HOSTED_CONTENTS, EXPORT_ATTACHMENTS): versions keep their references only',
@@ -93,6 +107,16 @@ export class ReportBuilder {
       blindSpots: blindSpots(coverage),
     };
   }
+}
+
+function contentReport(tally: ContentTally | undefined): ContentReport {
+  const { stored = 0, ...unfetched } = tally?.statuses ?? {};
+  return {
+    fetched: true,
+    stored,
+    unfetched,
+    pending: { batches: tally?.pendingBatches ?? 0, messages: tally?.pendingVersions ?? 0 },
+  };
 }
 
 /**

@@ -78,6 +78,8 @@ interface ExecOptions {
   followRedirects?: boolean;
   /** Errors describe one content item, not the entity: 4xx never become 'skip-entity'. */
   contentErrors?: boolean;
+  /** `low`: a content download, which takes the shared budget only while no export request waits. */
+  priority?: 'normal' | 'low';
 }
 
 export class GraphHttp {
@@ -163,9 +165,16 @@ export class GraphHttp {
    */
   async getToSink<R>(
     pathOrUrl: string,
-    opts: { sink: () => BodySink<R>; signal?: AbortSignal; maxBytes?: number; limiter?: { acquire(signal?: AbortSignal): Promise<void> } },
+    opts: {
+      sink: () => BodySink<R>;
+      signal?: AbortSignal;
+      maxBytes?: number;
+      limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+      priority?: 'normal' | 'low';
+    },
   ): Promise<SunkResponse<R>> {
     const exec: ExecOptions = { accept: '*/*', followRedirects: true, contentErrors: true, sink: opts.sink };
+    if (opts.priority) exec.priority = opts.priority;
     if (opts.signal) exec.signal = opts.signal;
     if (opts.maxBytes !== undefined) exec.maxBytes = opts.maxBytes;
     if (opts.limiter) exec.limiter = opts.limiter;
@@ -198,7 +207,7 @@ export class GraphHttp {
       if (leg.graph) {
         // The narrower limiter first, so a request waiting for its conversation holds no shared token.
         if (req.limiter) await req.limiter.acquire(signal);
-        await this.opts.limiter.acquire(signal);
+        await this.opts.limiter.acquire(signal, req.priority);
         try {
           token = await this.tokens.token(signal, state.needFresh);
         } catch (err) {

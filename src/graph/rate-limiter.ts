@@ -18,6 +18,8 @@ export class RateLimiter {
   private last: number;
   private pausedUntil = Number.NEGATIVE_INFINITY;
   private readonly queue: Waiter[] = [];
+  /** Waiters of low priority (content downloads): served only while no other request waits. */
+  private readonly lowQueue: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   /**
@@ -32,23 +34,28 @@ export class RateLimiter {
     this.last = this.now();
   }
 
-  /** Resolves when a token is available; waiters are served first come, first served. Rejects on abort. */
-  acquire(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when a token is available; waiters are served first come, first served, except that a
+   * `low` priority waiter (a content download, docs/design.md §17) goes only while no other waits: when
+   * the budget is short, export pages keep it. Rejects on abort.
+   */
+  acquire(signal?: AbortSignal, priority: 'normal' | 'low' = 'normal'): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length === 0 && this.take()) return Promise.resolve();
+    if (this.queue.length === 0 && this.lowQueue.length === 0 && this.take()) return Promise.resolve();
+    const queue = priority === 'low' ? this.lowQueue : this.queue;
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
       if (signal) {
         waiter.signal = signal;
         waiter.onAbort = () => {
-          const i = this.queue.indexOf(waiter);
-          if (i >= 0) this.queue.splice(i, 1);
+          const i = queue.indexOf(waiter);
+          if (i >= 0) queue.splice(i, 1);
           reject(signal.reason);
           this.schedule();
         };
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
-      this.queue.push(waiter);
+      queue.push(waiter);
       this.schedule();
     });
   }
@@ -93,12 +100,14 @@ export class RateLimiter {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.queue.length > 0 && this.take()) {
-      const w = this.queue.shift() as Waiter;
+    for (;;) {
+      const queue = this.queue.length > 0 ? this.queue : this.lowQueue;
+      if (queue.length === 0 || !this.take()) break;
+      const w = queue.shift() as Waiter;
       if (w.signal && w.onAbort) w.signal.removeEventListener('abort', w.onAbort);
       w.resolve();
     }
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 && this.lowQueue.length === 0) return;
     // Tokens accrue from `last` (which a pause moves to its end), so the next one is due then.
     const nextTokenAt = this.last + (Math.max(0, 1 - this.tokens) * 1000) / this.rate;
     const wait = Math.max(1, Math.ceil(Math.max(this.pausedUntil, nextTokenAt) - this.now()));

@@ -52,12 +52,6 @@ export interface JobResult {
   error?: JobError;
   /** A finished job: from the start of its first window to the end of its last (sender mode's follow-up rereads it). */
   readSpan?: Window;
-  /**
-   * Content (hosted contents, files) the job's new versions refer to that could not be stored, counted
-   * by status (`missing`, `forbidden`, `foreign-origin`, `foreign`, `unreadable`, `failed`, `too-large`);
-   * absent when none.
-   */
-  unfetched?: Record<string, number>;
 }
 
 /** Per-reason counts added up (a job's attempts, a run's jobs). */

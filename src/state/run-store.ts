@@ -85,8 +85,6 @@ export interface JobRecord {
   status: JobStatus;
   counts: JobCounts;
   error?: JobError;
-  /** Content that could not be stored, by status (JobResult.unfetched). */
-  unfetched?: Record<string, number>;
   startedAtMs?: number;
   finishedAtMs?: number;
   attempts?: number;
@@ -239,7 +237,6 @@ function jobToRow(job: JobRecord): Record<string, unknown> {
     errorRequestId: job.error?.requestId === undefined ? undefined : bounded(job.error.requestId, 200),
     errorMessage: job.error === undefined ? undefined : bounded(job.error.message),
     errorReason: job.error?.reason === undefined ? undefined : bounded(job.error.reason, 100),
-    unfetched: job.unfetched === undefined || Object.keys(job.unfetched).length === 0 ? undefined : JSON.stringify(job.unfetched),
     startedAt: instantOut(job.startedAtMs),
     finishedAt: instantOut(job.finishedAtMs),
     attempts: job.attempts,
@@ -271,7 +268,6 @@ function jobFromRow(row: TableEntityResult<Record<string, unknown>>): JobRecord 
     status: (stringIn(row.status) ?? 'queued') as JobStatus,
     counts,
     error,
-    unfetched: countsIn(row.unfetched),
     startedAtMs: instantIn(row.startedAt),
     finishedAtMs: instantIn(row.finishedAt),
     attempts: numberIn(row.attempts),
@@ -285,20 +281,6 @@ function readSpanIn(from: unknown, to: unknown): Window | undefined {
   const fromMs = instantIn(from);
   const toMs = instantIn(to);
   return fromMs !== undefined && toMs !== undefined ? { fromMs, toMs } : undefined;
-}
-
-/** A JSON object of counts as written by jobToRow; undefined for anything else. */
-function countsIn(value: unknown): Record<string, number> | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
-    const out: Record<string, number> = {};
-    for (const [k, n] of Object.entries(parsed)) if (typeof n === 'number' && Number.isFinite(n)) out[k] = n;
-    return out;
-  } catch {
-    return undefined;
-  }
 }
 
 export class RunStore {

@@ -84,3 +84,17 @@ export async function ensureTable(table: TableClient): Promise<void> {
     if (status !== 409 && status !== 403) throw err;
   }
 }
+
+/** A JSON object of counts (status → number) as stored in a string property; undefined for anything else. */
+export function countsIn(value: unknown): Record<string, number> | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    const out: Record<string, number> = {};
+    for (const [k, n] of Object.entries(parsed)) if (typeof n === 'number' && Number.isFinite(n)) out[k] = n;
+    return out;
+  } catch {
+    return undefined;
+  }
+}
