@@ -42,8 +42,14 @@ export function reportLines(r: CollectionReport): string[] {
   }
   for (const refusal of r.refusals) lines.push(`  refused: ${refusal.error}`);
   if (r.content.fetched) {
+    const { stored, pending } = r.content;
     const unfetched = Object.entries(r.content.unfetched).map(([status, n]) => `${n} ${status}`);
+    lines.push(`  content stored: ${stored} reference${stored === 1 ? '' : 's'}`);
     lines.push(`  content not fetched: ${unfetched.length > 0 ? unfetched.join(', ') : 'none'}`);
+    if (pending.batches > 0)
+      lines.push(
+        `  content pending: ${pending.messages} message${pending.messages === 1 ? '' : 's'} in ${pending.batches} batch${pending.batches === 1 ? '' : 'es'} (fetched by the content stage; retried on later runs)`,
+      );
   } else lines.push(`  content: ${r.content.note}`);
   for (const note of r.blindSpots) lines.push(`  not covered: ${note}`);
   return lines;

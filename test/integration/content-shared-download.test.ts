@@ -1,11 +1,13 @@
 // Issue 20, defect 2's second trigger: the members of a chat export the same message, and the content
-// fetcher shares one download of each reference between their jobs. One job losing its lease (its
-// signal fires) must stop only that job's wait: the other job's batch still gets the content, and its
-// job succeeds. Real emulator (slow file downloads) and Azurite.
+// fetcher shares one download of each reference between the batches that want it. One content worker
+// stopping (its signal fires) must stop only its own wait: the other member's batch still gets the
+// content. Real emulator (slow file downloads) and Azurite.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ContentPool } from '../../src/export/content-pool';
 import { exportEntity } from '../../src/export/export-entity';
 import type { Entity } from '../../src/model/entity';
 import { HOUR } from '../../src/time';
+import { collectingHandoff, contentStageDeps } from '../support/content-stage';
 import { startHarness, type Harness } from '../support/harness';
 
 async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -41,26 +43,36 @@ describe('a download shared by two jobs', () => {
   });
   afterAll(() => h?.close());
 
-  it("one job's abort does not fail the other job's flush: the other job stores the content and succeeds", async () => {
+  it("one batch's stop does not fail the other's: the other batch stores the content", async () => {
     const chat = h.emulator.tenant.chats[0]!;
     const present = h.emulator.files().filter((f) => f.conversationId === chat.id && f.state === 'present');
     expect(present.length).toBeGreaterThan(0);
     const [a, b] = chat.memberIds.map((id): Entity => ({ kind: 'user', id })) as [Entity, Entity];
     const mode = { kind: 'backfill' as const, window: { fromMs: now - 10 * 24 * HOUR, toMs: now } };
     const lostA = new AbortController();
-    const lostB = new AbortController();
+    const backlog = h.deps.contentBacklog!;
+    // Each member's job archives the chat and hands its batches to a content pool of its own (docs/design.md §17).
+    const poolA = new ContentPool(contentStageDeps(h.deps), lostA.signal);
+    const poolB = new ContentPool(contentStageDeps(h.deps));
+    const handedA = collectingHandoff(backlog);
+    const handedB = collectingHandoff(backlog);
+    const [resultA, resultB] = await Promise.all([
+      exportEntity({ runId: 'run-shared', entity: a, mode }, { ...h.deps, contentStage: handedA }),
+      exportEntity({ runId: 'run-shared', entity: b, mode }, { ...h.deps, contentStage: handedB }),
+    ]);
+    expect(resultA.status).toBe('done');
+    expect(resultB.status).toBe('done');
 
-    // Job A starts the downloads; job B, the other member, meets the same references while they run.
-    const jobA = exportEntity({ runId: 'run-shared', entity: a, mode }, h.deps, lostA.signal);
-    await until('job A to start downloading', () => h.emulator.counters.filesInFlight > 0);
-    const jobB = exportEntity({ runId: 'run-shared', entity: b, mode }, h.deps, lostB.signal);
+    // A starts the downloads; B, the other member's batch, meets the same references while they run.
+    expect(handedA.batches.length).toBeGreaterThan(0);
+    for (const batch of handedA.batches) await poolA.dispatch(batch);
+    await until('pool A to start downloading', () => h.emulator.counters.filesInFlight > 0);
+    for (const batch of handedB.batches) await poolB.dispatch(batch);
     await new Promise((r) => setTimeout(r, 400));
     expect(h.emulator.counters.filesDownloaded).toBe(0); // still in flight: B has joined A's downloads
-    lostA.abort(new Error('job A lost its lease'));
+    lostA.abort(new Error('pool A stopped'));
+    await Promise.all([poolA.drain(), poolB.drain()]);
 
-    const [resultA, resultB] = await Promise.all([jobA, jobB]);
-    expect(resultA.status).toBe('failed');
-    expect(resultB.status, resultB.error?.message).toBe('done');
     // B's batch maps every present file as stored, none as failed or unreadable.
     const entries: Array<{ ref: string; status: string; reason?: string }> = [];
     for await (const blob of h.deps.container.listBlobsFlat({ prefix: `messages/users/${b.id}/` })) {
@@ -75,5 +87,9 @@ describe('a download shared by two jobs', () => {
     expect(presentEntries.length).toBeGreaterThan(0);
     for (const e of presentEntries) expect(e).toMatchObject({ status: 'stored' });
     expect(entries.filter((e) => e.status === 'failed' || e.status === 'unreadable')).toEqual([]);
+    // A's batches are still pending, for a later run: its stop wrote no map and dropped no row.
+    for await (const blob of h.deps.container.listBlobsFlat({ prefix: `messages/users/${a.id}/` })) {
+      if (blob.name.endsWith('.jsonl.gz')) expect(await backlog.get(blob.name)).toBeDefined();
+    }
   });
 });

@@ -84,7 +84,8 @@ describe('one message cannot stop its entity', () => {
     const counted: Record<string, number> = {};
     for (const e of all) if (e.status !== 'stored') counted[e.status] = (counted[e.status] ?? 0) + 1;
     expect(counted.unreadable).toBeGreaterThan(0);
-    expect(outcome.report?.content).toEqual({ fetched: true, unfetched: counted });
+    const stored = all.filter((e) => e.status === 'stored').length;
+    expect(outcome.report?.content).toEqual({ fetched: true, stored, unfetched: counted, pending: { batches: 0, messages: 0 } });
   });
 
   it("a body link to another chat's hosted content is recorded as foreign: no request names that chat (issue 22, item 2)", async () => {

@@ -193,7 +193,7 @@ describe('RunStore: what the collection report needs', () => {
     expect((await store.listRuns()).find((r) => r.runId === 'refused-1')?.refused?.team).toBe('Graph refused teams: fix A');
   });
 
-  it("stores a job error's reason and the counts of content not fetched", async () => {
+  it("stores a job error's reason", async () => {
     const user: Entity = { kind: 'user', id: 'u-report' };
     await store.putJob(
       job(
@@ -203,12 +203,10 @@ describe('RunStore: what the collection report needs', () => {
         {},
         {
           error: { status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' },
-          unfetched: { missing: 2, forbidden: 1 },
         },
       ),
     );
     const row = await store.getJob('refused-1', user);
     expect(row?.error).toEqual({ status: 403, code: 'Forbidden', message: 'no licence', reason: 'no-teams-licence' });
-    expect(row?.unfetched).toEqual({ missing: 2, forbidden: 1 });
   });
 });

@@ -13,13 +13,13 @@ function job(kind: JobRecord['entity']['kind'], id: string, status: JobRecord['s
 }
 
 describe('collectionReport', () => {
-  it('counts per kind: exported, skipped by reason, failed and refused, pending; content not fetched summed', () => {
+  it('counts per kind: exported, skipped by reason, failed and refused, pending; content from the content stage', () => {
     const report = collectionReport(
       [
-        job('user', 'a', 'done', { unfetched: { missing: 2 } }),
+        job('user', 'a', 'done'),
         job('user', 'b', 'skipped', { error: { message: 'x', reason: 'no-teams-licence' } }),
         job('user', 'c', 'skipped', { error: { message: 'x', reason: 'no-mailbox' } }),
-        job('user', 'd', 'skipped', { error: { message: 'x', reason: 'no-teams-licence' }, unfetched: { missing: 1, forbidden: 3 } }),
+        job('user', 'd', 'skipped', { error: { message: 'x', reason: 'no-teams-licence' } }),
         job('user', 'e', 'running'),
         job('team', 't1', 'failed', { error: { message: 'x', reason: 'app-refusal' } }),
         job('team', 't2', 'skipped', { error: { message: 'x', reason: 'run-failed' } }),
@@ -29,6 +29,7 @@ describe('collectionReport', () => {
       ],
       { team: 'Graph refused teams: grant ChannelMessage.Read.All' },
       custodian,
+      { statuses: { stored: 12, missing: 3, forbidden: 3 }, pendingBatches: 2, pendingVersions: 5 },
     );
     expect(report.kinds).toEqual({
       user: { planned: 5, exported: 1, skipped: { 'no-teams-licence': 2, 'no-mailbox': 1 }, failed: 0, refused: 0, pending: 1 },
@@ -36,7 +37,7 @@ describe('collectionReport', () => {
       deletedTeam: { planned: 1, exported: 0, skipped: { 'http-404': 1 }, failed: 0, refused: 0, pending: 0 },
     });
     expect(report.refusals).toEqual([{ kind: 'team', error: 'Graph refused teams: grant ChannelMessage.Read.All' }]);
-    expect(report.content).toEqual({ fetched: true, unfetched: { missing: 3, forbidden: 3 } });
+    expect(report.content).toEqual({ fetched: true, stored: 12, unfetched: { missing: 3, forbidden: 3 }, pending: { batches: 2, messages: 5 } });
     const text = reportLines(report).join('\n');
     // Skips are counts by reason in plain words, the largest group first; no ids.
     expect(text).toContain(
@@ -51,7 +52,9 @@ describe('collectionReport', () => {
       ].join('\n'),
     );
     expect(text).toContain('refused: Graph refused teams: grant ChannelMessage.Read.All');
+    expect(text).toContain('content stored: 12 references');
     expect(text).toContain('content not fetched: 3 missing, 3 forbidden');
+    expect(text).toContain('content pending: 5 messages in 2 batches');
   });
 
   it('says content was not fetched at all when both downloads are off', () => {
