@@ -9,7 +9,7 @@ param tags object = {}
 param resourceToken string = toLower(uniqueString(resourceGroup().id))
 
 // 40: the lowest maximum every Flex Consumption region has accepted (some now accept less). 200: with
-// the app's five scale groups GRAPH_INSTANCES stays within the 1000 the app accepts (docs/deploy.md, "Graph budget").
+// the app's six scale groups GRAPH_INSTANCES stays within the 1200 the app accepts (docs/deploy.md, "Graph budget").
 @minValue(1)
 @maxValue(200)
 @description('Flex Consumption maximum instance count, per function scale group. GRAPH_INSTANCES is this times the number of scale groups, so the whole app never exceeds GRAPH_MAX_RPS however far each group scales.')

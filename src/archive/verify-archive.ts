@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { errorText } from '../model/errors';
 import type { ArchiveContainer } from './archive-container';
 import { readBlobBytes } from './batch-reader';
-import { contentSha256Of, DATA_PREFIXES, MANIFESTS_PREFIX } from './blob-layout';
+import { contentBlobName, contentSha256Of, DATA_PREFIXES, MANIFESTS_PREFIX } from './blob-layout';
 
 export interface VerifyProblem {
   kind: 'missing' | 'mismatch' | 'no-checksum' | 'bad-manifest';
@@ -20,7 +20,23 @@ export interface VerifyReport {
   /** Blobs listed by some manifest. */
   listed: number;
   problems: VerifyProblem[];
+  /**
+   * References the content maps record without content (`missing`, `forbidden`, … docs/archive-format.md
+   * §5), counted by status, and the first MAX_LISTED of them. Not problems: Graph's final answers.
+   */
+  withoutContent: { byStatus: Record<string, number>; listed: ReferenceWithoutContent[] };
 }
+
+export interface ReferenceWithoutContent {
+  map: string;
+  key: string;
+  ref: string;
+  status: string;
+  reason?: string;
+}
+
+/** References without content listed one by one in a report (the rest are counted). */
+const MAX_LISTED = 1000;
 
 export interface VerifyOptions {
   /** Only blobs under this prefix (default: the whole archive). */
@@ -41,7 +57,16 @@ async function sha256Of(container: ArchiveContainer, name: string, signal?: Abor
 }
 
 export async function verifyArchive(container: ArchiveContainer, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const report: VerifyReport = { manifests: 0, blobsChecked: 0, bytesChecked: 0, listed: 0, problems: [] };
+  const report: VerifyReport = {
+    manifests: 0,
+    blobsChecked: 0,
+    bytesChecked: 0,
+    listed: 0,
+    problems: [],
+    withoutContent: { byStatus: {}, listed: [] },
+  };
+  /** Content a map says is stored: each must be under content/ (checked when the listing covers it). */
+  const storedContent = new Map<string, string>();
   const prefix = opts.prefix ?? '';
   const signal = opts.signal;
   const abort = signal ? { abortSignal: signal } : {};
@@ -97,7 +122,14 @@ export async function verifyArchive(container: ArchiveContainer, opts: VerifyOpt
       } else if (listed !== undefined && listed !== sha256) {
         report.problems.push({ kind: 'mismatch', name: item.name, detail: `content hashes to ${sha256}, the manifest says ${listed}` });
       }
+      if (item.name.endsWith(CONTENT_MAP_SUFFIX)) await readContentMap(container, item.name, report, storedContent, signal);
       opts.onProgress?.(report);
+    }
+  }
+  // Only a whole-archive verify lists both the maps and the content.
+  if (prefix === '') {
+    for (const [name, map] of storedContent) {
+      if (!present.has(name)) report.problems.push({ kind: 'missing', name, detail: `${map} records it as stored, but it is not in the archive` });
     }
   }
 
@@ -108,6 +140,44 @@ export async function verifyArchive(container: ArchiveContainer, opts: VerifyOpt
     }
   }
   return report;
+}
+
+const CONTENT_MAP_SUFFIX = '.content.json';
+
+/** Notes what one content map records: the content it names as stored, and references without content. */
+async function readContentMap(
+  container: ArchiveContainer,
+  name: string,
+  report: VerifyReport,
+  stored: Map<string, string>,
+  signal?: AbortSignal,
+): Promise<void> {
+  let entries: unknown;
+  try {
+    entries = (JSON.parse((await readBlobBytes(container, name, signal))?.toString('utf8') ?? '') as { entries?: unknown }).entries;
+  } catch (err) {
+    report.problems.push({ kind: 'bad-manifest', name, detail: `content map is not readable JSON: ${errorText(err)}` });
+    return;
+  }
+  if (!Array.isArray(entries)) return;
+  for (const e of entries as Array<Record<string, unknown>>) {
+    const status = typeof e?.status === 'string' ? e.status : 'unknown';
+    if (status === 'stored' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256)) {
+      stored.set(contentBlobName(e.sha256), name);
+      continue;
+    }
+    const w = report.withoutContent;
+    w.byStatus[status] = (w.byStatus[status] ?? 0) + 1;
+    if (w.listed.length < MAX_LISTED) {
+      w.listed.push({
+        map: name,
+        key: String(e?.key ?? ''),
+        ref: String(e?.ref ?? ''),
+        status,
+        ...(typeof e?.reason === 'string' ? { reason: e.reason } : {}),
+      });
+    }
+  }
 }
 
 /** The `{ name, sha256 }` entries of a job manifest (`blobs`); other manifests list none. */

@@ -85,13 +85,26 @@ export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFi
       ctx.stderr.write(`verified ${r.blobsChecked} blobs (${(r.bytesChecked / 1048576).toFixed(1)} MiB), ${r.problems.length} problems\n`);
     },
   });
+  // Batches whose content the content stage has not settled yet (docs/design.md §17): no map yet.
+  const contentPending = [];
+  if (deps.contentBacklog) for await (const p of deps.contentBacklog.pending(ctx.signal)) if (p.batch.startsWith(prefix)) contentPending.push(p);
   if (o.json) {
-    write(ctx.stdout, JSON.stringify(report));
+    write(ctx.stdout, JSON.stringify({ ...report, contentPending }));
   } else {
     write(
       ctx.stdout,
       `${report.blobsChecked} blobs re-hashed (${report.bytesChecked} bytes), ${report.listed} listed in ${report.manifests} manifests`,
     );
+    const without = Object.entries(report.withoutContent.byStatus).map(([status, n]) => `${n} ${status}`);
+    if (without.length > 0) {
+      write(ctx.stdout, `references without content: ${without.join(', ')}`);
+      for (const r of report.withoutContent.listed) write(ctx.stdout, `  ${r.status}: ${r.ref} (${r.map})${r.reason ? `: ${r.reason}` : ''}`);
+    }
+    if (contentPending.length > 0) {
+      write(ctx.stdout, `content pending (no map yet) for ${contentPending.length} batches:`);
+      for (const p of contentPending)
+        write(ctx.stdout, `  ${p.batch}  ${p.versions} messages, ${p.attempts} attempts${p.lastReason ? `, last: ${p.lastReason}` : ''}`);
+    }
     for (const p of report.problems) write(ctx.stdout, `  ${p.kind}: ${p.name}: ${p.detail}`);
     write(ctx.stdout, report.problems.length === 0 ? 'archive verified: no problems' : `${report.problems.length} problems`);
   }

@@ -126,12 +126,15 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
   const runs = await deps.runs.listRuns({ limit: 5 });
   const summary = runs[0] ? await deps.runs.summarize(runs[0].runId) : undefined;
   const latest = summary ? { ...summary, report: await readRunReport(deps, summary.run) } : undefined;
+  // The content stage's backlog over all runs (docs/design.md §17).
+  const contentBacklog = deps.contentBacklog ? await deps.contentBacklog.summary(ctx.signal) : undefined;
   if (o.json) {
     write(
       ctx.stdout,
       JSON.stringify({
         runs,
         latest,
+        ...(contentBacklog ? { contentBacklog: { ...contentBacklog, oldest: contentBacklog.oldestMs === undefined ? null : iso(contentBacklog.oldestMs) } } : {}),
         entities: checkpoints.map((c) => ({
           kind: c.entity.kind,
           id: c.entity.id,
@@ -157,6 +160,15 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
     const c = latest.counts;
     write(ctx.stdout, `latest: ${c.done} done, ${c.skipped} skipped, ${c.failed} failed, ${c.messages} versions, ${c.blobs} blobs`);
     for (const line of reportLines(latest.report)) write(ctx.stdout, line);
+  }
+  if (contentBacklog) {
+    const b = contentBacklog;
+    write(
+      ctx.stdout,
+      b.batches === 0
+        ? 'content backlog: empty'
+        : `content backlog: ${b.versions} messages in ${b.batches} batches (${b.retrying} retrying), oldest since ${iso(b.oldestMs!)}`,
+    );
   }
   write(ctx.stdout, `${checkpoints.length} entities with checkpoints:`);
   for (const c of checkpoints) {

@@ -44,7 +44,7 @@ describe('Graph budget over Flex Consumption scale groups', () => {
   it('counts every scale group of the functions the app registers', () => {
     expect(registered.map((r) => r.name).sort()).toEqual([...APP_FUNCTIONS]);
     expect(bicepGroups).toEqual(functionGroups(registered));
-    expect(bicepGroups).toEqual(['dailyExport', 'exportPoison', 'exportWorker', 'http', 'sweepStuck']);
+    expect(bicepGroups).toEqual(['contentWorker', 'dailyExport', 'exportPoison', 'exportWorker', 'http', 'sweepStuck']);
   });
 
   it('sets GRAPH_INSTANCES to maximumInstanceCount times the number of groups, with no always-ready instances', () => {
@@ -67,7 +67,7 @@ describe('Graph budget over Flex Consumption scale groups', () => {
   it('keeps GRAPH_INSTANCES within what the app accepts, up to the largest maximumInstanceCount allowed', () => {
     const largest = paramLimit(maxInstancesParam, 'maxValue')!;
     expect(largest).toBe(200);
-    expect(graphInstances(largest)).toBe(1000);
+    expect(graphInstances(largest)).toBe(1200);
     // loadSettings throws (naming GRAPH_INSTANCES) above its limit: the app would not start.
     expect(() => worstCaseAppRps(largest, graphInstances(largest))).not.toThrow();
     expect(() => worstCaseAppRps(largest, graphInstances(largest) + 1)).toThrow(/GRAPH_INSTANCES/);

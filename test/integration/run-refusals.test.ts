@@ -5,11 +5,15 @@
 import { describe, expect, it } from 'vitest';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
 import { readBlobBytes } from '../../src/archive/batch-reader';
-import { runManifestName } from '../../src/archive/blob-layout';
+import { entityPrefix, runManifestName } from '../../src/archive/blob-layout';
+import { ContentPool } from '../../src/export/content-pool';
+import { UNWRITTEN_BATCH_GRACE_MS } from '../../src/export/content-stage';
+import type { Entity } from '../../src/model/entity';
 import type { CollectionReport } from '../../src/export/run-report';
 import { HOUR } from '../../src/time';
 import { createStorageClients } from '../../src/storage-clients';
 import { startStorageProxy } from '../../emulator/storage-proxy';
+import { contentStageDeps } from '../support/content-stage';
 import { startHarness } from '../support/harness';
 
 interface RunJson {
@@ -143,16 +147,19 @@ describe('the collection report', () => {
     });
     try {
       const run = await h.daily(now);
-      // What the content maps beside the batches say could not be stored.
+      // What the content maps beside the batches say was stored, and could not be.
       const expected: Record<string, number> = {};
+      let stored = 0;
       for await (const b of h.deps.container.listBlobsFlat()) {
         if (!b.name.endsWith('.content.json')) continue;
         const map = JSON.parse((await readBlobBytes(h.deps.container, b.name))!.toString('utf8')) as { entries: Array<{ status: string }> };
         for (const e of map.entries) if (e.status !== 'stored') expected[e.status] = (expected[e.status] ?? 0) + 1;
+        stored += map.entries.filter((e) => e.status === 'stored').length;
       }
       expect(Object.keys(expected).length, 'the tenant has files that cannot be fetched').toBeGreaterThan(0);
+      expect(stored).toBeGreaterThan(0);
       const manifest = await runJson(h.deps.container, run.runId);
-      expect(manifest.report.content).toEqual({ fetched: true, unfetched: expected });
+      expect(manifest.report.content).toEqual({ fetched: true, stored, unfetched: expected, pending: { batches: 0, messages: 0 } });
       // Retained messages are on: the report says what getAllRetainedMessages does not cover.
       expect(manifest.report.blindSpots.join('\n')).toMatch(/getAllRetainedMessages does not cover private channels/);
       expect(Object.keys(manifest.report.kinds)).toEqual(expect.arrayContaining(['user', 'team', 'userRetained', 'teamRetained']));
@@ -161,23 +168,23 @@ describe('the collection report', () => {
     }
   });
 
-  it('counts only the content of batches that were written: a batch write that failed after its content was fetched adds nothing', async () => {
+  it('a batch whose write failed leaves its content pending (counted so), and a later run drops it once it is surely never written', async () => {
     const now = Date.now();
     const h = await startHarness({
       label: 'report-content-failed-write',
       tenant: { seed: 44, users: 2, teams: 0, historyDays: 4, endMs: now - 2 * HOUR, hostedContentFraction: 0.2, fileFraction: 0.5 },
       env: { EXPORT_ATTACHMENTS: 'true' },
     });
-    // Storage refuses (403, not retried) every batch of the first entity whose content map it stored:
-    // that job fails after it fetched content for a batch that never lands.
+    // Storage refuses (403, not retried) every batch of one user whose chats hold content: its job records
+    // the content obligation of a batch (docs/design.md §17) that then never lands.
+    const withContent = new Set(h.emulator.hostedContents().map((c) => c.conversationId));
+    const chat = h.emulator.tenant.chats.find((c) => withContent.has(c.id))!;
+    const refusedUser: Entity = { kind: 'user', id: chat.memberIds[0]! };
+    const refusedPrefix = entityPrefix(refusedUser);
     const proxy = await startStorageProxy(h.env.EXPORT_STORAGE as string);
-    let refused: string | undefined;
-    proxy.setGate((op) => {
-      if (op.method !== 'PUT') return 'forward';
-      const entityOf = (resource: string) => resource.split('/').slice(0, 4).join('/');
-      if (refused === undefined && op.resource.endsWith('.content.json')) refused = entityOf(op.resource);
-      return refused !== undefined && op.resource.endsWith('.jsonl.gz') && entityOf(op.resource) === refused ? { status: 403 } : 'forward';
-    });
+    proxy.setGate((op) =>
+      op.method === 'PUT' && op.resource.includes(`/${refusedPrefix}`) && op.resource.endsWith('.jsonl.gz') ? { status: 403 } : 'forward',
+    );
     const original = h.deps.container;
     try {
       (h.deps as { container: ArchiveContainer }).container = createStorageClients({
@@ -185,19 +192,35 @@ describe('the collection report', () => {
         connectionString: proxy.connectionString,
       }).blobService.getContainerClient(h.env.EXPORT_CONTAINER as string);
       const run = await h.daily(now);
-      expect(refused, 'a content map was written').toBeDefined();
-      expect(run.results.filter((r) => r.status === 'failed').length).toBeGreaterThan(0);
-      // What the content maps of the written batches say could not be stored (a map whose batch was
-      // refused describes nothing in the archive).
+      expect(run.results.find((r) => r.entity.id === refusedUser.id)?.status).toBe('failed');
+      // What the content maps of the written batches say was stored and could not be.
       const expected: Record<string, number> = {};
+      let stored = 0;
       for await (const b of original.listBlobsFlat()) {
         if (!b.name.endsWith('.content.json')) continue;
-        if (!(await original.getBlobClient(b.name.replace(/\.content\.json$/, '.jsonl.gz')).exists())) continue;
+        expect(b.name.startsWith(refusedPrefix), 'no map for a batch never written').toBe(false);
         const map = JSON.parse((await readBlobBytes(original, b.name))!.toString('utf8')) as { entries: Array<{ status: string }> };
         for (const e of map.entries) if (e.status !== 'stored') expected[e.status] = (expected[e.status] ?? 0) + 1;
+        stored += map.entries.filter((e) => e.status === 'stored').length;
       }
+      // The refused user's obligations are still open: counted as pending, never as fetched.
+      const backlog = h.deps.contentBacklog!;
+      const pending = [];
+      for await (const o of backlog.pending()) pending.push(o);
+      expect(pending.length).toBeGreaterThan(0);
+      for (const o of pending) expect(o.batch.startsWith(refusedPrefix)).toBe(true);
       const manifest = await runJson(original, run.runId);
-      expect(manifest.report.content).toEqual({ fetched: true, unfetched: expected });
+      expect(manifest.report.content).toEqual({
+        fetched: true,
+        stored,
+        unfetched: expected,
+        pending: { batches: pending.length, messages: pending.reduce((n, o) => n + o.versions, 0) },
+      });
+      // A later run finds them with no batch long after they were recorded: nothing to fetch, dropped.
+      const later = new ContentPool(contentStageDeps(h.deps, { container: original, now: () => Date.now() + UNWRITTEN_BATCH_GRACE_MS + HOUR }));
+      expect(await later.takeLeftovers(() => Promise.resolve(false))).toBe(pending.length);
+      await later.drain();
+      expect((await backlog.tally(run.runId)).pendingBatches).toBe(0);
     } finally {
       (h.deps as { container: ArchiveContainer }).container = original;
       await proxy.close();

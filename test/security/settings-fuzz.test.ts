@@ -69,7 +69,7 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   AZURE_AUTHORITY_HOST: notIn(isHttps),
   GRAPH_BASE_URL: notIn(isHttps),
   GRAPH_MAX_RPS: fc.oneof(notIn(isNumberIn(0.1, 10_000)), fc.constantFrom('0', '10001', '0.01')),
-  GRAPH_INSTANCES: fc.oneof(notIn(isNumberIn(1, 1000)), fc.constantFrom('0', '1001')),
+  GRAPH_INSTANCES: fc.oneof(notIn(isNumberIn(1, 1200)), fc.constantFrom('0', '1201')),
   GRAPH_PAGE_SIZE: fc.oneof(notIn(isNumberIn(1, 999)), fc.constantFrom('0', '1000')),
   GRAPH_REQUEST_TIMEOUT: fc.oneof(notIn(isDuration), fc.constantFrom('PT0S', 'PT0.5S')),
   GRAPH_MAX_RETRIES: fc.oneof(notIn(isNumberIn(0, 50)), fc.constantFrom('51')),
@@ -109,6 +109,11 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_ATTACHMENTS: notBoolean,
   EXPORT_CONTENT_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 64)), fc.constantFrom('0', '65', '1.5')),
   EXPORT_CONTENT_PROCESS_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 256)), fc.constantFrom('0', '257', '2.5')),
+  EXPORT_CONTENT_MAX_ATTEMPTS: fc.oneof(notIn(isNumberIn(1, 50)), fc.constantFrom('0', '51', '1.5')),
+  EXPORT_CONTENT_RETRY: fc.oneof(notIn(isDuration), fc.constantFrom('PT0.5S', 'PT0S')),
+  EXPORT_CONTENT_QUEUE: fc
+    .oneof(junk, fc.constantFrom('Q', 'a--b', 'x'.repeat(59)))
+    .filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s)),
   EXPORT_RETAINED: notBoolean,
   EXPORT_DELETED_TEAMS: notBoolean,
   HTTP_AUTH: junk.filter((s) => s !== 'entra' && s !== 'function-keys'),

@@ -5,6 +5,7 @@ import Module from 'node:module';
 
 /** Every function the app registers, by name, sorted: the registration and packaging tests expect exactly these. */
 export const APP_FUNCTIONS = [
+  'contentWorker',
   'dailyExport',
   'exportPoison',
   'exportWorker',
