@@ -31,6 +31,17 @@ describe('RateLimiter', () => {
     expect(order).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
+  it('serves a low-priority waiter (a content download) only while no export request waits', async () => {
+    const limiter = new RateLimiter({ ratePerSec: 100, burst: 1 });
+    await limiter.acquire(); // the burst: everyone below waits
+    const order: string[] = [];
+    const low = [0, 1, 2].map((i) => limiter.acquire(undefined, 'low').then(() => order.push(`content ${i}`)));
+    const normal = [0, 1, 2].map((i) => limiter.acquire().then(() => order.push(`page ${i}`)));
+    await Promise.all([...low, ...normal]);
+    // The content downloads asked first, and still go after every page that waited with them.
+    expect(order).toEqual(['page 0', 'page 1', 'page 2', 'content 0', 'content 1', 'content 2']);
+  });
+
   it('pauseFor blocks every caller, including ones already waiting, until the pause ends', async () => {
     const limiter = new RateLimiter({ ratePerSec: 1000, burst: 10 });
     const start = performance.now();
