@@ -87,19 +87,19 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     log: opts.log,
   });
   const content = contentOn
-      ? new ContentFetcher({
-          http,
-          container,
-          graphOrigin: new URL(settings.graph.baseUrl).origin,
-          hostedContents: settings.content.hostedContents,
-          files: settings.content.files,
-          perConversationRps: settings.graph.hostedContentRps,
-          jobConcurrency: settings.content.jobConcurrency,
-          processConcurrency: settings.content.processConcurrency,
-          filesRps: settings.content.filesRps,
-          log: opts.log,
-        })
-      : undefined;
+    ? new ContentFetcher({
+        http,
+        container,
+        graphOrigin: new URL(settings.graph.baseUrl).origin,
+        hostedContents: settings.content.hostedContents,
+        files: settings.content.files,
+        perConversationRps: settings.graph.hostedContentRps,
+        jobConcurrency: settings.content.jobConcurrency,
+        processConcurrency: settings.content.processConcurrency,
+        filesRps: settings.content.filesRps,
+        log: opts.log,
+      })
+    : undefined;
   return {
     settings,
     storage,

@@ -35,7 +35,12 @@ export function contentStageOf(ctx: AppContext): { contentStage?: ContentHandoff
 export type ContentMessageOutcome = SettleOutcome['outcome'] | 'already-settled' | 'content-off';
 
 /** Runs one message of the content queue. Storage failures are thrown: the host redelivers the message. */
-export async function runContentMessage(ctx: AppContext, item: unknown, log: Logger, signal?: AbortSignal): Promise<{ batch: string; outcome: ContentMessageOutcome }> {
+export async function runContentMessage(
+  ctx: AppContext,
+  item: unknown,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<{ batch: string; outcome: ContentMessageOutcome }> {
   const { batch } = decodeContentMessage(item);
   const { deps, clock } = ctx;
   const { content, contentBacklog: backlog } = deps;

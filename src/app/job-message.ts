@@ -204,17 +204,17 @@ export function encodeJobMessage(msg: QueueMessage): string {
       ? { v: JOB_MESSAGE_VERSION, type: 'production', productionId: msg.productionId }
       : isContentMessage(msg)
         ? { v: JOB_MESSAGE_VERSION, type: 'content', batch: msg.batch }
-      : isCoverMessage(msg)
-        ? {
-            v: JOB_MESSAGE_VERSION,
-            type: 'cover',
-            runId: msg.runId,
-            entity: { kind: msg.entity.kind, id: msg.entity.id },
-            window: { from: iso(msg.window.fromMs), to: iso(msg.window.toMs) },
-            senderIds: msg.senderIds,
-            attempt: msg.attempt,
-          }
-        : toWire(msg);
+        : isCoverMessage(msg)
+          ? {
+              v: JOB_MESSAGE_VERSION,
+              type: 'cover',
+              runId: msg.runId,
+              entity: { kind: msg.entity.kind, id: msg.entity.id },
+              window: { from: iso(msg.window.fromMs), to: iso(msg.window.toMs) },
+              senderIds: msg.senderIds,
+              attempt: msg.attempt,
+            }
+          : toWire(msg);
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64');
 }
 

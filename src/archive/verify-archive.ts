@@ -129,7 +129,8 @@ export async function verifyArchive(container: ArchiveContainer, opts: VerifyOpt
   // Only a whole-archive verify lists both the maps and the content.
   if (prefix === '') {
     for (const [name, map] of storedContent) {
-      if (!present.has(name)) report.problems.push({ kind: 'missing', name, detail: `${map} records it as stored, but it is not in the archive` });
+      if (!present.has(name))
+        report.problems.push({ kind: 'missing', name, detail: `${map} records it as stored, but it is not in the archive` });
     }
   }
 

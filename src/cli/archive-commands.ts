@@ -87,7 +87,8 @@ export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFi
   });
   // Batches whose content the content stage has not settled yet (docs/design.md §17): no map yet.
   const contentPending = [];
-  if (deps.contentBacklog) for await (const p of deps.contentBacklog.pending(ctx.signal)) if (p.batch.startsWith(prefix)) contentPending.push(p);
+  if (deps.contentBacklog)
+    for await (const p of deps.contentBacklog.pending(ctx.signal)) if (p.batch.startsWith(prefix)) contentPending.push(p);
   if (o.json) {
     write(ctx.stdout, JSON.stringify({ ...report, contentPending }));
   } else {
@@ -98,7 +99,8 @@ export async function verifyCommand(ctx: CliContext, o: { prefix?: string; envFi
     const without = Object.entries(report.withoutContent.byStatus).map(([status, n]) => `${n} ${status}`);
     if (without.length > 0) {
       write(ctx.stdout, `references without content: ${without.join(', ')}`);
-      for (const r of report.withoutContent.listed) write(ctx.stdout, `  ${r.status}: ${r.ref} (${r.map})${r.reason ? `: ${r.reason}` : ''}`);
+      for (const r of report.withoutContent.listed)
+        write(ctx.stdout, `  ${r.status}: ${r.ref} (${r.map})${r.reason ? `: ${r.reason}` : ''}`);
     }
     if (contentPending.length > 0) {
       write(ctx.stdout, `content pending (no map yet) for ${contentPending.length} batches:`);

@@ -134,7 +134,9 @@ export async function statusCommand(ctx: CliContext, o: StatusCommandOptions): P
       JSON.stringify({
         runs,
         latest,
-        ...(contentBacklog ? { contentBacklog: { ...contentBacklog, oldest: contentBacklog.oldestMs === undefined ? null : iso(contentBacklog.oldestMs) } } : {}),
+        ...(contentBacklog
+          ? { contentBacklog: { ...contentBacklog, oldest: contentBacklog.oldestMs === undefined ? null : iso(contentBacklog.oldestMs) } }
+          : {}),
         entities: checkpoints.map((c) => ({
           kind: c.entity.kind,
           id: c.entity.id,

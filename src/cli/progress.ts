@@ -17,12 +17,14 @@ export function createProgressDisplay(stream: NodeJS.WriteStream, opts: { interv
     firstRequests ??= requests;
     const secs = Math.max(0.001, (Date.now() - started) / 1000);
     requests -= firstRequests;
-    return `entities ${p.finished}/${p.planned} (done ${p.done}, skipped ${p.skipped}, failed ${p.failed}) | versions ${p.messages} new, ${p.duplicates} already archived | ${p.blobs} blobs | ${(requests / secs).toFixed(1)} req/s`;
+    const content = p.content ? ` | content: ${p.content.settled} batches settled, ${p.content.pending} to go` : '';
+    return `entities ${p.finished}/${p.planned} (done ${p.done}, skipped ${p.skipped}, failed ${p.failed}) | versions ${p.messages} new, ${p.duplicates} already archived | ${p.blobs} blobs${content} | ${(requests / secs).toFixed(1)} req/s`;
   };
   return {
     update(p, requests) {
       const now = Date.now();
-      const finished = p.planned > 0 && p.finished === p.planned;
+      // Finished once every job has ended and the content stage has drained.
+      const finished = p.planned > 0 && p.finished === p.planned && (p.content?.pending ?? 0) === 0;
       if (now - last < interval && !finished) return;
       const line = format(p, requests);
       // The final state is printed once, not again for every bookkeeping update after it.

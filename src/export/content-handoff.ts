@@ -30,7 +30,14 @@ export function batchHandoff(
     record: (batch, versions) => {
       const createdMs = job.now();
       return handoff.backlog.record(
-        { batch, runId: job.runId, entity: { kind: job.entity.kind, id: job.entity.id }, versions, createdMs, dueMs: createdMs + CONTENT_CLAIM_MS },
+        {
+          batch,
+          runId: job.runId,
+          entity: { kind: job.entity.kind, id: job.entity.id },
+          versions,
+          createdMs,
+          dueMs: createdMs + CONTENT_CLAIM_MS,
+        },
         signal,
       );
     },

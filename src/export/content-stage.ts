@@ -34,9 +34,7 @@ export interface ContentStageDeps {
 }
 
 export type SettleOutcome =
-  | { outcome: 'settled'; statuses: Record<string, number> }
-  | { outcome: 'retry'; dueMs: number; reason: string }
-  | { outcome: 'gone' };
+  { outcome: 'settled'; statuses: Record<string, number> } | { outcome: 'retry'; dueMs: number; reason: string } | { outcome: 'gone' };
 
 /** EXPORT_CONTENT_MAX_ATTEMPTS and EXPORT_CONTENT_RETRY's defaults: six attempts over about 31 hours. */
 export const DEFAULT_CONTENT_MAX_ATTEMPTS = 6;
@@ -83,7 +81,12 @@ export async function settleBatchContent(deps: ContentStageDeps, o: ContentOblig
     const dueMs = deps.now() + deps.retryMs * 2 ** (attempts - 1);
     const reason = `${retryable.length} reference(s) to retry: ${retryable[0]!.reason ?? retryable[0]!.status}`;
     await deps.backlog.reschedule(o, { dueMs, attempts, lastReason: reason }, signal);
-    deps.log.info('content to retry later', { batch: o.batch, references: retryable.length, attempts, dueAt: new Date(dueMs).toISOString() });
+    deps.log.info('content to retry later', {
+      batch: o.batch,
+      references: retryable.length,
+      attempts,
+      dueAt: new Date(dueMs).toISOString(),
+    });
     return { outcome: 'retry', dueMs, reason };
   }
   const final = entries.map((e) =>
@@ -121,7 +124,11 @@ async function settled(
  * when the batch does not exist. Per-message isolation holds here as in the export: fetchFor never
  * throws for a message's content.
  */
-async function fetchBatchContent(deps: ContentStageDeps, o: ContentObligation, signal?: AbortSignal): Promise<ContentMapEntry[] | undefined> {
+async function fetchBatchContent(
+  deps: ContentStageDeps,
+  o: ContentObligation,
+  signal?: AbortSignal,
+): Promise<ContentMapEntry[] | undefined> {
   const targets: Array<{ key: string; conversationId: string; messageId: string; raw: unknown }> = [];
   try {
     for await (const line of readBatchLines(deps.container, o.batch, signal)) {

@@ -121,9 +121,7 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const daily = req.mode.kind === 'daily';
   const commits = new JobCommits(req, deps, pacer, signal);
   const content =
-    deps.content && deps.contentStage
-      ? batchHandoff(deps.contentStage, { runId, entity, now: deps.now ?? Date.now, signal })
-      : undefined;
+    deps.content && deps.contentStage ? batchHandoff(deps.contentStage, { runId, entity, now: deps.now ?? Date.now, signal }) : undefined;
   const job: EntityJob = { req, deps, log, signal, manifest, writerId, nextSeq: () => seq++, tally, pacer, commits, content };
   try {
     const chunks = await chunkSource(req, deps, (c) => commits.loaded(c));

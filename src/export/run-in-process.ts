@@ -120,10 +120,14 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
 
   const mode = jobModeOf(spec);
   let jobDeps: RunDeps = deps;
-  const pool = contentPoolOf(deps, (s) => {
-    progress.content = s;
-    report();
-  }, opts.signal);
+  const pool = contentPoolOf(
+    deps,
+    (s) => {
+      progress.content = s;
+      report();
+    },
+    opts.signal,
+  );
   if (pool) {
     jobDeps = { ...jobDeps, contentStage: pool };
     // What earlier runs left (retries now due, a killed process's batches) is settled by this one.

@@ -122,7 +122,11 @@ export class ContentBacklog {
    * changed or settled it meanwhile (it is theirs now). Used to claim a row (a message sent for it) and
    * to schedule a retry.
    */
-  async reschedule(o: ContentObligation, change: { dueMs: number; attempts?: number; lastReason?: string }, signal?: AbortSignal): Promise<boolean> {
+  async reschedule(
+    o: ContentObligation,
+    change: { dueMs: number; attempts?: number; lastReason?: string },
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     try {
       await this.table.updateEntity(
         defined({

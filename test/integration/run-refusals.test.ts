@@ -217,7 +217,9 @@ describe('the collection report', () => {
         pending: { batches: pending.length, messages: pending.reduce((n, o) => n + o.versions, 0) },
       });
       // A later run finds them with no batch long after they were recorded: nothing to fetch, dropped.
-      const later = new ContentPool(contentStageDeps(h.deps, { container: original, now: () => Date.now() + UNWRITTEN_BATCH_GRACE_MS + HOUR }));
+      const later = new ContentPool(
+        contentStageDeps(h.deps, { container: original, now: () => Date.now() + UNWRITTEN_BATCH_GRACE_MS + HOUR }),
+      );
       expect(await later.takeLeftovers(() => Promise.resolve(false))).toBe(pending.length);
       await later.drain();
       expect((await backlog.tally(run.runId)).pendingBatches).toBe(0);

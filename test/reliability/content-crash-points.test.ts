@@ -33,7 +33,18 @@ describe('the content stage killed at every storage operation', () => {
 
   beforeAll(async () => {
     emulator = await startTestEmulator({
-      tenant: { seed: 31, users: 2, teams: 0, oneOnOneChats: 1, groupChats: 0, meetingChats: 0, messagesPerChat: 8, historyDays: 2, endMs: now - 2 * HOUR, hostedContentFraction: 0.5 },
+      tenant: {
+        seed: 31,
+        users: 2,
+        teams: 0,
+        oneOnOneChats: 1,
+        groupChats: 0,
+        meetingChats: 0,
+        messagesPerChat: 8,
+        historyDays: 2,
+        endMs: now - 2 * HOUR,
+        hostedContentFraction: 0.5,
+      },
     });
     const chat = emulator.tenant.chats[0]!;
     user = { kind: 'user', id: chat.memberIds[0]! };

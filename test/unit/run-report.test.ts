@@ -37,7 +37,12 @@ describe('collectionReport', () => {
       deletedTeam: { planned: 1, exported: 0, skipped: { 'http-404': 1 }, failed: 0, refused: 0, pending: 0 },
     });
     expect(report.refusals).toEqual([{ kind: 'team', error: 'Graph refused teams: grant ChannelMessage.Read.All' }]);
-    expect(report.content).toEqual({ fetched: true, stored: 12, unfetched: { missing: 3, forbidden: 3 }, pending: { batches: 2, messages: 5 } });
+    expect(report.content).toEqual({
+      fetched: true,
+      stored: 12,
+      unfetched: { missing: 3, forbidden: 3 },
+      pending: { batches: 2, messages: 5 },
+    });
     const text = reportLines(report).join('\n');
     // Skips are counts by reason in plain words, the largest group first; no ids.
     expect(text).toContain(
