@@ -13,6 +13,9 @@ import type { AppContext } from './app-context';
 import { decodeContentMessage } from './job-message';
 import type { JobQueue } from './job-queue';
 
+/** How overdue a pending row must be before the sweep re-sends it while the content queue is busy. */
+const BUSY_QUEUE_GRACE_MS = 24 * 3600 * 1000;
+
 /** Longest delay a queue message can be hidden (7 days): a later retry is re-sent when this one comes. */
 const MAX_DELAY_MS = 7 * 24 * 3600 * 1000;
 
@@ -32,7 +35,7 @@ export function contentStageOf(ctx: AppContext): { contentStage?: ContentHandoff
   return contentStage ? { contentStage } : {};
 }
 
-export type ContentMessageOutcome = SettleOutcome['outcome'] | 'already-settled' | 'content-off';
+export type ContentMessageOutcome = SettleOutcome['outcome'] | 'already-settled' | 'content-off' | 'not-due';
 
 /** Runs one message of the content queue. Storage failures are thrown: the host redelivers the message. */
 export async function runContentMessage(
@@ -48,6 +51,9 @@ export async function runContentMessage(
   if (!content || !backlog) return { batch, outcome: 'content-off' };
   const o = await backlog.get(batch, signal);
   if (!o) return { batch, outcome: 'already-settled' };
+  // A row waiting for its retry has a message hidden until then: this one is a duplicate (a sweep's, a
+  // redelivery), and running it now would spend an attempt early.
+  if (o.attempts > 0 && o.dueMs > clock.now()) return { batch, outcome: 'not-due' };
   const r = await settleBatchContent(
     {
       container: deps.container,
@@ -72,15 +78,18 @@ export async function runContentMessage(
 /**
  * The sweep's part (docs/design.md §16): a row still pending CONTENT_CLAIM_MS after it came due lost
  * its message (a crash between the batch write and the send, a poisoned message): it is claimed (its
- * due time moved, conditional on its ETag, so two sweeps do not both send) and sent again.
+ * due time moved, conditional on its ETag, so two sweeps do not both send) and sent again. While the
+ * content queue still holds messages, a pending row is most likely waiting in it (a long first run
+ * keeps the queue deep for hours), so only rows overdue by a day are sent again then.
  */
 export async function resendOverdueContent(ctx: Pick<AppContext, 'deps' | 'clock' | 'contentQueue'>, log: Logger): Promise<number> {
   const backlog: ContentBacklog | undefined = ctx.deps.contentBacklog;
   if (!ctx.deps.content || !backlog) return 0;
   const now = ctx.clock.now();
+  const grace = (await ctx.contentQueue.approximateCount()) > 0 ? BUSY_QUEUE_GRACE_MS : CONTENT_CLAIM_MS;
   let resent = 0;
   for await (const o of backlog.pending()) {
-    if (o.dueMs + CONTENT_CLAIM_MS > now) continue;
+    if (o.dueMs + grace > now) continue;
     try {
       if (!(await backlog.reschedule(o, { dueMs: now }))) continue;
       await sendContent(ctx.contentQueue, o.batch);

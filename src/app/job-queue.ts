@@ -8,6 +8,8 @@ export interface JobQueue {
   readonly name: string;
   /** Sends one message (an entity job or a run's planning message); `delaySec` keeps it invisible that long (0 = deliver now). */
   send(msg: QueueMessage, opts?: { delaySec?: number; signal?: AbortSignal }): Promise<void>;
+  /** About how many messages the queue holds, hidden ones included (the service's approximate count). */
+  approximateCount(signal?: AbortSignal): Promise<number>;
 }
 
 /** The Functions host moves a message here after maxDequeueCount failed deliveries. */
@@ -41,6 +43,12 @@ export class StorageJobQueue implements JobQueue {
       },
     );
     return this.ready;
+  }
+
+  async approximateCount(signal?: AbortSignal): Promise<number> {
+    await this.ensure();
+    const props = await this.client.getProperties(signal ? { abortSignal: signal } : {});
+    return props.approximateMessagesCount ?? 0;
   }
 
   async send(msg: QueueMessage, opts: { delaySec?: number; signal?: AbortSignal } = {}): Promise<void> {

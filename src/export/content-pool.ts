@@ -25,6 +25,8 @@ export class ContentPool implements ContentHandoff {
   private readonly waiting: string[] = [];
   /** Batches waiting or in progress: a batch handed over twice is settled once. */
   private readonly known = new Set<string>();
+  /** Batches taken from runs that have finished (see takeLeftovers). */
+  private readonly ofFinishedRuns = new Set<string>();
   private active = 0;
   private readonly counters = { settled: 0, deferred: 0 };
   private idle: Array<() => void> = [];
@@ -52,21 +54,23 @@ export class ContentPool implements ContentHandoff {
 
   /**
    * Takes over what earlier runs left in the backlog: rows due (a retry's time has come, or a dispatch
-   * was lost), and rows of runs no longer open (their process finished or was killed). A row of a run
-   * still open elsewhere is that run's. Returns how many batches were taken.
+   * was lost), and rows never tried of runs no longer open (their process finished or was killed). A
+   * row of a run still open elsewhere is that run's until it is due. Returns how many batches were taken.
    */
   async takeLeftovers(isOpen: (runId: string) => Promise<boolean>): Promise<number> {
     const open = new Map<string, Promise<boolean>>();
     let taken = 0;
     for await (const o of this.backlog.pending(this.signal)) {
-      let take = o.dueMs <= this.deps.now();
-      if (!take) {
-        let known = open.get(o.runId);
-        if (!known) open.set(o.runId, (known = isOpen(o.runId)));
-        take = !(await known);
-      }
-      if (!take) continue;
+      let known = open.get(o.runId);
+      if (!known) open.set(o.runId, (known = isOpen(o.runId)));
+      const finished = !(await known);
+      // A retry waits for its due time whatever its run; a row never tried is taken from a finished run
+      // at once (the process that would have settled it is gone).
+      if (!(o.dueMs <= this.deps.now() || (finished && o.attempts === 0))) continue;
       taken++;
+      // A row of a finished run whose batch is not there was recorded by a job that died before the
+      // write: that execution's batch name will never be written, so the row can go at once.
+      if (finished) this.ofFinishedRuns.add(o.batch);
       await this.dispatch(o.batch);
     }
     return taken;
@@ -101,7 +105,7 @@ export class ContentPool implements ContentHandoff {
       // Read afresh: another process may have settled it, and the row's ETag guards the retry record.
       o = await this.backlog.get(batch, this.signal);
       if (!o) return;
-      const r = await settleBatchContent(this.deps, o, this.signal);
+      const r = await settleBatchContent(this.deps, o, this.signal, this.ofFinishedRuns.delete(batch));
       if (r.outcome === 'settled') this.counters.settled++;
       else if (r.outcome === 'retry') this.counters.deferred++;
     } catch (err) {

@@ -58,7 +58,13 @@ const RETRYABLE: ReadonlySet<string> = new Set(['failed']);
  * map and when `signal` fires; the row is then still pending and the next attempt starts over (what
  * was stored meanwhile is found in the content index without a download).
  */
-export async function settleBatchContent(deps: ContentStageDeps, o: ContentObligation, signal?: AbortSignal): Promise<SettleOutcome> {
+export async function settleBatchContent(
+  deps: ContentStageDeps,
+  o: ContentObligation,
+  signal?: AbortSignal,
+  /** The run that recorded the row has finished: a batch not there now never will be (its name is that execution's). */
+  runFinished = false,
+): Promise<SettleOutcome> {
   const mapName = contentMapName(o.batch);
   // A map already there: an earlier attempt (or another worker) wrote it and died before the rows.
   const existing = await readMap(deps.container, mapName, signal);
@@ -66,7 +72,7 @@ export async function settleBatchContent(deps: ContentStageDeps, o: ContentOblig
 
   const entries = await fetchBatchContent(deps, o, signal);
   if (entries === undefined) {
-    if (deps.now() - o.createdMs < UNWRITTEN_BATCH_GRACE_MS) {
+    if (!runFinished && deps.now() - o.createdMs < UNWRITTEN_BATCH_GRACE_MS) {
       const dueMs = deps.now() + Math.min(deps.retryMs, UNWRITTEN_BATCH_GRACE_MS);
       await deps.backlog.reschedule(o, { dueMs, lastReason: 'batch not written yet' }, signal);
       return { outcome: 'retry', dueMs, reason: 'batch not written yet' };

@@ -17,6 +17,7 @@ const FILES: Record<string, () => Promise<Record<string, unknown>>> = {
   'daily-export': () => import('../../functions/daily-export'),
   'export-worker': () => import('../../functions/export-worker'),
   'export-poison': () => import('../../functions/export-poison'),
+  'content-worker': () => import('../../functions/content-worker'),
   'start-backfill': () => import('../../functions/start-backfill'),
   'start-production': () => import('../../functions/start-production'),
   'get-production': () => import('../../functions/get-production'),
@@ -45,7 +46,7 @@ beforeAll(async () => {
 });
 
 describe('function registration', () => {
-  it('registers exactly the twelve functions of the app', () => {
+  it('registers exactly the thirteen functions of the app', () => {
     expect(registered.map((r) => r.name).sort()).toEqual([...APP_FUNCTIONS]);
   });
 
@@ -72,6 +73,15 @@ describe('function registration', () => {
       type: 'queueTrigger',
       direction: 'in',
       queueName: '%EXPORT_QUEUE%-poison',
+      connection: 'EXPORT_STORAGE',
+    });
+  });
+
+  it('contentWorker listens on the content queue through EXPORT_STORAGE', () => {
+    expect(triggerOf('contentWorker')).toMatchObject({
+      type: 'queueTrigger',
+      direction: 'in',
+      queueName: '%EXPORT_CONTENT_QUEUE%',
       connection: 'EXPORT_STORAGE',
     });
   });

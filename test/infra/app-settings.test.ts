@@ -21,6 +21,9 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   // Content download caps: the defaults keep a Flex instance's jobs within its memory (docs/design.md §14).
   'EXPORT_CONTENT_CONCURRENCY',
   'EXPORT_CONTENT_PROCESS_CONCURRENCY',
+  // The content stage's retries (docs/design.md §17): six attempts over about 31 hours suit Graph's outages.
+  'EXPORT_CONTENT_MAX_ATTEMPTS',
+  'EXPORT_CONTENT_RETRY',
   // Connection strings: the deployment uses identity-based connections (EXPORT_STORAGE__*,
   // AzureWebJobsStorage__*) and the storage accounts refuse shared keys.
   'EXPORT_STORAGE',

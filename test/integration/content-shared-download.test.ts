@@ -87,9 +87,11 @@ describe('a download shared by two jobs', () => {
     expect(presentEntries.length).toBeGreaterThan(0);
     for (const e of presentEntries) expect(e).toMatchObject({ status: 'stored' });
     expect(entries.filter((e) => e.status === 'failed' || e.status === 'unreadable')).toEqual([]);
-    // A's batches are still pending, for a later run: its stop wrote no map and dropped no row.
-    for await (const blob of h.deps.container.listBlobsFlat({ prefix: `messages/users/${a.id}/` })) {
-      if (blob.name.endsWith('.jsonl.gz')) expect(await backlog.get(blob.name)).toBeDefined();
+    // A's stop lost nothing: each of its batches is settled (those it finished before the stop) or still
+    // pending for a later run, never neither.
+    for (const batch of handedA.batches) {
+      const settled = await h.deps.container.getBlobClient(batch.replace(/\.jsonl\.gz$/, '.content.json')).exists();
+      expect(settled || (await backlog.get(batch)) !== undefined, batch).toBe(true);
     }
   });
 });
