@@ -21,6 +21,9 @@ export interface FunctionsHarness {
   ctx: AppContext;
   queue: QueueClient;
   poison: QueueClient;
+  /** The content stage's queue (EXPORT_CONTENT_QUEUE, unique to the harness) and its poison queue. */
+  contentQueue: QueueClient;
+  contentPoison: QueueClient;
   logs: LogLine[];
   invocation(functionName: string, triggerMetadata?: Record<string, unknown>): InvocationContext;
   /** Messages currently in the jobs queue (visible or not), decoded. */
@@ -37,8 +40,12 @@ export async function startFunctionsHarness(
     .replace(/[^a-z0-9]+/g, '-')
     .slice(0, 20)
     .replace(/-+$/, '')}-${randomBytes(5).toString('hex')}`;
+  const contentQueueName = `${queueName}-c`;
   // As in Azure: App Service Authentication in front (requests carry test/support/principal.ts's headers).
-  const h = await startHarness({ ...harnessOptions, env: { EXPORT_QUEUE: queueName, ...PLATFORM_AUTH_ENV, ...harnessOptions.env } });
+  const h = await startHarness({
+    ...harnessOptions,
+    env: { EXPORT_QUEUE: queueName, EXPORT_CONTENT_QUEUE: contentQueueName, ...PLATFORM_AUTH_ENV, ...harnessOptions.env },
+  });
   const ctx = await buildAppContext(h.env, {
     log: silentLogger,
     // Test delays are zero so retried jobs come straight back; production waits minutes.
@@ -53,6 +60,9 @@ export async function startFunctionsHarness(
     ctx,
     queue: service.getQueueClient(queueName),
     poison: service.getQueueClient(poisonQueueName(queueName)),
+    // buildAppContext created both (StorageJobQueue.ensure).
+    contentQueue: service.getQueueClient(contentQueueName),
+    contentPoison: service.getQueueClient(poisonQueueName(contentQueueName)),
     logs,
     invocation(functionName, triggerMetadata) {
       return new InvocationContext({
@@ -97,54 +107,112 @@ export interface DrainStats {
   poisonHandled: number;
 }
 
+export interface DrainOptions {
+  batchSize?: number;
+  maxDequeueCount?: number;
+  maxRounds?: number;
+}
+
+/** One queue the host polls: its handler, and the handler of its poison queue (none: poisoned messages stay there). */
+interface Lane {
+  queue: QueueClient;
+  poison: QueueClient;
+  functionName: string;
+  handler: QueueHandler;
+  poisonFunctionName?: string;
+  poisonHandler?: QueueHandler;
+}
+
 /**
  * Plays the host's queue loop until both queues are empty: up to `batchSize` messages in parallel,
  * a message that throws comes back (dequeueCount + 1) and after `maxDequeueCount` goes to -poison,
- * whose handler then gets it.
+ * whose handler then gets it. With `content`, the content queue is drained too, by that handler
+ * (contentWorker), alongside the jobs queue, as the host runs both functions; the content queue's
+ * poisoned messages stay on its poison queue (no function reads it: the sweep sends them again).
  */
 export async function drainQueues(
   fh: FunctionsHarness,
-  handlers: { worker: QueueHandler; poison: QueueHandler },
-  opts: { batchSize?: number; maxDequeueCount?: number; maxRounds?: number } = {},
+  handlers: { worker: QueueHandler; poison: QueueHandler; content?: QueueHandler },
+  opts: DrainOptions = {},
 ): Promise<DrainStats> {
+  const lanes: Lane[] = [
+    {
+      queue: fh.queue,
+      poison: fh.poison,
+      functionName: 'exportWorker',
+      handler: handlers.worker,
+      poisonFunctionName: 'exportPoison',
+      poisonHandler: handlers.poison,
+    },
+  ];
+  if (handlers.content) lanes.push(contentLane(fh, handlers.content));
+  return drainLanes(fh, lanes, opts);
+}
+
+/** Drains the content queue alone through `content` (contentWorker), leaving the jobs queue as it is. */
+export function drainContentQueue(fh: FunctionsHarness, content: QueueHandler, opts: DrainOptions = {}): Promise<DrainStats> {
+  return drainLanes(fh, [contentLane(fh, content)], opts);
+}
+
+function contentLane(fh: FunctionsHarness, handler: QueueHandler): Lane {
+  return { queue: fh.contentQueue, poison: fh.contentPoison, functionName: 'contentWorker', handler };
+}
+
+async function drainLanes(fh: FunctionsHarness, lanes: readonly Lane[], opts: DrainOptions): Promise<DrainStats> {
   const batchSize = opts.batchSize ?? 8;
   const maxDequeueCount = opts.maxDequeueCount ?? 5;
   const stats: DrainStats = { handled: 0, failedDeliveries: 0, poisoned: 0, poisonHandled: 0 };
   for (let round = 0; round < (opts.maxRounds ?? 500); round++) {
-    const { receivedMessageItems: items } = await fh.queue.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 });
-    if (items.length > 0) {
+    const received = await Promise.all(
+      lanes.map(async (lane) => ({
+        lane,
+        items: (await lane.queue.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 })).receivedMessageItems,
+      })),
+    );
+    if (received.some((r) => r.items.length > 0)) {
       await Promise.all(
-        items.map(async (m) => {
-          try {
-            await handlers.worker(decode(m.messageText), fh.invocation('exportWorker', { dequeueCount: m.dequeueCount, id: m.messageId }));
-            stats.handled++;
-            await fh.queue.deleteMessage(m.messageId, m.popReceipt);
-          } catch {
-            stats.failedDeliveries++;
-            if (m.dequeueCount >= maxDequeueCount) {
-              stats.poisoned++;
-              await fh.poison.sendMessage(m.messageText);
-              await fh.queue.deleteMessage(m.messageId, m.popReceipt);
-            } else {
-              await fh.queue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
+        received.flatMap(({ lane, items }) =>
+          items.map(async (m) => {
+            try {
+              await lane.handler(
+                decode(m.messageText),
+                fh.invocation(lane.functionName, { dequeueCount: m.dequeueCount, id: m.messageId }),
+              );
+              stats.handled++;
+              await lane.queue.deleteMessage(m.messageId, m.popReceipt);
+            } catch {
+              stats.failedDeliveries++;
+              if (m.dequeueCount >= maxDequeueCount) {
+                stats.poisoned++;
+                await lane.poison.sendMessage(m.messageText);
+                await lane.queue.deleteMessage(m.messageId, m.popReceipt);
+              } else {
+                await lane.queue.updateMessage(m.messageId, m.popReceipt, undefined, 0);
+              }
             }
-          }
-        }),
+          }),
+        ),
       );
       continue;
     }
-    const { receivedMessageItems: poisoned } = await fh.poison.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 });
-    if (poisoned.length > 0) {
+    let poisonRan = false;
+    for (const lane of lanes) {
+      if (!lane.poisonHandler) continue;
+      const { receivedMessageItems: poisoned } = await lane.poison.receiveMessages({ numberOfMessages: batchSize, visibilityTimeout: 60 });
       for (const m of poisoned) {
-        await handlers.poison(decode(m.messageText), fh.invocation('exportPoison', { dequeueCount: m.dequeueCount, id: m.messageId }));
+        await lane.poisonHandler(
+          decode(m.messageText),
+          fh.invocation(lane.poisonFunctionName ?? `${lane.functionName}Poison`, { dequeueCount: m.dequeueCount, id: m.messageId }),
+        );
         stats.poisonHandled++;
-        await fh.poison.deleteMessage(m.messageId, m.popReceipt);
+        await lane.poison.deleteMessage(m.messageId, m.popReceipt);
+        poisonRan = true;
       }
-      continue;
     }
+    if (poisonRan) continue;
     // Delayed messages (visibility timeout) count here too: wait for them rather than stop early.
-    const props = await fh.queue.getProperties();
-    if ((props.approximateMessagesCount ?? 0) === 0) return stats;
+    const counts = await Promise.all(lanes.map(async (lane) => (await lane.queue.getProperties()).approximateMessagesCount ?? 0));
+    if (counts.every((n) => n === 0)) return stats;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error('queues did not drain');
