@@ -193,13 +193,17 @@ describe('teams-export CLI', () => {
       expect(runsAfterKill).toHaveLength(1);
       expect(runsAfterKill[0]).toMatchObject({ status: 'running', inProcess: true });
       const killedRunId = runsAfterKill[0]!.runId;
-      // The dead process's run lock runs out on its own within its 60 s; broken here, as that expiry would.
+      // The dead process's run lock and entity leases run out on their own within 60 s; broken here, as
+      // that expiry would (else the rerun waits out the entities' 30 s leases).
       const { BlobServiceClient } = await import('@azure/storage-blob');
-      await BlobServiceClient.fromConnectionString(storage.connectionString)
-        .getContainerClient(storage.container)
-        .getBlobClient(`locks/runs/${killedRunId}`)
-        .getBlobLeaseClient()
-        .breakLease(0);
+      const locks = BlobServiceClient.fromConnectionString(storage.connectionString).getContainerClient(storage.container);
+      const broken: string[] = [];
+      for await (const b of locks.listBlobsFlat({ prefix: 'locks/' })) {
+        if (b.properties.leaseState !== 'leased') continue;
+        await locks.getBlobClient(b.name).getBlobLeaseClient().breakLease(0);
+        broken.push(b.name);
+      }
+      expect(broken).toContain(`locks/runs/${killedRunId}`);
       const rerun = await cli(['run', '--now', iso(now)], e);
       expect(rerun.code, rerun.stderr).toBe(0);
       // Nobody else would ever have closed the killed run: the next run did, with why, and its run.json.
