@@ -29,6 +29,7 @@ export async function exportChunk(job: EntityJob, chunk: PlannedChunk): Promise<
     writerId: job.writerId,
     nextSeq: () => job.nextSeq(),
     intents: job.manifest,
+    archived: job.archived,
     ...(signal ? { signal } : {}),
     ...(job.content ? { content: job.content } : {}),
   });

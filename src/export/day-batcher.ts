@@ -5,14 +5,14 @@
 // archived are kept per day as 128-bit digests, for a bounded number of keys in all (least recently
 // used days are dropped and read back from the archive when needed again), so neither a long window
 // nor a dense one makes them grow without bound (docs/design.md §14).
-import { hash } from 'node:crypto';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { batchBlobName } from '../archive/blob-layout';
 import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
 import type { BatchContentHandoff } from '../archive/content-store';
-import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
-import { versionKeyFromLine, type MessageVersion } from '../graph/message-schema';
+import type { MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
+import { ArchivedKeys, type ArchivedKeysStats } from './archived-keys';
+import { versionDigest } from './version-digest';
 import type { WriteIntents } from './execution-manifest';
 import type { Entity } from '../model/entity';
 import type { PassName, Window } from '../model/window';
@@ -38,6 +38,12 @@ export interface DayBatcherOptions {
    * only while a single day holding more is being written can the count pass this.
    */
   maxRetainedKeys?: number;
+  /**
+   * The job's cache of archived version keys, shared by the batchers of its windows, so a later window
+   * (the fresh pass after the settle pass) reuses the month listings and day sets an earlier one read.
+   * Without one the batcher keeps its own.
+   */
+  archived?: ArchivedKeys;
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
   /**
@@ -63,21 +69,9 @@ export interface FlushResult {
 
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
-const DEFAULT_MAX_RETAINED_KEYS = 1_000_000;
 
-/** What the batcher holds besides its buffers (tests and the memory bench read it). */
-export interface DayBatcherStats {
-  /** Archived-version digests held now, over all days. */
-  retainedKeys: number;
-  /** The most held at any time. */
-  peakRetainedKeys: number;
-  /** Days whose keys were dropped to stay under the cap. */
-  evictedDays: number;
-  /** Days read back from the archive after their keys were dropped. */
-  reloadedDays: number;
-  /** Month listings taken (each month of the window at most once, and only when a day of it is written). */
-  monthListings: number;
-}
+/** What the batcher holds besides its buffers: its archived-key cache's figures. */
+export type DayBatcherStats = ArchivedKeysStats;
 
 export class DayBatcher {
   /**
@@ -87,36 +81,24 @@ export class DayBatcher {
   private readonly buffers = new Map<string, Map<string, Buffer>>();
   /** Buffered versions that refer to content (see add), by digest. */
   private readonly withContent = new Set<string>();
-  /**
-   * day → digests (versionDigest) of the keys archived before or during this window, loaded on the
-   * day's first flush. Map order is least recently used first; the total is kept under the cap.
-   */
-  private readonly archived = new Map<string, Set<string>>();
-  private retainedKeys = 0;
-  private readonly maxRetainedKeys: number;
-  /** Days whose set was dropped: read back with a listing of the day (the month index is stale for them). */
-  private readonly evicted = new Set<string>();
-  private readonly counters = { peakRetainedKeys: 0, evictedDays: 0, reloadedDays: 0, monthListings: 0 };
+  /** What is archived already, per day: the job's cache (or this batcher's own). */
+  private readonly keys: ArchivedKeys;
   private buffered = 0;
   private bufferedBytes = 0;
   private readonly maxBufferedVersions: number;
   private readonly maxBufferedBytes: number;
   private duplicates = 0;
-  /**
-   * month (`yyyy-mm`, inside the window) → its batches by day, listed when a day of that month is first
-   * written, so a window of years with data on a few days lists only those days' months. A day's entry
-   * is dropped once its keys are loaded.
-   */
-  private readonly monthIndex = new Map<string, Promise<Map<string, string[]>>>();
-
   constructor(private readonly opts: DayBatcherOptions) {
     this.maxBufferedVersions = opts.maxBufferedVersions ?? DEFAULT_MAX_BUFFERED_VERSIONS;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    this.maxRetainedKeys = Math.max(1, opts.maxRetainedKeys ?? DEFAULT_MAX_RETAINED_KEYS);
+    this.keys =
+      opts.archived ??
+      new ArchivedKeys({ container: opts.container, entity: opts.entity, maxRetainedKeys: opts.maxRetainedKeys, signal: opts.signal });
   }
 
+  /** The archived-key cache's figures (shared by every batcher of one job: see ArchivedKeys). */
   stats(): DayBatcherStats {
-    return { retainedKeys: this.retainedKeys, ...this.counters };
+    return this.keys.stats();
   }
 
   /** Operations run one at a time: several sub-window reads of one job feed the same batcher. */
@@ -166,7 +148,7 @@ export class DayBatcher {
       this.buffers.set(day, buffer);
     }
     const digest = versionDigest(version.key);
-    if (buffer.has(digest) || this.archived.get(day)?.has(digest)) {
+    if (buffer.has(digest) || this.keys.has(day, digest)) {
       // The same version twice in one read (Graph repeats items across pages) or already written.
       this.duplicates++;
       return undefined;
@@ -207,75 +189,6 @@ export class DayBatcher {
     return total;
   }
 
-  private async loadArchived(day: string): Promise<Set<string>> {
-    const { container, entity, window, signal } = this.opts;
-    let keys: Set<string>;
-    const month = day.slice(0, 7);
-    if (!this.evicted.has(day) && inWindow(day, window)) {
-      // One listing of a month serves every day of it. It is taken before this batcher writes anything
-      // to that month, and a day's set is loaded before its first write and then kept up to date in
-      // memory, so nothing this job writes can be missing from it; the entity lease keeps other
-      // writers out meanwhile, as it does for the per-day listing.
-      let index = this.monthIndex.get(month);
-      if (!index) {
-        this.counters.monthListings++;
-        index = listArchivedBatchesByDay(container, entity, [month], signal);
-        this.monthIndex.set(month, index);
-      }
-      const byDay = await index;
-      const names = byDay.get(day) ?? [];
-      byDay.delete(day);
-      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionDigestOfLine, signal);
-    } else {
-      // A version Graph returned outside the window (it happens), or a day whose keys were dropped and
-      // which this batcher may have written to since its month was listed: the day is listed on its own.
-      if (this.evicted.delete(day)) this.counters.reloadedDays++;
-      keys = await loadArchivedVersionKeys(container, entity, day, versionDigestOfLine, signal);
-    }
-    this.archived.set(day, keys);
-    this.retainedKeys += keys.size;
-    this.notePeak();
-    // Room is made before the day is written, so the count passes the cap by at most this one day.
-    this.evictOver(day, false);
-    return keys;
-  }
-
-  /** The day's set, loaded if need be, and marked most recently used. */
-  private async archivedOf(day: string): Promise<Set<string>> {
-    const known = this.archived.get(day);
-    if (!known) return this.loadArchived(day);
-    this.archived.delete(day);
-    this.archived.set(day, known);
-    return known;
-  }
-
-  /**
-   * Drops least recently used days other than `keep` (being written) until under the cap; then `keep`
-   * too when asked (after its write) and it alone is over.
-   */
-  private evictOver(keep: string, keepToo = true): void {
-    for (const [day, keys] of this.archived) {
-      if (this.retainedKeys <= this.maxRetainedKeys) return;
-      if (day === keep) continue;
-      this.archived.delete(day);
-      this.retainedKeys -= keys.size;
-      this.evicted.add(day);
-      this.counters.evictedDays++;
-    }
-    // A single day larger than the cap: dropped too once written, and read back if it comes again.
-    const own = this.archived.get(keep);
-    if (keepToo && this.retainedKeys > this.maxRetainedKeys && own) {
-      this.archived.delete(keep);
-      this.retainedKeys -= own.size;
-      this.evicted.add(keep);
-      this.counters.evictedDays++;
-    }
-  }
-
-  private notePeak(): void {
-    if (this.retainedKeys > this.counters.peakRetainedKeys) this.counters.peakRetainedKeys = this.retainedKeys;
-  }
-
   private takeDuplicates(): number {
     const d = this.duplicates;
     this.duplicates = 0;
@@ -297,7 +210,7 @@ export class DayBatcher {
     if (declaredName === undefined) await this.opts.intents?.declare(names);
     this.buffered -= buffer.size;
     for (const line of buffer.values()) this.bufferedBytes -= line.length;
-    const archived = await this.archivedOf(day);
+    const archived = await this.keys.of(day, this.opts.window);
     const lines: Buffer[] = [];
     let withContent = 0;
     let duplicates = 0;
@@ -313,7 +226,7 @@ export class DayBatcher {
       if (refers) withContent++;
     }
     if (lines.length === 0) {
-      this.evictOver(day);
+      this.keys.done(day);
       this.opts.intents?.settle(names, []);
       return { written: [], newVersions: 0, duplicates };
     }
@@ -339,39 +252,11 @@ export class DayBatcher {
       this.opts.signal,
     );
     // Only now, with the blob committed, do these versions count as archived.
-    for (const digest of fresh) {
-      archived.add(digest);
-      this.retainedKeys++;
-    }
-    this.notePeak();
-    this.evictOver(day);
+    this.keys.written(day, archived, fresh);
     this.opts.intents?.settle(names, [blob]);
     await content?.written(name);
     return { written: [blob], newVersions: lines.length, duplicates };
   }
 }
 
-/** Whether the UTC day (`yyyy-mm-dd`) overlaps [fromMs, toMs), so its month is one of the window's. */
-function inWindow(day: string, window: Window): boolean {
-  const startMs = Date.parse(`${day}T00:00:00Z`);
-  return startMs < window.toMs && startMs + 86_400_000 > window.fromMs;
-}
-
-/**
- * What the batcher remembers of a version key: 16 bytes of its SHA-256 as a one-byte string, a third
- * of the key's size. Two different keys of one entity and day collide with a probability around
- * n²/2¹²⁹ (below 10⁻²⁴ for a million versions), far below any storage fault.
- */
-export function versionDigest(key: string): string {
-  // Runs once for every version read: a one-shot hash (no Hash object, no Buffer), and the first 16
-  // characters copied by a join, which makes a flat 16-character string (a slice of 13 or more
-  // characters would keep the whole 32-character digest alive, 40% more memory per key held).
-  // 'binary' is Node's name for latin1: one character per byte.
-  const d = hash('sha256', key, 'binary');
-  return [d.slice(0, 8), d.slice(8, 16)].join('');
-}
-
-function versionDigestOfLine(line: string): string | undefined {
-  const key = versionKeyFromLine(line);
-  return key === undefined ? undefined : versionDigest(key);
-}
+export { versionDigest } from './version-digest';

@@ -10,6 +10,7 @@ import { ExecutionManifest } from './execution-manifest';
 import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import type { ContentFetcher } from './content-fetcher';
+import { ArchivedKeys } from './archived-keys';
 import { batchHandoff, type ContentHandoff } from './content-handoff';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
@@ -122,7 +123,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
   const commits = new JobCommits(req, deps, pacer, signal);
   const content =
     deps.content && deps.contentStage ? batchHandoff(deps.contentStage, { runId, entity, now: deps.now ?? Date.now, signal }) : undefined;
-  const job: EntityJob = { req, deps, log, signal, manifest, writerId, nextSeq: () => seq++, tally, pacer, commits, content };
+  // One cache of what is archived for all the job's windows (docs/design.md §5).
+  const archived = new ArchivedKeys({ container: deps.container, entity, signal });
+  const job: EntityJob = { req, deps, log, signal, manifest, writerId, nextSeq: () => seq++, tally, pacer, commits, content, archived };
   try {
     const chunks = await chunkSource(req, deps, (c) => commits.loaded(c));
     for (let chunk = chunks.next(); chunk; chunk = chunks.next()) {
@@ -142,7 +145,9 @@ export async function exportEntity(req: ExportEntityRequest, deps: ExportEntityD
       // Every blob of the window is committed: only now may the watermarks move (forward only).
       commits.windowCommitted(chunk.advance, outcome.added);
       chunks.committed(chunk);
-      if (daily && (manifest.blobCount > blobsBefore || commits.hasOpenRead)) await commits.writeCheckpoint(null);
+      // The last window's move goes with the job's result in its last write, one operation for both.
+      const last = chunks.next() === undefined;
+      if (daily && !last && (manifest.blobCount > blobsBefore || commits.hasOpenRead)) await commits.writeCheckpoint(null);
       if (!daily) await req.onChunkCommitted?.({ ...chunks.resumeFrom() });
       if (pacer.stopDue() && chunks.next()) {
         if (daily) await commits.writeCheckpoint(null);

@@ -3,6 +3,7 @@
 // and where it records what it committed.
 import type { WrittenBlob } from '../archive/batch-writer';
 import type { BatchContentHandoff } from '../archive/content-store';
+import type { ArchivedKeys } from './archived-keys';
 import type { Logger } from '../log';
 import type { ExecutionManifest } from './execution-manifest';
 import type { ExportEntityDeps, ExportEntityRequest } from './export-entity';
@@ -31,6 +32,8 @@ export interface EntityJob {
   readonly commits: JobCommits;
   /** Where batches whose versions refer to content go (docs/design.md §17); undefined when content is off. */
   readonly content: BatchContentHandoff | undefined;
+  /** What is archived already, per day: shared by the day batchers of all the job's windows. */
+  readonly archived: ArchivedKeys;
 }
 
 /** How a single-blob write (a quarantined item, a chat version) declares itself in the manifest first. */

@@ -191,6 +191,7 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
           },
           log,
           result.resultRecorded === true,
+          true,
         );
       } catch (err) {
         // Storage went away after the job: its data and checkpoint are as safe as the job left them,
