@@ -500,7 +500,9 @@ export function runChild(
     mkdirSync(dir, { recursive: true });
     args.push('--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${profileName.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`);
   }
-  const child = spawn(process.execPath, [...args, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PRODUCT_NODE_FLAGS: extra node flags for the product process only (memory experiments).
+  const extra = (process.env.BENCH_PRODUCT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...extra, ...args, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let errTail = '';
   let warnings = 0;
@@ -519,6 +521,8 @@ export function runChild(
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
+      // BENCH_CHILD_STDOUT=file keeps the product's stdout (e.g. with --trace-gc in BENCH_PRODUCT_NODE_FLAGS).
+      if (process.env.BENCH_CHILD_STDOUT) writeFileSync(process.env.BENCH_CHILD_STDOUT, out);
       const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
       if (code !== 0 || !line) {
         reject(new Error(`scenario process exited with ${code}: ${errTail}`));

@@ -1,7 +1,8 @@
 // One measured export, run as a child process of the benchmark so its peak RSS and CPU are the
 // product's alone: the production path (loadSettings → buildDeps → runExport) with the settings it is
 // given in its environment; prints one `BENCH_RESULT {json}` line on stdout.
-import { writeHeapSnapshot } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { buildDeps } from '../src/deps';
 import { runExport } from '../src/export/run-in-process';
 import type { GraphStats } from '../src/graph/graph-http';
@@ -65,6 +66,17 @@ async function main(): Promise<void> {
     peaks.external = Math.max(peaks.external, m.external);
   }, 1000);
 
+  // BENCH_MEM_TRACE=file writes process.memoryUsage() every 100 ms as CSV (where the peak comes from).
+  const tracePath = process.env.BENCH_MEM_TRACE;
+  const spaces = getHeapSpaceStatistics().map((x) => x.space_name);
+  const trace: string[] = [['ms,rss,heapTotal,heapUsed,external,arrayBuffers', ...spaces.map((n) => `${n}:size,${n}:used`)].join(',')];
+  const tracer = tracePath
+    ? setInterval(() => {
+        const m = process.memoryUsage();
+        const sp = getHeapSpaceStatistics().flatMap((x) => [x.space_size, x.space_used_size]);
+        trace.push([Math.round(performance.now()), m.rss, m.heapTotal, m.heapUsed, m.external, m.arrayBuffers, ...sp].join(','));
+      }, 100)
+    : undefined;
   // BENCH_HEAP_SNAPSHOT_AFTER_S=n writes a heap snapshot n seconds into the run (to see what holds memory).
   const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_S ?? NaN);
   if (snapshotAfter > 0) setTimeout(() => process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`), snapshotAfter * 1000).unref();
@@ -75,6 +87,10 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  if (tracer) {
+    clearInterval(tracer);
+    writeFileSync(tracePath!, `${trace.join('\n')}\n`);
+  }
 
   const p = outcome.progress;
   const result: ScenarioResult = {
