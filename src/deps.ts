@@ -13,6 +13,7 @@ import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
 import { LEASE_SECONDS, type RunDeps } from './export/run-in-process';
 import { ContentFetcher } from './export/content-fetcher';
+import { MemoryBudget } from './export/memory-budget';
 import { ContentBacklog, contentBacklogTableName } from './state/content-backlog';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
@@ -118,6 +119,8 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
     concurrency: settings.concurrency,
     readsPerEntity: settings.readsPerEntity,
+    // One budget for the whole process: every job of a run (the CLI), every invocation (Functions).
+    memory: new MemoryBudget(settings.memoryBytes),
     // A process killed mid-run holds its entities' leases until they expire: wait that out.
     leaseWaitMs: (LEASE_SECONDS + 5) * 1000,
     selection: settings.entities,

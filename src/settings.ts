@@ -159,6 +159,7 @@ export const settingsSchema = z.object({
   EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
   EXPORT_READS_PER_ENTITY: int('EXPORT_READS_PER_ENTITY', 1, 1, 32),
+  EXPORT_MEMORY_MB: int('EXPORT_MEMORY_MB', 64, 8, 65536),
   EXPORT_INCLUDE_USERS: idList,
   EXPORT_EXCLUDE_USERS: idList,
   EXPORT_INCLUDE_TEAMS: idList,
@@ -246,6 +247,11 @@ export interface Settings {
   concurrency: number;
   /** Sub-windows of one entity's chunk read at once (long backlogs of few entities keep Graph busy). */
   readsPerEntity: number;
+  /**
+   * EXPORT_MEMORY_MB in bytes: the process's budget for message data (day-batch lines and pages in
+   * flight) over all jobs (docs/design.md §14).
+   */
+  memoryBytes: number;
   /**
    * custodian: each user's full view of their chats (a chat message is archived once per member);
    * sender: each user's own messages, plus messages from outside senders and system events once per chat.
@@ -355,6 +361,7 @@ function toSettings(raw: Raw): Settings {
     startMs: raw.EXPORT_START,
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
     readsPerEntity: Math.round(raw.EXPORT_READS_PER_ENTITY),
+    memoryBytes: Math.round(raw.EXPORT_MEMORY_MB) * 1024 * 1024,
     chatMode: raw.EXPORT_CHAT_MODE,
     content: {
       hostedContents: raw.EXPORT_HOSTED_CONTENTS,

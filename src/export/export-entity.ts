@@ -25,6 +25,7 @@ import { ReadPacer, type JobBudget, type ResumePoint } from './job-budget';
 import { JobCommits } from './job-commits';
 import type { EntityJob } from './job-context';
 import { JobTally } from './job-tally';
+import type { MemoryBudget } from './memory-budget';
 
 export interface ExportEntityDeps {
   http: GraphHttp;
@@ -49,6 +50,12 @@ export interface ExportEntityDeps {
   filterMaxClauses?: number;
   /** Sub-windows of a chunk read at once (EXPORT_READS_PER_ENTITY); 1 reads each chunk as one window. */
   readsPerEntity?: number;
+  /**
+   * The process's memory budget for message data (EXPORT_MEMORY_MB, docs/design.md §14), shared by all
+   * jobs: the day buffers of the batchers and the pages the reads have in flight. Without one, neither
+   * is bounded across jobs.
+   */
+  memory?: MemoryBudget;
   /**
    * Throws unless the caller's entity lease is surely still held: called before each checkpoint write
    * and progress record, which table storage cannot fence with the lease (docs/design.md §8).

@@ -5,13 +5,13 @@
 // (`coverSenderIds`) reads only those senders' messages, stored once per chat. An open read records
 // its step's index and the fingerprint of the steps' filters.
 import { archiveChatVersion, nameChatVersion } from '../archive/chat-versions';
-import type { MessageVersion } from '../graph/message-schema';
-import type { DayBatcher } from './day-batcher';
+import type { DayBatcher, PageVersion } from './day-batcher';
 import { blobIntents, type EntityJob } from './job-context';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
 import type { PlannedChunk } from './windows';
 
-export type VersionSink = (v: MessageVersion, raw: unknown) => Promise<void>;
+/** Takes a page's valid versions, in order (whether each refers to content is decided by the read). */
+export type VersionSink = (versions: readonly PageVersion[]) => Promise<void>;
 
 export interface ReadStep {
   filter: string | undefined;
@@ -31,8 +31,8 @@ export function readSteps(
   if (!cover) {
     steps.push({
       filter: sender ? ownMessagesFilter(req.entity.id) : undefined,
-      sink: async (version, raw) => {
-        const flushed = await batcher.add(version, job.content !== undefined && deps.content?.refersToContent(raw) === true);
+      sink: async (versions) => {
+        const flushed = await batcher.addPage(versions);
         if (flushed) job.tally.record(flushed);
       },
     });
@@ -42,19 +42,25 @@ export function readSteps(
     for (const filter of filters) {
       steps.push({
         filter,
-        sink: async (version, raw) => {
-          // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
-          const named = nameChatVersion(version);
-          if ('problem' in named) return quarantined(JSON.stringify({ reason: named.problem, requestId: null, item: raw }));
-          const r = await archiveChatVersion(
-            deps.container,
-            version,
-            named.name,
-            { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
-            job.content && deps.content?.refersToContent(raw) === true ? job.content : undefined,
-            job.signal,
-          );
-          job.tally.record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+        sink: async (versions) => {
+          for (const { version, refersToContent } of versions) {
+            // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
+            // The line is the item as received (JSON.stringify of it), so this is the quarantine line of the item.
+            const named = nameChatVersion(version);
+            if ('problem' in named) {
+              await quarantined(`{"reason":${JSON.stringify(named.problem)},"requestId":null,"item":${version.line}}`);
+              continue;
+            }
+            const r = await archiveChatVersion(
+              deps.container,
+              version,
+              named.name,
+              { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
+              refersToContent ? job.content : undefined,
+              job.signal,
+            );
+            job.tally.record({ written: r.written, newVersions: r.written.length > 0 ? 1 : 0, duplicates: r.written.length > 0 ? 0 : 1 });
+          }
         },
       });
     }

@@ -4,12 +4,16 @@
 // at once. Each part's position (its next link) is kept as its pages are handed on; `checkpoint`
 // commits and records a snapshot of the unfinished parts now and then, with the read's own signal.
 // The first failure stops the sibling parts before the error propagates, so nothing of this job is
-// still writing once the read returns.
+// still writing once the read returns. Every page is reserved in the process's memory budget before it
+// is requested and given back once its versions are buffered (memory-budget.ts), so the pages in flight
+// are bounded by bytes, not by EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY.
 import type { GraphPage } from '../graph/paging';
 import { messagePages } from '../graph/message-export';
 import { parseMessage } from '../graph/message-schema';
 import type { ReadPart, Window } from '../model/window';
 import type { EntityJob } from './job-context';
+import type { PageVersion } from './day-batcher';
+import { unboundedBudget, type MemoryBudget, type PageTicket } from './memory-budget';
 import { splitAtSample } from './open-read';
 import type { ReadStep, VersionSink } from './read-steps';
 import { splitWindow } from './windows';
@@ -27,14 +31,21 @@ export async function readStep(
   const entity = job.req.entity;
   let parts: ReadPart[] = recorded ? recorded.map((p) => ({ ...p })) : [{ ...window }];
   const n = deps.readsPerEntity ?? 1;
+  const memory = deps.memory ?? UNBOUNDED;
   if (!recorded && n > 1 && splitWindow(window, n).length > 1) {
     // Probe: the first page says whether the window is worth splitting, and where.
     const sample: number[] = [];
     let next: string | undefined;
-    for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step.filter, undefined, signal))) {
-      await handlePage(job, page, step.sink, quarantined, sample);
-      next = page.nextLink;
-      break;
+    const ticket = await memory.reservePage(memory.pageGuess(undefined), signal);
+    try {
+      for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step.filter, undefined, signal))) {
+        ticket.resize(page.bytes);
+        await handlePage(job, page, step.sink, quarantined, sample);
+        next = page.nextLink;
+        break;
+      }
+    } finally {
+      ticket.release();
     }
     if (next === undefined) return undefined;
     parts = splitAtSample(window, sample, n);
@@ -49,19 +60,30 @@ export async function readStep(
     open.filter((p) => !p.done).map(({ fromMs, toMs, nextLink }) => ({ fromMs, toMs, ...(nextLink ? { nextLink } : {}) }));
   const readPart = async (part: (typeof open)[number]) => {
     const w = { fromMs: part.fromMs, toMs: part.toMs };
-    for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step.filter, part.nextLink, partSignal))) {
-      await handlePage(job, page, step.sink, quarantined);
-      // Everything up to this page has been handed on: a resumed read goes on from its link.
-      if (page.nextLink === undefined) part.done = true;
-      else part.nextLink = page.nextLink;
-      if (!part.done && pacer.progressDue()) {
-        pacer.progressSaved(); // claimed here, so sibling parts do not record the same progress
-        await checkpoint(snapshot(), partSignal);
+    // The next page's reservation, taken before the page is asked for (the generator asks when the loop
+    // comes round again), given back once its versions are buffered.
+    let ticket: PageTicket | undefined = await memory.reservePage(memory.pageGuess(undefined), partSignal);
+    try {
+      for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step.filter, part.nextLink, partSignal))) {
+        ticket?.resize(page.bytes);
+        await handlePage(job, page, step.sink, quarantined);
+        ticket?.release();
+        ticket = undefined;
+        // Everything up to this page has been handed on: a resumed read goes on from its link.
+        if (page.nextLink === undefined) part.done = true;
+        else part.nextLink = page.nextLink;
+        if (!part.done && pacer.progressDue()) {
+          pacer.progressSaved(); // claimed here, so sibling parts do not record the same progress
+          await checkpoint(snapshot(), partSignal);
+        }
+        if (stopping || pacer.stopDue()) {
+          stopping = true;
+          return;
+        }
+        if (!part.done) ticket = await memory.reservePage(memory.pageGuess(page.bytes), partSignal);
       }
-      if (stopping || pacer.stopDue()) {
-        stopping = true;
-        return;
-      }
+    } finally {
+      ticket?.release();
     }
     part.done = true;
   };
@@ -88,7 +110,14 @@ function pageOptions(job: EntityJob, senderFilter: string | undefined, resumeAt:
   };
 }
 
-/** Hands each valid version of a page to `sink`; invalid ones go to quarantine. */
+/** A read without the process's budget (a job built without one) reserves against this one. */
+const UNBOUNDED: MemoryBudget = unboundedBudget();
+
+/**
+ * Hands the valid versions of a page to `sink`, in one call; invalid ones go to quarantine. The page's
+ * items are read once, into versions (each with its line), and then dropped from the page: what the
+ * read holds from here on is the lines, not the parsed page.
+ */
 async function handlePage(
   job: EntityJob,
   page: GraphPage,
@@ -97,14 +126,21 @@ async function handlePage(
   sample?: number[],
 ): Promise<void> {
   job.tally.pageRead(page.items.length);
+  const { content } = job.deps;
+  const contentOn = job.content !== undefined && content !== undefined;
+  const versions: PageVersion[] = [];
+  const invalid: string[] = [];
   for (const raw of page.items) {
     const parsed = parseMessage(raw);
     if (!parsed.ok) {
       // Never dropped silently: kept with the reason in quarantine/ and counted.
-      await quarantined(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+      invalid.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
       continue;
     }
     sample?.push(parsed.version.bucketMs);
-    await sink(parsed.version, raw);
+    versions.push({ version: parsed.version, refersToContent: contentOn && content.refersToContent(raw) });
   }
+  page.items = [];
+  for (const line of invalid) await quarantined(line);
+  if (versions.length > 0) await sink(versions);
 }

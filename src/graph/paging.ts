@@ -13,6 +13,8 @@ export interface GraphPage {
   restarts: number;
   /** The link to the next page (absent on the last one): where a read resumes once this page is committed. */
   nextLink?: string;
+  /** The size of the page's body as received (bytes): what the read reserves for the next one. */
+  bytes: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export async function* pages(
       items,
       index,
       restarts,
+      bytes: res.bytes,
       ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
       ...(nextLink === undefined ? {} : { nextLink }),
     };
