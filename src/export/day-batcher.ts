@@ -77,7 +77,9 @@ export interface FlushResult {
 
 /** A version of a page, and whether it refers to content (see DayBatcher.add). */
 export interface PageVersion {
-  version: MessageVersion;
+  version: Omit<MessageVersion, 'line'>;
+  /** The version's line as UTF-8, followed by '\n' (no other newline in it). */
+  line: Buffer;
   refersToContent: boolean;
 }
 
@@ -90,7 +92,6 @@ interface DayBuffer {
   starts: Map<string, number>;
 }
 
-const NEWLINE = 0x0a;
 
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
@@ -161,7 +162,12 @@ export class DayBatcher {
    * it turns out to be new when its batch is written.
    */
   add(version: MessageVersion, refersToContent = false): Promise<FlushResult | undefined> {
-    return this.serially(() => this.addNow([{ version, refersToContent }]));
+    const { line, ...rest } = version;
+    return this.serially(async () => {
+      // One line per version: a raw newline would split a version in two when read back.
+      if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
+      return this.addNow([{ version: rest, line: Buffer.from(`${line}\n`, 'utf8'), refersToContent }]);
+    });
   }
 
   /**
@@ -198,15 +204,11 @@ export class DayBatcher {
 
   private async addNow(versions: readonly PageVersion[]): Promise<FlushResult | undefined> {
     let result: FlushResult | undefined;
-    for (const { version, refersToContent } of versions) {
-      const line = version.line;
-      // One line per version: a raw newline would split a version in two when read back.
-      if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
-      const bytes = Buffer.byteLength(line, 'utf8');
+    for (const { version, line, refersToContent } of versions) {
       const day = utcDay(version.bucketMs);
       // The process's budget is used up: a batcher holding its fair share or more makes room first by
       // writing its largest day early (as its own batch); one holding less may go over (memory-budget.ts).
-      const growth = this.growthFor(day, bytes + 1);
+      const growth = this.growthFor(day, line.length);
       if (growth > 0 && !this.memory.linesHaveRoom(growth) && this.heldBytes >= this.memory.fairShare()) {
         const fullest = this.fullestDay();
         if (fullest !== undefined) {
@@ -221,13 +223,12 @@ export class DayBatcher {
         this.duplicates++;
         continue;
       }
-      buffer = this.room(day, buffer, bytes + 1);
+      buffer = this.room(day, buffer, line.length);
       buffer.starts.set(digest, buffer.used);
-      buffer.used += buffer.buf.write(line, buffer.used, 'utf8');
-      buffer.buf[buffer.used++] = NEWLINE;
+      buffer.used += line.copy(buffer.buf, buffer.used);
       if (refersToContent) this.withContent.add(digest);
       this.buffered++;
-      this.bufferedBytes += bytes;
+      this.bufferedBytes += line.length - 1;
       if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) continue;
       let largest: string | undefined;
       let size = -1;

@@ -6,7 +6,7 @@
 // - Lines: a day batcher keeps each day's lines in one buffer taken from here (capacities are powers of
 //   two, so a day grows by doubling) and gives it back when the day is written. Given-back buffers are
 //   reused, not left to the garbage collector: a buffer freed by the collector is only returned after a
-//   full collection, and until then the process holds both. When the lines' share is used up, a batcher
+//   full collection, and until then the process holds both (a buffer not kept is freed at once: free-now.ts). When the lines' share is used up, a batcher
 //   holding at least its fair share writes its largest day early (as its own batch, the rule it already
 //   follows at its own 5000 versions / 2 MiB); one holding less may go over, so no batcher ever waits for
 //   another and the total stays within the share plus a buffer per batcher.
@@ -14,6 +14,8 @@
 //   asks for it, and gives them back once the page's versions are in the day buffers. A read waits while
 //   the pages' share is used up, unless nothing is reserved at all, so reads go on at the pace memory
 //   allows instead of EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY pages at once.
+
+import { freeNow } from '../free-now';
 
 /** The smallest buffer of a day (a day with one short message holds no more). */
 export const MIN_DAY_BUFFER = 1024;
@@ -125,7 +127,10 @@ export class MemoryBudget {
    */
   giveBack(buf: Buffer): void {
     this.lineBytes -= buf.length;
-    if (!Number.isFinite(this.lineLimit) || this.lineBytes + this.freeBytes + buf.length > this.lineLimit) return;
+    if (!Number.isFinite(this.lineLimit) || this.lineBytes + this.freeBytes + buf.length > this.lineLimit) {
+      freeNow(buf);
+      return;
+    }
     let list = this.free.get(buf.length);
     if (!list) {
       list = [];

@@ -43,17 +43,19 @@ export function readSteps(
       steps.push({
         filter,
         sink: async (versions) => {
-          for (const { version, refersToContent } of versions) {
+          for (const { version, line, refersToContent } of versions) {
             // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.
             // The line is the item as received (JSON.stringify of it), so this is the quarantine line of the item.
             const named = nameChatVersion(version);
             if ('problem' in named) {
-              await quarantined(`{"reason":${JSON.stringify(named.problem)},"requestId":null,"item":${version.line}}`);
+              const item = line.toString('utf8', 0, line.length - 1);
+              await quarantined(`{"reason":${JSON.stringify(named.problem)},"requestId":null,"item":${item}}`);
               continue;
             }
             const r = await archiveChatVersion(
               deps.container,
               version,
+              line,
               named.name,
               { pass: chunk.pass, window: chunk.window, ...blobIntents(job) },
               refersToContent ? job.content : undefined,

@@ -9,7 +9,8 @@
 // are bounded by bytes, not by EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY.
 import type { GraphPage } from '../graph/paging';
 import { messagePages } from '../graph/message-export';
-import { parseMessage } from '../graph/message-schema';
+import { parseMessage, type MessageVersion } from '../graph/message-schema';
+import { freeNow } from '../free-now';
 import type { ReadPart, Window } from '../model/window';
 import type { EntityJob } from './job-context';
 import type { PageVersion } from './day-batcher';
@@ -110,13 +111,17 @@ function pageOptions(job: EntityJob, senderFilter: string | undefined, resumeAt:
   };
 }
 
+const NEWLINE = 0x0a;
+
 /** A read without the process's budget (a job built without one) reserves against this one. */
 const UNBOUNDED: MemoryBudget = unboundedBudget();
 
 /**
- * Hands the valid versions of a page to `sink`, in one call; invalid ones go to quarantine. The page's
- * items are read once, into versions (each with its line), and then dropped from the page: what the
- * read holds from here on is the lines, not the parsed page.
+ * Hands the valid versions of a page to `sink`, in one call; invalid ones go to quarantine. The page is
+ * turned into its lines at once, as UTF-8 in one buffer, before anything waits: a page waiting for its
+ * batcher (busy writing a batch for a sibling read) then holds a compact buffer outside the JavaScript
+ * heap instead of its parsed objects, which would outlive the young generation and be collected only by
+ * a full collection (docs/design.md §14). The buffer is freed as soon as the sink has taken the lines.
  */
 async function handlePage(
   job: EntityJob,
@@ -126,21 +131,44 @@ async function handlePage(
   sample?: number[],
 ): Promise<void> {
   job.tally.pageRead(page.items.length);
+  const { text, versions, invalid } = pageLines(job, page, sample);
+  try {
+    for (const line of invalid) await quarantined(line);
+    if (versions.length > 0) await sink(versions);
+  } finally {
+    // The sink copied or wrote what it needed.
+    freeNow(text);
+  }
+}
+
+/** The page as lines (and its invalid items as quarantine lines); the page's items are let go. */
+function pageLines(job: EntityJob, page: GraphPage, sample: number[] | undefined) {
   const { content } = job.deps;
   const contentOn = job.content !== undefined && content !== undefined;
-  const versions: PageVersion[] = [];
+  const parsed: Array<{ version: MessageVersion; refersToContent: boolean }> = [];
   const invalid: string[] = [];
+  let bytes = 0;
   for (const raw of page.items) {
-    const parsed = parseMessage(raw);
-    if (!parsed.ok) {
+    const p = parseMessage(raw);
+    if (!p.ok) {
       // Never dropped silently: kept with the reason in quarantine/ and counted.
-      invalid.push(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
+      invalid.push(JSON.stringify({ reason: p.reason, requestId: page.requestId ?? null, item: raw }));
       continue;
     }
-    sample?.push(parsed.version.bucketMs);
-    versions.push({ version: parsed.version, refersToContent: contentOn && content.refersToContent(raw) });
+    sample?.push(p.version.bucketMs);
+    parsed.push({ version: p.version, refersToContent: contentOn && content.refersToContent(raw) });
+    bytes += Buffer.byteLength(p.version.line, 'utf8') + 1;
   }
   page.items = [];
-  for (const line of invalid) await quarantined(line);
-  if (versions.length > 0) await sink(versions);
+  const text = Buffer.allocUnsafeSlow(bytes);
+  let at = 0;
+  const versions: PageVersion[] = parsed.map(({ version: { line, ...version }, refersToContent }) => {
+    // One line per version: a raw newline would split a version in two when read back.
+    if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
+    const start = at;
+    at += text.write(line, at, 'utf8');
+    text[at++] = NEWLINE;
+    return { version, line: text.subarray(start, at), refersToContent };
+  });
+  return { text, versions, invalid };
 }

@@ -12,6 +12,7 @@ import { attemptGet, describeNetworkError, REDIRECTS, type BodySink, type Respon
 import type { RateLimiter } from './rate-limiter';
 import { decideRetry, retryAfterMs, SERVER_ERRORS, type Outcome, type RetryPolicy } from './retry-policy';
 import { TokenProvider } from './token-provider';
+import { freeNow } from '../free-now';
 
 export { retryAfterMs } from './retry-policy';
 
@@ -127,12 +128,13 @@ export class GraphHttp {
    * signal's reason when aborted. Redirects are never followed (a 3xx is a fatal GraphError).
    */
   async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
-    // A 2xx body is decoded as it arrives (textSink): no copy of the whole body in one buffer.
-    const exec: ExecOptions = { ...opts, accept: 'application/json', sink: textSink };
-    return this.execute<GraphResponse>(this.resolve(pathOrUrl), exec, (res, path) => {
-      if (res.status < 200 || res.status >= 300) return { error: parseJson(utf8Text(res.body)) };
-      const { text, bytes } = res.sunk as ReceivedText;
+    return this.execute<GraphResponse>(this.resolve(pathOrUrl), { ...opts, accept: 'application/json' }, (res, path) => {
+      const bytes = res.body.length;
+      const text = utf8Text(res.body);
+      // The body's bytes are garbage once decoded: given back now, not at the next full garbage collection.
+      freeNow(res.body);
       const body = parseJson(text);
+      if (res.status < 200 || res.status >= 300) return { error: body };
       // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
       if (body === undefined) return { malformed: true };
       return { done: { status: res.status, body, path, bytes, ...opt('requestId', res.requestId) } };
@@ -408,38 +410,6 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** Spreads `{ key: value }` only when the value is defined (exactOptional-friendly object building). */
 function opt<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
-}
-
-/** A body received as text, and its size. */
-interface ReceivedText {
-  text: string;
-  bytes: number;
-}
-
-/**
- * Decodes a body chunk by chunk as it arrives (UTF-8, a leading byte order mark dropped, as utf8Text), so
- * a page is never held as one buffer besides its text: such a buffer is garbage the moment the text is
- * made, and a large one is only freed by a full garbage collection (docs/design.md §14).
- */
-function textSink(): BodySink<ReceivedText> {
-  const decoder = new TextDecoder();
-  let parts: string[] = [];
-  let bytes = 0;
-  return {
-    write: async (chunk) => {
-      bytes += chunk.byteLength;
-      parts.push(decoder.decode(chunk, { stream: true }));
-    },
-    end: async () => {
-      parts.push(decoder.decode());
-      const text = parts.join('');
-      parts = [];
-      return { text, bytes };
-    },
-    discard: async () => {
-      parts = [];
-    },
-  };
 }
 
 /**
