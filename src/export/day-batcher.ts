@@ -282,13 +282,13 @@ export class DayBatcher {
   private take(capacity: number): Buffer {
     if (this.heldBytes === 0) this.memory.holding(1);
     this.heldBytes += capacity;
-    return this.memory.takeBuffer(capacity);
+    return this.memory.takeLineBuffer(capacity);
   }
 
   private giveBack(buf: Buffer): void {
     this.heldBytes -= buf.length;
     if (this.heldBytes === 0) this.memory.holding(-1);
-    this.memory.giveBack(buf);
+    this.memory.giveBackLineBuffer(buf);
   }
 
   private async flushAllNow(): Promise<FlushResult> {

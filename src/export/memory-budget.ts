@@ -3,29 +3,34 @@
 // and how many bytes of Graph pages the reads may have in flight at once. Without it each job bounded
 // only its own buffers, so the memory of a process grew with EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY.
 //
-// - Lines: a day batcher keeps each day's lines in one buffer taken from here (capacities are powers of
-//   two, so a day grows by doubling) and gives it back when the day is written. Given-back buffers are
-//   reused, not left to the garbage collector: a buffer freed by the collector is only returned after a
-//   full collection, and until then the process holds both (a buffer not kept is freed at once: free-now.ts). When the lines' share is used up, a batcher
+// - Lines: a day batcher keeps each day's lines in one buffer taken from here (it grows by moving to a
+//   larger one) and gives it back when the day is written. When the lines' share is used up, a batcher
 //   holding at least its fair share writes its largest day early (as its own batch, the rule it already
 //   follows at its own 5000 versions / 2 MiB); one holding less may go over, so no batcher ever waits for
 //   another and the total stays within the share plus a buffer per batcher.
 // - Pages: a read reserves the bytes of the page it is about to request (its last page's size) before it
 //   asks for it, and gives them back once the page's versions are in the day buffers. A read waits while
 //   the pages' share is used up, unless nothing is reserved at all, so reads go on at the pace memory
-//   allows instead of EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY pages at once.
-
+//   allows instead of EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY pages at once. A page's lines wait for
+//   their batcher in a buffer from here too.
+//
+// Buffers given back are kept for reuse (up to the whole budget) instead of being left to the garbage
+// collector: a buffer is only freed by a full collection, so until then the process would hold both the
+// garbage and its replacement, and large buffers freed and allocated all the time fragment the C heap.
+// One that is not kept is freed at once (free-now.ts).
 import { freeNow } from '../free-now';
 
-/** The smallest buffer of a day (a day with one short message holds no more). */
-export const MIN_DAY_BUFFER = 1024;
+/** The smallest buffer (a day with one short message holds no more). */
+export const MIN_BUFFER = 1024;
+/** Up to this size capacities are powers of two; beyond it, multiples of it (less room lost). */
+const STEP = 256 * 1024;
 /** Lines' share of the budget; the rest is for pages in flight. */
 export const LINE_SHARE = 3 / 4;
 /** What a read reserves for a page before any page of the process has been seen (50 versions of ~2 KB). */
 const FIRST_PAGE_GUESS = 100 * 1024;
 
 export interface MemoryBudgetStats {
-  /** Capacity of the day buffers held by batchers now (bytes). */
+  /** Capacity of the day buffers held by batchers now (bytes), and at most. */
   lineBytes: number;
   peakLineBytes: number;
   /** Day buffers given out beyond the lines' share (to batchers below their fair share). */
@@ -37,6 +42,8 @@ export interface MemoryBudgetStats {
   peakPageBytes: number;
   /** Reads that had to wait for the pages' share. */
   pageWaits: number;
+  /** Buffers kept for reuse now (bytes). */
+  pooledBytes: number;
 }
 
 /** A page's reservation: `resize` once its size is known, `release` once its versions are buffered. */
@@ -56,10 +63,13 @@ export class MemoryBudget {
   readonly lineLimit: number;
   /** Bytes of pages the reads may have in flight in all. */
   readonly pageLimit: number;
-  /** Day buffers given back, by capacity, for reuse. */
+  private readonly limit: number;
+  /** Buffers given back, by capacity, for reuse. */
   private readonly free = new Map<number, Buffer[]>();
   private freeBytes = 0;
   private lineBytes = 0;
+  /** Capacity of the page buffers out now (inside the pages' reservations). */
+  private pageBufferBytes = 0;
   /** Batchers holding at least one day buffer (the fair share divides by them). */
   private holders = 0;
   private pageBytes = 0;
@@ -71,22 +81,24 @@ export class MemoryBudget {
   /** `bytes`: the whole budget (EXPORT_MEMORY_MB); Infinity for none (tests that build a batcher alone). */
   constructor(bytes: number) {
     if (!(bytes > 0)) throw new RangeError(`memory budget must be positive, got ${bytes}`);
+    this.limit = bytes;
     this.lineLimit = bytes * LINE_SHARE;
     this.pageLimit = Number.isFinite(bytes) ? bytes - this.lineLimit : Infinity;
   }
 
   stats(): MemoryBudgetStats {
-    return { lineBytes: this.lineBytes, pageBytes: this.pageBytes, ...this.counters };
+    return { lineBytes: this.lineBytes, pageBytes: this.pageBytes, pooledBytes: this.freeBytes, ...this.counters };
   }
 
-  // ---- lines -----------------------------------------------------------------------------------
-
-  /** The capacity a day buffer holding `bytes` needs: a power of two, at least MIN_DAY_BUFFER. */
+  /** The capacity a buffer holding `bytes` gets: a power of two up to 256 KiB, a multiple of 256 KiB beyond. */
   static capacityFor(bytes: number): number {
-    let c = MIN_DAY_BUFFER;
+    if (bytes > STEP) return Math.ceil(bytes / STEP) * STEP;
+    let c = MIN_BUFFER;
     while (c < bytes) c *= 2;
     return c;
   }
+
+  // ---- lines -----------------------------------------------------------------------------------
 
   /** True while the lines' share has room for `bytes` more. */
   linesHaveRoom(bytes: number): boolean {
@@ -109,35 +121,20 @@ export class MemoryBudget {
   }
 
   /**
-   * A day buffer of `capacity` bytes (from capacityFor): a reused one when there is one. Always given;
-   * the caller has checked the share first (linesHaveRoom) and made room if it had to.
+   * A day buffer of `capacity` bytes (from capacityFor), a reused one when there is one. Always given: the
+   * caller has checked the share first (linesHaveRoom) and made room if it had to.
    */
-  takeBuffer(capacity: number): Buffer {
+  takeLineBuffer(capacity: number): Buffer {
     if (!this.linesHaveRoom(capacity)) this.counters.overdrafts++;
-    const pooled = this.free.get(capacity)?.pop();
-    if (pooled) this.freeBytes -= capacity;
     this.lineBytes += capacity;
     this.counters.peakLineBytes = Math.max(this.counters.peakLineBytes, this.lineBytes);
-    return pooled ?? Buffer.allocUnsafeSlow(capacity);
+    return this.take(capacity);
   }
 
-  /**
-   * A day buffer is no longer needed (its day was written, or failed). It is kept for reuse while the
-   * buffers held and kept stay within the lines' share; beyond that the garbage collector has it.
-   */
-  giveBack(buf: Buffer): void {
+  /** A day buffer is no longer needed (its day was written, or failed). */
+  giveBackLineBuffer(buf: Buffer): void {
     this.lineBytes -= buf.length;
-    if (!Number.isFinite(this.lineLimit) || this.lineBytes + this.freeBytes + buf.length > this.lineLimit) {
-      freeNow(buf);
-      return;
-    }
-    let list = this.free.get(buf.length);
-    if (!list) {
-      list = [];
-      this.free.set(buf.length, list);
-    }
-    list.push(buf);
-    this.freeBytes += buf.length;
+    this.keep(buf);
   }
 
   // ---- pages -----------------------------------------------------------------------------------
@@ -179,6 +176,18 @@ export class MemoryBudget {
     return this.ticket(bytes);
   }
 
+  /** A buffer for a page's lines (`bytes` of them), inside the page's reservation; give it back after. */
+  takePageBuffer(bytes: number): Buffer {
+    const capacity = MemoryBudget.capacityFor(bytes);
+    this.pageBufferBytes += capacity;
+    return this.take(capacity);
+  }
+
+  givePageBufferBack(buf: Buffer): void {
+    this.pageBufferBytes -= buf.length;
+    this.keep(buf);
+  }
+
   private pageFits(bytes: number): boolean {
     return this.pageBytes === 0 || this.pageBytes + bytes <= this.pageLimit;
   }
@@ -208,10 +217,11 @@ export class MemoryBudget {
         if (released) return;
         budget.pageBytes += bytes - held;
         budget.counters.peakPageBytes = Math.max(budget.counters.peakPageBytes, budget.pageBytes);
+        const shrunk = bytes < held;
         held = bytes;
         // A running mean over the last few dozen pages: what a read without a page of its own reserves.
         budget.meanPage += (bytes - budget.meanPage) / 32;
-        if (bytes < reserved) budget.grantWaiters();
+        if (shrunk) budget.grantWaiters();
       },
       release() {
         if (released) return;
@@ -220,6 +230,49 @@ export class MemoryBudget {
         budget.grantWaiters();
       },
     };
+  }
+
+  // ---- the pool ----------------------------------------------------------------------------------
+
+  private take(capacity: number): Buffer {
+    const pooled = this.free.get(capacity)?.pop();
+    if (pooled) {
+      this.freeBytes -= capacity;
+      return pooled;
+    }
+    // None of this size: kept buffers of other sizes make room first, so what is held and kept together
+    // stays within the budget.
+    this.trimTo(this.limit - this.lineBytes - this.pageBufferBytes);
+    return Buffer.allocUnsafeSlow(capacity);
+  }
+
+  /** Keeps a buffer given back for reuse while what is out and kept stays within the budget. */
+  private keep(buf: Buffer): void {
+    if (!Number.isFinite(this.limit) || this.lineBytes + this.pageBufferBytes + this.freeBytes + buf.length > this.limit) {
+      freeNow(buf);
+      return;
+    }
+    let list = this.free.get(buf.length);
+    if (!list) {
+      list = [];
+      this.free.set(buf.length, list);
+    }
+    list.push(buf);
+    this.freeBytes += buf.length;
+  }
+
+  /** Frees kept buffers, the largest first, until at most `bytes` are kept. */
+  private trimTo(bytes: number): void {
+    if (this.freeBytes <= bytes) return;
+    for (const capacity of [...this.free.keys()].sort((a, b) => b - a)) {
+      const list = this.free.get(capacity)!;
+      while (list.length > 0 && this.freeBytes > bytes) {
+        freeNow(list.pop()!);
+        this.freeBytes -= capacity;
+      }
+      if (list.length === 0) this.free.delete(capacity);
+      if (this.freeBytes <= Math.max(0, bytes)) return;
+    }
   }
 }
 

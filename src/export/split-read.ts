@@ -10,7 +10,6 @@
 import type { GraphPage } from '../graph/paging';
 import { messagePages } from '../graph/message-export';
 import { parseMessage, type MessageVersion } from '../graph/message-schema';
-import { freeNow } from '../free-now';
 import type { ReadPart, Window } from '../model/window';
 import type { EntityJob } from './job-context';
 import type { PageVersion } from './day-batcher';
@@ -131,18 +130,19 @@ async function handlePage(
   sample?: number[],
 ): Promise<void> {
   job.tally.pageRead(page.items.length);
-  const { text, versions, invalid } = pageLines(job, page, sample);
+  const memory = job.deps.memory ?? UNBOUNDED;
+  const { text, versions, invalid } = pageLines(job, page, memory, sample);
   try {
     for (const line of invalid) await quarantined(line);
     if (versions.length > 0) await sink(versions);
   } finally {
     // The sink copied or wrote what it needed.
-    freeNow(text);
+    memory.givePageBufferBack(text);
   }
 }
 
 /** The page as lines (and its invalid items as quarantine lines); the page's items are let go. */
-function pageLines(job: EntityJob, page: GraphPage, sample: number[] | undefined) {
+function pageLines(job: EntityJob, page: GraphPage, memory: MemoryBudget, sample: number[] | undefined) {
   const { content } = job.deps;
   const contentOn = job.content !== undefined && content !== undefined;
   const parsed: Array<{ version: MessageVersion; refersToContent: boolean }> = [];
@@ -155,16 +155,16 @@ function pageLines(job: EntityJob, page: GraphPage, sample: number[] | undefined
       invalid.push(JSON.stringify({ reason: p.reason, requestId: page.requestId ?? null, item: raw }));
       continue;
     }
+    // One line per version: a raw newline would split a version in two when read back.
+    if (p.version.line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
     sample?.push(p.version.bucketMs);
     parsed.push({ version: p.version, refersToContent: contentOn && content.refersToContent(raw) });
     bytes += Buffer.byteLength(p.version.line, 'utf8') + 1;
   }
   page.items = [];
-  const text = Buffer.allocUnsafeSlow(bytes);
+  const text = memory.takePageBuffer(bytes);
   let at = 0;
   const versions: PageVersion[] = parsed.map(({ version: { line, ...version }, refersToContent }) => {
-    // One line per version: a raw newline would split a version in two when read back.
-    if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
     const start = at;
     at += text.write(line, at, 'utf8');
     text[at++] = NEWLINE;

@@ -128,13 +128,13 @@ export class GraphHttp {
    * signal's reason when aborted. Redirects are never followed (a 3xx is a fatal GraphError).
    */
   async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
-    return this.execute<GraphResponse>(this.resolve(pathOrUrl), { ...opts, accept: 'application/json' }, (res, path) => {
-      const bytes = res.body.length;
-      const text = utf8Text(res.body);
-      // The body's bytes are garbage once decoded: given back now, not at the next full garbage collection.
-      freeNow(res.body);
-      const body = parseJson(text);
-      if (res.status < 200 || res.status >= 300) return { error: body };
+    // A 2xx body is kept as its chunks until it is complete, then decoded and parsed in one go (decoded).
+    const exec: ExecOptions = { ...opts, accept: 'application/json', sink: chunkSink };
+    return this.execute<GraphResponse>(this.resolve(pathOrUrl), exec, (res, path) => {
+      if (res.status < 200 || res.status >= 300) return { error: parseJson(utf8Text(res.body)) };
+      const received = res.sunk as ReceivedChunks;
+      const bytes = received.bytes;
+      const body = parseJson(decoded(received));
       // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
       if (body === undefined) return { malformed: true };
       return { done: { status: res.status, body, path, bytes, ...opt('requestId', res.requestId) } };
@@ -410,6 +410,65 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** Spreads `{ key: value }` only when the value is defined (exactOptional-friendly object building). */
 function opt<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/** A body as received: its chunks, and its size. */
+interface ReceivedChunks {
+  chunks: Uint8Array[];
+  bytes: number;
+}
+
+/** Collects a body's chunks (see decoded). */
+function chunkSink(): BodySink<ReceivedChunks> {
+  let chunks: Uint8Array[] = [];
+  let bytes = 0;
+  return {
+    write: async (chunk) => {
+      chunks.push(chunk);
+      bytes += chunk.byteLength;
+    },
+    end: async () => ({ chunks, bytes }),
+    discard: async () => {
+      chunks = [];
+    },
+  };
+}
+
+/** Bodies up to this size are put together in the one reusable buffer; a larger one gets its own. */
+const SCRATCH_MAX = 4 * 1024 * 1024;
+/**
+ * The reusable buffer a body's chunks are put together in to be decoded. The body is decoded and parsed
+ * at once, synchronously, so one is enough for the process and the text is garbage before anything else
+ * runs: a page costs no buffer of its own besides its chunks (one the C heap would allocate and free for
+ * every page, and the garbage collector keep until a full collection), and its text, a large object, is
+ * not kept alive across other work long enough to be moved to the old generation (docs/design.md §14).
+ */
+let scratch: Buffer | undefined;
+
+/** The body's text (as utf8Text); its chunks are let go. */
+function decoded(received: ReceivedChunks): string {
+  const { chunks, bytes } = received;
+  received.chunks = [];
+  let into: Buffer;
+  if (bytes <= SCRATCH_MAX) {
+    if (!scratch || scratch.length < bytes) {
+      let size = scratch?.length ?? 64 * 1024;
+      while (size < bytes) size *= 2;
+      if (scratch) freeNow(scratch);
+      scratch = Buffer.allocUnsafeSlow(size);
+    }
+    into = scratch;
+  } else {
+    into = Buffer.allocUnsafeSlow(bytes);
+  }
+  let at = 0;
+  for (const c of chunks) {
+    into.set(c, at);
+    at += c.byteLength;
+  }
+  const text = utf8Text(into.subarray(0, bytes));
+  if (into !== scratch) freeNow(into);
+  return text;
 }
 
 /**
