@@ -14,6 +14,7 @@ import { createStorageClients, type StorageClients } from './storage-clients';
 import { LEASE_SECONDS, type RunDeps } from './export/run-in-process';
 import { ContentFetcher } from './export/content-fetcher';
 import { MemoryBudget } from './export/memory-budget';
+import { limitHeapGrowth } from './heap-growth';
 import { ContentBacklog, contentBacklogTableName } from './state/content-backlog';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
@@ -62,6 +63,8 @@ function storageIdentity(clientId: string | undefined, interactive: boolean): To
 
 /** Builds every client and makes sure the container and tables exist (created on first use). */
 export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Promise<AppDeps> {
+  // The process's memory is bounded by the budget below and by how far the heap may grow (heap-growth.ts).
+  limitHeapGrowth();
   const credential = opts.credential ?? createGraphCredential(settings);
   const storageCredential =
     settings.storage.kind === 'identity'

@@ -92,7 +92,6 @@ interface DayBuffer {
   starts: Map<string, number>;
 }
 
-
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 

@@ -208,27 +208,28 @@ export class MemoryBudget {
   private ticket(reserved: number): PageTicket {
     let held = reserved;
     let released = false;
-    const budget = this;
+    const resize = (bytes: number) => {
+      if (released) return;
+      this.pageBytes += bytes - held;
+      this.counters.peakPageBytes = Math.max(this.counters.peakPageBytes, this.pageBytes);
+      const shrunk = bytes < held;
+      held = bytes;
+      // A running mean over the last few dozen pages: what a read without a page of its own reserves.
+      this.meanPage += (bytes - this.meanPage) / 32;
+      if (shrunk) this.grantWaiters();
+    };
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.pageBytes -= held;
+      this.grantWaiters();
+    };
     return {
       get bytes() {
         return held;
       },
-      resize(bytes: number) {
-        if (released) return;
-        budget.pageBytes += bytes - held;
-        budget.counters.peakPageBytes = Math.max(budget.counters.peakPageBytes, budget.pageBytes);
-        const shrunk = bytes < held;
-        held = bytes;
-        // A running mean over the last few dozen pages: what a read without a page of its own reserves.
-        budget.meanPage += (bytes - budget.meanPage) / 32;
-        if (shrunk) budget.grantWaiters();
-      },
-      release() {
-        if (released) return;
-        released = true;
-        budget.pageBytes -= held;
-        budget.grantWaiters();
-      },
+      resize,
+      release,
     };
   }
 

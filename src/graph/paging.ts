@@ -41,7 +41,7 @@ export async function* pages(
   let repeats = 0;
   let restarts = 0;
   for (let index = 0; link !== undefined; index++) {
-    let res: GraphResponse | undefined;
+    let res: GraphResponse;
     try {
       res = await http.getJson(link, opts);
     } catch (err) {
@@ -53,33 +53,24 @@ export async function* pages(
       repeats = 0;
       continue;
     }
-    const page = pageOf(res, index, restarts);
+    const { items, nextLink } = readEnvelope(res, index);
     // An empty page may point at the same link again (the service had nothing ready yet): try it a
     // few times. A page with items that links to itself, or endless repeats, would loop forever while
     // looking like progress.
-    repeats = page.nextLink === link ? repeats + 1 : 0;
-    if (repeats > 0 && (page.items.length > 0 || repeats > MAX_SAME_LINK_REPEATS)) {
+    repeats = nextLink === link ? repeats + 1 : 0;
+    if (repeats > 0 && (items.length > 0 || repeats > MAX_SAME_LINK_REPEATS)) {
       throw new MalformedResponseError(`page ${index} of ${res.path} links to itself`, details(res));
     }
-    link = page.nextLink;
-    // Not held here while the next page is requested (a suspended generator keeps its locals): the
-    // caller owns the page, and may let its items go as soon as it has read them (docs/design.md §14).
-    res = undefined;
-    yield page;
+    yield {
+      items,
+      index,
+      restarts,
+      bytes: res.bytes,
+      ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
+      ...(nextLink === undefined ? {} : { nextLink }),
+    };
+    link = nextLink;
   }
-}
-
-/** The page of a response (its envelope checked). */
-function pageOf(res: GraphResponse, index: number, restarts: number): GraphPage {
-  const { items, nextLink } = readEnvelope(res, index);
-  return {
-    items,
-    index,
-    restarts,
-    bytes: res.bytes,
-    ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
-    ...(nextLink === undefined ? {} : { nextLink }),
-  };
 }
 
 function readEnvelope(res: GraphResponse, index: number): { items: unknown[]; nextLink: string | undefined } {
