@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 
 /** The old generation grows by at most this share of what survived the last full collection. */
-export const HEAP_GROWING_PERCENT = 50;
+export const HEAP_GROWING_PERCENT = 25;
 
 let applied = false;
 

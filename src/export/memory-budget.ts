@@ -25,7 +25,7 @@ export const MIN_BUFFER = 1024;
 /** Up to this size capacities are powers of two; beyond it, multiples of it (less room lost). */
 const STEP = 256 * 1024;
 /** Lines' share of the budget; the rest is for pages in flight. */
-export const LINE_SHARE = 3 / 4;
+export const LINE_SHARE = 7 / 8;
 /** What a read reserves for a page before any page of the process has been seen (50 versions of ~2 KB). */
 const FIRST_PAGE_GUESS = 100 * 1024;
 
