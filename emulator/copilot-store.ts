@@ -160,8 +160,13 @@ export function seedCopilot(tenant: Tenant, o: CopilotSeedOptions, startMs: numb
   for (const u of licensed) store.setLicensed(u.id, true);
   const span = Math.max(1, endMs - startMs);
   let session = randInt(rng, 0, COPILOT_APPS.length);
+  const meetingChatsOf = new Map<string, Array<(typeof tenant.chats)[number]>>();
+  for (const c of tenant.chats) {
+    if (c.kind !== 'meeting') continue;
+    for (const id of c.memberIds) meetingChatsOf.set(id, [...(meetingChatsOf.get(id) ?? []), c]);
+  }
   for (const u of licensed) {
-    const meetings = tenant.chats.filter((c) => c.kind === 'meeting' && c.memberIds.includes(u.id));
+    const meetings = meetingChatsOf.get(u.id) ?? [];
     for (let s = 0; s < o.sessionsPerUser; s++) {
       // apps go round the list, so a few sessions cover every one
       const app = session++ % COPILOT_APPS.length;

@@ -223,7 +223,7 @@ export function handleCopilot(
     if (topRaw !== null) q.push(['$top', topRaw]);
     q.push(['$skiptoken', copilotSkipToken(offset + top)]);
     body['@odata.nextLink'] =
-      `${f.nextLinkOrigin ?? ctx.origin}/v1.0/copilot/users/${userKey}/interactionHistory/getAllEnterpriseInteractions?${queryString(q)}`;
+      `${f.nextLinkOrigin ?? ctx.origin}/v1.0/copilot/users/${encodeURIComponent(userKey)}/interactionHistory/getAllEnterpriseInteractions?${queryString(q)}`;
   }
   body.value = page.map((it) => renderInteraction(tenant, it));
   sendJson(res, 200, body, graphIdHeaders(ids));

@@ -174,7 +174,7 @@ function fnPath(s: ListState, pathUser: string): string {
   const args = [`meetingOrganizerUserId='${s.organizerId}'`];
   if (s.start !== null) args.push(`startDateTime=${new Date(s.start).toISOString()}`);
   if (s.end !== null) args.push(`endDateTime=${new Date(s.end).toISOString()}`);
-  return `users('${pathUser}')/onlineMeetings/getAll${s.kind === 'transcript' ? 'Transcripts' : 'Recordings'}(${args.join(',')})${s.delta ? '/delta' : ''}`;
+  return `users('${encodeURIComponent(pathUser)}')/onlineMeetings/getAll${s.kind === 'transcript' ? 'Transcripts' : 'Recordings'}(${args.join(',')})${s.delta ? '/delta' : ''}`;
 }
 
 function listItems(tenant: Tenant, f: FaultKnobs, s: ListState): ArtifactRec[] {
