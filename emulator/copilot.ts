@@ -209,7 +209,11 @@ export function handleCopilot(
     items = servedInteractions(ctx, user.id, now);
     if (filter) items = items.filter((it) => matches(filter, it));
   }
-  const page = items.slice(offset, offset + top);
+  // faults emptyPageRate: an empty page whose nextLink asks for the same offset again
+  const emptied = f.emptyPageRate > 0 && ctx.rng() < f.emptyPageRate;
+  if (emptied) counters.faults.emptyPage++;
+  const page = emptied ? [] : items.slice(offset, offset + top);
+  const nextOffset = emptied ? offset : offset + top;
   counters.copilotPages++;
   counters.copilotInteractionsServed += page.length;
   for (const it of page) counters.copilotLedger.add(interactionKey(user.id, it.id, it.etag));
@@ -217,11 +221,11 @@ export function handleCopilot(
     '@odata.context': `${ctx.origin}/v1.0/$metadata#Collection(microsoft.graph.aiInteraction)`,
     '@odata.count': page.length,
   };
-  if (offset + top < items.length) {
+  if (emptied || offset + top < items.length) {
     const q: Array<[string, string]> = [];
     if (filterRaw !== null) q.push(['$filter', filterRaw]);
     if (topRaw !== null) q.push(['$top', topRaw]);
-    q.push(['$skiptoken', copilotSkipToken(offset + top)]);
+    q.push(['$skiptoken', copilotSkipToken(nextOffset)]);
     body['@odata.nextLink'] =
       `${f.nextLinkOrigin ?? ctx.origin}/v1.0/copilot/users/${encodeURIComponent(userKey)}/interactionHistory/getAllEnterpriseInteractions?${queryString(q)}`;
   }

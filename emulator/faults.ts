@@ -26,7 +26,7 @@ export interface FaultKnobs {
   hangRate: number;
   /** fraction answered 200 with a truncated/invalid JSON body */
   malformedRate: number;
-  /** fraction of message pages returned empty (with a nextLink still present) */
+  /** fraction of message, Copilot and meeting-artifact list pages returned empty (with a nextLink still present) */
   emptyPageRate: number;
   /** fraction of message pages that also carry one version whose lastModifiedDateTime is outside the window */
   outOfWindowRate: number;

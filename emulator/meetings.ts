@@ -308,7 +308,10 @@ function handleList(res: ServerResponse, m: RegExpExecArray, params: URLSearchPa
   if (!refuseAccess(res, ids, ctx, userKey, kind)) return;
 
   const all = listItems(tenant, f, state);
-  const page = all.slice(state.offset, state.offset + state.top);
+  // faults emptyPageRate: an empty page whose nextLink asks for the same page again
+  const emptied = f.emptyPageRate > 0 && ctx.rng() < f.emptyPageRate;
+  if (emptied) counters.faults.emptyPage++;
+  const page = emptied ? [] : all.slice(state.offset, state.offset + state.top);
   if (kind === 'transcript') {
     counters.transcriptPages++;
     counters.transcriptsServed += page.length;
@@ -321,11 +324,11 @@ function handleList(res: ServerResponse, m: RegExpExecArray, params: URLSearchPa
     '@odata.context': `${ctx.origin}/v1.0/$metadata#Collection(${kind === 'transcript' ? 'callTranscript' : 'callRecording'})`,
     '@odata.count': page.length,
   };
-  const more = state.offset + state.top < all.length;
+  const more = emptied || state.offset + state.top < all.length;
   if (more) {
     const q: Array<[string, string]> = [];
     if (!delta) q.push(['$top', String(state.top)]);
-    q.push(['skipToken', encodeState({ ...state, offset: state.offset + state.top })]);
+    q.push(['skipToken', encodeState({ ...state, offset: emptied ? state.offset : state.offset + state.top })]);
     body['@odata.nextLink'] = `${base}?${queryString(q)}`;
   } else if (delta) {
     // Graph's example puts the delta token in a `skipToken` parameter too

@@ -347,6 +347,22 @@ describe('getAllEnterpriseInteractions', () => {
     }
   });
 
+  it('walks past empty pages (faults emptyPageRate) to exactly the same interactions and transcripts', async () => {
+    const { busy } = copilotUsers();
+    const organizer = organizerWithTranscripts();
+    const before = emu.counters.faults.emptyPage;
+    const plainCopilot = (await walk(copilotUrl(busy, '?$top=3'))).items;
+    const plainTranscripts = (await walk(`${fnUrl('Transcripts', organizer)}?$top=1`)).items;
+    emu.setFaults({ emptyPageRate: 0.5 });
+    try {
+      expect((await walk(copilotUrl(busy, '?$top=3'))).items).toEqual(plainCopilot);
+      expect((await walk(`${fnUrl('Transcripts', organizer)}?$top=1`)).items).toEqual(plainTranscripts);
+    } finally {
+      emu.setFaults({ emptyPageRate: 0 });
+    }
+    expect(emu.counters.faults.emptyPage).toBeGreaterThan(before);
+  });
+
   it('parses filters strictly', () => {
     expect(typeof parseCopilotFilter("appClass eq 'a' or appClass eq 'b'")).toBe('object');
     expect(
