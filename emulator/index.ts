@@ -97,7 +97,7 @@ export interface Emulator {
   /**
    * every transcript and recording with its listed JSON and expected content (and metadataContent) bytes
    * and sha256; the large recording (faults largeRecordingBytes) has only its size and sha256 (computed
-   * chunk by chunk on each call)
+   * chunk by chunk, once per size)
    */
   meetingArtifacts(): ExpectedMeetingArtifact[];
   /** for child processes (NODE_EXTRA_CA_CERTS) */

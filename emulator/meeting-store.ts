@@ -383,9 +383,18 @@ export function recordingBytes(id: string, size: number): Buffer {
   return Buffer.concat([...recordingChunks(id, size)]);
 }
 
-/** SHA-256 (hex) of a recording of `size` bytes, computed chunk by chunk. */
+const shaCache = new Map<string, string>();
+
+/** SHA-256 (hex) of a recording of `size` bytes, computed chunk by chunk (once per id and size). */
 export function recordingSha256(id: string, size: number): string {
-  const h = createHash('sha256');
-  for (const c of recordingChunks(id, size)) h.update(c);
-  return h.digest('hex');
+  const key = `${id}|${size}`;
+  let sha = shaCache.get(key);
+  if (sha === undefined) {
+    const h = createHash('sha256');
+    for (const c of recordingChunks(id, size)) h.update(c);
+    sha = h.digest('hex');
+    if (shaCache.size > 64) shaCache.clear();
+    shaCache.set(key, sha);
+  }
+  return sha;
 }
