@@ -7,6 +7,14 @@ import { addActivity, type ActivityOptions } from './activity';
 import { countersToJson, type EmulatorCounters } from './counters';
 import type { FaultKnobs } from './faults';
 import type { PostTarget, Tenant } from './tenant';
+import {
+  postInteraction,
+  postRawInteraction,
+  type InteractionType,
+  type PostedInteraction,
+  type PostInteractionOptions,
+} from './copilot-store';
+import { addMeetingArtifacts, type AddArtifactsOptions } from './meeting-store';
 
 export interface ControlTarget {
   readonly tenant: Tenant;
@@ -23,9 +31,19 @@ export type Mutation =
   | { op: 'edit'; conversationId: string; messageId: string; text: string; atMs?: number }
   | { op: 'delete'; conversationId: string; messageId: string; atMs?: number }
   | { op: 'react'; conversationId: string; messageId: string; userId: string; reactionType: string; atMs?: number }
-  | { op: 'deleteUser'; userId: string; atMs?: number };
+  | { op: 'deleteUser'; userId: string; atMs?: number }
+  /** a Copilot prompt (and answer) of a user: returns { sessionId, requestId, promptId, responseId } */
+  | ({ op: 'copilot'; userId: string } & PostInteractionOptions)
+  /** an interaction served as `raw` over the rendered one: returns its id */
+  | { op: 'copilotRaw'; userId: string; raw: Record<string, unknown>; atMs?: number; type?: InteractionType }
+  | { op: 'copilotLicence'; userId: string; licensed: boolean }
+  /** a meeting occurrence's transcript and/or recording: returns { meetingId, transcriptId?, recordingId? } */
+  | ({ op: 'meetingArtifacts' } & AddArtifactsOptions);
 
-export function applyMutation(tenant: Tenant, m: Mutation): string | null {
+export function applyMutation(
+  tenant: Tenant,
+  m: Mutation,
+): string | null | PostedInteraction | { meetingId: string; transcriptId?: string; recordingId?: string } {
   switch (m.op) {
     case 'post':
       return tenant.postMessage(m.target, {
@@ -45,9 +63,51 @@ export function applyMutation(tenant: Tenant, m: Mutation): string | null {
     case 'deleteUser':
       tenant.deleteUser(m.userId, m.atMs);
       return null;
+    case 'copilot': {
+      const { op: _op, userId, ...o } = m;
+      return postInteraction(tenant, userId, o);
+    }
+    case 'copilotRaw':
+      return postRawInteraction(tenant, m.userId, m.raw, {
+        ...(m.atMs !== undefined ? { atMs: m.atMs } : {}),
+        ...(m.type !== undefined ? { type: m.type } : {}),
+      });
+    case 'copilotLicence':
+      if (!tenant.user(m.userId)) throw new Error(`unknown user ${m.userId}`);
+      tenant.copilot.setLicensed(m.userId, m.licensed === true);
+      return null;
+    case 'meetingArtifacts': {
+      const { op: _op, ...o } = m;
+      return addMeetingArtifacts(tenant, o);
+    }
     default:
       throw new Error(`unknown mutation op ${(m as { op?: unknown }).op}`);
   }
+}
+
+/** Copilot users and meeting organisers with what each has: the bench's per-user cost denominators. */
+export function artifactStats(tenant: Tenant): {
+  copilotLicensedUsers: string[];
+  interactionsByUser: Record<string, number>;
+  meetings: number;
+  transcriptsByOrganizer: Record<string, number>;
+  recordingsByOrganizer: Record<string, number>;
+} {
+  const interactionsByUser: Record<string, number> = {};
+  for (const it of tenant.copilot.all()) interactionsByUser[it.userId] = (interactionsByUser[it.userId] ?? 0) + 1;
+  const transcriptsByOrganizer: Record<string, number> = {};
+  const recordingsByOrganizer: Record<string, number> = {};
+  for (const a of tenant.meetings.all()) {
+    const into = a.kind === 'transcript' ? transcriptsByOrganizer : recordingsByOrganizer;
+    into[a.meeting.organizerId] = (into[a.meeting.organizerId] ?? 0) + 1;
+  }
+  return {
+    copilotLicensedUsers: tenant.copilot.licensedUsers(),
+    interactionsByUser,
+    meetings: tenant.meetings.allMeetings().length,
+    transcriptsByOrganizer,
+    recordingsByOrganizer,
+  };
 }
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
@@ -79,6 +139,8 @@ export async function handleControl(
         return sendJson(res, 200, t.tenant.stats());
       case 'GET /_emulator/entities':
         return sendJson(res, 200, t.tenant.exportableEntities());
+      case 'GET /_emulator/artifact-stats':
+        return sendJson(res, 200, artifactStats(t.tenant));
       case 'POST /_emulator/clock': {
         // { nowMs: number } freezes the data clock; { offsetMs: number } shifts real time; {} restores it
         const b = (await jsonBody(req)) as { nowMs?: number; offsetMs?: number };

@@ -4,6 +4,8 @@
 import { F_TEXT_BODY } from './message-flags';
 import { renderMessage } from './render';
 import { externalSenders, senderOf, type Sender } from './senders';
+import { CopilotStore } from './copilot-store';
+import { MeetingStore } from './meeting-store';
 
 export interface EmulatedUser {
   id: string;
@@ -208,6 +210,10 @@ export class Tenant {
   content: ContentOptions = { hostedContentFraction: 0, fileFraction: 0, customReactionFraction: 0, externalSenderFraction: 0 };
   /** with a Teams retention policy, getAllRetainedMessages serves retained versions; without, it answers 403 */
   retentionPolicy = false;
+  /** Copilot licences and interactions (copilot-store.ts) */
+  readonly copilot = new CopilotStore();
+  /** online meetings, transcripts and recordings (meeting-store.ts) */
+  readonly meetings = new MeetingStore();
   /** base of hosted-content URLs in message bodies (the emulator sets its own) */
   graphBaseUrl = 'https://graph.microsoft.com/v1.0';
   /** origin of new reference attachments' contentUrl (the emulator sets its files server) */
