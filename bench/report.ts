@@ -1,7 +1,7 @@
 // Turns the scenario measurements into the figures table, the target checks and the Markdown that
 // bench/RESULTS.md holds.
 import type { BenchOptions, ScenarioKind } from './bench';
-import type { EmulatorCountersJson } from './emulator-process';
+import type { EmulatorCountersJson, HostedContentSummaryJson } from './emulator-process';
 import type { MachineInfo } from './machine';
 import { describeShape, type TenantShape } from './profiles';
 import type { ScenarioResult } from './scenario';
@@ -41,6 +41,29 @@ export interface ScenarioReport {
   costs?: { a: EntityCost & { label: string }; b: EntityCost & { label: string } };
   /** daily: the unmeasured first run and the day's activity before the measured run */
   setup?: { seconds: number; firstRunVersions: number; firstRunRequests: number; posted: number };
+  /** The emulator's latency, when the scenario set its own (the content profile). */
+  latencyMs?: number;
+  /** EXPORT_HOSTED_CONTENTS, when the scenario set it (the content profile). */
+  hostedContents?: boolean;
+  contentBatches?: number;
+  env?: Record<string, string>;
+  /** The content profile's content-on run: the archive's content maps and what the tenant names. */
+  content?: ContentArchive;
+}
+
+/** The content maps of an archive (bench.ts readContentMaps) and the emulator's count of what messages name. */
+export interface ContentArchive {
+  /** `*.content.json` blobs */
+  maps: number;
+  /** their entries (one per reference per version), by status and by kind */
+  entries: number;
+  byStatus: Record<string, number>;
+  byKind: Record<string, number>;
+  /** distinct hosted-content references (conversation, message, id): stored if stored in any map */
+  refs: number;
+  refsByStatus: Record<string, number>;
+  refsByConversation: Record<string, number>;
+  expected: HostedContentSummaryJson;
 }
 
 export interface StorageOps {
@@ -128,6 +151,221 @@ export function figuresOf(r: ScenarioReport): Figures {
     // (`duplicates`: a split window's probe page, docs/design.md §4) are not written twice, so they are allowed.
     complete: x.status === 'succeeded' && x.failed === 0 && x.messages === r.expectedVersions && x.quarantined === 0,
   };
+}
+
+/** The scenario names of the content profile's pair (bench.ts runs them, contentFigures compares them). */
+export const CONTENT_ON = 'content: hosted contents on';
+export const CONTENT_OFF = 'content: hosted contents off';
+
+/** The content profile's pair in these reports, when both ran. */
+export function contentPair(reports: ScenarioReport[]): { on: ScenarioReport; off: ScenarioReport } | undefined {
+  const on = reports.find((r) => r.name === CONTENT_ON);
+  const off = reports.find((r) => r.name === CONTENT_OFF);
+  return on && off ? { on, off } : undefined;
+}
+
+/** The content profile's figures (issue 22 item 1): the same tenant with hosted contents on and off, in one run. */
+export interface ContentFigures {
+  /** Until the last entity job finished, and until runExport returned (the content backlog drained). */
+  exportOnS: number;
+  exportOffS: number;
+  runOnS: number;
+  runOffS: number;
+  /** exportOnS / exportOffS: target ≤ 1.3 */
+  ratio: number;
+  /** Hosted-content requests the emulator answered (429s of its per-chat limit included), and those 429s. */
+  contentRequests: number;
+  contentThrottled: number;
+  /** Downloads the product made (GraphHttp.getToSink calls) and references it found stored already. */
+  downloads: number;
+  reused: number;
+  /** Distinct references in the content maps, stored ones, and what the tenant's messages name. */
+  refs: number;
+  refsStored: number;
+  expectedRefs: number;
+  /** Σ per conversation of max(0, named − distinct references in the maps): references the archive does not list. */
+  unlisted: number;
+  /** Backlog rows still pending after the run, and the pool's deferred batches. */
+  backlogPendingAfter: number | undefined;
+  deferred: number;
+  allStored: boolean;
+  /** From the first batch handed to the pool until the pool's pending count last went to zero. */
+  firstHandoverS: number;
+  drainedS: number;
+  backlogS: number;
+  /** The export's own Graph requests per second over its phase (all requests until it ended, less content downloads). */
+  exportRps: number;
+  limitRps: number;
+  /** Content's share while the export runs: limit − exportRps (the full limit once it has ended). */
+  shareDuring: number;
+  /** content requests through that share: limit − exportRps until the export ended, the whole limit after */
+  budgetFloorS: number;
+  busiestConversation: string;
+  busiestRefs: number;
+  hostedContentRps: number;
+  /** busiestRefs / GRAPH_HOSTED_CONTENT_RPS */
+  conversationFloorS: number;
+  floorS: number;
+  /** backlogS / floorS: target ≤ 1.2 */
+  backlogRatio: number;
+}
+
+/** GRAPH_HOSTED_CONTENT_RPS as the content-on run had it (the product's default is 1). */
+function hostedContentRpsOf(r: ScenarioReport): number {
+  const v = Number(r.env?.GRAPH_HOSTED_CONTENT_RPS ?? 1);
+  return Number.isFinite(v) && v > 0 ? v : 1;
+}
+
+export function contentFigures(on: ScenarioReport, off: ScenarioReport): ContentFigures | undefined {
+  const t = on.result.timeline;
+  const c = on.content;
+  if (!c || t.exportEndMs === undefined || off.result.timeline.exportEndMs === undefined) return undefined;
+  const exportOnS = t.exportEndMs / 1000;
+  const exportOffS = off.result.timeline.exportEndMs / 1000;
+  const contentRequests = on.emulator.hostedContentRequests ?? t.downloads.length;
+  const firstHandoverS = (t.firstHandoverMs ?? 0) / 1000;
+  const drainedS = (t.drainedMs ?? t.exportEndMs) / 1000;
+  const backlogS = Math.max(0, drainedS - firstHandoverS);
+  const contentBeforeEnd = t.downloads.filter((d) => d[1] < (t.exportEndMs ?? 0)).length;
+  const exportRps = Math.max(0, ((t.requestsAtExportEnd ?? 0) - contentBeforeEnd) / Math.max(1e-3, exportOnS));
+  const limitRps = Math.min(on.limitRps, on.maxRps);
+  const shareDuring = Math.max(1e-3, limitRps - exportRps);
+  // Content requests through the budget content has: the limit less the export's rate while the export
+  // runs (from the first handover to its end), the whole limit after it.
+  const during = Math.max(0, exportOnS - firstHandoverS);
+  const budgetFloorS =
+    contentRequests <= shareDuring * during ? contentRequests / shareDuring : during + (contentRequests - shareDuring * during) / limitRps;
+  let busiestConversation = '';
+  let busiestRefs = 0;
+  for (const [conv, n] of Object.entries(c.refsByConversation))
+    if (n > busiestRefs) {
+      busiestRefs = n;
+      busiestConversation = conv;
+    }
+  const hostedContentRps = hostedContentRpsOf(on);
+  const conversationFloorS = busiestRefs / hostedContentRps;
+  const floorS = Math.max(budgetFloorS, conversationFloorS);
+  let unlisted = 0;
+  for (const [conv, n] of Object.entries(c.expected.byConversation)) unlisted += Math.max(0, n - (c.refsByConversation[conv] ?? 0));
+  const refsStored = c.refsByStatus.stored ?? 0;
+  const deferred = t.pool?.deferred ?? 0;
+  return {
+    exportOnS,
+    exportOffS,
+    runOnS: on.result.wallMs / 1000,
+    runOffS: off.result.wallMs / 1000,
+    ratio: exportOnS / exportOffS,
+    contentRequests,
+    contentThrottled: on.emulator.hostedContentThrottled ?? 0,
+    downloads: t.downloads.length,
+    reused: t.fetcher?.reused ?? 0,
+    refs: c.refs,
+    refsStored,
+    expectedRefs: c.expected.total,
+    unlisted,
+    backlogPendingAfter: t.backlogPendingAfter,
+    deferred,
+    allStored:
+      c.refs > 0 &&
+      refsStored === c.refs &&
+      (c.byStatus.stored ?? 0) === c.entries &&
+      unlisted === 0 &&
+      deferred === 0 &&
+      (t.backlogPendingAfter ?? 0) === 0,
+    firstHandoverS,
+    drainedS,
+    backlogS,
+    exportRps,
+    limitRps,
+    shareDuring,
+    budgetFloorS,
+    busiestConversation,
+    busiestRefs,
+    hostedContentRps,
+    conversationFloorS,
+    floorS,
+    backlogRatio: backlogS / Math.max(1e-3, floorS),
+  };
+}
+
+/** One line about a content-profile run, for the log. */
+export function contentLine(r: ScenarioReport): string {
+  const t = r.result.timeline;
+  const s = (ms: number | undefined) => (ms === undefined ? '?' : f1(ms / 1000));
+  const parts = [`export ended at ${s(t.exportEndMs)} s, run at ${s(r.result.wallMs)} s`];
+  if (r.hostedContents) {
+    parts.push(
+      `content: ${t.batches} batches handed over from ${s(t.firstHandoverMs)} s, drained at ${s(t.drainedMs)} s; ${t.downloads.length} downloads (emulator: ${r.emulator.hostedContentRequests ?? '?'} hosted-content requests, ${r.emulator.hostedContentThrottled ?? '?'} per-chat 429s), peak ${t.peakSlots ?? '?'} in slots; pool ${JSON.stringify(t.pool ?? {})}, backlog rows pending after ${t.backlogPendingAfter ?? '?'}`,
+    );
+    if (r.content)
+      parts.push(
+        `maps: ${r.content.maps} with ${r.content.entries} entries ${JSON.stringify(r.content.byStatus)}; ${r.content.refs} distinct references ${JSON.stringify(r.content.refsByStatus)} of ${r.content.expected.total} named ${JSON.stringify(r.content.expected.byKind)}`,
+      );
+  }
+  return parts.join('; ');
+}
+
+/**
+ * Where the content-on run's backlog time went, from the bench's timing of each download: how many
+ * conversations had a download in flight per second, and the conversations that ended last and had the
+ * most references (their first and last download against what their pace alone needs).
+ */
+export function contentTimelineLines(on: ScenarioReport): string[] {
+  const t = on.result.timeline;
+  if (t.downloads.length === 0) return [];
+  const out: string[] = [];
+  const rps = hostedContentRpsOf(on);
+  const byConv = new Map<string, { n: number; first: number; last: number }>();
+  for (const [conv, start, end] of t.downloads) {
+    const c = byConv.get(conv) ?? { n: 0, first: start, last: end };
+    c.n++;
+    c.first = Math.min(c.first, start);
+    c.last = Math.max(c.last, end);
+    byConv.set(conv, c);
+  }
+  const endS = Math.ceil(Math.max(...t.downloads.map((d) => d[2])) / 1000);
+  const startS = Math.floor(Math.min(...t.downloads.map((d) => d[1])) / 1000);
+  const convsPerSecond: number[] = [];
+  const perSecond: number[] = [];
+  for (let sec = startS; sec < endS; sec++) {
+    const a = sec * 1000;
+    const b = a + 1000;
+    const convs = new Set<string>();
+    let n = 0;
+    for (const [conv, start, end] of t.downloads) {
+      if (start < b && end >= a) convs.add(conv);
+      if (end >= a && end < b) n++;
+    }
+    convsPerSecond.push(convs.size);
+    perSecond.push(n);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+  out.push(
+    `downloads from ${startS} s to ${endS} s of the run: ${t.downloads.length} in ${byConv.size} conversations; per second, downloads answered median ${median(perSecond)} (max ${Math.max(...perSecond)}), conversations with one in flight median ${median(convsPerSecond)} (max ${Math.max(...convsPerSecond)})`,
+  );
+  const tail = (label: string, list: Array<[string, { n: number; first: number; last: number }]>) => {
+    for (const [conv, c] of list)
+      out.push(
+        `${label}: ${c.n} downloads from ${f1(c.first / 1000)} s to ${f1(c.last / 1000)} s (${f1((c.last - c.first) / 1000)} s; its pace alone needs ${f1((c.n - 1) / rps)} s) — ${conv.slice(0, 24)}…`,
+      );
+  };
+  const entries = [...byConv.entries()];
+  tail(
+    'ended last',
+    [...entries].sort((x, y) => y[1].last - x[1].last).slice(0, 3),
+  );
+  tail(
+    'most downloads',
+    [...entries].sort((x, y) => y[1].n - x[1].n).slice(0, 3),
+  );
+  // Every 10 s: batches pending in the pool, downloads in the process slots, downloads answered.
+  const marks: string[] = [];
+  for (let sec = 0; sec < t.pendingPerSecond.length; sec += 5) {
+    const k = sec - startS;
+    marks.push(`${sec + 1}s ${t.pendingPerSecond[sec]}/${t.slotsPerSecond[sec]}/${perSecond[k] ?? 0}`);
+  }
+  out.push(`every 5 s (pool batches pending / downloads in slots / downloads answered that second): ${marks.join(', ')}`);
+  return out;
 }
 
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -256,6 +494,25 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
       met: a.total - b.total >= 1.3,
     });
   }
+  const pair = contentPair(reports);
+  const cf = pair ? contentFigures(pair.on, pair.off) : undefined;
+  if (cf) {
+    out.push({
+      text: 'content-heavy first run: export wall time with hosted contents ≤ 1.3 × without (same run)',
+      measured: `${f1(cf.exportOnS)} s vs ${f1(cf.exportOffS)} s (${f2(cf.ratio)}×); whole runs ${f1(cf.runOnS)} s vs ${f1(cf.runOffS)} s`,
+      met: cf.ratio <= 1.3,
+    });
+    out.push({
+      text: 'content-heavy first run: every reference stored once the backlog drains',
+      measured: `${f0(cf.refsStored)} of ${f0(cf.refs)} distinct references stored (${f0(cf.expectedRefs)} named by the tenant, ${f0(cf.unlisted)} not in any map); ${cf.deferred} batches deferred, ${cf.backlogPendingAfter ?? '?'} backlog rows pending after`,
+      met: cf.allStored,
+    });
+    out.push({
+      text: 'content-heavy first run: backlog wall time ≤ 1.2 × its floor',
+      measured: `${f1(cf.backlogS)} s vs floor ${f1(cf.floorS)} s (${f2(cf.backlogRatio)}×; floor = max(${f0(cf.contentRequests)} requests through ${f0(cf.shareDuring)}/s then ${f0(cf.limitRps)}/s = ${f1(cf.budgetFloorS)} s, ${cf.busiestRefs} references of the busiest conversation at ${cf.hostedContentRps}/s = ${f1(cf.conversationFloorS)} s))`,
+      met: cf.backlogRatio <= 1.2,
+    });
+  }
   for (const r of reports) {
     if (!figuresOf(r).complete)
       out.push({
@@ -288,7 +545,7 @@ export function formatReport(input: {
     `- Graph emulator (own process): ${o.latencyMs} ms latency + up to ${o.jitterMs} ms jitter per request; throttling at ${o.limitRps} requests/s per tenant (429 + Retry-After beyond)`,
   );
   lines.push(
-    "- Product (own process per scenario, production path `buildDeps` + `runExport`, daily run): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK none (one window per pass), hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat); Azurite in memory, in its own process on the same cores",
+    "- Product (own process per scenario, production path `buildDeps` + `runExport`, daily run): GRAPH_PAGE_SIZE 50, EXPORT_CHUNK none (one window per pass), hosted contents and attachments off (their downloads are paced by Graph's ~1 request/s per chat) except in the content profile's content-on run; Azurite in memory, in its own process on the same cores",
   );
   lines.push('');
   lines.push(
@@ -312,6 +569,10 @@ export function formatReport(input: {
     if (r.kind === 'first-run') notes.push('first run, the seeded history ends 2 days before it');
     if (r.storage?.latencyMs) notes.push(`storage behind a proxy adding ${r.storage.latencyMs} ms per request`);
     if (r.storage?.pinAzurite) notes.push('Azurite pinned to one core');
+    if (r.latencyMs !== undefined) notes.push(`Graph latency ${r.latencyMs} ms`);
+    if (r.hostedContents !== undefined) notes.push(`EXPORT_HOSTED_CONTENTS=${r.hostedContents}`);
+    if (r.contentBatches !== undefined) notes.push(`content pool batches ${r.contentBatches}`);
+    for (const [k, v] of Object.entries(r.env ?? {})) notes.push(`${k}=${v}`);
     if (r.setup)
       notes.push(
         `the day after a first run (set-up, not measured: ${f0(r.setup.firstRunVersions)} versions, ${f0(r.setup.firstRunRequests)} requests, ${f1(r.setup.seconds)} s), with ${f0(r.setup.posted)} new messages today`,
@@ -358,6 +619,9 @@ export function formatReport(input: {
       lines.push('');
     }
   }
+  const pair = contentPair(reports);
+  const cf = pair ? contentFigures(pair.on, pair.off) : undefined;
+  if (pair && cf) lines.push(...contentTable(pair.on, cf), '');
   const costed = reports.filter((r) => r.costs);
   if (costed.length > 0) {
     lines.push('## Per-entity cost', '');
@@ -390,6 +654,47 @@ export function formatReport(input: {
   for (const line of analysis(reports)) lines.push(`- ${line}`);
   lines.push('');
   return `${lines.join('\n')}`;
+}
+
+/** The content profile's figures as a Markdown table with its formulas, and where the backlog's time went. */
+export function contentTable(on: ScenarioReport, cf: ContentFigures): string[] {
+  const c = on.content;
+  const lines: string[] = [];
+  lines.push(
+    'Content-heavy first run (content profile, issue 22 item 1): the same tenant exported with hosted contents off and on, one after the other in this run:',
+    '',
+  );
+  lines.push('| figure | hosted contents off | hosted contents on |', '|---|---|---|');
+  lines.push(`| export wall s (until the last entity job finished) | ${f1(cf.exportOffS)} | ${f1(cf.exportOnS)} (${f2(cf.ratio)}×) |`);
+  lines.push(`| whole run wall s (until the content backlog drained) | ${f1(cf.runOffS)} | ${f1(cf.runOnS)} (${f2(cf.runOnS / cf.runOffS)}×) |`);
+  lines.push(`| content requests (emulator: hosted-content requests; per-chat 429s among them) | 0 | ${f0(cf.contentRequests)} (${cf.contentThrottled}) |`);
+  lines.push(`| downloads by the product / references found stored already | | ${f0(cf.downloads)} / ${f0(cf.reused)} |`);
+  if (c) {
+    lines.push(
+      `| content maps: maps, entries by status | | ${f0(c.maps)}, ${Object.entries(c.byStatus)
+        .map(([k, n]) => `${k} ${f0(n)}`)
+        .join(', ')} |`,
+    );
+    lines.push(
+      `| distinct references in the maps (stored) / named by the tenant (${Object.entries(c.expected.byKind)
+        .map(([k, n]) => `${k} ${f0(n)}`)
+        .join(', ')}) | | ${f0(cf.refs)} (${f0(cf.refsStored)}) / ${f0(cf.expectedRefs)} |`,
+    );
+  }
+  lines.push(
+    `| backlog: first batch handed over → drained (s of the run) | | ${f1(cf.firstHandoverS)} → ${f1(cf.drainedS)} = **${f1(cf.backlogS)} s** |`,
+  );
+  lines.push(
+    `| floor, budget: content requests through the share left to them (limit ${f0(cf.limitRps)}/s − export ${f1(cf.exportRps)}/s = ${f0(cf.shareDuring)}/s until the export ended, the whole limit after) | | ${f1(cf.budgetFloorS)} s |`,
+  );
+  lines.push(
+    `| floor, busiest conversation: ${cf.busiestRefs} references ÷ GRAPH_HOSTED_CONTENT_RPS ${cf.hostedContentRps} | | ${f1(cf.conversationFloorS)} s |`,
+  );
+  lines.push(`| backlog ÷ floor (the larger of the two) | | **${f2(cf.backlogRatio)}×** |`);
+  lines.push('');
+  lines.push('Where the content-on run\'s backlog time went (the bench times each download):', '');
+  for (const l of contentTimelineLines(on)) lines.push(`- ${l}`);
+  return lines;
 }
 
 /** What the figures say about where each run's time went, from the run's own measurements. */
