@@ -464,9 +464,13 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     const azCpu1 = azuritePid === undefined ? undefined : processCpuMs(azuritePid);
     const counters: EmulatorCountersJson = await emulator.counters(true);
     // The content profile: what the archive's content maps say, against what the tenant's messages name.
-    const content: ContentArchive | undefined = spec.hostedContents
-      ? { ...(await readContentMaps(connectionString)), expected: await emulator.hostedContents() }
-      : undefined;
+    let content: ContentArchive | undefined;
+    if (spec.hostedContents) {
+      const { refBatches, ...maps } = await readContentMaps(connectionString);
+      content = { ...maps, expected: await emulator.hostedContents() };
+      const bound = handoverBound(refBatches, result.timeline.batchTimes, Number(spec.env?.GRAPH_HOSTED_CONTENT_RPS ?? 1));
+      if (bound) content.handoverBound = bound;
+    }
     // What one entity costs: empty vs with data (first run), idle vs busy (daily).
     const versions = { ...stats.versionsByEntity.users, ...stats.versionsByEntity.teams };
     const ids = Object.keys(versions);
@@ -561,13 +565,18 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
  * The content maps (`*.content.json`) of the archive: their entries by status and kind, and the
  * distinct hosted-content references (conversation, message, id) by conversation and by status.
  */
-async function readContentMaps(connectionString: string): Promise<Omit<ContentArchive, 'expected'>> {
+async function readContentMaps(
+  connectionString: string,
+): Promise<Omit<ContentArchive, 'expected'> & { refBatches: Map<string, { conversation: string; batches: string[] }> }> {
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench-export');
   const out: Omit<ContentArchive, 'expected'> = { maps: 0, entries: 0, byStatus: {}, byKind: {}, refs: 0, refsByStatus: {}, refsByConversation: {} };
   const seen = new Map<string, string>();
+  /** Every distinct reference's conversation and the batches that name it. */
+  const refBatches = new Map<string, { conversation: string; batches: string[] }>();
   for await (const b of container.listBlobsFlat()) {
     if (!b.name.endsWith('.content.json')) continue;
     out.maps++;
+    const batch = b.name.replace(/\.content\.json$/, '.jsonl.gz');
     const doc = JSON.parse((await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as {
       entries?: Array<{ conversationId: string; messageId: string; kind: string; ref: string; status: string }>;
     };
@@ -577,6 +586,9 @@ async function readContentMaps(connectionString: string): Promise<Omit<ContentAr
       out.byKind[e.kind] = (out.byKind[e.kind] ?? 0) + 1;
       if (e.kind !== 'hostedContent') continue;
       const k = `${e.conversationId}|${e.messageId}|${e.ref}`;
+      const named = refBatches.get(k) ?? { conversation: e.conversationId, batches: [] };
+      named.batches.push(batch);
+      refBatches.set(k, named);
       const before = seen.get(k);
       // One reference in several maps (a chat's message in each member's batch): stored if stored anywhere.
       if (before === undefined) out.refsByConversation[e.conversationId] = (out.refsByConversation[e.conversationId] ?? 0) + 1;
@@ -587,7 +599,38 @@ async function readContentMaps(connectionString: string): Promise<Omit<ContentAr
     out.refs++;
     out.refsByStatus[status] = (out.refsByStatus[status] ?? 0) + 1;
   }
-  return out;
+  return { ...out, refBatches };
+}
+
+/**
+ * When the last conversation could have finished its downloads at `rps` each, given when the export
+ * handed over (recorded) the first batch naming each reference: per conversation, with its references'
+ * hand-over times sorted t_0 ≤ … ≤ t_{n-1}, max over k of t_k + (n − k) / rps; then the max over
+ * conversations. Undefined when no batch time is known.
+ */
+export function handoverBound(
+  refBatches: Map<string, { conversation: string; batches: string[] }>,
+  batchTimes: Record<string, [number, number]>,
+  rps: number,
+): ContentArchive['handoverBound'] {
+  const byConv = new Map<string, number[]>();
+  for (const { conversation, batches } of refBatches.values()) {
+    const times = batches.map((b) => batchTimes[b]?.[0]).filter((t): t is number => t !== undefined);
+    if (times.length === 0) continue;
+    const list = byConv.get(conversation) ?? [];
+    list.push(Math.min(...times) / 1000);
+    byConv.set(conversation, list);
+  }
+  let best: ContentArchive['handoverBound'];
+  for (const [conversation, times] of byConv) {
+    times.sort((a, b) => a - b);
+    let end = 0;
+    times.forEach((t, k) => {
+      end = Math.max(end, t + (times.length - k) / (rps > 0 ? rps : 1));
+    });
+    if (!best || end > best.endS) best = { endS: end, conversation, refs: times.length, firstS: times[0] ?? 0 };
+  }
+  return best;
 }
 
 /**

@@ -44,6 +44,8 @@ export interface ContentTimeline {
   peakSlots?: number;
   /** Rows of the content backlog still pending after the run (ContentBacklog.pending: to retry, or never taken). */
   backlogPendingAfter?: number;
+  /** Per batch recorded in the content backlog: when it was recorded (just before its write and handover) and settled. */
+  batchTimes: Record<string, [recordedMs: number, settledMs: number]>;
   /** Every hosted-content download (GraphHttp.getToSink call): conversation, start, end. */
   downloads: ContentDownload[];
   /** Per whole second of the run: batches pending in the pool, and downloads in the process's slots. */
@@ -92,7 +94,7 @@ async function main(): Promise<void> {
   let lastRequests = 0;
   const peaks = { heapUsed: 0, heapTotal: 0, external: 0 };
   let t0 = performance.now();
-  const timeline: ContentTimeline = { batches: 0, downloads: [], pendingPerSecond: [], slotsPerSecond: [] };
+  const timeline: ContentTimeline = { batches: 0, batchTimes: {}, downloads: [], pendingPerSecond: [], slotsPerSecond: [] };
   let latest: Readonly<RunProgress> | undefined;
   let lastPending = 0;
   // Content downloads are the ones that go through getToSink (hosted contents; attachments are off):
@@ -110,6 +112,21 @@ async function main(): Promise<void> {
       timeline.downloads.push([conversationOf(url), Math.round(start), Math.round(performance.now() - t0), ok]);
     }
   }) as typeof http.getToSink;
+  // The backlog instance the jobs record into and the pool settles from: when each batch came and went.
+  const backlog = deps.contentBacklog;
+  if (backlog) {
+    const record = backlog.record.bind(backlog);
+    backlog.record = (o, signal) => {
+      timeline.batchTimes[o.batch] = [Math.round(performance.now() - t0), -1];
+      return record(o, signal);
+    };
+    const settle = backlog.settle.bind(backlog);
+    backlog.settle = async (o, statuses, signal) => {
+      await settle(o, statuses, signal);
+      const times = timeline.batchTimes[o.batch];
+      if (times) times[1] = Math.round(performance.now() - t0);
+    };
+  }
   const onProgress = (p: Readonly<RunProgress>) => {
     latest = p;
     const at = performance.now() - t0;
