@@ -44,6 +44,7 @@ import {
   perBlobLine,
   type ContentArchive,
   type EntityCost,
+  type PhaseCpu,
   type ScenarioReport,
 } from './report';
 import { RESULT_PREFIX, type ScenarioInput, type ScenarioResult } from './scenario';
@@ -376,7 +377,9 @@ function entityCost(
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
   log(
-    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${Object.entries(spec.env ?? {})
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${Object.entries(
+      spec.env ?? {},
+    )
       .map(([k, v]) => `, ${k}=${v}`)
       .join('')}`,
   );
@@ -458,7 +461,17 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     const machine0 = machineCpu();
     const emuCpu0 = processCpuMs(emulator.pid);
     const azCpu0 = azuritePid === undefined ? undefined : processCpuMs(azuritePid);
+    // The content profile: the machine's, Azurite's and the emulator's CPU every 250 ms, to split the run
+    // at the export's end.
+    const samples: CpuSample[] = [];
+    const sample = () => samples.push(cpuSample(azuritePid, emulator.pid));
+    const sampler = spec.hostedContents === undefined ? undefined : setInterval(sample, 250);
     const result = await runChild(env, o.cpuProf ? spec.name : undefined, log);
+    if (sampler) {
+      clearInterval(sampler);
+      sample();
+    }
+    const exportPhase = phaseCpu(samples, result);
     const machine1 = machineCpu();
     const emuCpu1 = processCpuMs(emulator.pid);
     const azCpu1 = azuritePid === undefined ? undefined : processCpuMs(azuritePid);
@@ -538,6 +551,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       ...(spec.contentBatches !== undefined ? { contentBatches: spec.contentBatches } : {}),
       ...(spec.env && Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
       ...(content ? { content } : {}),
+      ...(exportPhase ? { exportPhase } : {}),
     };
     const r = result;
     log(
@@ -561,6 +575,45 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   }
 }
 
+interface CpuSample {
+  atMs: number;
+  machine: ReturnType<typeof machineCpu>;
+  azuriteMs: number | undefined;
+  emulatorMs: number | undefined;
+}
+
+function cpuSample(azuritePid: number | undefined, emulatorPid: number): CpuSample {
+  return {
+    atMs: Date.now(),
+    machine: machineCpu(),
+    azuriteMs: azuritePid === undefined ? undefined : processCpuMs(azuritePid),
+    emulatorMs: processCpuMs(emulatorPid),
+  };
+}
+
+/**
+ * CPU from the child's start of runExport to the end of its export (the last entity job), from the
+ * samples nearest to each: the child's runExport started result.wallMs before the last sample (its exit
+ * takes a few ms more, so this is a little early).
+ */
+function phaseCpu(samples: CpuSample[], result: ScenarioResult): PhaseCpu | undefined {
+  const endMs = result.timeline.exportEndMs;
+  const last = samples[samples.length - 1];
+  if (endMs === undefined || result.timeline.cpuAtExportEndMs === undefined || !last) return undefined;
+  const t0 = last.atMs - result.wallMs;
+  const nearest = (at: number) => samples.reduce((best, s) => (Math.abs(s.atMs - at) < Math.abs(best.atMs - at) ? s : best));
+  const a = nearest(t0);
+  const b = nearest(t0 + endMs);
+  const diff = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? NaN : (y - x) / 1000);
+  return {
+    seconds: endMs / 1000,
+    productCpuS: result.timeline.cpuAtExportEndMs / 1000,
+    azuriteCpuS: diff(a.azuriteMs, b.azuriteMs),
+    emulatorCpuS: diff(a.emulatorMs, b.emulatorMs),
+    machineBusy: a.machine && b.machine ? (b.machine.busyMs - a.machine.busyMs) / Math.max(1, b.machine.totalMs - a.machine.totalMs) : NaN,
+  };
+}
+
 /**
  * The content maps (`*.content.json`) of the archive: their entries by status and kind, and the
  * distinct hosted-content references (conversation, message, id) by conversation and by status.
@@ -569,7 +622,15 @@ async function readContentMaps(
   connectionString: string,
 ): Promise<Omit<ContentArchive, 'expected'> & { refBatches: Map<string, { conversation: string; batches: string[] }> }> {
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench-export');
-  const out: Omit<ContentArchive, 'expected'> = { maps: 0, entries: 0, byStatus: {}, byKind: {}, refs: 0, refsByStatus: {}, refsByConversation: {} };
+  const out: Omit<ContentArchive, 'expected'> = {
+    maps: 0,
+    entries: 0,
+    byStatus: {},
+    byKind: {},
+    refs: 0,
+    refsByStatus: {},
+    refsByConversation: {},
+  };
   const seen = new Map<string, string>();
   /** Every distinct reference's conversation and the batches that name it. */
   const refBatches = new Map<string, { conversation: string; batches: string[] }>();

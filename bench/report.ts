@@ -49,6 +49,17 @@ export interface ScenarioReport {
   env?: Record<string, string>;
   /** The content profile's content-on run: the archive's content maps and what the tenant names. */
   content?: ContentArchive;
+  /** The content profile: CPU from the start of runExport until the last entity job finished (sampled every 250 ms). */
+  exportPhase?: PhaseCpu;
+}
+
+/** CPU over one phase of a run: seconds of it, each process's CPU s, and the share of all cores busy. */
+export interface PhaseCpu {
+  seconds: number;
+  productCpuS: number;
+  azuriteCpuS: number;
+  emulatorCpuS: number;
+  machineBusy: number;
 }
 
 /** The content maps of an archive (bench.ts readContentMaps) and the emulator's count of what messages name. */
@@ -359,14 +370,8 @@ export function contentTimelineLines(on: ScenarioReport): string[] {
       );
   };
   const entries = [...byConv.entries()];
-  tail(
-    'ended last',
-    [...entries].sort((x, y) => y[1].last - x[1].last).slice(0, 3),
-  );
-  tail(
-    'most downloads',
-    [...entries].sort((x, y) => y[1].n - x[1].n).slice(0, 3),
-  );
+  tail('ended last', [...entries].sort((x, y) => y[1].last - x[1].last).slice(0, 3));
+  tail('most downloads', [...entries].sort((x, y) => y[1].n - x[1].n).slice(0, 3));
   // How long batches waited between their record (just before the handover) and their settle, by entity kind.
   const waits = new Map<string, { recorded: number[]; waited: number[] }>();
   for (const [batch, [recorded, settled]] of Object.entries(t.batchTimes)) {
@@ -643,7 +648,7 @@ export function formatReport(input: {
   }
   const pair = contentPair(reports);
   const cf = pair ? contentFigures(pair.on, pair.off) : undefined;
-  if (pair && cf) lines.push(...contentTable(pair.on, cf), '');
+  if (pair && cf) lines.push(...contentTable(pair.on, pair.off, cf), '');
   const costed = reports.filter((r) => r.costs);
   if (costed.length > 0) {
     lines.push('## Per-entity cost', '');
@@ -679,7 +684,7 @@ export function formatReport(input: {
 }
 
 /** The content profile's figures as a Markdown table with its formulas, and where the backlog's time went. */
-export function contentTable(on: ScenarioReport, cf: ContentFigures): string[] {
+export function contentTable(on: ScenarioReport, off: ScenarioReport, cf: ContentFigures): string[] {
   const c = on.content;
   const lines: string[] = [];
   lines.push(
@@ -688,8 +693,22 @@ export function contentTable(on: ScenarioReport, cf: ContentFigures): string[] {
   );
   lines.push('| figure | hosted contents off | hosted contents on |', '|---|---|---|');
   lines.push(`| export wall s (until the last entity job finished) | ${f1(cf.exportOffS)} | ${f1(cf.exportOnS)} (${f2(cf.ratio)}×) |`);
-  lines.push(`| whole run wall s (until the content backlog drained) | ${f1(cf.runOffS)} | ${f1(cf.runOnS)} (${f2(cf.runOnS / cf.runOffS)}×) |`);
-  lines.push(`| content requests (emulator: hosted-content requests; per-chat 429s among them) | 0 | ${f0(cf.contentRequests)} (${cf.contentThrottled}) |`);
+  lines.push(
+    `| whole run wall s (until the content backlog drained) | ${f1(cf.runOffS)} | ${f1(cf.runOnS)} (${f2(cf.runOnS / cf.runOffS)}×) |`,
+  );
+  const phase = (p: PhaseCpu | undefined) =>
+    p
+      ? `${f1(p.productCpuS)} / ${f1(p.azuriteCpuS)} / ${f1(p.emulatorCpuS)}; ${f0(p.machineBusy * 100)}% (${f1((p.productCpuS + p.azuriteCpuS + p.emulatorCpuS) / p.seconds)} cores)`
+      : 'n/a';
+  lines.push(
+    `| export phase: CPU s of product / Azurite / emulator; all cores busy (of which these three) | ${phase(off.exportPhase)} | ${phase(on.exportPhase)} |`,
+  );
+  lines.push(
+    `| Graph requests (all, content included) and 429s client / emulator | ${f0(off.result.graph.requests)}, ${off.result.graph.throttled} / ${off.emulator.throttled} | ${f0(on.result.graph.requests)}, ${on.result.graph.throttled} / ${on.emulator.throttled} |`,
+  );
+  lines.push(
+    `| content requests (emulator: hosted-content requests; per-chat 429s among them) | 0 | ${f0(cf.contentRequests)} (${cf.contentThrottled}) |`,
+  );
   lines.push(`| downloads by the product / references found stored already | | ${f0(cf.downloads)} / ${f0(cf.reused)} |`);
   if (c) {
     lines.push(
@@ -719,7 +738,7 @@ export function contentTable(on: ScenarioReport, cf: ContentFigures): string[] {
       `| not the target's floor: the floor given the hand-over times (each conversation at ${cf.hostedContentRps}/s from when the export handed over the first batch naming each of its references; the last: ${hb.refs} references from ${f1(hb.firstS)} s) | | ${f1(cf.handoverFloorS)} s (backlog ÷ it ${f2(cf.backlogS / Math.max(1e-3, cf.handoverFloorS))}×) |`,
     );
   lines.push('');
-  lines.push('Where the content-on run\'s backlog time went (the bench times each download):', '');
+  lines.push("Where the content-on run's backlog time went (the bench times each download):", '');
   for (const l of contentTimelineLines(on)) lines.push(`- ${l}`);
   return lines;
 }

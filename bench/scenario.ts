@@ -32,6 +32,8 @@ export interface ContentTimeline {
   exportEndMs?: number;
   /** Graph requests sent (GraphStats.requests, retries included) when the export ended. */
   requestsAtExportEnd?: number;
+  /** The product's CPU (user + system) from the start of runExport until the export ended. */
+  cpuAtExportEndMs?: number;
   /** The first batch was handed to the content pool. */
   firstHandoverMs?: number;
   /** The pool's pending count last went to zero. */
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
   let lastRequests = 0;
   const peaks = { heapUsed: 0, heapTotal: 0, external: 0 };
   let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   const timeline: ContentTimeline = { batches: 0, batchTimes: {}, downloads: [], pendingPerSecond: [], slotsPerSecond: [] };
   let latest: Readonly<RunProgress> | undefined;
   let lastPending = 0;
@@ -133,6 +136,8 @@ async function main(): Promise<void> {
     if (timeline.exportEndMs === undefined && p.planned > 0 && p.finished === p.planned) {
       timeline.exportEndMs = at;
       timeline.requestsAtExportEnd = deps.http.stats().requests;
+      const cpu = process.cpuUsage(cpu0);
+      timeline.cpuAtExportEndMs = (cpu.user + cpu.system) / 1000;
     }
     const c = p.content;
     if (!c) return;
@@ -156,7 +161,7 @@ async function main(): Promise<void> {
   // BENCH_HEAP_SNAPSHOT_AFTER_S=n writes a heap snapshot n seconds into the run (to see what holds memory).
   const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_S ?? NaN);
   if (snapshotAfter > 0) setTimeout(() => process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`), snapshotAfter * 1000).unref();
-  const cpu0 = process.cpuUsage();
+  cpu0 = process.cpuUsage();
   t0 = performance.now();
   const runDeps: RunDeps = {
     ...deps,
@@ -205,7 +210,10 @@ async function main(): Promise<void> {
     heapUsedAtEndBytes: process.memoryUsage().heapUsed,
     timeline,
   };
-  process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);
+  // Written to a pipe, a long line is flushed asynchronously: wait for it before the process exits.
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** The chat or channel id a hosted-content path names (`…/chats/{id}/messages/…`, `…/channels/{id}/messages/…`). */
