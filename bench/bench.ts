@@ -79,12 +79,16 @@ export interface BenchOptions {
   contentBatches?: number;
   contentJobConcurrency?: number;
   contentProcessConcurrency?: number;
+  /** Also write every scenario's full report (timelines included) to this JSON file. */
+  saveJson?: string;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   [--content-latency-ms 60] [--content-scale 1] [--content-batches N] [--content-job-concurrency N] [--content-process-concurrency N]
+  [--save-json FILE]
+  --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
   --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
     \`npm run bench -- --profile content --no-write\`): the tenant shape at 100 users and 10 teams with hosted
@@ -186,6 +190,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--content-process-concurrency':
         o.contentProcessConcurrency = Math.round(num());
+        break;
+      case '--save-json':
+        o.saveJson = argv[++i] ?? '';
         break;
       case '--help':
       case '-h':
@@ -781,7 +788,10 @@ async function main(): Promise<number> {
   );
   const started = Date.now();
   const reports: ScenarioReport[] = [];
-  for (const spec of planScenarios(o)) reports.push(await runScenario(spec, o, log));
+  for (const spec of planScenarios(o)) {
+    reports.push(await runScenario(spec, o, log));
+    if (o.saveJson) writeFileSync(o.saveJson, JSON.stringify({ machine, options: { ...o, profiles: [...o.profiles] }, reports }));
+  }
   const text = formatReport({ machine, options: o, reports, totalSeconds: (Date.now() - started) / 1000, at: new Date().toISOString() });
   log(`\n${text}`);
   if (o.write && !o.quick && o.only.length === 0) {

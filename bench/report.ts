@@ -360,8 +360,15 @@ export function contentTimelineLines(on: ScenarioReport): string[] {
     perSecond.push(n);
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? 0;
+  const quantile = (xs: number[], q: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor(xs.length * q))] ?? 0;
   out.push(
     `downloads from ${startS} s to ${endS} s of the run: ${t.downloads.length} in ${byConv.size} conversations; per second, downloads answered median ${median(perSecond)} (max ${Math.max(...perSecond)}), conversations with one in flight median ${median(convsPerSecond)} (max ${Math.max(...convsPerSecond)})`,
+  );
+  // A download's own time: from GraphHttp.getToSink's call (the conversation's turn and the process slot
+  // already taken) to its answer, so the tenant limiter's low-priority wait, the request and the retries.
+  const took = t.downloads.map((d) => d[2] - d[1]);
+  out.push(
+    `a download's request (getToSink: the tenant limiter's low-priority wait, the request, retries): median ${f0(median(took))} ms, 90th percentile ${f0(quantile(took, 0.9))} ms, max ${f0(Math.max(...took))} ms; the process's content slots (EXPORT_CONTENT_PROCESS_CONCURRENCY) were full (${t.peakSlots ?? '?'} at most) in ${t.slotsPerSecond.filter((n) => n >= (t.peakSlots ?? Infinity)).length} of ${t.slotsPerSecond.length} one-second samples`,
   );
   const tail = (label: string, list: Array<[string, { n: number; first: number; last: number }]>) => {
     for (const [conv, c] of list)
@@ -607,7 +614,7 @@ export function formatReport(input: {
     lines.push(`- ${r.name}: ${describeShape(r.shape)}${notes.length > 0 ? `; ${notes.join('; ')}` : ''}`);
   }
   lines.push('');
-  lines.push('Targets (issue 14):');
+  lines.push('Targets (issues 14 and 22):');
   for (const t of checkTargets(reports))
     lines.push(`- [${t.met === true ? 'x' : ' '}] ${t.text}: ${t.measured}${t.met === false ? ' — NOT MET' : ''}`);
   lines.push('');
