@@ -81,13 +81,17 @@ export interface BenchOptions {
   contentProcessConcurrency?: number;
   /** Also write every scenario's full report (timelines included) to this JSON file. */
   saveJson?: string;
+  /** The content profile's runs through the counting storage proxy (no latency): storage operations by class. */
+  contentCountStorage: boolean;
+  /** A what-if for the content-on run: its entities planned teams first (the product plans users first). */
+  contentTeamsFirst: boolean;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   [--content-latency-ms 60] [--content-scale 1] [--content-batches N] [--content-job-concurrency N] [--content-process-concurrency N]
-  [--save-json FILE]
+  [--content-count-storage] [--content-teams-first] [--save-json FILE]
   --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
   --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
@@ -98,7 +102,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     content requests, the content maps' statuses and the backlog's wall time against its floor.
     --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 16),
     --content-job-concurrency (EXPORT_CONTENT_CONCURRENCY, 4) and --content-process-concurrency
-    (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only).`;
+    (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);
+    --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
+    users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
+    runs through the counting storage proxy (no latency) for storage operations by what they touched.`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = {
@@ -118,6 +125,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     only: [],
     contentLatencyMs: 60,
     contentScale: 1,
+    contentCountStorage: false,
+    contentTeamsFirst: false,
   };
   let profilesGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -191,6 +200,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--content-process-concurrency':
         o.contentProcessConcurrency = Math.round(num());
         break;
+      case '--content-count-storage':
+        o.contentCountStorage = true;
+        break;
+      case '--content-teams-first':
+        o.contentTeamsFirst = true;
+        break;
       case '--save-json':
         o.saveJson = argv[++i] ?? '';
         break;
@@ -233,6 +248,8 @@ export interface ScenarioSpec {
   contentBatches?: number;
   /** More of the product's settings (EXPORT_CONTENT_CONCURRENCY, EXPORT_CONTENT_PROCESS_CONCURRENCY). */
   env?: Record<string, string>;
+  /** ScenarioInput.teamsFirst: a what-if, the entities planned teams first. */
+  teamsFirst?: boolean;
 }
 
 /** The scenario names of the blobs profile's pair (report.ts compares them). */
@@ -303,13 +320,20 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
     // Issue 22 item 1's content-heavy first run: the same tenant exported without and with hosted
     // contents, one after the other, each with a fresh emulator and Azurite (the off run first).
     const shape = contentShape((o.quick ? 0.01 : 0.05) * o.contentScale * o.scale);
-    const same = { ...base, shape, seed: 11, latencyMs: o.contentLatencyMs };
+    const same = {
+      ...base,
+      shape,
+      seed: 11,
+      latencyMs: o.contentLatencyMs,
+      ...(o.contentCountStorage ? { storage: { latencyMs: 0, pinAzurite: false } } : {}),
+    };
     list.push({ ...same, name: CONTENT_OFF, hostedContents: false });
     list.push({
       ...same,
       name: CONTENT_ON,
       hostedContents: true,
       ...(o.contentBatches !== undefined ? { contentBatches: o.contentBatches } : {}),
+      ...(o.contentTeamsFirst ? { teamsFirst: true } : {}),
       env: {
         ...(o.contentJobConcurrency !== undefined ? { EXPORT_CONTENT_CONCURRENCY: String(o.contentJobConcurrency) } : {}),
         ...(o.contentProcessConcurrency !== undefined ? { EXPORT_CONTENT_PROCESS_CONCURRENCY: String(o.contentProcessConcurrency) } : {}),
@@ -330,6 +354,7 @@ function productEnv(
 ): Record<string, string> {
   if (spec.leaseWriteFreshMs !== undefined) input = { ...input, leaseWriteFreshMs: spec.leaseWriteFreshMs };
   if (spec.contentBatches !== undefined) input = { ...input, contentBatches: spec.contentBatches };
+  if (spec.teamsFirst) input = { ...input, teamsFirst: true };
   return {
     ...(process.env as Record<string, string>),
     ...productEnvFor(emulator.info),
@@ -384,7 +409,7 @@ function entityCost(
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
   log(
-    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${Object.entries(
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${spec.teamsFirst ? ', teams planned first (what-if)' : ''}${Object.entries(
       spec.env ?? {},
     )
       .map(([k, v]) => `, ${k}=${v}`)
@@ -556,6 +581,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       ...(spec.latencyMs !== undefined ? { latencyMs: spec.latencyMs } : {}),
       ...(spec.hostedContents !== undefined ? { hostedContents: spec.hostedContents } : {}),
       ...(spec.contentBatches !== undefined ? { contentBatches: spec.contentBatches } : {}),
+      ...(spec.teamsFirst ? { teamsFirst: true } : {}),
       ...(spec.env && Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
       ...(content ? { content } : {}),
       ...(exportPhase ? { exportPhase } : {}),

@@ -46,6 +46,8 @@ export interface ScenarioReport {
   /** EXPORT_HOSTED_CONTENTS, when the scenario set it (the content profile). */
   hostedContents?: boolean;
   contentBatches?: number;
+  /** The what-if of --content-teams-first: entities planned teams first. */
+  teamsFirst?: boolean;
   env?: Record<string, string>;
   /** The content profile's content-on run: the archive's content maps and what the tenant names. */
   content?: ContentArchive;
@@ -606,6 +608,7 @@ export function formatReport(input: {
     if (r.latencyMs !== undefined) notes.push(`Graph latency ${r.latencyMs} ms`);
     if (r.hostedContents !== undefined) notes.push(`EXPORT_HOSTED_CONTENTS=${r.hostedContents}`);
     if (r.contentBatches !== undefined) notes.push(`content pool batches ${r.contentBatches}`);
+    if (r.teamsFirst) notes.push('teams planned before users (a what-if; the product plans users first)');
     for (const [k, v] of Object.entries(r.env ?? {})) notes.push(`${k}=${v}`);
     if (r.setup)
       notes.push(

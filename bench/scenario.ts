@@ -7,6 +7,7 @@ import type { ContentFetcherStats } from '../src/export/content-fetcher';
 import type { ContentPoolStats } from '../src/export/content-pool';
 import { runExport, type RunDeps, type RunProgress } from '../src/export/run-in-process';
 import type { GraphStats } from '../src/graph/graph-http';
+import type { planRun } from '../src/export/run-lifecycle';
 import { createLogger, jsonStderrSink } from '../src/log';
 import { loadSettings } from '../src/settings';
 
@@ -17,6 +18,11 @@ export interface ScenarioInput {
   leaseWriteFreshMs?: number;
   /** Batches the content pool settles at once (RunDeps.contentBatches; the product's CONTENT_POOL_BATCHES when absent). */
   contentBatches?: number;
+  /**
+   * A what-if, not the product: the run's planned entities reordered teams first (the product plans users,
+   * then teams), by replacing run-lifecycle's planRun export in this process only.
+   */
+  teamsFirst?: boolean;
 }
 
 /** One hosted-content download as the bench saw it: its chat or channel, when it was asked for and answered. */
@@ -88,6 +94,7 @@ export const RESULT_PREFIX = 'BENCH_RESULT ';
 
 async function main(): Promise<void> {
   const input = JSON.parse(process.env.BENCH_SCENARIO ?? '{}') as ScenarioInput;
+  if (input.teamsFirst) planTeamsFirst();
   const settings = loadSettings(process.env);
   const log = createLogger(jsonStderrSink, 'warn');
   const deps = await buildDeps(settings, { log });
@@ -214,6 +221,21 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) =>
     process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`, (err) => (err ? reject(err) : resolve())),
   );
+}
+
+/**
+ * Wraps run-lifecycle's planRun (run-in-process.js calls it through the module's exports object) so the
+ * planned entities come teams first, users after, each kind in its own order.
+ */
+function planTeamsFirst(): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const lifecycle = require('../src/export/run-lifecycle') as { planRun: typeof planRun };
+  const plan = lifecycle.planRun;
+  lifecycle.planRun = async (...args) => {
+    const planned = await plan(...args);
+    if ('entities' in planned) planned.entities.sort((a, b) => Number(a.kind !== 'team') - Number(b.kind !== 'team'));
+    return planned;
+  };
 }
 
 /** The chat or channel id a hosted-content path names (`…/chats/{id}/messages/…`, `…/channels/{id}/messages/…`). */
