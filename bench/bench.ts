@@ -511,7 +511,8 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     // The content profile: what the archive's content maps say, against what the tenant's messages name.
     let content: ContentArchive | undefined;
     if (spec.hostedContents) {
-      const { refBatches, ...maps } = await readContentMaps(connectionString);
+      // Straight from Azurite, not through the counting proxy: the bench's reads are not the product's.
+      const { refBatches, ...maps } = await readContentMaps(azurite.connectionString);
       content = { ...maps, expected: await emulator.hostedContents() };
       const bound = handoverBound(refBatches, result.timeline.batchTimes, Number(spec.env?.GRAPH_HOSTED_CONTENT_RPS ?? 1));
       if (bound) content.handoverBound = bound;
