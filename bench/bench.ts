@@ -85,13 +85,17 @@ export interface BenchOptions {
   contentCountStorage: boolean;
   /** A what-if for the content-on run: its entities planned teams first (the product plans users first). */
   contentTeamsFirst: boolean;
+  /** A what-if for the content-on run: the pool's batches and the process slots once the export has ended. */
+  contentAfterExportBatches?: number;
+  contentAfterExportSlots?: number;
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   [--content-latency-ms 60] [--content-scale 1] [--content-batches N] [--content-job-concurrency N] [--content-process-concurrency N]
-  [--content-count-storage] [--content-teams-first] [--save-json FILE]
+  [--content-count-storage] [--content-teams-first] [--content-after-export-batches N] [--content-after-export-slots N]
+  [--save-json FILE]
   --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
   --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
@@ -105,7 +109,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);
     --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
     users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
-    runs through the counting storage proxy (no latency) for storage operations by what they touched.`;
+    runs through the counting storage proxy (no latency) for storage operations by what they touched;
+    --content-after-export-batches and --content-after-export-slots raise the pool's batches and the
+    process slots once the last entity job has finished (a what-if: the product keeps them for the run).`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = {
@@ -206,6 +212,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--content-teams-first':
         o.contentTeamsFirst = true;
         break;
+      case '--content-after-export-batches':
+        o.contentAfterExportBatches = Math.round(num());
+        break;
+      case '--content-after-export-slots':
+        o.contentAfterExportSlots = Math.round(num());
+        break;
       case '--save-json':
         o.saveJson = argv[++i] ?? '';
         break;
@@ -250,6 +262,8 @@ export interface ScenarioSpec {
   env?: Record<string, string>;
   /** ScenarioInput.teamsFirst: a what-if, the entities planned teams first. */
   teamsFirst?: boolean;
+  /** ScenarioInput.afterExport: a what-if, more batches and slots once the export has ended. */
+  afterExport?: { batches?: number; slots?: number };
 }
 
 /** The scenario names of the blobs profile's pair (report.ts compares them). */
@@ -334,6 +348,14 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
       hostedContents: true,
       ...(o.contentBatches !== undefined ? { contentBatches: o.contentBatches } : {}),
       ...(o.contentTeamsFirst ? { teamsFirst: true } : {}),
+      ...(o.contentAfterExportBatches !== undefined || o.contentAfterExportSlots !== undefined
+        ? {
+            afterExport: {
+              ...(o.contentAfterExportBatches !== undefined ? { batches: o.contentAfterExportBatches } : {}),
+              ...(o.contentAfterExportSlots !== undefined ? { slots: o.contentAfterExportSlots } : {}),
+            },
+          }
+        : {}),
       env: {
         ...(o.contentJobConcurrency !== undefined ? { EXPORT_CONTENT_CONCURRENCY: String(o.contentJobConcurrency) } : {}),
         ...(o.contentProcessConcurrency !== undefined ? { EXPORT_CONTENT_PROCESS_CONCURRENCY: String(o.contentProcessConcurrency) } : {}),
@@ -355,6 +377,7 @@ function productEnv(
   if (spec.leaseWriteFreshMs !== undefined) input = { ...input, leaseWriteFreshMs: spec.leaseWriteFreshMs };
   if (spec.contentBatches !== undefined) input = { ...input, contentBatches: spec.contentBatches };
   if (spec.teamsFirst) input = { ...input, teamsFirst: true };
+  if (spec.afterExport) input = { ...input, afterExport: spec.afterExport };
   return {
     ...(process.env as Record<string, string>),
     ...productEnvFor(emulator.info),
@@ -409,7 +432,7 @@ function entityCost(
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
   log(
-    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${spec.teamsFirst ? ', teams planned first (what-if)' : ''}${Object.entries(
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${spec.teamsFirst ? ', teams planned first (what-if)' : ''}${spec.afterExport ? `, after the export ${JSON.stringify(spec.afterExport)} (what-if)` : ''}${Object.entries(
       spec.env ?? {},
     )
       .map(([k, v]) => `, ${k}=${v}`)
@@ -583,6 +606,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       ...(spec.hostedContents !== undefined ? { hostedContents: spec.hostedContents } : {}),
       ...(spec.contentBatches !== undefined ? { contentBatches: spec.contentBatches } : {}),
       ...(spec.teamsFirst ? { teamsFirst: true } : {}),
+      ...(spec.afterExport ? { afterExport: spec.afterExport } : {}),
       ...(spec.env && Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
       ...(content ? { content } : {}),
       ...(exportPhase ? { exportPhase } : {}),

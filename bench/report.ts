@@ -48,6 +48,8 @@ export interface ScenarioReport {
   contentBatches?: number;
   /** The what-if of --content-teams-first: entities planned teams first. */
   teamsFirst?: boolean;
+  /** The what-if of --content-after-export-batches/-slots. */
+  afterExport?: { batches?: number; slots?: number };
   env?: Record<string, string>;
   /** The content profile's content-on run: the archive's content maps and what the tenant names. */
   content?: ContentArchive;
@@ -609,6 +611,10 @@ export function formatReport(input: {
     if (r.hostedContents !== undefined) notes.push(`EXPORT_HOSTED_CONTENTS=${r.hostedContents}`);
     if (r.contentBatches !== undefined) notes.push(`content pool batches ${r.contentBatches}`);
     if (r.teamsFirst) notes.push('teams planned before users (a what-if; the product plans users first)');
+    if (r.afterExport)
+      notes.push(
+        `once the export ended: ${r.afterExport.batches ?? 'same'} pool batches, ${r.afterExport.slots ?? 'same'} process slots (a what-if)`,
+      );
     for (const [k, v] of Object.entries(r.env ?? {})) notes.push(`${k}=${v}`);
     if (r.setup)
       notes.push(

@@ -3,8 +3,8 @@
 // given in its environment; prints one `BENCH_RESULT {json}` line on stdout.
 import { writeHeapSnapshot } from 'node:v8';
 import { buildDeps } from '../src/deps';
-import type { ContentFetcherStats } from '../src/export/content-fetcher';
-import type { ContentPoolStats } from '../src/export/content-pool';
+import type { ContentFetcher, ContentFetcherStats } from '../src/export/content-fetcher';
+import { CONTENT_POOL_BATCHES, type ContentPool, type ContentPoolStats } from '../src/export/content-pool';
 import { runExport, type RunDeps, type RunProgress } from '../src/export/run-in-process';
 import type { GraphStats } from '../src/graph/graph-http';
 import type { planRun } from '../src/export/run-lifecycle';
@@ -23,6 +23,12 @@ export interface ScenarioInput {
    * then teams), by replacing run-lifecycle's planRun export in this process only.
    */
   teamsFirst?: boolean;
+  /**
+   * A what-if, not the product: once the last entity job has finished, the content pool's batches at once
+   * and the fetcher's process slots are raised to these (the product keeps them fixed for the whole run),
+   * by wrapping content-pool's ContentPool export and the fetcher's slots in this process only.
+   */
+  afterExport?: { batches?: number; slots?: number };
 }
 
 /** One hosted-content download as the bench saw it: its chat or channel, when it was asked for and answered. */
@@ -95,6 +101,8 @@ export const RESULT_PREFIX = 'BENCH_RESULT ';
 async function main(): Promise<void> {
   const input = JSON.parse(process.env.BENCH_SCENARIO ?? '{}') as ScenarioInput;
   if (input.teamsFirst) planTeamsFirst();
+  const exported = { done: false };
+  if (input.afterExport?.batches !== undefined) poolRaisedAfterExport(input.afterExport.batches, exported);
   const settings = loadSettings(process.env);
   const log = createLogger(jsonStderrSink, 'warn');
   const deps = await buildDeps(settings, { log });
@@ -142,6 +150,8 @@ async function main(): Promise<void> {
     const at = performance.now() - t0;
     if (timeline.exportEndMs === undefined && p.planned > 0 && p.finished === p.planned) {
       timeline.exportEndMs = at;
+      exported.done = true;
+      if (input.afterExport?.slots !== undefined && deps.content) raiseSlots(deps.content, input.afterExport.slots);
       timeline.requestsAtExportEnd = deps.http.stats().requests;
       const cpu = process.cpuUsage(cpu0);
       timeline.cpuAtExportEndMs = (cpu.user + cpu.system) / 1000;
@@ -236,6 +246,29 @@ function planTeamsFirst(): void {
     if ('entities' in planned) planned.entities.sort((a, b) => Number(a.kind !== 'team') - Number(b.kind !== 'team'));
     return planned;
   };
+}
+
+/**
+ * Wraps content-pool's ContentPool export (run-in-process.js constructs it through the module's exports
+ * object) so the pool's batch limit, which it reads on every pump, becomes `after` once `exported.done`.
+ */
+function poolRaisedAfterExport(after: number, exported: { done: boolean }): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const poolModule = require('../src/export/content-pool') as { ContentPool: typeof ContentPool };
+  const Base = poolModule.ContentPool;
+  poolModule.ContentPool = class extends Base {
+    constructor(...[deps, signal]: ConstructorParameters<typeof ContentPool>) {
+      const before = deps.concurrency ?? CONTENT_POOL_BATCHES;
+      super(Object.defineProperty({ ...deps }, 'concurrency', { get: () => (exported.done ? after : before), enumerable: true }), signal);
+    }
+  };
+}
+
+/** Raises the fetcher's process slots (ContentSlots.limit, private) and lets waiting downloads in at once. */
+function raiseSlots(content: ContentFetcher, limit: number): void {
+  const slots = (content as unknown as { slots: { limit: number; active: number; waiting: Array<() => void> } }).slots;
+  slots.limit = limit;
+  while (slots.active < slots.limit && slots.waiting.length > 0) slots.waiting.shift()?.();
 }
 
 /** The chat or channel id a hosted-content path names (`…/chats/{id}/messages/…`, `…/channels/{id}/messages/…`). */
