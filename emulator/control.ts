@@ -1,12 +1,13 @@
 // Control endpoints under /_emulator/ so a parent process can steer an out-of-process emulator:
-// faults, counters, stats, the data clock and tenant mutations.
+// faults, counters, stats, the hosted contents the tenant holds, the data clock and tenant mutations.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendJson } from './http-util';
 import { addActivity, type ActivityOptions } from './activity';
 import { countersToJson, type EmulatorCounters } from './counters';
 import type { FaultKnobs } from './faults';
-import type { PostTarget, Tenant } from './tenant';
+import { hostedContentsOf, type HostedContentInfo } from './hosted-contents';
+import { deletionExpired, type Conversation, type PostTarget, type Tenant } from './tenant';
 import {
   postInteraction,
   postRawInteraction,
@@ -141,6 +142,8 @@ export async function handleControl(
         return sendJson(res, 200, t.tenant.exportableEntities());
       case 'GET /_emulator/artifact-stats':
         return sendJson(res, 200, artifactStats(t.tenant));
+      case 'GET /_emulator/hosted-contents':
+        return sendJson(res, 200, hostedContentSummary(t.tenant));
       case 'POST /_emulator/clock': {
         // { nowMs: number } freezes the data clock; { offsetMs: number } shifts real time; {} restores it
         const b = (await jsonBody(req)) as { nowMs?: number; offsetMs?: number };
@@ -166,4 +169,45 @@ export async function handleControl(
   } catch (err) {
     sendJson(res, 400, { error: { code: 'BadRequest', message: err instanceof Error ? err.message : String(err) } });
   }
+}
+
+/**
+ * How many hosted contents the messages the exportable entities serve now name (servedHostedContents):
+ * in all, by kind and by chat or channel id.
+ */
+export interface HostedContentSummary {
+  total: number;
+  byKind: Record<string, number>;
+  byConversation: Record<string, number>;
+}
+
+export function hostedContentSummary(tenant: Tenant): HostedContentSummary {
+  const out: HostedContentSummary = { total: 0, byKind: {}, byConversation: {} };
+  for (const { conversationId, hc } of servedHostedContents(tenant)) {
+    out.total++;
+    out.byKind[hc.kind] = (out.byKind[hc.kind] ?? 0) + 1;
+    out.byConversation[conversationId] = (out.byConversation[conversationId] ?? 0) + 1;
+  }
+  return out;
+}
+
+/**
+ * The hosted contents the exportable users' and teams' conversations name in what they serve now (the
+ * current version of each message, as an export's first run gets it): a deleted message names its
+ * custom reactions only (its body is gone); a message whose deletion has expired is not served.
+ */
+export function servedHostedContents(tenant: Tenant): Array<{ conversationId: string; messageId: string; hc: HostedContentInfo }> {
+  const convs = new Set<Conversation>();
+  for (const e of tenant.exportableEntities()) for (const c of tenant.conversationsOf(e)) convs.add(c);
+  const now = tenant.clock();
+  const out: Array<{ conversationId: string; messageId: string; hc: HostedContentInfo }> = [];
+  for (const conv of convs) {
+    for (const m of conv.messages) {
+      if (deletionExpired(m.v, now)) continue;
+      const all = hostedContentsOf(tenant, m);
+      const named = m.v.deletedMs !== 0 ? all.filter((h) => h.kind === 'reaction') : all;
+      for (const hc of named) out.push({ conversationId: conv.id, messageId: m.id, hc });
+    }
+  }
+  return out;
 }
