@@ -144,9 +144,15 @@ export class GraphHttp {
    */
   async getBytes(
     pathOrUrl: string,
-    opts: { signal?: AbortSignal; maxBytes?: number; limiter?: { acquire(signal?: AbortSignal): Promise<void> } } = {},
+    opts: {
+      signal?: AbortSignal;
+      maxBytes?: number;
+      limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+      priority?: 'normal' | 'low';
+    } = {},
   ): Promise<ByteResponse> {
     const exec: ExecOptions = { accept: '*/*', followRedirects: true, contentErrors: true };
+    if (opts.priority) exec.priority = opts.priority;
     if (opts.signal) exec.signal = opts.signal;
     if (opts.maxBytes !== undefined) exec.maxBytes = opts.maxBytes;
     if (opts.limiter) exec.limiter = opts.limiter;
@@ -316,10 +322,16 @@ export class GraphHttp {
         graph: leg.graph,
         ...opt('retryAfterMs', retryAfterMs(resHeaders.get('retry-after'))),
       };
-      await this.carryOut(outcome, state, signal, () => httpError(where, path, status, parsed, requestId, attempt, kind), {
-        where,
-        ...opt('requestId', requestId),
-      });
+      await this.carryOut(
+        outcome,
+        state,
+        signal,
+        () => httpError(where, path, status, parsed, requestId, attempt, kind),
+        { where, ...opt('requestId', requestId) },
+        // A content download's 429 is most often Graph's per-conversation limit on hosted contents, not
+        // the tenant's: it waits on its own and never pauses the export's pages (docs/design.md §17).
+        req.priority === 'low',
+      );
     }
   }
 
@@ -330,6 +342,7 @@ export class GraphHttp {
     signal: AbortSignal | undefined,
     fail: () => Error,
     where: { where: string; requestId?: string },
+    waitAlone = false,
   ): Promise<void> {
     const decision = decideRetry(outcome, state, this.policy);
     switch (decision.action) {
@@ -341,6 +354,10 @@ export class GraphHttp {
         this.counters.tokenRefreshes++;
         return;
       case 'pause-all':
+        if (waitAlone) {
+          await sleep(decision.delayMs, signal);
+          break;
+        }
         this.opts.log.info('graph throttled; pausing all requests', {
           path: where.where,
           retryAfterMs: decision.delayMs,

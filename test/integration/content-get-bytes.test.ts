@@ -162,6 +162,30 @@ describe('GraphHttp.getBytes', () => {
     expect(a2.grants[0]! - a1.grants[0]!).toBeGreaterThanOrEqual(1000 - TIMER_SLACK_MS);
   });
 
+  it("a content download's 429 waits on its own: export requests go on meanwhile (issue 22 item 1)", async () => {
+    const { http } = graphTestClient(graph.origin);
+    let throttled = false;
+    graph.handle((req) => {
+      if (req.path.endsWith('/$value') && !throttled) {
+        throttled = true;
+        // Graph's per-conversation limit on hosted contents, with a long Retry-After.
+        return { status: 429, headers: { 'Retry-After': '3' }, body: '{"error":{"code":"TooManyRequests"}}' };
+      }
+      if (req.path.endsWith('/$value')) return png('img');
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"value":[]}' };
+    });
+    let downloaded = false;
+    const download = http.getBytes('/chats/a/messages/1/hostedContents/h/$value', { priority: 'low' }).then((r) => {
+      downloaded = true;
+      return r;
+    });
+    while (!throttled) await new Promise((r) => setTimeout(r, 5));
+    // An export page asked for after the content's 429: it is not held for the content's Retry-After.
+    await http.getJson('/chats/a/messages');
+    expect(downloaded).toBe(false);
+    expect((await download).bytes.toString()).toBe('img');
+  });
+
   it('retries of one request also wait for the per-conversation limiter', async () => {
     const { http } = graphTestClient(graph.origin);
     const perChat = new ConversationLimiter({ ratePerSec: 5 });
