@@ -11,7 +11,8 @@ export type EntitySelection = Settings['entities'];
 
 export async function planEntities(http: GraphHttp, sel: EntitySelection, signal?: AbortSignal, log?: Logger): Promise<Entity[]> {
   const entities: Entity[] = [];
-  if (sel.users === 'all') {
+  // Users are listed for their chats, and for their Copilot interactions and meetings even without chats.
+  if (sel.users === 'all' || sel.copilot || sel.meetings) {
     for await (const u of tenantMembers(http, signal, log)) {
       if (selected(userNames(u), sel.includeUsers, sel.excludeUsers)) {
         // A deleted user stays kind 'user': same folder, same checkpoint, same lease as before deletion.
@@ -49,7 +50,7 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
       }
     }
   }
-  return withDerivedKinds(entities, sel);
+  return withDerivedKinds(entities, sel, sel.users === 'all');
 }
 
 /**
@@ -57,12 +58,13 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
  * apart: retained versions (retained/), a user's Copilot interactions (copilot/) and the transcripts and
  * recordings of meetings a user organised (meetings/). Guests have no mailbox here, so none of them.
  */
-function withDerivedKinds(entities: Entity[], sel: Pick<EntitySelection, 'retained' | 'copilot' | 'meetings'>): Entity[] {
-  const out = [...entities];
+function withDerivedKinds(entities: Entity[], sel: Pick<EntitySelection, 'retained' | 'copilot' | 'meetings'>, userChats = true): Entity[] {
+  // EXPORT_USERS=none: the users were listed for their Copilot interactions or meetings only.
+  const out = userChats ? [...entities] : entities.filter((e) => e.kind !== 'user');
   const members = entities.filter((e) => e.kind === 'user' && !e.guest);
   if (sel.retained) {
     for (const e of entities) {
-      if (e.kind === 'user' && !e.guest) out.push({ ...e, kind: 'userRetained' });
+      if (e.kind === 'user' && !e.guest && userChats) out.push({ ...e, kind: 'userRetained' });
       if (e.kind === 'team') out.push({ ...e, kind: 'teamRetained' });
     }
   }
