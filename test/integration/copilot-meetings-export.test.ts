@@ -134,6 +134,32 @@ describe('Copilot interactions and meeting artifacts in daily runs and backfills
     }
   });
 
+  it('a recording over EXPORT_RECORDING_MAX_BYTES is recorded too-large, the rest of its meeting stored', async () => {
+    const now = Date.now();
+    const h = await startHarness({
+      label: 'recording-cap',
+      tenant: { seed: 37, ...TENANT, endMs: now - 2 * HOUR },
+      faults: { copilotRps: null, largeRecordingBytes: 3 * 1024 * 1024 },
+      env: { ...ON, EXPORT_COPILOT: 'false', EXPORT_RECORDING_MAX_BYTES: String(2 * 1024 * 1024) },
+    });
+    try {
+      const run = await h.daily(now);
+      expect(run.status, run.error).toBe('succeeded');
+      const large = h.emulator.meetingArtifacts().find((a) => a.kind === 'recording' && a.bytes === null)!;
+      const { maps } = await archived(h, { kind: 'meetings', id: large.organizerId });
+      const entry = maps.find((e) => e.messageId === large.id && e.kind === 'recording');
+      expect(entry).toMatchObject({ status: 'too-large' });
+      expect(await readBlobBytes(h.deps.container, contentBlobName(large.sha256))).toBeUndefined();
+      const others = maps.filter((e) => e.messageId !== large.id);
+      expect(others.length).toBeGreaterThan(0);
+      for (const e of others) expect(e.status).toBe('stored');
+      const report = (await h.deps.runs.getRun(run.runId))!;
+      expect(report.status).toBe('succeeded');
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a refused kind fails the run naming what to grant; the other kinds still export', async () => {
     const now = Date.now();
     const h = await startHarness({
