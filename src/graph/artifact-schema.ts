@@ -32,8 +32,8 @@ export function itemKeyFromLine(kind: EntityKind, line: string): string | undefi
 /** The kind of a meeting artifact line: from its content URL property, else its `@odata.type`. */
 export function artifactKind(item: Record<string, unknown>): 'transcript' | 'recording' | undefined {
   const type = typeof item['@odata.type'] === 'string' ? item['@odata.type'].toLowerCase() : '';
-  if ('transcriptContentUrl' in item || type.endsWith('calltranscript')) return 'transcript';
-  if ('recordingContentUrl' in item || type.endsWith('callrecording')) return 'recording';
+  if (typeof item.transcriptContentUrl === 'string' || type.endsWith('calltranscript')) return 'transcript';
+  if (typeof item.recordingContentUrl === 'string' || type.endsWith('callrecording')) return 'recording';
   return undefined;
 }
 
