@@ -16,6 +16,10 @@ param applicationInsightsName string
 param maximumInstanceCount int
 param instanceMemoryMB int
 param graphMaxRps int
+@description('The Copilot API\'s budget for the whole app, split here into GRAPH_COPILOT_RPS per process.')
+param graphCopilotMaxRps int
+@description('The meeting artifacts\' budget for the whole app, split here into GRAPH_MEETING_RPS per process.')
+param graphMeetingMaxRps int
 param graphBaseUrl string
 param archiveContainerName string
 param exportSchedule string
@@ -27,6 +31,9 @@ param exportHostedContents bool
 param exportAttachments bool
 param exportRetained bool
 param exportDeletedTeams bool
+param exportCopilot bool
+param exportMeetings bool
+param exportRecordingMaxMB int
 param exportIncludeUsers string
 param exportExcludeUsers string
 param exportIncludeTeams string
@@ -75,6 +82,15 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // functions the app registers. No always-ready instances: they would not count against the maximum.
 var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'contentWorker', 'sweepStuck']
 var graphInstances = maximumInstanceCount * length(functionScaleGroups)
+// The Copilot API and the meeting artifacts have budgets of their own inside GRAPH_MAX_RPS (Copilot: about
+// 30 requests/s per app and tenant), but GRAPH_COPILOT_RPS and GRAPH_MEETING_RPS are each process's own
+// bucket. So each app-wide budget is split over GRAPH_INSTANCES as GRAPH_MAX_RPS is: in millionths of a
+// request/s rounded down (Bicep has no decimals), so GRAPH_INSTANCES × the share never exceeds the budget
+// (docs/deploy.md, "Graph budget"; test/infra/graph-budget.test.ts checks the arithmetic).
+var copilotMicroRps = graphCopilotMaxRps * 1000000 / graphInstances
+var meetingMicroRps = graphMeetingMaxRps * 1000000 / graphInstances
+var copilotProcessRps = '${copilotMicroRps / 1000000}.${padLeft(string(copilotMicroRps % 1000000), 6, '0')}'
+var meetingProcessRps = '${meetingMicroRps / 1000000}.${padLeft(string(meetingMicroRps % 1000000), 6, '0')}'
 
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
 var hostSettings = {
@@ -109,6 +125,10 @@ var exportSettings = {
   EXPORT_ATTACHMENTS: string(exportAttachments)
   EXPORT_RETAINED: string(exportRetained)
   EXPORT_DELETED_TEAMS: string(exportDeletedTeams)
+  // Copilot interactions and meeting artifacts, each off unless switched on (each needs roles of its own).
+  EXPORT_COPILOT: string(exportCopilot)
+  EXPORT_MEETINGS: string(exportMeetings)
+  EXPORT_RECORDING_MAX_BYTES: string(exportRecordingMaxMB * 1048576)
   EXPORT_INCLUDE_USERS: exportIncludeUsers
   EXPORT_EXCLUDE_USERS: exportExcludeUsers
   EXPORT_INCLUDE_TEAMS: exportIncludeTeams
@@ -117,6 +137,9 @@ var exportSettings = {
   GRAPH_MAX_RPS: string(graphMaxRps)
   // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; all groups together never run more instances than this.
   GRAPH_INSTANCES: string(graphInstances)
+  // Per process, already divided by GRAPH_INSTANCES (above).
+  GRAPH_COPILOT_RPS: copilotProcessRps
+  GRAPH_MEETING_RPS: meetingProcessRps
   LOG_LEVEL: logLevel
   AZURE_TENANT_ID: tenant().tenantId
   // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).
