@@ -58,8 +58,8 @@ param resourceGroupName string = ''
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 param graphMaxRps int = 150
-param graphCopilotMaxRps int = 25
-param graphMeetingMaxRps int = 10
+param graphCopilotRps int = 25
+param graphMeetingRps int = 10
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 param exportSchedule string = '0 30 2 * * *'
 param exportStart string = '2016-01-01T00:00:00Z'
@@ -128,8 +128,8 @@ module resources 'resources.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphMaxRps: graphMaxRps
-    graphCopilotMaxRps: graphCopilotMaxRps
-    graphMeetingMaxRps: graphMeetingMaxRps
+    graphCopilotRps: graphCopilotRps
+    graphMeetingRps: graphMeetingRps
     graphBaseUrl: graphBaseUrl
     exportSchedule: exportSchedule
     exportStart: exportStart

@@ -23,15 +23,15 @@ param instanceMemoryMB int = 2048
 param graphMaxRps int = 150
 // The Copilot API has its own limit inside the Graph budget: about 30 requests/s per app and tenant, and
 // about 83% of that sustained (docs/deploy.md, "Graph budget"); 25 stays under both. Like graphMaxRps these
-// are budgets of the whole app: function-app.bicep splits each over GRAPH_INSTANCES.
+// are budgets of the whole app: each instance takes the budget / GRAPH_INSTANCES.
 @minValue(1)
 @maxValue(30)
-@description('The Copilot interaction export\'s request budget for the whole app (Graph allows about 30/s per app and tenant); each process gets GRAPH_COPILOT_RPS = this / GRAPH_INSTANCES.')
-param graphCopilotMaxRps int = 25
+@description('GRAPH_COPILOT_RPS: the Copilot interaction export\'s request budget for the whole app (Graph allows about 30/s per app and tenant); each instance takes this / GRAPH_INSTANCES.')
+param graphCopilotRps int = 25
 @minValue(1)
 @maxValue(30)
-@description('The meeting transcripts\' and recordings\' request budget for the whole app (listing and content); each process gets GRAPH_MEETING_RPS = this / GRAPH_INSTANCES.')
-param graphMeetingMaxRps int = 10
+@description('GRAPH_MEETING_RPS: the meeting transcripts\' and recordings\' request budget for the whole app (listings and content); each instance takes this / GRAPH_INSTANCES.')
+param graphMeetingRps int = 10
 @description('GRAPH_BASE_URL: Graph root (change for sovereign clouds).')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
@@ -59,9 +59,9 @@ param exportCopilot bool = false
 @description('EXPORT_MEETINGS: also export the transcripts and recordings of the meetings each user organised (meetings/). Off by default: it needs OnlineMeetingTranscript.Read.All and OnlineMeetingRecording.Read.All, which assignGraphAppRoles then adds, an application access policy and the tenant\'s Graph transcript access (docs/deploy.md, "Copilot interactions and meeting artifacts").')
 param exportMeetings bool = false
 // MiB, not bytes: a whole number of MiB covers every sensible cap, and 2 GiB in bytes is past the 32-bit
-// integers some deployment tools pass inline.
+// integers some deployment tools pass inline. 1 MiB to 1 TiB: within what the app accepts (1024 bytes – 1 TiB).
 @minValue(1)
-@maxValue(102400)
+@maxValue(1048576)
 @description('EXPORT_RECORDING_MAX_BYTES, in MiB: recordings larger than this are not stored but recorded as too-large in the content map (default 2048 = 2 GiB).')
 param exportRecordingMaxMB int = 2048
 @description('Comma-separated user ids or UPNs; empty = everyone.')
@@ -238,8 +238,8 @@ module functionApp 'app/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphMaxRps: graphMaxRps
-    graphCopilotMaxRps: graphCopilotMaxRps
-    graphMeetingMaxRps: graphMeetingMaxRps
+    graphCopilotRps: graphCopilotRps
+    graphMeetingRps: graphMeetingRps
     graphBaseUrl: graphBaseUrl
     archiveContainerName: archiveContainerName
     exportSchedule: exportSchedule

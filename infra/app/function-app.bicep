@@ -16,10 +16,8 @@ param applicationInsightsName string
 param maximumInstanceCount int
 param instanceMemoryMB int
 param graphMaxRps int
-@description('The Copilot API\'s budget for the whole app, split here into GRAPH_COPILOT_RPS per process.')
-param graphCopilotMaxRps int
-@description('The meeting artifacts\' budget for the whole app, split here into GRAPH_MEETING_RPS per process.')
-param graphMeetingMaxRps int
+param graphCopilotRps int
+param graphMeetingRps int
 param graphBaseUrl string
 param archiveContainerName string
 param exportSchedule string
@@ -82,15 +80,6 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 // functions the app registers. No always-ready instances: they would not count against the maximum.
 var functionScaleGroups = ['http', 'dailyExport', 'exportWorker', 'exportPoison', 'contentWorker', 'sweepStuck']
 var graphInstances = maximumInstanceCount * length(functionScaleGroups)
-// The Copilot API and the meeting artifacts have budgets of their own inside GRAPH_MAX_RPS (Copilot: about
-// 30 requests/s per app and tenant), but GRAPH_COPILOT_RPS and GRAPH_MEETING_RPS are each process's own
-// bucket. So each app-wide budget is split over GRAPH_INSTANCES as GRAPH_MAX_RPS is: in millionths of a
-// request/s rounded down (Bicep has no decimals), so GRAPH_INSTANCES × the share never exceeds the budget
-// (docs/deploy.md, "Graph budget"; test/infra/graph-budget.test.ts checks the arithmetic).
-var copilotMicroRps = graphCopilotMaxRps * 1000000 / graphInstances
-var meetingMicroRps = graphMeetingMaxRps * 1000000 / graphInstances
-var copilotProcessRps = '${copilotMicroRps / 1000000}.${padLeft(string(copilotMicroRps % 1000000), 6, '0')}'
-var meetingProcessRps = '${meetingMicroRps / 1000000}.${padLeft(string(meetingMicroRps % 1000000), 6, '0')}'
 
 // app-settings:begin — test/infra/app-settings.test.ts reads the setting names between these markers.
 var hostSettings = {
@@ -137,9 +126,10 @@ var exportSettings = {
   GRAPH_MAX_RPS: string(graphMaxRps)
   // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; all groups together never run more instances than this.
   GRAPH_INSTANCES: string(graphInstances)
-  // Per process, already divided by GRAPH_INSTANCES (above).
-  GRAPH_COPILOT_RPS: copilotProcessRps
-  GRAPH_MEETING_RPS: meetingProcessRps
+  // The Copilot API's and the meeting artifacts' budgets inside GRAPH_MAX_RPS, also for the whole app: each
+  // instance takes GRAPH_COPILOT_RPS / GRAPH_INSTANCES and GRAPH_MEETING_RPS / GRAPH_INSTANCES.
+  GRAPH_COPILOT_RPS: string(graphCopilotRps)
+  GRAPH_MEETING_RPS: string(graphMeetingRps)
   LOG_LEVEL: logLevel
   AZURE_TENANT_ID: tenant().tenantId
   // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).

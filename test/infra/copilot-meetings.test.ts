@@ -4,6 +4,7 @@
 // are assigned only when it is on; docs/deploy.md gives the roles, the access policy and the tenant
 // setting (docs/deploy.md, "Copilot interactions and meeting artifacts"). Text checks, as in infra-text.ts.
 import { describe, expect, it } from 'vitest';
+import { loadSettings, settingsSchema } from '../../src/settings';
 import { bicepAppSettingNames, bicepParams, bicepResource, bicepVar, paramLimit, readRepoFile } from './infra-text';
 
 const mainBicep = readRepoFile('infra/main.bicep');
@@ -45,54 +46,71 @@ describe('switching Copilot interactions and meetings on', () => {
     expect(param(functionAppBicep, s.param)?.type).toBe('bool');
     expect(bicepAppSettingNames(functionAppBicep)).toContain(s.setting);
     expect(settingValue(functionAppBicep, s.setting)).toBe(`string(${s.param})`);
+    // Azure Resource Manager's string() writes booleans as True and False: the app reads both.
+    const kind = s.setting === 'EXPORT_COPILOT' ? 'copilot' : 'meetings';
+    for (const [text, value] of [
+      ['True', true],
+      ['False', false],
+    ] as const) {
+      expect(loadSettings({ EXPORT_STORAGE: 'UseDevelopmentStorage=true', [s.setting]: text }).entities[kind]).toBe(value);
+    }
+    expect(settingsSchema.shape[s.setting].parse(undefined)).toBe(false);
   });
 
   it('caps recordings with a parameter in MiB that sets EXPORT_RECORDING_MAX_BYTES, 2 GiB by default', () => {
     for (const bicep of [mainBicep, resourcesBicep])
       expect(param(bicep, 'exportRecordingMaxMB')).toMatchObject({ type: 'int', defaultText: '2048' });
     const cap = param(resourcesBicep, 'exportRecordingMaxMB')!;
-    expect([paramLimit(cap, 'minValue'), paramLimit(cap, 'maxValue')]).toEqual([1, 102400]);
+    expect([paramLimit(cap, 'minValue'), paramLimit(cap, 'maxValue')]).toEqual([1, 1048576]);
     expect(azdParameters.exportRecordingMaxMB?.value).toBe('${TEAMS_EXPORT_RECORDING_MAX_MB=2048}');
     expect(bicepResource(mainBicep, 'resources').body).toMatch(/^\s+exportRecordingMaxMB: exportRecordingMaxMB$/m);
     expect(bicepResource(resourcesBicep, 'functionApp').body).toMatch(/^\s+exportRecordingMaxMB: exportRecordingMaxMB$/m);
     expect(settingValue(functionAppBicep, 'EXPORT_RECORDING_MAX_BYTES')).toBe('string(exportRecordingMaxMB * 1048576)');
-    expect(2048 * 1048576).toBe(2147483648);
+    // The default is the app's, and every value the parameter allows is one the app accepts.
+    expect(settingsSchema.shape.EXPORT_RECORDING_MAX_BYTES.parse(undefined)).toBe(2048 * 1048576);
+    for (const mb of [paramLimit(cap, 'minValue')!, 2048, paramLimit(cap, 'maxValue')!]) {
+      const settings = loadSettings({ EXPORT_STORAGE: 'UseDevelopmentStorage=true', EXPORT_RECORDING_MAX_BYTES: String(mb * 1048576) });
+      expect(settings.graph.recordingMaxBytes).toBe(mb * 1048576);
+    }
   });
 });
 
 // ---- The Copilot and meeting budgets ---------------------------------------------------------------
 
-/** function-app.bicep's arithmetic: millionths of a request/s, rounded down, written as a decimal. */
-function processRps(budget: number, graphInstances: number): string {
-  const micro = Math.trunc((budget * 1_000_000) / graphInstances);
-  return `${Math.trunc(micro / 1_000_000)}.${String(micro % 1_000_000).padStart(6, '0')}`;
-}
-
 const BUDGETS = [
   {
     kind: 'copilot',
-    param: 'graphCopilotMaxRps',
-    azd: 'TEAMS_EXPORT_GRAPH_COPILOT_MAX_RPS',
+    param: 'graphCopilotRps',
+    azd: 'TEAMS_EXPORT_GRAPH_COPILOT_RPS',
     def: 25,
-    micro: 'copilotMicroRps',
-    rps: 'copilotProcessRps',
     setting: 'GRAPH_COPILOT_RPS',
+    field: 'copilotRps',
     limit: COPILOT_TENANT_LIMIT,
   },
   {
     kind: 'meetings',
-    param: 'graphMeetingMaxRps',
-    azd: 'TEAMS_EXPORT_GRAPH_MEETING_MAX_RPS',
+    param: 'graphMeetingRps',
+    azd: 'TEAMS_EXPORT_GRAPH_MEETING_RPS',
     def: 10,
-    micro: 'meetingMicroRps',
-    rps: 'meetingProcessRps',
     setting: 'GRAPH_MEETING_RPS',
+    field: 'meetingRps',
     limit: TEAMS_DEFAULT_GET_LIMIT,
   },
 ] as const;
 
 const groups = [...bicepVar(functionAppBicep, 'functionScaleGroups').matchAll(/'([^']+)'/g)].length;
 const maxInstancesParam = param(resourcesBicep, 'maximumInstanceCount')!;
+
+/** What the app settings the Bicep writes make each process take, read by the app's own settings module. */
+function processShare(b: (typeof BUDGETS)[number], budget: number, maximumInstanceCount: number): number {
+  const settings = loadSettings({
+    EXPORT_STORAGE: 'UseDevelopmentStorage=true',
+    // As the Bicep writes them: string(graphInstances), string(<budget param>).
+    GRAPH_INSTANCES: String(maximumInstanceCount * groups),
+    [b.setting]: String(budget),
+  });
+  return settings.graph[b.field];
+}
 
 describe('the Copilot and meeting budgets over Flex Consumption instances', () => {
   it.each(BUDGETS)('$param is a budget of the whole app, $def by default, at most the tenant limit', (b) => {
@@ -103,50 +121,38 @@ describe('the Copilot and meeting budgets over Flex Consumption instances', () =
     expect(azdParameters[b.param]?.value).toBe(`\${${b.azd}=${b.def}}`);
     expect(bicepResource(mainBicep, 'resources').body).toMatch(new RegExp(`^\\s+${b.param}: ${b.param}$`, 'm'));
     expect(bicepResource(resourcesBicep, 'functionApp').body).toMatch(new RegExp(`^\\s+${b.param}: ${b.param}$`, 'm'));
+    expect(param(functionAppBicep, b.param)?.type).toBe('int');
+    // The Bicep default is the app's default: the CLI (one process) and Azure start from the same budget.
+    expect(settingsSchema.shape[b.setting].parse(undefined)).toBe(b.def);
   });
 
-  it.each(BUDGETS)('sets $setting to $param / GRAPH_INSTANCES, in millionths rounded down', (b) => {
-    expect(bicepVar(functionAppBicep, b.micro)).toBe(`${b.param} * 1000000 / graphInstances`);
-    expect(bicepVar(functionAppBicep, b.rps)).toBe(`'\${${b.micro} / 1000000}.\${padLeft(string(${b.micro} % 1000000), 6, '0')}'`);
-    expect(settingValue(functionAppBicep, b.setting)).toBe(b.rps);
+  it.each(BUDGETS)('passes $param through whole as $setting, which the app divides by GRAPH_INSTANCES', (b) => {
+    expect(settingValue(functionAppBicep, b.setting)).toBe(`string(${b.param})`);
     // The same GRAPH_INSTANCES as GRAPH_MAX_RPS (graph-budget.test.ts checks that one).
+    expect(settingValue(functionAppBicep, 'GRAPH_INSTANCES')).toBe('string(graphInstances)');
     expect(bicepVar(functionAppBicep, 'graphInstances')).toBe('maximumInstanceCount * length(functionScaleGroups)');
-  });
-
-  it('writes the share as a decimal the settings accept (digits, a point, six decimals)', () => {
-    expect(processRps(25, 240)).toBe('0.104166');
-    expect(processRps(10, 240)).toBe('0.041666');
-    expect(processRps(30, 6)).toBe('5.000000');
-    expect(processRps(1, 1200)).toBe('0.000833');
-    for (const s of [processRps(25, 240), processRps(1, 1200)]) expect(s).toMatch(/^\d+\.\d{6}$/);
+    expect(processShare(b, b.def, 40)).toBeCloseTo(b.def / 240, 12);
   });
 
   it.each(BUDGETS)('keeps every instance of every group together within $param and the tenant limit ($kind)', (b) => {
     const p = param(resourcesBicep, b.param)!;
-    const [minBudget, maxBudget] = [paramLimit(p, 'minValue')!, paramLimit(p, 'maxValue')!];
+    const budgets = [paramLimit(p, 'minValue')!, b.def, paramLimit(p, 'maxValue')!];
     const [minInstances, maxInstances] = [paramLimit(maxInstancesParam, 'minValue')!, paramLimit(maxInstancesParam, 'maxValue')!];
     expect([minInstances, maxInstances]).toEqual([1, 200]);
-    for (let budget = minBudget; budget <= maxBudget; budget++) {
+    for (const budget of budgets) {
       for (let max = minInstances; max <= maxInstances; max++) {
-        const instances = max * groups;
-        const text = processRps(budget, instances);
-        const share = Number(text);
-        // In whole millionths of a request/s, so the sum is exact: no floating-point slack to hide behind.
-        const micro = Number(text.replace('.', ''));
-        expect(micro / 1_000_000).toBe(share);
-        const together = instances * micro;
-        expect(together, `${budget}/s over ${instances} instances`).toBeLessThanOrEqual(budget * 1_000_000);
-        expect(together).toBeLessThanOrEqual(b.limit * 1_000_000);
-        // Rounding takes less than a millionth per instance: the split wastes almost nothing.
-        expect(together).toBeGreaterThan(budget * 1_000_000 - instances);
-        expect(share).toBeGreaterThan(0);
+        // loadSettings throws if the app would not accept what the Bicep writes.
+        const together = groups * max * processShare(b, budget, max);
+        expect(together, `${budget}/s with ${max} instances per group`).toBeLessThanOrEqual(budget + 1e-9);
+        expect(together).toBeLessThanOrEqual(b.limit + 1e-9);
       }
     }
   });
 
-  it('shows why the budget must be split: passed through whole, 240 instances would send 240 × 25 Copilot requests/s', () => {
-    expect(240 * 25).toBeGreaterThan(COPILOT_TENANT_LIMIT);
-    expect(240 * Number(processRps(25, 240))).toBeLessThanOrEqual(25);
+  it('shows why the budget is divided: 240 processes each taking GRAPH_COPILOT_RPS whole would send 240 × 25 requests/s', () => {
+    const whole = loadSettings({ EXPORT_STORAGE: 'UseDevelopmentStorage=true', GRAPH_COPILOT_RPS: '25' }).graph.copilotRps;
+    expect(whole).toBe(25);
+    expect(240 * whole).toBeGreaterThan(COPILOT_TENANT_LIMIT);
   });
 });
 
@@ -257,9 +263,8 @@ describe('docs/deploy.md: Copilot interactions and meeting artifacts', () => {
 
   it('documents the budgets in "Graph budget"', () => {
     const budget = /^### Graph budget\n([\s\S]*?)(?=^##)/m.exec(deployDoc)?.[1] ?? '';
-    expect(budget).toContain('GRAPH_COPILOT_RPS = graphCopilotMaxRps / GRAPH_INSTANCES');
-    expect(budget).toContain('GRAPH_MEETING_RPS = graphMeetingMaxRps / GRAPH_INSTANCES');
-    expect(budget).toContain(`0.104166`);
-    expect(processRps(25, 40 * groups)).toBe('0.104166');
+    expect(budget).toContain('GRAPH_COPILOT_RPS / GRAPH_INSTANCES   (default 25 / 240 = 0.104 requests/s)');
+    expect(budget).toContain('GRAPH_MEETING_RPS / GRAPH_INSTANCES   (default 10 / 240 = 0.042 requests/s)');
+    expect(40 * groups).toBe(240);
   });
 });
