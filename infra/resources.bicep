@@ -54,9 +54,9 @@ param exportAttachments bool = false
 param exportRetained bool = false
 @description('EXPORT_DELETED_TEAMS: also export deleted teams while Graph still serves them.')
 param exportDeletedTeams bool = true
-@description('EXPORT_COPILOT: also export each user\'s Microsoft 365 Copilot interactions (copilot/). Off by default: it needs AiEnterpriseInteraction.Read.All, which assignGraphAppRoles then adds (docs/deploy.md, "Copilot interactions and meeting artifacts").')
+@description('EXPORT_COPILOT: also export each user\'s Microsoft 365 Copilot interactions (copilot/). Off by default: it needs AiEnterpriseInteraction.Read.All, which assignGraphAppRoles then adds (docs/deploy.md, "Copilot interactions and meetings").')
 param exportCopilot bool = false
-@description('EXPORT_MEETINGS: also export the transcripts and recordings of the meetings each user organised (meetings/). Off by default: it needs OnlineMeetingTranscript.Read.All and OnlineMeetingRecording.Read.All, which assignGraphAppRoles then adds, an application access policy and the tenant\'s Graph transcript access (docs/deploy.md, "Copilot interactions and meeting artifacts").')
+@description('EXPORT_MEETINGS: also export the transcripts and recordings of the meetings each user organised (meetings/). Off by default: it needs OnlineMeetingTranscript.Read.All and OnlineMeetingRecording.Read.All, which assignGraphAppRoles then adds, an application access policy and the tenant\'s Graph transcript access (docs/deploy.md, "Copilot interactions and meetings").')
 param exportMeetings bool = false
 // MiB, not bytes: a whole number of MiB covers every sensible cap, and 2 GiB in bytes is past the 32-bit
 // integers some deployment tools pass inline. 1 MiB to 1 TiB: within what the app accepts (1024 bytes – 1 TiB).

@@ -1,10 +1,11 @@
-// Copilot interactions and meeting artifacts in the deployment (issue 23): a parameter switches each kind
+// Copilot interactions and meetings in the deployment (issue 23): a parameter switches each kind
 // on (off by default) and reaches its app setting; the Copilot and meeting budgets are split over
 // GRAPH_INSTANCES so all instances together stay under Graph's per-tenant limit; the Graph roles of a kind
 // are assigned only when it is on; docs/deploy.md gives the roles, the access policy and the tenant
-// setting (docs/deploy.md, "Copilot interactions and meeting artifacts"). Text checks, as in infra-text.ts.
+// setting (docs/deploy.md, "Copilot interactions and meetings"). Text checks, as in infra-text.ts.
 import { describe, expect, it } from 'vitest';
 import { loadSettings, settingsSchema } from '../../src/settings';
+import { proseLines, repoFiles } from './docs-text';
 import { bicepAppSettingNames, bicepParams, bicepResource, bicepVar, paramLimit, readRepoFile } from './infra-text';
 
 const mainBicep = readRepoFile('infra/main.bicep');
@@ -216,14 +217,14 @@ describe('Graph roles of the kinds switched on', () => {
 
 // ---- docs/deploy.md --------------------------------------------------------------------------------
 
-/** The section "### Copilot interactions and meeting artifacts", up to the next heading of level 2 or 3. */
-const section = /^### Copilot interactions and meeting artifacts\n([\s\S]*?)(?=^##)/m.exec(deployDoc)?.[1] ?? '';
+/** The section "### Copilot interactions and meetings", up to the next heading of level 2 or 3. */
+const section = /^### Copilot interactions and meetings\n([\s\S]*?)(?=^##)/m.exec(deployDoc)?.[1] ?? '';
 
-describe('docs/deploy.md: Copilot interactions and meeting artifacts', () => {
+describe('docs/deploy.md: Copilot interactions and meetings', () => {
   it('has the section, under "5. Graph roles"', () => {
     expect(section.length).toBeGreaterThan(1000);
     const graphRoles = deployDoc.indexOf('## 5. Graph roles');
-    const at = deployDoc.indexOf('### Copilot interactions and meeting artifacts');
+    const at = deployDoc.indexOf('### Copilot interactions and meetings');
     expect(graphRoles).toBeGreaterThan(0);
     expect(at).toBeGreaterThan(graphRoles);
     expect(at).toBeLessThan(deployDoc.indexOf('## 6. '));
@@ -266,5 +267,23 @@ describe('docs/deploy.md: Copilot interactions and meeting artifacts', () => {
     expect(budget).toContain('GRAPH_COPILOT_RPS / GRAPH_INSTANCES   (default 25 / 240 = 0.104 requests/s)');
     expect(budget).toContain('GRAPH_MEETING_RPS / GRAPH_INSTANCES   (default 10 / 240 = 0.042 requests/s)');
     expect(40 * groups).toBe(240);
+  });
+
+  it('is the section the app\'s refusals and the Bicep cite: every `docs/deploy.md, "…"` names a heading', () => {
+    // A citation names a heading by its text (without the section number), or the start of it.
+    const headings = proseLines(deployDoc)
+      .map(({ text }) => /^#{2,3}\s+(?:\d+\.\s+)?(.+)$/.exec(text)?.[1])
+      .filter((h): h is string => h !== undefined);
+    const cited = (text: string) => [...text.matchAll(/docs\/deploy\.md, "([^"\n]+)"/g)].map((m) => m[1]!);
+    const dangling = repoFiles(['ts', 'mjs', 'bicep', 'md'])
+      .filter((file) => !file.startsWith('test/'))
+      .flatMap((file) => cited(readRepoFile(file)).map((c) => ({ file, c })))
+      .filter(({ c }) => !headings.some((h) => h.startsWith(c)))
+      .map(({ file, c }) => `${file}: "${c}"`);
+    expect(dangling).toEqual([]);
+    expect(cited(readRepoFile('src/graph/graph-errors.ts'))).toContain('Copilot interactions and meetings');
+    expect(
+      cited('docs/deploy.md, "Copilot interactions and meeting artifacts"').filter((c) => !headings.some((h) => h.startsWith(c))),
+    ).toHaveLength(1);
   });
 });
