@@ -19,6 +19,14 @@ export const CONTENT_BYTES_PREFIX = `${CONTENT_PREFIX}sha256/`;
 /** RSMF productions (`productions/{productionId}/`): opened to Archive.Produce, not Archive.Read (docs/security.md). */
 export const PRODUCTIONS_PREFIX = 'productions/';
 
+/**
+ * A user's Copilot interactions and the transcripts and recordings of meetings they organised
+ * (`copilot/users/{seg}/…`, `meetings/users/{seg}/…`): day batches named like message batches
+ * (docs/archive-format.md).
+ */
+export const COPILOT_PREFIX = 'copilot/';
+export const MEETINGS_PREFIX = 'meetings/';
+
 /** Folders the product writes archive data to (and the only ones read through the HTTP/CLI readers). */
 export const ARCHIVE_PREFIXES: readonly string[] = [
   MESSAGES_PREFIX,
@@ -28,6 +36,8 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
   CONTENT_PREFIX,
   'directory/',
   PRODUCTIONS_PREFIX,
+  COPILOT_PREFIX,
+  MEETINGS_PREFIX,
 ];
 /**
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
@@ -153,6 +163,16 @@ function checkDay(day: string): RegExpExecArray {
 /** `messages/users/{seg}/`, `messages/teams/{seg}/`, `retained/users/{seg}/`…: everything archived for one entity. */
 export function entityPrefix(entity: Entity): string {
   return `${KIND_PREFIX[entity.kind]}/${encodeIdSegment(entity.id)}/`;
+}
+
+/** `copilot/users/`, `meetings/users/`: one folder per user (see userArtifactsPrefix). */
+export function userArtifactsRoot(root: 'copilot' | 'meetings'): string {
+  return `${root === 'copilot' ? COPILOT_PREFIX : MEETINGS_PREFIX}users/`;
+}
+
+/** `copilot/users/{seg}/` or `meetings/users/{seg}/`: one user's Copilot interactions or meeting artifacts. */
+export function userArtifactsPrefix(root: 'copilot' | 'meetings', userId: string): string {
+  return `${userArtifactsRoot(root)}${encodeIdSegment(userId)}/`;
 }
 
 /** `messages/users/{seg}/yyyy/mm/dd/`: the folder of one UTC day of an entity. */
