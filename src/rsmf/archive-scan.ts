@@ -28,7 +28,8 @@ export interface SliceSpool {
   teamId?: string;
   /** copilot: the user whose session it is; meeting: its organiser. */
   ownerId?: string;
-  /** copilot: the appClass of the session's first interaction read. */
+  /** copilot: the appClass of the session's first interaction read, and the app's name as an answer gives it. */
+  appClass?: string;
   app?: string;
   day: string;
   /** Spool file: `V\t{version line}` and `C\t{content entry}` records, one a line. */

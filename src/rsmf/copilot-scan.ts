@@ -72,7 +72,7 @@ export async function scanCopilot(
           conversationId: sessionId,
           conversationKind: 'copilot',
           ownerId: userId,
-          ...(typeof it.appClass === 'string' && it.appClass ? { app: it.appClass } : {}),
+          ...(typeof it.appClass === 'string' && it.appClass ? { appClass: it.appClass } : {}),
           day,
           file: join(o.dir, `copilot-${n++}.spool`),
           custodians: new Set([userId]),
@@ -80,6 +80,10 @@ export async function scanCopilot(
         };
         rmSync(slice.file, { force: true });
         slices.set(key, slice);
+      }
+      if (slice.app === undefined && it.interactionType === 'aiResponse') {
+        const app = (it.from as { application?: { displayName?: unknown } } | null | undefined)?.application?.displayName;
+        if (typeof app === 'string' && app.length > 0) slice.app = app;
       }
       slice.sources.add(w.batch);
       spooler.add(key, `V\t${line}`);

@@ -25,7 +25,9 @@ export interface NameBook {
   readonly source: string | undefined;
   user(id: string): SnapshotUser | undefined;
   participant(id: string, payloadName?: string): RsmfParticipant;
-  conversation(slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'teamId' | 'ownerId' | 'app'>): ConversationNames;
+  conversation(
+    slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'teamId' | 'ownerId' | 'appClass' | 'app'>,
+  ): ConversationNames;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -58,13 +60,13 @@ export function nameBookFrom(snapshot: (DirectorySnapshot & { blobName?: string 
       if (slice.conversationKind === 'copilot') {
         // One user's session with Copilot: the user and "Microsoft 365 Copilot", the app it was in.
         const owner = slice.ownerId ?? '';
-        const app = appOfClass(slice.app);
+        const app = slice.app ?? appOfClass(slice.appClass);
         return {
           display: `${nameOf(owner) ?? owner} and ${COPILOT_PARTICIPANT.displayName}${app ? ` (${app})` : ''}`,
           memberIds: [owner, COPILOT_PARTICIPANT.id],
           custom: [
             { name: 'Copilot session id', value: slice.conversationId },
-            ...(slice.app ? [{ name: 'App class', value: slice.app }] : []),
+            ...(slice.appClass ? [{ name: 'App class', value: slice.appClass }] : []),
           ],
         };
       }

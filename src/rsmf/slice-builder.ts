@@ -287,7 +287,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           textPath,
           files: [...files.values()],
           // Names with non-ASCII characters are in the manifest and the body; headers stay plain ASCII.
-          subject: `${asciiHeaderValue(conversation.display) ?? `${platform} ${KIND_LABEL[slice.conversationKind]}`}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
+          subject: `${asciiHeaderValue(conversation.display) ?? (slice.conversationKind === 'copilot' ? 'Microsoft 365 Copilot session' : `${platform} ${KIND_LABEL[slice.conversationKind]}`)}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
           eventCount: chunk.length,
           beginDate: begin,
           endDate: end,
