@@ -232,14 +232,14 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
   const inRange = (ms: number) => ms >= fromMs && ms < toMs;
   let interactions: ExpectedInteraction[];
   let fixtures: Fixtures;
-  let whole: { dir: string; production: Json; files: Map<string, ParsedRsmf> };
+  let whole: { dir: string; stdout: string; production: Json; files: Map<string, ParsedRsmf> };
   const tmp = mkdtempSync(join(tmpdir(), 'te-rsmf-copilot-'));
 
   const produce = async (args: string[]) => {
     const dir = join(mkdtempSync(join(tmp, 'p-')), 'out');
     const r = await cli(fh.h.env, ['rsmf', '--from', iso(fromMs), '--to', iso(toMs), '--out', dir, ...args]);
     expect(r.code, r.stderr).toBe(0);
-    return { dir, ...(await readFolder(dir)) };
+    return { dir, stdout: r.stdout, ...(await readFolder(dir)) };
   };
 
   /** The expected sessions: interactions created in the range by user, sessionId and UTC day, in time order. */
@@ -336,6 +336,10 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
       `${files.length} Copilot session files of ${new Set(files.map((f) => f.custodians[0])).size} users, ${total} interactions; totals ${JSON.stringify(whole.production.totals)}`,
     );
     expect(whole.production.totals.interactions).toBe(total);
+    const t = whole.production.totals;
+    expect(whole.stdout).toContain(
+      `, ${t.interactions} Copilot interactions, ${t.transcripts} meeting transcripts, ${t.recordings} meeting recordings) in ${whole.dir}`,
+    );
     // links and contexts were there to carry
     const events = files.flatMap((f) => whole.files.get(f.fileName)!.manifest.events as Json[]);
     expect(events.some((e) => custom(e, 'Link 1'))).toBe(true);

@@ -167,10 +167,9 @@ describe('meeting transcripts', () => {
     expect(other.size).toBe(0);
     // a meeting whose id names no chat: a conversation of its own under its organiser
     const chatless = new Map<string, SliceSpool>();
-    fileArtifacts(chatless, [artifact(USER, { meetingId: 'bm8=', threadId: undefined } as Partial<MeetingArtifact>)], {
-      owners: undefined,
-      dir,
-    });
+    const noChat = artifact(USER, { meetingId: 'bm8=' });
+    delete noChat.threadId;
+    fileArtifacts(chatless, [noChat], { owners: undefined, dir });
     expect([...chatless.values()][0]).toMatchObject({ conversationId: 'bm8=', conversationKind: 'meeting', ownerId: USER });
   });
 
@@ -189,7 +188,9 @@ describe('meeting transcripts', () => {
     expect(files).toEqual([]);
     expect(event.attachments).toBeUndefined();
     expect(event.body).toContain('not archived: too-large: larger than the size cap');
-    const noMap = buildArtifactEvent({ ...a, content: undefined } as MeetingArtifact, { conversation: CHAT }).event;
+    const withoutMap = { ...a };
+    delete withoutMap.content;
+    const noMap = buildArtifactEvent(withoutMap, { conversation: CHAT }).event;
     expect(noMap.custom.find((c) => c.name === 'Content not archived')?.value).toMatch(/no content map entry/);
   });
 });
