@@ -9,7 +9,7 @@ import { readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { contentBlobName, userArtifactsPrefix } from '../archive/blob-layout';
 import { textOf } from '../archive/render-text';
 import { dayBatchesUnder, daysOf, eachBatch } from './archive-scan';
-import { isoOf, type BuiltEvent, type RsmfCustom, type RsmfEvent, type ZipFile } from './message-events';
+import type { BuiltEvent, RsmfCustom, RsmfEvent, ZipFile } from './message-events';
 
 type Json = Record<string, unknown>;
 
@@ -249,7 +249,7 @@ export function buildArtifactEvent(a: MeetingArtifact, o: { conversation: string
     body,
     participant: a.organizerId,
     conversation: o.conversation,
-    timestamp: isoOf(new Date(a.createdMs).toISOString()) as string,
+    timestamp: new Date(a.createdMs).toISOString(),
     importance: 'normal',
     ...(attachments.length > 0 ? { attachments } : {}),
     custom: [
