@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { listSubfolders, readBatchLines } from '../archive/batch-reader';
-import { decodeIdSegment, userArtifactsPrefix, userArtifactsRoot } from '../archive/blob-layout';
+import { decodeIdSegment, entityKindRoot, entityPrefix } from '../archive/blob-layout';
 import { utcDay } from '../time';
 import { dayBatchesUnder, daysOf, eachBatch, Spooler, type SliceSpool } from './archive-scan';
 
@@ -19,11 +19,11 @@ export const NO_SESSION = '(no session id)';
 /** The users with a folder under `copilot/users/` or `meetings/users/`: one delimiter listing. */
 export async function usersWithArtifacts(
   container: ArchiveContainer,
-  root: 'copilot' | 'meetings',
+  kind: 'copilot' | 'meetings',
   signal?: AbortSignal,
 ): Promise<string[]> {
   const ids: string[] = [];
-  for await (const seg of listSubfolders(container, userArtifactsRoot(root), signal)) {
+  for await (const seg of listSubfolders(container, entityKindRoot(kind), signal)) {
     try {
       ids.push(decodeIdSegment(seg));
     } catch {
@@ -51,7 +51,7 @@ export async function scanCopilot(
   const { days, months } = daysOf(o.fromMs, o.toMs);
   const work = [];
   for (const userId of users)
-    work.push(...(await dayBatchesUnder(container, userArtifactsPrefix('copilot', userId), days, months, userId, o.signal)));
+    work.push(...(await dayBatchesUnder(container, entityPrefix({ kind: 'copilot', id: userId }), days, months, userId, o.signal)));
   const spooler = new Spooler(slices);
   let interactions = 0;
   let n = 0;

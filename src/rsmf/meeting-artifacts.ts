@@ -6,7 +6,7 @@
 // (recordings can be gigabytes, more than a review platform takes in one file).
 import type { ArchiveContainer } from '../archive/archive-container';
 import { readBatchLines, readBlobBytes } from '../archive/batch-reader';
-import { contentBlobName, userArtifactsPrefix } from '../archive/blob-layout';
+import { contentBlobName, entityPrefix } from '../archive/blob-layout';
 import { textOf } from '../archive/render-text';
 import { dayBatchesUnder, daysOf, eachBatch } from './archive-scan';
 import type { BuiltEvent, RsmfCustom, RsmfEvent, ZipFile } from './message-events';
@@ -73,7 +73,9 @@ export async function scanMeetingArtifacts(
   const { days, months } = daysOf(o.fromMs, o.toMs);
   const work = [];
   for (const organizerId of organizers)
-    work.push(...(await dayBatchesUnder(container, userArtifactsPrefix('meetings', organizerId), days, months, organizerId, o.signal)));
+    work.push(
+      ...(await dayBatchesUnder(container, entityPrefix({ kind: 'meetings', id: organizerId }), days, months, organizerId, o.signal)),
+    );
   const found = new Map<string, MeetingArtifact>();
   await eachBatch(work, async (w) => {
     const content = new Map<string, Json[]>();

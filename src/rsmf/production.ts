@@ -12,7 +12,7 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { listBlobs } from '../archive/batch-reader';
 import { chatVersionsPrefix } from '../archive/blob-layout';
 import { findNearestDirectorySnapshot, readDirectorySnapshot, readNearestDirectorySnapshot } from '../archive/directory-snapshot';
-import type { Entity } from '../model/entity';
+import { isMessageKind, type Entity, type EntityKind } from '../model/entity';
 import type { Checkpoint, CheckpointStore } from '../state/checkpoint-store';
 import { iso, utcDay } from '../time';
 import { findConversations, scanArchive, type ScanSource, type SliceKind, type SliceSpool } from './archive-scan';
@@ -97,10 +97,8 @@ const DAY_MS = 86_400_000;
 /** Slices built at once (each holds one small index and one message's versions at a time). */
 const PARALLEL_SLICES = 4;
 const MAX_RANGE_DAYS = 366;
-/** The entity kinds whose folders hold chat and channel messages (the others: Copilot, meetings). */
-const MESSAGE_KINDS: readonly string[] = ['user', 'team', 'deletedTeam', 'userRetained', 'teamRetained'];
 /** A user's entities: their chats, retained chat versions, Copilot interactions and organised meetings. */
-const USER_KINDS: readonly string[] = ['user', 'userRetained', 'copilot', 'meetings'];
+const USER_KINDS: readonly EntityKind[] = ['user', 'userRetained', 'copilot', 'meetings'];
 
 /** `user Ada (id): 2026-11-30..2026-12-01 unsettled`: one gap, for messages to people. */
 export function describeGap(g: CoverageGap): string {
@@ -178,7 +176,7 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
     );
   }
   if (entities.length === 0) throw new ProductionInputError('from', 'nothing is archived yet: no export is recorded', ['export-first']);
-  const sources = entities.filter((c) => MESSAGE_KINDS.includes(c.entity.kind)).map((c) => ({ entity: c.entity }));
+  const sources = entities.filter((c) => isMessageKind(c.entity.kind)).map((c) => ({ entity: c.entity }));
   await checkConversations(req, sources, deps.container, signal);
   const artifactOwners = named ? [...new Set(req.users)] : 'all';
   return { request: req, sources, artifactOwners, entities: entities.map((c) => c.entity), gaps };

@@ -16,7 +16,7 @@ import type { ExpectedInteraction } from '../../emulator/copilot';
 import type { ExpectedMeetingArtifact } from '../../emulator/meetings';
 import { readAuditTrail } from '../../src/archive/audit-trail';
 import { writeBatch, writeJson } from '../../src/archive/batch-writer';
-import { batchBlobName, contentBlobName, contentMapName, entityPrefix, userArtifactsPrefix } from '../../src/archive/blob-layout';
+import { batchBlobName, contentBlobName, contentMapName, entityPrefix } from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
 import { main } from '../../src/cli/main';
@@ -63,9 +63,12 @@ async function cli(env: Record<string, string | undefined>, args: string[]): Pro
 
 /** The day batch name an exporter writes for a user's Copilot interactions or meeting artifacts. */
 function artifactBatchName(root: 'copilot' | 'meetings', userId: string, day: string, pass: 'fresh' | 'settle', seq = 0): string {
-  const user = { kind: 'user' as const, id: userId };
-  const name = batchBlobName(user, day, { pass, window: { fromMs: 0, toMs: Date.parse(`${day}T00:00:00Z`) + DAY }, runId: 'fixture', seq });
-  return `${userArtifactsPrefix(root, userId)}${name.slice(entityPrefix(user).length)}`;
+  return batchBlobName({ kind: root, id: userId }, day, {
+    pass,
+    window: { fromMs: 0, toMs: Date.parse(`${day}T00:00:00Z`) + DAY },
+    runId: 'fixture',
+    seq,
+  });
 }
 
 function batchMetadata(root: 'copilot' | 'meetings', userId: string, day: string, pass: string): Record<string, string> {
@@ -329,7 +332,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
         const contexts = (it.item.contexts as Json[]) ?? [];
         for (const [n, c] of contexts.entries()) expect(custom(e, `Context ${n + 1}`)).toContain(c.contextReference);
       }
-      expect(f.sources.some((s: string) => s.startsWith(userArtifactsPrefix('copilot', userId)))).toBe(true);
+      expect(f.sources.some((s: string) => s.startsWith(entityPrefix({ kind: 'copilot', id: userId })))).toBe(true);
     }
     const total = [...expected.values()].reduce((n, l) => n + l.length, 0);
     console.info(
