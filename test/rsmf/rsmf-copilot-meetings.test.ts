@@ -15,8 +15,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpectedInteraction } from '../../emulator/copilot';
 import type { ExpectedMeetingArtifact } from '../../emulator/meetings';
 import { readAuditTrail } from '../../src/archive/audit-trail';
+import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import { writeBatch, writeJson } from '../../src/archive/batch-writer';
-import { batchBlobName, contentBlobName, contentMapName, entityPrefix } from '../../src/archive/blob-layout';
+import {
+  batchBlobName,
+  contentBlobName,
+  contentMapName,
+  entityKindRoot,
+  entityPrefix,
+  parseBatchBlobName,
+} from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
 import { main } from '../../src/cli/main';
@@ -84,50 +92,47 @@ function batchMetadata(root: 'copilot' | 'meetings', userId: string, day: string
 }
 
 interface Fixtures {
-  /** Copilot batch written twice (a fresh and a settle pass holding the same versions). */
+  /** A Copilot batch of the export written again as a settle pass's (the same versions twice). */
   duplicatedBatch: string;
+  /** The export's transcripts and recordings created in the range. */
   transcripts: ExpectedMeetingArtifact[];
   recordings: ExpectedMeetingArtifact[];
-  /** The transcript whose content the content stage could not fetch (403). */
-  forbidden: ExpectedMeetingArtifact | undefined;
+  /** A transcript whose content the content stage could not fetch (403), in a meeting chat of the range. */
+  forbidden: { id: string; chatId: string; createdMs: number };
   /** A transcript whose meetingId names no chat, and its organiser. */
   chatless: { id: string; meetingId: string; organizerId: string; vtt: Buffer };
 }
 
 /**
- * Writes the tenant's Copilot interactions and meeting artifacts as the exporter does (issue 23's archive
- * contract): per user and UTC day of createdDateTime, each item exactly as Graph served it; transcript and
- * recording bodies in content/ with the batch's content map beside it.
+ * Beside what the export wrote, the cases a tenant does not produce on demand, written as the exporter
+ * writes (docs/archive-format.md §12: per user and UTC day of createdDateTime, each item as Graph serves
+ * it, bodies in content/, the content map beside the batch): a transcript Graph refused to serve, one of
+ * a meeting whose id names no chat, and a Copilot batch archived twice.
  */
-async function writeFixtures(
+async function writeEdgeFixtures(
   container: ArchiveContainer,
-  interactions: ExpectedInteraction[],
   artifacts: ExpectedMeetingArtifact[],
   inRange: (ms: number) => boolean,
 ): Promise<Fixtures> {
-  const copilot = new Map<string, { userId: string; day: string; lines: string[] }>();
-  for (const it of interactions) {
-    const day = utcDay(it.createdMs);
-    const key = `${it.userId}|${day}`;
-    const batch = copilot.get(key) ?? { userId: it.userId, day, lines: [] };
-    batch.lines.push(it.json);
-    copilot.set(key, batch);
-  }
   let duplicatedBatch = '';
-  for (const b of copilot.values()) {
-    const name = artifactBatchName('copilot', b.userId, b.day, 'fresh');
-    await writeBatch(container, name, b.lines, batchMetadata('copilot', b.userId, b.day, 'fresh'));
-    if (!duplicatedBatch) {
-      // The same versions archived again (a settle pass): a production shows each once.
-      duplicatedBatch = artifactBatchName('copilot', b.userId, b.day, 'settle');
-      await writeBatch(container, duplicatedBatch, b.lines, batchMetadata('copilot', b.userId, b.day, 'settle'));
-    }
+  for await (const b of listBatches(container, entityKindRoot('copilot'))) {
+    const parsed = parseBatchBlobName(b.name);
+    if (!parsed || !inRange(Date.parse(`${parsed.day}T12:00:00Z`))) continue;
+    const lines: string[] = [];
+    for await (const line of readBatchLines(container, b.name)) lines.push(line);
+    duplicatedBatch = artifactBatchName('copilot', parsed.entity.id, parsed.day, 'settle');
+    await writeBatch(container, duplicatedBatch, lines, batchMetadata('copilot', parsed.entity.id, parsed.day, 'settle'));
+    break;
   }
 
-  const transcripts = artifacts.filter((a) => a.kind === 'transcript').sort((a, b) => a.createdMs - b.createdMs);
-  const recordings = artifacts.filter((a) => a.kind === 'recording');
-  const forbidden = transcripts.length >= 2 ? transcripts[transcripts.length - 1] : undefined;
-  const first = transcripts.find((t) => inRange(t.createdMs) && t !== forbidden)!;
+  const transcripts = artifacts.filter((a) => a.kind === 'transcript' && inRange(a.createdMs)).sort((a, b) => a.createdMs - b.createdMs);
+  const recordings = artifacts.filter((a) => a.kind === 'recording' && inRange(a.createdMs));
+  const first = transcripts[0]!;
+  const forbidden = {
+    id: Buffer.from(`V2##1forbidden##${randomish(first.id)}`).toString('base64'),
+    chatId: first.chatId,
+    createdMs: first.createdMs + 120_000,
+  };
   const chatless = {
     id: Buffer.from(`V2##1chatless##${randomish(first.id)}`).toString('base64'),
     meetingId: Buffer.from('not an online meeting of a chat').toString('base64'),
@@ -137,79 +142,27 @@ async function writeFixtures(
       'utf8',
     ),
   };
-  const meetings = new Map<string, { organizerId: string; day: string; lines: string[]; entries: Json[] }>();
-  const add = (organizerId: string, createdMs: number, line: string, entries: Json[]) => {
-    const day = utcDay(createdMs);
-    const key = `${organizerId}|${day}`;
-    const batch = meetings.get(key) ?? { organizerId, day, lines: [], entries: [] };
-    batch.lines.push(line);
-    batch.entries.push(...entries);
-    meetings.set(key, batch);
-  };
-  for (const a of artifacts) {
-    const key = `${a.meetingId}|${a.id}|${Date.parse(a.item.createdDateTime as string)}|${a.kind}`;
-    const base = { key, conversationId: a.meetingId, messageId: a.id };
-    const entries: Json[] = [];
-    if (a === forbidden) {
-      entries.push({ ...base, kind: 'transcript', ref: 'content', status: 'forbidden', reason: '403 Forbidden request-id fixture' });
-    } else if (a.kind === 'transcript') {
-      const stored = await storeContent(container, a.bytes!, 'text/vtt');
-      const meta = await storeContent(container, a.metadataBytes!, 'text/vtt');
-      entries.push(
-        {
-          ...base,
-          kind: 'transcript',
-          ref: 'content',
-          status: 'stored',
-          sha256: stored.sha256,
-          contentType: 'text/vtt',
-          bytes: stored.bytes,
-        },
-        {
-          ...base,
-          kind: 'transcriptMetadata',
-          ref: 'metadataContent',
-          status: 'stored',
-          sha256: meta.sha256,
-          contentType: 'text/vtt',
-          bytes: meta.bytes,
-        },
-      );
-    } else if (a.bytes) {
-      const stored = await storeContent(container, a.bytes, 'video/mp4');
-      entries.push({
-        ...base,
-        kind: 'recording',
-        ref: 'content',
-        status: 'stored',
-        sha256: stored.sha256,
-        contentType: 'video/mp4',
-        bytes: stored.bytes,
-      });
-    }
-    add(a.organizerId, a.createdMs, JSON.stringify(a.item), entries);
-  }
-  // A transcript whose meetingId names no chat, a minute after the first one of the range.
-  const chatlessMs = first.createdMs + 60_000;
   const stored = await storeContent(container, chatless.vtt, 'text/vtt');
-  const chatlessItem = { ...first.item, id: chatless.id, meetingId: chatless.meetingId, createdDateTime: iso(chatlessMs) };
-  add(chatless.organizerId, chatlessMs, JSON.stringify(chatlessItem), [
+  const items = [
     {
-      key: `${chatless.meetingId}|${chatless.id}|${chatlessMs}|transcript`,
-      conversationId: chatless.meetingId,
-      messageId: chatless.id,
-      kind: 'transcript',
-      ref: 'content',
-      status: 'stored',
-      sha256: stored.sha256,
-      contentType: 'text/vtt',
-      bytes: stored.bytes,
+      item: { ...first.item, id: forbidden.id, createdDateTime: iso(forbidden.createdMs) },
+      meetingId: first.meetingId,
+      entry: { status: 'forbidden', reason: '403 Forbidden request-id fixture' },
     },
-  ]);
-  for (const b of meetings.values()) {
-    const name = artifactBatchName('meetings', b.organizerId, b.day, 'fresh');
-    await writeBatch(container, name, b.lines, batchMetadata('meetings', b.organizerId, b.day, 'fresh'));
-    await writeJson(container, contentMapName(name), { batch: name, entries: b.entries }, { metadata: { writer: 'content-stage' } });
+    {
+      item: { ...first.item, id: chatless.id, meetingId: chatless.meetingId, createdDateTime: iso(first.createdMs + 60_000) },
+      meetingId: chatless.meetingId,
+      entry: { status: 'stored', sha256: stored.sha256, contentType: 'text/vtt', bytes: stored.bytes },
+    },
+  ];
+  for (const [seq, x] of items.entries()) {
+    const createdMs = Date.parse(x.item.createdDateTime as string);
+    const day = utcDay(createdMs);
+    const name = artifactBatchName('meetings', first.organizerId, day, 'fresh', seq + 1);
+    await writeBatch(container, name, [JSON.stringify(x.item)], batchMetadata('meetings', first.organizerId, day, 'fresh'));
+    const key = `${x.meetingId}|${x.item.id as string}|${createdMs}|transcript`;
+    const entry = { key, conversationId: x.meetingId, messageId: x.item.id, kind: 'transcript', ref: 'content', ...x.entry };
+    await writeJson(container, contentMapName(name), { batch: name, entries: [entry] }, { metadata: { writer: 'content-stage' } });
   }
   return { duplicatedBatch, transcripts, recordings, forbidden, chatless };
 }
@@ -279,11 +232,14 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
         copilotSessionsPerUser: 3,
         meetingOccurrences: 3,
       },
+      faults: { copilotRps: null },
+      env: { EXPORT_COPILOT: 'true', EXPORT_MEETINGS: 'true', GRAPH_COPILOT_RPS: '1000', GRAPH_MEETING_RPS: '1000' },
     });
     const daily = await fh.h.daily(now);
-    expect(daily.status).toBe('succeeded');
-    interactions = fh.h.emulator.copilotInteractions();
-    fixtures = await writeFixtures(fh.ctx.deps.container, interactions, fh.h.emulator.meetingArtifacts(), inRange);
+    expect(daily.status, daily.error).toBe('succeeded');
+    // What the export archived: the licensed users' interactions, every transcript and recording.
+    interactions = fh.h.emulator.copilotInteractions().filter((i) => i.licensed);
+    fixtures = await writeEdgeFixtures(fh.ctx.deps.container, fh.h.emulator.meetingArtifacts(), inRange);
     whole = await produce([]);
   }, 240_000);
   afterAll(async () => {
@@ -294,6 +250,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
   it('produces each Copilot session of the range as a conversation of the user and "Microsoft 365 Copilot", once', () => {
     const expected = sessions();
     expect(expected.size).toBeGreaterThan(2);
+    expect(fixtures.duplicatedBatch).toMatch(/^copilot\/users\/.*\/settle_/);
     const files = copilotFiles(whole);
     expect(files.map((f) => `${f.custodians[0]}|${f.conversationId}|${f.day}`).sort()).toEqual([...expected.keys()].sort());
     const tenant = fh.h.emulator.tenant;
@@ -352,7 +309,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
   });
 
   it("attaches each meeting's transcript (its stored WebVTT) to that meeting chat's file, with speakers and times", () => {
-    const transcripts = fixtures.transcripts.filter((t) => inRange(t.createdMs));
+    const transcripts = fixtures.transcripts;
     expect(transcripts.length).toBeGreaterThan(0);
     const files = whole.production.files as Json[];
     let attached = 0;
@@ -365,12 +322,6 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
       const e = (parsed.manifest.events as Json[]).find((x) => x.id === t.id)!;
       expect(e).toMatchObject({ type: 'message', participant: t.organizerId, timestamp: new Date(t.createdMs).toISOString() });
       expect(custom(e, 'Meeting id')).toBe(t.meetingId);
-      if (t === fixtures.forbidden) {
-        expect(e.attachments).toBeUndefined();
-        expect(e.body).toContain('not archived: forbidden');
-        expect(custom(e, 'Content not archived')).toContain('forbidden');
-        continue;
-      }
       const attachment = (e.attachments as Json[])[0]!;
       expect(attachment).toMatchObject({ id: `${t.sha256}.vtt`, size: t.size });
       expect(attachment.display).toMatch(/\.vtt$/);
@@ -384,11 +335,19 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
       attached++;
     }
     expect(attached).toBeGreaterThan(0);
-    expect(whole.production.totals.transcripts).toBe(transcripts.length + 1); // and the chatless one
+    // and the transcript Graph refused: its event says so, with nothing attached
+    const f = (whole.production.files as Json[]).find(
+      (x) => x.conversationId === fixtures.forbidden.chatId && x.day === utcDay(fixtures.forbidden.createdMs),
+    )!;
+    const refused = (whole.files.get(f.fileName)!.manifest.events as Json[]).find((x) => x.id === fixtures.forbidden.id)!;
+    expect(refused.attachments).toBeUndefined();
+    expect(refused.body).toContain('not archived: forbidden');
+    expect(custom(refused, 'Content not archived')).toContain('forbidden');
+    expect(whole.production.totals.transcripts).toBe(transcripts.length + 2); // and the refused and chatless ones
   });
 
   it('names each recording in its meeting chat with where the archive holds it, without attaching it', () => {
-    const recordings = fixtures.recordings.filter((r) => inRange(r.createdMs));
+    const recordings = fixtures.recordings;
     expect(recordings.length).toBeGreaterThan(0);
     for (const r of recordings) {
       const f = (whole.production.files as Json[]).find((x) => x.conversationId === r.chatId && x.day === utcDay(r.createdMs))!;
@@ -438,9 +397,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
   it("produces a named user's Copilot sessions and organised meetings only; a team's production has none", async () => {
     const tenant = fh.h.emulator.tenant;
     // a licensed user who organised a meeting of the range: their sessions and their meetings' transcripts
-    const user = fixtures.transcripts.find(
-      (t) => inRange(t.createdMs) && t !== fixtures.forbidden && tenant.copilot.isLicensed(t.organizerId),
-    )?.organizerId as string;
+    const user = fixtures.transcripts.find((t) => tenant.copilot.isLicensed(t.organizerId))?.organizerId as string;
     expect(user).toBeDefined();
     const mine = await produce(['--user', user]);
     expect(
@@ -448,7 +405,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
         .map((f) => `${f.custodians[0]}|${f.conversationId}|${f.day}`)
         .sort(),
     ).toEqual([...sessions([user]).keys()].sort());
-    const theirTranscripts = fixtures.transcripts.filter((t) => inRange(t.createdMs) && t.organizerId === user);
+    const theirTranscripts = fixtures.transcripts.filter((t) => t.organizerId === user);
     for (const t of theirTranscripts)
       expect((mine.production.files as Json[]).some((f) => f.conversationId === t.chatId && f.day === utcDay(t.createdMs))).toBe(true);
     expect(theirTranscripts.length).toBeGreaterThan(0);
@@ -460,7 +417,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
   });
 
   it('a named meeting chat carries its transcripts and no Copilot session', async () => {
-    const t = fixtures.transcripts.find((x) => inRange(x.createdMs) && x !== fixtures.forbidden)!;
+    const t = fixtures.transcripts[0]!;
     const p = await produce(['--conversation', t.chatId]);
     expect(copilotFiles(p)).toEqual([]);
     const f = (p.production.files as Json[]).find((x) => x.day === utcDay(t.createdMs))!;
