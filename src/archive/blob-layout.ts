@@ -175,6 +175,11 @@ export function entityPrefix(entity: Entity): string {
   return `${KIND_PREFIX[entity.kind]}/${encodeIdSegment(entity.id)}/`;
 }
 
+/** `messages/users/`, `copilot/users/`…: the folder holding one folder per entity of a kind. */
+export function entityKindRoot(kind: EntityKind): string {
+  return `${KIND_PREFIX[kind]}/`;
+}
+
 /** `messages/users/{seg}/yyyy/mm/dd/`: the folder of one UTC day of an entity. */
 export function dayPrefix(entity: Entity, day: string): string {
   const [, y, m, d] = checkDay(day);
