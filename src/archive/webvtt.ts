@@ -124,6 +124,7 @@ export function parseWebVtt(input: string, limits: VttLimits = {}): VttParse {
     const start = i;
     while (i < lines.length && (lines[i] as string).trim() !== '') i++;
     if (start === i) break;
+    if (/^(?:NOTE|STYLE|REGION)(?:[ \t]|$)/.test(lines[start] as string)) continue;
     // The timing line is the block's first line, or its second after a cue id.
     let timingAt = -1;
     for (let j = start; j < Math.min(i, start + 2); j++) {

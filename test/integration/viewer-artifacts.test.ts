@@ -1,0 +1,296 @@
+// Copilot interactions and meeting transcripts and recordings read back from an archive on Azurite
+// (docs/viewer.md): the emulator's items written at the contract's names, then the reader module, the
+// viewer's pages with their audit records, the streamed recording download, and `teams-export html`.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ContainerClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addMeetingArtifacts, postInteraction, type Emulator, type ExpectedMeetingArtifact } from '../../emulator';
+import { ensureContainer } from '../../src/archive/archive-container';
+import {
+  listArtifactUsers,
+  loadChatDayArtifacts,
+  loadCopilotSessions,
+  loadOrganizerArtifacts,
+  readStoredText,
+} from '../../src/archive/artifact-archive';
+import type { AuditEvent } from '../../src/archive/audit-trail';
+import { encodeIdSegment } from '../../src/archive/blob-layout';
+import { cachedDirectoryNames, viewerRequest, type ViewerResponse } from '../../src/viewer/router';
+import { serverLinks } from '../../src/viewer/links';
+import { writeTranscripts } from '../../src/viewer/offline-export';
+import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
+import { writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
+import { createStorageClients } from '../../src/storage-clients';
+import { iso, utcDay } from '../../src/time';
+import { archiveEmulatorArtifacts, archiveUserMessages } from '../support/artifact-fixtures';
+import { startTestEmulator } from '../support/emulator';
+import { testStorage } from '../support/storage';
+
+const DAY = 86_400_000;
+
+async function bodyText(res: ViewerResponse): Promise<Buffer> {
+  if (typeof res.body === 'string') return Buffer.from(res.body);
+  if (Buffer.isBuffer(res.body)) return res.body;
+  const chunks: Buffer[] = [];
+  for await (const c of res.body) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+describe('Copilot and meeting archives in the viewer and html', () => {
+  let emulator: Emulator;
+  let container: ContainerClient;
+  const events: AuditEvent[] = [];
+  let failAudit = false;
+  const t0 = Date.now();
+  // Days before the seeded history (the last 2 days): this day holds only what the test adds.
+  const meetingDay = utcDay(t0 - 6 * DAY);
+  const meetingAt = Date.parse(`${meetingDay}T10:00:00Z`);
+  let organizerId: string;
+  let memberId: string;
+  let chatId: string;
+  let transcript: ExpectedMeetingArtifact;
+  let recording: ExpectedMeetingArtifact;
+  let copilotUser: string;
+  let sessionId: string;
+
+  const deps = () => ({
+    container,
+    links: serverLinks('/'),
+    names: cachedDirectoryNames(container),
+    audit: async (e: AuditEvent) => {
+      if (failAudit) throw new Error('audit store down');
+      events.push(e);
+    },
+  });
+  const get = (path: string) => viewerRequest(deps(), path, new URLSearchParams());
+
+  beforeAll(async () => {
+    emulator = await startTestEmulator({
+      clock: () => t0,
+      tenant: {
+        seed: 23,
+        users: 5,
+        teams: 0,
+        oneOnOneChats: 1,
+        groupChats: 0,
+        meetingChats: 1,
+        messagesPerChat: 3,
+        historyDays: 2,
+        endMs: t0 - 3_600_000,
+        copilotLicenseFraction: 1,
+        copilotSessionsPerUser: 1,
+        meetingOccurrences: 1,
+        hostedContentFraction: 0,
+        fileFraction: 0,
+      },
+    });
+    const tenant = emulator.tenant;
+    const chat = tenant.chats.find((c) => c.kind === 'meeting')!;
+    chatId = chat.id;
+    const added = addMeetingArtifacts(tenant, {
+      chatId,
+      atMs: meetingAt,
+      recording: true,
+      recordingSize: 20_000,
+      lines: [
+        { speaker: 'Ada Speaker', text: 'We ship on Thursday.' },
+        { speaker: 'Omar Speaker', text: 'I own the rollback plan & the notes.' },
+      ],
+    });
+    const mine = emulator.meetingArtifacts().filter((a) => a.meetingId === added.meetingId);
+    transcript = mine.find((a) => a.id === added.transcriptId)!;
+    recording = mine.find((a) => a.id === added.recordingId)!;
+    organizerId = transcript.organizerId;
+    memberId = chat.memberIds.find((id) => id !== organizerId && tenant.user(id)?.hasTeamsData)!;
+    // The member wrote in the meeting chat that day; the organiser did not (their page shows the transcript alone).
+    tenant.postMessage({ chatId }, { fromUserId: memberId, text: 'Notes from the sync', atMs: meetingAt + 60_000 });
+    copilotUser = memberId;
+    const posted = postInteraction(tenant, copilotUser, {
+      prompt: 'Summarise the Q3 numbers',
+      response: 'Q3 revenue rose by 12%.',
+      appClass: 'IPM.SkypeTeams.Message.Copilot.BizChat',
+      atMs: meetingAt + 3_600_000,
+    });
+    sessionId = posted.sessionId;
+
+    const s = testStorage('viewer-artifacts');
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    await ensureContainer(container);
+    await archiveEmulatorArtifacts(container, emulator);
+    await archiveUserMessages(container, tenant, memberId, (m) => m.chatId === chatId);
+    await writeDirectorySnapshot(container, {
+      takenAt: iso(t0),
+      runId: 'fixture',
+      users: tenant.users.map((u) => ({ id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName })),
+      teams: [],
+      chats: tenant.chats.map((c) => ({
+        id: c.id,
+        chatType: c.kind,
+        ...(c.topic ? { topic: c.topic } : {}),
+        members: c.memberIds.map((userId) => ({ userId })),
+      })),
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await emulator?.close();
+  });
+
+  it('groups a user’s archived interactions into the sessions the emulator served, prompts before answers', async () => {
+    const from = utcDay(t0 - 8 * DAY);
+    const to = utcDay(t0);
+    const sessions = await loadCopilotSessions(container, copilotUser, from, to);
+    const expected = new Map<string, string[]>();
+    for (const i of emulator
+      .copilotInteractions()
+      .filter((x) => x.userId === copilotUser)
+      .sort((a, b) => a.createdMs - b.createdMs))
+      expected.set(i.sessionId, [...(expected.get(i.sessionId) ?? []), i.id]);
+    expect(new Map(sessions.map((s) => [s.sessionId, s.interactions.map((i) => i.id)]))).toEqual(expected);
+    const posted = sessions.find((s) => s.sessionId === sessionId)!;
+    expect(posted.interactions.map((i) => i.interactionType)).toEqual(['userPrompt', 'aiResponse']);
+    expect(await listArtifactUsers(container, 'copilot')).toContain(copilotUser);
+  });
+
+  it('finds a meeting’s transcript and recording by organiser and by meeting chat, with the stored bytes', async () => {
+    const mine = await loadOrganizerArtifacts(container, organizerId, meetingDay, meetingDay);
+    const t = mine.find((a) => a.id === transcript.id)!;
+    expect(t.kind).toBe('transcript');
+    expect(t.chatId).toBe(chatId);
+    expect(t.content.map((e) => [e.kind, e.sha256])).toEqual([
+      ['transcript', transcript.sha256],
+      ['transcriptMetadata', transcript.metadataSha256],
+    ]);
+    expect((await readStoredText(container, transcript.sha256, 1 << 20))?.text).toBe(transcript.bytes!.toString('utf8'));
+    expect(await readStoredText(container, transcript.sha256, 10)).toEqual({ text: transcript.bytes!.subarray(0, 10).toString('utf8'), truncated: true });
+    expect(await readStoredText(container, 'f'.repeat(64), 10)).toBeUndefined();
+    // By chat: the organiser must be among the candidates; only that chat's artifacts of that day.
+    expect(await loadChatDayArtifacts(container, chatId, meetingDay, [memberId])).toEqual([]);
+    const found = await loadChatDayArtifacts(container, chatId, meetingDay, [memberId, organizerId, '', 'x'.repeat(300)]);
+    expect(found.map((a) => a.id).sort()).toEqual([transcript.id, recording.id].sort());
+    expect(await loadChatDayArtifacts(container, '19:meeting_other@thread.v2', meetingDay, [organizerId])).toEqual([]);
+  });
+
+  it('shows a Copilot day, an organiser’s meetings day and the meeting chat-day, each recorded in the audit trail', async () => {
+    const names = await readLatestDirectoryNames(container);
+    events.length = 0;
+    const home = await bodyText(await get(''));
+    expect(home.toString()).toContain(names.user(organizerId)!);
+
+    const userPage = (
+      await bodyText(await viewerRequest(deps(), `u/${encodeIdSegment(copilotUser)}`, new URLSearchParams({ from: meetingDay, to: meetingDay })))
+    ).toString();
+    expect(userPage).toContain('Copilot sessions from');
+    expect(userPage).toContain('Summarise the Q3 numbers');
+    const copilotHref = serverLinks('/').copilotDay(copilotUser, meetingDay, sessionId);
+    expect(userPage).toContain(copilotHref.replace(/&/g, '&#38;'));
+
+    const copilot = await get(`u/${encodeIdSegment(copilotUser)}/copilot/${meetingDay}`);
+    expect(copilot.status).toBe(200);
+    const page = (await bodyText(copilot)).toString();
+    expect(page).toContain('Summarise the Q3 numbers');
+    expect(page).toContain('Q3 revenue rose by 12%.');
+    expect(page).toMatch(/<a href="https:\/\/contoso\.sharepoint\.com\/[^"]+" rel="noopener noreferrer nofollow">/);
+
+    const meetings = await get(`u/${encodeIdSegment(organizerId)}/meetings/${meetingDay}`);
+    expect(meetings.status).toBe(200);
+    const meetingsPage = (await bodyText(meetings)).toString();
+    expect(meetingsPage).toContain('<span class="speaker">Omar Speaker</span>');
+    expect(meetingsPage).toContain('I own the rollback plan &#38; the notes.');
+
+    // The member's chat-day: their message and the transcript the organiser's folder holds.
+    const chatDay = await get(`u/${encodeIdSegment(memberId)}/c/${encodeIdSegment(chatId)}/${meetingDay}`);
+    expect(chatDay.status).toBe(200);
+    const chatPage = (await bodyText(chatDay)).toString();
+    expect(chatPage).toContain('Notes from the sync');
+    expect(chatPage).toContain('<span class="speaker">Ada Speaker</span>');
+    expect(chatPage).toMatch(/<span class="cue-time" title="[^"]+">00:00:0\d<\/span>/);
+    expect(chatPage).toContain(`href="/content/${recording.sha256}?name=recording-`);
+    // The organiser's chat-day holds no message of theirs, only the meeting.
+    expect((await get(`u/${encodeIdSegment(organizerId)}/c/${encodeIdSegment(chatId)}/${meetingDay}`)).status).toBe(200);
+
+    expect(events).toEqual([
+      { action: 'viewer.home' },
+      {
+        action: 'viewer.entity',
+        entity: `user:${copilotUser}`,
+        from: meetingDay,
+        to: meetingDay,
+        entities: [`copilot:${copilotUser}`],
+      },
+      { action: 'viewer.copilot', entity: `copilot:${copilotUser}`, day: meetingDay },
+      { action: 'viewer.meetings', entity: `meetings:${organizerId}`, day: meetingDay },
+      { action: 'viewer.day', entity: `user:${memberId}`, conversation: chatId, day: meetingDay, entities: [`meetings:${organizerId}`] },
+      { action: 'viewer.day', entity: `user:${organizerId}`, conversation: chatId, day: meetingDay, entities: [`meetings:${organizerId}`] },
+    ]);
+  });
+
+  it('streams the recording download through the audited content route, and refuses pages it cannot record', async () => {
+    events.length = 0;
+    const res = await viewerRequest(deps(), `content/${recording.sha256}`, new URLSearchParams({ name: 'recording.mp4' }));
+    expect(res.status).toBe(200);
+    expect(typeof res.body !== 'string' && !Buffer.isBuffer(res.body)).toBe(true);
+    expect(res.headers['content-length']).toBe(String(recording.size));
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="recording\.mp4\.bin"/);
+    expect(createHash('sha256').update(await bodyText(res)).digest('hex')).toBe(recording.sha256);
+    expect(events).toEqual([{ action: 'viewer.content', blob: `content/sha256/${recording.sha256.slice(0, 2)}/${recording.sha256}` }]);
+
+    failAudit = true;
+    try {
+      for (const path of [
+        `u/${encodeIdSegment(copilotUser)}/copilot/${meetingDay}`,
+        `u/${encodeIdSegment(organizerId)}/meetings/${meetingDay}`,
+        `u/${encodeIdSegment(organizerId)}/c/${encodeIdSegment(chatId)}/${meetingDay}`,
+        `content/${recording.sha256}`,
+      ]) {
+        const refused = await get(path);
+        expect(refused.status, path).toBe(503);
+        expect((await bodyText(refused)).toString(), path).not.toContain('Speaker');
+      }
+    } finally {
+      failAudit = false;
+    }
+    for (const path of [
+      `u/${encodeIdSegment(copilotUser)}/copilot/2001-01-01`,
+      `u/${encodeIdSegment(organizerId)}/meetings/2001-01-01`,
+      `u/${encodeIdSegment(organizerId)}/meetings/not-a-day`,
+      `u/${encodeIdSegment(organizerId)}/c/${encodeIdSegment(chatId)}/2001-01-01`,
+      `t/${encodeIdSegment(organizerId)}/copilot/${meetingDay}`,
+    ])
+      expect((await get(path)).status, path).toBe(404);
+  });
+
+  it('teams-export html writes Copilot and meeting pages and the recording beside them', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'te-artifacts-')), 'out');
+    const result = await writeTranscripts({
+      container,
+      names: await readLatestDirectoryNames(container),
+      entities: [
+        { kind: 'user', id: memberId },
+        { kind: 'user', id: organizerId },
+      ],
+      conversations: new Set(),
+      range: { from: utcDay(t0 - 8 * DAY), to: utcDay(t0) },
+      outDir: out,
+    });
+    const member = join(out, `u-${encodeIdSegment(memberId)}`);
+    const organizer = join(out, `u-${encodeIdSegment(organizerId)}`);
+    const copilotPage = readFileSync(join(member, '_copilot', `${meetingDay}.html`), 'utf8');
+    expect(copilotPage).toContain('Q3 revenue rose by 12%.');
+    expect(readFileSync(join(organizer, '_meetings', `${meetingDay}.html`), 'utf8')).toContain('Omar Speaker');
+    const chatPage = readFileSync(join(organizer, encodeIdSegment(chatId), `${meetingDay}.html`), 'utf8');
+    expect(chatPage).toContain('Ada Speaker');
+    const file = /href="\.\.\/\.\.\/(files\/[0-9a-f]{64}\/[^"]+)" download class="recording-download"/.exec(chatPage)![1]!;
+    expect(createHash('sha256').update(readFileSync(join(out, file))).digest('hex')).toBe(recording.sha256);
+    expect(readFileSync(join(member, encodeIdSegment(chatId), `${meetingDay}.html`), 'utf8')).toContain('Ada Speaker');
+    const index = readFileSync(join(member, 'index.html'), 'utf8');
+    expect(index).toContain(`_copilot/${meetingDay}.html#s-`);
+    expect(readFileSync(join(organizer, 'index.html'), 'utf8')).toContain(`_meetings/${meetingDay}.html`);
+    expect(result.pages).toBeGreaterThanOrEqual(5);
+    expect(existsSync(join(out, 'files'))).toBe(true);
+    expect(readdirSync(join(member, '_copilot')).length).toBeGreaterThan(0);
+  });
+});

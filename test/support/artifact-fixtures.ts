@@ -1,0 +1,143 @@
+// Writes Copilot and meeting batches at the names the archive contract gives them (docs/archive-format.md,
+// "Copilot interactions and meeting artifacts"): `{root}/users/{seg}/yyyy/mm/dd/{pass}_{from}_{to}_{writer}_{seq}.jsonl.gz`
+// with the batch metadata writeBatch records, and a meeting batch's content map beside it. For the
+// readers' tests, until the exporter writes these kinds itself.
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import type { ContainerClient } from '@azure/storage-blob';
+import { artifactDayPrefix, batchBlobName, contentMapName, type ArtifactRoot } from '../../src/archive/blob-layout';
+import { storeContent } from '../../src/archive/content-store';
+import { writeBatch } from '../../src/archive/batch-writer';
+import type { Emulator, ExpectedInteraction, ExpectedMeetingArtifact, Tenant } from '../../emulator';
+
+let seq = 0;
+
+/** One day batch of `root` for a user; returns its name. */
+export async function writeArtifactBatch(
+  container: ContainerClient,
+  root: ArtifactRoot,
+  userId: string,
+  day: string,
+  items: readonly unknown[],
+  o: { runId?: string; seq?: number } = {},
+): Promise<string> {
+  const dayStart = Date.parse(`${day}T00:00:00Z`);
+  const messageName = batchBlobName({ kind: 'user', id: userId }, day, {
+    pass: 'fresh',
+    window: { fromMs: dayStart, toMs: dayStart + 86_400_000 },
+    runId: o.runId ?? 'fixture',
+    seq: o.seq ?? seq++,
+  });
+  const name = `${artifactDayPrefix(root, userId, day)}${messageName.split('/').at(-1) as string}`;
+  const body = gzipSync(Buffer.from(items.map((i) => `${typeof i === 'string' ? i : JSON.stringify(i)}\n`).join(''), 'utf8'));
+  await container.getBlockBlobClient(name).uploadData(body, {
+    conditions: { ifNoneMatch: '*' },
+    blobHTTPHeaders: { blobContentType: 'application/x-ndjson' },
+    metadata: {
+      pass: 'fresh',
+      entitykind: root,
+      sha256: createHash('sha256').update(body).digest('hex'),
+      lines: String(items.length),
+    },
+  });
+  return name;
+}
+
+export interface FixtureContentEntry {
+  key: string;
+  conversationId: string;
+  messageId: string;
+  kind: 'transcript' | 'transcriptMetadata' | 'recording';
+  ref: 'content' | 'metadataContent';
+  status: 'stored' | 'too-large' | 'forbidden' | 'missing' | 'failed';
+  sha256?: string;
+  contentType?: string;
+  bytes?: number;
+  reason?: string;
+}
+
+/** The content map (`X.content.json`) beside a meeting batch. */
+export async function writeContentMap(container: ContainerClient, batch: string, entries: readonly FixtureContentEntry[]): Promise<void> {
+  const body = Buffer.from(`${JSON.stringify({ batch, entries }, null, 2)}\n`, 'utf8');
+  await container.getBlockBlobClient(contentMapName(batch)).uploadData(body, {
+    conditions: { ifNoneMatch: '*' },
+    blobHTTPHeaders: { blobContentType: 'application/json' },
+    metadata: { writer: 'content-stage', sha256: createHash('sha256').update(body).digest('hex') },
+  });
+}
+
+/** Stores bytes in content/ and returns the stored entry for them. */
+export async function storedEntry(
+  container: ContainerClient,
+  bytes: Buffer,
+  contentType: string,
+  e: Omit<FixtureContentEntry, 'status' | 'sha256' | 'contentType' | 'bytes'>,
+): Promise<FixtureContentEntry> {
+  const stored = await storeContent(container, bytes, contentType);
+  return { ...e, status: 'stored', sha256: stored.sha256, contentType, bytes: bytes.length };
+}
+
+/** The meetings version key of the contract: `{meetingId}|{id}|{createdDateTime ms}|transcript|recording`. */
+export function meetingVersionKey(item: { meetingId: string; id: string; createdDateTime: string }, kind: 'transcript' | 'recording'): string {
+  return `${item.meetingId}|${item.id}|${Date.parse(item.createdDateTime)}|${kind}`;
+}
+
+const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+function byKey<T>(items: Iterable<T>, key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) out.set(key(t), [...(out.get(key(t)) ?? []), t]);
+  return out;
+}
+
+/**
+ * Archives everything of the emulator's Copilot interactions and meeting artifacts as the contract says
+ * the exporter does: one batch per user and UTC day of createdDateTime, lines exactly as Graph served
+ * them, and for meetings the content map with the transcript, its metadata and the recording stored.
+ */
+export async function archiveEmulatorArtifacts(
+  container: ContainerClient,
+  emulator: Pick<Emulator, 'copilotInteractions' | 'meetingArtifacts'>,
+): Promise<void> {
+  for (const items of byKey(emulator.copilotInteractions(), (i) => `${i.userId}\n${utcDay(i.createdMs)}`).values()) {
+    const first = items[0] as ExpectedInteraction;
+    await writeArtifactBatch(container, 'copilot', first.userId, utcDay(first.createdMs), items.sort((a, b) => a.createdMs - b.createdMs).map((i) => i.json));
+  }
+  for (const items of byKey(emulator.meetingArtifacts(), (a) => `${a.organizerId}\n${utcDay(a.createdMs)}`).values()) {
+    const first = items[0] as ExpectedMeetingArtifact;
+    const batch = await writeArtifactBatch(container, 'meetings', first.organizerId, utcDay(first.createdMs), items.map((a) => a.item));
+    const entries: FixtureContentEntry[] = [];
+    for (const a of items) {
+      const item = a.item as { meetingId: string; id: string; createdDateTime: string };
+      const base = { key: meetingVersionKey(item, a.kind), conversationId: a.meetingId, messageId: a.id };
+      if (!a.bytes) {
+        entries.push({ ...base, kind: a.kind, ref: 'content', status: 'too-large', reason: 'larger than the cap' });
+        continue;
+      }
+      entries.push(await storedEntry(container, a.bytes, a.contentType, { ...base, kind: a.kind, ref: 'content' }));
+      if (a.metadataBytes)
+        entries.push(await storedEntry(container, a.metadataBytes, 'text/vtt', { ...base, kind: 'transcriptMetadata', ref: 'metadataContent' }));
+    }
+    await writeContentMap(container, batch, entries);
+  }
+}
+
+/** A user's messages (as the emulator serves them now) in one batch per UTC day of lastModifiedDateTime. */
+export async function archiveUserMessages(
+  container: ContainerClient,
+  tenant: Tenant,
+  userId: string,
+  keep: (m: Record<string, unknown>) => boolean = () => true,
+): Promise<void> {
+  const versions = tenant.currentVersions({ kind: 'user', id: userId }).filter((v) => keep(v.message));
+  for (const [day, list] of byKey(versions, (v) => utcDay(v.lastModifiedMs))) {
+    const dayStart = Date.parse(`${day}T00:00:00Z`);
+    const name = batchBlobName({ kind: 'user', id: userId }, day, {
+      pass: 'fresh',
+      window: { fromMs: dayStart, toMs: dayStart + 86_400_000 },
+      runId: 'fixture',
+      seq: seq++,
+    });
+    await writeBatch(container, name, list.map((v) => JSON.stringify(v.message)), { pass: 'fresh' });
+  }
+}
