@@ -165,7 +165,7 @@ export interface TranscriptMetadataCue extends VttCue {
  * `{startDateTime, endDateTime, speakerName, spokenText, spokenLanguage}`. Cues whose payload is not
  * such JSON keep their text as written.
  */
-export function parseTranscriptMetadata(input: string, limits: VttLimits = {}): VttParse & { cues: TranscriptMetadataCue[] } {
+export function parseTranscriptMetadata(input: string, limits: VttLimits = {}): Omit<VttParse, 'cues'> & { cues: TranscriptMetadataCue[] } {
   const parsed = parseWebVtt(input, limits);
   const str = (v: unknown, max: number) => (typeof v === 'string' && v.trim().length > 0 ? v.trim().slice(0, max) : undefined);
   const cues = parsed.cues.map((c): TranscriptMetadataCue => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addMeetingArtifacts, postInteraction, type Emulator, type ExpectedMeetingArtifact } from '../../emulator';
+import type { Emulator, ExpectedMeetingArtifact } from '../../emulator';
 import { ensureContainer } from '../../src/archive/archive-container';
 import {
   listArtifactUsers,
@@ -22,11 +22,9 @@ import { cachedDirectoryNames, viewerRequest, type ViewerResponse } from '../../
 import { serverLinks } from '../../src/viewer/links';
 import { writeTranscripts } from '../../src/viewer/offline-export';
 import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
-import { writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
 import { createStorageClients } from '../../src/storage-clients';
-import { iso, utcDay } from '../../src/time';
-import { archiveEmulatorArtifacts, archiveUserMessages } from '../support/artifact-fixtures';
-import { startTestEmulator } from '../support/emulator';
+import { utcDay } from '../../src/time';
+import { seedArtifactArchive } from '../support/artifact-fixtures';
 import { testStorage } from '../support/storage';
 
 const DAY = 86_400_000;
@@ -45,9 +43,7 @@ describe('Copilot and meeting archives in the viewer and html', () => {
   const events: AuditEvent[] = [];
   let failAudit = false;
   const t0 = Date.now();
-  // Days before the seeded history (the last 2 days): this day holds only what the test adds.
   const meetingDay = utcDay(t0 - 6 * DAY);
-  const meetingAt = Date.parse(`${meetingDay}T10:00:00Z`);
   let organizerId: string;
   let memberId: string;
   let chatId: string;
@@ -68,71 +64,12 @@ describe('Copilot and meeting archives in the viewer and html', () => {
   const get = (path: string) => viewerRequest(deps(), path, new URLSearchParams());
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({
-      clock: () => t0,
-      tenant: {
-        seed: 23,
-        users: 5,
-        teams: 0,
-        oneOnOneChats: 1,
-        groupChats: 0,
-        meetingChats: 1,
-        messagesPerChat: 3,
-        historyDays: 2,
-        endMs: t0 - 3_600_000,
-        copilotLicenseFraction: 1,
-        copilotSessionsPerUser: 1,
-        meetingOccurrences: 1,
-        hostedContentFraction: 0,
-        fileFraction: 0,
-      },
-    });
-    const tenant = emulator.tenant;
-    const chat = tenant.chats.find((c) => c.kind === 'meeting')!;
-    chatId = chat.id;
-    const added = addMeetingArtifacts(tenant, {
-      chatId,
-      atMs: meetingAt,
-      recording: true,
-      recordingSize: 20_000,
-      lines: [
-        { speaker: 'Ada Speaker', text: 'We ship on Thursday.' },
-        { speaker: 'Omar Speaker', text: 'I own the rollback plan & the notes.' },
-      ],
-    });
-    const mine = emulator.meetingArtifacts().filter((a) => a.meetingId === added.meetingId);
-    transcript = mine.find((a) => a.id === added.transcriptId)!;
-    recording = mine.find((a) => a.id === added.recordingId)!;
-    organizerId = transcript.organizerId;
-    memberId = chat.memberIds.find((id) => id !== organizerId && tenant.user(id)?.hasTeamsData)!;
-    // The member wrote in the meeting chat that day; the organiser did not (their page shows the transcript alone).
-    tenant.postMessage({ chatId }, { fromUserId: memberId, text: 'Notes from the sync', atMs: meetingAt + 60_000 });
-    copilotUser = memberId;
-    const posted = postInteraction(tenant, copilotUser, {
-      prompt: 'Summarise the Q3 numbers',
-      response: 'Q3 revenue rose by 12%.',
-      appClass: 'IPM.SkypeTeams.Message.Copilot.BizChat',
-      atMs: meetingAt + 3_600_000,
-    });
-    sessionId = posted.sessionId;
-
     const s = testStorage('viewer-artifacts');
     container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
     await ensureContainer(container);
-    await archiveEmulatorArtifacts(container, emulator);
-    await archiveUserMessages(container, tenant, memberId, (m) => m.chatId === chatId);
-    await writeDirectorySnapshot(container, {
-      takenAt: iso(t0),
-      runId: 'fixture',
-      users: tenant.users.map((u) => ({ id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName })),
-      teams: [],
-      chats: tenant.chats.map((c) => ({
-        id: c.id,
-        chatType: c.kind,
-        ...(c.topic ? { topic: c.topic } : {}),
-        members: c.memberIds.map((userId) => ({ userId })),
-      })),
-    });
+    const a = await seedArtifactArchive(container, t0);
+    ({ emulator, chatId, organizerId, memberId, transcript, recording, sessionId } = a);
+    copilotUser = memberId;
   }, 120_000);
 
   afterAll(async () => {

@@ -8,7 +8,17 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { artifactDayPrefix, batchBlobName, contentMapName, type ArtifactRoot } from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
 import { writeBatch } from '../../src/archive/batch-writer';
-import type { Emulator, ExpectedInteraction, ExpectedMeetingArtifact, Tenant } from '../../emulator';
+import {
+  addMeetingArtifacts,
+  postInteraction,
+  postRawInteraction,
+  type Emulator,
+  type ExpectedInteraction,
+  type ExpectedMeetingArtifact,
+  type Tenant,
+} from '../../emulator';
+import { writeDirectorySnapshot } from '../../src/archive/directory-snapshot';
+import { startTestEmulator } from './emulator';
 
 let seq = 0;
 
@@ -140,4 +150,104 @@ export async function archiveUserMessages(
     });
     await writeBatch(container, name, list.map((v) => JSON.stringify(v.message)), { pass: 'fresh' });
   }
+}
+
+export interface ArtifactArchive {
+  emulator: Emulator;
+  /** A UTC day before the seeded history: it holds only the meeting and the session added here. */
+  meetingDay: string;
+  chatId: string;
+  organizerId: string;
+  /** A member of the meeting chat (not its organiser) who wrote in it that day, and asked Copilot. */
+  memberId: string;
+  transcript: ExpectedMeetingArtifact;
+  recording: ExpectedMeetingArtifact;
+  sessionId: string;
+  /** An interaction with a hostile HTML body and links, in a session of its own. */
+  hostileId: string;
+}
+
+export const HOSTILE_COPILOT_BODY =
+  '<p>Hostile <script>alert(1)</script><img src="https://evil.example/x.png" onerror="alert(2)"><a href="javascript:alert(3)">click</a><svg onload="alert(4)"></svg><iframe src="https://evil.example/"></iframe></p>';
+
+/**
+ * An emulator tenant with one meeting chat whose meeting (organised by one member) left a transcript and
+ * a recording on `meetingDay`, a message of another member in that chat that day, and that member's
+ * Copilot session (Microsoft 365 Chat: a prompt, an answer with links), archived into `container` with a
+ * directory snapshot, as the exporter and the daily run would have written them.
+ */
+export async function seedArtifactArchive(container: ContainerClient, t0: number): Promise<ArtifactArchive> {
+  const emulator = await startTestEmulator({
+    clock: () => t0,
+    tenant: {
+      seed: 23,
+      users: 5,
+      teams: 0,
+      oneOnOneChats: 1,
+      groupChats: 0,
+      meetingChats: 1,
+      messagesPerChat: 3,
+      historyDays: 2,
+      endMs: t0 - 3_600_000,
+      copilotLicenseFraction: 1,
+      copilotSessionsPerUser: 1,
+      meetingOccurrences: 1,
+      hostedContentFraction: 0,
+      fileFraction: 0,
+    },
+  });
+  const tenant = emulator.tenant;
+  const meetingDay = utcDay(t0 - 6 * 86_400_000);
+  const meetingAt = Date.parse(`${meetingDay}T10:00:00Z`);
+  const chat = tenant.chats.find((c) => c.kind === 'meeting');
+  if (!chat) throw new Error('the seed has no meeting chat');
+  const added = addMeetingArtifacts(tenant, {
+    chatId: chat.id,
+    atMs: meetingAt,
+    recording: true,
+    recordingSize: 20_000,
+    lines: [
+      { speaker: 'Ada Speaker', text: 'We ship on Thursday.' },
+      { speaker: 'Omar Speaker', text: 'I own the rollback plan & the notes.' },
+      { speaker: '<img src=x onerror=alert(5)>', text: '<script>alert(6)</script>inert' },
+    ],
+  });
+  const mine = emulator.meetingArtifacts().filter((a) => a.meetingId === added.meetingId);
+  const transcript = mine.find((a) => a.id === added.transcriptId) as ExpectedMeetingArtifact;
+  const recording = mine.find((a) => a.id === added.recordingId) as ExpectedMeetingArtifact;
+  const organizerId = transcript.organizerId;
+  const memberId = chat.memberIds.find((id) => id !== organizerId && tenant.user(id)?.hasTeamsData);
+  if (!memberId) throw new Error('the meeting chat has no second member');
+  tenant.postMessage({ chatId: chat.id }, { fromUserId: memberId, text: 'Notes from the sync', atMs: meetingAt + 60_000 });
+  const posted = postInteraction(tenant, memberId, {
+    prompt: 'Summarise the Q3 numbers',
+    response: 'Q3 revenue rose by 12%.',
+    appClass: 'IPM.SkypeTeams.Message.Copilot.BizChat',
+    atMs: meetingAt + 3_600_000,
+  });
+  const hostileId = postRawInteraction(
+    tenant,
+    memberId,
+    {
+      body: { contentType: 'html', content: HOSTILE_COPILOT_BODY },
+      links: [{ linkUrl: 'javascript:alert(7)', displayName: 'evil link', linkType: 'File' }],
+      contexts: [{ contextReference: 'data:text/html,<script>alert(8)</script>', displayName: 'evil context', contextType: 'File' }],
+    },
+    { atMs: meetingAt + 7_200_000 },
+  );
+  await archiveEmulatorArtifacts(container, emulator);
+  await archiveUserMessages(container, tenant, memberId, (m) => m.chatId === chat.id);
+  await writeDirectorySnapshot(container, {
+    takenAt: new Date(t0).toISOString(),
+    runId: 'fixture',
+    users: tenant.users.map((u) => ({ id: u.id, displayName: u.displayName, userPrincipalName: u.userPrincipalName })),
+    teams: [],
+    chats: tenant.chats.map((c) => ({
+      id: c.id,
+      chatType: c.kind,
+      ...(c.topic ? { topic: c.topic } : {}),
+      members: c.memberIds.map((userId) => ({ userId })),
+    })),
+  });
+  return { emulator, meetingDay, chatId: chat.id, organizerId, memberId, transcript, recording, sessionId: posted.sessionId, hostileId };
 }
