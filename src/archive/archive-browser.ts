@@ -210,7 +210,11 @@ export interface StoredStream {
  * The bytes stored under `content/sha256/…` as a stream (recordings can be gigabytes: never held in
  * memory), or undefined when absent.
  */
-export async function openStoredContent(container: ContainerClient, sha256: string, signal?: AbortSignal): Promise<StoredStream | undefined> {
+export async function openStoredContent(
+  container: ContainerClient,
+  sha256: string,
+  signal?: AbortSignal,
+): Promise<StoredStream | undefined> {
   let res;
   try {
     res = await container.getBlobClient(contentBlobName(sha256)).download(0, undefined, signal ? { abortSignal: signal } : {});

@@ -6,7 +6,14 @@
 import type { ArchiveContainer } from './archive-container';
 import { readBatches, monthsBetween, type ArchivedLine, type ContentMapEntry } from './archive-browser';
 import { listBatches } from './batch-reader';
-import { artifactDayPrefix, artifactUserPrefix, artifactUsersPrefix, contentBlobName, decodeIdSegment, type ArtifactRoot } from './blob-layout';
+import {
+  artifactDayPrefix,
+  artifactUserPrefix,
+  artifactUsersPrefix,
+  contentBlobName,
+  decodeIdSegment,
+  type ArtifactRoot,
+} from './blob-layout';
 import { statusOf } from '../model/errors';
 
 type Json = Record<string, unknown>;
@@ -301,7 +308,12 @@ export async function loadOrganizerArtifacts(
   toDay: string,
   signal?: AbortSignal,
 ): Promise<MeetingArtifactView[]> {
-  return readArtifactBatches(container, organizerId, await listArtifactDays(container, 'meetings', organizerId, fromDay, toDay, signal), signal);
+  return readArtifactBatches(
+    container,
+    organizerId,
+    await listArtifactDays(container, 'meetings', organizerId, fromDay, toDay, signal),
+    signal,
+  );
 }
 
 /** Most organisers whose day folders are looked in for one meeting chat-day. */

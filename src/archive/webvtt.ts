@@ -34,7 +34,8 @@ export interface VttLimits {
 const DEFAULTS = { maxChars: 16 * 1024 * 1024, maxCues: 100_000, maxCueChars: 10_000 };
 
 // Bounded quantifiers and an anchor: constant work per line, whatever its length.
-const TIMING = /^[ \t]*(?:(\d{1,9}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})[ \t]+-->[ \t]+(?:(\d{1,9}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})(?:[ \t]|$)/;
+const TIMING =
+  /^[ \t]*(?:(\d{1,9}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})[ \t]+-->[ \t]+(?:(\d{1,9}):)?(\d{1,2}):(\d{2})[.,](\d{1,3})(?:[ \t]|$)/;
 
 function ms(h: string | undefined, m: string, s: string, frac: string): number | undefined {
   const minutes = Number(m);

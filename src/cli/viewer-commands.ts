@@ -103,7 +103,10 @@ export async function htmlCommand(
     action: 'cli.html',
     from: range.from,
     to: range.to,
-    entities: o.user.length > 0 ? [...selected, ...o.user.flatMap((id) => [artifactLabel('copilot', id), artifactLabel('meetings', id)])] : selected,
+    entities:
+      o.user.length > 0
+        ? [...selected, ...o.user.flatMap((id) => [artifactLabel('copilot', id), artifactLabel('meetings', id)])]
+        : selected,
     ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
   });
   const entities =

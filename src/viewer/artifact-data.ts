@@ -46,7 +46,10 @@ export function isMeetingChatId(chatId: string): boolean {
 }
 
 /** Content-map entries name stored bytes only with a real SHA-256 (the map is read from storage). */
-export function storedEntry(a: MeetingArtifactView, kind: string): (MeetingArtifactView['content'][number] & { sha256: string }) | undefined {
+export function storedEntry(
+  a: MeetingArtifactView,
+  kind: string,
+): (MeetingArtifactView['content'][number] & { sha256: string }) | undefined {
   return a.content.find(
     (e): e is MeetingArtifactView['content'][number] & { sha256: string } =>
       (e.kind as string) === kind && e.status === 'stored' && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256),
@@ -92,7 +95,12 @@ export async function loadCopilotDay(
 }
 
 /** The transcripts and recordings of the meetings a user organised, filed on `day`. */
-export async function loadMeetingsDay(container: ArchiveContainer, organizerId: string, day: string, signal?: AbortSignal): Promise<MeetingsData> {
+export async function loadMeetingsDay(
+  container: ArchiveContainer,
+  organizerId: string,
+  day: string,
+  signal?: AbortSignal,
+): Promise<MeetingsData> {
   return withTranscripts(container, await loadOrganizerArtifacts(container, organizerId, day, day, signal), signal);
 }
 

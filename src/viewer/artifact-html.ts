@@ -146,7 +146,9 @@ function attachmentsHtml(it: CopilotInteractionView): string {
     } else if (str(a.contentUrl)) {
       parts.push(`<li class="file">📎 ${outLink(a.contentUrl, short(name ?? str(a.contentUrl) ?? 'attachment', 200))}</li>`);
     } else {
-      parts.push(`<li class="meta">[${escapeHtml(short(type || 'attachment', 100))}${name ? `: ${escapeHtml(short(name, 200))}` : ''}]</li>`);
+      parts.push(
+        `<li class="meta">[${escapeHtml(short(type || 'attachment', 100))}${name ? `: ${escapeHtml(short(name, 200))}` : ''}]</li>`,
+      );
     }
   }
   return parts.length > 0 ? `<ul class="attachments">${parts.join('')}</ul>` : '';

@@ -115,7 +115,15 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
     const summary = { days: [], conversations: [...conversations.values()] };
     await write(
       `${folder}/index.html`,
-      entityPage({ links: offlineLinks(1, used, exported), names: o.names, offline: true }, kind, id, o.range, summary, [], artifacts?.summary),
+      entityPage(
+        { links: offlineLinks(1, used, exported), names: o.names, offline: true },
+        kind,
+        id,
+        o.range,
+        summary,
+        [],
+        artifacts?.summary,
+      ),
     );
   }
   const users = o.entities.filter((e) => e.kind === 'user').map((e) => e.id);
@@ -168,7 +176,10 @@ async function writeUserArtifacts(
   for (const a of organised) byDay.set(a.day, [...(byDay.get(a.day) ?? []), a]);
   for (const [day, artifacts] of byDay) {
     if (everything) {
-      await write(`${folder}/${OFFLINE_MEETINGS_FOLDER}/${offlineDayFile(day)}`, meetingsDayPage(env, userId, day, await withTranscripts(o.container, artifacts, o.signal)));
+      await write(
+        `${folder}/${OFFLINE_MEETINGS_FOLDER}/${offlineDayFile(day)}`,
+        meetingsDayPage(env, userId, day, await withTranscripts(o.container, artifacts, o.signal)),
+      );
       pages++;
     }
     // The meetings' chat-days that no message of this user's put in the folder already.
@@ -181,9 +192,16 @@ async function writeUserArtifacts(
       } catch {
         continue; // a chat id no folder can be named from: its transcript is on the meetings page
       }
-      const meetings = await withTranscripts(o.container, artifacts.filter((a) => a.chatId === chatId), o.signal);
+      const meetings = await withTranscripts(
+        o.container,
+        artifacts.filter((a) => a.chatId === chatId),
+        o.signal,
+      );
       const empty = { messages: [], content: new Map(), snippets: new Map() };
-      await write(`${folder}/${chatFolder}/${offlineDayFile(day)}`, conversationDayPage(env, 'user', userId, chatId, day, empty, 1, meetings));
+      await write(
+        `${folder}/${chatFolder}/${offlineDayFile(day)}`,
+        conversationDayPage(env, 'user', userId, chatId, day, empty, 1, meetings),
+      );
       pages++;
       const summary = conversations.get(chatId) ?? { id: chatId, teamId: undefined, days: [] };
       summary.days.push({ day, messages: 0 });

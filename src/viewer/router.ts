@@ -34,7 +34,15 @@ import {
   searchPage,
   type PageEnv,
 } from './pages';
-import { daysInRange, isDay, loadConversationDay, MAX_RANGE_DAYS, searchEntity, summarizeEntity, type ConversationDay } from './viewer-data';
+import {
+  daysInRange,
+  isDay,
+  loadConversationDay,
+  MAX_RANGE_DAYS,
+  searchEntity,
+  summarizeEntity,
+  type ConversationDay,
+} from './viewer-data';
 import { listArtifactUsers } from '../archive/artifact-archive';
 import {
   artifactLabel,
@@ -237,13 +245,18 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
     if (!isDay(day)) throw new PageProblem(404, 'Not found', 'The last part of the address must be a day written yyyy-mm-dd.');
     if (parts[2] === 'copilot') {
       const sessions = await loadCopilotDay(container, id, day, signal);
-      if (sessions.length === 0) throw new PageProblem(404, 'No Copilot sessions that day', `The archive holds no Copilot interactions of this user on ${day}.`);
+      if (sessions.length === 0)
+        throw new PageProblem(404, 'No Copilot sessions that day', `The archive holds no Copilot interactions of this user on ${day}.`);
       await recordRead(deps, { action: 'viewer.copilot', entity: artifactLabel('copilot', id), day });
       return html(200, copilotDayPage(env(names), id, day, sessions));
     }
     const meetings = await loadMeetingsDay(container, id, day, signal);
     if (meetings.artifacts.length === 0)
-      throw new PageProblem(404, 'No meetings that day', `The archive holds no transcripts or recordings of meetings this user organised on ${day}.`);
+      throw new PageProblem(
+        404,
+        'No meetings that day',
+        `The archive holds no transcripts or recordings of meetings this user organised on ${day}.`,
+      );
     await recordRead(deps, { action: 'viewer.meetings', entity: artifactLabel('meetings', id), day });
     return html(200, meetingsDayPage(env(names), id, day, meetings));
   }

@@ -61,14 +61,23 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
   beforeAll(async () => {
     mkdirSync(OUT, { recursive: true });
     const s = testStorage('viewer-artifacts-e2e');
-    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+      s.container,
+    );
     await ensureContainer(container);
     a = await seedArtifactArchive(container, t0);
     viewer = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1100, height: 900 }, timezoneId: 'Asia/Tokyo', acceptDownloads: true });
     const signIn = await context.newPage();
@@ -91,7 +100,10 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
     const page = await context.newPage();
     const w = watch(page);
     await page.goto(url('/'));
-    await page.getByRole('link', { name: names.user(a.memberId)! }).first().click();
+    await page
+      .getByRole('link', { name: names.user(a.memberId)! })
+      .first()
+      .click();
     await page.waitForURL(/\/u\//);
     // The user's page lists the session under Copilot (the latest month is shown: the session's day may be in an earlier one).
     await page.goto(url(links.entity('user', a.memberId, { from: a.meetingDay, to: a.meetingDay })!));
@@ -113,7 +125,9 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
     const hostile = page.locator(`#i-${a.hostileId}`);
     await expect(hostile.locator('.body').innerText()).resolves.toContain('Hostile');
     await expect(hostile.locator('.copilot-links').innerText()).resolves.toContain('evil link');
-    await expect(page.locator('a[href^="javascript:" i], a[href^="data:" i], [onerror], [onload], svg, iframe, script:not([src])').count()).resolves.toBe(0);
+    await expect(
+      page.locator('a[href^="javascript:" i], a[href^="data:" i], [onerror], [onload], svg, iframe, script:not([src])').count(),
+    ).resolves.toBe(0);
     await page.waitForLoadState('networkidle');
     expect(w.dialogs).toEqual([]);
     expect(w.requests.filter((r) => !r.startsWith(`${viewer.origin}/`))).toEqual([]);
@@ -133,7 +147,11 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
     await expect(first.locator('.speaker').innerText()).resolves.toBe('Ada Speaker');
     await expect(first.locator('.cue-time').innerText()).resolves.toBe(cueClock(cues[0]!.startMs));
     await expect(first.locator('.cue-text').innerText()).resolves.toBe('We ship on Thursday.');
-    await expect(transcript.locator('li.cue .speaker').allInnerTexts()).resolves.toEqual(['Ada Speaker', 'Omar Speaker', '<img src=x onerror=alert(5)']);
+    await expect(transcript.locator('li.cue .speaker').allInnerTexts()).resolves.toEqual([
+      'Ada Speaker',
+      'Omar Speaker',
+      '<img src=x onerror=alert(5)',
+    ]);
     await expect(transcript.locator('li.cue').nth(1).locator('.cue-time').innerText()).resolves.toBe(cueClock(cues[1]!.startMs));
     const download = page.locator('a.recording-download');
     await expect(download.getAttribute('href')).resolves.toMatch(new RegExp(`^/content/${a.recording.sha256}\\?name=recording-`));
@@ -141,11 +159,19 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
     await page.screenshot({ path: join(OUT, 'meeting-transcript.png') });
     const [file] = await Promise.all([page.waitForEvent('download'), download.click()]);
     expect(file.suggestedFilename()).toMatch(/^recording-\d{8}-\d{4}\.mp4\.bin$/);
-    expect(createHash('sha256').update(readFileSync((await file.path())!)).digest('hex')).toBe(a.recording.sha256);
+    expect(
+      createHash('sha256')
+        .update(readFileSync((await file.path())!))
+        .digest('hex'),
+    ).toBe(a.recording.sha256);
     // The same bytes by a plain request with the session cookie.
     const res = await fetch(url((await download.getAttribute('href'))!), { headers: { cookie } });
     expect(res.headers.get('content-type')).toBe('application/octet-stream');
-    expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(a.recording.sha256);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await res.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(a.recording.sha256);
     expect(w.dialogs).toEqual([]);
     expect(w.console).toEqual([]);
     await page.close();

@@ -65,7 +65,9 @@ describe('Copilot and meeting archives in the viewer and html', () => {
 
   beforeAll(async () => {
     const s = testStorage('viewer-artifacts');
-    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(s.container);
+    container = createStorageClients({ kind: 'connectionString', connectionString: s.connectionString }).blobService.getContainerClient(
+      s.container,
+    );
     await ensureContainer(container);
     const a = await seedArtifactArchive(container, t0);
     ({ emulator, chatId, organizerId, memberId, transcript, recording, sessionId } = a);
@@ -102,7 +104,10 @@ describe('Copilot and meeting archives in the viewer and html', () => {
       ['transcriptMetadata', transcript.metadataSha256],
     ]);
     expect((await readStoredText(container, transcript.sha256, 1 << 20))?.text).toBe(transcript.bytes!.toString('utf8'));
-    expect(await readStoredText(container, transcript.sha256, 10)).toEqual({ text: transcript.bytes!.subarray(0, 10).toString('utf8'), truncated: true });
+    expect(await readStoredText(container, transcript.sha256, 10)).toEqual({
+      text: transcript.bytes!.subarray(0, 10).toString('utf8'),
+      truncated: true,
+    });
     expect(await readStoredText(container, 'f'.repeat(64), 10)).toBeUndefined();
     // By chat: the organiser must be among the candidates; only that chat's artifacts of that day.
     expect(await loadChatDayArtifacts(container, chatId, meetingDay, [memberId])).toEqual([]);
@@ -118,7 +123,9 @@ describe('Copilot and meeting archives in the viewer and html', () => {
     expect(home.toString()).toContain(names.user(organizerId)!);
 
     const userPage = (
-      await bodyText(await viewerRequest(deps(), `u/${encodeIdSegment(copilotUser)}`, new URLSearchParams({ from: meetingDay, to: meetingDay })))
+      await bodyText(
+        await viewerRequest(deps(), `u/${encodeIdSegment(copilotUser)}`, new URLSearchParams({ from: meetingDay, to: meetingDay })),
+      )
     ).toString();
     expect(userPage).toContain('Copilot sessions from');
     expect(userPage).toContain('Summarise the Q3 numbers');
@@ -172,7 +179,11 @@ describe('Copilot and meeting archives in the viewer and html', () => {
     expect(typeof res.body !== 'string' && !Buffer.isBuffer(res.body)).toBe(true);
     expect(res.headers['content-length']).toBe(String(recording.size));
     expect(res.headers['content-disposition']).toMatch(/^attachment; filename="recording\.mp4\.bin"/);
-    expect(createHash('sha256').update(await bodyText(res)).digest('hex')).toBe(recording.sha256);
+    expect(
+      createHash('sha256')
+        .update(await bodyText(res))
+        .digest('hex'),
+    ).toBe(recording.sha256);
     expect(events).toEqual([{ action: 'viewer.content', blob: `content/sha256/${recording.sha256.slice(0, 2)}/${recording.sha256}` }]);
 
     failAudit = true;
@@ -221,7 +232,11 @@ describe('Copilot and meeting archives in the viewer and html', () => {
     const chatPage = readFileSync(join(organizer, encodeIdSegment(chatId), `${meetingDay}.html`), 'utf8');
     expect(chatPage).toContain('Ada Speaker');
     const file = /href="\.\.\/\.\.\/(files\/[0-9a-f]{64}\/[^"]+)" download class="recording-download"/.exec(chatPage)![1]!;
-    expect(createHash('sha256').update(readFileSync(join(out, file))).digest('hex')).toBe(recording.sha256);
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(out, file)))
+        .digest('hex'),
+    ).toBe(recording.sha256);
     expect(readFileSync(join(member, encodeIdSegment(chatId), `${meetingDay}.html`), 'utf8')).toContain('Ada Speaker');
     const index = readFileSync(join(member, 'index.html'), 'utf8');
     expect(index).toContain(`_copilot/${meetingDay}.html#s-`);

@@ -88,7 +88,10 @@ export async function storedEntry(
 }
 
 /** The meetings version key of the contract: `{meetingId}|{id}|{createdDateTime ms}|transcript|recording`. */
-export function meetingVersionKey(item: { meetingId: string; id: string; createdDateTime: string }, kind: 'transcript' | 'recording'): string {
+export function meetingVersionKey(
+  item: { meetingId: string; id: string; createdDateTime: string },
+  kind: 'transcript' | 'recording',
+): string {
   return `${item.meetingId}|${item.id}|${Date.parse(item.createdDateTime)}|${kind}`;
 }
 
@@ -111,11 +114,23 @@ export async function archiveEmulatorArtifacts(
 ): Promise<void> {
   for (const items of byKey(emulator.copilotInteractions(), (i) => `${i.userId}\n${utcDay(i.createdMs)}`).values()) {
     const first = items[0] as ExpectedInteraction;
-    await writeArtifactBatch(container, 'copilot', first.userId, utcDay(first.createdMs), items.sort((a, b) => a.createdMs - b.createdMs).map((i) => i.json));
+    await writeArtifactBatch(
+      container,
+      'copilot',
+      first.userId,
+      utcDay(first.createdMs),
+      items.sort((a, b) => a.createdMs - b.createdMs).map((i) => i.json),
+    );
   }
   for (const items of byKey(emulator.meetingArtifacts(), (a) => `${a.organizerId}\n${utcDay(a.createdMs)}`).values()) {
     const first = items[0] as ExpectedMeetingArtifact;
-    const batch = await writeArtifactBatch(container, 'meetings', first.organizerId, utcDay(first.createdMs), items.map((a) => a.item));
+    const batch = await writeArtifactBatch(
+      container,
+      'meetings',
+      first.organizerId,
+      utcDay(first.createdMs),
+      items.map((a) => a.item),
+    );
     const entries: FixtureContentEntry[] = [];
     for (const a of items) {
       const item = a.item as { meetingId: string; id: string; createdDateTime: string };
@@ -126,7 +141,9 @@ export async function archiveEmulatorArtifacts(
       }
       entries.push(await storedEntry(container, a.bytes, a.contentType, { ...base, kind: a.kind, ref: 'content' }));
       if (a.metadataBytes)
-        entries.push(await storedEntry(container, a.metadataBytes, 'text/vtt', { ...base, kind: 'transcriptMetadata', ref: 'metadataContent' }));
+        entries.push(
+          await storedEntry(container, a.metadataBytes, 'text/vtt', { ...base, kind: 'transcriptMetadata', ref: 'metadataContent' }),
+        );
     }
     await writeContentMap(container, batch, entries);
   }
@@ -148,7 +165,12 @@ export async function archiveUserMessages(
       runId: 'fixture',
       seq: seq++,
     });
-    await writeBatch(container, name, list.map((v) => JSON.stringify(v.message)), { pass: 'fresh' });
+    await writeBatch(
+      container,
+      name,
+      list.map((v) => JSON.stringify(v.message)),
+      { pass: 'fresh' },
+    );
   }
 }
 

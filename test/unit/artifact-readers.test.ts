@@ -49,7 +49,10 @@ describe('copilotSessionsOf', () => {
       line(interaction('5', 'S1', 'userPrompt', '2026-01-15T10:00:00Z')),
       // the same interaction in a later batch, and a second version of another
       line(interaction('1', 'S1', 'userPrompt', '2026-01-15T08:00:00Z'), 'copilot/users/u1/2026/01/15/settle_b.jsonl.gz'),
-      line({ ...interaction('5', 'S1', 'userPrompt', '2026-01-15T10:00:00Z'), etag: '5b' }, 'copilot/users/u1/2026/01/15/settle_b.jsonl.gz'),
+      line(
+        { ...interaction('5', 'S1', 'userPrompt', '2026-01-15T10:00:00Z'), etag: '5b' },
+        'copilot/users/u1/2026/01/15/settle_b.jsonl.gz',
+      ),
       // not interactions: skipped
       line('not json'),
       line('[1,2]'),
@@ -118,14 +121,29 @@ const recordingItem = {
 };
 const sha = (c: string) => c.repeat(64);
 const entry = (messageId: string, kind: string, extra: Partial<ContentMapEntry> = {}): ContentMapEntry =>
-  ({ key: 'k', conversationId: meetingId, messageId, kind, ref: 'content', status: 'stored', sha256: sha('a'), bytes: 10, ...extra }) as ContentMapEntry;
+  ({
+    key: 'k',
+    conversationId: meetingId,
+    messageId,
+    kind,
+    ref: 'content',
+    status: 'stored',
+    sha256: sha('a'),
+    bytes: 10,
+    ...extra,
+  }) as ContentMapEntry;
 
 describe('meetingArtifactsOf', () => {
   it('reads transcripts and recordings with their content entries and meeting chat, oldest first', () => {
     const artifacts = meetingArtifactsOf(
       'o1',
       [line(transcriptItem, 'meetings/x.jsonl.gz'), line(recordingItem, 'meetings/x.jsonl.gz'), line(transcriptItem), line('{"id":"x"}')],
-      [entry('T1', 'transcript'), entry('T1', 'transcriptMetadata', { sha256: sha('b') }), entry('R1', 'recording'), entry('T1', 'transcript', { conversationId: 'other' })],
+      [
+        entry('T1', 'transcript'),
+        entry('T1', 'transcriptMetadata', { sha256: sha('b') }),
+        entry('R1', 'recording'),
+        entry('T1', 'transcript', { conversationId: 'other' }),
+      ],
     );
     expect(artifacts.map((a) => [a.kind, a.id, a.chatId, a.content.map((e) => e.kind)])).toEqual([
       ['recording', 'R1', '19:meeting_abc@thread.v2', ['recording']],
@@ -158,13 +176,21 @@ describe('rendering', () => {
     const html = copilotSessionHtml(ctx, 'u1', session!);
     expect(html).toContain(`<div class="body">${sanitizeBody(hostile, () => undefined)}</div>`);
     expect(html).not.toMatch(/<script|onerror|javascript:|vbscript:|data:text|<b>evil|<i>Ada/i);
-    expect(html).toContain('<a href="https://contoso.sharepoint.com/a.docx?web=1" rel="noopener noreferrer nofollow">Quarterly report.docx</a>');
+    expect(html).toContain(
+      '<a href="https://contoso.sharepoint.com/a.docx?web=1" rel="noopener noreferrer nofollow">Quarterly report.docx</a>',
+    );
     expect(html).toContain('&#60;b&#62;evil&#60;/b&#62;');
     expect(html).toContain('<span class="mention">&#60;i&#62;Ada&#60;/i&#62;</span>');
   });
 
   it("shows an answer's adaptive card text, from the app or Microsoft 365 Copilot, without Graph's attachment marks", () => {
-    const card = JSON.stringify({ type: 'AdaptiveCard', body: [{ type: 'TextBlock', text: 'Three <things> to do' }, { type: 'FactSet', facts: [{ title: 'Owner', value: 'Ada' }] }] });
+    const card = JSON.stringify({
+      type: 'AdaptiveCard',
+      body: [
+        { type: 'TextBlock', text: 'Three <things> to do' },
+        { type: 'FactSet', facts: [{ title: 'Owner', value: 'Ada' }] },
+      ],
+    });
     const [session] = copilotSessionsOf([
       line(
         interaction('2', 'S1', 'aiResponse', '2026-01-15T08:00:01Z', {
@@ -182,7 +208,9 @@ describe('rendering', () => {
     expect(html).not.toContain('attachment id');
     expect(cardText('{"type":"TextBlock","text":1}')).toBeUndefined();
     expect(cardText('not json')).toBeUndefined();
-    expect(cardText(JSON.stringify({ body: Array.from({ length: 5_000 }, () => ({ type: "TextBlock", text: "x" })) }))?.length).toBeLessThan(2 * 2_000);
+    expect(
+      cardText(JSON.stringify({ body: Array.from({ length: 5_000 }, () => ({ type: 'TextBlock', text: 'x' })) }))?.length,
+    ).toBeLessThan(2 * 2_000);
   });
 
   it('names apps, keeps only http(s)/mailto links, and prints cue clocks', () => {
@@ -205,7 +233,16 @@ describe('rendering', () => {
       {
         artifacts: [recording!, transcript!],
         transcripts: new Map([
-          ['T1', { cues: [{ startMs: 61_000, endMs: 62_000, speaker: '<img src=x onerror=alert(1)>', text: 'a <b>b</b>' }], skipped: 0, truncated: false, fromMetadata: false, cut: false }],
+          [
+            'T1',
+            {
+              cues: [{ startMs: 61_000, endMs: 62_000, speaker: '<img src=x onerror=alert(1)>', text: 'a <b>b</b>' }],
+              skipped: 0,
+              truncated: false,
+              fromMetadata: false,
+              cut: false,
+            },
+          ],
         ]),
       },
     );

@@ -37,7 +37,11 @@ describe('parseWebVtt', () => {
     const first = /(\d{2}):(\d{2}):(\d{2})\.(\d{3}) -->/.exec(vtt)!;
     expect(cues[0]!.startMs).toBe(((Number(first[1]) * 60 + Number(first[2])) * 60 + Number(first[3])) * 1000 + Number(first[4]));
     // Without speaker attribution: the text, no speaker.
-    expect(parseWebVtt(transcriptVtt(transcript, false).toString('utf8')).cues.map((c) => c.speaker)).toEqual([undefined, undefined, undefined]);
+    expect(parseWebVtt(transcriptVtt(transcript, false).toString('utf8')).cues.map((c) => c.speaker)).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('reads the metadata content: speaker, text and the absolute start of each cue', () => {
@@ -75,7 +79,9 @@ describe('parseWebVtt', () => {
       { startMs: 62_500, endMs: 64_000, speaker: 'Ada Lovelace', text: 'Hello there & <welcome>\u00a0👋\nsecond line' },
       { startMs: 3_600_000, endMs: 3_601_500, speaker: undefined, text: 'no voice karaoke' },
     ]);
-    expect(parseWebVtt('00:00:01.000 --> 00:00:02.000\n<v Bo>hi</v>').cues).toEqual([{ startMs: 1000, endMs: 2000, speaker: 'Bo', text: 'hi' }]);
+    expect(parseWebVtt('00:00:01.000 --> 00:00:02.000\n<v Bo>hi</v>').cues).toEqual([
+      { startMs: 1000, endMs: 2000, speaker: 'Bo', text: 'hi' },
+    ]);
   });
 
   it('skips cues it cannot read and keeps the rest: bad times, end before start, stray blocks', () => {
@@ -108,7 +114,9 @@ describe('parseWebVtt', () => {
   });
 
   it('keeps hostile markup as text for the page to escape, and decodes no dangerous reference', () => {
-    const { speaker, text } = cueText('<v <script>alert(1)</script>>x</v><img src=x onerror=alert(1)> &#0; &#xD800; &#99999999; &bogus; <v');
+    const { speaker, text } = cueText(
+      '<v <script>alert(1)</script>>x</v><img src=x onerror=alert(1)> &#0; &#xD800; &#99999999; &bogus; <v',
+    );
     // The voice annotation is taken up to the first '>': whatever it holds is a name the page escapes.
     expect(speaker).toBe('<script');
     expect(text).toBe('alert(1)>x \ufffd \ufffd &#99999999; &bogus; <v');
@@ -118,7 +126,21 @@ describe('parseWebVtt', () => {
   it('never throws, whatever the input', () => {
     const vttish = fc.array(
       fc.oneof(
-        fc.constantFrom('WEBVTT', '', '-->', '00:00:01.000 --> 00:00:02.000', '<v ', '</v>', '>', '<', '&amp;', '&#', 'NOTE', '\r', '\ufeff'),
+        fc.constantFrom(
+          'WEBVTT',
+          '',
+          '-->',
+          '00:00:01.000 --> 00:00:02.000',
+          '<v ',
+          '</v>',
+          '>',
+          '<',
+          '&amp;',
+          '&#',
+          'NOTE',
+          '\r',
+          '\ufeff',
+        ),
         fc.string(),
         fc.string({ unit: 'binary' }),
       ),
