@@ -5,6 +5,7 @@
 // (`coverSenderIds`) reads only those senders' messages, stored once per chat. An open read records
 // its step's index and the fingerprint of the steps' filters.
 import { archiveChatVersion, nameChatVersion } from '../archive/chat-versions';
+import type { ArtifactSource } from '../graph/message-export';
 import type { MessageVersion } from '../graph/message-schema';
 import type { DayBatcher } from './day-batcher';
 import { blobIntents, type EntityJob } from './job-context';
@@ -15,6 +16,8 @@ export type VersionSink = (v: MessageVersion, raw: unknown) => Promise<void>;
 
 export interface ReadStep {
   filter: string | undefined;
+  /** Meetings read their transcripts, then their recordings (two collections per window). */
+  source?: ArtifactSource;
   sink: VersionSink;
 }
 
@@ -28,15 +31,22 @@ export function readSteps(
   const sender = req.entity.kind === 'user' && deps.chatMode === 'sender';
   const cover = req.coverSenderIds;
   const steps: ReadStep[] = [];
-  if (!cover) {
-    steps.push({
-      filter: sender ? ownMessagesFilter(req.entity.id) : undefined,
-      sink: async (version, raw) => {
-        const flushed = await batcher.add(version, job.content !== undefined && deps.content?.refersToContent(raw) === true);
-        if (flushed) job.tally.record(flushed);
-      },
-    });
+  const kind = req.entity.kind;
+  // Every meeting artifact has a body to store (its VTT or MP4); a Copilot interaction's attachments and
+  // links are references kept as they are (docs/design.md §18).
+  const refers = (raw: unknown) =>
+    job.content !== undefined && (kind === 'meetings' || (kind !== 'copilot' && deps.content?.refersToContent(raw) === true));
+  const toBatches: VersionSink = async (version, raw) => {
+    const flushed = await batcher.add(version, refers(raw));
+    if (flushed) job.tally.record(flushed);
+  };
+  if (kind === 'meetings') {
+    return [
+      { filter: undefined, source: 'transcripts', sink: toBatches },
+      { filter: undefined, source: 'recordings', sink: toBatches },
+    ];
   }
+  if (!cover) steps.push({ filter: sender ? ownMessagesFilter(req.entity.id) : undefined, sink: toBatches });
   if (sender || cover) {
     const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
     for (const filter of filters) {

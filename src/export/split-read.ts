@@ -7,7 +7,7 @@
 // still writing once the read returns.
 import type { GraphPage } from '../graph/paging';
 import { messagePages } from '../graph/message-export';
-import { parseMessage } from '../graph/message-schema';
+import { parseItem } from '../graph/artifact-schema';
 import type { ReadPart, Window } from '../model/window';
 import type { EntityJob } from './job-context';
 import { splitAtSample } from './open-read';
@@ -31,7 +31,7 @@ export async function readStep(
     // Probe: the first page says whether the window is worth splitting, and where.
     const sample: number[] = [];
     let next: string | undefined;
-    for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step.filter, undefined, signal))) {
+    for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step, undefined, signal))) {
       await handlePage(job, page, step.sink, quarantined, sample);
       next = page.nextLink;
       break;
@@ -49,7 +49,7 @@ export async function readStep(
     open.filter((p) => !p.done).map(({ fromMs, toMs, nextLink }) => ({ fromMs, toMs, ...(nextLink ? { nextLink } : {}) }));
   const readPart = async (part: (typeof open)[number]) => {
     const w = { fromMs: part.fromMs, toMs: part.toMs };
-    for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step.filter, part.nextLink, partSignal))) {
+    for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step, part.nextLink, partSignal))) {
       await handlePage(job, page, step.sink, quarantined);
       // Everything up to this page has been handed on: a resumed read goes on from its link.
       if (page.nextLink === undefined) part.done = true;
@@ -79,12 +79,14 @@ export async function readStep(
   return left.length > 0 ? left : undefined;
 }
 
-function pageOptions(job: EntityJob, senderFilter: string | undefined, resumeAt: string | undefined, readSignal: AbortSignal | undefined) {
+function pageOptions(job: EntityJob, step: ReadStep, resumeAt: string | undefined, readSignal: AbortSignal | undefined) {
   return {
     top: job.deps.pageSize,
     ...(readSignal ? { signal: readSignal } : {}),
-    ...(senderFilter !== undefined ? { senderFilter } : {}),
+    ...(step.filter !== undefined ? { senderFilter: step.filter } : {}),
     ...(resumeAt !== undefined ? { resumeAt } : {}),
+    ...(step.source !== undefined ? { source: step.source } : {}),
+    limiter: job.deps.apiLimiters?.[job.req.entity.kind],
   };
 }
 
@@ -98,7 +100,7 @@ async function handlePage(
 ): Promise<void> {
   job.tally.pageRead(page.items.length);
   for (const raw of page.items) {
-    const parsed = parseMessage(raw);
+    const parsed = parseItem(job.req.entity.kind, raw);
     if (!parsed.ok) {
       // Never dropped silently: kept with the reason in quarantine/ and counted.
       await quarantined(JSON.stringify({ reason: parsed.reason, requestId: page.requestId ?? null, item: raw }));
