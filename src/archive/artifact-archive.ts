@@ -4,17 +4,17 @@
 // with their content-map entries, found by organiser or by meeting chat. Names come from blob-layout;
 // every listing is bounded by a user and a month or day prefix, never the whole container.
 import type { ArchiveContainer } from './archive-container';
-import { readBatches, monthsBetween, type ArchivedLine, type ContentMapEntry } from './archive-browser';
+import { listEntityDays, listEntityMonths, readBatches, type ArchivedLine, type ContentMapEntry } from './archive-browser';
 import { listBatches } from './batch-reader';
-import {
-  artifactDayPrefix,
-  artifactUserPrefix,
-  artifactUsersPrefix,
-  contentBlobName,
-  decodeIdSegment,
-  type ArtifactRoot,
-} from './blob-layout';
+import { contentBlobName, dayPrefix, decodeIdSegment, entityPrefix } from './blob-layout';
 import { statusOf } from '../model/errors';
+import type { EntityKind } from '../model/entity';
+
+/** The two per-user entity kinds beside messages: a user's Copilot interactions, the meetings a user organised. */
+export type ArtifactRoot = Extract<EntityKind, 'copilot' | 'meetings'>;
+
+/** `copilot/users/{seg}/` or `meetings/users/{seg}/` (docs/archive-format.md §12): one kind of one user. */
+const userPrefix = (root: ArtifactRoot, userId: string) => entityPrefix({ kind: root, id: userId });
 
 type Json = Record<string, unknown>;
 
@@ -35,7 +35,8 @@ function parseLine(text: string): Json | undefined {
 
 /** The users that have a folder under `copilot/users/` (or `meetings/users/`): one delimiter listing. */
 export async function listArtifactUsers(container: ArchiveContainer, root: ArtifactRoot, signal?: AbortSignal): Promise<string[]> {
-  const prefix = artifactUsersPrefix(root);
+  // The folder holding one folder per user (`copilot/users/`): the prefix of any user's, without the user.
+  const prefix = userPrefix(root, 'x').slice(0, -'x/'.length);
   const ids: string[] = [];
   for await (const item of container.listBlobsByHierarchy('/', { prefix, ...(signal ? { abortSignal: signal } : {}) })) {
     if (item.kind !== 'prefix') continue;
@@ -49,27 +50,12 @@ export async function listArtifactUsers(container: ArchiveContainer, root: Artif
 }
 
 /** The months (`yyyy-mm`) holding a user's batches of one kind, newest first: small delimiter listings. */
-export async function listArtifactMonths(
-  container: ArchiveContainer,
-  root: ArtifactRoot,
-  userId: string,
-  signal?: AbortSignal,
-): Promise<string[]> {
-  const prefix = artifactUserPrefix(root, userId);
-  const opts = signal ? { abortSignal: signal } : {};
-  const months: string[] = [];
-  for await (const y of container.listBlobsByHierarchy('/', { prefix, ...opts })) {
-    if (y.kind !== 'prefix' || !/^\d{4}\/$/.test(y.name.slice(prefix.length))) continue;
-    for await (const m of container.listBlobsByHierarchy('/', { prefix: y.name, ...opts })) {
-      const rest = m.name.slice(prefix.length);
-      if (m.kind === 'prefix' && /^\d{4}\/\d{2}\/$/.test(rest)) months.push(rest.slice(0, 7).replace('/', '-'));
-    }
-  }
-  return months.sort().reverse();
+export function listArtifactMonths(container: ArchiveContainer, root: ArtifactRoot, userId: string, signal?: AbortSignal): Promise<string[]> {
+  return listEntityMonths(container, { kind: root, id: userId }, signal);
 }
 
 /** A user's batches of one kind in [fromDay, toDay], by day (sorted): one flat listing per month. */
-export async function listArtifactDays(
+export function listArtifactDays(
   container: ArchiveContainer,
   root: ArtifactRoot,
   userId: string,
@@ -77,22 +63,7 @@ export async function listArtifactDays(
   toDay: string,
   signal?: AbortSignal,
 ): Promise<Map<string, string[]>> {
-  const prefix = artifactUserPrefix(root, userId);
-  const byDay = new Map<string, string[]>();
-  for (const month of monthsBetween(fromDay, toDay)) {
-    for await (const batch of listBatches(container, `${prefix}${month.replace('-', '/')}/`, signal)) {
-      const m = /^(\d{4})\/(\d{2})\/(\d{2})\/[^/]+$/.exec(batch.name.slice(prefix.length));
-      if (!m) continue;
-      const day = `${m[1]}-${m[2]}-${m[3]}`;
-      if (day < fromDay || day > toDay) continue;
-      const list = byDay.get(day);
-      if (list) list.push(batch.name);
-      else byDay.set(day, [batch.name]);
-    }
-  }
-  const out = new Map<string, string[]>();
-  for (const day of [...byDay.keys()].sort()) out.set(day, (byDay.get(day) as string[]).sort());
-  return out;
+  return listEntityDays(container, { kind: root, id: userId }, fromDay, toDay, signal);
 }
 
 // ---- Copilot ----
@@ -336,7 +307,7 @@ export async function loadChatDayArtifacts(
     if (organizers.length === MAX_ORGANIZER_CANDIDATES) break;
     if (typeof c !== 'string' || organizers.includes(c)) continue;
     try {
-      artifactDayPrefix('meetings', c, day);
+      dayPrefix({ kind: 'meetings', id: c }, day);
     } catch {
       continue; // an id no folder can be named from
     }
@@ -345,7 +316,7 @@ export async function loadChatDayArtifacts(
   const found = await Promise.all(
     organizers.map(async (organizerId) => {
       const names: string[] = [];
-      for await (const b of listBatches(container, artifactDayPrefix('meetings', organizerId, day), signal)) names.push(b.name);
+      for await (const b of listBatches(container, dayPrefix({ kind: 'meetings', id: organizerId }, day), signal)) names.push(b.name);
       if (names.length === 0) return [];
       const all = await readArtifactBatches(container, organizerId, new Map([[day, names.sort()]]), signal);
       return all.filter((a) => a.chatId === chatId);

@@ -443,29 +443,3 @@ export function isArchivePath(name: string): boolean {
   const segments = name.split('/');
   return segments.length >= 2 && segments.every((s) => s !== '' && s !== '.' && s !== '..');
 }
-
-/**
- * The roots of the per-user archives beside messages (docs/archive-format.md, "Copilot interactions and
- * meeting artifacts"): `copilot/users/{seg}/…` (a user's Copilot interactions) and `meetings/users/{seg}/…`
- * (transcripts and recordings of the meetings the user organised), each in day folders of batches named
- * like message batches.
- */
-export const ARTIFACT_ROOTS = ['copilot', 'meetings'] as const;
-export type ArtifactRoot = (typeof ARTIFACT_ROOTS)[number];
-
-/** `copilot/users/` or `meetings/users/`: the folder holding one folder per user. */
-export function artifactUsersPrefix(root: ArtifactRoot): string {
-  if (!ARTIFACT_ROOTS.includes(root)) throw new RangeError(`invalid artifact root ${JSON.stringify(root)}`);
-  return `${root}/users/`;
-}
-
-/** `copilot/users/{seg}/` or `meetings/users/{seg}/`: everything of one kind archived for one user. */
-export function artifactUserPrefix(root: ArtifactRoot, userId: string): string {
-  return `${artifactUsersPrefix(root)}${encodeIdSegment(userId)}/`;
-}
-
-/** `copilot/users/{seg}/yyyy/mm/dd/`: the batches of one UTC day of one user. */
-export function artifactDayPrefix(root: ArtifactRoot, userId: string, day: string): string {
-  const [, y, m, d] = checkDay(day);
-  return `${artifactUserPrefix(root, userId)}${y}/${m}/${d}/`;
-}

@@ -8,10 +8,11 @@ import {
   loadCopilotSessions,
   loadOrganizerArtifacts,
   readStoredText,
+  type ArtifactRoot,
   type CopilotSessionView,
   type MeetingArtifactView,
 } from '../archive/artifact-archive';
-import type { ArtifactRoot } from '../archive/blob-layout';
+import { entityLabel } from '../model/entity';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { parseTranscriptMetadata, parseWebVtt, type VttParse } from '../archive/webvtt';
 import { obj, str, type MessageView } from './conversation-model';
@@ -37,7 +38,7 @@ export interface MeetingsData {
 
 /** `copilot:{id}` / `meetings:{id}`: how audit records name a user's Copilot or meetings archive. */
 export function artifactLabel(root: ArtifactRoot, userId: string): string {
-  return `${root}:${userId}`;
+  return entityLabel({ kind: root, id: userId });
 }
 
 /** A meeting chat's id (`19:meeting_…@thread.v2`): the only chats with transcripts and recordings. */

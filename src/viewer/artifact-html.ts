@@ -3,6 +3,7 @@
 // Copilot used; a meeting occurrence as its transcript (speaker, time, text) and a download of its
 // recording. Everything here comes from the archive and any of it may be hostile: bodies go through the
 // same sanitizer as message bodies, links keep only http(s)/mailto targets, every other value is escaped.
+import type { ArchivedLine } from '../archive/archive-browser';
 import type { CopilotInteractionView, CopilotSessionView, MeetingArtifactView } from '../archive/artifact-archive';
 import type { DirectoryNames } from '../archive/viewer-names';
 import { problemOf, textOf } from '../archive/render-text';
@@ -69,6 +70,14 @@ function senderOf(ctx: ArtifactContext, userId: string, it: CopilotInteractionVi
   const user = userName(ctx.names, obj(from?.user));
   if (user) return short(user, 100);
   return it.interactionType === 'aiResponse' ? COPILOT_NAME : (ctx.names.user(userId) ?? userId);
+}
+
+/** Links to the archived JSON line and its batch (server only). */
+function sourceHtml(ctx: ArtifactContext, line: ArchivedLine): string {
+  const raw = ctx.links.raw(line.blob, line.lineNo);
+  const blob = ctx.links.blob(line.blob);
+  if (!raw && !blob) return '';
+  return `<span class="source">${link(raw, 'JSON')}${blob ? ` · ${link(blob, 'batch')}` : ''}</span>`;
 }
 
 // ---- Adaptive cards (Microsoft 365 Chat answers carry their text in one) ----
@@ -190,6 +199,7 @@ function renderInteraction(ctx: ArtifactContext, userId: string, it: CopilotInte
     `<span class="badge">${prompt ? 'prompt' : answer ? 'answer' : escapeHtml(short(it.interactionType, 40))}</span>`,
   ];
   if (it.versions > 1) head.push(`<span class="badge">${it.versions} versions archived; the newest is shown</span>`);
+  head.push(sourceHtml(ctx, it.line));
   const body = interactionBody(it);
   const parts = [
     `<div class="head">${head.join(' ')}</div>`,
@@ -284,7 +294,7 @@ function artifactHtml(ctx: ArtifactContext, a: MeetingArtifactView, data: Meetin
     const download = e
       ? `${link(ctx.links.content(e.sha256, 'video/mp4', name), 'Download the recording', ' download class="recording-download"')} <span class="meta">${byteCount(e.bytes)} bytes, MP4${saved !== name ? `, saved as ${escapeHtml(saved)}` : ''}</span>`
       : `<span class="meta">${escapeHtml(missingNote(a, 'recording'))}</span>`;
-    return `<div class="recording" id="r-${escapeHtml(a.id)}"><h4>Recording <span class="meta">${when}</span></h4><p>${download}</p></div>`;
+    return `<div class="recording" id="r-${escapeHtml(a.id)}"><h4 class="head">Recording <span class="meta">${when}</span> ${sourceHtml(ctx, a.line)}</h4><p>${download}</p></div>`;
   }
   const e = storedEntry(a, 'transcript');
   const download = e
@@ -292,7 +302,7 @@ function artifactHtml(ctx: ArtifactContext, a: MeetingArtifactView, data: Meetin
     : `<span class="meta">${escapeHtml(missingNote(a, 'transcript'))}</span>`;
   const t = data.transcripts.get(a.id);
   const notLoaded = e && !t ? '<p class="meta">(not laid out here: too many transcripts on one page; download it)</p>' : '';
-  return `<div class="transcript-block" id="tr-${escapeHtml(a.id)}"><h4>Transcript <span class="meta">${when}</span></h4>${transcriptHtml(a, t)}${notLoaded}<p>${download}</p></div>`;
+  return `<div class="transcript-block" id="tr-${escapeHtml(a.id)}"><h4 class="head">Transcript <span class="meta">${when}</span> ${sourceHtml(ctx, a.line)}</h4>${transcriptHtml(a, t)}${notLoaded}<p>${download}</p></div>`;
 }
 
 /**

@@ -139,6 +139,12 @@ describe('Copilot and meeting archives in the viewer and html', () => {
     expect(page).toContain('Q3 revenue rose by 12%.');
     expect(page).toMatch(/<a href="https:\/\/contoso\.sharepoint\.com\/[^"]+" rel="noopener noreferrer nofollow">/);
 
+    // The prompt's archived JSON line, through the raw route (audited as a read of the user's Copilot batch).
+    const raw = /<article class="message copilot-prompt"[^]*?<a href="\/(raw\/copilot\/[^"?]+)\?line=(\d+)">JSON<\/a>/.exec(page)!;
+    const line = await viewerRequest(deps(), raw[1]!.replace(/&#38;/g, '&'), new URLSearchParams({ line: raw[2]! }));
+    expect(JSON.parse((await bodyText(line)).toString())).toMatchObject({ interactionType: 'userPrompt', sessionId: expect.any(String) });
+    events.pop();
+
     const meetings = await get(`u/${encodeIdSegment(organizerId)}/meetings/${meetingDay}`);
     expect(meetings.status).toBe(200);
     const meetingsPage = (await bodyText(meetings)).toString();

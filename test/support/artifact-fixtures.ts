@@ -1,13 +1,12 @@
-// Writes Copilot and meeting batches at the names the archive contract gives them (docs/archive-format.md,
-// "Copilot interactions and meeting artifacts"): `{root}/users/{seg}/yyyy/mm/dd/{pass}_{from}_{to}_{writer}_{seq}.jsonl.gz`
-// with the batch metadata writeBatch records, and a meeting batch's content map beside it. For the
-// readers' tests, until the exporter writes these kinds itself.
-import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+// Writes Copilot and meeting batches with the archive's own writers, at the names of docs/archive-format.md
+// §12 (`{copilot|meetings}/users/{seg}/yyyy/mm/dd/{pass}_{from}_{to}_{writer}_{seq}.jsonl.gz`), and a meeting
+// batch's content map beside it: small, exact archives for the readers' tests (the real export of these
+// kinds is exercised in test/integration/copilot-meetings-export.test.ts and, read back, in viewer-artifacts).
 import type { ContainerClient } from '@azure/storage-blob';
-import { artifactDayPrefix, batchBlobName, contentMapName, type ArtifactRoot } from '../../src/archive/blob-layout';
+import { batchBlobName, contentMapName } from '../../src/archive/blob-layout';
+import type { ArtifactRoot } from '../../src/archive/artifact-archive';
 import { storeContent } from '../../src/archive/content-store';
-import { writeBatch } from '../../src/archive/batch-writer';
+import { writeBatch, writeJson } from '../../src/archive/batch-writer';
 import {
   addMeetingArtifacts,
   postInteraction,
@@ -22,7 +21,7 @@ import { startTestEmulator } from './emulator';
 
 let seq = 0;
 
-/** One day batch of `root` for a user; returns its name. */
+/** One day batch of `root` for a user, written as writeBatch writes every batch; returns its name. */
 export async function writeArtifactBatch(
   container: ContainerClient,
   root: ArtifactRoot,
@@ -32,24 +31,14 @@ export async function writeArtifactBatch(
   o: { runId?: string; seq?: number } = {},
 ): Promise<string> {
   const dayStart = Date.parse(`${day}T00:00:00Z`);
-  const messageName = batchBlobName({ kind: 'user', id: userId }, day, {
+  const name = batchBlobName({ kind: root, id: userId }, day, {
     pass: 'fresh',
     window: { fromMs: dayStart, toMs: dayStart + 86_400_000 },
     runId: o.runId ?? 'fixture',
     seq: o.seq ?? seq++,
   });
-  const name = `${artifactDayPrefix(root, userId, day)}${messageName.split('/').at(-1) as string}`;
-  const body = gzipSync(Buffer.from(items.map((i) => `${typeof i === 'string' ? i : JSON.stringify(i)}\n`).join(''), 'utf8'));
-  await container.getBlockBlobClient(name).uploadData(body, {
-    conditions: { ifNoneMatch: '*' },
-    blobHTTPHeaders: { blobContentType: 'application/x-ndjson' },
-    metadata: {
-      pass: 'fresh',
-      entitykind: root,
-      sha256: createHash('sha256').update(body).digest('hex'),
-      lines: String(items.length),
-    },
-  });
+  const lines = items.map((i) => (typeof i === 'string' ? i : JSON.stringify(i)));
+  await writeBatch(container, name, lines, { pass: 'fresh', entitykind: root });
   return name;
 }
 
@@ -66,14 +55,9 @@ export interface FixtureContentEntry {
   reason?: string;
 }
 
-/** The content map (`X.content.json`) beside a meeting batch. */
+/** The content map (`X.content.json`) beside a meeting batch, as the content stage writes it. */
 export async function writeContentMap(container: ContainerClient, batch: string, entries: readonly FixtureContentEntry[]): Promise<void> {
-  const body = Buffer.from(`${JSON.stringify({ batch, entries }, null, 2)}\n`, 'utf8');
-  await container.getBlockBlobClient(contentMapName(batch)).uploadData(body, {
-    conditions: { ifNoneMatch: '*' },
-    blobHTTPHeaders: { blobContentType: 'application/json' },
-    metadata: { writer: 'content-stage', sha256: createHash('sha256').update(body).digest('hex') },
-  });
+  await writeJson(container, contentMapName(batch), { batch, entries }, { metadata: { writer: 'content-stage' } });
 }
 
 /** Stores bytes in content/ and returns the stored entry for them. */
