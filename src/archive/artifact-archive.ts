@@ -50,7 +50,12 @@ export async function listArtifactUsers(container: ArchiveContainer, root: Artif
 }
 
 /** The months (`yyyy-mm`) holding a user's batches of one kind, newest first: small delimiter listings. */
-export function listArtifactMonths(container: ArchiveContainer, root: ArtifactRoot, userId: string, signal?: AbortSignal): Promise<string[]> {
+export function listArtifactMonths(
+  container: ArchiveContainer,
+  root: ArtifactRoot,
+  userId: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
   return listEntityMonths(container, { kind: root, id: userId }, signal);
 }
 

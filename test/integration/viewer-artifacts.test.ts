@@ -23,7 +23,11 @@ import { serverLinks } from '../../src/viewer/links';
 import { writeTranscripts } from '../../src/viewer/offline-export';
 import { readLatestDirectoryNames } from '../../src/archive/viewer-names';
 import { createStorageClients } from '../../src/storage-clients';
-import { utcDay } from '../../src/time';
+import { HOUR, utcDay } from '../../src/time';
+import { parseWebVtt } from '../../src/archive/webvtt';
+import { NO_NAMES } from '../../src/archive/viewer-names';
+import { escapeHtml } from '../../src/viewer/sanitize';
+import { startHarness } from '../support/harness';
 import { seedArtifactArchive } from '../support/artifact-fixtures';
 import { testStorage } from '../support/storage';
 
@@ -250,5 +254,58 @@ describe('Copilot and meeting archives in the viewer and html', () => {
     expect(result.pages).toBeGreaterThanOrEqual(5);
     expect(existsSync(join(out, 'files'))).toBe(true);
     expect(readdirSync(join(member, '_copilot')).length).toBeGreaterThan(0);
+  });
+});
+
+describe('the viewer over what a real run exported', () => {
+  it('shows every Copilot session and every stored transcript that a daily run with EXPORT_COPILOT and EXPORT_MEETINGS archived', async () => {
+    const t0 = Date.now();
+    const h = await startHarness({
+      label: 'viewer-artifacts-run',
+      tenant: {
+        seed: 7,
+        users: 4,
+        teams: 0,
+        groupChats: 0,
+        oneOnOneChats: 1,
+        meetingChats: 2,
+        meetingOccurrences: 2,
+        historyDays: 4,
+        endMs: t0 - HOUR,
+      },
+      env: { EXPORT_COPILOT: 'true', EXPORT_MEETINGS: 'true', GRAPH_COPILOT_RPS: '1000', GRAPH_MEETING_RPS: '1000' },
+    });
+    try {
+      expect((await h.daily(t0)).status).toBe('succeeded');
+      const container = h.deps.container;
+      const range = { from: utcDay(t0 - 6 * DAY), to: utcDay(t0) };
+      const interactions = h.emulator.copilotInteractions().filter((i) => i.licensed);
+      expect(interactions.length).toBeGreaterThan(0);
+      for (const userId of new Set(interactions.map((i) => i.userId))) {
+        const expected = new Map<string, string[]>();
+        for (const i of interactions.filter((x) => x.userId === userId).sort((a, b) => a.createdMs - b.createdMs))
+          expected.set(i.sessionId, [...(expected.get(i.sessionId) ?? []), i.id]);
+        const sessions = await loadCopilotSessions(container, userId, range.from, range.to);
+        expect(new Map(sessions.map((s) => [s.sessionId, s.interactions.map((i) => i.id)])), userId).toEqual(expected);
+      }
+      const deps = { container, links: serverLinks('/'), names: async () => NO_NAMES, audit: async () => undefined };
+      const transcripts = h.emulator.meetingArtifacts().filter((a) => a.kind === 'transcript');
+      expect(transcripts.length).toBeGreaterThan(0);
+      for (const t of transcripts) {
+        const day = utcDay(t.createdMs);
+        const speakers = [...new Set(parseWebVtt(t.bytes!.toString('utf8')).cues.map((c) => c.speaker!))];
+        for (const path of [
+          `u/${encodeIdSegment(t.organizerId)}/meetings/${day}`,
+          `u/${encodeIdSegment(t.organizerId)}/c/${encodeIdSegment(t.chatId)}/${day}`,
+        ]) {
+          const res = await viewerRequest(deps, path, new URLSearchParams());
+          expect(res.status, path).toBe(200);
+          const page = (await bodyText(res)).toString();
+          for (const s of speakers) expect(page, path).toContain(`<span class="speaker">${escapeHtml(s)}</span>`);
+        }
+      }
+    } finally {
+      await h.close();
+    }
   });
 });
