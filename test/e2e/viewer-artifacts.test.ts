@@ -3,11 +3,11 @@
 // `teams-export serve`'s server, and the offline folder of `teams-export html` opened from disk. Hostile
 // bodies, links and speaker names stay inert. Screenshots go to test-output/viewer/.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureContainer } from '../../src/archive/archive-container';
 import { encodeIdSegment } from '../../src/archive/blob-layout';
@@ -23,31 +23,12 @@ import { writeTranscripts } from '../../src/viewer/offline-export';
 import { startViewerServer, type ViewerServer } from '../../src/viewer/server';
 import { seedArtifactArchive, type ArtifactArchive } from '../support/artifact-fixtures';
 import { testStorage } from '../support/storage';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium, watch } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`viewer artifact browser tests SKIPPED: ${CHROMIUM} is not installed`);
 
 const OUT = resolve(__dirname, '../../test-output/viewer');
 const links = serverLinks('/');
-
-interface Watch {
-  dialogs: string[];
-  requests: string[];
-  console: string[];
-}
-
-function watch(page: Page): Watch {
-  const w: Watch = { dialogs: [], requests: [], console: [] };
-  page.on('dialog', (d) => {
-    w.dialogs.push(d.message());
-    void d.dismiss();
-  });
-  page.on('request', (r) => w.requests.push(r.url()));
-  page.on('console', (m) => w.console.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => w.console.push(`pageerror: ${e.message}`));
-  return w;
-}
 
 describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a real browser', { timeout: 120_000 }, () => {
   let container: ContainerClient;
@@ -67,18 +48,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Copilot sessions and meeting transcripts in a r
     await ensureContainer(container);
     a = await seedArtifactArchive(container, t0);
     viewer = await startViewerServer({ container, audit: cliAuditor({ container, log: silentLogger }, 'serve') });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 }, timezoneId: 'Asia/Tokyo', acceptDownloads: true });
     const signIn = await context.newPage();
     await signIn.goto(viewer.url);
