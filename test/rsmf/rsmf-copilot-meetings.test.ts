@@ -9,7 +9,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExpectedInteraction } from '../../emulator/copilot';
@@ -27,7 +26,6 @@ import {
 } from '../../src/archive/blob-layout';
 import { storeContent } from '../../src/archive/content-store';
 import type { ArchiveContainer } from '../../src/archive/archive-container';
-import { main } from '../../src/cli/main';
 import { COPILOT_PARTICIPANT } from '../../src/rsmf/copilot-events';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { createExportPoisonHandler } from '../../functions/export-poison';
@@ -36,6 +34,7 @@ import { createGetProductionHandler } from '../../functions/get-production';
 import { createReadExportHandler } from '../../functions/read-export';
 import { createStartProductionHandler } from '../../functions/start-production';
 import { drainQueues, startFunctionsHarness, type FunctionsHarness } from '../functions/functions-harness';
+import { cliInProcess } from '../support/cli-in-process';
 import { principalHeaders } from '../support/principal';
 import { parseRsmf, referenceProblems, rsmfSchemaValidator, type ParsedRsmf } from '../support/rsmf-reader';
 
@@ -56,17 +55,6 @@ function relativityValidator(): { validate: (files: string[]) => string } | { sk
       return `${r.stdout}${r.stderr}`;
     },
   };
-}
-
-async function cli(env: Record<string, string | undefined>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(args, { env, stdout, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, stdout: out, stderr: err };
 }
 
 /** The day batch name an exporter writes for a user's Copilot interactions or meeting artifacts. */
@@ -193,7 +181,7 @@ describe('Copilot sessions and meeting transcripts in RSMF productions', () => {
 
   const produce = async (args: string[]) => {
     const dir = join(mkdtempSync(join(tmp, 'p-')), 'out');
-    const r = await cli(fh.h.env, ['rsmf', '--from', iso(fromMs), '--to', iso(toMs), '--out', dir, ...args]);
+    const r = await cliInProcess(fh.h.env, ['rsmf', '--from', iso(fromMs), '--to', iso(toMs), '--out', dir, ...args]);
     expect(r.code, r.stderr).toBe(0);
     return { dir, stdout: r.stdout, ...(await readFolder(dir)) };
   };
