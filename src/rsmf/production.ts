@@ -20,7 +20,7 @@ import { scanCopilot, usersWithArtifacts } from './copilot-scan';
 import { scanMeetingArtifacts, type MeetingArtifact } from './meeting-artifacts';
 import { nameBookFrom, type NameBook } from './name-book';
 import { RSMF_GENERATOR, RSMF_VERSION } from './rsmf-file';
-import { buildSlice, type BuiltFile } from './slice-builder';
+import { buildSlice, type BuiltFile, type EventCounts } from './slice-builder';
 
 /** A production id: letters, digits, '-' (also a valid blob folder name). */
 export function newProductionId(nowMs: number): string {
@@ -266,19 +266,7 @@ export interface ProductionManifest {
   coverage: { gaps: Array<{ kind: string; id: string; state: string; fromDay: string; toDay: string }> };
   /** Versions read of messages created before the range: they belong to the productions of their days. */
   earlierMessageVersions: number;
-  totals: {
-    files: number;
-    events: number;
-    edits: number;
-    reactions: number;
-    attachments: number;
-    versions: number;
-    /** Copilot interactions (prompts and answers), meeting transcripts and meeting recordings among the events. */
-    interactions: number;
-    transcripts: number;
-    recordings: number;
-    bytes: number;
-  };
+  totals: EventCounts & { files: number; bytes: number };
   files: ProductionFile[];
 }
 

@@ -49,12 +49,8 @@ interface MessageIndex {
   artifact?: MeetingArtifact;
 }
 
-export interface BuiltFile {
-  fileName: string;
-  sha256: string;
-  bytes: number;
-  part: number;
-  parts: number;
+/** What a file (and a production, summed) holds, by kind. */
+export interface EventCounts {
   events: number;
   edits: number;
   reactions: number;
@@ -65,6 +61,14 @@ export interface BuiltFile {
   interactions: number;
   transcripts: number;
   recordings: number;
+}
+
+export interface BuiltFile extends EventCounts {
+  fileName: string;
+  sha256: string;
+  bytes: number;
+  part: number;
+  parts: number;
   beginDate: string;
   endDate: string;
   eventCollectionId: string;
