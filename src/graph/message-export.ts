@@ -5,7 +5,7 @@
 import { isMessageKind, type Entity } from '../model/entity';
 import type { Window } from '../model/window';
 import { iso } from '../time';
-import type { GraphHttp } from './graph-http';
+import type { GraphHttp, RequestLimiter } from './graph-http';
 import { pages, type GraphPage } from './paging';
 
 /** Without this header system events arrive as messageType "unknownFutureValue" (docs/graph.md §2). */
@@ -61,6 +61,7 @@ export function messagePages(
     senderFilter?: string | undefined;
     resumeAt?: string | undefined;
     source?: ArtifactSource | undefined;
+    limiter?: RequestLimiter | undefined;
   },
 ): AsyncGenerator<GraphPage> {
   const path = messageExportPath(entity, window, opts.top, opts.senderFilter, opts.source);
@@ -68,5 +69,7 @@ export function messagePages(
     headers: isMessageKind(entity.kind) ? { ...EXPORT_HEADERS } : {},
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.resumeAt !== undefined ? { resumeAt: opts.resumeAt } : {}),
+    // The API's own budget (Copilot's, the meetings'): every page waits for it, besides the process's.
+    ...(opts.limiter !== undefined ? { limiter: opts.limiter } : {}),
   });
 }

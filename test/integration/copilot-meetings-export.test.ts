@@ -134,6 +134,30 @@ describe('Copilot interactions and meeting artifacts in daily runs and backfills
     }
   });
 
+  it("each kind's requests keep to its own budget: Graph's Copilot and meeting limits are never hit", async () => {
+    const now = Date.now();
+    const h = await startHarness({
+      label: 'artifact-budgets',
+      tenant: { seed: 41, ...TENANT, users: 12, endMs: now - 2 * HOUR },
+      // Graph's own limits, tighter than the process's 500/s: only the kinds' budgets keep under them.
+      faults: { copilotRps: 10, copilotBurst: 10, meetingRps: 20, meetingBurst: 20 },
+      env: { ...ON, GRAPH_COPILOT_RPS: '8', GRAPH_MEETING_RPS: '16', EXPORT_CONCURRENCY: '12' },
+    });
+    try {
+      const run = await h.daily(now);
+      expect(run.status, run.error).toBe('succeeded');
+      expect(h.emulator.counters.copilotRequests).toBeGreaterThan(10);
+      expect(h.emulator.counters.meetingRequests).toBeGreaterThan(20);
+      expect({ copilot: h.emulator.counters.copilotThrottled, meetings: h.emulator.counters.meetingThrottled }).toEqual({
+        copilot: 0,
+        meetings: 0,
+      });
+      await expectComplete(h);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('a recording over EXPORT_RECORDING_MAX_BYTES is recorded too-large, the rest of its meeting stored', async () => {
     const now = Date.now();
     const h = await startHarness({
