@@ -21,7 +21,7 @@ import {
   type EmulatorProcess,
   type EmulatorStatsJson,
 } from './emulator-process';
-import { formatArtifacts, runArtifactsProfile } from './artifacts-bench';
+import { formatArtifacts, runArtifactsProfile, withArtifactsSection } from './artifacts-bench';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';
 import {
   contentShape,
@@ -29,7 +29,6 @@ import {
   describeShape,
   firstRunShape,
   heavyShape,
-  OPT_IN_PROFILES,
   PROFILE_NAMES,
   seedFlags,
   tenantShape,
@@ -100,11 +99,12 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
   [--save-json FILE]
   --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
-  --profile artifacts (issue 23, opt-in, ~1 minute; not in the default run): Copilot interactions and meeting
-    transcripts/recordings beside the same users' chats: a first run, a daily run with nothing new, a daily run
-    with a few new items; Graph requests and storage operations per Copilot user (licensed, unlicensed), per
-    organiser and per member who organised nothing, per interaction and per artifact. Prints its report
-    (bench/artifacts-bench.ts); writes nothing (bench/RESULTS.md's issue 23 section is written by hand).
+  --profile artifacts (issue 23, < 1 minute; part of the default run): Copilot interactions and meeting
+    transcripts/recordings beside the same users' chats, in a first run, a daily run with nothing new and a
+    daily run with a few new items: Graph requests and storage operations per Copilot user (licensed,
+    unlicensed), per organiser, per member who organised nothing, per interaction and per artifact
+    (bench/artifacts-bench.ts; BENCH_ARTIFACTS_USERS=N for another size). Its section of bench/RESULTS.md is
+    replaced on its own, the rest is left as it is.
   --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
     \`npm run bench -- --profile content --no-write\`): the tenant shape at 100 users and 10 teams with hosted
     contents in 5% of the messages, exported twice in one invocation, with EXPORT_HOSTED_CONTENTS=false and
@@ -154,9 +154,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         const v = argv[++i] ?? '';
         if (!profilesGiven) o.profiles = new Set();
         profilesGiven = true;
-        if (v === 'all') [...PROFILE_NAMES, ...OPT_IN_PROFILES].forEach((p) => o.profiles.add(p));
-        else if (([...PROFILE_NAMES, ...OPT_IN_PROFILES] as string[]).includes(v)) o.profiles.add(v as ProfileName);
-        else throw new Error(`--profile must be one of ${[...PROFILE_NAMES, ...OPT_IN_PROFILES].join(', ')} or all\n${USAGE}`);
+        if (v === 'all') PROFILE_NAMES.forEach((p) => o.profiles.add(p));
+        else if ((PROFILE_NAMES as readonly string[]).includes(v)) o.profiles.add(v as ProfileName);
+        else throw new Error(`--profile must be one of ${PROFILE_NAMES.join(', ')} or all\n${USAGE}`);
         break;
       }
       case '--scale':
@@ -850,21 +850,29 @@ async function main(): Promise<number> {
     reports.push(await runScenario(spec, o, log));
     if (o.saveJson) writeFileSync(o.saveJson, JSON.stringify({ machine, options: { ...o, profiles: [...o.profiles] }, reports }));
   }
-  if (o.profiles.has('artifacts')) log(`\n${formatArtifacts(await runArtifactsProfile(o, log))}`);
-  // The artifacts profile alone leaves the generated part of bench/RESULTS.md as it is.
-  if (reports.length === 0) return 0;
+  const artifacts = o.profiles.has('artifacts') && o.only.length === 0 ? formatArtifacts(await runArtifactsProfile(o, log)) : '';
+  if (artifacts) log(`\n${artifacts}`);
+  const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
+  if (reports.length === 0) {
+    // The artifacts profile alone: only its own section of bench/RESULTS.md changes.
+    if (artifacts && o.write && !o.quick) {
+      writeFileSync(file, withArtifactsSection(readFileSync(file, 'utf8'), artifacts));
+      log(`written to bench/RESULTS.md`);
+    }
+    return 0;
+  }
   const text = formatReport({ machine, options: o, reports, totalSeconds: (Date.now() - started) / 1000, at: new Date().toISOString() });
   log(`\n${text}`);
   if (o.write && !o.quick && o.only.length === 0) {
     // The generated part is replaced; hand-written `## ` sections after it (analyses, other sections) stay.
-    const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
     let kept = '';
     try {
       kept = keptSections(readFileSync(file, 'utf8'));
     } catch {
       // no results yet
     }
-    writeFileSync(file, kept ? `${text}\n${kept}` : text);
+    const out = kept ? `${text}\n${kept}` : text;
+    writeFileSync(file, artifacts ? withArtifactsSection(out, artifacts) : out);
     log(`written to bench/RESULTS.md`);
   }
   return 0;

@@ -2,10 +2,7 @@
 // over-limit run) as emulator seed flags, and the scaling that the --scale and --quick flags apply.
 
 export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs' | 'content' | 'artifacts';
-/** The profiles a plain `npm run bench` runs. */
-export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily', 'content'];
-/** Run only when named (or with `--profile all`): artifacts (bench/artifacts-bench.ts, issue 23). */
-export const OPT_IN_PROFILES: readonly ProfileName[] = ['artifacts'];
+export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily', 'content', 'artifacts'];
 
 export interface TenantShape {
   users: number;
