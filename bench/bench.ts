@@ -4,7 +4,8 @@
 // the storage share (10 ms storage latency, Azurite pinned to one core), storage operations per blob
 // with the time-bounded lease fence and with the fence before issue 22 (blobs) and the daily 10,000-user /
 // 1,000-team profile and the content-heavy first run with hosted contents on and off (content, issue 22
-// item 1); prints the figures and writes them to bench/RESULTS.md. Each export runs in a child process of
+// item 1), and Copilot interactions and meeting artifacts per user (artifacts, issue 23: bench/artifacts-bench.ts);
+// prints the figures and writes them to bench/RESULTS.md. Each export runs in a child process of
 // its own (bench/scenario.ts) so its peak RSS and CPU are the product's alone.
 // `npm run bench -- --quick` runs a small version of every profile (a few minutes, nothing written).
 import { BlobServiceClient } from '@azure/storage-blob';
