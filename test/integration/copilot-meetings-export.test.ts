@@ -13,7 +13,8 @@ import { HOUR } from '../../src/time';
 import { duplicatesIn, startHarness, type Harness } from '../support/harness';
 import { createHash } from 'node:crypto';
 
-const TENANT = { users: 5, teams: 1, historyDays: 8, meetingChats: 3, meetingOccurrences: 2, copilotSessionsPerUser: 2 };
+// One deleted user (two days ago, a licensed Copilot user first): still served, so still exported.
+const TENANT = { users: 5, teams: 1, historyDays: 8, meetingChats: 3, meetingOccurrences: 2, copilotSessionsPerUser: 2, deletedUsers: 1 };
 const ON = { EXPORT_COPILOT: 'true', EXPORT_MEETINGS: 'true', GRAPH_COPILOT_RPS: '1000', GRAPH_MEETING_RPS: '1000' };
 
 async function archived(h: Harness, entity: Entity): Promise<{ keys: string[]; maps: ContentMapEntry[] }> {
@@ -94,6 +95,10 @@ describe('Copilot interactions and meeting artifacts in daily runs and backfills
       const first = await h.daily(now);
       expect(first.status, first.error).toBe('succeeded');
       const firstCounts = await expectComplete(h);
+      // The deleted user (a licensed Copilot user) is exported like the others while Graph serves them.
+      const deleted = h.emulator.tenant.users.filter((u) => u.deletedMs !== undefined);
+      expect(deleted).toHaveLength(1);
+      expect((await archived(h, { kind: 'copilot', id: deleted[0]!.id })).keys.length).toBeGreaterThan(0);
       expect(firstCounts.interactions).toBeGreaterThan(0);
       expect(firstCounts.artifacts).toBeGreaterThan(0);
       const large = h.emulator.meetingArtifacts().find((a) => a.kind === 'recording' && a.bytes === null);
