@@ -3,9 +3,12 @@
 // first-run cost, tenant (1× and 4×), heavy, the one-request-at-a-time baseline, a run above the limit,
 // the storage share (10 ms storage latency, Azurite pinned to one core), storage operations per blob
 // with the time-bounded lease fence and with the fence before issue 22 (blobs) and the daily 10,000-user /
-// 1,000-team profile; prints the figures and writes them to bench/RESULTS.md. Each export runs in a
-// child process of its own (bench/scenario.ts) so its peak RSS and CPU are the product's alone.
+// 1,000-team profile and the content-heavy first run with hosted contents on and off (content, issue 22
+// item 1), and Copilot interactions and meeting artifacts per user (artifacts, issue 23: bench/artifacts-bench.ts);
+// prints the figures and writes them to bench/RESULTS.md. Each export runs in a child process of
+// its own (bench/scenario.ts) so its peak RSS and CPU are the product's alone.
 // `npm run bench -- --quick` runs a small version of every profile (a few minutes, nothing written).
+import { BlobServiceClient } from '@azure/storage-blob';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,8 +22,10 @@ import {
   type EmulatorProcess,
   type EmulatorStatsJson,
 } from './emulator-process';
+import { formatArtifacts, runArtifactsProfile, withArtifactsSection } from './artifacts-bench';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';
 import {
+  contentShape,
   dailyShape,
   describeShape,
   firstRunShape,
@@ -32,7 +37,18 @@ import {
   type ProfileName,
   type TenantShape,
 } from './profiles';
-import { formatReport, GENERATED_SECTIONS, perBlobLine, type EntityCost, type ScenarioReport } from './report';
+import {
+  CONTENT_OFF,
+  CONTENT_ON,
+  contentLine,
+  formatReport,
+  GENERATED_SECTIONS,
+  perBlobLine,
+  type ContentArchive,
+  type EntityCost,
+  type PhaseCpu,
+  type ScenarioReport,
+} from './report';
 import { RESULT_PREFIX, type ScenarioInput, type ScenarioResult } from './scenario';
 
 export interface BenchOptions {
@@ -53,12 +69,57 @@ export interface BenchOptions {
   write: boolean;
   /** Run only the scenarios whose name starts with one of these (for profiling one of them). */
   only: string[];
+  /** The content profile's Graph latency (issue 22 measured its content-heavy first run at 60 ms). */
+  contentLatencyMs: number;
+  /** The content profile's scale (1: 100 users and 10 teams, ~21,000 versions); --scale multiplies it. */
+  contentScale: number;
+  /**
+   * The content-on run's product knobs, when given (bench only, to see what a product parameter is worth):
+   * the pool's batches at once (RunDeps.contentBatches), EXPORT_CONTENT_CONCURRENCY and
+   * EXPORT_CONTENT_PROCESS_CONCURRENCY.
+   */
+  contentBatches?: number;
+  contentJobConcurrency?: number;
+  contentProcessConcurrency?: number;
+  /** Also write every scenario's full report (timelines included) to this JSON file. */
+  saveJson?: string;
+  /** The content profile's runs through the counting storage proxy (no latency): storage operations by class. */
+  contentCountStorage: boolean;
+  /** A what-if for the content-on run: its entities planned teams first (the product plans users first). */
+  contentTeamsFirst: boolean;
+  /** A what-if for the content-on run: the pool's batches and the process slots once the export has ended. */
+  contentAfterExportBatches?: number;
+  contentAfterExportSlots?: number;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|all]... [--scale N]
+const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|artifacts|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
-  --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.`;
+  [--content-latency-ms 60] [--content-scale 1] [--content-batches N] [--content-job-concurrency N] [--content-process-concurrency N]
+  [--content-count-storage] [--content-teams-first] [--content-after-export-batches N] [--content-after-export-slots N]
+  [--save-json FILE]
+  --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
+  --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
+  --profile artifacts (issue 23, < 1 minute; part of the default run): Copilot interactions and meeting
+    transcripts/recordings beside the same users' chats, in a first run, a daily run with nothing new and a
+    daily run with a few new items: Graph requests and storage operations per Copilot user (licensed,
+    unlicensed), per organiser, per member who organised nothing, per interaction and per artifact
+    (bench/artifacts-bench.ts; BENCH_ARTIFACTS_USERS=N for another size). Its section of bench/RESULTS.md is
+    replaced on its own, the rest is left as it is.
+  --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
+    \`npm run bench -- --profile content --no-write\`): the tenant shape at 100 users and 10 teams with hosted
+    contents in 5% of the messages, exported twice in one invocation, with EXPORT_HOSTED_CONTENTS=false and
+    =true, at --content-latency-ms (60) and --limit-rps (200). It reports the export's wall time (until the
+    last entity job finished) and the whole run's (until the content backlog drained), their ratio, the
+    content requests, the content maps' statuses and the backlog's wall time against its floor.
+    --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 16),
+    --content-job-concurrency (EXPORT_CONTENT_CONCURRENCY, 4) and --content-process-concurrency
+    (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);
+    --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
+    users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
+    runs through the counting storage proxy (no latency) for storage operations by what they touched;
+    --content-after-export-batches and --content-after-export-slots raise the pool's batches and the
+    process slots once the last entity job has finished (a what-if: the product keeps them for the run).`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = {
@@ -76,6 +137,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     cpuProf: false,
     write: true,
     only: [],
+    contentLatencyMs: 60,
+    contentScale: 1,
+    contentCountStorage: false,
+    contentTeamsFirst: false,
   };
   let profilesGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -134,6 +199,36 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--only':
         o.only.push(argv[++i] ?? '');
         break;
+      case '--content-latency-ms':
+        o.contentLatencyMs = num();
+        break;
+      case '--content-scale':
+        o.contentScale = num();
+        break;
+      case '--content-batches':
+        o.contentBatches = Math.round(num());
+        break;
+      case '--content-job-concurrency':
+        o.contentJobConcurrency = Math.round(num());
+        break;
+      case '--content-process-concurrency':
+        o.contentProcessConcurrency = Math.round(num());
+        break;
+      case '--content-count-storage':
+        o.contentCountStorage = true;
+        break;
+      case '--content-teams-first':
+        o.contentTeamsFirst = true;
+        break;
+      case '--content-after-export-batches':
+        o.contentAfterExportBatches = Math.round(num());
+        break;
+      case '--content-after-export-slots':
+        o.contentAfterExportSlots = Math.round(num());
+        break;
+      case '--save-json':
+        o.saveJson = argv[++i] ?? '';
+        break;
       case '--help':
       case '-h':
         throw new Error(USAGE);
@@ -165,6 +260,18 @@ export interface ScenarioSpec {
   activity?: DailyActivity;
   /** The lease's write fence (RunDeps.leaseWriteFreshMs): 0 renews before every blob write (before issue 22). */
   leaseWriteFreshMs?: number;
+  /** EXPORT_HOSTED_CONTENTS (false when absent: message throughput is what the other profiles measure). */
+  hostedContents?: boolean;
+  /** The emulator's latency for this scenario (BenchOptions.latencyMs when absent). */
+  latencyMs?: number;
+  /** RunDeps.contentBatches (the content pool's batches at once). */
+  contentBatches?: number;
+  /** More of the product's settings (EXPORT_CONTENT_CONCURRENCY, EXPORT_CONTENT_PROCESS_CONCURRENCY). */
+  env?: Record<string, string>;
+  /** ScenarioInput.teamsFirst: a what-if, the entities planned teams first. */
+  teamsFirst?: boolean;
+  /** ScenarioInput.afterExport: a what-if, more batches and slots once the export has ended. */
+  afterExport?: { batches?: number; slots?: number };
 }
 
 /** The scenario names of the blobs profile's pair (report.ts compares them). */
@@ -231,6 +338,38 @@ export function planScenarios(o: BenchOptions): ScenarioSpec[] {
       storage: { latencyMs: 0, pinAzurite: false },
     });
   }
+  if (o.profiles.has('content')) {
+    // Issue 22 item 1's content-heavy first run: the same tenant exported without and with hosted
+    // contents, one after the other, each with a fresh emulator and Azurite (the off run first).
+    const shape = contentShape((o.quick ? 0.01 : 0.05) * o.contentScale * o.scale);
+    const same = {
+      ...base,
+      shape,
+      seed: 11,
+      latencyMs: o.contentLatencyMs,
+      ...(o.contentCountStorage ? { storage: { latencyMs: 0, pinAzurite: false } } : {}),
+    };
+    list.push({ ...same, name: CONTENT_OFF, hostedContents: false });
+    list.push({
+      ...same,
+      name: CONTENT_ON,
+      hostedContents: true,
+      ...(o.contentBatches !== undefined ? { contentBatches: o.contentBatches } : {}),
+      ...(o.contentTeamsFirst ? { teamsFirst: true } : {}),
+      ...(o.contentAfterExportBatches !== undefined || o.contentAfterExportSlots !== undefined
+        ? {
+            afterExport: {
+              ...(o.contentAfterExportBatches !== undefined ? { batches: o.contentAfterExportBatches } : {}),
+              ...(o.contentAfterExportSlots !== undefined ? { slots: o.contentAfterExportSlots } : {}),
+            },
+          }
+        : {}),
+      env: {
+        ...(o.contentJobConcurrency !== undefined ? { EXPORT_CONTENT_CONCURRENCY: String(o.contentJobConcurrency) } : {}),
+        ...(o.contentProcessConcurrency !== undefined ? { EXPORT_CONTENT_PROCESS_CONCURRENCY: String(o.contentProcessConcurrency) } : {}),
+      },
+    });
+  }
   return o.only.length === 0 ? list : list.filter((x) => o.only.some((p) => x.name.startsWith(p)));
 }
 
@@ -244,6 +383,9 @@ function productEnv(
   overrides: { maxRps?: number; concurrency?: number } = {},
 ): Record<string, string> {
   if (spec.leaseWriteFreshMs !== undefined) input = { ...input, leaseWriteFreshMs: spec.leaseWriteFreshMs };
+  if (spec.contentBatches !== undefined) input = { ...input, contentBatches: spec.contentBatches };
+  if (spec.teamsFirst) input = { ...input, teamsFirst: true };
+  if (spec.afterExport) input = { ...input, afterExport: spec.afterExport };
   return {
     ...(process.env as Record<string, string>),
     ...productEnvFor(emulator.info),
@@ -259,9 +401,11 @@ function productEnv(
     EXPORT_USERS: spec.shape.exportUsers ? 'all' : 'none',
     EXPORT_TEAMS: 'all',
     // Message export throughput is what is measured; hosted-content downloads are bounded by Graph's
-    // ~1 request/s per chat, not by the product, and would only measure that limit.
-    EXPORT_HOSTED_CONTENTS: 'false',
+    // ~1 request/s per chat, not by the product, and would only measure that limit. The content
+    // profile measures them (and that the export no longer waits for them).
+    EXPORT_HOSTED_CONTENTS: spec.hostedContents === true ? 'true' : 'false',
     EXPORT_ATTACHMENTS: 'false',
+    ...(spec.env ?? {}),
     LOG_LEVEL: 'warn',
     BENCH_SCENARIO: JSON.stringify(input),
   };
@@ -296,14 +440,19 @@ function entityCost(
 
 async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: string) => void): Promise<ScenarioReport> {
   log(
-    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}`,
+    `\n▶ ${spec.name}: ${describeShape(spec.shape)}; concurrency ${spec.concurrency}, GRAPH_MAX_RPS ${spec.maxRps}${spec.readsPerEntity ? `, EXPORT_READS_PER_ENTITY ${spec.readsPerEntity}` : ''}${spec.storage?.latencyMs ? `, storage +${spec.storage.latencyMs} ms` : ''}${spec.leaseWriteFreshMs !== undefined ? `, lease writeFreshMs ${spec.leaseWriteFreshMs}` : ''}${spec.latencyMs !== undefined ? `, Graph latency ${spec.latencyMs} ms` : ''}${spec.hostedContents !== undefined ? `, EXPORT_HOSTED_CONTENTS=${spec.hostedContents}` : ''}${spec.contentBatches !== undefined ? `, content batches ${spec.contentBatches}` : ''}${spec.teamsFirst ? ', teams planned first (what-if)' : ''}${spec.afterExport ? `, after the export ${JSON.stringify(spec.afterExport)} (what-if)` : ''}${Object.entries(
+      spec.env ?? {},
+    )
+      .map(([k, v]) => `, ${k}=${v}`)
+      .join('')}`,
   );
   const seededAt = Date.now();
   const daily = spec.kind === 'daily' && spec.activity !== undefined;
   // The daily profile's "today": its first run ran a day earlier, over a history that ended before it.
   const nowMs = Date.now();
   const firstNowMs = daily ? nowMs - DAY : nowMs;
-  const graphFlags = ['--latency-ms', String(o.latencyMs), '--jitter-ms', String(o.jitterMs), '--rate-limit-rps', String(o.limitRps)];
+  const latencyMs = spec.latencyMs ?? o.latencyMs;
+  const graphFlags = ['--latency-ms', String(latencyMs), '--jitter-ms', String(o.jitterMs), '--rate-limit-rps', String(o.limitRps)];
   const shape: TenantShape = daily ? { ...spec.shape, endsBeforeNowMs: 2 * DAY + 2 * HOUR } : spec.shape;
   const [azurite, emulator] = await Promise.all([
     // A machine shared with other work can take a while to start it.
@@ -366,7 +515,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
       log(
         `  set-up: first run a day earlier in ${setup.seconds.toFixed(1)} s (${first.messages} versions, ${first.graph.requests} requests); today ${act.posted} new messages in ${act.chats} chats and ${act.teams} teams (${busy.size} busy entities)`,
       );
-      await emulator.setFaults({ latencyMs: o.latencyMs, jitterMs: o.jitterMs, rateLimitRps: o.limitRps });
+      await emulator.setFaults({ latencyMs, jitterMs: o.jitterMs, rateLimitRps: o.limitRps });
     }
     await emulator.resetCounters();
     proxy?.reset();
@@ -375,11 +524,30 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
     const machine0 = machineCpu();
     const emuCpu0 = processCpuMs(emulator.pid);
     const azCpu0 = azuritePid === undefined ? undefined : processCpuMs(azuritePid);
+    // The content profile: the machine's, Azurite's and the emulator's CPU every 250 ms, to split the run
+    // at the export's end.
+    const samples: CpuSample[] = [];
+    const sample = () => samples.push(cpuSample(azuritePid, emulator.pid));
+    const sampler = spec.hostedContents === undefined ? undefined : setInterval(sample, 250);
     const result = await runChild(env, o.cpuProf ? spec.name : undefined, log);
+    if (sampler) {
+      clearInterval(sampler);
+      sample();
+    }
+    const exportPhase = phaseCpu(samples, result);
     const machine1 = machineCpu();
     const emuCpu1 = processCpuMs(emulator.pid);
     const azCpu1 = azuritePid === undefined ? undefined : processCpuMs(azuritePid);
     const counters: EmulatorCountersJson = await emulator.counters(true);
+    // The content profile: what the archive's content maps say, against what the tenant's messages name.
+    let content: ContentArchive | undefined;
+    if (spec.hostedContents) {
+      // Straight from Azurite, not through the counting proxy: the bench's reads are not the product's.
+      const { refBatches, ...maps } = await readContentMaps(azurite.connectionString);
+      content = { ...maps, expected: await emulator.hostedContents() };
+      const bound = handoverBound(refBatches, result.timeline.batchTimes, Number(spec.env?.GRAPH_HOSTED_CONTENT_RPS ?? 1));
+      if (bound) content.handoverBound = bound;
+    }
     // What one entity costs: empty vs with data (first run), idle vs busy (daily).
     const versions = { ...stats.versionsByEntity.users, ...stats.versionsByEntity.teams };
     const ids = Object.keys(versions);
@@ -442,6 +610,14 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
         : {}),
       ...(costs ? { costs } : {}),
       ...(setup ? { setup } : {}),
+      ...(spec.latencyMs !== undefined ? { latencyMs: spec.latencyMs } : {}),
+      ...(spec.hostedContents !== undefined ? { hostedContents: spec.hostedContents } : {}),
+      ...(spec.contentBatches !== undefined ? { contentBatches: spec.contentBatches } : {}),
+      ...(spec.teamsFirst ? { teamsFirst: true } : {}),
+      ...(spec.afterExport ? { afterExport: spec.afterExport } : {}),
+      ...(spec.env && Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
+      ...(content ? { content } : {}),
+      ...(exportPhase ? { exportPhase } : {}),
     };
     const r = result;
     log(
@@ -452,6 +628,7 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
         (report.storageOps ? `, ${report.storageOps.total} storage operations` : ''),
     );
     if (report.storageOps && r.blobs > 0) log(`  storage operations per blob: ${perBlobLine(report.storageOps, r.blobs)}`);
+    if (spec.hostedContents !== undefined) log(`  ${contentLine(report)}`);
     if (costs)
       for (const c of [costs.a, costs.b])
         log(
@@ -462,6 +639,125 @@ async function runScenario(spec: ScenarioSpec, o: BenchOptions, log: (line: stri
   } finally {
     await Promise.all([emulator.stop(), azurite.stop(), proxy?.close()]);
   }
+}
+
+interface CpuSample {
+  atMs: number;
+  machine: ReturnType<typeof machineCpu>;
+  azuriteMs: number | undefined;
+  emulatorMs: number | undefined;
+}
+
+function cpuSample(azuritePid: number | undefined, emulatorPid: number): CpuSample {
+  return {
+    atMs: Date.now(),
+    machine: machineCpu(),
+    azuriteMs: azuritePid === undefined ? undefined : processCpuMs(azuritePid),
+    emulatorMs: processCpuMs(emulatorPid),
+  };
+}
+
+/**
+ * CPU from the child's start of runExport to the end of its export (the last entity job), from the
+ * samples nearest to each: the child's runExport started result.wallMs before the last sample (its exit
+ * takes a few ms more, so this is a little early).
+ */
+function phaseCpu(samples: CpuSample[], result: ScenarioResult): PhaseCpu | undefined {
+  const endMs = result.timeline.exportEndMs;
+  const last = samples[samples.length - 1];
+  if (endMs === undefined || result.timeline.cpuAtExportEndMs === undefined || !last) return undefined;
+  const t0 = last.atMs - result.wallMs;
+  const nearest = (at: number) => samples.reduce((best, s) => (Math.abs(s.atMs - at) < Math.abs(best.atMs - at) ? s : best));
+  const a = nearest(t0);
+  const b = nearest(t0 + endMs);
+  const diff = (x: number | undefined, y: number | undefined) => (x === undefined || y === undefined ? NaN : (y - x) / 1000);
+  return {
+    seconds: endMs / 1000,
+    productCpuS: result.timeline.cpuAtExportEndMs / 1000,
+    azuriteCpuS: diff(a.azuriteMs, b.azuriteMs),
+    emulatorCpuS: diff(a.emulatorMs, b.emulatorMs),
+    machineBusy: a.machine && b.machine ? (b.machine.busyMs - a.machine.busyMs) / Math.max(1, b.machine.totalMs - a.machine.totalMs) : NaN,
+  };
+}
+
+/**
+ * The content maps (`*.content.json`) of the archive: their entries by status and kind, and the
+ * distinct hosted-content references (conversation, message, id) by conversation and by status.
+ */
+async function readContentMaps(
+  connectionString: string,
+): Promise<Omit<ContentArchive, 'expected'> & { refBatches: Map<string, { conversation: string; batches: string[] }> }> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient('bench-export');
+  const out: Omit<ContentArchive, 'expected'> = {
+    maps: 0,
+    entries: 0,
+    byStatus: {},
+    byKind: {},
+    refs: 0,
+    refsByStatus: {},
+    refsByConversation: {},
+  };
+  const seen = new Map<string, string>();
+  /** Every distinct reference's conversation and the batches that name it. */
+  const refBatches = new Map<string, { conversation: string; batches: string[] }>();
+  for await (const b of container.listBlobsFlat()) {
+    if (!b.name.endsWith('.content.json')) continue;
+    out.maps++;
+    const batch = b.name.replace(/\.content\.json$/, '.jsonl.gz');
+    const doc = JSON.parse((await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8')) as {
+      entries?: Array<{ conversationId: string; messageId: string; kind: string; ref: string; status: string }>;
+    };
+    for (const e of doc.entries ?? []) {
+      out.entries++;
+      out.byStatus[e.status] = (out.byStatus[e.status] ?? 0) + 1;
+      out.byKind[e.kind] = (out.byKind[e.kind] ?? 0) + 1;
+      if (e.kind !== 'hostedContent') continue;
+      const k = `${e.conversationId}|${e.messageId}|${e.ref}`;
+      const named = refBatches.get(k) ?? { conversation: e.conversationId, batches: [] };
+      named.batches.push(batch);
+      refBatches.set(k, named);
+      const before = seen.get(k);
+      // One reference in several maps (a chat's message in each member's batch): stored if stored anywhere.
+      if (before === undefined) out.refsByConversation[e.conversationId] = (out.refsByConversation[e.conversationId] ?? 0) + 1;
+      if (before === undefined || (before !== 'stored' && e.status === 'stored')) seen.set(k, e.status);
+    }
+  }
+  for (const status of seen.values()) {
+    out.refs++;
+    out.refsByStatus[status] = (out.refsByStatus[status] ?? 0) + 1;
+  }
+  return { ...out, refBatches };
+}
+
+/**
+ * When the last conversation could have finished its downloads at `rps` each, given when the export
+ * handed over (recorded) the first batch naming each reference: per conversation, with its references'
+ * hand-over times sorted t_0 ≤ … ≤ t_{n-1}, max over k of t_k + (n − k) / rps; then the max over
+ * conversations. Undefined when no batch time is known.
+ */
+export function handoverBound(
+  refBatches: Map<string, { conversation: string; batches: string[] }>,
+  batchTimes: Record<string, [number, number]>,
+  rps: number,
+): ContentArchive['handoverBound'] {
+  const byConv = new Map<string, number[]>();
+  for (const { conversation, batches } of refBatches.values()) {
+    const times = batches.map((b) => batchTimes[b]?.[0]).filter((t): t is number => t !== undefined);
+    if (times.length === 0) continue;
+    const list = byConv.get(conversation) ?? [];
+    list.push(Math.min(...times) / 1000);
+    byConv.set(conversation, list);
+  }
+  let best: ContentArchive['handoverBound'];
+  for (const [conversation, times] of byConv) {
+    times.sort((a, b) => a - b);
+    let end = 0;
+    times.forEach((t, k) => {
+      end = Math.max(end, t + (times.length - k) / (rps > 0 ? rps : 1));
+    });
+    if (!best || end > best.endS) best = { endS: end, conversation, refs: times.length, firstS: times[0] ?? 0 };
+  }
+  return best;
 }
 
 /**
@@ -555,19 +851,33 @@ async function main(): Promise<number> {
   );
   const started = Date.now();
   const reports: ScenarioReport[] = [];
-  for (const spec of planScenarios(o)) reports.push(await runScenario(spec, o, log));
+  for (const spec of planScenarios(o)) {
+    reports.push(await runScenario(spec, o, log));
+    if (o.saveJson) writeFileSync(o.saveJson, JSON.stringify({ machine, options: { ...o, profiles: [...o.profiles] }, reports }));
+  }
+  const artifacts = o.profiles.has('artifacts') && o.only.length === 0 ? formatArtifacts(await runArtifactsProfile(o, log)) : '';
+  if (artifacts) log(`\n${artifacts}`);
+  const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
+  if (reports.length === 0) {
+    // The artifacts profile alone: only its own section of bench/RESULTS.md changes.
+    if (artifacts && o.write && !o.quick) {
+      writeFileSync(file, withArtifactsSection(readFileSync(file, 'utf8'), artifacts));
+      log(`written to bench/RESULTS.md`);
+    }
+    return 0;
+  }
   const text = formatReport({ machine, options: o, reports, totalSeconds: (Date.now() - started) / 1000, at: new Date().toISOString() });
   log(`\n${text}`);
   if (o.write && !o.quick && o.only.length === 0) {
     // The generated part is replaced; hand-written `## ` sections after it (analyses, other sections) stay.
-    const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
     let kept = '';
     try {
       kept = keptSections(readFileSync(file, 'utf8'));
     } catch {
       // no results yet
     }
-    writeFileSync(file, kept ? `${text}\n${kept}` : text);
+    const out = kept ? `${text}\n${kept}` : text;
+    writeFileSync(file, artifacts ? withArtifactsSection(out, artifacts) : out);
     log(`written to bench/RESULTS.md`);
   }
   return 0;

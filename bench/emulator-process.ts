@@ -28,6 +28,21 @@ export interface EmulatorCountersJson {
   tokensIssued: number;
   /** message export requests per entity id (only when asked for: `counters(true)`) */
   exportRequestsByEntity?: Record<string, number>;
+  /** requests to the hosted-content routes (list, metadata, $value), the per-chat limit's 429s included */
+  hostedContentRequests?: number;
+  /** 429s of the per-chat hosted-content limit (not in `throttled`) */
+  hostedContentThrottled?: number;
+  hostedContentBytesServed?: number;
+  /** hosted-content requests per chat or channel id named in the path (429s included) */
+  hostedContentRequestsByConversation?: Record<string, number>;
+  byRoute?: Record<string, number>;
+}
+
+/** GET /_emulator/hosted-contents: what the tenant's messages name (emulator/control.ts). */
+export interface HostedContentSummaryJson {
+  total: number;
+  byKind: Record<string, number>;
+  byConversation: Record<string, number>;
 }
 
 export interface EmulatorStatsJson {
@@ -61,6 +76,7 @@ export interface EmulatorProcess {
   /** Posts a day of new messages in bulk (emulator/activity.ts). */
   activity(o: ActivityOptions): Promise<ActivityResult>;
   stats(): Promise<EmulatorStatsJson>;
+  hostedContents(): Promise<HostedContentSummaryJson>;
   stop(): Promise<void>;
 }
 
@@ -125,6 +141,7 @@ export async function startEmulatorProcess(flags: string[], opts: { timeoutMs?: 
     counters: (byEntity = false) => call<EmulatorCountersJson>('GET', byEntity ? 'counters?byEntity=1' : 'counters'),
     activity: (o) => call<ActivityResult>('POST', 'activity', o),
     stats: () => call<EmulatorStatsJson>('GET', 'stats'),
+    hostedContents: () => call<HostedContentSummaryJson>('GET', 'hosted-contents'),
     stop: async () => {
       process.removeListener('exit', killOnExit);
       if (child.exitCode === null && child.signalCode === null) {

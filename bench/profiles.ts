@@ -1,8 +1,8 @@
 // The benchmark's synthetic tenants (tenant, heavy and the small subsets for the baseline and the
 // over-limit run) as emulator seed flags, and the scaling that the --scale and --quick flags apply.
 
-export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs';
-export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily'];
+export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs' | 'content' | 'artifacts';
+export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily', 'content', 'artifacts'];
 
 export interface TenantShape {
   users: number;
@@ -19,6 +19,8 @@ export interface TenantShape {
   exportUsers: boolean;
   /** The seeded history ends this long before the run's "now" (default: an hour, the emulator's default). */
   endsBeforeNowMs?: number;
+  /** Share of rich messages whose body names hosted contents (the emulator's default, 0.12, when absent). */
+  hostedContentFraction?: number;
 }
 
 /**
@@ -77,6 +79,7 @@ export function seedFlags(shape: TenantShape, seed: number, nowMs = Date.now()):
     ['replies-per-post', shape.repliesPerPost],
     ['history-days', shape.historyDays],
     ...(shape.endsBeforeNowMs !== undefined ? [['end-ms', nowMs - shape.endsBeforeNowMs] as [string, number]] : []),
+    ...(shape.hostedContentFraction !== undefined ? [['hosted-content-fraction', shape.hostedContentFraction] as [string, number]] : []),
   ];
   return flags.flatMap(([k, v]) => [`--${k}`, String(v)]);
 }
@@ -89,7 +92,18 @@ export function describeShape(shape: TenantShape): string {
   if (shape.exportUsers)
     parts.push(`${shape.oneOnOneChats}+${shape.groupChats}+${shape.meetingChats} chats × ${shape.messagesPerChat} msgs`);
   parts.push(`${shape.postsPerChannel} posts × ${shape.repliesPerPost + 1} per channel`, `${shape.historyDays} days`);
+  if (shape.hostedContentFraction !== undefined) parts.push(`hosted contents in ${shape.hostedContentFraction * 100}% of rich messages`);
   return parts.join(', ');
+}
+
+/**
+ * content: the tenant profile's shape (scale 0.05: 100 users and 10 teams, ~25,000 versions, the first
+ * run of issue 22) with inline images, emoji or snippets in 5% of the rich messages
+ * (hostedContentFraction; custom reactions stay at the emulator's default), exported once with hosted
+ * contents on and once with them off.
+ */
+export function contentShape(scale: number): TenantShape {
+  return { ...tenantShape(scale), hostedContentFraction: 0.05 };
 }
 
 /**

@@ -13,7 +13,10 @@ export type RouteKind =
   | 'deletedUsers'
   | 'deletedTeamExport'
   | 'hostedContent'
-  | 'shares';
+  | 'shares'
+  | 'copilotInteractions'
+  | 'meetingArtifacts'
+  | 'meetingContent';
 export type FaultKind =
   'error' | 'reset' | 'hang' | 'malformed' | 'emptyPage' | 'outOfWindow' | 'lateHidden' | 'tokenEndpointDown' | 'forbidden';
 
@@ -69,6 +72,53 @@ export interface EmulatorCounters {
   windowQueries: Record<string, number>;
   /** message export requests (pages included, refusals too) per exported entity id: what one entity costs */
   exportRequestsByEntity: Record<string, number>;
+
+  // ---- Copilot interactions and meeting artifacts ----
+  /** getAllEnterpriseInteractions requests (pages, refusals and 429s included) */
+  copilotRequests: number;
+  copilotPages: number;
+  /** interactions served, duplicates included */
+  copilotInteractionsServed: number;
+  /** 429 answers from Copilot's own bucket (not counted in `throttled`) */
+  copilotThrottled: number;
+  /** interaction keys (`userId|id|etag`, copilot.ts interactionKey) served at least once */
+  copilotLedger: Set<string>;
+  /** transcript and recording list, delta, metadata and onlineMeeting requests (refusals and 429s included) */
+  meetingRequests: number;
+  transcriptPages: number;
+  recordingPages: number;
+  /** transcript and recording items served in lists and deltas, duplicates included */
+  transcriptsServed: number;
+  recordingsServed: number;
+  /** `content` and `metadataContent` requests of transcripts; `content` requests of recordings */
+  transcriptContentRequests: number;
+  recordingContentRequests: number;
+  /** bytes of transcript content and metadataContent served */
+  transcriptBytesServed: number;
+  /** bytes of recording content served (the large recording's too, as streamed) */
+  recordingBytesServed: number;
+  /** recording downloads completed */
+  recordingsDownloaded: number;
+  /** recording downloads being served right now, and the most at once */
+  recordingsInFlight: number;
+  recordingsMaxInFlight: number;
+  /** 429 answers from the meeting-artifact bucket (not counted in `throttled`) */
+  meetingThrottled: number;
+  /** Copilot and meeting-artifact requests per user id in the path: what one user costs */
+  artifactRequestsByUser: Record<string, number>;
+  /**
+   * The same split by route, keyed `{route}|{user id in the path}` with route `copilot` (interaction pages),
+   * `meetingList` (transcript and recording lists and deltas, items, onlineMeetings) or `meetingContent`
+   * (content and metadataContent): what one Copilot user and one organiser cost apart (the bench).
+   */
+  artifactRequestsByUserRoute: Record<string, number>;
+}
+
+/** Counts one Copilot or meeting-artifact request for the user its path names. */
+export function countArtifactUser(c: EmulatorCounters, route: 'copilot' | 'meetingList' | 'meetingContent', userKey: string): void {
+  c.artifactRequestsByUser[userKey] = (c.artifactRequestsByUser[userKey] ?? 0) + 1;
+  const k = `${route}|${userKey}`;
+  c.artifactRequestsByUserRoute[k] = (c.artifactRequestsByUserRoute[k] ?? 0) + 1;
 }
 
 /** `{current|retained} {kind}:{id} {fromMs}..{toMs}`: a window of one entity's export, as counted in windowQueries. */
@@ -93,6 +143,9 @@ export function createCounters(): EmulatorCounters {
       deletedTeamExport: 0,
       hostedContent: 0,
       shares: 0,
+      copilotInteractions: 0,
+      meetingArtifacts: 0,
+      meetingContent: 0,
     },
     byStatus: {},
     throttled: 0,
@@ -116,6 +169,26 @@ export function createCounters(): EmulatorCounters {
     filesMaxInFlight: 0,
     windowQueries: {},
     exportRequestsByEntity: {},
+    copilotRequests: 0,
+    copilotPages: 0,
+    copilotInteractionsServed: 0,
+    copilotThrottled: 0,
+    copilotLedger: new Set(),
+    meetingRequests: 0,
+    transcriptPages: 0,
+    recordingPages: 0,
+    transcriptsServed: 0,
+    recordingsServed: 0,
+    transcriptContentRequests: 0,
+    recordingContentRequests: 0,
+    transcriptBytesServed: 0,
+    recordingBytesServed: 0,
+    recordingsDownloaded: 0,
+    recordingsInFlight: 0,
+    recordingsMaxInFlight: 0,
+    meetingThrottled: 0,
+    artifactRequestsByUser: {},
+    artifactRequestsByUserRoute: {},
   };
 }
 
@@ -123,16 +196,19 @@ export function createCounters(): EmulatorCounters {
 export function resetCounters(c: EmulatorCounters): void {
   const fresh = createCounters();
   c.ledger.clear();
-  Object.assign(c, { ...fresh, ledger: c.ledger });
+  c.copilotLedger.clear();
+  // downloads still streaming keep counting themselves out
+  Object.assign(c, { ...fresh, ledger: c.ledger, copilotLedger: c.copilotLedger, recordingsInFlight: c.recordingsInFlight });
 }
 
 /** A JSON-friendly copy (the ledger, the window reads and the per-entity requests only when asked: they can be large). */
 export function countersToJson(c: EmulatorCounters, includeLedger: boolean, includeByEntity = false): Record<string, unknown> {
-  const { ledger, windowQueries, exportRequestsByEntity, ...rest } = c;
+  const { ledger, windowQueries, exportRequestsByEntity, copilotLedger, artifactRequestsByUser, artifactRequestsByUserRoute, ...rest } = c;
   return {
     ...rest,
     ledgerSize: ledger.size,
-    ...(includeLedger ? { ledger: [...ledger], windowQueries } : {}),
-    ...(includeByEntity ? { exportRequestsByEntity } : {}),
+    copilotLedgerSize: copilotLedger.size,
+    ...(includeLedger ? { ledger: [...ledger], windowQueries, copilotLedger: [...copilotLedger] } : {}),
+    ...(includeByEntity ? { exportRequestsByEntity, artifactRequestsByUser, artifactRequestsByUserRoute } : {}),
   };
 }

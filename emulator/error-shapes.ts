@@ -115,3 +115,98 @@ export function errorShape(name: ErrorShapeName, id = ''): { status: number; cod
   const s: ErrorShape = ERROR_SHAPES[name];
   return { status: s.status, code: s.code, message: s.message.replace('{id}', id) };
 }
+
+/**
+ * The shapes of the Copilot interaction and meeting-artifact routes (copilot.ts, meetings.ts). A table of
+ * their own: ERROR_SHAPES is pinned to docs/graph-errors.md and to the product's classifier, which do not
+ * know these APIs yet (emulator/README.md, "Copilot interactions and meeting artifacts", says which
+ * shapes Microsoft documents and which the emulator chose). `{id}` is the user named in the request path,
+ * `{roles}` the roles the app holds (faults missingRoles). `innerCode` goes in `error.innerError.code`.
+ */
+export const ARTIFACT_ERROR_SHAPES = {
+  missingCopilotRole: {
+    status: 403,
+    code: 'Forbidden',
+    message:
+      "Missing role permissions on the request. API requires one of 'AiEnterpriseInteraction.Read.All'. Roles on the request '{roles}'.",
+    classification: 'app-refusal',
+  },
+  missingTranscriptRole: {
+    status: 403,
+    code: 'Forbidden',
+    message:
+      "Missing role permissions on the request. API requires one of 'OnlineMeetingTranscript.Read.All'. Roles on the request '{roles}'.",
+    classification: 'app-refusal',
+  },
+  missingRecordingRole: {
+    status: 403,
+    code: 'Forbidden',
+    message:
+      "Missing role permissions on the request. API requires one of 'OnlineMeetingRecording.Read.All'. Roles on the request '{roles}'.",
+    classification: 'app-refusal',
+  },
+  missingMeetingRole: {
+    status: 403,
+    code: 'Forbidden',
+    message:
+      "Missing role permissions on the request. API requires one of 'OnlineMeetings.Read.All, OnlineMeetings.ReadWrite.All'. Roles on the request '{roles}'.",
+    classification: 'app-refusal',
+  },
+  noCopilotLicence: {
+    status: 403,
+    code: 'Forbidden',
+    message: 'Failed to get license information for the user. Ensure user has a valid Microsoft 365 Copilot license assigned to them.',
+    classification: 'skip-entity no-copilot-licence',
+  },
+  noAccessPolicy: {
+    status: 403,
+    code: 'Forbidden',
+    message:
+      "Application is not allowed to perform operations on the user '{id}', neither is allowed access through RSC permission evaluation.",
+    classification: 'app-refusal',
+  },
+  transcriptsDisabled: {
+    status: 403,
+    code: 'Forbidden',
+    innerCode: 'GraphAccessToTranscriptsDisabled',
+    message: 'Microsoft Graph access to meeting transcripts is disabled by the tenant administrator.',
+    classification: 'app-refusal',
+  },
+  speakerAttributionNotAllowed: {
+    status: 403,
+    code: 'Forbidden',
+    innerCode: 'SpeakerAttributionNotAllowed',
+    message: 'Transcripts with speaker attribution are not allowed by the tenant administrator. Request the transcript without a format.',
+    classification: 'fatal',
+  },
+  organizerRequired: {
+    status: 400,
+    code: 'BadRequest',
+    message: "The function parameter 'meetingOrganizerUserId' (or a $filter on MeetingOrganizer/User/Id) is required.",
+    classification: 'fatal',
+  },
+  artifactNotFound: {
+    status: 404,
+    code: 'NotFound',
+    message: 'The requested resource was not found.',
+    classification: 'skip-entity entity-gone',
+  },
+} as const satisfies Record<string, ErrorShape & { innerCode?: string }>;
+
+export type ArtifactErrorShapeName = keyof typeof ARTIFACT_ERROR_SHAPES;
+
+export function isArtifactErrorShapeName(name: unknown): name is ArtifactErrorShapeName {
+  return typeof name === 'string' && Object.hasOwn(ARTIFACT_ERROR_SHAPES, name);
+}
+
+/** An artifact shape with `{id}` and `{roles}` filled in. */
+export function artifactErrorShape(
+  name: ArtifactErrorShapeName,
+  fill: { id?: string; roles?: string } = {},
+): { status: number; code: string; message: string; innerCode?: string } {
+  const s: ErrorShape & { innerCode?: string } = ARTIFACT_ERROR_SHAPES[name];
+  const message = s.message.replace('{id}', fill.id ?? '').replace('{roles}', fill.roles ?? '');
+  return s.innerCode === undefined
+    ? { status: s.status, code: s.code, message }
+    : { status: s.status, code: s.code, message, innerCode: s.innerCode };
+}

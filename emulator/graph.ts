@@ -19,6 +19,8 @@ import { handleHostedContent, isHostedContentPath } from './hosted-contents';
 import { handleShares, isSharesPath, type DownloadSigner } from './files';
 import { errorShape, type ErrorShapeName } from './error-shapes';
 import { handleDirectoryRoute } from './directory-routes';
+import { handleCopilot, isCopilotPath } from './copilot';
+import { classifyMeetingPath, handleMeetings, isMeetingPath } from './meetings';
 
 export interface GraphContext {
   origin: string;
@@ -34,6 +36,8 @@ export interface GraphContext {
   /** origin of the files (SharePoint stand-in) server */
   filesOrigin: string;
   signer: DownloadSigner;
+  /** the Copilot ('copilot') and meeting-artifact ('meeting') token buckets */
+  artifactBuckets: Map<string, TokenBucket>;
 }
 
 const CHAT_EXPORT = /^\/v1\.0\/users(?:\/([^/()]+)|\('([^']+)'\))\/chats\/getallmessages$/i;
@@ -56,6 +60,8 @@ export function classifyGraphPath(path: string): RouteKind {
   if (DELETED_TEAM_EXPORT.test(path)) return 'deletedTeamExport';
   if (isHostedContentPath(path)) return 'hostedContent';
   if (isSharesPath(path)) return 'shares';
+  if (isCopilotPath(path)) return 'copilotInteractions';
+  if (isMeetingPath(path)) return classifyMeetingPath(path);
   return 'other';
 }
 
@@ -173,6 +179,8 @@ export function handleGraph(
     return exportMessages(req, res, { kind: 'deletedTeam', id: (deletedTeam[1] ?? deletedTeam[2]) as string }, params, ids, ctx);
   if (isHostedContentPath(path)) return handleHostedContent(req, res, path, ids, ctx);
   if (isSharesPath(path)) return handleShares(res, path, ids, ctx);
+  if (isCopilotPath(path)) return handleCopilot(req, res, path, params, ids, ctx);
+  if (isMeetingPath(path)) return handleMeetings(req, res, path, params, ids, ctx);
   if (handleDirectoryRoute(res, path, ids, ctx.tenant, ctx.origin)) return;
   const segment = path.split('/').filter(Boolean)[1] ?? '';
   sendGraphError(res, ids, 400, 'BadRequest', `Resource not found for the segment '${segment}'.`);

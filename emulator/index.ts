@@ -21,6 +21,8 @@ import { seedTenant, type TenantSeedOptions } from './seed';
 import { Tenant, versionKey } from './tenant';
 import { DownloadSigner, fileIndex, handleFilesRequest, type EmulatedFile } from './files';
 import { expectedHostedContents, type ExpectedHostedContent } from './hosted-contents';
+import { expectedCopilotInteractions, type ExpectedInteraction } from './copilot';
+import { expectedMeetingArtifacts, type ExpectedMeetingArtifact } from './meetings';
 
 export type { FaultKnobs } from './faults';
 export type { EmulatorCounters, RouteKind, FaultKind } from './counters';
@@ -41,6 +43,16 @@ export { DELETED_SERVED_MS } from './tenant';
 export type { EmulatedFile, FileState } from './files';
 export { shareIdOf, sizedFileSha256 } from './files';
 export type { ExpectedHostedContent, HostedContentKind } from './hosted-contents';
+export type { ExpectedInteraction } from './copilot';
+export type { ExpectedMeetingArtifact } from './meetings';
+export { COPILOT_APPS, interactionKey, postInteraction, postRawInteraction } from './copilot-store';
+export type { Interaction, PostInteractionOptions, PostedInteraction } from './copilot-store';
+export { addMeetingArtifacts, artifactKey, recordingSha256 } from './meeting-store';
+export type { AddArtifactsOptions, ArtifactKind, TranscriptLine } from './meeting-store';
+export { ARTIFACT_ERROR_SHAPES } from './error-shapes';
+export type { ArtifactErrorShapeName } from './error-shapes';
+export { ARTIFACT_ROLES } from './faults';
+export type { ArtifactRole } from './faults';
 export type { Sender } from './senders';
 export type { SenderClause } from './sender-filter';
 export type { Mutation } from './control';
@@ -80,6 +92,14 @@ export interface Emulator {
   files(): EmulatedFile[];
   /** every hosted content (its `$value` URL as written in messages) with expected bytes and sha256 */
   hostedContents(): ExpectedHostedContent[];
+  /** every Copilot interaction (any user, licensed or not now, deleted ones too) with its JSON as served and its sha256 */
+  copilotInteractions(): ExpectedInteraction[];
+  /**
+   * every transcript and recording with its listed JSON and expected content (and metadataContent) bytes
+   * and sha256; the large recording (faults largeRecordingBytes) has only its size and sha256 (computed
+   * chunk by chunk, once per size)
+   */
+  meetingArtifacts(): ExpectedMeetingArtifact[];
   /** for child processes (NODE_EXTRA_CA_CERTS) */
   writeCaCert(path: string): Promise<void>;
   readonly tenant: Tenant;
@@ -190,6 +210,7 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     hostedBuckets: new Map(),
     filesOrigin,
     signer,
+    artifactBuckets: new Map(),
   };
   const identityCfg = {
     origin,
@@ -213,6 +234,8 @@ export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulato
     filesOrigin,
     files: () => [...fileIndex(tenant).byUrl.values()],
     hostedContents: () => expectedHostedContents(tenant),
+    copilotInteractions: () => expectedCopilotInteractions(tenant),
+    meetingArtifacts: () => expectedMeetingArtifacts(tenant, faults),
     writeCaCert: (path) => writeFile(path, cert, 'utf8'),
     tenant,
     get faults() {

@@ -28,6 +28,10 @@ const SEED_KEYS: Array<Exclude<keyof TenantSeedOptions, 'retentionPolicy'>> = [
   'customReactionFraction',
   'externalSenderFraction',
   'deletedTeams',
+  'copilotLicenseFraction',
+  'copilotSessionsPerUser',
+  'meetingOccurrences',
+  'deletedUsers',
 ];
 const FAULT_NUMBER_KEYS = [
   'latencyMs',
@@ -43,6 +47,12 @@ const FAULT_NUMBER_KEYS = [
   'hostedContentRps',
   'hostedContentBurst',
   'maxFilterClauses',
+  'copilotRps',
+  'copilotBurst',
+  'meetingRps',
+  'meetingBurst',
+  'largeRecordingBytes',
+  'recordingChunkDelayMs',
 ] as const;
 
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -66,6 +76,14 @@ export function parseMainArgs(argv: readonly string[]): EmulatorOptions {
       tenant.retentionPolicy = true;
       continue;
     }
+    if (name === 'transcripts-disabled') {
+      faults.transcriptApiAccess = false;
+      continue;
+    }
+    if (name === 'no-speaker-attribution') {
+      faults.transcriptSpeakerAttribution = false;
+      continue;
+    }
     const value = argv[++i];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     const num = () => {
@@ -86,6 +104,9 @@ export function parseMainArgs(argv: readonly string[]): EmulatorOptions {
     else if (name === 'late-max-delay-ms') lateMaxDelayMs = num();
     else if (name === 'next-link-origin') faults.nextLinkOrigin = value;
     else if (name === 'forbidden') faults.forbiddenEntities = value.split(',').filter(Boolean);
+    else if (name === 'missing-roles') faults.missingRoles = value.split(',').filter(Boolean) as FaultKnobs['missingRoles'];
+    // a comma-separated list of user ids; '' (or 'none'): granted to nobody
+    else if (name === 'access-policy-users') faults.meetingAccessPolicyUsers = value === 'none' ? [] : value.split(',').filter(Boolean);
     else throw new Error(`unknown flag ${flag}`);
   }
   if (lateFraction !== undefined || lateMaxDelayMs !== undefined) {

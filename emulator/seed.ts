@@ -6,6 +6,8 @@
 import { createRng, guid, hex, pick, randInt } from './prng';
 import { F_ATTACHMENT, F_HIGH_IMPORTANCE, F_MENTION, F_RICH, F_SUBJECT, F_SYSTEM, F_TEXT_BODY, F_UNKNOWN_PROP } from './message-flags';
 import type { Conversation, ChatKind, Tenant } from './tenant';
+import { seedCopilot } from './copilot-store';
+import { seedMeetings } from './meeting-store';
 
 export interface TenantSeedOptions {
   seed?: number;
@@ -37,6 +39,17 @@ export interface TenantSeedOptions {
   retentionPolicy?: boolean;
   /** teams that have been deleted (listed by /teamwork/deletedTeams, not by /teams) */
   deletedTeams?: number;
+  /** members with a mailbox who hold a Microsoft 365 Copilot licence (at least one, and one without, when there are two) */
+  copilotLicenseFraction?: number;
+  /** Copilot sessions (a few prompt/answer pairs each, apps in turn) per licensed user */
+  copilotSessionsPerUser?: number;
+  /** the most occurrences per meeting chat, each leaving a transcript and/or a recording */
+  meetingOccurrences?: number;
+  /**
+   * Users deleted 2 days before endMs (licensed Copilot users first, then meeting organisers, last ones
+   * first): gone from /users, their chats, interactions and meeting artifacts still served for 30 days.
+   */
+  deletedUsers?: number;
 }
 
 export const DEFAULT_SEED_OPTIONS: Required<Omit<TenantSeedOptions, 'endMs'>> = {
@@ -60,6 +73,10 @@ export const DEFAULT_SEED_OPTIONS: Required<Omit<TenantSeedOptions, 'endMs'>> = 
   externalSenderFraction: 0.15,
   retentionPolicy: false,
   deletedTeams: 0,
+  copilotLicenseFraction: 0.5,
+  copilotSessionsPerUser: 2,
+  meetingOccurrences: 2,
+  deletedUsers: 0,
 };
 
 const DAY = 86_400_000;
@@ -274,4 +291,19 @@ export function seedTenant(tenant: Tenant, options: TenantSeedOptions, nowMs: nu
   };
   for (let t = 0; t < o.teams; t++) makeTeam(t, false);
   for (let t = 0; t < o.deletedTeams; t++) makeTeam(t, true);
+
+  // ---- Copilot and meeting artifacts: PRNG streams of their own, so everything above is unchanged
+  seedCopilot(
+    tenant,
+    { seed: o.seed, licenseFraction: o.copilotLicenseFraction, sessionsPerUser: o.copilotSessionsPerUser },
+    startMs,
+    endMs,
+  );
+  seedMeetings(tenant, { seed: o.seed, meetingOccurrences: o.meetingOccurrences }, startMs, endMs);
+  if (o.deletedUsers > 0) {
+    const organizers = new Set(tenant.meetings.allMeetings().map((m) => m.organizerId));
+    const licensed = tenant.users.filter((u) => tenant.copilot.isLicensed(u.id));
+    const rest = tenant.users.filter((u) => !tenant.copilot.isLicensed(u.id) && organizers.has(u.id));
+    for (const u of [...licensed.reverse(), ...rest.reverse()].slice(0, o.deletedUsers)) tenant.deleteUser(u.id, endMs - 2 * DAY);
+  }
 }

@@ -4,6 +4,8 @@
 import { F_TEXT_BODY } from './message-flags';
 import { renderMessage } from './render';
 import { externalSenders, senderOf, type Sender } from './senders';
+import { CopilotStore } from './copilot-store';
+import { MeetingStore } from './meeting-store';
 
 export interface EmulatedUser {
   id: string;
@@ -119,8 +121,11 @@ export class Conversation {
 }
 
 export interface EntityRef {
-  /** 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route */
-  kind: 'user' | 'team' | 'deletedTeam' | 'userRetained' | 'teamRetained';
+  /**
+   * 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route; 'copilot' and
+   * 'meetings' have no messages (their items are in the Copilot and meeting ledgers)
+   */
+  kind: 'user' | 'team' | 'deletedTeam' | 'userRetained' | 'teamRetained' | 'copilot' | 'meetings';
   id: string;
 }
 
@@ -208,6 +213,10 @@ export class Tenant {
   content: ContentOptions = { hostedContentFraction: 0, fileFraction: 0, customReactionFraction: 0, externalSenderFraction: 0 };
   /** with a Teams retention policy, getAllRetainedMessages serves retained versions; without, it answers 403 */
   retentionPolicy = false;
+  /** Copilot licences and interactions (copilot-store.ts) */
+  readonly copilot = new CopilotStore();
+  /** online meetings, transcripts and recordings (meeting-store.ts) */
+  readonly meetings = new MeetingStore();
   /** base of hosted-content URLs in message bodies (the emulator sets its own) */
   graphBaseUrl = 'https://graph.microsoft.com/v1.0';
   /** origin of new reference attachments' contentUrl (the emulator sets its files server) */
@@ -354,6 +363,7 @@ export class Tenant {
 
   /** The conversations an entity's export walks: a user's chats, or a team's channels. */
   conversationsOf(entity: EntityRef): Conversation[] {
+    if (entity.kind === 'copilot' || entity.kind === 'meetings') return [];
     if (entity.kind === 'user' || entity.kind === 'userRetained') return this.chatsOfUser.get(entity.id) ?? [];
     if (entity.kind === 'teamRetained') return this.team(entity.id)?.channels.map((c) => c.conversation) ?? [];
     const team = entity.kind === 'team' ? this.team(entity.id) : this.deletedTeam(entity.id);

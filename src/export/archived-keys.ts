@@ -6,8 +6,8 @@
 // least recently used days are dropped and read back from their batches when needed again.
 import type { ArchiveContainer } from '../archive/archive-container';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
-import { versionKeyFromLine } from '../graph/message-schema';
-import type { Entity } from '../model/entity';
+import { itemKeyFromLine } from '../graph/artifact-schema';
+import type { Entity, EntityKind } from '../model/entity';
 import type { Window } from '../model/window';
 import { versionDigest } from './version-digest';
 
@@ -106,12 +106,15 @@ export class ArchivedKeys {
       const byDay = await index;
       const names = byDay.get(day) ?? [];
       byDay.delete(day);
-      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionDigestOfLine, signal);
+      keys =
+        names.length === 0
+          ? new Set()
+          : await loadVersionKeysOf(container, names, (line) => versionDigestOfLine(entity.kind, line), signal);
     } else {
       // A version Graph returned outside the window (it happens), or a day whose keys were dropped and
       // which this job may have written to since its month was listed: the day is listed on its own.
       if (this.evicted.delete(day)) this.counters.reloadedDays++;
-      keys = await loadArchivedVersionKeys(container, entity, day, versionDigestOfLine, signal);
+      keys = await loadArchivedVersionKeys(container, entity, day, (line) => versionDigestOfLine(entity.kind, line), signal);
     }
     this.archived.set(day, keys);
     this.retainedKeys += keys.size;
@@ -155,7 +158,7 @@ function inWindow(day: string, window: Window): boolean {
   return startMs < window.toMs && startMs + 86_400_000 > window.fromMs;
 }
 
-function versionDigestOfLine(line: string): string | undefined {
-  const key = versionKeyFromLine(line);
+function versionDigestOfLine(kind: EntityKind, line: string): string | undefined {
+  const key = itemKeyFromLine(kind, line);
   return key === undefined ? undefined : versionDigest(key);
 }

@@ -37,7 +37,7 @@ export async function exportChunk(job: EntityJob, chunk: PlannedChunk): Promise<
   const quarantine = quarantineWriter(job, chunk);
   const quarantined = (line: string) => quarantine.write(line);
   const steps = readSteps(job, chunk, batcher, quarantined);
-  const fingerprint = stepsFingerprint(steps.map((s) => s.filter));
+  const fingerprint = stepsFingerprint(steps.map((s) => s.filter ?? s.source));
   // A recorded read of this very window and steps goes on where it stood; any other starts over.
   let resumed = chunk.read?.steps === fingerprint ? chunk.read : undefined;
   /** Makes everything read so far durable (quarantined items are written as they are read). */

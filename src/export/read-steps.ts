@@ -5,6 +5,7 @@
 // (`coverSenderIds`) reads only those senders' messages, stored once per chat. An open read records
 // its step's index and the fingerprint of the steps' filters.
 import { archiveChatVersion, nameChatVersion } from '../archive/chat-versions';
+import type { ArtifactSource } from '../graph/message-export';
 import type { DayBatcher, PageVersion } from './day-batcher';
 import { blobIntents, type EntityJob } from './job-context';
 import { othersFilters, ownMessagesFilter, senderIdFilters } from './sender-filter';
@@ -15,6 +16,10 @@ export type VersionSink = (versions: readonly PageVersion[]) => Promise<void>;
 
 export interface ReadStep {
   filter: string | undefined;
+  /** Meetings read their transcripts, then their recordings (two collections per window). */
+  source?: ArtifactSource;
+  /** Whether an item (as Graph sent it) refers to content the content stage fetches. */
+  refers: (raw: unknown) => boolean;
   sink: VersionSink;
 }
 
@@ -28,20 +33,28 @@ export function readSteps(
   const sender = req.entity.kind === 'user' && deps.chatMode === 'sender';
   const cover = req.coverSenderIds;
   const steps: ReadStep[] = [];
-  if (!cover) {
-    steps.push({
-      filter: sender ? ownMessagesFilter(req.entity.id) : undefined,
-      sink: async (versions) => {
-        const flushed = await batcher.addPage(versions);
-        if (flushed) job.tally.record(flushed);
-      },
-    });
+  const kind = req.entity.kind;
+  // Every meeting artifact has a body to store (its VTT or MP4); a Copilot interaction's attachments and
+  // links are references kept as they are (docs/design.md §18).
+  const refers = (raw: unknown) =>
+    job.content !== undefined && (kind === 'meetings' || (kind !== 'copilot' && deps.content?.refersToContent(raw) === true));
+  const toBatches: VersionSink = async (versions) => {
+    const flushed = await batcher.addPage(versions);
+    if (flushed) job.tally.record(flushed);
+  };
+  if (kind === 'meetings') {
+    return [
+      { filter: undefined, source: 'transcripts', refers, sink: toBatches },
+      { filter: undefined, source: 'recordings', refers, sink: toBatches },
+    ];
   }
+  if (!cover) steps.push({ filter: sender ? ownMessagesFilter(req.entity.id) : undefined, refers, sink: toBatches });
   if (sender || cover) {
     const filters = cover ? senderIdFilters(cover, deps.filterMaxClauses) : othersFilters(deps.otherSenderIds, deps.filterMaxClauses);
     for (const filter of filters) {
       steps.push({
         filter,
+        refers,
         sink: async (versions) => {
           for (const { version, line, refersToContent } of versions) {
             // A chat id that cannot name a blob is about this one message: quarantined, never a failed job.

@@ -9,13 +9,14 @@
 // are bounded by bytes, not by EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY.
 import type { GraphPage } from '../graph/paging';
 import { messagePages } from '../graph/message-export';
-import { parseMessage, type MessageVersion } from '../graph/message-schema';
+import { parseItem } from '../graph/artifact-schema';
+import type { MessageVersion } from '../graph/message-schema';
 import type { ReadPart, Window } from '../model/window';
 import type { EntityJob } from './job-context';
 import type { PageVersion } from './day-batcher';
 import { unboundedBudget, type MemoryBudget, type PageTicket } from './memory-budget';
 import { splitAtSample } from './open-read';
-import type { ReadStep, VersionSink } from './read-steps';
+import type { ReadStep } from './read-steps';
 import { splitWindow } from './windows';
 
 /** The unfinished parts when the budget stopped the read; undefined when the step is complete. */
@@ -38,9 +39,9 @@ export async function readStep(
     let next: string | undefined;
     const ticket = await memory.reservePage(memory.pageGuess(undefined), signal);
     try {
-      for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step.filter, undefined, signal))) {
+      for await (const page of messagePages(deps.http, entity, window, pageOptions(job, step, undefined, signal))) {
         ticket.resize(page.bytes);
-        await handlePage(job, page, step.sink, quarantined, sample);
+        await handlePage(job, page, step, quarantined, sample);
         next = page.nextLink;
         break;
       }
@@ -64,9 +65,9 @@ export async function readStep(
     // comes round again), given back once its versions are buffered.
     let ticket: PageTicket | undefined = await memory.reservePage(memory.pageGuess(undefined), partSignal);
     try {
-      for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step.filter, part.nextLink, partSignal))) {
+      for await (const page of messagePages(deps.http, entity, w, pageOptions(job, step, part.nextLink, partSignal))) {
         ticket?.resize(page.bytes);
-        await handlePage(job, page, step.sink, quarantined);
+        await handlePage(job, page, step, quarantined);
         ticket?.release();
         ticket = undefined;
         // Everything up to this page has been handed on: a resumed read goes on from its link.
@@ -101,12 +102,14 @@ export async function readStep(
   return left.length > 0 ? left : undefined;
 }
 
-function pageOptions(job: EntityJob, senderFilter: string | undefined, resumeAt: string | undefined, readSignal: AbortSignal | undefined) {
+function pageOptions(job: EntityJob, step: ReadStep, resumeAt: string | undefined, readSignal: AbortSignal | undefined) {
   return {
     top: job.deps.pageSize,
     ...(readSignal ? { signal: readSignal } : {}),
-    ...(senderFilter !== undefined ? { senderFilter } : {}),
+    ...(step.filter !== undefined ? { senderFilter: step.filter } : {}),
     ...(resumeAt !== undefined ? { resumeAt } : {}),
+    ...(step.source !== undefined ? { source: step.source } : {}),
+    limiter: job.deps.apiLimiters?.[job.req.entity.kind],
   };
 }
 
@@ -125,16 +128,16 @@ const UNBOUNDED: MemoryBudget = unboundedBudget();
 async function handlePage(
   job: EntityJob,
   page: GraphPage,
-  sink: VersionSink,
+  step: ReadStep,
   quarantined: (line: string) => Promise<void>,
   sample?: number[],
 ): Promise<void> {
   job.tally.pageRead(page.items.length);
   const memory = job.deps.memory ?? UNBOUNDED;
-  const { text, versions, invalid } = pageLines(job, page, memory, sample);
+  const { text, versions, invalid } = pageLines(job, page, step, memory, sample);
   try {
     for (const line of invalid) await quarantined(line);
-    if (versions.length > 0) await sink(versions);
+    if (versions.length > 0) await step.sink(versions);
   } finally {
     // The sink copied or wrote what it needed.
     memory.givePageBufferBack(text);
@@ -142,14 +145,13 @@ async function handlePage(
 }
 
 /** The page as lines (and its invalid items as quarantine lines); the page's items are let go. */
-function pageLines(job: EntityJob, page: GraphPage, memory: MemoryBudget, sample: number[] | undefined) {
-  const { content } = job.deps;
-  const contentOn = job.content !== undefined && content !== undefined;
+function pageLines(job: EntityJob, page: GraphPage, step: ReadStep, memory: MemoryBudget, sample: number[] | undefined) {
+  const kind = job.req.entity.kind;
   const parsed: Array<{ version: MessageVersion; refersToContent: boolean }> = [];
   const invalid: string[] = [];
   let bytes = 0;
   for (const raw of page.items) {
-    const p = parseMessage(raw);
+    const p = parseItem(kind, raw);
     if (!p.ok) {
       // Never dropped silently: kept with the reason in quarantine/ and counted.
       invalid.push(JSON.stringify({ reason: p.reason, requestId: page.requestId ?? null, item: raw }));
@@ -158,7 +160,7 @@ function pageLines(job: EntityJob, page: GraphPage, memory: MemoryBudget, sample
     // One line per version: a raw newline would split a version in two when read back.
     if (p.version.line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
     sample?.push(p.version.bucketMs);
-    parsed.push({ version: p.version, refersToContent: contentOn && content.refersToContent(raw) });
+    parsed.push({ version: p.version, refersToContent: step.refers(raw) });
     bytes += Buffer.byteLength(p.version.line, 'utf8') + 1;
   }
   page.items = [];

@@ -68,6 +68,16 @@ export interface GraphStats {
   malformed: number;
 }
 
+/**
+ * A limiter of the request's own (a conversation's pace, an API's own budget), awaited before each
+ * attempt. One with `pauseFor` is an API's own budget (Copilot's, the meetings'): a 429 there pauses that
+ * budget only, not every request of the process (docs/graph.md §11).
+ */
+export interface RequestLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
+  pauseFor?(ms: number): void;
+}
+
 /** What a caller makes of a response: a result, a retry (garbled 2xx), or an error body to classify. */
 type Step<T> = { done: T } | { malformed: true } | { error: unknown };
 
@@ -76,7 +86,7 @@ interface ExecOptions {
   headers?: Record<string, string>;
   accept: string;
   maxBytes?: number;
-  limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+  limiter?: RequestLimiter;
   sink?: () => BodySink<unknown>;
   followRedirects?: boolean;
   /** Errors describe one content item, not the entity: 4xx never become 'skip-entity'. */
@@ -127,9 +137,15 @@ export class GraphHttp {
    * verbatim). Resolves with the parsed JSON of a 2xx response; rejects with a GraphError, or with the
    * signal's reason when aborted. Redirects are never followed (a 3xx is a fatal GraphError).
    */
-  async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
+  async getJson(
+    pathOrUrl: string,
+    opts: { signal?: AbortSignal; headers?: Record<string, string>; limiter?: RequestLimiter | undefined } = {},
+  ): Promise<GraphResponse> {
     // A 2xx body is kept as its chunks until it is complete, then decoded and parsed in one go (decoded).
-    const exec: ExecOptions = { ...opts, accept: 'application/json', sink: chunkSink };
+    const exec: ExecOptions = { accept: 'application/json', sink: chunkSink };
+    if (opts.signal) exec.signal = opts.signal;
+    if (opts.headers) exec.headers = opts.headers;
+    if (opts.limiter) exec.limiter = opts.limiter;
     return this.execute<GraphResponse>(this.resolve(pathOrUrl), exec, (res, path) => {
       if (res.status < 200 || res.status >= 300) return { error: parseJson(utf8Text(res.body)) };
       const received = res.sunk as ReceivedChunks;
@@ -151,9 +167,15 @@ export class GraphHttp {
    */
   async getBytes(
     pathOrUrl: string,
-    opts: { signal?: AbortSignal; maxBytes?: number; limiter?: { acquire(signal?: AbortSignal): Promise<void> } } = {},
+    opts: {
+      signal?: AbortSignal;
+      maxBytes?: number;
+      limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+      priority?: 'normal' | 'low';
+    } = {},
   ): Promise<ByteResponse> {
     const exec: ExecOptions = { accept: '*/*', followRedirects: true, contentErrors: true };
+    if (opts.priority) exec.priority = opts.priority;
     if (opts.signal) exec.signal = opts.signal;
     if (opts.maxBytes !== undefined) exec.maxBytes = opts.maxBytes;
     if (opts.limiter) exec.limiter = opts.limiter;
@@ -323,10 +345,17 @@ export class GraphHttp {
         graph: leg.graph,
         ...opt('retryAfterMs', retryAfterMs(resHeaders.get('retry-after'))),
       };
-      await this.carryOut(outcome, state, signal, () => httpError(where, path, status, parsed, requestId, attempt, kind), {
-        where,
-        ...opt('requestId', requestId),
-      });
+      await this.carryOut(
+        outcome,
+        state,
+        signal,
+        () => httpError(where, path, status, parsed, requestId, attempt, kind),
+        { where, ...opt('requestId', requestId) },
+        // A content download's 429 is most often Graph's per-conversation limit on hosted contents, not
+        // the tenant's: it waits on its own and never pauses the export's pages (docs/design.md §17).
+        // A request under an API's own budget pauses that budget (Copilot's limit is not the tenant's).
+        req.priority === 'low' ? 'alone' : req.limiter?.pauseFor ? req.limiter : 'all',
+      );
     }
   }
 
@@ -337,6 +366,7 @@ export class GraphHttp {
     signal: AbortSignal | undefined,
     fail: () => Error,
     where: { where: string; requestId?: string },
+    pause: 'all' | 'alone' | { pauseFor?(ms: number): void } = 'all',
   ): Promise<void> {
     const decision = decideRetry(outcome, state, this.policy);
     switch (decision.action) {
@@ -348,6 +378,14 @@ export class GraphHttp {
         this.counters.tokenRefreshes++;
         return;
       case 'pause-all':
+        if (pause === 'alone') {
+          await sleep(decision.delayMs, signal);
+          break;
+        }
+        if (pause !== 'all') {
+          pause.pauseFor?.(decision.delayMs);
+          break;
+        }
         this.opts.log.info('graph throttled; pausing all requests', {
           path: where.where,
           retryAfterMs: decision.delayMs,
@@ -373,20 +411,22 @@ function httpError(
   where: string,
   path: string,
   status: number,
-  body: { code?: string; message?: string },
+  body: { code?: string; message?: string; innerCode?: string },
   requestId: string | undefined,
   attempts: number,
   kind?: FailureKind,
 ): GraphError {
-  // Graph's message is generic text about the failure, never content; shortened anyway.
-  const detail = body.message?.slice(0, 200);
+  // Graph's message is generic text about the failure, never content; shortened anyway. The inner code,
+  // when Graph gives one, goes with it: it is the precise reason of a generic 403 (docs/graph-errors.md).
+  const message = body.innerCode ? `${body.message ?? ''} [${body.innerCode}]`.trim() : body.message;
+  const detail = message?.slice(0, 200);
   const { code } = body;
   const text = `GET ${where} failed with ${status}${code ? ` ${code}` : ''}${detail ? `: ${detail}` : ''}${requestId ? ` (request-id ${requestId})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
   return new GraphError(text, {
     status,
     path,
     ...opt('code', code),
-    ...opt('graphMessage', body.message),
+    ...opt('graphMessage', message),
     ...opt('requestId', requestId),
     ...opt('kind', kind),
   });

@@ -2,7 +2,7 @@
 // broken page stops the walk (and with it any checkpoint) instead of silently ending it early.
 
 import { GraphError, MalformedResponseError } from './graph-errors';
-import type { GraphHttp, GraphResponse } from './graph-http';
+import type { GraphHttp, RequestLimiter, GraphResponse } from './graph-http';
 
 export interface GraphPage {
   items: unknown[];
@@ -33,7 +33,7 @@ export const MAX_READ_RESTARTS = 2;
 export async function* pages(
   http: GraphHttp,
   first: string,
-  opts: { signal?: AbortSignal; headers?: Record<string, string>; resumeAt?: string } = {},
+  opts: { signal?: AbortSignal; headers?: Record<string, string>; resumeAt?: string; limiter?: RequestLimiter | undefined } = {},
 ): AsyncGenerator<GraphPage> {
   // A resumed read (docs/design.md §4) goes on from a nextLink an earlier read recorded; if Graph no
   // longer honours that link, the read starts over from `first` like any refused continuation.

@@ -115,6 +115,11 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
     .oneof(junk, fc.constantFrom('Q', 'a--b', 'x'.repeat(59)))
     .filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s)),
   EXPORT_RETAINED: notBoolean,
+  EXPORT_COPILOT: notBoolean,
+  EXPORT_MEETINGS: notBoolean,
+  EXPORT_RECORDING_MAX_BYTES: fc.oneof(notIn(isNumberIn(1024, 1024 ** 4)), fc.constantFrom('1023', '1.5', String(1024 ** 4 + 1))),
+  GRAPH_COPILOT_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
+  GRAPH_MEETING_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
   EXPORT_DELETED_TEAMS: notBoolean,
   HTTP_AUTH: junk.filter((s) => s !== 'entra' && s !== 'function-keys'),
 };
