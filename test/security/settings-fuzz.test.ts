@@ -99,6 +99,7 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_START: junk.filter((s) => !/^\d{4}-\d{2}-\d{2}/.test(s)),
   EXPORT_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 1000)), fc.constantFrom('0', '1001')),
   EXPORT_READS_PER_ENTITY: fc.oneof(notIn(isNumberIn(1, 32)), fc.constantFrom('0', '33')),
+  EXPORT_MEMORY_MB: fc.oneof(notIn(isNumberIn(1, 65536)), fc.constantFrom('0', '65537', '1.5')),
   EXPORT_USERS: junk.filter((s) => s !== 'all' && s !== 'none'),
   EXPORT_TEAMS: junk.filter((s) => s !== 'all' && s !== 'none'),
   LOG_LEVEL: junk.filter((s) => !['debug', 'info', 'warn', 'error'].includes(s)),
