@@ -14,10 +14,10 @@
 //   allows instead of EXPORT_CONCURRENCY × EXPORT_READS_PER_ENTITY pages at once. A page's lines wait for
 //   their batcher in a buffer from here too.
 //
-// Buffers given back are kept for reuse (up to the whole budget) instead of being left to the garbage
-// collector: a buffer is only freed by a full collection, so until then the process would hold both the
-// garbage and its replacement, and large buffers freed and allocated all the time fragment the C heap.
-// One that is not kept is freed at once (free-now.ts).
+// A buffer given back is freed at once (free-now.ts) rather than at the next full garbage collection, so
+// the process does not hold a collection cycle's worth of garbage besides what it uses. (Keeping given-back
+// buffers for reuse was tried: the kept buffers stayed resident while the C heap grew for everything else,
+// and peak RSS was higher; bench/RESULTS.md, "Peak RSS (issue 22)".)
 import { freeNow } from '../free-now';
 
 /** The smallest buffer (a day with one short message holds no more). */
@@ -42,8 +42,6 @@ export interface MemoryBudgetStats {
   peakPageBytes: number;
   /** Reads that had to wait for the pages' share. */
   pageWaits: number;
-  /** Buffers kept for reuse now (bytes). */
-  pooledBytes: number;
 }
 
 /** A page's reservation: `resize` once its size is known, `release` once its versions are buffered. */
@@ -63,13 +61,7 @@ export class MemoryBudget {
   readonly lineLimit: number;
   /** Bytes of pages the reads may have in flight in all. */
   readonly pageLimit: number;
-  private readonly limit: number;
-  /** Buffers given back, by capacity, for reuse. */
-  private readonly free = new Map<number, Buffer[]>();
-  private freeBytes = 0;
   private lineBytes = 0;
-  /** Capacity of the page buffers out now (inside the pages' reservations). */
-  private pageBufferBytes = 0;
   /** Batchers holding at least one day buffer (the fair share divides by them). */
   private holders = 0;
   private pageBytes = 0;
@@ -81,13 +73,12 @@ export class MemoryBudget {
   /** `bytes`: the whole budget (EXPORT_MEMORY_MB); Infinity for none (tests that build a batcher alone). */
   constructor(bytes: number) {
     if (!(bytes > 0)) throw new RangeError(`memory budget must be positive, got ${bytes}`);
-    this.limit = bytes;
     this.lineLimit = bytes * LINE_SHARE;
     this.pageLimit = Number.isFinite(bytes) ? bytes - this.lineLimit : Infinity;
   }
 
   stats(): MemoryBudgetStats {
-    return { lineBytes: this.lineBytes, pageBytes: this.pageBytes, pooledBytes: this.freeBytes, ...this.counters };
+    return { lineBytes: this.lineBytes, pageBytes: this.pageBytes, ...this.counters };
   }
 
   /** The capacity a buffer holding `bytes` gets: a power of two up to 256 KiB, a multiple of 256 KiB beyond. */
@@ -121,20 +112,20 @@ export class MemoryBudget {
   }
 
   /**
-   * A day buffer of `capacity` bytes (from capacityFor), a reused one when there is one. Always given: the
-   * caller has checked the share first (linesHaveRoom) and made room if it had to.
+   * A day buffer of `capacity` bytes (from capacityFor). Always given: the caller has checked the share
+   * first (linesHaveRoom) and made room if it had to.
    */
   takeLineBuffer(capacity: number): Buffer {
     if (!this.linesHaveRoom(capacity)) this.counters.overdrafts++;
     this.lineBytes += capacity;
     this.counters.peakLineBytes = Math.max(this.counters.peakLineBytes, this.lineBytes);
-    return this.take(capacity);
+    return Buffer.allocUnsafeSlow(capacity);
   }
 
-  /** A day buffer is no longer needed (its day was written, or failed). */
+  /** A day buffer is no longer needed (its day was written, or failed): freed at once. */
   giveBackLineBuffer(buf: Buffer): void {
     this.lineBytes -= buf.length;
-    this.keep(buf);
+    freeNow(buf);
   }
 
   // ---- pages -----------------------------------------------------------------------------------
@@ -178,14 +169,12 @@ export class MemoryBudget {
 
   /** A buffer for a page's lines (`bytes` of them), inside the page's reservation; give it back after. */
   takePageBuffer(bytes: number): Buffer {
-    const capacity = MemoryBudget.capacityFor(bytes);
-    this.pageBufferBytes += capacity;
-    return this.take(capacity);
+    return Buffer.allocUnsafeSlow(bytes);
   }
 
+  /** The page's lines have been taken: freed at once. */
   givePageBufferBack(buf: Buffer): void {
-    this.pageBufferBytes -= buf.length;
-    this.keep(buf);
+    freeNow(buf);
   }
 
   private pageFits(bytes: number): boolean {
@@ -231,49 +220,6 @@ export class MemoryBudget {
       resize,
       release,
     };
-  }
-
-  // ---- the pool ----------------------------------------------------------------------------------
-
-  private take(capacity: number): Buffer {
-    const pooled = this.free.get(capacity)?.pop();
-    if (pooled) {
-      this.freeBytes -= capacity;
-      return pooled;
-    }
-    // None of this size: kept buffers of other sizes make room first, so what is held and kept together
-    // stays within the budget.
-    this.trimTo(this.limit - this.lineBytes - this.pageBufferBytes);
-    return Buffer.allocUnsafeSlow(capacity);
-  }
-
-  /** Keeps a buffer given back for reuse while what is out and kept stays within the budget. */
-  private keep(buf: Buffer): void {
-    if (!Number.isFinite(this.limit) || this.lineBytes + this.pageBufferBytes + this.freeBytes + buf.length > this.limit) {
-      freeNow(buf);
-      return;
-    }
-    let list = this.free.get(buf.length);
-    if (!list) {
-      list = [];
-      this.free.set(buf.length, list);
-    }
-    list.push(buf);
-    this.freeBytes += buf.length;
-  }
-
-  /** Frees kept buffers, the largest first, until at most `bytes` are kept. */
-  private trimTo(bytes: number): void {
-    if (this.freeBytes <= bytes) return;
-    for (const capacity of [...this.free.keys()].sort((a, b) => b - a)) {
-      const list = this.free.get(capacity)!;
-      while (list.length > 0 && this.freeBytes > bytes) {
-        freeNow(list.pop()!);
-        this.freeBytes -= capacity;
-      }
-      if (list.length === 0) this.free.delete(capacity);
-      if (this.freeBytes <= Math.max(0, bytes)) return;
-    }
   }
 }
 
