@@ -4,7 +4,7 @@
 // the time and little of each is kept. In the heavy bench profile (bench/RESULTS.md, "Peak RSS (issue
 // 22)") the heap then reached 150-200 MB around 60-90 MB of live objects, the largest part of the
 // process's peak RSS. Growing by at most half of what survived keeps it nearer 1.5 times that, for more
-// (short, mostly concurrent) full collections: no measurable CPU at 50%, ~10% more product CPU at 25%.
+// (short, mostly concurrent) full collections: little CPU at 50%, ~10% more product CPU at 25%.
 // Set once per process, by buildDeps, before the export starts.
 import { setFlagsFromString } from 'node:v8';
 
