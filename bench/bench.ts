@@ -23,6 +23,7 @@ import {
   type EmulatorStatsJson,
 } from './emulator-process';
 import { formatArtifacts, runArtifactsProfile, withArtifactsSection } from './artifacts-bench';
+import { withMallocEnv } from '../src/cli/malloc-env';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';
 import {
   contentShape,
@@ -798,7 +799,8 @@ export function runChild(
   }
   // BENCH_PRODUCT_NODE_FLAGS: extra node flags for the product process only (memory experiments).
   const extra = (process.env.BENCH_PRODUCT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, [...extra, ...args, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The product starts as the CLI and the Function App start it: with glibc's malloc settings (malloc-env.ts).
+  const child = spawn(process.execPath, [...extra, ...args, script], { env: withMallocEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let errTail = '';
   let warnings = 0;

@@ -62,6 +62,10 @@ function buildIfMissing(outDir, tsconfig, what, script, ifUnbuildable) {
 }
 
 buildIfMissing('dist', 'tsconfig.json', 'the CLI', 'npm run build', 'fail');
+// Restarts this process with glibc's malloc settings (src/cli/malloc-env.ts) before the CLI's modules load,
+// so they load once; the CLI's own start does the same for `node dist/src/cli/main.js`.
+const mallocEnv = join(ROOT, 'dist', 'src', 'cli', 'malloc-env.js');
+if (existsSync(mallocEnv)) require(mallocEnv).execWithMallocEnv();
 // `demo` also needs the Graph emulator, a development tool built into dist-dev/. Where it cannot be built (a
 // production install), the CLI says why in one line (src/cli/load-demo.ts).
 if (process.argv[2] === 'demo')

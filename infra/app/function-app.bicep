@@ -91,6 +91,9 @@ var hostSettings = {
   // Telemetry is accepted only with an Entra token (local auth is off on the component).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // glibc's malloc in the Node worker, read when the worker starts: large buffers mapped and unmapped on
+  // their own, so freed ones leave the instance's memory at once (src/cli/malloc-env.ts, docs/design.md §14).
+  MALLOC_MMAP_THRESHOLD_: '65536'
 }
 
 var exportSettings = {

@@ -9,6 +9,7 @@ import { EXIT_RUN_FAILED, EXIT_USAGE, UsageError } from './cli-errors';
 import type { CliContext } from './cli-context';
 import { backfillCommand, runCommand, statusCommand } from './export-commands';
 import { loadDemo } from './load-demo';
+import { execWithMallocEnv } from './malloc-env';
 import { rsmfCommand } from './rsmf-command';
 
 export const USAGE = `usage: teams-export <command> [options]
@@ -179,8 +180,12 @@ function isParseArgsError(err: unknown): boolean {
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
 }
 
-/** Runs the CLI as a process: real env and streams, Ctrl-C/SIGTERM abort the work cleanly. */
+/**
+ * Runs the CLI as a process: real env and streams, Ctrl-C/SIGTERM abort the work cleanly. First restarts the
+ * process with glibc's malloc settings when they are missing (malloc-env.ts).
+ */
 export function runFromProcess(): void {
+  execWithMallocEnv();
   const controller = new AbortController();
   let interrupted = false;
   const onSignal = () => {

@@ -1,6 +1,7 @@
 // The Bicep's app settings and the settings schema must agree: what the app reads in Azure is set (or
 // deliberately left to its default, below), and the Bicep sets nothing the app or the host ignores.
 import { describe, expect, it } from 'vitest';
+import { MALLOC_ENV } from '../../src/cli/malloc-env';
 import { SETTING_NAMES } from '../../src/settings';
 import { bicepAppSettingNames, compareSettings, readRepoFile } from './infra-text';
 
@@ -47,10 +48,11 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
 ];
 
 /**
- * Settings the Bicep sets that the app's schema does not read but the Functions host does: the
- * queue triggers' connection EXPORT_STORAGE takes its credential type from EXPORT_STORAGE__credential.
+ * Settings the Bicep sets that the app's schema does not read but the Functions host or the worker's C
+ * library does: the queue triggers' connection EXPORT_STORAGE takes its credential type from
+ * EXPORT_STORAGE__credential; glibc reads the malloc settings when the worker starts (malloc-env.ts).
  */
-const HOST_CONNECTION_SETTINGS: readonly string[] = ['EXPORT_STORAGE__credential'];
+const HOST_CONNECTION_SETTINGS: readonly string[] = ['EXPORT_STORAGE__credential', ...Object.keys(MALLOC_ENV)];
 
 const functionAppBicep = readRepoFile('infra/app/function-app.bicep');
 
@@ -125,5 +127,11 @@ describe('Function App settings in the Bicep', () => {
     expect(names).not.toContain('FUNCTIONS_WORKER_RUNTIME');
     expect(names).not.toContain('FUNCTIONS_EXTENSION_VERSION');
     expect(functionAppBicep).toMatch(/runtime:\s*\{\s*name:\s*'node'\s*version:\s*'22'\s*\}/);
+  });
+
+  it("starts the worker with the CLI's malloc settings, each value as in src/cli/malloc-env.ts", () => {
+    for (const [name, value] of Object.entries(MALLOC_ENV)) {
+      expect(functionAppBicep).toMatch(new RegExp(`^\\s*${name}:\\s*'${value}'\\s*$`, 'm'));
+    }
   });
 });
