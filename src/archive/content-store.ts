@@ -269,6 +269,13 @@ export interface ContentMapEntry {
 export interface BatchContentHandoff {
   /** Before the batch is written: durably records that it holds `versions` versions with content. */
   record(batch: string, versions: number): Promise<void>;
-  /** After the batch is written: the stage may fetch its content now. */
-  written(batch: string): Promise<void>;
+  /**
+   * After the batch is written: the stage may fetch its content now. `conversations` counts the batch's
+   * versions with content per chat or channel id: the in-process stage serves the conversations with the
+   * most content waiting first (a hint only; the batch itself says what to fetch).
+   */
+  written(batch: string, conversations?: ContentConversations): Promise<void>;
 }
+
+/** Versions with content per conversation (chat or channel id) of one batch. */
+export type ContentConversations = ReadonlyMap<string, number>;

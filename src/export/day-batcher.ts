@@ -79,8 +79,8 @@ export class DayBatcher {
    * the archived sets are, so each version's key is hashed once, when it is added.
    */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
-  /** Buffered versions that refer to content (see add), by digest. */
-  private readonly withContent = new Set<string>();
+  /** Buffered versions that refer to content (see add): digest → the version's conversation id. */
+  private readonly withContent = new Map<string, string>();
   /** What is archived already, per day: the job's cache (or this batcher's own). */
   private readonly keys: ArchivedKeys;
   private buffered = 0;
@@ -158,7 +158,7 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(digest, bytes);
-    if (refersToContent) this.withContent.add(digest);
+    if (refersToContent) this.withContent.set(digest, version.conversationId);
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -213,17 +213,23 @@ export class DayBatcher {
     const archived = await this.keys.of(day, this.opts.window);
     const lines: Buffer[] = [];
     let withContent = 0;
+    /** The new versions with content per conversation: the content stage's hint of what to serve first. */
+    const conversations = new Map<string, number>();
     let duplicates = 0;
     const fresh: string[] = [];
     for (const [digest, line] of buffer) {
-      const refers = this.withContent.delete(digest);
+      const conversation = this.withContent.get(digest);
+      this.withContent.delete(digest);
       if (archived.has(digest)) {
         duplicates++;
         continue;
       }
       fresh.push(digest);
       lines.push(line);
-      if (refers) withContent++;
+      if (conversation !== undefined) {
+        withContent++;
+        conversations.set(conversation, (conversations.get(conversation) ?? 0) + 1);
+      }
     }
     if (lines.length === 0) {
       this.keys.done(day);
@@ -254,7 +260,7 @@ export class DayBatcher {
     // Only now, with the blob committed, do these versions count as archived.
     this.keys.written(day, archived, fresh);
     this.opts.intents?.settle(names, [blob]);
-    await content?.written(name);
+    await content?.written(name, conversations);
     return { written: [blob], newVersions: lines.length, duplicates };
   }
 }
