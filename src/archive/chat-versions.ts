@@ -67,6 +67,6 @@ export async function archiveChatVersion(
     throw err;
   }
   how.settle?.([name], [blob]);
-  await content?.written(name, new Map([[version.conversationId, 1]]));
+  await content?.written(name, new Map([[version.conversationId, [version.messageId]]]));
   return { written: [blob] };
 }

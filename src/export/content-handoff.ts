@@ -17,7 +17,7 @@ export const CONTENT_CLAIM_MS = 15 * 60 * 1000;
 export interface ContentHandoff {
   readonly backlog: ContentBacklog;
   /**
-   * Starts the stage's work on a recorded, written batch. `conversations` (its versions with content per
+   * Starts the stage's work on a recorded, written batch. `conversations` (its messages with content per
    * chat or channel) lets the in-process pool serve the busiest conversations first; the queue ignores it.
    */
   dispatch(batch: string, signal?: AbortSignal, conversations?: ContentConversations): Promise<void>;

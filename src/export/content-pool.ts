@@ -74,7 +74,7 @@ export class ContentPool implements ContentHandoff {
   }
 
   /**
-   * Queues a batch. `conversations` (its versions with content per chat or channel) decides when it is
+   * Queues a batch. `conversations` (its messages with content per chat or channel) decides when it is
    * taken; a batch without it (one of an earlier run's) is a conversation of its own.
    */
   dispatch(batch: string, _signal?: AbortSignal, conversations?: ContentConversations): Promise<void> {
@@ -179,13 +179,16 @@ export class ContentPool implements ContentHandoff {
 interface QueuedBatch {
   batch: string;
   seq: number;
-  /** Conversation id → its versions with content in this batch. */
-  conversations: ReadonlyMap<string, number>;
+  /** Conversation id → its messages with content in this batch. */
+  conversations: ReadonlyMap<string, readonly string[]>;
 }
 
 interface ConversationState {
-  /** Versions with content in this conversation's batches waiting or in progress. */
-  pending: number;
+  /**
+   * Its messages with content in batches waiting or in progress → how many of those batches hold each (a
+   * group chat's message is in each member's batch, its content fetched once): its size is what is left.
+   */
+  messages: Map<string, number>;
   /** Its batches in progress. */
   active: number;
   /** Its batches waiting, oldest first. */
@@ -195,8 +198,9 @@ interface ConversationState {
 /** A heap entry: a conversation as it was when pushed (stale entries are skipped when they surface). */
 interface Candidate {
   id: string;
+  /** Its messages with content left, then. */
   pending: number;
-  /** Its oldest waiting batch: among conversations with as much waiting, the one waiting longest goes first. */
+  /** Its oldest waiting batch: among conversations with as much left, the one waiting longest goes first. */
   seq: number;
 }
 
@@ -218,16 +222,16 @@ export class ConversationSchedule {
   }
 
   add(batch: string, hint?: ContentConversations): void {
-    const conversations = new Map<string, number>();
-    for (const [id, n] of hint ?? []) if (n > 0) conversations.set(id, n);
+    const conversations = new Map<string, readonly string[]>();
+    for (const [id, messages] of hint ?? []) if (messages.length > 0) conversations.set(id, messages);
     // Without a hint the batch is a conversation of its own (its real ones are known once it is read).
-    if (conversations.size === 0) conversations.set(`batch ${batch}`, 1);
+    if (conversations.size === 0) conversations.set(`batch ${batch}`, ['']);
     const q: QueuedBatch = { batch, seq: this.seq++, conversations };
     this.batches.set(batch, q);
-    for (const [id, n] of conversations) {
+    for (const [id, messages] of conversations) {
       let c = this.conversations.get(id);
-      if (!c) this.conversations.set(id, (c = { pending: 0, active: 0, waiting: new Map() }));
-      c.pending += n;
+      if (!c) this.conversations.set(id, (c = { messages: new Map(), active: 0, waiting: new Map() }));
+      for (const m of messages) c.messages.set(m, (c.messages.get(m) ?? 0) + 1);
       c.waiting.set(batch, q);
       this.touch(id, c);
     }
@@ -240,7 +244,7 @@ export class ConversationSchedule {
       if (!top) return undefined;
       const c = this.conversations.get(top.id);
       const oldest = c?.waiting.values().next().value;
-      if (!c || !oldest || c.active >= this.perConversation || c.pending !== top.pending || oldest.seq !== top.seq) {
+      if (!c || !oldest || c.active >= this.perConversation || c.messages.size !== top.pending || oldest.seq !== top.seq) {
         this.pop();
         continue;
       }
@@ -259,11 +263,15 @@ export class ConversationSchedule {
     const q = this.batches.get(batch);
     if (!q) return;
     this.batches.delete(batch);
-    for (const [id, n] of q.conversations) {
+    for (const [id, messages] of q.conversations) {
       const c = this.conversations.get(id);
       if (!c) continue;
       c.active--;
-      c.pending -= n;
+      for (const m of messages) {
+        const n = (c.messages.get(m) ?? 0) - 1;
+        if (n > 0) c.messages.set(m, n);
+        else c.messages.delete(m);
+      }
       if (c.active <= 0 && c.waiting.size === 0) this.conversations.delete(id);
       else this.touch(id, c);
     }
@@ -275,14 +283,14 @@ export class ConversationSchedule {
     if (!oldest || c.active >= this.perConversation) return;
     // Stale entries pile up while the top stays valid: rebuild from the live state now and then.
     if (this.heap.length > 64 + 4 * this.conversations.size) this.rebuild();
-    this.push({ id, pending: c.pending, seq: oldest.seq });
+    this.push({ id, pending: c.messages.size, seq: oldest.seq });
   }
 
   private rebuild(): void {
     this.heap = [];
     for (const [id, c] of this.conversations) {
       const oldest = c.waiting.values().next().value;
-      if (oldest && c.active < this.perConversation) this.push({ id, pending: c.pending, seq: oldest.seq });
+      if (oldest && c.active < this.perConversation) this.push({ id, pending: c.messages.size, seq: oldest.seq });
     }
   }
 

@@ -79,8 +79,8 @@ export class DayBatcher {
    * the archived sets are, so each version's key is hashed once, when it is added.
    */
   private readonly buffers = new Map<string, Map<string, Buffer>>();
-  /** Buffered versions that refer to content (see add): digest → the version's conversation id. */
-  private readonly withContent = new Map<string, string>();
+  /** Buffered versions that refer to content (see add): digest → the version's conversation and message. */
+  private readonly withContent = new Map<string, { conversationId: string; messageId: string }>();
   /** What is archived already, per day: the job's cache (or this batcher's own). */
   private readonly keys: ArchivedKeys;
   private buffered = 0;
@@ -158,7 +158,7 @@ export class DayBatcher {
     const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
     bytes.write(version.line, 'utf8');
     buffer.set(digest, bytes);
-    if (refersToContent) this.withContent.set(digest, version.conversationId);
+    if (refersToContent) this.withContent.set(digest, { conversationId: version.conversationId, messageId: version.messageId });
     this.buffered++;
     this.bufferedBytes += bytes.length;
     if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
@@ -213,12 +213,12 @@ export class DayBatcher {
     const archived = await this.keys.of(day, this.opts.window);
     const lines: Buffer[] = [];
     let withContent = 0;
-    /** The new versions with content per conversation: the content stage's hint of what to serve first. */
-    const conversations = new Map<string, number>();
+    /** The new versions' messages with content per conversation: the content stage's hint of what to serve first. */
+    const conversations = new Map<string, string[]>();
     let duplicates = 0;
     const fresh: string[] = [];
     for (const [digest, line] of buffer) {
-      const conversation = this.withContent.get(digest);
+      const refers = this.withContent.get(digest);
       this.withContent.delete(digest);
       if (archived.has(digest)) {
         duplicates++;
@@ -226,9 +226,11 @@ export class DayBatcher {
       }
       fresh.push(digest);
       lines.push(line);
-      if (conversation !== undefined) {
+      if (refers !== undefined) {
         withContent++;
-        conversations.set(conversation, (conversations.get(conversation) ?? 0) + 1);
+        const ids = conversations.get(refers.conversationId);
+        if (ids) ids.push(refers.messageId);
+        else conversations.set(refers.conversationId, [refers.messageId]);
       }
     }
     if (lines.length === 0) {

@@ -9,9 +9,13 @@
 // progress at every step; the batches are never recorded, so the real backlog read finds no row and the
 // pool moves on without a download.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBatchLines } from '../../src/archive/batch-reader';
 import { ContentPool } from '../../src/export/content-pool';
+import { exportEntity } from '../../src/export/export-entity';
+import { parseMessage } from '../../src/graph/message-schema';
+import { HOUR } from '../../src/time';
 import type { ContentBacklog } from '../../src/state/content-backlog';
-import { contentStageDeps } from '../support/content-stage';
+import { collectingHandoff, contentStageDeps } from '../support/content-stage';
 import { startHarness, type Harness } from '../support/harness';
 
 /** `${conversation}/${n}`: the test's batch names say which conversation they belong to. */
@@ -76,11 +80,15 @@ function counts(batches: readonly string[]): Record<string, number> {
 describe('the content pool schedules by conversation', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ label: 'content-pool-schedule', tenant: { seed: 5, users: 1, teams: 0, historyDays: 1 } });
+    h = await startHarness({
+      label: 'content-pool-schedule',
+      tenant: { seed: 5, users: 3, teams: 1, historyDays: 3, endMs: Date.now() - 2 * HOUR, hostedContentFraction: 0.4 },
+    });
   });
   afterAll(() => h?.close());
 
-  const one = (batch: string) => new Map([[conversationOf(batch), 1]]);
+  /** The batch's one message with content (each test batch holds a message of its own). */
+  const one = (batch: string) => new Map([[conversationOf(batch), [batch]]]);
 
   it('takes the busiest conversation first, whatever the arrival order; ties go to the one waiting longest', async () => {
     const b = held(h.deps.contentBacklog!);
@@ -163,5 +171,31 @@ describe('the content pool schedules by conversation', () => {
     while (b.inProgress().length > 0) await b.release(b.inProgress()[0]!);
     await pool.drain();
     expect(b.started).toHaveLength(8);
+  });
+
+  it('a job hands each batch over with its messages with content per conversation, as the batch holds them', async () => {
+    const backlog = h.deps.contentBacklog!;
+    const window = { fromMs: Date.now() - 5 * 24 * HOUR, toMs: Date.now() };
+    let batches = 0;
+    for (const entity of h.entities()) {
+      const handed = collectingHandoff(backlog);
+      const r = await exportEntity({ runId: 'run-hints', entity, mode: { kind: 'backfill', window } }, { ...h.deps, contentStage: handed });
+      expect(r.status).toBe('done');
+      for (const batch of handed.batches) {
+        const expected: Record<string, string[]> = {};
+        for await (const line of readBatchLines(h.deps.container, batch)) {
+          const raw = JSON.parse(line) as unknown;
+          const parsed = parseMessage(raw);
+          if (!parsed.ok || !h.deps.content!.refersToContent(raw)) continue;
+          (expected[parsed.version.conversationId] ??= []).push(parsed.version.messageId);
+        }
+        const hint = Object.fromEntries([...(handed.conversations.get(batch) ?? [])].map(([c, ids]) => [c, [...ids].sort()]));
+        for (const ids of Object.values(expected)) ids.sort();
+        expect(hint, batch).toEqual(expected);
+        expect(Object.keys(hint).length).toBeGreaterThan(0);
+        batches++;
+      }
+    }
+    expect(batches).toBeGreaterThan(1);
   });
 });
