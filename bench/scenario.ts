@@ -248,9 +248,9 @@ function planTeamsFirst(): void {
 
 /** Raises the fetcher's process slots (ContentSlots.limit, private) and lets waiting downloads in at once. */
 function raiseSlots(content: ContentFetcher, limit: number): void {
-  const slots = (content as unknown as { slots: { limit: number; active: number; waiting: Array<() => void> } }).slots;
+  const slots = (content as unknown as { slots: { limit: number; active: number; waiting: Array<{ grant: () => void }> } }).slots;
   slots.limit = limit;
-  while (slots.active < slots.limit && slots.waiting.length > 0) slots.waiting.shift()?.();
+  while (slots.active < slots.limit && slots.waiting.length > 0) slots.waiting.shift()?.grant();
 }
 
 /** The chat or channel id a hosted-content path names (`…/chats/{id}/messages/…`, `…/channels/{id}/messages/…`). */

@@ -154,7 +154,8 @@ export class ContentPool implements ContentHandoff {
       // Read afresh: another process may have settled it, and the row's ETag guards the retry record.
       o = await this.backlog.get(batch, this.signal);
       if (!o) return;
-      const r = await settleBatchContent(this.deps, o, this.signal, this.ofFinishedRuns.delete(batch));
+      // A download waiting for a process slot goes before those of conversations with less content left.
+      const r = await settleBatchContent(this.deps, o, this.signal, this.ofFinishedRuns.delete(batch), (c) => this.schedule.contentLeft(c));
       if (r.outcome === 'settled') this.counters.settled++;
       else if (r.outcome === 'retry') this.counters.deferred++;
     } catch (err) {
@@ -235,6 +236,11 @@ export class ConversationSchedule {
       c.waiting.set(batch, q);
       this.touch(id, c);
     }
+  }
+
+  /** A conversation's messages with content in batches waiting or in progress (0 when none). */
+  contentLeft(conversationId: string): number {
+    return this.conversations.get(conversationId)?.messages.size ?? 0;
   }
 
   /** Takes the next batch to settle, or undefined when every conversation with waiting batches has enough in progress. */
