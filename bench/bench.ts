@@ -111,7 +111,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
     users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
     runs through the counting storage proxy (no latency) for storage operations by what they touched;
-    --content-after-export-batches (RunDeps.contentBatchesAfterExport, default 128) sets the pool's batches
+    --content-after-export-batches (RunDeps.contentBatchesAfterExport, default 64) sets the pool's batches
     once the last entity job has finished; --content-after-export-slots raises the process slots then (a
     what-if: the product keeps EXPORT_CONTENT_PROCESS_CONCURRENCY for the run).`;
 

@@ -31,7 +31,7 @@ export interface ContentPoolStats {
  */
 export const CONTENT_POOL_BATCHES = 16;
 /** Batches settled at once after the run's jobs have finished (ContentPool.exportFinished). */
-export const CONTENT_POOL_BATCHES_AFTER_EXPORT = 128;
+export const CONTENT_POOL_BATCHES_AFTER_EXPORT = 64;
 /**
  * Batches of one conversation in progress at once: one downloading while the next reads its batch and
  * waits for the conversation's turn, so a conversation with content waiting always has a download
