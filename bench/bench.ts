@@ -4,7 +4,8 @@
 // the storage share (10 ms storage latency, Azurite pinned to one core), storage operations per blob
 // with the time-bounded lease fence and with the fence before issue 22 (blobs) and the daily 10,000-user /
 // 1,000-team profile and the content-heavy first run with hosted contents on and off (content, issue 22
-// item 1); prints the figures and writes them to bench/RESULTS.md. Each export runs in a child process of
+// item 1), and Copilot interactions and meeting artifacts per user (artifacts, issue 23: bench/artifacts-bench.ts);
+// prints the figures and writes them to bench/RESULTS.md. Each export runs in a child process of
 // its own (bench/scenario.ts) so its peak RSS and CPU are the product's alone.
 // `npm run bench -- --quick` runs a small version of every profile (a few minutes, nothing written).
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -21,6 +22,7 @@ import {
   type EmulatorProcess,
   type EmulatorStatsJson,
 } from './emulator-process';
+import { formatArtifacts, runArtifactsProfile, withArtifactsSection } from './artifacts-bench';
 import { childPidsMatching, machineCpu, machineInfo, processCpuMs } from './machine';
 import {
   contentShape,
@@ -90,7 +92,7 @@ export interface BenchOptions {
   contentAfterExportSlots?: number;
 }
 
-const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|all]... [--scale N]
+const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|heavy|storage|blobs|daily|content|artifacts|all]... [--scale N]
   [--latency-ms 100] [--jitter-ms 20] [--limit-rps 200] [--max-rps <limit>] [--over-rps 1.5×limit]
   [--concurrency 40] [--daily-scale 1] [--storage-latency-ms 10] [--cpu-prof] [--no-write] [--only <scenario name prefix>]...
   [--content-latency-ms 60] [--content-scale 1] [--content-batches N] [--content-job-concurrency N] [--content-process-concurrency N]
@@ -98,6 +100,12 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
   [--save-json FILE]
   --save-json writes every scenario's full report (the content timelines included) to FILE, to analyse later.
   --quick runs a small version of every profile (a few minutes) and does not write bench/RESULTS.md.
+  --profile artifacts (issue 23, < 1 minute; part of the default run): Copilot interactions and meeting
+    transcripts/recordings beside the same users' chats, in a first run, a daily run with nothing new and a
+    daily run with a few new items: Graph requests and storage operations per Copilot user (licensed,
+    unlicensed), per organiser, per member who organised nothing, per interaction and per artifact
+    (bench/artifacts-bench.ts; BENCH_ARTIFACTS_USERS=N for another size). Its section of bench/RESULTS.md is
+    replaced on its own, the rest is left as it is.
   --profile content (issue 22 item 1, ~2-3 minutes; part of the default run, and alone with
     \`npm run bench -- --profile content --no-write\`): the tenant shape at 100 users and 10 teams with hosted
     contents in 5% of the messages, exported twice in one invocation, with EXPORT_HOSTED_CONTENTS=false and
@@ -790,7 +798,9 @@ export function runChild(
     mkdirSync(dir, { recursive: true });
     args.push('--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${profileName.replace(/[^A-Za-z0-9]+/g, '-')}.cpuprofile`);
   }
-  const child = spawn(process.execPath, [...args, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_PRODUCT_NODE_FLAGS: extra node flags for the product process only (memory experiments).
+  const extra = (process.env.BENCH_PRODUCT_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, [...extra, ...args, script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let errTail = '';
   let warnings = 0;
@@ -809,6 +819,8 @@ export function runChild(
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => {
+      // BENCH_CHILD_STDOUT=file keeps the product's stdout (e.g. with --trace-gc in BENCH_PRODUCT_NODE_FLAGS).
+      if (process.env.BENCH_CHILD_STDOUT) writeFileSync(process.env.BENCH_CHILD_STDOUT, out);
       const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
       if (code !== 0 || !line) {
         reject(new Error(`scenario process exited with ${code}: ${errTail}`));
@@ -845,18 +857,29 @@ async function main(): Promise<number> {
     reports.push(await runScenario(spec, o, log));
     if (o.saveJson) writeFileSync(o.saveJson, JSON.stringify({ machine, options: { ...o, profiles: [...o.profiles] }, reports }));
   }
+  const artifacts = o.profiles.has('artifacts') && o.only.length === 0 ? formatArtifacts(await runArtifactsProfile(o, log)) : '';
+  if (artifacts) log(`\n${artifacts}`);
+  const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
+  if (reports.length === 0) {
+    // The artifacts profile alone: only its own section of bench/RESULTS.md changes.
+    if (artifacts && o.write && !o.quick) {
+      writeFileSync(file, withArtifactsSection(readFileSync(file, 'utf8'), artifacts));
+      log(`written to bench/RESULTS.md`);
+    }
+    return 0;
+  }
   const text = formatReport({ machine, options: o, reports, totalSeconds: (Date.now() - started) / 1000, at: new Date().toISOString() });
   log(`\n${text}`);
   if (o.write && !o.quick && o.only.length === 0) {
     // The generated part is replaced; hand-written `## ` sections after it (analyses, other sections) stay.
-    const file = join(__dirname, '..', '..', 'bench', 'RESULTS.md');
     let kept = '';
     try {
       kept = keptSections(readFileSync(file, 'utf8'));
     } catch {
       // no results yet
     }
-    writeFileSync(file, kept ? `${text}\n${kept}` : text);
+    const out = kept ? `${text}\n${kept}` : text;
+    writeFileSync(file, artifacts ? withArtifactsSection(out, artifacts) : out);
     log(`written to bench/RESULTS.md`);
   }
   return 0;

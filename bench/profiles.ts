@@ -1,8 +1,8 @@
 // The benchmark's synthetic tenants (tenant, heavy and the small subsets for the baseline and the
 // over-limit run) as emulator seed flags, and the scaling that the --scale and --quick flags apply.
 
-export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs' | 'content';
-export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily', 'content'];
+export type ProfileName = 'first-run' | 'daily' | 'tenant' | 'heavy' | 'storage' | 'blobs' | 'content' | 'artifacts';
+export const PROFILE_NAMES: readonly ProfileName[] = ['first-run', 'tenant', 'heavy', 'storage', 'blobs', 'daily', 'content', 'artifacts'];
 
 export interface TenantShape {
   users: number;

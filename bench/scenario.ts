@@ -1,7 +1,9 @@
 // One measured export, run as a child process of the benchmark so its peak RSS and CPU are the
 // product's alone: the production path (loadSettings → buildDeps → runExport) with the settings it is
 // given in its environment; prints one `BENCH_RESULT {json}` line on stdout.
-import { writeHeapSnapshot } from 'node:v8';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { buildDeps } from '../src/deps';
 import type { ContentFetcher, ContentFetcherStats } from '../src/export/content-fetcher';
 import type { ContentPoolStats } from '../src/export/content-pool';
@@ -172,9 +174,40 @@ async function main(): Promise<void> {
     peaks.external = Math.max(peaks.external, m.external);
   }, 1000);
 
+  // BENCH_MEM_TRACE=file writes process.memoryUsage() every 100 ms as CSV (where the peak comes from).
+  const tracePath = process.env.BENCH_MEM_TRACE;
+  const spaces = getHeapSpaceStatistics().map((x) => x.space_name);
+  const trace: string[] = [['ms,rss,heapTotal,heapUsed,external,arrayBuffers', ...spaces.map((n) => `${n}:size,${n}:used`)].join(',')];
+  let loSnapshotAt = Number(process.env.BENCH_SNAPSHOT_LO_MB ?? 0);
+  const tracer = tracePath
+    ? setInterval(() => {
+        const m = process.memoryUsage();
+        const stats = getHeapSpaceStatistics();
+        const sp = stats.flatMap((x) => [x.space_size, x.space_used_size]);
+        // BENCH_SNAPSHOT_LO_MB=n: one heap snapshot once the large-object space passes n MB.
+        const lo = stats.find((x) => x.space_name === 'large_object_space')?.space_used_size ?? 0;
+        if (loSnapshotAt > 0 && lo > loSnapshotAt * 2 ** 20) {
+          loSnapshotAt = 0;
+          process.stderr.write(`heap snapshot (large objects ${Math.round(lo / 2 ** 20)} MB): ${writeHeapSnapshot()}\n`);
+        }
+        trace.push([Math.round(performance.now()), m.rss, m.heapTotal, m.heapUsed, m.external, m.arrayBuffers, ...sp].join(','));
+      }, 100)
+    : undefined;
   // BENCH_HEAP_SNAPSHOT_AFTER_S=n writes a heap snapshot n seconds into the run (to see what holds memory).
   const snapshotAfter = Number(process.env.BENCH_HEAP_SNAPSHOT_AFTER_S ?? NaN);
   if (snapshotAfter > 0) setTimeout(() => process.stderr.write(`heap snapshot: ${writeHeapSnapshot()}\n`), snapshotAfter * 1000).unref();
+  // BENCH_HEAP_SAMPLING=file: V8's sampling heap profiler over the run, collected objects included
+  // (which allocation sites make the garbage), written as a .heapprofile.
+  const samplingPath = process.env.BENCH_HEAP_SAMPLING;
+  const session = samplingPath ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 64 * 1024,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: process.env.BENCH_HEAP_SAMPLING_MINOR !== 'false',
+    });
+  }
   cpu0 = process.cpuUsage();
   t0 = performance.now();
   const runDeps: RunDeps = {
@@ -197,6 +230,15 @@ async function main(): Promise<void> {
   }
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
+  if (session) {
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    writeFileSync(samplingPath!, JSON.stringify(profile));
+    session.disconnect();
+  }
+  if (tracer) {
+    clearInterval(tracer);
+    writeFileSync(tracePath!, `${trace.join('\n')}\n`);
+  }
 
   const p = outcome.progress;
   const result: ScenarioResult = {

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { graphIdHeaders, sendGraphError, sendJson, type RequestIds } from './http-util';
 import { interactionKey, renderInteraction, type Interaction } from './copilot-store';
 import { userServed } from './tenant';
+import { countArtifactUser } from './counters';
 import type { GraphContext } from './graph';
 import {
   parseTopParam,
@@ -176,7 +177,7 @@ export function handleCopilot(
   const m = COPILOT.exec(path) as RegExpExecArray;
   const userKey = (m[1] ?? m[2]) as string;
   counters.copilotRequests++;
-  counters.artifactRequestsByUser[userKey] = (counters.artifactRequestsByUser[userKey] ?? 0) + 1;
+  countArtifactUser(counters, 'copilot', userKey);
   if (throttled(res, ids, ctx.artifactBuckets, 'copilot', f.copilotRps, f.copilotBurst)) {
     counters.copilotThrottled++;
     return;

@@ -106,6 +106,19 @@ export interface EmulatorCounters {
   meetingThrottled: number;
   /** Copilot and meeting-artifact requests per user id in the path: what one user costs */
   artifactRequestsByUser: Record<string, number>;
+  /**
+   * The same split by route, keyed `{route}|{user id in the path}` with route `copilot` (interaction pages),
+   * `meetingList` (transcript and recording lists and deltas, items, onlineMeetings) or `meetingContent`
+   * (content and metadataContent): what one Copilot user and one organiser cost apart (the bench).
+   */
+  artifactRequestsByUserRoute: Record<string, number>;
+}
+
+/** Counts one Copilot or meeting-artifact request for the user its path names. */
+export function countArtifactUser(c: EmulatorCounters, route: 'copilot' | 'meetingList' | 'meetingContent', userKey: string): void {
+  c.artifactRequestsByUser[userKey] = (c.artifactRequestsByUser[userKey] ?? 0) + 1;
+  const k = `${route}|${userKey}`;
+  c.artifactRequestsByUserRoute[k] = (c.artifactRequestsByUserRoute[k] ?? 0) + 1;
 }
 
 /** `{current|retained} {kind}:{id} {fromMs}..{toMs}`: a window of one entity's export, as counted in windowQueries. */
@@ -175,6 +188,7 @@ export function createCounters(): EmulatorCounters {
     recordingsMaxInFlight: 0,
     meetingThrottled: 0,
     artifactRequestsByUser: {},
+    artifactRequestsByUserRoute: {},
   };
 }
 
@@ -189,12 +203,12 @@ export function resetCounters(c: EmulatorCounters): void {
 
 /** A JSON-friendly copy (the ledger, the window reads and the per-entity requests only when asked: they can be large). */
 export function countersToJson(c: EmulatorCounters, includeLedger: boolean, includeByEntity = false): Record<string, unknown> {
-  const { ledger, windowQueries, exportRequestsByEntity, copilotLedger, artifactRequestsByUser, ...rest } = c;
+  const { ledger, windowQueries, exportRequestsByEntity, copilotLedger, artifactRequestsByUser, artifactRequestsByUserRoute, ...rest } = c;
   return {
     ...rest,
     ledgerSize: ledger.size,
     copilotLedgerSize: copilotLedger.size,
     ...(includeLedger ? { ledger: [...ledger], windowQueries, copilotLedger: [...copilotLedger] } : {}),
-    ...(includeByEntity ? { exportRequestsByEntity, artifactRequestsByUser } : {}),
+    ...(includeByEntity ? { exportRequestsByEntity, artifactRequestsByUser, artifactRequestsByUserRoute } : {}),
   };
 }

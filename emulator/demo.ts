@@ -22,6 +22,7 @@ import { demoRsmf } from '../src/cli/demo-rsmf';
 import { blobReadEvent, readAuditTrail } from '../src/archive/audit-trail';
 import { auditLine } from '../src/cli/audit-command';
 import { cliAuditor } from '../src/cli/cli-audit';
+import { showArtifacts } from './demo-artifacts';
 
 const HISTORY_DAYS = 90;
 
@@ -41,6 +42,9 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
       EXPORT_STORAGE: azurite.connectionString,
       EXPORT_START: iso(nowMs - (HISTORY_DAYS + 1) * DAY),
       EXPORT_CONCURRENCY: '8',
+      // Also Copilot interactions and meeting transcripts/recordings (docs/design.md §18).
+      EXPORT_COPILOT: 'true',
+      EXPORT_MEETINGS: 'true',
       LOG_LEVEL: 'error',
     };
     const settings = loadSettings(env);
@@ -51,7 +55,9 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
       `  Graph:    ${emulator.graphBaseUrl} (tenant of ${stats.users} users, ${stats.teams} teams, ${stats.chats} chats, ${stats.channels} channels, ${stats.messages} messages)`,
     );
     out('');
-    out(`1) First daily run: the whole history (${HISTORY_DAYS} days), every user's chats and every team's channels.`);
+    out(
+      `1) First daily run: the whole history (${HISTORY_DAYS} days), every user's chats and Copilot interactions, every team's channels, every meeting's transcript and recording.`,
+    );
     const first = await executeWithProgress(ctx, deps, { kind: 'daily', nowMs });
     printOutcome(ctx, first, { json: false });
 
@@ -97,6 +103,7 @@ export const demoCommand: DemoCommand = async (ctx, o) => {
         break;
       }
     }
+    await showArtifacts(ctx, deps, out);
     await demoRsmf(ctx, deps, emulator.tenant, nowMs);
     out('');
     out('6) Who read what: every read of archived content is recorded in the audit trail, here as the OS user');

@@ -19,7 +19,7 @@ import {
 } from './meeting-store';
 import { userServed, type EmulatedUser, type Tenant } from './tenant';
 import type { GraphContext } from './graph';
-import type { EmulatorCounters } from './counters';
+import { countArtifactUser, type EmulatorCounters } from './counters';
 import type { FaultKnobs } from './faults';
 import {
   iso7,
@@ -223,8 +223,8 @@ function roleOf(
     : ['OnlineMeetingRecording.Read.All', 'missingRecordingRole'];
 }
 
-function countUser(c: EmulatorCounters, userKey: string): void {
-  c.artifactRequestsByUser[userKey] = (c.artifactRequestsByUser[userKey] ?? 0) + 1;
+function countUser(c: EmulatorCounters, userKey: string, route: 'meetingList' | 'meetingContent' = 'meetingList'): void {
+  countArtifactUser(c, route, userKey);
 }
 
 export function handleMeetings(
@@ -429,7 +429,7 @@ function handleItems(
   const kind: ArtifactKind = (m[4] as string).toLowerCase() === 'transcripts' ? 'transcript' : 'recording';
   const itemId = m[5];
   const part = m[6]?.toLowerCase();
-  countUser(counters, userKey);
+  countUser(counters, userKey, part === undefined ? 'meetingList' : 'meetingContent');
   if (part === undefined) counters.meetingRequests++;
   else if (kind === 'transcript') counters.transcriptContentRequests++;
   else counters.recordingContentRequests++;

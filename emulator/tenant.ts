@@ -121,8 +121,11 @@ export class Conversation {
 }
 
 export interface EntityRef {
-  /** 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route */
-  kind: 'user' | 'team' | 'deletedTeam' | 'userRetained' | 'teamRetained';
+  /**
+   * 'deletedTeam': a team listed by /teamwork/deletedTeams, exported through its own route; 'copilot' and
+   * 'meetings' have no messages (their items are in the Copilot and meeting ledgers)
+   */
+  kind: 'user' | 'team' | 'deletedTeam' | 'userRetained' | 'teamRetained' | 'copilot' | 'meetings';
   id: string;
 }
 
@@ -360,6 +363,7 @@ export class Tenant {
 
   /** The conversations an entity's export walks: a user's chats, or a team's channels. */
   conversationsOf(entity: EntityRef): Conversation[] {
+    if (entity.kind === 'copilot' || entity.kind === 'meetings') return [];
     if (entity.kind === 'user' || entity.kind === 'userRetained') return this.chatsOfUser.get(entity.id) ?? [];
     if (entity.kind === 'teamRetained') return this.team(entity.id)?.channels.map((c) => c.conversation) ?? [];
     const team = entity.kind === 'team' ? this.team(entity.id) : this.deletedTeam(entity.id);

@@ -58,6 +58,8 @@ param resourceGroupName string = ''
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 param graphMaxRps int = 150
+param graphCopilotRps int = 25
+param graphMeetingRps int = 10
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 param exportSchedule string = '0 30 2 * * *'
 param exportStart string = '2016-01-01T00:00:00Z'
@@ -71,6 +73,9 @@ param exportHostedContents bool = true
 param exportAttachments bool = false
 param exportRetained bool = false
 param exportDeletedTeams bool = true
+param exportCopilot bool = false
+param exportMeetings bool = false
+param exportRecordingMaxMB int = 2048
 param exportIncludeUsers string = ''
 param exportExcludeUsers string = ''
 param exportIncludeTeams string = ''
@@ -123,6 +128,8 @@ module resources 'resources.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphMaxRps: graphMaxRps
+    graphCopilotRps: graphCopilotRps
+    graphMeetingRps: graphMeetingRps
     graphBaseUrl: graphBaseUrl
     exportSchedule: exportSchedule
     exportStart: exportStart
@@ -133,6 +140,9 @@ module resources 'resources.bicep' = {
     exportAttachments: exportAttachments
     exportRetained: exportRetained
     exportDeletedTeams: exportDeletedTeams
+    exportCopilot: exportCopilot
+    exportMeetings: exportMeetings
+    exportRecordingMaxMB: exportRecordingMaxMB
     exportIncludeUsers: exportIncludeUsers
     exportExcludeUsers: exportExcludeUsers
     exportIncludeTeams: exportIncludeTeams

@@ -21,6 +21,17 @@ param instanceMemoryMB int = 2048
 @maxValue(10000)
 @description('GRAPH_MAX_RPS: client-side request budget for the whole tenant (Graph allows about 200/s per app per tenant for export).')
 param graphMaxRps int = 150
+// The Copilot API has its own limit inside the Graph budget: about 30 requests/s per app and tenant, and
+// about 83% of that sustained (docs/deploy.md, "Graph budget"); 25 stays under both. Like graphMaxRps these
+// are budgets of the whole app: each instance takes the budget / GRAPH_INSTANCES.
+@minValue(1)
+@maxValue(30)
+@description('GRAPH_COPILOT_RPS: the Copilot interaction export\'s request budget for the whole app (Graph allows about 30/s per app and tenant); each instance takes this / GRAPH_INSTANCES.')
+param graphCopilotRps int = 25
+@minValue(1)
+@maxValue(30)
+@description('GRAPH_MEETING_RPS: the meeting transcripts\' and recordings\' request budget for the whole app (listings and content); each instance takes this / GRAPH_INSTANCES.')
+param graphMeetingRps int = 10
 @description('GRAPH_BASE_URL: Graph root (change for sovereign clouds).')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
 
@@ -43,6 +54,16 @@ param exportAttachments bool = false
 param exportRetained bool = false
 @description('EXPORT_DELETED_TEAMS: also export deleted teams while Graph still serves them.')
 param exportDeletedTeams bool = true
+@description('EXPORT_COPILOT: also export each user\'s Microsoft 365 Copilot interactions (copilot/). Off by default: it needs AiEnterpriseInteraction.Read.All, which assignGraphAppRoles then adds (docs/deploy.md, "Copilot interactions and meetings").')
+param exportCopilot bool = false
+@description('EXPORT_MEETINGS: also export the transcripts and recordings of the meetings each user organised (meetings/). Off by default: it needs OnlineMeetingTranscript.Read.All and OnlineMeetingRecording.Read.All, which assignGraphAppRoles then adds, an application access policy and the tenant\'s Graph transcript access (docs/deploy.md, "Copilot interactions and meetings").')
+param exportMeetings bool = false
+// MiB, not bytes: a whole number of MiB covers every sensible cap, and 2 GiB in bytes is past the 32-bit
+// integers some deployment tools pass inline. 1 MiB to 1 TiB: within what the app accepts (1024 bytes – 1 TiB).
+@minValue(1)
+@maxValue(1048576)
+@description('EXPORT_RECORDING_MAX_BYTES, in MiB: recordings larger than this are not stored but recorded as too-large in the content map (default 2048 = 2 GiB).')
+param exportRecordingMaxMB int = 2048
 @description('Comma-separated user ids or UPNs; empty = everyone.')
 param exportIncludeUsers string = ''
 param exportExcludeUsers string = ''
@@ -117,6 +138,9 @@ param authClientId string = ''
 param authAppIdUri string = ''
 
 var useClientSecret = graphAuthMode == 'clientSecret'
+// The roles each kind switched on adds to graphAppRoles (docs/deploy.md, "Graph roles"). Meetings need no
+// OnlineMeetings.Read.All: the app reads transcripts and recordings, never the onlineMeeting objects.
+var kindAppRoles = concat(exportAttachments ? ['Files.Read.All'] : [], exportCopilot ? ['AiEnterpriseInteraction.Read.All'] : [], exportMeetings ? ['OnlineMeetingTranscript.Read.All', 'OnlineMeetingRecording.Read.All'] : [])
 // Client-secret mode without the registration's id would deploy an app whose Graph token requests all fail.
 var graphClientIdError = 'graphClientId (TEAMS_EXPORT_GRAPH_CLIENT_ID) is required when graphAuthMode is clientSecret: the app registration\'s application (client) id'
 var checkedGraphClientId = useClientSecret && empty(graphClientId) ? fail(graphClientIdError) : graphClientId
@@ -214,6 +238,8 @@ module functionApp 'app/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     graphMaxRps: graphMaxRps
+    graphCopilotRps: graphCopilotRps
+    graphMeetingRps: graphMeetingRps
     graphBaseUrl: graphBaseUrl
     archiveContainerName: archiveContainerName
     exportSchedule: exportSchedule
@@ -225,6 +251,9 @@ module functionApp 'app/function-app.bicep' = {
     exportAttachments: exportAttachments
     exportRetained: exportRetained
     exportDeletedTeams: exportDeletedTeams
+    exportCopilot: exportCopilot
+    exportMeetings: exportMeetings
+    exportRecordingMaxMB: exportRecordingMaxMB
     exportIncludeUsers: exportIncludeUsers
     exportExcludeUsers: exportExcludeUsers
     exportIncludeTeams: exportIncludeTeams
@@ -289,7 +318,7 @@ module graphAppRoleAssignments 'app/graph-app-roles.bicep' = if (assignGraphAppR
   name: 'graphAppRoles'
   params: {
     principalId: identity.properties.principalId
-    appRoles: exportAttachments ? union(graphAppRoles, ['Files.Read.All']) : graphAppRoles
+    appRoles: union(graphAppRoles, kindAppRoles)
   }
   dependsOn: [functionApp, alerts]
 }

@@ -13,6 +13,8 @@ import { RunStore, tableNames } from './state/run-store';
 import { createStorageClients, type StorageClients } from './storage-clients';
 import { LEASE_SECONDS, type RunDeps } from './export/run-in-process';
 import { ContentFetcher } from './export/content-fetcher';
+import { MemoryBudget } from './export/memory-budget';
+import { limitHeapGrowth } from './heap-growth';
 import { ContentBacklog, contentBacklogTableName } from './state/content-backlog';
 
 /** Authority hosts MSAL knows; any other (the emulator, a private cloud) needs instance discovery off. */
@@ -61,6 +63,8 @@ function storageIdentity(clientId: string | undefined, interactive: boolean): To
 
 /** Builds every client and makes sure the container and tables exist (created on first use). */
 export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Promise<AppDeps> {
+  // The process's memory is bounded by the budget below and by how far the heap may grow (heap-growth.ts).
+  limitHeapGrowth();
   const credential = opts.credential ?? createGraphCredential(settings);
   const storageCredential =
     settings.storage.kind === 'identity'
@@ -71,10 +75,16 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
   const names = tableNames(settings.tablePrefix);
   const checkpoints = new CheckpointStore(storage.table(names.checkpoints));
   const runs = new RunStore(storage.table(names.runs), storage.table(names.jobs));
-  const contentOn = settings.content.hostedContents || settings.content.files;
+  // Meeting transcripts and recordings are bodies to store: the content stage runs for them too.
+  const contentOn = settings.content.hostedContents || settings.content.files || settings.entities.meetings;
   const contentBacklog = contentOn ? new ContentBacklog(storage.table(contentBacklogTableName(settings.tablePrefix))) : undefined;
   await Promise.all([ensureContainer(container), checkpoints.ensure(), runs.ensure(), contentBacklog?.ensure()]);
   const limiter = opts.limiter ?? new RateLimiter({ ratePerSec: settings.graph.processRps });
+  // The Copilot and meeting APIs have budgets of their own inside the process's (docs/graph.md §11).
+  const apiLimiters = {
+    copilot: new RateLimiter({ ratePerSec: settings.graph.copilotRps }),
+    meetings: new RateLimiter({ ratePerSec: settings.graph.meetingRps }),
+  };
   const http = new GraphHttp({
     baseUrl: settings.graph.baseUrl,
     scope: settings.graph.scope,
@@ -97,6 +107,9 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
         jobConcurrency: settings.content.jobConcurrency,
         processConcurrency: settings.content.processConcurrency,
         filesRps: settings.content.filesRps,
+        ...(settings.entities.meetings
+          ? { meetings: { limiter: apiLimiters.meetings, recordingMaxBytes: settings.graph.recordingMaxBytes } }
+          : {}),
         log: opts.log,
       })
     : undefined;
@@ -118,6 +131,9 @@ export async function buildDeps(settings: Settings, opts: BuildDepsOptions): Pro
     windows: { lagMs: settings.lagMs, settleMs: settings.settleMs, chunkMs: settings.chunkMs, startMs: settings.startMs },
     concurrency: settings.concurrency,
     readsPerEntity: settings.readsPerEntity,
+    apiLimiters,
+    // One budget for the whole process: every job of a run (the CLI), every invocation (Functions).
+    memory: new MemoryBudget(settings.memoryBytes),
     // A process killed mid-run holds its entities' leases until they expire: wait that out.
     leaseWaitMs: (LEASE_SECONDS + 5) * 1000,
     selection: settings.entities,

@@ -123,6 +123,8 @@ export const settingsSchema = z.object({
   GRAPH_INSTANCES: int('GRAPH_INSTANCES', 1, 1, 1200),
   GRAPH_HOSTED_CONTENT_RPS: num('GRAPH_HOSTED_CONTENT_RPS', 1, 0.01, 1000),
   GRAPH_FILE_DOWNLOAD_RPS: num('GRAPH_FILE_DOWNLOAD_RPS', 2, 0.01, 1000),
+  GRAPH_COPILOT_RPS: num('GRAPH_COPILOT_RPS', 25, 0.01, 1000),
+  GRAPH_MEETING_RPS: num('GRAPH_MEETING_RPS', 10, 0.01, 1000),
   GRAPH_PAGE_SIZE: int('GRAPH_PAGE_SIZE', 50, 1, 999),
   GRAPH_REQUEST_TIMEOUT: duration('GRAPH_REQUEST_TIMEOUT', 'PT60S', 1000),
   GRAPH_MAX_RETRIES: int('GRAPH_MAX_RETRIES', 8, 0, 50),
@@ -159,6 +161,7 @@ export const settingsSchema = z.object({
   EXPORT_START: instant('EXPORT_START', '2016-01-01T00:00:00Z'),
   EXPORT_CONCURRENCY: int('EXPORT_CONCURRENCY', 16, 1, 1000),
   EXPORT_READS_PER_ENTITY: int('EXPORT_READS_PER_ENTITY', 1, 1, 32),
+  EXPORT_MEMORY_MB: int('EXPORT_MEMORY_MB', 64, 1, 65536),
   EXPORT_INCLUDE_USERS: idList,
   EXPORT_EXCLUDE_USERS: idList,
   EXPORT_INCLUDE_TEAMS: idList,
@@ -185,6 +188,9 @@ export const settingsSchema = z.object({
   EXPORT_CONTENT_MAX_ATTEMPTS: int('EXPORT_CONTENT_MAX_ATTEMPTS', 6, 1, 50),
   EXPORT_CONTENT_RETRY: duration('EXPORT_CONTENT_RETRY', 'PT1H', 1000),
   EXPORT_RETAINED: bool('EXPORT_RETAINED', false),
+  EXPORT_COPILOT: bool('EXPORT_COPILOT', false),
+  EXPORT_MEETINGS: bool('EXPORT_MEETINGS', false),
+  EXPORT_RECORDING_MAX_BYTES: int('EXPORT_RECORDING_MAX_BYTES', 2 * 1024 ** 3, 1024, 1024 ** 4),
   EXPORT_DELETED_TEAMS: bool('EXPORT_DELETED_TEAMS', true),
   EXPORT_USERS: z.enum(['all', 'none']).default('all'),
   EXPORT_TEAMS: z.enum(['all', 'none']).default('all'),
@@ -224,6 +230,15 @@ export interface Settings {
     processRps: number;
     /** Hosted-content downloads per conversation and second (Graph allows about 1 per chat). */
     hostedContentRps: number;
+    /**
+     * This process's share of the Copilot interactions budget (GRAPH_COPILOT_RPS / GRAPH_INSTANCES): the
+     * API has its own limit per app and tenant, about 30 requests/s (docs/graph.md §11).
+     */
+    copilotRps: number;
+    /** This process's share of the transcript and recording requests (GRAPH_MEETING_RPS / GRAPH_INSTANCES). */
+    meetingRps: number;
+    /** Recordings larger than this are recorded `too-large`, not stored (EXPORT_RECORDING_MAX_BYTES). */
+    recordingMaxBytes: number;
     pageSize: number;
     requestTimeoutMs: number;
     maxRetries: number;
@@ -246,6 +261,11 @@ export interface Settings {
   concurrency: number;
   /** Sub-windows of one entity's chunk read at once (long backlogs of few entities keep Graph busy). */
   readsPerEntity: number;
+  /**
+   * EXPORT_MEMORY_MB in bytes: the process's budget for message data (day-batch lines and pages in
+   * flight) over all jobs (docs/design.md §14).
+   */
+  memoryBytes: number;
   /**
    * custodian: each user's full view of their chats (a chat message is archived once per member);
    * sender: each user's own messages, plus messages from outside senders and system events once per chat.
@@ -272,6 +292,10 @@ export interface Settings {
     teams: 'all' | 'none';
     /** Also export getAllRetainedMessages (needs a Teams retention policy) into retained/. */
     retained: boolean;
+    /** EXPORT_COPILOT: each user's Microsoft 365 Copilot interactions into copilot/ (AiEnterpriseInteraction.Read.All). */
+    copilot: boolean;
+    /** EXPORT_MEETINGS: transcripts and recordings of meetings each user organised into meetings/. */
+    meetings: boolean;
     /** Also export deleted teams Graph still serves (/teamwork/deletedTeams). */
     deletedTeams: boolean;
     includeUsers: string[];
@@ -337,6 +361,9 @@ function toSettings(raw: Raw): Settings {
       maxRps: raw.GRAPH_MAX_RPS,
       processRps: raw.GRAPH_MAX_RPS / Math.round(raw.GRAPH_INSTANCES),
       hostedContentRps: raw.GRAPH_HOSTED_CONTENT_RPS,
+      copilotRps: raw.GRAPH_COPILOT_RPS / Math.round(raw.GRAPH_INSTANCES),
+      meetingRps: raw.GRAPH_MEETING_RPS / Math.round(raw.GRAPH_INSTANCES),
+      recordingMaxBytes: Math.round(raw.EXPORT_RECORDING_MAX_BYTES),
       pageSize: Math.round(raw.GRAPH_PAGE_SIZE),
       requestTimeoutMs: raw.GRAPH_REQUEST_TIMEOUT,
       maxRetries: Math.round(raw.GRAPH_MAX_RETRIES),
@@ -355,6 +382,7 @@ function toSettings(raw: Raw): Settings {
     startMs: raw.EXPORT_START,
     concurrency: Math.round(raw.EXPORT_CONCURRENCY),
     readsPerEntity: Math.round(raw.EXPORT_READS_PER_ENTITY),
+    memoryBytes: Math.round(raw.EXPORT_MEMORY_MB) * 1024 * 1024,
     chatMode: raw.EXPORT_CHAT_MODE,
     content: {
       hostedContents: raw.EXPORT_HOSTED_CONTENTS,
@@ -369,6 +397,8 @@ function toSettings(raw: Raw): Settings {
       users: raw.EXPORT_USERS,
       teams: raw.EXPORT_TEAMS,
       retained: raw.EXPORT_RETAINED,
+      copilot: raw.EXPORT_COPILOT,
+      meetings: raw.EXPORT_MEETINGS,
       deletedTeams: raw.EXPORT_DELETED_TEAMS,
       includeUsers: raw.EXPORT_INCLUDE_USERS,
       excludeUsers: raw.EXPORT_EXCLUDE_USERS,

@@ -705,5 +705,26 @@ describe('knobs and control plane', () => {
     expect(counters.byRoute.meetingArtifacts).toBeGreaterThan(0);
     expect(counters.copilotLedgerSize).toBeGreaterThan(0);
     expect(Object.keys(counters.artifactRequestsByUser).length).toBeGreaterThan(0);
+    // The same requests split by route (the bench's per-kind costs): every one counted once.
+    const byRoute = counters.artifactRequestsByUserRoute as Record<string, number>;
+    const routes = new Set(Object.keys(byRoute).map((k) => k.split('|')[0]));
+    expect([...routes].every((r) => ['copilot', 'meetingList', 'meetingContent'].includes(r as string))).toBe(true);
+    expect(routes.has('copilot') && routes.has('meetingList') && routes.has('meetingContent')).toBe(true);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(Object.values(byRoute))).toBe(sum(Object.values(counters.artifactRequestsByUser as Record<string, number>)));
+    expect(
+      sum(
+        Object.entries(byRoute)
+          .filter(([k]) => k.startsWith('copilot|'))
+          .map(([, v]) => v),
+      ),
+    ).toBe(counters.copilotRequests);
+    expect(
+      sum(
+        Object.entries(byRoute)
+          .filter(([k]) => k.startsWith('meetingContent|'))
+          .map(([, v]) => v),
+      ),
+    ).toBe(counters.transcriptContentRequests + counters.recordingContentRequests);
   });
 });

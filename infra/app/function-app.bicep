@@ -16,6 +16,8 @@ param applicationInsightsName string
 param maximumInstanceCount int
 param instanceMemoryMB int
 param graphMaxRps int
+param graphCopilotRps int
+param graphMeetingRps int
 param graphBaseUrl string
 param archiveContainerName string
 param exportSchedule string
@@ -27,6 +29,9 @@ param exportHostedContents bool
 param exportAttachments bool
 param exportRetained bool
 param exportDeletedTeams bool
+param exportCopilot bool
+param exportMeetings bool
+param exportRecordingMaxMB int
 param exportIncludeUsers string
 param exportExcludeUsers string
 param exportIncludeTeams string
@@ -109,6 +114,10 @@ var exportSettings = {
   EXPORT_ATTACHMENTS: string(exportAttachments)
   EXPORT_RETAINED: string(exportRetained)
   EXPORT_DELETED_TEAMS: string(exportDeletedTeams)
+  // Copilot interactions and meeting artifacts, each off unless switched on (each needs roles of its own).
+  EXPORT_COPILOT: string(exportCopilot)
+  EXPORT_MEETINGS: string(exportMeetings)
+  EXPORT_RECORDING_MAX_BYTES: string(exportRecordingMaxMB * 1048576)
   EXPORT_INCLUDE_USERS: exportIncludeUsers
   EXPORT_EXCLUDE_USERS: exportExcludeUsers
   EXPORT_INCLUDE_TEAMS: exportIncludeTeams
@@ -117,6 +126,10 @@ var exportSettings = {
   GRAPH_MAX_RPS: string(graphMaxRps)
   // Each instance takes GRAPH_MAX_RPS / GRAPH_INSTANCES; all groups together never run more instances than this.
   GRAPH_INSTANCES: string(graphInstances)
+  // The Copilot API's and the meeting artifacts' budgets inside GRAPH_MAX_RPS, also for the whole app: each
+  // instance takes GRAPH_COPILOT_RPS / GRAPH_INSTANCES and GRAPH_MEETING_RPS / GRAPH_INSTANCES.
+  GRAPH_COPILOT_RPS: string(graphCopilotRps)
+  GRAPH_MEETING_RPS: string(graphMeetingRps)
   LOG_LEVEL: logLevel
   AZURE_TENANT_ID: tenant().tenantId
   // Managed identity mode: the user-assigned identity's client id (no secret: ManagedIdentityCredential).

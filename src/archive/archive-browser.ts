@@ -196,3 +196,37 @@ export async function readStoredContent(container: ContainerClient, sha256: stri
     throw err;
   }
 }
+
+/** Stored content as it downloads: its recorded type and size, the body, and a way to stop the download. */
+export interface StoredStream {
+  contentType: string;
+  bytes: number | undefined;
+  body: AsyncIterable<Uint8Array>;
+  /** Stops the download (when the answer is refused after all). */
+  cancel(): void;
+}
+
+/**
+ * The bytes stored under `content/sha256/…` as a stream (recordings can be gigabytes: never held in
+ * memory), or undefined when absent.
+ */
+export async function openStoredContent(
+  container: ContainerClient,
+  sha256: string,
+  signal?: AbortSignal,
+): Promise<StoredStream | undefined> {
+  let res;
+  try {
+    res = await container.getBlobClient(contentBlobName(sha256)).download(0, undefined, signal ? { abortSignal: signal } : {});
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+  const body = res.readableStreamBody as (NodeJS.ReadableStream & AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+  return {
+    contentType: res.contentType ?? 'application/octet-stream',
+    bytes: res.contentLength,
+    body: body ?? (async function* () {})(),
+    cancel: () => body?.destroy?.(),
+  };
+}

@@ -8,20 +8,26 @@ import { dayPrefix, entityPrefix } from './blob-layout';
 /** How many batches of one day are downloaded at once. */
 const PARALLEL_READS = 4;
 
+/** Where the keys go: a Set, or a more compact set of the caller's (export/digest-set.ts). */
+export interface KeySet {
+  add(key: string): unknown;
+}
+
 /**
  * The keys (as computed by `keyOfLine`; undefined lines are ignored) of every line in every batch
  * under dayPrefix(entity, day). Quarantined versions are not under that prefix and so not counted.
  */
-export async function loadArchivedVersionKeys(
+export async function loadArchivedVersionKeys<S extends KeySet = Set<string>>(
   container: ArchiveContainer,
   entity: Entity,
   day: string,
   keyOfLine: (line: string) => string | undefined,
   signal?: AbortSignal,
-): Promise<Set<string>> {
+  into: S = new Set<string>() as KeySet as S,
+): Promise<S> {
   const names: string[] = [];
   for await (const batch of listBatches(container, dayPrefix(entity, day), signal)) names.push(batch.name);
-  return loadVersionKeysOf(container, names, keyOfLine, signal);
+  return loadVersionKeysOf(container, names, keyOfLine, signal, into);
 }
 
 /**
@@ -52,14 +58,15 @@ export async function listArchivedBatchesByDay(
   return byDay;
 }
 
-/** The keys of every line of the named batches (downloaded a few at a time). */
-export async function loadVersionKeysOf(
+/** The keys of every line of the named batches (downloaded a few at a time), added to `into`. */
+export async function loadVersionKeysOf<S extends KeySet = Set<string>>(
   container: ArchiveContainer,
   names: readonly string[],
   keyOfLine: (line: string) => string | undefined,
   signal?: AbortSignal,
-): Promise<Set<string>> {
-  const keys = new Set<string>();
+  into: S = new Set<string>() as KeySet as S,
+): Promise<S> {
+  const keys = into;
   let next = 0;
   const worker = async () => {
     while (next < names.length) {

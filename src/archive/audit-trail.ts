@@ -22,6 +22,8 @@ export const AUDIT_ACTIONS = [
   'viewer.raw',
   'viewer.batch',
   'viewer.content',
+  'viewer.copilot',
+  'viewer.meetings',
   'export.list',
   'export.read',
   'production.create',

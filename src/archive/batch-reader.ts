@@ -122,3 +122,9 @@ export async function* listBlobs(
   for await (const b of container.listBlobsFlat({ prefix, ...abortOpt(signal) }))
     yield { name: b.name, bytes: b.properties.contentLength ?? 0 };
 }
+
+/** The folders directly under a prefix (`{prefix}{name}/`), by one delimiter listing: their names without prefix and slash. */
+export async function* listSubfolders(container: ArchiveContainer, prefix: string, signal?: AbortSignal): AsyncGenerator<string> {
+  for await (const item of container.listBlobsByHierarchy('/', { prefix, ...abortOpt(signal) }))
+    if (item.kind === 'prefix') yield item.name.slice(prefix.length, -1);
+}

@@ -111,12 +111,29 @@ export async function writeBatch(
       throw new RangeError('a batch line must not contain a newline');
     parts.push(typeof line === 'string' ? Buffer.from(line, 'utf8') : line, NEWLINE_BYTES);
   }
-  const body = await compress(Buffer.concat(parts));
+  return writeBatchBody(container, name, Buffer.concat(parts), lines.length, metadata, signal);
+}
+
+/**
+ * writeBatch for lines already joined: `text` is every line followed by '\n' (UTF-8), as the day batcher
+ * keeps them (no line may hold a raw newline: the caller checks, writeBatch does it for its lines). The
+ * bytes stored are the same as writeBatch's for the same lines. `text` is only read until this resolves.
+ */
+export async function writeBatchBody(
+  container: ArchiveContainer,
+  name: string,
+  text: Buffer,
+  lines: number,
+  metadata: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<WrittenBlob> {
+  checkName(name);
+  const body = await compress(text);
   const sha256 = createHash('sha256').update(body).digest('hex');
-  const meta = { ...metadata, sha256, lines: String(lines.length) };
+  const meta = { ...metadata, sha256, lines: String(lines) };
   checkMetadata(meta);
   await upload(container, name, body, 'application/x-ndjson', meta, false, signal);
-  return { name, sha256, bytes: body.length, lines: lines.length };
+  return { name, sha256, bytes: body.length, lines };
 }
 
 /** Writes a JSON document (manifests); write-once unless `overwrite` is set. */

@@ -11,6 +11,10 @@ export const MESSAGES_PREFIX = 'messages/';
 export const QUARANTINE_PREFIX = 'quarantine/';
 /** Job and run manifests (what was written, with SHA-256s) and the run's other files. */
 export const MANIFESTS_PREFIX = 'manifests/';
+/** Microsoft 365 Copilot interactions, one folder per user (EXPORT_COPILOT). */
+export const COPILOT_PREFIX = 'copilot/';
+/** Meeting transcripts and recordings, one folder per organiser (EXPORT_MEETINGS); their bodies are in content/. */
+export const MEETINGS_PREFIX = 'meetings/';
 /** Stored content (`content/sha256/…`) and its reference index (`content/refs/…`). */
 export const CONTENT_PREFIX = 'content/';
 /** The stored bytes themselves, named by their SHA-256. */
@@ -25,6 +29,8 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
   QUARANTINE_PREFIX,
   MANIFESTS_PREFIX,
   'retained/',
+  COPILOT_PREFIX,
+  MEETINGS_PREFIX,
   CONTENT_PREFIX,
   'directory/',
   PRODUCTIONS_PREFIX,
@@ -33,7 +39,14 @@ export const ARCHIVE_PREFIXES: readonly string[] = [
  * The folders of exported data blobs (not the manifests that describe them, nor the directory snapshots
  * and productions derived from runs and the archive): what `verify` re-hashes.
  */
-export const DATA_PREFIXES: readonly string[] = [MESSAGES_PREFIX, QUARANTINE_PREFIX, 'retained/', CONTENT_PREFIX];
+export const DATA_PREFIXES: readonly string[] = [
+  MESSAGES_PREFIX,
+  QUARANTINE_PREFIX,
+  'retained/',
+  COPILOT_PREFIX,
+  MEETINGS_PREFIX,
+  CONTENT_PREFIX,
+];
 
 /**
  * Where each kind's versions live. A deleted team keeps its folder under messages/teams/ (it is the same
@@ -45,6 +58,8 @@ const KIND_PREFIX: Record<EntityKind, string> = {
   deletedTeam: 'messages/teams',
   userRetained: 'retained/users',
   teamRetained: 'retained/teams',
+  copilot: 'copilot/users',
+  meetings: 'meetings/users',
 };
 /** The folder naming an entity in quarantine/, manifests/ and locks/: a deleted team shares its team's lock. */
 const KIND_FOLDER: Record<EntityKind, string> = {
@@ -53,12 +68,17 @@ const KIND_FOLDER: Record<EntityKind, string> = {
   deletedTeam: 'teams',
   userRetained: 'retained-users',
   teamRetained: 'retained-teams',
+  // Their own locks: a user's Copilot and meetings jobs run beside the user's chat job.
+  copilot: 'copilot-users',
+  meetings: 'meeting-users',
 };
 const PREFIX_KIND: Record<string, EntityKind> = {
   'messages/users': 'user',
   'messages/teams': 'team',
   'retained/users': 'userRetained',
   'retained/teams': 'teamRetained',
+  'copilot/users': 'copilot',
+  'meetings/users': 'meetings',
 };
 const PASSES: readonly PassName[] = ['fresh', 'settle', 'backfill'];
 
@@ -153,6 +173,11 @@ function checkDay(day: string): RegExpExecArray {
 /** `messages/users/{seg}/`, `messages/teams/{seg}/`, `retained/users/{seg}/`…: everything archived for one entity. */
 export function entityPrefix(entity: Entity): string {
   return `${KIND_PREFIX[entity.kind]}/${encodeIdSegment(entity.id)}/`;
+}
+
+/** `messages/users/`, `copilot/users/`…: the folder holding one folder per entity of a kind. */
+export function entityKindRoot(kind: EntityKind): string {
+  return `${KIND_PREFIX[kind]}/`;
 }
 
 /** `messages/users/{seg}/yyyy/mm/dd/`: the folder of one UTC day of an entity. */

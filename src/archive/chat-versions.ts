@@ -7,14 +7,17 @@ import type { MessageVersion } from '../graph/message-schema';
 import type { PassName, Window } from '../model/window';
 import { iso, utcDay } from '../time';
 import { chatVersionBlobName, contentMapName } from './blob-layout';
-import { BlobAlreadyExistsError, writeBatch, type WrittenBlob } from './batch-writer';
+import { BlobAlreadyExistsError, writeBatchBody, type WrittenBlob } from './batch-writer';
 import type { BatchContentHandoff } from './content-store';
 import type { DeclaredWrite } from './quarantine';
 
 /** Azure Storage refuses longer blob names. */
 const MAX_BLOB_NAME = 1024;
 
-function chatVersionName(version: MessageVersion): string {
+/** What names a version in the per-chat store. */
+type NamedVersion = Pick<MessageVersion, 'conversationId' | 'messageId' | 'bucketMs' | 'key'>;
+
+function chatVersionName(version: NamedVersion): string {
   return chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
 }
 
@@ -23,7 +26,7 @@ function chatVersionName(version: MessageVersion): string {
  * too long, not well-formed Unicode). Such a version is quarantined instead, never lost and never the
  * cause of a failed job (per-message isolation, docs/design.md §11).
  */
-export function nameChatVersion(version: MessageVersion): { name: string } | { problem: string } {
+export function nameChatVersion(version: NamedVersion): { name: string } | { problem: string } {
   try {
     const name = chatVersionName(version);
     return contentMapName(name).length > MAX_BLOB_NAME ? { problem: 'chatId is too long to name a blob' } : { name };
@@ -32,10 +35,14 @@ export function nameChatVersion(version: MessageVersion): { name: string } | { p
   }
 }
 
-/** Stores `version` under `name` (from nameChatVersion) unless another member's job stored it first. */
+/**
+ * Stores `version` under `name` (from nameChatVersion) unless another member's job stored it first;
+ * `line` is its line as UTF-8 followed by '\n' (see DayBatcher's PageVersion).
+ */
 export async function archiveChatVersion(
   container: ArchiveContainer,
-  version: MessageVersion,
+  version: NamedVersion,
+  line: Buffer,
   name: string,
   how: { pass: PassName; window: Window } & DeclaredWrite,
   /** For a version that refers to content: hands it to the content stage (see DayBatcher's `content`). */
@@ -51,10 +58,11 @@ export async function archiveChatVersion(
   await content?.record(name, 1);
   let blob: WrittenBlob;
   try {
-    blob = await writeBatch(
+    blob = await writeBatchBody(
       container,
       name,
-      [version.line],
+      line,
+      1,
       { pass: how.pass, windowfrom: iso(how.window.fromMs), windowto: iso(how.window.toMs), ...writer },
       signal,
     );

@@ -248,8 +248,11 @@ export interface ContentMapEntry {
   key: string;
   conversationId: string;
   messageId: string;
-  /** `message`: the message's content as a whole could not be looked at (status `unreadable`). */
-  kind: 'hostedContent' | 'file' | 'message';
+  /**
+   * `message`: the message's content as a whole could not be looked at (status `unreadable`); a meeting
+   * artifact's bodies: `transcript`, `transcriptMetadata`, `recording` (docs/archive-format.md §12).
+   */
+  kind: 'hostedContent' | 'file' | 'message' | 'transcript' | 'transcriptMetadata' | 'recording';
   /** hostedContent id (the link as written when it has no readable id), the file's contentUrl, or the message id. */
   ref: string;
   /** Attachment name, for files. */

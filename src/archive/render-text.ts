@@ -222,6 +222,9 @@ function senderOf(m: Json): string {
     const who = obj(from?.[k]);
     if (who) return str(who.displayName) ?? str(who.id) ?? k;
   }
+  if (m.interactionType === 'aiResponse') return 'Copilot';
+  const organizer = obj(obj(m.meetingOrganizer)?.user);
+  if (organizer) return `organised by ${str(organizer.displayName) ?? str(organizer.id) ?? 'unknown'}`;
   return m.messageType === 'systemEventMessage' || m.messageType === 'unknownFutureValue' ? 'system' : 'unknown sender';
 }
 
@@ -240,6 +243,9 @@ function conversationOf(m: Json): string {
   if (str(m.chatId)) return `chat ${m.chatId as string}`;
   if (channel && str(channel.channelId))
     return `channel ${channel.channelId as string}${str(m.replyToId) ? ` reply to ${m.replyToId as string}` : ''}`;
+  // Copilot interactions and meeting artifacts (docs/archive-format.md §12).
+  if (str(m.sessionId)) return `Copilot session ${m.sessionId as string}${str(m.appClass) ? ` (${m.appClass as string})` : ''}`;
+  if (str(m.meetingId)) return `meeting ${m.meetingId as string} ${str(m.recordingContentUrl) ? 'recording' : 'transcript'}`;
   return 'unknown conversation';
 }
 

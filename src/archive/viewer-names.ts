@@ -11,6 +11,8 @@ export interface DirectoryNames {
   channel(teamId: string, channelId: string): string | undefined;
   /** The chat's topic, or its members' names for a chat without one. */
   chat(chatId: string): string | undefined;
+  /** The user ids of the chat's members the snapshot lists (a meeting chat's possible organisers). */
+  chatMembers?(chatId: string): readonly string[];
 }
 
 export const NO_NAMES: DirectoryNames = { user: () => undefined, team: () => undefined, channel: () => undefined, chat: () => undefined };
@@ -30,6 +32,7 @@ export function namesFromSnapshot(snapshot: unknown): DirectoryNames {
   const teams = new Map<string, string>();
   const channels = new Map<string, string>();
   const chats = new Map<string, string>();
+  const chatMembers = new Map<string, string[]>();
   for (const u of Array.isArray(s.users) ? s.users : []) {
     const id = text(u?.id);
     const name = text(u?.displayName);
@@ -54,12 +57,15 @@ export function namesFromSnapshot(snapshot: unknown): DirectoryNames {
       .filter((n): n is string => n !== undefined);
     const name = text(c.topic) ?? (members.length > 0 ? members.join(', ') : undefined);
     if (name) chats.set(id, name);
+    const ids = (Array.isArray(c.members) ? c.members : []).map((m) => text(m?.userId)).filter((x): x is string => x !== undefined);
+    if (ids.length > 0) chatMembers.set(id, ids);
   }
   return {
     user: (id) => users.get(id),
     team: (id) => teams.get(id),
     channel: (teamId, channelId) => channels.get(`${teamId}\n${channelId}`),
     chat: (id) => chats.get(id),
+    chatMembers: (id) => chatMembers.get(id) ?? [],
   };
 }
 

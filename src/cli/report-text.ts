@@ -14,6 +14,8 @@ const NOUNS: Record<EntityKind, { one: string; many: string; side: 'users' | 'te
   deletedTeam: { one: 'deleted team', many: 'deleted teams', side: 'teams' },
   userRetained: { one: 'user (retained messages)', many: 'users (retained messages)', side: 'users' },
   teamRetained: { one: 'team (retained messages)', many: 'teams (retained messages)', side: 'teams' },
+  copilot: { one: 'user (Copilot interactions)', many: 'users (Copilot interactions)', side: 'users' },
+  meetings: { one: 'meeting organiser', many: 'meeting organisers', side: 'users' },
 };
 
 const isSkipReason = (reason: string): reason is SkipReason => Object.hasOwn(SKIP_REASON_TEXT, reason);

@@ -70,6 +70,19 @@ export function folderSink(dir: string): ProductionSink {
   };
 }
 
+/** `, 12 Copilot interactions, 1 meeting transcript`: what the production holds besides messages, if anything. */
+function artifactCounts(t: ProductionManifest['totals']): string {
+  const parts = [
+    [t.interactions, 'Copilot interaction'],
+    [t.transcripts, 'meeting transcript'],
+    [t.recordings, 'meeting recording'],
+  ] as const;
+  return parts
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `, ${n} ${what}${n === 1 ? '' : 's'}`)
+    .join('');
+}
+
 export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promise<number> {
   if (o.from === undefined || o.to === undefined) throw new UsageError('rsmf needs --from and --to (ISO-8601 instants)');
   if (!o.out) throw new UsageError('rsmf needs --out DIR (a new or empty folder)');
@@ -107,7 +120,7 @@ export async function rsmfCommand(ctx: CliContext, o: RsmfCommandOptions): Promi
       const t = manifest.totals;
       write(
         ctx.stdout,
-        `production ${productionId}: ${t.files} RSMF files, ${t.events} events (${t.edits} edits, ${t.reactions} reactions, ${t.attachments} attachments) in ${o.out}`,
+        `production ${productionId}: ${t.files} RSMF files, ${t.events} events (${t.edits} edits, ${t.reactions} reactions, ${t.attachments} attachments${artifactCounts(t)}) in ${o.out}`,
       );
       if (plan.gaps.length > 0) {
         const shown = plan.gaps.slice(0, 20).map(describeGap).join('; ');

@@ -3,10 +3,12 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { listEntityIds, listEntityMonths, type BrowsableKind } from '../archive/archive-browser';
+import { listArtifactUsers } from '../archive/artifact-archive';
 import { encodeIdSegment } from '../archive/blob-layout';
 import { readLatestDirectoryNames } from '../archive/viewer-names';
 import { parseInstant, utcDay } from '../time';
 import { writeTranscripts } from '../viewer/offline-export';
+import { artifactLabel, artifactMonths } from '../viewer/artifact-data';
 import { startViewerServer } from '../viewer/server';
 import { selectedEntities } from '../archive/audit-trail';
 import { cliAuditor } from './cli-audit';
@@ -89,22 +91,35 @@ export async function htmlCommand(
   const outDir = checkOut(o.out);
   const deps = await depsFrom(ctx, o.envFile);
   for (const e of named) {
-    if ((await listEntityMonths(deps.container, e, ctx.signal)).length === 0)
-      throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
+    if ((await listEntityMonths(deps.container, e, ctx.signal)).length > 0) continue;
+    // A user may have only Copilot interactions or organised meetings archived.
+    if (e.kind === 'user' && (await artifactMonths(deps.container, e.id, ctx.signal)).length > 0) continue;
+    throw new UsageError(`the archive holds no messages for ${e.kind} ${e.id}`);
   }
-  // One record for the whole folder, before anything is read: the range and what was selected.
+  // One record for the whole folder, before anything is read: the range and what was selected
+  // (a user's pages include their Copilot sessions and the meetings they organised).
+  const selected = selectedEntities(o.user, o.team);
   await cliAuditor(deps)({
     action: 'cli.html',
     from: range.from,
     to: range.to,
-    entities: selectedEntities(o.user, o.team),
+    entities:
+      o.user.length > 0
+        ? [...selected, ...o.user.flatMap((id) => [artifactLabel('copilot', id), artifactLabel('meetings', id)])]
+        : selected,
     ...(o.conversation.length > 0 ? { conversations: o.conversation } : {}),
   });
   const entities =
     named.length > 0
       ? named
       : [
-          ...(await listEntityIds(deps.container, 'user', ctx.signal)).map((id) => ({ kind: 'user' as BrowsableKind, id })),
+          ...[
+            ...new Set([
+              ...(await listEntityIds(deps.container, 'user', ctx.signal)),
+              ...(await listArtifactUsers(deps.container, 'copilot', ctx.signal)),
+              ...(await listArtifactUsers(deps.container, 'meetings', ctx.signal)),
+            ]),
+          ].map((id) => ({ kind: 'user' as BrowsableKind, id })),
           ...(await listEntityIds(deps.container, 'team', ctx.signal)).map((id) => ({ kind: 'team' as BrowsableKind, id })),
         ];
   const result = await writeTranscripts({

@@ -3,12 +3,14 @@
 // and kept up to date as the job writes. One cache per job, shared by the day batchers of all its
 // windows, so the fresh pass after the settle pass reuses the month listings and day sets the settle
 // pass read instead of reading them again. At most `maxRetainedKeys` digests are kept over all days:
-// least recently used days are dropped and read back from their batches when needed again.
+// least recently used days are dropped and read back from their batches when needed again. A day's
+// digests are a DigestSet (16 bytes each in a typed array, outside the JavaScript heap).
 import type { ArchiveContainer } from '../archive/archive-container';
 import { listArchivedBatchesByDay, loadArchivedVersionKeys, loadVersionKeysOf } from '../archive/archived-versions';
-import { versionKeyFromLine } from '../graph/message-schema';
-import type { Entity } from '../model/entity';
+import { itemKeyFromLine } from '../graph/artifact-schema';
+import type { Entity, EntityKind } from '../model/entity';
 import type { Window } from '../model/window';
+import { DigestSet } from './digest-set';
 import { versionDigest } from './version-digest';
 
 const DEFAULT_MAX_RETAINED_KEYS = 1_000_000;
@@ -32,7 +34,7 @@ export class ArchivedKeys {
    * day → digests of the keys archived before or during this job, loaded on the day's first write.
    * Map order is least recently used first; the total is kept under the cap.
    */
-  private readonly archived = new Map<string, Set<string>>();
+  private readonly archived = new Map<string, DigestSet>();
   private retainedKeys = 0;
   private readonly maxRetainedKeys: number;
   /** Days whose set was dropped: read back with a listing of the day (the month index is stale for them). */
@@ -66,7 +68,7 @@ export class ArchivedKeys {
   }
 
   /** The day's set (loaded if need be, and marked most recently used), before a write of `window` to it. */
-  async of(day: string, window: Window): Promise<Set<string>> {
+  async of(day: string, window: Window): Promise<DigestSet> {
     const known = this.archived.get(day);
     if (!known) return this.load(day, window);
     this.archived.delete(day);
@@ -75,7 +77,7 @@ export class ArchivedKeys {
   }
 
   /** The day's batch holding `fresh` (digests) is committed: they count as archived from now on. */
-  written(day: string, set: Set<string>, fresh: readonly string[]): void {
+  written(day: string, set: DigestSet, fresh: readonly string[]): void {
     for (const digest of fresh) set.add(digest);
     // The set may have been dropped meanwhile by another window's load (a shared cache): count only a kept one.
     if (this.archived.get(day) === set) this.retainedKeys += fresh.length;
@@ -88,9 +90,9 @@ export class ArchivedKeys {
     this.evictOver(day);
   }
 
-  private async load(day: string, window: Window): Promise<Set<string>> {
+  private async load(day: string, window: Window): Promise<DigestSet> {
     const { container, entity, signal } = this.o;
-    let keys: Set<string>;
+    let keys: DigestSet;
     const month = day.slice(0, 7);
     if (!this.evicted.has(day) && inWindow(day, window)) {
       // One listing of a month serves every day of it, for every window of the job. It is taken before
@@ -106,12 +108,22 @@ export class ArchivedKeys {
       const byDay = await index;
       const names = byDay.get(day) ?? [];
       byDay.delete(day);
-      keys = names.length === 0 ? new Set() : await loadVersionKeysOf(container, names, versionDigestOfLine, signal);
+      keys =
+        names.length === 0
+          ? new DigestSet()
+          : await loadVersionKeysOf(container, names, (line) => versionDigestOfLine(entity.kind, line), signal, new DigestSet());
     } else {
       // A version Graph returned outside the window (it happens), or a day whose keys were dropped and
       // which this job may have written to since its month was listed: the day is listed on its own.
       if (this.evicted.delete(day)) this.counters.reloadedDays++;
-      keys = await loadArchivedVersionKeys(container, entity, day, versionDigestOfLine, signal);
+      keys = await loadArchivedVersionKeys(
+        container,
+        entity,
+        day,
+        (line) => versionDigestOfLine(entity.kind, line),
+        signal,
+        new DigestSet(),
+      );
     }
     this.archived.set(day, keys);
     this.retainedKeys += keys.size;
@@ -155,7 +167,7 @@ function inWindow(day: string, window: Window): boolean {
   return startMs < window.toMs && startMs + 86_400_000 > window.fromMs;
 }
 
-function versionDigestOfLine(line: string): string | undefined {
-  const key = versionKeyFromLine(line);
+function versionDigestOfLine(kind: EntityKind, line: string): string | undefined {
+  const key = itemKeyFromLine(kind, line);
   return key === undefined ? undefined : versionDigest(key);
 }

@@ -22,6 +22,8 @@ import { GraphError } from '../graph/graph-errors';
 import type { GraphHttp } from '../graph/graph-http';
 import { scanHostedContents } from '../graph/hosted-content-refs';
 import { sharesContentPath } from '../graph/shares';
+import { meetingContentRefs } from '../graph/meeting-content-refs';
+import type { Entity } from '../model/entity';
 import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 
@@ -52,6 +54,11 @@ export interface ContentFetcherOptions {
   memoryBytes?: number;
   /** Where spool files go (default the OS temp directory). */
   spoolDir?: string;
+  /**
+   * Meeting transcripts and recordings (EXPORT_MEETINGS): the meetings' own budget (GRAPH_MEETING_RPS,
+   * shared with their listings) and the recording size cap (EXPORT_RECORDING_MAX_BYTES).
+   */
+  meetings?: { limiter: KeyLimiter; recordingMaxBytes: number };
   log: Logger;
 }
 
@@ -83,6 +90,8 @@ interface Target {
   refHash: string;
   /** Hosted contents are paced per conversation; files go through the drive API, which is not. */
   perConversation: boolean;
+  /** Meeting bodies: paced by the meetings' own budget, recordings capped by EXPORT_RECORDING_MAX_BYTES. */
+  meeting?: { maxBytes?: number };
 }
 
 type Outcome = Pick<ContentEntry, 'status' | 'sha256' | 'contentType' | 'bytes' | 'reason'>;
@@ -159,10 +168,12 @@ export class ContentFetcher {
     version: { key: string; conversationId: string; messageId: string },
     message: unknown,
     signal?: AbortSignal,
+    entity?: Entity,
     /** Of its downloads' wait for a process slot: higher goes first (the content stage's busiest conversations). */
     priority = 0,
   ): Promise<ContentEntry[]> {
     try {
+      if (entity?.kind === 'meetings') return await this.fetchForArtifact(entity.id, version, message, signal);
       return await this.fetchForMessage(version, message, signal, priority);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
@@ -171,6 +182,24 @@ export class ContentFetcher {
       this.opts.log.warn('content not looked at', { conversationId: version.conversationId, status: entry.status, reason: entry.reason });
       return [entry];
     }
+  }
+
+  /** A meeting artifact's bodies (docs/design.md §18), built from the organiser and the item's own ids. */
+  private async fetchForArtifact(
+    organizerId: string,
+    version: { key: string; conversationId: string; messageId: string },
+    item: unknown,
+    signal: AbortSignal | undefined,
+  ): Promise<ContentEntry[]> {
+    const targets: Target[] = meetingContentRefs(organizerId, item).map((r) => ({
+      kind: r.kind,
+      ref: r.ref,
+      url: r.path,
+      refHash: refHash(r.refParts),
+      perConversation: false,
+      meeting: r.kind === 'recording' && this.opts.meetings ? { maxBytes: this.opts.meetings.recordingMaxBytes } : {},
+    }));
+    return this.resolveAll(version, targets, [], signal);
   }
 
   private async fetchForMessage(
@@ -244,6 +273,18 @@ export class ContentFetcher {
       }
     }
 
+    return this.resolveAll(version, targets, entries, signal, priority);
+  }
+
+  /** Resolves each target once (stored, or why not) after the entries already decided. */
+  private async resolveAll(
+    version: { key: string; conversationId: string; messageId: string },
+    targets: readonly Target[],
+    entries: ContentEntry[],
+    signal?: AbortSignal,
+    priority = 0,
+  ): Promise<ContentEntry[]> {
+    const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const seen = new Set<string>();
     for (const t of targets) {
       if (seen.has(t.refHash)) continue;
@@ -317,7 +358,11 @@ export class ContentFetcher {
       }
       // The conversation's pace is waited for before a slot is taken: a slot held while one busy chat
       // waits its turn would keep every other chat's download waiting too (docs/design.md §17).
-      const pace = t.perConversation ? this.limiter.forKey(conversationId) : this.filesLimiter;
+      const pace = t.perConversation
+        ? this.limiter.forKey(conversationId)
+        : t.meeting && this.opts.meetings
+          ? this.opts.meetings.limiter
+          : this.filesLimiter;
       await pace.acquire(signal);
       const { stored, contentType } = await this.slots.run(() => this.download(t, pace, signal), signal, priority);
       // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
@@ -346,7 +391,7 @@ export class ContentFetcher {
     const memoryBytes = this.opts.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     try {
       const res = await this.opts.http.getToSink<SpooledContent>(t.url, {
-        maxBytes: this.maxBytes,
+        maxBytes: t.meeting?.maxBytes ?? this.maxBytes,
         sink: () => (last = new ContentSpool({ memoryBytes, dir })),
         ...(signal ? { signal } : {}),
         // The first attempt's turn was taken before the slot; a retry waits for another.

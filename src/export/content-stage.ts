@@ -13,7 +13,7 @@ import { readBatchLines, readBlobBytes } from '../archive/batch-reader';
 import { BlobAlreadyExistsError, writeJson } from '../archive/batch-writer';
 import { contentMapName } from '../archive/blob-layout';
 import type { ContentMapEntry } from '../archive/content-store';
-import { parseMessage } from '../graph/message-schema';
+import { parseItem } from '../graph/artifact-schema';
 import type { Logger } from '../log';
 import { statusOf } from '../model/errors';
 import type { ContentBacklog, ContentObligation } from '../state/content-backlog';
@@ -147,8 +147,10 @@ async function fetchBatchContent(
       } catch {
         continue; // Not a version (a batch holds only parsed JSON); nothing it could refer to.
       }
-      if (!deps.content.refersToContent(raw)) continue;
-      const parsed = parseMessage(raw);
+      // Every meeting artifact has bodies; a message only when it refers to content (docs/design.md §18).
+      const kind = o.entity.kind;
+      if (kind === 'copilot' || (kind !== 'meetings' && !deps.content.refersToContent(raw))) continue;
+      const parsed = parseItem(kind, raw);
       if (!parsed.ok) continue;
       const { key, conversationId, messageId } = parsed.version;
       targets.push({ key, conversationId, messageId, raw });
@@ -158,7 +160,7 @@ async function fetchBatchContent(
     throw err;
   }
   const results = await runPooled(targets, deps.content.jobConcurrency, (t) =>
-    deps.content.fetchFor(t, t.raw, signal, priority?.(t.conversationId)),
+    deps.content.fetchFor(t, t.raw, signal, o.entity, priority?.(t.conversationId)),
   );
   return results.flat();
 }

@@ -1,17 +1,20 @@
 // Partitions a window's message versions into UTC-day batches and writes each batch once, with only
 // the versions not already archived for that entity and day (exactly-once versions, docs/design.md §5).
 // Memory stays bounded: when too many versions are buffered, the biggest day is flushed early as its
-// own batch, so a user with a million messages never needs them all in memory. The keys already
+// own batch, so a user with a million messages never needs them all in memory; the day buffers come
+// from the process's memory budget (memory-budget.ts), and when it is used up a batcher holding its
+// fair share flushes its largest day early too. The keys already
 // archived are kept per day as 128-bit digests, for a bounded number of keys in all (least recently
 // used days are dropped and read back from the archive when needed again), so neither a long window
 // nor a dense one makes them grow without bound (docs/design.md §14).
 import type { ArchiveContainer } from '../archive/archive-container';
 import { batchBlobName } from '../archive/blob-layout';
-import { writeBatch, type WrittenBlob } from '../archive/batch-writer';
+import { writeBatchBody, type WrittenBlob } from '../archive/batch-writer';
 import type { BatchContentHandoff } from '../archive/content-store';
 import type { MessageVersion } from '../graph/message-schema';
 import { utcDay } from '../time';
 import { ArchivedKeys, type ArchivedKeysStats } from './archived-keys';
+import { MemoryBudget, unboundedBudget } from './memory-budget';
 import { versionDigest } from './version-digest';
 import type { WriteIntents } from './execution-manifest';
 import type { Entity } from '../model/entity';
@@ -44,6 +47,11 @@ export interface DayBatcherOptions {
    * Without one the batcher keeps its own.
    */
   archived?: ArchivedKeys;
+  /**
+   * The process's memory budget (EXPORT_MEMORY_MB), shared by every batcher of the process: the day
+   * buffers come from it. Without one the batcher has an unbounded one of its own.
+   */
+  memory?: MemoryBudget;
   /** Shared with the job: the next sequence number for blob names. */
   nextSeq: () => number;
   /**
@@ -67,6 +75,23 @@ export interface FlushResult {
   duplicates: number;
 }
 
+/** A version of a page, and whether it refers to content (see DayBatcher.add). */
+export interface PageVersion {
+  version: Omit<MessageVersion, 'line'>;
+  /** The version's line as UTF-8, followed by '\n' (no other newline in it). */
+  line: Buffer;
+  refersToContent: boolean;
+}
+
+/** One day's buffered versions. */
+interface DayBuffer {
+  /** The lines, each followed by '\n', back to back in arrival order: `used` bytes of `buf`. */
+  buf: Buffer;
+  used: number;
+  /** versionDigest of the key → where its line starts in `buf` (it ends where the next one starts). */
+  starts: Map<string, number>;
+}
+
 const DEFAULT_MAX_BUFFERED_VERSIONS = 5000;
 const DEFAULT_MAX_BUFFERED_BYTES = 2 * 1024 * 1024;
 
@@ -75,22 +100,26 @@ export type DayBatcherStats = ArchivedKeysStats;
 
 export class DayBatcher {
   /**
-   * day → (versionDigest of the version key → line as UTF-8), in arrival order. Keyed by the digest, as
-   * the archived sets are, so each version's key is hashed once, when it is added.
+   * day → its lines, keyed by the digest of the version key as the archived sets are, so each version's
+   * key is hashed once, when it is added.
    */
-  private readonly buffers = new Map<string, Map<string, Buffer>>();
+  private readonly buffers = new Map<string, DayBuffer>();
   /** Buffered versions that refer to content (see add): digest → the version's conversation and message. */
   private readonly withContent = new Map<string, { conversationId: string; messageId: string }>();
   /** What is archived already, per day: the job's cache (or this batcher's own). */
   private readonly keys: ArchivedKeys;
   private buffered = 0;
   private bufferedBytes = 0;
+  private readonly memory: MemoryBudget;
+  /** Capacity of the day buffers this batcher holds (taken from `memory`). */
+  private heldBytes = 0;
   private readonly maxBufferedVersions: number;
   private readonly maxBufferedBytes: number;
   private duplicates = 0;
   constructor(private readonly opts: DayBatcherOptions) {
     this.maxBufferedVersions = opts.maxBufferedVersions ?? DEFAULT_MAX_BUFFERED_VERSIONS;
     this.maxBufferedBytes = opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    this.memory = opts.memory ?? unboundedBudget();
     this.keys =
       opts.archived ??
       new ArchivedKeys({ container: opts.container, entity: opts.entity, maxRetainedKeys: opts.maxRetainedKeys, signal: opts.signal });
@@ -132,7 +161,21 @@ export class DayBatcher {
    * it turns out to be new when its batch is written.
    */
   add(version: MessageVersion, refersToContent = false): Promise<FlushResult | undefined> {
-    return this.serially(() => this.addNow(version, refersToContent));
+    const { line, ...rest } = version;
+    return this.serially(async () => {
+      // One line per version: a raw newline would split a version in two when read back.
+      if (line.includes('\n')) throw new RangeError('a batch line must not contain a newline');
+      return this.addNow([{ version: rest, line: Buffer.from(`${line}\n`, 'utf8'), refersToContent }]);
+    });
+  }
+
+  /**
+   * Adds a page's versions in one operation, in order, each as `add` would; returns what early flushes
+   * wrote, if any. One operation per page instead of one per version: the page's lines reach the day
+   * buffers at once, so the page itself can go.
+   */
+  addPage(versions: readonly PageVersion[]): Promise<FlushResult | undefined> {
+    return this.serially(() => this.addNow(versions));
   }
 
   /** Writes every buffered day; after it resolves, every version added so far is durable. */
@@ -140,42 +183,116 @@ export class DayBatcher {
     return this.serially(() => this.flushAllNow());
   }
 
-  private async addNow(version: MessageVersion, refersToContent: boolean): Promise<FlushResult | undefined> {
-    const day = utcDay(version.bucketMs);
-    let buffer = this.buffers.get(day);
-    if (!buffer) {
-      buffer = new Map();
-      this.buffers.set(day, buffer);
+  /**
+   * Gives the day buffers still held back to the memory budget, once the operations queued so far are
+   * over. For a batcher that will not be used again (its window read failed or stopped); one that ended
+   * with flushAll holds none.
+   */
+  release(): Promise<void> {
+    const drop = async () => {
+      for (const b of this.buffers.values()) this.giveBack(b.buf);
+      this.buffers.clear();
+      this.withContent.clear();
+      this.buffered = 0;
+      this.bufferedBytes = 0;
+    };
+    const run = this.queue.then(drop, drop);
+    this.queue = run;
+    return run;
+  }
+
+  private async addNow(versions: readonly PageVersion[]): Promise<FlushResult | undefined> {
+    let result: FlushResult | undefined;
+    for (const { version, line, refersToContent } of versions) {
+      const day = utcDay(version.bucketMs);
+      // The process's budget is used up: a batcher holding its fair share or more makes room first by
+      // writing its largest day early (as its own batch); one holding less may go over (memory-budget.ts).
+      const growth = this.growthFor(day, line.length);
+      if (growth > 0 && !this.memory.linesHaveRoom(growth) && this.heldBytes >= this.memory.fairShare()) {
+        const fullest = this.fullestDay();
+        if (fullest !== undefined) {
+          this.memory.notePressureFlush();
+          result = merged(result, await this.flushDay(fullest));
+        }
+      }
+      const digest = versionDigest(version.key);
+      let buffer = this.buffers.get(day);
+      if (buffer?.starts.has(digest) || this.keys.has(day, digest)) {
+        // The same version twice in one read (Graph repeats items across pages) or already written.
+        this.duplicates++;
+        continue;
+      }
+      buffer = this.room(day, buffer, line.length);
+      buffer.starts.set(digest, buffer.used);
+      buffer.used += line.copy(buffer.buf, buffer.used);
+      if (refersToContent) this.withContent.set(digest, { conversationId: version.conversationId, messageId: version.messageId });
+      this.buffered++;
+      this.bufferedBytes += line.length - 1;
+      if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) continue;
+      let largest: string | undefined;
+      let size = -1;
+      for (const [d, b] of this.buffers) {
+        if (b.starts.size > size) {
+          largest = d;
+          size = b.starts.size;
+        }
+      }
+      if (largest !== undefined) result = merged(result, await this.flushDay(largest));
     }
-    const digest = versionDigest(version.key);
-    if (buffer.has(digest) || this.keys.has(day, digest)) {
-      // The same version twice in one read (Graph repeats items across pages) or already written.
-      this.duplicates++;
-      return undefined;
-    }
-    // Unpooled: a pooled Buffer is a slice of a shared 8 KiB slab, and one buffered line would keep
-    // the slab, and the flushed lines that shared it, alive.
-    const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(version.line, 'utf8'));
-    bytes.write(version.line, 'utf8');
-    buffer.set(digest, bytes);
-    if (refersToContent) this.withContent.set(digest, { conversationId: version.conversationId, messageId: version.messageId });
-    this.buffered++;
-    this.bufferedBytes += bytes.length;
-    if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) return undefined;
-    let largest: string | undefined;
+    return result;
+  }
+
+  /** How many more bytes of day buffers adding `bytes` to `day` takes (0 when its buffer has room). */
+  private growthFor(day: string, bytes: number): number {
+    const b = this.buffers.get(day);
+    if (!b) return MemoryBudget.capacityFor(bytes);
+    return b.used + bytes <= b.buf.length ? 0 : MemoryBudget.capacityFor(b.used + bytes) - b.buf.length;
+  }
+
+  /** The day holding the most buffer capacity. */
+  private fullestDay(): string | undefined {
+    let fullest: string | undefined;
     let size = -1;
     for (const [d, b] of this.buffers) {
-      if (b.size > size) {
-        largest = d;
-        size = b.size;
+      if (b.buf.length > size) {
+        fullest = d;
+        size = b.buf.length;
       }
     }
-    return largest === undefined ? undefined : this.flushDay(largest);
+    return fullest;
+  }
+
+  /** The day's buffer with room for `bytes` more: created, or moved to one twice as large (or more). */
+  private room(day: string, buffer: DayBuffer | undefined, bytes: number): DayBuffer {
+    if (!buffer) {
+      const created: DayBuffer = { buf: this.take(MemoryBudget.capacityFor(bytes)), used: 0, starts: new Map() };
+      this.buffers.set(day, created);
+      return created;
+    }
+    if (buffer.used + bytes > buffer.buf.length) {
+      const larger = this.take(MemoryBudget.capacityFor(buffer.used + bytes));
+      buffer.buf.copy(larger, 0, 0, buffer.used);
+      this.giveBack(buffer.buf);
+      buffer.buf = larger;
+    }
+    return buffer;
+  }
+
+  private take(capacity: number): Buffer {
+    if (this.heldBytes === 0) this.memory.holding(1);
+    this.heldBytes += capacity;
+    return this.memory.takeLineBuffer(capacity);
+  }
+
+  private giveBack(buf: Buffer): void {
+    this.heldBytes -= buf.length;
+    if (this.heldBytes === 0) this.memory.holding(-1);
+    this.memory.giveBackLineBuffer(buf);
   }
 
   private async flushAllNow(): Promise<FlushResult> {
     const total: FlushResult = { written: [], newVersions: 0, duplicates: 0 };
-    const days = [...this.buffers.keys()].filter((d) => (this.buffers.get(d)?.size ?? 0) > 0).sort();
+    const days = [...this.buffers.keys()].filter((d) => (this.buffers.get(d)?.starts.size ?? 0) > 0).sort();
     // One manifest write declares every batch of this flush, not one per day.
     const names = new Map(days.map((d) => [d, this.batchName(d)] as const));
     await this.opts.intents?.declare([...names.values()]);
@@ -204,36 +321,55 @@ export class DayBatcher {
   private async flushDay(day: string, declaredName?: string): Promise<FlushResult> {
     const buffer = this.buffers.get(day);
     this.buffers.delete(day);
-    if (!buffer || buffer.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
+    if (!buffer) return { written: [], newVersions: 0, duplicates: 0 };
+    try {
+      return await this.writeDay(day, buffer, declaredName);
+    } finally {
+      // Written or not, the lines are done with (a failed flush fails the batcher: see `failure`).
+      this.giveBack(buffer.buf);
+    }
+  }
+
+  private async writeDay(day: string, buffer: DayBuffer, declaredName: string | undefined): Promise<FlushResult> {
+    if (buffer.starts.size === 0) return { written: [], newVersions: 0, duplicates: 0 };
     const name = declaredName ?? this.batchName(day);
     const names = [name];
+    this.buffered -= buffer.starts.size;
+    this.bufferedBytes -= buffer.used - buffer.starts.size;
     if (declaredName === undefined) await this.opts.intents?.declare(names);
-    this.buffered -= buffer.size;
-    for (const line of buffer.values()) this.bufferedBytes -= line.length;
     const archived = await this.keys.of(day, this.opts.window);
-    const lines: Buffer[] = [];
     let withContent = 0;
     /** The new versions' messages with content per conversation: the content stage's hint of what to serve first. */
     const conversations = new Map<string, string[]>();
     let duplicates = 0;
     const fresh: string[] = [];
-    for (const [digest, line] of buffer) {
+    // Lines already archived are squeezed out in place; the rest stay in arrival order.
+    const { buf } = buffer;
+    let kept = 0;
+    let prev: { digest: string; start: number } | undefined;
+    const take = (digest: string, start: number, end: number) => {
       const refers = this.withContent.get(digest);
       this.withContent.delete(digest);
       if (archived.has(digest)) {
         duplicates++;
-        continue;
+        return;
       }
       fresh.push(digest);
-      lines.push(line);
       if (refers !== undefined) {
         withContent++;
         const ids = conversations.get(refers.conversationId);
         if (ids) ids.push(refers.messageId);
         else conversations.set(refers.conversationId, [refers.messageId]);
       }
+      if (start !== kept) buf.copy(buf, kept, start, end);
+      kept += end - start;
+    };
+    for (const [digest, start] of buffer.starts) {
+      if (prev) take(prev.digest, prev.start, start);
+      prev = { digest, start };
     }
-    if (lines.length === 0) {
+    if (prev) take(prev.digest, prev.start, buffer.used);
+    if (fresh.length === 0) {
       this.keys.done(day);
       this.opts.intents?.settle(names, []);
       return { written: [], newVersions: 0, duplicates };
@@ -243,10 +379,11 @@ export class DayBatcher {
     // Recorded before the write: a crash right after the batch lands leaves the obligation behind, never
     // a batch whose images nobody will fetch (docs/design.md §17).
     await content?.record(name, withContent);
-    const blob = await writeBatch(
+    const blob = await writeBatchBody(
       this.opts.container,
       name,
-      lines,
+      buf.subarray(0, kept),
+      fresh.length,
       {
         entitykind: entity.kind,
         entityid: encodeURIComponent(entity.id),
@@ -263,8 +400,13 @@ export class DayBatcher {
     this.keys.written(day, archived, fresh);
     this.opts.intents?.settle(names, [blob]);
     await content?.written(name, conversations);
-    return { written: [blob], newVersions: lines.length, duplicates };
+    return { written: [blob], newVersions: fresh.length, duplicates };
   }
+}
+
+function merged(a: FlushResult | undefined, b: FlushResult): FlushResult {
+  if (!a) return b;
+  return { written: [...a.written, ...b.written], newVersions: a.newVersions + b.newVersions, duplicates: a.duplicates + b.duplicates };
 }
 
 export { versionDigest } from './version-digest';

@@ -8,7 +8,7 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { LeaseLostError } from '../archive/entity-lease';
 import { ExecutionManifest } from './execution-manifest';
 import { GraphError } from '../graph/graph-errors';
-import type { GraphHttp } from '../graph/graph-http';
+import type { GraphHttp, RequestLimiter } from '../graph/graph-http';
 import type { ContentFetcher } from './content-fetcher';
 import { ArchivedKeys } from './archived-keys';
 import { batchHandoff, type ContentHandoff } from './content-handoff';
@@ -16,7 +16,7 @@ import type { Logger } from '../log';
 import { errorText } from '../model/errors';
 import type { CheckpointStore } from '../state/checkpoint-store';
 import { APP_REFUSAL_REASON, type JobCounts, type JobError, type JobMode, type JobResult } from '../model/job';
-import type { Entity } from '../model/entity';
+import type { Entity, EntityKind } from '../model/entity';
 import type { Window } from '../model/window';
 import type { WindowSettings } from './windows';
 import { chunkSource } from './entity-chunks';
@@ -25,6 +25,7 @@ import { ReadPacer, type JobBudget, type ResumePoint } from './job-budget';
 import { JobCommits } from './job-commits';
 import type { EntityJob } from './job-context';
 import { JobTally } from './job-tally';
+import type { MemoryBudget } from './memory-budget';
 
 export interface ExportEntityDeps {
   http: GraphHttp;
@@ -47,8 +48,19 @@ export interface ExportEntityDeps {
   otherSenderIds?: readonly string[];
   /** GRAPH_FILTER_MAX_CLAUSES: most `or`-ed sender clauses per request; longer filters are split. */
   filterMaxClauses?: number;
+  /**
+   * The budgets of APIs with a limit of their own (GRAPH_COPILOT_RPS, GRAPH_MEETING_RPS), by entity kind:
+   * awaited before each request of that kind besides the process's budget; a 429 pauses only them.
+   */
+  apiLimiters?: Partial<Record<EntityKind, RequestLimiter>>;
   /** Sub-windows of a chunk read at once (EXPORT_READS_PER_ENTITY); 1 reads each chunk as one window. */
   readsPerEntity?: number;
+  /**
+   * The process's memory budget for message data (EXPORT_MEMORY_MB, docs/design.md §14), shared by all
+   * jobs: the day buffers of the batchers and the pages the reads have in flight. Without one, neither
+   * is bounded across jobs.
+   */
+  memory?: MemoryBudget;
   /**
    * Throws unless the caller's entity lease is surely still held: called before each checkpoint write
    * and progress record, which table storage cannot fence with the lease (docs/design.md §8).

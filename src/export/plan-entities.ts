@@ -11,7 +11,8 @@ export type EntitySelection = Settings['entities'];
 
 export async function planEntities(http: GraphHttp, sel: EntitySelection, signal?: AbortSignal, log?: Logger): Promise<Entity[]> {
   const entities: Entity[] = [];
-  if (sel.users === 'all') {
+  // Users are listed for their chats, and for their Copilot interactions and meetings even without chats.
+  if (sel.users === 'all' || sel.copilot || sel.meetings) {
     for await (const u of tenantMembers(http, signal, log)) {
       if (selected(userNames(u), sel.includeUsers, sel.excludeUsers)) {
         // A deleted user stays kind 'user': same folder, same checkpoint, same lease as before deletion.
@@ -49,14 +50,27 @@ export async function planEntities(http: GraphHttp, sel: EntitySelection, signal
       }
     }
   }
+  return withDerivedKinds(entities, sel, sel.users === 'all');
+}
+
+/**
+ * The entities other APIs export for the same users and teams, each checkpointed, leased and archived
+ * apart: retained versions (retained/), a user's Copilot interactions (copilot/) and the transcripts and
+ * recordings of meetings a user organised (meetings/). Guests have no mailbox here, so none of them.
+ */
+function withDerivedKinds(entities: Entity[], sel: Pick<EntitySelection, 'retained' | 'copilot' | 'meetings'>, userChats = true): Entity[] {
+  // EXPORT_USERS=none: the users were listed for their Copilot interactions or meetings only.
+  const out = userChats ? [...entities] : entities.filter((e) => e.kind !== 'user');
+  const members = entities.filter((e) => e.kind === 'user' && !e.guest);
   if (sel.retained) {
-    // Retained versions come from their own API, checkpointed and archived apart (retained/).
-    for (const e of [...entities]) {
-      if (e.kind === 'user' && !e.guest) entities.push({ ...e, kind: 'userRetained' });
-      if (e.kind === 'team') entities.push({ ...e, kind: 'teamRetained' });
+    for (const e of entities) {
+      if (e.kind === 'user' && !e.guest && userChats) out.push({ ...e, kind: 'userRetained' });
+      if (e.kind === 'team') out.push({ ...e, kind: 'teamRetained' });
     }
   }
-  return entities;
+  if (sel.copilot) out.push(...members.map((e): Entity => ({ ...e, kind: 'copilot' })));
+  if (sel.meetings) out.push(...members.map((e): Entity => ({ ...e, kind: 'meetings' })));
+  return out;
 }
 
 /**
@@ -115,10 +129,13 @@ export async function uncoveredMemberIds(
 }
 
 /** Entities named explicitly (backfills): ids are taken as given, no directory call needed. */
-export function explicitEntities(users: string[], teams: string[], retained = false): Entity[] {
-  const out: Entity[] = [...users.map((id) => ({ kind: 'user' as const, id })), ...teams.map((id) => ({ kind: 'team' as const, id }))];
-  if (retained) {
-    out.push(...users.map((id) => ({ kind: 'userRetained' as const, id })), ...teams.map((id) => ({ kind: 'teamRetained' as const, id })));
-  }
-  return out;
+export function explicitEntities(
+  users: string[],
+  teams: string[],
+  sel: Pick<EntitySelection, 'retained' | 'copilot' | 'meetings'> = { retained: false, copilot: false, meetings: false },
+): Entity[] {
+  return withDerivedKinds(
+    [...users.map((id) => ({ kind: 'user' as const, id })), ...teams.map((id) => ({ kind: 'team' as const, id }))],
+    sel,
+  );
 }

@@ -53,6 +53,8 @@ export function coverageOf(deps: Pick<RunLifecycleDeps, 'selection' | 'chatMode'
     chatMode: deps.chatMode ?? 'custodian',
     retained: deps.selection.retained,
     deletedTeams: deps.selection.deletedTeams,
+    copilot: deps.selection.copilot,
+    meetings: deps.selection.meetings,
     ...content,
   };
 }
@@ -120,7 +122,7 @@ export async function planRun(
   let entities: Entity[];
   try {
     entities = namesEntities(spec)
-      ? explicitEntities([...(spec.users ?? [])], [...(spec.teams ?? [])], deps.selection.retained)
+      ? explicitEntities([...(spec.users ?? [])], [...(spec.teams ?? [])], deps.selection)
       : await planEntities(deps.http, deps.selection, signal, log);
   } catch (err) {
     const error = toJobError(err);
@@ -229,6 +231,8 @@ const KIND_PLURAL: Record<EntityKind, string> = {
   deletedTeam: 'deleted teams',
   userRetained: "users' retained messages",
   teamRetained: "teams' retained messages",
+  copilot: "users' Copilot interactions",
+  meetings: 'meeting transcripts and recordings',
 };
 
 /**

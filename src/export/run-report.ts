@@ -30,6 +30,9 @@ export interface Coverage {
   deletedTeams: boolean;
   hostedContents: boolean;
   files: boolean;
+  /** EXPORT_COPILOT and EXPORT_MEETINGS (absent: off). */
+  copilot?: boolean;
+  meetings?: boolean;
 }
 
 export interface CollectionReport {
@@ -124,7 +127,17 @@ function contentReport(tally: ContentTally | undefined): ContentReport {
  * record must not imply more coverage than it has (docs/design.md §13).
  */
 export function blindSpots(c: Coverage): string[] {
-  const notes = ['the export APIs do not return meeting-related control messages, or Copilot interactions'];
+  const notes = ['the export APIs do not return meeting-related control messages'];
+  notes.push(
+    c.copilot
+      ? 'Copilot interactions come from getAllEnterpriseInteractions, which does not return Copilot Studio agents (custom copilots) or users without a Microsoft 365 Copilot licence'
+      : 'EXPORT_COPILOT is off: Microsoft 365 Copilot interactions are not archived',
+  );
+  notes.push(
+    c.meetings
+      ? 'meeting transcripts and recordings come from getAllTranscripts and getAllRecordings, which do not return channel meetings'
+      : 'EXPORT_MEETINGS is off: meeting transcripts and recordings are not archived',
+  );
   if (c.retained) {
     notes.push(
       "getAllRetainedMessages does not cover private channels: earlier edit versions and deletions older than Graph's 21 days of private-channel messages are not archived",

@@ -14,7 +14,7 @@
 export type FailureKind = 'retryable' | 'skip-entity' | 'app-refusal' | 'fatal';
 
 /** Why an entity was skipped: recorded with the skip so a report can count reasons. */
-export type SkipReason = 'no-mailbox' | 'no-teams-licence' | 'entity-gone' | 'invalid-user' | 'forbidden';
+export type SkipReason = 'no-mailbox' | 'no-teams-licence' | 'no-copilot-licence' | 'entity-gone' | 'invalid-user' | 'forbidden';
 
 /**
  * Each skip reason in plain words, for users and for teams: what Graph answered and what it means for the
@@ -31,6 +31,11 @@ export const SKIP_REASON_TEXT: Readonly<Record<SkipReason, { users: string; team
     users:
       'without a licence Graph accepts (403 "Failed to get license information"): Graph reads no chats of unlicensed users; assign a licence to export them',
     teams: 'refused by Graph for a missing licence (403 "Failed to get license information")',
+  },
+  'no-copilot-licence': {
+    users:
+      'without a Microsoft 365 Copilot licence (403 "Failed to get license information … Copilot"): Copilot keeps no interactions for them',
+    teams: 'refused by Graph for a missing Microsoft 365 Copilot licence',
   },
   'entity-gone': {
     users: 'that Graph answers 404 for: without a mailbox, so Graph has no chats for them, or deleted since they were listed',
@@ -138,6 +143,8 @@ export function classifyFailure(status: number | undefined, code?: string, messa
   if (refusal !== undefined) return { kind: 'app-refusal', fix: refusal };
   if (status === 400 && /invalid continuation token/i.test(text)) return { kind: 'fatal', restartRead: true };
   if (status === 403) {
+    // The Copilot API's refusal of a user without a Copilot licence names Copilot; the Teams one does not.
+    if (/license information/i.test(text) && /copilot/i.test(text)) return { kind: 'skip-entity', reason: 'no-copilot-licence' };
     if (/license information/i.test(text) || lower === 'authenticationerror') return { kind: 'skip-entity', reason: 'no-teams-licence' };
     // Not a recognised app-level refusal: one entity's business (the run still fails when every entity gets it).
     return { kind: 'skip-entity', reason: 'forbidden' };
@@ -167,6 +174,12 @@ function appRefusal(status: number, message: string): string | undefined {
     if (/Protected API access/i.test(message)) {
       return 'the app has no access to Microsoft Teams protected APIs in application-only context: request it (https://aka.ms/teamsgraph/requestaccess) or check admin consent';
     }
+    if (/GraphAccessToTranscriptsDisabled|access to (meeting )?transcripts is disabled/i.test(message)) {
+      return 'the tenant has turned off Microsoft Graph access to meeting transcripts (GraphAccessToTranscriptsDisabled): turn it on (docs/deploy.md, "Copilot interactions and meetings"), or turn EXPORT_MEETINGS off';
+    }
+    if (/not allowed to perform operations on the user|application access policy/i.test(message)) {
+      return 'no application access policy lets the app read online meetings of this organiser: grant one to the organisers or tenant-wide (New-CsApplicationAccessPolicy, Grant-CsApplicationAccessPolicy; docs/deploy.md), or turn EXPORT_MEETINGS off';
+    }
     if (/retention polic/i.test(message)) {
       return 'getAllRetainedMessages needs a Microsoft Teams retention policy or hold: create one, or turn EXPORT_RETAINED off';
     }
@@ -182,6 +195,8 @@ export interface GraphErrorBody {
   code?: string;
   message?: string;
   requestId?: string;
+  /** `innerError.code`: where Graph puts the precise reason of a generic 403 (GraphAccessToTranscriptsDisabled). */
+  innerCode?: string;
 }
 
 export function parseErrorBody(body: unknown): GraphErrorBody {
@@ -194,6 +209,8 @@ export function parseErrorBody(body: unknown): GraphErrorBody {
   if (typeof e.code === 'string' && e.code !== '') out.code = e.code;
   if (typeof e.message === 'string' && e.message !== '') out.message = e.message;
   if (typeof requestId === 'string' && requestId !== '') out.requestId = requestId;
+  const innerCode = typeof inner === 'object' && inner !== null ? (inner as Record<string, unknown>).code : undefined;
+  if (typeof innerCode === 'string' && innerCode !== '') out.innerCode = innerCode;
   return out;
 }
 

@@ -12,6 +12,7 @@ import { attemptGet, describeNetworkError, REDIRECTS, type BodySink, type Respon
 import type { RateLimiter } from './rate-limiter';
 import { decideRetry, retryAfterMs, SERVER_ERRORS, type Outcome, type RetryPolicy } from './retry-policy';
 import { TokenProvider } from './token-provider';
+import { freeNow } from '../free-now';
 
 export { retryAfterMs } from './retry-policy';
 
@@ -39,6 +40,8 @@ export interface GraphResponse {
   body: unknown;
   requestId?: string;
   path: string;
+  /** The body's size as received (bytes). */
+  bytes: number;
 }
 
 export interface ByteResponse {
@@ -65,6 +68,16 @@ export interface GraphStats {
   malformed: number;
 }
 
+/**
+ * A limiter of the request's own (a conversation's pace, an API's own budget), awaited before each
+ * attempt. One with `pauseFor` is an API's own budget (Copilot's, the meetings'): a 429 there pauses that
+ * budget only, not every request of the process (docs/graph.md §11).
+ */
+export interface RequestLimiter {
+  acquire(signal?: AbortSignal): Promise<void>;
+  pauseFor?(ms: number): void;
+}
+
 /** What a caller makes of a response: a result, a retry (garbled 2xx), or an error body to classify. */
 type Step<T> = { done: T } | { malformed: true } | { error: unknown };
 
@@ -73,7 +86,7 @@ interface ExecOptions {
   headers?: Record<string, string>;
   accept: string;
   maxBytes?: number;
-  limiter?: { acquire(signal?: AbortSignal): Promise<void> };
+  limiter?: RequestLimiter;
   sink?: () => BodySink<unknown>;
   followRedirects?: boolean;
   /** Errors describe one content item, not the entity: 4xx never become 'skip-entity'. */
@@ -124,13 +137,23 @@ export class GraphHttp {
    * verbatim). Resolves with the parsed JSON of a 2xx response; rejects with a GraphError, or with the
    * signal's reason when aborted. Redirects are never followed (a 3xx is a fatal GraphError).
    */
-  async getJson(pathOrUrl: string, opts: { signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<GraphResponse> {
-    return this.execute<GraphResponse>(this.resolve(pathOrUrl), { ...opts, accept: 'application/json' }, (res, path) => {
-      const body = parseJson(utf8Text(res.body));
-      if (res.status < 200 || res.status >= 300) return { error: body };
+  async getJson(
+    pathOrUrl: string,
+    opts: { signal?: AbortSignal; headers?: Record<string, string>; limiter?: RequestLimiter | undefined } = {},
+  ): Promise<GraphResponse> {
+    // A 2xx body is kept as its chunks until it is complete, then decoded and parsed in one go (decoded).
+    const exec: ExecOptions = { accept: 'application/json', sink: chunkSink };
+    if (opts.signal) exec.signal = opts.signal;
+    if (opts.headers) exec.headers = opts.headers;
+    if (opts.limiter) exec.limiter = opts.limiter;
+    return this.execute<GraphResponse>(this.resolve(pathOrUrl), exec, (res, path) => {
+      if (res.status < 200 || res.status >= 300) return { error: parseJson(utf8Text(res.body)) };
+      const received = res.sunk as ReceivedChunks;
+      const bytes = received.bytes;
+      const body = parseJson(decoded(received));
       // A 2xx whose body is not JSON is a truncated or garbled transfer: as transient as a 5xx.
       if (body === undefined) return { malformed: true };
-      return { done: { status: res.status, body, path, ...opt('requestId', res.requestId) } };
+      return { done: { status: res.status, body, path, bytes, ...opt('requestId', res.requestId) } };
     });
   }
 
@@ -330,7 +353,8 @@ export class GraphHttp {
         { where, ...opt('requestId', requestId) },
         // A content download's 429 is most often Graph's per-conversation limit on hosted contents, not
         // the tenant's: it waits on its own and never pauses the export's pages (docs/design.md §17).
-        req.priority === 'low',
+        // A request under an API's own budget pauses that budget (Copilot's limit is not the tenant's).
+        req.priority === 'low' ? 'alone' : req.limiter?.pauseFor ? req.limiter : 'all',
       );
     }
   }
@@ -342,7 +366,7 @@ export class GraphHttp {
     signal: AbortSignal | undefined,
     fail: () => Error,
     where: { where: string; requestId?: string },
-    waitAlone = false,
+    pause: 'all' | 'alone' | { pauseFor?(ms: number): void } = 'all',
   ): Promise<void> {
     const decision = decideRetry(outcome, state, this.policy);
     switch (decision.action) {
@@ -354,8 +378,12 @@ export class GraphHttp {
         this.counters.tokenRefreshes++;
         return;
       case 'pause-all':
-        if (waitAlone) {
+        if (pause === 'alone') {
           await sleep(decision.delayMs, signal);
+          break;
+        }
+        if (pause !== 'all') {
+          pause.pauseFor?.(decision.delayMs);
           break;
         }
         this.opts.log.info('graph throttled; pausing all requests', {
@@ -383,20 +411,22 @@ function httpError(
   where: string,
   path: string,
   status: number,
-  body: { code?: string; message?: string },
+  body: { code?: string; message?: string; innerCode?: string },
   requestId: string | undefined,
   attempts: number,
   kind?: FailureKind,
 ): GraphError {
-  // Graph's message is generic text about the failure, never content; shortened anyway.
-  const detail = body.message?.slice(0, 200);
+  // Graph's message is generic text about the failure, never content; shortened anyway. The inner code,
+  // when Graph gives one, goes with it: it is the precise reason of a generic 403 (docs/graph-errors.md).
+  const message = body.innerCode ? `${body.message ?? ''} [${body.innerCode}]`.trim() : body.message;
+  const detail = message?.slice(0, 200);
   const { code } = body;
   const text = `GET ${where} failed with ${status}${code ? ` ${code}` : ''}${detail ? `: ${detail}` : ''}${requestId ? ` (request-id ${requestId})` : ''}${attempts > 1 ? ` after ${attempts} attempts` : ''}`;
   return new GraphError(text, {
     status,
     path,
     ...opt('code', code),
-    ...opt('graphMessage', body.message),
+    ...opt('graphMessage', message),
     ...opt('requestId', requestId),
     ...opt('kind', kind),
   });
@@ -420,6 +450,65 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 /** Spreads `{ key: value }` only when the value is defined (exactOptional-friendly object building). */
 function opt<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}
+
+/** A body as received: its chunks, and its size. */
+interface ReceivedChunks {
+  chunks: Uint8Array[];
+  bytes: number;
+}
+
+/** Collects a body's chunks (see decoded). */
+function chunkSink(): BodySink<ReceivedChunks> {
+  let chunks: Uint8Array[] = [];
+  let bytes = 0;
+  return {
+    write: async (chunk) => {
+      chunks.push(chunk);
+      bytes += chunk.byteLength;
+    },
+    end: async () => ({ chunks, bytes }),
+    discard: async () => {
+      chunks = [];
+    },
+  };
+}
+
+/** Bodies up to this size are put together in the one reusable buffer; a larger one gets its own. */
+const SCRATCH_MAX = 4 * 1024 * 1024;
+/**
+ * The reusable buffer a body's chunks are put together in to be decoded. The body is decoded and parsed
+ * at once, synchronously, so one is enough for the process and the text is garbage before anything else
+ * runs: a page costs no buffer of its own besides its chunks (one the C heap would allocate and free for
+ * every page, and the garbage collector keep until a full collection), and its text, a large object, is
+ * not kept alive across other work long enough to be moved to the old generation (docs/design.md §14).
+ */
+let scratch: Buffer | undefined;
+
+/** The body's text (as utf8Text); its chunks are let go. */
+function decoded(received: ReceivedChunks): string {
+  const { chunks, bytes } = received;
+  received.chunks = [];
+  let into: Buffer;
+  if (bytes <= SCRATCH_MAX) {
+    if (!scratch || scratch.length < bytes) {
+      let size = scratch?.length ?? 64 * 1024;
+      while (size < bytes) size *= 2;
+      if (scratch) freeNow(scratch);
+      scratch = Buffer.allocUnsafeSlow(size);
+    }
+    into = scratch;
+  } else {
+    into = Buffer.allocUnsafeSlow(bytes);
+  }
+  let at = 0;
+  for (const c of chunks) {
+    into.set(c, at);
+    at += c.byteLength;
+  }
+  const text = utf8Text(into.subarray(0, bytes));
+  if (into !== scratch) freeNow(into);
+  return text;
 }
 
 /**

@@ -2,7 +2,7 @@
 // broken page stops the walk (and with it any checkpoint) instead of silently ending it early.
 
 import { GraphError, MalformedResponseError } from './graph-errors';
-import type { GraphHttp, GraphResponse } from './graph-http';
+import type { GraphHttp, RequestLimiter, GraphResponse } from './graph-http';
 
 export interface GraphPage {
   items: unknown[];
@@ -13,6 +13,8 @@ export interface GraphPage {
   restarts: number;
   /** The link to the next page (absent on the last one): where a read resumes once this page is committed. */
   nextLink?: string;
+  /** The size of the page's body as received (bytes): what the read reserves for the next one. */
+  bytes: number;
 }
 
 /**
@@ -31,7 +33,7 @@ export const MAX_READ_RESTARTS = 2;
 export async function* pages(
   http: GraphHttp,
   first: string,
-  opts: { signal?: AbortSignal; headers?: Record<string, string>; resumeAt?: string } = {},
+  opts: { signal?: AbortSignal; headers?: Record<string, string>; resumeAt?: string; limiter?: RequestLimiter | undefined } = {},
 ): AsyncGenerator<GraphPage> {
   // A resumed read (docs/design.md §4) goes on from a nextLink an earlier read recorded; if Graph no
   // longer honours that link, the read starts over from `first` like any refused continuation.
@@ -63,6 +65,7 @@ export async function* pages(
       items,
       index,
       restarts,
+      bytes: res.bytes,
       ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
       ...(nextLink === undefined ? {} : { nextLink }),
     };

@@ -10,14 +10,27 @@ import { chatVersionsPrefix, contentMapName, entityPrefix } from '../archive/blo
 import type { Entity } from '../model/entity';
 import { versionKeyFromLine } from '../graph/message-schema';
 import { utcDay } from '../time';
+import type { MeetingArtifact } from './meeting-artifacts';
 
 /** Where versions come from: an entity's folder, or sender mode's folder of one chat. */
 export type ScanSource = { entity: Entity } | { chatId: string };
 
+/**
+ * What a slice is of: a chat or a channel (messages), a user's Copilot session (copilot-scan.ts), or a
+ * meeting whose id names no chat (its transcripts and recordings alone, meeting-artifacts.ts).
+ */
+export type SliceKind = 'chat' | 'channel' | 'copilot' | 'meeting';
+
 export interface SliceSpool {
+  /** The Graph id: chat or channel id, Copilot sessionId, or onlineMeeting id. */
   conversationId: string;
-  conversationKind: 'chat' | 'channel';
+  conversationKind: SliceKind;
   teamId?: string;
+  /** copilot: the user whose session it is; meeting: its organiser. */
+  ownerId?: string;
+  /** copilot: the appClass of the session's first interaction read, and the app's name as an answer gives it. */
+  appClass?: string;
+  app?: string;
   day: string;
   /** Spool file: `V\t{version line}` and `C\t{content entry}` records, one a line. */
   file: string;
@@ -25,6 +38,8 @@ export interface SliceSpool {
   custodians: Set<string>;
   /** Batch (and content map) blobs the slice's versions were read from. */
   sources: Set<string>;
+  /** Meeting transcripts and recordings shown in this slice, beside its messages (meeting-artifacts.ts). */
+  artifacts?: MeetingArtifact[];
 }
 
 export interface ScanResult {
@@ -67,7 +82,8 @@ export function daysOf(fromMs: number, toMs: number): { days: Set<string>; month
   return { days, months };
 }
 
-class Spooler {
+/** Appends spool records to their slices' files, buffering up to MAX_BUFFERED_BYTES. */
+export class Spooler {
   private readonly buffers = new Map<string, Buffer[]>();
   private bytes = 0;
   constructor(private readonly slices: Map<string, SliceSpool>) {}
@@ -88,10 +104,33 @@ class Spooler {
   }
 }
 
-interface BatchWork {
+export interface BatchWork {
   batch: string;
   contentMap?: string;
   custodian?: string;
+}
+
+/** The day batches under `root` (`…/yyyy/mm/dd/*.jsonl.gz`) in `days`, with their content maps: one listing per month. */
+export async function dayBatchesUnder(
+  container: ArchiveContainer,
+  root: string,
+  days: ReadonlySet<string>,
+  months: readonly string[],
+  custodian: string | undefined,
+  signal?: AbortSignal,
+): Promise<BatchWork[]> {
+  const work: BatchWork[] = [];
+  for (const month of months) {
+    const names = new Set<string>();
+    for await (const item of listBlobs(container, `${root}${month}`, signal)) names.add(item.name);
+    for (const name of [...names].sort()) {
+      const day = /(\d{4})\/(\d{2})\/(\d{2})\/[^/]+\.jsonl\.gz$/.exec(name.slice(root.length));
+      if (!day || !days.has(`${day[1]}-${day[2]}-${day[3]}`)) continue;
+      const map = contentMapName(name);
+      work.push({ batch: name, ...(names.has(map) ? { contentMap: map } : {}), ...(custodian ? { custodian } : {}) });
+    }
+  }
+  return work;
 }
 
 /** The day batches of `sources` in `days` (and their content maps): one listing per source and month. */
@@ -107,22 +146,13 @@ async function batchesOf(
     const root = 'entity' in source ? entityPrefix(source.entity) : chatVersionsPrefix(source.chatId);
     const custodian =
       'entity' in source && (source.entity.kind === 'user' || source.entity.kind === 'userRetained') ? source.entity.id : undefined;
-    for (const month of months) {
-      const names = new Set<string>();
-      for await (const item of listBlobs(container, `${root}${month}`, signal)) names.add(item.name);
-      for (const name of [...names].sort()) {
-        const day = /(\d{4})\/(\d{2})\/(\d{2})\/[^/]+\.jsonl\.gz$/.exec(name.slice(root.length));
-        if (!day || !days.has(`${day[1]}-${day[2]}-${day[3]}`)) continue;
-        const map = contentMapName(name);
-        work.push({ batch: name, ...(names.has(map) ? { contentMap: map } : {}), ...(custodian ? { custodian } : {}) });
-      }
-    }
+    work.push(...(await dayBatchesUnder(container, root, days, months, custodian, signal)));
   }
   return work;
 }
 
 /** Runs `fn` over `items`, PARALLEL_READS at a time; `stop` ends the loop early. */
-async function eachBatch<T>(items: readonly T[], fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
+export async function eachBatch<T>(items: readonly T[], fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < items.length && !stop()) await fn(items[next++] as T);

@@ -2,6 +2,7 @@
 // the slice knew them, falling back to what message payloads say and finally to Graph ids.
 import type { DirectorySnapshot, SnapshotUser } from '../archive/directory-snapshot';
 import type { SliceSpool } from './archive-scan';
+import { appOfClass, COPILOT_PARTICIPANT } from './copilot-events';
 import type { RsmfCustom } from './message-events';
 
 export interface RsmfParticipant {
@@ -24,7 +25,9 @@ export interface NameBook {
   readonly source: string | undefined;
   user(id: string): SnapshotUser | undefined;
   participant(id: string, payloadName?: string): RsmfParticipant;
-  conversation(slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'teamId'>): ConversationNames;
+  conversation(
+    slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'teamId' | 'ownerId' | 'appClass' | 'app'>,
+  ): ConversationNames;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -54,6 +57,28 @@ export function nameBookFrom(snapshot: (DirectorySnapshot & { blobName?: string 
       };
     },
     conversation(slice) {
+      if (slice.conversationKind === 'copilot') {
+        // One user's session with Copilot: the user and "Microsoft 365 Copilot", the app it was in.
+        const owner = slice.ownerId ?? '';
+        const app = slice.app ?? appOfClass(slice.appClass);
+        return {
+          display: `${nameOf(owner) ?? owner} and ${COPILOT_PARTICIPANT.displayName}${app ? ` (${app})` : ''}`,
+          memberIds: [owner, COPILOT_PARTICIPANT.id],
+          custom: [
+            { name: 'Copilot session id', value: slice.conversationId },
+            ...(slice.appClass ? [{ name: 'App class', value: slice.appClass }] : []),
+          ],
+        };
+      }
+      if (slice.conversationKind === 'meeting') {
+        // A meeting whose id names no chat: its transcripts and recordings, under its organiser.
+        const owner = slice.ownerId ?? '';
+        return {
+          display: `Meeting organised by ${nameOf(owner) ?? owner}`,
+          memberIds: owner ? [owner] : [],
+          custom: [{ name: 'Meeting id', value: slice.conversationId }],
+        };
+      }
       if (slice.conversationKind === 'chat') {
         const chat = chats.get(slice.conversationId);
         const memberIds = (chat?.members ?? []).map((m) => m.userId).filter((id): id is string => id !== undefined);

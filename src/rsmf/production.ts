@@ -3,7 +3,7 @@
 // before anything is written; running scans the archive once into per-slice spools, then builds each
 // slice (de-duplicated across custodians) and ends with the production manifest.
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -12,13 +12,15 @@ import type { ArchiveContainer } from '../archive/archive-container';
 import { listBlobs } from '../archive/batch-reader';
 import { chatVersionsPrefix } from '../archive/blob-layout';
 import { findNearestDirectorySnapshot, readDirectorySnapshot, readNearestDirectorySnapshot } from '../archive/directory-snapshot';
-import type { Entity } from '../model/entity';
+import { isMessageKind, type Entity, type EntityKind } from '../model/entity';
 import type { Checkpoint, CheckpointStore } from '../state/checkpoint-store';
 import { iso, utcDay } from '../time';
-import { findConversations, scanArchive, type ScanSource, type SliceSpool } from './archive-scan';
+import { findConversations, scanArchive, type ScanSource, type SliceKind, type SliceSpool } from './archive-scan';
+import { scanCopilot, usersWithArtifacts } from './copilot-scan';
+import { scanMeetingArtifacts, type MeetingArtifact } from './meeting-artifacts';
 import { nameBookFrom, type NameBook } from './name-book';
 import { RSMF_GENERATOR, RSMF_VERSION } from './rsmf-file';
-import { buildSlice, type BuiltFile } from './slice-builder';
+import { buildSlice, type BuiltFile, type EventCounts } from './slice-builder';
 
 /** A production id: letters, digits, '-' (also a valid blob folder name). */
 export function newProductionId(nowMs: number): string {
@@ -78,7 +80,14 @@ export interface CoverageGap {
 
 export interface ProductionPlan {
   request: ProductionRequest;
+  /** Where the chat and channel messages are read from. */
   sources: ScanSource[];
+  /**
+   * The custodians whose Copilot sessions and organised meetings are produced: every user (nothing
+   * named), the named users, or none (only teams named). Copilot sessions only when no conversation is
+   * named; meeting transcripts and recordings go with their meeting chats (docs/rsmf.md).
+   */
+  artifactOwners: 'all' | string[];
   /** Entities whose coverage was checked (with their checkpoints). */
   entities: Entity[];
   gaps: CoverageGap[];
@@ -88,6 +97,8 @@ const DAY_MS = 86_400_000;
 /** Slices built at once (each holds one small index and one message's versions at a time). */
 const PARALLEL_SLICES = 4;
 const MAX_RANGE_DAYS = 366;
+/** A user's entities: their chats, retained chat versions, Copilot interactions and organised meetings. */
+const USER_KINDS: readonly EntityKind[] = ['user', 'userRetained', 'copilot', 'meetings'];
 
 /** `user Ada (id): 2026-11-30..2026-12-01 unsettled`: one gap, for messages to people. */
 export function describeGap(g: CoverageGap): string {
@@ -132,7 +143,7 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
   const byId = (kinds: readonly string[], id: string) => checkpoints.filter((c) => kinds.includes(c.entity.kind) && c.entity.id === id);
   const chosen: Checkpoint[] = [];
   for (const id of req.users) {
-    const found = byId(['user', 'userRetained'], id);
+    const found = byId(USER_KINDS, id);
     if (found.length === 0) throw new ProductionInputError('user', `unknown user ${id}: no export of this user is recorded`);
     chosen.push(...found);
   }
@@ -165,9 +176,10 @@ export async function planProduction(req: ProductionRequest, deps: ProductionDep
     );
   }
   if (entities.length === 0) throw new ProductionInputError('from', 'nothing is archived yet: no export is recorded', ['export-first']);
-  const sources = entities.map((c) => ({ entity: c.entity }));
+  const sources = entities.filter((c) => isMessageKind(c.entity.kind)).map((c) => ({ entity: c.entity }));
   await checkConversations(req, sources, deps.container, signal);
-  return { request: req, sources, entities: entities.map((c) => c.entity), gaps };
+  const artifactOwners = named ? [...new Set(req.users)] : 'all';
+  return { request: req, sources, artifactOwners, entities: entities.map((c) => c.entity), gaps };
 }
 
 /**
@@ -237,7 +249,7 @@ export function coverageOf(plan: ProductionPlan): ProductionManifest['coverage']
 
 export interface ProductionFile extends BuiltFile {
   conversationId: string;
-  conversationType: 'chat' | 'channel';
+  conversationType: SliceKind;
   conversation: string;
   day: string;
   custodians: string[];
@@ -254,7 +266,7 @@ export interface ProductionManifest {
   coverage: { gaps: Array<{ kind: string; id: string; state: string; fromDay: string; toDay: string }> };
   /** Versions read of messages created before the range: they belong to the productions of their days. */
   earlierMessageVersions: number;
-  totals: { files: number; events: number; edits: number; reactions: number; attachments: number; versions: number; bytes: number };
+  totals: EventCounts & { files: number; bytes: number };
   files: ProductionFile[];
 }
 
@@ -302,6 +314,29 @@ export async function runProduction(
       const more = await scanArchive(deps.container, chatSources, { ...scanOpts, dir: mkdtempSync(join(dir, 'chats-')) });
       await mergeScan(scan.slices, more.slices);
       scan.earlierMessageVersions += more.earlierMessageVersions;
+    }
+    const artifactOpts = {
+      fromMs: req.fromMs,
+      toMs: req.toMs,
+      dir,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onBatch: scanOpts.onBatch,
+    };
+    // A user's Copilot sessions: conversations of their own, produced for the users the production covers.
+    if (req.conversations.length === 0 && (plan.artifactOwners === 'all' || plan.artifactOwners.length > 0)) {
+      const users = plan.artifactOwners === 'all' ? await usersWithArtifacts(deps.container, 'copilot', opts.signal) : plan.artifactOwners;
+      await scanCopilot(deps.container, users, scan.slices, artifactOpts);
+    }
+    // Meeting transcripts and recordings go with their meeting chats, whoever organised the meeting.
+    const chats = [...scan.slices.values()].some((s) => s.conversationKind === 'chat');
+    if (chats || plan.artifactOwners === 'all' || plan.artifactOwners.length > 0) {
+      const organizers = await usersWithArtifacts(deps.container, 'meetings', opts.signal);
+      const artifacts = await scanMeetingArtifacts(deps.container, organizers, artifactOpts);
+      fileArtifacts(scan.slices, artifacts, {
+        owners: plan.artifactOwners === 'all' ? undefined : new Set(plan.artifactOwners),
+        ...(conversations ? { conversations } : {}),
+        dir,
+      });
     }
     for (const id of req.conversations) {
       if (![...scan.slices.values()].some((s) => s.conversationId === id)) {
@@ -351,7 +386,7 @@ export async function runProduction(
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL_SLICES, slices.length) }, worker));
     files.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-    const sum = (k: 'events' | 'edits' | 'reactions' | 'attachments' | 'versions' | 'bytes') => files.reduce((n, f) => n + f[k], 0);
+    const sum = (k: keyof ProductionManifest['totals'] & keyof ProductionFile) => files.reduce((n, f) => n + (f[k] as number), 0);
     const manifest: ProductionManifest = {
       productionId,
       generator: RSMF_GENERATOR,
@@ -368,6 +403,9 @@ export async function runProduction(
         reactions: sum('reactions'),
         attachments: sum('attachments'),
         versions: sum('versions'),
+        interactions: sum('interactions'),
+        transcripts: sum('transcripts'),
+        recordings: sum('recordings'),
         bytes: sum('bytes'),
       },
       files,
@@ -376,6 +414,46 @@ export async function runProduction(
     return manifest;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Files each transcript and recording under the meeting chat its meetingId names, on the UTC day it was
+ * created: into that chat-day's slice, or a new one when the chat is in the production (named, or the
+ * organiser is one of its custodians) but had no message that day. A meeting whose id names no chat gets
+ * a slice of its own under its organiser. The organiser is a custodian of what was read from their folder
+ * when the production covers them.
+ */
+export function fileArtifacts(
+  slices: Map<string, SliceSpool>,
+  artifacts: readonly MeetingArtifact[],
+  o: { owners: ReadonlySet<string> | undefined; conversations?: ReadonlySet<string>; dir: string },
+): void {
+  let n = 0;
+  for (const a of artifacts) {
+    const day = utcDay(a.createdMs);
+    const owned = o.owners === undefined || o.owners.has(a.organizerId);
+    const conversationId = a.threadId ?? a.meetingId;
+    if (o.conversations && !o.conversations.has(conversationId)) continue;
+    const key = a.threadId ? `${a.threadId}\u0000${day}` : `meeting\u0000${a.meetingId}\u0000${day}`;
+    let slice = slices.get(key);
+    if (!slice) {
+      if (!owned && !o.conversations) continue;
+      slice = {
+        conversationId,
+        conversationKind: a.threadId ? 'chat' : 'meeting',
+        ...(a.threadId ? {} : { ownerId: a.organizerId }),
+        day,
+        file: join(o.dir, `meeting-${n++}.spool`),
+        custodians: new Set(),
+        sources: new Set(),
+      };
+      writeFileSync(slice.file, '');
+      slices.set(key, slice);
+    }
+    if (owned && a.organizerId) slice.custodians.add(a.organizerId);
+    (slice.artifacts ??= []).push(a);
+    for (const s of a.sources) slice.sources.add(s);
   }
 }
 

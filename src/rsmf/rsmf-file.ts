@@ -99,16 +99,20 @@ export function rsmfFileStream(input: RsmfFileInput): Readable {
     'X-RSMF-EndDate': input.endDate,
     ...input.extraHeaders,
   };
+  const text = createReadStream(input.textPath);
   const mail = new MailComposer({
     from: `${RSMF_GENERATOR} <noreply@teams-export.invalid>`,
     subject: input.subject,
     date: new Date(input.endDate),
-    text: createReadStream(input.textPath),
+    text,
     headers,
     attachments: [{ filename: 'rsmf.zip', content: zip.outputStream as Readable, contentType: 'application/zip' }],
   });
-  return mail
+  const out = mail
     .compile()
     .createReadStream()
     .pipe(rsmfHeaderCase(Object.keys(headers)));
+  // A body file that cannot be read fails this file's stream (the caller's store sees it), never the process.
+  text.once('error', (err) => out.destroy(err));
+  return out;
 }

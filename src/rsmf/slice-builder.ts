@@ -9,8 +9,10 @@ import type { Readable } from 'node:stream';
 import type { ArchiveContainer } from '../archive/archive-container';
 import { contentBlobName } from '../archive/blob-layout';
 import { parseInstant } from '../time';
-import type { SliceSpool } from './archive-scan';
-import { buildEventSafely, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
+import type { SliceKind, SliceSpool } from './archive-scan';
+import { buildCopilotEventSafely, COPILOT_PARTICIPANT } from './copilot-events';
+import { buildArtifactEvent, readTranscriptText, type MeetingArtifact } from './meeting-artifacts';
+import { buildEventSafely, type BuiltEvent, type ContentEntry, type RsmfEvent, type ZipFile } from './message-events';
 import { textOf } from '../archive/render-text';
 import type { NameBook } from './name-book';
 import { asciiHeaderValue, RSMF_VERSION, rsmfFileStream } from './rsmf-file';
@@ -18,6 +20,11 @@ import { asciiHeaderValue, RSMF_VERSION, rsmfFileStream } from './rsmf-file';
 /** Review platforms process at most 10,000 events per RSMF file. */
 export const MAX_EVENTS_PER_FILE = 10_000;
 export const PLATFORM = 'Microsoft Teams';
+/** The platform of a Copilot session's conversation. */
+export const COPILOT_PLATFORM = 'Microsoft 365 Copilot';
+
+/** How the text rendering and the Subject name a slice's kind. */
+const KIND_LABEL: Record<SliceKind, string> = { chat: 'chat', channel: 'channel', copilot: 'Copilot session', meeting: 'meeting' };
 
 type Json = Record<string, unknown>;
 
@@ -38,20 +45,30 @@ interface MessageIndex {
   createdMs: number;
   ordinal: number;
   versions: VersionRef[];
+  /** A meeting transcript or recording shown among the messages (it has no versions in the spool). */
+  artifact?: MeetingArtifact;
 }
 
-export interface BuiltFile {
-  fileName: string;
-  sha256: string;
-  bytes: number;
-  part: number;
-  parts: number;
+/** What a file (and a production, summed) holds, by kind. */
+export interface EventCounts {
   events: number;
   edits: number;
   reactions: number;
   attachments: number;
   /** Every archived version accounted for (as its event or folded into it). */
   versions: number;
+  /** Copilot interactions, meeting transcripts and meeting recordings among the events. */
+  interactions: number;
+  transcripts: number;
+  recordings: number;
+}
+
+export interface BuiltFile extends EventCounts {
+  fileName: string;
+  sha256: string;
+  bytes: number;
+  part: number;
+  parts: number;
   beginDate: string;
   endDate: string;
   eventCollectionId: string;
@@ -86,9 +103,18 @@ async function* spoolRecords(file: string): AsyncGenerator<{ pos: number; buf: B
   }
 }
 
-/** Short, stable, file-system-safe file name of a slice: `yyyy-mm-dd_chat_{hash}[_partNNofMM].rsmf`. */
-export function sliceFileName(slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'day'>, part: number, parts: number): string {
-  const hash = createHash('sha256').update(slice.conversationId, 'utf8').digest('hex').slice(0, 16);
+/**
+ * Short, stable, file-system-safe file name of a slice: `yyyy-mm-dd_chat_{hash}[_partNNofMM].rsmf` (also
+ * `channel`, `copilot`, `meeting`). The hash is of the Graph id, and for a Copilot session of the user and
+ * the session (a session is one user's).
+ */
+export function sliceFileName(
+  slice: Pick<SliceSpool, 'conversationId' | 'conversationKind' | 'day' | 'ownerId'>,
+  part: number,
+  parts: number,
+): string {
+  const key = slice.conversationKind === 'copilot' ? `${slice.ownerId ?? ''}\u0000${slice.conversationId}` : slice.conversationId;
+  const hash = createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 16);
   const suffix = parts > 1 ? `_part${String(part).padStart(2, '0')}of${String(parts).padStart(2, '0')}` : '';
   return `${slice.day}_${slice.conversationKind}_${hash}${suffix}.rsmf`;
 }
@@ -138,11 +164,22 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
     last = entry.versions.find((v) => v.modifiedMs === modifiedMs && v.etag === etag);
     if (!last) entry.versions.push((last = { pos: pos + 2, len: buf.length - 2, modifiedMs, etag }));
   }
-  const ordered = [...messages.values()].sort((a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const artifacts: MessageIndex[] = (slice.artifacts ?? []).map((a) => ({
+    id: a.id,
+    createdMs: a.createdMs,
+    ordinal: 0,
+    versions: [],
+    artifact: a,
+  }));
+  const ordered = [...messages.values(), ...artifacts].sort(
+    (a, b) => a.createdMs - b.createdMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   ordered.forEach((m, i) => (m.ordinal = i));
   const perFile = Math.min(MAX_EVENTS_PER_FILE, Math.max(1, ctx.maxEventsPerFile ?? MAX_EVENTS_PER_FILE));
   const parts = Math.max(1, Math.ceil(ordered.length / perFile));
-  const eventCollectionId = `teams-export:${slice.conversationKind}:${slice.conversationId}:${slice.day}`;
+  const owner = slice.conversationKind === 'copilot' && slice.ownerId ? `${slice.ownerId}:` : '';
+  const eventCollectionId = `teams-export:${slice.conversationKind}:${owner}${slice.conversationId}:${slice.day}`;
+  const platform = slice.conversationKind === 'copilot' ? COPILOT_PLATFORM : PLATFORM;
   const conversation = ctx.names.conversation(slice);
   const custodians = [...slice.custodians].sort();
   const out: BuiltFile[] = [];
@@ -157,45 +194,59 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
       const textFd = openSync(textPath, 'w');
       const people = new Map<string, string | undefined>();
       const files = new Map<string, ZipFile>();
-      const counts = { edits: 0, reactions: 0, versions: 0 };
+      const counts = { edits: 0, reactions: 0, versions: 0, interactions: 0, transcripts: 0, recordings: 0 };
       let first = '';
       let last = '';
       try {
         writeText(
           textFd,
-          `${conversation.display} (${PLATFORM}, ${slice.conversationKind === 'chat' ? 'chat' : 'channel'}), ${slice.day} UTC${parts > 1 ? `, part ${part} of ${parts}` : ''}\n\n`,
+          `${conversation.display} (${platform}, ${KIND_LABEL[slice.conversationKind]}), ${slice.day} UTC${parts > 1 ? `, part ${part} of ${parts}` : ''}\n\n`,
         );
         writeText(
           manifestFd,
           `{"version":${JSON.stringify(RSMF_VERSION)},"eventcollectionid":${JSON.stringify(eventCollectionId)},"events":[`,
         );
         for (const [i, m] of chunk.entries()) {
-          const content = new Map<Json, readonly ContentEntry[]>();
-          const versions = m.versions
-            .sort((a, b) => (a.modifiedMs ?? m.createdMs) - (b.modifiedMs ?? m.createdMs))
-            .map((v) => {
-              const buf = Buffer.allocUnsafe(v.len);
-              readSync(spoolFd, buf, 0, v.len, v.pos);
-              const parsed = JSON.parse(buf.toString('utf8')) as Json;
-              if (v.content) content.set(parsed, v.content);
-              return parsed;
-            });
-          const latest = versions[versions.length - 1] as Json;
-          const root = typeof latest.replyToId === 'string' ? latest.replyToId : undefined;
-          // A parent must resolve inside the file: the root of the thread must be in this part.
-          const rootOrdinal = root === undefined ? undefined : messages.get(root)?.ordinal;
-          const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / perFile) === part - 1 ? root : undefined;
-          const built = buildEventSafely(versions, {
-            conversation: slice.conversationId,
-            ...(parent !== undefined ? { parent } : {}),
-            contentOf: (v) => content.get(v) ?? [],
-            nameOf: (id) => ctx.names.user(id)?.displayName,
-          });
+          let built: BuiltEvent;
+          if (m.artifact) {
+            // A transcript or recording: one archived version, its stored VTT read for the body.
+            const vtt = await readTranscriptText(ctx.container, m.artifact, ctx.signal);
+            built = buildArtifactEvent(m.artifact, { conversation: slice.conversationId, ...(vtt !== undefined ? { vtt } : {}) });
+            counts.versions += 1;
+            counts[m.artifact.kind === 'transcript' ? 'transcripts' : 'recordings'] += 1;
+          } else {
+            const content = new Map<Json, readonly ContentEntry[]>();
+            const versions = m.versions
+              .sort((a, b) => (a.modifiedMs ?? m.createdMs) - (b.modifiedMs ?? m.createdMs))
+              .map((v) => {
+                const buf = Buffer.allocUnsafe(v.len);
+                readSync(spoolFd, buf, 0, v.len, v.pos);
+                const parsed = JSON.parse(buf.toString('utf8')) as Json;
+                if (v.content) content.set(parsed, v.content);
+                return parsed;
+              });
+            const latest = versions[versions.length - 1] as Json;
+            const root = typeof latest.replyToId === 'string' ? latest.replyToId : undefined;
+            // A parent must resolve inside the file: the root of the thread must be in this part.
+            const rootOrdinal = root === undefined ? undefined : messages.get(root)?.ordinal;
+            const parent = rootOrdinal !== undefined && Math.floor(rootOrdinal / perFile) === part - 1 ? root : undefined;
+            if (slice.conversationKind === 'copilot') {
+              built = buildCopilotEventSafely(versions, { conversation: slice.conversationId, ownerId: slice.ownerId ?? '' });
+              counts.interactions += 1;
+            } else {
+              built = buildEventSafely(versions, {
+                conversation: slice.conversationId,
+                ...(parent !== undefined ? { parent } : {}),
+                contentOf: (v) => content.get(v) ?? [],
+                nameOf: (id) => ctx.names.user(id)?.displayName,
+              });
+            }
+            counts.versions += versions.length;
+          }
           for (const p of built.people) if (!people.get(p.id)) people.set(p.id, p.displayName);
           for (const f of built.files) files.set(f.fileName, f);
           counts.edits += built.event.edits?.length ?? 0;
           counts.reactions += built.event.reactions?.reduce((n, r) => n + r.count, 0) ?? 0;
-          counts.versions += versions.length;
           if (!first) first = built.event.timestamp;
           last = built.event.timestamp;
           writeText(manifestFd, `${i > 0 ? ',' : ''}${JSON.stringify(built.event)}`);
@@ -206,6 +257,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
         }
         // Conversation members and custodians are participants too, named even if silent that day.
         for (const id of [...conversation.memberIds, ...custodians]) if (!people.has(id)) people.set(id, undefined);
+        if (people.has(COPILOT_PARTICIPANT.id)) people.set(COPILOT_PARTICIPANT.id, COPILOT_PARTICIPANT.displayName);
         const participants = [...people].map(([id, payloadName]) => ctx.names.participant(id, payloadName));
         // Everyone in the file: a sender who has since left a chat is no longer among its members.
         const convParticipants = [...people.keys()];
@@ -213,8 +265,8 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
         const conv = {
           id: slice.conversationId,
           display: conversation.display,
-          platform: PLATFORM,
-          type: slice.conversationKind === 'chat' ? 'direct' : 'channel',
+          platform,
+          type: slice.conversationKind === 'channel' ? 'channel' : 'direct',
           participants: convParticipants,
           ...(custodian ? { custodian } : {}),
           custom: [
@@ -239,7 +291,7 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
           textPath,
           files: [...files.values()],
           // Names with non-ASCII characters are in the manifest and the body; headers stay plain ASCII.
-          subject: `${asciiHeaderValue(conversation.display) ?? `Microsoft Teams ${slice.conversationKind}`}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
+          subject: `${asciiHeaderValue(conversation.display) ?? (slice.conversationKind === 'copilot' ? 'Microsoft 365 Copilot session' : `${platform} ${KIND_LABEL[slice.conversationKind]}`)}, ${slice.day}${parts > 1 ? ` (${part}/${parts})` : ''}`,
           eventCount: chunk.length,
           beginDate: begin,
           endDate: end,
@@ -271,6 +323,9 @@ export async function buildSlice(slice: SliceSpool, ctx: SliceContext): Promise<
         reactions: counts.reactions,
         attachments: files.size,
         versions: counts.versions,
+        interactions: counts.interactions,
+        transcripts: counts.transcripts,
+        recordings: counts.recordings,
         beginDate: begin,
         endDate: end,
         eventCollectionId,

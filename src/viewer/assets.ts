@@ -54,6 +54,21 @@ details.versions ol { margin: 4px 0; padding-left: 20px; }
 :target { outline: 2px solid var(--accent); }
 .pager { margin: 8px 0; }
 .pager a, .pager b { margin: 0 3px; }
+.copilot-session { margin: 16px 0; }
+.copilot-session h2 { margin-bottom: 2px; }
+.message.copilot-prompt { border-left: 3px solid var(--accent); }
+.message.copilot-answer { background: #f7f7fd; }
+.copilot-links, .copilot-contexts, .copilot-mentions { margin-top: 6px; font-size: 13px; }
+.copilot-links ul, .copilot-contexts ul { display: inline; padding: 0; margin: 0 0 0 6px; list-style: none; }
+.copilot-links li, .copilot-contexts li { display: inline; margin-right: 12px; }
+ul.sessions, ul.meeting-days { padding-left: 20px; }
+.meeting-artifacts { margin: 12px 0 20px; }
+.meeting { background: var(--card); border: 1px solid var(--line); border-radius: 6px; padding: 8px 12px; margin: 8px 0; }
+.meeting h4 { font-size: 14px; margin: 8px 0 4px; }
+ol.transcript { list-style: none; padding: 0; margin: 4px 0; max-height: 480px; overflow: auto; }
+.cue { padding: 2px 0; }
+.cue-time { color: var(--muted); font-size: 12px; font-family: ui-monospace, monospace; margin-right: 6px; }
+.speaker { font-weight: 600; margin-right: 6px; }
 `;
 
 export const VIEWER_JS = `'use strict';

@@ -16,6 +16,10 @@ export interface Links {
   search(kind: BrowsableKind, id: string): string | undefined;
   /** A conversation-day; `page` (from 1) of a long day, or the page holding `message`. */
   day(kind: BrowsableKind, id: string, conversationId: string, day: string, at?: { page?: number; message?: string }): string;
+  /** A user's Copilot sessions on one UTC day; with `sessionId`, at that session. */
+  copilotDay(userId: string, day: string, sessionId?: string): string;
+  /** The transcripts and recordings of the meetings a user organised, filed on one UTC day. */
+  meetingsDay(userId: string, day: string): string;
   /** The raw JSON line (undefined where there is no server to ask). */
   raw(blob: string, lineNo: number): string | undefined;
   blob(blob: string): string | undefined;
@@ -25,6 +29,30 @@ export interface Links {
 }
 
 export const KIND_LETTER: Record<BrowsableKind, string> = { user: 'u', team: 't' };
+
+/**
+ * The element id of a Copilot session on its day page (`s-` and the session id as an id segment), or
+ * undefined for a session id no segment can spell (the session is then shown without an anchor).
+ */
+export function sessionAnchor(sessionId: string): string | undefined {
+  try {
+    return `s-${encodeIdSegment(sessionId)}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function sessionFragment(sessionId: string | undefined): string {
+  const anchor = sessionId === undefined ? undefined : sessionAnchor(sessionId);
+  return anchor ? `#${anchor}` : '';
+}
+
+/**
+ * Offline folders of a user's Copilot and meeting day pages, beside the conversation folders. No id
+ * segment contains '_' (encodeIdSegment escapes it), so neither can be a conversation's folder.
+ */
+export const OFFLINE_COPILOT_FOLDER = '_copilot';
+export const OFFLINE_MEETINGS_FOLDER = '_meetings';
 
 function query(params: Record<string, string | undefined>): string {
   const q = new URLSearchParams();
@@ -46,6 +74,8 @@ export function serverLinks(base: string): Links {
     search: (kind, id) => `${entityPath(kind, id)}/search`,
     day: (kind, id, conversationId, day, at) =>
       `${entityPath(kind, id)}/c/${encodeIdSegment(conversationId)}/${day}${query({ page: at?.page !== undefined && at.page > 1 ? String(at.page) : undefined, m: at?.message })}${at?.message !== undefined ? `#m-${encodeURIComponent(at.message)}` : ''}`,
+    copilotDay: (userId, day, sessionId) => `${entityPath('user', userId)}/copilot/${day}${sessionFragment(sessionId)}`,
+    meetingsDay: (userId, day) => `${entityPath('user', userId)}/meetings/${day}`,
     raw: (blob, lineNo) => `${base}raw/${blob}${query({ line: String(lineNo) })}`,
     blob: (blob) => `${base}blob/${blob}`,
     content: (sha256, _type, name) => `${base}content/${sha256}${query({ name })}`,
@@ -100,6 +130,9 @@ export function offlineLinks(depth: number, used: (sha256: string, file: string)
     search: () => undefined,
     day: (kind, id, conversationId, day, at) =>
       `${up}${offlineEntityFolder(kind, id)}/${offlineConversationFolder(conversationId)}/${offlineDayFile(day, at?.page)}`,
+    copilotDay: (userId, day, sessionId) =>
+      `${up}${offlineEntityFolder('user', userId)}/${OFFLINE_COPILOT_FOLDER}/${offlineDayFile(day)}${sessionFragment(sessionId)}`,
+    meetingsDay: (userId, day) => `${up}${offlineEntityFolder('user', userId)}/${OFFLINE_MEETINGS_FOLDER}/${offlineDayFile(day)}`,
     raw: () => undefined,
     blob: () => undefined,
     content: (sha256, contentType, name) => {

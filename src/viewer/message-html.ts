@@ -73,15 +73,24 @@ function isSystem(m: Json): boolean {
   return m.messageType === 'systemEventMessage' || m.messageType === 'unknownFutureValue' || obj(m.eventDetail) !== undefined;
 }
 
+/**
+ * A Graph item body (`{contentType, content}`) as safe HTML: an HTML body through the sanitizer (images
+ * only where `resolveImage` maps them into the archive), anything else escaped as text. Shared by
+ * messages and Copilot interactions, so both are sanitized the same way.
+ */
+export function bodyHtml(content: string, contentType: unknown, resolveImage: (src: string) => string | undefined): string {
+  if (contentType !== 'html') return textToHtml(content);
+  // Nested deeper than any real message: its text, as a sanitizer's element stack would take minutes.
+  if (htmlNestingDepth(content) > MAX_HTML_NESTING)
+    return `<div class="meta">(shown as plain text: the HTML nests too deeply to lay out)</div>${textToHtml(htmlToText(content))}`;
+  return sanitizeBody(content, resolveImage);
+}
+
 function bodyOf(ctx: RenderContext, m: Json, messageId: string): string | undefined {
   const body = obj(m.body);
   const content = str(body?.content);
   if (!content || content === '<systemEventMessage/>') return undefined;
-  if (body?.contentType !== 'html') return textToHtml(content);
-  // Nested deeper than any real message: its text, as a sanitizer's element stack would take minutes.
-  if (htmlNestingDepth(content) > MAX_HTML_NESTING)
-    return `<div class="meta">(shown as plain text: the HTML nests too deeply to lay out)</div>${textToHtml(htmlToText(content))}`;
-  return sanitizeBody(content, (src) => {
+  return bodyHtml(content, body?.contentType, (src) => {
     const e = storedHostedContent(ctx, messageId, src);
     return e ? ctx.links.content(e.sha256, typeOf(e, 'application/octet-stream')) : undefined;
   });

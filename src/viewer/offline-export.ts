@@ -3,15 +3,34 @@
 // linked by relative names so the folder opens from disk (file://) without a server or network.
 // Everything is written to a fresh sibling folder that is renamed into place at the end, so a failed
 // export leaves nothing behind.
+import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ArchiveContainer } from '../archive/archive-container';
-import { listEntityDays, readBatches, readStoredContent, type BrowsableKind } from '../archive/archive-browser';
+import { listEntityDays, openStoredContent, readBatches, type ArchivedLine, type BrowsableKind } from '../archive/archive-browser';
+import {
+  copilotSessionsOf,
+  listArtifactDays,
+  loadOrganizerArtifacts,
+  type CopilotSessionView,
+  type MeetingArtifactView,
+} from '../archive/artifact-archive';
 import type { DirectoryNames } from '../archive/viewer-names';
+import { isMeetingChatId, loadMeetingsForChatDay, withTranscripts, type ArtifactSummary } from './artifact-data';
 import { VIEWER_CSS, VIEWER_JS } from './assets';
 import { conversationsOf } from './conversation-model';
-import { offlineConversationFolder, offlineDayFile, offlineEntityFolder, offlineLinks, type DayRange } from './links';
-import { conversationDayPage, dayPages, entityPage, homePage } from './pages';
+import {
+  OFFLINE_COPILOT_FOLDER,
+  OFFLINE_MEETINGS_FOLDER,
+  offlineConversationFolder,
+  offlineDayFile,
+  offlineEntityFolder,
+  offlineLinks,
+  type DayRange,
+} from './links';
+import { conversationDayPage, copilotDayPage, dayPages, entityPage, homePage, meetingsDayPage } from './pages';
 import { loadConversationDay, type ConversationSummary } from './viewer-data';
 
 export interface TranscriptOptions {
@@ -72,11 +91,16 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
         }
         const page = await loadConversationDay(o.container, kind, id, conv, day, o.signal, data);
         if (!page) continue;
+        // A meeting chat's day also shows its meeting's transcripts and recordings (as the viewer does).
+        const meetings =
+          kind === 'user' && isMeetingChatId(conv)
+            ? await loadMeetingsForChatDay(o.container, id, conv, day, page.messages, o.names, o.signal)
+            : undefined;
         const count = dayPages(kind, page).length;
         for (let p = 1; p <= count; p++) {
           await write(
             `${folder}/${convFolder}/${offlineDayFile(day, p)}`,
-            conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p),
+            conversationDayPage({ links: dayLinks, names: o.names, offline: true }, kind, id, conv, day, page, p, meetings),
           );
           pages++;
         }
@@ -86,10 +110,20 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
       }
       o.onProgress?.(`${kind} ${id} ${day}: ${convs.length} conversation(s)`);
     }
+    const artifacts = kind === 'user' ? await writeUserArtifacts(o, id, write, dayLinks, conversations) : undefined;
+    pages += artifacts?.pages ?? 0;
     const summary = { days: [], conversations: [...conversations.values()] };
     await write(
       `${folder}/index.html`,
-      entityPage({ links: offlineLinks(1, used, exported), names: o.names, offline: true }, kind, id, o.range, summary, []),
+      entityPage(
+        { links: offlineLinks(1, used, exported), names: o.names, offline: true },
+        kind,
+        id,
+        o.range,
+        summary,
+        [],
+        artifacts?.summary,
+      ),
     );
   }
   const users = o.entities.filter((e) => e.kind === 'user').map((e) => e.id);
@@ -98,8 +132,84 @@ async function writeInto(root: string, o: TranscriptOptions): Promise<Transcript
   await write('assets/viewer.css', VIEWER_CSS);
   await write('assets/viewer.js', VIEWER_JS);
   for (const [file, sha256] of content) {
-    const stored = await readStoredContent(o.container, sha256, o.signal);
-    if (stored) await write(file, stored.bytes);
+    // Streamed to disk: a meeting recording can be gigabytes.
+    const stored = await openStoredContent(o.container, sha256, o.signal);
+    if (!stored) continue;
+    await mkdir(dirname(join(root, file)), { recursive: true });
+    await pipeline(Readable.from(stored.body), createWriteStream(join(root, file)), ...(o.signal ? [{ signal: o.signal }] : []));
   }
   return { pages, files: content.size };
+}
+
+type Write = (rel: string, data: string | Buffer) => Promise<void>;
+
+/**
+ * A user's Copilot day pages, the day pages of the meetings they organised, and the chat-day pages of
+ * those meetings' chats on days the user's own batches hold no message of them (the transcript is there
+ * all the same). With `--conversation`, only those meeting chats' pages.
+ */
+async function writeUserArtifacts(
+  o: TranscriptOptions,
+  userId: string,
+  write: Write,
+  dayLinks: ReturnType<typeof offlineLinks>,
+  conversations: Map<string, ConversationSummary>,
+): Promise<{ pages: number; summary: ArtifactSummary }> {
+  const folder = offlineEntityFolder('user', userId);
+  const env = { links: dayLinks, names: o.names, offline: true };
+  const everything = o.conversations.size === 0;
+  let pages = 0;
+  const copilotLines: Array<{ line: ArchivedLine; day: string }> = [];
+  if (everything) {
+    for (const [day, batches] of await listArtifactDays(o.container, 'copilot', userId, o.range.from, o.range.to, o.signal)) {
+      const lines = (await readBatches(o.container, batches, o.signal)).lines.map((line) => ({ line, day }));
+      const sessions = copilotSessionsOf(lines);
+      if (sessions.length === 0) continue;
+      copilotLines.push(...lines);
+      await write(`${folder}/${OFFLINE_COPILOT_FOLDER}/${offlineDayFile(day)}`, copilotDayPage(env, userId, day, sessions));
+      pages++;
+      o.onProgress?.(`user ${userId} ${day}: ${sessions.length} Copilot session(s)`);
+    }
+  }
+  const organised = await loadOrganizerArtifacts(o.container, userId, o.range.from, o.range.to, o.signal);
+  const byDay = new Map<string, MeetingArtifactView[]>();
+  for (const a of organised) byDay.set(a.day, [...(byDay.get(a.day) ?? []), a]);
+  for (const [day, artifacts] of byDay) {
+    if (everything) {
+      await write(
+        `${folder}/${OFFLINE_MEETINGS_FOLDER}/${offlineDayFile(day)}`,
+        meetingsDayPage(env, userId, day, await withTranscripts(o.container, artifacts, o.signal)),
+      );
+      pages++;
+    }
+    // The meetings' chat-days that no message of this user's put in the folder already.
+    for (const chatId of new Set(artifacts.map((a) => a.chatId).filter((c): c is string => c !== undefined))) {
+      if (!everything && !o.conversations.has(chatId)) continue;
+      if (conversations.get(chatId)?.days.some((d) => d.day === day)) continue;
+      let chatFolder: string;
+      try {
+        chatFolder = offlineConversationFolder(chatId);
+      } catch {
+        continue; // a chat id no folder can be named from: its transcript is on the meetings page
+      }
+      const meetings = await withTranscripts(
+        o.container,
+        artifacts.filter((a) => a.chatId === chatId),
+        o.signal,
+      );
+      const empty = { messages: [], content: new Map(), snippets: new Map() };
+      await write(
+        `${folder}/${chatFolder}/${offlineDayFile(day)}`,
+        conversationDayPage(env, 'user', userId, chatId, day, empty, 1, meetings),
+      );
+      pages++;
+      const summary = conversations.get(chatId) ?? { id: chatId, teamId: undefined, days: [] };
+      summary.days.push({ day, messages: 0 });
+      summary.days.sort((a, b) => (a.day < b.day ? -1 : 1));
+      conversations.set(chatId, summary);
+    }
+    o.onProgress?.(`user ${userId} ${day}: ${artifacts.length} meeting transcript(s) and recording(s)`);
+  }
+  const copilot: CopilotSessionView[] = copilotSessionsOf(copilotLines);
+  return { pages, summary: { copilot, meetings: everything ? organised : [] } };
 }

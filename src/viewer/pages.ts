@@ -8,6 +8,9 @@ import type { DayRange, Links } from './links';
 import { messageHtml, type RenderContext } from './message-html';
 import { escapeHtml } from './sanitize';
 import type { ConversationDay, EntitySummary, SearchHit } from './viewer-data';
+import type { CopilotSessionView } from '../archive/artifact-archive';
+import type { ArtifactSummary, MeetingsData } from './artifact-data';
+import { appName, copilotSessionHtml, meetingsHtml, sessionTitle } from './artifact-html';
 
 export interface PageEnv {
   links: Links;
@@ -71,6 +74,53 @@ function rangeForm(env: PageEnv, kind: BrowsableKind, id: string, range: DayRang
   ].join('');
 }
 
+/** A user's Copilot sessions in the range, newest first, each linked to its day page. */
+function copilotSection(env: PageEnv, userId: string, range: DayRange, sessions: readonly CopilotSessionView[]): string {
+  if (sessions.length === 0) return '';
+  const rows = [...sessions].reverse().map((s) => {
+    const days = s.days.map((d) => link(env.links.copilotDay(userId, d, s.sessionId), d)).join(' ');
+    return `<li>${timeHtml(new Date(s.startMs).toISOString())} <span class="badge">${escapeHtml(appName(s.appClass))}</span> “${escapeHtml(sessionTitle(s))}” <span class="meta">${s.interactions.length} interaction${s.interactions.length === 1 ? '' : 's'}</span> ${days}</li>`;
+  });
+  return `<section class="copilot"><h2>Copilot sessions from ${escapeHtml(range.from)} to ${escapeHtml(range.to)}</h2><ul class="sessions">${rows.join('')}</ul></section>`;
+}
+
+/** The meetings a user organised with transcripts or recordings in the range, by day, newest first. */
+function meetingsSection(env: PageEnv, userId: string, range: DayRange, artifacts: ArtifactSummary['meetings']): string {
+  if (artifacts.length === 0) return '';
+  const byDay = new Map<string, Map<string, { chatId: string | undefined; transcripts: number; recordings: number }>>();
+  for (const a of artifacts) {
+    const day = byDay.get(a.day) ?? new Map();
+    byDay.set(a.day, day);
+    const m = day.get(a.meetingId) ?? { chatId: a.chatId, transcripts: 0, recordings: 0 };
+    if (a.kind === 'transcript') m.transcripts++;
+    else m.recordings++;
+    day.set(a.meetingId, m);
+  }
+  const rows = [...byDay.entries()]
+    .sort(([a], [b]) => (a < b ? 1 : -1))
+    .map(([day, meetings]) => {
+      const items = [...meetings.values()].map((m) => {
+        let chat = 'a meeting without a chat';
+        if (m.chatId) {
+          let href: string | undefined;
+          try {
+            href = env.links.day('user', userId, m.chatId, day);
+          } catch {
+            href = undefined;
+          }
+          chat = link(href, env.names.chat(m.chatId) ?? m.chatId);
+        }
+        const counts = [
+          m.transcripts > 0 ? `${m.transcripts} transcript${m.transcripts === 1 ? '' : 's'}` : '',
+          m.recordings > 0 ? `${m.recordings} recording${m.recordings === 1 ? '' : 's'}` : '',
+        ].filter(Boolean);
+        return `${chat} <span class="meta">${counts.join(', ')}</span>`;
+      });
+      return `<li>${link(env.links.meetingsDay(userId, day), day)}: ${items.join('; ')}</li>`;
+    });
+  return `<section class="meetings"><h2>Meetings organised, with transcripts or recordings, from ${escapeHtml(range.from)} to ${escapeHtml(range.to)}</h2><ul class="meeting-days">${rows.join('')}</ul></section>`;
+}
+
 export function entityPage(
   env: PageEnv,
   kind: BrowsableKind,
@@ -78,6 +128,7 @@ export function entityPage(
   range: DayRange,
   summary: EntitySummary,
   months: readonly string[],
+  artifacts?: ArtifactSummary,
 ): string {
   const name = entityName(env.names, kind, id);
   const convs = summary.conversations.map((c) => {
@@ -104,6 +155,8 @@ export function entityPage(
     monthLinks,
     `<h2>${kind === 'user' ? 'Chats' : 'Channels'} from ${escapeHtml(range.from)} to ${escapeHtml(range.to)}</h2>`,
     convs.length > 0 ? convs.join('') : '<p class="empty">No messages archived in this range.</p>',
+    artifacts && kind === 'user' ? copilotSection(env, id, range, artifacts.copilot) : '',
+    artifacts && kind === 'user' ? meetingsSection(env, id, range, artifacts.meetings) : '',
   ].join('');
   return page({ title: name, crumbs: crumbs(env, kind, id), body, links: env.links, ...(env.offline ? { offline: true } : {}) });
 }
@@ -152,6 +205,7 @@ export function conversationDayPage(
   day: string,
   data: ConversationDay,
   pageNo = 1,
+  meetings?: MeetingsData,
 ): string {
   const teamId = kind === 'team' ? id : undefined;
   const cname = conversationName(env.names, kind, id, conversationId, teamId);
@@ -177,6 +231,7 @@ export function conversationDayPage(
   const body = [
     `<h1>${escapeHtml(cname)}</h1>`,
     `<p class="meta">${escapeHtml(day)} (UTC) · ${data.messages.length} message${data.messages.length === 1 ? '' : 's'} with versions archived this day${cname !== conversationId ? ` · <span class="id">${escapeHtml(conversationId)}</span>` : ''}</p>`,
+    meetings && meetings.artifacts.length > 0 && pageNo === 1 ? meetingsHtml({ names: env.names, links: env.links }, meetings) : '',
     pager,
     `<div class="conversation-day ${kind === 'team' ? 'channel' : 'chat'}">${list}</div>`,
     pager,
@@ -187,6 +242,35 @@ export function conversationDayPage(
     { label: pages.length > 1 ? `${day} (${pageNo}/${pages.length})` : day },
   ];
   return page({ title: `${cname} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
+}
+
+/** A user's Copilot sessions on one UTC day, each as a conversation of prompts and answers. */
+export function copilotDayPage(env: PageEnv, userId: string, day: string, sessions: readonly CopilotSessionView[]): string {
+  const name = entityName(env.names, 'user', userId);
+  const range = { from: `${day.slice(0, 7)}-01`, to: monthEnd(day.slice(0, 7)) };
+  const interactions = sessions.reduce((n, s) => n + s.interactions.length, 0);
+  const body = [
+    `<h1>Copilot · ${escapeHtml(name)}</h1>`,
+    `<p class="meta">${escapeHtml(day)} (UTC) · ${sessions.length} session${sessions.length === 1 ? '' : 's'}, ${interactions} interaction${interactions === 1 ? '' : 's'} archived this day (a session that went on over midnight continues on the next day's page)</p>`,
+    sessions.map((s) => copilotSessionHtml({ names: env.names, links: env.links }, userId, s)).join(''),
+  ].join('');
+  const trail = [...crumbs(env, 'user', userId, range), { label: 'Copilot' }, { label: day }];
+  return page({ title: `Copilot · ${name} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
+}
+
+/** The transcripts and recordings of the meetings a user organised, filed on one UTC day. */
+export function meetingsDayPage(env: PageEnv, userId: string, day: string, data: MeetingsData): string {
+  const name = entityName(env.names, 'user', userId);
+  const range = { from: `${day.slice(0, 7)}-01`, to: monthEnd(day.slice(0, 7)) };
+  const transcripts = data.artifacts.filter((a) => a.kind === 'transcript').length;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const body = [
+    `<h1>Meetings organised by ${escapeHtml(name)}</h1>`,
+    `<p class="meta">${escapeHtml(day)} (UTC) · ${count(transcripts, 'transcript')}, ${count(data.artifacts.length - transcripts, 'recording')}</p>`,
+    meetingsHtml({ names: env.names, links: env.links }, data, { chatLink: true }),
+  ].join('');
+  const trail = [...crumbs(env, 'user', userId, range), { label: 'Meetings' }, { label: day }];
+  return page({ title: `Meetings · ${name} · ${day}`, crumbs: trail, body, links: env.links, ...(env.offline ? { offline: true } : {}) });
 }
 
 export function searchPage(

@@ -8,8 +8,8 @@ import {
   blobExists,
   listEntityIds,
   listEntityMonths,
+  openStoredContent,
   readBatchLine,
-  readStoredContent,
   type BrowsableKind,
 } from '../archive/archive-browser';
 import { readBatchLines } from '../archive/batch-reader';
@@ -23,16 +23,36 @@ import { inertFileName } from './file-names';
 import type { DayRange, Links } from './links';
 import {
   conversationDayPage,
+  copilotDayPage,
   dayPages,
   entityPage,
   homePage,
+  meetingsDayPage,
   messagePage,
   monthEnd,
   pageOfMessage,
   searchPage,
   type PageEnv,
 } from './pages';
-import { daysInRange, isDay, loadConversationDay, MAX_RANGE_DAYS, searchEntity, summarizeEntity } from './viewer-data';
+import {
+  daysInRange,
+  isDay,
+  loadConversationDay,
+  MAX_RANGE_DAYS,
+  searchEntity,
+  summarizeEntity,
+  type ConversationDay,
+} from './viewer-data';
+import { listArtifactUsers } from '../archive/artifact-archive';
+import {
+  artifactLabel,
+  artifactMonths,
+  isMeetingChatId,
+  loadCopilotDay,
+  loadMeetingsDay,
+  loadMeetingsForChatDay,
+  summarizeArtifacts,
+} from './artifact-data';
 
 export interface ViewerResponse {
   status: number;
@@ -175,16 +195,26 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
   if (path.startsWith('raw/') || path.startsWith('blob/')) return batchSource(deps, path, query);
   const names = await deps.names();
   if (path === '' || path === 'index.html') {
-    const [users, teams] = await Promise.all([listEntityIds(container, 'user', signal), listEntityIds(container, 'team', signal)]);
+    // Users with chats, and those with only Copilot interactions or organised meetings.
+    const [users, copilotUsers, organizers, teams] = await Promise.all([
+      listEntityIds(container, 'user', signal),
+      listArtifactUsers(container, 'copilot', signal),
+      listArtifactUsers(container, 'meetings', signal),
+      listEntityIds(container, 'team', signal),
+    ]);
     await recordRead(deps, { action: 'viewer.home' });
-    return html(200, homePage(env(names), users, teams));
+    return html(200, homePage(env(names), [...new Set([...users, ...copilotUsers, ...organizers])], teams));
   }
   const parts = path.split('/');
   const kind: BrowsableKind | undefined = parts[0] === 'u' ? 'user' : parts[0] === 't' ? 'team' : undefined;
   if (!kind || parts.length < 2) throw new PageProblem(404, 'Not found', 'There is no page at this address.');
   const id = entityId(parts[1]);
   if (parts.length === 2 || (parts.length === 3 && parts[2] === 'search')) {
-    const months = await listEntityMonths(container, { kind, id }, signal);
+    const [messageMonths, otherMonths] = await Promise.all([
+      listEntityMonths(container, { kind, id }, signal),
+      kind === 'user' && parts.length === 2 ? artifactMonths(container, id, signal) : Promise.resolve([]),
+    ]);
+    const months = [...new Set([...messageMonths, ...otherMonths])].sort().reverse();
     const latest = months[0];
     if (!latest) throw new PageProblem(404, 'Nothing archived', `The archive holds no messages for ${kind} ${id}.`);
     const range = rangeFrom(query, { from: `${latest}-01`, to: monthEnd(latest) });
@@ -196,23 +226,68 @@ async function route(deps: ViewerDeps, path: string, query: URLSearchParams, env
       return html(200, searchPage(env(names), kind, id, range, q, hits));
     }
     const summary = await summarizeEntity(container, kind, id, range, signal);
-    await recordRead(deps, { action: 'viewer.entity', entity: entityOf(kind, id), from: range.from, to: range.to });
-    return html(200, entityPage(env(names), kind, id, range, summary, months));
+    const artifacts = kind === 'user' && otherMonths.length > 0 ? await summarizeArtifacts(container, id, range, signal) : undefined;
+    const shown = [
+      ...(artifacts?.copilot.length ? [artifactLabel('copilot', id)] : []),
+      ...(artifacts?.meetings.length ? [artifactLabel('meetings', id)] : []),
+    ];
+    await recordRead(deps, {
+      action: 'viewer.entity',
+      entity: entityOf(kind, id),
+      from: range.from,
+      to: range.to,
+      ...(shown.length > 0 ? { entities: shown } : {}),
+    });
+    return html(200, entityPage(env(names), kind, id, range, summary, months, artifacts));
+  }
+  if (parts.length === 4 && kind === 'user' && (parts[2] === 'copilot' || parts[2] === 'meetings')) {
+    const day = parts[3] as string;
+    if (!isDay(day)) throw new PageProblem(404, 'Not found', 'The last part of the address must be a day written yyyy-mm-dd.');
+    if (parts[2] === 'copilot') {
+      const sessions = await loadCopilotDay(container, id, day, signal);
+      if (sessions.length === 0)
+        throw new PageProblem(404, 'No Copilot sessions that day', `The archive holds no Copilot interactions of this user on ${day}.`);
+      await recordRead(deps, { action: 'viewer.copilot', entity: artifactLabel('copilot', id), day });
+      return html(200, copilotDayPage(env(names), id, day, sessions));
+    }
+    const meetings = await loadMeetingsDay(container, id, day, signal);
+    if (meetings.artifacts.length === 0)
+      throw new PageProblem(
+        404,
+        'No meetings that day',
+        `The archive holds no transcripts or recordings of meetings this user organised on ${day}.`,
+      );
+    await recordRead(deps, { action: 'viewer.meetings', entity: artifactLabel('meetings', id), day });
+    return html(200, meetingsDayPage(env(names), id, day, meetings));
   }
   if (parts.length === 5 && parts[2] === 'c') {
     const conversationId = entityId(parts[3]);
     const day = parts[4] as string;
     if (!isDay(day)) throw new PageProblem(404, 'Not found', 'The last part of the address must be a day written yyyy-mm-dd.');
-    const data = await loadConversationDay(container, kind, id, conversationId, day, signal);
-    if (!data) throw new PageProblem(404, 'No messages that day', `The archive holds no messages of this conversation on ${day}.`);
+    const found = await loadConversationDay(container, kind, id, conversationId, day, signal);
+    // A meeting chat's day also shows the transcripts and recordings of its meeting (filed under the organiser).
+    const meetings =
+      kind === 'user' && isMeetingChatId(conversationId)
+        ? await loadMeetingsForChatDay(container, id, conversationId, day, found?.messages ?? [], names, signal)
+        : undefined;
+    if (!found && !meetings?.artifacts.length)
+      throw new PageProblem(404, 'No messages that day', `The archive holds no messages of this conversation on ${day}.`);
+    const data: ConversationDay = found ?? { messages: [], content: new Map(), snippets: new Map() };
     const pages = dayPages(kind, data);
     const message = query.get('m');
     const pageNo = message !== null ? pageOfMessage(pages, message) : Number(query.get('page') ?? '1');
     if (pageNo === undefined) throw new PageProblem(404, 'Not found', `No message ${message ?? ''} in this conversation on ${day}.`);
     if (!Number.isSafeInteger(pageNo) || pageNo < 1 || pageNo > pages.length)
       throw new PageProblem(404, 'Not found', `This day has ${pages.length} page(s).`);
-    await recordRead(deps, { action: 'viewer.day', entity: entityOf(kind, id), conversation: conversationId, day });
-    return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo));
+    const organizers = [...new Set((meetings?.artifacts ?? []).map((a) => artifactLabel('meetings', a.organizerId)))];
+    await recordRead(deps, {
+      action: 'viewer.day',
+      entity: entityOf(kind, id),
+      conversation: conversationId,
+      day,
+      ...(organizers.length > 0 ? { entities: organizers } : {}),
+    });
+    return html(200, conversationDayPage(env(names), kind, id, conversationId, day, data, pageNo, meetings));
   }
   throw new PageProblem(404, 'Not found', 'There is no page at this address.');
 }
@@ -249,14 +324,22 @@ async function* encodeLines(lines: AsyncIterable<string>): AsyncGenerator<Uint8A
  */
 async function content(deps: ViewerDeps, sha256: string, name: string | null): Promise<ViewerResponse> {
   if (!/^[0-9a-f]{64}$/.test(sha256)) throw new PageProblem(404, 'Not found', 'That is not stored content of this archive.');
-  const stored = await readStoredContent(deps.container, sha256, deps.signal);
+  // Streamed, never held whole: a meeting recording can be gigabytes.
+  const stored = await openStoredContent(deps.container, sha256, deps.signal);
   if (!stored) throw new PageProblem(404, 'Not found', 'No such content in the archive.');
-  await recordRead(deps, { action: 'viewer.content', blob: contentBlobName(sha256) });
+  try {
+    await recordRead(deps, { action: 'viewer.content', blob: contentBlobName(sha256) });
+  } catch (err) {
+    stored.cancel();
+    throw err;
+  }
+  const length = stored.bytes !== undefined ? { 'content-length': String(stored.bytes) } : {};
   const type = stored.contentType.split(';')[0]?.trim().toLowerCase() ?? '';
   if (name === null && RASTER_IMAGES.has(type))
-    return plain(200, type, stored.bytes, { 'cache-control': 'private, max-age=86400, immutable' });
+    return plain(200, type, stored.body, { 'cache-control': 'private, max-age=86400, immutable', ...length });
   const file = inertFileName(name ?? sha256);
-  return plain(200, 'application/octet-stream', stored.bytes, {
+  return plain(200, 'application/octet-stream', stored.body, {
     'content-disposition': `attachment; filename="${file.replace(/[^\x20-\x7e]/g, '_').replace(/"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(file)}`,
+    ...length,
   });
 }

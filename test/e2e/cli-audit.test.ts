@@ -5,31 +5,19 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditRecords, type AuditRecord } from '../../src/archive/audit-trail';
 import { listBatches, listBlobs } from '../../src/archive/batch-reader';
 import { CONTENT_BYTES_PREFIX, parseBatchBlobName } from '../../src/archive/blob-layout';
-import { main } from '../../src/cli/main';
 import { entityLabel } from '../../src/model/entity';
 import type { Env } from '../../src/settings';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { startStorageProxy, type StorageOperation, type StorageProxy } from '../../emulator/storage-proxy';
 import { startHarness, type Harness } from '../support/harness';
+import { cliInProcess } from '../support/cli-in-process';
 
-async function cli(env: Env, args: string[], signal?: AbortSignal, onOut?: (text: string) => void) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => {
-    out += String(d);
-    onOut?.(out);
-  });
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(args, { env, stdout, stderr: stderr as unknown as NodeJS.WriteStream, ...(signal ? { signal } : {}) });
-  return { code, stdout: out, stderr: err };
-}
+const cli = (env: Env, args: string[], signal?: AbortSignal, onOut?: (text: string) => void) =>
+  cliInProcess(env, args, { ...(signal ? { signal } : {}), ...(onOut ? { onOut } : {}) });
 
 const dayStart = (ms: number) => Math.floor(ms / DAY) * DAY;
 const isAuditWrite = (op: StorageOperation) => op.service === 'blob' && op.method === 'PUT' && /^[^/]+\/audit\//.test(op.resource);

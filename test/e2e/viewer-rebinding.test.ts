@@ -4,11 +4,11 @@
 // that hands its port over to the viewer), and pages of other origins on this machine and elsewhere.
 import { cliAuditor } from '../../src/cli/cli-audit';
 import { silentLogger } from '../../src/log';
-import { existsSync } from 'node:fs';
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ContainerClient } from '@azure/storage-blob';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureContainer } from '../../src/archive/archive-container';
 import { writeBatch } from '../../src/archive/batch-writer';
@@ -17,9 +17,8 @@ import { storeContent } from '../../src/archive/content-store';
 import { createStorageClients } from '../../src/storage-clients';
 import { startViewerServer, type ViewerServer } from '../../src/viewer/server';
 import { testStorage } from '../support/storage';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium } from '../support/browser';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM) console.warn(`viewer rebinding browser tests SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium)`);
 
 const USER = 'rebind-user';
@@ -100,20 +99,8 @@ describe.skipIf(!HAVE_CHROMIUM)('serve in a real browser: no other page can read
     // A real PNG (1×1), so an <img> that is let through would load.
     const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64');
     sha = (await storeContent(container, png, 'image/png')).sha256;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        // evil.test is the attacker's name; here it resolves to this machine, as after a rebinding.
-        '--host-resolver-rules=MAP evil.test 127.0.0.1',
-      ],
-    });
+    // evil.test is the attacker's name; here it resolves to this machine, as after a rebinding.
+    browser = await launchChromium(['--host-resolver-rules=MAP evil.test 127.0.0.1']);
   }, 120_000);
 
   afterAll(async () => {

@@ -2,13 +2,13 @@
 // written by the real pipeline (Graph emulator + Azurite): a channel thread, an edited and a deleted
 // message, reactions, an inline image, hostile message bodies, bad addresses, the HTTP function, and
 // the offline transcript folder opened from disk. Screenshots go to test-output/viewer/.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAppContext } from '../../src/app/app-context';
 import { writeBatch } from '../../src/archive/batch-writer';
@@ -26,11 +26,10 @@ import { NO_NAMES } from '../../src/archive/viewer-names';
 import { createViewerHandler } from '../../functions/viewer';
 import { startHarness, type Harness } from '../support/harness';
 import { PLATFORM_AUTH_ENV, principalHeaders } from '../support/principal';
+import { CHROMIUM, HAVE_CHROMIUM, launchChromium, watch } from '../support/browser';
 import { cliAuditor } from '../../src/cli/cli-audit';
 import { loadSettings } from '../../src/settings';
 
-const CHROMIUM = '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 if (!HAVE_CHROMIUM)
   console.warn(`viewer browser tests SKIPPED: ${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it)`);
 
@@ -38,25 +37,6 @@ const OUT = resolve(__dirname, '../../test-output/viewer');
 const links = serverLinks('/');
 
 type Json = Record<string, unknown>;
-
-/** What the browser did on a page: dialogs, requests, console messages. */
-interface Watch {
-  dialogs: string[];
-  requests: string[];
-  console: string[];
-}
-
-function watch(page: Page): Watch {
-  const w: Watch = { dialogs: [], requests: [], console: [] };
-  page.on('dialog', (d) => {
-    w.dialogs.push(d.message());
-    void d.dismiss();
-  });
-  page.on('request', (r) => w.requests.push(r.url()));
-  page.on('console', (m) => w.console.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => w.console.push(`pageerror: ${e.message}`));
-  return w;
-}
 
 // Generous per-test time: a loaded CI machine runs a browser, Azurite and the emulator at once.
 describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }, () => {
@@ -183,18 +163,7 @@ describe.skipIf(!HAVE_CHROMIUM)('viewer in a real browser', { timeout: 180_000 }
       .uploadData(gzipSync(JSON.stringify(snapshot)));
 
     viewer = await startViewerServer({ container: h.deps.container, audit: cliAuditor(h.deps, 'serve') });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 }, timezoneId: 'Asia/Tokyo' });
     // Signed in as `serve`'s user: the printed one-time address sets the cookie every request needs.
     const signIn = await context.newPage();

@@ -41,6 +41,7 @@ function comparable(manifest: Record<string, unknown>): Record<string, unknown> 
 }
 
 describe('run.json from the single-process run and from the queue', () => {
+  const members = () => fh.h.emulator.tenant.users.filter((u) => u.userType === 'Member').length;
   let fh: FunctionsHarness;
   let cliDeps: AppDeps;
   let cliEnv: Record<string, string | undefined>;
@@ -50,8 +51,17 @@ describe('run.json from the single-process run and from the queue', () => {
     fh = await startFunctionsHarness({
       label: 'fn-parity',
       tenant: { seed: 21, users: 6, teams: 2, historyDays: 8, endMs: now - 2 * HOUR },
+      faults: { copilotRps: null },
       // Content maps quote Graph's request ids for content that failed, which would make the byte totals differ.
-      env: { EXPORT_HOSTED_CONTENTS: 'false', EXPORT_ATTACHMENTS: 'false' },
+      // Copilot and meeting jobs too (docs/design.md §18): the same kinds, counts and skips both ways.
+      env: {
+        EXPORT_HOSTED_CONTENTS: 'false',
+        EXPORT_ATTACHMENTS: 'false',
+        EXPORT_COPILOT: 'true',
+        EXPORT_MEETINGS: 'true',
+        GRAPH_COPILOT_RPS: '1000',
+        GRAPH_MEETING_RPS: '1000',
+      },
     });
     // The single-process run reads the same tenant into its own container and tables.
     const other = testStorage('fn-parity-cli');
@@ -82,13 +92,18 @@ describe('run.json from the single-process run and from the queue', () => {
       kind: 'daily',
       status: 'succeeded',
       now: iso(scheduledMs),
-      totals: { planned: fh.h.entities().length, failed: 0 },
+      // Each member user also has a Copilot job and a meetings job.
+      totals: { planned: fh.h.entities().length + 2 * members(), failed: 0 },
     });
     expect((viaQueue.totals as { messages: number }).messages).toBeGreaterThan(0);
     const noData = fh.h.emulator.tenant.users.filter((u) => !u.hasTeamsData).length;
     expect(noData).toBeGreaterThan(0);
-    expect(viaQueue.jobs).toHaveLength(noData);
-    for (const job of viaQueue.jobs as Array<{ status: string }>) expect(job.status).toBe('skipped');
+    const jobs = viaQueue.jobs as Array<{ status: string; entity: { kind: string } }>;
+    expect(jobs.filter((j) => j.entity.kind === 'user')).toHaveLength(noData);
+    for (const job of jobs) expect(job.status).toBe('skipped');
+    const kinds = (viaQueue.report as { kinds: Record<string, { exported: number }> }).kinds;
+    expect(kinds.copilot?.exported).toBeGreaterThan(0);
+    expect(kinds.meetings?.exported).toBeGreaterThan(0);
   });
 
   it('a backfill of named entities writes the same run.json either way', async () => {
@@ -107,7 +122,7 @@ describe('run.json from the single-process run and from the queue', () => {
       status: 'succeeded',
       from: iso(window.fromMs),
       to: iso(window.toMs),
-      totals: { planned: 2, done: 2 },
+      totals: { planned: 4, done: 4 },
       jobs: [],
     });
   });

@@ -38,6 +38,8 @@ const LEFT_TO_DEFAULTS: readonly string[] = [
   'EXPORT_CONCURRENCY',
   // Per-entity read parallelism: the default suits Graph's limits; the instance budget caps it anyway.
   'EXPORT_READS_PER_ENTITY',
+  // The process's memory budget for message data: the default suits a Flex instance (docs/design.md §14).
+  'EXPORT_MEMORY_MB',
   // The job budget: the default (10 min) already stays well under Flex Consumption's kill windows.
   'EXPORT_JOB_BUDGET',
   // Set by the platform when App Service Authentication is on; a deployment must never set it itself.

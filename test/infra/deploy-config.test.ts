@@ -128,7 +128,9 @@ describe('Graph app roles', () => {
   it('are assigned last, after the resources that take minutes, to give Entra replication time', () => {
     const module = bicepResource(resourcesBicep, 'graphAppRoleAssignments');
     expect(module.body).toMatch(/^\s+dependsOn: \[functionApp, alerts\]$/m);
-    // The Bicep adds Files.Read.All itself when attachments are exported.
-    expect(module.body).toContain("exportAttachments ? union(graphAppRoles, ['Files.Read.All']) : graphAppRoles");
+    // The Bicep adds the roles of the kinds switched on itself (Files.Read.All for attachments, and the
+    // Copilot and meeting roles: copilot-meetings.test.ts).
+    expect(module.body).toContain('appRoles: union(graphAppRoles, kindAppRoles)');
+    expect(bicepVar(resourcesBicep, 'kindAppRoles')).toContain("exportAttachments ? ['Files.Read.All'] : []");
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GraphError } from '../../src/graph/graph-errors';
 import { ConversationLimiter, type KeyLimiter } from '../../src/graph/conversation-limiter';
+import { RateLimiter } from '../../src/graph/rate-limiter';
 import { graphTestClient, rejection } from '../support/graph-test-client';
 import { startHttpsTestServer, type HttpsTestServer } from '../support/https-test-server';
 import { TIMER_SLACK_MS } from '../support/timing';
@@ -184,6 +185,37 @@ describe('GraphHttp.getBytes', () => {
     await http.getJson('/chats/a/messages');
     expect(downloaded).toBe(false);
     expect((await download).bytes.toString()).toBe('img');
+  });
+
+  it("a 429 under an API's own budget (Copilot) pauses that budget, not the export's pages (issue 23)", async () => {
+    const { http } = graphTestClient(graph.origin);
+    let throttled = false;
+    graph.handle((req) => {
+      if (req.path.includes('/copilot/') && !throttled) {
+        throttled = true;
+        return { status: 429, headers: { 'Retry-After': '3' }, body: '{"error":{"code":"TooManyRequests"}}' };
+      }
+      return { status: 200, headers: { 'content-type': 'application/json' }, body: '{"value":[]}' };
+    });
+    const copilot = new RateLimiter({ ratePerSec: 1000 });
+    let done = false;
+    const page = http.getJson('/copilot/users/u1/interactionHistory/getAllEnterpriseInteractions', { limiter: copilot }).then((r) => {
+      done = true;
+      return r;
+    });
+    while (!throttled) await new Promise((r) => setTimeout(r, 5));
+    // A message page and another Copilot request asked for after the 429: the first goes at once, the
+    // second waits for the Copilot budget's pause.
+    await http.getJson('/users/u1/chats/getAllMessages');
+    expect(done).toBe(false);
+    let second = false;
+    const next = http.getJson('/copilot/users/u2/interactionHistory/getAllEnterpriseInteractions', { limiter: copilot }).then(() => {
+      second = true;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(second).toBe(false);
+    expect((await page).status).toBe(200);
+    await next;
   });
 
   it('retries of one request also wait for the per-conversation limiter', async () => {

@@ -20,7 +20,7 @@ describe('GraphHttp.getJson', () => {
     const { http, credential } = graphTestClient(server.origin);
     server.enqueue({ status: 200, headers: { 'request-id': 'req-1' }, body: { value: [1, 2] } });
     const res = await http.getJson('/users?$top=5', { headers: { Prefer: 'include-unknown-enum-members' } });
-    expect(res).toEqual({ status: 200, body: { value: [1, 2] }, requestId: 'req-1', path: '/v1.0/users' });
+    expect(res).toEqual({ status: 200, body: { value: [1, 2] }, bytes: 15, requestId: 'req-1', path: '/v1.0/users' });
     const [req] = server.requests;
     expect(req?.url).toBe('/v1.0/users?$top=5');
     expect(req?.headers.authorization).toBe(`Bearer ${credential.issued[0]}`);

@@ -26,6 +26,8 @@ const ALL_ENTITIES = {
   teams: 'all',
   retained: false,
   deletedTeams: false,
+  copilot: false,
+  meetings: false,
   includeUsers: [],
   excludeUsers: [],
   includeTeams: [],

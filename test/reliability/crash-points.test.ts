@@ -22,6 +22,8 @@ interface Config {
   name: string;
   chatMode: 'custodian' | 'sender';
   readsPerEntity: number;
+  /** A tenant of Copilot interactions and meeting artifacts only, with EXPORT_COPILOT and EXPORT_MEETINGS. */
+  artifacts?: boolean;
 }
 
 const CONFIGS: Config[] = [
@@ -29,12 +31,36 @@ const CONFIGS: Config[] = [
   { name: 'custodian, split reads', chatMode: 'custodian', readsPerEntity: 2 },
   { name: 'sender, one read per window', chatMode: 'sender', readsPerEntity: 1 },
   { name: 'sender, split reads', chatMode: 'sender', readsPerEntity: 2 },
+  { name: 'Copilot interactions and meeting artifacts', chatMode: 'custodian', readsPerEntity: 1, artifacts: true },
 ];
 
 /** Every k, or every `stride`-th with TEAMS_EXPORT_CRASH_STRIDE (a quicker look while developing). */
 const STRIDE = Math.max(1, Number(process.env.TEAMS_EXPORT_CRASH_STRIDE ?? '1'));
 /** Scenarios run at once (each has its own storage names, proxy and worker processes); 2 was quicker than 4 on a loaded 2-core machine. */
 const PARALLEL = Math.max(1, Number(process.env.TEAMS_EXPORT_CRASH_PARALLEL ?? '2'));
+
+/**
+ * Two members, one meeting chat with one occurrence (a transcript and a recording), one Copilot session each
+ * for the licensed one, the fewest messages: a small number of storage operations to kill at.
+ */
+function artifactTenant() {
+  return {
+    tenant: {
+      seed: 2023,
+      users: 2,
+      teams: 0,
+      oneOnOneChats: 0,
+      groupChats: 0,
+      meetingChats: 1,
+      messagesPerChat: 1,
+      meetingOccurrences: 1,
+      copilotSessionsPerUser: 1,
+      historyDays: 2,
+      endMs: now - 2 * HOUR,
+    },
+    faults: { copilotRps: null },
+  };
+}
 
 const now = Date.now();
 const scheduledMs = now - (now % MINUTE) - 3 * MINUTE;
@@ -68,38 +94,64 @@ describe.each(CONFIGS)('a queued daily run killed at every storage operation ($n
   };
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({
-      tenant: {
-        seed: 2026,
-        // Two members (in sender mode one without a licence) and a team: each kind of job (a user's chats,
-        // a team's channels, sender mode's follow-up), more than one page and day, few operations.
-        users: 2,
-        teams: 1,
-        channelsPerTeam: 1,
-        oneOnOneChats: 1,
-        groupChats: 0,
-        meetingChats: 0,
-        messagesPerChat: 4,
-        postsPerChannel: 2,
-        repliesPerPost: 1,
-        historyDays: 2,
-        endMs: now - 2 * HOUR,
-        externalSenderFraction: config.chatMode === 'sender' ? 0.3 : 0,
-      },
-    });
+    emulator = await startTestEmulator(
+      config.artifacts
+        ? artifactTenant()
+        : {
+            tenant: {
+              seed: 2026,
+              // Two members (in sender mode one without a licence) and a team: each kind of job (a user's chats,
+              // a team's channels, sender mode's follow-up), more than one page and day, few operations.
+              users: 2,
+              teams: 1,
+              channelsPerTeam: 1,
+              oneOnOneChats: 1,
+              groupChats: 0,
+              meetingChats: 0,
+              messagesPerChat: 4,
+              postsPerChannel: 2,
+              repliesPerPost: 1,
+              historyDays: 2,
+              endMs: now - 2 * HOUR,
+              externalSenderFraction: config.chatMode === 'sender' ? 0.3 : 0,
+            },
+          },
+    );
     // A member without a licence: the run needs sender mode's follow-ups to cover their messages.
     if (config.chatMode === 'sender') unlicenseOneMember(emulator);
     baseEnv = queuedTestEnv(emulator, 'crash', now, {
-      GRAPH_PAGE_SIZE: '4',
+      GRAPH_PAGE_SIZE: config.artifacts ? '2' : '4',
       EXPORT_CHAT_MODE: config.chatMode,
       EXPORT_READS_PER_ENTITY: String(config.readsPerEntity),
+      ...(config.artifacts
+        ? {
+            EXPORT_COPILOT: 'true',
+            EXPORT_MEETINGS: 'true',
+            EXPORT_TEAMS: 'none',
+            EXPORT_USERS: 'none',
+            GRAPH_COPILOT_RPS: '1000',
+            GRAPH_MEETING_RPS: '1000',
+          }
+        : {}),
     });
     // The reference: the same run without a kill, checked against the emulator's own ledger.
     const ref = await scenario('crash-ref');
     operations = ref.result.firstWorkerOperations;
     const deps = await buildDeps(loadSettings(ref.env), { log: silentLogger });
     reference = await snapshotArchive(deps.container, deps.checkpoints);
-    if (config.chatMode === 'custodian') {
+    if (config.artifacts) {
+      // Every interaction and artifact the emulator serves, once (the keys of docs/design.md §18).
+      const want = [
+        ...emulator
+          .copilotInteractions()
+          .filter((i) => i.licensed)
+          .map((i) => `${i.sessionId}|${i.id}|${i.createdMs}|${i.etag}`),
+        ...emulator.meetingArtifacts().map((a) => `${a.meetingId}|${a.id}|${a.createdMs}|${a.kind}`),
+      ].sort();
+      const got = reference.lines.filter((l) => /^(copilot|meetings)\//.test(l)).map((l) => l.slice(l.indexOf('|') + 1));
+      expect(got.sort()).toEqual(want);
+      expect(want.length).toBeGreaterThan(3);
+    } else if (config.chatMode === 'custodian') {
       const audit = await auditArchive(deps.container, emulator);
       expect(audit.lost, 'the reference run lost versions').toEqual([]);
       expect(audit.duplicated).toEqual([]);

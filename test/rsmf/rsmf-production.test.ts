@@ -5,12 +5,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listBatches, readBatchLines } from '../../src/archive/batch-reader';
 import { contentBlobName } from '../../src/archive/blob-layout';
 import { readNearestDirectorySnapshot } from '../../src/archive/directory-snapshot';
-import { main } from '../../src/cli/main';
 import { folderSink } from '../../src/cli/rsmf-command';
 import { findConversations } from '../../src/rsmf/archive-scan';
 import { planProduction, ProductionInputError, runProduction } from '../../src/rsmf/production';
@@ -19,20 +17,12 @@ import { versionKeyFromLine } from '../../src/graph/message-schema';
 import { DAY, HOUR, iso, utcDay } from '../../src/time';
 import { startHarness, type Harness } from '../support/harness';
 import { testStorage } from '../support/storage';
+import { cliInProcess } from '../support/cli-in-process';
 import { parseRsmf, referenceProblems, rsmfSchemaValidator, type ParsedRsmf } from '../support/rsmf-reader';
 
 type Json = Record<string, unknown>;
 
-async function cli(h: Pick<Harness, 'env'>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += String(d)));
-  stderr.on('data', (d) => (err += String(d)));
-  const code = await main(args, { env: h.env, stdout, stderr: stderr as unknown as NodeJS.WriteStream });
-  return { code, stdout: out, stderr: err };
-}
+const cli = (h: Pick<Harness, 'env'>, args: string[]) => cliInProcess(h.env, args);
 
 const dayStart = (ms: number) => Math.floor(ms / DAY) * DAY;
 

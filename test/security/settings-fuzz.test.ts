@@ -99,6 +99,7 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
   EXPORT_START: junk.filter((s) => !/^\d{4}-\d{2}-\d{2}/.test(s)),
   EXPORT_CONCURRENCY: fc.oneof(notIn(isNumberIn(1, 1000)), fc.constantFrom('0', '1001')),
   EXPORT_READS_PER_ENTITY: fc.oneof(notIn(isNumberIn(1, 32)), fc.constantFrom('0', '33')),
+  EXPORT_MEMORY_MB: fc.oneof(notIn(isNumberIn(1, 65536)), fc.constantFrom('0', '65537', '1.5')),
   EXPORT_USERS: junk.filter((s) => s !== 'all' && s !== 'none'),
   EXPORT_TEAMS: junk.filter((s) => s !== 'all' && s !== 'none'),
   LOG_LEVEL: junk.filter((s) => !['debug', 'info', 'warn', 'error'].includes(s)),
@@ -115,6 +116,11 @@ const INVALID: Record<string, fc.Arbitrary<string>> = {
     .oneof(junk, fc.constantFrom('Q', 'a--b', 'x'.repeat(59)))
     .filter((s) => !/^[a-z0-9](?!.*--)[a-z0-9-]{1,56}[a-z0-9]$/.test(s)),
   EXPORT_RETAINED: notBoolean,
+  EXPORT_COPILOT: notBoolean,
+  EXPORT_MEETINGS: notBoolean,
+  EXPORT_RECORDING_MAX_BYTES: fc.oneof(notIn(isNumberIn(1024, 1024 ** 4)), fc.constantFrom('1023', '1.5', String(1024 ** 4 + 1))),
+  GRAPH_COPILOT_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
+  GRAPH_MEETING_RPS: fc.oneof(notIn(isNumberIn(0.01, 1000)), fc.constantFrom('0', '1001')),
   EXPORT_DELETED_TEAMS: notBoolean,
   HTTP_AUTH: junk.filter((s) => s !== 'entra' && s !== 'function-keys'),
 };

@@ -6,6 +6,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { readBatchLines } from '../../src/archive/batch-reader';
 import { readBlobBytes } from '../../src/archive/batch-reader';
 import { runManifestName } from '../../src/archive/blob-layout';
+import { parseBatchBlobName } from '../../src/archive/blob-layout';
+import { itemKeyFromLine } from '../../src/graph/artifact-schema';
 import { versionKeyFromLine } from '../../src/graph/message-schema';
 import type { CheckpointStore } from '../../src/state/checkpoint-store';
 import type { RunStore } from '../../src/state/run-store';
@@ -25,10 +27,14 @@ function folderOf(name: string): string {
 
 export async function snapshotArchive(container: ContainerClient, checkpoints: CheckpointStore): Promise<ArchiveSnapshot> {
   const lines: string[] = [];
-  for await (const b of container.listBlobsFlat({ prefix: 'messages/' })) {
-    if (!b.name.endsWith('.jsonl.gz')) continue;
-    for await (const line of readBatchLines(container, b.name))
-      lines.push(`${folderOf(b.name)}|${versionKeyFromLine(line) ?? 'unparseable'}`);
+  // Messages, and Copilot interactions and meeting artifacts (docs/design.md §18), each by its own key.
+  for (const prefix of ['messages/', 'copilot/', 'meetings/']) {
+    for await (const b of container.listBlobsFlat({ prefix })) {
+      if (!b.name.endsWith('.jsonl.gz')) continue;
+      const kind = parseBatchBlobName(b.name)?.entity.kind;
+      for await (const line of readBatchLines(container, b.name))
+        lines.push(`${folderOf(b.name)}|${(kind ? itemKeyFromLine(kind, line) : versionKeyFromLine(line)) ?? 'unparseable'}`);
+    }
   }
   const marks = new Map<string, { fresh?: number | undefined; settled?: number | undefined }>();
   for await (const c of checkpoints.list())
@@ -129,7 +135,7 @@ export async function runInvariantProblems(i: InvariantInput): Promise<string[]>
     for (const b of doc.blobs ?? []) if (typeof b.name === 'string') listed.add(b.name);
     for (const name of doc.pending ?? []) listed.add(name);
   }
-  for (const prefix of ['messages/', 'quarantine/', 'retained/']) {
+  for (const prefix of ['messages/', 'quarantine/', 'retained/', 'copilot/', 'meetings/']) {
     for await (const b of i.container.listBlobsFlat({ prefix })) {
       if (!listed.has(b.name)) problems.push(`in no manifest: ${b.name}`);
     }

@@ -196,7 +196,17 @@ describe('blob names', () => {
 
 describe('isArchivePath', () => {
   it('accepts names inside the archive folders', () => {
-    expect(ARCHIVE_PREFIXES).toEqual(['messages/', 'quarantine/', 'manifests/', 'retained/', 'content/', 'directory/', 'productions/']);
+    expect(ARCHIVE_PREFIXES).toEqual([
+      'messages/',
+      'quarantine/',
+      'manifests/',
+      'retained/',
+      'copilot/',
+      'meetings/',
+      'content/',
+      'directory/',
+      'productions/',
+    ]);
     expect(isArchivePath('messages/users/abc/2024/01/02/x.jsonl.gz')).toBe(true);
     expect(isArchivePath('manifests/r1/run.json')).toBe(true);
   });

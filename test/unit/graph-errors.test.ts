@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERROR_SHAPES, errorShape, type ErrorShapeName } from '../../emulator/error-shapes';
+import {
+  ARTIFACT_ERROR_SHAPES,
+  artifactErrorShape,
+  ERROR_SHAPES,
+  errorShape,
+  type ArtifactErrorShapeName,
+  type ErrorShapeName,
+} from '../../emulator/error-shapes';
 import {
   classifyFailure,
   ForeignOriginError,
@@ -34,6 +41,42 @@ describe('classifyFailure on the real error shapes (docs/graph-errors.md)', () =
   it.each(Object.keys(ERROR_SHAPES) as ErrorShapeName[])('%s is classified as the table says', (name) => {
     const shape = errorShape(name, '0b4f1cf6-54c8-4820-bbb7-2a1f4257ade5');
     expect(words(classifyFailure(shape.status, shape.code, shape.message))).toBe(ERROR_SHAPES[name].classification);
+  });
+
+  it.each(Object.keys(ARTIFACT_ERROR_SHAPES) as ArtifactErrorShapeName[])(
+    'Copilot/meeting shape %s is classified as the emulator table says (inner code carried as the HTTP client does)',
+    (name) => {
+      const shape = artifactErrorShape(name, { id: '0b4f1cf6-54c8-4820-bbb7-2a1f4257ade5', roles: 'User.Read.All' });
+      // graph-http.ts appends innerError.code to the message it classifies.
+      const message = shape.innerCode ? `${shape.message} [${shape.innerCode}]` : shape.message;
+      const expected = ARTIFACT_ERROR_SHAPES[name].classification;
+      // A content-level refusal (speaker attribution) is never an entity's: only listings are classified here.
+      if (expected === 'fatal' && shape.status === 403) return;
+      expect(words(classifyFailure(shape.status, shape.code, message))).toBe(expected);
+    },
+  );
+
+  it('the transcript switch is recognised by its inner code whatever the message says, and names the fix', () => {
+    const c = classifyFailure(403, 'Forbidden', 'Forbidden. [GraphAccessToTranscriptsDisabled]');
+    expect(c.kind).toBe('app-refusal');
+    expect(c.fix).toContain('GraphAccessToTranscriptsDisabled');
+    const policy = classifyFailure(403, 'Forbidden', ARTIFACT_ERROR_SHAPES.noAccessPolicy.message.replace('{id}', 'u1'));
+    expect(policy.fix).toContain('Grant-CsApplicationAccessPolicy');
+  });
+
+  it('a Teams licence refusal is not taken for a Copilot one', () => {
+    expect(classifyFailure(403, 'Forbidden', ERROR_SHAPES.noLicence.message).reason).toBe('no-teams-licence');
+    expect(classifyFailure(403, 'Forbidden', ARTIFACT_ERROR_SHAPES.noCopilotLicence.message).reason).toBe('no-copilot-licence');
+  });
+
+  it('parseErrorBody keeps innerError.code', () => {
+    expect(
+      parseErrorBody({ error: { code: 'Forbidden', message: 'm', innerError: { code: 'GraphAccessToTranscriptsDisabled' } } }),
+    ).toEqual({
+      code: 'Forbidden',
+      message: 'm',
+      innerCode: 'GraphAccessToTranscriptsDisabled',
+    });
   });
 
   it('the doc table and the emulator table list the same shapes, statuses, codes, messages and classifications', () => {
@@ -159,6 +202,11 @@ describe('skip reasons in plain words (docs/graph-errors.md, "Skip reasons in th
         return reason ? [reason] : [];
       }),
     );
+    for (const name of Object.keys(ARTIFACT_ERROR_SHAPES) as ArtifactErrorShapeName[]) {
+      const shape = artifactErrorShape(name, { id: 'u1' });
+      const reason = classifyFailure(shape.status, shape.code, shape.message).reason;
+      if (reason) reasons.add(reason);
+    }
     reasons.add(classifyFailure(403, 'Forbidden').reason!);
     expect([...reasons].sort()).toEqual(Object.keys(SKIP_REASON_TEXT).sort());
   });

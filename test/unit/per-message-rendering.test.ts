@@ -222,7 +222,9 @@ async function drain(data: Readable): Promise<Buffer> {
 
 /** The production's second pass over one slice holding these versions (no content entries: no reads). */
 async function produce(messages: readonly unknown[], n: number): Promise<{ events: number; text: string }> {
-  const file = join(tmp, `${n}.spool`);
+  // A folder per production, as the product has: no two productions share a file name.
+  const dir = mkdtempSync(join(tmp, `p${n}-`));
+  const file = join(dir, `${n}.spool`);
   writeFileSync(file, messages.map((m) => `V\t${JSON.stringify(m)}\n`).join(''));
   let text = '';
   let events = 0;
@@ -232,7 +234,7 @@ async function produce(messages: readonly unknown[], n: number): Promise<{ event
       // No version names stored content here, so the slice never reads the archive.
       container: undefined as unknown as ArchiveContainer,
       names: nameBookFrom(undefined),
-      tmpDir: tmp,
+      tmpDir: dir,
       store: async (_name, data) => {
         const bytes = await drain(data);
         text += bytes.toString('latin1');

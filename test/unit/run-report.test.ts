@@ -89,4 +89,14 @@ describe('blindSpots', () => {
     for (const setting of ['EXPORT_CHAT_MODE', 'EXPORT_DELETED_TEAMS', 'EXPORT_HOSTED_CONTENTS', 'EXPORT_ATTACHMENTS'])
       expect(none).not.toContain(setting);
   });
+
+  it('drops the "not covered" line for Copilot and meetings once they are exported, keeping what their APIs cannot return', () => {
+    const off = blindSpots(custodian).join('\n');
+    expect(off).toContain('EXPORT_COPILOT is off');
+    expect(off).toContain('EXPORT_MEETINGS is off');
+    const on = blindSpots({ ...custodian, copilot: true, meetings: true }).join('\n');
+    expect(on).not.toMatch(/EXPORT_COPILOT|EXPORT_MEETINGS|not return[^\n]*Copilot interactions/);
+    expect(on).toContain('Copilot Studio agents');
+    expect(on).toContain('channel meetings');
+  });
 });

@@ -65,6 +65,7 @@ describe('loadSettings', () => {
     ['GRAPH_MAX_RETRIES', '2.25'],
     ['EXPORT_CONCURRENCY', '0.1'],
     ['EXPORT_READS_PER_ENTITY', '1.0001'],
+    ['EXPORT_MEMORY_MB', '64.5'],
   ])('refuses a fraction for the whole-number setting %s (%s), naming it', (name, value) => {
     const problems = problemsOf({ ...minimal, [name]: value });
     expect(problems.find((p) => p.startsWith(name))).toMatch(/whole number/);
