@@ -113,14 +113,16 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     =true, at --content-latency-ms (60) and --limit-rps (200). It reports the export's wall time (until the
     last entity job finished) and the whole run's (until the content backlog drained), their ratio, the
     content requests, the content maps' statuses and the backlog's wall time against its floor.
-    --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 16),
+    --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 16 while the
+    jobs export),
     --content-job-concurrency (EXPORT_CONTENT_CONCURRENCY, 4) and --content-process-concurrency
     (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);
     --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
     users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
     runs through the counting storage proxy (no latency) for storage operations by what they touched;
-    --content-after-export-batches and --content-after-export-slots raise the pool's batches and the
-    process slots once the last entity job has finished (a what-if: the product keeps them for the run).`;
+    --content-after-export-batches (RunDeps.contentBatchesAfterExport, default 64) sets the pool's batches
+    once the last entity job has finished; --content-after-export-slots raises the process slots then (a
+    what-if: the product keeps EXPORT_CONTENT_PROCESS_CONCURRENCY for the run).`;
 
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const o: BenchOptions = {

@@ -610,10 +610,10 @@ export function formatReport(input: {
     if (r.latencyMs !== undefined) notes.push(`Graph latency ${r.latencyMs} ms`);
     if (r.hostedContents !== undefined) notes.push(`EXPORT_HOSTED_CONTENTS=${r.hostedContents}`);
     if (r.contentBatches !== undefined) notes.push(`content pool batches ${r.contentBatches}`);
-    if (r.teamsFirst) notes.push('teams planned before users (a what-if; the product plans users first)');
+    if (r.teamsFirst) notes.push('teams planned before users (the product now starts team jobs first anyway)');
     if (r.afterExport)
       notes.push(
-        `once the export ended: ${r.afterExport.batches ?? 'same'} pool batches, ${r.afterExport.slots ?? 'same'} process slots (a what-if)`,
+        `once the export ended: ${r.afterExport.batches ?? 'default'} pool batches, ${r.afterExport.slots ?? 'same'} process slots (slots: a what-if)`,
       );
     for (const [k, v] of Object.entries(r.env ?? {})) notes.push(`${k}=${v}`);
     if (r.setup)

@@ -6,7 +6,7 @@ import { Session } from 'node:inspector/promises';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { buildDeps } from '../src/deps';
 import type { ContentFetcher, ContentFetcherStats } from '../src/export/content-fetcher';
-import { CONTENT_POOL_BATCHES, type ContentPool, type ContentPoolStats } from '../src/export/content-pool';
+import type { ContentPoolStats } from '../src/export/content-pool';
 import { runExport, type RunDeps, type RunProgress } from '../src/export/run-in-process';
 import type { GraphStats } from '../src/graph/graph-http';
 import type { planRun } from '../src/export/run-lifecycle';
@@ -26,9 +26,9 @@ export interface ScenarioInput {
    */
   teamsFirst?: boolean;
   /**
-   * A what-if, not the product: once the last entity job has finished, the content pool's batches at once
-   * and the fetcher's process slots are raised to these (the product keeps them fixed for the whole run),
-   * by wrapping content-pool's ContentPool export and the fetcher's slots in this process only.
+   * Once the last entity job has finished: the content pool's batches at once (RunDeps.contentBatchesAfterExport;
+   * the product's CONTENT_POOL_BATCHES_AFTER_EXPORT when absent) and, a what-if (the product keeps
+   * EXPORT_CONTENT_PROCESS_CONCURRENCY for the whole run), the fetcher's process slots, raised in this process only.
    */
   afterExport?: { batches?: number; slots?: number };
 }
@@ -103,8 +103,6 @@ export const RESULT_PREFIX = 'BENCH_RESULT ';
 async function main(): Promise<void> {
   const input = JSON.parse(process.env.BENCH_SCENARIO ?? '{}') as ScenarioInput;
   if (input.teamsFirst) planTeamsFirst();
-  const exported = { done: false };
-  if (input.afterExport?.batches !== undefined) poolRaisedAfterExport(input.afterExport.batches, exported);
   const settings = loadSettings(process.env);
   const log = createLogger(jsonStderrSink, 'warn');
   const deps = await buildDeps(settings, { log });
@@ -152,7 +150,6 @@ async function main(): Promise<void> {
     const at = performance.now() - t0;
     if (timeline.exportEndMs === undefined && p.planned > 0 && p.finished === p.planned) {
       timeline.exportEndMs = at;
-      exported.done = true;
       if (input.afterExport?.slots !== undefined && deps.content) raiseSlots(deps.content, input.afterExport.slots);
       timeline.requestsAtExportEnd = deps.http.stats().requests;
       const cpu = process.cpuUsage(cpu0);
@@ -217,6 +214,7 @@ async function main(): Promise<void> {
     ...deps,
     ...(input.leaseWriteFreshMs === undefined ? {} : { leaseWriteFreshMs: input.leaseWriteFreshMs }),
     ...(input.contentBatches === undefined ? {} : { contentBatches: input.contentBatches }),
+    ...(input.afterExport?.batches === undefined ? {} : { contentBatchesAfterExport: input.afterExport.batches }),
   };
   const outcome = await runExport({ kind: 'daily', nowMs: input.nowMs }, runDeps, { onProgress });
   const wallMs = performance.now() - t0;
@@ -290,27 +288,11 @@ function planTeamsFirst(): void {
   };
 }
 
-/**
- * Wraps content-pool's ContentPool export (run-in-process.js constructs it through the module's exports
- * object) so the pool's batch limit, which it reads on every pump, becomes `after` once `exported.done`.
- */
-function poolRaisedAfterExport(after: number, exported: { done: boolean }): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const poolModule = require('../src/export/content-pool') as { ContentPool: typeof ContentPool };
-  const Base = poolModule.ContentPool;
-  poolModule.ContentPool = class extends Base {
-    constructor(...[deps, signal]: ConstructorParameters<typeof ContentPool>) {
-      const before = deps.concurrency ?? CONTENT_POOL_BATCHES;
-      super(Object.defineProperty({ ...deps }, 'concurrency', { get: () => (exported.done ? after : before), enumerable: true }), signal);
-    }
-  };
-}
-
 /** Raises the fetcher's process slots (ContentSlots.limit, private) and lets waiting downloads in at once. */
 function raiseSlots(content: ContentFetcher, limit: number): void {
-  const slots = (content as unknown as { slots: { limit: number; active: number; waiting: Array<() => void> } }).slots;
+  const slots = (content as unknown as { slots: { limit: number; active: number; waiting: Array<{ grant: () => void }> } }).slots;
   slots.limit = limit;
-  while (slots.active < slots.limit && slots.waiting.length > 0) slots.waiting.shift()?.();
+  while (slots.active < slots.limit && slots.waiting.length > 0) slots.waiting.shift()?.grant();
 }
 
 /** The chat or channel id a hosted-content path names (`…/chats/{id}/messages/…`, `…/channels/{id}/messages/…`). */

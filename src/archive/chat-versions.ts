@@ -15,7 +15,7 @@ import type { DeclaredWrite } from './quarantine';
 const MAX_BLOB_NAME = 1024;
 
 /** What names a version in the per-chat store. */
-type NamedVersion = Pick<MessageVersion, 'conversationId' | 'bucketMs' | 'key'>;
+type NamedVersion = Pick<MessageVersion, 'conversationId' | 'messageId' | 'bucketMs' | 'key'>;
 
 function chatVersionName(version: NamedVersion): string {
   return chatVersionBlobName(version.conversationId, utcDay(version.bucketMs), createHash('sha256').update(version.key).digest('hex'));
@@ -75,6 +75,6 @@ export async function archiveChatVersion(
     throw err;
   }
   how.settle?.([name], [blob]);
-  await content?.written(name);
+  await content?.written(name, new Map([[version.conversationId, [version.messageId]]]));
   return { written: [blob] };
 }

@@ -272,6 +272,16 @@ export interface ContentMapEntry {
 export interface BatchContentHandoff {
   /** Before the batch is written: durably records that it holds `versions` versions with content. */
   record(batch: string, versions: number): Promise<void>;
-  /** After the batch is written: the stage may fetch its content now. */
-  written(batch: string): Promise<void>;
+  /**
+   * After the batch is written: the stage may fetch its content now. `conversations` names the ids of the
+   * batch's messages with content per chat or channel id: the in-process stage serves the conversations
+   * with the most content waiting first (a hint only; the batch itself says what to fetch).
+   */
+  written(batch: string, conversations?: ContentConversations): Promise<void>;
 }
+
+/**
+ * The ids of one batch's messages with content, per conversation (chat or channel id). Ids, not counts:
+ * a group chat's message is in every member's batch, and its content is fetched once.
+ */
+export type ContentConversations = ReadonlyMap<string, readonly string[]>;

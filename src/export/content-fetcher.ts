@@ -169,10 +169,12 @@ export class ContentFetcher {
     message: unknown,
     signal?: AbortSignal,
     entity?: Entity,
+    /** Of its downloads' wait for a process slot: higher goes first (the content stage's busiest conversations). */
+    priority = 0,
   ): Promise<ContentEntry[]> {
     try {
       if (entity?.kind === 'meetings') return await this.fetchForArtifact(entity.id, version, message, signal);
-      return await this.fetchForMessage(version, message, signal);
+      return await this.fetchForMessage(version, message, signal, priority);
     } catch (err) {
       if (signal?.aborted) throw signal.reason;
       const entry = unreadableMessage(version, err);
@@ -204,6 +206,7 @@ export class ContentFetcher {
     version: { key: string; conversationId: string; messageId: string },
     message: unknown,
     signal: AbortSignal | undefined,
+    priority: number,
   ): Promise<ContentEntry[]> {
     const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const entries: ContentEntry[] = [];
@@ -270,7 +273,7 @@ export class ContentFetcher {
       }
     }
 
-    return this.resolveAll(version, targets, entries, signal);
+    return this.resolveAll(version, targets, entries, signal, priority);
   }
 
   /** Resolves each target once (stored, or why not) after the entries already decided. */
@@ -279,13 +282,14 @@ export class ContentFetcher {
     targets: readonly Target[],
     entries: ContentEntry[],
     signal?: AbortSignal,
+    priority = 0,
   ): Promise<ContentEntry[]> {
     const base = { key: version.key, conversationId: version.conversationId, messageId: version.messageId };
     const seen = new Set<string>();
     for (const t of targets) {
       if (seen.has(t.refHash)) continue;
       seen.add(t.refHash);
-      const outcome = await this.resolve(t, version.conversationId, signal);
+      const outcome = await this.resolve(t, version.conversationId, signal, priority);
       entries.push({ ...base, kind: t.kind, ref: t.ref, ...(t.name === undefined ? {} : { name: t.name }), ...outcome });
     }
     for (const e of entries) if (e.status !== 'stored') this.counters.failed++;
@@ -299,14 +303,14 @@ export class ContentFetcher {
    * lease, an abort) stops waiting, by its own signal only, and the others still get the result. Once no
    * caller waits any more, the download is stopped.
    */
-  private resolve(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
+  private resolve(t: Target, conversationId: string, signal: AbortSignal | undefined, priority: number): Promise<Outcome> {
     signal?.throwIfAborted();
     let shared = this.inflight.get(t.refHash);
     if (!shared) {
       const controller = new AbortController();
       const s: SharedDownload = { controller, waiters: 0, settled: false, promise: Promise.resolve(undefined as unknown as Outcome) };
       // resolveOnce throws only when its signal fires, and then nobody waits for it any more.
-      s.promise = this.resolveOnce(t, conversationId, controller.signal)
+      s.promise = this.resolveOnce(t, conversationId, controller.signal, priority)
         .catch((err: unknown) => describeFailure(err))
         .finally(() => {
           s.settled = true;
@@ -345,7 +349,7 @@ export class ContentFetcher {
   }
 
   /** One reference: from the index if it was resolved before, else downloaded, stored and indexed. */
-  private async resolveOnce(t: Target, conversationId: string, signal: AbortSignal | undefined): Promise<Outcome> {
+  private async resolveOnce(t: Target, conversationId: string, signal: AbortSignal | undefined, priority: number): Promise<Outcome> {
     try {
       const known = await getContentRef(this.opts.container, t.refHash, signal);
       if (known?.status === 'stored') {
@@ -360,7 +364,7 @@ export class ContentFetcher {
           ? this.opts.meetings.limiter
           : this.filesLimiter;
       await pace.acquire(signal);
-      const { stored, contentType } = await this.slots.run(() => this.download(t, pace, signal), signal);
+      const { stored, contentType } = await this.slots.run(() => this.download(t, pace, signal), signal, priority);
       // Only successes are indexed: a missing, forbidden or failed download is tried again next time.
       await putContentRef(
         this.opts.container,

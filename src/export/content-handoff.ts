@@ -3,7 +3,7 @@
 // forgets nothing), and dispatched after: to the in-process pool (content-pool.ts) or, in the Functions
 // app, as a message of the content queue. Both take the row from the backlog when they start, so a
 // dispatch that is lost (a crash before it) only delays the work: the row comes due and is taken again.
-import type { BatchContentHandoff } from '../archive/content-store';
+import type { BatchContentHandoff, ContentConversations } from '../archive/content-store';
 import type { Entity } from '../model/entity';
 import type { ContentBacklog } from '../state/content-backlog';
 
@@ -16,8 +16,11 @@ export const CONTENT_CLAIM_MS = 15 * 60 * 1000;
 
 export interface ContentHandoff {
   readonly backlog: ContentBacklog;
-  /** Starts the stage's work on a recorded, written batch. */
-  dispatch(batch: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Starts the stage's work on a recorded, written batch. `conversations` (its messages with content per
+   * chat or channel) lets the in-process pool serve the busiest conversations first; the queue ignores it.
+   */
+  dispatch(batch: string, signal?: AbortSignal, conversations?: ContentConversations): Promise<void>;
 }
 
 /** The handoff of one job's batches: `record` with the job's run and entity, then `dispatch`. */
@@ -41,6 +44,6 @@ export function batchHandoff(
         signal,
       );
     },
-    written: (batch) => handoff.dispatch(batch, signal),
+    written: (batch, conversations) => handoff.dispatch(batch, signal, conversations),
   };
 }

@@ -8,7 +8,8 @@ export const DEFAULT_CONTENT_JOB_CONCURRENCY = 4;
 export class ContentSlots {
   private active = 0;
   private peak = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Waiters by priority, highest first; in arrival order within one priority. */
+  private readonly waiting: Array<{ grant: () => void; priority: number }> = [];
 
   constructor(readonly limit: number) {
     if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`content concurrency must be an integer >= 1, got ${limit}`);
@@ -19,9 +20,13 @@ export class ContentSlots {
     return { active: this.active, peak: this.peak };
   }
 
-  /** Runs `op` once a slot is free; a wait ends early (rejecting) when the signal fires. */
-  async run<T>(op: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    await this.acquire(signal);
+  /**
+   * Runs `op` once a slot is free; a wait ends early (rejecting) when the signal fires. A free slot goes
+   * to the waiter of highest `priority` (default 0), the longest waiting among equals: the content stage
+   * gives the downloads of conversations with the most content left a higher one (docs/design.md §17).
+   */
+  async run<T>(op: () => Promise<T>, signal?: AbortSignal, priority = 0): Promise<T> {
+    await this.acquire(signal, priority);
     try {
       return await op();
     } finally {
@@ -29,25 +34,31 @@ export class ContentSlots {
     }
   }
 
-  private acquire(signal: AbortSignal | undefined): Promise<void> {
+  private acquire(signal: AbortSignal | undefined, priority: number): Promise<void> {
     signal?.throwIfAborted();
     if (this.active < this.limit) {
       this.take();
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
-      const grant = () => {
-        signal?.removeEventListener('abort', onAbort);
-        this.take();
-        resolve();
+      const waiter = {
+        priority,
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          this.take();
+          resolve();
+        },
       };
       const onAbort = () => {
-        const i = this.waiting.indexOf(grant);
+        const i = this.waiting.indexOf(waiter);
         if (i >= 0) this.waiting.splice(i, 1);
         reject(signal?.reason);
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(grant);
+      // After every waiter of this priority or higher.
+      let i = this.waiting.length;
+      while (i > 0 && this.waiting[i - 1]!.priority < priority) i--;
+      this.waiting.splice(i, 0, waiter);
     });
   }
 
@@ -58,7 +69,7 @@ export class ContentSlots {
 
   private release(): void {
     this.active--;
-    this.waiting.shift()?.();
+    this.waiting.shift()?.grant();
   }
 }
 

@@ -64,13 +64,15 @@ export async function settleBatchContent(
   signal?: AbortSignal,
   /** The run that recorded the row has finished: a batch not there now never will be (its name is that execution's). */
   runFinished = false,
+  /** A download's priority for a process slot, by its conversation (the in-process pool's busiest first). */
+  priority?: (conversationId: string) => number,
 ): Promise<SettleOutcome> {
   const mapName = contentMapName(o.batch);
   // A map already there: an earlier attempt (or another worker) wrote it and died before the rows.
   const existing = await readMap(deps.container, mapName, signal);
   if (existing) return settled(deps, o, statusCounts(existing), signal);
 
-  const entries = await fetchBatchContent(deps, o, signal);
+  const entries = await fetchBatchContent(deps, o, signal, priority);
   if (entries === undefined) {
     if (!runFinished && deps.now() - o.createdMs < UNWRITTEN_BATCH_GRACE_MS) {
       const dueMs = deps.now() + Math.min(deps.retryMs, UNWRITTEN_BATCH_GRACE_MS);
@@ -134,6 +136,7 @@ async function fetchBatchContent(
   deps: ContentStageDeps,
   o: ContentObligation,
   signal?: AbortSignal,
+  priority?: (conversationId: string) => number,
 ): Promise<ContentMapEntry[] | undefined> {
   const targets: Array<{ key: string; conversationId: string; messageId: string; raw: unknown }> = [];
   try {
@@ -156,7 +159,9 @@ async function fetchBatchContent(
     if (statusOf(err) === 404 && !signal?.aborted) return undefined;
     throw err;
   }
-  const results = await runPooled(targets, deps.content.jobConcurrency, (t) => deps.content.fetchFor(t, t.raw, signal, o.entity));
+  const results = await runPooled(targets, deps.content.jobConcurrency, (t) =>
+    deps.content.fetchFor(t, t.raw, signal, o.entity, priority?.(t.conversationId)),
+  );
   return results.flat();
 }
 

@@ -104,8 +104,8 @@ export class DayBatcher {
    * key is hashed once, when it is added.
    */
   private readonly buffers = new Map<string, DayBuffer>();
-  /** Buffered versions that refer to content (see add), by digest. */
-  private readonly withContent = new Set<string>();
+  /** Buffered versions that refer to content (see add): digest → the version's conversation and message. */
+  private readonly withContent = new Map<string, { conversationId: string; messageId: string }>();
   /** What is archived already, per day: the job's cache (or this batcher's own). */
   private readonly keys: ArchivedKeys;
   private buffered = 0;
@@ -225,7 +225,7 @@ export class DayBatcher {
       buffer = this.room(day, buffer, line.length);
       buffer.starts.set(digest, buffer.used);
       buffer.used += line.copy(buffer.buf, buffer.used);
-      if (refersToContent) this.withContent.add(digest);
+      if (refersToContent) this.withContent.set(digest, { conversationId: version.conversationId, messageId: version.messageId });
       this.buffered++;
       this.bufferedBytes += line.length - 1;
       if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) continue;
@@ -339,6 +339,8 @@ export class DayBatcher {
     if (declaredName === undefined) await this.opts.intents?.declare(names);
     const archived = await this.keys.of(day, this.opts.window);
     let withContent = 0;
+    /** The new versions' messages with content per conversation: the content stage's hint of what to serve first. */
+    const conversations = new Map<string, string[]>();
     let duplicates = 0;
     const fresh: string[] = [];
     // Lines already archived are squeezed out in place; the rest stay in arrival order.
@@ -346,13 +348,19 @@ export class DayBatcher {
     let kept = 0;
     let prev: { digest: string; start: number } | undefined;
     const take = (digest: string, start: number, end: number) => {
-      const refers = this.withContent.delete(digest);
+      const refers = this.withContent.get(digest);
+      this.withContent.delete(digest);
       if (archived.has(digest)) {
         duplicates++;
         return;
       }
       fresh.push(digest);
-      if (refers) withContent++;
+      if (refers !== undefined) {
+        withContent++;
+        const ids = conversations.get(refers.conversationId);
+        if (ids) ids.push(refers.messageId);
+        else conversations.set(refers.conversationId, [refers.messageId]);
+      }
       if (start !== kept) buf.copy(buf, kept, start, end);
       kept += end - start;
     };
@@ -391,7 +399,7 @@ export class DayBatcher {
     // Only now, with the blob committed, do these versions count as archived.
     this.keys.written(day, archived, fresh);
     this.opts.intents?.settle(names, [blob]);
-    await content?.written(name);
+    await content?.written(name, conversations);
     return { written: [blob], newVersions: fresh.length, duplicates };
   }
 }

@@ -48,8 +48,10 @@ export interface RunDeps extends ExportEntityDeps {
   contentBacklog?: ContentBacklog;
   /** EXPORT_CONTENT_MAX_ATTEMPTS and EXPORT_CONTENT_RETRY (defaults 6 and one hour). */
   contentRetry?: { maxAttempts: number; retryMs: number };
-  /** Batches the content pool settles at once (default CONTENT_POOL_BATCHES). */
+  /** Batches the content pool settles at once while the run's jobs export (default CONTENT_POOL_BATCHES). */
   contentBatches?: number;
+  /** And once they have finished (default CONTENT_POOL_BATCHES_AFTER_EXPORT). */
+  contentBatchesAfterExport?: number;
 }
 
 export interface RunProgress extends JobCounts {
@@ -207,6 +209,8 @@ async function runOpened(run: RunRecord, spec: RunSpec, deps: RunDeps, opts: Run
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency, order.length)) }, worker));
   if (deps.chatMode === 'sender' && !opts.signal?.aborted)
     unrecordedJobs += await coverUnsuccessfulUsers(runId, mode, results, jobDeps, now, log, opts.signal);
+  // The jobs are done: the content stage no longer shares the machine with them, and may widen.
+  pool?.exportFinished();
   // The run ends once its content is settled (or left to retry): its report then counts all of it.
   await pool?.drain();
 
@@ -292,6 +296,7 @@ function contentPoolOf(deps: RunDeps, onChange: (s: ContentPoolStats) => void, s
       maxAttempts: deps.contentRetry?.maxAttempts ?? DEFAULT_CONTENT_MAX_ATTEMPTS,
       retryMs: deps.contentRetry?.retryMs ?? DEFAULT_CONTENT_RETRY_MS,
       ...(deps.contentBatches !== undefined ? { concurrency: deps.contentBatches } : {}),
+      ...(deps.contentBatchesAfterExport !== undefined ? { concurrencyAfterExport: deps.contentBatchesAfterExport } : {}),
       onChange,
     },
     signal,

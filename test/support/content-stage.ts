@@ -4,6 +4,7 @@
 import type { RunDeps } from '../../src/export/run-in-process';
 import type { ContentHandoff } from '../../src/export/content-handoff';
 import type { ContentStageDeps } from '../../src/export/content-stage';
+import type { ContentConversations } from '../../src/archive/content-store';
 import type { ContentBacklog } from '../../src/state/content-backlog';
 
 export function contentStageDeps(deps: RunDeps, over: Partial<ContentStageDeps> = {}): ContentStageDeps {
@@ -20,13 +21,19 @@ export function contentStageDeps(deps: RunDeps, over: Partial<ContentStageDeps> 
   };
 }
 
-export function collectingHandoff(backlog: ContentBacklog): ContentHandoff & { batches: string[] } {
+export function collectingHandoff(
+  backlog: ContentBacklog,
+): ContentHandoff & { batches: string[]; conversations: Map<string, ContentConversations | undefined> } {
   const batches: string[] = [];
+  /** What each batch was handed over with: its messages with content per conversation. */
+  const conversations = new Map<string, ContentConversations | undefined>();
   return {
     backlog,
     batches,
-    dispatch: (batch) => {
+    conversations,
+    dispatch: (batch, _signal, hint) => {
       batches.push(batch);
+      conversations.set(batch, hint);
       return Promise.resolve();
     },
   };

@@ -47,6 +47,27 @@ describe('content slots', () => {
     expect(await next).toBe('next');
   });
 
+  it('a free slot goes to the waiter of highest priority, the longest waiting among equals', async () => {
+    const slots = new ContentSlots(1);
+    const hold = gate();
+    const first = slots.run(() => hold.promise);
+    const order: string[] = [];
+    const waiters = (
+      [
+        ['small chat', 1],
+        ['busy channel', 30],
+        ['no priority', 0],
+        ['other chat', 1],
+        ['busier channel', 31],
+        ['second of busy channel', 30],
+      ] as const
+    ).map(([name, priority]) => slots.run(async () => void order.push(name), undefined, priority));
+    hold.open();
+    await first;
+    await Promise.all(waiters);
+    expect(order).toEqual(['busier channel', 'busy channel', 'second of busy channel', 'small chat', 'other chat', 'no priority']);
+  });
+
   it('refuses a limit below 1', () => {
     expect(() => new ContentSlots(0)).toThrow(RangeError);
   });
