@@ -117,8 +117,8 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     jobs export),
     --content-job-concurrency (EXPORT_CONTENT_CONCURRENCY, 4) and --content-process-concurrency
     (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);
-    --content-teams-first plans the content-on run's teams before its users (a what-if: the product plans
-    users first; the bench reorders the plan in the scenario process); --content-count-storage sends both
+    --content-teams-first reorders the content-on run's plan, teams before users, in the scenario process
+    (kept for older comparisons: an in-process run now starts its team jobs first itself); --content-count-storage sends both
     runs through the counting storage proxy (no latency) for storage operations by what they touched;
     --content-after-export-batches (RunDeps.contentBatchesAfterExport, default 64) sets the pool's batches
     once the last entity job has finished; --content-after-export-slots raises the process slots then (a

@@ -1,6 +1,7 @@
 // The settings schema (src/settings.ts), docs/settings.md and local.settings.example.json list the same
 // settings with the same defaults, and no document names a setting the app does not have.
 import { describe, expect, it } from 'vitest';
+import { MALLOC_ENV } from '../../src/cli/malloc-env';
 import { SETTING_NAMES, settingsSchema } from '../../src/settings';
 import { docFiles, mentionedSettingNames, readText, tableRows, tableSettingNames } from './docs-text';
 import { difference, isHostSetting, localSettingsNames } from './infra-text';
@@ -12,6 +13,8 @@ import { difference, isHostSetting, localSettingsNames } from './infra-text';
 const NOT_APP_SETTINGS: readonly string[] = [
   // Read by the Functions host for the queue triggers' identity-based connection (docs/settings.md §7).
   'EXPORT_STORAGE__credential',
+  // Read by glibc when the worker starts (docs/settings.md §7, src/cli/malloc-env.ts).
+  ...Object.keys(MALLOC_ENV),
 ];
 
 /**
