@@ -418,6 +418,16 @@ export interface Target {
   met: boolean | undefined;
 }
 
+/** Issue 22's request rate for the tenant profile with storage +10 ms and Azurite pinned to one core. */
+const STORAGE_SHARE_TARGET_RPS = 150;
+/**
+ * Storage operations per batch blob of the blobs profile (tenant 1× through the counting proxy) with the
+ * product as it was when issue 22 was filed: 2.85 and 2.86 in two invocations (bench/RESULTS.md, "Cheaper
+ * blobs"; counts of operations do not depend on the machine's load). The same run's old-fence side keeps
+ * every later saving but the fence, so it measures the fence alone.
+ */
+const OPS_PER_BLOB_WHEN_FILED = 2.85;
+
 export function checkTargets(reports: ScenarioReport[]): Target[] {
   const find = (prefix: string) => reports.find((r) => r.name.startsWith(prefix));
   const t1 = find('tenant 1×');
@@ -521,15 +531,26 @@ export function checkTargets(reports: ScenarioReport[]): Target[] {
     const ratio = figuresOf(t1).versionsPerS / Math.max(1e-9, figuresOf(base).versionsPerS);
     out.push({ text: '≥ 15× the one-request-at-a-time baseline', measured: `${f1(ratio)}×`, met: ratio >= 15 });
   }
+  const shared = find('tenant 1×, storage');
+  if (shared) {
+    const f = figuresOf(shared);
+    const allowedS = shared.result.graph.requests / STORAGE_SHARE_TARGET_RPS;
+    const azuriteS = (shared.azuriteCpuMs ?? NaN) / 1000;
+    out.push({
+      text: `issue 22: tenant 1× with storage +10 ms and Azurite pinned to one core: ≥ ${STORAGE_SHARE_TARGET_RPS} requests/s`,
+      measured: `${f1(f.requestsPerS)}/s; ${STORAGE_SHARE_TARGET_RPS}/s allows ${f1(allowedS)} s for its ${f0(shared.result.graph.requests)} requests, and Azurite alone used ${f1(azuriteS)} s of CPU on its one core (product ${f1(f.cpuS)} s, emulator ${f1((shared.emulatorCpuMs ?? NaN) / 1000)} s on the 2 cores)`,
+      met: f.requestsPerS >= STORAGE_SHARE_TARGET_RPS,
+    });
+  }
   const fenceNew = find('blobs: tenant 1×, time-bounded');
   const fenceOld = find('blobs: tenant 1×, old fence');
   if (fenceNew?.storageOps && fenceOld?.storageOps) {
     const a = perBlob(fenceOld.storageOps, fenceOld.result.blobs);
     const b = perBlob(fenceNew.storageOps, fenceNew.result.blobs);
     out.push({
-      text: 'issue 22: ≥ 1.3 storage operations fewer per blob than with a renewal before every write (same run)',
-      measured: `${f2(a.total)} → ${f2(b.total)} per blob (${f2(a.total - b.total)} fewer; lease ${f2(a.lease)} → ${f2(b.lease)})`,
-      met: a.total - b.total >= 1.3,
+      text: `issue 22: ≥ 1.3 storage operations fewer per blob than when the issue was filed (${f2(OPS_PER_BLOB_WHEN_FILED)} per blob)`,
+      measured: `${f2(b.total)} per blob (${f2(OPS_PER_BLOB_WHEN_FILED - b.total)} fewer); in this run against a renewal before every write, the fence alone: ${f2(a.total)} → ${f2(b.total)} (lease ${f2(a.lease)} → ${f2(b.lease)})`,
+      met: OPS_PER_BLOB_WHEN_FILED - b.total >= 1.3,
     });
   }
   const pair = contentPair(reports);
