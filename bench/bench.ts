@@ -113,7 +113,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--profile first-run|tenant|hea
     =true, at --content-latency-ms (60) and --limit-rps (200). It reports the export's wall time (until the
     last entity job finished) and the whole run's (until the content backlog drained), their ratio, the
     content requests, the content maps' statuses and the backlog's wall time against its floor.
-    --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 16 while the
+    --content-scale multiplies its size; --content-batches (RunDeps.contentBatches, default 8 while the
     jobs export),
     --content-job-concurrency (EXPORT_CONTENT_CONCURRENCY, 4) and --content-process-concurrency
     (EXPORT_CONTENT_PROCESS_CONCURRENCY, 8) change the content-on run's product knobs (bench only);

@@ -27,9 +27,12 @@ export interface ContentPoolStats {
 
 /**
  * Batches settled at once while the run's entity jobs are exporting; each fetches a few references at
- * once (EXPORT_CONTENT_CONCURRENCY). Kept small: the stage's work shares the machine with the export.
+ * once (EXPORT_CONTENT_CONCURRENCY). Kept small: the stage's work shares the machine with the export, and
+ * the busiest conversations, served first, need two each. In the bench's content profile 16 cost the
+ * export 1.27-1.32x its time without content, 8 cost 1.16-1.26x, with the backlog as close to its floor
+ * (bench/RESULTS.md, "Content as its own stage").
  */
-export const CONTENT_POOL_BATCHES = 16;
+export const CONTENT_POOL_BATCHES = 8;
 /** Batches settled at once after the run's jobs have finished (ContentPool.exportFinished). */
 export const CONTENT_POOL_BATCHES_AFTER_EXPORT = 64;
 /**
