@@ -205,38 +205,31 @@ export class DayBatcher {
     let result: FlushResult | undefined;
     for (const { version, line, refersToContent } of versions) {
       const day = utcDay(version.bucketMs);
+      const digest = versionDigest(version.key);
+      if (this.buffers.get(day)?.starts.has(digest) || this.keys.has(day, digest)) {
+        // The same version twice in one read (Graph repeats items across pages) or already written.
+        this.duplicates++;
+        continue;
+      }
       // The process's budget is used up: a batcher holding its fair share or more makes room first by
       // writing its largest day early (as its own batch); one holding less may go over (memory-budget.ts).
       const growth = this.growthFor(day, line.length);
       if (growth > 0 && !this.memory.linesHaveRoom(growth) && this.heldBytes >= this.memory.fairShare()) {
-        const fullest = this.fullestDay();
+        const fullest = this.largestDay((b) => b.buf.length);
         if (fullest !== undefined) {
           this.memory.notePressureFlush();
           result = merged(result, await this.flushDay(fullest));
         }
       }
-      const digest = versionDigest(version.key);
-      let buffer = this.buffers.get(day);
-      if (buffer?.starts.has(digest) || this.keys.has(day, digest)) {
-        // The same version twice in one read (Graph repeats items across pages) or already written.
-        this.duplicates++;
-        continue;
-      }
-      buffer = this.room(day, buffer, line.length);
+      // Read again: the early write may have been this day's.
+      const buffer = this.room(day, this.buffers.get(day), line.length);
       buffer.starts.set(digest, buffer.used);
       buffer.used += line.copy(buffer.buf, buffer.used);
       if (refersToContent) this.withContent.set(digest, { conversationId: version.conversationId, messageId: version.messageId });
       this.buffered++;
       this.bufferedBytes += line.length - 1;
       if (this.buffered < this.maxBufferedVersions && this.bufferedBytes < this.maxBufferedBytes) continue;
-      let largest: string | undefined;
-      let size = -1;
-      for (const [d, b] of this.buffers) {
-        if (b.starts.size > size) {
-          largest = d;
-          size = b.starts.size;
-        }
-      }
+      const largest = this.largestDay((b) => b.starts.size);
       if (largest !== undefined) result = merged(result, await this.flushDay(largest));
     }
     return result;
@@ -249,17 +242,18 @@ export class DayBatcher {
     return b.used + bytes <= b.buf.length ? 0 : MemoryBudget.capacityFor(b.used + bytes) - b.buf.length;
   }
 
-  /** The day holding the most buffer capacity. */
-  private fullestDay(): string | undefined {
-    let fullest: string | undefined;
+  /** The buffered day with the most of `measure` (versions for the batcher's own limit, capacity for the budget's). */
+  private largestDay(measure: (b: DayBuffer) => number): string | undefined {
+    let largest: string | undefined;
     let size = -1;
     for (const [d, b] of this.buffers) {
-      if (b.buf.length > size) {
-        fullest = d;
-        size = b.buf.length;
+      const m = measure(b);
+      if (m > size) {
+        largest = d;
+        size = m;
       }
     }
-    return fullest;
+    return largest;
   }
 
   /** The day's buffer with room for `bytes` more: created, or moved to one twice as large (or more). */

@@ -108,6 +108,21 @@ describe('memory budget: day batchers', () => {
     }
   });
 
+  it('a version seen again makes no early write, even with the budget used up', async () => {
+    const window: Window = { fromMs: Date.parse('2024-05-01T00:00:00Z'), toMs: Date.parse('2024-05-02T00:00:00Z') };
+    const memory = new MemoryBudget(2 * KiB); // 1,792 bytes for lines: one ~1.5 KB line uses them up
+    const entity: Entity = { kind: 'user', id: 'budget-duplicate' };
+    const batcher = new DayBatcher({ container, entity, pass: 'fresh', window, writerId: 'w', memory, nextSeq: () => 0 });
+    const v = version('19:d', 'd1', window.fromMs + HOUR, 1400);
+    expect(await batcher.add(v)).toBeUndefined();
+    // Graph repeats an item across pages: it is dropped, and the day it belongs to stays buffered.
+    expect(await batcher.add(v)).toBeUndefined();
+    expect(memory.stats().pressureFlushes).toBe(0);
+    const done = await batcher.flushAll();
+    expect(done.written).toHaveLength(1);
+    expect(await archivedIds(container, entity)).toEqual(['d1']);
+  });
+
   it('a batcher that is given up gives its buffers back', async () => {
     const window: Window = { fromMs: Date.parse('2024-04-01T00:00:00Z'), toMs: Date.parse('2024-04-03T00:00:00Z') };
     const memory = new MemoryBudget(1024 * KiB);
