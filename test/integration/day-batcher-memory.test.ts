@@ -1,17 +1,15 @@
 // Bounded memory of the day batcher (issue 13): the archived-version keys it keeps stay under a fixed
 // cap however many days and versions a window holds, and a day whose keys were dropped is read back
 // from the archive, so a version seen again is still written once (docs/design.md §5, §14).
-import { gunzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
-import { listBatches } from '../../src/archive/batch-reader';
-import { entityPrefix } from '../../src/archive/blob-layout';
 import { ensureContainer } from '../../src/archive/archive-container';
 import { DayBatcher, type FlushResult } from '../../src/export/day-batcher';
 import type { Entity } from '../../src/model/entity';
 import type { Window } from '../../src/model/window';
 import { parseMessage, type MessageVersion } from '../../src/graph/message-schema';
 import { createStorageClients } from '../../src/storage-clients';
+import { archivedIds, shuffled } from '../support/archived-lines';
 import { testStorage } from '../support/storage';
 
 const DAY_MS = 86_400_000;
@@ -20,28 +18,6 @@ function version(conv: string, id: string, atMs: number): MessageVersion {
   const r = parseMessage({ id, etag: id, chatId: conv, lastModifiedDateTime: new Date(atMs).toISOString(), body: { content: 'x' } });
   if (!r.ok) throw new Error(r.reason);
   return r.version;
-}
-
-/** Every archived line of the entity, as version ids. */
-async function archivedIds(container: ContainerClient, entity: Entity): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const b of listBatches(container, entityPrefix(entity))) {
-    const text = gunzipSync(await container.getBlobClient(b.name).downloadToBuffer()).toString('utf8');
-    for (const line of text.split('\n')) if (line !== '') ids.push((JSON.parse(line) as { id: string }).id);
-  }
-  return ids;
-}
-
-/** A deterministic shuffle (Graph serves a backlog unsorted). */
-function shuffled<T>(items: T[], seed = 7): T[] {
-  const out = [...items];
-  let x = seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    x = (x * 1103515245 + 12345) % 2 ** 31;
-    const j = x % (i + 1);
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
 
 describe('day batcher memory', () => {

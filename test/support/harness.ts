@@ -101,6 +101,28 @@ export function expectedKeys(emulator: Emulator, entity: Entity, window: Window)
   return emulator.tenant.currentVersions(entity, window).map((v) => v.key);
 }
 
+/**
+ * Per exportable entity with Teams data, what breaks "every version Graph serves up to `toMs` is archived,
+ * none twice": its keys archived twice and the served keys not archived (stray out-of-window items may add
+ * more, so this is a superset check). Empty when all is well.
+ */
+export async function servedNotArchivedOnce(
+  h: Harness,
+  toMs: number,
+): Promise<Array<{ entity: string; twice: string[]; missing: string[] }>> {
+  const problems: Array<{ entity: string; twice: string[]; missing: string[] }> = [];
+  for (const entity of h.entities()) {
+    const user = h.emulator.tenant.users.find((u) => u.id === entity.id);
+    if (user && !user.hasTeamsData) continue;
+    const archived = await h.archivedKeys(entity);
+    const have = new Set(archived);
+    const twice = duplicatesIn(archived);
+    const missing = expectedKeys(h.emulator, entity, { fromMs: 0, toMs }).filter((k) => !have.has(k));
+    if (twice.length > 0 || missing.length > 0) problems.push({ entity: `${entity.kind}:${entity.id}`, twice, missing });
+  }
+  return problems;
+}
+
 export function duplicatesIn(keys: string[]): string[] {
   const seen = new Set<string>();
   const dups: string[] = [];
